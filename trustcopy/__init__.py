@@ -1,0 +1,50 @@
+"""trustcopy: copy container images, letting nothing through that the trust policy does not allow.
+
+The public API is what ``__all__`` lists (a test keeps it curated). Names are imported
+lazily so that ``import trustcopy`` and ``trustcopy --version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "copy_image": "trustcopy.copy.pipeline",
+    "CopyOptions": "trustcopy.copy.options",
+    "parse_image_name": "trustcopy.transports.registry",
+    "parse_normalized_named": "trustcopy.reference",
+    "DockerReference": "trustcopy.reference",
+    "Digest": "trustcopy.digest",
+    "manifest_digest": "trustcopy.manifest.digest",
+    "SystemContext": "trustcopy.transports.base",
+    "load_policy": "trustcopy.policy",
+    "PolicyContext": "trustcopy.policy",
+    "TrustcopyError": "trustcopy.errors",
+    "PolicyError": "trustcopy.errors",
+    "PolicyRejected": "trustcopy.errors",
+    "SignatureError": "trustcopy.errors",
+    "InvalidReferenceError": "trustcopy.errors",
+    "ManifestError": "trustcopy.errors",
+    "TransportError": "trustcopy.errors",
+    "RegistryError": "trustcopy.errors",
+    "DigestMismatchError": "trustcopy.errors",
+    "LimitExceededError": "trustcopy.errors",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]  # noqa: PLE0604 (built from a dict of names)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trustcopy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,170 @@
+"""Options shared by every command, and the small helpers commands use.
+
+Every command decorates itself with :func:`add_global_options` so that skopeo's global
+flags work after the command name too; the values land in the one
+:class:`GlobalOptions` object of the click context (a later value wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from trustcopy.errors import UsageError
+
+if TYPE_CHECKING:
+    from trustcopy.transports.base import SystemContext
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class GlobalOptions:
+    """skopeo's global flags (plus --require-signed), merged from before and after the command."""
+
+    policy: str | None = None
+    insecure_policy: bool = False
+    registries_d: str | None = None
+    override_arch: str | None = None
+    override_os: str | None = None
+    override_variant: str | None = None
+    command_timeout: float | None = None
+    tmpdir: str | None = None
+    debug: bool = False
+    require_signed: bool = False
+
+    def update(self, values: dict[str, Any]) -> None:
+        """Take every value the user actually gave (None/False mean "not given")."""
+        for key, value in values.items():
+            if value is None or value is False:
+                continue
+            setattr(self, key, value)
+
+    def system_context(self) -> SystemContext:
+        """The transport settings these flags imply."""
+        from trustcopy.transports.base import SystemContext
+
+        return SystemContext(
+            override_arch=self.override_arch,
+            override_os=self.override_os,
+            override_variant=self.override_variant,
+            registries_d=self.registries_d,
+            tmp_dir=self.tmpdir,
+            command_timeout=self.command_timeout,
+        )
+
+
+GLOBAL_OPTION_NAMES = frozenset(f.name for f in fields(GlobalOptions))
+
+
+def _parse_duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    """Go-style durations as skopeo takes them: 90s, 1m30s, 1h, 500ms; a bare number is seconds."""
+    if value is None:
+        return None
+    import re
+
+    text = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    total, pos = 0.0, 0
+    for m in re.finditer(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * units[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise click.BadParameter(f"invalid duration {value!r} (use e.g. 90s, 2m, 1h30m)")
+    return total
+
+
+_GLOBAL_OPTIONS: list[Callable[[F], F]] = [
+    click.option("--policy", metavar="PATH", default=None, help="Path to a trust policy file."),
+    click.option("--insecure-policy", is_flag=True, default=None, help="Run without any policy check."),
+    click.option("--registries.d", "registries_d", metavar="DIR", default=None,
+                 help="Use registry configuration files in DIR (e.g. for signature storage)."),
+    click.option("--override-arch", metavar="ARCH", default=None,
+                 help="Use ARCH instead of the machine's architecture for choosing images."),
+    click.option("--override-os", metavar="OS", default=None,
+                 help="Use OS instead of the running OS for choosing images."),
+    click.option("--override-variant", metavar="VARIANT", default=None,
+                 help="Use VARIANT instead of the running architecture variant for choosing images."),
+    click.option("--command-timeout", metavar="DURATION", default=None, callback=_parse_duration,
+                 help="Timeout for the command execution (e.g. 90s, 5m)."),
+    click.option("--tmpdir", metavar="DIR", default=None, help="Directory used to store temporary files."),
+    click.option("--debug", is_flag=True, default=None, help="Enable debug output (tracebacks, HTTP log)."),
+    click.option("--require-signed", is_flag=True, default=None,
+                 help="Refuse images whose policy requirements verify no signature."),
+]
+
+
+def add_global_options(func: F) -> F:
+    """Attach the global flags to a command or the group."""
+    for option in reversed(_GLOBAL_OPTIONS):
+        func = option(func)
+    return func
+
+
+def global_options(ctx: click.Context, kwargs: dict[str, Any]) -> GlobalOptions:
+    """Merge the flags given after the command into the context's GlobalOptions.
+
+    Removes them from ``kwargs`` so the command sees only its own options.
+    """
+    opts = ctx.find_object(GlobalOptions)
+    if opts is None:
+        opts = ctx.ensure_object(GlobalOptions)
+    given = {k: kwargs.pop(k) for k in list(kwargs) if k in GLOBAL_OPTION_NAMES}
+    opts.update(given)
+    _configure_logging(opts)
+    return opts
+
+
+def _configure_logging(opts: GlobalOptions) -> None:
+    import logging
+
+    if opts.debug:
+        logging.basicConfig(level=logging.DEBUG, format="DEBU %(name)s: %(message)s")
+
+
+def refuse_unsupported(opts: GlobalOptions, **features: bool) -> None:
+    """Refuse a flag whose feature has not landed instead of silently ignoring it.
+
+    Args:
+        features: flag name → whether it was given and is not yet supported.
+    """
+    for flag, given in features.items():
+        if given:
+            raise UsageError(f"{flag} is not supported yet by this version of trustcopy", code="unsupported-option")
+
+
+def open_policy_context(opts: GlobalOptions) -> Any:
+    """The PolicyContext the global flags select (caller uses it as a context manager).
+
+    ``--insecure-policy`` wins over ``--policy`` (as in skopeo); without either, the
+    default policy file is used, and its absence is an error, never acceptance.
+    """
+    from trustcopy.policy import (
+        PolicyContext,
+        default_policy_path,
+        insecure_accept_anything_policy,
+        load_policy,
+    )
+
+    if opts.insecure_policy:
+        policy = insecure_accept_anything_policy()
+    else:
+        policy = load_policy(opts.policy or default_policy_path())
+    return PolicyContext(policy, require_signed=opts.require_signed)
+
+
+def echo_json(value: Any) -> None:
+    """Print JSON as skopeo does (Go MarshalIndent, 4 spaces, trailing newline)."""
+    import json
+
+    text = json.dumps(value, indent=4, ensure_ascii=False)
+    for raw, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(raw, esc)
+    click.echo(text)

@@ -1,0 +1,141 @@
+"""``trustcopy copy SRC DST``: flags → CopyOptions → copy_image()."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from typing import Any
+
+import click
+
+from trustcopy.cli.common import add_global_options, global_options, open_policy_context, refuse_unsupported
+
+_HAS_DOCKER_OPTIONS = importlib.util.find_spec("trustcopy.cli.docker_options") is not None
+
+
+def _docker_options(func: Any) -> Any:
+    if not _HAS_DOCKER_OPTIONS:
+        return func
+    from trustcopy.cli.docker_options import copy_docker_options
+
+    return copy_docker_options(func)
+
+
+@click.command("copy", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("source_image", metavar="SOURCE-IMAGE")
+@click.argument("destination_image", metavar="DESTINATION-IMAGE")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress output information when copying images.")
+@click.option("-f", "--format", "format_", metavar="MANIFEST-TYPE", type=click.Choice(["oci", "v2s2", "v2s1"]),
+              help="Manifest type to use in the destination (default: the source's, with fallbacks).")
+@click.option("--digestfile", metavar="PATH", help="Write the digest of the copied image to PATH.")
+@click.option("--remove-signatures", is_flag=True, help="Do not copy signatures from SOURCE-IMAGE.")
+@click.option("--sign-by", metavar="FINGERPRINT", help="Sign the image using a GPG key with FINGERPRINT.")
+@click.option("--sign-identity", metavar="REFERENCE",
+              help="Identity of the signed image (a fully specified docker reference); "
+                   "defaults to the destination's reference.")
+@click.option("--sign-passphrase-file", metavar="PATH", help="Read the signing key's passphrase from PATH.")
+@click.option("--sign-by-sigstore-private-key", metavar="PATH", help="Sign with a sigstore private key (not yet).")
+@click.option("-a", "--all", "all_", is_flag=True, help="Copy all images if SOURCE-IMAGE is a list.")
+@click.option("--multi-arch", type=click.Choice(["system", "all", "index-only"]), default=None,
+              help="How to handle multi-architecture images (system, all, or index-only).")
+@click.option("--preserve-digests", is_flag=True, help="Fail rather than change the digest of images or lists.")
+@click.option("--dest-oci-accept-uncompressed-layers", is_flag=True,
+              help="Allow uncompressed layers when writing an oci: image (default: compress them).")
+@click.option("--src-shared-blob-dir", metavar="DIR", help="Directory of blobs shared across OCI layouts (source).")
+@click.option("--dest-shared-blob-dir", metavar="DIR", help="Directory of blobs shared across OCI layouts (dest).")
+@click.option("--max-parallel", type=click.IntRange(1, 64), default=6, show_default=True,
+              help="Blobs copied at the same time.")
+@click.option("--additional-tag", multiple=True, metavar="TAG", help="Additional tags (docker-archive only).")
+@click.option("--dest-compress", is_flag=True, help="Compress layers when writing dir: (not yet).")
+@click.option("--dest-decompress", is_flag=True, help="Decompress layers when writing dir: (not yet).")
+@click.option("--encryption-key", multiple=True, help="Not supported.", hidden=True)
+@click.option("--decryption-key", multiple=True, help="Not supported.", hidden=True)
+@_docker_options
+@add_global_options
+@click.pass_context
+def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Copy SOURCE-IMAGE to DESTINATION-IMAGE, if the trust policy allows it.
+
+    Both are "transport:details" names, e.g. oci:/srv/layout:1.0, dir:/tmp/img,
+    docker://quay.io/org/app:1.0.
+    """
+    opts = global_options(ctx, kwargs)
+    from trustcopy.copy.options import CopyOptions, ImageListSelection, manifest_type_for_format
+    from trustcopy.copy.pipeline import copy_image
+    from trustcopy.errors import UsageError
+    from trustcopy.transports.registry import parse_image_name
+
+    refuse_unsupported(
+        opts,
+        **{
+            "--dest-compress": kwargs["dest_compress"],
+            "--dest-decompress": kwargs["dest_decompress"],
+            "--encryption-key": bool(kwargs["encryption_key"]),
+            "--decryption-key": bool(kwargs["decryption_key"]),
+            "--format v2s1 (writing schema1 manifests)": kwargs["format_"] == "v2s1",
+        },
+    )
+    src_ref = parse_image_name(kwargs["source_image"])
+    dest_ref = parse_image_name(kwargs["destination_image"])
+    if kwargs["additional_tag"] and dest_ref.transport.name != "docker-archive":
+        raise UsageError("--additional-tag can only be used with docker-archive: destinations")
+
+    if kwargs["all_"] and kwargs["multi_arch"] not in (None, "all"):
+        raise UsageError("--all and --multi-arch cannot be combined with different values")
+    selection = ImageListSelection(kwargs["multi_arch"] or ("all" if kwargs["all_"] else "system"))
+
+    src_ctx = opts.system_context()
+    dest_ctx = opts.system_context()
+    if kwargs["src_shared_blob_dir"]:
+        src_ctx.oci_shared_blob_dirs = (kwargs["src_shared_blob_dir"],)
+    if kwargs["dest_shared_blob_dir"]:
+        raise UsageError("--dest-shared-blob-dir is not supported yet", code="unsupported-option")
+    if kwargs["dest_oci_accept_uncompressed_layers"]:
+        dest_ctx.extra["oci_accept_uncompressed_layers"] = True
+    if _HAS_DOCKER_OPTIONS:
+        from trustcopy.cli.docker_options import apply_copy_docker_options
+
+        src_ctx, dest_ctx = apply_copy_docker_options(src_ctx, dest_ctx, kwargs)
+
+    sign_identity = None
+    if kwargs["sign_identity"]:
+        from trustcopy.reference import parse_named
+
+        sign_identity = parse_named(kwargs["sign_identity"])
+    passphrase = None
+    if kwargs["sign_passphrase_file"]:
+        if not kwargs["sign_by"]:
+            raise UsageError("--sign-passphrase-file requires --sign-by")
+        from trustcopy.copy.sign import read_passphrase_file
+
+        passphrase = read_passphrase_file(kwargs["sign_passphrase_file"])
+    if kwargs["sign_identity"] and not (kwargs["sign_by"] or kwargs["sign_by_sigstore_private_key"]):
+        raise UsageError("--sign-identity requires --sign-by or --sign-by-sigstore-private-key")
+
+    quiet = kwargs["quiet"]
+    options = CopyOptions(
+        remove_signatures=kwargs["remove_signatures"],
+        sign_by=kwargs["sign_by"],
+        sign_passphrase=passphrase,
+        sign_identity=sign_identity,
+        sign_by_sigstore_private_key=kwargs["sign_by_sigstore_private_key"],
+        force_manifest_type=manifest_type_for_format(kwargs["format_"]) if kwargs["format_"] else None,
+        image_list_selection=selection,
+        max_parallel=kwargs["max_parallel"],
+        source_ctx=src_ctx,
+        dest_ctx=dest_ctx,
+        report=None if quiet else click.echo,
+        preserve_digests=kwargs["preserve_digests"],
+    )
+    with contextlib.ExitStack() as stack:
+        policy = stack.enter_context(open_policy_context(opts))
+        result = copy_image(policy, dest_ref, src_ref, options)
+    if kwargs["digestfile"]:
+        from trustcopy.fsutil import write_file_atomic
+
+        try:
+            write_file_atomic(kwargs["digestfile"], str(result.digest).encode())
+        except OSError as exc:
+            from trustcopy.errors import TransportError
+
+            raise TransportError(f"cannot write digest file {kwargs['digestfile']}: {exc.strerror}") from exc

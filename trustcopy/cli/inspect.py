@@ -1,0 +1,110 @@
+"""``trustcopy inspect`` and ``trustcopy manifest-digest``, with skopeo's output."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from trustcopy.cli.common import add_global_options, echo_json, global_options
+
+_HAS_DOCKER_OPTIONS = importlib.util.find_spec("trustcopy.cli.docker_options") is not None
+
+
+def _docker_options(func: Any) -> Any:
+    if not _HAS_DOCKER_OPTIONS:
+        return func
+    from trustcopy.cli.docker_options import image_docker_options
+
+    return image_docker_options(func)
+
+
+@click.command("inspect", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("image_name", metavar="IMAGE-NAME")
+@click.option("--raw", is_flag=True, help="Output the raw manifest or configuration.")
+@click.option("--config", "config_", is_flag=True, help="Output the configuration.")
+@click.option("-n", "--no-tags", is_flag=True, help="Do not list the repository's tags in the output.")
+@click.option("-f", "--format", "format_", metavar="TEMPLATE", help="Not supported; the output is JSON.")
+@click.option("--manifest-digest", "digest_algorithm", type=click.Choice(["sha256", "sha512"]), default=None,
+              help="Algorithm for the manifest digest (default sha256).")
+@_docker_options
+@add_global_options
+@click.pass_context
+def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Return low-level information about IMAGE-NAME (skopeo's JSON shape)."""
+    opts = global_options(ctx, kwargs)
+    from trustcopy.errors import UsageError
+    from trustcopy.image.sourced import Image, oci_config_view
+    from trustcopy.image.unparsed import UnparsedImage
+    from trustcopy.manifest.mediatypes import guess_mime_type, is_list
+    from trustcopy.transports.registry import parse_image_name
+
+    if kwargs["format_"]:
+        raise UsageError("--format templates are not supported; pipe the JSON output to jq",
+                         code="unsupported-option")
+    ref = parse_image_name(kwargs["image_name"])
+    sys_ctx = opts.system_context()
+    if _HAS_DOCKER_OPTIONS:
+        from trustcopy.cli.docker_options import apply_image_docker_options
+
+        sys_ctx = apply_image_docker_options(sys_ctx, kwargs)
+    with ref.new_image_source(sys_ctx) as src:
+        toplevel = UnparsedImage(src)
+        raw, mime = toplevel.manifest()
+        if kwargs["raw"] and not kwargs["config_"]:
+            sys.stdout.buffer.write(raw)
+            sys.stdout.flush()
+            return
+        unparsed = toplevel
+        if is_list(mime or guess_mime_type(raw)):
+            from trustcopy.copy.multiple import choose_instance
+            from trustcopy.manifest.parse import parse_manifest
+
+            unparsed = UnparsedImage(src, choose_instance(parse_manifest(raw, mime), sys_ctx,  # type: ignore[arg-type]
+                                                          str(ref)))
+        image = Image(unparsed)
+        if kwargs["config_"] and kwargs["raw"]:
+            sys.stdout.buffer.write(image.config_blob())
+            sys.stdout.flush()
+            return
+        if kwargs["config_"]:
+            echo_json(oci_config_view(image.config_json()))
+            return
+        digest = _top_digest(raw, kwargs["digest_algorithm"])
+        data = image.inspect(digest)
+        if not kwargs["no_tags"] and ref.transport.name == "docker":
+            from trustcopy.transports.docker.source import repository_tags
+
+            data["RepoTags"] = repository_tags(ref, sys_ctx)
+    echo_json(data)
+
+
+def _top_digest(raw: bytes, algorithm: str | None) -> Any:
+    from trustcopy.digest import Digest
+    from trustcopy.manifest.digest import manifest_digest
+
+    if algorithm in (None, "sha256"):
+        return manifest_digest(raw)
+    return Digest.from_bytes(raw, algorithm)
+
+
+@click.command("manifest-digest", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("manifest_path", metavar="MANIFEST")
+@click.option("--manifest-digest", "digest_algorithm", type=click.Choice(["sha256", "sha512"]), default=None,
+              help="Algorithm for the digest (default sha256).")
+@add_global_options
+@click.pass_context
+def manifest_digest_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Compute the manifest digest of the MANIFEST file (as `skopeo manifest-digest`)."""
+    global_options(ctx, kwargs)
+    from trustcopy import limits
+    from trustcopy.errors import TransportError
+
+    path = kwargs["manifest_path"]
+    try:
+        raw = limits.read_file_at_most(path, limits.MAX_MANIFEST_BODY, path)
+    except OSError as exc:
+        raise TransportError(f"cannot read manifest {path}: {exc.strerror}", context={"path": path}) from exc
+    click.echo(str(_top_digest(raw, kwargs["digest_algorithm"])))

@@ -1,0 +1,155 @@
+"""Copying blobs: reuse what the destination has, stream the rest, verify everything.
+
+Invariants:
+- Source bytes are hashed while they stream (DigestingReader); a mismatch fails the
+  blob before the destination names it, and the whole copy before commit.
+- Memory per blob is one chunk, whatever its size.
+- Compression changes only layers, only when the destination asks for it, and only
+  by what the bytes are (magic numbers), not what the source claims.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from trustcopy.copy.compression import Algorithm, GzipCompressingStream, PeekableStream, detect
+from trustcopy.digest import DigestingReader
+from trustcopy.transports.base import BlobInfo, ImageDestination, ImageSource, LayerCompression
+
+# Media types of uncompressed layers and what they become when gzip-compressed.
+_GZIP_OF = {
+    "application/vnd.oci.image.layer.v1.tar": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar":
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+}
+
+
+@dataclass(frozen=True)
+class CopiedBlob:
+    """A blob as it now exists at the destination, and how it got there."""
+
+    info: BlobInfo
+    reused: bool = False
+    compressed: bool = False
+
+
+def _short(info: BlobInfo) -> str:
+    return info.digest.hex[:12]
+
+
+def copy_blob(
+    src: ImageSource,
+    dest: ImageDestination,
+    info: BlobInfo,
+    *,
+    is_config: bool,
+    can_modify: bool,
+    say: Callable[[str], None],
+) -> CopiedBlob:
+    """Copy one blob; see the module invariants.
+
+    Args:
+        info: the blob as the source manifest describes it.
+        is_config: the image config (never recompressed).
+        can_modify: whether the layer's representation may change (False when
+            signatures must stay valid or the user asked to preserve digests).
+        say: progress sink.
+
+    Raises:
+        DigestMismatchError: the source's bytes do not match ``info``.
+        TransportError: reading or writing failed.
+    """
+    kind = "config" if is_config else "blob"
+    reused = dest.try_reusing_blob(info)
+    if reused is not None:
+        say(f"Copying {kind} {_short(info)} skipped: already exists")
+        return CopiedBlob(info=replace(info, size=reused.size if reused.size >= 0 else info.size), reused=True)
+
+    stream, size = src.get_blob(info)
+    try:
+        expected_size = info.size if info.size >= 0 else size
+        verified = DigestingReader(
+            stream, info.digest, expected_size=expected_size, what=f"{src.reference}: blob {info.digest}"
+        )
+        want_gzip = (
+            not is_config
+            and can_modify
+            and dest.desired_layer_compression is LayerCompression.COMPRESS
+            and info.media_type in _GZIP_OF
+        )
+        if want_gzip:
+            peek = PeekableStream(verified)
+            if detect(peek.prefix) is Algorithm.NONE:
+                new_type = _GZIP_OF[info.media_type or ""]
+                stored = dest.put_new_blob(
+                    GzipCompressingStream(peek),  # type: ignore[arg-type]
+                    media_type=new_type,
+                    is_config=False,
+                )
+                verified.verify()
+                say(f"Copying {kind} {_short(info)} done (compressed)")
+                return CopiedBlob(
+                    info=replace(info, digest=stored.digest, size=stored.size, media_type=new_type), compressed=True
+                )
+            source_stream = peek
+        else:
+            source_stream = verified
+        stored = dest.put_blob(source_stream, info, is_config=is_config)  # type: ignore[arg-type]
+        verified.verify()
+    finally:
+        stream.close()
+    say(f"Copying {kind} {_short(info)} done")
+    return CopiedBlob(info=replace(info, size=stored.size))
+
+
+def copy_blobs(
+    src: ImageSource,
+    dest: ImageDestination,
+    layers: Sequence[BlobInfo],
+    config: BlobInfo | None,
+    *,
+    can_modify: bool,
+    max_parallel: int,
+    say: Callable[[str], None],
+) -> tuple[list[CopiedBlob], CopiedBlob | None]:
+    """Copy layers (concurrently when both ends allow it) and then the config.
+
+    The same digest appearing twice is copied once. The first failure cancels what
+    has not started and waits for what has, so the destination is not written to
+    after this returns or raises.
+    """
+    lock = threading.Lock()
+
+    def locked_say(msg: str) -> None:
+        with lock:
+            say(msg)
+
+    unique: dict[object, BlobInfo] = {}
+    for layer in layers:
+        unique.setdefault(layer.digest, layer)
+    parallel = max_parallel if src.has_thread_safe_get_blob and dest.has_thread_safe_put_blob else 1
+    results: dict[object, CopiedBlob] = {}
+    if parallel <= 1 or len(unique) <= 1:
+        for digest, layer in unique.items():
+            results[digest] = copy_blob(src, dest, layer, is_config=False, can_modify=can_modify, say=locked_say)
+    else:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(unique)),
+                                                     thread_name_prefix="blob")
+        try:
+            futures = {
+                pool.submit(copy_blob, src, dest, layer, is_config=False, can_modify=can_modify, say=locked_say): d
+                for d, layer in unique.items()
+            }
+            for fut in concurrent.futures.as_completed(futures):
+                results[futures[fut]] = fut.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    copied_layers = [results[layer.digest] for layer in layers]
+    copied_config = None
+    if config is not None:
+        copied_config = copy_blob(src, dest, config, is_config=True, can_modify=False, say=say)
+    return copied_layers, copied_config

@@ -1,0 +1,163 @@
+"""Copying a manifest list: choose one instance, or copy every instance and the list.
+
+With ``--multi-arch system`` (the default) one instance, chosen for the (overridden)
+platform, is copied as a plain image. With ``all`` every instance goes through
+:func:`copy_single_image` (so each passes the policy gate, as in containers/image) and
+the list is rewritten for any instance whose manifest changed, converted to the list
+type the destination takes, and written last.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import TYPE_CHECKING
+
+from trustcopy.copy.options import CopyOptions, ImageListSelection
+from trustcopy.copy.single import PolicyGate, SingleResult, copy_single_image
+from trustcopy.digest import Digest
+from trustcopy.errors import ManifestError, SignatureError, UsageError
+from trustcopy.image.unparsed import UnparsedImage
+from trustcopy.transports.base import ImageDestination, ImageSource, SystemContext
+
+if TYPE_CHECKING:
+    from trustcopy.manifest.parse import ManifestList
+
+# Python's platform.machine() → GOARCH (and default variant) names used in manifest lists.
+_MACHINE_TO_GOARCH: dict[str, tuple[str, str | None]] = {
+    "x86_64": ("amd64", None),
+    "amd64": ("amd64", None),
+    "aarch64": ("arm64", None),
+    "arm64": ("arm64", None),
+    "armv7l": ("arm", "v7"),
+    "armv6l": ("arm", "v6"),
+    "i386": ("386", None),
+    "i686": ("386", None),
+    "ppc64le": ("ppc64le", None),
+    "s390x": ("s390x", None),
+    "riscv64": ("riscv64", None),
+    "mips64": ("mips64", None),
+}
+
+
+def wanted_platform(ctx: SystemContext | None) -> tuple[str, str, str | None]:
+    """(os, arch, variant) to choose instances for: overrides first, else this machine."""
+    machine = platform.machine().lower()
+    arch, variant = _MACHINE_TO_GOARCH.get(machine, (machine, None))
+    os_name = platform.system().lower() or "linux"
+    if ctx is not None:
+        if ctx.override_arch:
+            arch, variant = ctx.override_arch, None
+        if ctx.override_os:
+            os_name = ctx.override_os
+        if ctx.override_variant:
+            variant = ctx.override_variant
+    return os_name, arch, variant
+
+
+def choose_instance(manifest_list: ManifestList, ctx: SystemContext | None, what: str) -> Digest:
+    """The digest of the instance for the wanted platform.
+
+    Raises:
+        ManifestError: no instance matches (the message lists what the list offers).
+    """
+    os_name, arch, variant = wanted_platform(ctx)
+    try:
+        return manifest_list.choose_instance(os_name, arch, variant).digest
+    except ManifestError as exc:
+        raise ManifestError(f"{what}: {exc.message}", code=exc.code, hint=exc.hint) from exc
+
+
+def plan_instances(toplevel: UnparsedImage, options: CopyOptions) -> tuple[ManifestList, list[UnparsedImage]]:
+    """Parse the list and name the instances to copy (each must pass the policy).
+
+    Raises:
+        ManifestError: the list is malformed or has no instance for the platform.
+        UsageError: ``index-only`` (refused: it would write a list without its images).
+    """
+    from trustcopy.manifest.parse import parse_manifest
+
+    raw, mime = toplevel.manifest()
+    manifest_list: ManifestList = parse_manifest(raw, mime)  # type: ignore[assignment]
+    src = toplevel.source
+    selection = options.image_list_selection
+    if selection is ImageListSelection.SYSTEM:
+        instance = choose_instance(manifest_list, options.source_ctx, str(src.reference))
+        return manifest_list, [UnparsedImage(src, instance)]
+    if selection is ImageListSelection.INDEX_ONLY:
+        raise UsageError("--multi-arch index-only is not supported: it would write a list without its images",
+                         code="unsupported-option")
+    return manifest_list, [UnparsedImage(src, d.digest) for d in manifest_list.manifests]
+
+
+def copy_all(
+    policy: PolicyGate,
+    src: ImageSource,
+    dest: ImageDestination,
+    toplevel: UnparsedImage,
+    manifest_list: ManifestList,
+    instances: list[UnparsedImage],
+    options: CopyOptions,
+) -> SingleResult:
+    """Copy every instance (already planned), then the list, rewritten if needed."""
+    from trustcopy.manifest.convert import convert_list
+    from trustcopy.manifest.digest import manifest_digest
+
+    if not dest.supports_manifest_lists:
+        raise ManifestError(f"{dest.reference} cannot store manifest lists; copy one instance instead",
+                            code="manifest-list-unsupported")
+    list_sigs = [] if options.remove_signatures else toplevel.signatures()
+    if list_sigs and (reason := dest.supports_signatures()) is not None:
+        raise SignatureError(f"cannot copy signatures to {dest.reference}: {reason}", code="signatures-unsupported",
+                             hint="use --remove-signatures to copy the image without its signatures")
+    if options.sign_by or options.sign_by_sigstore_private_key:
+        raise UsageError("signing a whole manifest list (--all with --sign-by) is not supported yet",
+                         code="unsupported-option")
+
+    list_type = _list_type_for(manifest_list.media_type, dest, options.force_manifest_type)
+
+    updates: dict[Digest, SingleResult] = {}
+    for i, instance in enumerate(instances, start=1):
+        assert instance.instance_digest is not None
+        options.say(f"Copying image {instance.instance_digest} ({i}/{len(instances)})")
+        result = copy_single_image(policy, src, dest, instance, options, target_instance=True)
+        updates[instance.instance_digest] = result
+
+    changed = any(r.digest != d for d, r in updates.items()) or list_type != manifest_list.media_type
+    if changed and list_sigs:
+        raise ManifestError(
+            f"{dest.reference}: the manifest list must change, which would invalidate its signatures",
+            code="manifest-conversion-refused",
+            hint="use --remove-signatures to drop the signatures",
+        )
+    if changed:
+        new_list = manifest_list.with_instances(
+            {d: (r.digest, len(r.manifest), r.media_type) for d, r in updates.items()}
+        )
+        if list_type != new_list.media_type:
+            new_list = convert_list(new_list, list_type)
+        out = new_list.serialize()
+    else:
+        out = toplevel.manifest()[0]
+    options.say("Writing manifest list to image destination")
+    dest.put_manifest(out, None)
+    if list_sigs:
+        options.say("Storing list signatures")
+        dest.put_signatures(list_sigs, None)
+    return SingleResult(manifest=out, media_type=list_type, digest=manifest_digest(out))
+
+
+def _list_type_for(source_type: str, dest: ImageDestination, forced: str | None) -> str:
+    """The list type to write: follows --format, else the source's if the destination takes it."""
+    from trustcopy.manifest.mediatypes import DOCKER_V2_LIST, DOCKER_V2S2, OCI_INDEX, OCI_MANIFEST
+
+    if forced == OCI_MANIFEST:
+        return OCI_INDEX
+    if forced == DOCKER_V2S2:
+        return DOCKER_V2_LIST
+    supported = dest.supported_manifest_mime_types()
+    if supported is None or source_type in supported:
+        return source_type
+    for candidate in (OCI_INDEX, DOCKER_V2_LIST):
+        if candidate in supported:
+            return candidate
+    raise ManifestError(f"{dest.reference} supports no manifest list type", code="manifest-list-unsupported")

@@ -1,0 +1,97 @@
+"""CopyOptions: everything a copy may be asked to do, as one plain value.
+
+The CLI builds one from flags; Python callers build one directly. Fields default to
+skopeo's behaviour. Validation that needs no I/O happens in ``__post_init__`` so a
+bad combination fails before any source is opened.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from trustcopy.errors import UsageError
+
+if TYPE_CHECKING:
+    from trustcopy.digest import Digest
+    from trustcopy.reference import DockerReference
+    from trustcopy.transports.base import SystemContext
+
+
+class ImageListSelection(enum.Enum):
+    """What to copy when the source is a manifest list (skopeo --multi-arch)."""
+
+    SYSTEM = "system"  #: the one instance matching the (overridden) platform
+    ALL = "all"  #: every instance and the list itself
+    INDEX_ONLY = "index-only"  #: the list alone (refused: needs every instance present)
+
+
+#: --format values → manifest MIME types.
+FORMATS: dict[str, str] = {
+    "oci": "application/vnd.oci.image.manifest.v1+json",
+    "v2s2": "application/vnd.docker.distribution.manifest.v2+json",
+    "v2s1": "application/vnd.docker.distribution.manifest.v1+prettyjws",
+}
+
+
+@dataclass
+class CopyOptions:
+    """Options of one copy (see ``trustcopy copy --help`` for the user-facing names).
+
+    Attributes:
+        remove_signatures: do not copy the source's signatures.
+        sign_by: GPG fingerprint to sign the written manifest with.
+        sign_passphrase: passphrase for that key (never logged).
+        sign_identity: the identity to claim in new signatures; defaults to the
+            destination's Docker reference.
+        force_manifest_type: a MIME type from FORMATS, or None to keep the source's.
+        image_list_selection: manifest list handling.
+        instances: with SYSTEM selection on a list, copy only these (unused for now).
+        max_parallel: upper bound on concurrent blob copies.
+        source_ctx / dest_ctx: transport settings for each side.
+        report: receives one human-readable progress line at a time (None: silent).
+        preserve_digests: refuse any change that would alter the manifest digest.
+    """
+
+    remove_signatures: bool = False
+    sign_by: str | None = None
+    sign_passphrase: str | None = field(default=None, repr=False)
+    sign_identity: DockerReference | None = None
+    sign_by_sigstore_private_key: str | None = None
+    force_manifest_type: str | None = None
+    image_list_selection: ImageListSelection = ImageListSelection.SYSTEM
+    instances: tuple[Digest, ...] = ()
+    max_parallel: int = 6
+    source_ctx: SystemContext | None = None
+    dest_ctx: SystemContext | None = None
+    report: Callable[[str], None] | None = None
+    preserve_digests: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_parallel < 1:
+            raise UsageError(f"the number of parallel copies must be at least 1, got {self.max_parallel}")
+        if self.force_manifest_type is not None and self.force_manifest_type not in FORMATS.values():
+            raise UsageError(f"unsupported manifest type {self.force_manifest_type!r}")
+        if self.preserve_digests and self.force_manifest_type is not None:
+            raise UsageError("--preserve-digests cannot be combined with --format: converting changes the digest")
+
+    def say(self, message: str) -> None:
+        """Report progress if someone listens."""
+        if self.report is not None:
+            self.report(message)
+
+
+def manifest_type_for_format(name: str) -> str:
+    """Map a ``--format`` value to a MIME type.
+
+    Raises:
+        UsageError: an unknown format name.
+    """
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown format {name!r}; valid formats: oci, v2s2" , code="invalid-format"
+        ) from None

@@ -1,0 +1,201 @@
+"""Copying one image (not a list): gate → blobs → manifest → signatures.
+
+Invariants:
+- The policy check happens first, on the UnparsedImage, before the manifest is parsed
+  or any blob is touched (a test uses a source whose get_blob raises).
+- Existing signatures survive only if the manifest bytes survive: any conversion or
+  layer change with signatures to carry is refused unless --remove-signatures.
+- The destination sees blobs, then the manifest, then signatures; the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from trustcopy.copy.blobs import copy_blobs
+from trustcopy.copy.options import FORMATS, CopyOptions
+from trustcopy.digest import Digest
+from trustcopy.errors import ManifestError, SignatureError, UsageError
+from trustcopy.image.unparsed import UnparsedImage
+from trustcopy.transports.base import BlobInfo, ImageDestination, ImageSource
+
+if TYPE_CHECKING:
+    from trustcopy.manifest.parse import ImageManifest
+
+
+class PolicyGate(Protocol):
+    """What the pipeline needs of a policy: allow (return) or refuse (raise PolicyRejected)."""
+
+    def check(self, unparsed: UnparsedImage) -> object:
+        """Return a verdict when the image is allowed; raise PolicyRejected otherwise."""
+
+
+@dataclass(frozen=True)
+class SingleResult:
+    """The manifest as written at the destination."""
+
+    manifest: bytes
+    media_type: str
+    digest: Digest
+
+
+_SIGNED_FORMATS_NOTE = "converting the manifest would invalidate the signatures being copied"
+
+
+def choose_manifest_type(
+    source_type: str, supported: Sequence[str] | None, forced: str | None, *, what: str
+) -> str:
+    """Pick the destination manifest type, as containers/image's determineManifestConversion.
+
+    Keep the source's type when the destination takes it (and no --format forces
+    another); otherwise the destination's first supported type.
+
+    Raises:
+        ManifestError: the destination cannot store the forced type.
+    """
+    if forced is not None:
+        if supported is not None and forced not in supported:
+            raise ManifestError(
+                f"{what} does not support manifest type {forced}; it supports {', '.join(supported)}",
+                code="manifest-type-unsupported",
+            )
+        return forced
+    if supported is None or source_type in supported:
+        return source_type
+    for candidate in supported:
+        if candidate in FORMATS.values() or candidate.endswith("manifest.v1+json"):
+            return candidate
+    raise ManifestError(
+        f"{what} supports no image manifest type trustcopy can produce", code="manifest-type-unsupported"
+    )
+
+
+def _layer_changed(before: BlobInfo, after: BlobInfo) -> bool:
+    return before.digest != after.digest or before.media_type != after.media_type
+
+
+def copy_single_image(
+    policy: PolicyGate,
+    src: ImageSource,
+    dest: ImageDestination,
+    unparsed: UnparsedImage,
+    options: CopyOptions,
+    *,
+    target_instance: bool = False,
+) -> SingleResult:
+    """Copy one image from ``src`` to ``dest`` (without committing).
+
+    Args:
+        unparsed: the image (the source's top level, or one instance of its list).
+        target_instance: write the manifest as an instance of a list being copied
+            (keyed by its own digest) rather than as the top-level manifest.
+
+    Raises:
+        PolicyRejected: the policy refused the image (nothing was written).
+        ManifestError / SignatureError / TransportError / DigestMismatchError.
+    """
+    from trustcopy.manifest.convert import convert_manifest
+    from trustcopy.manifest.digest import manifest_digest
+    from trustcopy.manifest.mediatypes import guess_mime_type, is_list
+    from trustcopy.manifest.parse import parse_manifest
+
+    # Please keep the policy check BEFORE reading anything else about the image.
+    policy.check(unparsed)
+
+    raw, mime = unparsed.manifest()
+    mime = mime or guess_mime_type(raw)
+    if is_list(mime):
+        raise ManifestError(f"{src.reference}: a manifest list inside a manifest list is not supported")
+
+    sigs = [] if options.remove_signatures else unparsed.signatures()
+    if options.remove_signatures:
+        options.say("Skipping signatures (--remove-signatures)")
+    else:
+        options.say("Getting image source signatures")
+    wants_new_sigs = bool(options.sign_by or options.sign_by_sigstore_private_key)
+    if sigs or wants_new_sigs:
+        reason = dest.supports_signatures()
+        if reason is not None:
+            raise SignatureError(
+                f"cannot copy signatures to {dest.reference}: {reason}",
+                code="signatures-unsupported",
+                hint="use --remove-signatures to copy the image without its signatures" if sigs else None,
+            )
+
+    cannot_modify: str | None = None
+    dest_named = dest.reference.docker_reference()
+    dest_digest = getattr(dest_named, "digest", None) if not target_instance else None
+    if dest_digest is not None:
+        if unparsed.manifest_digest() != dest_digest:
+            raise ManifestError(
+                f"the digest of the source manifest ({unparsed.manifest_digest()}) would not match "
+                f"the destination reference {dest.reference}",
+                code="destination-digest-mismatch",
+            )
+        cannot_modify = "the destination is referenced by digest"
+    elif sigs:
+        cannot_modify = _SIGNED_FORMATS_NOTE
+    elif options.preserve_digests:
+        cannot_modify = "--preserve-digests was given"
+
+    manifest: ImageManifest = parse_manifest(raw, mime)  # type: ignore[assignment]
+    target_type = choose_manifest_type(
+        manifest.media_type,
+        dest.supported_manifest_mime_types(),
+        options.force_manifest_type,
+        what=str(dest.reference),
+    )
+    if target_type != manifest.media_type and cannot_modify:
+        raise ManifestError(
+            f"{dest.reference} needs the manifest converted from {manifest.media_type} to {target_type}, "
+            f"which is not allowed: {cannot_modify}",
+            code="manifest-conversion-refused",
+            hint="use --remove-signatures to drop the signatures" if sigs else None,
+        )
+
+    layers = manifest.layer_infos()
+    config = manifest.config.blob_info() if manifest.config is not None else None
+    copied_layers, _ = copy_blobs(
+        src, dest, layers, config,
+        can_modify=cannot_modify is None,
+        max_parallel=options.max_parallel,
+        say=options.say,
+    )
+
+    layers_changed = any(_layer_changed(b, a.info) for b, a in zip(layers, copied_layers, strict=True))
+    if not layers_changed and target_type == manifest.media_type:
+        out, out_type = raw, mime
+    else:
+        updated = manifest.with_layer_infos([c.info for c in copied_layers]) if layers_changed else manifest
+        if target_type != updated.media_type:
+            updated = convert_manifest(updated, target_type)
+        out, out_type = updated.serialize(), target_type
+    digest = manifest_digest(out)
+
+    options.say("Writing manifest to image destination")
+    dest.put_manifest(out, digest if target_instance else None)
+
+    new_sigs = _new_signatures(out, dest, options) if wants_new_sigs else []
+    if sigs or new_sigs:
+        options.say("Storing signatures")
+        dest.put_signatures([*sigs, *new_sigs], digest if target_instance else None)
+    return SingleResult(manifest=out, media_type=out_type, digest=digest)
+
+
+def _new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[bytes]:
+    """Sign the manifest as written, claiming --sign-identity or the destination's name."""
+    identity = options.sign_identity or dest.reference.docker_reference()
+    if identity is None:
+        raise UsageError(
+            f"cannot determine the canonical Docker reference for destination {dest.reference}",
+            code="sign-identity-required",
+            hint="pass --sign-identity with the fully specified reference the signature should claim",
+        )
+    if options.sign_by_sigstore_private_key:
+        raise UsageError("--sign-by-sigstore-private-key is not supported yet", code="unsupported-option")
+    from trustcopy.copy.sign import create_signatures
+
+    options.say(f"Signing manifest using simple signing with key {options.sign_by}")
+    return create_signatures(manifest, identity, sign_by=options.sign_by, passphrase=options.sign_passphrase)

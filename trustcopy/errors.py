@@ -1,0 +1,195 @@
+"""The one exception tree of trustcopy.
+
+Every failure a user can cause or fix is a :class:`TrustcopyError`. The CLI catches
+exactly this class, prints one line (``error[code]: message``) plus an optional hint,
+and exits non-zero; anything else is a bug and keeps its traceback. API misuse by a
+Python caller raises ``ValueError``/``TypeError``/``RuntimeError`` instead.
+
+The tree, split by who is at fault::
+
+    TrustcopyError
+    ├── UsageError                  an option or argument combination we refuse
+    ├── InvalidReferenceError       an image name / transport reference is malformed
+    ├── PolicyError                 the policy file cannot be read or is invalid
+    ├── PolicyRejected              the policy evaluated and refused the image (has .verdict)
+    ├── SignatureError              a signature cannot be created, stored or parsed
+    │   └── SignatureVerificationError  one signature failed verification (has .reason)
+    ├── ManifestError               a manifest is malformed, unsupported or unconvertible
+    ├── DigestMismatchError         content does not match the digest that names it
+    ├── LimitExceededError          untrusted input is larger than we are willing to read
+    ├── ConfigError                 registries.d, auth.json, certs.d … are invalid
+    └── TransportError              a source/destination failed (path, archive, daemon …)
+        ├── ImageNotFoundError      the named image/blob/manifest does not exist
+        └── RegistryError           talking to a registry failed
+            ├── NetworkError        connection refused/reset, DNS, TLS, timeouts
+            ├── RegistryAuthError   401/403 or a failed token exchange
+            └── RegistryHTTPError   any other HTTP error status (has .status)
+
+``code`` is a stable kebab-case identifier: tests assert it, and docs/errors.md lists
+it, so scripts may match on it. ``context`` holds structured facts (file, pointer,
+digest …) for JSON output; it must never hold a credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class TrustcopyError(Exception):
+    """Base of every user-facing failure.
+
+    Args:
+        message: one sentence, naming the file/field/reference at fault.
+        code: stable kebab-case id; defaults to the class's ``default_code``.
+        context: structured, credential-free facts for machine-readable output.
+        hint: what the user can do about it, shown on a second line.
+    """
+
+    default_code = "trustcopy-error"
+    #: Process exit status the CLI uses for this error.
+    exit_status = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.context: dict[str, Any] = dict(context or {})
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """Render the error for a terminal: ``error[code]: message`` and the hint."""
+        text = f"error[{self.code}]: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(TrustcopyError):
+    """The user asked for an option combination we refuse rather than ignore."""
+
+    default_code = "usage"
+    exit_status = 2
+
+
+class InvalidReferenceError(TrustcopyError):
+    """An image reference or ``transport:name`` string is malformed.
+
+    Named so as not to shadow Python's builtin ``ReferenceError``.
+    """
+
+    default_code = "invalid-reference"
+
+
+class PolicyError(TrustcopyError):
+    """The policy cannot be found, read or parsed; nothing is accepted."""
+
+    default_code = "policy-invalid"
+
+
+class PolicyRejected(TrustcopyError):
+    """The policy was evaluated and does not allow the image.
+
+    ``verdict`` carries the full explainable trace (see policy/verdict.py).
+    """
+
+    default_code = "policy-rejected"
+
+    def __init__(self, message: str, *, verdict: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.verdict = verdict
+
+
+class SignatureError(TrustcopyError):
+    """A signature cannot be created, stored, copied or parsed."""
+
+    default_code = "signature"
+
+
+class SignatureVerificationError(SignatureError):
+    """One signature was not accepted; ``reason`` is a stable upper-case code.
+
+    Reasons (docs/policy-reasons.md): INVALID_SIGNATURE, NOT_SIGNED, UNTRUSTED_KEY,
+    UNKNOWN_KEY, EXPIRED, MULTIPLE_SIGNATURES, DIGEST_MISMATCH, IDENTITY_MISMATCH,
+    INVALID_PAYLOAD, UNSUPPORTED_FORMAT.
+    """
+
+    default_code = "signature-rejected"
+
+    def __init__(self, message: str, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+
+
+class ManifestError(TrustcopyError):
+    """A manifest is malformed, of an unsupported type, or cannot be converted."""
+
+    default_code = "manifest-invalid"
+
+
+class DigestMismatchError(TrustcopyError):
+    """Bytes read do not hash to the digest (or size) that names them."""
+
+    default_code = "digest-mismatch"
+
+
+class LimitExceededError(TrustcopyError):
+    """Untrusted input exceeded a size cap (see limits.py)."""
+
+    default_code = "limit-exceeded"
+
+
+class ConfigError(TrustcopyError):
+    """A configuration file (registries.d, auth.json, certs.d …) is invalid."""
+
+    default_code = "config-invalid"
+
+
+class TransportError(TrustcopyError):
+    """A source or destination failed: missing path, unwritable dir, bad archive …"""
+
+    default_code = "transport"
+
+
+class ImageNotFoundError(TransportError):
+    """The named image, manifest or blob does not exist in the source."""
+
+    default_code = "image-not-found"
+
+
+class RegistryError(TransportError):
+    """Talking to a container registry failed."""
+
+    default_code = "registry"
+
+
+class NetworkError(RegistryError):
+    """Connection, DNS, TLS or timeout failures; usually worth a retry."""
+
+    default_code = "network"
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused our credentials (401/403) or the token exchange failed."""
+
+    default_code = "registry-auth"
+
+
+class RegistryHTTPError(RegistryError):
+    """The registry answered with an error status not covered by a subclass."""
+
+    default_code = "registry-http"
+
+    def __init__(self, message: str, *, status: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.status = status

@@ -1,0 +1,179 @@
+"""Image: a parsed image built from an UnparsedImage, for inspect and conversions.
+
+It reads the config blob (bounded, digest-verified) and produces the data of
+``skopeo inspect`` (``ImageInspectInfo``) and of ``skopeo inspect --config`` (the OCI
+config view), with Go's field order and formatting so that scripts comparing outputs
+keep working.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from trustcopy import limits
+from trustcopy.digest import Digest, DigestingReader
+from trustcopy.errors import ManifestError
+
+if TYPE_CHECKING:
+    from trustcopy.image.unparsed import UnparsedImage
+    from trustcopy.manifest.parse import ImageManifest
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def go_time(value: Any) -> str | None:
+    """Re-format an RFC 3339 timestamp as Go's time.Time JSON marshalling does.
+
+    Go prints RFC3339Nano: fractional seconds without trailing zeros, "Z" for a
+    zero offset. Unparseable values are refused, as Go's Unmarshal refuses them.
+    """
+    if value is None:
+        return None
+    m = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        raise ManifestError(f"invalid timestamp {value!r} in image config", code="config-invalid")
+    main, frac, zone = m.group(1), (m.group(2) or "")[:9].rstrip("0"), m.group(3)
+    if zone in ("z", "+00:00"):
+        zone = "Z"
+    return main + (f".{frac}" if frac else "") + zone
+
+
+def _omit_empty(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v not in (None, "", [], {}, False)}
+
+
+def oci_config_view(config: dict[str, Any]) -> dict[str, Any]:
+    """The config as Go's ``v1.Image`` marshals it (``skopeo inspect --config``)."""
+    cfg = config.get("config") or {}
+    if not isinstance(cfg, dict):
+        cfg = {}
+    image_config = _omit_empty({
+        "User": cfg.get("User"),
+        "ExposedPorts": {k: {} for k in sorted(cfg.get("ExposedPorts") or {})} or None,
+        "Env": cfg.get("Env"),
+        "Entrypoint": cfg.get("Entrypoint"),
+        "Cmd": cfg.get("Cmd"),
+        "Volumes": {k: {} for k in sorted(cfg.get("Volumes") or {})} or None,
+        "WorkingDir": cfg.get("WorkingDir"),
+        "Labels": dict(sorted((cfg.get("Labels") or {}).items())) or None,
+        "StopSignal": cfg.get("StopSignal"),
+        "ArgsEscaped": cfg.get("ArgsEscaped"),
+    })
+    rootfs = config.get("rootfs") or {}
+    history = [
+        _omit_empty({
+            "created": go_time(h.get("created")),
+            "created_by": h.get("created_by"),
+            "author": h.get("author"),
+            "comment": h.get("comment"),
+            "empty_layer": h.get("empty_layer"),
+        })
+        for h in (config.get("history") or [])
+        if isinstance(h, dict)
+    ]
+    out: dict[str, Any] = {}
+    if config.get("created") is not None:
+        out["created"] = go_time(config.get("created"))
+    if config.get("author"):
+        out["author"] = config["author"]
+    out["architecture"] = config.get("architecture") or ""
+    out["os"] = config.get("os") or ""
+    if config.get("os.version"):
+        out["os.version"] = config["os.version"]
+    if config.get("os.features"):
+        out["os.features"] = config["os.features"]
+    if config.get("variant"):
+        out["variant"] = config["variant"]
+    out["config"] = image_config
+    out["rootfs"] = {"type": rootfs.get("type") or "", "diff_ids": rootfs.get("diff_ids")}
+    if history:
+        out["history"] = history
+    return out
+
+
+class Image:
+    """A source image whose manifest was parsed (after the policy allowed it, for copies)."""
+
+    def __init__(self, unparsed: UnparsedImage) -> None:
+        from trustcopy.manifest.mediatypes import guess_mime_type, is_list
+        from trustcopy.manifest.parse import parse_manifest
+
+        self.unparsed = unparsed
+        raw, mime = unparsed.manifest()
+        mime = mime or guess_mime_type(raw)
+        if is_list(mime):
+            raise ManifestError(f"{unparsed.reference}: internal error: Image built from a manifest list")
+        self.manifest: ImageManifest = parse_manifest(raw, mime)  # type: ignore[assignment]
+        self._config: bytes | None = None
+
+    def config_blob(self) -> bytes:
+        """The raw config (schema1: synthesized from the newest v1Compatibility entry)."""
+        if self._config is not None:
+            return self._config
+        desc = self.manifest.config
+        if desc is None:
+            history = getattr(self.manifest, "history", None) or []
+            if not history:
+                raise ManifestError(f"{self.unparsed.reference}: schema1 manifest without history")
+            self._config = history[0].encode() if isinstance(history[0], str) else bytes(history[0])
+            return self._config
+        stream, _size = self.unparsed.source.get_blob(desc.blob_info())
+        try:
+            reader = DigestingReader(stream, desc.digest, expected_size=desc.size,
+                                     what=f"{self.unparsed.reference}: config {desc.digest}")
+            data = limits.read_at_most(reader, limits.MAX_CONFIG_BODY, f"config {desc.digest}")
+            reader.read()  # reach EOF so the digest is verified
+        finally:
+            stream.close()
+        self._config = data
+        return data
+
+    def config_json(self) -> dict[str, Any]:
+        """The config parsed as a JSON object."""
+        try:
+            value = json.loads(self.config_blob())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"{self.unparsed.reference}: image config is not valid JSON: {exc}",
+                                code="config-invalid") from exc
+        if not isinstance(value, dict):
+            raise ManifestError(f"{self.unparsed.reference}: image config is not a JSON object", code="config-invalid")
+        return value
+
+    def inspect(self, digest: Digest) -> dict[str, Any]:
+        """``skopeo inspect`` output data (field order as skopeo's inspect.Output)."""
+        config = self.config_json()
+        cfg = config.get("config") or {}
+        if not isinstance(cfg, dict):
+            cfg = {}
+        out: dict[str, Any] = {}
+        named = self.unparsed.reference.docker_reference()
+        if named is not None:
+            out["Name"] = named.name
+        tag = getattr(self.manifest, "tag", None)
+        if tag:
+            out["Tag"] = tag
+        out["Digest"] = str(digest)
+        out["RepoTags"] = []
+        out["Created"] = go_time(config.get("created"))
+        out["DockerVersion"] = config.get("docker_version") or ""
+        labels = cfg.get("Labels")
+        out["Labels"] = {k: labels[k] for k in sorted(labels)} if isinstance(labels, dict) else None
+        out["Architecture"] = config.get("architecture") or ""
+        out["Os"] = config.get("os") or ""
+        layers = self.manifest.layer_infos()
+        out["Layers"] = [str(layer.digest) for layer in layers]
+        out["LayersData"] = [
+            {
+                "MIMEType": layer.media_type or "",
+                "Digest": str(layer.digest),
+                "Size": layer.size,
+                "Annotations": dict(sorted(layer.annotations.items())) if layer.annotations else None,
+            }
+            for layer in layers
+        ]
+        env = cfg.get("Env")
+        out["Env"] = env if isinstance(env, list) else None
+        return out

@@ -1,0 +1,68 @@
+"""UnparsedImage: what the policy engine sees of an image before anything is parsed.
+
+It holds the reference, the manifest bytes as the source returned them, and the
+signature blobs; it parses nothing beyond computing the manifest digest. The copy
+pipeline hands it to the policy engine *before* it parses the manifest or fetches any
+blob, so a rejected image costs one manifest read and no layer traffic.
+
+Invariant: when an instance digest is given (an image inside a manifest list), the
+manifest bytes are verified against it before anyone sees them.
+"""
+
+from __future__ import annotations
+
+from trustcopy.digest import Digest
+from trustcopy.errors import DigestMismatchError
+from trustcopy.transports.base import ImageReference, ImageSource
+
+
+class UnparsedImage:
+    """A source image (or one instance of a list), with cached manifest and signatures.
+
+    Args:
+        source: an open ImageSource; the caller keeps ownership and closes it.
+        instance_digest: selects an instance of the source's manifest list.
+    """
+
+    def __init__(self, source: ImageSource, instance_digest: Digest | None = None) -> None:
+        self.source = source
+        self.instance_digest = instance_digest
+        self._manifest: tuple[bytes, str] | None = None
+        self._signatures: list[bytes] | None = None
+        self._digest: Digest | None = None
+
+    @property
+    def reference(self) -> ImageReference:
+        """The reference the user named (policy scopes and identities derive from it)."""
+        return self.source.reference
+
+    def manifest(self) -> tuple[bytes, str]:
+        """Manifest bytes and MIME type ("" when unknown), read once."""
+        if self._manifest is None:
+            from trustcopy.manifest.digest import matches_digest
+
+            raw, mime = self.source.get_manifest(self.instance_digest)
+            if self.instance_digest is not None and not matches_digest(raw, self.instance_digest):
+                raise DigestMismatchError(
+                    f"{self.reference}: manifest of instance {self.instance_digest} does not match its digest",
+                    context={"expected": str(self.instance_digest)},
+                )
+            self._manifest = (raw, mime)
+        return self._manifest
+
+    def manifest_digest(self) -> Digest:
+        """The digest a signature must name: the instance digest, or the computed one."""
+        if self._digest is None:
+            if self.instance_digest is not None:
+                self._digest = self.instance_digest
+            else:
+                from trustcopy.manifest.digest import manifest_digest
+
+                self._digest = manifest_digest(self.manifest()[0])
+        return self._digest
+
+    def signatures(self) -> list[bytes]:
+        """Signature blobs as the source stores them (see signature/formats.py), read once."""
+        if self._signatures is None:
+            self._signatures = list(self.source.get_signatures(self.instance_digest))
+        return self._signatures

@@ -1,0 +1,102 @@
+"""Size caps for every read of untrusted data.
+
+A registry, an archive or a directory we copy from may be hostile: a "manifest" of
+10 GiB or an endless error body must not exhaust memory. Every in-memory read of data
+we did not produce goes through :func:`read_at_most` with one of these caps. The values
+follow containers/image's ``internal/iolimits`` so that whatever skopeo accepts, we
+accept too. Blobs are never read into memory; they stream through DigestingReader.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from trustcopy.errors import LimitExceededError
+
+MiB = 1 << 20
+
+MAX_MANIFEST_BODY = 4 * MiB
+MAX_AUTH_TOKEN_BODY = 1 * MiB
+MAX_CONFIG_BODY = 4 * MiB
+MAX_OPENSHIFT_STATUS_BODY = 4 * MiB
+MAX_ERROR_BODY = 1 * MiB
+MAX_SIGNATURE_BODY = 4 * MiB
+MAX_TAR_MANIFEST = 1 * MiB
+MAX_POLICY_FILE = 4 * MiB
+MAX_REGISTRIES_D_FILE = 1 * MiB
+MAX_AUTH_FILE = 1 * MiB
+MAX_KEY_FILE = 4 * MiB
+MAX_OCI_INDEX = 4 * MiB
+MAX_TAG_LIST_BODY = 32 * MiB
+
+#: Lookaside stores are read signature-1 … signature-N until the first 404; cap N.
+MAX_LOOKASIDE_SIGNATURES = 256
+#: dir: signature-N files are read until the first missing one; cap N.
+MAX_DIR_SIGNATURES = 256
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def read_at_most(stream: _Readable, limit: int, what: str) -> bytes:
+    """Read a whole stream into memory, refusing more than ``limit`` bytes.
+
+    Args:
+        stream: any object with ``read(n)``.
+        limit: the largest accepted size in bytes.
+        what: names the source in the error (a path or a redacted URL).
+
+    Returns:
+        All bytes of the stream.
+
+    Raises:
+        LimitExceededError: the stream has more than ``limit`` bytes.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(min(1 << 16, limit + 1 - total))
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limit:
+            raise LimitExceededError(
+                f"{what} is larger than the {limit} bytes accepted",
+                context={"what": what, "limit": limit},
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def read_file_at_most(path: str, limit: int, what: str | None = None) -> bytes:
+    """Read a file of untrusted size, refusing more than ``limit`` bytes.
+
+    Only regular files are read: a FIFO or device would block or never end.
+
+    Raises:
+        LimitExceededError: the file is too large.
+        OSError: the file cannot be opened (callers wrap it with their own context).
+    """
+    import os
+    import stat
+
+    label = what or path
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise LimitExceededError(
+                f"{label} is not a regular file", code="not-a-regular-file", context={"path": path}
+            )
+        if st.st_size > limit:
+            raise LimitExceededError(
+                f"{label} is larger than the {limit} bytes accepted",
+                context={"what": label, "limit": limit},
+            )
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            fd = -1
+            return read_at_most(f, limit, label)
+    finally:
+        if fd >= 0:
+            os.close(fd)

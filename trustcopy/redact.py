@@ -1,0 +1,53 @@
+"""The only code that formats anything near a credential.
+
+WARNING: never build an error message, a log line or a ``repr`` from a URL or a header
+without passing it through this module. Registry URLs may carry ``user:pass@`` or
+token query parameters; headers carry ``Authorization``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_SECRET_QUERY_KEYS = frozenset(
+    {"token", "access_token", "refresh_token", "password", "secret", "signature", "sig", "x-amz-signature",
+     "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential", "code"}
+)
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-registry-auth"})
+MASK = "***"
+
+
+def redact_url(url: str) -> str:
+    """Drop userinfo and mask secret-looking query parameters of ``url``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, MASK if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*:/"
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` with credential-carrying values masked."""
+    return {k: (MASK if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+
+
+def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Mask ``Bearer …``/``Basic …`` values and any of ``secrets`` in free text."""
+    out = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    for s in secrets:
+        if s:
+            out = out.replace(s, MASK)
+    return out

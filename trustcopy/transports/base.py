@@ -1,0 +1,312 @@
+"""The transport interfaces: a Python port of containers/image ``types.go``.
+
+A *transport* (``dir``, ``oci``, ``docker`` …) parses the part after ``transport:`` into
+an :class:`ImageReference`. A reference knows its policy identity and scopes (the only
+things the policy engine sees of it) and opens an :class:`ImageSource` or an
+:class:`ImageDestination`.
+
+Invariants every implementation keeps:
+
+- References are immutable values; parsing and validation happen in ``parse_reference``.
+- Sources and destinations are context managers. A destination that is closed without
+  :meth:`ImageDestination.commit` leaves its target exactly as it was before it was
+  opened: partial writes live in temporaries beside the target and are removed.
+- ``put_blob`` verifies the digest of what it stored and raises
+  :class:`~trustcopy.errors.DigestMismatchError` before anything becomes visible.
+- A transport never looks at the policy; the copy pipeline gates on it.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, BinaryIO
+
+from trustcopy.digest import Digest
+
+if TYPE_CHECKING:
+    from trustcopy.reference import DockerReference
+
+
+class LayerCompression(enum.Enum):
+    """What a destination wants done to layers (``types.LayerCompression``)."""
+
+    PRESERVE = "preserve"
+    DECOMPRESS = "decompress"
+    COMPRESS = "compress"
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """What is known about a blob. ``size`` is -1 when unknown.
+
+    ``media_type``, ``urls`` and ``annotations`` come from the manifest descriptor and
+    are carried so that a destination can record them (OCI index, foreign layers).
+    """
+
+    digest: Digest
+    size: int = -1
+    media_type: str | None = None
+    urls: tuple[str, ...] = ()
+    annotations: Mapping[str, str] | None = None
+
+
+@dataclass
+class SystemContext:
+    """Per-process settings that transports may consult (``types.SystemContext``).
+
+    Only what the user set is here; each transport documents which fields it reads.
+    Fields are plain data so that a test can build one in a line.
+    """
+
+    override_arch: str | None = None
+    override_os: str | None = None
+    override_variant: str | None = None
+    registries_d: str | None = None
+    #: For transports that need temporary space (archives): created beside the target
+    #: when None, so that the final rename is atomic.
+    tmp_dir: str | None = None
+    # Registry options; the docker transport reads these.
+    auth_file: str | None = None
+    docker_cert_path: str | None = None
+    docker_tls_verify: bool = True
+    docker_username: str | None = None
+    docker_password: str | None = None
+    docker_bearer_token: str | None = None
+    docker_no_creds: bool = False
+    docker_daemon_host: str | None = None
+    retry_times: int | None = None
+    command_timeout: float | None = None
+    #: OCI layout sharing: additional directories with blobs to reuse.
+    oci_shared_blob_dirs: tuple[str, ...] = ()
+    #: Free-form, transport-specific extras (kept small; prefer a named field).
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class ImageTransport(abc.ABC):
+    """A top-level way to refer to image storage, selected by its ``name:`` prefix."""
+
+    #: Unique name, the prefix before ``:`` in ``transport:reference``.
+    name: str = ""
+    #: One line for ``--help``: the syntax after the prefix.
+    syntax: str = ""
+
+    @abc.abstractmethod
+    def parse_reference(self, reference: str) -> ImageReference:
+        """Parse the part after ``name:``.
+
+        Raises:
+            InvalidReferenceError: naming the reference and the rule broken.
+        """
+
+    @abc.abstractmethod
+    def validate_policy_configuration_scope(self, scope: str) -> None:
+        """Check a key of ``transports.<name>`` in policy.json.
+
+        Raises:
+            ValueError: with the reason the scope is invalid.
+        """
+
+
+class ImageReference(abc.ABC):
+    """An immutable reference to an image location within a transport."""
+
+    @property
+    @abc.abstractmethod
+    def transport(self) -> ImageTransport:
+        """The transport this reference belongs to."""
+
+    @abc.abstractmethod
+    def string_within_transport(self) -> str:
+        """The reference without the ``transport:`` prefix; re-parses to an equal reference."""
+
+    @abc.abstractmethod
+    def docker_reference(self) -> DockerReference | None:
+        """The Docker reference associated with this image, if any.
+
+        This is what ``signedIdentity`` matchers compare against; transports with no
+        such notion (``dir:``) return ``None``.
+        """
+
+    @abc.abstractmethod
+    def policy_configuration_identity(self) -> str:
+        """The most specific scope string for policy lookup ("" if unsupported)."""
+
+    @abc.abstractmethod
+    def policy_configuration_namespaces(self) -> list[str]:
+        """More general scopes to try, most specific first (excluding the identity)."""
+
+    @abc.abstractmethod
+    def new_image_source(self, sys: SystemContext) -> ImageSource:
+        """Open the image for reading. The caller closes it."""
+
+    @abc.abstractmethod
+    def new_image_destination(self, sys: SystemContext) -> ImageDestination:
+        """Open the location for writing. The caller commits and closes it."""
+
+    def delete_image(self, sys: SystemContext) -> None:
+        """Delete the image, where the transport supports it."""
+        from trustcopy.errors import TransportError
+
+        raise TransportError(f"deleting images is not supported by the {self.transport.name}: transport")
+
+    def __str__(self) -> str:
+        return f"{self.transport.name}:{self.string_within_transport()}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self}>"
+
+
+class _Closing(AbstractContextManager["_Closing"]):
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release resources; see subclasses for what else close() guarantees."""
+
+
+class ImageSource(_Closing):
+    """Reads one image or one manifest list, possibly remotely (slow)."""
+
+    reference: ImageReference
+
+    @abc.abstractmethod
+    def get_manifest(self, instance_digest: Digest | None = None) -> tuple[bytes, str]:
+        """Return the manifest bytes and its MIME type ("" when unknown).
+
+        With ``instance_digest``, return that instance of the top-level manifest list
+        (the caller verifies the bytes against the digest).
+        """
+
+    @abc.abstractmethod
+    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+        """Open a blob; return a stream and its size (-1 if unknown).
+
+        The stream is *unverified*: the caller wraps it in DigestingReader and
+        must close it.
+        """
+
+    def get_signatures(self, instance_digest: Digest | None = None) -> list[bytes]:
+        """The image's signatures as opaque blobs (see signature/formats.py)."""
+        return []
+
+    def layer_infos_for_copy(self, instance_digest: Digest | None = None) -> list[BlobInfo] | None:
+        """Updated layer infos, or ``None`` when the manifest's own are right."""
+        return None
+
+    @property
+    def has_thread_safe_get_blob(self) -> bool:
+        """Whether ``get_blob`` may be called from several threads at once."""
+        return True
+
+
+class ImageDestination(_Closing):
+    """Writes one image (or a list with its instances); visible only after commit()."""
+
+    reference: ImageReference
+
+    def supported_manifest_mime_types(self) -> Sequence[str] | None:
+        """The manifest types this destination stores, preferred first; None = any."""
+        return None
+
+    def supports_signatures(self) -> str | None:
+        """``None`` when signatures can be stored, else the reason they cannot."""
+        return None
+
+    @property
+    def desired_layer_compression(self) -> LayerCompression:
+        """Whether layers should be compressed, decompressed, or kept."""
+        return LayerCompression.PRESERVE
+
+    @property
+    def accepts_foreign_layer_urls(self) -> bool:
+        """Whether foreign (URL-referenced) layers may be left as references."""
+        return False
+
+    @property
+    def must_match_runtime_os(self) -> bool:
+        """Whether only images for the running OS can be stored (docker-daemon)."""
+        return False
+
+    @property
+    def has_thread_safe_put_blob(self) -> bool:
+        """Whether ``put_blob`` may be called from several threads at once."""
+        return True
+
+    @property
+    def supports_manifest_lists(self) -> bool:
+        """Whether a manifest list (with all its instances) can be stored."""
+        return True
+
+    @abc.abstractmethod
+    def put_blob(self, stream: BinaryIO, info: BlobInfo, *, is_config: bool = False) -> BlobInfo:
+        """Store a blob, verifying it against ``info.digest`` (and size when known).
+
+        Nothing may become visible before :meth:`commit`. Returns the stored blob's
+        info (digest and size as actually written).
+
+        Raises:
+            DigestMismatchError: the stream's bytes do not match ``info``.
+        """
+
+    def put_new_blob(self, stream: BinaryIO, *, media_type: str | None = None, is_config: bool = False) -> BlobInfo:
+        """Store a blob whose digest is not known yet (e.g. a layer compressed now).
+
+        The default spools to a temporary file (computing the digest), then calls
+        :meth:`put_blob`; destinations that can compute digests while writing
+        override it to avoid the extra pass.
+        """
+        import shutil
+        import tempfile
+
+        from trustcopy.digest import DigestingReader
+
+        reader = DigestingReader(stream, None, what="new blob")
+        with tempfile.TemporaryFile() as spool:
+            shutil.copyfileobj(reader, spool, 1 << 20)  # type: ignore[misc]
+            digest = reader.verify()
+            spool.seek(0)
+            return self.put_blob(
+                spool,  # type: ignore[arg-type]
+                BlobInfo(digest=digest, size=reader.bytes_read, media_type=media_type),
+                is_config=is_config,
+            )
+
+    def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
+        """If the destination already has the blob, return its info; else None."""
+        return None
+
+    @abc.abstractmethod
+    def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
+        """Store a manifest (an instance of a list when ``instance_digest`` is set)."""
+
+    def put_signatures(self, signatures: Sequence[bytes], instance_digest: Digest | None = None) -> None:
+        """Store signature blobs; the default refuses with :meth:`supports_signatures`."""
+        if not signatures:
+            return
+        from trustcopy.errors import SignatureError
+
+        reason = self.supports_signatures() or f"{self.reference} cannot store signatures"
+        raise SignatureError(reason, code="signatures-unsupported")
+
+    @abc.abstractmethod
+    def commit(self, toplevel_manifest: bytes) -> None:
+        """Make everything written visible, atomically where the medium allows."""
+
+
+def iter_chunks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    """Yield a stream's bytes in bounded chunks (constant memory)."""
+    while True:
+        chunk = stream.read(size)
+        if not chunk:
+            return
+        yield chunk

@@ -1,0 +1,285 @@
+"""``dir:PATH``: an image as plain files, in skopeo's on-disk format.
+
+Layout (``Directory Transport Version: 1.1``)::
+
+    PATH/version                 "Directory Transport Version: 1.1\\n"
+    PATH/manifest.json           the top-level manifest
+    PATH/<hex>                   each blob, named by the hex part of its digest
+    PATH/signature-N             signatures of the top-level manifest, N = 1, 2, …
+    PATH/<hex>.manifest.json     instance manifests of a list (by instance digest)
+    PATH/<hex>.signature-N       signatures of such an instance
+
+Invariants:
+- The destination writes into a hidden staging directory beside PATH and swaps it in
+  at commit; until then PATH is untouched, and an aborted copy removes the staging.
+- An existing, non-empty PATH is replaced only if its ``version`` file proves it is an
+  image directory (as containers/image), never an arbitrary directory of the user's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from trustcopy import limits
+from trustcopy.digest import Digest
+from trustcopy.errors import ImageNotFoundError, ManifestError, TransportError
+from trustcopy.fsutil import (
+    fsync_dir,
+    is_dir_empty,
+    make_staging_dir,
+    open_regular_file,
+    parent_namespaces,
+    remove_tree,
+    replace_directory,
+    resolve_path_to_fully_explicit,
+    validate_path_scope,
+    write_file_atomic,
+)
+from trustcopy.transports.base import (
+    BlobInfo,
+    ImageDestination,
+    ImageReference,
+    ImageSource,
+    ImageTransport,
+    SystemContext,
+)
+from trustcopy.transports.localblobs import store_blob
+
+VERSION = "Directory Transport Version: 1.1\n"
+
+
+class DirTransport(ImageTransport):
+    """The ``dir:`` transport."""
+
+    name = "dir"
+    syntax = "dir:PATH"
+
+    def parse_reference(self, reference: str) -> DirReference:
+        """Any path; a missing final component is allowed if its parent exists."""
+        return DirReference(path=reference, resolved=resolve_path_to_fully_explicit(reference))
+
+    def validate_policy_configuration_scope(self, scope: str) -> None:
+        """Absolute, canonical, not "/" (see fsutil.validate_path_scope)."""
+        validate_path_scope(scope)
+
+
+TRANSPORT = DirTransport()
+
+
+@dataclass(frozen=True, repr=False)
+class DirReference(ImageReference):
+    """A directory path, as given and as resolved (for policy scopes)."""
+
+    path: str
+    resolved: str
+
+    @property
+    def transport(self) -> DirTransport:
+        """The ``dir:`` transport."""
+        return TRANSPORT
+
+    def string_within_transport(self) -> str:
+        """The path as the user gave it."""
+        return self.path
+
+    def docker_reference(self) -> None:
+        """A directory has no Docker identity."""
+        return
+
+    def policy_configuration_identity(self) -> str:
+        """The resolved absolute path."""
+        return self.resolved
+
+    def policy_configuration_namespaces(self) -> list[str]:
+        """Each parent directory, most specific first, excluding "/"."""
+        return parent_namespaces(self.resolved, include_self=False)
+
+    def new_image_source(self, sys: SystemContext) -> DirImageSource:
+        """Open the directory for reading."""
+        return DirImageSource(self)
+
+    def new_image_destination(self, sys: SystemContext) -> DirImageDestination:
+        """Open the directory for writing (staged until commit)."""
+        return DirImageDestination(self)
+
+    def delete_image(self, sys: SystemContext) -> None:
+        """Refused, as in containers/image: remove the directory yourself."""
+        raise TransportError("deleting images is not implemented for dir: images; remove the directory")
+
+
+def _blob_name(digest: Digest) -> str:
+    return digest.hex
+
+
+def _manifest_name(instance: Digest | None) -> str:
+    return "manifest.json" if instance is None else f"{instance.hex}.manifest.json"
+
+
+def _signature_name(index: int, instance: Digest | None) -> str:
+    return f"signature-{index + 1}" if instance is None else f"{instance.hex}.signature-{index + 1}"
+
+
+class DirImageSource(ImageSource):
+    """Reads a ``dir:`` image. Nothing here trusts file sizes or types."""
+
+    def __init__(self, ref: DirReference) -> None:
+        self.reference = ref
+        self._path = ref.path
+        if not os.path.isdir(self._path):
+            raise ImageNotFoundError(
+                f"{ref}: directory {self._path} does not exist", context={"path": self._path}
+            )
+
+    def get_manifest(self, instance_digest: Digest | None = None) -> tuple[bytes, str]:
+        """Read manifest.json (or an instance's), bounded; guess its type from content."""
+        from trustcopy.manifest.mediatypes import guess_mime_type
+
+        path = os.path.join(self._path, _manifest_name(instance_digest))
+        with open_regular_file(path, "manifest") as f:
+            data = limits.read_at_most(f, limits.MAX_MANIFEST_BODY, path)
+        return data, guess_mime_type(data)
+
+    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+        """Open PATH/<hex>; its size is what the file system says."""
+        path = os.path.join(self._path, _blob_name(info.digest))
+        f = open_regular_file(path, f"blob {info.digest}")
+        return f, os.fstat(f.fileno()).st_size
+
+    @property
+    def has_thread_safe_get_blob(self) -> bool:
+        """Each call opens its own file."""
+        return True
+
+    def get_signatures(self, instance_digest: Digest | None = None) -> list[bytes]:
+        """signature-1 … until the first missing file (bounded count and size)."""
+        sigs: list[bytes] = []
+        for i in range(limits.MAX_DIR_SIGNATURES + 1):
+            path = os.path.join(self._path, _signature_name(i, instance_digest))
+            if not os.path.lexists(path):
+                return sigs
+            if i == limits.MAX_DIR_SIGNATURES:
+                break
+            with open_regular_file(path, "signature") as f:
+                sigs.append(limits.read_at_most(f, limits.MAX_SIGNATURE_BODY, path))
+        raise TransportError(
+            f"{self.reference}: more than {limits.MAX_DIR_SIGNATURES} signatures", code="limit-exceeded"
+        )
+
+
+class DirImageDestination(ImageDestination):
+    """Writes a ``dir:`` image into a staging directory, swapped in at commit."""
+
+    def __init__(self, ref: DirReference) -> None:
+        self.reference = ref
+        self._target = ref.path
+        self._check_target()
+        self._staging = make_staging_dir(self._target)
+        self._committed = False
+        self._closed = False
+
+    def _check_target(self) -> None:
+        t = self._target
+        if not os.path.lexists(t):
+            return
+        if not os.path.isdir(t) or os.path.islink(t):
+            raise TransportError(
+                f"{self.reference}: {t} exists and is not a directory", code="destination-not-a-directory"
+            )
+        if is_dir_empty(t):
+            return
+        version = os.path.join(t, "version")
+        try:
+            with open_regular_file(version, "version file") as f:
+                content = limits.read_at_most(f, 4096, version)
+        except (ImageNotFoundError, TransportError):
+            content = b""
+        if content != VERSION.encode():
+            raise TransportError(
+                f"{self.reference}: {t} is not empty and not a containers image directory, "
+                "refusing to overwrite it",
+                code="destination-not-image-dir",
+                hint="choose an empty or new directory",
+            )
+
+    def supports_signatures(self) -> str | None:
+        """dir: stores any signatures."""
+        return None
+
+    @property
+    def has_thread_safe_put_blob(self) -> bool:
+        """Each blob goes to its own temporary file."""
+        return True
+
+    def put_blob(self, stream: BinaryIO, info: BlobInfo, *, is_config: bool = False) -> BlobInfo:
+        """Stream into a temp file, verify, then rename to its digest name in staging."""
+        return self._store(stream, info.digest, info.size, info.media_type)
+
+    def put_new_blob(self, stream: BinaryIO, *, media_type: str | None = None, is_config: bool = False) -> BlobInfo:
+        """Store bytes whose digest is computed while writing (e.g. just compressed)."""
+        return self._store(stream, None, -1, media_type)
+
+    def _store(self, stream: BinaryIO, digest: Digest | None, size: int, media_type: str | None) -> BlobInfo:
+        return store_blob(
+            stream,
+            self._staging,
+            lambda d: os.path.join(self._staging, _blob_name(d)),
+            expected=digest,
+            expected_size=size,
+            media_type=media_type,
+        )
+
+    def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
+        """Reuse a blob already staged in this copy (e.g. a layer used twice)."""
+        path = os.path.join(self._staging, _blob_name(info.digest))
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            return None
+        return BlobInfo(digest=info.digest, size=size, media_type=info.media_type)
+
+    def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
+        """Write (instance) manifest into staging."""
+        write_file_atomic(os.path.join(self._staging, _manifest_name(instance_digest)), manifest)
+
+    def put_signatures(self, signatures: Sequence[bytes], instance_digest: Digest | None = None) -> None:
+        """signature-1 … signature-N, replacing any staged earlier."""
+        for i, sig in enumerate(signatures):
+            write_file_atomic(os.path.join(self._staging, _signature_name(i, instance_digest)), sig)
+        i = len(signatures)
+        while True:
+            stale = os.path.join(self._staging, _signature_name(i, instance_digest))
+            if not os.path.exists(stale):
+                break
+            os.unlink(stale)
+            i += 1
+
+    def commit(self, toplevel_manifest: bytes) -> None:
+        """Write ``version`` and swap the staging directory in at PATH."""
+        if self._committed:
+            raise RuntimeError("commit() called twice")
+        if not os.path.exists(os.path.join(self._staging, "manifest.json")):
+            raise ManifestError(f"{self.reference}: internal error: committing without a manifest")
+        write_file_atomic(os.path.join(self._staging, "version"), VERSION.encode())
+        os.chmod(self._staging, 0o755)  # noqa: S103 (an image dir, like skopeo)  # mkdtemp makes 0700; match skopeo's 0755 (umask applies there)
+        fsync_dir(self._staging)
+        try:
+            self._check_target()  # it may have changed since we opened it
+            replace_directory(self._staging, self._target)
+        except OSError as exc:
+            raise TransportError(
+                f"{self.reference}: cannot move the new image into place: {exc.strerror}",
+                code="destination-unwritable",
+            ) from exc
+        fsync_dir(os.path.dirname(os.path.abspath(self._target)))
+        self._committed = True
+
+    def close(self) -> None:
+        """Remove staging unless committed: an aborted copy leaves PATH as it was."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._committed:
+            remove_tree(self._staging)

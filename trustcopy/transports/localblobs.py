@@ -1,0 +1,64 @@
+"""Writing a blob stream into a local staging directory, verified before it is named.
+
+Shared by the file-based destinations (dir:, oci:, archives). The bytes go to a unique
+temporary file; only when the digest (and size) check passed is the file renamed to
+its content-addressed name, so a name in staging always means verified content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from typing import BinaryIO
+
+from trustcopy.digest import Digest, DigestingReader
+from trustcopy.transports.base import BlobInfo
+
+_COPY_CHUNK = 1 << 20
+
+
+def store_blob(
+    stream: BinaryIO,
+    staging_dir: str,
+    final_path: Callable[[Digest], str],
+    *,
+    expected: Digest | None,
+    expected_size: int = -1,
+    media_type: str | None = None,
+) -> BlobInfo:
+    """Stream into staging, verify, then rename to ``final_path(digest)``.
+
+    Args:
+        stream: the (untrusted) bytes.
+        staging_dir: where the temporary file is created (same filesystem as the final path).
+        final_path: maps the verified digest to the blob's path.
+        expected: the digest the bytes must have, or None to compute it (new blobs,
+            e.g. freshly compressed layers).
+        expected_size: the size they must have, -1 when unknown.
+
+    Returns:
+        The stored blob's digest and size.
+
+    Raises:
+        DigestMismatchError: the bytes do not match ``expected``/``expected_size``.
+    """
+    what = f"blob {expected}" if expected is not None else "new blob"
+    reader = DigestingReader(stream, expected, expected_size=expected_size, what=what)
+    fd, tmp = tempfile.mkstemp(prefix=".put-", dir=staging_dir)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(reader, out, _COPY_CHUNK)  # type: ignore[misc]
+            digest = reader.verify()
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        final = final_path(digest)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.replace(tmp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return BlobInfo(digest=digest, size=reader.bytes_read, media_type=media_type)

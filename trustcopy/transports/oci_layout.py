@@ -1,0 +1,490 @@
+"""``oci:PATH[:REF|:@N]``: an OCI image layout directory, possibly holding many images.
+
+Layout: ``PATH/oci-layout`` (``{"imageLayoutVersion":"1.0.0"}``), ``PATH/index.json``
+(one descriptor per image; ``org.opencontainers.image.ref.name`` names it) and
+``PATH/blobs/ALG/HEX``.
+
+Invariants:
+- index.json is the commit point: it is rewritten atomically (temp + rename) under an
+  exclusive lock on PATH, re-read at commit so that a concurrent writer's entries survive,
+  and only after every blob is in place. Other images in the layout are never touched.
+- New blobs are staged in a hidden sibling directory and moved into ``blobs/`` at commit;
+  a failed copy removes them. A new layout appears at PATH in one rename.
+- Manifests read from a source are verified against the descriptor that names them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from trustcopy import limits
+from trustcopy.digest import Digest, DigestingReader
+from trustcopy.errors import (
+    ImageNotFoundError,
+    InvalidReferenceError,
+    ManifestError,
+    TransportError,
+)
+from trustcopy.fsutil import (
+    fsync_dir,
+    make_staging_dir,
+    open_regular_file,
+    parent_namespaces,
+    remove_tree,
+    resolve_path_to_fully_explicit,
+    validate_path_scope,
+    write_file_atomic,
+)
+from trustcopy.gojson import go_marshal
+from trustcopy.transports.base import (
+    BlobInfo,
+    ImageDestination,
+    ImageReference,
+    ImageSource,
+    ImageTransport,
+    LayerCompression,
+    SystemContext,
+)
+from trustcopy.transports.localblobs import store_blob
+
+REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
+OCI_LAYOUT_CONTENT = b'{"imageLayoutVersion":"1.0.0"}'
+_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+_DOCKER_V2S2 = "application/vnd.docker.distribution.manifest.v2+json"
+_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+_IMAGE_TYPES = (_OCI_MANIFEST, _OCI_INDEX, _DOCKER_V2S2, _DOCKER_LIST)
+
+# The image-name grammar of containers/image's oci/internal (a superset of tags).
+_SEP = r"(?:[-._:@+]|--)"
+_ALNUM = r"[A-Za-z0-9]+"
+_COMPONENT = rf"{_ALNUM}(?:{_SEP}{_ALNUM})*"
+_REF_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+
+
+class OCILayoutTransport(ImageTransport):
+    """The ``oci:`` transport."""
+
+    name = "oci"
+    syntax = "oci:PATH[:REF|:@INDEX]"
+
+    def parse_reference(self, reference: str) -> OCIReference:
+        """Split ``PATH[:REF]`` at the first colon; ``@N`` selects a source by position."""
+        path, _, image = reference.partition(":")
+        index = -1
+        if image.startswith("@"):
+            num = image[1:]
+            if not num.isdigit():
+                raise InvalidReferenceError(
+                    f"invalid oci: reference {reference!r}: source index @{num} is not a non-negative integer",
+                    code="invalid-oci-reference",
+                )
+            index, image = int(num), ""
+        elif image and not _REF_NAME.fullmatch(image):
+            raise InvalidReferenceError(
+                f"invalid oci: reference {reference!r}: invalid image name {image!r}",
+                code="invalid-oci-reference",
+            )
+        if not path:
+            raise InvalidReferenceError(f"invalid oci: reference {reference!r}: empty path", code="invalid-path")
+        return OCIReference(
+            path=path, resolved=resolve_path_to_fully_explicit(path), image=image, source_index=index
+        )
+
+    def validate_policy_configuration_scope(self, scope: str) -> None:
+        """Absolute, canonical directory path; not "/"."""
+        validate_path_scope(scope)
+
+
+TRANSPORT = OCILayoutTransport()
+
+
+@dataclass(frozen=True, repr=False)
+class OCIReference(ImageReference):
+    """A layout directory plus an image name, a position, or neither (the only image)."""
+
+    path: str
+    resolved: str
+    image: str = ""
+    source_index: int = -1
+
+    @property
+    def transport(self) -> OCILayoutTransport:
+        """The ``oci:`` transport."""
+        return TRANSPORT
+
+    def string_within_transport(self) -> str:
+        """``PATH:REF`` or ``PATH:@N``, as containers/image prints it."""
+        if self.source_index >= 0:
+            return f"{self.path}:@{self.source_index}"
+        return f"{self.path}:{self.image}"
+
+    def docker_reference(self) -> None:
+        """An OCI layout entry has no Docker identity."""
+        return
+
+    def policy_configuration_identity(self) -> str:
+        """The resolved layout directory.
+
+        As in containers/image, the image name is *not* part of the identity: ``dir:``
+        and ``dir:name`` (and ``dir:@0``) may be the same image, so a scope naming a
+        tag could be bypassed by naming the image another way.
+        """
+        return self.resolved
+
+    def policy_configuration_namespaces(self) -> list[str]:
+        """The directory and each parent, most specific first, excluding "/"."""
+        return parent_namespaces(self.resolved, include_self=True)
+
+    def new_image_source(self, sys: SystemContext) -> OCIImageSource:
+        """Open the layout and select the image."""
+        return OCIImageSource(self, sys)
+
+    def new_image_destination(self, sys: SystemContext) -> OCIImageDestination:
+        """Open (or prepare to create) the layout for adding one image."""
+        if self.source_index >= 0:
+            raise InvalidReferenceError(
+                f"{self}: a destination reference must not contain a source index @{self.source_index}",
+                code="invalid-oci-reference",
+            )
+        return OCIImageDestination(self, sys)
+
+    def blob_path(self, digest: Digest, root: str | None = None) -> str:
+        """``blobs/ALG/HEX`` under ``root`` (the layout by default)."""
+        return os.path.join(root or self.path, "blobs", digest.algorithm, digest.hex)
+
+
+def _read_index(layout: str, what: str) -> dict[str, Any]:
+    path = os.path.join(layout, "index.json")
+    with open_regular_file(path, "index.json") as f:
+        raw = limits.read_at_most(f, limits.MAX_OCI_INDEX, path)
+    try:
+        index = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{what}: {path} is not valid JSON: {exc}", code="oci-index-invalid") from exc
+    if not isinstance(index, dict) or not isinstance(index.get("manifests", []), list):
+        raise ManifestError(f"{what}: {path} is not an OCI image index", code="oci-index-invalid")
+    index.setdefault("manifests", [])
+    for i, desc in enumerate(index["manifests"]):
+        if not isinstance(desc, dict):
+            raise ManifestError(f"{what}: {path}: manifests[{i}] is not an object", code="oci-index-invalid")
+        ann = desc.get("annotations")
+        if ann is not None and not isinstance(ann, dict):
+            raise ManifestError(
+                f"{what}: {path}: manifests[{i}].annotations is not an object", code="oci-index-invalid"
+            )
+    return index
+
+
+def _descriptor_digest(desc: dict[str, Any], where: str) -> Digest:
+    try:
+        return Digest.parse(desc.get("digest", ""))
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {exc}", code="oci-index-invalid") from exc
+
+
+def _ref_name(desc: dict[str, Any]) -> str | None:
+    ann = desc.get("annotations") or {}
+    name = ann.get(REF_NAME_ANNOTATION)
+    return name if isinstance(name, str) else None
+
+
+class OCIImageSource(ImageSource):
+    """Reads one image (or index) of a layout, chosen by name, position, or uniqueness."""
+
+    def __init__(self, ref: OCIReference, sys: SystemContext) -> None:
+        self.reference = ref
+        self._sys = sys
+        if not os.path.isdir(ref.path):
+            raise ImageNotFoundError(f"{ref}: layout directory {ref.path} does not exist")
+        self._index = _read_index(ref.path, str(ref))
+        self._descriptor = self._choose()
+        self._digest = _descriptor_digest(self._descriptor, f"{ref}: index.json")
+
+    def _choose(self) -> dict[str, Any]:
+        ref, manifests = self.reference, self._index["manifests"]
+        if ref.source_index >= 0:
+            if ref.source_index >= len(manifests):
+                raise ImageNotFoundError(
+                    f"{ref}: index {ref.source_index} is too large, only {len(manifests)} entries available"
+                )
+            return manifests[ref.source_index]
+        if ref.image:
+            unsupported = []
+            for desc in manifests:
+                if _ref_name(desc) == ref.image:
+                    if desc.get("mediaType") in _IMAGE_TYPES:
+                        return desc
+                    unsupported.append(str(desc.get("mediaType")))
+            if unsupported:
+                raise ManifestError(
+                    f"{ref}: reference {ref.image!r} matches unsupported manifest MIME types {unsupported}",
+                    code="manifest-unsupported",
+                )
+            names = sorted(n for n in (_ref_name(d) for d in manifests) if n)
+            raise ImageNotFoundError(
+                f"{ref}: no image named {ref.image!r} in the layout",
+                hint=("names present: " + ", ".join(names)) if names else "the layout has no named images",
+            )
+        if len(manifests) != 1:
+            raise TransportError(
+                f"{ref}: the layout holds {len(manifests)} images, choose one with :NAME or :@INDEX",
+                code="oci-ambiguous-image",
+            )
+        return manifests[0]
+
+    def _read_manifest_blob(self, digest: Digest, size: int | None) -> bytes:
+        path = self.reference.blob_path(digest)
+        with open_regular_file(path, f"manifest {digest}") as f:
+            data = limits.read_at_most(f, limits.MAX_MANIFEST_BODY, path)
+        reader = DigestingReader(_Bytes(data), digest, expected_size=size, what=f"{self.reference}: manifest")
+        while reader.read(1 << 20):
+            pass
+        return data
+
+    def get_manifest(self, instance_digest: Digest | None = None) -> tuple[bytes, str]:
+        """Read and verify the manifest blob; type from the descriptor, else guessed."""
+        from trustcopy.manifest.mediatypes import guess_mime_type
+
+        if instance_digest is None:
+            size = self._descriptor.get("size")
+            data = self._read_manifest_blob(self._digest, size if isinstance(size, int) else None)
+            mime = self._descriptor.get("mediaType") or ""
+        else:
+            data = self._read_manifest_blob(instance_digest, None)
+            mime = ""
+            for desc in self._index["manifests"]:
+                if desc.get("digest") == str(instance_digest):
+                    mime = desc.get("mediaType") or ""
+                    break
+        if not isinstance(mime, str) or not mime:
+            mime = guess_mime_type(data)
+        return data, mime
+
+    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+        """Open ``blobs/ALG/HEX``; foreign layers must be present locally."""
+        path = self.reference.blob_path(info.digest)
+        for shared in self._sys.oci_shared_blob_dirs:
+            candidate = os.path.join(shared, info.digest.algorithm, info.digest.hex)
+            if os.path.exists(candidate):
+                path = candidate
+                break
+        if info.urls and not os.path.exists(path):
+            raise TransportError(
+                f"{self.reference}: blob {info.digest} is a foreign layer not present in the layout; "
+                "fetching foreign layer URLs is not supported",
+                code="foreign-layer-missing",
+            )
+        f = open_regular_file(path, f"blob {info.digest}")
+        return f, os.fstat(f.fileno()).st_size
+
+
+class _Bytes:
+    def __init__(self, data: bytes) -> None:
+        self._data, self._pos = data, 0
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._data) if n < 0 else self._pos + n
+        chunk = self._data[self._pos : end]
+        self._pos += len(chunk)
+        return chunk
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+class OCIImageDestination(ImageDestination):
+    """Adds one image to a (new or existing) layout; see the module invariants."""
+
+    def __init__(self, ref: OCIReference, sys: SystemContext) -> None:
+        self.reference = ref
+        self._target = ref.path
+        self._exists = os.path.lexists(self._target)
+        if self._exists and (not os.path.isdir(self._target) or os.path.islink(self._target)):
+            raise TransportError(f"{ref}: {self._target} exists and is not a directory",
+                                 code="destination-not-a-directory")
+        if self._exists and os.path.exists(os.path.join(self._target, "index.json")):
+            _read_index(self._target, str(ref))  # refuse a corrupt layout before copying anything
+        self._staging = make_staging_dir(self._target)
+        self._pending: dict[Digest, str] = {}  # staged blobs (written) by digest
+        self._manifest: tuple[Digest, bytes] | None = None
+        self._compress = LayerCompression.COMPRESS
+        if sys.extra.get("oci_accept_uncompressed_layers"):
+            self._compress = LayerCompression.PRESERVE
+        self._committed = False
+        self._closed = False
+
+    def supported_manifest_mime_types(self) -> list[str]:
+        """OCI only: Docker schema2 sources are converted."""
+        return [_OCI_MANIFEST, _OCI_INDEX]
+
+    def supports_signatures(self) -> str | None:
+        """OCI layouts have no place for signatures."""
+        return f"{self.reference}: pushing signatures for OCI images is not supported"
+
+    @property
+    def desired_layer_compression(self) -> LayerCompression:
+        """Compress uncompressed layers, as skopeo does for oci:."""
+        return self._compress
+
+    @property
+    def accepts_foreign_layer_urls(self) -> bool:
+        """Foreign layers keep their URLs in OCI manifests."""
+        return True
+
+    def _existing_blob(self, digest: Digest) -> str | None:
+        if digest in self._pending:
+            return self._pending[digest]
+        if self._exists:
+            path = self.reference.blob_path(digest)
+            if os.path.isfile(path) and not os.path.islink(path):
+                return path
+        return None
+
+    def put_blob(self, stream: BinaryIO, info: BlobInfo, *, is_config: bool = False) -> BlobInfo:
+        """Stream into staging, verifying digest and size; moved into blobs/ at commit."""
+        return self._store(stream, info.digest, info.size, info.media_type)
+
+    def put_new_blob(self, stream: BinaryIO, *, media_type: str | None = None, is_config: bool = False) -> BlobInfo:
+        """Store bytes whose digest is computed while writing (e.g. just compressed)."""
+        return self._store(stream, None, -1, media_type)
+
+    def _store(self, stream: BinaryIO, digest: Digest | None, size: int, media_type: str | None) -> BlobInfo:
+        stored = store_blob(
+            stream,
+            self._staging,
+            lambda d: self.reference.blob_path(d, self._staging),
+            expected=digest,
+            expected_size=size,
+            media_type=media_type,
+        )
+        self._pending[stored.digest] = self.reference.blob_path(stored.digest, self._staging)
+        return stored
+
+    def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
+        """A blob already in the layout (or staged) is not copied again."""
+        path = self._existing_blob(info.digest)
+        if path is None:
+            return None
+        size = os.stat(path).st_size
+        if info.size >= 0 and size != info.size:
+            return None
+        return BlobInfo(digest=info.digest, size=size, media_type=info.media_type)
+
+    def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
+        """Store the manifest as a blob; the top-level one is indexed at commit."""
+        digest = instance_digest
+        if digest is None:
+            from trustcopy.manifest.digest import manifest_digest
+
+            digest = manifest_digest(manifest)
+        path = self.reference.blob_path(digest, self._staging)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_file_atomic(path, manifest)
+        self._pending[digest] = path
+        if instance_digest is None:
+            self._manifest = (digest, manifest)
+
+    def commit(self, toplevel_manifest: bytes) -> None:
+        """Move staged blobs into place, then rewrite index.json atomically."""
+        if self._committed:
+            raise RuntimeError("commit() called twice")
+        if self._manifest is None:
+            raise ManifestError(f"{self.reference}: internal error: committing without a manifest")
+        try:
+            if not os.path.lexists(self._target):
+                self._commit_new()
+            else:
+                self._commit_existing()
+        except OSError as exc:
+            raise TransportError(
+                f"{self.reference}: cannot write the layout: {exc.strerror or exc}", code="destination-unwritable"
+            ) from exc
+        self._committed = True
+
+    def _descriptor(self) -> dict[str, Any]:
+        from trustcopy.manifest.mediatypes import guess_mime_type
+
+        assert self._manifest is not None
+        digest, raw = self._manifest
+        desc: dict[str, Any] = {"mediaType": guess_mime_type(raw), "digest": str(digest), "size": len(raw)}
+        if self.reference.image:
+            desc["annotations"] = {REF_NAME_ANNOTATION: self.reference.image}
+        return desc
+
+    def _updated_index(self, index: dict[str, Any]) -> dict[str, Any]:
+        """containers/image's addManifest: the name moves to the new entry; same digest replaces."""
+        desc = self._descriptor()
+        manifests: list[dict[str, Any]] = [dict(d) for d in index.get("manifests", [])]
+        name = self.reference.image
+        if name:
+            for entry in manifests:
+                if _ref_name(entry) == name:
+                    ann = {k: v for k, v in (entry.get("annotations") or {}).items() if k != REF_NAME_ANNOTATION}
+                    if ann:
+                        entry["annotations"] = ann
+                    else:
+                        entry.pop("annotations", None)
+                    break
+        for i, entry in enumerate(manifests):
+            if entry.get("digest") == desc["digest"] and not _ref_name(entry):
+                manifests[i] = desc
+                break
+        else:
+            manifests.append(desc)
+        out = dict(index)
+        out["manifests"] = manifests
+        return out
+
+    def _commit_new(self) -> None:
+        index = self._updated_index({"schemaVersion": 2, "manifests": []})
+        write_file_atomic(os.path.join(self._staging, "oci-layout"), OCI_LAYOUT_CONTENT)
+        write_file_atomic(os.path.join(self._staging, "index.json"), go_marshal(index))
+        os.chmod(self._staging, 0o755)  # noqa: S103 (a layout, like skopeo)
+        for root, dirs, _files in os.walk(self._staging):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o755)  # noqa: S103
+        fsync_dir(self._staging)
+        os.rename(self._staging, self._target)
+        fsync_dir(os.path.dirname(os.path.abspath(self._target)))
+
+    def _commit_existing(self) -> None:
+        with _locked(self._target):
+            index_path = os.path.join(self._target, "index.json")
+            if os.path.exists(index_path):
+                index = _read_index(self._target, str(self.reference))  # re-read: others may have written
+            else:
+                index = {"schemaVersion": 2, "manifests": []}
+            for digest, staged in self._pending.items():
+                final = self.reference.blob_path(digest)
+                os.makedirs(os.path.dirname(final), mode=0o755, exist_ok=True)
+                if not os.path.exists(final):
+                    os.replace(staged, final)
+            fsync_dir(os.path.join(self._target, "blobs"))
+            layout = os.path.join(self._target, "oci-layout")
+            if not os.path.exists(layout):
+                write_file_atomic(layout, OCI_LAYOUT_CONTENT)
+            write_file_atomic(index_path, go_marshal(self._updated_index(index)))
+            fsync_dir(self._target)
+
+    def close(self) -> None:
+        """Remove staging; an uncommitted copy leaves the layout as it was."""
+        if self._closed:
+            return
+        self._closed = True
+        if os.path.isdir(self._staging):
+            remove_tree(self._staging)

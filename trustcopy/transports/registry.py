@@ -1,0 +1,102 @@
+"""The table of transports and the parser for ``transport:reference`` names.
+
+Transports are imported lazily, by name, so that ``trustcopy --version`` does not pay
+for httpx or gpg. Adding a transport is one line in :data:`_TRANSPORTS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from trustcopy.errors import InvalidReferenceError
+from trustcopy.transports.base import ImageReference, ImageTransport
+
+# name → (module, attribute, one-line syntax for --help)
+_TRANSPORTS: dict[str, tuple[str, str, str]] = {
+    "dir": ("trustcopy.transports.dir", "TRANSPORT", "dir:PATH"),
+    "oci": ("trustcopy.transports.oci_layout", "TRANSPORT", "oci:PATH[:REF|:@INDEX]"),
+    "oci-archive": ("trustcopy.transports.oci_archive", "TRANSPORT", "oci-archive:PATH[:REF]"),
+    "docker": ("trustcopy.transports.docker.reference", "TRANSPORT", "docker://NAME[:TAG|@DIGEST]"),
+    "docker-archive": (
+        "trustcopy.transports.docker_archive",
+        "TRANSPORT",
+        "docker-archive:PATH[:NAME[:TAG]|:@INDEX]",
+    ),
+    "docker-daemon": (
+        "trustcopy.transports.docker_daemon",
+        "TRANSPORT",
+        "docker-daemon:NAME:TAG|docker-daemon:ID",
+    ),
+    "tarball": ("trustcopy.transports.tarball", "TRANSPORT", "tarball:PATH[:PATH...]"),
+}
+
+_loaded: dict[str, ImageTransport] = {}
+
+
+def _available(name: str) -> bool:
+    module = _TRANSPORTS[name][0]
+    return importlib.util.find_spec(module) is not None
+
+
+def known_transport_names() -> list[str]:
+    """Names of transports this build can use, sorted."""
+    return sorted(n for n in _TRANSPORTS if _available(n))
+
+
+def transport_syntax_lines() -> list[str]:
+    """``name: syntax`` lines for ``--help``."""
+    return [_TRANSPORTS[n][2] for n in known_transport_names()]
+
+
+def get_transport(name: str) -> ImageTransport | None:
+    """The transport called ``name``, or None when unknown or not built in."""
+    if name in _loaded:
+        return _loaded[name]
+    entry = _TRANSPORTS.get(name)
+    if entry is None or not _available(name):
+        return None
+    module = importlib.import_module(entry[0])
+    transport: ImageTransport = getattr(module, entry[1])
+    _loaded[name] = transport
+    return transport
+
+
+def parse_image_name(image_name: str) -> ImageReference:
+    """Parse ``transport:reference`` as skopeo's ``alltransports.ParseImageName``.
+
+    Args:
+        image_name: e.g. ``dir:/tmp/x``, ``oci:layout:tag``, ``docker://busybox``.
+
+    Returns:
+        The transport's reference.
+
+    Raises:
+        InvalidReferenceError: no ``:``, an unknown transport, or a reference the
+            transport refuses (the message names the input and the rule broken).
+    """
+    name, sep, rest = image_name.partition(":")
+    if not sep:
+        raise InvalidReferenceError(
+            f'invalid image name "{image_name}", expected colon-separated transport:reference',
+            context={"reference": image_name},
+            hint="known transports: " + ", ".join(known_transport_names()),
+        )
+    transport = get_transport(name)
+    if transport is None:
+        raise InvalidReferenceError(
+            f'invalid image name "{image_name}", unknown transport "{name}"',
+            code="unknown-transport",
+            context={"reference": image_name},
+            hint="known transports: " + ", ".join(known_transport_names()),
+        )
+    try:
+        return transport.parse_reference(rest)
+    except InvalidReferenceError as exc:
+        if image_name in exc.message:
+            raise
+        raise InvalidReferenceError(
+            f'invalid image name "{image_name}": {exc.message}',
+            code=exc.code,
+            context={"reference": image_name, **exc.context},
+            hint=exc.hint,
+        ) from exc
