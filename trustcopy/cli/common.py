@@ -153,6 +153,8 @@ def open_policy_context(opts: GlobalOptions) -> Any:
         load_policy,
     )
 
+    if opts.insecure_policy and opts.require_signed:
+        raise UsageError("--insecure-policy and --require-signed cannot be used together")
     if opts.insecure_policy:
         policy = insecure_accept_anything_policy()
     else:

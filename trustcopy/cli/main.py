@@ -107,8 +107,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    previous = _install_sigterm_handler()
     try:
-        cli.main(args=args, prog_name="trustcopy", standalone_mode=False)
+        return _run(args, debug)
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: list[str], debug: bool) -> int:
+    try:
+        rv = cli.main(args=args, prog_name="trustcopy", standalone_mode=False)
     except TrustcopyError as exc:
         return _handle(exc, debug)
     except click.exceptions.Exit as exc:
@@ -122,21 +133,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except _Terminated:
+        click.echo("terminated", err=True)
+        return 143
     except BrokenPipeError:
         return 1
-    return _exit_status_from_context()
+    return rv if isinstance(rv, int) else 0
 
 
-_pending_status: list[int] = []
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so that destinations clean up their staging."""
 
 
-def set_exit_status(status: int) -> None:
-    """Let a command finish normally but make the process exit with ``status``."""
-    _pending_status.append(status)
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated
 
 
-def _exit_status_from_context() -> int:
-    return _pending_status.pop() if _pending_status else 0
+def _install_sigterm_handler() -> Any:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def entrypoint() -> None:

@@ -14,6 +14,7 @@ import concurrent.futures
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import BinaryIO
 
 from trustcopy.copy.compression import Algorithm, GzipCompressingStream, PeekableStream, detect
 from trustcopy.digest import DigestingReader
@@ -26,6 +27,25 @@ _GZIP_OF = {
         "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
     "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.docker.image.rootfs.diff.tar.gzip",
 }
+
+
+class CopyCancelled(Exception):  # noqa: N818 (control flow, never shown to users)
+    """Raised inside a worker when another blob failed or the user interrupted."""
+
+
+class _Cancellable:
+    """A stream that stops at the next read once the copy was cancelled."""
+
+    def __init__(self, stream: BinaryIO, cancelled: threading.Event) -> None:
+        self._stream, self._cancelled = stream, cancelled
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._cancelled.is_set():
+            raise CopyCancelled
+        return self._stream.read(size)
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 @dataclass(frozen=True)
@@ -49,6 +69,7 @@ def copy_blob(
     is_config: bool,
     can_modify: bool,
     say: Callable[[str], None],
+    cancelled: threading.Event | None = None,
 ) -> CopiedBlob:
     """Copy one blob; see the module invariants.
 
@@ -70,6 +91,8 @@ def copy_blob(
         return CopiedBlob(info=replace(info, size=reused.size if reused.size >= 0 else info.size), reused=True)
 
     stream, size = src.get_blob(info)
+    if cancelled is not None:
+        stream = _Cancellable(stream, cancelled)  # type: ignore[assignment]
     try:
         expected_size = info.size if info.size >= 0 else size
         verified = DigestingReader(
@@ -137,15 +160,20 @@ def copy_blobs(
         for digest, layer in unique.items():
             results[digest] = copy_blob(src, dest, layer, is_config=False, can_modify=can_modify, say=locked_say)
     else:
+        cancelled = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(unique)),
                                                      thread_name_prefix="blob")
         try:
             futures = {
-                pool.submit(copy_blob, src, dest, layer, is_config=False, can_modify=can_modify, say=locked_say): d
+                pool.submit(copy_blob, src, dest, layer, is_config=False, can_modify=can_modify,
+                            say=locked_say, cancelled=cancelled): d
                 for d, layer in unique.items()
             }
             for fut in concurrent.futures.as_completed(futures):
                 results[futures[fut]] = fut.result()
+        except BaseException:
+            cancelled.set()  # running workers stop at their next read
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     copied_layers = [results[layer.digest] for layer in layers]

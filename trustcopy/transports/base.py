@@ -81,6 +81,15 @@ class SystemContext:
     docker_daemon_host: str | None = None
     retry_times: int | None = None
     command_timeout: float | None = None
+    #: docker: first backoff delay in seconds between retries (doubles each time); None = 1s.
+    docker_retry_delay: float | None = None
+    #: docker: seconds a connect, a read or a write may stall before it fails; None = 60s.
+    docker_timeout: float | None = None
+    #: docker: base of per-host certificate directories (``BASE/HOST:PORT``), instead of
+    #: ~/.config/containers/certs.d, /etc/containers/certs.d and /etc/docker/certs.d.
+    docker_per_host_cert_dir: str | None = None
+    #: docker: bytes per PATCH of a chunked blob upload; None = the transport's default.
+    docker_upload_chunk_size: int | None = None
     #: OCI layout sharing: additional directories with blobs to reuse.
     oci_shared_blob_dirs: tuple[str, ...] = ()
     #: Free-form, transport-specific extras (kept small; prefer a named field).

@@ -7,6 +7,7 @@ for httpx or gpg. Adding a transport is one line in :data:`_TRANSPORTS`.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from trustcopy.errors import InvalidReferenceError
 from trustcopy.transports.base import ImageReference, ImageTransport

@@ -1,0 +1,614 @@
+"""Real registries for the docker:// tests: plain HTTP, TLS, htpasswd, token auth, faults.
+
+Each fixture starts Debian's ``docker-registry`` (Distribution 2.8) on 127.0.0.1 on a free
+port with its own storage, and stops exactly the process it started (by PID). The token
+issuer is a small HTTP server in this process that signs ES256 JWTs with a test key; the
+registry is configured with ``auth: token`` and that key's certificate, so it validates
+every token for real. The fault proxy sits in front of a registry and can answer 503/429,
+drop a connection mid-body, stall, or flip a byte, for chosen requests.
+
+Everything listens on 127.0.0.1 only. Test credentials are constants below; tests assert
+they never appear in output.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import hashlib
+import http.client
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REGISTRY_BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+
+#: htpasswd users (bcrypt, cost 5; generated once with the ``bcrypt`` package).
+USERS = {"alice": "Al1ce-S3cret-pw!", "bob": "b0b-Other-pw#"}
+_HTPASSWD = (
+    "alice:$2a$05$H95xH6wDavhhPCyTDKF6B.on9Im734SY5umbHJWbIxfGqU84UNL3K\n"
+    "bob:$2a$05$jqnsWTg8DFleWrTRLSbOx.MN/Cmej3Dx8jJ1XjzebMt6zKR1oJ.Fi\n"
+)
+TOKEN_SERVICE = "trustcopy-test-registry"
+TOKEN_ISSUER = "trustcopy-test-issuer"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- certificates -------------------------------------------------------------------
+
+
+@dataclass
+class TLSMaterial:
+    """A CA and a server certificate for 127.0.0.1/localhost, as PEM files."""
+
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+
+
+def make_tls_material(directory: Path) -> TLSMaterial:
+    """Generate a CA and a server certificate signed by it (EC P-256)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "trustcopy test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    import ipaddress
+
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    out = TLSMaterial(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+    out.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    out.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    out.server_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))
+    return out
+
+
+# -- the registry process -----------------------------------------------------------
+
+
+class RegistryServer:
+    """One ``docker-registry serve`` process with its own config and storage."""
+
+    def __init__(self, workdir: Path, *, tls: TLSMaterial | None = None, auth: dict[str, Any] | None = None) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.tls = tls
+        storage = workdir / "storage"
+        storage.mkdir(parents=True, exist_ok=True)
+        http_cfg: dict[str, Any] = {"addr": f"127.0.0.1:{self.port}", "secret": "trustcopy-test-secret"}
+        if tls is not None:
+            http_cfg["tls"] = {"certificate": str(tls.server_cert), "key": str(tls.server_key)}
+        config: dict[str, Any] = {
+            "version": 0.1,
+            "log": {"level": "error", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(storage)}, "delete": {"enabled": True},
+                        "maintenance": {"uploadpurging": {"enabled": False}}},
+            "http": http_cfg,
+            "health": {"storagedriver": {"enabled": False}},
+        }
+        if auth is not None:
+            config["auth"] = auth
+        self.config_path = workdir / "config.yml"
+        # JSON is YAML: no PyYAML needed to write it.
+        self.config_path.write_text(json.dumps(config))
+        self.log_path = workdir / "registry.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``, as used in references."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+    def start(self) -> RegistryServer:
+        """Start the process and wait until /v2/ answers."""
+        with open(self.log_path, "wb") as logf:
+            self.proc = subprocess.Popen([REGISTRY_BINARY, "serve", str(self.config_path)], stdout=logf,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"docker-registry exited: {self.log_path.read_text()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("docker-registry did not start in time")
+
+    def stop(self) -> None:
+        """Stop the process this object started (by PID)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+
+# -- token issuer -------------------------------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _libtrust_key_id(public_key: Any) -> str:
+    """The key ID Distribution (libtrust) computes for a public key."""
+    from cryptography.hazmat.primitives import serialization
+
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode().rstrip("=")
+    return ":".join(b32[i : i + 4] for i in range(0, len(b32), 4))
+
+
+@dataclass
+class TokenRequest:
+    """What the token server saw (for assertions; the password is only compared)."""
+
+    method: str
+    account: str | None
+    authenticated_user: str | None
+    scopes: list[str]
+    service: str | None
+    had_authorization: bool
+    grant_type: str | None = None
+
+
+@dataclass
+class TokenIssuer:
+    """A token server: ES256 JWTs for a Distribution registry configured with ``auth: token``."""
+
+    workdir: Path
+    users: dict[str, str] = field(default_factory=lambda: dict(USERS))
+    anonymous_pull: bool = True
+    expires_in: int = 300
+    #: Issue this many tokens signed with an untrusted key first (the registry rejects them).
+    bad_tokens: int = 0
+    #: identitytoken → user, for the OAuth2 refresh-token grant.
+    refresh_tokens: dict[str, str] = field(default_factory=dict)
+    requests: list[TokenRequest] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._bad_key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "trustcopy token signer")])
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2)).sign(self._key, hashes.SHA256())
+        )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.rootcertbundle = self.workdir / "token-signer.crt"
+        self.rootcertbundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.port = free_port()
+        self._server: http.server.ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def realm(self) -> str:
+        """The token endpoint URL."""
+        return f"http://127.0.0.1:{self.port}/token"
+
+    def registry_auth_config(self) -> dict[str, Any]:
+        """The ``auth:`` section for the registry."""
+        return {"token": {"realm": self.realm, "service": TOKEN_SERVICE, "issuer": TOKEN_ISSUER,
+                          "rootcertbundle": str(self.rootcertbundle)}}
+
+    def issued_tokens(self) -> int:
+        """How many token requests were answered."""
+        with self._lock:
+            return len(self.requests)
+
+    def _sign(self, claims: dict[str, Any], bad: bool) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        key = self._bad_key if bad else self._key
+        header = {"typ": "JWT", "alg": "ES256", "kid": _libtrust_key_id(key.public_key())}
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+        return f"{signing_input}.{_b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def _grant(self, user: str | None, scopes: list[str]) -> list[dict[str, Any]]:
+        access = []
+        for scope in scopes:
+            for one in scope.split(" "):
+                parts = one.split(":")
+                if len(parts) != 3 or parts[0] != "repository":
+                    continue
+                wanted = set(parts[2].split(","))
+                allowed = {"pull", "push", "delete", "*"} if user else ({"pull"} if self.anonymous_pull else set())
+                actions = sorted(wanted & allowed)
+                if actions:
+                    access.append({"type": "repository", "name": parts[1], "actions": actions})
+        return access
+
+    def handle(self, method: str, query: dict[str, list[str]], headers: Any, body: bytes) -> tuple[int, bytes]:
+        """Answer one token request."""
+        user: str | None = None
+        auth = headers.get("Authorization")
+        form = urllib.parse.parse_qs(body.decode()) if method == "POST" else {}
+        params = form or query
+        grant_type = (form.get("grant_type") or [None])[0]
+        if auth and auth.startswith("Basic "):
+            raw = base64.b64decode(auth[6:]).decode()
+            name, _, password = raw.partition(":")
+            if self.users.get(name) != password:
+                return 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}'
+            user = name
+        elif grant_type == "refresh_token":
+            user = self.refresh_tokens.get((form.get("refresh_token") or [""])[0])
+            if user is None:
+                return 401, b'{"error":"invalid_grant"}'
+        scopes = params.get("scope", [])
+        with self._lock:
+            self.requests.append(TokenRequest(method, (params.get("account") or [None])[0], user, scopes,
+                                              (params.get("service") or [None])[0], bool(auth), grant_type))
+            bad = self.bad_tokens > 0
+            if bad:
+                self.bad_tokens -= 1
+        now = int(time.time())
+        claims = {"iss": TOKEN_ISSUER, "sub": user or "", "aud": TOKEN_SERVICE, "exp": now + self.expires_in,
+                  "nbf": now - 10, "iat": now, "jti": os.urandom(8).hex(), "access": self._grant(user, scopes)}
+        token = self._sign(claims, bad)
+        field_name = "access_token" if grant_type else "token"
+        return 200, json.dumps({field_name: token, "expires_in": self.expires_in}).encode()
+
+    def start(self) -> TokenIssuer:
+        """Serve on 127.0.0.1 in a daemon thread."""
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                parsed = urllib.parse.urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, payload = issuer.handle(self.command, urllib.parse.parse_qs(parsed.query), self.headers, body)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = _answer
+            do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+# -- fault-injecting proxy ------------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    """What the proxy does to one request (see FaultProxy)."""
+
+    status: int | None = None  # answer this status instead of forwarding
+    headers: dict[str, str] = field(default_factory=dict)
+    drop_after: int | None = None  # forward, but close after this many body bytes
+    flip_at: int | None = None  # forward, with the byte at this offset inverted
+    stall: float | None = None  # forward headers, then sleep this long before the body
+
+
+FaultRule = Callable[[str, str, dict[str, str]], "Fault | None"]
+
+
+class FaultProxy:
+    """An HTTP/1.1 reverse proxy on 127.0.0.1 in front of a plain-HTTP registry.
+
+    ``rule(method, path, request_headers)`` returns a Fault or None for each request; the
+    proxy records every request in ``seen`` as (method, path, headers).
+    """
+
+    def __init__(self, upstream_port: int, rule: FaultRule | None = None) -> None:
+        self.upstream_port = upstream_port
+        self.rule: FaultRule = rule or (lambda m, p, h: None)
+        self.port = free_port()
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        self._server: http.server.ThreadingHTTPServer | None = None
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT`` of the proxy."""
+        return f"127.0.0.1:{self.port}"
+
+    def count(self, method: str, path_contains: str) -> int:
+        """How many requests matched."""
+        with self._lock:
+            return sum(1 for m, p, _ in self.seen if m == method and path_contains in p)
+
+    def start(self) -> FaultProxy:
+        """Serve in a daemon thread."""
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _read_body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = bytearray()
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        if size == 0:
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return bytes(out)
+                        out += self.rfile.read(size)
+                        self.rfile.readline()
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+
+            def _handle(self) -> None:
+                body = self._read_body()
+                headers = dict(self.headers.items())
+                with proxy._lock:
+                    proxy.seen.append((self.command, self.path, headers))
+                fault = proxy.rule(self.command, self.path, headers)
+                if fault is not None and fault.status is not None:
+                    payload = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
+                    self.send_response(fault.status)
+                    for k, v in fault.headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
+                fwd = {k: v for k, v in headers.items() if k.lower() not in ("transfer-encoding", "content-length",
+                                                                           "connection")}
+                fwd["Content-Length"] = str(len(body))
+                conn.request(self.command, self.path, body=body, headers=fwd)
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command == "HEAD":
+                    return
+                if fault is not None and fault.flip_at is not None and fault.flip_at < len(data):
+                    data = data[: fault.flip_at] + bytes([data[fault.flip_at] ^ 0xFF]) + data[fault.flip_at + 1:]
+                if fault is not None and fault.stall is not None:
+                    self.wfile.write(data[:1])
+                    self.wfile.flush()
+                    time.sleep(fault.stall)
+                    data = data[1:]
+                if fault is not None and fault.drop_after is not None:
+                    self.wfile.write(data[: fault.drop_after])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.wfile.write(data)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Shut the proxy down."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+# -- pytest fixtures --------------------------------------------------------------------
+
+
+def _require_registry() -> None:
+    if shutil.which("docker-registry") is None and not os.path.exists(REGISTRY_BINARY):
+        if os.environ.get("CI") == "1":
+            pytest.fail("docker-registry is required under CI=1 but not installed")
+        pytest.skip("docker-registry not installed")
+
+
+@contextlib.contextmanager
+def running(server: Any) -> Iterator[Any]:
+    """Start a server object and always stop it."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A plain-HTTP registry without auth (use --tls-verify=false)."""
+    _require_registry()
+    with running(RegistryServer(tmp_path_factory.mktemp("registry-plain"))) as reg:
+        yield reg
+
+
+@pytest.fixture
+def second_plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """Another plain-HTTP registry (registry-to-registry copies across hosts)."""
+    _require_registry()
+    with running(RegistryServer(tmp_path_factory.mktemp("registry-plain2"))) as reg:
+        yield reg
+
+
+@pytest.fixture
+def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """An HTTPS registry whose certificate is signed by a test CA (``reg.tls.ca_cert``)."""
+    _require_registry()
+    work = tmp_path_factory.mktemp("registry-tls")
+    with running(RegistryServer(work, tls=make_tls_material(work / "tls"))) as reg:
+        yield reg
+
+
+@pytest.fixture
+def htpasswd_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A plain-HTTP registry with htpasswd basic auth for USERS."""
+    _require_registry()
+    work = tmp_path_factory.mktemp("registry-htpasswd")
+    (work / "htpasswd").write_text(_HTPASSWD)
+    auth = {"htpasswd": {"realm": "basic-realm", "path": str(work / "htpasswd")}}
+    with running(RegistryServer(work, auth=auth)) as reg:
+        yield reg
+
+
+@dataclass
+class TokenRegistry:
+    """A registry with ``auth: token`` and its token issuer."""
+
+    registry: RegistryServer
+    issuer: TokenIssuer
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT`` of the registry."""
+        return self.registry.host
+
+
+@pytest.fixture
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRegistry]:
+    """A plain-HTTP registry validating JWTs from an in-process token issuer."""
+    _require_registry()
+    work = tmp_path_factory.mktemp("registry-token")
+    with running(TokenIssuer(work / "issuer")) as issuer, running(
+        RegistryServer(work, auth=issuer.registry_auth_config())
+    ) as reg:
+        yield TokenRegistry(reg, issuer)
+
+
+@pytest.fixture
+def fault_proxy(plain_registry: RegistryServer) -> Iterator[FaultProxy]:
+    """A FaultProxy in front of ``plain_registry`` (set ``.rule`` in the test)."""
+    with running(FaultProxy(plain_registry.port)) as proxy:
+        yield proxy
+
+
+# -- helpers for tests talking to the transport directly ----------------------------------
+
+
+def docker_ref(host: str, name: str) -> Any:
+    """``docker://HOST/NAME`` parsed by the real transport."""
+    from trustcopy.transports.registry import parse_image_name
+
+    return parse_image_name(f"docker://{host}/{name}")
+
+
+def push_image(host: str, name: str, image: Any, sys_ctx: Any) -> None:
+    """Push an imagefactory Image with the docker destination (blobs, then manifest)."""
+    import io
+
+    from trustcopy.digest import Digest
+    from trustcopy.transports.base import BlobInfo
+
+    with docker_ref(host, name).new_image_destination(sys_ctx) as dest:
+        for digest, data in image.blobs.items():
+            info = BlobInfo(digest=Digest.parse(digest), size=len(data))
+            if dest.try_reusing_blob(info) is None:
+                dest.put_blob(io.BytesIO(data), info)
+        dest.put_manifest(image.manifest)
+        dest.commit(image.manifest)
+
+
+def pull_blob(src: Any, digest: str, size: int = -1) -> bytes:
+    """Read a whole blob through DigestingReader, as the copy pipeline does."""
+    from trustcopy.digest import Digest, DigestingReader
+    from trustcopy.transports.base import BlobInfo
+
+    info = BlobInfo(digest=Digest.parse(digest), size=size)
+    stream, _ = src.get_blob(info)
+    try:
+        reader = DigestingReader(stream, info.digest, expected_size=size, what=digest)
+        out = bytearray()
+        while chunk := reader.read(1 << 16):
+            out += chunk
+        return bytes(out)
+    finally:
+        stream.close()
+
+
+def fast_sys(**kwargs: Any) -> Any:
+    """A SystemContext for a plain-HTTP test registry with quick retries."""
+    from trustcopy.transports.base import SystemContext
+
+    base: dict[str, Any] = {"docker_tls_verify": False, "docker_retry_delay": 0.05, "docker_timeout": 10.0}
+    base.update(kwargs)
+    return SystemContext(**base)

@@ -1,0 +1,118 @@
+"""CLI behaviour users and scripts rely on: exit statuses, one-line errors, global flags."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from imagefactory import example_image, write_dir, write_oci
+
+
+def test_version(run_cli) -> None:  # type: ignore[no-untyped-def]
+    from trustcopy import __version__
+
+    r = run_cli("--version")
+    assert r.exit_code == 0
+    assert r.stdout.strip() == f"trustcopy version {__version__}"
+
+
+def test_help_lists_transports_and_commands(run_cli) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("--help")
+    assert r.exit_code == 0
+    for word in ("copy", "inspect", "manifest-digest", "dir:PATH", "oci:PATH"):
+        assert word in r.stdout
+
+
+def test_usage_error_exits_2(run_cli) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("copy", "only-one-argument")
+    assert r.exit_code == 2
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_reference_is_one_line_exit_1(run_cli, insecure_policy: Path) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("--policy", str(insecure_policy), "copy", "nosuchtransport:x", "dir:/tmp/y")
+    assert r.exit_code == 1
+    assert r.stderr.startswith('error[unknown-transport]: invalid image name "nosuchtransport:x"')
+    assert "Traceback" not in r.stderr
+    r = run_cli("--policy", str(insecure_policy), "copy", "no-colon", "dir:/tmp/y")
+    assert r.exit_code == 1
+    assert "expected colon-separated transport:reference" in r.stderr
+
+
+def test_debug_shows_traceback(insecure_policy: Path, tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "trustcopy", "--debug", "--policy", str(insecure_policy), "copy",
+         f"dir:{tmp_path}/missing", f"dir:{tmp_path}/out"],
+        capture_output=True, text=True, check=False,
+    )
+    assert r.returncode == 1
+    assert "Traceback" in r.stderr
+
+
+def test_global_options_before_and_after_the_command(run_cli, tmp_path: Path, insecure_policy: Path) -> None:  # type: ignore[no-untyped-def]
+    write_dir(example_image(), str(tmp_path / "src"))
+    before = run_cli("--policy", str(insecure_policy), "copy", "-q", f"dir:{tmp_path}/src", f"dir:{tmp_path}/a")
+    after = run_cli("copy", "-q", "--policy", str(insecure_policy), f"dir:{tmp_path}/src", f"dir:{tmp_path}/b")
+    assert before.exit_code == after.exit_code == 0, before.stderr + after.stderr
+    assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
+
+
+def test_missing_policy_file_rejects(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write_dir(example_image(), str(tmp_path / "src"))
+    r = run_cli("--policy", str(tmp_path / "nope.json"), "copy", f"dir:{tmp_path}/src", f"dir:{tmp_path}/out")
+    assert r.exit_code == 1
+    assert "nope.json" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_copy_progress_and_digestfile(run_cli, tmp_path: Path, insecure_policy: Path) -> None:  # type: ignore[no-untyped-def]
+    image = example_image()
+    write_oci({"1.0": image}, str(tmp_path / "lay"))
+    r = run_cli("--policy", str(insecure_policy), "copy", "--digestfile", str(tmp_path / "digest"),
+                f"oci:{tmp_path}/lay:1.0", f"dir:{tmp_path}/out")
+    assert r.exit_code == 0, r.stderr
+    assert "Getting image source signatures" in r.stdout
+    assert "Writing manifest to image destination" in r.stdout
+    assert (tmp_path / "digest").read_text() == image.digest
+    q = run_cli("--policy", str(insecure_policy), "copy", "-q", f"oci:{tmp_path}/lay:1.0", f"dir:{tmp_path}/out2")
+    assert q.exit_code == 0 and q.stdout == ""
+
+
+def test_unsupported_flags_are_refused_not_ignored(run_cli, tmp_path: Path, insecure_policy: Path) -> None:  # type: ignore[no-untyped-def]
+    write_dir(example_image(), str(tmp_path / "src"))
+    r = run_cli("--policy", str(insecure_policy), "copy", "--dest-compress", f"dir:{tmp_path}/src", f"dir:{tmp_path}/o")
+    assert r.exit_code == 2
+    assert "--dest-compress" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_manifest_digest_command(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    image = example_image()
+    (tmp_path / "m.json").write_bytes(image.manifest)
+    r = run_cli("manifest-digest", str(tmp_path / "m.json"))
+    assert r.exit_code == 0
+    assert r.stdout == image.digest + "\n"
+    missing = run_cli("manifest-digest", str(tmp_path / "none.json"))
+    assert missing.exit_code == 1 and "none.json" in missing.stderr
+
+
+@pytest.mark.parametrize("flag", ["--raw", "--config", ""])
+def test_inspect_forms(run_cli, tmp_path: Path, flag: str) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    image = example_image()
+    write_oci({"1.0": image}, str(tmp_path / "lay"))
+    args = ["inspect", *([flag] if flag else []), f"oci:{tmp_path}/lay:1.0"]
+    r = run_cli(*args)
+    assert r.exit_code == 0, r.stderr
+    if flag == "--raw":
+        assert r.stdout.encode() == image.manifest
+    elif flag == "--config":
+        assert json.loads(r.stdout)["architecture"] == "amd64"
+    else:
+        data = json.loads(r.stdout)
+        assert list(data) == ["Digest", "RepoTags", "Created", "DockerVersion", "Labels", "Architecture", "Os",
+                              "Layers", "LayersData", "Env"]
+        assert data["Digest"] == image.digest

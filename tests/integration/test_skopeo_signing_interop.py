@@ -1,0 +1,150 @@
+"""Simple signing interop, both ways: every (signer, verifier) pair of {skopeo, trustcopy}.
+
+Both programs run as subprocesses with the same GNUPGHOME (holding the keys-example
+secret key, or a passphrase-protected key), so this is exactly what a user sees. The
+signed payloads are also compared byte for byte: with the same manifest and an already
+expanded reference, the ``critical`` section must be identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gpghelpers import FIXTURES, KEYS_EXAMPLE, GPGHome
+
+pytestmark = [pytest.mark.skopeo, pytest.mark.gpg]
+pytest.importorskip("trustcopy.manifest.digest", reason="the manifest package has not landed yet")
+
+FPR = (KEYS_EXAMPLE / "FINGERPRINT").read_text().strip()
+REFERENCE = "docker.io/library/busybox:latest"
+MANIFEST = (FIXTURES / "image.manifest.json").read_bytes()
+MANIFEST_DIGEST = "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55"
+TOOLS = ["skopeo", "trustcopy"]
+
+
+def command(tool: str) -> list[str]:
+    return ["skopeo"] if tool == "skopeo" else [sys.executable, "-m", "trustcopy"]
+
+
+def run(tool: str, home: GPGHome, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**home.env, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
+                                                                    os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([*command(tool), *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def home() -> Iterator[GPGHome]:
+    h = GPGHome()
+    h.import_keys((KEYS_EXAMPLE / "secret-key.asc").read_bytes())
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+@pytest.fixture(scope="module")
+def protected() -> Iterator[tuple[GPGHome, str]]:
+    """A home with a passphrase-protected key (slow to generate, so shared)."""
+    h = GPGHome()
+    try:
+        yield h, h.gen_key("Protected interop key", passphrase="interop pass")
+    finally:
+        h.close()
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    path = tmp_path / "manifest.json"
+    path.write_bytes(MANIFEST)
+    return path
+
+
+def sign_with(tool: str, home: GPGHome, manifest: Path, out: Path, reference: str = REFERENCE,
+              fingerprint: str = FPR, *extra: str) -> None:
+    result = run(tool, home, "standalone-sign", *extra, str(manifest), reference, fingerprint, "-o", str(out))
+    assert result.returncode == 0, f"{tool} standalone-sign failed: {result.stderr}"
+
+
+def verify_with(tool: str, home: GPGHome, manifest: Path, sig: Path, reference: str = REFERENCE,
+                fingerprint: str = FPR) -> subprocess.CompletedProcess[str]:
+    return run(tool, home, "standalone-verify", str(manifest), reference, fingerprint, str(sig))
+
+
+@pytest.mark.parametrize("verifier", TOOLS)
+@pytest.mark.parametrize("signer", TOOLS)
+def test_signature_verifies_across_tools(home: GPGHome, manifest: Path, tmp_path: Path, signer: str,
+                                         verifier: str) -> None:
+    sig = tmp_path / f"by-{signer}.sig"
+    sign_with(signer, home, manifest, sig)
+    result = verify_with(verifier, home, manifest, sig, reference="busybox:latest")  # familiar form
+    assert result.returncode == 0, f"{verifier} rejected {signer}'s signature: {result.stderr}"
+    assert MANIFEST_DIGEST in result.stdout
+    if verifier == "trustcopy":
+        assert result.stdout == f"Signature verified using fingerprint {FPR}, digest {MANIFEST_DIGEST}\n"
+
+
+@pytest.mark.parametrize("verifier", TOOLS)
+@pytest.mark.parametrize("signer", TOOLS)
+def test_signature_for_other_identity_rejected_by_both(home: GPGHome, manifest: Path, tmp_path: Path, signer: str,
+                                                       verifier: str) -> None:
+    sig = tmp_path / "sig"
+    sign_with(signer, home, manifest, sig)
+    result = verify_with(verifier, home, manifest, sig, reference="docker.io/library/busybox:evil")
+    assert result.returncode == 1
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("verifier", TOOLS)
+@pytest.mark.parametrize("signer", TOOLS)
+def test_signature_for_modified_manifest_rejected_by_both(home: GPGHome, manifest: Path, tmp_path: Path,
+                                                          signer: str, verifier: str) -> None:
+    sig = tmp_path / "sig"
+    sign_with(signer, home, manifest, sig)
+    manifest.write_bytes(MANIFEST.replace(b'"schemaVersion": 2', b'"schemaVersion":2'))
+    assert manifest.read_bytes() != MANIFEST
+    assert verify_with(verifier, home, manifest, sig).returncode == 1
+
+
+def test_critical_payload_bytes_match_skopeo(home: GPGHome, manifest: Path, tmp_path: Path) -> None:
+    payloads = {}
+    for tool in TOOLS:
+        sig = tmp_path / f"{tool}.sig"
+        sign_with(tool, home, manifest, sig)
+        payloads[tool] = home.run("--decrypt", data=sig.read_bytes()).stdout
+    critical = {tool: data.split(b',"optional":')[0] for tool, data in payloads.items()}
+    assert critical["trustcopy"] == critical["skopeo"]
+    optional = {tool: json.loads(data)["optional"] for tool, data in payloads.items()}
+    assert sorted(optional["trustcopy"]) == sorted(optional["skopeo"]) == ["creator", "timestamp"]
+
+
+@pytest.mark.parametrize("verifier", TOOLS)
+@pytest.mark.parametrize("signer", TOOLS)
+def test_passphrase_file_signing_interop(protected: tuple[GPGHome, str], tmp_path: Path, manifest: Path,
+                                         signer: str, verifier: str) -> None:
+    home, fpr = protected
+    subprocess.run(["gpgconf", "--homedir", home.path, "--kill", "gpg-agent"], check=False)  # no cached passphrase
+    passfile = tmp_path / "pass"
+    passfile.write_text("interop pass\n")
+    sig = tmp_path / "sig"
+    sign_with(signer, home, manifest, sig, REFERENCE, fpr, "--passphrase-file", str(passfile))
+    result = verify_with(verifier, home, manifest, sig, fingerprint=fpr)
+    assert result.returncode == 0, result.stderr
+
+
+def test_skopeo_signature_verifies_with_public_key_file_only(home: GPGHome, manifest: Path, tmp_path: Path) -> None:
+    sig = tmp_path / "sig"
+    sign_with("skopeo", home, manifest, sig)
+    empty = GPGHome()  # a user keyring without the key: only --public-key-file can vouch
+    try:
+        result = run("trustcopy", empty, "standalone-verify", "--public-key-file", str(KEYS_EXAMPLE / "pubring.gpg"),
+                     str(manifest), REFERENCE, "any", str(sig))
+        assert result.returncode == 0, result.stderr
+        assert FPR in result.stdout
+    finally:
+        empty.close()

@@ -1,0 +1,205 @@
+"""containers-auth.json lookup order, key matching, writing, and secrecy of its contents."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from trustcopy.errors import ConfigError, UsageError
+from trustcopy.transports.base import SystemContext
+from trustcopy.transports.docker import authfile
+from trustcopy.transports.docker.auth import Credentials
+
+
+def _auth(user: str, password: str) -> dict[str, str]:
+    return {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def _write(path: Path, auths: dict[str, object], *, legacy: bool = False, helpers: dict[str, str] | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc: dict[str, object] = auths if legacy else {"auths": auths}
+    if helpers:
+        doc["credHelpers"] = helpers
+    path.write_text(json.dumps(doc))
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated HOME with no auth-related environment."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("HOME", str(h))
+    for var in ("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "DOCKER_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    return h
+
+
+def test_lookup_order_paths(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = [p.path for p in authfile.auth_file_paths(SystemContext())]
+    assert paths == [
+        str(tmp_path / "run" / "containers" / "auth.json"),
+        str(home / ".config" / "containers" / "auth.json"),
+        str(home / ".docker" / "config.json"),
+        str(home / ".dockercfg"),
+    ]
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", "/env/auth.json")
+    assert authfile.auth_file_paths(SystemContext())[0].path == "/env/auth.json"
+    assert authfile.auth_file_paths(SystemContext(auth_file="/flag.json"))[0].path == "/flag.json"
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "dc"))
+    assert authfile.auth_file_paths(None)[2].path == str(tmp_path / "dc" / "config.json")
+    assert authfile.auth_file_paths(None)[3].legacy
+
+
+def test_first_file_with_a_match_wins(home: Path, tmp_path: Path) -> None:
+    _write(tmp_path / "run" / "containers" / "auth.json", {"reg.example": _auth("primary", "p1")})
+    _write(home / ".docker" / "config.json", {"reg.example/ns/app": _auth("docker", "p2")})
+    creds = authfile.get_credentials(None, "reg.example/ns/app")
+    assert (creds.username, creds.password) == ("primary", "p1")
+
+
+def test_most_specific_key_wins_within_a_file(home: Path, tmp_path: Path) -> None:
+    _write(tmp_path / "run" / "containers" / "auth.json", {
+        "reg.example": _auth("host", "h"),
+        "reg.example/ns": _auth("namespace", "n"),
+        "reg.example/ns/app": _auth("repo", "r"),
+    })
+    assert authfile.get_credentials(None, "reg.example/ns/app").username == "repo"
+    assert authfile.get_credentials(None, "reg.example/ns/other").username == "namespace"
+    assert authfile.get_credentials(None, "reg.example/other").username == "host"
+    assert authfile.get_credentials(None, "other.example/x").anonymous
+
+
+def test_namespace_match_needs_a_slash_boundary(home: Path, tmp_path: Path) -> None:
+    _write(tmp_path / "run" / "containers" / "auth.json", {"reg.example/ns": _auth("ns", "x")})
+    assert authfile.get_credentials(None, "reg.example/nsother/app").anonymous
+
+
+def test_docker_url_keys_and_docker_io_aliases(home: Path) -> None:
+    _write(home / ".docker" / "config.json", {"https://index.docker.io/v1/": _auth("hub", "h"),
+                                              "http://reg.example:5000/v2/": _auth("old", "o")})
+    assert authfile.get_credentials(None, "docker.io/library/busybox").username == "hub"
+    assert authfile.get_credentials(None, "reg.example:5000/app").username == "old"
+
+
+def test_legacy_dockercfg(home: Path) -> None:
+    _write(home / ".dockercfg", {"https://reg.example": {**_auth("legacy", "l"), "email": "x@y"}}, legacy=True)
+    assert authfile.get_credentials(None, "reg.example/app").username == "legacy"
+
+
+def test_identity_token_and_password_nul_padding(home: Path, tmp_path: Path) -> None:
+    _write(tmp_path / "run" / "containers" / "auth.json", {
+        "a.example": {**_auth("u", "pw\x00\x00"), "identitytoken": "refresh-me"},
+        "b.example": {"identitytoken": "only-token"},
+    })
+    a = authfile.get_credentials(None, "a.example/x")
+    assert (a.username, a.password, a.identity_token) == ("u", "pw", "refresh-me")
+    assert authfile.get_credentials(None, "b.example/x").identity_token == "only-token"
+
+
+def test_malformed_file_is_an_error_that_never_quotes_it(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "run" / "containers" / "auth.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"auths": {"reg.example": {"auth": "c2VjcmV0LXBhc3N3b3Jk"}, }')  # trailing comma
+    with pytest.raises(ConfigError) as info:
+        authfile.get_credentials(None, "reg.example/app")
+    assert str(path) in str(info.value)
+    assert "c2VjcmV0" not in str(info.value)
+
+
+def test_invalid_base64_never_quoted(home: Path, tmp_path: Path) -> None:
+    _write(tmp_path / "run" / "containers" / "auth.json", {"reg.example": {"auth": "not base64 secret!!"}})
+    with pytest.raises(ConfigError) as info:
+        authfile.get_credentials(None, "reg.example/app")
+    assert "secret" not in str(info.value)
+
+
+def test_oversized_file_refused(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "run" / "containers" / "auth.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"auths": {}, "pad": "' + "x" * (2 << 20) + '"}')
+    with pytest.raises(ConfigError, match="larger than"):
+        authfile.get_credentials(None, "reg.example/app")
+
+
+def test_missing_xdg_runtime_dir_falls_through_for_reads(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/nonexistent/runtime")
+    _write(home / ".config" / "containers" / "auth.json", {"reg.example": _auth("cfg", "c")})
+    assert authfile.get_credentials(None, "reg.example/app").username == "cfg"
+    with pytest.raises(ConfigError, match="XDG_RUNTIME_DIR"):
+        authfile.set_credentials(None, "reg.example", "u", "p")
+
+
+@pytest.mark.parametrize("key", ["https://reg.example", "reg.example/app:tag", "reg.example/app@sha256:00", "/x"])
+def test_invalid_keys(key: str) -> None:
+    with pytest.raises(UsageError):
+        authfile.validate_key(key)
+
+
+def test_port_in_host_is_fine() -> None:
+    assert authfile.validate_key("localhost:5000") is False
+    assert authfile.validate_key("localhost:5000/ns") is True
+
+
+def test_flags_override_files(home: Path, tmp_path: Path) -> None:
+    _write(tmp_path / "run" / "containers" / "auth.json", {"reg.example": _auth("file", "f")})
+    sys = SystemContext(docker_username="flag", docker_password="p")
+    assert authfile.credentials_for_reference(sys, "reg.example/app") == Credentials("flag", "p")
+    assert authfile.credentials_for_reference(SystemContext(docker_no_creds=True), "reg.example/app").anonymous
+    assert authfile.credentials_for_reference(SystemContext(), "reg.example/app").username == "file"
+
+
+def test_set_and_remove_write_0600_and_keep_other_keys(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "run" / "containers" / "auth.json"
+    _write(path, {"other.example": _auth("o", "o")})
+    doc = json.loads(path.read_text())
+    doc["custom"] = {"keep": True}
+    path.write_text(json.dumps(doc))
+    os.chmod(path, 0o644)
+    written = authfile.set_credentials(None, "reg.example", "alice", "s3cret")
+    assert written == str(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    doc = json.loads(path.read_text())
+    assert doc["custom"] == {"keep": True}
+    assert set(doc["auths"]) == {"other.example", "reg.example"}
+    assert authfile.get_credentials(None, "reg.example/x").password == "s3cret"
+    assert authfile.remove_credentials(None, "reg.example") is True
+    assert authfile.remove_credentials(None, "reg.example") is False
+    authfile.remove_all_credentials(None)
+    assert json.loads(path.read_text())["auths"] == {}
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".auth-")]
+
+
+def test_new_directory_is_0700(home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "fresh" / "dir" / "auth.json"
+    authfile.set_credentials(SystemContext(auth_file=str(target)), "reg.example", "u", "p")
+    assert stat.S_IMODE(os.stat(target.parent).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+
+
+def test_credential_helper(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helper = bindir / "docker-credential-fake"
+    helper.write_text(
+        "#!/bin/sh\nread host\n"
+        'if [ "$host" = "reg.example" ]; then echo \'{"Username":"helped","Secret":"from-helper"}\'; exit 0; fi\n'
+        'if [ "$host" = "tok.example" ]; then echo \'{"Username":"<token>","Secret":"idtok"}\'; exit 0; fi\n'
+        "echo 'credentials not found in native keychain'; exit 1\n"
+    )
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    _write(tmp_path / "run" / "containers" / "auth.json", {},
+           helpers={"reg.example": "fake", "tok.example": "fake", "none.example": "fake", "bad.example": "../x"})
+    assert authfile.get_credentials(None, "reg.example/a") == Credentials("helped", "from-helper")
+    assert authfile.get_credentials(None, "tok.example/a") == Credentials(identity_token="idtok")
+    assert authfile.get_credentials(None, "none.example/a").anonymous
+    with pytest.raises(ConfigError):
+        authfile.get_credentials(None, "bad.example/a")

@@ -1,0 +1,80 @@
+"""certs.d lookup and the SSL context built from it."""
+
+from __future__ import annotations
+
+import ssl
+import sys
+from pathlib import Path
+
+import pytest
+
+from trustcopy.errors import ConfigError
+from trustcopy.transports.base import SystemContext
+from trustcopy.transports.docker import certs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration"))
+from registry_fixtures import make_tls_material  # noqa: E402
+
+
+def test_cert_dir_flag_wins() -> None:
+    assert certs.cert_dir_for(SystemContext(docker_cert_path="/flag"), "reg:5000") == "/flag"
+
+
+def test_per_host_base_override() -> None:
+    sys_ctx = SystemContext(docker_per_host_cert_dir="/base")
+    assert certs.cert_dir_for(sys_ctx, "reg.example:5000") == "/base/reg.example:5000"
+
+
+def test_default_lookup_prefers_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert certs.cert_dir_for(None, "no-such-host.invalid:1") is None
+    d = tmp_path / ".config" / "containers" / "certs.d" / "reg.example:5000"
+    d.mkdir(parents=True)
+    assert certs.cert_dir_for(None, "reg.example:5000") == str(d)
+
+
+def test_context_trusts_extra_ca_and_verifies(tmp_path: Path) -> None:
+    tls = make_tls_material(tmp_path / "m")
+    d = tmp_path / "certs"
+    d.mkdir()
+    (d / "ca.crt").write_bytes(tls.ca_cert.read_bytes())
+    ctx = certs.ssl_context(str(d), True)
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert any(b"trustcopy test CA" in der for der in ctx.get_ca_certs(binary_form=True))
+
+
+def test_verify_off_disables_checks(tmp_path: Path) -> None:
+    ctx = certs.ssl_context(None, False)
+    assert ctx.verify_mode == ssl.CERT_NONE and not ctx.check_hostname
+
+
+def test_client_certificate_pairs(tmp_path: Path) -> None:
+    tls = make_tls_material(tmp_path / "m")
+    d = tmp_path / "client"
+    d.mkdir()
+    (d / "client.cert").write_bytes(tls.server_cert.read_bytes())
+    (d / "client.key").write_bytes(tls.server_key.read_bytes())
+    certs.ssl_context(str(d), True)  # loads without error
+    (d / "lonely.key").write_bytes(tls.server_key.read_bytes())
+    with pytest.raises(ConfigError, match="missing client certificate lonely.cert"):
+        certs.ssl_context(str(d), True)
+
+
+def test_unpaired_cert_and_bad_pem_are_errors(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "x.cert").write_text("not pem")
+    with pytest.raises(ConfigError, match="missing key x.key"):
+        certs.ssl_context(str(d), True)
+    (d / "x.cert").unlink()
+    (d / "bad.crt").write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ConfigError, match=r"bad\.crt"):
+        certs.ssl_context(str(d), True)
+
+
+def test_missing_dir_is_fine() -> None:
+    assert isinstance(certs.ssl_context("/nonexistent/certs.d/x", True), ssl.SSLContext)
+
+
+def test_context_is_cached(tmp_path: Path) -> None:
+    assert certs.ssl_context(None, True) is certs.ssl_context(None, True)

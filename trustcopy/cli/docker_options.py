@@ -1,0 +1,219 @@
+"""Registry flags as skopeo spells them, and the SystemContext they produce.
+
+``copy`` gets prefixed sets (``--src-creds``, ``--dest-tls-verify`` …, plus the shared
+``--authfile``, ``--retry-times`` and the deprecated, hidden ``--tls-verify``);
+``inspect``, ``list-tags`` and ``delete`` get the unprefixed set (``--creds``,
+``--tls-verify`` …).
+
+``--*tls-verify`` is skopeo's optional boolean: ``--tls-verify`` alone means true,
+``--tls-verify=false`` false, and ``--tls-verify false`` is *not* a value (``false``
+stays a positional argument), exactly as pflag parses it.
+
+Rules checked (skopeo's): ``--creds`` with ``--no-creds``, ``--username`` with
+``--no-creds``, ``--creds`` with ``--username`` are refused; ``--username`` and
+``--password`` come together; ``--creds`` must not be empty nor start with ``:``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from trustcopy.errors import UsageError
+from trustcopy.transports.base import SystemContext
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TRUE = frozenset({"1", "t", "true"})
+_FALSE = frozenset({"0", "f", "false"})
+
+
+def _parse_bool(_ctx: click.Context, param: click.Parameter, value: str | None) -> bool | None:
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise click.BadParameter(f"invalid boolean {value!r} (use --{param.name}=true or =false)")
+
+
+class OptionalBoolOption(click.Option):
+    """``--flag`` = true, ``--flag=VALUE`` = VALUE, never consuming the next argument.
+
+    click would take ``--flag docker://x`` as ``--flag=docker://x``; pflag does not. We
+    hook the parser instance this option is added to, so that a bare ``--flag`` is read
+    as ``--flag=true`` before click looks for a value.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("default", None)
+        kwargs.setdefault("metavar", "[=BOOL]")
+        kwargs.setdefault("callback", _parse_bool)
+        super().__init__(*args, **kwargs)
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        """Register the option, and make its bare form mean ``=true`` in this parser."""
+        super().add_to_parser(parser, ctx)
+        names: set[str] = getattr(parser, "_trustcopy_optional_bools", set())
+        names.update(o for o in self.opts if o.startswith("--"))
+        if not hasattr(parser, "_trustcopy_optional_bools"):
+            parser._trustcopy_optional_bools = names
+            original = parser._match_long_opt
+
+            def match_long_opt(opt: str, explicit_value: str | None, state: Any) -> None:
+                if explicit_value is None and opt in parser._trustcopy_optional_bools:
+                    explicit_value = "true"
+                return original(opt, explicit_value, state)
+
+            parser._match_long_opt = match_long_opt
+
+
+def _docker_flag_options(prefix: str, hidden_creds_alias: str | None) -> list[Callable[[F], F]]:
+    """click options for one image (``prefix`` is "" or "src-"/"dest-")."""
+    p = prefix
+    dest = p.replace("-", "_")
+    creds_decls = [f"--{p}creds"] + ([f"--{hidden_creds_alias}"] if hidden_creds_alias else [])
+    opts: list[Callable[[F], F]] = [
+        click.option(*creds_decls, f"{dest}creds", metavar="USERNAME[:PASSWORD]", default=None,
+                     help="Use USERNAME[:PASSWORD] for accessing the registry."),
+        click.option(f"--{p}username", f"{dest}username", default=None, help="Username for accessing the registry."),
+        click.option(f"--{p}password", f"{dest}password", default=None, help="Password for accessing the registry."),
+        click.option(f"--{p}registry-token", f"{dest}registry_token", default=None,
+                     help="Provide a Bearer token for accessing the registry."),
+        click.option(f"--{p}cert-dir", f"{dest}cert_dir", metavar="PATH", default=None,
+                     help="Use certificates at PATH (*.crt, *.cert, *.key) to connect to the registry or daemon."),
+        click.option(f"--{p}tls-verify", f"{dest}tls_verify", cls=OptionalBoolOption,
+                     help="Require HTTPS and verify certificates when talking to the registry or daemon "
+                          "(--tls-verify=false to disable)."),
+        click.option(f"--{p}no-creds", f"{dest}no_creds", is_flag=True, default=False,
+                     help="Access the registry anonymously."),
+        click.option(f"--{p}daemon-host", f"{dest}daemon_host", metavar="HOST", default=None,
+                     help="Use docker daemon host at HOST (docker-daemon: only)."),
+    ]
+    if prefix:
+        opts.insert(0, click.option(f"--{p}authfile", f"{dest}authfile", metavar="PATH", default=None,
+                                    help="Path of the authentication file (overrides --authfile)."))
+    return opts
+
+
+def _shared_options(with_deprecated_tls_verify: bool) -> list[Callable[[F], F]]:
+    opts: list[Callable[[F], F]] = [
+        click.option("--authfile", "authfile", metavar="PATH", default=None,
+                     help="Path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json "
+                          "($REGISTRY_AUTH_FILE overrides it)."),
+        click.option("--retry-times", "retry_times", type=click.IntRange(0, 100), default=None,
+                     help="The number of times to retry failed registry requests (default 3)."),
+    ]
+    if with_deprecated_tls_verify:
+        opts.append(click.option("--tls-verify", "tls_verify", cls=OptionalBoolOption, hidden=True,
+                                 help="Deprecated: use --src-tls-verify and --dest-tls-verify."))
+    return opts
+
+
+def _apply(func: F, options: list[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def copy_docker_options(func: F) -> F:
+    """Decorate ``copy`` with the shared, ``--src-*`` and ``--dest-*`` registry flags."""
+    return _apply(func, [*_shared_options(True), *_docker_flag_options("src-", "screds"),
+                         *_docker_flag_options("dest-", "dcreds")])
+
+
+def image_docker_options(func: F) -> F:
+    """Decorate ``inspect``/``list-tags``/``delete`` with the unprefixed registry flags."""
+    return _apply(func, [*_shared_options(False), *_docker_flag_options("", None)])
+
+
+def parse_creds(text: str) -> tuple[str, str]:
+    """``USER[:PASSWORD]`` → (user, password) as skopeo splits it.
+
+    Raises:
+        UsageError: empty, or an empty user name.
+    """
+    if not text:
+        raise UsageError("credentials can't be empty")
+    user, sep, password = text.partition(":")
+    if sep and not user:
+        raise UsageError("username can't be empty")
+    return user, password
+
+
+def docker_system_context(base: SystemContext, values: dict[str, Any], prefix: str) -> SystemContext:
+    """A copy of ``base`` with the registry flags of one image applied.
+
+    Args:
+        base: the context the global flags produced (not modified).
+        values: the command's keyword arguments (click's parameter names).
+        prefix: ``"src"``, ``"dest"`` or ``""`` (inspect, list-tags, delete).
+
+    Raises:
+        UsageError: a combination skopeo refuses (see the module docstring).
+    """
+    p = f"{prefix}_" if prefix else ""
+
+    def get(name: str) -> Any:
+        return values.get(f"{p}{name}")
+
+    sys = dataclasses.replace(base, extra=dict(base.extra))
+    creds, username, password, no_creds = get("creds"), get("username"), get("password"), bool(get("no_creds"))
+    flag = f"--{prefix}-" if prefix else "--"
+    if creds is not None and no_creds:
+        raise UsageError(f"{flag}creds and {flag}no-creds cannot be specified at the same time")
+    if username is not None and no_creds:
+        raise UsageError(f"{flag}username and {flag}no-creds cannot be specified at the same time")
+    if creds is not None and username is not None:
+        raise UsageError(f"{flag}creds and {flag}username cannot be specified at the same time")
+    if (username is None) != (password is None):
+        missing = "password" if username is not None else "username"
+        given = "username" if username is not None else "password"
+        raise UsageError(f"{flag}{missing} must be specified when {flag}{given} is specified")
+    if creds is not None:
+        sys.docker_username, sys.docker_password = parse_creds(creds)
+    elif username is not None:
+        sys.docker_username, sys.docker_password = username, password
+    if no_creds:
+        sys.docker_no_creds = True
+        sys.docker_username = sys.docker_password = None
+    if get("registry_token") is not None:
+        sys.docker_bearer_token = get("registry_token")
+    authfile = get("authfile") if prefix else None
+    sys.auth_file = authfile or values.get("authfile") or os.environ.get("REGISTRY_AUTH_FILE") or base.auth_file
+    if get("cert_dir"):
+        sys.docker_cert_path = get("cert_dir")
+    if get("daemon_host"):
+        sys.docker_daemon_host = get("daemon_host")
+    deprecated = values.get("tls_verify") if prefix else None
+    verify = get("tls_verify")
+    if verify is None:
+        verify = deprecated
+    if verify is not None:
+        sys.docker_tls_verify = bool(verify)
+    if values.get("retry_times") is not None:
+        sys.retry_times = values["retry_times"]
+    return sys
+
+
+def apply_copy_docker_options(
+    src: SystemContext, dest: SystemContext, values: dict[str, Any]
+) -> tuple[SystemContext, SystemContext]:
+    """The source and destination contexts for ``copy``."""
+    if values.get("tls_verify") is not None:
+        import logging
+
+        logging.getLogger("trustcopy.cli").warning(
+            "'--tls-verify' is deprecated, instead use: --src-tls-verify, --dest-tls-verify")
+    return docker_system_context(src, values, "src"), docker_system_context(dest, values, "dest")
+
+
+def apply_image_docker_options(base: SystemContext, values: dict[str, Any]) -> SystemContext:
+    """The context for ``inspect``/``list-tags``/``delete``."""
+    return docker_system_context(base, values, "")

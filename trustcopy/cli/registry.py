@@ -1,0 +1,252 @@
+"""``list-tags``, ``delete``, ``login`` and ``logout``, with skopeo's arguments and output.
+
+- ``list-tags docker://REPO`` prints ``{"Repository": NAME, "Tags": [...]}`` (Go's
+  4-space MarshalIndent), following ``Link`` pagination.
+- ``delete docker://REF`` resolves a tag to its manifest digest and deletes that.
+- ``login REGISTRY`` verifies the credentials against the registry *before* writing them
+  to the auth file (0600); ``logout REGISTRY`` / ``logout --all`` remove them.
+
+Errors are raised as TrustcopyError (cli/main.py prints them); passwords are never echoed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from trustcopy.cli.common import add_global_options, echo_json, global_options
+from trustcopy.cli.docker_options import OptionalBoolOption, apply_image_docker_options, image_docker_options
+from trustcopy.errors import InvalidReferenceError, RegistryAuthError, TrustcopyError, UsageError
+
+_CTX = {"help_option_names": ["-h", "--help"]}
+
+
+@click.command("list-tags", context_settings=_CTX)
+@click.argument("source_image", metavar="SOURCE-IMAGE")
+@image_docker_options
+@add_global_options
+@click.pass_context
+def list_tags_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Return the list of tags from the transport/repository SOURCE-IMAGE (docker://REPO)."""
+    opts = global_options(ctx, kwargs)
+    from trustcopy.reference import parse_normalized_named
+    from trustcopy.transports.docker.client import RegistryClient
+    from trustcopy.transports.docker.source import list_tags
+
+    name = kwargs["source_image"]
+    transport, sep, rest = name.partition(":")
+    if not sep:
+        raise UsageError(f'Invalid "{name}": does not specify a transport')
+    if transport != "docker":
+        raise UsageError(f"Unsupported transport '{transport}' for tag listing. Only supported: docker")
+    if not rest.startswith("//"):
+        raise InvalidReferenceError(f"docker: image reference {rest} does not start with //")
+    ref = parse_normalized_named(rest[2:])
+    if not ref.is_name_only:
+        raise InvalidReferenceError("No tag or digest allowed in reference", context={"reference": name})
+    sys_ctx = apply_image_docker_options(opts.system_context(), kwargs)
+    client = RegistryClient(sys_ctx, ref.domain, ref.path, "pull")
+    try:
+        tags = list_tags(client, ref.name)
+    except TrustcopyError as exc:
+        exc.message = f"Error listing repository tags: {exc.message}"
+        exc.args = (exc.message,)
+        raise
+    finally:
+        client.close()
+    echo_json({"Repository": ref.name, "Tags": tags})
+
+
+@click.command("delete", context_settings=_CTX)
+@click.argument("image_name", metavar="IMAGE-NAME")
+@image_docker_options
+@add_global_options
+@click.pass_context
+def delete_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Delete image IMAGE-NAME (e.g. docker://registry.example.com/example/pause:latest)."""
+    opts = global_options(ctx, kwargs)
+    from trustcopy.transports.registry import parse_image_name
+
+    ref = parse_image_name(kwargs["image_name"])
+    sys_ctx = apply_image_docker_options(opts.system_context(), kwargs)
+    ref.delete_image(sys_ctx)
+
+
+def _registry_key(arg: str) -> tuple[str, str]:
+    """``[http(s)://]host[:port][/repo]`` → (auth-file key, registry host) as containers/common."""
+    from urllib.parse import urlsplit
+
+    from trustcopy.reference import parse_normalized_named
+
+    key = arg
+    if arg.startswith(("https://", "http://")):
+        key = urlsplit(arg).netloc
+    if not key:
+        raise UsageError(f"invalid registry {arg!r}")
+    registry = key.split("/", 1)[0]
+    if key != registry:
+        ref = parse_normalized_named(key)
+        if not ref.is_name_only:
+            raise UsageError(f"reference {ref} contains tag or digest")
+        if ref.domain != registry:
+            raise UsageError(f"{key!r} does not start with a registry host")
+    return key, registry
+
+
+def _login_context(opts: Any, kwargs: dict[str, Any]) -> Any:
+    import os
+
+    sys_ctx = opts.system_context()
+    sys_ctx.auth_file = kwargs.get("authfile") or os.environ.get("REGISTRY_AUTH_FILE") or None
+    if kwargs.get("cert_dir"):
+        sys_ctx.docker_cert_path = kwargs["cert_dir"]
+    if kwargs.get("tls_verify") is not None:
+        sys_ctx.docker_tls_verify = kwargs["tls_verify"]
+    return sys_ctx
+
+
+def check_auth(sys_ctx: Any, registry: str, username: str, password: str) -> None:
+    """``GET /v2/`` with these credentials (through the token realm if the registry has one).
+
+    Raises:
+        RegistryAuthError: the registry (or its token server) refuses them.
+        RegistryError / NetworkError: the registry cannot be reached.
+    """
+    from trustcopy.transports.docker.auth import Credentials
+    from trustcopy.transports.docker.client import RegistryClient
+
+    client = RegistryClient(sys_ctx, registry, "", "", credentials=Credentials(username, password))
+    try:
+        what = f"authenticating to {registry}"
+        response = client.send("GET", "/v2/", what=what)
+        client.check(response, what)
+        response.close()
+    finally:
+        client.close()
+
+
+def _prompt(text: str, *, secret: bool) -> str:
+    if sys.stdin.isatty():
+        if secret:
+            import getpass
+
+            return getpass.getpass(text)
+        return input(text)
+    click.echo(text, nl=False)
+    line = sys.stdin.readline()
+    if secret:
+        click.echo()
+    return line.rstrip("\r\n")
+
+
+@click.command("login", context_settings=_CTX)
+@click.argument("registry", metavar="REGISTRY")
+@click.option("--authfile", metavar="PATH", default=None,
+              help="Path of the authentication file ($REGISTRY_AUTH_FILE overrides the default).")
+@click.option("--cert-dir", metavar="PATH", default=None, help="Use certificates at PATH to access the registry.")
+@click.option("--get-login", is_flag=True, help="Return the current login user for the registry.")
+@click.option("-p", "--password", default=None, help="Password for registry.")
+@click.option("--password-stdin", is_flag=True, help="Take the password from stdin.")
+@click.option("--tls-verify", "tls_verify", cls=OptionalBoolOption,
+              help="Require HTTPS and verify certificates when accessing the registry.")
+@click.option("-u", "--username", default=None, help="Username for registry.")
+@click.option("-v", "--verbose", is_flag=True, help="Write more detailed information to stdout.")
+@add_global_options
+@click.pass_context
+def login_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Login to a container registry on a specified server (credentials are checked first)."""
+    opts = global_options(ctx, kwargs)
+    from trustcopy.transports.docker.authfile import get_credentials, primary_auth_file, set_credentials
+
+    key, registry = _registry_key(kwargs["registry"])
+    sys_ctx = _login_context(opts, kwargs)
+    existing = get_credentials(sys_ctx, key)
+    if kwargs["get_login"]:
+        if not existing.username:
+            raise RegistryAuthError(f"not logged into {key}", code="not-logged-in")
+        click.echo(existing.username)
+        return
+    if existing.identity_token:
+        raise UsageError("currently logged in, auth file contains an Identity token")
+    password = kwargs["password"]
+    username = kwargs["username"]
+    if kwargs["password_stdin"]:
+        if password:
+            raise UsageError("can't specify both --password-stdin and --password")
+        if not username:
+            raise UsageError("must provide --username with --password-stdin")
+        password = "".join(line.rstrip("\r\n") for line in sys.stdin)
+    if not username and not password and existing.username and existing.password:
+        click.echo(f"Authenticating with existing credentials for {key}")
+        try:
+            check_auth(sys_ctx, registry, existing.username, existing.password)
+        except RegistryAuthError:
+            click.echo("Existing credentials are invalid, please enter valid username and password")
+        else:
+            click.echo(f"Existing credentials are valid. Already logged in to {registry}")
+            return
+    if not username:
+        prompt = f"Username ({existing.username}): " if existing.username else "Username: "
+        username = _prompt(prompt, secret=False).strip() or existing.username
+    if not password:
+        password = _prompt("Password: ", secret=True)
+    try:
+        check_auth(sys_ctx, registry, username, password)
+    except RegistryAuthError as exc:
+        raise RegistryAuthError(f'logging into "{key}": invalid username/password', code="registry-auth",
+                                context=exc.context) from exc
+    except TrustcopyError as exc:
+        exc.message = f'authenticating creds for "{key}": {exc.message}'
+        exc.args = (exc.message,)
+        raise
+    path = set_credentials(sys_ctx, key, username, password)
+    if kwargs["verbose"]:
+        click.echo(f"Used: {path or primary_auth_file(sys_ctx)}")
+    click.echo("Login Succeeded!")
+
+
+@click.command("logout", context_settings=_CTX)
+@click.argument("registry", metavar="REGISTRY", required=False)
+@click.option("-a", "--all", "all_", is_flag=True,
+              help="Remove the cached credentials for all registries in the auth file.")
+@click.option("--authfile", metavar="PATH", default=None,
+              help="Path of the authentication file ($REGISTRY_AUTH_FILE overrides the default).")
+@click.option("--tls-verify", "tls_verify", cls=OptionalBoolOption,
+              help="Require HTTPS and verify certificates when accessing the registry.")
+@add_global_options
+@click.pass_context
+def logout_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Logout of a container registry on a specified server (or --all)."""
+    opts = global_options(ctx, kwargs)
+    import os
+
+    from trustcopy.transports.docker.authfile import (
+        auth_file_paths,
+        find_in_file,
+        remove_all_credentials,
+        remove_credentials,
+    )
+
+    if kwargs["authfile"] and not os.path.exists(kwargs["authfile"]):
+        raise UsageError(f"credential file is not accessible: {kwargs['authfile']} does not exist")
+    sys_ctx = _login_context(opts, kwargs)
+    if kwargs["all_"]:
+        if kwargs["registry"]:
+            raise UsageError("--all takes no arguments")
+        remove_all_credentials(sys_ctx)
+        click.echo("Removed login credentials for all registries")
+        return
+    if not kwargs["registry"]:
+        raise UsageError("please provide a registry to log out from")
+    key, _registry = _registry_key(kwargs["registry"])
+    if remove_credentials(sys_ctx, key):
+        click.echo(f"Removed login credentials for {key}")
+        return
+    for auth_path in auth_file_paths(sys_ctx)[1:]:
+        if find_in_file(auth_path, key) is not None:
+            click.echo(f"Not logged into {key} with current tool. Existing credentials were established via "
+                       "docker login. Please use docker logout instead.")
+            return
+    raise RegistryAuthError(f"not logged into {key}", code="not-logged-in")

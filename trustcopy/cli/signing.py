@@ -1,0 +1,178 @@
+"""``trustcopy standalone-sign`` and ``standalone-verify``: skopeo's commands, same arguments.
+
+Both exit 0 on success and 1 on any failure, including a wrong argument count or an
+unknown flag (skopeo exits 1 there too, not click's 2). ``standalone-verify`` prints
+``Signature verified using fingerprint X, digest Y`` exactly as newest skopeo does.
+
+Without ``--public-key-file``, ``standalone-verify`` uses the user's keyring as skopeo
+does, but only the public keys named in KEY-FINGERPRINTS are exported from it into a
+private keyring, so no other key of the user's can vouch for anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from trustcopy.cli.common import add_global_options, global_options
+from trustcopy.errors import UsageError
+
+if TYPE_CHECKING:
+    from trustcopy.digest import Digest
+
+_SIGN_USAGE = "Usage: trustcopy standalone-sign manifest docker-reference key-fingerprint -o signature"
+_VERIFY_USAGE = "Usage: trustcopy standalone-verify manifest docker-reference key-fingerprint signature"
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class _ArgumentError(UsageError):
+    """A usage mistake reported with skopeo's exit status (1)."""
+
+    exit_status = 1
+
+
+class _SkopeoStatusCommand(click.Command):
+    """A click command whose parse errors exit 1, as skopeo's do."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _ArgumentError(exc.format_message()) from exc
+
+
+def _read(path: str, limit: int, prefix: str) -> bytes:
+    from trustcopy.errors import SignatureError
+    from trustcopy.limits import read_file_at_most
+
+    try:
+        return read_file_at_most(path, limit, path)
+    except OSError as exc:
+        raise SignatureError(f"{prefix} {path}: {exc.strerror}", code="file-unreadable") from exc
+
+
+@click.command("standalone-sign", cls=_SkopeoStatusCommand, context_settings=_CONTEXT)
+@click.argument("args", nargs=-1, metavar="MANIFEST DOCKER-REFERENCE KEY-FINGERPRINT")
+@click.option("-o", "--output", metavar="SIGNATURE", default=None, help="output the signature to SIGNATURE")
+@click.option("--passphrase-file", metavar="PATH", default=None,
+              help="file that contains a passphrase for the --sign-by key")
+@add_global_options
+@click.pass_context
+def standalone_sign_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Create a signature using local files."""
+    global_options(ctx, kwargs)
+    from trustcopy.copy.sign import read_passphrase_file
+    from trustcopy.errors import SignatureError
+    from trustcopy.limits import MAX_MANIFEST_BODY
+    from trustcopy.reference import parse_normalized_named
+    from trustcopy.signature.simple import sign_simple_signing
+
+    args, output = kwargs["args"], kwargs["output"]
+    if len(args) != 3 or not output:
+        raise _ArgumentError(_SIGN_USAGE)
+    manifest_path, reference_text, fingerprint = args
+    manifest = _read(manifest_path, MAX_MANIFEST_BODY, "Error reading")
+    passphrase = read_passphrase_file(kwargs["passphrase_file"]) if kwargs["passphrase_file"] else None
+    reference = parse_normalized_named(reference_text)
+    try:
+        signature = sign_simple_signing(manifest, reference, fingerprint, passphrase=passphrase)
+    except SignatureError as exc:
+        raise SignatureError(f"Error creating signature: {exc.message}", code=exc.code, hint=exc.hint) from exc
+    try:
+        with open(output, "wb") as f:
+            f.write(signature)
+    except OSError as exc:
+        raise SignatureError(f"Error writing signature to {output}: {exc.strerror}", code="file-unwritable") from exc
+
+
+@click.command("standalone-verify", cls=_SkopeoStatusCommand, context_settings=_CONTEXT)
+@click.argument("args", nargs=-1, metavar="MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE")
+@click.option("--public-key-file", metavar="PATH", default=None,
+              help="File containing public keys. If not specified, will use local GPG keys.")
+@add_global_options
+@click.pass_context
+def standalone_verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Verify a signature using local files.
+
+    KEY-FINGERPRINTS can be a comma separated list of fingerprints, or "any" if you
+    trust all the keys in the public key file.
+    """
+    global_options(ctx, kwargs)
+    from trustcopy.errors import SignatureError, SignatureVerificationError
+    from trustcopy.limits import MAX_KEY_FILE, MAX_MANIFEST_BODY, MAX_SIGNATURE_BODY
+    from trustcopy.signature import gpg
+    from trustcopy.signature.formats import SimpleSigning
+    from trustcopy.signature.simple import verify_simple_signing
+
+    args, key_file = kwargs["args"], kwargs["public_key_file"]
+    if len(args) != 4:
+        raise _ArgumentError(_VERIFY_USAGE)
+    manifest_path, expected_reference, fingerprint_list, signature_path = args
+    fingerprints = fingerprint_list.split(",")
+    use_any = fingerprints == ["any"]
+    if use_any and not key_file:
+        raise _ArgumentError("Cannot use any fingerprint without a public key file")
+    manifest = _read(manifest_path, MAX_MANIFEST_BODY, "Error reading manifest from")
+    signature = _read(signature_path, MAX_SIGNATURE_BODY, "Error reading signature from")
+    if key_file:
+        key_material = _read(key_file, MAX_KEY_FILE, "Error reading public keys from")
+    else:
+        key_material = gpg.export_public_keys([f for f in fingerprints if f])
+
+    try:
+        with gpg.GPGKeyring([key_material]) as keyring:
+            verified = verify_simple_signing(
+                SimpleSigning(signature),
+                keyring,
+                validate_signed_docker_reference=_reference_check(expected_reference),
+                validate_signed_docker_manifest_digest=_digest_check(manifest),
+                accepted_fingerprints=keyring.fingerprints if use_any else fingerprints,
+            )
+    except SignatureVerificationError as exc:
+        hint = exc.hint
+        if exc.reason == "UNTRUSTED_KEY" and fingerprint_list != fingerprint_list.upper():
+            hint = "fingerprints are compared as upper-case hex; write them in upper case"
+        raise SignatureVerificationError(f"Error verifying signature: {exc.message}", reason=exc.reason,
+                                         code=exc.code, hint=hint) from exc
+    except SignatureError as exc:
+        raise SignatureError(f"Error verifying signature: {exc.message}", code=exc.code, hint=exc.hint) from exc
+    click.echo(f"Signature verified using fingerprint {verified.key_fingerprint}, "
+               f"digest {verified.docker_manifest_digest}")
+
+
+def _reference_check(expected_text: str) -> Callable[[str], None]:
+    """c/i's standalone identity rule: both references normalize to the same string."""
+    from trustcopy.errors import InvalidReferenceError, SignatureError, SignatureVerificationError
+    from trustcopy.reference import parse_normalized_named
+
+    try:
+        expected = parse_normalized_named(expected_text)
+    except (InvalidReferenceError, ValueError) as exc:
+        raise SignatureError(f"invalid docker reference {expected_text!r}: {exc}", code="invalid-reference") from exc
+
+    def check(signed_text: str) -> None:
+        try:
+            signed = parse_normalized_named(signed_text)
+        except (InvalidReferenceError, ValueError):
+            raise SignatureVerificationError(f"Invalid docker reference {signed_text!r} in signature",
+                                             reason="IDENTITY_MISMATCH") from None
+        if str(signed) != str(expected):
+            raise SignatureVerificationError(f"Docker reference {signed_text!r} does not match {expected_text!r}",
+                                             reason="IDENTITY_MISMATCH")
+
+    return check
+
+
+def _digest_check(manifest: bytes) -> Callable[[Digest], None]:
+    """The claimed digest must be the manifest's (schema1 signatures stripped)."""
+    from trustcopy.errors import SignatureVerificationError
+    from trustcopy.manifest.digest import matches_digest
+
+    def check(signed_digest: Digest) -> None:
+        if not matches_digest(manifest, signed_digest):
+            raise SignatureVerificationError(f"Signature for docker digest {signed_digest} does not match",
+                                             reason="DIGEST_MISMATCH")
+
+    return check

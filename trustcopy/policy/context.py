@@ -1,0 +1,235 @@
+"""PolicyContext: evaluate a policy for images, with per-context caches.
+
+Usage (the copy pipeline's contract)::
+
+    with PolicyContext(policy, require_signed=False) as pc:
+        verdict = pc.evaluate(unparsed)   # Verdict; never raises for a plain rejection
+        pc.check(unparsed)                # Verdict if allowed, else raises PolicyRejected
+
+Invariants:
+- Fail closed: ``allowed`` is True only when every requirement of the matched scope
+  allowed the image (and, with ``require_signed``, one of them verified a signature).
+  An exception during evaluation propagates; it is never turned into acceptance.
+- GPG keyrings (ephemeral GNUPGHOMEs holding only the policy's keys) and loaded key files
+  live exactly as long as the context; ``close()`` removes them. Nothing is global.
+- ``accepted_signatures`` follows containers/image's ``GetSignaturesWithAcceptedAuthor``:
+  a signature counts only if some requirement accepted it and none rejected it, and any
+  inconsistent answer (UNKNOWN with an error, ACCEPTED without a payload, two different
+  payloads) rejects it.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from trustcopy.errors import LimitExceededError, PolicyRejected, SignatureError
+from trustcopy.limits import MAX_KEY_FILE, read_file_at_most
+from trustcopy.policy.model import KeyLoadError, Policy, Requirement, SigStatus
+from trustcopy.policy.scopes import requirements_for
+from trustcopy.policy.verdict import RequirementResult, Verdict, signature_results
+
+if TYPE_CHECKING:
+    from trustcopy.image.unparsed import UnparsedImage
+    from trustcopy.signature.verified import VerifiedSignature
+
+
+def load_key_material(requirement: Any) -> list[bytes]:
+    """The key bytes a ``signedBy`` requirement names (each file read, bounded).
+
+    Raises:
+        KeyLoadError: a key file is missing, unreadable, not regular, or too large.
+    """
+    if requirement.key_data is not None:
+        return [requirement.key_data]
+    paths = [requirement.key_path] if requirement.key_path is not None else list(requirement.key_paths)
+    out: list[bytes] = []
+    for path in paths:
+        try:
+            out.append(read_file_at_most(path, MAX_KEY_FILE, f"key file {path}"))
+        except LimitExceededError as exc:
+            raise KeyLoadError(f"cannot read key file {path!r}: {exc.message}") from None
+        except OSError as exc:
+            raise KeyLoadError(f"cannot read key file {path!r}: {exc.strerror or exc}") from None
+    return out
+
+
+class PolicyContext:
+    """A policy plus the caches needed to evaluate it; use as a context manager.
+
+    Args:
+        policy: the loaded policy.
+        require_signed: refuse images whose matched requirements verify no signature
+            (skopeo's ``--require-signed``), even if the policy would allow them.
+    """
+
+    def __init__(self, policy: Policy, *, require_signed: bool = False) -> None:
+        if not isinstance(policy, Policy):
+            raise TypeError(f"PolicyContext needs a Policy, not {type(policy).__name__}")
+        self.policy = policy
+        self.require_signed = bool(require_signed)
+        self._keyrings: dict[Requirement, Any] = {}
+        self._key_errors: dict[Requirement, KeyLoadError] = {}
+        self._cache: Any = None
+        self._lock = threading.Lock()  # copies may evaluate instances from several threads
+        self._closed = False
+
+    def __enter__(self) -> PolicyContext:
+        """Enter: the context is usable until exit."""
+        self._check_open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Exit: remove every temporary keyring."""
+        self.close()
+
+    def close(self) -> None:
+        """Release keyrings and temporary GNUPGHOMEs; the context cannot be used afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        self._keyrings.clear()
+        cache, self._cache = self._cache, None
+        if cache is not None:
+            cache.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("PolicyContext used after close()")
+
+    # EvalResources -----------------------------------------------------------------
+
+    def gpg_keyring(self, requirement: Any) -> Any:
+        """The keyring for a ``signedBy`` requirement, built once per context.
+
+        Raises:
+            KeyLoadError: the keys cannot be read or imported (cached: every signature
+                evaluated with this requirement is rejected the same way).
+        """
+        self._check_open()
+        with self._lock:
+            if requirement in self._key_errors:
+                raise self._key_errors[requirement]
+            if requirement not in self._keyrings:
+                self._keyrings[requirement] = self._build_keyring(requirement)
+            return self._keyrings[requirement]
+
+    def _build_keyring(self, requirement: Any) -> Any:
+        try:
+            material = load_key_material(requirement)
+            if self._cache is None:
+                from trustcopy.signature.gpg import KeyringCache
+
+                self._cache = KeyringCache()
+            return self._cache.get(material)
+        except KeyLoadError as exc:
+            self._key_errors[requirement] = exc
+            raise
+        except SignatureError as exc:
+            detail = "No public keys imported" if exc.code == "no-public-keys" else exc.message
+            error = KeyLoadError(f"cannot import the keys of {requirement.describe()}: {detail}")
+            self._key_errors[requirement] = error
+            raise error from None
+
+    # Evaluation --------------------------------------------------------------------
+
+    def evaluate(self, image: UnparsedImage) -> Verdict:
+        """Evaluate the policy for ``image`` and explain the outcome.
+
+        Every requirement of the matched scope is evaluated (for a complete trace); the
+        image is allowed only if all of them allow it.
+
+        Returns:
+            The verdict; ``verdict.allowed`` says whether the image may be used.
+
+        Raises:
+            TrustcopyError: reading the image (manifest, signatures) failed; nothing is
+                accepted in that case.
+        """
+        self._check_open()
+        match = requirements_for(self.policy, image.reference)
+        results: list[RequirementResult] = []
+        for index, req in enumerate(match.requirements):
+            outcome = req.is_image_allowed(image, self)
+            results.append(
+                RequirementResult(
+                    index=index,
+                    type=req.type_name,
+                    description=req.describe(),
+                    allowed=outcome.allowed is True,
+                    reason=outcome.reason,
+                    message=outcome.message,
+                    verifies_signatures=req.verifies_signatures,
+                    signatures=signature_results(outcome.signatures),
+                )
+            )
+        return Verdict.build(
+            image=str(image.reference),
+            scope=match,
+            requirements=tuple(results),
+            require_signed=self.require_signed,
+        )
+
+    def check(self, image: UnparsedImage) -> Verdict:
+        """Like :meth:`evaluate`, but a rejection raises.
+
+        Raises:
+            PolicyRejected: "Source image rejected: …", with the verdict attached.
+        """
+        verdict = self.evaluate(image)
+        if not verdict.allowed:
+            raise PolicyRejected(
+                f"Source image rejected: {verdict.summary()}",
+                verdict=verdict,
+                context={"image": verdict.image, "scope": verdict.scope_label, "reason": verdict.reason},
+            )
+        return verdict
+
+    def accepted_signatures(self, image: UnparsedImage) -> list[VerifiedSignature]:
+        """The simple-signing signatures whose author the policy accepts (may be empty).
+
+        WARNING: an accepted signature does not mean the image is allowed; use
+        :meth:`check` for that.
+        """
+        from trustcopy.signature.formats import SimpleSigning, signature_from_blob
+
+        self._check_open()
+        reqs = requirements_for(self.policy, image.reference).requirements
+        accepted: list[VerifiedSignature] = []
+        for blob in image.signatures():
+            try:
+                if not isinstance(signature_from_blob(blob), SimpleSigning):
+                    continue
+            except SignatureError:
+                continue
+            verified = self._accepted_by_all(image, blob, reqs)
+            if verified is not None:
+                accepted.append(verified)
+        return accepted
+
+    def _accepted_by_all(self, image: UnparsedImage, blob: bytes, reqs: tuple[Requirement, ...]) -> Any:
+        accepted: Any = None
+        for req in reqs:
+            result = req.is_signature_accepted(image, blob, self)
+            if result.status is SigStatus.ACCEPTED:
+                if result.signature is None:
+                    return None  # inconsistent: accepted without a payload
+                if accepted is not None and _fields(accepted) != _fields(result.signature):
+                    return None  # inconsistent: two different payloads
+                accepted = accepted or result.signature
+            elif result.status is SigStatus.REJECTED:
+                return None
+            elif result.status is SigStatus.UNKNOWN:
+                if result.reason or result.message or result.signature is not None:
+                    return None  # inconsistent: UNKNOWN with an error or a payload
+            else:  # pragma: no cover - enum is closed; fail closed anyway
+                return None
+        return accepted  # None also for an (impossible) empty list
+
+
+def _fields(sig: Any) -> tuple[Any, ...]:
+    return (str(sig.docker_manifest_digest), sig.docker_reference, sig.key_fingerprint, sig.timestamp, sig.creator)
+

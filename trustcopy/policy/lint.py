@@ -1,0 +1,299 @@
+"""``trustcopy policy lint``: the strict parser, the JSON Schema, and semantic warnings.
+
+Errors come from the parser (the authority) and from the JSON Schema shipped as
+``trustcopy/data/policy.schema.json`` (identical to ``policies/policy.schema.json``); a
+policy with any error is unusable. Warnings flag policies that load but probably do not
+do what their author meant: key files that are missing or hold no keys, scopes that can
+never match, a default that accepts anything, ``reject`` mixed with other requirements,
+identity rules that cannot work for the transport, requirements that always reject in
+this build. Keep in sync with docs/policy.md ("policy lint").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from trustcopy.errors import PolicyError
+from trustcopy.limits import MAX_KEY_FILE, MAX_POLICY_FILE, read_file_at_most
+from trustcopy.policy.identity import IdentityMatcher, RemapIdentity
+from trustcopy.policy.model import PathPart, Policy, Requirement
+from trustcopy.policy.parse import parse_policy
+from trustcopy.policy.requirements import InsecureAcceptAnything, Reject, SignedBaseLayer, SignedBy
+from trustcopy.policy.scopes import format_path, transport_for_scopes
+from trustcopy.policy.sigstore_requirement import SigstoreSigned
+
+#: Transports whose references never carry a Docker identity (c/i DockerReference() == nil).
+NO_DOCKER_IDENTITY = frozenset({"dir", "oci", "oci-archive", "tarball"})
+#: Transports whose scopes are filesystem paths resolved without symlinks.
+PATH_TRANSPORTS = frozenset({"dir", "oci", "oci-archive"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lint result: ``severity`` is ``error`` or ``warning``; ``code`` is stable."""
+
+    severity: str
+    code: str
+    path: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        """Machine form."""
+        return {"severity": self.severity, "code": self.code, "path": self.path, "message": self.message}
+
+
+@dataclass
+class LintReport:
+    """Everything lint found about one policy file."""
+
+    source: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        """Findings that make the policy unusable."""
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        """Findings about a usable but suspicious policy."""
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def exit_status(self, *, strict: bool) -> int:
+        """0 clean; 1 with errors (or, with ``strict``, warnings)."""
+        return 1 if self.errors or (strict and self.warnings) else 0
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine form."""
+        return {"policy": self.source, "errors": len(self.errors), "warnings": len(self.warnings),
+                "findings": [f.to_json() for f in self.findings]}
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema shipped with trustcopy (package data)."""
+    from importlib.resources import files
+
+    return json.loads(files("trustcopy").joinpath("data/policy.schema.json").read_text(encoding="utf-8"))
+
+
+def schema_findings(data: bytes) -> list[Finding]:
+    """Validate ``data`` against the JSON Schema (nothing when it is not JSON at all)."""
+    import jsonschema
+
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        return []  # the parser reports the syntax error
+    validator = jsonschema.Draft202012Validator(load_schema())
+    out = []
+    for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
+        best = jsonschema.exceptions.best_match([error])
+        out.append(Finding("error", "schema", format_path(list(best.absolute_path)), best.message))
+    return out
+
+
+def lint_policy_bytes(data: bytes, source: str) -> LintReport:
+    """Lint policy.json contents (``source`` names it in messages)."""
+    report = LintReport(source)
+    policy: Policy | None = None
+    try:
+        policy = parse_policy(data, source=source)
+    except PolicyError as exc:
+        where = str(exc.context.get("path", "(top level)"))
+        detail = exc.message.split(f": at {where}: ", 1)[-1] if "path" in exc.context else exc.message
+        report.findings.append(Finding("error", "parse", where, detail))
+    report.findings.extend(schema_findings(data))
+    if policy is not None:
+        report.findings.extend(semantic_findings(policy))
+    return report
+
+
+def lint_policy_file(path: str) -> LintReport:
+    """Lint a policy file; an unreadable file is an error finding."""
+    try:
+        data = read_file_at_most(path, MAX_POLICY_FILE, f"policy file {path}")
+    except (OSError, PolicyError) as exc:
+        report = LintReport(path)
+        reason = getattr(exc, "strerror", None) or str(exc)
+        report.findings.append(Finding("error", "unreadable", "(top level)", f"cannot read policy {path!r}: {reason}"))
+        return report
+    except Exception as exc:  # LimitExceededError and friends carry a message  # noqa: BLE001
+        report = LintReport(path)
+        report.findings.append(Finding("error", "unreadable", "(top level)", str(exc)))
+        return report
+    return lint_policy_bytes(data, path)
+
+
+def _sections(policy: Policy) -> Iterator[tuple[str | None, str | None, tuple[Requirement, ...]]]:
+    yield None, None, policy.default
+    for name, scopes in policy.transports.items():
+        for scope, reqs in scopes.scopes.items():
+            yield name, scope, reqs
+
+
+def _base(transport: str | None, scope: str | None) -> tuple[PathPart, ...]:
+    return ("default",) if transport is None or scope is None else ("transports", transport, scope)
+
+
+def semantic_findings(policy: Policy) -> list[Finding]:
+    """Warnings about a policy that parsed; see the module docstring."""
+    out: list[Finding] = []
+
+    def warn(code: str, parts: tuple[PathPart, ...], message: str) -> None:
+        out.append(Finding("warning", code, format_path(parts), message))
+
+    if any(isinstance(r, InsecureAcceptAnything) for r in policy.default) and not any(
+        r.verifies_signatures for r in policy.default
+    ):
+        warn("default-accepts-anything", ("default",),
+             "the global default accepts any image without verification; prefer [{\"type\": \"reject\"}] "
+             "and allow what you need explicitly")
+    from trustcopy.transports.registry import get_transport
+
+    for name in policy.transports:
+        if get_transport(name) is None:
+            warn("unknown-transport", ("transports", name),
+                 f"there is no {name!r} transport in this build of trustcopy: these scopes never apply here"
+                 + ("" if transport_for_scopes(name) is not None else ", and they are not validated"))
+    for transport, scope, reqs in _sections(policy):
+        base = _base(transport, scope)
+        if transport is not None and scope:
+            out.extend(_scope_findings(transport, scope, base))
+        if len(reqs) > 1 and any(isinstance(r, Reject) for r in reqs):
+            warn("reject-mixed", base, "reject refuses every image, so the other requirements here have no effect")
+        for index, req in enumerate(reqs):
+            out.extend(_requirement_findings(transport, scope, req, (*base, index)))
+    return out
+
+
+def _scope_findings(transport: str, scope: str, base: tuple[PathPart, ...]) -> list[Finding]:
+    out: list[Finding] = []
+    where = format_path(base)
+    if transport == "oci" and ":" in scope:
+        out.append(Finding("warning", "scope-never-matches", where,
+                           f"oci: scopes are directories; the image name after ':' is not part of an image's "
+                           f"identity (as in containers/image), so this scope never matches; use "
+                           f"{scope.split(':', 1)[0]!r} for the whole layout"))
+    elif transport in PATH_TRANSPORTS and scope.startswith("/") and os.path.lexists(scope):
+        real = os.path.realpath(scope)
+        if real != scope:
+            out.append(Finding("warning", "scope-never-matches", where,
+                               f"the path contains a symbolic link; images are matched by their resolved path, "
+                               f"so this scope never matches; use {real!r}"))
+    return out
+
+
+def _identity_of(req: Requirement) -> IdentityMatcher | None:
+    if isinstance(req, (SignedBy, SigstoreSigned)):
+        return req.signed_identity
+    if isinstance(req, SignedBaseLayer):
+        return req.base_layer_identity
+    return None
+
+
+def _requirement_findings(
+    transport: str | None, scope: str | None, req: Requirement, parts: tuple[PathPart, ...]
+) -> list[Finding]:
+    out: list[Finding] = []
+
+    def warn(code: str, message: str, *sub: PathPart) -> None:
+        out.append(Finding("warning", code, format_path((*parts, *sub)), message))
+
+    identity = _identity_of(req)
+    if identity is not None and transport in NO_DOCKER_IDENTITY and identity.needs_docker_identity:
+        warn("identity-needs-docker-reference",
+             f"{transport}: images have no Docker reference, so {identity.type_name} always rejects them; "
+             "use exactReference or exactRepository")
+    remap_checked = transport in ("docker", "atomic") and bool(scope) and not str(scope).startswith("*.")
+    if isinstance(identity, RemapIdentity) and remap_checked and scope:
+        repo = scope.split("@", 1)[0]
+        if ":" in repo.rsplit("/", 1)[-1] and "/" in repo:
+            repo = repo.rsplit(":", 1)[0]
+        if not (_under(repo, identity.prefix) or _under(identity.prefix, repo)):
+            warn("remap-prefix-outside-scope",
+                 f"prefix {identity.prefix!r} never applies to images in scope {scope!r}, so no remapping happens",
+                 "signedIdentity", "prefix")
+    if isinstance(req, SignedBaseLayer):
+        warn("always-rejects",
+             "signedBaseLayer is not implemented (here or in containers/image): it rejects every image")
+    if isinstance(req, SignedBy):
+        out.extend(_key_findings(req, parts))
+    if isinstance(req, SigstoreSigned):
+        try:
+            from trustcopy.signature.sigstore import verify_sigstore  # type: ignore[attr-defined]  # noqa: F401
+        except ImportError:
+            warn("always-rejects", "sigstore signature verification is not available in this build: "
+                 "sigstoreSigned rejects every image")
+        for attr, name in (("key_path", "keyPath"), ("rekor_public_key_path", "rekorPublicKeyPath")):
+            value = getattr(req, attr)
+            if value is not None:
+                out.extend(_file_findings(value, (*parts, name)))
+        for attr, name in (("key_paths", "keyPaths"), ("rekor_public_key_paths", "rekorPublicKeyPaths")):
+            for i, value in enumerate(getattr(req, attr) or ()):
+                out.extend(_file_findings(value, (*parts, name, i)))
+    return out
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + "/")
+
+
+def _file_findings(path: str, parts: tuple[PathPart, ...]) -> list[Finding]:
+    where = format_path(parts)
+    out = []
+    if not os.path.isabs(path):
+        out.append(Finding("warning", "relative-key-path", where,
+                           f"{path!r} is relative: it is resolved against the current directory at run time"))
+    if not os.path.exists(path):
+        out.append(Finding("warning", "key-file-missing", where, f"{path!r} does not exist: every signature will be "
+                           "rejected"))
+    elif not os.access(path, os.R_OK) or not os.path.isfile(path):
+        out.append(Finding("warning", "key-file-unreadable", where, f"{path!r} is not a readable file"))
+    return out
+
+
+def _key_findings(req: SignedBy, parts: tuple[PathPart, ...]) -> list[Finding]:
+    out: list[Finding] = []
+    sources: list[tuple[tuple[PathPart, ...], str | None, bytes | None]] = []
+    if req.key_path is not None:
+        sources.append(((*parts, "keyPath"), req.key_path, None))
+    for i, path in enumerate(req.key_paths or ()):
+        sources.append(((*parts, "keyPaths", i), path, None))
+    if req.key_data is not None:
+        sources.append(((*parts, "keyData"), None, req.key_data))
+    for sub, key_file, inline in sources:
+        data = inline
+        if key_file is not None:
+            problems = _file_findings(key_file, sub)
+            out.extend(problems)
+            if problems and any(f.code != "relative-key-path" for f in problems):
+                continue
+            try:
+                data = read_file_at_most(key_file, MAX_KEY_FILE, f"key file {key_file}")
+            except Exception as exc:  # noqa: BLE001 - any failure is worth one warning
+                out.append(Finding("warning", "key-file-unreadable", format_path(sub), str(exc)))
+                continue
+        message = _gpg_key_problem(data or b"")
+        if message:
+            out.append(Finding("warning", "no-public-keys", format_path(sub), message))
+    return out
+
+
+def _gpg_key_problem(data: bytes) -> str | None:
+    """Why ``data`` holds no usable public key, or None (also None when gpg is unavailable)."""
+    import shutil
+
+    if shutil.which("gpg") is None:
+        return None
+    from trustcopy.errors import SignatureError
+    from trustcopy.signature.gpg import GPGKeyring
+
+    try:
+        with GPGKeyring([data]) as keyring:
+            return None if keyring.fingerprints else "holds no public keys"
+    except SignatureError as exc:
+        return f"holds no usable public keys: {exc.message}"

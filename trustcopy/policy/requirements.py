@@ -1,0 +1,374 @@
+"""The requirement types and how each one evaluates an image or a signature.
+
+Each requirement answers two questions (containers/image ``PolicyRequirement``):
+``is_image_allowed`` (may this image be used at all?) and ``is_signature_accepted`` (is
+this one signature by a trusted author?). Both return result objects carrying a stable
+reason code; neither raises for a plain rejection. Errors reading the image itself
+(a registry going away mid-evaluation) propagate: nothing is accepted on an exception.
+
+``signedBy`` keeps containers/image's order: crypto → key identity → manifest digest →
+signed identity (the first two in signature/simple.py, the last two through the callbacks
+given to it). Only simple-signing signatures are considered by ``signedBy``; only
+sigstore ones by ``sigstoreSigned`` (policy/sigstore_requirement.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.policy.identity import IdentityMatcher, MatchRepoDigestOrExact
+from trustcopy.policy.model import (
+    EvalResources,
+    ImageResult,
+    KeyLoadError,
+    PolicySpecError,
+    Requirement,
+    SignatureInfo,
+    SigResult,
+    SigStatus,
+)
+
+if TYPE_CHECKING:
+    from trustcopy.digest import Digest
+    from trustcopy.image.unparsed import UnparsedImage
+
+#: keyType values containers/image recognizes; only GPGKeys is implemented anywhere.
+KNOWN_KEY_TYPES = ("GPGKeys", "signedByGPGKeys", "X509Certificates", "signedByX509CAs")
+NO_SIGNATURE_MESSAGE = "A signature was required, but no signature exists"
+
+
+@dataclass(frozen=True)
+class InsecureAcceptAnything(Requirement):
+    """Accepts every image; never makes a signature accepted."""
+
+    type_name: ClassVar[str] = "insecureAcceptAnything"
+
+    def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
+        """Always allowed, without looking at the image."""
+        return ImageResult(True, "ACCEPT_ANYTHING", "insecureAcceptAnything allows any image")
+
+    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
+        """No opinion: this requirement does not deal with signatures."""
+        return SigResult(SigStatus.UNKNOWN)
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy.json form."""
+        return {"type": self.type_name}
+
+
+@dataclass(frozen=True)
+class Reject(Requirement):
+    """Rejects every image and every signature."""
+
+    type_name: ClassVar[str] = "reject"
+
+    def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
+        """Never allowed."""
+        return ImageResult(False, "SCOPE_REJECT", f"Running image {image.reference} is rejected by policy.")
+
+    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
+        """Never accepted."""
+        return SigResult(
+            SigStatus.REJECTED, "SCOPE_REJECT", f"Any signatures for image {image.reference} are rejected by policy."
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy.json form."""
+        return {"type": self.type_name}
+
+
+def check_path(value: object, name: str) -> str:
+    """A non-empty path string."""
+    if not isinstance(value, str):
+        raise PolicySpecError("expected a string", (name,))
+    if not value:
+        raise PolicySpecError("must not be empty", (name,))
+    return value
+
+
+def check_paths(value: object, name: str) -> tuple[str, ...]:
+    """A non-empty list of non-empty path strings."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise PolicySpecError("expected a list of strings", (name,))
+    if not value:
+        raise PolicySpecError("must not be an empty list", (name,))
+    out: list[str] = []
+    for i, item in enumerate(value):
+        try:
+            out.append(check_path(item, name))
+        except PolicySpecError as exc:
+            raise PolicySpecError(exc.message, (name, i)) from None
+    return tuple(out)
+
+
+def check_data(value: object, name: str) -> bytes:
+    """Non-empty bytes (key material given inline)."""
+    if not isinstance(value, (bytes, bytearray)):
+        raise PolicySpecError("expected bytes", (name,))
+    if not value:
+        raise PolicySpecError("must not be empty", (name,))
+    return bytes(value)
+
+
+def check_identity(value: object, name: str) -> IdentityMatcher:
+    """An identity matcher object."""
+    if not isinstance(value, IdentityMatcher):
+        raise PolicySpecError(f"expected a signedIdentity matcher, not {type(value).__name__}", (name,))
+    return value
+
+
+def count_given(*values: object) -> int:
+    """How many of ``values`` are set (not None)."""
+    return sum(v is not None for v in values)
+
+
+@dataclass(frozen=True)
+class SignedBy(Requirement):
+    """A simple-signing signature by one of the named GPG keys, for an accepted identity.
+
+    Exactly one of ``key_path``, ``key_paths`` and ``key_data`` is given. Only
+    ``key_type="GPGKeys"`` is implemented (as in containers/image, which parses the other
+    values but rejects every image with them; we refuse them when the policy is loaded).
+    """
+
+    type_name: ClassVar[str] = "signedBy"
+    verifies_signatures: ClassVar[bool] = True
+    key_type: str = "GPGKeys"
+    key_path: str | None = None
+    key_paths: tuple[str, ...] | None = None
+    key_data: bytes | None = field(default=None, repr=False)
+    signed_identity: IdentityMatcher = field(default_factory=MatchRepoDigestOrExact)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key_type, str) or self.key_type not in KNOWN_KEY_TYPES:
+            raise PolicySpecError(f"unrecognized keyType value {self.key_type!r} (use \"GPGKeys\")", ("keyType",))
+        if self.key_type != "GPGKeys":
+            raise PolicySpecError(
+                f"keyType {self.key_type!r} is not implemented (containers/image rejects every image with it); "
+                'only "GPGKeys" is supported',
+                ("keyType",),
+            )
+        given = count_given(self.key_path, self.key_paths, self.key_data)
+        if given != 1:
+            which = "none of them present" if given == 0 else "more than one present"
+            raise PolicySpecError(f"exactly one of keyPath, keyPaths and keyData must be specified, {which}")
+        if self.key_path is not None:
+            check_path(self.key_path, "keyPath")
+        if self.key_paths is not None:
+            object.__setattr__(self, "key_paths", check_paths(self.key_paths, "keyPaths"))
+        if self.key_data is not None:
+            object.__setattr__(self, "key_data", check_data(self.key_data, "keyData"))
+        check_identity(self.signed_identity, "signedIdentity")
+
+    def key_sources(self) -> list[str]:
+        """Human names of where the keys come from (paths, or "keyData")."""
+        if self.key_path is not None:
+            return [self.key_path]
+        if self.key_paths is not None:
+            return list(self.key_paths)
+        return ["keyData"]
+
+    def describe(self) -> str:
+        """Type, key sources and identity rule."""
+        return f"signedBy (keys: {', '.join(self.key_sources())}; signedIdentity: {self.signed_identity.type_name})"
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy.json form."""
+        out: dict[str, Any] = {"type": self.type_name, "keyType": self.key_type}
+        if self.key_path is not None:
+            out["keyPath"] = self.key_path
+        if self.key_paths is not None:
+            out["keyPaths"] = list(self.key_paths)
+        if self.key_data is not None:
+            out["keyData"] = base64.b64encode(self.key_data).decode("ascii")
+        out["signedIdentity"] = self.signed_identity.to_json()
+        return out
+
+    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
+        """Verify one blob (1-based index 1 in the trace); see :meth:`verify_blob`."""
+        return self.verify_blob(image, blob, 1, env)
+
+    def verify_blob(self, image: UnparsedImage, blob: bytes, index: int, env: EvalResources) -> SigResult:
+        """Verify one signature blob against this requirement's keys and identity rule."""
+        from trustcopy.signature.formats import SimpleSigning, signature_from_blob
+
+        expected = self.signed_identity.expected(image.reference)
+        try:
+            sig = signature_from_blob(blob)
+        except SignatureError as exc:
+            return _rejected(exc, SignatureInfo(index, expected_identity=expected))
+        if not isinstance(sig, SimpleSigning):
+            info = SignatureInfo(index, sig.format_id, expected_identity=expected)
+            message = f"signedBy accepts only simple signing, not {sig.format_id}"
+            return SigResult(SigStatus.REJECTED, "UNSUPPORTED_FORMAT", message, info=info)
+        return self.verify_simple(image, sig, index, env)
+
+    def verify_simple(self, image: UnparsedImage, sig: Any, index: int, env: EvalResources) -> SigResult:
+        """Verify a parsed simple-signing signature (``sig``), recording what it claimed."""
+        from trustcopy.signature.simple import verify_simple_signing
+
+        claims: dict[str, str] = {}
+        expected = self.signed_identity.expected(image.reference)
+
+        def info(fingerprint: str | None = None) -> SignatureInfo:
+            return SignatureInfo(
+                index, "simple-signing", fingerprint, claims.get("identity"), claims.get("digest"), expected
+            )
+
+        try:
+            keyring = env.gpg_keyring(self)
+        except KeyLoadError as exc:
+            return SigResult(SigStatus.REJECTED, "KEY_LOAD_FAILED", str(exc), info=info())
+        if not keyring.fingerprints:
+            return SigResult(SigStatus.REJECTED, "KEY_LOAD_FAILED", "No public keys imported", info=info())
+
+        def validate_digest(digest: Digest) -> None:
+            claims["digest"] = str(digest)
+            validate_signed_digest(image, digest)
+
+        def validate_identity(signed: str) -> None:
+            claims["identity"] = signed
+            match = self.signed_identity.matches(image.reference, signed)
+            if not match.ok:
+                raise SignatureVerificationError(
+                    f"Signature for identity {json.dumps(signed)} is not accepted: {match.reason}; expected {expected}",
+                    reason="IDENTITY_MISMATCH",
+                    context={"claimed_identity": signed, "expected_identity": expected},
+                )
+
+        try:
+            verified = verify_simple_signing(
+                sig,
+                keyring,
+                validate_signed_docker_reference=validate_identity,
+                validate_signed_docker_manifest_digest=validate_digest,
+            )
+        except SignatureError as exc:
+            return _rejected(exc, info(_context_fingerprint(exc)))
+        return SigResult(
+            SigStatus.ACCEPTED,
+            "SIGNATURE_VERIFIED",
+            f"signed by key {verified.key_fingerprint} for {verified.docker_reference}",
+            signature=verified,
+            info=info(verified.key_fingerprint),
+        )
+
+    def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
+        """Allowed when at least one simple-signing signature is accepted."""
+        from trustcopy.signature.formats import SimpleSigning
+
+        parsed = parse_all(image)
+        if isinstance(parsed, ImageResult):
+            return parsed
+        results = [
+            self.verify_simple(image, sig, index, env)
+            for index, sig in parsed
+            if isinstance(sig, SimpleSigning)
+        ]
+        return summarize(results, NO_SIGNATURE_MESSAGE)
+
+
+def validate_signed_digest(image: UnparsedImage, digest: Digest) -> None:
+    """The callback both signature kinds use: the signed digest must match the manifest.
+
+    Raises:
+        SignatureVerificationError: reason DIGEST_MISMATCH, naming both digests.
+    """
+    from trustcopy.manifest.digest import matches_digest
+
+    raw, _mime = image.manifest()
+    if not matches_digest(raw, digest):
+        raise SignatureVerificationError(
+            f"Signature for digest {digest} does not match: the manifest of {image.reference} "
+            f"has digest {image.manifest_digest()}",
+            reason="DIGEST_MISMATCH",
+            context={"claimed_digest": str(digest)},
+        )
+
+
+def _context_fingerprint(exc: SignatureError) -> str | None:
+    value = exc.context.get("key_fingerprint") or exc.context.get("fingerprint")
+    return value if isinstance(value, str) else None
+
+
+def _rejected(exc: SignatureError, info: SignatureInfo) -> SigResult:
+    reason = exc.reason if isinstance(exc, SignatureVerificationError) else "INVALID_SIGNATURE"
+    return SigResult(SigStatus.REJECTED, reason, exc.message, info=info)
+
+
+def parse_all(image: UnparsedImage) -> list[tuple[int, Any]] | ImageResult:
+    """Parse every signature blob of the image (1-based indexes).
+
+    One unreadable blob makes the image rejected, as in containers/image, where it fails
+    reading the image's signatures altogether: a valid signature next to garbage is not
+    enough.
+    """
+    from trustcopy.signature.formats import signature_from_blob
+
+    out: list[tuple[int, Any]] = []
+    for index, blob in enumerate(image.signatures(), start=1):
+        try:
+            out.append((index, signature_from_blob(blob)))
+        except SignatureError as exc:
+            result = _rejected(exc, SignatureInfo(index))
+            return ImageResult(
+                False, result.reason, f"signature {index} cannot be parsed: {exc.message}", (result,)
+            )
+    return out
+
+
+def summarize(results: Sequence[SigResult], none_message: str) -> ImageResult:
+    """Combine per-signature results: one accepted signature is enough (c/i wording)."""
+    for result in results:
+        if result.status is SigStatus.ACCEPTED and result.signature is not None:
+            index = result.info.index if result.info else "?"
+            message = f"signature {index} accepted: {result.message}"
+            return ImageResult(True, "SIGNATURE_VERIFIED", message, tuple(results))
+    if not results:
+        return ImageResult(False, "NO_SIGNATURES", none_message)
+    reasons = [_failure(r) for r in results]
+    codes = {code for code, _ in reasons}
+    if len(results) == 1:
+        return ImageResult(False, reasons[0][0], reasons[0][1], tuple(results))
+    code = codes.pop() if len(codes) == 1 else "SIGNATURES_REJECTED"
+    text = "; ".join(
+        f"signature {r.info.index if r.info else '?'}: {msg}" for r, (_, msg) in zip(results, reasons, strict=True)
+    )
+    return ImageResult(False, code, f"None of the signatures were accepted, reasons: {text}", tuple(results))
+
+
+def _failure(result: SigResult) -> tuple[str, str]:
+    if result.status is SigStatus.REJECTED:
+        return result.reason or "INVALID_SIGNATURE", result.message or "signature rejected"
+    # ACCEPTED without a payload, or UNKNOWN: impossible for a signature-verifying requirement.
+    return "INTERNAL_INCONSISTENCY", f"Internal error: Unexpected signature verification result {result.status.value!r}"
+
+
+@dataclass(frozen=True)
+class SignedBaseLayer(Requirement):
+    """Parsed for compatibility; like containers/image, it rejects every image."""
+
+    type_name: ClassVar[str] = "signedBaseLayer"
+    base_layer_identity: IdentityMatcher = field(default_factory=MatchRepoDigestOrExact)
+
+    def __post_init__(self) -> None:
+        check_identity(self.base_layer_identity, "baseLayerIdentity")
+
+    def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
+        """Never allowed: not implemented in containers/image either."""
+        return ImageResult(
+            False, "NOT_IMPLEMENTED", "signedBaseLayer not implemented yet! (containers/image rejects it too)"
+        )
+
+    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
+        """No opinion on signatures."""
+        return SigResult(SigStatus.UNKNOWN)
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy.json form."""
+        return {"type": self.type_name, "baseLayerIdentity": self.base_layer_identity.to_json()}

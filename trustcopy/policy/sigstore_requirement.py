@@ -1,0 +1,311 @@
+"""The ``sigstoreSigned`` requirement: parsing, validation, and wiring to the verifier.
+
+Fields and combination rules follow the newest containers-policy.json(5): exactly one of
+``keyPath``, ``keyPaths``, ``keyData``, ``keyDatas``, ``fulcio`` and ``pki``; at most one
+Rekor key source, required with ``fulcio`` and refused with ``pki``.
+
+The cryptographic verification belongs to ``trustcopy.signature.sigstore`` (the sigstore
+issue). Until that module provides ``verify_sigstore``, every sigstore signature is
+*rejected* with reason ``NOT_IMPLEMENTED``: a policy that asks for sigstore signatures
+never lets an image through unverified. The expected call is::
+
+    verify_sigstore(sig, requirement, *, validate_signed_docker_reference=…,
+                    validate_signed_docker_manifest_digest=…) -> VerifiedSignature
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.policy.identity import IdentityMatcher, MatchRepoDigestOrExact
+from trustcopy.policy.model import (
+    EvalResources,
+    ImageResult,
+    PolicySpecError,
+    Requirement,
+    SignatureInfo,
+    SigResult,
+    SigStatus,
+)
+from trustcopy.policy.requirements import (
+    NO_SIGNATURE_MESSAGE,
+    check_data,
+    check_identity,
+    check_path,
+    check_paths,
+    count_given,
+    parse_all,
+    summarize,
+    validate_signed_digest,
+)
+
+if TYPE_CHECKING:
+    from trustcopy.digest import Digest
+    from trustcopy.image.unparsed import UnparsedImage
+
+#: The MIME type of a cosign signature attachment; other sigstore attachments are skipped.
+SIGSTORE_SIGNATURE_MIME_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
+
+
+def check_datas(value: object, name: str) -> tuple[bytes, ...]:
+    """A non-empty list of non-empty byte strings."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise PolicySpecError("expected a list", (name,))
+    if not value:
+        raise PolicySpecError("contains no entries", (name,))
+    out: list[bytes] = []
+    for i, item in enumerate(value):
+        try:
+            out.append(check_data(item, name))
+        except PolicySpecError as exc:
+            raise PolicySpecError(exc.message, (name, i)) from None
+    return tuple(out)
+
+
+def _check_text(value: object, name: str, *, required: bool) -> None:
+    if value is None:
+        if required:
+            raise PolicySpecError(f"{name} not specified", (name,))
+        return
+    if not isinstance(value, str):
+        raise PolicySpecError("expected a string", (name,))
+    if not value:
+        raise PolicySpecError("must not be empty", (name,))
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _b64_list(datas: tuple[bytes, ...] | None) -> list[str | None] | None:
+    return None if datas is None else [_b64(d) for d in datas]
+
+
+def _compact(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class FulcioSpec:
+    """Trust a Fulcio-issued certificate for one OIDC issuer and e-mail subject."""
+
+    ca_path: str | None = None
+    ca_data: bytes | None = field(default=None, repr=False)
+    oidc_issuer: str | None = None
+    subject_email: str | None = None
+
+    def __post_init__(self) -> None:
+        given = count_given(self.ca_path, self.ca_data)
+        if given == 2:
+            raise PolicySpecError("caPath and caData cannot be used simultaneously")
+        if given == 0:
+            raise PolicySpecError("at least one of caPath and caData must be specified")
+        if self.ca_path is not None:
+            check_path(self.ca_path, "caPath")
+        if self.ca_data is not None:
+            object.__setattr__(self, "ca_data", check_data(self.ca_data, "caData"))
+        _check_text(self.oidc_issuer, "oidcIssuer", required=True)
+        _check_text(self.subject_email, "subjectEmail", required=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy.json form."""
+        return _compact({"caPath": self.ca_path, "caData": _b64(self.ca_data),
+                         "oidcIssuer": self.oidc_issuer, "subjectEmail": self.subject_email})
+
+
+@dataclass(frozen=True)
+class PKISpec:
+    """Trust a certificate chaining to private CA roots, for an e-mail and/or hostname subject."""
+
+    ca_roots_path: str | None = None
+    ca_roots_data: bytes | None = field(default=None, repr=False)
+    ca_intermediates_path: str | None = None
+    ca_intermediates_data: bytes | None = field(default=None, repr=False)
+    subject_email: str | None = None
+    subject_hostname: str | None = None
+
+    def __post_init__(self) -> None:
+        given = count_given(self.ca_roots_path, self.ca_roots_data)
+        if given == 2:
+            raise PolicySpecError("caRootsPath and caRootsData cannot be used simultaneously")
+        if given == 0:
+            raise PolicySpecError("at least one of caRootsPath and caRootsData must be specified")
+        if count_given(self.ca_intermediates_path, self.ca_intermediates_data) == 2:
+            raise PolicySpecError("caIntermediatesPath and caIntermediatesData cannot be used simultaneously")
+        for name, value in (("caRootsPath", self.ca_roots_path), ("caIntermediatesPath", self.ca_intermediates_path)):
+            if value is not None:
+                check_path(value, name)
+        for attr, name in (("ca_roots_data", "caRootsData"), ("ca_intermediates_data", "caIntermediatesData")):
+            if getattr(self, attr) is not None:
+                object.__setattr__(self, attr, check_data(getattr(self, attr), name))
+        if self.subject_email is None and self.subject_hostname is None:
+            raise PolicySpecError("at least one of subjectEmail, subjectHostname must be specified")
+        _check_text(self.subject_email, "subjectEmail", required=False)
+        _check_text(self.subject_hostname, "subjectHostname", required=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy.json form."""
+        return _compact({
+            "caRootsPath": self.ca_roots_path, "caRootsData": _b64(self.ca_roots_data),
+            "caIntermediatesPath": self.ca_intermediates_path,
+            "caIntermediatesData": _b64(self.ca_intermediates_data),
+            "subjectEmail": self.subject_email, "subjectHostname": self.subject_hostname,
+        })
+
+
+@dataclass(frozen=True)
+class SigstoreSigned(Requirement):
+    """A sigstore (cosign) signature by a trusted key or certificate, for an accepted identity."""
+
+    type_name: ClassVar[str] = "sigstoreSigned"
+    verifies_signatures: ClassVar[bool] = True
+    key_path: str | None = None
+    key_paths: tuple[str, ...] | None = None
+    key_data: bytes | None = field(default=None, repr=False)
+    key_datas: tuple[bytes, ...] | None = field(default=None, repr=False)
+    fulcio: FulcioSpec | None = None
+    pki: PKISpec | None = None
+    rekor_public_key_path: str | None = None
+    rekor_public_key_paths: tuple[str, ...] | None = None
+    rekor_public_key_data: bytes | None = field(default=None, repr=False)
+    rekor_public_key_datas: tuple[bytes, ...] | None = field(default=None, repr=False)
+    signed_identity: IdentityMatcher = field(default_factory=MatchRepoDigestOrExact)
+
+    def __post_init__(self) -> None:
+        keys = count_given(self.key_path, self.key_paths, self.key_data, self.key_datas, self.fulcio, self.pki)
+        if keys != 1:
+            raise PolicySpecError(
+                "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified"
+            )
+        rekor = count_given(self.rekor_public_key_path, self.rekor_public_key_paths,
+                            self.rekor_public_key_data, self.rekor_public_key_datas)
+        if rekor > 1:
+            raise PolicySpecError("at most one of rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData "
+                                  "and rekorPublicKeyDatas can be used simultaneously")
+        if self.fulcio is not None and rekor == 0:
+            raise PolicySpecError("at least one of rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData "
+                                  "and rekorPublicKeyDatas must be specified if fulcio is used")
+        if self.pki is not None and rekor > 0:
+            raise PolicySpecError("rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData and "
+                                  "rekorPublicKeyDatas are not supported for pki")
+        for attr, name in (("key_path", "keyPath"), ("rekor_public_key_path", "rekorPublicKeyPath")):
+            if getattr(self, attr) is not None:
+                check_path(getattr(self, attr), name)
+        for attr, name in (("key_paths", "keyPaths"), ("rekor_public_key_paths", "rekorPublicKeyPaths")):
+            if getattr(self, attr) is not None:
+                object.__setattr__(self, attr, check_paths(getattr(self, attr), name))
+        for attr, name in (("key_data", "keyData"), ("rekor_public_key_data", "rekorPublicKeyData")):
+            if getattr(self, attr) is not None:
+                object.__setattr__(self, attr, check_data(getattr(self, attr), name))
+        for attr, name in (("key_datas", "keyDatas"), ("rekor_public_key_datas", "rekorPublicKeyDatas")):
+            if getattr(self, attr) is not None:
+                object.__setattr__(self, attr, check_datas(getattr(self, attr), name))
+        if self.fulcio is not None and not isinstance(self.fulcio, FulcioSpec):
+            raise PolicySpecError("expected a fulcio object", ("fulcio",))
+        if self.pki is not None and not isinstance(self.pki, PKISpec):
+            raise PolicySpecError("expected a pki object", ("pki",))
+        check_identity(self.signed_identity, "signedIdentity")
+
+    def key_sources(self) -> list[str]:
+        """Human names of the trust root (paths, "keyData", "fulcio", "pki")."""
+        if self.key_path is not None:
+            return [self.key_path]
+        if self.key_paths is not None:
+            return list(self.key_paths)
+        if self.key_data is not None or self.key_datas is not None:
+            return ["keyData" if self.key_data is not None else "keyDatas"]
+        return ["fulcio" if self.fulcio is not None else "pki"]
+
+    def describe(self) -> str:
+        """Type, trust root and identity rule."""
+        return (f"sigstoreSigned (keys: {', '.join(self.key_sources())}; "
+                f"signedIdentity: {self.signed_identity.type_name})")
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy.json form."""
+        return _compact({
+            "type": self.type_name, "keyPath": self.key_path,
+            "keyPaths": None if self.key_paths is None else list(self.key_paths),
+            "keyData": _b64(self.key_data), "keyDatas": _b64_list(self.key_datas),
+            "fulcio": None if self.fulcio is None else self.fulcio.to_json(),
+            "pki": None if self.pki is None else self.pki.to_json(),
+            "rekorPublicKeyPath": self.rekor_public_key_path,
+            "rekorPublicKeyPaths": None if self.rekor_public_key_paths is None else list(self.rekor_public_key_paths),
+            "rekorPublicKeyData": _b64(self.rekor_public_key_data),
+            "rekorPublicKeyDatas": _b64_list(self.rekor_public_key_datas),
+            "signedIdentity": self.signed_identity.to_json(),
+        })
+
+    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
+        """Rejected, as in containers/image (which does not implement this for sigstore)."""
+        message = "isSignatureAuthorAccepted is not implemented for sigstore"
+        return SigResult(SigStatus.REJECTED, "NOT_IMPLEMENTED", message)
+
+    def verify(self, image: UnparsedImage, sig: Any, index: int) -> SigResult:
+        """Verify one sigstore signature through ``trustcopy.signature.sigstore``, if built in."""
+        claims: dict[str, str] = {}
+        expected = self.signed_identity.expected(image.reference)
+
+        def info(fingerprint: str | None = None) -> SignatureInfo:
+            return SignatureInfo(
+                index, "sigstore-json", fingerprint, claims.get("identity"), claims.get("digest"), expected
+            )
+
+        try:
+            from trustcopy.signature.sigstore import verify_sigstore  # type: ignore[attr-defined]
+        except ImportError:
+            return SigResult(SigStatus.REJECTED, "NOT_IMPLEMENTED",
+                             "sigstore signature verification is not available in this build of trustcopy", info=info())
+
+        def validate_digest(digest: Digest) -> None:
+            claims["digest"] = str(digest)
+            validate_signed_digest(image, digest)
+
+        def validate_identity(signed: str) -> None:
+            claims["identity"] = signed
+            match = self.signed_identity.matches(image.reference, signed)
+            if not match.ok:
+                raise SignatureVerificationError(
+                    f"Signature for identity {json.dumps(signed)} is not accepted: {match.reason}; expected {expected}",
+                    reason="IDENTITY_MISMATCH",
+                )
+
+        try:
+            verified = verify_sigstore(sig, self, validate_signed_docker_reference=validate_identity,
+                                       validate_signed_docker_manifest_digest=validate_digest)
+        except SignatureError as exc:
+            reason = exc.reason if isinstance(exc, SignatureVerificationError) else "INVALID_SIGNATURE"
+            return SigResult(SigStatus.REJECTED, reason, exc.message, info=info())
+        if verified is None:  # a verifier must return the verified object or raise
+            return SigResult(SigStatus.REJECTED, "INTERNAL_INCONSISTENCY",
+                             "internal error: sigstore verification succeeded but returned no data", info=info())
+        return SigResult(SigStatus.ACCEPTED, "SIGNATURE_VERIFIED",
+                         f"signed by key {verified.key_fingerprint} for {verified.docker_reference}",
+                         signature=verified, info=info(verified.key_fingerprint))
+
+    def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
+        """Allowed when at least one sigstore signature attachment is accepted."""
+        from trustcopy.signature.formats import SigstoreSignature
+
+        parsed = parse_all(image)
+        if isinstance(parsed, ImageResult):
+            return parsed
+        results: list[SigResult] = []
+        other_formats = non_attachments = 0
+        for index, sig in parsed:
+            if not isinstance(sig, SigstoreSignature):
+                other_formats += 1
+            elif sig.untrusted_mime_type != SIGSTORE_SIGNATURE_MIME_TYPE:
+                non_attachments += 1
+            else:
+                results.append(self.verify(image, sig, index))
+        none_message = NO_SIGNATURE_MESSAGE
+        if other_formats or non_attachments:
+            none_message += (f" ({other_formats} non-sigstore signatures, "
+                             f"{non_attachments} sigstore non-signature attachments)")
+        return summarize(results, none_message)

@@ -1,0 +1,195 @@
+"""Verdict: the explainable outcome of evaluating a policy for one image. No rendering here.
+
+A verdict records which scope matched (and which more general sections it overrode), each
+requirement's outcome, and each signature's outcome (format, key, identity claimed versus
+expected, reason). Every outcome has a stable upper-case reason code (docs/policy.md).
+:meth:`Verdict.to_json` is the documented, versioned machine form used by
+``trustcopy policy explain --output json``; cli/ renders the text form.
+
+Invariant: ``allowed`` is computed here, once, from the requirement results: True only if
+there is at least one requirement, all of them allowed the image, and (with
+``require_signed``) at least one of those verified a signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from trustcopy.policy.model import SigResult
+from trustcopy.policy.scopes import format_path
+
+if TYPE_CHECKING:
+    from trustcopy.policy.scopes import ScopeMatch
+
+#: Bumped when a field of the JSON form changes meaning or disappears (additions keep it).
+VERDICT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SignatureResult:
+    """One signature, as one requirement judged it (``index`` is 1-based, like signature-N files)."""
+
+    index: int
+    status: str
+    reason: str
+    message: str
+    format: str = "unknown"
+    key_fingerprint: str | None = None
+    claimed_identity: str | None = None
+    claimed_digest: str | None = None
+    expected_identity: str | None = None
+    verified: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine form (camelCase keys)."""
+        return {
+            "index": self.index,
+            "format": self.format,
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+            "keyFingerprint": self.key_fingerprint,
+            "claimedIdentity": self.claimed_identity,
+            "claimedDigest": self.claimed_digest,
+            "expectedIdentity": self.expected_identity,
+            "verified": self.verified,
+        }
+
+
+def signature_results(results: Sequence[SigResult]) -> tuple[SignatureResult, ...]:
+    """Trace entries from a requirement's per-signature results."""
+    out = []
+    for position, result in enumerate(results, start=1):
+        info = result.info
+        verified = result.signature is not None and result.status.value == "accepted"
+        out.append(
+            SignatureResult(
+                index=info.index if info else position,
+                status=result.status.value,
+                reason=result.reason,
+                message=result.message,
+                format=info.format if info else "unknown",
+                key_fingerprint=(result.signature.key_fingerprint if verified and result.signature
+                                 else info.key_fingerprint if info else None),
+                claimed_identity=info.claimed_identity if info else None,
+                claimed_digest=info.claimed_digest if info else None,
+                expected_identity=info.expected_identity if info else None,
+                verified=verified,
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class RequirementResult:
+    """One requirement of the matched scope and what it decided."""
+
+    index: int
+    type: str
+    description: str
+    allowed: bool
+    reason: str
+    message: str
+    verifies_signatures: bool = False
+    signatures: tuple[SignatureResult, ...] = ()
+    path: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine form."""
+        return {
+            "index": self.index,
+            "path": self.path,
+            "type": self.type,
+            "description": self.description,
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "message": self.message,
+            "verifiesSignatures": self.verifies_signatures,
+            "signatures": [s.to_json() for s in self.signatures],
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome for one image; build it with :meth:`build`."""
+
+    image: str
+    allowed: bool
+    reason: str
+    message: str
+    transport: str
+    identity: str
+    scope: str | None
+    scope_kind: str
+    scope_label: str
+    overridden: tuple[str, ...]
+    tried: tuple[str, ...]
+    requirements: tuple[RequirementResult, ...]
+    require_signed: bool
+    signature_verified: bool
+    failed_requirement: int | None = None
+
+    @classmethod
+    def build(
+        cls, *, image: str, scope: ScopeMatch, requirements: tuple[RequirementResult, ...], require_signed: bool
+    ) -> Verdict:
+        """Decide and record: the single place where ``allowed`` is computed."""
+        base = ("transports", scope.transport, scope.scope) if scope.scope is not None else ("default",)
+        requirements = tuple(
+            replace(r, path=format_path((*base, r.index))) for r in requirements
+        )
+        verified = any(r.allowed and r.verifies_signatures for r in requirements)
+        failed = next((r for r in requirements if r.allowed is not True), None)
+        allowed = False
+        failed_index = None
+        if not requirements:
+            reason, message = "EMPTY_REQUIREMENTS", "List of verification policy requirements must not be empty"
+        elif failed is not None:
+            reason, message, failed_index = failed.reason, failed.message, failed.index
+        elif require_signed and not verified:
+            reason = "REQUIRE_SIGNED"
+            message = f"No signature verification policy found for image {scope.transport}:{scope.identity}"
+        else:
+            allowed = True
+            reason = "ALLOWED"
+            message = "; ".join(f"{r.path}: {r.message}" for r in requirements)
+        return cls(
+            image=image, allowed=allowed, reason=reason, message=message, transport=scope.transport,
+            identity=scope.identity, scope=scope.scope, scope_kind=scope.kind, scope_label=scope.label,
+            overridden=scope.overridden, tried=scope.tried, requirements=requirements,
+            require_signed=require_signed, signature_verified=verified, failed_requirement=failed_index,
+        )
+
+    def summary(self) -> str:
+        """One line for errors and logs: the c/i-style message plus scope, requirement and reason."""
+        where = [f"scope {self.scope_label}"]
+        if self.failed_requirement is not None:
+            req = self.requirements[self.failed_requirement]
+            where.append(f"requirement {req.path}: {req.description}")
+        where.append(f"reason {self.reason}")
+        return f"{self.message} ({'; '.join(where)})"
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented machine form (docs/policy.md, "Verdict JSON")."""
+        return {
+            "schemaVersion": VERDICT_SCHEMA_VERSION,
+            "image": self.image,
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "message": self.message,
+            "requireSigned": self.require_signed,
+            "signatureVerified": self.signature_verified,
+            "scope": {
+                "transport": self.transport,
+                "identity": self.identity,
+                "matched": self.scope,
+                "kind": self.scope_kind,
+                "label": self.scope_label,
+                "overridden": list(self.overridden),
+                "tried": list(self.tried),
+            },
+            "failedRequirement": self.failed_requirement,
+            "requirements": [r.to_json() for r in self.requirements],
+        }

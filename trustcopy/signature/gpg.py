@@ -1,0 +1,427 @@
+"""The GPG mechanism: python-gnupg driving the real ``gpg``, in homes that trust nothing else.
+
+This is the only module that imports python-gnupg.
+
+Verification (:class:`GPGKeyring`):
+- Keys come only from the caller (the policy's keyPath/keyPaths/keyData, or
+  ``--public-key-file``). They are imported once into a private GNUPGHOME (mode 0700,
+  removed on close or at exit); the user's keyring, agent, key servers and gpg.conf are
+  never consulted (``--homedir``, ``--no-options``, ``--no-autostart``,
+  ``--no-auto-key-retrieve``). Every ``verify`` reuses the imported keys: N signatures
+  cost N gpg runs and one import per key set (:class:`KeyringCache`).
+- The decision is made from gpg's ``--status-fd`` lines, never from its exit status nor
+  python-gnupg's ``valid``: gpg exits 0 for a signature by an expired or revoked key
+  and for an unsigned literal message (see :func:`judge_status`). Human-readable log
+  output goes to /dev/null, so only status lines reach the parser (gpg percent-escapes
+  any attacker-supplied text in them).
+- Exactly one message per blob: a second message hidden after the first one's compressed
+  stream (which gpg silently ignores) is refused before gpg runs.
+- Decompressed output is capped with ``--max-output`` (a small signature may inflate).
+
+Signing (:func:`sign`) uses the user's GNUPGHOME (or gpg's default home), selects the key
+with ``--local-user`` (``--default-key`` silently falls back to another key), always in
+batch mode with loopback pinentry: a missing passphrase fails, it never prompts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import gnupg
+
+from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.limits import MAX_KEY_FILE, MAX_SIGNATURE_BODY
+from trustcopy.signature.formats import data_hidden_after_compressed_message
+from trustcopy.signature.mechanism import VerifiedMessage
+from trustcopy.signature.payload import MAX_PAYLOAD_SIZE
+
+_VERIFY_OPTIONS = [
+    "--no-options", "--no-autostart", "--trust-model", "always", "--no-auto-key-retrieve",
+    "--no-auto-check-trustdb", "--logger-file", os.devnull, "--max-output", str(MAX_PAYLOAD_SIZE),
+]
+_KEY_ID = re.compile(r"(?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})")
+_FINGERPRINT = re.compile(r"(?:[0-9A-F]{40}|[0-9A-F]{64})")
+
+_RESULTS = frozenset({"GOODSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "BADSIG", "ERRSIG"})
+_ENCRYPTION = frozenset({
+    "ENC_TO", "BEGIN_DECRYPTION", "END_DECRYPTION", "DECRYPTION_FAILED", "DECRYPTION_OKAY",
+    "DECRYPTION_INFO", "DECRYPTION_KEY", "DECRYPTION_COMPLIANCE_MODE", "NO_SECKEY", "SESSION_KEY",
+    "NEED_PASSPHRASE", "NEED_PASSPHRASE_SYM", "NEED_PASSPHRASE_PIN", "MISSING_PASSPHRASE",
+    "BAD_PASSPHRASE", "GOODMDC", "BADMDC",
+})
+# Everything else (ERROR, FAILURE, NODATA, UNEXPECTED, KEYEXPIRED, KEYREVOKED, TRUST_NEVER,
+# or any status a future gpg adds) rejects: unknown means "not understood", not "fine".
+_BENIGN = frozenset({
+    "NEWSIG", "KEY_CONSIDERED", "SIG_ID", "GOODSIG", "VALIDSIG", "PLAINTEXT", "PLAINTEXT_LENGTH",
+    "TRUST_UNDEFINED", "TRUST_MARGINAL", "TRUST_FULLY", "TRUST_ULTIMATE", "NOTATION_NAME",
+    "NOTATION_FLAGS", "NOTATION_DATA", "POLICY_URL", "VERIFICATION_COMPLIANCE_MODE", "PROGRESS",
+})
+_EXPIRY = {"EXPSIG": "the signature has expired", "EXPKEYSIG": "the signing key has expired",
+           "KEYEXPIRED": "the signing key has expired", "SIGEXPIRED": "the signature has expired"}
+
+Status = tuple[str, str]
+
+
+def _reject(message: str, reason: str, **context: str) -> SignatureVerificationError:
+    """A verification error with a stable reason and trace context."""
+    return SignatureVerificationError(message, reason=reason, context=context)
+
+
+def judge_status(statuses: Sequence[Status], returncode: int | None, payload_size: int) -> tuple[str, str]:
+    """Decide from gpg's status lines whether exactly one good signature was checked.
+
+    Pure function (unit-tested with recorded gpg output). Every count is exact, every
+    failure status rejects and every unknown status rejects, so no extra line can hide a
+    failure gpg reported.
+
+    Returns:
+        (signing-key fingerprint, primary-key fingerprint), both upper-case hex.
+
+    Raises:
+        SignatureVerificationError: with reason NOT_SIGNED, MULTIPLE_SIGNATURES,
+            UNKNOWN_KEY, EXPIRED or INVALID_SIGNATURE.
+    """
+    keywords = [k for k, _ in statuses]
+    if any(k in _ENCRYPTION for k in keywords):
+        raise _reject("the message is encrypted; a signature must be a signed, unencrypted message", "NOT_SIGNED")
+    results = [(k, v) for k, v in statuses if k in _RESULTS]
+    if len(results) > 1 or keywords.count("NEWSIG") > 1:
+        raise _reject(f"the message carries {max(len(results), keywords.count('NEWSIG'))} signatures; "
+                      "exactly one is required", "MULTIPLE_SIGNATURES")
+    plaintexts = keywords.count("PLAINTEXT")
+    if plaintexts > 1:
+        raise _reject(f"the message holds {plaintexts} literal data packets; exactly one is required",
+                      "INVALID_SIGNATURE")
+    if not results:
+        if plaintexts == 1:
+            raise _reject("the message is not signed (literal data only)", "NOT_SIGNED")
+        raise _reject("not an OpenPGP signed message", "INVALID_SIGNATURE")
+    kind, value = results[0]
+    key_id = value.split(" ", 1)[0]
+    if kind == "ERRSIG":
+        if "NO_PUBKEY" in keywords:
+            raise _reject(f"signed by key ID {key_id}, which is not among the trusted keys", "UNKNOWN_KEY",
+                          key_id=key_id)
+        raise _reject(f"gpg could not check the signature by key ID {key_id} (ERRSIG {value})",
+                      "INVALID_SIGNATURE", key_id=key_id)
+    if kind == "BADSIG":
+        raise _reject(f"bad signature by key ID {key_id}: the signed data or the signature was altered",
+                      "INVALID_SIGNATURE", key_id=key_id)
+    if kind in _EXPIRY:
+        raise _reject(f"{_EXPIRY[kind]} (key ID {key_id})", "EXPIRED", key_id=key_id)
+    if kind == "REVKEYSIG":
+        raise _reject(f"the signing key has been revoked (key ID {key_id})", "INVALID_SIGNATURE", key_id=key_id)
+    for keyword in keywords:  # kind == GOODSIG from here on
+        if keyword in _EXPIRY:
+            raise _reject(f"{_EXPIRY[keyword]} (key ID {key_id})", "EXPIRED", key_id=key_id)
+        if keyword not in _BENIGN:
+            raise _reject(f"gpg reported {keyword} while verifying; refusing the signature", "INVALID_SIGNATURE")
+    return _check_good(statuses, key_id, returncode, payload_size)
+
+
+def _check_good(statuses: Sequence[Status], key_id: str, returncode: int | None, size: int) -> tuple[str, str]:
+    """The checks that remain once gpg said GOODSIG: one VALIDSIG, sane key, data, exit 0."""
+    validsigs = [v.split() for k, v in statuses if k == "VALIDSIG"]
+    if len(validsigs) != 1 or len(validsigs[0]) < 10:
+        raise _reject("gpg did not report exactly one complete VALIDSIG", "INVALID_SIGNATURE")
+    fields = validsigs[0]
+    signing, sig_class, primary = fields[0], fields[8], fields[9]
+    if not (_FINGERPRINT.fullmatch(signing) and _FINGERPRINT.fullmatch(primary)):
+        raise _reject("gpg reported a malformed fingerprint", "INVALID_SIGNATURE")
+    if not (signing.endswith(key_id) or signing.startswith(key_id)):
+        raise _reject("GOODSIG and VALIDSIG name different keys", "INVALID_SIGNATURE")
+    if sig_class not in ("00", "01"):  # binary or text document signature
+        raise _reject(f"unexpected OpenPGP signature class 0x{sig_class}", "INVALID_SIGNATURE")
+    if "PLAINTEXT" not in (k for k, _ in statuses):
+        raise _reject("the signed message has no literal data", "INVALID_SIGNATURE")
+    lengths = [v for k, v in statuses if k == "PLAINTEXT_LENGTH"]
+    if lengths and lengths[0].strip() != str(size):
+        raise _reject("gpg's output does not match the signed literal data length", "INVALID_SIGNATURE")
+    if returncode != 0:
+        raise _reject(f"gpg exited with status {returncode}", "INVALID_SIGNATURE")
+    return signing, primary
+
+
+def _recording(base: type) -> type:
+    """A python-gnupg result class that also keeps every status line, in order."""
+
+    class Recording(base):  # type: ignore[misc, valid-type]
+        """Keeps every status line; verify statuses are judged by us alone."""
+
+        def __init__(self, gpg: Any) -> None:
+            super().__init__(gpg)
+            self.status_lines: list[Status] = []
+
+        def handle_status(self, key: str, value: str) -> None:
+            """Record the line (then let python-gnupg parse it, except for verification)."""
+            self.status_lines.append((key, value))
+            if base is not gnupg.Crypt:  # our own judge reads verify statuses; skip its parser
+                super().handle_status(key, value)
+
+    return Recording
+
+
+def _new_gpg(home: str | None, options: list[str]) -> Any:
+    """A python-gnupg handle on ``home`` that records status lines."""
+    binary = shutil.which("gpg")
+    if binary is None:
+        raise SignatureError("gpg is not installed (needed for GPG signatures)", code="gpg-missing",
+                             hint="install GnuPG 2.2 or later")
+    try:
+        gpg = gnupg.GPG(gpgbinary=binary, gnupghome=home, options=options)
+    except (OSError, ValueError) as exc:
+        raise SignatureError(f"cannot run gpg: {exc}", code="gpg-failed") from exc
+    gpg.result_map = {**gpg.result_map, "crypt": _recording(gnupg.Crypt), "sign": _recording(gnupg.Sign)}
+    return gpg
+
+
+def _remove_home(home: str) -> None:
+    """Delete a private home (finalizer; also runs at interpreter exit)."""
+    shutil.rmtree(home, ignore_errors=True)
+
+
+class GPGKeyring:
+    """A private GNUPGHOME holding exactly the given public keys; verifies signed messages.
+
+    Args:
+        key_material: keyrings or exported keys, binary or ASCII-armored, one blob each.
+
+    Raises:
+        SignatureError: gpg is missing, or the material holds no public key at all.
+    """
+
+    def __init__(self, key_material: Sequence[bytes]) -> None:
+        if isinstance(key_material, bytes | str):
+            raise TypeError("key_material is a sequence of byte strings")
+        self._home = tempfile.mkdtemp(prefix="trustcopy-gpg-")
+        self._finalizer = weakref.finalize(self, _remove_home, self._home)
+        try:
+            os.chmod(self._home, 0o700)
+            self._gpg = _new_gpg(self._home, _VERIFY_OPTIONS)
+            for blob in key_material:
+                if not isinstance(blob, bytes):
+                    raise TypeError("each key blob must be bytes")
+                if len(blob) > MAX_KEY_FILE:
+                    raise SignatureError(f"public key data of {len(blob)} bytes exceeds {MAX_KEY_FILE}",
+                                         code="key-invalid")
+                self._gpg.import_keys(blob)  # garbage imports nothing; the listing below decides
+            self._primary_of: dict[str, str] = {}
+            for key in self._gpg.list_keys():
+                primary = key["fingerprint"]
+                self._primary_of[primary] = primary
+                for sub in key.get("subkeys", []):
+                    if sub[2]:
+                        self._primary_of[sub[2]] = primary
+            self._fingerprints = frozenset(self._primary_of.values())
+            if not self._fingerprints:
+                raise SignatureError("no public keys could be imported from the key data", code="no-public-keys")
+        except (OSError, ValueError) as exc:
+            self.close()
+            raise SignatureError(f"cannot import the public keys: {exc}", code="key-invalid") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def fingerprints(self) -> frozenset[str]:
+        """Upper-case hex fingerprints of the primary keys in this keyring."""
+        return self._fingerprints
+
+    @property
+    def home(self) -> str:
+        """The private GNUPGHOME (for diagnostics and tests)."""
+        return self._home
+
+    @property
+    def closed(self) -> bool:
+        """True once the private home has been removed."""
+        return not self._finalizer.alive
+
+    def verify_message(self, message: bytes) -> VerifiedMessage:
+        """Verify a signed OpenPGP message; see :class:`SigningMechanism`.
+
+        Raises:
+            SignatureVerificationError: any rejection, with a stable ``reason``.
+            RuntimeError: the keyring was closed.
+        """
+        if self.closed:
+            raise RuntimeError("GPGKeyring is closed")
+        if len(message) > MAX_SIGNATURE_BODY:
+            raise _reject(f"signature of {len(message)} bytes exceeds {MAX_SIGNATURE_BODY}", "INVALID_SIGNATURE")
+        hidden = data_hidden_after_compressed_message(message, MAX_PAYLOAD_SIZE + (1 << 16))
+        if hidden:  # gpg would ignore these bytes; one blob must be exactly one message
+            reason = "MULTIPLE_SIGNATURES" if hidden[0] & 0x80 else "INVALID_SIGNATURE"
+            raise _reject(f"{len(hidden)} bytes follow the signed message inside its compressed packet", reason)
+        try:
+            result = self._gpg.decrypt(bytes(message))
+        except (OSError, ValueError) as exc:
+            raise _reject(f"gpg could not process the signature: {exc}", "INVALID_SIGNATURE") from exc
+        payload = bytes(result.data or b"")
+        signing, primary = judge_status(result.status_lines, result.returncode, len(payload))
+        if self._primary_of.get(signing) != primary or primary not in self._fingerprints:
+            raise _reject(f"signature by key {signing}, which is not one of the trusted keys", "UNTRUSTED_KEY",
+                          key_fingerprint=signing)
+        return VerifiedMessage(payload, signing, primary)
+
+    def verify(self, message: bytes) -> tuple[bytes, str]:
+        """Verify and return (payload, primary-key fingerprint of the signer)."""
+        verified = self.verify_message(message)
+        return verified.payload, verified.primary_key_fingerprint
+
+    def close(self) -> None:
+        """Remove the private home; idempotent."""
+        self._finalizer()
+
+    def __enter__(self) -> GPGKeyring:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self._home
+        return f"GPGKeyring({sorted(self._fingerprints) if hasattr(self, '_fingerprints') else []}, {state})"
+
+
+class KeyringCache:
+    """One GPGKeyring per distinct key set, for the life of a policy evaluation.
+
+    Verifying many signatures against the same keys imports them once. Closing the
+    cache (``with`` exit, ``close()``, or interpreter exit) removes every home; close it
+    only after the verifications using its keyrings have finished. ``get`` is thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keyrings: dict[tuple[str, ...], GPGKeyring] = {}
+        self._finalizer = weakref.finalize(self, _close_all, self._keyrings)
+
+    def get(self, key_material: Sequence[bytes]) -> GPGKeyring:
+        """The keyring for this key set (same blobs in any order or repetition → same keyring)."""
+        cache_key = tuple(sorted({hashlib.sha256(blob).hexdigest() for blob in key_material}))
+        with self._lock:
+            if not self._finalizer.alive:
+                raise RuntimeError("KeyringCache is closed")
+            keyring = self._keyrings.get(cache_key)
+            if keyring is None or keyring.closed:
+                keyring = GPGKeyring(list(key_material))
+                self._keyrings[cache_key] = keyring
+            return keyring
+
+    def close(self) -> None:
+        """Close every keyring; idempotent."""
+        with self._lock:
+            self._finalizer()
+
+    def __len__(self) -> int:
+        return len(self._keyrings)
+
+    def __enter__(self) -> KeyringCache:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _close_all(keyrings: dict[tuple[str, ...], GPGKeyring]) -> None:
+    """Close every keyring of a cache (finalizer)."""
+    for keyring in keyrings.values():
+        keyring.close()
+    keyrings.clear()
+
+
+def _check_key_id(key: str) -> str:
+    """Accept only hex key IDs/fingerprints, so nothing else reaches gpg's argv."""
+    if not isinstance(key, str) or not _KEY_ID.fullmatch(key):
+        raise SignatureError(
+            f"invalid key fingerprint {str(key)[:80]!r}: expected 40 or 64 hex digits (or a 16-digit key ID)",
+            code="invalid-fingerprint",
+        )
+    return key
+
+
+def _describe_home(home: str | None) -> str:
+    """Name the GnuPG home for messages."""
+    return home or os.environ.get("GNUPGHOME") or "the default GnuPG home (~/.gnupg)"
+
+
+def sign(payload: bytes, fingerprint: str, *, gnupg_home: str | None = None, passphrase: str | None = None) -> bytes:
+    """Make a binary, non-detached OpenPGP signed message of ``payload`` with the user's key.
+
+    Args:
+        payload: the bytes to sign.
+        fingerprint: the secret key to use (hex fingerprint or 16-digit key ID).
+        gnupg_home: the GNUPGHOME holding it; None means $GNUPGHOME or ~/.gnupg.
+        passphrase: the key's passphrase, sent through loopback pinentry on a pipe;
+            None or "" mean "no passphrase" (as skopeo). Never logged or shown.
+
+    Returns:
+        The signature blob.
+
+    Raises:
+        SignatureError: no such secret key, wrong or missing passphrase, gpg failure.
+    """
+    key = _check_key_id(fingerprint)
+    if passphrase and ("\n" in passphrase or "\r" in passphrase):
+        raise SignatureError("invalid passphrase: must not contain a line break", code="signature-create")
+    gpg = _new_gpg(gnupg_home, [])
+    where = _describe_home(gnupg_home)
+    found = gpg.list_keys(secret=True, keys=[key])
+    if len(found) != 1:
+        problem = "no secret key" if not found else "more than one secret key"
+        raise SignatureError(f"{problem} for {key} in {where}", code="signing-key-missing")
+    allowed = {found[0]["fingerprint"], *(sub[2] for sub in found[0].get("subkeys", []) if sub[2])}
+    # python-gnupg writes the passphrase as latin-1; this round-trip makes it send UTF-8 bytes.
+    wire = passphrase.encode("utf-8").decode("latin-1") if passphrase else None
+    try:
+        result = gpg.sign(payload, keyid=None, passphrase=wire, clearsign=False, detach=False, binary=True,
+                          extra_args=["--local-user", key, "--pinentry-mode", "loopback", "--no-armor",
+                                      "--no-textmode"])
+    except (OSError, ValueError) as exc:
+        raise SignatureError(f"signing with key {key} failed: {exc}", code="signature-create") from exc
+    created = [v.split() for k, v in result.status_lines if k == "SIG_CREATED"]
+    if result.returncode != 0 or len(created) != 1 or not result.data:
+        raise SignatureError(f"signing with key {key} from {where} failed: {_sign_failure(result)}",
+                             code="signature-create",
+                             hint="give the key's passphrase with --passphrase-file" if wire is None else None)
+    if created[0][0] != "S" or created[0][-1] not in allowed:
+        raise SignatureError(f"gpg signed with an unexpected key or mode ({' '.join(created[0])})",
+                             code="signature-create")
+    return bytes(result.data)
+
+
+def _sign_failure(result: Any) -> str:
+    """The most specific reason gpg gave for a failed signing (never the passphrase)."""
+    keywords = {k for k, _ in result.status_lines}
+    for status, text in (("BAD_PASSPHRASE", "bad passphrase"), ("KEYEXPIRED", "the key has expired"),
+                         ("KEYREVOKED", "the key has been revoked"), ("INV_SGNR", "the key cannot sign")):
+        if status in keywords:
+            return text
+    lines = [ln for ln in (result.stderr or "").splitlines() if ln.startswith("gpg: ")]
+    return lines[-1][5:] if lines else f"gpg exited with status {result.returncode}"
+
+
+def export_public_keys(fingerprints: Sequence[str], *, gnupg_home: str | None = None) -> bytes:
+    """Export the named public keys (with their subkeys) from the user's keyring.
+
+    Used by ``standalone-verify`` without ``--public-key-file``: only these keys then go
+    into a private GPGKeyring, so the rest of the user's keyring can never vouch.
+
+    Raises:
+        SignatureError: a malformed fingerprint, or none of the keys exists there.
+    """
+    keys = [_check_key_id(fpr) for fpr in fingerprints]
+    gpg = _new_gpg(gnupg_home, ["--no-autostart"])
+    data = gpg.export_keys(keys, armor=False) if keys else b""
+    if not data:
+        raise SignatureError(f"none of the keys {', '.join(keys)} is in {_describe_home(gnupg_home)}",
+                             code="no-public-keys")
+    return bytes(data)

@@ -1,0 +1,452 @@
+"""Registry authentication: challenges, credentials, bearer tokens, and the httpx.Auth hook.
+
+How a request gets its ``Authorization`` header (as containers/image does it):
+
+1. The client pings ``/v2/`` once and keeps the ``WWW-Authenticate`` challenges.
+2. ``Basic``: the username and password go to the registry itself.
+3. ``Bearer``: a token is requested from the challenge's ``realm`` with its ``service`` and
+   one ``scope`` per repository the request touches (``repository:NAME:pull,push``, plus
+   ``repository:OTHER:pull`` for a cross-repository mount), with Basic credentials if we
+   have them, anonymously otherwise, or by an OAuth2 refresh-token grant for an
+   ``identitytoken`` from auth.json. Tokens are cached per scope set until shortly before
+   they expire; the client drops a cached token and asks again when the registry answers
+   401 (expired or revoked), and widens the scope on ``error="insufficient_scope"``.
+4. ``--registry-token`` is sent as the bearer token as is, never exchanged.
+
+Invariants:
+
+- Credentials and tokens are only ever placed in request headers (never URLs), only for
+  the registry's exact origin (scheme, host, port) and for the token realm; a redirect
+  to a blob store or any other origin carries no ``Authorization`` (RegistryAuth checks
+  the origin of every request it signs).
+- Basic credentials are not sent to a token realm over plain HTTP unless the registry is
+  itself plain HTTP (the user turned TLS off) or the realm is on the loopback interface.
+- ``repr``/``str`` of every object here masks secrets; logs name URLs via redact_url.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import httpx
+
+from trustcopy import limits
+from trustcopy.errors import LimitExceededError, RegistryAuthError
+from trustcopy.redact import MASK, redact_url
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("trustcopy.docker")
+
+#: Tokens claiming a shorter life are treated as living this long (as containers/image).
+MIN_TOKEN_LIFETIME = 60.0
+#: Stop using a token this long before it expires, so it does not expire in flight.
+TOKEN_EXPIRY_MARGIN = 10.0
+
+# RFC 7230 token characters.
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TOKEN68_EXTRA = frozenset("/+=")  # token68 adds these (e.g. "Negotiate abc/+=")
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """Username and password (or an OAuth2 identity token) for one registry.
+
+    WARNING: never format ``password``/``identity_token``; ``repr`` masks them.
+    """
+
+    username: str = ""
+    password: str = ""
+    identity_token: str = ""
+
+    @property
+    def anonymous(self) -> bool:
+        """No credentials at all."""
+        return not (self.username or self.password or self.identity_token)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in output (for redact_text)."""
+        return tuple(s for s in (self.password, self.identity_token) if s)
+
+    def __repr__(self) -> str:
+        pw = MASK if self.password else ""
+        tok = MASK if self.identity_token else ""
+        return f"Credentials(username={self.username!r}, password={pw!r}, identity_token={tok!r})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One ``WWW-Authenticate`` challenge: lower-case scheme and parameters."""
+
+    scheme: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def _skip_ws(s: str, i: int) -> int:
+    while i < len(s) and s[i] in " \t":
+        i += 1
+    return i
+
+
+def _token(s: str, i: int, extra: frozenset[str] = frozenset()) -> tuple[str, int]:
+    start = i
+    while i < len(s) and (s[i] in _TOKEN_CHARS or s[i] in extra):
+        i += 1
+    return s[start:i], i
+
+
+def _quoted(s: str, i: int) -> tuple[str | None, int]:
+    """Parse a quoted-string starting at ``s[i] == '"'``; None if unterminated."""
+    out: list[str] = []
+    i += 1
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            out.append(s[i + 1])
+            i += 2
+            continue
+        if c == '"':
+            return "".join(out), i + 1
+        out.append(c)
+        i += 1
+    return None, i
+
+
+def parse_challenge_header(header: str) -> list[Challenge]:
+    """Parse one ``WWW-Authenticate`` value into its challenges (RFC 7235).
+
+    Handles several challenges in one header (``Bearer realm="a",service="b", Basic
+    realm="c"``), quoted values with backslash escapes and commas inside them,
+    case-insensitive scheme and parameter names. A malformed remainder ends parsing:
+    what was parsed before it is kept. The first occurrence of a parameter wins.
+    """
+    out: list[Challenge] = []
+    s = header
+    i = 0
+    while i < len(s):
+        i = _skip_ws(s, i)
+        while i < len(s) and s[i] in ", \t":
+            i += 1
+        scheme, i = _token(s, i)
+        if not scheme:
+            break
+        params: dict[str, str] = {}
+        i = _skip_ws(s, i)
+        # token68 form: "Scheme abc123==" (no key=value); skip it.
+        save = i
+        t68, j = _token(s, i, _TOKEN68_EXTRA)
+        k = _skip_ws(s, j)
+        if t68 and (k >= len(s) or s[k] == ",") and ("=" not in t68.rstrip("=") and t68.endswith("=")):
+            out.append(Challenge(scheme.lower(), params))
+            i = k
+            continue
+        i = save
+        while i < len(s):
+            start = i
+            key, i = _token(s, i)
+            i = _skip_ws(s, i)
+            if not key or i >= len(s) or s[i] != "=":
+                i = start  # not a parameter: the next challenge starts here
+                break
+            i = _skip_ws(s, i + 1)
+            value: str | None
+            if i < len(s) and s[i] == '"':
+                value, i = _quoted(s, i)
+                if value is None:
+                    out.append(Challenge(scheme.lower(), params))
+                    return out
+            else:
+                value, i = _token(s, i, frozenset("/:"))
+            params.setdefault(key.lower(), value)
+            i = _skip_ws(s, i)
+            if i < len(s) and s[i] == ",":
+                i = _skip_ws(s, i + 1)
+                continue
+            break
+        out.append(Challenge(scheme.lower(), params))
+        if i < len(s) and s[i] not in ", \t" and s[i] not in _TOKEN_CHARS:
+            break  # garbage
+    return out
+
+
+def parse_challenges(headers: Iterable[str]) -> list[Challenge]:
+    """All challenges of all ``WWW-Authenticate`` header values, in order."""
+    out: list[Challenge] = []
+    for h in headers:
+        out.extend(parse_challenge_header(h))
+    return out
+
+
+@dataclass(frozen=True, order=True)
+class Scope:
+    """A token scope ``TYPE:NAME:ACTIONS`` (e.g. ``repository:app:pull,push``)."""
+
+    resource_type: str
+    name: str
+    actions: str
+
+    @classmethod
+    def parse(cls, text: str) -> Scope | None:
+        """Parse a server-provided scope; None when it does not have three parts."""
+        head, sep, actions = text.rpartition(":")
+        rtype, sep2, name = head.partition(":")
+        if not (sep and sep2 and rtype and name and actions):
+            return None
+        return cls(rtype, name, actions)
+
+    def __str__(self) -> str:
+        return f"{self.resource_type}:{self.name}:{self.actions}"
+
+
+def repository_scope(path: str, actions: str) -> Scope:
+    """The scope for repository ``path`` (without the registry host)."""
+    return Scope("repository", path, actions)
+
+
+@dataclass
+class _Token:
+    value: str
+    expires: float  # time.monotonic() deadline
+
+
+def _parse_token_response(body: bytes, what: str) -> _Token:
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise RegistryAuthError(f"{what}: the token server's answer is not JSON", code="registry-token") from exc
+    if not isinstance(doc, dict):
+        raise RegistryAuthError(f"{what}: the token server's answer is not a JSON object", code="registry-token")
+    token = doc.get("token") or doc.get("access_token")
+    if not isinstance(token, str) or not token or any(not (33 <= ord(c) < 127) for c in token):
+        raise RegistryAuthError(f"{what}: the token server returned no usable token", code="registry-token")
+    expires_in = doc.get("expires_in")
+    lifetime = float(expires_in) if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) else 0.0
+    # issued_at is ignored on purpose: a skewed clock on either side must not make every
+    # token look expired (or immortal); our own monotonic clock measures the lifetime.
+    lifetime = max(lifetime, MIN_TOKEN_LIFETIME)
+    return _Token(token, time.monotonic() + lifetime - min(TOKEN_EXPIRY_MARGIN, lifetime / 4))
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class AuthSession:
+    """Per-registry authentication state shared by all threads of one client.
+
+    Args:
+        origin: ``(scheme, host, port)`` of the registry, once the ping chose a scheme.
+        credentials: what the user gave or auth.json held (may be anonymous).
+        registry_token: ``--registry-token``: used as the bearer token verbatim.
+        send: sends a request without auth (the client's redirect-following sender);
+            used for token requests.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        registry_token: str | None,
+        send: Callable[[httpx.Request], httpx.Response],
+    ) -> None:
+        self.credentials = credentials
+        self.registry_token = registry_token or None
+        self._send = send
+        self.origin: tuple[str, str, int | None] | None = None
+        self.challenges: list[Challenge] = []
+        self._tokens: dict[tuple[str, ...], _Token] = {}
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<AuthSession {self.credentials!r} registry_token={'***' if self.registry_token else None}>"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret this session knows, for masking echoed text."""
+        with self._lock:
+            tokens = tuple(t.value for t in self._tokens.values())
+        extra = (self.registry_token,) if self.registry_token else ()
+        return self.credentials.secrets() + extra + tokens
+
+    def set_challenges(self, origin: tuple[str, str, int | None], challenges: list[Challenge]) -> None:
+        """Record what the ping learned."""
+        self.origin = origin
+        self.challenges = challenges
+
+    def bearer_challenge(self) -> Challenge | None:
+        """The first Bearer challenge of the ping, if any."""
+        return next((c for c in self.challenges if c.scheme == "bearer"), None)
+
+    def uses_refreshable_tokens(self) -> bool:
+        """Whether a 401 may be cured by fetching a fresh token."""
+        return self.registry_token is None and self.bearer_challenge() is not None
+
+    def invalidate(self, scopes: tuple[Scope, ...]) -> None:
+        """Forget the cached token for ``scopes`` (after the registry refused it)."""
+        with self._lock:
+            self._tokens.pop(_scope_key(scopes), None)
+
+    def authorization(self, scopes: tuple[Scope, ...]) -> str | None:
+        """The ``Authorization`` header value for a request needing ``scopes``, or None.
+
+        Raises:
+            RegistryAuthError: the token server refused or answered nonsense.
+            NetworkError: the token server could not be reached.
+        """
+        for challenge in self.challenges:
+            if challenge.scheme == "basic":
+                if self.credentials.username or self.credentials.password:
+                    raw = f"{self.credentials.username}:{self.credentials.password}".encode()
+                    return "Basic " + base64.b64encode(raw).decode("ascii")
+                return None
+            if challenge.scheme == "bearer":
+                if self.registry_token:
+                    return f"Bearer {self.registry_token}"
+                return f"Bearer {self._token_for(challenge, scopes)}"
+        if self.challenges:
+            log.debug("no supported auth scheme among %s; sending the request unauthenticated",
+                      ", ".join(c.scheme for c in self.challenges))
+        return None
+
+    def _token_for(self, challenge: Challenge, scopes: tuple[Scope, ...]) -> str:
+        key = _scope_key(scopes)
+        with self._lock:
+            tok = self._tokens.get(key)
+            if tok is not None and tok.expires > time.monotonic():
+                return tok.value
+            key_lock = self._locks.setdefault(key, threading.Lock())
+        with key_lock:  # one token request per scope set, however many threads need it
+            with self._lock:
+                tok = self._tokens.get(key)
+                if tok is not None and tok.expires > time.monotonic():
+                    return tok.value
+            tok = self._fetch_token(challenge, scopes)
+            with self._lock:
+                self._tokens[key] = tok
+            return tok.value
+
+    def _fetch_token(self, challenge: Challenge, scopes: tuple[Scope, ...]) -> _Token:
+        realm = challenge.params.get("realm", "")
+        what = "requesting a bearer token"
+        try:
+            url = httpx.URL(realm)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise RegistryAuthError(f"{what}: the registry's token realm is not a URL", code="registry-token") from exc
+        if url.scheme not in ("https", "http") or not url.host:
+            raise RegistryAuthError(f"{what}: unsupported token realm {redact_url(realm)!r}", code="registry-token")
+        creds = self.credentials
+        plain_ok = url.scheme == "https" or (self.origin is not None and self.origin[0] == "http") or _is_loopback(
+            url.host
+        )
+        if not creds.anonymous and not plain_ok:
+            raise RegistryAuthError(
+                f"{what}: refusing to send credentials to the plain-HTTP token realm {redact_url(realm)}",
+                code="registry-token",
+                hint="the registry is reached over HTTPS but asks for credentials over HTTP",
+            )
+        service = challenge.params.get("service", "")
+        scope_params = [("scope", str(s)) for s in scopes]
+        headers = {"User-Agent": USER_AGENT}
+        if creds.identity_token:
+            form = [("grant_type", "refresh_token"), ("refresh_token", creds.identity_token),
+                    ("client_id", "trustcopy")]
+            if service:
+                form.append(("service", service))
+            form.extend(scope_params)
+            from urllib.parse import urlencode
+
+            request = httpx.Request(
+                "POST", url, content=urlencode(form).encode(),
+                headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+            )
+        else:
+            params = []
+            if creds.username:
+                params.append(("account", creds.username))
+            if service:
+                params.append(("service", service))
+            params.extend(scope_params)
+            if creds.username or creds.password:
+                raw = f"{creds.username}:{creds.password}".encode()
+                headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+            request = httpx.Request("GET", url.copy_merge_params(params), headers=headers)
+        log.debug("%s %s", request.method, redact_url(str(request.url)))
+        response = self._send(request)
+        try:
+            body = _read_bounded(response, limits.MAX_AUTH_TOKEN_BODY, f"token response from {redact_url(realm)}")
+        finally:
+            response.close()
+        if response.status_code != 200:
+            from trustcopy.transports.docker.errors import response_error
+
+            err = response_error(response, body, what, secrets=self.credentials.secrets())
+            if response.status_code == 401:
+                raise RegistryAuthError(
+                    f"{what}: invalid username/password", code="registry-auth", context=err.context,
+                    hint="check the credentials (--creds, --authfile, `trustcopy login`) for this registry",
+                ) from None
+            raise err
+        return _parse_token_response(body, what)
+
+
+def _scope_key(scopes: tuple[Scope, ...]) -> tuple[str, ...]:
+    return tuple(sorted({str(s) for s in scopes}))
+
+
+def _read_bounded(response: httpx.Response, limit: int, what: str) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise LimitExceededError(f"{what} is larger than the {limit} bytes accepted",
+                                     context={"what": what, "limit": limit})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+USER_AGENT = "trustcopy (+containers/image compatible)"
+
+
+class RegistryAuth(httpx.Auth):
+    """Adds the registry's ``Authorization`` header for one request's scopes.
+
+    Only requests to the registry's own origin are signed; anything else (a redirect to a
+    blob store, an external layer URL) goes out without credentials. The retry after a
+    401 happens in the client, which reads error bodies with a size cap; this flow never
+    yields a request twice, so httpx never reads an unbounded 401 body on our behalf.
+    """
+
+    def __init__(self, session: AuthSession, scopes: tuple[Scope, ...]) -> None:
+        self._session = session
+        self._scopes = scopes
+
+    def __repr__(self) -> str:
+        return f"<RegistryAuth scopes={[str(s) for s in self._scopes]}>"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Sign ``request`` if it goes to the registry origin; send it once."""
+        origin = self._session.origin
+        if origin is not None and (request.url.scheme, request.url.host, request.url.port) == origin:
+            value = self._session.authorization(self._scopes)
+            if value is not None:
+                request.headers["Authorization"] = value
+        else:
+            request.headers.pop("Authorization", None)
+        yield request

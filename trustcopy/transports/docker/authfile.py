@@ -1,0 +1,340 @@
+"""containers-auth.json: finding, reading and writing registry credentials.
+
+Lookup order (containers/image ``pkg/docker/config``; the first file holding a matching
+entry wins, and within a file the most specific key wins)::
+
+    1. --authfile, else $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json
+       (else /run/containers/$UID/auth.json)                     ← also where login writes
+    2. $XDG_CONFIG_HOME/containers/auth.json (default ~/.config/containers/auth.json; a
+       relative $XDG_CONFIG_HOME is ignored, as trustcopy.paths does for policy.json)
+    3. $DOCKER_CONFIG/config.json, else ~/.docker/config.json
+    4. ~/.dockercfg                                               (legacy format)
+
+Keys are ``host[:port]`` or ``host[:port]/namespace[/repo]``; for ``reg/a/b/c`` the keys
+``reg/a/b/c``, ``reg/a/b``, ``reg/a``, ``reg`` are tried in this order, then Docker's
+URL-shaped keys (``https://index.docker.io/v1/``) normalized to their host. A
+``credHelpers`` entry for the host runs ``docker-credential-NAME get``.
+
+Invariants:
+- Files are read with a size cap; a malformed file is a ConfigError naming the path,
+  never quoting its content.
+- Writes replace the file atomically with mode 0600 (directory 0700), keep every other
+  key of the file, and never touch the read-only fallbacks (2-4).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from trustcopy import limits
+from trustcopy.errors import ConfigError, LimitExceededError, UsageError
+from trustcopy.transports.base import SystemContext
+from trustcopy.transports.docker.auth import Credentials
+
+log = logging.getLogger("trustcopy.docker")
+
+_CRED_HELPER_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class AuthPath:
+    """One candidate auth file; ``legacy`` is the ~/.dockercfg format (no "auths" wrapper)."""
+
+    path: str
+    legacy: bool = False
+
+
+def _home() -> str:
+    return os.environ.get("HOME") or os.path.expanduser("~")
+
+
+def primary_auth_file(sys: SystemContext | None) -> str:
+    """The file ``login``/``logout`` write, and the first one read.
+
+    Raises:
+        ConfigError: $XDG_RUNTIME_DIR names a directory that does not exist.
+    """
+    if sys is not None and sys.auth_file:
+        return sys.auth_file
+    env = os.environ.get("REGISTRY_AUTH_FILE")
+    if env:
+        return env
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        if not os.path.isdir(runtime):
+            raise ConfigError(
+                f"the directory {runtime!r} named by $XDG_RUNTIME_DIR does not exist",
+                hint="create it, or unset $XDG_RUNTIME_DIR, or pass --authfile",
+            )
+        return os.path.join(runtime, "containers", "auth.json")
+    return f"/run/containers/{os.getuid()}/auth.json"
+
+
+def auth_file_paths(sys: SystemContext | None) -> list[AuthPath]:
+    """The files searched for credentials, in order (see the module docstring)."""
+    paths: list[AuthPath] = []
+    try:
+        paths.append(AuthPath(primary_auth_file(sys)))
+    except ConfigError as exc:
+        log.warning("%s; trying other credential files", exc.message)
+    home = _home()
+    from trustcopy.paths import user_config_dir
+
+    config_dir = user_config_dir()  # ignores a relative $XDG_CONFIG_HOME, as for policy.json
+    if config_dir is not None:
+        paths.append(AuthPath(os.path.join(config_dir, "auth.json")))
+    docker_config = os.environ.get("DOCKER_CONFIG")
+    paths.append(AuthPath(os.path.join(docker_config or os.path.join(home, ".docker"), "config.json")))
+    paths.append(AuthPath(os.path.join(home, ".dockercfg"), legacy=True))
+    return paths
+
+
+def validate_key(key: str) -> bool:
+    """Check an auth-file key; return whether it is namespaced (has a ``/``).
+
+    Raises:
+        UsageError: a URL, a tag or a digest instead of ``host[:port][/path]``.
+    """
+    if key.startswith(("http://", "https://")):
+        raise UsageError(f"credential key {key!r} must not contain an http[s]:// prefix")
+    if "@" in key:
+        raise UsageError(f"credential key {key!r} must not contain '@'")
+    host, slash, rest = key.partition("/")
+    if not host:
+        raise UsageError(f"credential key {key!r} has no registry host")
+    if slash and ":" in rest:
+        raise UsageError(f"credential key {key!r} must not contain a tag (':' after host[:port])")
+    return bool(slash)
+
+
+def _read_json(path: str, legacy: bool, *, strict: bool = False) -> dict[str, Any] | None:
+    """The parsed file, or None when it does not exist (or, unless ``strict``, is unreadable).
+
+    Raises:
+        ConfigError: unreadable, too large, not JSON, or of the wrong shape.
+    """
+    try:
+        raw = limits.read_file_at_most(path, limits.MAX_AUTH_FILE, path)
+    except FileNotFoundError:
+        return None
+    except (OSError, LimitExceededError) as exc:
+        if isinstance(exc, PermissionError) and not strict:
+            log.debug("skipping unreadable credential file %s", path)
+            return None
+        reason = exc.strerror if isinstance(exc, OSError) else exc.message
+        raise ConfigError(f"cannot read credential file {path}: {reason}", context={"path": path}) from exc
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"credential file {path} is not valid JSON", context={"path": path}) from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"credential file {path} must hold a JSON object", context={"path": path})
+    if legacy:
+        return {"auths": doc}
+    for section in ("auths", "credHelpers"):
+        if section in doc and doc[section] is not None and not isinstance(doc[section], dict):
+            raise ConfigError(f"credential file {path}: {section!r} must be an object", context={"path": path})
+    return doc
+
+
+def keys_for(key: str) -> list[str]:
+    """``reg/a/b`` → ``[reg/a/b, reg/a, reg]``: most specific first."""
+    out = [key]
+    while "/" in key:
+        key = key.rsplit("/", 1)[0]
+        out.append(key)
+    return out
+
+
+def normalize_registry(host: str) -> str:
+    """docker.io's several names → ``index.docker.io`` (as Docker's own keys)."""
+    return "index.docker.io" if host in ("docker.io", "registry-1.docker.io") else host
+
+
+def _normalize_entry_key(key: str, legacy: bool) -> str:
+    stripped = key.removeprefix("http://").removeprefix("https://")
+    if legacy or stripped != key:
+        stripped = stripped.split("/", 1)[0]
+    return normalize_registry(stripped)
+
+
+def _decode_entry(path: str, key: str, entry: Any) -> Credentials | None:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"credential file {path}: the entry for {key!r} must be an object", context={"path": path})
+    auth = entry.get("auth") or ""
+    identity = entry.get("identitytoken") or ""
+    if not isinstance(auth, str) or not isinstance(identity, str):
+        raise ConfigError(f"credential file {path}: the entry for {key!r} is malformed", context={"path": path})
+    try:
+        decoded = base64.b64decode(auth, validate=True).decode("utf-8") if auth else ""
+    except (binascii.Error, UnicodeDecodeError):
+        # Never quote the value: it is a secret, even when broken.
+        raise ConfigError(f"credential file {path}: the \"auth\" value for {key!r} is not valid base64",
+                          context={"path": path}) from None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        if decoded:
+            log.warning('credential file %s: the "auth" value for %r has no ":"; ignoring it', path, key)
+        return Credentials(identity_token=identity) if identity else None
+    return Credentials(username=user, password=password.strip("\x00"), identity_token=identity)
+
+
+def _from_helper(helper: str, registry: str) -> Credentials | None:
+    """Ask ``docker-credential-HELPER get`` for ``registry``'s credentials."""
+    if not helper or "/" in helper or helper.startswith("."):
+        raise ConfigError(f"invalid credential helper name {helper!r}")
+    program = f"docker-credential-{helper}"
+    try:
+        proc = subprocess.run(
+            [program, "get"], input=registry.encode(), capture_output=True, timeout=_CRED_HELPER_TIMEOUT, check=False,
+        )
+    except FileNotFoundError:
+        raise ConfigError(f"credential helper {program} is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"credential helper {program} did not answer in time") from None
+    out = proc.stdout[: limits.MAX_AUTH_FILE]
+    if proc.returncode != 0:
+        if b"credentials not found" in out.lower() or b"credentials not found" in proc.stderr.lower():
+            return None
+        raise ConfigError(f"credential helper {program} failed (exit status {proc.returncode})")
+    try:
+        doc = json.loads(out)
+        user, secret = doc["Username"], doc["Secret"]
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"credential helper {program} returned malformed output") from None
+    if not isinstance(user, str) or not isinstance(secret, str):
+        raise ConfigError(f"credential helper {program} returned malformed output")
+    if user == "<token>":
+        return Credentials(identity_token=secret)
+    return Credentials(username=user, password=secret)
+
+
+def find_in_file(auth_path: AuthPath, key: str) -> Credentials | None:
+    """The credentials for ``key`` in one file, or None."""
+    doc = _read_json(auth_path.path, auth_path.legacy)
+    if doc is None:
+        return None
+    registry = key.split("/", 1)[0]
+    helpers = doc.get("credHelpers") or {}
+    if registry in helpers:
+        log.debug("looking up %s with credential helper %s (from %s)", registry, helpers[registry], auth_path.path)
+        return _from_helper(str(helpers[registry]), registry)
+    auths = doc.get("auths") or {}
+    candidates = [registry] if auth_path.legacy else keys_for(key)
+    for k in candidates:
+        if k in auths:
+            return _decode_entry(auth_path.path, k, auths[k])
+    wanted = normalize_registry(registry)
+    for k, entry in auths.items():
+        if _normalize_entry_key(k, auth_path.legacy) == wanted:
+            return _decode_entry(auth_path.path, k, entry)
+    return None
+
+
+def get_credentials(sys: SystemContext | None, key: str) -> Credentials:
+    """Credentials for ``key`` (``host[:port][/path]``) from the auth files; anonymous if none.
+
+    Raises:
+        ConfigError: a file on the path is malformed (we never silently skip it).
+    """
+    validate_key(key)
+    for auth_path in auth_file_paths(sys):
+        creds = find_in_file(auth_path, key)
+        if creds is not None:
+            log.debug("found credentials for %s in %s", key, auth_path.path)
+            return creds
+    log.debug("no credentials for %s found", key)
+    return Credentials()
+
+
+def credentials_for_reference(sys: SystemContext | None, name: str) -> Credentials:
+    """What to authenticate with for repository ``name`` (``host/path``), honouring the flags.
+
+    ``--no-creds`` → anonymous; ``--creds``/``--username`` → those; otherwise auth files.
+    """
+    if sys is not None and sys.docker_no_creds:
+        return Credentials()
+    if sys is not None and sys.docker_username is not None:
+        return Credentials(username=sys.docker_username, password=sys.docker_password or "")
+    return get_credentials(sys, name)
+
+
+def _modify(sys: SystemContext | None, edit: Any) -> str:
+    """Read the primary file, apply ``edit(doc) -> bool``, write it back atomically if True."""
+    path = primary_auth_file(sys)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {directory}: {exc.strerror}", context={"path": path}) from exc
+    doc = _read_json(path, legacy=False, strict=True) or {}
+    doc.setdefault("auths", {})
+    if doc["auths"] is None:
+        doc["auths"] = {}
+    if not edit(doc):
+        return path
+    data = json.dumps(doc, indent="\t").encode() + b"\n"
+    fd, tmp = tempfile.mkstemp(prefix=".auth-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise ConfigError(f"cannot write credential file {path}: {exc.strerror}", context={"path": path}) from exc
+    return path
+
+
+def set_credentials(sys: SystemContext | None, key: str, username: str, password: str) -> str:
+    """Store ``username:password`` for ``key`` in the primary auth file; return its path."""
+    validate_key(key)
+
+    def edit(doc: dict[str, Any]) -> bool:
+        helpers = doc.get("credHelpers") or {}
+        if key in helpers:
+            raise ConfigError(f"credentials for {key} are managed by credential helper {helpers[key]!r}")
+        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        doc["auths"][key] = {"auth": token}
+        return True
+
+    return _modify(sys, edit)
+
+
+def remove_credentials(sys: SystemContext | None, key: str) -> bool:
+    """Remove ``key`` from the primary auth file; return whether it was there."""
+    validate_key(key)
+    removed = False
+
+    def edit(doc: dict[str, Any]) -> bool:
+        nonlocal removed
+        if key in doc["auths"]:
+            del doc["auths"][key]
+            removed = True
+        return removed
+
+    _modify(sys, edit)
+    return removed
+
+
+def remove_all_credentials(sys: SystemContext | None) -> str:
+    """Empty ``auths`` (and ``credHelpers``) of the primary auth file; return its path."""
+
+    def edit(doc: dict[str, Any]) -> bool:
+        doc["auths"] = {}
+        doc.pop("credHelpers", None)
+        return True
+
+    return _modify(sys, edit)

@@ -1,0 +1,138 @@
+"""TLS settings for a registry: the system trust store plus containers-certs.d directories.
+
+A certificate directory (``--cert-dir DIR``, or the first existing one of
+``~/.config/containers/certs.d/HOST:PORT``, ``/etc/containers/certs.d/HOST:PORT``,
+``/etc/docker/certs.d/HOST:PORT``) may hold:
+
+- ``*.crt``: CA certificates trusted *in addition to* the system store;
+- ``NAME.cert`` + ``NAME.key``: a client certificate and its key (each needs the other).
+
+Invariants:
+- Verification is on (hostname and chain) unless the user turned it off for this
+  registry; even then, client certificates from the directory are presented.
+- A broken directory (unpaired key, unparsable PEM) is a ConfigError naming the file:
+  silently ignoring it would fall back to weaker settings than the user configured.
+- Contexts are built once per (directory, verify) and shared by all threads (building
+  one loads the whole system store, which costs milliseconds).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import ssl
+
+from trustcopy.errors import ConfigError
+from trustcopy.transports.base import SystemContext
+
+log = logging.getLogger("trustcopy.docker")
+
+
+def _per_host_bases() -> list[str]:
+    home = os.environ.get("HOME") or os.path.expanduser("~")
+    return [
+        os.path.join(home, ".config", "containers", "certs.d"),
+        "/etc/containers/certs.d",
+        "/etc/docker/certs.d",
+    ]
+
+
+def cert_dir_for(sys: SystemContext | None, host_port: str) -> str | None:
+    """The certificate directory for ``host_port`` (the name as in the image reference).
+
+    ``--cert-dir`` wins; then ``sys.docker_per_host_cert_dir/HOST:PORT``; then the first
+    existing per-host directory. Returns None when there is none.
+    """
+    if sys is not None and sys.docker_cert_path:
+        return sys.docker_cert_path
+    if sys is not None and sys.docker_per_host_cert_dir:
+        return os.path.join(sys.docker_per_host_cert_dir, host_port)
+    for base in _per_host_bases():
+        candidate = os.path.join(base, host_port)
+        try:
+            os.stat(candidate)
+        except PermissionError:
+            log.debug("cannot access %s; skipping it", candidate)
+            continue
+        except OSError:
+            continue
+        return candidate
+    return None
+
+
+def _dir_fingerprint(cert_dir: str | None) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and mtimes of the directory's relevant files (cache key)."""
+    if cert_dir is None:
+        return ()
+    try:
+        entries = sorted(os.scandir(cert_dir), key=lambda e: e.name)
+    except FileNotFoundError:
+        return ()
+    except PermissionError:
+        log.debug("cannot read certificate directory %s; skipping it", cert_dir)
+        return ()
+    except OSError as exc:
+        raise ConfigError(f"cannot read certificate directory {cert_dir}: {exc.strerror}") from exc
+    out = []
+    for e in entries:
+        if e.name.endswith((".crt", ".cert", ".key")):
+            try:
+                st = e.stat()
+            except OSError:
+                continue
+            out.append((e.name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def ssl_context(cert_dir: str | None, verify: bool) -> ssl.SSLContext:
+    """The SSL context for a registry (cached; see the module docstring).
+
+    Raises:
+        ConfigError: the directory holds an unpaired or unparsable certificate or key.
+    """
+    return _build(cert_dir, verify, _dir_fingerprint(cert_dir))
+
+
+@functools.lru_cache(maxsize=32)
+def _build(cert_dir: str | None, verify: bool, files: tuple[tuple[str, int, int], ...]) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if verify and ctx.cert_store_stats().get("x509_ca", 0) == 0:
+        _load_fallback_store(ctx)
+    names = {name for name, _, _ in files}
+    for name, _, _ in files:
+        path = os.path.join(cert_dir or "", name)
+        if name.endswith(".crt"):
+            log.debug("trusting CA certificates in %s", path)
+            try:
+                ctx.load_verify_locations(cafile=path)
+            except (ssl.SSLError, OSError) as exc:
+                raise ConfigError(f"cannot load CA certificate {path}: {exc}", context={"path": path}) from exc
+        elif name.endswith(".cert"):
+            key = name[: -len(".cert")] + ".key"
+            if key not in names:
+                raise ConfigError(
+                    f"missing key {key} for client certificate {path}",
+                    hint="CA certificates must use the .crt extension", context={"path": path},
+                )
+            log.debug("using client certificate %s", path)
+            try:
+                ctx.load_cert_chain(certfile=path, keyfile=os.path.join(cert_dir or "", key))
+            except (ssl.SSLError, OSError) as exc:
+                raise ConfigError(f"cannot load client certificate {path}: {exc}", context={"path": path}) from exc
+        elif name.endswith(".key") and name[: -len(".key")] + ".cert" not in names:
+            raise ConfigError(f"missing client certificate {name[:-4]}.cert for key {path}", context={"path": path})
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _load_fallback_store(ctx: ssl.SSLContext) -> None:
+    """Some Python builds know no system CA path; use certifi's bundle if it is installed."""
+    try:
+        import certifi
+    except ImportError:
+        log.debug("no system CA certificates found and certifi is not installed")
+        return
+    ctx.load_verify_locations(cafile=certifi.where())

@@ -1,0 +1,413 @@
+"""The Registry HTTP API V2 client core: endpoint, TLS, ping, auth, retries, redirects.
+
+One :class:`RegistryClient` serves one repository of one registry (with the scope
+``repository:PATH:ACTIONS``); it is shared by all threads of a copy: one ``httpx.Client``
+(its connection pool is thread-safe), one token cache (locked per scope).
+
+Invariants:
+- ``docker.io`` is served from ``registry-1.docker.io``. The scheme is HTTPS; plain HTTP
+  is tried only when the user turned TLS verification off for this registry (as
+  containers/image: HTTPS first, HTTP if that fails).
+- Only requests whose body can be sent again (none, or bytes) are retried: after
+  connection errors and 408/429/5xx, ``retry_times`` times with exponential backoff
+  from ``retry_delay`` (capped at 60 s), honouring ``Retry-After``; never past the
+  command deadline. A 401 is retried once after dropping the cached token (or widening
+  the scope on ``insufficient_scope``).
+- Redirects are followed by hand (at most 10) for GET/HEAD (and 307/308 with a
+  replayable body); an HTTPS → HTTP downgrade is refused while TLS is verified, and
+  ``Authorization`` is only ever attached for the registry's own origin (RegistryAuth).
+- Error bodies are read with limits.MAX_ERROR_BODY; nothing from httpx escapes (see
+  errors.py).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+
+import httpx
+
+from trustcopy import limits
+from trustcopy.errors import LimitExceededError, NetworkError, RegistryError, TrustcopyError
+from trustcopy.redact import redact_url
+from trustcopy.transports.base import SystemContext
+from trustcopy.transports.docker import certs
+from trustcopy.transports.docker.auth import (
+    USER_AGENT,
+    AuthSession,
+    Credentials,
+    RegistryAuth,
+    Scope,
+    parse_challenges,
+    repository_scope,
+)
+from trustcopy.transports.docker.errors import (
+    RETRYABLE_STATUSES,
+    is_retryable_exception,
+    network_error,
+    response_error,
+)
+
+log = logging.getLogger("trustcopy.docker")
+
+DOCKER_HOSTNAME = "docker.io"
+DOCKER_REGISTRY = "registry-1.docker.io"
+DEFAULT_RETRY_TIMES = 3
+DEFAULT_RETRY_DELAY = 1.0
+MAX_RETRY_DELAY = 60.0
+DEFAULT_TIMEOUT = 60.0
+MAX_REDIRECTS = 10
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_ORIGIN_BOUND_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+Content = bytes | Iterable[bytes] | None
+
+
+def registry_host(domain: str) -> str:
+    """The host[:port] to connect to for a reference's domain."""
+    return DOCKER_REGISTRY if domain == DOCKER_HOSTNAME else domain
+
+
+def retry_after(response: httpx.Response, fallback: float) -> float:
+    """Seconds a ``Retry-After`` header asks for (number or HTTP date), else ``fallback``."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return fallback
+    if value.isdigit():
+        return float(int(value[:6]))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return fallback
+    delta = when.timestamp() - time.time()
+    return delta if delta > 0 else fallback
+
+
+class RegistryClient:
+    """Talks to one repository of one registry; see the module docstring.
+
+    Args:
+        sys: TLS, retry, timeout and credential settings.
+        domain: the reference's domain (``docker.io``, ``reg:5000``).
+        path: the repository path within the registry (``library/busybox``).
+        actions: token actions for the repository (``pull``, ``pull,push``, ``*``).
+        credentials: overrides the lookup from flags and auth files (login uses this).
+    """
+
+    def __init__(
+        self,
+        sys: SystemContext | None,
+        domain: str,
+        path: str,
+        actions: str,
+        *,
+        credentials: Credentials | None = None,
+    ) -> None:
+        from trustcopy.transports.docker.authfile import credentials_for_reference
+
+        sys = sys or SystemContext()
+        self.domain = domain
+        self.host = registry_host(domain)
+        self.path = path
+        # No repository (login's "GET /v2/"): the token is requested without a scope.
+        self.scope: Scope | None = repository_scope(path, actions) if path else None
+        self.verify = sys.docker_tls_verify
+        self.retry_times = DEFAULT_RETRY_TIMES if sys.retry_times is None else max(0, sys.retry_times)
+        self.retry_delay = DEFAULT_RETRY_DELAY if sys.docker_retry_delay is None else max(0.0, sys.docker_retry_delay)
+        self.timeout = sys.docker_timeout or DEFAULT_TIMEOUT
+        self.upload_chunk_size = sys.docker_upload_chunk_size
+        self._deadline = time.monotonic() + sys.command_timeout if sys.command_timeout else None
+        if credentials is None:
+            credentials = credentials_for_reference(sys, f"{domain}/{path}" if path else domain)
+        context = certs.ssl_context(certs.cert_dir_for(sys, domain), self.verify)
+        self._http = httpx.Client(
+            verify=context,
+            timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0),
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT, "Docker-Distribution-API-Version": "registry/2.0"},
+        )
+        self.auth = AuthSession(credentials, sys.docker_bearer_token, self._send_token_request)
+        self.scheme: str | None = None
+        self.supports_signatures_extension = False
+        self._ping_lock = threading.Lock()
+        self._ping_error: TrustcopyError | None = None
+
+    def __repr__(self) -> str:
+        return f"<RegistryClient {self.host}/{self.path} {self.scope.actions if self.scope else ''}>"
+
+    # -- endpoint ------------------------------------------------------------------
+
+    def base_url(self) -> str:
+        """``scheme://host`` after the ping chose the scheme."""
+        self.ensure_ping()
+        return f"{self.scheme}://{self.host}"
+
+    def url(self, path: str) -> httpx.URL:
+        """Absolute URL for a path like ``/v2/NAME/manifests/REF``."""
+        return httpx.URL(self.base_url() + path)
+
+    def ensure_ping(self) -> None:
+        """Learn scheme and auth challenges from ``GET /v2/`` (once; errors are sticky).
+
+        Raises:
+            RegistryError: neither HTTPS (nor, with TLS off, HTTP) answers like a registry.
+        """
+        if self.scheme is not None:
+            return
+        with self._ping_lock:
+            if self.scheme is not None:
+                return
+            if self._ping_error is not None:
+                raise self._ping_error
+            try:
+                self._ping()
+            except TrustcopyError as exc:
+                self._ping_error = exc
+                raise
+
+    def _ping(self) -> None:
+        schemes = ["https"] if self.verify else ["https", "http"]
+        first_error: TrustcopyError | None = None
+        for scheme in schemes:
+            url = httpx.URL(f"{scheme}://{self.host}/v2/")
+            what = f"pinging container registry {self.host}"
+            try:
+                response = self._execute("GET", url, what=what, scopes=None)
+            except TrustcopyError as exc:
+                log.debug("ping %s failed: %s", redact_url(str(url)), exc)
+                first_error = first_error or exc
+                continue
+            try:
+                if response.status_code not in (200, 401):
+                    err = self.error_for(response, what)
+                    first_error = first_error or err
+                    continue
+                challenges = parse_challenges(response.headers.get_list("www-authenticate"))
+                origin = (url.scheme, url.host, url.port)
+                self.auth.set_challenges(origin, challenges)
+                self.supports_signatures_extension = response.headers.get("x-registry-supports-signatures") == "1"
+                log.debug("ping %s: %d, challenges %s", redact_url(str(url)), response.status_code,
+                          [c.scheme for c in challenges])
+                self.scheme = scheme
+                return
+            finally:
+                response.close()
+        assert first_error is not None
+        raise first_error
+
+    # -- requests ------------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        target: str | httpx.URL,
+        *,
+        what: str,
+        headers: dict[str, str] | None = None,
+        content: Content = None,
+        extra_scopes: tuple[Scope, ...] = (),
+        retry: bool = True,
+        authenticate: bool = True,
+    ) -> httpx.Response:
+        """Send a request (authenticated unless told not to); return the open response.
+
+        Args:
+            target: a path (``/v2/...``) on the registry, or an absolute URL (an upload
+                location or a ``Link``; credentials are attached only to the registry origin).
+            what: what we are doing, for error messages (no secrets).
+            content: bytes (retryable) or an iterator (streamed once, never retried).
+            authenticate: False for URLs that must never see credentials (external
+                layer URLs named by a manifest: CVE-2020-15157).
+
+        Returns:
+            The response; the caller must close it (``read_body`` and ``check`` do).
+
+        Raises:
+            NetworkError: connection failures after the retries.
+            RegistryAuthError: the token exchange failed.
+        """
+        url = self.url(target) if isinstance(target, str) and target.startswith("/") else httpx.URL(str(target))
+        scopes = tuple(s for s in (self.scope, *extra_scopes) if s is not None) if authenticate else None
+        return self._execute(method, url, what=what, headers=headers, content=content, scopes=scopes, retry=retry)
+
+    def _execute(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        what: str,
+        scopes: tuple[Scope, ...] | None,
+        headers: dict[str, str] | None = None,
+        content: Content = None,
+        retry: bool = True,
+    ) -> httpx.Response:
+        replayable = content is None or isinstance(content, bytes)
+        attempt, delay, refreshed = 0, self.retry_delay, False
+        while True:
+            self._check_deadline(what)
+            try:
+                response = self._send_following_redirects(method, url, headers, content, scopes, what)
+            except TrustcopyError:
+                raise
+            except (httpx.HTTPError, OSError) as exc:
+                if retry and replayable and attempt < self.retry_times and is_retryable_exception(exc):
+                    attempt += 1
+                    self._backoff(delay, what, f"{type(exc).__name__}", attempt)
+                    delay = min(delay * 2, MAX_RETRY_DELAY)
+                    continue
+                raise network_error(exc, what, secrets=self.auth.secrets()) from exc
+            status = response.status_code
+            if status == 401 and scopes is not None and replayable and not refreshed:
+                refreshed = True
+                wider = _insufficient_scope(response)
+                if wider is not None and wider not in scopes:
+                    log.debug("%s: retrying with the wider scope %s", what, wider)
+                    response.close()
+                    scopes = (*scopes, wider)
+                    continue
+                if self.auth.uses_refreshable_tokens():
+                    log.debug("%s: 401, fetching a fresh token", what)
+                    response.close()
+                    self.auth.invalidate(scopes)
+                    continue
+            if status in RETRYABLE_STATUSES and retry and replayable and attempt < self.retry_times:
+                wait = min(retry_after(response, delay), MAX_RETRY_DELAY)
+                response.close()
+                attempt += 1
+                self._backoff(wait, what, f"HTTP {status}", attempt)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+                continue
+            return response
+
+    def _send_following_redirects(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str] | None,
+        content: Content,
+        scopes: tuple[Scope, ...] | None,
+        what: str,
+    ) -> httpx.Response:
+        replayable = content is None or isinstance(content, bytes)
+        for _hop in range(MAX_REDIRECTS + 1):
+            request = self._http.build_request(method, url, headers=headers, content=content,
+                                               timeout=self._request_timeout(what))
+            log.debug("%s %s", method, redact_url(str(url)))
+            auth = RegistryAuth(self.auth, scopes) if scopes is not None else None
+            response = self._http.send(request, auth=auth, stream=True, follow_redirects=False)
+            status = response.status_code
+            location = response.headers.get("location")
+            follow = status in _REDIRECTS and location and (
+                method in ("GET", "HEAD") or (status in (307, 308) and replayable)
+            )
+            if not follow:
+                return response
+            response.close()
+            try:
+                target = url.join(location)
+            except httpx.InvalidURL as exc:
+                raise RegistryError(f"{what}: the registry redirected to an invalid URL") from exc
+            if target.scheme not in ("https", "http"):
+                raise RegistryError(f"{what}: refusing a redirect to {target.scheme!r} URL")
+            if url.scheme == "https" and target.scheme == "http" and self.verify:
+                raise RegistryError(
+                    f"{what}: refusing a redirect from HTTPS to plain HTTP ({redact_url(str(target))})",
+                    code="insecure-redirect",
+                )
+            log.debug("%s: redirected to %s", what, redact_url(str(target)))
+            if headers and (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port):
+                # Whatever the caller put in headers was meant for the first origin only.
+                headers = {k: v for k, v in headers.items() if k.lower() not in _ORIGIN_BOUND_HEADERS}
+            if status == 303 and method not in ("GET", "HEAD"):
+                method, content = "GET", None
+            url = target
+        raise RegistryError(f"{what}: more than {MAX_REDIRECTS} redirects", code="too-many-redirects")
+
+    def _send_token_request(self, request: httpx.Request) -> httpx.Response:
+        """Token requests: retried like registry requests, never given registry auth."""
+        return self._execute(request.method, request.url, what="requesting a bearer token", scopes=None,
+                             headers=dict(request.headers), content=request.content or None)
+
+    # -- responses -----------------------------------------------------------------
+
+    def read_body(self, response: httpx.Response, limit: int, what: str) -> bytes:
+        """Read a whole (untrusted) body, at most ``limit`` bytes, and close the response.
+
+        Raises:
+            LimitExceededError / NetworkError.
+        """
+        try:
+            chunks: list[bytes] = []
+            total = 0
+            for chunk in response.iter_bytes():
+                total += len(chunk)
+                if total > limit:
+                    raise LimitExceededError(f"{what}: the response is larger than the {limit} bytes accepted",
+                                             context={"what": what, "limit": limit})
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except (httpx.HTTPError, OSError) as exc:
+            raise network_error(exc, what, secrets=self.auth.secrets()) from exc
+        finally:
+            response.close()
+
+    def error_for(self, response: httpx.Response, what: str) -> TrustcopyError:
+        """The error for an unexpected response (reads a bounded body, closes it)."""
+        try:
+            body = self.read_body(response, limits.MAX_ERROR_BODY, what)
+        except LimitExceededError:
+            body = b""
+        except NetworkError:
+            body = b""
+        return response_error(response, body, what, secrets=self.auth.secrets())
+
+    def check(self, response: httpx.Response, what: str, ok: Iterable[int] = (200,)) -> httpx.Response:
+        """Return ``response`` if its status is in ``ok``; else close it and raise its error."""
+        if response.status_code in tuple(ok):
+            return response
+        raise self.error_for(response, what)
+
+    def iter_raw(self, response: httpx.Response, what: str) -> Iterator[bytes]:
+        """A response's raw bytes; httpx errors become NetworkError."""
+        try:
+            yield from response.iter_raw()
+        except (httpx.HTTPError, OSError) as exc:
+            raise network_error(exc, what, secrets=self.auth.secrets()) from exc
+
+    # -- timing --------------------------------------------------------------------
+
+    def _check_deadline(self, what: str) -> None:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise NetworkError(f"{what}: --command-timeout reached", code="network-timeout")
+
+    def _request_timeout(self, what: str) -> httpx.Timeout:
+        if self._deadline is None:
+            return httpx.Timeout(self.timeout)
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise NetworkError(f"{what}: --command-timeout reached", code="network-timeout")
+        return httpx.Timeout(min(self.timeout, remaining))
+
+    def _backoff(self, seconds: float, what: str, reason: str, attempt: int) -> None:
+        if self._deadline is not None:
+            seconds = min(seconds, max(0.0, self._deadline - time.monotonic()))
+        log.warning("%s failed (%s); retrying in %.1fs (%d/%d)", what, reason, seconds, attempt, self.retry_times)
+        time.sleep(seconds)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+
+def _insufficient_scope(response: httpx.Response) -> Scope | None:
+    for challenge in parse_challenges(response.headers.get_list("www-authenticate")):
+        if challenge.scheme == "bearer" and challenge.params.get("error") == "insufficient_scope":
+            scope = challenge.params.get("scope", "")
+            parsed = Scope.parse(scope.split(" ")[0]) if scope else None
+            if parsed is not None:
+                return parsed
+    return None

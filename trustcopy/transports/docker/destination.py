@@ -1,0 +1,377 @@
+"""Writing images to a registry: blob reuse and mounts, uploads, manifests last.
+
+Invariants:
+- Blobs already in the repository are detected with ``HEAD`` and not uploaded; a blob
+  this process saw in another repository of the same registry is mounted
+  (``POST …/uploads/?mount=&from=``) after ``HEAD`` confirmed it there.
+- Uploads: a blob of known size up to MONOLITHIC_MAX is read into memory and sent with
+  ``POST`` + ``PUT ?digest=`` (the pair is retried as a whole); larger or unknown-size
+  blobs stream in ``PATCH`` chunks of ``upload_chunk_size`` with constant memory, and
+  the final ``PUT ?digest=`` happens only after the source stream reached EOF and its
+  DigestingReader accepted the bytes. The registry verifies the digest again.
+- A manifest is PUT only after every blob it names is known to be in the repository
+  (uploaded, reused or mounted by this destination, or confirmed with ``HEAD``): a
+  failed push never leaves a tag pointing at a partial image. The top-level manifest
+  goes to the tag (or to the digest the reference names), list instances by digest.
+- Nothing is staged, so ``commit`` has nothing left to publish; pushed blobs of an
+  aborted copy stay unreferenced (registries garbage-collect them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, BinaryIO
+
+import httpx
+
+from trustcopy import limits
+from trustcopy.digest import Digest, DigestingReader
+from trustcopy.errors import DigestMismatchError, ManifestError, NetworkError, RegistryHTTPError, TrustcopyError
+from trustcopy.redact import redact_url
+from trustcopy.transports.base import BlobInfo, ImageDestination, LayerCompression, SystemContext
+from trustcopy.transports.docker import locations
+from trustcopy.transports.docker.auth import Scope, repository_scope
+from trustcopy.transports.docker.client import MAX_RETRY_DELAY, RegistryClient
+from trustcopy.transports.docker.errors import RETRYABLE_STATUSES
+
+if TYPE_CHECKING:
+    from trustcopy.transports.docker.reference import DockerImageReference
+
+log = logging.getLogger("trustcopy.docker")
+
+#: Blobs of at most this size are uploaded from memory in one PUT (and can be retried).
+MONOLITHIC_MAX = 1 << 20
+#: Default bytes per PATCH of a chunked upload.
+DEFAULT_CHUNK_SIZE = 128 << 20
+_READ_SIZE = 1 << 20
+
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    "application/vnd.docker.distribution.manifest.v1+json",
+)
+
+
+class DockerImageDestination(ImageDestination):
+    """A repository in a registry, opened for pushing one image (or a list)."""
+
+    def __init__(self, reference: DockerImageReference, sys: SystemContext | None) -> None:
+        self.reference = reference
+        self._ref = reference.ref
+        self._client = RegistryClient(sys, self._ref.domain, self._ref.path, "pull,push")
+        size = (sys.docker_upload_chunk_size if sys is not None else None) or DEFAULT_CHUNK_SIZE
+        self._chunk_size = max(1, size)
+        self._present: set[str] = set()
+        self._manifests: set[str] = set()
+        self._lock = threading.Lock()
+        self._committed = False
+
+    def __repr__(self) -> str:
+        return f"<DockerImageDestination {self._ref}>"
+
+    # -- properties ----------------------------------------------------------------
+
+    def supported_manifest_mime_types(self) -> Sequence[str]:
+        """Every type a registry stores (OCI and Docker first)."""
+        return MANIFEST_TYPES
+
+    def supports_signatures(self) -> str | None:
+        """Not yet: registries.d lookaside and sigstore attachments come with a later issue."""
+        return (f"{self._ref.domain}: storing signatures in a registry (lookaside or sigstore attachments) "
+                "is not supported by this version of trustcopy")
+
+    @property
+    def desired_layer_compression(self) -> LayerCompression:
+        """Registries serve compressed layers."""
+        return LayerCompression.COMPRESS
+
+    @property
+    def accepts_foreign_layer_urls(self) -> bool:
+        """Foreign layers stay references (as containers/image)."""
+        return True
+
+    # -- blob reuse ----------------------------------------------------------------
+
+    def _mark(self, digest: Digest | str) -> None:
+        with self._lock:
+            self._present.add(str(digest))
+        locations.record(self._client.host, self._client.path, str(digest))
+
+    def _blob_exists(self, repo: str, digest: Digest | str, extra: tuple[Scope, ...] = ()) -> tuple[bool, int]:
+        what = f"checking whether blob {digest} exists in {self._ref.domain}/{repo}"
+        response = self._client.send("HEAD", f"/v2/{repo}/blobs/{digest}", what=what, extra_scopes=extra)
+        if response.status_code == 200:
+            size = response.headers.get("content-length", "")
+            response.close()
+            return True, int(size) if size.isdigit() and len(size) < 19 else -1
+        if response.status_code == 404:
+            response.close()
+            return False, -1
+        raise self._client.error_for(response, what)
+
+    def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
+        """The blob's info if the repository has it or it could be mounted; else None.
+
+        Raises:
+            RegistryError: the existence check in this repository failed (not a mount).
+        """
+        exists, size = self._blob_exists(self._client.path, info.digest)
+        if exists:
+            self._mark(info.digest)
+            return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
+        for repo in locations.candidates(self._client.host, str(info.digest), self._client.path):
+            extra = (repository_scope(repo, "pull"),)
+            try:
+                exists, size = self._blob_exists(repo, info.digest, extra)
+                if exists and self._mount(repo, info.digest, extra):
+                    self._mark(info.digest)
+                    log.debug("mounted %s from %s", info.digest, repo)
+                    return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size,
+                                    media_type=info.media_type)
+            except TrustcopyError as exc:  # a failed mount only costs us the upload
+                log.debug("mounting %s from %s failed: %s", info.digest, repo, exc)
+        return None
+
+    def _mount(self, repo: str, digest: Digest, extra: tuple[Scope, ...]) -> bool:
+        what = f"mounting {digest} from {self._ref.domain}/{repo} to {self._ref.name}"
+        target = self._client.url(f"/v2/{self._client.path}/blobs/uploads/").copy_merge_params(
+            {"mount": str(digest), "from": repo})
+        response = self._client.send("POST", target, what=what, extra_scopes=extra)
+        if response.status_code == 201:
+            response.close()
+            return True
+        if response.status_code == 202:  # the registry started an ordinary upload instead
+            location = response.headers.get("location")
+            response.close()
+            if location:
+                self._cancel_upload(response.request.url.join(location))
+            return False
+        raise self._client.error_for(response, what)
+
+    def _cancel_upload(self, location: httpx.URL) -> None:
+        try:
+            self._client.send("DELETE", location, what="cancelling an upload", retry=False).close()
+        except TrustcopyError as exc:
+            log.debug("cancelling upload %s failed: %s", redact_url(str(location)), exc)
+
+    # -- uploads -------------------------------------------------------------------
+
+    def put_blob(self, stream: BinaryIO, info: BlobInfo, *, is_config: bool = False) -> BlobInfo:
+        """Upload a blob (see the module docstring); return its digest and size.
+
+        Raises:
+            DigestMismatchError: the stream does not match ``info`` (nothing is committed).
+            NetworkError / RegistryError.
+        """
+        what = f"uploading blob {info.digest} to {self._ref.name}"
+        if isinstance(stream, DigestingReader) and stream.expected == info.digest:
+            reader = stream  # already verifying at EOF; hashing twice would only cost CPU
+        else:
+            reader = DigestingReader(stream, info.digest, expected_size=info.size, what=what)
+        if 0 <= info.size <= MONOLITHIC_MAX:
+            data = limits.read_at_most(reader, MONOLITHIC_MAX, what)  # EOF: verified here
+            self._retrying(what, lambda: self._upload_monolithic(data, info.digest, what))
+            size = len(data)
+        else:
+            size = self._upload_streaming(reader, info.size, lambda: info.digest, what)
+        self._mark(info.digest)
+        return BlobInfo(digest=info.digest, size=size, media_type=info.media_type)
+
+    def put_new_blob(self, stream: BinaryIO, *, media_type: str | None = None, is_config: bool = False) -> BlobInfo:
+        """Upload a blob whose digest is computed while it streams (no spooling)."""
+        reader = DigestingReader(stream, None, what=f"new blob for {self._ref.name}")
+        size = self._upload_streaming(reader, -1, reader.verify, f"uploading a new blob to {self._ref.name}")
+        self._mark(reader.digest)
+        return BlobInfo(digest=reader.digest, size=size, media_type=media_type)
+
+    def _start_upload(self, what: str, *, retry: bool = True) -> httpx.URL:
+        response = self._client.send("POST", f"/v2/{self._client.path}/blobs/uploads/", what=what, retry=retry)
+        self._client.check(response, what, ok=(202,))
+        response.close()
+        return self._location(response, what)
+
+    @staticmethod
+    def _location(response: httpx.Response, what: str) -> httpx.URL:
+        location = response.headers.get("location")
+        if not location:
+            raise RegistryHTTPError(f"{what}: the registry sent no upload location", status=response.status_code)
+        try:
+            return response.request.url.join(location)
+        except httpx.InvalidURL as exc:
+            raise RegistryHTTPError(f"{what}: invalid upload location", status=response.status_code) from exc
+
+    def _upload_monolithic(self, data: bytes, digest: Digest, what: str) -> None:
+        location = self._start_upload(what, retry=False).copy_set_param("digest", str(digest))
+        response = self._client.send("PUT", location, what=what, content=data, retry=False,
+                                     headers={"Content-Type": "application/octet-stream"})
+        self._client.check(response, what, ok=(201,))
+        response.close()
+
+    def _upload_streaming(self, reader: DigestingReader, size: int, final_digest: object, what: str) -> int:
+        """POST, PATCH chunks from ``reader``, then PUT with ``final_digest()`` (called after EOF)."""
+        location = self._start_upload(what)
+        source = _Source(reader)
+        offset = 0
+        while not source.eof:
+            want = self._chunk_size if size < 0 else min(self._chunk_size, size - offset)
+            if want <= 0 or not source.peek():
+                break
+            headers = {"Content-Type": "application/octet-stream"}
+            if size >= 0:
+                headers["Content-Length"] = str(want)
+                headers["Content-Range"] = f"{offset}-{offset + want - 1}"
+            response = self._client.send("PATCH", location, what=what, content=source.chunk(want), headers=headers,
+                                         retry=False)
+            self._client.check(response, what, ok=(202, 204))
+            response.close()
+            location = self._location(response, what)
+            offset += source.last_sent
+            if size >= 0 and source.last_sent != want:
+                raise DigestMismatchError(f"{what}: the source ended after {offset} of {size} bytes",
+                                          code="size-mismatch")
+        if reader.read(1):  # must be EOF now: this read makes the DigestingReader verify
+            raise DigestMismatchError(f"{what}: more than the expected {size} bytes", code="size-mismatch")
+        digest = final_digest()  # type: ignore[operator]
+        target = location.copy_set_param("digest", str(digest))
+        response = self._client.send("PUT", target, what=what, headers={"Content-Type": "application/octet-stream"})
+        self._client.check(response, what, ok=(201,))
+        response.close()
+        return offset
+
+    def _retrying(self, what: str, fn: object) -> object:
+        """Run ``fn`` (a replayable upload step), retrying transient failures with backoff."""
+        delay = self._client.retry_delay
+        for attempt in range(self._client.retry_times + 1):
+            try:
+                return fn()  # type: ignore[operator]
+            except (NetworkError, RegistryHTTPError) as exc:
+                transient = (isinstance(exc, NetworkError) and exc.code not in ("tls-verification", "tls-handshake")) or (
+                    isinstance(exc, RegistryHTTPError) and exc.status in RETRYABLE_STATUSES)
+                if not transient or attempt >= self._client.retry_times:
+                    raise
+                log.warning("%s failed (%s); retrying in %.1fs", what, exc.message, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+        raise AssertionError("unreachable")
+
+    # -- manifests -----------------------------------------------------------------
+
+    def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
+        """PUT a manifest by tag/digest (top level) or by ``instance_digest``.
+
+        Raises:
+            ManifestError: the bytes do not match the digest they are to be stored under,
+                or a blob they name is not in the repository.
+            RegistryError: the registry refused (``manifest-rejected`` for invalid ones).
+        """
+        from trustcopy.manifest.digest import manifest_digest, matches_digest
+        from trustcopy.manifest.mediatypes import guess_mime_type
+
+        digest = manifest_digest(manifest)
+        if instance_digest is not None:
+            if not matches_digest(manifest, instance_digest):
+                raise ManifestError(f"{self.reference}: the instance manifest does not match {instance_digest}")
+            tail = str(instance_digest)
+        elif self._ref.digest is not None:
+            if not matches_digest(manifest, self._ref.digest):
+                raise ManifestError(f"{self.reference}: the manifest's digest {digest} does not match the reference",
+                                    code="destination-digest-mismatch")
+            tail = str(self._ref.digest)
+        elif getattr(self.reference, "is_unknown_digest", False):
+            tail = str(digest)
+        else:
+            tail = str(self._ref.tag)
+        self._ensure_blobs_present(manifest)
+        what = f"uploading manifest {tail} to {self._ref.name}"
+        headers = {"Content-Type": guess_mime_type(manifest) or "application/vnd.oci.image.manifest.v1+json"}
+        response = self._client.send("PUT", f"/v2/{self._client.path}/manifests/{tail}", what=what,
+                                     content=manifest, headers=headers)
+        self._client.check(response, what, ok=(200, 201, 202, 204))
+        response.close()
+        echoed = response.headers.get("docker-content-digest")
+        if echoed and echoed != str(digest):
+            log.warning("%s: the registry reports digest %s, expected %s", what, echoed[:80], digest)
+        with self._lock:
+            self._manifests.add(str(digest))
+
+    def _ensure_blobs_present(self, manifest: bytes) -> None:
+        """Refuse to PUT a manifest naming a blob the repository does not have."""
+        try:
+            doc = json.loads(manifest)
+        except ValueError:
+            return  # the registry will refuse it with a readable error
+        if not isinstance(doc, dict) or isinstance(doc.get("manifests"), list):
+            return  # lists: the registry checks that their instances exist
+        needed = [str(d) for d in _blob_digests(doc)]
+        with self._lock:
+            unknown = [d for d in needed if d not in self._present]
+        for digest in unknown:
+            exists, _ = self._blob_exists(self._client.path, digest)
+            if not exists:
+                raise ManifestError(
+                    f"{self.reference}: refusing to push the manifest: blob {digest} is not in the repository",
+                    code="manifest-blob-missing",
+                )
+            self._mark(digest)
+
+    def commit(self, toplevel_manifest: bytes) -> None:
+        """Nothing left to publish: the manifest PUT (done last) made the image visible."""
+        if self._committed:
+            raise RuntimeError("commit() called twice")
+        self._committed = True
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+
+def _blob_digests(doc: dict[str, object]) -> list[str]:
+    """Config and (non-foreign) layer digests of an image manifest, schema1 included."""
+    out: list[str] = []
+    config = doc.get("config")
+    if isinstance(config, dict) and isinstance(config.get("digest"), str):
+        out.append(config["digest"])
+    layers = doc.get("layers")
+    for layer in layers if isinstance(layers, list) else ():
+        if isinstance(layer, dict) and isinstance(layer.get("digest"), str) and not layer.get("urls"):
+            out.append(layer["digest"])
+    fs_layers = doc.get("fsLayers")
+    for layer in fs_layers if isinstance(fs_layers, list) else ():
+        if isinstance(layer, dict) and isinstance(layer.get("blobSum"), str):
+            out.append(layer["blobSum"])
+    return list(dict.fromkeys(out))
+
+
+class _Source:
+    """Cuts a stream into PATCH bodies without copying more than one read at a time."""
+
+    def __init__(self, reader: DigestingReader) -> None:
+        self._reader = reader
+        self._pending = b""
+        self.eof = False
+        self.last_sent = 0
+
+    def peek(self) -> bool:
+        """Whether at least one more byte is available (reads ahead once)."""
+        if not self._pending and not self.eof:
+            self._pending = self._reader.read(_READ_SIZE)
+            self.eof = not self._pending
+        return bool(self._pending)
+
+    def chunk(self, limit: int) -> Iterator[bytes]:
+        """Yield up to ``limit`` bytes; ``last_sent`` counts them."""
+        self.last_sent = 0
+        while self.last_sent < limit:
+            if not self.peek():
+                return
+            piece = self._pending[: limit - self.last_sent]
+            self._pending = self._pending[len(piece):]
+            self.last_sent += len(piece)
+            yield piece

@@ -1,0 +1,255 @@
+"""The one place that turns httpx exceptions and registry error responses into our errors.
+
+Everything the docker transport raises is a :class:`~trustcopy.errors.TrustcopyError`;
+nothing from httpx escapes (public methods wrap their ``_do_*`` workers with these
+functions, ``from exc``). The most specific class wins:
+
+=====================================  ===========================================
+what happened                          raised
+=====================================  ===========================================
+TLS certificate verification failed    NetworkError, code ``tls-verification``
+other TLS handshake failure            NetworkError, code ``tls-handshake``
+connect/read/write timed out           NetworkError, code ``network-timeout``
+any other connection problem           NetworkError, code ``network``
+401, or an ``invalid_token`` challenge RegistryAuthError, code ``registry-auth``
+403 / ``DENIED`` / insufficient scope  RegistryAuthError, code ``registry-denied``
+404 with ``*_UNKNOWN`` (or any 404     ImageNotFoundError, code ``image-not-found``
+for a manifest or blob)
+429                                    RegistryHTTPError(429), ``too-many-requests``
+``MANIFEST_INVALID``/``TAG_INVALID``…  RegistryHTTPError, code ``manifest-rejected``
+anything else                          RegistryHTTPError(status), ``registry-http``
+=====================================  ===========================================
+
+WARNING: a registry's error body is untrusted text. It is read with a size cap, stripped
+of control characters, shortened, and passed through :func:`trustcopy.redact.redact_text`
+before it reaches a message: a hostile registry must not be able to forge terminal
+output or make us echo a token.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from trustcopy.errors import (
+    ImageNotFoundError,
+    NetworkError,
+    RegistryAuthError,
+    RegistryError,
+    RegistryHTTPError,
+    TrustcopyError,
+)
+from trustcopy.redact import redact_text, redact_url
+
+if TYPE_CHECKING:
+    import httpx
+
+#: Longest piece of registry-provided text we quote in a message.
+MAX_QUOTED = 300
+
+_NOT_FOUND_CODES = frozenset({"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN"})
+_DENIED_CODES = frozenset({"DENIED"})
+_UNAUTHORIZED_CODES = frozenset({"UNAUTHORIZED"})
+_MANIFEST_REJECTED_CODES = frozenset(
+    {"MANIFEST_INVALID", "TAG_INVALID", "MANIFEST_BLOB_UNKNOWN", "MANIFEST_UNVERIFIED", "NAME_INVALID",
+     "SIZE_INVALID", "DIGEST_INVALID"}
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+
+TLS_HINT = (
+    "add the registry's CA certificate to the system trust store or to a --cert-dir directory "
+    "(or /etc/containers/certs.d/HOST:PORT/ca.crt); --tls-verify=false disables verification"
+)
+
+
+@dataclass(frozen=True)
+class DistributionError:
+    """One entry of a registry's ``{"errors": [...]}`` body (already sanitized)."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.message:
+            return f"{self.code.lower().replace('_', ' ')}: {self.message}" if self.code else self.message
+        return self.code.lower().replace("_", " ")
+
+
+def clean_text(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Untrusted text made safe to print: no control characters, no credentials, bounded."""
+    text = _CONTROL.sub(" ", text).strip()
+    text = redact_text(text, secrets)
+    if len(text) > MAX_QUOTED:
+        text = text[:MAX_QUOTED] + "…"
+    return text
+
+
+def parse_error_body(body: bytes, secrets: tuple[str, ...] = ()) -> list[DistributionError]:
+    """The Distribution ``errors`` of a response body; [] when it has none or is not JSON.
+
+    Accepts the standard ``{"errors": [{"code", "message", "detail"}]}`` and the legacy
+    ``{"details": "..."}`` form. ``detail`` is not quoted: it is free-form and may be
+    large; ``message`` is what registries put for humans.
+    """
+    try:
+        doc = json.loads(body.decode("utf-8", errors="replace"))
+    except ValueError:
+        return []
+    if not isinstance(doc, dict):
+        return []
+    out: list[DistributionError] = []
+    errs = doc.get("errors")
+    if isinstance(errs, list):
+        for item in errs[:10]:
+            if not isinstance(item, dict):
+                continue
+            code = item.get("code")
+            message = item.get("message")
+            out.append(
+                DistributionError(
+                    code=clean_text(code, secrets)[:64] if isinstance(code, str) else "",
+                    message=clean_text(message, secrets) if isinstance(message, str) else "",
+                )
+            )
+    details = doc.get("details")
+    if not out and isinstance(details, str) and details:
+        out.append(DistributionError(code="", message=clean_text(details, secrets)))
+    return out
+
+
+def _challenge_error(response: httpx.Response) -> str | None:
+    """The RFC 6750 ``error`` parameter of a Bearer challenge, if any."""
+    from trustcopy.transports.docker.auth import parse_challenges
+
+    for challenge in parse_challenges(response.headers.get_list("www-authenticate")):
+        if challenge.scheme == "bearer" and challenge.params.get("error"):
+            return challenge.params["error"]
+    return None
+
+
+def response_error(
+    response: httpx.Response,
+    body: bytes,
+    what: str,
+    *,
+    secrets: tuple[str, ...] = (),
+) -> TrustcopyError:
+    """The error for a registry response with an unexpected status.
+
+    Args:
+        response: the response (its body already read into ``body``, bounded).
+        body: at most limits.MAX_ERROR_BODY bytes of the response body.
+        what: what we were doing, e.g. ``reading manifest 1.0 in reg/app`` (no secrets).
+        secrets: strings to mask if the registry echoes them back.
+
+    Returns:
+        The most specific RegistryError (or ImageNotFoundError) for the status and body.
+    """
+    status = response.status_code
+    errs = parse_error_body(body, secrets)
+    codes = {e.code for e in errs}
+    detail = "; ".join(str(e) for e in errs) if errs else _plain_detail(response, body, secrets)
+    message = f"{what}: {detail}" if detail else f"{what}: HTTP {status}"
+    context = {"status": status, "url": redact_url(str(response.request.url)) if _has_request(response) else None}
+    if codes:
+        context["registry_codes"] = sorted(c for c in codes if c)
+    oauth = _challenge_error(response) if status in (401, 403) else None
+    if status == 401 or codes & _UNAUTHORIZED_CODES or oauth == "invalid_token":
+        return RegistryAuthError(
+            message, code="registry-auth", context=context,
+            hint="check the credentials (--creds, --authfile, `trustcopy login`) for this registry",
+        )
+    if status == 403 or codes & _DENIED_CODES or oauth == "insufficient_scope":
+        return RegistryAuthError(
+            message, code="registry-denied", context=context,
+            hint="the credentials were accepted but do not grant this access to the repository",
+        )
+    if status == 404 or codes & _NOT_FOUND_CODES:
+        return ImageNotFoundError(message, context=context)
+    if status == 429:
+        return RegistryHTTPError(message, status=status, code="too-many-requests", context=context,
+                                 hint="the registry is rate-limiting; retry later or raise --retry-times")
+    if codes & _MANIFEST_REJECTED_CODES:
+        return RegistryHTTPError(message, status=status, code="manifest-rejected", context=context)
+    return RegistryHTTPError(message, status=status, context=context)
+
+
+def _has_request(response: httpx.Response) -> bool:
+    try:
+        response.request  # noqa: B018 (raises RuntimeError when a response was built by hand)
+    except RuntimeError:
+        return False
+    return True
+
+
+def _plain_detail(response: httpx.Response, body: bytes, secrets: tuple[str, ...]) -> str:
+    """Status line plus the start of a non-JSON body (as c/image: shortened)."""
+    reason = response.reason_phrase or ""
+    text = f"{response.status_code} {reason}".strip()
+    snippet = clean_text(body[:200].decode("utf-8", errors="replace"), secrets) if body else ""
+    if snippet and response.headers.get("content-type", "").startswith(("text/plain", "application/json")):
+        text += f" ({snippet[:80]})"
+    return f"unexpected HTTP status {text}"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and all(cur is not e for e in out) and len(out) < 20:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _is_tls_verification(exc: BaseException) -> bool:
+    return any(isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e)
+               for e in _chain(exc))
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    """Any TLS handshake/protocol failure (not worth retrying: it will fail the same way)."""
+    return any(isinstance(e, ssl.SSLError) or "[SSL:" in str(e) for e in _chain(exc))
+
+
+def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -> RegistryError:
+    """The NetworkError for an httpx (or socket/ssl) exception raised while ``what``.
+
+    The exception text is sanitized (it never contains our credentials: those live in
+    headers, and httpx does not quote headers in exception messages, but a proxy or a
+    URL could).
+    """
+    import httpx
+
+    reason = clean_text(str(exc) or type(exc).__name__, secrets)
+    if _is_tls_verification(exc):
+        return NetworkError(f"{what}: TLS certificate verification failed: {reason}", code="tls-verification",
+                            hint=TLS_HINT)
+    if _is_tls_failure(exc):
+        hint = TLS_HINT
+        if "WRONG_VERSION_NUMBER" in reason or "wrong version number" in reason:
+            hint = "the server does not speak HTTPS; for a plain-HTTP registry use --tls-verify=false"
+        return NetworkError(f"{what}: TLS handshake failed: {reason}", code="tls-handshake", hint=hint)
+    if isinstance(exc, httpx.TimeoutException):
+        return NetworkError(f"{what}: timed out ({type(exc).__name__})", code="network-timeout",
+                            hint="the registry stopped responding; check the network or retry")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return RegistryError(f"{what}: {reason}", code="registry")
+    return NetworkError(f"{what}: {reason}")
+
+
+def is_retryable_exception(exc: BaseException) -> bool:
+    """Whether a failed request may succeed when simply sent again."""
+    import httpx
+
+    if _is_tls_failure(exc):
+        return False
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL | httpx.DecodingError | httpx.TooManyRedirects):
+        return False
+    return isinstance(exc, httpx.TransportError | OSError)
+
+
+#: Statuses worth retrying: the registry (or a proxy in front of it) is overloaded or restarting.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
