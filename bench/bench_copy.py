@@ -14,15 +14,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import random
 import shutil
 import subprocess
 import sys
 import tarfile
-import time
 import zlib
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchutil import run_measured
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
@@ -88,17 +89,6 @@ def build_layout(size_mb: int) -> Path:
         "digest": "sha256:" + hashlib.sha256(manifest).hexdigest(), "size": len(manifest),
         "annotations": {"org.opencontainers.image.ref.name": "big"}}]}))
     return layout
-
-
-def run_measured(cmd: list[str]) -> tuple[float, float]:
-    """Run ``cmd``; return (seconds, peak RSS in MB) of that child alone."""
-    pid_start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - pid_start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"command failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
-    return elapsed, usage.ru_maxrss / 1024
 
 
 def main() -> int:

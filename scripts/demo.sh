@@ -33,6 +33,12 @@ trustcopy --policy policies/demo-signed.json copy --remove-signatures \
     "dir:$WORK/signed" "oci:$WORK/layout:verified"
 trustcopy inspect "oci:$WORK/layout:verified"
 
+if command -v skopeo >/dev/null; then
+    echo "(interop) skopeo verifies trustcopy's signature under the same policy:"
+    skopeo --policy policies/demo-signed.json copy -q "dir:$WORK/signed" "dir:$WORK/skopeo-verified"
+    echo "skopeo accepted it"
+fi
+
 step "6/6 the same policy rejects the unsigned original"
 mkdir -p "$WORK/unsigned" && cp -r "$WORK/signed/." "$WORK/unsigned/" && rm -f "$WORK"/unsigned/signature-*
 if trustcopy --policy policies/demo-signed.json copy "dir:$WORK/unsigned" "dir:$WORK/rejected"; then

@@ -19,6 +19,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+
+pytest_plugins = ["registry_fixtures"]
 
 _TOOLS = {"registry": "docker-registry", "gpg": "gpg", "skopeo": "skopeo"}
 

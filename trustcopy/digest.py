@@ -135,7 +135,7 @@ class DigestingReader:
             self.bytes_read += len(data)
             if self.expected_size is not None and self.bytes_read > self.expected_size:
                 raise DigestMismatchError(
-                    f"{self.what}: more than the expected {self.expected_size} bytes",
+                    f"{self.what}: size mismatch, more than the expected {self.expected_size} bytes",
                     code="size-mismatch",
                     context={"what": self.what, "expected_size": self.expected_size},
                 )

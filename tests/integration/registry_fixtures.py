@@ -108,6 +108,17 @@ def make_tls_material(directory: Path) -> TLSMaterial:
 # -- the registry process -----------------------------------------------------------
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the test process dies, so no registry is orphaned."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class RegistryServer:
     """One ``docker-registry serve`` process with its own config and storage."""
 
@@ -150,7 +161,8 @@ class RegistryServer:
         """Start the process and wait until /v2/ answers."""
         with open(self.log_path, "wb") as logf:
             self.proc = subprocess.Popen([REGISTRY_BINARY, "serve", str(self.config_path)], stdout=logf,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         preexec_fn=_die_with_parent)  # noqa: PLW1509 (no threads touch it)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -335,7 +347,7 @@ class TokenIssuer:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -358,6 +370,7 @@ class Fault:
     drop_after: int | None = None  # forward, but close after this many body bytes
     flip_at: int | None = None  # forward, with the byte at this offset inverted
     stall: float | None = None  # forward headers, then sleep this long before the body
+    lose_answer: bool = False  # forward, let the registry act, then close without answering
 
 
 FaultRule = Callable[[str, str, dict[str, str]], "Fault | None"]
@@ -433,11 +446,18 @@ class FaultProxy:
                 resp = conn.getresponse()
                 data = resp.read()
                 conn.close()
+                if fault is not None and fault.lose_answer:
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 self.send_response(resp.status)
                 for k, v in resp.getheaders():
                     if k.lower() not in ("transfer-encoding", "content-length", "connection"):
                         self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
+                # A HEAD answer has no body but announces the size of the GET's.
+                length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(data)))
                 self.end_headers()
                 if self.command == "HEAD":
                     return
@@ -464,7 +484,7 @@ class FaultProxy:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:

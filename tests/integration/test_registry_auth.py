@@ -54,10 +54,10 @@ def test_htpasswd_push_and_pull(htpasswd_registry: RegistryServer, caplog: pytes
 
 def test_htpasswd_wrong_password(htpasswd_registry: RegistryServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    with docker_ref(htpasswd_registry.host, "team/app:1").new_image_source(
-            fast_sys(docker_username="alice", docker_password="wrong-" + USERS["bob"])) as src:
-        with pytest.raises(RegistryAuthError) as info:
-            src.get_manifest()
+    sys_ctx = fast_sys(docker_username="alice", docker_password="wrong-" + USERS["bob"])
+    with docker_ref(htpasswd_registry.host, "team/app:1").new_image_source(sys_ctx) as src, \
+            pytest.raises(RegistryAuthError) as info:
+        src.get_manifest()
     assert info.value.code == "registry-auth"
     _no_secrets(str(info.value), repr(info.value.context), str(info.value.hint), caplog.text)
 

@@ -44,9 +44,9 @@ def test_manifest_with_flipped_byte_is_refused(plain_registry: RegistryServer) -
 
     rule = lambda m, p, h: Fault(flip_at=10) if "/manifests/" in p and m == "GET" else None  # noqa: E731
     with running(FaultProxy(plain_registry.port, rule)) as proxy, \
-            docker_ref(proxy.host, f"app@{image.digest}").new_image_source(fast_sys()) as src:
-        with pytest.raises(DigestMismatchError):
-            src.get_manifest()
+            docker_ref(proxy.host, f"app@{image.digest}").new_image_source(fast_sys()) as src, \
+            pytest.raises(DigestMismatchError):
+        src.get_manifest()
 
 
 def test_missing_image_and_blob(plain_registry: RegistryServer) -> None:

@@ -67,6 +67,7 @@ class OptionalBoolOption(click.Option):
             original = parser._match_long_opt
 
             def match_long_opt(opt: str, explicit_value: str | None, state: Any) -> None:
+                """Read a bare optional-bool flag as ``--flag=true``."""
                 if explicit_value is None and opt in parser._trustcopy_optional_bools:
                     explicit_value = "true"
                 return original(opt, explicit_value, state)
@@ -78,9 +79,8 @@ def _docker_flag_options(prefix: str, hidden_creds_alias: str | None) -> list[Ca
     """click options for one image (``prefix`` is "" or "src-"/"dest-")."""
     p = prefix
     dest = p.replace("-", "_")
-    creds_decls = [f"--{p}creds"] + ([f"--{hidden_creds_alias}"] if hidden_creds_alias else [])
     opts: list[Callable[[F], F]] = [
-        click.option(*creds_decls, f"{dest}creds", metavar="USERNAME[:PASSWORD]", default=None,
+        click.option(f"--{p}creds", f"{dest}creds", metavar="USERNAME[:PASSWORD]", default=None,
                      help="Use USERNAME[:PASSWORD] for accessing the registry."),
         click.option(f"--{p}username", f"{dest}username", default=None, help="Username for accessing the registry."),
         click.option(f"--{p}password", f"{dest}password", default=None, help="Password for accessing the registry."),
@@ -90,12 +90,14 @@ def _docker_flag_options(prefix: str, hidden_creds_alias: str | None) -> list[Ca
                      help="Use certificates at PATH (*.crt, *.cert, *.key) to connect to the registry or daemon."),
         click.option(f"--{p}tls-verify", f"{dest}tls_verify", cls=OptionalBoolOption,
                      help="Require HTTPS and verify certificates when talking to the registry or daemon "
-                          "(--tls-verify=false to disable)."),
+                          f"(--{p}tls-verify=false to disable)."),
         click.option(f"--{p}no-creds", f"{dest}no_creds", is_flag=True, default=False,
                      help="Access the registry anonymously."),
         click.option(f"--{p}daemon-host", f"{dest}daemon_host", metavar="HOST", default=None,
                      help="Use docker daemon host at HOST (docker-daemon: only)."),
     ]
+    if hidden_creds_alias:  # skopeo's old spelling (--screds/--dcreds), kept working but not shown
+        opts.append(click.option(f"--{hidden_creds_alias}", f"{dest}creds_alias", default=None, hidden=True))
     if prefix:
         opts.insert(0, click.option(f"--{p}authfile", f"{dest}authfile", metavar="PATH", default=None,
                                     help="Path of the authentication file (overrides --authfile)."))
@@ -161,10 +163,12 @@ def docker_system_context(base: SystemContext, values: dict[str, Any], prefix: s
     p = f"{prefix}_" if prefix else ""
 
     def get(name: str) -> Any:
+        """The value of this image's flag ``name`` (prefix applied)."""
         return values.get(f"{p}{name}")
 
     sys = dataclasses.replace(base, extra=dict(base.extra))
-    creds, username, password, no_creds = get("creds"), get("username"), get("password"), bool(get("no_creds"))
+    creds = get("creds") if get("creds") is not None else get("creds_alias")
+    username, password, no_creds = get("username"), get("password"), bool(get("no_creds"))
     flag = f"--{prefix}-" if prefix else "--"
     if creds is not None and no_creds:
         raise UsageError(f"{flag}creds and {flag}no-creds cannot be specified at the same time")

@@ -77,7 +77,7 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
         if not kwargs["no_tags"] and ref.transport.name == "docker":
             from trustcopy.transports.docker.source import repository_tags
 
-            data["RepoTags"] = repository_tags(ref, sys_ctx)
+            data["RepoTags"] = repository_tags(ref, sys_ctx)  # type: ignore[arg-type]
     echo_json(data)
 
 

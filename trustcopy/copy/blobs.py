@@ -29,7 +29,7 @@ _GZIP_OF = {
 }
 
 
-class CopyCancelled(Exception):  # noqa: N818 (control flow, never shown to users)
+class CopyCancelled(Exception):
     """Raised inside a worker when another blob failed or the user interrupted."""
 
 
@@ -118,7 +118,7 @@ def copy_blob(
                 return CopiedBlob(
                     info=replace(info, digest=stored.digest, size=stored.size, media_type=new_type), compressed=True
                 )
-            source_stream = peek
+            source_stream: PeekableStream | DigestingReader = peek
         else:
             source_stream = verified
         stored = dest.put_blob(source_stream, info, is_config=is_config)  # type: ignore[arg-type]

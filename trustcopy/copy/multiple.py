@@ -122,22 +122,21 @@ def copy_all(
         result = copy_single_image(policy, src, dest, instance, options, target_instance=True)
         updates[instance.instance_digest] = result
 
-    changed = any(r.digest != d for d, r in updates.items()) or list_type != manifest_list.media_type
+    # As skopeo: the list is rewritten only if re-encoding the updated list differs from
+    # re-encoding the original one; otherwise the original bytes (and digest) are kept.
+    new_list = manifest_list.with_instances(
+        {d: (r.digest, len(r.manifest), r.media_type) for d, r in updates.items()}
+    )
+    if list_type != new_list.media_type:
+        new_list = convert_list(new_list, list_type)
+    changed = new_list.serialize() != manifest_list.clone().serialize()
     if changed and list_sigs:
         raise ManifestError(
             f"{dest.reference}: the manifest list must change, which would invalidate its signatures",
             code="manifest-conversion-refused",
             hint="use --remove-signatures to drop the signatures",
         )
-    if changed:
-        new_list = manifest_list.with_instances(
-            {d: (r.digest, len(r.manifest), r.media_type) for d, r in updates.items()}
-        )
-        if list_type != new_list.media_type:
-            new_list = convert_list(new_list, list_type)
-        out = new_list.serialize()
-    else:
-        out = toplevel.manifest()[0]
+    out = new_list.serialize() if changed else toplevel.manifest()[0]
     options.say("Writing manifest list to image destination")
     dest.put_manifest(out, None)
     if list_sigs:

@@ -96,9 +96,10 @@ def copy_single_image(
         PolicyRejected: the policy refused the image (nothing was written).
         ManifestError / SignatureError / TransportError / DigestMismatchError.
     """
-    from trustcopy.manifest.convert import convert_manifest
+    from trustcopy.image.sourced import read_config_blob
+    from trustcopy.manifest.convert import convert_image
     from trustcopy.manifest.digest import manifest_digest
-    from trustcopy.manifest.mediatypes import guess_mime_type, is_list
+    from trustcopy.manifest.mediatypes import OCI_MANIFEST, guess_mime_type, is_list
     from trustcopy.manifest.parse import parse_manifest
 
     # Please keep the policy check BEFORE reading anything else about the image.
@@ -155,14 +156,26 @@ def copy_single_image(
             hint="use --remove-signatures to drop the signatures" if sigs else None,
         )
 
+    # Convert a first time before copying anything, so an impossible conversion (zstd
+    # layers to schema2, schema1 sources …) fails fast, and so that we learn whether the
+    # conversion rewrites the config (schema2 → OCI does, exactly as skopeo).
+    config_bytes: bytes | None = None
+    new_config: bytes | None = None
+    if target_type != manifest.media_type:
+        if manifest.config is not None and target_type == OCI_MANIFEST:
+            config_bytes = read_config_blob(src, manifest.config, str(src.reference))
+        new_config = convert_image(manifest, target_type, config_bytes).config_blob
+
     layers = manifest.layer_infos()
-    config = manifest.config.blob_info() if manifest.config is not None else None
+    config = manifest.config.blob_info() if manifest.config is not None and new_config is None else None
     copied_layers, _ = copy_blobs(
         src, dest, layers, config,
         can_modify=cannot_modify is None,
         max_parallel=options.max_parallel,
         say=options.say,
     )
+    if new_config is not None:
+        _put_new_config(dest, new_config, options)
 
     layers_changed = any(_layer_changed(b, a.info) for b, a in zip(layers, copied_layers, strict=True))
     if not layers_changed and target_type == manifest.media_type:
@@ -170,7 +183,7 @@ def copy_single_image(
     else:
         updated = manifest.with_layer_infos([c.info for c in copied_layers]) if layers_changed else manifest
         if target_type != updated.media_type:
-            updated = convert_manifest(updated, target_type)
+            updated = convert_image(updated, target_type, config_bytes).manifest
         out, out_type = updated.serialize(), target_type
     digest = manifest_digest(out)
 
@@ -182,6 +195,20 @@ def copy_single_image(
         options.say("Storing signatures")
         dest.put_signatures([*sigs, *new_sigs], digest if target_instance else None)
     return SingleResult(manifest=out, media_type=out_type, digest=digest)
+
+
+def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions) -> None:
+    """Store a config the conversion rewrote (unless the destination already has it)."""
+    import io
+
+    from trustcopy.manifest.mediatypes import OCI_CONFIG
+
+    info = BlobInfo(digest=Digest.from_bytes(config), size=len(config), media_type=OCI_CONFIG)
+    if dest.try_reusing_blob(info) is not None:
+        options.say(f"Copying config {info.digest.hex[:12]} skipped: already exists")
+        return
+    dest.put_blob(io.BytesIO(config), info, is_config=True)  # type: ignore[arg-type]
+    options.say(f"Copying config {info.digest.hex[:12]} done (converted)")
 
 
 def _new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[bytes]:

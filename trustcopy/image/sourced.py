@@ -18,7 +18,8 @@ from trustcopy.errors import ManifestError
 
 if TYPE_CHECKING:
     from trustcopy.image.unparsed import UnparsedImage
-    from trustcopy.manifest.parse import ImageManifest
+    from trustcopy.manifest.parse import Descriptor, ImageManifest
+    from trustcopy.transports.base import ImageSource
 
 
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})")
@@ -94,6 +95,18 @@ def oci_config_view(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def read_config_blob(source: ImageSource, desc: Descriptor, what: str) -> bytes:
+    """Read a config blob into memory: bounded, and verified against its descriptor."""
+    stream, _size = source.get_blob(desc.blob_info())
+    try:
+        reader = DigestingReader(stream, desc.digest, expected_size=desc.size, what=f"{what}: config {desc.digest}")
+        data = limits.read_at_most(reader, limits.MAX_CONFIG_BODY, f"{what}: config {desc.digest}")
+        reader.read()  # reach EOF so the digest is verified
+    finally:
+        stream.close()
+    return data
+
+
 class Image:
     """A source image whose manifest was parsed (after the policy allowed it, for copies)."""
 
@@ -120,16 +133,8 @@ class Image:
                 raise ManifestError(f"{self.unparsed.reference}: schema1 manifest without history")
             self._config = history[0].encode() if isinstance(history[0], str) else bytes(history[0])
             return self._config
-        stream, _size = self.unparsed.source.get_blob(desc.blob_info())
-        try:
-            reader = DigestingReader(stream, desc.digest, expected_size=desc.size,
-                                     what=f"{self.unparsed.reference}: config {desc.digest}")
-            data = limits.read_at_most(reader, limits.MAX_CONFIG_BODY, f"config {desc.digest}")
-            reader.read()  # reach EOF so the digest is verified
-        finally:
-            stream.close()
-        self._config = data
-        return data
+        self._config = read_config_blob(self.unparsed.source, desc, str(self.unparsed.reference))
+        return self._config
 
     def config_json(self) -> dict[str, Any]:
         """The config parsed as a JSON object."""

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Self
 
 from trustcopy.digest import Digest
 
@@ -75,8 +75,8 @@ class SystemContext:
     docker_cert_path: str | None = None
     docker_tls_verify: bool = True
     docker_username: str | None = None
-    docker_password: str | None = None
-    docker_bearer_token: str | None = None
+    docker_password: str | None = field(default=None, repr=False)
+    docker_bearer_token: str | None = field(default=None, repr=False)
     docker_no_creds: bool = False
     docker_daemon_host: str | None = None
     retry_times: int | None = None
@@ -171,6 +171,9 @@ class ImageReference(abc.ABC):
 
 
 class _Closing(AbstractContextManager["_Closing"]):
+    def __enter__(self) -> Self:
+        return self
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,

@@ -199,6 +199,8 @@ def _ref_name(desc: dict[str, Any]) -> str | None:
 class OCIImageSource(ImageSource):
     """Reads one image (or index) of a layout, chosen by name, position, or uniqueness."""
 
+    reference: OCIReference
+
     def __init__(self, ref: OCIReference, sys: SystemContext) -> None:
         self.reference = ref
         self._sys = sys
@@ -309,6 +311,8 @@ def _locked(path: str) -> Iterator[None]:
 
 class OCIImageDestination(ImageDestination):
     """Adds one image to a (new or existing) layout; see the module invariants."""
+
+    reference: OCIReference
 
     def __init__(self, ref: OCIReference, sys: SystemContext) -> None:
         self.reference = ref

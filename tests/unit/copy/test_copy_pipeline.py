@@ -120,8 +120,39 @@ def test_schema2_is_converted_for_oci_and_back(tmp_path: Path) -> None:
     written = json.loads(r.manifest)  # type: ignore[attr-defined]
     assert written["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
     assert written["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+    # schema2 → OCI rewrites the config as Go's OCI struct (as skopeo does); it must be stored.
+    from trustcopy.manifest.ociconfig import oci_config_from_docker
+
+    new_config = written["config"]["digest"]
+    assert new_config == str(Digest.from_bytes(oci_config_from_docker(image.config)))
+    stored = (tmp_path / "lay" / "blobs" / "sha256" / new_config.split(":")[1]).read_bytes()
+    assert str(Digest.from_bytes(stored)) == new_config
     back = _copy(f"oci:{tmp_path}/lay:x", f"dir:{tmp_path}/back", force_manifest_type=FORMATS["v2s2"])
-    assert back.manifest == image.manifest  # type: ignore[attr-defined]
+    back_json = json.loads(back.manifest)  # type: ignore[attr-defined]
+    assert back_json["mediaType"] == FORMATS["v2s2"]
+    assert back_json["config"]["digest"] == new_config
+    assert [d["digest"] for d in back_json["layers"]] == [d["digest"] for d in json.loads(image.manifest)["layers"]]
+
+
+def test_schema2_to_oci_stores_the_rewritten_config(tmp_path: Path) -> None:
+    """A Docker config with Docker-only fields is rewritten, and the new blob is stored."""
+    image = make_image([Layer(make_tar([("a", b"a")]))], docker=True)
+    config = json.loads(image.config)
+    config["container_config"] = {"Hostname": "builder"}
+    config["docker_version"] = "24.0.0"
+    cfg_bytes = json.dumps(config).encode()
+    manifest = json.loads(image.manifest)
+    manifest["config"].update(digest=str(Digest.from_bytes(cfg_bytes)), size=len(cfg_bytes))
+    image.blobs = {k: v for k, v in image.blobs.items() if v != image.config}
+    image.blobs[str(Digest.from_bytes(cfg_bytes))] = cfg_bytes
+    image.manifest, image.config = json.dumps(manifest).encode(), cfg_bytes
+    write_dir(image, str(tmp_path / "src"))
+    r = _copy(f"dir:{tmp_path}/src", f"oci:{tmp_path}/lay:x")
+    new_digest = json.loads(r.manifest)["config"]["digest"]  # type: ignore[attr-defined]
+    assert new_digest != str(Digest.from_bytes(cfg_bytes))
+    stored = json.loads((tmp_path / "lay" / "blobs" / "sha256" / new_digest.split(":")[1]).read_bytes())
+    assert "container_config" not in stored and "docker_version" not in stored
+    assert not (tmp_path / "lay" / "blobs" / "sha256" / Digest.from_bytes(cfg_bytes).hex).exists()
 
 
 def test_signatures_are_carried_to_dir(tmp_path: Path) -> None:

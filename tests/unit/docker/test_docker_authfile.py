@@ -20,7 +20,8 @@ def _auth(user: str, password: str) -> dict[str, str]:
     return {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def _write(path: Path, auths: dict[str, object], *, legacy: bool = False, helpers: dict[str, str] | None = None) -> None:
+def _write(path: Path, auths: dict[str, object], *, legacy: bool = False,
+           helpers: dict[str, str] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     doc: dict[str, object] = auths if legacy else {"auths": auths}
     if helpers:

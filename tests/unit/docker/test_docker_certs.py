@@ -13,7 +13,7 @@ from trustcopy.transports.base import SystemContext
 from trustcopy.transports.docker import certs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration"))
-from registry_fixtures import make_tls_material  # noqa: E402
+from registry_fixtures import make_tls_material
 
 
 def test_cert_dir_flag_wins() -> None:
@@ -56,7 +56,7 @@ def test_client_certificate_pairs(tmp_path: Path) -> None:
     (d / "client.key").write_bytes(tls.server_key.read_bytes())
     certs.ssl_context(str(d), True)  # loads without error
     (d / "lonely.key").write_bytes(tls.server_key.read_bytes())
-    with pytest.raises(ConfigError, match="missing client certificate lonely.cert"):
+    with pytest.raises(ConfigError, match=r"missing client certificate lonely\.cert"):
         certs.ssl_context(str(d), True)
 
 
@@ -64,7 +64,7 @@ def test_unpaired_cert_and_bad_pem_are_errors(tmp_path: Path) -> None:
     d = tmp_path / "c"
     d.mkdir()
     (d / "x.cert").write_text("not pem")
-    with pytest.raises(ConfigError, match="missing key x.key"):
+    with pytest.raises(ConfigError, match=r"missing key x\.key"):
         certs.ssl_context(str(d), True)
     (d / "x.cert").unlink()
     (d / "bad.crt").write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")

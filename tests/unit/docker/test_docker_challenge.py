@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trustcopy.transports.docker.auth import Challenge, Credentials, Scope, parse_challenge_header, parse_challenges
+from trustcopy.transports.docker.auth import Credentials
+from trustcopy.transports.docker.challenge import Challenge, Scope, parse_challenge_header, parse_challenges
 
 VECTORS = [
     ("bearer-basic",

@@ -70,7 +70,9 @@ def test_optional_bool_rejects_junk() -> None:
 
 def test_hidden_creds_aliases() -> None:
     got = _run(fake_copy, "--screds", "u:p", "--dcreds", "v:q", "a", "b")
-    assert got["src_creds"] == "u:p" and got["dest_creds"] == "v:q"
+    src, dest = apply_copy_docker_options(SystemContext(), SystemContext(), got)
+    assert (src.docker_username, dest.docker_username) == ("u", "v")
+    assert "--screds" not in CliRunner().invoke(fake_copy, ["--help"]).output
 
 
 def test_copy_contexts() -> None:

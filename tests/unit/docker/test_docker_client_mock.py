@@ -308,3 +308,81 @@ def test_plain_http_only_without_tls_verification(router: respx.MockRouter) -> N
     assert not http_ping.called
     client = _client(docker_tls_verify=False)
     assert client.base_url() == "http://reg.example"
+
+
+def test_challenge_learned_after_an_open_ping(router: respx.MockRouter) -> None:
+    router.get(f"{REG}/v2/").respond(200)
+    router.get(REALM).mock(return_value=_token_response("late-token"))
+
+    def tags(req: httpx.Request) -> httpx.Response:
+        if req.headers.get("Authorization") != "Bearer late-token":
+            return httpx.Response(401, headers={"WWW-Authenticate": BEARER})
+        return httpx.Response(200, json={"tags": ["x"]})
+
+    router.get(f"{REG}/v2/team/app/tags/list").mock(side_effect=tags)
+    assert list_tags(_client(), "reg.example/team/app") == ["x"]
+
+
+def test_pagination_loop_detected(router: respx.MockRouter) -> None:
+    router.get(f"{REG}/v2/").respond(200)
+    router.get(f"{REG}/v2/team/app/tags/list").respond(
+        200, json={"tags": ["a"]}, headers={"Link": '</v2/team/app/tags/list?last=a>; rel="next"'})
+    with pytest.raises(RegistryError, match="loops"):
+        list_tags(_client(), "reg.example/team/app")
+
+
+def test_upload_location_downgrade_refused(router: respx.MockRouter) -> None:
+    import io
+
+    from trustcopy.digest import Digest
+    from trustcopy.transports.base import BlobInfo
+    from trustcopy.transports.docker.destination import DockerImageDestination
+    from trustcopy.transports.registry import parse_image_name
+
+    router.get(f"{REG}/v2/").respond(200)
+    router.post(f"{REG}/v2/team/app/blobs/uploads/").respond(
+        202, headers={"Location": "http://reg.example/v2/team/app/blobs/uploads/u1"})
+    plain = router.put(url__startswith="http://reg.example/").respond(201)
+    dest = DockerImageDestination(parse_image_name("docker://reg.example/team/app:1"), _sys())  # type: ignore[arg-type]
+    with pytest.raises(RegistryHTTPError, match="refusing the upload location"):
+        dest.put_blob(io.BytesIO(b"data"), BlobInfo(digest=Digest.from_bytes(b"data"), size=4))
+    assert not plain.called
+
+
+def test_nan_token_lifetime_is_harmless(router: respx.MockRouter) -> None:
+    router.get(f"{REG}/v2/").respond(401, headers={"WWW-Authenticate": BEARER})
+    token = router.get(REALM).respond(200, content=b'{"token": "t", "expires_in": NaN}')
+    router.get(f"{REG}/v2/x").respond(200)
+    client = _client()
+    for _ in range(3):
+        client.send("GET", "/v2/x", what="x").close()
+    assert token.call_count == 1
+
+
+def test_deeply_nested_token_answer(router: respx.MockRouter) -> None:
+    router.get(f"{REG}/v2/").respond(401, headers={"WWW-Authenticate": BEARER})
+    router.get(REALM).respond(200, content=b"[" * 200_000 + b"]" * 200_000)
+    with pytest.raises(RegistryAuthError):
+        _client().send("GET", "/v2/x", what="x")
+
+
+def test_deeply_nested_tag_list(router: respx.MockRouter) -> None:
+    router.get(f"{REG}/v2/").respond(200)
+    router.get(f"{REG}/v2/team/app/tags/list").respond(200, content=b"[" * 200_000 + b"]" * 200_000)
+    with pytest.raises(RegistryError, match="not JSON"):
+        list_tags(_client(), "n")
+
+
+def test_head_claiming_another_size_is_not_reuse(router: respx.MockRouter) -> None:
+    from trustcopy.digest import Digest
+    from trustcopy.transports.base import BlobInfo
+    from trustcopy.transports.docker.destination import DockerImageDestination
+    from trustcopy.transports.registry import parse_image_name
+
+    router.get(f"{REG}/v2/").respond(200)
+    digest = Digest.from_bytes(b"0123456789")
+    router.head(f"{REG}/v2/team/app/blobs/{digest}").respond(200, headers={"Content-Length": "5"})
+    dest = DockerImageDestination(parse_image_name("docker://reg.example/team/app:1"), _sys())  # type: ignore[arg-type]
+    assert dest.try_reusing_blob(BlobInfo(digest=digest, size=10)) is None
+    reused = dest.try_reusing_blob(BlobInfo(digest=digest))
+    assert reused is not None and reused.size == 5

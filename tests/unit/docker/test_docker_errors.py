@@ -132,3 +132,9 @@ def test_network_errors() -> None:
     bad_scheme = httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'.", request=req)
     assert type(network_error(bad_scheme, "x")) is RegistryError
     assert not is_retryable_exception(bad_scheme)
+
+
+def test_deeply_nested_error_body_is_not_a_crash() -> None:
+    body = b"[" * 200_000 + b"]" * 200_000
+    assert parse_error_body(body) == []
+    assert isinstance(response_error(_resp(500, body), body, "x"), RegistryHTTPError)

@@ -194,7 +194,7 @@ def test_real_gpg_key_data_and_wrong_key(tmp_path: Path) -> None:
     path = _dir_image(tmp_path / "img", [_fixture("image.signature")])
     inline = SignedBy(key_data=_fixture("public-key.gpg"), signed_identity=ExactRepository("testing/manifest"))
     assert _evaluate_dir(path, inline).allowed
-    other = SignedBy(key_path=str(FIXTURES / "public-key-1.gpg"), signed_identity=ExactRepository("testing/manifest"))
+    other = SignedBy(key_path=str(FIXTURES / "public-key-2.gpg"), signed_identity=ExactRepository("testing/manifest"))
     assert not _evaluate_dir(path, other).allowed
     wrong_identity = SignedBy(key_path=str(FIXTURES / "public-key.gpg"),
                               signed_identity=ExactRepository("testing/other"))

@@ -193,7 +193,9 @@ INVALID: dict[str, Invalid] = {
     "digest-unsupported-algorithm": Invalid(
         "validname@invaliddigest:" + "f" * 64, "reference-digest-invalid", "unsupported algorithm"
     ),
-    "uppercase-first-component-is-not-host": Invalid("Uppercase/lowercase:tag", "reference-name-uppercase", "lowercase"),
+    "uppercase-first-component-is-not-host": Invalid(
+        "Uppercase/lowercase:tag", "reference-name-uppercase", "lowercase"
+    ),
     "uppercase-host-library": Invalid("LOCALDOMAIN/library/debian", "reference-name-uppercase", "lowercase"),
     "uppercase-host-single": Invalid("LOCALDOMAIN/debian", "reference-name-uppercase", "lowercase"),
     "all-caps-first-component-is-not-host": Invalid("DOCKER/docker", "reference-name-uppercase", "lowercase"),

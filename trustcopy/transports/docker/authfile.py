@@ -134,7 +134,7 @@ def _read_json(path: str, legacy: bool, *, strict: bool = False) -> dict[str, An
         raise ConfigError(f"cannot read credential file {path}: {reason}", context={"path": path}) from exc
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ConfigError(f"credential file {path} is not valid JSON", context={"path": path}) from None
     if not isinstance(doc, dict):
         raise ConfigError(f"credential file {path} must hold a JSON object", context={"path": path})
@@ -209,7 +209,7 @@ def _from_helper(helper: str, registry: str) -> Credentials | None:
     try:
         doc = json.loads(out)
         user, secret = doc["Username"], doc["Secret"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise ConfigError(f"credential helper {program} returned malformed output") from None
     if not isinstance(user, str) or not isinstance(secret, str):
         raise ConfigError(f"credential helper {program} returned malformed output")
@@ -303,6 +303,7 @@ def set_credentials(sys: SystemContext | None, key: str, username: str, password
     validate_key(key)
 
     def edit(doc: dict[str, Any]) -> bool:
+        """Set the entry (refusing keys a credential helper manages)."""
         helpers = doc.get("credHelpers") or {}
         if key in helpers:
             raise ConfigError(f"credentials for {key} are managed by credential helper {helpers[key]!r}")
@@ -319,6 +320,7 @@ def remove_credentials(sys: SystemContext | None, key: str) -> bool:
     removed = False
 
     def edit(doc: dict[str, Any]) -> bool:
+        """Drop the entry; write only if it was there."""
         nonlocal removed
         if key in doc["auths"]:
             del doc["auths"][key]
@@ -333,6 +335,7 @@ def remove_all_credentials(sys: SystemContext | None) -> str:
     """Empty ``auths`` (and ``credHelpers``) of the primary auth file; return its path."""
 
     def edit(doc: dict[str, Any]) -> bool:
+        """Empty the file's credentials."""
         doc["auths"] = {}
         doc.pop("credHelpers", None)
         return True

@@ -151,9 +151,9 @@ class BlobReader:
                 "GET", self._path, what=self._what,
                 headers={"Range": f"bytes={self.received}-", "Accept-Encoding": "identity"},
             )
-        except TrustcopyError as err:
+        except TrustcopyError as failed:
             raise NetworkError(f"{self._what}: connection lost after {self.received} bytes and resuming failed: "
-                               f"{err.message}", code=err.code) from exc
+                               f"{failed.message}", code=failed.code) from exc
         self._response = response
         if response.status_code == 206:
             self._accept_partial(response, exc)

@@ -96,9 +96,15 @@ def ssl_context(cert_dir: str | None, verify: bool) -> ssl.SSLContext:
 
 @functools.lru_cache(maxsize=32)
 def _build(cert_dir: str | None, verify: bool, files: tuple[tuple[str, int, int], ...]) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    if verify and ctx.cert_store_stats().get("x509_ca", 0) == 0:
-        _load_fallback_store(ctx)
+    if verify:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        if ctx.cert_store_stats().get("x509_ca", 0) == 0:
+            _load_fallback_store(ctx)
+    else:
+        # Nothing is verified: loading the system store would only cost start-up time.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     names = {name for name, _, _ in files}
     for name, _, _ in files:
         path = os.path.join(cert_dir or "", name)

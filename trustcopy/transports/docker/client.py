@@ -35,15 +35,8 @@ from trustcopy.errors import LimitExceededError, NetworkError, RegistryError, Tr
 from trustcopy.redact import redact_url
 from trustcopy.transports.base import SystemContext
 from trustcopy.transports.docker import certs
-from trustcopy.transports.docker.auth import (
-    USER_AGENT,
-    AuthSession,
-    Credentials,
-    RegistryAuth,
-    Scope,
-    parse_challenges,
-    repository_scope,
-)
+from trustcopy.transports.docker.auth import USER_AGENT, AuthSession, Credentials, RegistryAuth
+from trustcopy.transports.docker.challenge import Scope, parse_challenges, repository_scope
 from trustcopy.transports.docker.errors import (
     RETRYABLE_STATUSES,
     is_retryable_exception,
@@ -274,6 +267,14 @@ class RegistryClient:
                     response.close()
                     self.auth.invalidate(scopes)
                     continue
+                if not self.auth.challenges and self.auth.origin is not None:
+                    # /v2/ was open, this repository is not: learn its challenge (c/image would fail).
+                    late = parse_challenges(response.headers.get_list("www-authenticate"))
+                    if late:
+                        log.debug("%s: 401 with a challenge the ping did not send; authenticating", what)
+                        response.close()
+                        self.auth.challenges = late
+                        continue
             if status in RETRYABLE_STATUSES and retry and replayable and attempt < self.retry_times:
                 wait = min(retry_after(response, delay), MAX_RETRY_DELAY)
                 response.close()

@@ -22,21 +22,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO
-
-import httpx
 
 from trustcopy import limits
 from trustcopy.digest import Digest, DigestingReader
-from trustcopy.errors import DigestMismatchError, ManifestError, NetworkError, RegistryHTTPError, TrustcopyError
-from trustcopy.redact import redact_url
+from trustcopy.errors import ManifestError, TrustcopyError
 from trustcopy.transports.base import BlobInfo, ImageDestination, LayerCompression, SystemContext
 from trustcopy.transports.docker import locations
-from trustcopy.transports.docker.auth import Scope, repository_scope
-from trustcopy.transports.docker.client import MAX_RETRY_DELAY, RegistryClient
-from trustcopy.transports.docker.errors import RETRYABLE_STATUSES
+from trustcopy.transports.docker.challenge import Scope, repository_scope
+from trustcopy.transports.docker.client import RegistryClient
+from trustcopy.transports.docker.uploads import Uploader
 
 if TYPE_CHECKING:
     from trustcopy.transports.docker.reference import DockerImageReference
@@ -47,7 +43,6 @@ log = logging.getLogger("trustcopy.docker")
 MONOLITHIC_MAX = 1 << 20
 #: Default bytes per PATCH of a chunked upload.
 DEFAULT_CHUNK_SIZE = 128 << 20
-_READ_SIZE = 1 << 20
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
@@ -67,7 +62,7 @@ class DockerImageDestination(ImageDestination):
         self._ref = reference.ref
         self._client = RegistryClient(sys, self._ref.domain, self._ref.path, "pull,push")
         size = (sys.docker_upload_chunk_size if sys is not None else None) or DEFAULT_CHUNK_SIZE
-        self._chunk_size = max(1, size)
+        self._uploads = Uploader(self._client, max(1, size))
         self._present: set[str] = set()
         self._manifests: set[str] = set()
         self._lock = threading.Lock()
@@ -123,14 +118,14 @@ class DockerImageDestination(ImageDestination):
             RegistryError: the existence check in this repository failed (not a mount).
         """
         exists, size = self._blob_exists(self._client.path, info.digest)
-        if exists:
+        if exists and self._plausible(info, size):
             self._mark(info.digest)
             return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
         for repo in locations.candidates(self._client.host, str(info.digest), self._client.path):
             extra = (repository_scope(repo, "pull"),)
             try:
                 exists, size = self._blob_exists(repo, info.digest, extra)
-                if exists and self._mount(repo, info.digest, extra):
+                if exists and self._plausible(info, size) and self._mount(repo, info.digest, extra):
                     self._mark(info.digest)
                     log.debug("mounted %s from %s", info.digest, repo)
                     return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size,
@@ -138,6 +133,14 @@ class DockerImageDestination(ImageDestination):
             except TrustcopyError as exc:  # a failed mount only costs us the upload
                 log.debug("mounting %s from %s failed: %s", info.digest, repo, exc)
         return None
+
+    def _plausible(self, info: BlobInfo, size: int) -> bool:
+        """A registry claiming another size for the same digest is not trusted to have it."""
+        if info.size >= 0 and size >= 0 and size != info.size:
+            log.warning("%s reports %d bytes for blob %s, the manifest says %d; uploading it again",
+                        self._ref.domain, size, info.digest, info.size)
+            return False
+        return True
 
     def _mount(self, repo: str, digest: Digest, extra: tuple[Scope, ...]) -> bool:
         what = f"mounting {digest} from {self._ref.domain}/{repo} to {self._ref.name}"
@@ -151,15 +154,9 @@ class DockerImageDestination(ImageDestination):
             location = response.headers.get("location")
             response.close()
             if location:
-                self._cancel_upload(response.request.url.join(location))
+                self._uploads.cancel(response.request.url.join(location))
             return False
         raise self._client.error_for(response, what)
-
-    def _cancel_upload(self, location: httpx.URL) -> None:
-        try:
-            self._client.send("DELETE", location, what="cancelling an upload", retry=False).close()
-        except TrustcopyError as exc:
-            log.debug("cancelling upload %s failed: %s", redact_url(str(location)), exc)
 
     # -- uploads -------------------------------------------------------------------
 
@@ -171,95 +168,26 @@ class DockerImageDestination(ImageDestination):
             NetworkError / RegistryError.
         """
         what = f"uploading blob {info.digest} to {self._ref.name}"
+        reader: DigestingReader
         if isinstance(stream, DigestingReader) and stream.expected == info.digest:
             reader = stream  # already verifying at EOF; hashing twice would only cost CPU
         else:
             reader = DigestingReader(stream, info.digest, expected_size=info.size, what=what)
         if 0 <= info.size <= MONOLITHIC_MAX:
             data = limits.read_at_most(reader, MONOLITHIC_MAX, what)  # EOF: verified here
-            self._retrying(what, lambda: self._upload_monolithic(data, info.digest, what))
+            self._uploads.monolithic(data, info.digest, what)
             size = len(data)
         else:
-            size = self._upload_streaming(reader, info.size, lambda: info.digest, what)
+            size = self._uploads.streaming(reader, info.size, lambda: info.digest, what)
         self._mark(info.digest)
         return BlobInfo(digest=info.digest, size=size, media_type=info.media_type)
 
     def put_new_blob(self, stream: BinaryIO, *, media_type: str | None = None, is_config: bool = False) -> BlobInfo:
         """Upload a blob whose digest is computed while it streams (no spooling)."""
         reader = DigestingReader(stream, None, what=f"new blob for {self._ref.name}")
-        size = self._upload_streaming(reader, -1, reader.verify, f"uploading a new blob to {self._ref.name}")
+        size = self._uploads.streaming(reader, -1, reader.verify, f"uploading a new blob to {self._ref.name}")
         self._mark(reader.digest)
         return BlobInfo(digest=reader.digest, size=size, media_type=media_type)
-
-    def _start_upload(self, what: str, *, retry: bool = True) -> httpx.URL:
-        response = self._client.send("POST", f"/v2/{self._client.path}/blobs/uploads/", what=what, retry=retry)
-        self._client.check(response, what, ok=(202,))
-        response.close()
-        return self._location(response, what)
-
-    @staticmethod
-    def _location(response: httpx.Response, what: str) -> httpx.URL:
-        location = response.headers.get("location")
-        if not location:
-            raise RegistryHTTPError(f"{what}: the registry sent no upload location", status=response.status_code)
-        try:
-            return response.request.url.join(location)
-        except httpx.InvalidURL as exc:
-            raise RegistryHTTPError(f"{what}: invalid upload location", status=response.status_code) from exc
-
-    def _upload_monolithic(self, data: bytes, digest: Digest, what: str) -> None:
-        location = self._start_upload(what, retry=False).copy_set_param("digest", str(digest))
-        response = self._client.send("PUT", location, what=what, content=data, retry=False,
-                                     headers={"Content-Type": "application/octet-stream"})
-        self._client.check(response, what, ok=(201,))
-        response.close()
-
-    def _upload_streaming(self, reader: DigestingReader, size: int, final_digest: object, what: str) -> int:
-        """POST, PATCH chunks from ``reader``, then PUT with ``final_digest()`` (called after EOF)."""
-        location = self._start_upload(what)
-        source = _Source(reader)
-        offset = 0
-        while not source.eof:
-            want = self._chunk_size if size < 0 else min(self._chunk_size, size - offset)
-            if want <= 0 or not source.peek():
-                break
-            headers = {"Content-Type": "application/octet-stream"}
-            if size >= 0:
-                headers["Content-Length"] = str(want)
-                headers["Content-Range"] = f"{offset}-{offset + want - 1}"
-            response = self._client.send("PATCH", location, what=what, content=source.chunk(want), headers=headers,
-                                         retry=False)
-            self._client.check(response, what, ok=(202, 204))
-            response.close()
-            location = self._location(response, what)
-            offset += source.last_sent
-            if size >= 0 and source.last_sent != want:
-                raise DigestMismatchError(f"{what}: the source ended after {offset} of {size} bytes",
-                                          code="size-mismatch")
-        if reader.read(1):  # must be EOF now: this read makes the DigestingReader verify
-            raise DigestMismatchError(f"{what}: more than the expected {size} bytes", code="size-mismatch")
-        digest = final_digest()  # type: ignore[operator]
-        target = location.copy_set_param("digest", str(digest))
-        response = self._client.send("PUT", target, what=what, headers={"Content-Type": "application/octet-stream"})
-        self._client.check(response, what, ok=(201,))
-        response.close()
-        return offset
-
-    def _retrying(self, what: str, fn: object) -> object:
-        """Run ``fn`` (a replayable upload step), retrying transient failures with backoff."""
-        delay = self._client.retry_delay
-        for attempt in range(self._client.retry_times + 1):
-            try:
-                return fn()  # type: ignore[operator]
-            except (NetworkError, RegistryHTTPError) as exc:
-                transient = (isinstance(exc, NetworkError) and exc.code not in ("tls-verification", "tls-handshake")) or (
-                    isinstance(exc, RegistryHTTPError) and exc.status in RETRYABLE_STATUSES)
-                if not transient or attempt >= self._client.retry_times:
-                    raise
-                log.warning("%s failed (%s); retrying in %.1fs", what, exc.message, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
-        raise AssertionError("unreachable")
 
     # -- manifests -----------------------------------------------------------------
 
@@ -305,7 +233,7 @@ class DockerImageDestination(ImageDestination):
         """Refuse to PUT a manifest naming a blob the repository does not have."""
         try:
             doc = json.loads(manifest)
-        except ValueError:
+        except (ValueError, RecursionError):
             return  # the registry will refuse it with a readable error
         if not isinstance(doc, dict) or isinstance(doc.get("manifests"), list):
             return  # lists: the registry checks that their instances exist
@@ -347,31 +275,3 @@ def _blob_digests(doc: dict[str, object]) -> list[str]:
         if isinstance(layer, dict) and isinstance(layer.get("blobSum"), str):
             out.append(layer["blobSum"])
     return list(dict.fromkeys(out))
-
-
-class _Source:
-    """Cuts a stream into PATCH bodies without copying more than one read at a time."""
-
-    def __init__(self, reader: DigestingReader) -> None:
-        self._reader = reader
-        self._pending = b""
-        self.eof = False
-        self.last_sent = 0
-
-    def peek(self) -> bool:
-        """Whether at least one more byte is available (reads ahead once)."""
-        if not self._pending and not self.eof:
-            self._pending = self._reader.read(_READ_SIZE)
-            self.eof = not self._pending
-        return bool(self._pending)
-
-    def chunk(self, limit: int) -> Iterator[bytes]:
-        """Yield up to ``limit`` bytes; ``last_sent`` counts them."""
-        self.last_sent = 0
-        while self.last_sent < limit:
-            if not self.peek():
-                return
-            piece = self._pending[: limit - self.last_sent]
-            self._pending = self._pending[len(piece):]
-            self.last_sent += len(piece)
-            yield piece

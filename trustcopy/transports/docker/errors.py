@@ -1,5 +1,8 @@
 """The one place that turns httpx exceptions and registry error responses into our errors.
 
+A failure worth repeating at a higher level (a whole blob copy) carries
+``context["retryable"] = True``: connection drops and timeouts, 408/429/5xx.
+
 Everything the docker transport raises is a :class:`~trustcopy.errors.TrustcopyError`;
 nothing from httpx escapes (public methods wrap their ``_do_*`` workers with these
 functions, ``from exc``). The most specific class wins:
@@ -47,6 +50,8 @@ from trustcopy.redact import redact_text, redact_url
 if TYPE_CHECKING:
     import httpx
 
+#: Statuses worth retrying: the registry (or a proxy in front of it) is overloaded or restarting.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: Longest piece of registry-provided text we quote in a message.
 MAX_QUOTED = 300
 
@@ -96,7 +101,7 @@ def parse_error_body(body: bytes, secrets: tuple[str, ...] = ()) -> list[Distrib
     """
     try:
         doc = json.loads(body.decode("utf-8", errors="replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON exhausts the recursion limit
         return []
     if not isinstance(doc, dict):
         return []
@@ -122,7 +127,7 @@ def parse_error_body(body: bytes, secrets: tuple[str, ...] = ()) -> list[Distrib
 
 def _challenge_error(response: httpx.Response) -> str | None:
     """The RFC 6750 ``error`` parameter of a Bearer challenge, if any."""
-    from trustcopy.transports.docker.auth import parse_challenges
+    from trustcopy.transports.docker.challenge import parse_challenges
 
     for challenge in parse_challenges(response.headers.get_list("www-authenticate")):
         if challenge.scheme == "bearer" and challenge.params.get("error"):
@@ -153,7 +158,8 @@ def response_error(
     codes = {e.code for e in errs}
     detail = "; ".join(str(e) for e in errs) if errs else _plain_detail(response, body, secrets)
     message = f"{what}: {detail}" if detail else f"{what}: HTTP {status}"
-    context = {"status": status, "url": redact_url(str(response.request.url)) if _has_request(response) else None}
+    url = redact_url(str(response.request.url)) if _has_request(response) else None
+    context: dict[str, object] = {"status": status, "url": url}
     if codes:
         context["registry_codes"] = sorted(c for c in codes if c)
     oauth = _challenge_error(response) if status in (401, 403) else None
@@ -169,6 +175,9 @@ def response_error(
         )
     if status == 404 or codes & _NOT_FOUND_CODES:
         return ImageNotFoundError(message, context=context)
+    if status in RETRYABLE_STATUSES:
+        # Copying the whole blob again may succeed (the transport retried the request).
+        context["retryable"] = True
     if status == 429:
         return RegistryHTTPError(message, status=status, code="too-many-requests", context=context,
                                  hint="the registry is rate-limiting; retry later or raise --retry-times")
@@ -234,10 +243,11 @@ def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -
         return NetworkError(f"{what}: TLS handshake failed: {reason}", code="tls-handshake", hint=hint)
     if isinstance(exc, httpx.TimeoutException):
         return NetworkError(f"{what}: timed out ({type(exc).__name__})", code="network-timeout",
-                            hint="the registry stopped responding; check the network or retry")
+                            hint="the registry stopped responding; check the network or retry",
+                            context={"retryable": True})
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return RegistryError(f"{what}: {reason}", code="registry")
-    return NetworkError(f"{what}: {reason}")
+    return NetworkError(f"{what}: {reason}", context={"retryable": is_retryable_exception(exc)})
 
 
 def is_retryable_exception(exc: BaseException) -> bool:
@@ -249,7 +259,3 @@ def is_retryable_exception(exc: BaseException) -> bool:
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL | httpx.DecodingError | httpx.TooManyRedirects):
         return False
     return isinstance(exc, httpx.TransportError | OSError)
-
-
-#: Statuses worth retrying: the registry (or a proxy in front of it) is overloaded or restarting.
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

@@ -48,7 +48,7 @@ def record_manifest_blobs(registry: str, repository: str, manifest: bytes) -> No
     """Record the config and layer digests an image manifest names (lists name none)."""
     try:
         doc = json.loads(manifest)
-    except ValueError:
+    except (ValueError, RecursionError):
         return
     if not isinstance(doc, dict):
         return

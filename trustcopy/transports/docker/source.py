@@ -212,6 +212,7 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
     what = f"listing tags of {name}"
     tags: list[str] = []
     target: str | httpx.URL = f"/v2/{client.path}/tags/list"
+    seen: set[str] = set()
     for _page in range(MAX_TAG_PAGES):
         response = client.send("GET", target, what=what)
         client.check(response, what)
@@ -219,7 +220,7 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
         body = client.read_body(response, limits.MAX_TAG_LIST_BODY, what)
         try:
             doc = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RegistryError(f"{what}: the registry's answer is not JSON") from None
         page = doc.get("tags") if isinstance(doc, dict) else None
         if page is not None and (not isinstance(page, list) or not all(isinstance(t, str) for t in page)):
@@ -235,6 +236,9 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
         nxt = url.join(link)
         if (nxt.scheme, nxt.host, nxt.port) != (url.scheme, url.host, url.port):
             raise RegistryError(f"{what}: the registry paginates to another host ({redact_url(str(nxt))})")
+        if str(nxt) in seen:
+            raise RegistryError(f"{what}: the registry's pagination loops")
+        seen.add(str(nxt))
         target = nxt
     from trustcopy.errors import LimitExceededError
 

@@ -1,0 +1,167 @@
+"""Fault injection through a loopback proxy in front of a real registry.
+
+Drops mid-blob, 503 bursts, 429 with Retry-After, flipped bytes, stalls, failed pushes.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from imagefactory import example_image, make_image, random_layer
+from registry_fixtures import Fault, FaultProxy, RegistryServer, docker_ref, fast_sys, pull_blob, push_image
+
+from trustcopy.digest import Digest
+from trustcopy.errors import DigestMismatchError, ImageNotFoundError, NetworkError, RegistryHTTPError
+from trustcopy.transports.base import BlobInfo
+
+pytestmark = pytest.mark.registry
+
+
+def once(pred: Callable[[str, str, dict[str, str]], bool], fault: Fault, times: int = 1) -> object:
+    """A rule applying ``fault`` to the first ``times`` matching requests."""
+    left = itertools.count()
+    lock = threading.Lock()
+
+    def rule(method: str, path: str, headers: dict[str, str]) -> Fault | None:
+        if not pred(method, path, headers):
+            return None
+        with lock:
+            return fault if next(left) < times else None
+
+    return rule
+
+
+def is_blob_get(m: str, p: str, h: dict[str, str]) -> bool:
+    return m == "GET" and "/blobs/sha256:" in p
+
+
+@pytest.fixture
+def big_image(plain_registry: RegistryServer) -> object:
+    image = make_image([random_layer(3 << 20, 21)])
+    push_image(plain_registry.host, "app:1", image, fast_sys())
+    return image
+
+
+def _layer(image: object) -> tuple[str, bytes]:
+    return max(image.blobs.items(), key=lambda kv: len(kv[1]))  # type: ignore[attr-defined]
+
+
+def test_dropped_blob_download_resumes_with_range(fault_proxy: FaultProxy, big_image: object) -> None:
+    fault_proxy.rule = once(is_blob_get, Fault(drop_after=1_000_000))
+    digest, data = _layer(big_image)
+    with docker_ref(fault_proxy.host, "app:1").new_image_source(fast_sys()) as src:
+        assert pull_blob(src, digest, len(data)) == data
+    ranges = [h.get("Range") for m, p, h in fault_proxy.seen if is_blob_get(m, p, h)]
+    assert ranges == [None, "bytes=1000000-"]
+
+
+def test_repeated_drops_without_progress_give_up(fault_proxy: FaultProxy, big_image: object) -> None:
+    fault_proxy.rule = lambda m, p, h: Fault(drop_after=0 if h.get("Range") else 500_000) if is_blob_get(m, p, h) \
+        else None
+    digest, data = _layer(big_image)
+    with docker_ref(fault_proxy.host, "app:1").new_image_source(fast_sys(retry_times=2)) as src, \
+            pytest.raises(NetworkError, match="after 500000 bytes"):
+        pull_blob(src, digest, len(data))
+    assert fault_proxy.count("GET", "/blobs/sha256:") == 3
+
+
+def test_flipped_byte_fails_the_blob(fault_proxy: FaultProxy, big_image: object) -> None:
+    fault_proxy.rule = lambda m, p, h: Fault(flip_at=12345) if is_blob_get(m, p, h) else None
+    digest, data = _layer(big_image)
+    with docker_ref(fault_proxy.host, "app:1").new_image_source(fast_sys()) as src, \
+            pytest.raises(DigestMismatchError, match="digest mismatch"):
+        pull_blob(src, digest, len(data))
+
+
+@pytest.mark.parametrize("what", ["ping", "manifest", "blob", "head", "upload-start", "manifest-put"])
+def test_503_burst_is_retried(fault_proxy: FaultProxy, plain_registry: RegistryServer, what: str) -> None:
+    preds = {
+        "ping": lambda m, p, h: p == "/v2/",
+        "manifest": lambda m, p, h: m == "GET" and "/manifests/" in p,
+        "blob": is_blob_get,
+        "head": lambda m, p, h: m == "HEAD",
+        "upload-start": lambda m, p, h: m == "POST",
+        "manifest-put": lambda m, p, h: m == "PUT" and "/manifests/" in p,
+    }
+    fault_proxy.rule = once(preds[what], Fault(status=503), times=2)
+    image = example_image()
+    if what in ("head", "upload-start", "manifest-put"):
+        push_image(fault_proxy.host, "app:1", image, fast_sys())
+    else:
+        push_image(plain_registry.host, "app:1", image, fast_sys())
+        with docker_ref(fault_proxy.host, "app:1").new_image_source(fast_sys()) as src:
+            assert src.get_manifest()[0] == image.manifest
+            for digest, data in image.blobs.items():
+                assert pull_blob(src, digest, len(data)) == data
+    with docker_ref(plain_registry.host, "app:1").new_image_source(fast_sys()) as src:
+        assert src.get_manifest()[0] == image.manifest
+
+
+def test_429_retry_after_is_honoured(fault_proxy: FaultProxy, plain_registry: RegistryServer) -> None:
+    push_image(plain_registry.host, "app:1", example_image(), fast_sys())
+    fault_proxy.rule = once(lambda m, p, h: "/manifests/" in p, Fault(status=429, headers={"Retry-After": "1"}))
+    start = time.monotonic()
+    with docker_ref(fault_proxy.host, "app:1").new_image_source(fast_sys(docker_retry_delay=0.01)) as src:
+        src.get_manifest()
+    assert time.monotonic() - start >= 0.95
+
+
+def test_persistent_503_gives_a_readable_error(fault_proxy: FaultProxy) -> None:
+    fault_proxy.rule = lambda m, p, h: Fault(status=503) if "/manifests/" in p else None
+    with docker_ref(fault_proxy.host, "app:1").new_image_source(fast_sys(retry_times=2)) as src, \
+            pytest.raises(RegistryHTTPError) as info:
+        src.get_manifest()
+    assert info.value.status == 503 and "injected fault" in str(info.value)
+    assert fault_proxy.count("GET", "/manifests/") == 3
+
+
+def test_stall_times_out_and_resumes(fault_proxy: FaultProxy, big_image: object) -> None:
+    fault_proxy.rule = once(is_blob_get, Fault(stall=3.0))
+    digest, data = _layer(big_image)
+    start = time.monotonic()
+    with docker_ref(fault_proxy.host, "app:1").new_image_source(fast_sys(docker_timeout=0.5)) as src:
+        assert pull_blob(src, digest, len(data)) == data
+    assert time.monotonic() - start < 3.0
+    assert fault_proxy.count("GET", "/blobs/sha256:") == 2
+
+
+def test_stall_forever_fails_with_a_timeout(fault_proxy: FaultProxy, big_image: object) -> None:
+    fault_proxy.rule = lambda m, p, h: Fault(stall=2.0) if "/manifests/" in p else None
+    with docker_ref(fault_proxy.host, "app:1").new_image_source(fast_sys(docker_timeout=0.3, retry_times=1)) as src, \
+            pytest.raises(NetworkError) as info:
+        src.get_manifest()
+    assert info.value.code == "network-timeout"
+
+
+def test_failed_upload_leaves_no_tag(fault_proxy: FaultProxy, plain_registry: RegistryServer) -> None:
+    fault_proxy.rule = lambda m, p, h: Fault(status=500) if m == "PATCH" else None
+    image = make_image([random_layer(2 << 20, 31)])
+    with pytest.raises(RegistryHTTPError):
+        push_image(fault_proxy.host, "app:1", image, fast_sys())
+    assert not [t for t in threading.enumerate() if t.name == "trustcopy-upload-read-ahead"]
+    with docker_ref(plain_registry.host, "app:1").new_image_source(fast_sys()) as src, \
+            pytest.raises(ImageNotFoundError):
+        src.get_manifest()
+
+
+def test_small_upload_is_retried_as_a_whole(fault_proxy: FaultProxy, plain_registry: RegistryServer) -> None:
+    fault_proxy.rule = once(lambda m, p, h: m == "PUT" and "/uploads/" in p, Fault(status=503), times=2)
+    data = b"small blob" * 100
+    with docker_ref(fault_proxy.host, "app:1").new_image_destination(fast_sys()) as dest:
+        dest.put_blob(io.BytesIO(data), BlobInfo(digest=Digest.from_bytes(data), size=len(data)))
+    assert fault_proxy.count("POST", "/uploads/") == 3
+
+
+def test_lost_answer_to_the_final_put(fault_proxy: FaultProxy, plain_registry: RegistryServer) -> None:
+    # The registry commits the blob, but the client never sees the 201.
+    fault_proxy.rule = once(lambda m, p, h: m == "PUT" and "/uploads/" in p, Fault(lose_answer=True))
+    data = bytes(range(256)) * 8192  # 2 MiB: a streamed upload
+    with docker_ref(fault_proxy.host, "app:1").new_image_destination(fast_sys()) as dest:
+        stored = dest.put_blob(io.BytesIO(data), BlobInfo(digest=Digest.from_bytes(data), size=len(data)))
+    assert stored.size == len(data)
+    assert fault_proxy.count("HEAD", "/blobs/") >= 1

@@ -1,0 +1,99 @@
+"""Small core modules: digests, the verifying reader, Go JSON, redaction, limits, public API."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from trustcopy.digest import Digest, DigestingReader, is_valid_digest
+from trustcopy.errors import DigestMismatchError, LimitExceededError
+
+E3B = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        (f"sha256:{E3B}", True),
+        ("sha512:" + "a" * 128, True),
+        ("sha384:" + "0" * 96, True),
+        (f"sha256:{E3B.upper()}", False),
+        (f"sha256:{E3B[:-1]}", False),
+        (f"sha256:{E3B}0", False),
+        (f"md5:{E3B}", False),
+        (E3B, False),
+        (f"SHA256:{E3B}", False),
+        (f"sha256:{E3B[:-1]}g", False),
+        ("sha256:", False),
+        ("", False),
+        (f"sha256:../../{E3B[6:]}", False),
+    ],
+    ids=lambda v: str(v)[:24],
+)
+def test_digest_parsing(text: str, ok: bool) -> None:
+    assert is_valid_digest(text) is ok
+    if ok:
+        assert str(Digest.parse(text)) == text
+
+
+def test_digest_of_empty() -> None:
+    assert str(Digest.from_bytes(b"")) == f"sha256:{E3B}"
+
+
+def test_reader_accepts_matching_bytes() -> None:
+    data = b"x" * 100_000
+    r = DigestingReader(io.BytesIO(data), Digest.from_bytes(data), expected_size=len(data))
+    out = b"".join(iter(lambda: r.read(4096), b""))
+    assert out == data and r.bytes_read == len(data)
+
+
+def test_reader_raises_at_eof_on_flipped_byte() -> None:
+    data = bytearray(b"y" * 10_000)
+    expected = Digest.from_bytes(bytes(data))
+    data[5000] ^= 1
+    r = DigestingReader(io.BytesIO(bytes(data)), expected, what="blob X")
+    with pytest.raises(DigestMismatchError, match="blob X: digest mismatch"):
+        while r.read(1000):
+            pass
+
+
+def test_reader_refuses_extra_bytes_before_hashing_them_all() -> None:
+    r = DigestingReader(io.BytesIO(b"abcdef"), Digest.from_bytes(b"abc"), expected_size=3)
+    with pytest.raises(DigestMismatchError, match="size"):
+        r.read(6)
+
+
+def test_go_marshal_escapes_like_go() -> None:
+    from trustcopy.gojson import go_marshal
+
+    assert go_marshal({"a": "<&>\b\f\u2028é", "b": [1, None]}) == (
+        b'{"a":"\\u003c\\u0026\\u003e\\u0008\\u000c\\u2028\xc3\xa9","b":[1,null]}'
+    )
+    assert go_marshal({"k": "back\\bslash"}) == b'{"k":"back\\\\bslash"}'
+
+
+def test_redact_url_removes_userinfo_and_tokens() -> None:
+    from trustcopy.redact import redact_text, redact_url
+
+    out = redact_url("https://user:hunter2@reg.example/v2/?token=abc&n=1")
+    assert "hunter2" not in out and "abc" not in out and "n=1" in out
+    assert "s3cr3t" not in redact_text("Authorization: Bearer s3cr3t")
+
+
+def test_read_at_most_refuses_oversized_input() -> None:
+    from trustcopy.limits import read_at_most
+
+    assert read_at_most(io.BytesIO(b"12345"), 5, "five") == b"12345"
+    with pytest.raises(LimitExceededError, match="six"):
+        read_at_most(io.BytesIO(b"123456"), 5, "six")
+
+
+def test_public_api_is_curated_and_importable() -> None:
+    import trustcopy
+
+    for name in trustcopy.__all__:
+        assert getattr(trustcopy, name) is not None, name
+    assert "copy_image" in trustcopy.__all__ and "load_policy" in trustcopy.__all__
+    with pytest.raises(AttributeError):
+        trustcopy.not_a_thing  # noqa: B018

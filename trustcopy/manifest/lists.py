@@ -1,0 +1,214 @@
+"""Manifest lists: Docker schema2 lists and OCI image indexes.
+
+Invariants:
+- A list value is immutable; :meth:`ManifestList.with_instances` and conversions return
+  new values whose ``raw`` is their serialization, encoded as containers/image encodes it.
+- Instance selection follows containers/image 5.23 (``internal/pkg/platform``): the
+  wanted variant is tried first, then the less capable variants known to be compatible
+  (only ``arm`` and ``arm64`` have such a table there), then an entry without variant.
+  Without a wanted variant, an entry without variant wins over any variant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform as _host
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple, TypeVar
+
+from trustcopy.digest import Digest
+from trustcopy.errors import ManifestError
+from trustcopy.manifest import mediatypes as mt
+from trustcopy.manifest._gojson import marshal, sorted_map
+from trustcopy.manifest.model import Descriptor, Platform, _frozen_map
+
+#: Known variants per architecture, most capable first (containers/image's table).
+COMPATIBLE_VARIANTS: dict[str, tuple[str, ...]] = {"arm": ("v8", "v7", "v6", "v5"), "arm64": ("v8",)}
+
+L = TypeVar("L", bound="ManifestList")
+
+
+class ListUpdate(NamedTuple):
+    """New digest, size and type of one instance after it was copied (Go ``ListUpdate``)."""
+
+    digest: Digest
+    size: int
+    media_type: str
+
+
+def wanted_variants(arch: str, variant: str | None) -> list[str]:
+    """Variants to try, in order, for ``arch``/``variant`` ("" means "no variant")."""
+    order = COMPATIBLE_VARIANTS.get(arch, ())
+    if variant:
+        variants = list(order[order.index(variant):]) if variant in order else [variant]
+        return [*variants, ""]
+    return ["", *order]
+
+
+@dataclass(frozen=True)
+class ManifestList:
+    """What both list formats offer. ``manifests`` keeps document order."""
+
+    media_type: str
+    raw: bytes = field(repr=False)
+    manifests: tuple[Descriptor, ...]
+    annotations: Mapping[str, str] | None = None
+
+    _what = "manifest list"
+
+    def __post_init__(self) -> None:
+        """Normalize to immutable containers."""
+        object.__setattr__(self, "manifests", tuple(self.manifests))
+        object.__setattr__(self, "annotations", _frozen_map(self.annotations))
+
+    def serialize(self) -> bytes:
+        """The list encoded as containers/image encodes it."""
+        raise NotImplementedError
+
+    def instances(self) -> list[Digest]:
+        """Digests of the listed manifests, in order (may repeat)."""
+        return [d.digest for d in self.manifests]
+
+    def instance(self, digest: Digest) -> Descriptor:
+        """The first entry for ``digest``.
+
+        Raises:
+            ManifestError: the list has no such entry.
+        """
+        for d in self.manifests:
+            if d.digest == digest:
+                return d
+        raise ManifestError(f"{digest} is not an instance of this {self._what}", code="manifest-instance-unknown")
+
+    def choose_instance(self, os: str, arch: str, variant: str | None = None) -> Descriptor:
+        """The entry to use on ``os``/``arch``/``variant`` (see module doc for the order).
+
+        Args:
+            os, arch, variant: Go names (``linux``, ``arm64``, ``v8``); the caller resolves
+                defaults and overrides, and auto-detects a variant only for the host arch.
+
+        Raises:
+            ManifestError: nothing matches; the message lists what the list offers.
+        """
+        for want in wanted_variants(arch, variant):
+            for d in self.manifests:
+                p = d.platform
+                if p is not None and p.os == os and p.architecture == arch and (p.variant or "") == want:
+                    return d
+        fallback = self._fallback()
+        if fallback is not None:
+            return fallback
+        offered = ", ".join(str(d.platform) for d in self.manifests if d.platform is not None) or "nothing"
+        first = wanted_variants(arch, variant)[0]
+        raise ManifestError(
+            f'no image found in {self._what} for architecture {arch}, variant "{first}", OS {os}; '
+            f"it offers: {offered}",
+            code="manifest-platform-not-found",
+            hint="choose another platform with --override-os/--override-arch/--override-variant, or copy --all",
+        )
+
+    def _fallback(self) -> Descriptor | None:
+        """The entry to use when no platform matches (None: fail)."""
+        return None
+
+    def clone(self: L) -> L:
+        """The list as containers/image's ``Clone`` rebuilds it (re-encoded)."""
+        return _rebuilt(self)
+
+    def with_instances(self: L, updates: Mapping[Digest, ListUpdate | tuple[Digest, int, str]]) -> L:
+        """A clone with the entries for each key of ``updates`` replaced (digest, size, type).
+
+        Raises:
+            ValueError: an update names an instance the list does not have, a negative
+                size or an empty media type (callers' bugs, not bad input).
+        """
+        unknown = set(updates) - set(self.instances())
+        if unknown:
+            raise ValueError(f"updates for instances not in the list: {sorted(map(str, unknown))}")
+        base = self.clone()
+        entries = []
+        for d in base.manifests:
+            if d.digest not in updates:
+                entries.append(d)
+                continue
+            new = ListUpdate(*updates[d.digest])
+            if new.size < 0 or not new.media_type:
+                raise ValueError(f"invalid update for {d.digest}: {new}")
+            entries.append(dataclasses.replace(d, digest=new.digest, size=new.size, media_type=new.media_type))
+        return _rebuilt(base, manifests=tuple(entries))
+
+
+def _rebuilt(lst: L, **changes: object) -> L:
+    """A copy with ``changes`` applied and ``raw`` set to its serialization."""
+    draft = dataclasses.replace(lst, raw=b"", **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(draft, raw=draft.serialize())
+
+
+@dataclass(frozen=True)
+class DockerManifestList(ManifestList):
+    """A Docker manifest list (``application/vnd.docker.distribution.manifest.list.v2+json``).
+
+    Every entry has a platform; entries carry no annotations.
+    """
+
+    def serialize(self) -> bytes:
+        """Go ``json.Marshal(manifest.Schema2List)``."""
+        entries = []
+        for d in self.manifests:
+            entry = d.to_schema2_json()
+            entry["platform"] = (d.platform or Platform("", "")).to_json(docker=True)
+            entries.append(entry)
+        return marshal({"schemaVersion": 2, "mediaType": self.media_type, "manifests": entries})
+
+    @classmethod
+    def from_components(cls, manifests: tuple[Descriptor, ...]) -> DockerManifestList:
+        """A new Docker list of ``manifests`` (Go ``Schema2ListFromComponents``)."""
+        return _rebuilt(cls(mt.DOCKER_V2_LIST, b"", manifests))
+
+
+@dataclass(frozen=True)
+class OCIIndex(ManifestList):
+    """An OCI image index. Entries may lack a platform; the first such entry is the
+    fallback when no platform matches (as in containers/image).
+    """
+
+    _what = "image index"
+
+    def serialize(self) -> bytes:
+        """Go ``json.Marshal(imgspecv1.Index)`` (mediaType always set, as Go's reader presets it)."""
+        out: dict[str, object] = {
+            "schemaVersion": 2,
+            "mediaType": self.media_type,
+            "manifests": [d.to_oci_json() for d in self.manifests],
+        }
+        if self.annotations:
+            out["annotations"] = sorted_map(dict(self.annotations))
+        return marshal(out)
+
+    def _fallback(self) -> Descriptor | None:
+        """The entry to use when no platform matches (None: fail)."""
+        return next((d for d in self.manifests if d.platform is None), None)
+
+    def clone(self) -> OCIIndex:
+        """Go ``OCI1IndexClone``: entries keep type, size, digest, URLs, annotations and
+        platform, but lose ``data`` and ``artifactType``."""
+        manifests = tuple(dataclasses.replace(d, data=None, artifact_type=None) for d in self.manifests)
+        return _rebuilt(self, manifests=manifests)
+
+    @classmethod
+    def from_components(cls, manifests: tuple[Descriptor, ...],
+                        annotations: Mapping[str, str] | None = None) -> OCIIndex:
+        """A new OCI index (Go ``OCI1IndexFromComponents``)."""
+        return _rebuilt(cls(mt.OCI_INDEX, b"", manifests, annotations)).clone()
+
+
+_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i386": "386",
+           "i686": "386", "armv7l": "arm", "armv6l": "arm", "ppc64le": "ppc64le", "s390x": "s390x",
+           "riscv64": "riscv64", "mips64": "mips64"}
+
+
+def host_platform() -> Platform:
+    """This machine as Go's runtime.GOOS/GOARCH name it (used where Go uses them)."""
+    machine = _host.machine().lower()
+    return Platform(architecture=_GOARCH.get(machine, machine), os=_host.system().lower() or "linux")
