@@ -12,83 +12,17 @@ copying a 300 MB layer stays under 100 MB.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import random
 import shutil
 import subprocess
 import sys
-import tarfile
-import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchutil import run_measured
+from benchutil import build_layout, run_measured
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
 POLICY = '{"default": [{"type": "insecureAcceptAnything"}]}'
-
-
-def _write_layer(path: Path, size: int, seed: int) -> tuple[str, int, str]:
-    """A gzip'd tar holding one file of ``size`` random bytes; returns (digest, size, diff_id)."""
-    rng = random.Random(seed)
-    gz = zlib.compressobj(1, zlib.DEFLATED, 31)
-    blob_hash, diff_hash = hashlib.sha256(), hashlib.sha256()
-    written = 0
-    with path.open("wb") as out:
-        def emit(raw: bytes) -> None:
-            nonlocal written
-            diff_hash.update(raw)
-            comp = gz.compress(raw)
-            blob_hash.update(comp)
-            out.write(comp)
-            written += len(comp)
-
-        info = tarfile.TarInfo("data.bin")
-        info.size, info.mtime, info.mode = size, 0, 0o644
-        emit(info.tobuf(format=tarfile.PAX_FORMAT))
-        left = size
-        while left:
-            n = min(left, 1 << 22)
-            emit(rng.randbytes(n))
-            left -= n
-        pad = (512 - size % 512) % 512
-        emit(b"\0" * pad + b"\0" * 1024)
-        tail = gz.flush()
-        blob_hash.update(tail)
-        out.write(tail)
-        written += len(tail)
-    return "sha256:" + blob_hash.hexdigest(), written, "sha256:" + diff_hash.hexdigest()
-
-
-def build_layout(size_mb: int) -> Path:
-    """OCI layout with one image ``big`` whose single layer is ``size_mb`` MB."""
-    layout = DATA / f"layout-{size_mb}mb"
-    if (layout / "index.json").exists():
-        return layout
-    shutil.rmtree(layout, ignore_errors=True)
-    blobs = layout / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
-    tmp = layout / "layer.tmp"
-    digest, size, diff_id = _write_layer(tmp, size_mb * 1_000_000, seed=size_mb)
-    tmp.rename(blobs / digest.split(":")[1])
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
-    (blobs / hashlib.sha256(config).hexdigest()).write_bytes(config)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": "sha256:" + hashlib.sha256(config).hexdigest(), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": size}],
-    }).encode()
-    (blobs / hashlib.sha256(manifest).hexdigest()).write_bytes(manifest)
-    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": "sha256:" + hashlib.sha256(manifest).hexdigest(), "size": len(manifest),
-        "annotations": {"org.opencontainers.image.ref.name": "big"}}]}))
-    return layout
 
 
 def main() -> int:
@@ -98,7 +32,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     DATA.mkdir(exist_ok=True)
-    layout = build_layout(args.size_mb)
+    layout = build_layout(f"layout-{args.size_mb}mb", {"big": [(args.size_mb * 1_000_000, args.size_mb)]})
     policy = DATA / "policy.json"
     policy.write_text(POLICY)
     work = DATA / "work"

@@ -7,8 +7,17 @@ high-water mark across exec.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import random
+import shutil
 import subprocess
+import tarfile
 import time
+import zlib
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / ".data"
 
 
 def vm_hwm_kb(pid: int) -> int:
@@ -36,3 +45,65 @@ def run_measured(cmd: list[str]) -> tuple[float, float]:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{err}")
     return elapsed, peak / 1024
+
+
+def _layer(blobs: Path, size: int, seed: int) -> tuple[dict[str, object], str]:
+    """Write a gzip'd tar of ``size`` incompressible bytes; return (descriptor, diff_id)."""
+    rng = random.Random(seed)
+    gz = zlib.compressobj(1, zlib.DEFLATED, 31)
+    blob_hash, diff_hash = hashlib.sha256(), hashlib.sha256()
+    tmp = blobs / f".tmp-{seed}"
+    written = 0
+    with tmp.open("wb") as out:
+        def emit(raw: bytes, final: bool = False) -> None:
+            nonlocal written
+            diff_hash.update(raw)
+            comp = gz.compress(raw) + (gz.flush() if final else b"")
+            blob_hash.update(comp)
+            out.write(comp)
+            written += len(comp)
+
+        info = tarfile.TarInfo(f"data-{seed}.bin")
+        info.size, info.mtime, info.mode = size, 0, 0o644
+        emit(info.tobuf(format=tarfile.PAX_FORMAT))
+        left = size
+        while left:
+            n = min(left, 1 << 22)
+            emit(rng.randbytes(n))
+            left -= n
+        emit(b"\0" * ((512 - size % 512) % 512) + b"\0" * 1024, final=True)
+    digest = blob_hash.hexdigest()
+    tmp.rename(blobs / digest)
+    desc = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": f"sha256:{digest}",
+            "size": written}
+    return desc, f"sha256:{diff_hash.hexdigest()}"
+
+
+def _put(blobs: Path, data: bytes) -> dict[str, object]:
+    digest = hashlib.sha256(data).hexdigest()
+    (blobs / digest).write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def build_layout(name: str, images: dict[str, list[tuple[int, int]]]) -> Path:
+    """An OCI layout under bench/.data with ``images``: ref name → [(layer size, seed)] (cached)."""
+    layout = DATA / name
+    if (layout / "index.json").exists():
+        return layout
+    shutil.rmtree(layout, ignore_errors=True)
+    blobs = layout / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    entries = []
+    for ref, layers in images.items():
+        descs, diff_ids = zip(*(_layer(blobs, size, seed) for size, seed in layers), strict=True)
+        config = json.dumps({"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+                             "rootfs": {"type": "layers", "diff_ids": list(diff_ids)}}).encode()
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **_put(blobs, config)},
+            "layers": list(descs)}).encode()
+        entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", **_put(blobs, manifest),
+                        "annotations": {"org.opencontainers.image.ref.name": ref}})
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": entries}))
+    return layout
