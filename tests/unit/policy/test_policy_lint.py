@@ -62,7 +62,10 @@ def test_example_policies_are_clean_with_real_keys(example: Path) -> None:
 def test_example_policies_only_miss_their_keys_as_shipped(example: Path) -> None:
     report = lint_policy_file(str(example))
     assert report.errors == []
-    assert {f.code for f in report.warnings} <= {"key-file-missing"}
+    allowed = {"key-file-missing"}
+    if example.name.startswith("demo-"):
+        allowed.add("relative-key-path")  # the demo runs from the repository root on purpose
+    assert {f.code for f in report.warnings} <= allowed
 
 
 def _key_paths(node: object) -> list[str]:
