@@ -116,3 +116,23 @@ def test_inspect_forms(run_cli, tmp_path: Path, flag: str) -> None:  # type: ign
         assert list(data) == ["Digest", "RepoTags", "Created", "DockerVersion", "Labels", "Architecture", "Os",
                               "Layers", "LayersData", "Env"]
         assert data["Digest"] == image.digest
+
+
+def test_command_timeout_aborts_and_cleans_up(tmp_path: Path, insecure_policy: Path) -> None:
+    from imagefactory import make_image, random_layer
+
+    write_oci({"big": make_image([random_layer(30_000_000, s) for s in range(4)])}, str(tmp_path / "src"))
+    r = subprocess.run(
+        [sys.executable, "-m", "trustcopy", "--command-timeout", "50ms", "--policy", str(insecure_policy), "copy",
+         "-q", f"oci:{tmp_path}/src:big", f"dir:{tmp_path}/out"],
+        capture_output=True, text=True, check=False,
+    )
+    assert r.returncode == 1, r.stderr
+    assert "error[command-timeout]" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["insecure-policy.json", "src"]
+
+
+def test_registries_d_is_refused_until_lookaside_lands(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("--registries.d", str(tmp_path), "inspect", f"dir:{tmp_path}")
+    assert r.exit_code == 2
+    assert "--registries.d" in r.stderr

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from trustcopy.errors import UsageError
+from trustcopy.errors import TrustcopyError, UsageError
 
 if TYPE_CHECKING:
     from trustcopy.transports.base import SystemContext
@@ -119,7 +119,41 @@ def global_options(ctx: click.Context, kwargs: dict[str, Any]) -> GlobalOptions:
     given = {k: kwargs.pop(k) for k in list(kwargs) if k in GLOBAL_OPTION_NAMES}
     opts.update(given)
     _configure_logging(opts)
+    _apply_process_options(opts)
     return opts
+
+
+class CommandTimeoutError(TrustcopyError):
+    """--command-timeout expired; raised in the main thread so staging is cleaned up."""
+
+    default_code = "command-timeout"
+
+
+def _apply_process_options(opts: GlobalOptions) -> None:
+    """Make the process-wide flags take effect (or refuse those that cannot yet)."""
+    import os
+    import signal
+    import tempfile
+    import threading
+
+    if opts.registries_d is not None:
+        raise UsageError(
+            "--registries.d is not supported yet: lookaside signature storage has not landed, "
+            "so signatures it would locate could not be read or written",
+            code="unsupported-option",
+        )
+    if opts.tmpdir is not None:
+        if not os.path.isdir(opts.tmpdir):
+            raise UsageError(f"--tmpdir {opts.tmpdir}: not a directory")
+        tempfile.tempdir = opts.tmpdir
+    if opts.command_timeout is not None and threading.current_thread() is threading.main_thread():
+        timeout = opts.command_timeout
+
+        def _expired(_signum: int, _frame: object) -> None:
+            raise CommandTimeoutError(f"the command did not finish within --command-timeout ({timeout:g}s)")
+
+        signal.signal(signal.SIGALRM, _expired)
+        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
 
 
 def _configure_logging(opts: GlobalOptions) -> None:

@@ -111,10 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args, debug)
     finally:
-        if previous is not None:
-            import signal
+        import signal
 
+        if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+            signal.setitimer(signal.ITIMER_REAL, 0)  # cancel a --command-timeout alarm
 
 
 def _run(args: list[str], debug: bool) -> int:
