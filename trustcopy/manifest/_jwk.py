@@ -13,15 +13,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
-_CURVES: dict[str, tuple[ec.EllipticCurve, int]] = {
-    "P-256": (ec.SECP256R1(), 32),
-    "P-384": (ec.SECP384R1(), 48),
-    "P-521": (ec.SECP521R1(), 66),
+# Curve name → (cryptography class name, coordinate size). cryptography is imported only
+# when a signed schema1 manifest is actually checked: it costs start-up time otherwise.
+_CURVES: dict[str, tuple[str, int]] = {
+    "P-256": ("SECP256R1", 32),
+    "P-384": ("SECP384R1", 48),
+    "P-521": ("SECP521R1", 66),
 }
 _RSA_OID = bytes.fromhex("06092a864886f70d010101")
 
@@ -74,8 +76,12 @@ def _der_int(value: int) -> bytes:
     return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
 
 
-def _ec_der(curve: ec.EllipticCurve, x: int, y: int) -> bytes:
+def _ec_der(curve_name: str, x: int, y: int) -> bytes:
     """PKIX DER as Go's x509 writes it, or b"" where Go fails (point not on the curve)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    curve: ec.EllipticCurve = getattr(ec, curve_name)()
     try:
         key = ec.EllipticCurvePublicNumbers(x, y, curve).public_key()
     except ValueError:

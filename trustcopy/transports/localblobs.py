@@ -46,7 +46,14 @@ def store_blob(
         DigestMismatchError: the bytes do not match ``expected``/``expected_size``.
     """
     what = f"blob {expected}" if expected is not None else "new blob"
-    reader = DigestingReader(stream, expected, expected_size=expected_size, what=what)
+    reader: DigestingReader
+    if (isinstance(stream, DigestingReader) and expected is not None and stream.expected == expected
+            and stream.bytes_read == 0):
+        reader = stream  # the copy pipeline already verifies these bytes: hashing twice only costs CPU
+        if expected_size >= 0 and reader.expected_size is None:
+            reader.expected_size = expected_size
+    else:
+        reader = DigestingReader(stream, expected, expected_size=expected_size, what=what)
     fd, tmp = tempfile.mkstemp(prefix=".put-", dir=staging_dir)
     try:
         with os.fdopen(fd, "wb") as out:
