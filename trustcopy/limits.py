@@ -69,10 +69,12 @@ def read_at_most(stream: _Readable, limit: int, what: str) -> bytes:
     return b"".join(chunks)
 
 
-def read_file_at_most(path: str, limit: int, what: str | None = None) -> bytes:
+def read_file_at_most(path: str, limit: int, what: str | None = None, *, allow_fifo: bool = False) -> bytes:
     """Read a file of untrusted size, refusing more than ``limit`` bytes.
 
-    Only regular files are read: a FIFO or device would block or never end.
+    Only regular files are read: a FIFO or device could block or never end. A file the
+    user names explicitly on the command line (a policy, a manifest) may be a pipe,
+    e.g. ``--policy <(generate-policy)``, when ``allow_fifo`` is set; it is still bounded.
 
     Raises:
         LimitExceededError: the file is too large.
@@ -85,6 +87,11 @@ def read_file_at_most(path: str, limit: int, what: str | None = None) -> bytes:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     try:
         st = os.fstat(fd)
+        if allow_fifo and stat.S_ISFIFO(st.st_mode):
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb", closefd=True) as f:
+                fd = -1
+                return read_at_most(f, limit, label)
         if not stat.S_ISREG(st.st_mode):
             raise LimitExceededError(
                 f"{label} is not a regular file", code="not-a-regular-file", context={"path": path}

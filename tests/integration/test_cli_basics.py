@@ -136,3 +136,13 @@ def test_registries_d_is_refused_until_lookaside_lands(run_cli, tmp_path: Path) 
     r = run_cli("--registries.d", str(tmp_path), "inspect", f"dir:{tmp_path}")
     assert r.exit_code == 2
     assert "--registries.d" in r.stderr
+
+
+def test_policy_from_a_pipe_like_process_substitution(tmp_path: Path) -> None:
+    """`--policy <(generate)` is common in CI scripts: a FIFO the user named is read (bounded)."""
+    write_dir(example_image(), str(tmp_path / "src"))
+    script = (f'{sys.executable} -m trustcopy --policy <(echo \'{{"default":[{{"type":"insecureAcceptAnything"}}]}}\') '
+              f'copy -q dir:{tmp_path}/src dir:{tmp_path}/out')
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "manifest.json").exists()

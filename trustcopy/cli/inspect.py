@@ -104,7 +104,7 @@ def manifest_digest_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
     path = kwargs["manifest_path"]
     try:
-        raw = limits.read_file_at_most(path, limits.MAX_MANIFEST_BODY, path)
+        raw = limits.read_file_at_most(path, limits.MAX_MANIFEST_BODY, path, allow_fifo=True)
     except OSError as exc:
         raise TransportError(f"cannot read manifest {path}: {exc.strerror}", context={"path": path}) from exc
     click.echo(str(_top_digest(raw, kwargs["digest_algorithm"])))

@@ -115,7 +115,7 @@ def lint_policy_bytes(data: bytes, source: str) -> LintReport:
 def lint_policy_file(path: str) -> LintReport:
     """Lint a policy file; an unreadable file is an error finding."""
     try:
-        data = read_file_at_most(path, MAX_POLICY_FILE, f"policy file {path}")
+        data = read_file_at_most(path, MAX_POLICY_FILE, f"policy file {path}", allow_fifo=True)
     except (OSError, PolicyError) as exc:
         report = LintReport(path)
         reason = getattr(exc, "strerror", None) or str(exc)

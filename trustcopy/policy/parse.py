@@ -323,7 +323,7 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     """
     name = os.fspath(path)
     try:
-        data = read_file_at_most(name, MAX_POLICY_FILE, f"policy file {name}")
+        data = read_file_at_most(name, MAX_POLICY_FILE, f"policy file {name}", allow_fifo=True)
     except LimitExceededError as exc:
         raise PolicyError(f"cannot read policy {json.dumps(name)}: {exc.message}", context={"file": name}) from None
     except OSError as exc:

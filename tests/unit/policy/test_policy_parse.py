@@ -91,11 +91,17 @@ def test_policy_without_read_permission_is_an_error(tmp_path: Path) -> None:
         load_policy(path)
 
 
-def test_fifo_policy_is_refused_without_blocking(tmp_path: Path) -> None:
+def test_fifo_policy_without_writer_is_refused_without_blocking(tmp_path: Path) -> None:
+    """A pipe is accepted (``--policy <(…)``), but one nobody writes to reads as empty: refused."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    with pytest.raises(PolicyError, match="not a regular file"):
+    with pytest.raises(PolicyError):
         load_policy(fifo)
+
+
+def test_device_policy_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="not a regular file"):
+        load_policy("/dev/zero")
 
 
 def test_oversized_policy_is_refused(tmp_path: Path) -> None:
