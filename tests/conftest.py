@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-pytest_plugins = ["registry_fixtures"]
+pytest_plugins = ["registry_fixtures", "gpghelpers"]
 
 _TOOLS = {"registry": "docker-registry", "gpg": "gpg", "skopeo": "skopeo"}
 

@@ -18,7 +18,6 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
 from typing import BinaryIO
 
 from trustcopy.errors import InvalidReferenceError, TransportError
@@ -212,17 +211,3 @@ def is_dir_empty(path: str) -> bool:
     """True when ``path`` is a directory with no entries."""
     with os.scandir(path) as it:
         return next(it, None) is None
-
-
-@contextlib.contextmanager
-def temp_file_in(directory: str, prefix: str = ".tmp-") -> Iterator[tuple[BinaryIO, str]]:
-    """A temp file in ``directory`` removed unless the caller renamed it away."""
-    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=directory)
-    f = os.fdopen(fd, "wb")
-    try:
-        yield f, tmp
-    finally:
-        if not f.closed:
-            f.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)

@@ -9,6 +9,7 @@ accept too. Blobs are never read into memory; they stream through DigestingReade
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from trustcopy.errors import LimitExceededError
@@ -18,19 +19,14 @@ MiB = 1 << 20
 MAX_MANIFEST_BODY = 4 * MiB
 MAX_AUTH_TOKEN_BODY = 1 * MiB
 MAX_CONFIG_BODY = 4 * MiB
-MAX_OPENSHIFT_STATUS_BODY = 4 * MiB
 MAX_ERROR_BODY = 1 * MiB
 MAX_SIGNATURE_BODY = 4 * MiB
-MAX_TAR_MANIFEST = 1 * MiB
 MAX_POLICY_FILE = 4 * MiB
-MAX_REGISTRIES_D_FILE = 1 * MiB
 MAX_AUTH_FILE = 1 * MiB
 MAX_KEY_FILE = 4 * MiB
 MAX_OCI_INDEX = 4 * MiB
 MAX_TAG_LIST_BODY = 32 * MiB
 
-#: Lookaside stores are read signature-1 … signature-N until the first 404; cap N.
-MAX_LOOKASIDE_SIGNATURES = 256
 #: dir: signature-N files are read until the first missing one; cap N.
 MAX_DIR_SIGNATURES = 256
 
@@ -67,6 +63,24 @@ def read_at_most(stream: _Readable, limit: int, what: str) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def read_iter_at_most(chunks: Iterable[bytes], limit: int, what: str) -> bytes:
+    """Join an iterable of chunks (an HTTP body), refusing more than ``limit`` bytes.
+
+    Raises:
+        LimitExceededError: the chunks add up to more than ``limit`` bytes.
+    """
+    out: list[bytes] = []
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > limit:
+            raise LimitExceededError(
+                f"{what} is larger than the {limit} bytes accepted", context={"what": what, "limit": limit}
+            )
+        out.append(chunk)
+    return b"".join(out)
 
 
 def read_file_at_most(path: str, limit: int, what: str | None = None, *, allow_fifo: bool = False) -> bytes:

@@ -14,7 +14,6 @@ _SECRET_QUERY_KEYS = frozenset(
     {"token", "access_token", "refresh_token", "password", "secret", "signature", "sig", "x-amz-signature",
      "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential", "code"}
 )
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-registry-auth"})
 MASK = "***"
 
 
@@ -34,11 +33,6 @@ def redact_url(url: str) -> str:
             [(k, MASK if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*:/"
         )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    """A copy of ``headers`` with credential-carrying values masked."""
-    return {k: (MASK if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
 
 
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")

@@ -14,10 +14,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "signature"
@@ -135,3 +137,29 @@ def gpg_homes() -> Iterator[list[GPGHome]]:
 def agents_running_in(path: str) -> bool:
     """True if a gpg-agent socket exists in ``path`` (a private home must never start one)."""
     return any(name.startswith("S.gpg-agent") for name in os.listdir(path)) if os.path.isdir(path) else False
+
+
+# -- pytest fixtures (this module is a pytest plugin, see tests/conftest.py) -----------
+
+
+@pytest.fixture
+def new_home() -> Iterator[Callable[[], GPGHome]]:
+    """Factory of throw-away GnuPG homes, all deleted after the test."""
+    with gpg_homes() as homes:
+
+        def make() -> GPGHome:
+            homes.append(GPGHome())
+            return homes[-1]
+
+        yield make
+
+
+@pytest.fixture(scope="module")
+def example_home() -> Iterator[GPGHome]:
+    """A user keyring holding the keys-example secret key (as the README's demo uses it)."""
+    home = GPGHome()
+    home.import_keys((KEYS_EXAMPLE / "secret-key.asc").read_bytes())
+    try:
+        yield home
+    finally:
+        home.close()

@@ -203,6 +203,21 @@ def _libtrust_key_id(public_key: Any) -> str:
     return ":".join(b32[i : i + 4] for i in range(0, len(b32), 4))
 
 
+def serve_in_thread(port: int, handler: type[http.server.BaseHTTPRequestHandler]) -> http.server.ThreadingHTTPServer:
+    """A threading HTTP server on 127.0.0.1:port, serving from a daemon thread."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+def stop_server(server: http.server.ThreadingHTTPServer | None) -> None:
+    """Shut down a server started by :func:`serve_in_thread` (None is a no-op)."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class TokenRequest:
     """What the token server saw (for assertions; the password is only compared)."""
@@ -345,17 +360,13 @@ class TokenIssuer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = serve_in_thread(self.port, Handler)
         return self
 
     def stop(self) -> None:
         """Shut the server down."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_server(self._server)
+        self._server = None
 
 
 # -- fault-injecting proxy ------------------------------------------------------------
@@ -482,17 +493,13 @@ class FaultProxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = serve_in_thread(self.port, Handler)
         return self
 
     def stop(self) -> None:
         """Shut the proxy down."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_server(self._server)
+        self._server = None
 
 
 # -- pytest fixtures --------------------------------------------------------------------

@@ -146,3 +146,37 @@ def test_policy_from_a_pipe_like_process_substitution(tmp_path: Path) -> None:
     r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "needle"),
+    [
+        (["--sign-identity", "Not/A:Valid@Ref"], 1, "error[reference-"),
+        (["--sign-by", "ABCD", "--sign-identity", "busybox"], 1, "canonical"),
+        (["--sign-passphrase-file", "/dev/null"], 2, "--sign-passphrase-file requires --sign-by"),
+        (["--sign-identity", "docker.io/library/busybox:latest"], 2, "--sign-identity requires"),
+        (["--all", "--multi-arch", "system"], 2, "--all and --multi-arch"),
+        (["--additional-tag", "x:1"], 2, "docker-archive"),
+        (["--preserve-digests", "--format", "oci"], 2, "--preserve-digests"),
+        (["--format", "v2s1"], 2, "schema1"),
+    ],
+    ids=["bad-sign-identity", "sign-identity-not-canonical", "passphrase-without-sign-by",
+         "identity-without-signing", "all-vs-multi-arch", "additional-tag-wrong-transport",
+         "preserve-digests-with-format", "format-v2s1"],
+)
+def test_refused_copy_flags_write_nothing(run_cli, tmp_path: Path, insecure_policy: Path,  # type: ignore[no-untyped-def]
+                                          extra: list[str], status: int, needle: str) -> None:
+    write_dir(example_image(), str(tmp_path / "src"))
+    r = run_cli("--policy", str(insecure_policy), "copy", *extra, f"dir:{tmp_path}/src", f"dir:{tmp_path}/out")
+    assert r.exit_code == status, r.stderr
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["insecure-policy.json", "src"]
+
+
+def test_unwritable_digestfile_is_an_error(run_cli, tmp_path: Path, insecure_policy: Path) -> None:  # type: ignore[no-untyped-def]
+    write_dir(example_image(), str(tmp_path / "src"))
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--digestfile", str(tmp_path / "no" / "dir" / "d"),
+                f"dir:{tmp_path}/src", f"dir:{tmp_path}/out")
+    assert r.exit_code == 1
+    assert "digest file" in r.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,17 +22,6 @@ MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.ima
                                   "digest": "sha256:" + "c" * 64}, "layers": []}).encode()
 CI_FPR = INFO.TEST_KEY_FINGERPRINT
 CI_DIGEST = INFO.TEST_IMAGE_MANIFEST_DIGEST
-
-
-@pytest.fixture(scope="module")
-def example_home() -> Iterator[GPGHome]:
-    """A user keyring holding the keys-example secret key (as the README shows)."""
-    home = GPGHome()
-    home.import_keys((KEYS_EXAMPLE / "secret-key.asc").read_bytes())
-    try:
-        yield home
-    finally:
-        home.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def home() -> Iterator[GPGHome]:
-    h = GPGHome()
-    h.import_keys((KEYS_EXAMPLE / "secret-key.asc").read_bytes())
-    try:
-        yield h
-    finally:
-        h.close()
+def home(example_home: GPGHome) -> GPGHome:
+    """The keys-example key, under the name these tests use."""
+    return example_home
 
 
 def tool(name: str, home: GPGHome, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from gpghelpers import KEYS_EXAMPLE, GPGHome, gpg_homes
+from gpghelpers import KEYS_EXAMPLE, GPGHome
 
 from trustcopy.errors import SignatureError
 from trustcopy.signature.formats import SimpleSigning, signature_from_blob
@@ -19,17 +19,6 @@ from trustcopy.signature.gpg import GPGKeyring, export_public_keys, sign
 pytestmark = pytest.mark.gpg
 
 PAYLOAD = b'{"critical":{},"optional":{}}'
-
-
-@pytest.fixture
-def new_home() -> Iterator[Callable[[], GPGHome]]:
-    with gpg_homes() as homes:
-
-        def make() -> GPGHome:
-            homes.append(GPGHome())
-            return homes[-1]
-
-        yield make
 
 
 @pytest.fixture(scope="module")

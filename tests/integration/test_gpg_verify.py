@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import gnupg
 import pytest
-from gpghelpers import FIXTURES, INFO, GPGHome, agents_running_in, gpg_homes
+from gpghelpers import FIXTURES, INFO, GPGHome, agents_running_in
 
 from trustcopy.errors import SignatureError, SignatureVerificationError
 from trustcopy.signature.gpg import GPGKeyring, KeyringCache
@@ -20,18 +20,6 @@ from trustcopy.signature.gpg import GPGKeyring, KeyringCache
 pytestmark = pytest.mark.gpg
 
 PAYLOAD = b'{"critical":{"identity":{"docker-reference":"docker.io/library/busybox:latest"}},"optional":{}}'
-
-
-@pytest.fixture
-def new_home() -> Iterator[Callable[[], GPGHome]]:
-    """Factory of throw-away GnuPG homes, all deleted after the test."""
-    with gpg_homes() as homes:
-
-        def make() -> GPGHome:
-            homes.append(GPGHome())
-            return homes[-1]
-
-        yield make
 
 
 @pytest.fixture

@@ -39,13 +39,9 @@ def run(tool: str, home: GPGHome, *args: str) -> subprocess.CompletedProcess[str
 
 
 @pytest.fixture(scope="module")
-def home() -> Iterator[GPGHome]:
-    h = GPGHome()
-    h.import_keys((KEYS_EXAMPLE / "secret-key.asc").read_bytes())
-    try:
-        yield h
-    finally:
-        h.close()
+def home(example_home: GPGHome) -> GPGHome:
+    """The keys-example key, under the name these tests use."""
+    return example_home
 
 
 @pytest.fixture(scope="module")

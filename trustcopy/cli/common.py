@@ -163,7 +163,7 @@ def _configure_logging(opts: GlobalOptions) -> None:
         logging.basicConfig(level=logging.DEBUG, format="DEBU %(name)s: %(message)s")
 
 
-def refuse_unsupported(opts: GlobalOptions, **features: bool) -> None:
+def refuse_unsupported(**features: bool) -> None:
     """Refuse a flag whose feature has not landed instead of silently ignoring it.
 
     Args:

@@ -66,7 +66,6 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     from trustcopy.transports.registry import parse_image_name
 
     refuse_unsupported(
-        opts,
         **{
             "--dest-compress": kwargs["dest_compress"],
             "--dest-decompress": kwargs["dest_decompress"],

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from trustcopy.errors import UsageError
 
 if TYPE_CHECKING:
-    from trustcopy.digest import Digest
     from trustcopy.reference import DockerReference
     from trustcopy.transports.base import SystemContext
 
@@ -48,7 +47,6 @@ class CopyOptions:
             destination's Docker reference.
         force_manifest_type: a MIME type from FORMATS, or None to keep the source's.
         image_list_selection: manifest list handling.
-        instances: with SYSTEM selection on a list, copy only these (unused for now).
         max_parallel: upper bound on concurrent blob copies.
         source_ctx / dest_ctx: transport settings for each side.
         report: receives one human-readable progress line at a time (None: silent).
@@ -62,7 +60,6 @@ class CopyOptions:
     sign_by_sigstore_private_key: str | None = None
     force_manifest_type: str | None = None
     image_list_selection: ImageListSelection = ImageListSelection.SYSTEM
-    instances: tuple[Digest, ...] = ()
     max_parallel: int = 6
     source_ctx: SystemContext | None = None
     dest_ctx: SystemContext | None = None

@@ -11,6 +11,7 @@ Invariants:
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import platform as _host
 from collections.abc import Mapping
@@ -47,7 +48,7 @@ def wanted_variants(arch: str, variant: str | None) -> list[str]:
 
 
 @dataclass(frozen=True)
-class ManifestList:
+class ManifestList(abc.ABC):
     """What both list formats offer. ``manifests`` keeps document order."""
 
     media_type: str
@@ -62,9 +63,9 @@ class ManifestList:
         object.__setattr__(self, "manifests", tuple(self.manifests))
         object.__setattr__(self, "annotations", _frozen_map(self.annotations))
 
+    @abc.abstractmethod
     def serialize(self) -> bytes:
         """The list encoded as containers/image encodes it."""
-        raise NotImplementedError
 
     def instances(self) -> list[Digest]:
         """Digests of the listed manifests, in order (may repeat)."""

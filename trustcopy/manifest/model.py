@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+import abc
 import base64
 import dataclasses
 from collections.abc import Mapping, Sequence
@@ -130,7 +131,7 @@ def rebuilt(manifest: M, **changes: Any) -> M:
 
 
 @dataclass(frozen=True)
-class ImageManifest:
+class ImageManifest(abc.ABC):
     """What every single-image manifest offers (schema1, schema2, OCI).
 
     ``config`` is None for schema1 (its config is embedded in ``history``).
@@ -152,9 +153,9 @@ class ImageManifest:
         """The layers as BlobInfos, base first (Go ``LayerInfos``)."""
         return [layer.blob_info() for layer in self.layers]
 
+    @abc.abstractmethod
     def serialize(self) -> bytes:
         """The manifest encoded as containers/image encodes it (see module doc)."""
-        raise NotImplementedError
 
     def with_layer_infos(self: M, infos: Sequence[BlobInfo]) -> M:
         """A copy whose layers are ``infos`` (same count, same order; Go ``UpdateLayerInfos``).

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from trustcopy.errors import SignatureError, SignatureVerificationError
 from trustcopy.policy.identity import IdentityMatcher, MatchRepoDigestOrExact
@@ -82,6 +82,9 @@ class Reject(Requirement):
         return {"type": self.type_name}
 
 
+T = TypeVar("T")
+
+
 def check_path(value: object, name: str) -> str:
     """A non-empty path string."""
     if not isinstance(value, str):
@@ -91,19 +94,25 @@ def check_path(value: object, name: str) -> str:
     return value
 
 
-def check_paths(value: object, name: str) -> tuple[str, ...]:
-    """A non-empty list of non-empty path strings."""
+def check_list(value: object, name: str, item: Callable[[object, str], T], what: str,
+               empty: str = "must not be an empty list") -> tuple[T, ...]:
+    """A non-empty list whose items each pass ``item``; errors name the failing index."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise PolicySpecError("expected a list of strings", (name,))
+        raise PolicySpecError(f"expected a list of {what}", (name,))
     if not value:
-        raise PolicySpecError("must not be an empty list", (name,))
-    out: list[str] = []
-    for i, item in enumerate(value):
+        raise PolicySpecError(empty, (name,))
+    out: list[T] = []
+    for i, entry in enumerate(value):
         try:
-            out.append(check_path(item, name))
+            out.append(item(entry, name))
         except PolicySpecError as exc:
             raise PolicySpecError(exc.message, (name, i)) from None
     return tuple(out)
+
+
+def check_paths(value: object, name: str) -> tuple[str, ...]:
+    """A non-empty list of non-empty path strings."""
+    return check_list(value, name, check_path, "strings")
 
 
 def check_data(value: object, name: str) -> bytes:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,6 +35,7 @@ from trustcopy.policy.requirements import (
     NO_SIGNATURE_MESSAGE,
     check_data,
     check_identity,
+    check_list,
     check_path,
     check_paths,
     count_given,
@@ -54,17 +54,7 @@ SIGSTORE_SIGNATURE_MIME_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json
 
 def check_datas(value: object, name: str) -> tuple[bytes, ...]:
     """A non-empty list of non-empty byte strings."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise PolicySpecError("expected a list", (name,))
-    if not value:
-        raise PolicySpecError("contains no entries", (name,))
-    out: list[bytes] = []
-    for i, item in enumerate(value):
-        try:
-            out.append(check_data(item, name))
-        except PolicySpecError as exc:
-            raise PolicySpecError(exc.message, (name, i)) from None
-    return tuple(out)
+    return check_list(value, name, check_data, "byte strings", empty="contains no entries")
 
 
 def _check_text(value: object, name: str, *, required: bool) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -313,12 +313,3 @@ class ImageDestination(_Closing):
     @abc.abstractmethod
     def commit(self, toplevel_manifest: bytes) -> None:
         """Make everything written visible, atomically where the medium allows."""
-
-
-def iter_chunks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
-    """Yield a stream's bytes in bounded chunks (constant memory)."""
-    while True:
-        chunk = stream.read(size)
-        if not chunk:
-            return
-        yield chunk

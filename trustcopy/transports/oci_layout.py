@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from trustcopy import limits
-from trustcopy.digest import Digest, DigestingReader
+from trustcopy.digest import Digest
 from trustcopy.errors import (
+    DigestMismatchError,
     ImageNotFoundError,
     InvalidReferenceError,
     ManifestError,
@@ -246,9 +247,12 @@ class OCIImageSource(ImageSource):
         path = self.reference.blob_path(digest)
         with open_regular_file(path, f"manifest {digest}") as f:
             data = limits.read_at_most(f, limits.MAX_MANIFEST_BODY, path)
-        reader = DigestingReader(_Bytes(data), digest, expected_size=size, what=f"{self.reference}: manifest")
-        while reader.read(1 << 20):
-            pass
+        actual = Digest.from_bytes(data, digest.algorithm)
+        if actual != digest or (size is not None and size != len(data)):
+            raise DigestMismatchError(
+                f"{self.reference}: manifest {digest} does not match its blob (digest {actual}, {len(data)} bytes)",
+                context={"expected": str(digest), "actual": str(actual)},
+            )
         return data
 
     def get_manifest(self, instance_digest: Digest | None = None) -> tuple[bytes, str]:
@@ -286,17 +290,6 @@ class OCIImageSource(ImageSource):
             )
         f = open_regular_file(path, f"blob {info.digest}")
         return f, os.fstat(f.fileno()).st_size
-
-
-class _Bytes:
-    def __init__(self, data: bytes) -> None:
-        self._data, self._pos = data, 0
-
-    def read(self, n: int = -1) -> bytes:
-        end = len(self._data) if n < 0 else self._pos + n
-        chunk = self._data[self._pos : end]
-        self._pos += len(chunk)
-        return chunk
 
 
 @contextlib.contextmanager

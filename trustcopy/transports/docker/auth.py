@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import httpx
 
 from trustcopy import limits
-from trustcopy.errors import LimitExceededError, RegistryAuthError
+from trustcopy.errors import RegistryAuthError
 from trustcopy.redact import MASK, redact_url
 from trustcopy.transports.docker.challenge import Challenge, Scope
 
@@ -279,15 +279,7 @@ def _scope_key(scopes: tuple[Scope, ...]) -> tuple[str, ...]:
 
 
 def _read_bounded(response: httpx.Response, limit: int, what: str) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in response.iter_bytes():
-        total += len(chunk)
-        if total > limit:
-            raise LimitExceededError(f"{what} is larger than the {limit} bytes accepted",
-                                     context={"what": what, "limit": limit})
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return limits.read_iter_at_most(response.iter_bytes(), limit, what)
 
 
 class RegistryAuth(httpx.Auth):

@@ -342,15 +342,7 @@ class RegistryClient:
             LimitExceededError / NetworkError.
         """
         try:
-            chunks: list[bytes] = []
-            total = 0
-            for chunk in response.iter_bytes():
-                total += len(chunk)
-                if total > limit:
-                    raise LimitExceededError(f"{what}: the response is larger than the {limit} bytes accepted",
-                                             context={"what": what, "limit": limit})
-                chunks.append(chunk)
-            return b"".join(chunks)
+            return limits.read_iter_at_most(response.iter_bytes(), limit, f"{what}: the response")
         except (httpx.HTTPError, OSError) as exc:
             raise network_error(exc, what, secrets=self.auth.secrets()) from exc
         finally:
