@@ -62,6 +62,10 @@ def test_registry_to_registry_mount(run_cli, plain_registry: RegistryServer, tmp
         assert r.exit_code == 0, r.stderr
         assert proxy.count("PATCH", "/uploads/") == 0
         assert sum(1 for m, p, _ in proxy.seen if m == "POST" and "mount=" in p) == len(image.blobs)
+        # One request per blob: no HEAD in either repository before (or after) the mount,
+        # and the source and the destination share one ping of the registry.
+        assert proxy.count("HEAD", "/blobs/") == 0
+        assert sum(1 for m, p, _ in proxy.seen if m == "GET" and p == "/v2/") == 1
     with docker_ref(plain_registry.host, "b:1").new_image_source(fast_sys()) as src:
         assert src.get_manifest()[0] == image.manifest
 

@@ -119,6 +119,38 @@ def test_cross_repository_mount(plain_registry: RegistryServer) -> None:
         assert src.get_manifest()[0] == image.manifest
 
 
+def test_declined_mount_falls_back_to_upload(plain_registry: RegistryServer) -> None:
+    """A recorded location that is wrong costs one declined mount, then the usual path."""
+    locations.clear()
+    image = make_image([random_layer(2 << 20, 8)])
+    from registry_fixtures import running
+
+    with running(FaultProxy(plain_registry.port)) as proxy:
+        for digest in image.blobs:
+            locations.record(proxy.host, "nowhere/app", digest)
+        push_image(proxy.host, "dest/app:1", image, fast_sys())
+        assert sum(1 for m, p, _ in proxy.seen if m == "POST" and "mount=" in p) == len(image.blobs)
+        # Each session the registry opened instead of mounting is cancelled, not left behind.
+        assert proxy.count("DELETE", "/blobs/uploads/") == len(image.blobs)
+        assert proxy.count("HEAD", "/v2/dest/app/blobs/") == len(image.blobs)
+    with docker_ref(plain_registry.host, "dest/app:1").new_image_source(fast_sys()) as src:
+        assert src.get_manifest()[0] == image.manifest
+        for digest, data in image.blobs.items():
+            assert pull_blob(src, digest, len(data)) == data
+
+
+def test_mount_of_a_blob_without_size_learns_it(plain_registry: RegistryServer) -> None:
+    """Schema1 sources name no sizes: a mounted blob's size comes from the registry."""
+    locations.clear()
+    image = make_image([random_layer(1 << 20, 12)])
+    push_image(plain_registry.host, "source/app:1", image, fast_sys())
+    digest, data = next((d, b) for d, b in image.blobs.items() if len(b) > 4096)
+    locations.record(plain_registry.host, "source/app", digest)
+    with docker_ref(plain_registry.host, "other/app:1").new_image_destination(fast_sys()) as dest:
+        reused = dest.try_reusing_blob(BlobInfo(digest=Digest.parse(digest), size=-1))
+    assert reused is not None and reused.size == len(data)
+
+
 def test_push_by_digest_and_instance(plain_registry: RegistryServer) -> None:
     image = example_image()
     push_image(plain_registry.host, f"app@{image.digest}", image, fast_sys())

@@ -139,11 +139,13 @@ def copy_blobs(
     max_parallel: int,
     say: Callable[[str], None],
 ) -> tuple[list[CopiedBlob], CopiedBlob | None]:
-    """Copy layers (concurrently when both ends allow it) and then the config.
+    """Copy layers and the config (concurrently when both ends allow it).
 
-    The same digest appearing twice is copied once. The first failure cancels what
-    has not started and waits for what has, so the destination is not written to
-    after this returns or raises.
+    The same digest appearing twice is copied once. The config goes into the same pool
+    as the layers (a registry-to-registry copy then spends one round of requests, not
+    two), unless its digest is also a layer's: that odd image gets the config copied
+    after the layers. The first failure cancels what has not started and waits for
+    what has, so the destination is not written to after this returns or raises.
     """
     lock = threading.Lock()
 
@@ -151,23 +153,27 @@ def copy_blobs(
         with lock:
             say(msg)
 
-    unique: dict[object, BlobInfo] = {}
+    jobs: dict[tuple[bool, object], BlobInfo] = {}
     for layer in layers:
-        unique.setdefault(layer.digest, layer)
+        jobs.setdefault((False, layer.digest), layer)
+    config_later = config is not None and (False, config.digest) in jobs
+    if config is not None and not config_later:
+        jobs[(True, config.digest)] = config
     parallel = max_parallel if src.has_thread_safe_get_blob and dest.has_thread_safe_put_blob else 1
-    results: dict[object, CopiedBlob] = {}
-    if parallel <= 1 or len(unique) <= 1:
-        for digest, layer in unique.items():
-            results[digest] = copy_blob(src, dest, layer, is_config=False, can_modify=can_modify, say=locked_say)
+    results: dict[tuple[bool, object], CopiedBlob] = {}
+    if parallel <= 1 or len(jobs) <= 1:
+        for key, info in jobs.items():
+            results[key] = copy_blob(src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
+                                     say=locked_say)
     else:
         cancelled = threading.Event()
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(unique)),
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(jobs)),
                                                      thread_name_prefix="blob")
         try:
             futures = {
-                pool.submit(copy_blob, src, dest, layer, is_config=False, can_modify=can_modify,
-                            say=locked_say, cancelled=cancelled): d
-                for d, layer in unique.items()
+                pool.submit(copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
+                            say=locked_say, cancelled=cancelled): key
+                for key, info in jobs.items()
             }
             for fut in concurrent.futures.as_completed(futures):
                 results[futures[fut]] = fut.result()
@@ -176,8 +182,9 @@ def copy_blobs(
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    copied_layers = [results[layer.digest] for layer in layers]
+    copied_layers = [results[(False, layer.digest)] for layer in layers]
     copied_config = None
     if config is not None:
-        copied_config = copy_blob(src, dest, config, is_config=True, can_modify=False, say=say)
+        copied_config = (copy_blob(src, dest, config, is_config=True, can_modify=False, say=say) if config_later
+                         else results[(True, config.digest)])
     return copied_layers, copied_config

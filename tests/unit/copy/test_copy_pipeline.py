@@ -257,3 +257,27 @@ def test_second_copy_into_layout_skips_existing_blobs(tmp_path: Path) -> None:
     _copy(f"oci:{tmp_path}/src:1", f"oci:{tmp_path}/dst:a")
     _copy(f"oci:{tmp_path}/src:1", f"oci:{tmp_path}/dst:b", report=lines.append)
     assert sum("skipped" in line for line in lines) == len(image.blobs)
+
+
+def test_config_that_is_also_a_layer_is_kept_as_the_config(tmp_path: Path) -> None:
+    """The config goes into the layers' pool unless a layer has its digest: then the layer
+    may be recompressed, and the config must still be stored byte for byte."""
+    image = make_image([Layer(make_tar([("a", b"a")]))])
+    doc = json.loads(image.manifest)
+    doc["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                          "digest": doc["config"]["digest"], "size": doc["config"]["size"]})
+    manifest = json.dumps(doc).encode()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "manifest.json").write_bytes(manifest)
+    (src / "version").write_text("Directory Transport Version: 1.1\n")
+    for digest, data in image.blobs.items():
+        (src / digest.split(":")[1]).write_bytes(data)
+    r = _copy(f"dir:{src}", f"oci:{tmp_path}/lay:x")
+    out = json.loads(r.manifest)  # type: ignore[attr-defined]
+    assert out["config"] == doc["config"]
+    blobs = tmp_path / "lay" / "blobs" / "sha256"
+    assert (blobs / doc["config"]["digest"].split(":")[1]).read_bytes() == image.config
+    compressed = out["layers"][1]
+    assert compressed["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+    assert (blobs / compressed["digest"].split(":")[1]).read_bytes()[:2] == b"\x1f\x8b"

@@ -18,6 +18,9 @@ Invariants:
   ``Authorization`` is only ever attached for the registry's own origin (RegistryAuth).
 - Error bodies are read with limits.MAX_ERROR_BODY; nothing from httpx escapes (see
   errors.py).
+- A successful ping is remembered for the process, per host and TLS settings: the
+  source and the destination of a copy within one registry ping it once, not twice.
+  Failures are not remembered across clients.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import httpx
 
@@ -36,7 +40,7 @@ from trustcopy.redact import redact_url
 from trustcopy.transports.base import SystemContext
 from trustcopy.transports.docker import certs
 from trustcopy.transports.docker.auth import USER_AGENT, AuthSession, Credentials, RegistryAuth
-from trustcopy.transports.docker.challenge import Scope, parse_challenges, repository_scope
+from trustcopy.transports.docker.challenge import Challenge, Scope, parse_challenges, repository_scope
 from trustcopy.transports.docker.errors import (
     RETRYABLE_STATUSES,
     is_retryable_exception,
@@ -57,6 +61,25 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ORIGIN_BOUND_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 Content = bytes | Iterable[bytes] | None
+
+
+class _Ping(NamedTuple):
+    """What ``GET /v2/`` taught us about a registry."""
+
+    scheme: str
+    origin: tuple[str, str, int | None]
+    challenges: tuple[Challenge, ...]
+    signatures_extension: bool
+
+
+_pings: dict[tuple[str, bool, int], _Ping] = {}
+_pings_lock = threading.Lock()
+
+
+def forget_pings() -> None:
+    """Drop the remembered pings (tests that restart a registry on the same port)."""
+    with _pings_lock:
+        _pings.clear()
 
 
 def registry_host(domain: str) -> str:
@@ -116,6 +139,8 @@ class RegistryClient:
         if credentials is None:
             credentials = credentials_for_reference(sys, f"{domain}/{path}" if path else domain)
         context = certs.ssl_context(certs.cert_dir_for(sys, domain), self.verify)
+        # The context is cached per certs.d contents, so its identity stands for the TLS settings.
+        self._ping_key = (self.host, self.verify, id(context))
         self._http = httpx.Client(
             verify=context,
             timeout=httpx.Timeout(self.timeout),
@@ -156,13 +181,25 @@ class RegistryClient:
                 return
             if self._ping_error is not None:
                 raise self._ping_error
+            with _pings_lock:
+                known = _pings.get(self._ping_key)
+            if known is not None:
+                self._adopt(known)
+                return
             try:
-                self._ping()
+                self._adopt(self._ping())
             except TrustcopyError as exc:
                 self._ping_error = exc
                 raise
 
-    def _ping(self) -> None:
+    def _adopt(self, ping: _Ping) -> None:
+        self.auth.set_challenges(ping.origin, list(ping.challenges))
+        self.supports_signatures_extension = ping.signatures_extension
+        self.scheme = ping.scheme
+        with _pings_lock:
+            _pings[self._ping_key] = ping
+
+    def _ping(self) -> _Ping:
         schemes = ["https"] if self.verify else ["https", "http"]
         first_error: TrustcopyError | None = None
         for scheme in schemes:
@@ -180,13 +217,10 @@ class RegistryClient:
                     first_error = first_error or err
                     continue
                 challenges = parse_challenges(response.headers.get_list("www-authenticate"))
-                origin = (url.scheme, url.host, url.port)
-                self.auth.set_challenges(origin, challenges)
-                self.supports_signatures_extension = response.headers.get("x-registry-supports-signatures") == "1"
                 log.debug("ping %s: %d, challenges %s", redact_url(str(url)), response.status_code,
                           [c.scheme for c in challenges])
-                self.scheme = scheme
-                return
+                return _Ping(scheme, (url.scheme, url.host, url.port), tuple(challenges),
+                             response.headers.get("x-registry-supports-signatures") == "1")
             finally:
                 response.close()
         assert first_error is not None

@@ -1,9 +1,11 @@
 """Writing images to a registry: blob reuse and mounts, uploads, manifests last.
 
 Invariants:
-- Blobs already in the repository are detected with ``HEAD`` and not uploaded; a blob
-  this process saw in another repository of the same registry is mounted
-  (``POST …/uploads/?mount=&from=``) after ``HEAD`` confirmed it there.
+- A blob this process saw in another repository of the same registry is mounted
+  (``POST …/uploads/?mount=&from=``) straight away: one round trip per blob, where
+  containers/image spends two (``HEAD`` here, then the mount). A mount the registry
+  declines (``202``: it opened an upload instead) is cancelled and costs nothing else.
+  Otherwise blobs already in the repository are detected with ``HEAD`` and not uploaded.
 - Uploads: a blob of known size up to MONOLITHIC_MAX is read into memory and sent with
   ``POST`` + ``PUT ?digest=`` (the pair is retried as a whole); larger or unknown-size
   blobs stream in ``PATCH`` chunks of ``upload_chunk_size`` with constant memory, and
@@ -112,26 +114,31 @@ class DockerImageDestination(ImageDestination):
         raise self._client.error_for(response, what)
 
     def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
-        """The blob's info if the repository has it or it could be mounted; else None.
+        """The blob's info if it could be mounted or the repository has it; else None.
 
         Raises:
             RegistryError: the existence check in this repository failed (not a mount).
         """
+        for repo in locations.candidates(self._client.host, str(info.digest), self._client.path):
+            extra = (repository_scope(repo, "pull"),)
+            try:
+                if not self._mount(repo, info.digest, extra):
+                    continue
+            except TrustcopyError as exc:  # a failed mount only costs us the upload
+                log.debug("mounting %s from %s failed: %s", info.digest, repo, exc)
+                continue
+            log.debug("mounted %s from %s", info.digest, repo)
+            size = info.size
+            if size < 0:  # a schema1 source names no sizes; the manifest we write needs one
+                exists, size = self._blob_exists(self._client.path, info.digest)
+                if not exists:
+                    continue
+            self._mark(info.digest)
+            return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
         exists, size = self._blob_exists(self._client.path, info.digest)
         if exists and self._plausible(info, size):
             self._mark(info.digest)
             return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
-        for repo in locations.candidates(self._client.host, str(info.digest), self._client.path):
-            extra = (repository_scope(repo, "pull"),)
-            try:
-                exists, size = self._blob_exists(repo, info.digest, extra)
-                if exists and self._plausible(info, size) and self._mount(repo, info.digest, extra):
-                    self._mark(info.digest)
-                    log.debug("mounted %s from %s", info.digest, repo)
-                    return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size,
-                                    media_type=info.media_type)
-            except TrustcopyError as exc:  # a failed mount only costs us the upload
-                log.debug("mounting %s from %s failed: %s", info.digest, repo, exc)
         return None
 
     def _plausible(self, info: BlobInfo, size: int) -> bool:

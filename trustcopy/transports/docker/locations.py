@@ -3,11 +3,12 @@
 containers/image keeps a persistent "blob info cache"; we keep a small in-process one,
 which is enough for the case that matters, copying between repositories of the same
 registry: the source records the blobs its manifests name, and the destination, when a
-blob is missing, tries ``HEAD`` in a recorded repository and then
-``POST /v2/DEST/blobs/uploads/?mount=DIGEST&from=SRC``.
+blob is to be copied, asks the registry to mount it from a recorded repository
+(``POST /v2/DEST/blobs/uploads/?mount=DIGEST&from=SRC``).
 
-Recorded locations are only hints: a mount is attempted only after ``HEAD`` found the
-blob there, and the registry itself addresses blobs by digest. The cache is bounded.
+Recorded locations are only hints: the registry checks that the source repository holds
+the blob (and that we may pull it) before it mounts anything, and addresses blobs by
+digest; a declined mount falls back to the ordinary upload. The cache is bounded.
 """
 
 from __future__ import annotations
