@@ -382,6 +382,7 @@ class Fault:
     flip_at: int | None = None  # forward, with the byte at this offset inverted
     stall: float | None = None  # forward headers, then sleep this long before the body
     lose_answer: bool = False  # forward, let the registry act, then close without answering
+    delay: float | None = None  # wait this long before forwarding (a slower network, for benchmarks)
 
 
 FaultRule = Callable[[str, str, dict[str, str]], "Fault | None"]
@@ -439,6 +440,8 @@ class FaultProxy:
                 with proxy._lock:
                     proxy.seen.append((self.command, self.path, headers))
                 fault = proxy.rule(self.command, self.path, headers)
+                if fault is not None and fault.delay:
+                    time.sleep(fault.delay)
                 if fault is not None and fault.status is not None:
                     payload = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
                     self.send_response(fault.status)

@@ -180,3 +180,33 @@ def test_unwritable_digestfile_is_an_error(run_cli, tmp_path: Path, insecure_pol
                 f"dir:{tmp_path}/src", f"dir:{tmp_path}/out")
     assert r.exit_code == 1
     assert "digest file" in r.stderr
+
+
+@pytest.mark.parametrize(("flags", "expected"), [([], 6), (["--max-parallel", "3"], 3),
+                                                 (["--image-parallel-copies", "2"], 2),
+                                                 (["--image-parallel-copies", "0", "--max-parallel", "4"], 4)])
+def test_parallel_copies_flags(run_cli, tmp_path: Path, insecure_policy: Path,  # type: ignore[no-untyped-def]
+                               monkeypatch: pytest.MonkeyPatch, flags: list[str], expected: int) -> None:
+    """skopeo's --image-parallel-copies and our --max-parallel bound the same pool."""
+    from trustcopy.copy import blobs
+
+    seen: list[int] = []
+    real = blobs.copy_blobs
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs["max_parallel"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("trustcopy.copy.single.copy_blobs", spy)
+    write_oci({"1.0": example_image()}, str(tmp_path / "lay"))
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", *flags, f"oci:{tmp_path}/lay:1.0", f"dir:{tmp_path}/o")
+    assert r.exit_code == 0, r.stderr
+    assert seen == [expected]
+
+
+def test_parallel_copies_refuses_out_of_range(run_cli, tmp_path: Path, insecure_policy: Path) -> None:  # type: ignore[no-untyped-def]
+    write_oci({"1.0": example_image()}, str(tmp_path / "lay"))
+    r = run_cli("--policy", str(insecure_policy), "copy", "--image-parallel-copies", "-1",
+                f"oci:{tmp_path}/lay:1.0", f"dir:{tmp_path}/o")
+    assert r.exit_code == 2 and "--image-parallel-copies" in r.stderr
+    assert not (tmp_path / "o").exists()

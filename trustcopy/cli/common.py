@@ -60,7 +60,7 @@ class GlobalOptions:
 GLOBAL_OPTION_NAMES = frozenset(f.name for f in fields(GlobalOptions))
 
 
-def _parse_duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+def parse_duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
     """Go-style durations as skopeo takes them: 90s, 1m30s, 1h, 500ms; a bare number is seconds."""
     if value is None:
         return None
@@ -92,7 +92,7 @@ _GLOBAL_OPTIONS: list[Callable[[F], F]] = [
                  help="Use OS instead of the running OS for choosing images."),
     click.option("--override-variant", metavar="VARIANT", default=None,
                  help="Use VARIANT instead of the running architecture variant for choosing images."),
-    click.option("--command-timeout", metavar="DURATION", default=None, callback=_parse_duration,
+    click.option("--command-timeout", metavar="DURATION", default=None, callback=parse_duration,
                  help="Timeout for the command execution (e.g. 90s, 5m)."),
     click.option("--tmpdir", metavar="DIR", default=None, help="Directory used to store temporary files."),
     click.option("--debug", is_flag=True, default=None, help="Enable debug output (tracebacks, HTTP log)."),

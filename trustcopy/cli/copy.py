@@ -45,6 +45,8 @@ def _docker_options(func: Any) -> Any:
 @click.option("--dest-shared-blob-dir", metavar="DIR", help="Directory of blobs shared across OCI layouts (dest).")
 @click.option("--max-parallel", type=click.IntRange(1, 64), default=6, show_default=True,
               help="Blobs copied at the same time.")
+@click.option("--image-parallel-copies", type=click.IntRange(0, 64), default=0, metavar="N",
+              help="Layers copied at the same time (skopeo's spelling of --max-parallel; 0: the default).")
 @click.option("--additional-tag", multiple=True, metavar="TAG", help="Additional tags (docker-archive only).")
 @click.option("--dest-compress", is_flag=True, help="Compress layers when writing dir: (not yet).")
 @click.option("--dest-decompress", is_flag=True, help="Decompress layers when writing dir: (not yet).")
@@ -120,7 +122,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         sign_by_sigstore_private_key=kwargs["sign_by_sigstore_private_key"],
         force_manifest_type=manifest_type_for_format(kwargs["format_"]) if kwargs["format_"] else None,
         image_list_selection=selection,
-        max_parallel=kwargs["max_parallel"],
+        max_parallel=kwargs["image_parallel_copies"] or kwargs["max_parallel"],
         source_ctx=src_ctx,
         dest_ctx=dest_ctx,
         report=None if quiet else click.echo,

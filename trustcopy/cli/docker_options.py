@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import click
 
+from trustcopy.cli.common import parse_duration
 from trustcopy.errors import UsageError
 from trustcopy.transports.base import SystemContext
 
@@ -111,6 +112,8 @@ def _shared_options(with_deprecated_tls_verify: bool) -> list[Callable[[F], F]]:
                           "($REGISTRY_AUTH_FILE overrides it)."),
         click.option("--retry-times", "retry_times", type=click.IntRange(0, 100), default=None,
                      help="The number of times to retry failed registry requests (default 3)."),
+        click.option("--retry-delay", "retry_delay", metavar="DURATION", default=None, callback=parse_duration,
+                     help="Fixed delay between retries (e.g. 2s). Default: exponential backoff from 1s."),
     ]
     if with_deprecated_tls_verify:
         opts.append(click.option("--tls-verify", "tls_verify", cls=OptionalBoolOption, hidden=True,
@@ -203,6 +206,9 @@ def docker_system_context(base: SystemContext, values: dict[str, Any], prefix: s
         sys.docker_tls_verify = bool(verify)
     if values.get("retry_times") is not None:
         sys.retry_times = values["retry_times"]
+    if values.get("retry_delay") is not None:
+        sys.docker_retry_delay = values["retry_delay"]
+        sys.docker_retry_delay_fixed = True
     return sys
 
 

@@ -83,6 +83,9 @@ class SystemContext:
     command_timeout: float | None = None
     #: docker: first backoff delay in seconds between retries (doubles each time); None = 1s.
     docker_retry_delay: float | None = None
+    #: docker: wait docker_retry_delay before every retry instead of doubling it (skopeo's
+    #: --retry-delay; Retry-After still wins when a registry sends it).
+    docker_retry_delay_fixed: bool = False
     #: docker: seconds a connect, a read or a write may stall before it fails; None = 60s.
     docker_timeout: float | None = None
     #: docker: base of per-host certificate directories (``BASE/HOST:PORT``), instead of

@@ -89,6 +89,22 @@ def test_copy_contexts() -> None:
     assert dest.docker_tls_verify is True  # the prefixed flag wins
     assert src.retry_times == dest.retry_times == 5
     assert src.docker_bearer_token == "tok" and dest.docker_bearer_token is None
+    assert src.docker_retry_delay is None and not src.docker_retry_delay_fixed  # exponential from 1s
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("2s", 2.0), ("1m30s", 90.0), ("250ms", 0.25), ("3", 3.0)])
+def test_retry_delay_is_fixed_and_takes_go_durations(text: str, seconds: float) -> None:
+    values = _run(fake_copy, "--retry-delay", text, "a", "b")
+    src, dest = apply_copy_docker_options(SystemContext(), SystemContext(), values)
+    assert src.docker_retry_delay == dest.docker_retry_delay == seconds
+    assert src.docker_retry_delay_fixed and dest.docker_retry_delay_fixed
+    values = _run(fake_inspect, "--retry-delay", text, "docker://x")
+    assert docker_system_context(SystemContext(), values, "").docker_retry_delay == seconds
+
+
+def test_retry_delay_refuses_junk() -> None:
+    result = CliRunner().invoke(fake_copy, ["--retry-delay", "soon", "a", "b"])
+    assert result.exit_code == 2 and "invalid duration 'soon'" in result.output
 
 
 def test_inspect_context(monkeypatch: pytest.MonkeyPatch) -> None:

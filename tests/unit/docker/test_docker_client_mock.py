@@ -222,6 +222,19 @@ def test_5xx_retries_exhausted_then_readable_error(router: respx.MockRouter) -> 
     assert route.call_count == 3
 
 
+@pytest.mark.parametrize(("fixed", "expected"), [(False, [0.25, 0.5, 1.0]), (True, [0.25, 0.25, 0.25])])
+def test_retry_delay_doubles_unless_fixed(router: respx.MockRouter, monkeypatch: pytest.MonkeyPatch,
+                                          fixed: bool, expected: list[float]) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    router.get(f"{REG}/v2/").respond(200)
+    route = router.get(f"{REG}/v2/x").respond(503)
+    client = RegistryClient(SystemContext(docker_retry_delay=0.25, docker_retry_delay_fixed=fixed, retry_times=3),
+                            "reg.example", "team/app", "pull", credentials=Credentials())
+    assert client.send("GET", "/v2/x", what="x").status_code == 503
+    assert route.call_count == 4 and slept == expected
+
+
 def test_no_retry_when_retry_times_is_zero(router: respx.MockRouter) -> None:
     router.get(f"{REG}/v2/").respond(200)
     route = router.get(f"{REG}/v2/x").mock(side_effect=httpx.ConnectError("reset"))

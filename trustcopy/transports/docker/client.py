@@ -133,6 +133,7 @@ class RegistryClient:
         self.verify = sys.docker_tls_verify
         self.retry_times = DEFAULT_RETRY_TIMES if sys.retry_times is None else max(0, sys.retry_times)
         self.retry_delay = DEFAULT_RETRY_DELAY if sys.docker_retry_delay is None else max(0.0, sys.docker_retry_delay)
+        self._retry_growth = 1.0 if sys.docker_retry_delay_fixed else 2.0
         self.timeout = sys.docker_timeout or DEFAULT_TIMEOUT
         self.upload_chunk_size = sys.docker_upload_chunk_size
         self._deadline = time.monotonic() + sys.command_timeout if sys.command_timeout else None
@@ -284,7 +285,7 @@ class RegistryClient:
                 if retry and replayable and attempt < self.retry_times and is_retryable_exception(exc):
                     attempt += 1
                     self._backoff(delay, what, f"{type(exc).__name__}", attempt)
-                    delay = min(delay * 2, MAX_RETRY_DELAY)
+                    delay = self.next_delay(delay)
                     continue
                 raise network_error(exc, what, secrets=self.auth.secrets()) from exc
             status = response.status_code
@@ -314,7 +315,7 @@ class RegistryClient:
                 response.close()
                 attempt += 1
                 self._backoff(wait, what, f"HTTP {status}", attempt)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
+                delay = self.next_delay(delay)
                 continue
             return response
 
@@ -418,6 +419,10 @@ class RegistryClient:
         if remaining <= 0:
             raise NetworkError(f"{what}: --command-timeout reached", code="network-timeout")
         return httpx.Timeout(min(self.timeout, remaining))
+
+    def next_delay(self, delay: float) -> float:
+        """The wait before the retry after one that waited ``delay``: doubled, or fixed."""
+        return min(delay * self._retry_growth, MAX_RETRY_DELAY)
 
     def _backoff(self, seconds: float, what: str, reason: str, attempt: int) -> None:
         if self._deadline is not None:

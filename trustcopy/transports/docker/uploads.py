@@ -25,7 +25,7 @@ import httpx
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, NetworkError, RegistryHTTPError, TrustcopyError
 from trustcopy.redact import redact_url
-from trustcopy.transports.docker.client import MAX_RETRY_DELAY, RegistryClient
+from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.docker.errors import RETRYABLE_STATUSES
 
 log = logging.getLogger("trustcopy.docker")
@@ -156,7 +156,7 @@ class Uploader:
                     raise
                 log.warning("%s failed (%s); retrying in %.1fs", what, exc.message, delay)
                 time.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
+                delay = self._client.next_delay(delay)
         raise AssertionError("unreachable")
 
 
