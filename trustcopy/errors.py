@@ -64,6 +64,11 @@ class TrustcopyError(Exception):
         self.context: dict[str, Any] = dict(context or {})
         self.hint = hint
 
+    @property
+    def transient(self) -> bool:
+        """Whether the same operation, tried again, may succeed (a dropped connection, a 503)."""
+        return False
+
     def diagnostics(self) -> str:
         """Render the error for a terminal: ``error[code]: message`` and the hint."""
         text = f"error[{self.code}]: {self.message}"
@@ -178,6 +183,11 @@ class NetworkError(RegistryError):
 
     default_code = "network"
 
+    @property
+    def transient(self) -> bool:
+        """Everything but TLS failures: a certificate does not get better by asking again."""
+        return self.code not in ("tls-verification", "tls-handshake")
+
 
 class RegistryAuthError(RegistryError):
     """The registry refused our credentials (401/403) or the token exchange failed."""
@@ -193,3 +203,12 @@ class RegistryHTTPError(RegistryError):
     def __init__(self, message: str, *, status: int, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.status = status
+
+    @property
+    def transient(self) -> bool:
+        """Timeouts, rate limits and server-side failures (408, 429, 500, 502, 503, 504)."""
+        return self.status in TRANSIENT_HTTP_STATUSES
+
+
+#: HTTP statuses after which a registry request is worth sending again.
+TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

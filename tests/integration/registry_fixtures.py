@@ -453,10 +453,13 @@ class FaultProxy:
                     self.wfile.write(payload)
                     return
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
-                fwd = {k: v for k, v in headers.items() if k.lower() not in ("transfer-encoding", "content-length",
-                                                                           "connection")}
-                fwd["Content-Length"] = str(len(body))
-                conn.request(self.command, self.path, body=body, headers=fwd)
+                # Every header line, repeated ones too (skopeo sends one Accept line per type).
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for k, v in self.headers.items():
+                    if k.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        conn.putheader(k, v)
+                conn.putheader("Content-Length", str(len(body)))
+                conn.endheaders(body)
                 resp = conn.getresponse()
                 data = resp.read()
                 conn.close()

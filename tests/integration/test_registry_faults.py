@@ -165,3 +165,58 @@ def test_lost_answer_to_the_final_put(fault_proxy: FaultProxy, plain_registry: R
         stored = dest.put_blob(io.BytesIO(data), BlobInfo(digest=Digest.from_bytes(data), size=len(data)))
     assert stored.size == len(data)
     assert fault_proxy.count("HEAD", "/blobs/") >= 1
+
+
+def _push_cli(run_cli, policy: object, tmp_path: object, image: object, dest: str, *flags: str):  # type: ignore[no-untyped-def]
+    from imagefactory import write_oci
+
+    write_oci({"t": image}, f"{tmp_path}/src")
+    return run_cli("--policy", str(policy), "copy", "-q", "--dest-tls-verify=false", "--retry-delay", "10ms", *flags,
+                   f"oci:{tmp_path}/src:t", dest)
+
+
+@pytest.mark.parametrize("fault", [Fault(status=503), Fault(lose_answer=True)], ids=["503", "connection-lost"])
+def test_streamed_upload_failure_copies_the_blob_again(run_cli, fault_proxy: FaultProxy,  # type: ignore[no-untyped-def]
+                                                       plain_registry: RegistryServer, tmp_path: object,
+                                                       insecure_policy: object, fault: Fault,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A PATCH cannot be replayed by the client; the copy starts that blob again from the source."""
+    fault_proxy.rule = once(lambda m, p, h: m == "PATCH", fault)
+    image = make_image([random_layer(3 << 20, 41)])
+    r = _push_cli(run_cli, insecure_policy, tmp_path, image, f"docker://{fault_proxy.host}/app:1")
+    assert r.exit_code == 0, r.stderr
+    again = [rec.getMessage() for rec in caplog.records if rec.name == "trustcopy.copy"]
+    assert len(again) == 1 and "again in 0.0s (1/3)" in again[0]
+    assert fault_proxy.count("PATCH", "/uploads/") == 2
+    digest, data = _layer(image)
+    with docker_ref(plain_registry.host, "app:1").new_image_source(fast_sys()) as src:
+        assert src.get_manifest()[0] == image.manifest  # type: ignore[attr-defined]
+        assert pull_blob(src, digest, len(data)) == data
+
+
+def test_persistent_upload_failure_gives_up_and_leaves_no_tag(run_cli, fault_proxy: FaultProxy,  # type: ignore[no-untyped-def]
+                                                              plain_registry: RegistryServer, tmp_path: object,
+                                                              insecure_policy: object) -> None:
+    fault_proxy.rule = lambda m, p, h: Fault(status=503) if m == "PATCH" else None
+    image = make_image([random_layer(3 << 20, 42)])
+    r = _push_cli(run_cli, insecure_policy, tmp_path, image, f"docker://{fault_proxy.host}/app:1", "--retry-times", "2")
+    assert r.exit_code == 1
+    assert "error[" in r.stderr and "injected fault" in r.stderr
+    assert fault_proxy.count("PATCH", "/uploads/") == 3  # the first attempt and two more
+    assert fault_proxy.count("PUT", "/manifests/") == 0
+    with docker_ref(plain_registry.host, "app:1").new_image_source(fast_sys()) as src, \
+            pytest.raises(ImageNotFoundError):
+        src.get_manifest()
+
+
+def test_source_failures_are_not_copied_again(run_cli, fault_proxy: FaultProxy, big_image: object,  # type: ignore[no-untyped-def]
+                                              tmp_path: object, insecure_policy: object) -> None:
+    """The source already retried and resumed; a second round would only multiply the wait."""
+    fault_proxy.rule = lambda m, p, h: Fault(drop_after=0 if h.get("Range") else 500_000) if is_blob_get(m, p, h) \
+        else None
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--src-tls-verify=false", "--retry-times", "2",
+                "--retry-delay", "10ms", f"docker://{fault_proxy.host}/app:1", f"dir:{tmp_path}/out")
+    assert r.exit_code == 1 and "after 500000 bytes" in r.stderr
+    layer_digest, _ = _layer(big_image)
+    assert fault_proxy.count("GET", f"/blobs/{layer_digest}") == 3
+    assert not (tmp_path / "out").exists()  # type: ignore[operator]

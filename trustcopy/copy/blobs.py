@@ -6,19 +6,35 @@ Invariants:
 - Memory per blob is one chunk, whatever its size.
 - Compression changes only layers, only when the destination asks for it, and only
   by what the bytes are (magic numbers), not what the source claims.
+- A blob whose writing failed transiently (a 503 or a dropped connection in the middle
+  of a streamed upload, which the registry client cannot replay) is copied again from
+  the start, ``BlobRetry.times`` times with backoff. Failures of the source are not: its
+  transport already retried and resumed them. Bytes that do not match are never retried.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
+import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from trustcopy.copy.compression import Algorithm, GzipCompressingStream, PeekableStream, detect
 from trustcopy.digest import DigestingReader
-from trustcopy.transports.base import BlobInfo, ImageDestination, ImageSource, LayerCompression
+from trustcopy.errors import TrustcopyError
+from trustcopy.transports.base import (
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_RETRY_TIMES,
+    BlobInfo,
+    ImageDestination,
+    ImageSource,
+    LayerCompression,
+    SystemContext,
+)
 
 # Media types of uncompressed layers and what they become when gzip-compressed.
 _GZIP_OF = {
@@ -29,20 +45,58 @@ _GZIP_OF = {
 }
 
 
+log = logging.getLogger("trustcopy.copy")
+
+#: Longest wait between two attempts at one blob.
+MAX_BLOB_RETRY_DELAY = 60.0
+
+
 class CopyCancelled(Exception):
     """Raised inside a worker when another blob failed or the user interrupted."""
 
 
-class _Cancellable:
-    """A stream that stops at the next read once the copy was cancelled."""
+@dataclass(frozen=True)
+class BlobRetry:
+    """How often, and after how long, a blob whose writing failed transiently is copied again."""
 
-    def __init__(self, stream: BinaryIO, cancelled: threading.Event) -> None:
+    times: int = 0
+    delay: float = 1.0
+    #: Wait ``delay`` every time instead of doubling it (--retry-delay).
+    fixed: bool = False
+
+    @classmethod
+    def for_destination(cls, ctx: SystemContext | None) -> BlobRetry:
+        """The destination's --retry-times and --retry-delay (or their defaults)."""
+        ctx = ctx or SystemContext()
+        return cls(
+            times=DEFAULT_RETRY_TIMES if ctx.retry_times is None else max(0, ctx.retry_times),
+            delay=DEFAULT_RETRY_DELAY if ctx.docker_retry_delay is None else max(0.0, ctx.docker_retry_delay),
+            fixed=ctx.docker_retry_delay_fixed,
+        )
+
+
+NO_RETRY = BlobRetry()
+
+
+def _mark_source(exc: TrustcopyError) -> None:
+    exc.context.setdefault("side", "source")
+
+
+class _SourceStream:
+    """The source's blob stream: stops once the copy was cancelled, and marks its failures
+    as the source's (see the module invariants)."""
+
+    def __init__(self, stream: BinaryIO, cancelled: threading.Event | None) -> None:
         self._stream, self._cancelled = stream, cancelled
 
     def read(self, size: int = -1, /) -> bytes:
-        if self._cancelled.is_set():
+        if self._cancelled is not None and self._cancelled.is_set():
             raise CopyCancelled
-        return self._stream.read(size)
+        try:
+            return self._stream.read(size)
+        except TrustcopyError as exc:
+            _mark_source(exc)
+            raise
 
     def close(self) -> None:
         self._stream.close()
@@ -71,7 +125,7 @@ def copy_blob(
     say: Callable[[str], None],
     cancelled: threading.Event | None = None,
 ) -> CopiedBlob:
-    """Copy one blob; see the module invariants.
+    """Copy one blob, once; see the module invariants (copy_blobs adds the retries).
 
     Args:
         info: the blob as the source manifest describes it.
@@ -82,7 +136,8 @@ def copy_blob(
 
     Raises:
         DigestMismatchError: the source's bytes do not match ``info``.
-        TransportError: reading or writing failed.
+        TransportError: reading or writing failed (``context["side"] == "source"`` when
+            the source did).
     """
     kind = "config" if is_config else "blob"
     reused = dest.try_reusing_blob(info)
@@ -90,9 +145,12 @@ def copy_blob(
         say(f"Copying {kind} {_short(info)} skipped: already exists")
         return CopiedBlob(info=replace(info, size=reused.size if reused.size >= 0 else info.size), reused=True)
 
-    stream, size = src.get_blob(info)
-    if cancelled is not None:
-        stream = _Cancellable(stream, cancelled)  # type: ignore[assignment]
+    try:
+        raw_stream, size = src.get_blob(info)
+    except TrustcopyError as exc:
+        _mark_source(exc)
+        raise
+    stream = _SourceStream(raw_stream, cancelled)
     try:
         expected_size = info.size if info.size >= 0 else size
         verified = DigestingReader(
@@ -129,6 +187,27 @@ def copy_blob(
     return CopiedBlob(info=replace(info, size=stored.size))
 
 
+def _with_retries(attempt: Callable[[], CopiedBlob], info: BlobInfo, retry: BlobRetry,
+                  cancelled: threading.Event | None) -> CopiedBlob:
+    """Run ``attempt`` again after transient failures of the destination (module invariants)."""
+    tries, delay = 0, retry.delay
+    while True:
+        try:
+            return attempt()
+        except TrustcopyError as exc:
+            if (not exc.transient or exc.context.get("side") == "source" or tries >= retry.times
+                    or (cancelled is not None and cancelled.is_set())):
+                raise
+            tries += 1
+            log.warning("%s; copying blob %s again in %.1fs (%d/%d)", exc.message, info.digest, delay, tries,
+                        retry.times)
+            if cancelled is not None and cancelled.wait(delay):
+                raise
+            if cancelled is None:
+                time.sleep(delay)
+            delay = delay if retry.fixed else min(delay * 2, MAX_BLOB_RETRY_DELAY)
+
+
 def copy_blobs(
     src: ImageSource,
     dest: ImageDestination,
@@ -138,6 +217,7 @@ def copy_blobs(
     can_modify: bool,
     max_parallel: int,
     say: Callable[[str], None],
+    retry: BlobRetry = NO_RETRY,
 ) -> tuple[list[CopiedBlob], CopiedBlob | None]:
     """Copy layers and the config (concurrently when both ends allow it).
 
@@ -163,16 +243,18 @@ def copy_blobs(
     results: dict[tuple[bool, object], CopiedBlob] = {}
     if parallel <= 1 or len(jobs) <= 1:
         for key, info in jobs.items():
-            results[key] = copy_blob(src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                                     say=locked_say)
+            results[key] = _with_retries(
+                functools.partial(copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
+                                  say=locked_say), info, retry, None)
     else:
         cancelled = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(jobs)),
                                                      thread_name_prefix="blob")
         try:
             futures = {
-                pool.submit(copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                            say=locked_say, cancelled=cancelled): key
+                pool.submit(_with_retries, functools.partial(
+                    copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
+                    say=locked_say, cancelled=cancelled), info, retry, cancelled): key
                 for key, info in jobs.items()
             }
             for fut in concurrent.futures.as_completed(futures):
@@ -185,6 +267,8 @@ def copy_blobs(
     copied_layers = [results[(False, layer.digest)] for layer in layers]
     copied_config = None
     if config is not None:
-        copied_config = (copy_blob(src, dest, config, is_config=True, can_modify=False, say=say) if config_later
+        copied_config = (_with_retries(functools.partial(copy_blob, src, dest, config, is_config=True,
+                                                         can_modify=False, say=say), config, retry, None)
+                         if config_later
                          else results[(True, config.digest)])
     return copied_layers, copied_config

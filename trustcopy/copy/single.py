@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from trustcopy.copy.blobs import copy_blobs
+from trustcopy.copy.blobs import BlobRetry, copy_blobs
 from trustcopy.copy.options import FORMATS, CopyOptions
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError, SignatureError, UsageError
@@ -173,6 +173,7 @@ def copy_single_image(
         can_modify=cannot_modify is None,
         max_parallel=options.max_parallel,
         say=options.say,
+        retry=BlobRetry.for_destination(options.dest_ctx),
     )
     if new_config is not None:
         _put_new_config(dest, new_config, options)

@@ -55,6 +55,12 @@ class BlobInfo:
     annotations: Mapping[str, str] | None = None
 
 
+#: Retries of a failed request (and of a blob whose upload failed) when --retry-times is not given.
+DEFAULT_RETRY_TIMES = 3
+#: First wait before such a retry, in seconds; it doubles each time unless --retry-delay was given.
+DEFAULT_RETRY_DELAY = 1.0
+
+
 @dataclass
 class SystemContext:
     """Per-process settings that transports may consult (``types.SystemContext``).

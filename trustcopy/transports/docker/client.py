@@ -37,7 +37,7 @@ import httpx
 from trustcopy import limits
 from trustcopy.errors import LimitExceededError, NetworkError, RegistryError, TrustcopyError
 from trustcopy.redact import redact_url
-from trustcopy.transports.base import SystemContext
+from trustcopy.transports.base import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, SystemContext
 from trustcopy.transports.docker import certs
 from trustcopy.transports.docker.auth import USER_AGENT, AuthSession, Credentials, RegistryAuth
 from trustcopy.transports.docker.challenge import Challenge, Scope, parse_challenges, repository_scope
@@ -52,8 +52,6 @@ log = logging.getLogger("trustcopy.docker")
 
 DOCKER_HOSTNAME = "docker.io"
 DOCKER_REGISTRY = "registry-1.docker.io"
-DEFAULT_RETRY_TIMES = 3
-DEFAULT_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 60.0
 DEFAULT_TIMEOUT = 60.0
 MAX_REDIRECTS = 10

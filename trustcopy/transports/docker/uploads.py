@@ -26,7 +26,6 @@ from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, NetworkError, RegistryHTTPError, TrustcopyError
 from trustcopy.redact import redact_url
 from trustcopy.transports.docker.client import RegistryClient
-from trustcopy.transports.docker.errors import RETRYABLE_STATUSES
 
 log = logging.getLogger("trustcopy.docker")
 
@@ -148,11 +147,7 @@ class Uploader:
             try:
                 return fn()
             except (NetworkError, RegistryHTTPError) as exc:
-                if isinstance(exc, NetworkError):
-                    transient = exc.code not in ("tls-verification", "tls-handshake")
-                else:
-                    transient = exc.status in RETRYABLE_STATUSES
-                if not transient or attempt >= self._client.retry_times:
+                if not exc.transient or attempt >= self._client.retry_times:
                     raise
                 log.warning("%s failed (%s); retrying in %.1fs", what, exc.message, delay)
                 time.sleep(delay)
