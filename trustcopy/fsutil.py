@@ -11,8 +11,6 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import os
 import shutil
@@ -113,11 +111,11 @@ _AT_FDCWD = -100
 
 def _renameat2_exchange(a: str, b: str) -> bool:
     """Atomically swap two paths (Linux renameat2). False when unsupported."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
+    import ctypes  # only on this path: ctypes costs start-up time every copy would pay
+
     try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
+        # The running program's own symbols include libc's; no ldconfig lookup needed.
+        libc = ctypes.CDLL(None, use_errno=True)
         fn = libc.renameat2
     except (OSError, AttributeError):
         return False

@@ -97,7 +97,6 @@ def copy_single_image(
         ManifestError / SignatureError / TransportError / DigestMismatchError.
     """
     from trustcopy.image.sourced import read_config_blob
-    from trustcopy.manifest.convert import convert_image
     from trustcopy.manifest.digest import manifest_digest
     from trustcopy.manifest.mediatypes import OCI_MANIFEST, guess_mime_type, is_list
     from trustcopy.manifest.parse import parse_manifest
@@ -162,6 +161,8 @@ def copy_single_image(
     config_bytes: bytes | None = None
     new_config: bytes | None = None
     if target_type != manifest.media_type:
+        from trustcopy.manifest.convert import convert_image  # only when converting: start-up time
+
         if manifest.config is not None and target_type == OCI_MANIFEST:
             config_bytes = read_config_blob(src, manifest.config, str(src.reference))
         new_config = convert_image(manifest, target_type, config_bytes).config_blob
@@ -184,6 +185,8 @@ def copy_single_image(
     else:
         updated = manifest.with_layer_infos([c.info for c in copied_layers]) if layers_changed else manifest
         if target_type != updated.media_type:
+            from trustcopy.manifest.convert import convert_image
+
             updated = convert_image(updated, target_type, config_bytes).manifest
         out, out_type = updated.serialize(), target_type
     digest = manifest_digest(out)

@@ -17,33 +17,84 @@ lint (``policy lint`` checks).
 
 from __future__ import annotations
 
-from trustcopy.paths import default_policy_path
-from trustcopy.policy.context import PolicyContext
-from trustcopy.policy.identity import (
-    ExactReference,
-    ExactRepository,
-    IdentityMatcher,
-    MatchExact,
-    MatchRepoDigestOrExact,
-    MatchRepository,
-    RemapIdentity,
-)
-from trustcopy.policy.model import (
-    ImageResult,
-    Match,
-    Policy,
-    PolicySpecError,
-    Requirement,
-    SigResult,
-    SigStatus,
-    TransportScopes,
-    insecure_accept_anything_policy,
-)
-from trustcopy.policy.parse import load_policy, parse_policy
-from trustcopy.policy.requirements import InsecureAcceptAnything, Reject, SignedBaseLayer, SignedBy
-from trustcopy.policy.scopes import ScopeMatch, requirements_for
-from trustcopy.policy.sigstore_requirement import FulcioSpec, PKISpec, SigstoreSigned
-from trustcopy.policy.verdict import RequirementResult, SignatureResult, Verdict
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trustcopy.paths import default_policy_path
+    from trustcopy.policy.context import PolicyContext
+    from trustcopy.policy.identity import (
+        ExactReference,
+        ExactRepository,
+        IdentityMatcher,
+        MatchExact,
+        MatchRepoDigestOrExact,
+        MatchRepository,
+        RemapIdentity,
+    )
+    from trustcopy.policy.model import (
+        ImageResult,
+        Match,
+        Policy,
+        PolicySpecError,
+        Requirement,
+        SigResult,
+        SigStatus,
+        TransportScopes,
+        insecure_accept_anything_policy,
+    )
+    from trustcopy.policy.parse import load_policy, parse_policy
+    from trustcopy.policy.requirements import InsecureAcceptAnything, Reject, SignedBaseLayer, SignedBy
+    from trustcopy.policy.scopes import ScopeMatch, requirements_for
+    from trustcopy.policy.sigstore_requirement import FulcioSpec, PKISpec, SigstoreSigned
+    from trustcopy.policy.verdict import RequirementResult, SignatureResult, Verdict
+
+# Names resolve on first use (PEP 562): a copy under a plain policy never loads the
+# sigstore or lint modules, and every process pays for what it imports.
+_EXPORTS: dict[str, str] = {
+    "ExactReference": "trustcopy.policy.identity",
+    "ExactRepository": "trustcopy.policy.identity",
+    "FulcioSpec": "trustcopy.policy.sigstore_requirement",
+    "IdentityMatcher": "trustcopy.policy.identity",
+    "ImageResult": "trustcopy.policy.model",
+    "InsecureAcceptAnything": "trustcopy.policy.requirements",
+    "Match": "trustcopy.policy.model",
+    "MatchExact": "trustcopy.policy.identity",
+    "MatchRepoDigestOrExact": "trustcopy.policy.identity",
+    "MatchRepository": "trustcopy.policy.identity",
+    "PKISpec": "trustcopy.policy.sigstore_requirement",
+    "Policy": "trustcopy.policy.model",
+    "PolicyContext": "trustcopy.policy.context",
+    "PolicySpecError": "trustcopy.policy.model",
+    "Reject": "trustcopy.policy.requirements",
+    "RemapIdentity": "trustcopy.policy.identity",
+    "Requirement": "trustcopy.policy.model",
+    "RequirementResult": "trustcopy.policy.verdict",
+    "ScopeMatch": "trustcopy.policy.scopes",
+    "SigResult": "trustcopy.policy.model",
+    "SigStatus": "trustcopy.policy.model",
+    "SignatureResult": "trustcopy.policy.verdict",
+    "SignedBaseLayer": "trustcopy.policy.requirements",
+    "SignedBy": "trustcopy.policy.requirements",
+    "SigstoreSigned": "trustcopy.policy.sigstore_requirement",
+    "TransportScopes": "trustcopy.policy.model",
+    "Verdict": "trustcopy.policy.verdict",
+    "default_policy_path": "trustcopy.paths",
+    "insecure_accept_anything_policy": "trustcopy.policy.model",
+    "load_policy": "trustcopy.policy.parse",
+    "parse_policy": "trustcopy.policy.parse",
+    "requirements_for": "trustcopy.policy.scopes",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ExactReference",

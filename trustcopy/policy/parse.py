@@ -27,7 +27,6 @@ from trustcopy.policy.identity import IDENTITY_TYPES, IdentityMatcher, MatchRepo
 from trustcopy.policy.model import PathPart, Policy, PolicySpecError, Requirement
 from trustcopy.policy.requirements import InsecureAcceptAnything, Reject, SignedBaseLayer, SignedBy
 from trustcopy.policy.scopes import format_path, json_pointer, validate_scope
-from trustcopy.policy.sigstore_requirement import FulcioSpec, PKISpec, SigstoreSigned
 
 Path = tuple[PathPart, ...]
 
@@ -193,6 +192,9 @@ def _fields(obj: dict[str, Any], path: Path, readers: dict[str, Callable[[Any, P
 
 
 def _sigstore(value: Any, path: Path) -> Requirement:
+    # Imported here: most policies have no sigstoreSigned, and every copy loads a policy.
+    from trustcopy.policy.sigstore_requirement import FulcioSpec, PKISpec, SigstoreSigned
+
     obj = _object(value, path, ("type", *_SIGSTORE_FIELDS, "fulcio", "pki", "signedIdentity"))
     args = _fields(obj, path, _SIGSTORE_FIELDS)
     if "fulcio" in obj:
