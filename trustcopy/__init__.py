@@ -6,8 +6,7 @@ lazily so that ``import trustcopy`` and ``trustcopy --version`` stay fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from trustcopy.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -37,13 +36,7 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", *sorted(_LAZY)]  # noqa: PLE0604 (built from a dict of names)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trustcopy' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:
