@@ -161,6 +161,11 @@ def _configure_logging(opts: GlobalOptions) -> None:
 
     if opts.debug:
         logging.basicConfig(level=logging.DEBUG, format="DEBU %(name)s: %(message)s")
+        # httpx and httpcore log whole URLs and response headers: pre-signed blob-store URLs
+        # (X-Amz-Signature …) and cookies are credentials. trustcopy.docker logs every
+        # request and answer itself, with secrets masked.
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def refuse_unsupported(**features: bool) -> None:

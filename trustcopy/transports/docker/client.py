@@ -334,6 +334,7 @@ class RegistryClient:
             auth = RegistryAuth(self.auth, scopes) if scopes is not None else None
             response = self._http.send(request, auth=auth, stream=True, follow_redirects=False)
             status = response.status_code
+            log.debug("%s %s: %d", method, redact_url(str(url)), status)
             location = response.headers.get("location")
             follow = status in _REDIRECTS and location and (
                 method in ("GET", "HEAD") or (status in (307, 308) and replayable)
