@@ -95,6 +95,11 @@ class InvalidReferenceError(TrustcopyError):
 
     default_code = "invalid-reference"
 
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        from trustcopy.redact import mask_userinfo  # errors.py stays import-light
+
+        super().__init__(mask_userinfo(message), **kwargs)
+
 
 class PolicyError(TrustcopyError):
     """The policy cannot be found, read or parsed; nothing is accepted."""

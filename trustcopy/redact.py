@@ -45,3 +45,20 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
         if s:
             out = out.replace(s, MASK)
     return out
+
+
+# "user:password@" at the start of something reference-like, unless what follows the "@"
+# is a digest ("name:tag@sha256:…" is a valid reference, not credentials).
+_USERINFO = re.compile(
+    r"(?<![^\s\"'/=(])[^\s\"'/@:=\[\]]+:[^\s\"'/@]*@"
+    r"(?![A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32})"
+)
+
+
+def mask_userinfo(text: str) -> str:
+    """Mask ``user:password@`` in text quoting a malformed image reference or URL.
+
+    Users paste ``https://user:token@registry/...`` into image names; the reference
+    is refused, and the message saying so must not print the token.
+    """
+    return _USERINFO.sub(MASK + "@", text)

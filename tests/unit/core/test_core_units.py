@@ -73,6 +73,38 @@ def test_go_marshal_escapes_like_go() -> None:
     assert go_marshal({"k": "back\\bslash"}) == b'{"k":"back\\\\bslash"}'
 
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('"docker://alice:hunter2@reg.example:5000/app"', '"docker://***@reg.example:5000/app"'),
+    ('invalid reference "alice:hunter2@reg/app"', 'invalid reference "***@reg/app"'),
+    ("https://bob:tok-3n@host/x", "https://***@host/x"),
+    ("--creds=alice:pw@reg", "--creds=***@reg"),
+    # Valid references with a digest are not credentials:
+    (f'"busybox:latest@{DIGEST}"', f'"busybox:latest@{DIGEST}"'),
+    (f'"reg:5000/app@{DIGEST}"', f'"reg:5000/app@{DIGEST}"'),
+    (f'"reg.example/app:1.0@{DIGEST}"', f'"reg.example/app:1.0@{DIGEST}"'),
+    # Nor a user without a password, an IPv6 zone, or a plain tag:
+    ('"docker://alice@reg/app"', '"docker://alice@reg/app"'),
+    ('"[fe80::1%@zone]:5000/repo"', '"[fe80::1%@zone]:5000/repo"'),
+    ('"oci:/srv/layout:1.0"', '"oci:/srv/layout:1.0"'),
+])
+def test_mask_userinfo(text: str, expected: str) -> None:
+    from trustcopy.redact import mask_userinfo
+
+    assert mask_userinfo(text) == expected
+
+
+def test_invalid_reference_errors_never_quote_a_password() -> None:
+    from trustcopy.errors import InvalidReferenceError
+    from trustcopy.transports.registry import parse_image_name
+
+    with pytest.raises(InvalidReferenceError) as info:
+        parse_image_name("docker://alice:hunter2@reg.example:5000/app:1")
+    assert "hunter2" not in str(info.value) and "***@reg.example:5000/app" in str(info.value)
+
+
 def test_redact_url_removes_userinfo_and_tokens() -> None:
     from trustcopy.redact import redact_text, redact_url
 
