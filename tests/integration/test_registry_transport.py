@@ -178,3 +178,20 @@ def test_digest_of_pulled_layers(plain_registry: RegistryServer) -> None:
     with docker_ref(plain_registry.host, "app:1").new_image_source(fast_sys()) as src:
         blob = pull_blob(src, f"sha256:{hashlib.sha256(layer.blob).hexdigest()}")
     assert blob == layer.blob
+
+
+@pytest.mark.parametrize(("chunk", "patches"), [(None, 1), (1 << 20, 3)])
+def test_streamed_upload_patches(plain_registry: RegistryServer, chunk: int | None, patches: int) -> None:
+    """One PATCH per blob by default (as containers/image); chunks only when configured."""
+    from registry_fixtures import running
+
+    data = random_layer((2 << 20) + 12345, 77).blob
+    with running(FaultProxy(plain_registry.port)) as proxy:
+        with docker_ref(proxy.host, "app:1").new_image_destination(fast_sys(docker_upload_chunk_size=chunk)) as dest:
+            dest.put_blob(io.BytesIO(data), BlobInfo(digest=Digest.from_bytes(data), size=len(data)))
+        sent = [h for m, p, h in proxy.seen if m == "PATCH"]
+    assert len(sent) == patches
+    assert sum(int(h["Content-Length"]) for h in sent) == len(data)
+    assert sent[-1]["Content-Range"].endswith(f"-{len(data) - 1}")
+    with docker_ref(plain_registry.host, "app:1").new_image_source(fast_sys()) as src:
+        assert pull_blob(src, str(Digest.from_bytes(data)), len(data)) == data

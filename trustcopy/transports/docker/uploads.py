@@ -3,8 +3,8 @@
 Invariants:
 - A small blob is held in memory and sent as ``POST`` + ``PUT ?digest=`` with the bytes;
   a transient failure repeats the pair (a failed ``PUT`` may have spent the session).
-- A large (or unknown-size) blob streams through ``PATCH`` requests of ``chunk_size``
-  with a bounded read-ahead; the stream is never replayed, so a failed ``PATCH`` fails
+- A large (or unknown-size) blob streams through one ``PATCH`` (or several of
+  ``chunk_size`` when that is set) with a bounded read-ahead; the stream is never replayed, so a failed ``PATCH`` fails
   the blob. The final ``PUT ?digest=`` is sent only after the source reached EOF and
   its DigestingReader accepted the bytes.
 - Upload locations must not downgrade HTTPS to HTTP while TLS is verified.
@@ -32,6 +32,7 @@ log = logging.getLogger("trustcopy.docker")
 T = TypeVar("T")
 
 _READ_AHEAD_SIZE = 256 << 10
+_NO_LIMIT = 1 << 62
 
 
 class Uploader:
@@ -39,10 +40,10 @@ class Uploader:
 
     Args:
         client: the destination's registry client (scope ``pull,push``).
-        chunk_size: bytes per ``PATCH``.
+        chunk_size: bytes per ``PATCH``; None for the whole blob in one.
     """
 
-    def __init__(self, client: RegistryClient, chunk_size: int) -> None:
+    def __init__(self, client: RegistryClient, chunk_size: int | None) -> None:
         self._client = client
         self.chunk_size = chunk_size
 
@@ -100,7 +101,8 @@ class Uploader:
         source = _Source(ahead)
         offset = 0
         while not source.eof:
-            want = self.chunk_size if size < 0 else min(self.chunk_size, size - offset)
+            limit = self.chunk_size or _NO_LIMIT
+            want = limit if size < 0 else min(limit, size - offset)
             if want <= 0 or not source.peek():
                 break
             headers = {"Content-Type": "application/octet-stream"}
