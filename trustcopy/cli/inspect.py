@@ -62,7 +62,7 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
             from trustcopy.copy.multiple import choose_instance
             from trustcopy.manifest.parse import parse_manifest
 
-            unparsed = UnparsedImage(src, choose_instance(parse_manifest(raw, mime), sys_ctx,  # type: ignore[arg-type]
+            unparsed = UnparsedImage(src, choose_instance(parse_manifest(raw, mime, source=str(ref)), sys_ctx,  # type: ignore[arg-type]
                                                           str(ref)))
         image = Image(unparsed)
         if kwargs["config_"] and kwargs["raw"]:

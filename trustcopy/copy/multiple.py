@@ -77,7 +77,7 @@ def plan_instances(toplevel: UnparsedImage, options: CopyOptions) -> tuple[Manif
     from trustcopy.manifest.parse import parse_manifest
 
     raw, mime = toplevel.manifest()
-    manifest_list: ManifestList = parse_manifest(raw, mime)  # type: ignore[assignment]
+    manifest_list: ManifestList = parse_manifest(raw, mime, source=str(toplevel.reference))  # type: ignore[assignment]
     src = toplevel.source
     selection = options.image_list_selection
     if selection is ImageListSelection.SYSTEM:

@@ -140,7 +140,7 @@ def copy_single_image(
     elif options.preserve_digests:
         cannot_modify = "--preserve-digests was given"
 
-    manifest: ImageManifest = parse_manifest(raw, mime)  # type: ignore[assignment]
+    manifest: ImageManifest = parse_manifest(raw, mime, source=str(src.reference))  # type: ignore[assignment]
     target_type = choose_manifest_type(
         manifest.media_type,
         dest.supported_manifest_mime_types(),

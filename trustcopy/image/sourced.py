@@ -119,7 +119,7 @@ class Image:
         mime = mime or guess_mime_type(raw)
         if is_list(mime):
             raise ManifestError(f"{unparsed.reference}: internal error: Image built from a manifest list")
-        self.manifest: ImageManifest = parse_manifest(raw, mime)  # type: ignore[assignment]
+        self.manifest: ImageManifest = parse_manifest(raw, mime, source=str(unparsed.reference))  # type: ignore[assignment]
         self._config: bytes | None = None
 
     def config_blob(self) -> bytes:

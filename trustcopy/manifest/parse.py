@@ -137,13 +137,16 @@ def _oci_index(o: _gojson.GoObject, raw: bytes) -> OCIIndex:
     return OCIIndex(mt.OCI_INDEX, raw, entries, f.string_map(o, "annotations", ""))
 
 
-def parse_manifest(raw: bytes, media_type: str | None = None) -> ImageManifest | ManifestList:
+def parse_manifest(raw: bytes, media_type: str | None = None, *,
+                   source: str | None = None) -> ImageManifest | ManifestList:
     """Parse and validate a manifest or manifest list.
 
     Args:
         raw: the manifest bytes, exactly as received (kept in the result's ``raw``).
         media_type: the type the source reported; None or ``""`` to sniff it with
             :func:`~trustcopy.manifest.mediatypes.guess_mime_type`.
+        source: the image the bytes came from; errors then start with it, so that a
+            user learns which of a copy's references served the bad manifest.
 
     Returns:
         A :class:`Schema2Manifest`, :class:`OCIManifest`, :class:`Schema1Manifest`,
@@ -155,6 +158,15 @@ def parse_manifest(raw: bytes, media_type: str | None = None) -> ImageManifest |
             recognize), ``manifest-invalid``/``manifest-ambiguous``/``manifest-type-mismatch``
             for bad content; the message names the field, e.g. ``manifest: layers[2].digest: …``.
     """
+    try:
+        return _parse(raw, media_type)
+    except (ManifestError, LimitExceededError) as exc:
+        if source:
+            exc.message = f"{source}: {exc.message}"
+        raise
+
+
+def _parse(raw: bytes, media_type: str | None) -> ImageManifest | ManifestList:
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise TypeError(f"manifest must be bytes, not {type(raw).__name__}")
     raw = bytes(raw)

@@ -484,3 +484,16 @@ def test_absurdly_nested_manifest_is_refused_without_crashing(depth: int) -> Non
         parse_manifest(raw, mt.OCI_MANIFEST)
     assert info.value.code == "manifest-invalid"
     assert mt.guess_mime_type(raw) == ""
+
+
+@pytest.mark.parametrize(("raw", "error"), [(b"[" * 5000, "ManifestError"), (b"{}", "ManifestError"),
+                                            (b" " * (8 << 20), "LimitExceededError")])
+def test_errors_name_the_source(raw: bytes, error: str) -> None:
+    """A copy reads manifests from several places; the error says which one was bad."""
+    with pytest.raises((ManifestError, LimitExceededError)) as info:
+        parse_manifest(raw, "application/vnd.oci.image.manifest.v1+json", source="docker://reg.example/app:1")
+    assert type(info.value).__name__ == error
+    assert str(info.value).startswith("docker://reg.example/app:1: ")
+    with pytest.raises((ManifestError, LimitExceededError)) as plain:
+        parse_manifest(raw, "application/vnd.oci.image.manifest.v1+json")
+    assert not str(plain.value).startswith("docker://")
