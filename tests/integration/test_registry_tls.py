@@ -69,3 +69,32 @@ def test_cli_cert_dir(run_cli, tls_registry: RegistryServer, tmp_path: Path) -> 
     r = run_cli("list-tags", "--cert-dir", str(certs), f"docker://{tls_registry.host}/app")
     assert r.exit_code == 0, r.stderr
     assert '"1"' in r.stdout
+
+
+def test_der_ca_certificate_is_trusted(tls_registry: RegistryServer, tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    assert tls_registry.tls is not None
+    ca = x509.load_pem_x509_certificate(tls_registry.tls.ca_cert.read_bytes())
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.DER))
+    push_image(tls_registry.host, "app:1", example_image(), _verifying(docker_cert_path=str(certs)))
+
+
+@pytest.mark.parametrize("name", ["ca.crt", "client.key"])
+def test_fifo_in_cert_dir_is_refused_not_waited_on(tls_registry: RegistryServer, tmp_path: Path, name: str) -> None:
+    """A FIFO (or device) in certs.d would block the copy forever when opened."""
+    import os
+
+    from trustcopy.errors import ConfigError
+
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    if name == "client.key":
+        (certs / "client.cert").write_text("not used\n")
+    os.mkfifo(certs / name)
+    with pytest.raises(ConfigError, match="not a regular file") as info:
+        docker_ref(tls_registry.host, "app:1").new_image_source(_verifying(docker_cert_path=str(certs)))
+    assert str(certs / name) in str(info.value)

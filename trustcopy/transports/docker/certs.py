@@ -23,7 +23,8 @@ import logging
 import os
 import ssl
 
-from trustcopy.errors import ConfigError
+from trustcopy import limits
+from trustcopy.errors import ConfigError, LimitExceededError
 from trustcopy.transports.base import SystemContext
 
 log = logging.getLogger("trustcopy.docker")
@@ -110,9 +111,11 @@ def _build(cert_dir: str | None, verify: bool, files: tuple[tuple[str, int, int]
         path = os.path.join(cert_dir or "", name)
         if name.endswith(".crt"):
             log.debug("trusting CA certificates in %s", path)
+            data = _read_regular(path, "CA certificate")
             try:
-                ctx.load_verify_locations(cafile=path)
-            except (ssl.SSLError, OSError) as exc:
+                # PEM text, or one DER certificate: read by us, so a FIFO cannot block the copy.
+                ctx.load_verify_locations(cadata=data.decode("ascii") if data.isascii() else data)
+            except (ssl.SSLError, ValueError) as exc:
                 raise ConfigError(f"cannot load CA certificate {path}: {exc}", context={"path": path}) from exc
         elif name.endswith(".cert"):
             key = name[: -len(".cert")] + ".key"
@@ -122,6 +125,9 @@ def _build(cert_dir: str | None, verify: bool, files: tuple[tuple[str, int, int]
                     hint="CA certificates must use the .crt extension", context={"path": path},
                 )
             log.debug("using client certificate %s", path)
+            # ssl only loads a key pair from paths: check that both are small regular files.
+            _read_regular(path, "client certificate")
+            _read_regular(os.path.join(cert_dir or "", key), "client key")
             try:
                 ctx.load_cert_chain(certfile=path, keyfile=os.path.join(cert_dir or "", key))
             except (ssl.SSLError, OSError) as exc:
@@ -132,6 +138,16 @@ def _build(cert_dir: str | None, verify: bool, files: tuple[tuple[str, int, int]
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def _read_regular(path: str, what: str) -> bytes:
+    """A certs.d file's bytes; FIFOs, devices and oversized files are refused."""
+    try:
+        return limits.read_file_at_most(path, limits.MAX_KEY_FILE, f"{what} {path}")
+    except LimitExceededError as exc:
+        raise ConfigError(f"cannot load {what} {path}: {exc.message}", context={"path": path}) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot load {what} {path}: {exc.strerror}", context={"path": path}) from exc
 
 
 def _load_fallback_store(ctx: ssl.SSLContext) -> None:
