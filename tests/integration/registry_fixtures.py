@@ -496,6 +496,11 @@ class FaultProxy:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
+            def handle(self) -> None:
+                # A client probing for TLS (skopeo, trustcopy with --tls-verify=false) resets.
+                with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                    super().handle()
+
             def log_message(self, *args: Any) -> None:
                 pass
 
