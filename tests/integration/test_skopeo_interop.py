@@ -89,3 +89,40 @@ def test_oci_layout_shared_by_both_tools(run_cli, tmp_path: Path, insecure_polic
     for name in ("by-skopeo", "by-trustcopy"):
         skopeo("inspect", f"oci:{tmp_path}/shared:{name}")
         assert run_cli("inspect", f"oci:{tmp_path}/shared:{name}").exit_code == 0
+
+
+# Formats whose output Debian's skopeo 1.9.3 and the newest skopeo agree on (1.9.3 has no
+# LayersData and no json function; trustcopy follows the newest there).
+FORMATS = [
+    "{{.Digest}}", "Name: {{.Name}} Digest: {{.Digest}}", "{{.Created}}", "{{.Labels}}",
+    "{{.Labels.missing}}", "{{.Architecture}}/{{.Os}}", "{{range .Layers}}{{.}}\\n{{end}}", "{{.Env}}",
+    "{{len .Layers}}", "{{if .Labels}}labels{{else}}none{{end}}", "{{.RepoTags}}", "{{.Tag}}|{{.Name}}|",
+]
+CONFIG_FORMATS = ["{{.OS}} {{.Architecture}} {{.Config.Env}} {{.Config.Cmd}}", "{{.RootFS}}", "{{.Created}}",
+                  "{{range .History}}{{.CreatedBy}};{{end}}", "{{.Config.Labels}}"]
+
+
+@pytest.mark.parametrize(("config", "template"), [(False, f) for f in FORMATS] + [(True, f) for f in CONFIG_FORMATS])
+def test_inspect_format_matches_skopeo(run_cli, tmp_path: Path, config: bool, template: str) -> None:  # type: ignore[no-untyped-def]
+    write_oci({"t": make_image([Layer(make_tar([("f", b"x")]))], labels={"z": "1", "a": "2"})}, str(tmp_path / "l"))
+    flags = ["--config"] if config else []
+    ref = f"oci:{tmp_path}/l:t"
+    r = run_cli("inspect", *flags, "--format", template, ref)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == skopeo("inspect", *flags, "--format", template, ref).stdout
+
+
+@pytest.mark.parametrize("template", ["{{.Nope}}", "{{foo}}", "{{if .Os}}"])
+def test_inspect_format_errors_exit_like_skopeo(run_cli, tmp_path: Path, template: str) -> None:  # type: ignore[no-untyped-def]
+    write_oci({"t": example_image()}, str(tmp_path / "l"))
+    theirs = subprocess.run(["skopeo", "inspect", "--format", template, f"oci:{tmp_path}/l:t"],
+                            capture_output=True, text=True, check=False)
+    r = run_cli("inspect", "--format", template, f"oci:{tmp_path}/l:t")
+    assert (r.exit_code, theirs.returncode) == (1, 1)
+    assert r.stdout == "" and "template: skopeo inspect" in r.stderr
+
+
+def test_inspect_raw_with_format_is_refused(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write_oci({"t": example_image()}, str(tmp_path / "l"))
+    r = run_cli("inspect", "--raw", "--format", "{{.Digest}}", f"oci:{tmp_path}/l:t")
+    assert r.exit_code == 1 and "raw output does not support format option" in r.stderr

@@ -26,7 +26,8 @@ def _docker_options(func: Any) -> Any:
 @click.option("--raw", is_flag=True, help="Output the raw manifest or configuration.")
 @click.option("--config", "config_", is_flag=True, help="Output the configuration.")
 @click.option("-n", "--no-tags", is_flag=True, help="Do not list the repository's tags in the output.")
-@click.option("-f", "--format", "format_", metavar="TEMPLATE", help="Not supported; the output is JSON.")
+@click.option("-f", "--format", "format_", metavar="TEMPLATE",
+              help="Format the output with a Go template, as skopeo (e.g. '{{.Digest}}'; 'json').")
 @click.option("--manifest-digest", "digest_algorithm", type=click.Choice(["sha256", "sha512"]), default=None,
               help="Algorithm for the manifest digest (default sha256).")
 @_docker_options
@@ -35,15 +36,14 @@ def _docker_options(func: Any) -> Any:
 def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
     """Return low-level information about IMAGE-NAME (skopeo's JSON shape)."""
     opts = global_options(ctx, kwargs)
-    from trustcopy.errors import UsageError
+    from trustcopy.errors import TransportError
     from trustcopy.image.sourced import Image, oci_config_view
     from trustcopy.image.unparsed import UnparsedImage
     from trustcopy.manifest.mediatypes import guess_mime_type, is_list
     from trustcopy.transports.registry import parse_image_name
 
-    if kwargs["format_"]:
-        raise UsageError("--format templates are not supported; pipe the JSON output to jq",
-                         code="unsupported-option")
+    if kwargs["format_"] and kwargs["raw"]:
+        raise TransportError("raw output does not support format option", code="usage")  # skopeo exits 1
     ref = parse_image_name(kwargs["image_name"])
     sys_ctx = opts.system_context()
     if _HAS_DOCKER_OPTIONS:
@@ -70,7 +70,7 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
             sys.stdout.flush()
             return
         if kwargs["config_"]:
-            echo_json(oci_config_view(image.config_json()))
+            _output(oci_config_view(image.config_json()), kwargs["format_"], config=True)
             return
         digest = _top_digest(raw, kwargs["digest_algorithm"])
         data = image.inspect(digest)
@@ -78,7 +78,21 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
             from trustcopy.transports.docker.source import repository_tags
 
             data["RepoTags"] = repository_tags(ref, sys_ctx)  # type: ignore[arg-type]
-    echo_json(data)
+    _output(data, kwargs["format_"], config=False)
+
+
+def _output(data: Any, template: str | None, *, config: bool) -> None:
+    """JSON as skopeo prints it, or the user's --format template over the same data."""
+    if not template:
+        echo_json(data)
+        return
+    from trustcopy.cli import gotemplate
+
+    if gotemplate.is_json_format(template):
+        echo_json(data)
+        return
+    value = gotemplate.config_value(data) if config else gotemplate.inspect_value(data)
+    click.echo(gotemplate.render(template, value, "skopeo inspect"), nl=False)
 
 
 def _top_digest(raw: bytes, algorithm: str | None) -> Any:

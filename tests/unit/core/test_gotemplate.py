@@ -1,0 +1,82 @@
+"""The Go-template subset behind ``inspect --format`` (expected outputs are Go's)."""
+
+from __future__ import annotations
+
+import pytest
+
+from trustcopy.cli import gotemplate as g
+
+DATA = {
+    "Name": "reg.example/app", "Digest": "sha256:abc", "RepoTags": ["1", "2"],
+    "Created": "2024-01-02T03:04:05.5Z", "DockerVersion": "", "Labels": {"b": "2", "a": "1"},
+    "Architecture": "amd64", "Os": "linux", "Layers": ["l1", "l2"],
+    "LayersData": [{"MIMEType": "m", "Digest": "d1", "Size": 3, "Annotations": None}], "Env": None,
+}
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{{.Digest}}", "sha256:abc\n"),
+    ("Name: {{.Name}} Digest: {{.Digest}}", "Name: reg.example/app Digest: sha256:abc\n"),
+    ("{{.RepoTags}}", "[1 2]\n"),
+    ("{{.Labels}}", "map[a:1 b:2]\n"),
+    ("{{.Labels.a}}", "1\n"),
+    ("{{.Labels.missing}}", "<no value>\n"),
+    ('{{index .Labels "b"}}', "2\n"),
+    ("{{json .Labels}}", '{"a":"1","b":"2"}\n'),  # Go sorts map keys
+    ("{{json .Env}}", "null\n"),  # a nil slice
+    ("{{.Env}}", "[]\n"),
+    ("{{range .RepoTags}}{{.}},{{end}}", "1,2,\n"),
+    ('{{join .RepoTags ","}}', "1,2\n"),
+    ("{{.Created}}", "2024-01-02 03:04:05.5 +0000 UTC\n"),
+    ("{{len .Layers}}", "2\n"),
+    ("{{if .Env}}env{{else}}none{{end}}", "none\n"),
+    ("{{if eq .Os \"linux\"}}L{{else if eq .Os \"windows\"}}W{{end}}", "L\n"),
+    ("{{range .LayersData}}{{.Digest}} {{.Size}}\\n{{end}}", "d1 3\n\n"),
+    ("{{- .Os -}}  ", "linux"),
+    ("{{.Architecture | upper}}", "AMD64\n"),
+    ('{{printf "%s-%d" .Os 5}}', "linux-5\n"),
+    ("{{(index .Layers 1)}}", "l2\n"),
+    ("{{with .Labels}}{{.a}}{{end}}", "1\n"),
+    ("{{$.Os}}\\t{{.Architecture}}", "linux\tamd64\n"),
+    ("{{range .LayersData}}{{.Annotations}}{{end}}", "map[]\n"),
+    ("{{.Tag}}|{{.DockerVersion}}|", "||\n"),  # fields the data leaves out are Go zero values
+    ('{{json .}}', '{"Name":"reg.example/app","Digest":"sha256:abc","RepoTags":["1","2"],'
+                   '"Created":"2024-01-02T03:04:05.5Z","DockerVersion":"","Labels":{"a":"1","b":"2"},'
+                   '"Architecture":"amd64","Os":"linux","Layers":["l1","l2"],"LayersData":[{"MIMEType":"m",'
+                   '"Digest":"d1","Size":3,"Annotations":null}],"Env":null}\n'),
+])
+def test_render(template: str, expected: str) -> None:
+    assert g.render(template, g.inspect_value(DATA), "skopeo inspect") == expected
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("{{.Nope}}", 'executing "skopeo inspect" at <.Nope>: can\'t evaluate field Nope in type inspect.Output'),
+    ("{{foo .}}", 'function "foo" not defined'),
+    ("{{if .Os}}", "without {{end}}"),
+    ("{{.Os", "unclosed action"),
+    ("{{$x := 1}}", "unexpected ':='"),
+    ("{{$x}}", "template variables other than $"),
+    ("table {{.Os}}", "table formats are not supported"),
+    ("{{range .Os}}{{end}}", "range can't iterate over linux"),
+    ("{{index .Layers 5}}", "index out of range: 5"),
+    ("{{template \"x\"}}", "not supported"),
+])
+def test_errors_name_the_construct(template: str, message: str) -> None:
+    with pytest.raises(g.TemplateError) as info:
+        g.render(template, g.inspect_value(DATA), "skopeo inspect")
+    assert message in str(info.value) and info.value.exit_status == 1
+
+
+@pytest.mark.parametrize(("text", "is_json"), [("json", True), ("  json ", True), ("{{json}}", True),
+                                                ("{{ json. }}", True), ("{{json .}}", False), ("{{.Name}}", False)])
+def test_json_format_detection(text: str, is_json: bool) -> None:
+    """containers/common's IsJSON: these print indented JSON instead of running a template."""
+    assert g.is_json_format(text) is is_json
+
+
+def test_config_fields_have_go_names_and_zero_values() -> None:
+    config = {"architecture": "arm64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": ["sha256:1"]},
+              "config": {"Env": ["A=1"]}, "created": "2024-01-01T00:00:00Z"}
+    out = g.render("{{.OS}}/{{.Architecture}} {{.Config.Env}} {{.Config.Cmd}} {{.RootFS.DiffIDs}} {{.Author}}|",
+                   g.config_value(config), "skopeo inspect")
+    assert out == "linux/arm64 [A=1] [] [sha256:1] |\n"
