@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "copy_image": "trustcopy.copy.pipeline",
     "CopyOptions": "trustcopy.copy.options",
-    "parse_image_name": "trustcopy.transports.registry",
+    "parse_image_name": "trustcopy.transports.alltransports",
     "parse_normalized_named": "trustcopy.reference",
     "DockerReference": "trustcopy.reference",
     "Digest": "trustcopy.digest",

@@ -605,7 +605,7 @@ def fault_proxy(plain_registry: RegistryServer) -> Iterator[FaultProxy]:
 
 def docker_ref(host: str, name: str) -> Any:
     """``docker://HOST/NAME`` parsed by the real transport."""
-    from trustcopy.transports.registry import parse_image_name
+    from trustcopy.transports.alltransports import parse_image_name
 
     return parse_image_name(f"docker://{host}/{name}")
 
@@ -615,7 +615,7 @@ def push_image(host: str, name: str, image: Any, sys_ctx: Any) -> None:
     import io
 
     from trustcopy.digest import Digest
-    from trustcopy.transports.base import BlobInfo
+    from trustcopy.types import BlobInfo
 
     with docker_ref(host, name).new_image_destination(sys_ctx) as dest:
         for digest, data in image.blobs.items():
@@ -629,7 +629,7 @@ def push_image(host: str, name: str, image: Any, sys_ctx: Any) -> None:
 def pull_blob(src: Any, digest: str, size: int = -1) -> bytes:
     """Read a whole blob through DigestingReader, as the copy pipeline does."""
     from trustcopy.digest import Digest, DigestingReader
-    from trustcopy.transports.base import BlobInfo
+    from trustcopy.types import BlobInfo
 
     info = BlobInfo(digest=Digest.parse(digest), size=size)
     stream, _ = src.get_blob(info)
@@ -645,7 +645,7 @@ def pull_blob(src: Any, digest: str, size: int = -1) -> bytes:
 
 def fast_sys(**kwargs: Any) -> Any:
     """A SystemContext for a plain-HTTP test registry with quick retries."""
-    from trustcopy.transports.base import SystemContext
+    from trustcopy.types import SystemContext
 
     base: dict[str, Any] = {"docker_tls_verify": False, "docker_retry_delay": 0.05, "docker_timeout": 10.0}
     base.update(kwargs)

@@ -17,7 +17,7 @@ from registry_fixtures import Fault, FaultProxy, RegistryServer, docker_ref, fas
 
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, NetworkError, RegistryHTTPError
-from trustcopy.transports.base import BlobInfo
+from trustcopy.types import BlobInfo
 
 pytestmark = pytest.mark.registry
 

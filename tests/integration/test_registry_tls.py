@@ -10,7 +10,7 @@ from imagefactory import example_image
 from registry_fixtures import RegistryServer, docker_ref, fast_sys, push_image
 
 from trustcopy.errors import NetworkError
-from trustcopy.transports.base import SystemContext
+from trustcopy.types import SystemContext
 
 pytestmark = pytest.mark.registry
 

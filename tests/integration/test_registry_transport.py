@@ -12,8 +12,8 @@ from registry_fixtures import FaultProxy, RegistryServer, docker_ref, fast_sys, 
 
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, ManifestError
-from trustcopy.transports.base import BlobInfo
 from trustcopy.transports.docker import locations
+from trustcopy.types import BlobInfo
 
 pytestmark = pytest.mark.registry
 

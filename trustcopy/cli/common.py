@@ -16,7 +16,7 @@ import click
 from trustcopy.errors import TrustcopyError, UsageError
 
 if TYPE_CHECKING:
-    from trustcopy.transports.base import SystemContext
+    from trustcopy.types import SystemContext
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,7 +45,7 @@ class GlobalOptions:
 
     def system_context(self) -> SystemContext:
         """The transport settings these flags imply."""
-        from trustcopy.transports.base import SystemContext
+        from trustcopy.types import SystemContext
 
         return SystemContext(
             override_arch=self.override_arch,

@@ -65,7 +65,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     from trustcopy.copy.options import CopyOptions, ImageListSelection, manifest_type_for_format
     from trustcopy.copy.pipeline import copy_image
     from trustcopy.errors import UsageError
-    from trustcopy.transports.registry import parse_image_name
+    from trustcopy.transports.alltransports import parse_image_name
 
     refuse_unsupported(
         **{

@@ -25,7 +25,7 @@ import click
 
 from trustcopy.cli.common import parse_duration
 from trustcopy.errors import UsageError
-from trustcopy.transports.base import SystemContext
+from trustcopy.types import SystemContext
 
 F = TypeVar("F", bound=Callable[..., Any])
 

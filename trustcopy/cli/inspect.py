@@ -40,7 +40,7 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
     from trustcopy.image.sourced import Image, oci_config_view
     from trustcopy.image.unparsed import UnparsedImage
     from trustcopy.manifest.mediatypes import guess_mime_type, is_list
-    from trustcopy.transports.registry import parse_image_name
+    from trustcopy.transports.alltransports import parse_image_name
 
     if kwargs["format_"] and kwargs["raw"]:
         raise TransportError("raw output does not support format option", code="usage")  # skopeo exits 1

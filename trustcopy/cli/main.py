@@ -61,7 +61,7 @@ class _LazyGroup(click.Group):
         return cmd if isinstance(cmd, click.Command) else None
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from trustcopy.transports.registry import transport_syntax_lines
+        from trustcopy.transports.alltransports import transport_syntax_lines
 
         formatter.write_paragraph()
         formatter.write_text('IMAGE-NAME uses a "transport:details" format. Supported transports:')

@@ -121,7 +121,7 @@ def _evaluate(opts: Any, image_name: str) -> Any:
     from trustcopy.errors import UsageError
     from trustcopy.image.unparsed import UnparsedImage
     from trustcopy.policy import PolicyContext, insecure_accept_anything_policy, load_policy
-    from trustcopy.transports.registry import parse_image_name
+    from trustcopy.transports.alltransports import parse_image_name
 
     if opts.insecure_policy and opts.require_signed:
         raise UsageError("--insecure-policy and --require-signed are mutually exclusive")

@@ -67,7 +67,7 @@ def list_tags_cmd(ctx: click.Context, **kwargs: Any) -> None:
 def delete_cmd(ctx: click.Context, **kwargs: Any) -> None:
     """Delete image IMAGE-NAME (e.g. docker://registry.example.com/example/pause:latest)."""
     opts = global_options(ctx, kwargs)
-    from trustcopy.transports.registry import parse_image_name
+    from trustcopy.transports.alltransports import parse_image_name
 
     ref = parse_image_name(kwargs["image_name"])
     sys_ctx = apply_image_docker_options(opts.system_context(), kwargs)

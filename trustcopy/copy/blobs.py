@@ -26,15 +26,8 @@ from typing import BinaryIO
 from trustcopy.copy.compression import Algorithm, GzipCompressingStream, PeekableStream, detect
 from trustcopy.digest import DigestingReader
 from trustcopy.errors import TrustcopyError
-from trustcopy.transports.base import (
-    DEFAULT_RETRY_DELAY,
-    DEFAULT_RETRY_TIMES,
-    BlobInfo,
-    ImageDestination,
-    ImageSource,
-    LayerCompression,
-    SystemContext,
-)
+from trustcopy.transports.base import ImageDestination, ImageSource
+from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, BlobInfo, LayerCompression, SystemContext
 
 # Media types of uncompressed layers and what they become when gzip-compressed.
 _GZIP_OF = {

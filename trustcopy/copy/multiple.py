@@ -17,7 +17,8 @@ from trustcopy.copy.single import PolicyGate, SingleResult, copy_single_image
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError, SignatureError, UsageError
 from trustcopy.image.unparsed import UnparsedImage
-from trustcopy.transports.base import ImageDestination, ImageSource, SystemContext
+from trustcopy.transports.base import ImageDestination, ImageSource
+from trustcopy.types import SystemContext
 
 if TYPE_CHECKING:
     from trustcopy.manifest.parse import ManifestList

@@ -16,7 +16,7 @@ from trustcopy.errors import UsageError
 
 if TYPE_CHECKING:
     from trustcopy.reference import DockerReference
-    from trustcopy.transports.base import SystemContext
+    from trustcopy.types import SystemContext
 
 
 class ImageListSelection(enum.Enum):

@@ -18,7 +18,8 @@ from trustcopy.copy.options import CopyOptions, ImageListSelection
 from trustcopy.copy.single import PolicyGate, copy_single_image
 from trustcopy.digest import Digest
 from trustcopy.image.unparsed import UnparsedImage
-from trustcopy.transports.base import ImageReference, SystemContext
+from trustcopy.transports.base import ImageReference
+from trustcopy.types import SystemContext
 
 
 @dataclass(frozen=True)

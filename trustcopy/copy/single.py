@@ -19,7 +19,8 @@ from trustcopy.copy.options import FORMATS, CopyOptions
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError, SignatureError, UsageError
 from trustcopy.image.unparsed import UnparsedImage
-from trustcopy.transports.base import BlobInfo, ImageDestination, ImageSource
+from trustcopy.transports.base import ImageDestination, ImageSource
+from trustcopy.types import BlobInfo
 
 if TYPE_CHECKING:
     from trustcopy.manifest.parse import ImageManifest

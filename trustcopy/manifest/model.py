@@ -25,7 +25,7 @@ from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError
 from trustcopy.manifest import mediatypes as mt
 from trustcopy.manifest._gojson import marshal, sorted_map
-from trustcopy.transports.base import BlobInfo
+from trustcopy.types import BlobInfo
 
 
 def _frozen_map(value: Mapping[str, str] | None) -> Mapping[str, str] | None:

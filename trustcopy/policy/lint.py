@@ -152,7 +152,7 @@ def semantic_findings(policy: Policy) -> list[Finding]:
         warn("default-accepts-anything", ("default",),
              "the global default accepts any image without verification; prefer [{\"type\": \"reject\"}] "
              "and allow what you need explicitly")
-    from trustcopy.transports.registry import get_transport
+    from trustcopy.transports.alltransports import get_transport
 
     for name in policy.transports:
         if get_transport(name) is None:

@@ -60,7 +60,7 @@ def scope_label(transport: str | None, scope: str | None) -> str:
 
 def transport_for_scopes(name: str) -> ImageTransport | None:
     """The transport whose rules validate ``transports.<name>`` keys (None: unchecked)."""
-    from trustcopy.transports.registry import get_transport
+    from trustcopy.transports.alltransports import get_transport
 
     return get_transport(SCOPE_RULES_ALIASES.get(name, name))
 

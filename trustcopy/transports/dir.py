@@ -38,15 +38,9 @@ from trustcopy.fsutil import (
     validate_path_scope,
     write_file_atomic,
 )
-from trustcopy.transports.base import (
-    BlobInfo,
-    ImageDestination,
-    ImageReference,
-    ImageSource,
-    ImageTransport,
-    SystemContext,
-)
+from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import store_blob
+from trustcopy.types import BlobInfo, SystemContext
 
 VERSION = "Directory Transport Version: 1.1\n"
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from trustcopy.digest import Digest, DigestingReader
-from trustcopy.transports.base import BlobInfo
+from trustcopy.types import BlobInfo
 
 _COPY_CHUNK = 1 << 20
 

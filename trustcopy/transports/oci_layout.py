@@ -44,16 +44,9 @@ from trustcopy.fsutil import (
     write_file_atomic,
 )
 from trustcopy.gojson import go_marshal
-from trustcopy.transports.base import (
-    BlobInfo,
-    ImageDestination,
-    ImageReference,
-    ImageSource,
-    ImageTransport,
-    LayerCompression,
-    SystemContext,
-)
+from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import store_blob
+from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
 OCI_LAYOUT_CONTENT = b'{"imageLayoutVersion":"1.0.0"}'

@@ -23,8 +23,8 @@ from trustcopy.copy.pipeline import copy_image
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, ManifestError, PolicyRejected, SignatureError
 from trustcopy.image.unparsed import UnparsedImage
-from trustcopy.transports.base import SystemContext
-from trustcopy.transports.registry import parse_image_name
+from trustcopy.transports.alltransports import parse_image_name
+from trustcopy.types import SystemContext
 
 
 class AcceptAll:

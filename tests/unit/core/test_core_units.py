@@ -98,7 +98,7 @@ def test_mask_userinfo(text: str, expected: str) -> None:
 
 def test_invalid_reference_errors_never_quote_a_password() -> None:
     from trustcopy.errors import InvalidReferenceError
-    from trustcopy.transports.registry import parse_image_name
+    from trustcopy.transports.alltransports import parse_image_name
 
     with pytest.raises(InvalidReferenceError) as info:
         parse_image_name("docker://alice:hunter2@reg.example:5000/app:1")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from trustcopy.errors import ConfigError, UsageError
-from trustcopy.transports.base import SystemContext
 from trustcopy.transports.docker import authfile
 from trustcopy.transports.docker.auth import Credentials
+from trustcopy.types import SystemContext
 
 
 def _auth(user: str, password: str) -> dict[str, str]:

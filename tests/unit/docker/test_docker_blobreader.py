@@ -9,10 +9,10 @@ import pytest
 import respx
 
 from trustcopy.errors import NetworkError
-from trustcopy.transports.base import SystemContext
 from trustcopy.transports.docker.auth import Credentials
 from trustcopy.transports.docker.blobreader import BlobReader, parse_content_range
 from trustcopy.transports.docker.client import RegistryClient
+from trustcopy.types import SystemContext
 
 REG = "https://reg.example"
 PATH = "/v2/app/blobs/sha256:" + "a" * 64

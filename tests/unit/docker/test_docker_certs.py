@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from trustcopy.errors import ConfigError
-from trustcopy.transports.base import SystemContext
 from trustcopy.transports.docker import certs
+from trustcopy.types import SystemContext
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration"))
 from registry_fixtures import make_tls_material

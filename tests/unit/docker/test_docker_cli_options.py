@@ -16,7 +16,7 @@ from trustcopy.cli.docker_options import (
     parse_creds,
 )
 from trustcopy.errors import UsageError
-from trustcopy.transports.base import SystemContext
+from trustcopy.types import SystemContext
 
 captured: dict[str, Any] = {}
 

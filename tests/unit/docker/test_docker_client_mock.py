@@ -16,10 +16,10 @@ import pytest
 import respx
 
 from trustcopy.errors import LimitExceededError, NetworkError, RegistryAuthError, RegistryError, RegistryHTTPError
-from trustcopy.transports.base import SystemContext
 from trustcopy.transports.docker.auth import Credentials
 from trustcopy.transports.docker.client import RegistryClient, retry_after
 from trustcopy.transports.docker.source import list_tags
+from trustcopy.types import SystemContext
 
 REG = "https://reg.example"
 REALM = "https://auth.example/token"
@@ -348,9 +348,9 @@ def test_upload_location_downgrade_refused(router: respx.MockRouter) -> None:
     import io
 
     from trustcopy.digest import Digest
-    from trustcopy.transports.base import BlobInfo
+    from trustcopy.transports.alltransports import parse_image_name
     from trustcopy.transports.docker.destination import DockerImageDestination
-    from trustcopy.transports.registry import parse_image_name
+    from trustcopy.types import BlobInfo
 
     router.get(f"{REG}/v2/").respond(200)
     router.post(f"{REG}/v2/team/app/blobs/uploads/").respond(
@@ -388,9 +388,9 @@ def test_deeply_nested_tag_list(router: respx.MockRouter) -> None:
 
 def test_head_claiming_another_size_is_not_reuse(router: respx.MockRouter) -> None:
     from trustcopy.digest import Digest
-    from trustcopy.transports.base import BlobInfo
+    from trustcopy.transports.alltransports import parse_image_name
     from trustcopy.transports.docker.destination import DockerImageDestination
-    from trustcopy.transports.registry import parse_image_name
+    from trustcopy.types import BlobInfo
 
     router.get(f"{REG}/v2/").respond(200)
     digest = Digest.from_bytes(b"0123456789")

@@ -25,7 +25,7 @@ from trustcopy.manifest.parse import (
     parse_manifest,
     parse_manifest_list,
 )
-from trustcopy.transports.base import BlobInfo
+from trustcopy.types import BlobInfo
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "manifest"
 

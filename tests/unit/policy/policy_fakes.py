@@ -23,8 +23,9 @@ from trustcopy.policy.model import KeyLoadError
 from trustcopy.reference import DockerReference, parse_normalized_named
 from trustcopy.signature.mechanism import VerifiedMessage
 from trustcopy.signature.payload import build_simple_payload
-from trustcopy.transports.base import ImageReference, ImageTransport, SystemContext
+from trustcopy.transports.base import ImageReference, ImageTransport
 from trustcopy.transports.docker.reference import docker_reference_identity, docker_reference_namespaces
+from trustcopy.types import SystemContext
 
 
 def _install_manifest_digest_stub() -> None:

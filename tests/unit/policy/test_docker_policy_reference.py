@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util  # noqa: F401  (transports.registry relies on it being loaded)
+import importlib.util  # noqa: F401  (transports.alltransports relies on it being loaded)
 
 import pytest
 
 from trustcopy.errors import InvalidReferenceError
 from trustcopy.policy.scopes import validate_scope
 from trustcopy.reference import parse_normalized_named
+from trustcopy.transports.alltransports import parse_image_name
 from trustcopy.transports.docker.reference import (
     TRANSPORT,
     UNKNOWN_DIGEST_SUFFIX,
@@ -17,7 +18,6 @@ from trustcopy.transports.docker.reference import (
     new_reference,
     validate_docker_scope,
 )
-from trustcopy.transports.registry import parse_image_name
 
 D = "sha256:" + "0123456789abcdef" * 4
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util  # noqa: F401  (transports.registry relies on it being loaded)
+import importlib.util  # noqa: F401  (transports.alltransports relies on it being loaded)
 import os
 import shutil
 from dataclasses import dataclass
@@ -26,8 +26,8 @@ from trustcopy.policy import (
     SigStatus,
 )
 from trustcopy.policy.model import SignatureInfo
-from trustcopy.transports.base import SystemContext
-from trustcopy.transports.registry import parse_image_name
+from trustcopy.transports.alltransports import parse_image_name
+from trustcopy.types import SystemContext
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "signature"
 IMG = "quay.io/ns/app:1"

@@ -7,7 +7,7 @@ Each scope holds a distinct requirement so that the test can tell which one was 
 
 from __future__ import annotations
 
-import importlib.util  # noqa: F401  (transports.registry relies on it being loaded)
+import importlib.util  # noqa: F401  (transports.alltransports relies on it being loaded)
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from policy_fakes import FakeRef
 from trustcopy.policy import Policy, requirements_for
 from trustcopy.policy.identity import ExactRepository
 from trustcopy.policy.requirements import Reject, SignedBy
-from trustcopy.transports.registry import parse_image_name
+from trustcopy.transports.alltransports import parse_image_name
 
 D = "sha256:" + "0123456789abcdef" * 4
 

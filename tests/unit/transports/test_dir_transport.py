@@ -9,9 +9,9 @@ import pytest
 
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, InvalidReferenceError, TransportError
-from trustcopy.transports.base import BlobInfo, SystemContext
+from trustcopy.transports.alltransports import parse_image_name
 from trustcopy.transports.dir import TRANSPORT, VERSION
-from trustcopy.transports.registry import parse_image_name
+from trustcopy.types import BlobInfo, SystemContext
 
 SYS = SystemContext()
 

@@ -12,8 +12,8 @@ from imagefactory import Layer, example_image, make_image, make_tar, write_oci
 
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, InvalidReferenceError, TransportError
-from trustcopy.transports.base import BlobInfo, SystemContext
 from trustcopy.transports.oci_layout import TRANSPORT
+from trustcopy.types import BlobInfo, SystemContext
 
 SYS = SystemContext()
 

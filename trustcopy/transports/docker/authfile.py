@@ -37,8 +37,8 @@ from typing import Any
 
 from trustcopy import limits
 from trustcopy.errors import ConfigError, LimitExceededError, UsageError
-from trustcopy.transports.base import SystemContext
 from trustcopy.transports.docker.auth import Credentials
+from trustcopy.types import SystemContext
 
 log = logging.getLogger("trustcopy.docker")
 

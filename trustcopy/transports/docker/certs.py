@@ -25,7 +25,7 @@ import ssl
 
 from trustcopy import limits
 from trustcopy.errors import ConfigError, LimitExceededError
-from trustcopy.transports.base import SystemContext
+from trustcopy.types import SystemContext
 
 log = logging.getLogger("trustcopy.docker")
 

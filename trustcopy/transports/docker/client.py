@@ -37,7 +37,6 @@ import httpx
 from trustcopy import limits
 from trustcopy.errors import LimitExceededError, NetworkError, RegistryError, TrustcopyError
 from trustcopy.redact import redact_url
-from trustcopy.transports.base import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, SystemContext
 from trustcopy.transports.docker import certs
 from trustcopy.transports.docker.auth import USER_AGENT, AuthSession, Credentials, RegistryAuth
 from trustcopy.transports.docker.challenge import Challenge, Scope, parse_challenges, repository_scope
@@ -47,6 +46,7 @@ from trustcopy.transports.docker.errors import (
     network_error,
     response_error,
 )
+from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, SystemContext
 
 log = logging.getLogger("trustcopy.docker")
 

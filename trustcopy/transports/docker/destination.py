@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, BinaryIO
 from trustcopy import limits
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import ManifestError, TrustcopyError
-from trustcopy.transports.base import BlobInfo, ImageDestination, LayerCompression, SystemContext
+from trustcopy.transports.base import ImageDestination
 from trustcopy.transports.docker import locations
 from trustcopy.transports.docker.challenge import Scope, repository_scope
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.docker.uploads import Uploader
+from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 if TYPE_CHECKING:
     from trustcopy.transports.docker.reference import DockerImageReference

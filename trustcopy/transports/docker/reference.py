@@ -34,7 +34,8 @@ from trustcopy.reference import (
     parse_normalized_named,
     split_docker_domain,
 )
-from trustcopy.transports.base import ImageReference, ImageTransport, SystemContext
+from trustcopy.transports.base import ImageReference, ImageTransport
+from trustcopy.types import SystemContext
 
 if TYPE_CHECKING:
     from trustcopy.transports.base import ImageDestination, ImageSource

@@ -26,10 +26,11 @@ from trustcopy import limits
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, RegistryError, TransportError
 from trustcopy.redact import redact_url
-from trustcopy.transports.base import BlobInfo, ImageSource, SystemContext
+from trustcopy.transports.base import ImageSource
 from trustcopy.transports.docker import locations
 from trustcopy.transports.docker.blobreader import BlobReader
 from trustcopy.transports.docker.client import RegistryClient
+from trustcopy.types import BlobInfo, SystemContext
 
 if TYPE_CHECKING:
     from trustcopy.transports.docker.reference import DockerImageReference

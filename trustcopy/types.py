@@ -1,0 +1,88 @@
+"""Value types shared by several layers: what containers/image keeps in its ``types`` package.
+
+``manifest/`` describes blobs, ``transports/`` stores them and ``copy/`` moves them; all three
+need :class:`BlobInfo`, :class:`LayerCompression` and :class:`SystemContext`. Keeping them here,
+below all three, is what lets ``manifest/`` import nothing from ``transports/`` (the layer
+contract in pyproject.toml checks it). Nothing here does I/O or imports a heavy module.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from trustcopy.digest import Digest
+
+
+class LayerCompression(enum.Enum):
+    """What a destination wants done to layers (``types.LayerCompression``)."""
+
+    PRESERVE = "preserve"
+    DECOMPRESS = "decompress"
+    COMPRESS = "compress"
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """What is known about a blob. ``size`` is -1 when unknown.
+
+    ``media_type``, ``urls`` and ``annotations`` come from the manifest descriptor and
+    are carried so that a destination can record them (OCI index, foreign layers).
+    """
+
+    digest: Digest
+    size: int = -1
+    media_type: str | None = None
+    urls: tuple[str, ...] = ()
+    annotations: Mapping[str, str] | None = None
+
+
+#: Retries of a failed request (and of a blob whose upload failed) when --retry-times is not given.
+DEFAULT_RETRY_TIMES = 3
+#: First wait before such a retry, in seconds; it doubles each time unless --retry-delay was given.
+DEFAULT_RETRY_DELAY = 1.0
+
+
+@dataclass
+class SystemContext:
+    """Per-process settings that transports may consult (``types.SystemContext``).
+
+    Only what the user set is here; each transport documents which fields it reads.
+    Fields are plain data so that a test can build one in a line.
+    """
+
+    override_arch: str | None = None
+    override_os: str | None = None
+    override_variant: str | None = None
+    registries_d: str | None = None
+    #: For transports that need temporary space (archives): created beside the target
+    #: when None, so that the final rename is atomic.
+    tmp_dir: str | None = None
+    # Registry options; the docker transport reads these.
+    auth_file: str | None = None
+    docker_cert_path: str | None = None
+    docker_tls_verify: bool = True
+    docker_username: str | None = None
+    docker_password: str | None = field(default=None, repr=False)
+    docker_bearer_token: str | None = field(default=None, repr=False)
+    docker_no_creds: bool = False
+    docker_daemon_host: str | None = None
+    retry_times: int | None = None
+    command_timeout: float | None = None
+    #: docker: first backoff delay in seconds between retries (doubles each time); None = 1s.
+    docker_retry_delay: float | None = None
+    #: docker: wait docker_retry_delay before every retry instead of doubling it (skopeo's
+    #: --retry-delay; Retry-After still wins when a registry sends it).
+    docker_retry_delay_fixed: bool = False
+    #: docker: seconds a connect, a read or a write may stall before it fails; None = 60s.
+    docker_timeout: float | None = None
+    #: docker: base of per-host certificate directories (``BASE/HOST:PORT``), instead of
+    #: ~/.config/containers/certs.d, /etc/containers/certs.d and /etc/docker/certs.d.
+    docker_per_host_cert_dir: str | None = None
+    #: docker: bytes per PATCH of a chunked blob upload; None = the transport's default.
+    docker_upload_chunk_size: int | None = None
+    #: OCI layout sharing: additional directories with blobs to reuse.
+    oci_shared_blob_dirs: tuple[str, ...] = ()
+    #: Free-form, transport-specific extras (kept small; prefer a named field).
+    extra: dict[str, object] = field(default_factory=dict)
