@@ -201,15 +201,17 @@ def test_create_signatures_signs_the_destination_manifest(new_home: Callable[[],
     from trustcopy.copy.sign import create_signatures
     from trustcopy.digest import Digest
     from trustcopy.reference import parse_normalized_named
+    from trustcopy.signature.formats import SimpleSigning
     from trustcopy.signature.payload import parse_simple_payload
 
     home = new_home()
     fpr = home.gen_key("Copy signer")
     manifest = b'{"schemaVersion": 2, "layers": []}'
-    blobs = create_signatures(manifest, parse_normalized_named("quay.io/org/app:1"), sign_by=fpr, passphrase=None,
-                              gnupg_home=home.path)
-    assert len(blobs) == 1
-    payload, signer = verified_by(home, fpr, blobs[0])
+    sigs = create_signatures(manifest, parse_normalized_named("quay.io/org/app:1"), sign_by=fpr, passphrase=None,
+                             gnupg_home=home.path)
+    assert len(sigs) == 1
+    assert isinstance(sigs[0], SimpleSigning)
+    payload, signer = verified_by(home, fpr, sigs[0].untrusted_blob)
     parsed = parse_simple_payload(payload)
     assert signer == fpr
     assert parsed.untrusted_docker_manifest_digest == Digest.from_bytes(manifest)

@@ -107,14 +107,18 @@ def test_signature_for_modified_manifest_rejected_by_both(home: GPGHome, manifes
     assert verify_with(verifier, home, manifest, sig).returncode == 1
 
 
-def test_critical_payload_bytes_match_skopeo(home: GPGHome, manifest: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reference", [REFERENCE, "testing/manifest:latest", "busybox"],
+                         ids=["expanded", "short-with-tag", "short-no-tag"])
+def test_critical_payload_bytes_match_skopeo(home: GPGHome, manifest: Path, tmp_path: Path, reference: str) -> None:
+    """skopeo writes the reference exactly as typed (no normalization); so must we."""
     payloads = {}
     for tool in TOOLS:
         sig = tmp_path / f"{tool}.sig"
-        sign_with(tool, home, manifest, sig)
+        sign_with(tool, home, manifest, sig, reference)
         payloads[tool] = home.run("--decrypt", data=sig.read_bytes()).stdout
     critical = {tool: data.split(b',"optional":')[0] for tool, data in payloads.items()}
     assert critical["trustcopy"] == critical["skopeo"]
+    assert json.loads(payloads["trustcopy"])["critical"]["identity"]["docker-reference"] == reference
     optional = {tool: json.loads(data)["optional"] for tool, data in payloads.items()}
     assert sorted(optional["trustcopy"]) == sorted(optional["skopeo"]) == ["creator", "timestamp"]
 

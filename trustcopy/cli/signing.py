@@ -11,16 +11,12 @@ private keyring, so no other key of the user's can vouch for anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from trustcopy.cli.common import add_global_options, global_options
 from trustcopy.errors import UsageError
-
-if TYPE_CHECKING:
-    from trustcopy.digest import Digest
 
 _SIGN_USAGE = "Usage: trustcopy standalone-sign manifest docker-reference key-fingerprint -o signature"
 _VERIFY_USAGE = "Usage: trustcopy standalone-verify manifest docker-reference key-fingerprint signature"
@@ -66,8 +62,7 @@ def standalone_sign_cmd(ctx: click.Context, **kwargs: Any) -> None:
     from trustcopy.copy.sign import read_passphrase_file
     from trustcopy.errors import SignatureError
     from trustcopy.limits import MAX_MANIFEST_BODY
-    from trustcopy.reference import parse_normalized_named
-    from trustcopy.signature.simple import sign_simple_signing
+    from trustcopy.signature.standalone import standalone_sign
 
     args, output = kwargs["args"], kwargs["output"]
     if len(args) != 3 or not output:
@@ -75,9 +70,8 @@ def standalone_sign_cmd(ctx: click.Context, **kwargs: Any) -> None:
     manifest_path, reference_text, fingerprint = args
     manifest = _read(manifest_path, MAX_MANIFEST_BODY, "Error reading")
     passphrase = read_passphrase_file(kwargs["passphrase_file"]) if kwargs["passphrase_file"] else None
-    reference = parse_normalized_named(reference_text)
     try:
-        signature = sign_simple_signing(manifest, reference, fingerprint, passphrase=passphrase)
+        signature = standalone_sign(manifest, reference_text, fingerprint, passphrase=passphrase)
     except SignatureError as exc:
         raise SignatureError(f"Error creating signature: {exc.message}", code=exc.code, hint=exc.hint) from exc
     try:
@@ -102,34 +96,20 @@ def standalone_verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
     global_options(ctx, kwargs)
     from trustcopy.errors import SignatureError, SignatureVerificationError
     from trustcopy.limits import MAX_KEY_FILE, MAX_MANIFEST_BODY, MAX_SIGNATURE_BODY
-    from trustcopy.signature import gpg
-    from trustcopy.signature.formats import SimpleSigning
-    from trustcopy.signature.simple import verify_simple_signing
+    from trustcopy.signature.standalone import ANY_FINGERPRINT, standalone_verify
 
     args, key_file = kwargs["args"], kwargs["public_key_file"]
     if len(args) != 4:
         raise _ArgumentError(_VERIFY_USAGE)
     manifest_path, expected_reference, fingerprint_list, signature_path = args
     fingerprints = fingerprint_list.split(",")
-    use_any = fingerprints == ["any"]
-    if use_any and not key_file:
+    if fingerprints == [ANY_FINGERPRINT] and not key_file:
         raise _ArgumentError("Cannot use any fingerprint without a public key file")
     manifest = _read(manifest_path, MAX_MANIFEST_BODY, "Error reading manifest from")
     signature = _read(signature_path, MAX_SIGNATURE_BODY, "Error reading signature from")
-    if key_file:
-        key_material = _read(key_file, MAX_KEY_FILE, "Error reading public keys from")
-    else:
-        key_material = gpg.export_public_keys([f for f in fingerprints if f])
-
+    key_material = _read(key_file, MAX_KEY_FILE, "Error reading public keys from") if key_file else None
     try:
-        with gpg.GPGKeyring([key_material]) as keyring:
-            verified = verify_simple_signing(
-                SimpleSigning(signature),
-                keyring,
-                validate_signed_docker_reference=_reference_check(expected_reference),
-                validate_signed_docker_manifest_digest=_digest_check(manifest),
-                accepted_fingerprints=keyring.fingerprints if use_any else fingerprints,
-            )
+        verified = standalone_verify(manifest, expected_reference, fingerprints, signature, public_keys=key_material)
     except SignatureVerificationError as exc:
         hint = exc.hint
         if exc.reason == "UNTRUSTED_KEY" and fingerprint_list != fingerprint_list.upper():
@@ -140,39 +120,3 @@ def standalone_verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise SignatureError(f"Error verifying signature: {exc.message}", code=exc.code, hint=exc.hint) from exc
     click.echo(f"Signature verified using fingerprint {verified.key_fingerprint}, "
                f"digest {verified.docker_manifest_digest}")
-
-
-def _reference_check(expected_text: str) -> Callable[[str], None]:
-    """c/i's standalone identity rule: both references normalize to the same string."""
-    from trustcopy.errors import InvalidReferenceError, SignatureError, SignatureVerificationError
-    from trustcopy.reference import parse_normalized_named
-
-    try:
-        expected = parse_normalized_named(expected_text)
-    except (InvalidReferenceError, ValueError) as exc:
-        raise SignatureError(f"invalid docker reference {expected_text!r}: {exc}", code="invalid-reference") from exc
-
-    def check(signed_text: str) -> None:
-        try:
-            signed = parse_normalized_named(signed_text)
-        except (InvalidReferenceError, ValueError):
-            raise SignatureVerificationError(f"Invalid docker reference {signed_text!r} in signature",
-                                             reason="IDENTITY_MISMATCH") from None
-        if str(signed) != str(expected):
-            raise SignatureVerificationError(f"Docker reference {signed_text!r} does not match {expected_text!r}",
-                                             reason="IDENTITY_MISMATCH")
-
-    return check
-
-
-def _digest_check(manifest: bytes) -> Callable[[Digest], None]:
-    """The claimed digest must be the manifest's (schema1 signatures stripped)."""
-    from trustcopy.errors import SignatureVerificationError
-    from trustcopy.manifest.digest import matches_digest
-
-    def check(signed_digest: Digest) -> None:
-        if not matches_digest(manifest, signed_digest):
-            raise SignatureVerificationError(f"Signature for docker digest {signed_digest} does not match",
-                                             reason="DIGEST_MISMATCH")
-
-    return check

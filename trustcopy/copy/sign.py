@@ -2,8 +2,8 @@
 
 The pipeline calls :func:`create_signatures` with the manifest exactly as it will be
 stored at the destination (after any conversion), so the signed digest is the digest
-that destination serves. The returned blobs are in storage form and go next to the
-signatures copied from the source.
+that destination serves. The returned signatures go next to the ones copied from the
+source; the destination writes them in its storage form.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from trustcopy.errors import UsageError
 
 if TYPE_CHECKING:
     from trustcopy.reference import DockerReference
+    from trustcopy.signature.formats import Signature
 
 #: A passphrase file is read up to its first line; refuse absurd sizes instead of reading them.
 _MAX_PASSPHRASE_LINE = 64 * 1024
@@ -26,7 +27,7 @@ def create_signatures(
     sign_by: str | None,
     passphrase: str | None,
     gnupg_home: str | None = None,
-) -> list[bytes]:
+) -> list[Signature]:
     """Sign the destination manifest with GPG when ``sign_by`` is set.
 
     Args:
@@ -38,7 +39,7 @@ def create_signatures(
         gnupg_home: GNUPGHOME holding the key; None means $GNUPGHOME or ~/.gnupg.
 
     Returns:
-        Zero or one signature blobs, ready for the destination's signature store.
+        Zero or one signatures, ready for the destination's put_signatures.
 
     Raises:
         UsageError: signing was requested but there is no identity to claim.
@@ -52,11 +53,11 @@ def create_signatures(
             code="sign-identity-required",
             hint="give --sign-identity REFERENCE",
         )
-    from trustcopy.signature.formats import SimpleSigning, signature_to_blob
+    from trustcopy.signature.formats import SimpleSigning
     from trustcopy.signature.simple import sign_simple_signing
 
-    blob = sign_simple_signing(manifest, identity, sign_by, passphrase=passphrase, gnupg_home=gnupg_home)
-    return [signature_to_blob(SimpleSigning(blob))]
+    blob = sign_simple_signing(manifest, str(identity), sign_by, passphrase=passphrase, gnupg_home=gnupg_home)
+    return [SimpleSigning(blob)]
 
 
 def read_passphrase_file(path: str) -> str:

@@ -24,6 +24,7 @@ from trustcopy.types import BlobInfo
 
 if TYPE_CHECKING:
     from trustcopy.manifest.parse import ImageManifest
+    from trustcopy.signature.formats import Signature
 
 
 class PolicyGate(Protocol):
@@ -216,7 +217,7 @@ def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions)
     options.say(f"Copying config {info.digest.hex[:12]} done (converted)")
 
 
-def _new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[bytes]:
+def _new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[Signature]:
     """Sign the manifest as written, claiming --sign-identity or the destination's name."""
     identity = options.sign_identity or dest.reference.docker_reference()
     if identity is None:

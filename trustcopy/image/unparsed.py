@@ -1,7 +1,8 @@
 """UnparsedImage: what the policy engine sees of an image before anything is parsed.
 
 It holds the reference, the manifest bytes as the source returned them, and the
-signature blobs; it parses nothing beyond computing the manifest digest. The copy
+signatures (typed: the transport parsed each blob once, verifying nothing); it parses
+nothing of the manifest beyond computing its digest. The copy
 pipeline hands it to the policy engine *before* it parses the manifest or fetches any
 blob, so a rejected image costs one manifest read and no layer traffic.
 
@@ -11,9 +12,14 @@ manifest bytes are verified against it before anyone sees them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError
 from trustcopy.transports.base import ImageReference, ImageSource
+
+if TYPE_CHECKING:
+    from trustcopy.signature.formats import Signature
 
 
 class UnparsedImage:
@@ -28,7 +34,7 @@ class UnparsedImage:
         self.source = source
         self.instance_digest = instance_digest
         self._manifest: tuple[bytes, str] | None = None
-        self._signatures: list[bytes] | None = None
+        self._signatures: list[Signature] | None = None
         self._digest: Digest | None = None
 
     @property
@@ -61,8 +67,8 @@ class UnparsedImage:
                 self._digest = manifest_digest(self.manifest()[0])
         return self._digest
 
-    def signatures(self) -> list[bytes]:
-        """Signature blobs as the source stores them (see signature/formats.py), read once."""
+    def signatures(self) -> list[Signature]:
+        """The source's signatures, read (and parsed, by the transport) once."""
         if self._signatures is None:
             self._signatures = list(self.source.get_signatures(self.instance_digest))
         return self._signatures

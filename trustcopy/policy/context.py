@@ -10,8 +10,9 @@ Invariants:
 - Fail closed: ``allowed`` is True only when every requirement of the matched scope
   allowed the image (and, with ``require_signed``, one of them verified a signature).
   An exception during evaluation propagates; it is never turned into acceptance.
-- GPG keyrings (ephemeral GNUPGHOMEs holding only the policy's keys) and loaded key files
-  live exactly as long as the context; ``close()`` removes them. Nothing is global.
+- Trust roots (GPG keyrings in ephemeral GNUPGHOMEs holding only the policy's keys,
+  sigstore public keys) are built once per requirement and live exactly as long as the
+  context; ``close()`` removes them. Nothing is global.
 - ``accepted_signatures`` follows containers/image's ``GetSignaturesWithAcceptedAuthor``:
   a signature counts only if some requirement accepted it and none rejected it, and any
   inconsistent answer (UNKNOWN with an error, ACCEPTED without a payload, two different
@@ -21,8 +22,9 @@ Invariants:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from trustcopy.errors import LimitExceededError, PolicyRejected, SignatureError
 from trustcopy.limits import MAX_KEY_FILE, read_file_at_most
@@ -32,18 +34,25 @@ from trustcopy.policy.verdict import RequirementResult, Verdict, signature_resul
 
 if TYPE_CHECKING:
     from trustcopy.image.unparsed import UnparsedImage
+    from trustcopy.signature.formats import Signature
+    from trustcopy.signature.gpg import GPGKeyring, KeyringCache
+    from trustcopy.signature.sigstore import SigstoreTrustRoot
     from trustcopy.signature.verified import VerifiedSignature
+
+_Root = TypeVar("_Root")
 
 
 def load_key_material(requirement: Any) -> list[bytes]:
-    """The key bytes a ``signedBy`` requirement names (each file read, bounded).
+    """The key bytes a ``signedBy`` or key-based ``sigstoreSigned`` requirement names (bounded).
 
     Raises:
         KeyLoadError: a key file is missing, unreadable, not regular, or too large.
     """
     if requirement.key_data is not None:
         return [requirement.key_data]
-    paths = [requirement.key_path] if requirement.key_path is not None else list(requirement.key_paths)
+    if getattr(requirement, "key_datas", None) is not None:
+        return list(requirement.key_datas)
+    paths = [requirement.key_path] if requirement.key_path is not None else list(requirement.key_paths or ())
     out: list[bytes] = []
     for path in paths:
         try:
@@ -53,6 +62,15 @@ def load_key_material(requirement: Any) -> list[bytes]:
         except OSError as exc:
             raise KeyLoadError(f"cannot read key file {path!r}: {exc.strerror or exc}") from None
     return out
+
+
+def _key_names(requirement: Any, count: int) -> list[str]:
+    """How errors name each key of a requirement: its path, or its place in the policy."""
+    if requirement.key_path is not None or requirement.key_paths is not None:
+        return requirement.key_sources()
+    if count == 1 and requirement.key_data is not None:
+        return ["keyData"]
+    return [f"keyDatas[{i}]" for i in range(count)]
 
 
 class PolicyContext:
@@ -69,9 +87,10 @@ class PolicyContext:
             raise TypeError(f"PolicyContext needs a Policy, not {type(policy).__name__}")
         self.policy = policy
         self.require_signed = bool(require_signed)
-        self._keyrings: dict[Requirement, Any] = {}
-        self._key_errors: dict[Requirement, KeyLoadError] = {}
-        self._cache: Any = None
+        # Trust roots by (kind, requirement): a built root, or the KeyLoadError building it
+        # raised (cached too: every signature checked with that requirement fails the same way).
+        self._roots: dict[tuple[str, Requirement], object] = {}
+        self._cache: KeyringCache | None = None
         self._lock = threading.Lock()  # copies may evaluate instances from several threads
         self._closed = False
 
@@ -91,7 +110,7 @@ class PolicyContext:
         if self._closed:
             return
         self._closed = True
-        self._keyrings.clear()
+        self._roots.clear()
         cache, self._cache = self._cache, None
         if cache is not None:
             cache.close()
@@ -100,39 +119,63 @@ class PolicyContext:
         if self._closed:
             raise RuntimeError("PolicyContext used after close()")
 
-    # EvalResources -----------------------------------------------------------------
+    # EvalResources: trust roots, typed, one per requirement and context -------------
 
-    def gpg_keyring(self, requirement: Any) -> Any:
+    def gpg_keyring(self, requirement: Any) -> GPGKeyring:
         """The keyring for a ``signedBy`` requirement, built once per context.
 
         Raises:
             KeyLoadError: the keys cannot be read or imported (cached: every signature
                 evaluated with this requirement is rejected the same way).
         """
+        return self._trust_root("gpg", requirement, self._build_keyring)
+
+    def sigstore_trust_root(self, requirement: Any) -> SigstoreTrustRoot:
+        """The trust root of a ``sigstoreSigned`` requirement, built once per context.
+
+        Raises:
+            KeyLoadError: a key cannot be read or is not a public key (cached).
+        """
+        return self._trust_root("sigstore", requirement, self._build_sigstore_root)
+
+    def _trust_root(self, kind: str, requirement: Requirement, build: Callable[[Any], _Root]) -> _Root:
         self._check_open()
+        key = (kind, requirement)
         with self._lock:
-            if requirement in self._key_errors:
-                raise self._key_errors[requirement]
-            if requirement not in self._keyrings:
-                self._keyrings[requirement] = self._build_keyring(requirement)
-            return self._keyrings[requirement]
+            if key not in self._roots:
+                try:
+                    self._roots[key] = build(requirement)
+                except KeyLoadError as exc:
+                    self._roots[key] = exc
+            root = self._roots[key]
+        if isinstance(root, KeyLoadError):
+            raise root
+        return cast("_Root", root)
 
-    def _build_keyring(self, requirement: Any) -> Any:
+    def _build_keyring(self, requirement: Any) -> GPGKeyring:
+        material = load_key_material(requirement)
+        if self._cache is None:
+            from trustcopy.signature.gpg import KeyringCache
+
+            self._cache = KeyringCache()
         try:
-            material = load_key_material(requirement)
-            if self._cache is None:
-                from trustcopy.signature.gpg import KeyringCache
-
-                self._cache = KeyringCache()
             return self._cache.get(material)
-        except KeyLoadError as exc:
-            self._key_errors[requirement] = exc
-            raise
         except SignatureError as exc:
             detail = "No public keys imported" if exc.code == "no-public-keys" else exc.message
-            error = KeyLoadError(f"cannot import the keys of {requirement.describe()}: {detail}")
-            self._key_errors[requirement] = error
-            raise error from None
+            raise KeyLoadError(f"cannot import the keys of {requirement.describe()}: {detail}") from None
+
+    def _build_sigstore_root(self, requirement: Any) -> SigstoreTrustRoot:
+        from trustcopy.signature.sigstore import SigstoreTrustRoot, load_public_keys
+
+        if requirement.fulcio is not None:
+            return SigstoreTrustRoot("fulcio")
+        if requirement.pki is not None:
+            return SigstoreTrustRoot("pki")
+        material = load_key_material(requirement)
+        try:
+            return load_public_keys(material, _key_names(requirement, len(material)))
+        except SignatureError as exc:
+            raise KeyLoadError(f"cannot load the keys of {requirement.describe()}: {exc.message}") from None
 
     # Evaluation --------------------------------------------------------------------
 
@@ -194,26 +237,23 @@ class PolicyContext:
         WARNING: an accepted signature does not mean the image is allowed; use
         :meth:`check` for that.
         """
-        from trustcopy.signature.formats import SimpleSigning, signature_from_blob
+        from trustcopy.signature.formats import SimpleSigning
 
         self._check_open()
         reqs = requirements_for(self.policy, image.reference).requirements
         accepted: list[VerifiedSignature] = []
-        for blob in image.signatures():
-            try:
-                if not isinstance(signature_from_blob(blob), SimpleSigning):
-                    continue
-            except SignatureError:
+        for sig in image.signatures():
+            if not isinstance(sig, SimpleSigning):
                 continue
-            verified = self._accepted_by_all(image, blob, reqs)
+            verified = self._accepted_by_all(image, sig, reqs)
             if verified is not None:
                 accepted.append(verified)
         return accepted
 
-    def _accepted_by_all(self, image: UnparsedImage, blob: bytes, reqs: tuple[Requirement, ...]) -> Any:
+    def _accepted_by_all(self, image: UnparsedImage, sig: Signature, reqs: tuple[Requirement, ...]) -> Any:
         accepted: Any = None
         for req in reqs:
-            result = req.is_signature_accepted(image, blob, self)
+            result = req.is_signature_accepted(image, sig, self)
             if result.status is SigStatus.ACCEPTED:
                 if result.signature is None:
                     return None  # inconsistent: accepted without a payload

@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from trustcopy.image.unparsed import UnparsedImage
+    from trustcopy.signature.formats import Signature
+    from trustcopy.signature.gpg import GPGKeyring
+    from trustcopy.signature.sigstore import SigstoreTrustRoot
     from trustcopy.signature.verified import VerifiedSignature
 
 PathPart = str | int
@@ -81,6 +84,8 @@ class SignatureInfo:
     claimed_identity: str | None = None
     claimed_digest: str | None = None
     expected_identity: str | None = None
+    #: Where the transport found it (``dir:/x/signature-2``, a lookaside URL …); "" if unknown.
+    location: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,16 +116,26 @@ class ImageResult:
 
 
 class EvalResources(Protocol):
-    """Per-PolicyContext state a requirement may use (keyrings, loaded key files).
+    """Per-PolicyContext trust roots, one per requirement, built once and typed.
 
     Implemented by :class:`~trustcopy.policy.context.PolicyContext`; tests pass fakes.
+    A requirement never loads keys itself: the context owns them (and removes temporary
+    keyrings when it closes), so evaluating many images loads each key file once.
     """
 
-    def gpg_keyring(self, requirement: Any) -> Any:
+    def gpg_keyring(self, requirement: Any) -> GPGKeyring:
         """A keyring holding exactly the keys a ``signedBy`` requirement names.
 
         Raises:
             KeyLoadError: a key file cannot be read or holds no public keys.
+        """
+        ...
+
+    def sigstore_trust_root(self, requirement: Any) -> SigstoreTrustRoot:
+        """The keys (later also Fulcio, Rekor and PKI roots) a ``sigstoreSigned`` requirement names.
+
+        Raises:
+            KeyLoadError: a key cannot be read or parsed.
         """
         ...
 
@@ -146,8 +161,8 @@ class Requirement(abc.ABC):
         """Does this requirement allow the image? Never raises for a plain rejection."""
 
     @abc.abstractmethod
-    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
-        """Is this one signature blob accepted (for ``accepted_signatures``)?"""
+    def is_signature_accepted(self, image: UnparsedImage, sig: Signature, env: EvalResources) -> SigResult:
+        """Is this one signature accepted (for ``accepted_signatures``)?"""
 
     @abc.abstractmethod
     def to_json(self) -> dict[str, Any]:

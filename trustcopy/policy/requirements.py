@@ -36,6 +36,8 @@ from trustcopy.policy.model import (
 if TYPE_CHECKING:
     from trustcopy.digest import Digest
     from trustcopy.image.unparsed import UnparsedImage
+    from trustcopy.signature.formats import Signature, SigstoreSignature, SimpleSigning
+    from trustcopy.signature.verified import VerifiedSignature
 
 #: keyType values containers/image recognizes; only GPGKeys is implemented anywhere.
 KNOWN_KEY_TYPES = ("GPGKeys", "signedByGPGKeys", "X509Certificates", "signedByX509CAs")
@@ -52,7 +54,7 @@ class InsecureAcceptAnything(Requirement):
         """Always allowed, without looking at the image."""
         return ImageResult(True, "ACCEPT_ANYTHING", "insecureAcceptAnything allows any image")
 
-    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
+    def is_signature_accepted(self, image: UnparsedImage, sig: Signature, env: EvalResources) -> SigResult:
         """No opinion: this requirement does not deal with signatures."""
         return SigResult(SigStatus.UNKNOWN)
 
@@ -71,7 +73,7 @@ class Reject(Requirement):
         """Never allowed."""
         return ImageResult(False, "SCOPE_REJECT", f"Running image {image.reference} is rejected by policy.")
 
-    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
+    def is_signature_accepted(self, image: UnparsedImage, sig: Signature, env: EvalResources) -> SigResult:
         """Never accepted."""
         return SigResult(
             SigStatus.REJECTED, "SCOPE_REJECT", f"Any signatures for image {image.reference} are rejected by policy."
@@ -198,80 +200,43 @@ class SignedBy(Requirement):
         out["signedIdentity"] = self.signed_identity.to_json()
         return out
 
-    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
-        """Verify one blob (1-based index 1 in the trace); see :meth:`verify_blob`."""
-        return self.verify_blob(image, blob, 1, env)
+    def is_signature_accepted(self, image: UnparsedImage, sig: Signature, env: EvalResources) -> SigResult:
+        """Verify one signature (index 1 in the trace); only simple signing can be accepted."""
+        from trustcopy.signature.formats import SimpleSigning
 
-    def verify_blob(self, image: UnparsedImage, blob: bytes, index: int, env: EvalResources) -> SigResult:
-        """Verify one signature blob against this requirement's keys and identity rule."""
-        from trustcopy.signature.formats import SimpleSigning, signature_from_blob
-
-        expected = self.signed_identity.expected(image.reference)
-        try:
-            sig = signature_from_blob(blob)
-        except SignatureError as exc:
-            return _rejected(exc, SignatureInfo(index, expected_identity=expected))
         if not isinstance(sig, SimpleSigning):
-            info = SignatureInfo(index, sig.format_id, expected_identity=expected)
+            check = SignatureCheck(self.signed_identity, image, 1, sig)
             message = f"signedBy accepts only simple signing, not {sig.format_id}"
-            return SigResult(SigStatus.REJECTED, "UNSUPPORTED_FORMAT", message, info=info)
-        return self.verify_simple(image, sig, index, env)
+            return SigResult(SigStatus.REJECTED, "UNSUPPORTED_FORMAT", message, info=check.info())
+        return self.verify_simple(image, sig, 1, env)
 
-    def verify_simple(self, image: UnparsedImage, sig: Any, index: int, env: EvalResources) -> SigResult:
+    def verify_simple(self, image: UnparsedImage, sig: SimpleSigning, index: int, env: EvalResources) -> SigResult:
         """Verify a parsed simple-signing signature (``sig``), recording what it claimed."""
         from trustcopy.signature.simple import verify_simple_signing
 
-        claims: dict[str, str] = {}
-        expected = self.signed_identity.expected(image.reference)
-
-        def info(fingerprint: str | None = None) -> SignatureInfo:
-            return SignatureInfo(
-                index, "simple-signing", fingerprint, claims.get("identity"), claims.get("digest"), expected
-            )
-
+        check = SignatureCheck(self.signed_identity, image, index, sig)
         try:
             keyring = env.gpg_keyring(self)
         except KeyLoadError as exc:
-            return SigResult(SigStatus.REJECTED, "KEY_LOAD_FAILED", str(exc), info=info())
+            return SigResult(SigStatus.REJECTED, "KEY_LOAD_FAILED", str(exc), info=check.info())
         if not keyring.fingerprints:
-            return SigResult(SigStatus.REJECTED, "KEY_LOAD_FAILED", "No public keys imported", info=info())
-
-        def validate_digest(digest: Digest) -> None:
-            claims["digest"] = str(digest)
-            validate_signed_digest(image, digest)
-
-        def validate_identity(signed: str) -> None:
-            claims["identity"] = signed
-            match = self.signed_identity.matches(image.reference, signed)
-            if not match.ok:
-                raise SignatureVerificationError(
-                    f"Signature for identity {json.dumps(signed)} is not accepted: {match.reason}; expected {expected}",
-                    reason="IDENTITY_MISMATCH",
-                    context={"claimed_identity": signed, "expected_identity": expected},
-                )
-
+            return SigResult(SigStatus.REJECTED, "KEY_LOAD_FAILED", "No public keys imported", info=check.info())
         try:
             verified = verify_simple_signing(
                 sig,
                 keyring,
-                validate_signed_docker_reference=validate_identity,
-                validate_signed_docker_manifest_digest=validate_digest,
+                validate_signed_docker_reference=check.validate_identity,
+                validate_signed_docker_manifest_digest=check.validate_digest,
             )
         except SignatureError as exc:
-            return _rejected(exc, info(_context_fingerprint(exc)))
-        return SigResult(
-            SigStatus.ACCEPTED,
-            "SIGNATURE_VERIFIED",
-            f"signed by key {verified.key_fingerprint} for {verified.docker_reference}",
-            signature=verified,
-            info=info(verified.key_fingerprint),
-        )
+            return check.rejected(exc)
+        return check.accepted(verified)
 
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
         """Allowed when at least one simple-signing signature is accepted."""
         from trustcopy.signature.formats import SimpleSigning
 
-        parsed = parse_all(image)
+        parsed = indexed_signatures(image)
         if isinstance(parsed, ImageResult):
             return parsed
         results = [
@@ -300,34 +265,83 @@ def validate_signed_digest(image: UnparsedImage, digest: Digest) -> None:
         )
 
 
-def _context_fingerprint(exc: SignatureError) -> str | None:
-    value = exc.context.get("key_fingerprint") or exc.context.get("fingerprint")
-    return value if isinstance(value, str) else None
+class SignatureCheck:
+    """One signature's checks for a signature-verifying requirement, and what its trace records.
 
-
-def _rejected(exc: SignatureError, info: SignatureInfo) -> SigResult:
-    reason = exc.reason if isinstance(exc, SignatureVerificationError) else "INVALID_SIGNATURE"
-    return SigResult(SigStatus.REJECTED, reason, exc.message, info=info)
-
-
-def parse_all(image: UnparsedImage) -> list[tuple[int, Any]] | ImageResult:
-    """Parse every signature blob of the image (1-based indexes).
-
-    One unreadable blob makes the image rejected, as in containers/image, where it fails
-    reading the image's signatures altogether: a valid signature next to garbage is not
-    enough.
+    ``signedBy`` and ``sigstoreSigned`` hand :meth:`validate_digest` and
+    :meth:`validate_identity` to their verifier as its two callbacks; both record what
+    the (still untrusted) payload claimed, so that a rejection's trace shows it.
     """
-    from trustcopy.signature.formats import signature_from_blob
 
-    out: list[tuple[int, Any]] = []
-    for index, blob in enumerate(image.signatures(), start=1):
-        try:
-            out.append((index, signature_from_blob(blob)))
-        except SignatureError as exc:
-            result = _rejected(exc, SignatureInfo(index))
-            return ImageResult(
-                False, result.reason, f"signature {index} cannot be parsed: {exc.message}", (result,)
+    def __init__(self, identity: IdentityMatcher, image: UnparsedImage, index: int, sig: Signature) -> None:
+        self._identity = identity
+        self._image = image
+        self._index = index
+        self._sig = sig
+        self.expected = identity.expected(image.reference)
+        self.claims: dict[str, str] = {}
+
+    def info(self, fingerprint: str | None = None) -> SignatureInfo:
+        """The trace facts known so far."""
+        return SignatureInfo(self._index, self._sig.format_id, fingerprint, self.claims.get("identity"),
+                             self.claims.get("digest"), self.expected, self._sig.location)
+
+    def validate_digest(self, digest: Digest) -> None:
+        """The verifier's digest callback: the signed digest must be the image's manifest's."""
+        self.claims["digest"] = str(digest)
+        validate_signed_digest(self._image, digest)
+
+    def validate_identity(self, signed: str) -> None:
+        """The verifier's identity callback: the signedIdentity rule must accept the claim."""
+        self.claims["identity"] = signed
+        match = self._identity.matches(self._image.reference, signed)
+        if not match.ok:
+            raise SignatureVerificationError(
+                f"Signature for identity {json.dumps(signed)} is not accepted: {match.reason}; "
+                f"expected {self.expected}",
+                reason="IDENTITY_MISMATCH",
+                context={"claimed_identity": signed, "expected_identity": self.expected},
             )
+
+    def rejected(self, exc: SignatureError) -> SigResult:
+        """The result for a failed verification (the signer is named when the crypto held)."""
+        value = exc.context.get("key_fingerprint") or exc.context.get("fingerprint")
+        fingerprint = value if isinstance(value, str) else None
+        reason = exc.reason if isinstance(exc, SignatureVerificationError) else "INVALID_SIGNATURE"
+        return SigResult(SigStatus.REJECTED, reason, exc.message, info=self.info(fingerprint))
+
+    def accepted(self, verified: VerifiedSignature | None) -> SigResult:
+        """The result for a verifier that returned; one that returned nothing is inconsistent."""
+        if verified is None:  # a verifier must return the verified object or raise
+            return SigResult(SigStatus.REJECTED, "INTERNAL_INCONSISTENCY",
+                             "internal error: verification succeeded but returned no data", info=self.info())
+        return SigResult(
+            SigStatus.ACCEPTED,
+            "SIGNATURE_VERIFIED",
+            f"signed by key {verified.key_fingerprint} for {verified.docker_reference}",
+            signature=verified,
+            info=self.info(verified.key_fingerprint),
+        )
+
+
+def indexed_signatures(image: UnparsedImage) -> list[tuple[int, SimpleSigning | SigstoreSignature]] | ImageResult:
+    """The image's signatures with their 1-based indexes, or the rejection for an unreadable one.
+
+    One blob no verifier understands makes the image rejected, as in containers/image,
+    where it fails reading the image's signatures altogether: a valid signature next to
+    garbage is not enough.
+    """
+    from trustcopy.signature.formats import UnknownSignature
+
+    out: list[tuple[int, SimpleSigning | SigstoreSignature]] = []
+    for index, sig in enumerate(image.signatures(), start=1):
+        if isinstance(sig, UnknownSignature):
+            info = SignatureInfo(index, sig.format_id, location=sig.location)
+            result = SigResult(SigStatus.REJECTED, "UNSUPPORTED_FORMAT", sig.reason, info=info)
+            where = f" ({sig.location})" if sig.location else ""
+            return ImageResult(False, result.reason, f"signature {index}{where} cannot be parsed: {sig.reason}",
+                               (result,))
+        out.append((index, sig))
     return out
 
 
@@ -374,7 +388,7 @@ class SignedBaseLayer(Requirement):
             False, "NOT_IMPLEMENTED", "signedBaseLayer not implemented yet! (containers/image rejects it too)"
         )
 
-    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
+    def is_signature_accepted(self, image: UnparsedImage, sig: Signature, env: EvalResources) -> SigResult:
         """No opinion on signatures."""
         return SigResult(SigStatus.UNKNOWN)
 

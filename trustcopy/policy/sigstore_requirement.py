@@ -4,49 +4,45 @@ Fields and combination rules follow the newest containers-policy.json(5): exactl
 ``keyPath``, ``keyPaths``, ``keyData``, ``keyDatas``, ``fulcio`` and ``pki``; at most one
 Rekor key source, required with ``fulcio`` and refused with ``pki``.
 
-The cryptographic verification belongs to ``trustcopy.signature.sigstore`` (the sigstore
-issue). Until that module provides ``verify_sigstore``, every sigstore signature is
-*rejected* with reason ``NOT_IMPLEMENTED``: a policy that asks for sigstore signatures
-never lets an image through unverified. The expected call is::
-
-    verify_sigstore(sig, requirement, *, validate_signed_docker_reference=…,
-                    validate_signed_docker_manifest_digest=…) -> VerifiedSignature
+The cryptographic verification belongs to ``trustcopy.signature.sigstore``: this module
+asks the policy context for the requirement's trust root (built once per context) and
+calls ``verify_sigstore(sig, trust_root, validate_signed_docker_reference=…,
+validate_signed_docker_manifest_digest=…)``, which returns a VerifiedSignature or raises.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.errors import SignatureError
 from trustcopy.policy.identity import IdentityMatcher, MatchRepoDigestOrExact
 from trustcopy.policy.model import (
     EvalResources,
     ImageResult,
+    KeyLoadError,
     PolicySpecError,
     Requirement,
-    SignatureInfo,
     SigResult,
     SigStatus,
 )
 from trustcopy.policy.requirements import (
     NO_SIGNATURE_MESSAGE,
+    SignatureCheck,
     check_data,
     check_identity,
     check_list,
     check_path,
     check_paths,
     count_given,
-    parse_all,
+    indexed_signatures,
     summarize,
-    validate_signed_digest,
 )
 
 if TYPE_CHECKING:
-    from trustcopy.digest import Digest
     from trustcopy.image.unparsed import UnparsedImage
+    from trustcopy.signature.formats import Signature, SigstoreSignature
 
 #: The MIME type of a cosign signature attachment; other sigstore attachments are skipped.
 SIGSTORE_SIGNATURE_MIME_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -231,58 +227,33 @@ class SigstoreSigned(Requirement):
             "signedIdentity": self.signed_identity.to_json(),
         })
 
-    def is_signature_accepted(self, image: UnparsedImage, blob: bytes, env: EvalResources) -> SigResult:
+    def is_signature_accepted(self, image: UnparsedImage, sig: Signature, env: EvalResources) -> SigResult:
         """Rejected, as in containers/image (which does not implement this for sigstore)."""
         message = "isSignatureAuthorAccepted is not implemented for sigstore"
         return SigResult(SigStatus.REJECTED, "NOT_IMPLEMENTED", message)
 
-    def verify(self, image: UnparsedImage, sig: Any, index: int) -> SigResult:
-        """Verify one sigstore signature through ``trustcopy.signature.sigstore``, if built in."""
-        claims: dict[str, str] = {}
-        expected = self.signed_identity.expected(image.reference)
+    def verify(self, image: UnparsedImage, sig: SigstoreSignature, index: int, env: EvalResources) -> SigResult:
+        """Verify one sigstore signature with the trust root built once per policy context."""
+        from trustcopy.signature import sigstore
 
-        def info(fingerprint: str | None = None) -> SignatureInfo:
-            return SignatureInfo(
-                index, "sigstore-json", fingerprint, claims.get("identity"), claims.get("digest"), expected
-            )
-
+        check = SignatureCheck(self.signed_identity, image, index, sig)
         try:
-            from trustcopy.signature.sigstore import verify_sigstore  # type: ignore[attr-defined]
-        except ImportError:
-            return SigResult(SigStatus.REJECTED, "NOT_IMPLEMENTED",
-                             "sigstore signature verification is not available in this build of trustcopy", info=info())
-
-        def validate_digest(digest: Digest) -> None:
-            claims["digest"] = str(digest)
-            validate_signed_digest(image, digest)
-
-        def validate_identity(signed: str) -> None:
-            claims["identity"] = signed
-            match = self.signed_identity.matches(image.reference, signed)
-            if not match.ok:
-                raise SignatureVerificationError(
-                    f"Signature for identity {json.dumps(signed)} is not accepted: {match.reason}; expected {expected}",
-                    reason="IDENTITY_MISMATCH",
-                )
-
+            trust_root = env.sigstore_trust_root(self)
+        except KeyLoadError as exc:
+            return SigResult(SigStatus.REJECTED, "KEY_LOAD_FAILED", str(exc), info=check.info())
         try:
-            verified = verify_sigstore(sig, self, validate_signed_docker_reference=validate_identity,
-                                       validate_signed_docker_manifest_digest=validate_digest)
+            verified = sigstore.verify_sigstore(sig, trust_root,
+                                                validate_signed_docker_reference=check.validate_identity,
+                                                validate_signed_docker_manifest_digest=check.validate_digest)
         except SignatureError as exc:
-            reason = exc.reason if isinstance(exc, SignatureVerificationError) else "INVALID_SIGNATURE"
-            return SigResult(SigStatus.REJECTED, reason, exc.message, info=info())
-        if verified is None:  # a verifier must return the verified object or raise
-            return SigResult(SigStatus.REJECTED, "INTERNAL_INCONSISTENCY",
-                             "internal error: sigstore verification succeeded but returned no data", info=info())
-        return SigResult(SigStatus.ACCEPTED, "SIGNATURE_VERIFIED",
-                         f"signed by key {verified.key_fingerprint} for {verified.docker_reference}",
-                         signature=verified, info=info(verified.key_fingerprint))
+            return check.rejected(exc)
+        return check.accepted(verified)
 
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
         """Allowed when at least one sigstore signature attachment is accepted."""
         from trustcopy.signature.formats import SigstoreSignature
 
-        parsed = parse_all(image)
+        parsed = indexed_signatures(image)
         if isinstance(parsed, ImageResult):
             return parsed
         results: list[SigResult] = []
@@ -293,7 +264,7 @@ class SigstoreSigned(Requirement):
             elif sig.untrusted_mime_type != SIGSTORE_SIGNATURE_MIME_TYPE:
                 non_attachments += 1
             else:
-                results.append(self.verify(image, sig, index))
+                results.append(self.verify(image, sig, index, env))
         none_message = NO_SIGNATURE_MESSAGE
         if other_formats or non_attachments:
             none_message += (f" ({other_formats} non-sigstore signatures, "

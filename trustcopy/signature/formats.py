@@ -12,8 +12,13 @@ Storage format (containers/image internal/signature, kept byte-compatible):
 Invariants:
 - Parsing a blob never verifies anything: :class:`SimpleSigning` and
   :class:`SigstoreSignature` hold untrusted bytes, named ``untrusted_*``.
-- A blob we cannot classify raises (reason ``UNSUPPORTED_FORMAT``); it is never guessed
-  to be one format or the other.
+- A blob we cannot classify is never guessed to be one format or the other:
+  :func:`signature_from_blob` raises (reason ``UNSUPPORTED_FORMAT``), and
+  :func:`stored_signature` (what transports call, once per blob) keeps it as an
+  :class:`UnknownSignature` holding the bytes and the reason, so a copy can carry it
+  along while every signature-verifying requirement rejects the image for it.
+- ``location`` (where a transport found the signature: a file, a URL, an attachment
+  layer) is for traces only; it takes no part in equality.
 - :func:`data_hidden_after_compressed_message` finds a second message hidden behind the
   first one's compressed stream (gpg ignores it); the GPG verifier refuses such blobs.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bz2
+import dataclasses
 import json
 import types
 import zlib
@@ -51,6 +57,7 @@ class SimpleSigning:
     """An OpenPGP-signed simple-signing payload, not yet verified."""
 
     untrusted_blob: bytes
+    location: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.untrusted_blob, bytes):
@@ -73,6 +80,7 @@ class SigstoreSignature:
     untrusted_mime_type: str
     untrusted_payload: bytes
     untrusted_annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
+    location: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.untrusted_mime_type, str) or not isinstance(self.untrusted_payload, bytes):
@@ -88,7 +96,26 @@ class SigstoreSignature:
         return SIGSTORE_FORMAT
 
 
-Signature = SimpleSigning | SigstoreSignature
+@dataclass(frozen=True)
+class UnknownSignature:
+    """A stored blob that is no signature format we know (or a malformed one), kept as bytes.
+
+    containers/image fails reading such an image's signatures; we keep the blob so that a
+    copy the policy allows (``insecureAcceptAnything``) carries it unchanged, and every
+    signature-verifying requirement rejects the image naming ``reason``.
+    """
+
+    untrusted_blob: bytes
+    reason: str
+    location: str = field(default="", compare=False)
+
+    @property
+    def format_id(self) -> str:
+        """``unknown``: the trace's name for a blob no verifier understands."""
+        return "unknown"
+
+
+Signature = SimpleSigning | SigstoreSignature | UnknownSignature
 
 
 def _unsupported(message: str) -> SignatureVerificationError:
@@ -96,7 +123,7 @@ def _unsupported(message: str) -> SignatureVerificationError:
     return SignatureVerificationError(message, reason="UNSUPPORTED_FORMAT", code="signature-format-invalid")
 
 
-def signature_from_blob(blob: bytes) -> Signature:
+def signature_from_blob(blob: bytes) -> SimpleSigning | SigstoreSignature:
     """Classify and unwrap a stored signature blob.
 
     Args:
@@ -168,6 +195,23 @@ def _sigstore_from_chunk(chunk: bytes) -> SigstoreSignature:
     return SigstoreSignature(mime, payload, annotations)
 
 
+def stored_signature(blob: bytes, location: str = "") -> Signature:
+    """Parse a blob a transport read, once; never raises for a bad blob.
+
+    Args:
+        blob: the stored bytes (already size-bounded by the transport).
+        location: where it was found (``dir:/x/signature-2``, a URL …), for traces.
+
+    Returns:
+        The typed signature; an :class:`UnknownSignature` when the blob cannot be parsed.
+    """
+    try:
+        sig = signature_from_blob(blob)
+    except SignatureVerificationError as exc:
+        return UnknownSignature(bytes(blob), exc.message, location)
+    return dataclasses.replace(sig, location=location) if location else sig
+
+
 def signature_to_blob(sig: Signature) -> bytes:
     """The storage form of ``sig`` (inverse of :func:`signature_from_blob`).
 
@@ -185,6 +229,8 @@ def signature_to_blob(sig: Signature) -> bytes:
             }
         )
         return b"\x00" + SIGSTORE_FORMAT.encode("ascii") + b"\n" + chunk
+    if isinstance(sig, UnknownSignature):
+        return bytes(sig.untrusted_blob)  # carried along exactly as it was found
     raise TypeError(f"unknown signature type {type(sig).__name__}")
 
 

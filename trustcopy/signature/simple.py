@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING
 
 from trustcopy import __version__
 from trustcopy.digest import Digest
@@ -27,9 +26,6 @@ from trustcopy.signature.formats import SimpleSigning
 from trustcopy.signature.mechanism import SigningMechanism
 from trustcopy.signature.payload import build_simple_payload, parse_simple_payload
 from trustcopy.signature.verified import VerifiedSignature, _issue
-
-if TYPE_CHECKING:
-    from trustcopy.reference import DockerReference
 
 #: ``optional.creator`` of signatures we make (c/i writes "atomic VERSION").
 CREATOR = f"trustcopy {__version__}"
@@ -102,7 +98,7 @@ def verify_simple_signing(
 
 def sign_simple_signing(
     manifest: bytes,
-    docker_reference: DockerReference,
+    docker_reference: str,
     fingerprint: str,
     *,
     passphrase: str | None = None,
@@ -111,11 +107,12 @@ def sign_simple_signing(
     """Sign ``manifest`` as ``docker_reference`` with the user's GPG key.
 
     The payload claims the manifest's digest (schema1 signatures stripped, as c/i) and
-    the reference in its fully expanded form (``str(docker_reference)``).
+    ``docker_reference`` verbatim: ``copy --sign-by`` passes the destination's fully
+    expanded name, ``standalone-sign`` the text the user typed (both as skopeo does).
 
     Args:
         manifest: the manifest bytes exactly as stored at the destination.
-        docker_reference: the identity to claim.
+        docker_reference: the identity to claim, exactly as it will appear in the payload.
         fingerprint: the signing key in the user's keyring.
         passphrase: the key's passphrase, if it has one (never logged).
         gnupg_home: the GNUPGHOME to use; None means $GNUPGHOME or ~/.gnupg.
@@ -131,6 +128,6 @@ def sign_simple_signing(
     from trustcopy.signature import gpg
 
     payload = build_simple_payload(
-        manifest_digest(manifest), str(docker_reference), creator=CREATOR, timestamp=int(time.time())
+        manifest_digest(manifest), docker_reference, creator=CREATOR, timestamp=int(time.time())
     )
     return gpg.sign(payload, fingerprint, gnupg_home=gnupg_home, passphrase=passphrase)

@@ -29,6 +29,7 @@ from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 if TYPE_CHECKING:
     from trustcopy.reference import DockerReference
+    from trustcopy.signature.formats import Signature
 
 
 class ImageTransport(abc.ABC):
@@ -142,9 +143,13 @@ class ImageSource(_Closing):
         must close it.
         """
 
-    def get_signatures(self, instance_digest: Digest | None = None) -> list[bytes]:
-        """The image's signatures as opaque blobs (see signature/formats.py)."""
-        return []
+    @abc.abstractmethod
+    def get_signatures(self, instance_digest: Digest | None = None) -> list[Signature]:
+        """The image's signatures, each parsed once (signature/formats.stored_signature).
+
+        A blob no verifier understands comes back as an UnknownSignature, so that a
+        copy can carry it; transports without signatures mix in NoSourceSignatures.
+        """
 
     def layer_infos_for_copy(self, instance_digest: Digest | None = None) -> list[BlobInfo] | None:
         """Updated layer infos, or ``None`` when the manifest's own are right."""
@@ -165,9 +170,12 @@ class ImageDestination(_Closing):
         """The manifest types this destination stores, preferred first; None = any."""
         return None
 
+    @abc.abstractmethod
     def supports_signatures(self) -> str | None:
-        """``None`` when signatures can be stored, else the reason they cannot."""
-        return None
+        """``None`` when signatures can be stored, else the reason they cannot.
+
+        Declared by mixing in stubs.NoSignatures or stubs.AlwaysSupportsSignatures.
+        """
 
     @property
     def desired_layer_compression(self) -> LayerCompression:
@@ -190,9 +198,12 @@ class ImageDestination(_Closing):
         return True
 
     @property
+    @abc.abstractmethod
     def supports_manifest_lists(self) -> bool:
-        """Whether a manifest list (with all its instances) can be stored."""
-        return True
+        """Whether a manifest list (with all its instances) can be stored.
+
+        Declared by mixing in stubs.NoManifestLists or stubs.AlwaysSupportsManifestLists.
+        """
 
     @abc.abstractmethod
     def put_blob(self, stream: BinaryIO, info: BlobInfo, *, is_config: bool = False) -> BlobInfo:
@@ -236,14 +247,14 @@ class ImageDestination(_Closing):
     def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
         """Store a manifest (an instance of a list when ``instance_digest`` is set)."""
 
-    def put_signatures(self, signatures: Sequence[bytes], instance_digest: Digest | None = None) -> None:
-        """Store signature blobs; the default refuses with :meth:`supports_signatures`."""
-        if not signatures:
-            return
-        from trustcopy.errors import SignatureError
+    @abc.abstractmethod
+    def put_signatures(self, signatures: Sequence[Signature], instance_digest: Digest | None = None) -> None:
+        """Store these signatures (replacing any written before for the same image).
 
-        reason = self.supports_signatures() or f"{self.reference} cannot store signatures"
-        raise SignatureError(reason, code="signatures-unsupported")
+        Raises:
+            SignatureError: code ``signatures-unsupported`` with supports_signatures()'s
+                reason, for a non-empty list where signatures cannot be stored.
+        """
 
     @abc.abstractmethod
     def commit(self, toplevel_manifest: bytes) -> None:

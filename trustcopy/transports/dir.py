@@ -38,8 +38,10 @@ from trustcopy.fsutil import (
     validate_path_scope,
     write_file_atomic,
 )
+from trustcopy.signature.formats import Signature, signature_to_blob, stored_signature
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import store_blob
+from trustcopy.transports.stubs import AlwaysSupportsManifestLists, AlwaysSupportsSignatures
 from trustcopy.types import BlobInfo, SystemContext
 
 VERSION = "Directory Transport Version: 1.1\n"
@@ -147,9 +149,9 @@ class DirImageSource(ImageSource):
         """Each call opens its own file."""
         return True
 
-    def get_signatures(self, instance_digest: Digest | None = None) -> list[bytes]:
-        """signature-1 … until the first missing file (bounded count and size)."""
-        sigs: list[bytes] = []
+    def get_signatures(self, instance_digest: Digest | None = None) -> list[Signature]:
+        """signature-1 … until the first missing file (bounded count and size), each parsed once."""
+        sigs: list[Signature] = []
         for i in range(limits.MAX_DIR_SIGNATURES + 1):
             path = os.path.join(self._path, _signature_name(i, instance_digest))
             if not os.path.lexists(path):
@@ -157,13 +159,14 @@ class DirImageSource(ImageSource):
             if i == limits.MAX_DIR_SIGNATURES:
                 break
             with open_regular_file(path, "signature") as f:
-                sigs.append(limits.read_at_most(f, limits.MAX_SIGNATURE_BODY, path))
+                blob = limits.read_at_most(f, limits.MAX_SIGNATURE_BODY, path)
+            sigs.append(stored_signature(blob, f"{self.reference}/{os.path.basename(path)}"))
         raise TransportError(
             f"{self.reference}: more than {limits.MAX_DIR_SIGNATURES} signatures", code="limit-exceeded"
         )
 
 
-class DirImageDestination(ImageDestination):
+class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists, ImageDestination):
     """Writes a ``dir:`` image into a staging directory, swapped in at commit."""
 
     def __init__(self, ref: DirReference) -> None:
@@ -197,10 +200,6 @@ class DirImageDestination(ImageDestination):
                 code="destination-not-image-dir",
                 hint="choose an empty or new directory",
             )
-
-    def supports_signatures(self) -> str | None:
-        """dir: stores any signatures."""
-        return None
 
     @property
     def has_thread_safe_put_blob(self) -> bool:
@@ -238,10 +237,10 @@ class DirImageDestination(ImageDestination):
         """Write (instance) manifest into staging."""
         write_file_atomic(os.path.join(self._staging, _manifest_name(instance_digest)), manifest)
 
-    def put_signatures(self, signatures: Sequence[bytes], instance_digest: Digest | None = None) -> None:
-        """signature-1 … signature-N, replacing any staged earlier."""
+    def put_signatures(self, signatures: Sequence[Signature], instance_digest: Digest | None = None) -> None:
+        """signature-1 … signature-N in storage form, replacing any staged earlier."""
         for i, sig in enumerate(signatures):
-            write_file_atomic(os.path.join(self._staging, _signature_name(i, instance_digest)), sig)
+            write_file_atomic(os.path.join(self._staging, _signature_name(i, instance_digest)), signature_to_blob(sig))
         i = len(signatures)
         while True:
             stale = os.path.join(self._staging, _signature_name(i, instance_digest))

@@ -46,6 +46,7 @@ from trustcopy.fsutil import (
 from trustcopy.gojson import go_marshal
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import store_blob
+from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures, NoSourceSignatures
 from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
@@ -190,7 +191,7 @@ def _ref_name(desc: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-class OCIImageSource(ImageSource):
+class OCIImageSource(NoSourceSignatures, ImageSource):
     """Reads one image (or index) of a layout, chosen by name, position, or uniqueness."""
 
     reference: OCIReference
@@ -295,13 +296,14 @@ def _locked(path: str) -> Iterator[None]:
         os.close(fd)
 
 
-class OCIImageDestination(ImageDestination):
+class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDestination):
     """Adds one image to a (new or existing) layout; see the module invariants."""
 
     reference: OCIReference
 
     def __init__(self, ref: OCIReference, sys: SystemContext) -> None:
         self.reference = ref
+        self._init_no_signatures(f"{ref}: pushing signatures for OCI images is not supported")
         self._target = ref.path
         self._exists = os.path.lexists(self._target)
         if self._exists and (not os.path.isdir(self._target) or os.path.islink(self._target)):
@@ -321,10 +323,6 @@ class OCIImageDestination(ImageDestination):
     def supported_manifest_mime_types(self) -> list[str]:
         """OCI only: Docker schema2 sources are converted."""
         return [_OCI_MANIFEST, _OCI_INDEX]
-
-    def supports_signatures(self) -> str | None:
-        """OCI layouts have no place for signatures."""
-        return f"{self.reference}: pushing signatures for OCI images is not supported"
 
     @property
     def desired_layer_compression(self) -> LayerCompression:

@@ -21,8 +21,10 @@ from trustcopy.errors import SignatureVerificationError
 from trustcopy.policy.context import PolicyContext
 from trustcopy.policy.model import KeyLoadError
 from trustcopy.reference import DockerReference, parse_normalized_named
+from trustcopy.signature.formats import Signature, stored_signature
 from trustcopy.signature.mechanism import VerifiedMessage
 from trustcopy.signature.payload import build_simple_payload
+from trustcopy.signature.sigstore import SigstoreTrustRoot
 from trustcopy.transports.base import ImageReference, ImageTransport
 from trustcopy.transports.docker.reference import docker_reference_identity, docker_reference_namespaces
 from trustcopy.types import SystemContext
@@ -100,12 +102,21 @@ def keyring_for(requirement: Any) -> FakeKeyring:
     return FakeKeyring(frozenset(fingerprints))
 
 
+def sigstore_root_for(requirement: Any) -> SigstoreTrustRoot:
+    """A sigstore trust root with no real keys (the tests replace the verifier)."""
+    return SigstoreTrustRoot("keys")
+
+
 class FakeKeysContext(PolicyContext):
     """A PolicyContext whose keyrings come from :data:`KEY_FILES` (no gpg)."""
 
     def gpg_keyring(self, requirement: Any) -> FakeKeyring:
         """See :func:`keyring_for`."""
         return keyring_for(requirement)
+
+    def sigstore_trust_root(self, requirement: Any) -> SigstoreTrustRoot:
+        """See :func:`sigstore_root_for`."""
+        return sigstore_root_for(requirement)
 
 
 class FakeEnv:
@@ -114,6 +125,10 @@ class FakeEnv:
     def gpg_keyring(self, requirement: Any) -> FakeKeyring:
         """See :func:`keyring_for`."""
         return keyring_for(requirement)
+
+    def sigstore_trust_root(self, requirement: Any) -> SigstoreTrustRoot:
+        """See :func:`sigstore_root_for`."""
+        return sigstore_root_for(requirement)
 
 
 class FakeTransport(ImageTransport):
@@ -218,11 +233,11 @@ class FakeImage:
         """sha256 of the manifest."""
         return Digest.from_bytes(self.manifest()[0])
 
-    def signatures(self) -> list[bytes]:
-        """The signature blobs."""
+    def signatures(self) -> list[Signature]:
+        """The signature blobs, parsed as a transport parses what it reads."""
         assert not self.forbid_reads, "signatures must not be read"
         self.reads.append("signatures")
-        return list(self._signatures)
+        return [stored_signature(blob, f"fake/signature-{i}") for i, blob in enumerate(self._signatures, start=1)]
 
 
 def docker_image(ref: str, signatures: Sequence[bytes] = (), **kwargs: Any) -> FakeImage:

@@ -26,6 +26,7 @@ from trustcopy.policy import (
     SigStatus,
 )
 from trustcopy.policy.model import SignatureInfo
+from trustcopy.signature.formats import stored_signature
 from trustcopy.transports.alltransports import parse_image_name
 from trustcopy.types import SystemContext
 
@@ -43,10 +44,11 @@ class Scripted(Requirement):
     def is_image_allowed(self, image: Any, env: Any) -> ImageResult:
         return ImageResult(True, "ALLOWED", "scripted")
 
-    def is_signature_accepted(self, image: Any, blob: bytes, env: Any) -> SigResult:
-        real = SignedBy(key_path="/keys/a.gpg").is_signature_accepted(image, blob, env)
+    def is_signature_accepted(self, image: Any, sig: Any, env: Any) -> SigResult:
+        real = SignedBy(key_path="/keys/a.gpg").is_signature_accepted(image, sig, env)
         other = SignedBy(key_path="/keys/a.gpg").is_signature_accepted(
-            docker_image("quay.io/ns/app:1", [fake_sig("quay.io/ns/app:1")]), fake_sig("quay.io/ns/app:1"), env
+            docker_image("quay.io/ns/app:1", [fake_sig("quay.io/ns/app:1")]),
+            stored_signature(fake_sig("quay.io/ns/app:1")), env
         )
         return {
             "accepted": real,
@@ -257,17 +259,15 @@ def test_impossible_signature_results_never_allow_the_image(results: list[SigRes
 
 @pytest.fixture
 def fake_sigstore(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Install a fake trustcopy.signature.sigstore whose verify_sigstore does what ``behaviour`` says."""
-    import sys
-    import types
-
+    """Replace trustcopy.signature.sigstore.verify_sigstore by one that does what ``behaviour`` says."""
     from trustcopy.errors import SignatureVerificationError
+    from trustcopy.signature import sigstore
 
     state: dict[str, Any] = {"behaviour": "accept"}
 
-    def verify_sigstore(sig: Any, requirement: Any, *, validate_signed_docker_reference: Any,
+    def verify_sigstore(sig: Any, trust_root: Any, *, validate_signed_docker_reference: Any,
                         validate_signed_docker_manifest_digest: Any) -> Any:
-        state["requirement"] = requirement
+        state["trust_root"] = trust_root
         if state["behaviour"] == "none":
             return None
         if state["behaviour"] == "bad-key":
@@ -277,12 +277,11 @@ def fake_sigstore(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         validate_signed_docker_manifest_digest(DIGEST)
         validate_signed_docker_reference(state.get("claims", IMG))
         signed = SignedBy(key_path="/keys/a.gpg").is_signature_accepted(
-            docker_image(IMG, [fake_sig(IMG)]), fake_sig(IMG), FakeKeysContext(Policy(default=(Reject(),))))
+            docker_image(IMG, [fake_sig(IMG)]), stored_signature(fake_sig(IMG)),
+            FakeKeysContext(Policy(default=(Reject(),))))
         return signed.signature
 
-    module = types.ModuleType("trustcopy.signature.sigstore")
-    module.verify_sigstore = verify_sigstore  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "trustcopy.signature.sigstore", module)
+    monkeypatch.setattr(sigstore, "verify_sigstore", verify_sigstore)
     return state
 
 
@@ -308,4 +307,4 @@ def test_sigstore_requirement_uses_the_verifier_and_its_callbacks(
         verdict = pc.evaluate(docker_image(IMG, [sigstore_blob()]))
     assert verdict.allowed is allowed, verdict.summary()
     assert verdict.reason == reason
-    assert fake_sigstore["requirement"] is req
+    assert fake_sigstore["trust_root"].kind == "keys"

@@ -9,6 +9,7 @@ import pytest
 
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, InvalidReferenceError, TransportError
+from trustcopy.signature.formats import SimpleSigning, UnknownSignature
 from trustcopy.transports.alltransports import parse_image_name
 from trustcopy.transports.dir import TRANSPORT, VERSION
 from trustcopy.types import BlobInfo, SystemContext
@@ -126,12 +127,12 @@ def test_existing_image_directory_replaced_only_at_commit(tmp_path: Path) -> Non
         data = b"new layer"
         dest.put_blob(io.BytesIO(data), BlobInfo(digest=Digest.from_bytes(data), size=len(data)))
         dest.put_manifest(b'{"new": true}')
-        dest.put_signatures([b"sig-a", b"sig-b"])
+        dest.put_signatures([SimpleSigning(b"\x88sig-a"), UnknownSignature(b"sig-b", "kept as found")])
         assert (target / "manifest.json").read_text() == "old"
         dest.commit(b'{"new": true}')
     assert (target / "manifest.json").read_bytes() == b'{"new": true}'
     assert (target / "version").read_text() == VERSION
-    assert (target / "signature-1").read_bytes() == b"sig-a"
+    assert (target / "signature-1").read_bytes() == b"\x88sig-a"
     assert (target / "signature-2").read_bytes() == b"sig-b"
     assert (target / Digest.from_bytes(b"new layer").hex).read_bytes() == b"new layer"
     assert sorted(os.listdir(tmp_path)) == ["img"]
@@ -150,11 +151,18 @@ def test_source_refuses_fifo_blob(tmp_path: Path) -> None:
 def test_source_reads_signatures_until_first_gap(tmp_path: Path) -> None:
     d = tmp_path / "img"
     d.mkdir()
-    (d / "signature-1").write_bytes(b"one")
+    (d / "signature-1").write_bytes(b"\x88one")
     (d / "signature-2").write_bytes(b"two")
-    (d / "signature-4").write_bytes(b"unreachable")
+    (d / "signature-4").write_bytes(b"\x88unreachable")
     src = TRANSPORT.parse_reference(str(d)).new_image_source(SYS)
-    assert src.get_signatures() == [b"one", b"two"]
+    sigs = src.get_signatures()
+    # Each blob parsed once by the transport; one no verifier knows is kept as bytes, with why.
+    assert sigs[0] == SimpleSigning(b"\x88one")
+    assert sigs[0].location == f"dir:{d}/signature-1"
+    assert isinstance(sigs[1], UnknownSignature)
+    assert sigs[1].untrusted_blob == b"two"
+    assert "unrecognized signature format" in sigs[1].reason
+    assert len(sigs) == 2
 
 
 def test_missing_source_directory_is_a_clear_error(tmp_path: Path) -> None:

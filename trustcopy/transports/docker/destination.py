@@ -36,6 +36,7 @@ from trustcopy.transports.docker import locations
 from trustcopy.transports.docker.challenge import Scope, repository_scope
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.docker.uploads import Uploader
+from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures
 from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 if TYPE_CHECKING:
@@ -59,12 +60,14 @@ MANIFEST_TYPES = (
 )
 
 
-class DockerImageDestination(ImageDestination):
+class DockerImageDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDestination):
     """A repository in a registry, opened for pushing one image (or a list)."""
 
     def __init__(self, reference: DockerImageReference, sys: SystemContext | None) -> None:
         self.reference = reference
         self._ref = reference.ref
+        self._init_no_signatures(f"{self._ref.domain}: storing signatures in a registry (lookaside or sigstore "
+                                 "attachments) is not supported by this version of trustcopy")
         self._client = RegistryClient(sys, self._ref.domain, self._ref.path, "pull,push")
         size = (sys.docker_upload_chunk_size if sys is not None else None) or DEFAULT_CHUNK_SIZE
         self._uploads = Uploader(self._client, max(1, size) if size else None)
@@ -81,11 +84,6 @@ class DockerImageDestination(ImageDestination):
     def supported_manifest_mime_types(self) -> Sequence[str]:
         """Every type a registry stores (OCI and Docker first)."""
         return MANIFEST_TYPES
-
-    def supports_signatures(self) -> str | None:
-        """Not yet: registries.d lookaside and sigstore attachments come with a later issue."""
-        return (f"{self._ref.domain}: storing signatures in a registry (lookaside or sigstore attachments) "
-                "is not supported by this version of trustcopy")
 
     @property
     def desired_layer_compression(self) -> LayerCompression:

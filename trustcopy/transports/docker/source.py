@@ -33,6 +33,7 @@ from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.types import BlobInfo, SystemContext
 
 if TYPE_CHECKING:
+    from trustcopy.signature.formats import Signature
     from trustcopy.transports.docker.reference import DockerImageReference
 
 log = logging.getLogger("trustcopy.docker")
@@ -175,7 +176,7 @@ class DockerImageSource(ImageSource):
             raise last_error
         return None
 
-    def get_signatures(self, instance_digest: Digest | None = None) -> list[bytes]:
+    def get_signatures(self, instance_digest: Digest | None = None) -> list[Signature]:
         """No signatures yet: lookaside and sigstore attachments are a later issue."""
         return []
 

@@ -1,0 +1,113 @@
+"""``standalone-sign`` and ``standalone-verify``: signing and checking a signature as local files.
+
+containers/image keeps these checks in its library (``signature.SignDockerManifest`` and
+``signature.VerifyDockerManifestSignature``); so do we, and the CLI only reads the files
+and prints. The identity rule here is not a policy ``signedIdentity``: the claimed and the
+expected reference must normalize to the same name (c/i's standalone rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from trustcopy.errors import InvalidReferenceError, SignatureError, SignatureVerificationError
+
+if TYPE_CHECKING:
+    from trustcopy.digest import Digest
+    from trustcopy.signature.verified import VerifiedSignature
+
+#: ``KEY-FINGERPRINTS`` value that trusts every key of the public key file.
+ANY_FINGERPRINT = "any"
+
+
+def standalone_sign(manifest: bytes, docker_reference: str, fingerprint: str, *,
+                    passphrase: str | None = None, gnupg_home: str | None = None) -> bytes:
+    """Sign ``manifest`` claiming ``docker_reference`` exactly as the user wrote it.
+
+    skopeo writes the reference verbatim (``testing/manifest:latest`` stays short); it
+    only checks that it parses as a docker reference.
+
+    Raises:
+        SignatureError: the reference does not parse (code ``invalid-reference``), or gpg
+            cannot sign.
+    """
+    from trustcopy.reference import parse_normalized_named
+    from trustcopy.signature.simple import sign_simple_signing
+
+    try:
+        parse_normalized_named(docker_reference)
+    except InvalidReferenceError as exc:
+        raise SignatureError(f"invalid docker reference {docker_reference!r}: {exc.message}",
+                             code="invalid-reference") from exc
+    return sign_simple_signing(manifest, docker_reference, fingerprint, passphrase=passphrase,
+                               gnupg_home=gnupg_home)
+
+
+def standalone_verify(manifest: bytes, expected_reference: str, fingerprints: Sequence[str], signature: bytes,
+                      *, public_keys: bytes | None = None, gnupg_home: str | None = None) -> VerifiedSignature:
+    """Verify a simple-signing signature for ``manifest`` by one of ``fingerprints``.
+
+    Args:
+        fingerprints: the accepted signers, or ``["any"]`` (then ``public_keys`` is required
+            and every key in it is accepted).
+        public_keys: the keys to trust; None exports exactly ``fingerprints`` from the
+            user's keyring into a private one, so no other key of the user's can vouch.
+
+    Raises:
+        SignatureVerificationError: the first failed step (crypto, key, digest, identity).
+        SignatureError: the keys cannot be read or imported.
+        ValueError: ``any`` without ``public_keys`` (a usage error for the CLI to report).
+    """
+    from trustcopy.signature import gpg
+    from trustcopy.signature.formats import SimpleSigning
+    from trustcopy.signature.simple import verify_simple_signing
+
+    use_any = list(fingerprints) == [ANY_FINGERPRINT]
+    if use_any and public_keys is None:
+        raise ValueError("Cannot use any fingerprint without a public key file")
+    check_reference = _reference_check(expected_reference)
+    if public_keys is None:
+        public_keys = gpg.export_public_keys([f for f in fingerprints if f], gnupg_home=gnupg_home)
+    with gpg.GPGKeyring([public_keys]) as keyring:
+        return verify_simple_signing(
+            SimpleSigning(signature),
+            keyring,
+            validate_signed_docker_reference=check_reference,
+            validate_signed_docker_manifest_digest=_digest_check(manifest),
+            accepted_fingerprints=keyring.fingerprints if use_any else fingerprints,
+        )
+
+
+def _reference_check(expected_text: str) -> Callable[[str], None]:
+    """c/i's standalone identity rule: both references normalize to the same string."""
+    from trustcopy.reference import parse_normalized_named
+
+    try:
+        expected = parse_normalized_named(expected_text)
+    except (InvalidReferenceError, ValueError) as exc:
+        raise SignatureError(f"invalid docker reference {expected_text!r}: {exc}", code="invalid-reference") from exc
+
+    def check(signed_text: str) -> None:
+        try:
+            signed = parse_normalized_named(signed_text)
+        except (InvalidReferenceError, ValueError):
+            raise SignatureVerificationError(f"Invalid docker reference {signed_text!r} in signature",
+                                             reason="IDENTITY_MISMATCH") from None
+        if str(signed) != str(expected):
+            raise SignatureVerificationError(f"Docker reference {signed_text!r} does not match {expected_text!r}",
+                                             reason="IDENTITY_MISMATCH")
+
+    return check
+
+
+def _digest_check(manifest: bytes) -> Callable[[Digest], None]:
+    """The claimed digest must be the manifest's (schema1 signatures stripped)."""
+    from trustcopy.manifest.digest import matches_digest
+
+    def check(signed_digest: Digest) -> None:
+        if not matches_digest(manifest, signed_digest):
+            raise SignatureVerificationError(f"Signature for docker digest {signed_digest} does not match",
+                                             reason="DIGEST_MISMATCH")
+
+    return check
