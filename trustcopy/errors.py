@@ -33,7 +33,7 @@ digest …) for JSON output; it must never hold a credential.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 
 class TrustcopyError(Exception):
@@ -63,6 +63,25 @@ class TrustcopyError(Exception):
         self.code = code or self.default_code
         self.context: dict[str, Any] = dict(context or {})
         self.hint = hint
+
+    def rewrapped(self, message: str | None = None, *, exit_status: int | None = None) -> Self:
+        """A new error of the same kind (code, context, hint, fields) with another message or exit status.
+
+        Raised exceptions are never modified: a caller that adds context raises this copy
+        ``from`` the original, so the traceback (``--debug``) shows both.
+        """
+        import copy
+
+        new = copy.copy(self)
+        new.context = dict(self.context)
+        if message is not None:
+            new.message = message
+            new.args = (message,)
+        if exit_status is not None:
+            new.exit_status = exit_status
+        new.__cause__ = new.__context__ = None
+        new.__traceback__ = None
+        return new
 
     @property
     def transient(self) -> bool:

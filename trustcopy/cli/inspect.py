@@ -59,7 +59,7 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
             return
         unparsed = toplevel
         if is_list(mime or guess_mime_type(raw)):
-            from trustcopy.copy.multiple import choose_instance
+            from trustcopy.copy.evaluate import choose_instance
             from trustcopy.manifest.parse import parse_manifest
 
             unparsed = UnparsedImage(src, choose_instance(parse_manifest(raw, mime, source=str(ref)), sys_ctx,  # type: ignore[arg-type]

@@ -51,9 +51,7 @@ def list_tags_cmd(ctx: click.Context, **kwargs: Any) -> None:
     try:
         tags = list_tags(client, ref.name)
     except TrustcopyError as exc:
-        exc.message = f"Error listing repository tags: {exc.message}"
-        exc.args = (exc.message,)
-        raise
+        raise exc.rewrapped(f"Error listing repository tags: {exc.message}") from exc
     finally:
         client.close()
     echo_json({"Repository": ref.name, "Tags": tags})
@@ -198,9 +196,7 @@ def login_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise RegistryAuthError(f'logging into "{key}": invalid username/password', code="registry-auth",
                                 context=exc.context) from exc
     except TrustcopyError as exc:
-        exc.message = f'authenticating creds for "{key}": {exc.message}'
-        exc.args = (exc.message,)
-        raise
+        raise exc.rewrapped(f'authenticating creds for "{key}": {exc.message}') from exc
     path = set_credentials(sys_ctx, key, username, password)
     if kwargs["verbose"]:
         click.echo(f"Used: {path or primary_auth_file(sys_ctx)}")

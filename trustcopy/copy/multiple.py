@@ -1,6 +1,7 @@
 """Copying a manifest list: choose one instance, or copy every instance and the list.
 
-With ``--multi-arch system`` (the default) one instance, chosen for the (overridden)
+Which instances are copied is planned by ``copy/evaluate.py`` (the one evaluation step):
+with ``--multi-arch system`` (the default) one instance, chosen for the (overridden)
 platform, is copied as a plain image. With ``all`` every instance goes through
 :func:`copy_single_image` (so each passes the policy gate, as in containers/image) and
 the list is rewritten for any instance whose manifest changed, converted to the list
@@ -9,86 +10,17 @@ type the destination takes, and written last.
 
 from __future__ import annotations
 
-import platform
 from typing import TYPE_CHECKING
 
-from trustcopy.copy.options import CopyOptions, ImageListSelection
+from trustcopy.copy.options import CopyOptions
 from trustcopy.copy.single import PolicyGate, SingleResult, copy_single_image
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError, SignatureError, UsageError
 from trustcopy.image.unparsed import UnparsedImage
 from trustcopy.transports.base import ImageDestination, ImageSource
-from trustcopy.types import SystemContext
 
 if TYPE_CHECKING:
     from trustcopy.manifest.parse import ManifestList
-
-# Python's platform.machine() → GOARCH (and default variant) names used in manifest lists.
-_MACHINE_TO_GOARCH: dict[str, tuple[str, str | None]] = {
-    "x86_64": ("amd64", None),
-    "amd64": ("amd64", None),
-    "aarch64": ("arm64", None),
-    "arm64": ("arm64", None),
-    "armv7l": ("arm", "v7"),
-    "armv6l": ("arm", "v6"),
-    "i386": ("386", None),
-    "i686": ("386", None),
-    "ppc64le": ("ppc64le", None),
-    "s390x": ("s390x", None),
-    "riscv64": ("riscv64", None),
-    "mips64": ("mips64", None),
-}
-
-
-def wanted_platform(ctx: SystemContext | None) -> tuple[str, str, str | None]:
-    """(os, arch, variant) to choose instances for: overrides first, else this machine."""
-    machine = platform.machine().lower()
-    arch, variant = _MACHINE_TO_GOARCH.get(machine, (machine, None))
-    os_name = platform.system().lower() or "linux"
-    if ctx is not None:
-        if ctx.override_arch:
-            arch, variant = ctx.override_arch, None
-        if ctx.override_os:
-            os_name = ctx.override_os
-        if ctx.override_variant:
-            variant = ctx.override_variant
-    return os_name, arch, variant
-
-
-def choose_instance(manifest_list: ManifestList, ctx: SystemContext | None, what: str) -> Digest:
-    """The digest of the instance for the wanted platform.
-
-    Raises:
-        ManifestError: no instance matches (the message lists what the list offers).
-    """
-    os_name, arch, variant = wanted_platform(ctx)
-    try:
-        return manifest_list.choose_instance(os_name, arch, variant).digest
-    except ManifestError as exc:
-        raise ManifestError(f"{what}: {exc.message}", code=exc.code, hint=exc.hint) from exc
-
-
-def plan_instances(toplevel: UnparsedImage, options: CopyOptions) -> tuple[ManifestList, list[UnparsedImage]]:
-    """Parse the list and name the instances to copy (each must pass the policy).
-
-    Raises:
-        ManifestError: the list is malformed or has no instance for the platform.
-        UsageError: ``index-only`` (refused: it would write a list without its images).
-    """
-    from trustcopy.manifest.parse import parse_manifest
-
-    raw, mime = toplevel.manifest()
-    manifest_list: ManifestList = parse_manifest(raw, mime, source=str(toplevel.reference))  # type: ignore[assignment]
-    src = toplevel.source
-    selection = options.image_list_selection
-    if selection is ImageListSelection.SYSTEM:
-        instance = choose_instance(manifest_list, options.source_ctx, str(src.reference))
-        return manifest_list, [UnparsedImage(src, instance)]
-    if selection is ImageListSelection.INDEX_ONLY:
-        raise UsageError("--multi-arch index-only is not supported: it would write a list without its images",
-                         code="unsupported-option")
-    return manifest_list, [UnparsedImage(src, d.digest) for d in manifest_list.manifests]
-
 
 def copy_all(
     policy: PolicyGate,

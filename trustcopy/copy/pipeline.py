@@ -2,7 +2,8 @@
 
 Invariants:
 - Every image that will be copied (the image, or each chosen instance of a list) passes
-  the policy *before* the destination is opened: a rejected copy creates nothing there,
+  the policy, through the one evaluation step ``copy/evaluate.py`` that ``policy explain``
+  and ``verify`` use too, *before* the destination is opened: a rejected copy creates nothing there,
   not even a staging directory, and fetches no blob.
 - The destination becomes visible only through ``commit()``, called once, after the
   manifest and signatures were written; any exception before it closes the
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trustcopy.copy.multiple import copy_all, plan_instances
+from trustcopy.copy.evaluate import PolicyEvaluator, VerdictGate, evaluate_plan, plan_images
+from trustcopy.copy.multiple import copy_all
 from trustcopy.copy.options import CopyOptions, ImageListSelection
-from trustcopy.copy.single import PolicyGate, copy_single_image
+from trustcopy.copy.single import copy_single_image
 from trustcopy.digest import Digest
-from trustcopy.image.unparsed import UnparsedImage
 from trustcopy.transports.base import ImageReference
 from trustcopy.types import SystemContext
 
@@ -31,22 +32,8 @@ class CopyResult:
     digest: Digest
 
 
-class _OnceGate:
-    """Evaluates the policy once per UnparsedImage, so the pre-check is not repeated."""
-
-    def __init__(self, policy: PolicyGate) -> None:
-        self._policy = policy
-        self._verdicts: dict[int, object] = {}
-
-    def check(self, unparsed: UnparsedImage) -> object:
-        key = id(unparsed)
-        if key not in self._verdicts:
-            self._verdicts[key] = self._policy.check(unparsed)
-        return self._verdicts[key]
-
-
 def copy_image(
-    policy: PolicyGate,
+    policy: PolicyEvaluator,
     dest_ref: ImageReference,
     src_ref: ImageReference,
     options: CopyOptions | None = None,
@@ -55,7 +42,7 @@ def copy_image(
 
     Args:
         policy: usually a :class:`trustcopy.policy.PolicyContext`; anything with
-            ``check(unparsed)`` that raises PolicyRejected to refuse.
+            ``evaluate(unparsed)`` returning a verdict (``allowed``, ``rejection()``).
         dest_ref: where to write (argument order as containers/image's copy.Image).
         src_ref: what to read.
         options: see :class:`CopyOptions`.
@@ -64,29 +51,24 @@ def copy_image(
         The manifest as written at the destination.
 
     Raises:
-        PolicyRejected: the policy refused the image; nothing was written.
+        PolicyRejected: the policy refused the image (or one planned instance of a list);
+            nothing was written.
         TrustcopyError: any other failure; the destination is as it was before.
     """
-    from trustcopy.manifest.mediatypes import guess_mime_type, is_list
-
     options = options or CopyOptions()
-    gate = _OnceGate(policy)
     src_ctx = options.source_ctx or SystemContext()
     dest_ctx = options.dest_ctx or SystemContext()
     with src_ref.new_image_source(src_ctx) as src:
-        toplevel = UnparsedImage(src)
-        raw, mime = toplevel.manifest()
-        listed = is_list(mime or guess_mime_type(raw))
-        if listed:
-            manifest_list, instances = plan_instances(toplevel, options)
-        else:
-            instances = [toplevel]
-        for unparsed in instances:
-            gate.check(unparsed)  # all policy decisions before the destination exists
+        # The one evaluation step (copy/evaluate.py), shared with explain and verify:
+        # every policy decision is made before the destination exists.
+        plan = plan_images(src, options)
+        evaluation = evaluate_plan(policy, plan)
+        evaluation.raise_if_rejected()
+        gate = VerdictGate(policy, evaluation)
         with dest_ref.new_image_destination(dest_ctx) as dest:
-            if not listed or options.image_list_selection is ImageListSelection.SYSTEM:
-                result = copy_single_image(gate, src, dest, instances[0], options)
+            if plan.manifest_list is None or options.image_list_selection is ImageListSelection.SYSTEM:
+                result = copy_single_image(gate, src, dest, plan.images[0], options)
             else:
-                result = copy_all(gate, src, dest, toplevel, manifest_list, instances, options)
+                result = copy_all(gate, src, dest, plan.toplevel, plan.manifest_list, list(plan.images), options)
             dest.commit(result.manifest)
     return CopyResult(manifest=result.manifest, media_type=result.media_type, digest=result.digest)

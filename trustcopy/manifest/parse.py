@@ -161,9 +161,9 @@ def parse_manifest(raw: bytes, media_type: str | None = None, *,
     try:
         return _parse(raw, media_type)
     except (ManifestError, LimitExceededError) as exc:
-        if source:
-            exc.message = f"{source}: {exc.message}"
-        raise
+        if not source:
+            raise
+        raise exc.rewrapped(f"{source}: {exc.message}") from exc
 
 
 def _parse(raw: bytes, media_type: str | None) -> ImageManifest | ManifestList:

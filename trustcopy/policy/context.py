@@ -26,7 +26,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from trustcopy.errors import LimitExceededError, PolicyRejected, SignatureError
+from trustcopy.errors import LimitExceededError, SignatureError
 from trustcopy.limits import MAX_KEY_FILE, read_file_at_most
 from trustcopy.policy.model import KeyLoadError, Policy, Requirement, SigStatus
 from trustcopy.policy.scopes import requirements_for
@@ -224,11 +224,7 @@ class PolicyContext:
         """
         verdict = self.evaluate(image)
         if not verdict.allowed:
-            raise PolicyRejected(
-                f"Source image rejected: {verdict.summary()}",
-                verdict=verdict,
-                context={"image": verdict.image, "scope": verdict.scope_label, "reason": verdict.reason},
-            )
+            raise verdict.rejection()
         return verdict
 
     def accepted_signatures(self, image: UnparsedImage) -> list[VerifiedSignature]:

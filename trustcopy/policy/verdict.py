@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from trustcopy.errors import PolicyRejected
 from trustcopy.policy.model import SigResult
 from trustcopy.policy.scopes import format_path
 
@@ -41,6 +42,8 @@ class SignatureResult:
     claimed_digest: str | None = None
     expected_identity: str | None = None
     verified: bool = False
+    #: Where the transport found the signature ("" when unknown).
+    location: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """Machine form (camelCase keys)."""
@@ -55,6 +58,7 @@ class SignatureResult:
             "claimedDigest": self.claimed_digest,
             "expectedIdentity": self.expected_identity,
             "verified": self.verified,
+            "location": self.location,
         }
 
 
@@ -77,6 +81,7 @@ def signature_results(results: Sequence[SigResult]) -> tuple[SignatureResult, ..
                 claimed_digest=info.claimed_digest if info else None,
                 expected_identity=info.expected_identity if info else None,
                 verified=verified,
+                location=info.location if info else "",
             )
         )
     return tuple(out)
@@ -170,6 +175,18 @@ class Verdict:
             where.append(f"requirement {req.path}: {req.description}")
         where.append(f"reason {self.reason}")
         return f"{self.message} ({'; '.join(where)})"
+
+    def rejection(self, where: str = "") -> PolicyRejected:
+        """The error a refused copy raises: skopeo's "Source image rejected: …", this trace attached.
+
+        Args:
+            where: appended to the message (e.g. which instance of a list was refused).
+        """
+        return PolicyRejected(
+            f"Source image rejected: {self.summary()}{where}",
+            verdict=self,
+            context={"image": self.image, "scope": self.scope_label, "reason": self.reason},
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The documented machine form (docs/policy.md, "Verdict JSON")."""

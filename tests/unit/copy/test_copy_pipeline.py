@@ -27,20 +27,28 @@ from trustcopy.transports.alltransports import parse_image_name
 from trustcopy.types import SystemContext
 
 
+class _Verdict:
+    def __init__(self, allowed: bool) -> None:
+        self.allowed = allowed
+
+    def rejection(self, where: str = "") -> PolicyRejected:
+        return PolicyRejected(f"Source image rejected: Running image is rejected by policy.{where}")
+
+
 class AcceptAll:
     """Policy stand-in that records what it was asked about."""
 
     def __init__(self) -> None:
         self.checked: list[UnparsedImage] = []
 
-    def check(self, unparsed: UnparsedImage) -> object:
+    def evaluate(self, unparsed: UnparsedImage) -> _Verdict:
         self.checked.append(unparsed)
-        return "accepted"
+        return _Verdict(True)
 
 
 class RejectAll:
-    def check(self, unparsed: UnparsedImage) -> object:
-        raise PolicyRejected("Source image rejected: Running image is rejected by policy.")
+    def evaluate(self, unparsed: UnparsedImage) -> _Verdict:
+        return _Verdict(False)
 
 
 def _copy(src: str, dest: str, policy: object | None = None, **kw: object) -> object:
