@@ -232,9 +232,7 @@ def test_copy_of_signed_image_with_wrong_identity_is_rejected(run_cli: Callable[
 # --- skopeo agreement ------------------------------------------------------------------------
 
 #: Malformed policies skopeo 1.9 loads but trustcopy refuses on purpose (docs/policy.md).
-STRICTER_THAN_SKOPEO = {"short-name-scope", "short-repo-scope", "tagged-short-scope", "bad-wildcard-scope",
-                        "atomic-short-scope", "key-paths-empty", "key-data-empty", "unimplemented-key-type",
-                        "remap-short-prefix"}
+STRICTER_THAN_SKOPEO = {"key-paths-empty", "key-data-empty", "remap-short-prefix"}
 #: Valid policies using fields newer than skopeo 1.9's containers/image.
 NEWER_THAN_SKOPEO = {"sigstore-keys", "sigstore-fulcio", "sigstore-pki"}
 
@@ -248,9 +246,9 @@ def _corpus() -> tuple[dict[str, str], list[tuple[str, str, str, str]]]:
     import sys
 
     sys.path.insert(0, str(ROOT / "tests" / "unit" / "policy"))
-    from policy_corpus import MALFORMED, VALID
+    from policy_corpus import MALFORMED, VALID, VALID_WITH_WARNINGS
 
-    return VALID, MALFORMED
+    return {**VALID, **{v[0]: v[1] for v in VALID_WITH_WARNINGS}}, MALFORMED
 
 
 @pytest.mark.skopeo

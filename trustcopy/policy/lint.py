@@ -173,7 +173,13 @@ def semantic_findings(policy: Policy) -> list[Finding]:
 def _scope_findings(transport: str, scope: str, base: tuple[PathPart, ...]) -> list[Finding]:
     out: list[Finding] = []
     where = format_path(base)
-    if transport == "oci" and ":" in scope:
+    handler = transport_for_scopes(transport)
+    problem = handler.policy_configuration_scope_warning(scope) if handler is not None and scope else None
+    if problem is not None:
+        out.append(Finding("warning", "scope-never-matches", where,
+                           f"{problem}; this scope never matches any image (containers/image loads it and "
+                           f"ignores it too)"))
+    elif transport == "oci" and ":" in scope:
         out.append(Finding("warning", "scope-never-matches", where,
                            f"oci: scopes are directories; the image name after ':' is not part of an image's "
                            f"identity (as in containers/image), so this scope never matches; use "
@@ -221,11 +227,15 @@ def _requirement_findings(
         warn("always-rejects",
              "signedBaseLayer is not implemented (here or in containers/image): it rejects every image")
     if isinstance(req, SignedBy):
+        if req.key_type != "GPGKeys":
+            warn("key-type-unimplemented",
+                 f'keyType "{req.key_type}" is not implemented (here or in containers/image): this requirement '
+                 'rejects every signature; use "GPGKeys"', "keyType")
         out.extend(_key_findings(req, parts))
     if isinstance(req, SigstoreSigned):
-        try:
-            from trustcopy.signature.sigstore import verify_sigstore  # type: ignore[attr-defined]  # noqa: F401
-        except ImportError:
+        from trustcopy.signature import sigstore
+
+        if not sigstore.VERIFICATION_IMPLEMENTED:
             warn("always-rejects", "sigstore signature verification is not available in this build: "
                  "sigstoreSigned rejects every image")
         for attr, name in (("key_path", "keyPath"), ("rekor_public_key_path", "rekorPublicKeyPath")):

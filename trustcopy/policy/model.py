@@ -227,7 +227,12 @@ class Policy:
         source: where it was loaded from (for messages only; no effect on decisions).
 
     Raises:
-        PolicySpecError: an empty list, a non-requirement, or a scope its transport refuses.
+        PolicySpecError: an empty list or a non-requirement.
+
+    Scope strings are not checked here (building a policy value loads no transport):
+    the parser checks each against its transport's rules (policy/scopes.py
+    ``validate_scopes``, with the transport table passed in); Python callers building a
+    Policy by hand may call ``validate_scopes`` themselves.
     """
 
     default: tuple[Requirement, ...]
@@ -235,8 +240,6 @@ class Policy:
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        from trustcopy.policy.scopes import validate_scope
-
         object.__setattr__(self, "default", _freeze_requirements(self.default, ("default",)))
         frozen: dict[str, TransportScopes] = {}
         for name, scopes in dict(self.transports).items():
@@ -246,13 +249,6 @@ class Policy:
                 ts = scopes if isinstance(scopes, TransportScopes) else TransportScopes(scopes)
             except PolicySpecError as exc:
                 raise exc.under("transports", name) from None
-            for scope in ts:
-                if scope == "":
-                    continue
-                try:
-                    validate_scope(name, scope)
-                except ValueError as exc:
-                    raise PolicySpecError(str(exc), ("transports", name, scope)) from None
             frozen[name] = ts
         object.__setattr__(self, "transports", types.MappingProxyType(frozen))
 

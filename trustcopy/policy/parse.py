@@ -6,7 +6,9 @@ The one way in (DESIGN rule 2). Anything unexpected refuses the *whole* file wit
 pointer): unknown or duplicated keys at any depth, wrong JSON types (``null`` included),
 a missing or empty ``default``, empty lists, unknown ``type`` values, invalid scopes,
 identities, prefixes or base64, ``NaN``/``Infinity``, invalid UTF-8, a byte-order mark,
-and trailing data after the JSON value. Values are checked by the same constructors the
+and trailing data after the JSON value. A scope its transport accepts but that can never
+match (a ``docker`` scope that is not fully expanded: containers/image loads those too) is
+logged as a warning naming the file and the scope. Values are checked by the same constructors the
 Python API uses (model.py, identity.py, requirements.py), so both refuse the same things.
 
 A policy that cannot be read or parsed is an error, never an empty or permissive policy.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -26,9 +29,10 @@ from trustcopy.limits import MAX_POLICY_FILE, read_file_at_most
 from trustcopy.policy.identity import IDENTITY_TYPES, IdentityMatcher, MatchRepoDigestOrExact
 from trustcopy.policy.model import PathPart, Policy, PolicySpecError, Requirement
 from trustcopy.policy.requirements import InsecureAcceptAnything, Reject, SignedBaseLayer, SignedBy
-from trustcopy.policy.scopes import format_path, json_pointer, validate_scope
+from trustcopy.policy.scopes import TransportLookup, format_path, json_pointer, transport_for_scopes
 
 Path = tuple[PathPart, ...]
+log = logging.getLogger("trustcopy.policy")
 
 
 class _Fault(Exception):
@@ -250,7 +254,7 @@ def _requirements(value: Any, path: Path) -> tuple[Requirement, ...]:
     return tuple(parse_requirement(item, (*path, i)) for i, item in enumerate(items))
 
 
-def _document(root: Any) -> Policy:
+def _document(root: Any, lookup: TransportLookup | None, warn: Callable[[str, Path], None]) -> Policy:
     top = _object(root, (), ("default", "transports"))
     if "default" not in top:
         raise _Fault("the global \"default\" requirements are missing", ("default",))
@@ -259,12 +263,17 @@ def _document(root: Any) -> Policy:
     if "transports" in top:
         for name, scopes in _map(top["transports"], ("transports",)).items():
             parsed: dict[str, tuple[Requirement, ...]] = {}
+            transport = transport_for_scopes(name, lookup)  # None: a transport this build lacks (lint warns)
             for scope, reqs in _map(scopes, ("transports", name)).items():
                 path = ("transports", name, scope)
-                try:
-                    validate_scope(name, scope)
-                except ValueError as exc:
-                    raise _Fault(str(exc), path) from None
+                if scope and transport is not None:
+                    try:
+                        transport.validate_policy_configuration_scope(scope)
+                    except ValueError as exc:
+                        raise _Fault(str(exc), path) from None
+                    problem = transport.policy_configuration_scope_warning(scope)
+                    if problem is not None:
+                        warn(f"{problem}; this scope never matches any image", path)
                 parsed[scope] = _requirements(reqs, path)
             transports[name] = parsed
     return _build((), Policy, default=default, transports=transports)
@@ -274,12 +283,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_policy(data: bytes | str, *, source: str | None = None) -> Policy:
+def parse_policy(data: bytes | str, *, source: str | None = None, transports: TransportLookup | None = None) -> Policy:
     """Parse policy.json contents.
 
     Args:
         data: the file's bytes (UTF-8) or text.
         source: the file name, used in messages and kept as ``Policy.source``.
+        transports: finds the transport whose rules check each scope; this build's
+            transport table when None.
 
     Returns:
         The validated policy.
@@ -305,7 +316,8 @@ def parse_policy(data: bytes | str, *, source: str | None = None) -> Policy:
     except (ValueError, RecursionError) as exc:
         raise PolicyError(f"{where}: {exc}", context={"file": source}) from None
     try:
-        policy = _document(root)
+        policy = _document(root, transports, lambda message, path: log.warning(
+            "%s: at %s: %s", where, format_path(path), message))
     except _Fault as fault:
         raise PolicyError(
             f"{where}: at {format_path(fault.path)}: {fault.message}",

@@ -143,8 +143,9 @@ class SignedBy(Requirement):
     """A simple-signing signature by one of the named GPG keys, for an accepted identity.
 
     Exactly one of ``key_path``, ``key_paths`` and ``key_data`` is given. Only
-    ``key_type="GPGKeys"`` is implemented (as in containers/image, which parses the other
-    values but rejects every image with them; we refuse them when the policy is loaded).
+    ``key_type="GPGKeys"`` is implemented; the other values containers/image knows load
+    (its sample policy.json uses them) and reject every signature with its message,
+    ``Unimplemented "keyType" value "…"``, as containers/image does. ``policy lint`` warns.
     """
 
     type_name: ClassVar[str] = "signedBy"
@@ -158,12 +159,6 @@ class SignedBy(Requirement):
     def __post_init__(self) -> None:
         if not isinstance(self.key_type, str) or self.key_type not in KNOWN_KEY_TYPES:
             raise PolicySpecError(f"unrecognized keyType value {self.key_type!r} (use \"GPGKeys\")", ("keyType",))
-        if self.key_type != "GPGKeys":
-            raise PolicySpecError(
-                f"keyType {self.key_type!r} is not implemented (containers/image rejects every image with it); "
-                'only "GPGKeys" is supported',
-                ("keyType",),
-            )
         given = count_given(self.key_path, self.key_paths, self.key_data)
         if given != 1:
             which = "none of them present" if given == 0 else "more than one present"
@@ -186,7 +181,9 @@ class SignedBy(Requirement):
 
     def describe(self) -> str:
         """Type, key sources and identity rule."""
-        return f"signedBy (keys: {', '.join(self.key_sources())}; signedIdentity: {self.signed_identity.type_name})"
+        key_type = "" if self.key_type == "GPGKeys" else f"keyType: {self.key_type}; "
+        return (f"signedBy ({key_type}keys: {', '.join(self.key_sources())}; "
+                f"signedIdentity: {self.signed_identity.type_name})")
 
     def to_json(self) -> dict[str, Any]:
         """The policy.json form."""
@@ -215,6 +212,9 @@ class SignedBy(Requirement):
         from trustcopy.signature.simple import verify_simple_signing
 
         check = SignatureCheck(self.signed_identity, image, index, sig)
+        if self.key_type != "GPGKeys":  # c/i: checked first, for every signature
+            return SigResult(SigStatus.REJECTED, "NOT_IMPLEMENTED", f'Unimplemented "keyType" value "{self.key_type}"',
+                             info=check.info())
         try:
             keyring = env.gpg_keyring(self)
         except KeyLoadError as exc:

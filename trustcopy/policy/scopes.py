@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,14 +58,23 @@ def scope_label(transport: str | None, scope: str | None) -> str:
     return format_path(("transports", transport, scope))
 
 
-def transport_for_scopes(name: str) -> ImageTransport | None:
-    """The transport whose rules validate ``transports.<name>`` keys (None: unchecked)."""
+#: Finds a transport by name (the transport table's ``get_transport``), or None when unknown.
+TransportLookup = Callable[[str], "ImageTransport | None"]
+
+
+def default_transport_lookup(name: str) -> ImageTransport | None:
+    """The transport table of this build (transports/alltransports.py)."""
     from trustcopy.transports.alltransports import get_transport
 
-    return get_transport(SCOPE_RULES_ALIASES.get(name, name))
+    return get_transport(name)
 
 
-def validate_scope(transport_name: str, scope: str) -> None:
+def transport_for_scopes(name: str, lookup: TransportLookup | None = None) -> ImageTransport | None:
+    """The transport whose rules validate ``transports.<name>`` keys (None: unchecked)."""
+    return (lookup or default_transport_lookup)(SCOPE_RULES_ALIASES.get(name, name))
+
+
+def validate_scope(transport_name: str, scope: str, lookup: TransportLookup | None = None) -> None:
     """Check one non-empty key of ``transports.<transport_name>``.
 
     Raises:
@@ -73,10 +82,32 @@ def validate_scope(transport_name: str, scope: str) -> None:
     """
     if scope == "":
         return
-    transport = transport_for_scopes(transport_name)
+    transport = transport_for_scopes(transport_name, lookup)
     if transport is None:
         return
     transport.validate_policy_configuration_scope(scope)
+
+
+def validate_scopes(policy: Policy, lookup: TransportLookup | None = None) -> None:
+    """Check every scope of ``policy`` with its transport's rules.
+
+    Raises:
+        PolicySpecError: the first scope a transport refuses, located at
+            ``transports.<name>["<scope>"]``.
+    """
+    from trustcopy.policy.model import PolicySpecError
+
+    for name, scopes in policy.transports.items():
+        transport = transport_for_scopes(name, lookup)
+        if transport is None:
+            continue
+        for scope in scopes:
+            if scope == "":
+                continue
+            try:
+                transport.validate_policy_configuration_scope(scope)
+            except ValueError as exc:
+                raise PolicySpecError(str(exc), ("transports", name, scope)) from None
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,10 @@ class ImageTransport(abc.ABC):
             ValueError: with the reason the scope is invalid.
         """
 
+    def policy_configuration_scope_warning(self, scope: str) -> str | None:
+        """A scope that is valid but can never match an image: why (for a warning), else None."""
+        return None
+
 
 class ImageReference(abc.ABC):
     """An immutable reference to an image location within a transport."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from policy_corpus import MALFORMED, SCHEMA_BLIND, VALID
+from policy_corpus import MALFORMED, SCHEMA_BLIND, VALID, VALID_WITH_WARNINGS
 
 from trustcopy.policy.lint import lint_policy_bytes, lint_policy_file, load_schema
 
@@ -170,6 +170,20 @@ def test_lint_reports_parser_error_with_path(name: str, text: str, path: str) ->
     assert len(parse) == 1
     assert parse[0].path == path or path == "(top level)"
     assert report.exit_status(strict=False) == 1
+
+
+@pytest.mark.parametrize(("name", "text", "code", "path", "fragment"), VALID_WITH_WARNINGS,
+                         ids=[v[0] for v in VALID_WITH_WARNINGS])
+def test_lint_warns_about_what_loads_but_never_works(name: str, text: str, code: str, path: str,
+                                                     fragment: str) -> None:
+    report = lint_policy_bytes(text.encode(), "p.json")
+    assert report.errors == []
+    assert list(_validator().iter_errors(json.loads(text))) == []  # the schema agrees it loads
+    [finding] = [f for f in report.warnings if f.code == code]
+    assert finding.path == path
+    assert fragment in finding.message
+    assert report.exit_status(strict=False) == 0
+    assert report.exit_status(strict=True) == 1
 
 
 def test_unreadable_file_is_an_error(tmp_path: Path) -> None:

@@ -10,10 +10,11 @@ reference (``docker.io/library/busybox:latest``); the namespaces are the reposit
 parent namespace, the ``host[:port]``, then ``*.example.com``-style wildcards of the host
 (port stripped), most specific first.
 
-Scope validation is stricter than containers/image (which accepts any string and lets
-it silently never match): a scope must be something an identity or namespace list can
-contain, i.e. fully expanded. ``busybox`` or ``library/busybox`` are refused with the
-expanded form as a hint (docs/policy.md, "Differences"). The same rules apply to
+Scope validation accepts any string, as containers/image does (its sample policy.json has
+``bogus/key-data-example``). A scope that no identity or namespace list can contain
+(``busybox``, ``library/busybox``: scopes are fully expanded) silently never matches there;
+here :func:`docker_scope_problem` names why, loading a policy logs it as a warning and
+``policy lint`` reports it, with the expanded form as a hint. The same rules apply to
 ``atomic`` scopes (policy/scopes.py).
 
 Registry access lives in ``source.py``/``destination.py``, imported only when an image is
@@ -102,8 +103,17 @@ def _validate_wildcard(scope: str) -> None:
         )
 
 
-def validate_docker_scope(scope: str) -> None:
-    """Check a ``docker`` (or ``atomic``) policy scope; see the module docstring.
+def docker_scope_problem(scope: str) -> str | None:
+    """Why a ``docker`` (or ``atomic``) scope can never match an image, or None when it can."""
+    try:
+        check_docker_scope(scope)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def check_docker_scope(scope: str) -> None:
+    """Check that a ``docker`` (or ``atomic``) scope can match; see the module docstring.
 
     Raises:
         ValueError: the scope can never be an identity or namespace of a reference.
@@ -178,8 +188,11 @@ class DockerTransport(ImageTransport):
         return new_reference(ref.tag_name_only())
 
     def validate_policy_configuration_scope(self, scope: str) -> None:
-        """See :func:`validate_docker_scope`."""
-        validate_docker_scope(scope)
+        """Any string, as containers/image: see :meth:`policy_configuration_scope_warning`."""
+
+    def policy_configuration_scope_warning(self, scope: str) -> str | None:
+        """Why the scope can never match (it is not fully expanded, say), or None."""
+        return docker_scope_problem(scope)
 
 
 TRANSPORT = DockerTransport()
