@@ -3,7 +3,8 @@
 ``ScriptedProxy`` sits in front of a real (plain-HTTP) docker-registry on 127.0.0.1 and
 forwards what the script does not answer. It serves plain HTTP and, given TLS material,
 HTTPS *on the same port* (it looks at the first byte of each connection), so a redirect
-can change only the scheme. It records every request with the scheme it came in on.
+can change only the scheme; it tells the registry the scheme (``X-Forwarded-Proto``), so
+the registry's own URLs keep it. It records every request with the scheme it came in on.
 
 Two scripts the tests use:
 - ``answer(seen) -> Answer | None``: reply without the registry (a redirect, a blob store);
@@ -170,8 +171,10 @@ class ScriptedProxy:
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
                 conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
                 for k, v in self.headers.items():
-                    if k.lower() not in ("transfer-encoding", "content-length", "connection"):
+                    if k.lower() not in ("transfer-encoding", "content-length", "connection", "x-forwarded-proto"):
                         conn.putheader(k, v)
+                # As a TLS-terminating proxy says it: the registry then builds https:// Locations.
+                conn.putheader("X-Forwarded-Proto", scheme)
                 conn.putheader("Content-Length", str(len(body)))
                 conn.endheaders(body)
                 resp = conn.getresponse()
