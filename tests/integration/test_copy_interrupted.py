@@ -8,8 +8,11 @@ destination (the staging directory exists, which the test asserts) and cannot fi
 
 - SIGKILL: nothing can clean up; a hidden ``.trustcopy-staging-*`` may stay behind, but
   the destination path is absent (or, for an existing layout, byte-identical).
-- SIGTERM: the copy stops, removes its staging, and exits 143; the proxy is released
-  after the signal, so the copy has to notice it was cancelled rather than hang.
+- SIGTERM: the copy stops, removes its staging, and exits 143. The proxy releases the
+  rest of the layer right after the signal, so the copy must notice the cancellation
+  rather than finish. (Without the release it would wait: a blob worker blocked in a read
+  of a stalled source is joined before staging is removed, which takes until that read
+  returns or times out.)
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def _kill_mid_blob(registry: RegistryServer, tmp_path: Path, policy: Path, kind:
             assert staging, "the copy is mid-blob but has no staging directory"
             assert not (kind != "oci-existing" and path.exists()), "the destination appeared before commit"
             proc.send_signal(sig)
-            hold.release.set()  # a SIGTERMed copy must notice cancellation, not merely a stalled socket
+            hold.release.set()  # see the module docstring: the copy must now stop, not finish
             _, err = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
