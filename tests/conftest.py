@@ -2,7 +2,8 @@
 
 Markers name the real tools a test needs (``registry``, ``gpg``, ``skopeo``, ``daemon``).
 A missing tool skips the test locally, but under ``CI=1`` it fails: CI must never pass
-by silently skipping the interop and integration tests.
+by silently skipping the interop and integration tests. Beyond tools, ``ci_skips`` makes
+*any* skip fail under ``CI=1`` unless its commented allow-list names the test.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-pytest_plugins = ["registry_fixtures", "gpghelpers"]
+pytest_plugins = ["ci_skips", "registry_fixtures", "gpghelpers", "pytester"]
 
 _TOOLS = {"registry": "docker-registry", "gpg": "gpg", "skopeo": "skopeo"}
 

@@ -13,7 +13,6 @@ from gpghelpers import FIXTURES, INFO, KEYS_EXAMPLE, GPGHome
 from trustcopy import __version__
 
 pytestmark = pytest.mark.gpg
-pytest.importorskip("trustcopy.manifest.digest", reason="the manifest package has not landed yet")
 
 FPR = (KEYS_EXAMPLE / "FINGERPRINT").read_text().strip()
 PUBRING = str(KEYS_EXAMPLE / "pubring.gpg")

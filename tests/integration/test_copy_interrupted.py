@@ -1,65 +1,132 @@
-"""A copy killed at any moment leaves the destination as it was (or complete)."""
+"""A copy killed in the middle leaves the destination as it was: no partial image, ever.
+
+The kill must provably land mid-copy, so the source is held, not raced: the image comes
+from a real registry through a ScriptedProxy that sends the first MiB of the big layer and
+then waits. When the proxy says it is holding, the copy process is alive, has opened its
+destination (the staging directory exists, which the test asserts) and cannot finish
+(the rest of a blob it needs has not been sent). Only then does the signal go out.
+
+- SIGKILL: nothing can clean up; a hidden ``.trustcopy-staging-*`` may stay behind, but
+  the destination path is absent (or, for an existing layout, byte-identical).
+- SIGTERM: the copy stops, removes its staging, and exits 143. The proxy releases the
+  rest of the layer right after the signal, so the copy must notice the cancellation
+  rather than finish. (Without the release it would wait: a blob worker blocked in a read
+  of a stalled source is joined before staging is removed, which takes until that read
+  returns or times out.)
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from imagefactory import make_image, random_layer, write_oci
+from imagefactory import Layer, make_image, make_tar, random_layer, write_oci
+from registry_fixtures import RegistryServer, fast_sys, push_image, running
+from scripted_proxy import Hold, ScriptedProxy
 
-from trustcopy.digest import Digest
+from trustcopy.fsutil import STAGING_PREFIX
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.registry
 
-
-def _verify_complete_dir(path: Path) -> None:
-    manifest = json.loads((path / "manifest.json").read_bytes())
-    for desc in [manifest["config"], *manifest["layers"]]:
-        data = (path / desc["digest"].split(":")[1]).read_bytes()
-        assert str(Digest.from_bytes(data)) == desc["digest"]
+#: Where the copy goes, and what was there before.
+DESTS = ["dir", "oci-new", "oci-existing"]
+HELD_AFTER = 1 << 20
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.2, 0.4, 0.8])
-def test_sigkill_mid_copy_leaves_no_partial_destination(tmp_path: Path, insecure_policy: Path, delay: float) -> None:
-    image = make_image([random_layer(8_000_000, seed) for seed in range(6)])
-    write_oci({"big": image}, str(tmp_path / "src"))
-    dest = tmp_path / "dest"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "trustcopy", "--policy", str(insecure_policy), "copy", "-q",
-         f"oci:{tmp_path}/src:big", f"dir:{dest}"],
+def _tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def _staging(parent: Path) -> list[str]:
+    return sorted(p for p in os.listdir(parent) if p.startswith(STAGING_PREFIX))
+
+
+def _push_big_image(registry: RegistryServer) -> str:
+    """Push an image with a 6 MB layer; return that layer's digest."""
+    image = make_image([random_layer(6_000_000, 11), Layer(make_tar([("small", b"s")]))])
+    push_image(registry.host, "app:1", image, fast_sys())
+    big = max(image.blobs, key=lambda d: len(image.blobs[d]))
+    assert len(image.blobs[big]) > 4 * HELD_AFTER
+    return big
+
+
+def _destination(out: Path, kind: str) -> tuple[str, Path, dict[str, bytes] | None]:
+    """(transport:path, the path, its files before the copy or None if it did not exist)."""
+    if kind == "dir":
+        return f"dir:{out}/image", out / "image", None
+    if kind == "oci-new":
+        return f"oci:{out}/layout:x", out / "layout", None
+    write_oci({"other": make_image([Layer(make_tar([("o", b"o")]))])}, str(out / "layout"))
+    return f"oci:{out}/layout:x", out / "layout", _tree(out / "layout")
+
+
+def _start_copy(proxy: ScriptedProxy, policy: Path, dest: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "trustcopy", "--policy", str(policy), "copy", "-q", "--src-tls-verify=false",
+         f"docker://{proxy.host}/app:1", dest],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    time.sleep(delay)
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    if dest.exists():
-        _verify_complete_dir(dest)  # the copy finished before the kill: it must be whole
+
+
+def _kill_mid_blob(registry: RegistryServer, tmp_path: Path, policy: Path, kind: str,
+                   sig: signal.Signals) -> tuple[int, str, Path, Path, dict[str, bytes] | None, list[str]]:
+    """Copy, wait until the big layer is held mid-body, send ``sig``, release, wait.
+
+    Returns (exit status, stderr, output parent, destination path, its files before,
+    staging directories present when the signal was sent).
+    """
+    big = _push_big_image(registry)
+    out = tmp_path / "out"
+    out.mkdir()
+    dest, path, before = _destination(out, kind)
+    hold = Hold(lambda method, p: method == "GET" and p.endswith(f"/blobs/{big}"), after=HELD_AFTER)
+    with running(ScriptedProxy(registry.port, hold=hold)) as proxy:
+        proc = _start_copy(proxy, policy, dest)
+        try:
+            assert hold.reached.wait(60), "the copy never started downloading the big layer"
+            assert proc.poll() is None, "the copy ended while a blob it needs was held"
+            staging = _staging(out)
+            assert staging, "the copy is mid-blob but has no staging directory"
+            assert not (kind != "oci-existing" and path.exists()), "the destination appeared before commit"
+            proc.send_signal(sig)
+            hold.release.set()  # see the module docstring: the copy must now stop, not finish
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+    return proc.returncode, err.decode(errors="replace"), out, path, before, staging
+
+
+def _assert_untouched(path: Path, before: dict[str, bytes] | None) -> None:
+    if before is None:
+        assert not path.exists()
     else:
-        leftovers = [p for p in os.listdir(tmp_path) if p not in ("src", "insecure-policy.json")]
-        assert all(p.startswith(".trustcopy-staging-") for p in leftovers)
+        assert _tree(path) == before
 
 
-def test_sigterm_cleans_up_staging(tmp_path: Path, insecure_policy: Path) -> None:
-    image = make_image([random_layer(20_000_000, seed) for seed in range(4)])
-    write_oci({"big": image}, str(tmp_path / "src"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "trustcopy", "--policy", str(insecure_policy), "copy", "-q",
-         f"oci:{tmp_path}/src:big", f"oci:{tmp_path}/dest:x"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not any(p.startswith(".trustcopy-staging-") for p in os.listdir(tmp_path)):
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGTERM)
-    rc = proc.wait(timeout=30)
-    if rc == 0:
-        pytest.skip("the copy finished before SIGTERM arrived")
-    assert not (tmp_path / "dest").exists()
-    assert sorted(os.listdir(tmp_path)) == ["insecure-policy.json", "src"]
+@pytest.mark.parametrize("kind", DESTS)
+def test_sigkill_mid_blob_leaves_no_partial_destination(plain_registry: RegistryServer, tmp_path: Path,
+                                                        insecure_policy: Path, kind: str) -> None:
+    rc, _, out, path, before, staging = _kill_mid_blob(plain_registry, tmp_path, insecure_policy, kind,
+                                                       signal.SIGKILL)
+    assert rc == -signal.SIGKILL
+    _assert_untouched(path, before)
+    # Only the staging directories that existed at the kill (hidden, never an image) may remain.
+    leftovers = sorted(set(os.listdir(out)) - ({path.name} if before is not None else set()))
+    assert leftovers == staging
+
+
+@pytest.mark.parametrize("kind", DESTS)
+def test_sigterm_mid_blob_cleans_up_staging(plain_registry: RegistryServer, tmp_path: Path,
+                                            insecure_policy: Path, kind: str) -> None:
+    rc, err, out, path, before, _ = _kill_mid_blob(plain_registry, tmp_path, insecure_policy, kind,
+                                                   signal.SIGTERM)
+    assert rc == 143, err
+    assert "terminated" in err
+    _assert_untouched(path, before)
+    assert sorted(os.listdir(out)) == ([path.name] if before is not None else [])

@@ -197,7 +197,6 @@ def test_keys_example_regenerate_script(tmp_path: Path) -> None:
 
 
 def test_create_signatures_signs_the_destination_manifest(new_home: Callable[[], GPGHome]) -> None:
-    pytest.importorskip("trustcopy.manifest.digest", reason="the manifest package has not landed yet")
     from trustcopy.copy.sign import create_signatures
     from trustcopy.digest import Digest
     from trustcopy.reference import parse_normalized_named

@@ -8,7 +8,6 @@ docs/policy.md lists (stricter here, or newer than skopeo 1.9).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -23,8 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / "keys-example"
 OTHER_KEY = ROOT / "tests" / "fixtures" / "signature" / "public-key.gpg"
 IDENTITY = "registry.example.com/app:1"
-HAS_MANIFEST = importlib.util.find_spec("trustcopy.manifest.mediatypes") is not None
-needs_manifest = pytest.mark.skipif(not HAS_MANIFEST, reason="the manifest package has not landed yet")
 
 REJECT = {"default": [{"type": "reject"}]}
 ACCEPT = {"default": [{"type": "insecureAcceptAnything"}]}
@@ -192,7 +189,6 @@ def test_explain_require_signed_refuses_unverified_acceptance(run_cli: Callable[
 
 
 @pytest.mark.gpg
-@needs_manifest
 def test_explain_real_signature(run_cli: Callable[..., Any], tmp_path: Path, signed_src: Path) -> None:
     good = _signed_by(KEYS / "pubring.gpg", {"type": "exactReference", "dockerReference": IDENTITY})
     policy = _write_policy(tmp_path, {"default": [good]})
@@ -204,7 +200,6 @@ def test_explain_real_signature(run_cli: Callable[..., Any], tmp_path: Path, sig
 # --- copy ----------------------------------------------------------------------------------
 
 
-@needs_manifest
 def test_rejected_copy_leaves_nothing_at_destination(run_cli: Callable[..., Any], tmp_path: Path, src: Path) -> None:
     policy = _write_policy(tmp_path, REJECT)
     out = tmp_path / "out"
@@ -218,7 +213,6 @@ def test_rejected_copy_leaves_nothing_at_destination(run_cli: Callable[..., Any]
 
 
 @pytest.mark.gpg
-@needs_manifest
 def test_copy_of_signed_image_with_wrong_identity_is_rejected(run_cli: Callable[..., Any], tmp_path: Path,
                                                                signed_src: Path) -> None:
     wrong = _signed_by(KEYS / "pubring.gpg", {"type": "exactRepository", "dockerRepository": "example.com/other"})
@@ -300,12 +294,11 @@ def _scenarios(src: Path, layout: Path) -> list[tuple[str, dict[str, Any], str, 
         ("oci-layout-scope", {**ACCEPT, "transports": {"oci": {str(layout): REJECT["default"]}}},
          f"oci:{layout}:t", False),
         ("sigstore-unsigned", {"default": [{"type": "sigstoreSigned", "keyPath": key}]}, f"dir:{src}", False),
-    ] + ([
         ("signed-exact-repository", {"default": [_signed_by(KEYS / "pubring.gpg", exact_repo)]}, "SIGNED", True),
         ("signed-wrong-identity", {"default": [_signed_by(KEYS / "pubring.gpg", {
             "type": "exactRepository", "dockerRepository": "registry.example.com/other"})]}, "SIGNED", False),
         ("signed-docker-matcher-on-dir", {"default": [_signed_by(KEYS / "pubring.gpg")]}, "SIGNED", False),
-    ] if HAS_MANIFEST else [])
+    ]
 
 
 @pytest.mark.skopeo

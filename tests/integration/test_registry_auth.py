@@ -12,7 +12,7 @@ import pytest
 from imagefactory import example_image, make_image, random_layer
 from registry_fixtures import USERS, RegistryServer, TokenRegistry, docker_ref, fast_sys, pull_blob, push_image
 
-from trustcopy.errors import RegistryAuthError, TrustcopyError
+from trustcopy.errors import RegistryAuthError
 from trustcopy.transports.docker import locations
 
 pytestmark = pytest.mark.registry
@@ -169,12 +169,21 @@ def test_cli_never_prints_credentials(run_cli, token_registry: TokenRegistry, tm
     push_image(token_registry.host, "team/app:1", example_image(),
                fast_sys(docker_username="alice", docker_password=USERS["alice"]))
     debug = ["--debug"] if use_debug else []
-    for creds in (f"alice:{USERS['alice']}", f"alice:{USERS['bob']}"):
-        try:
-            r = run_cli(*debug, "list-tags", "--tls-verify=false", "--creds", creds,
-                        f"docker://{token_registry.host}/team/app")
-        except TrustcopyError as exc:  # --debug re-raises
-            _no_secrets(str(exc), repr(exc.context))
-        else:
-            _no_secrets(r.stdout, r.stderr)
+    ref = f"docker://{token_registry.host}/team/app"
+    good = run_cli(*debug, "list-tags", "--tls-verify=false", "--creds", f"alice:{USERS['alice']}", ref)
+    assert good.exit_code == 0, good.stderr
+    assert json.loads(good.stdout)["Tags"] == ["1"]
+    _no_secrets(good.stdout, good.stderr)
+    wrong = (*debug, "list-tags", "--tls-verify=false", "--creds", f"alice:{USERS['bob']}", ref)
+    if use_debug:  # --debug re-raises the error (for its traceback) instead of printing one line
+        with pytest.raises(RegistryAuthError) as info:
+            run_cli(*wrong)
+        assert info.value.code == "registry-auth"
+        _no_secrets(str(info.value), repr(info.value.context), str(info.getrepr()))
+    else:
+        bad = run_cli(*wrong)
+        assert bad.exit_code == 1
+        assert "error[registry-auth]" in bad.stderr
+        _no_secrets(bad.stdout, bad.stderr)
+    assert any(r.authenticated_user == "alice" for r in token_registry.issuer.requests)  # the good login was real
     _no_secrets(caplog.text)

@@ -98,6 +98,31 @@ def test_corrupt_source_leaves_no_tag(run_cli, plain_registry: RegistryServer, t
         src.get_manifest()
 
 
+def test_corrupt_layer_compressed_on_the_way_leaves_no_manifest(run_cli, plain_registry: RegistryServer,  # type: ignore[no-untyped-def]
+                                                                tmp_path: Path, insecure_policy: Path) -> None:
+    """The registry gets the gzip of the layer under a digest computed while uploading.
+
+    The registry verifies that digest, which matches whatever was compressed: only the
+    check of the source bytes while they stream into the compressor stops a corrupt layer.
+    """
+    image = make_image([Layer(random_layer(2 << 20, 7).tar, compressed=False), Layer(make_tar([("x", b"y")]))])
+    write_dir(image, str(tmp_path / "src"))
+    layer = json.loads(image.manifest)["layers"][0]
+    assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar"  # so it is compressed on the way
+    blob = tmp_path / "src" / layer["digest"].split(":")[1]
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    r = _copy(run_cli, insecure_policy, f"dir:{tmp_path}/src", f"docker://{plain_registry.host}/app:bad")
+    assert r.exit_code == 1
+    assert f"blob {layer['digest']}: digest mismatch" in r.stderr
+    with docker_ref(plain_registry.host, "app:bad").new_image_source(fast_sys()) as src, \
+            pytest.raises(ImageNotFoundError):
+        src.get_manifest()
+    tags = run_cli("list-tags", "--tls-verify=false", f"docker://{plain_registry.host}/app")
+    assert tags.exit_code == 1 and "error[image-not-found]" in tags.stderr, tags.stdout  # no tag at all
+
+
 def test_copy_with_token_auth_never_prints_the_password(run_cli, token_registry: TokenRegistry,  # type: ignore[no-untyped-def]
                                                         tmp_path: Path, insecure_policy: Path) -> None:
     write_oci({"t": example_image()}, str(tmp_path / "src"))

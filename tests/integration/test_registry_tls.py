@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from imagefactory import example_image
-from registry_fixtures import RegistryServer, docker_ref, fast_sys, push_image
+from registry_fixtures import RegistryServer, docker_ref, fast_sys, make_tls_material, push_image, running
+from scripted_proxy import ScriptedProxy
 
 from trustcopy.errors import NetworkError
 from trustcopy.types import SystemContext
@@ -46,8 +47,24 @@ def test_per_host_certs_d(tls_registry: RegistryServer, tmp_path: Path, monkeypa
     push_image(tls_registry.host, "app:1", example_image(), _verifying())
 
 
-def test_tls_verify_false_still_uses_https(tls_registry: RegistryServer) -> None:
-    push_image(tls_registry.host, "app:1", example_image(), fast_sys(docker_tls_verify=False))
+def test_tls_verify_false_still_uses_https(tls_registry: RegistryServer, plain_registry: RegistryServer,
+                                          tmp_path: Path) -> None:
+    """--tls-verify=false skips certificate checks, not TLS: HTTP is only the fallback."""
+    image = example_image()
+    unverified = fast_sys(docker_tls_verify=False)
+    # An HTTPS-only registry whose CA nobody trusts.
+    push_image(tls_registry.host, "app:1", image, unverified)
+    with docker_ref(tls_registry.host, "app:1").new_image_source(unverified) as src:
+        assert src.get_manifest()[0] == image.manifest
+    # A port answering both HTTP and HTTPS: every request, push and pull, goes over HTTPS.
+    with running(ScriptedProxy(plain_registry.port, tls=make_tls_material(tmp_path / "tls"))) as proxy:
+        push_image(proxy.host, "app:2", image, unverified)
+        with docker_ref(proxy.host, "app:2").new_image_source(unverified) as src:
+            assert src.get_manifest()[0] == image.manifest
+        seen = proxy.requests()
+    assert any(s.method == "PUT" and "/manifests/" in s.path for s in seen)
+    assert any(s.method == "GET" and "/manifests/" in s.path for s in seen)
+    assert {s.scheme for s in seen} == {"https"}, [(s.scheme, s.method, s.path) for s in seen if s.scheme != "https"]
 
 
 def test_plain_http_registry_needs_tls_verify_false(plain_registry: RegistryServer) -> None:

@@ -70,13 +70,16 @@ def test_conversions_are_byte_identical_to_skopeo(run_cli, tmp_path: Path, insec
 
 def test_inspect_matches_skopeo_except_layersdata(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     write_oci({"t": example_image()}, str(tmp_path / "lay"))
-    ours = json.loads(run_cli("inspect", f"oci:{tmp_path}/lay:t").stdout)
+    r = run_cli("inspect", f"oci:{tmp_path}/lay:t")
+    assert r.exit_code == 0, r.stderr
+    ours = json.loads(r.stdout)
     theirs = json.loads(skopeo("inspect", f"oci:{tmp_path}/lay:t").stdout)
     ours.pop("LayersData")  # skopeo 1.9.3 predates LayersData
     theirs.pop("LayersData", None)
     assert ours == theirs
-    assert run_cli("inspect", "--config", f"oci:{tmp_path}/lay:t").stdout == \
-        skopeo("inspect", "--config", f"oci:{tmp_path}/lay:t").stdout
+    r = run_cli("inspect", "--config", f"oci:{tmp_path}/lay:t")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == skopeo("inspect", "--config", f"oci:{tmp_path}/lay:t").stdout
 
 
 def test_oci_layout_shared_by_both_tools(run_cli, tmp_path: Path, insecure_policy: Path) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,6 @@ import pytest
 from gpghelpers import FIXTURES, KEYS_EXAMPLE, GPGHome
 
 pytestmark = [pytest.mark.skopeo, pytest.mark.gpg]
-pytest.importorskip("trustcopy.manifest.digest", reason="the manifest package has not landed yet")
 
 FPR = (KEYS_EXAMPLE / "FINGERPRINT").read_text().strip()
 REFERENCE = "docker.io/library/busybox:latest"

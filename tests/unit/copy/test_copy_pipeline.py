@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -204,6 +205,39 @@ def test_uncompressed_layers_are_compressed_for_oci(tmp_path: Path) -> None:
     kept = _copy(f"dir:{tmp_path}/src", f"oci:{tmp_path}/raw:x",
                  dest_ctx=SystemContext(extra={"oci_accept_uncompressed_layers": True}))
     assert kept.manifest == image.manifest  # type: ignore[attr-defined]
+
+
+def test_corrupt_layer_compressed_on_the_way_to_oci_fails_naming_it(tmp_path: Path) -> None:
+    """The destination stores the gzip of the layer, named by a digest computed while writing.
+
+    Only the digest of the *source* bytes, checked while they stream into the compressor,
+    can catch a corrupt source here: the destination has nothing to compare with.
+    """
+    image = make_image([Layer(make_tar([("a", b"a" * 100_000)]), compressed=False),
+                        Layer(make_tar([("b", b"b" * 1000)]), compressed=False)])
+    write_dir(image, str(tmp_path / "src"))
+    layer_digest = json.loads(image.manifest)["layers"][0]["digest"]
+    # Intact, this image takes the compressing path: the layer is stored gzip-compressed.
+    good = _copy(f"dir:{tmp_path}/src", f"oci:{tmp_path}/good:x")
+    stored = json.loads(good.manifest)["layers"][0]  # type: ignore[attr-defined]
+    assert stored["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+    assert stored["digest"] != layer_digest
+    shutil.rmtree(tmp_path / "good")
+
+    blob = tmp_path / "src" / layer_digest.split(":")[1]
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0x01  # same size, still an uncompressed tar by its first bytes
+    blob.write_bytes(bytes(data))
+    with pytest.raises(DigestMismatchError, match=f"blob {layer_digest}: digest mismatch"):
+        _copy(f"dir:{tmp_path}/src", f"oci:{tmp_path}/new:x")
+    assert not (tmp_path / "new").exists()
+    # Into an existing layout holding another image: left byte-identical.
+    write_oci({"other": make_image([Layer(make_tar([("o", b"o")]))])}, str(tmp_path / "dest"))
+    before = _tree(tmp_path / "dest")
+    with pytest.raises(DigestMismatchError, match=f"blob {layer_digest}: digest mismatch"):
+        _copy(f"dir:{tmp_path}/src", f"oci:{tmp_path}/dest:new")
+    assert _tree(tmp_path / "dest") == before
+    assert sorted(os.listdir(tmp_path)) == ["dest", "src"]  # no staging left behind
 
 
 def _list_source(tmp_path: Path) -> tuple[Path, dict[str, object]]:

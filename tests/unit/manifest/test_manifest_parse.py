@@ -328,7 +328,14 @@ def test_go_valid_manifest_with_extra_fields_is_rejected(name: str, media_type: 
 def test_null_ambiguous_field_counts_as_absent_like_go() -> None:
     raw = read("go-manifest/v2s2.manifest.json")
     end = raw.rindex(b"}")
-    assert isinstance(parse_manifest(raw[:end] + b',"manifests":null' + raw[end:]), Schema2Manifest)
+    with_null = raw[:end] + b',"manifests":null' + raw[end:]
+    m = parse_manifest(with_null)
+    plain = parse_manifest(raw)
+    assert isinstance(m, Schema2Manifest)
+    assert (m.media_type, m.config, m.layers) == (plain.media_type, plain.config, plain.layers)
+    assert m.raw == with_null  # the bytes are kept as given: the digest is of what the source sent
+    with pytest.raises(ManifestError, match="rejecting ambiguous manifest"):
+        parse_manifest(raw[:end] + b',"manifests":[]' + raw[end:])
 
 
 @pytest.mark.parametrize(("media_type", "fixtures"), [

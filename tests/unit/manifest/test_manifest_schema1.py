@@ -102,8 +102,17 @@ def test_all_entries_with_one_id_collapse_to_the_base() -> None:
 
 
 def test_null_created_and_case_variant_v1_keys_are_accepted_like_go() -> None:
-    parse1(doc([("a", {"id": _id("1"), "created": None})]))
-    parse1(doc([("a", {"ID": _id("1")})]))
+    m = parse1(doc([("a", {"id": _id("1"), "created": None})]))
+    assert [str(i.digest) for i in m.layer_infos()] == ["sha256:" + "a" * 64]
+    assert m.empty_layers == (False,)
+    # Go's encoding/json matches keys case-insensitively: "ID" and "Parent" are the id and
+    # parent, so these chains are checked (and collapsed) exactly like lower-case ones.
+    m = parse1(doc([("a", {"ID": _id("1"), "Parent": _id("2")}), ("b", {"Id": _id("2")})]))
+    assert [str(i.digest)[7] for i in m.layer_infos()] == ["b", "a"]
+    m = parse1(doc([("a", {"ID": _id("1")}), ("b", {"id": _id("1")})]))
+    assert [str(i.digest)[7] for i in m.layer_infos()] == ["b"]  # the same ID twice: one layer
+    with pytest.raises(ManifestError, match="invalid parent ID"):
+        parse1(doc([("a", {"ID": _id("1"), "PARENT": _id("3")}), ("b", {"iD": _id("2")})]))
 
 
 SCHEMA1_ERRORS = [

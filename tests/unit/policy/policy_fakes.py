@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
-import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,20 +26,6 @@ from trustcopy.signature.sigstore import SigstoreTrustRoot
 from trustcopy.transports.base import ImageReference, ImageTransport
 from trustcopy.transports.docker.reference import docker_reference_identity, docker_reference_namespaces
 from trustcopy.types import SystemContext
-
-
-def _install_manifest_digest_stub() -> None:
-    """Until trustcopy.manifest.digest lands, provide its two functions (plain sha256 rules)."""
-    try:
-        import trustcopy.manifest.digest  # noqa: F401
-    except ImportError:
-        stub = types.ModuleType("trustcopy.manifest.digest")
-        stub.manifest_digest = Digest.from_bytes  # type: ignore[attr-defined]
-        stub.matches_digest = lambda raw, d: Digest.from_bytes(raw, d.algorithm) == d  # type: ignore[attr-defined]
-        sys.modules["trustcopy.manifest.digest"] = stub
-
-
-_install_manifest_digest_stub()
 
 FPR_A = "A" * 40
 FPR_B = "B" * 40

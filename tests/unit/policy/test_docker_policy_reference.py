@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util  # noqa: F401  (transports.alltransports relies on it being loaded)
-
 import pytest
 
 from trustcopy.errors import InvalidReferenceError

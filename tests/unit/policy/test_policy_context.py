@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util  # noqa: F401  (transports.alltransports relies on it being loaded)
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -156,7 +154,6 @@ def _dir_image(root: Path, signatures: list[bytes], manifest: bytes | None = Non
 
 
 def _evaluate_dir(path: Path, requirement: Requirement) -> Any:
-    pytest.importorskip("trustcopy.manifest.mediatypes", reason="the manifest package has not landed yet")
     ref = parse_image_name(f"dir:{path}")
     with PolicyContext(Policy(default=(requirement,))) as pc, ref.new_image_source(SystemContext()) as src:
         return pc.evaluate(UnparsedImage(src))
@@ -225,7 +222,7 @@ def test_real_gpg_file_without_keys(tmp_path: Path) -> None:
     assert "cannot import the keys" in verdict.message
 
 
-@pytest.mark.skipif(shutil.which("gpg") is None, reason="needs gpg")
+@pytest.mark.gpg
 def test_missing_key_file_rejects_every_signature(tmp_path: Path) -> None:
     path = _dir_image(tmp_path / "img", [_fixture("image.signature")])
     req = SignedBy(key_path=str(tmp_path / "nope.gpg"), signed_identity=ExactRepository("testing/manifest"))

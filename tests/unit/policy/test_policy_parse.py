@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util  # noqa: F401  (transports.alltransports relies on it being loaded)
 import json
 import os
 from pathlib import Path

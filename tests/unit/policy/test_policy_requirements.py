@@ -6,7 +6,6 @@ with a fake OpenPGP layer. Each case names the attack or situation it covers.
 
 from __future__ import annotations
 
-import importlib.util  # noqa: F401  (transports.alltransports relies on it being loaded)
 import json
 from collections.abc import Sequence
 

@@ -7,7 +7,6 @@ Each scope holds a distinct requirement so that the test can tell which one was 
 
 from __future__ import annotations
 
-import importlib.util  # noqa: F401  (transports.alltransports relies on it being loaded)
 from pathlib import Path
 
 import pytest

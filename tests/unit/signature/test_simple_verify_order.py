@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from trustcopy.digest import Digest
 from trustcopy.errors import SignatureVerificationError
 from trustcopy.signature.formats import SimpleSigning
+from trustcopy.signature.gpg import GPGKeyring
 from trustcopy.signature.mechanism import SigningMechanism, VerifiedMessage
 from trustcopy.signature.payload import build_simple_payload
 from trustcopy.signature.simple import verify_simple_signing
@@ -63,8 +65,24 @@ def run(mech: FakeMechanism, *, digest_ok: bool = True, identity_ok: bool = True
                                  validate_signed_docker_manifest_digest=check_digest, accepted_fingerprints=accepted)
 
 
-def test_fake_satisfies_the_protocol() -> None:
-    assert isinstance(FakeMechanism(), SigningMechanism)
+@pytest.mark.parametrize("impl", [FakeMechanism, GPGKeyring], ids=["fake", "gpg"])
+def test_mechanisms_match_the_protocol_member_by_member(impl: type) -> None:
+    """isinstance on a runtime_checkable Protocol only looks at names: compare signatures too.
+
+    A change to SigningMechanism must then reach the real mechanism and this fake alike,
+    or the fake would keep testing an interface that no longer exists.
+    """
+    members = {n: m for n, m in vars(SigningMechanism).items() if not n.startswith("_")}
+    assert {"fingerprints", "verify_message", "verify", "close"} <= members.keys()
+    for name, member in members.items():
+        assert hasattr(impl, name), name
+        if isinstance(member, property):
+            continue
+        want, got = inspect.signature(member), inspect.signature(getattr(impl, name))
+        assert list(got.parameters) == list(want.parameters), name
+        assert got.return_annotation == want.return_annotation, name
+    if impl is FakeMechanism:
+        assert isinstance(FakeMechanism(), SigningMechanism)
 
 
 def test_all_steps_pass_in_order() -> None:
