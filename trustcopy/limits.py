@@ -9,8 +9,9 @@ accept too. Blobs are never read into memory; they stream through DigestingReade
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from trustcopy.errors import LimitExceededError
 
@@ -21,7 +22,7 @@ MAX_AUTH_TOKEN_BODY = 1 * MiB
 MAX_CONFIG_BODY = 4 * MiB
 MAX_ERROR_BODY = 1 * MiB
 MAX_SIGNATURE_BODY = 4 * MiB
-MAX_POLICY_FILE = 4 * MiB
+MAX_POLICY_FILE = 64 * MiB
 MAX_AUTH_FILE = 1 * MiB
 MAX_KEY_FILE = 4 * MiB
 MAX_OCI_INDEX = 4 * MiB
@@ -121,3 +122,60 @@ def read_file_at_most(path: str, limit: int, what: str | None = None, *, allow_f
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+#: Deepest nesting of arrays and objects accepted in any JSON document we read. Real
+#: manifests, indexes, configs, policies and signatures nest fewer than 10 levels; the
+#: bound keeps every recursive walk (Python's own parser, jsonschema, our decoders) far
+#: from the interpreter's recursion limit, so 100,000 ``[`` is a clear error, never a
+#: RecursionError traceback.
+MAX_JSON_DEPTH = 200
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # deleting these leaves only brackets
+_INNERMOST_PAIR = re.compile(rb"[\[{][\]}]")
+
+
+def json_depth_exceeds(data: bytes | str) -> bool:
+    """Whether ``data`` nests arrays/objects deeper than MAX_JSON_DEPTH, without parsing it.
+
+    Strings are removed, then every innermost bracket pair, one level per pass (each pass
+    runs in C): a document of depth d empties after d passes. Unbalanced brackets never
+    empty and count as too deep (such a document is not JSON anyway).
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return False  # cannot be too deep: the common, cheap case
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_JSON_DEPTH):
+        if not brackets:
+            return False
+        brackets = _INNERMOST_PAIR.sub(b"", brackets)
+    return bool(brackets)
+
+
+def check_json_depth(data: bytes | str, what: str) -> None:
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH before anything walks it.
+
+    Every reader of untrusted JSON calls this (directly or through :func:`load_json`).
+
+    Raises:
+        LimitExceededError: naming ``what`` and the limit.
+    """
+    if json_depth_exceeds(data):
+        raise LimitExceededError(f"{what}: JSON nested more than {MAX_JSON_DEPTH} levels deep",
+                                 context={"what": what, "limit": MAX_JSON_DEPTH})
+
+
+def load_json(data: bytes | str, what: str, **kwargs: Any) -> Any:
+    """``json.loads`` for untrusted data: depth-bounded first (:func:`check_json_depth`).
+
+    Raises:
+        LimitExceededError: nested too deeply (not a ValueError: callers' "not JSON"
+            handling does not swallow it).
+        ValueError / UnicodeDecodeError: not JSON, as ``json.loads`` raises them.
+    """
+    import json
+
+    check_json_depth(data, what)
+    return json.loads(data, **kwargs)

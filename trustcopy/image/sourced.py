@@ -8,13 +8,13 @@ keep working.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
 from trustcopy import limits
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import ManifestError
+from trustcopy.limits import load_json
 
 if TYPE_CHECKING:
     from trustcopy.image.unparsed import UnparsedImage
@@ -139,7 +139,7 @@ class Image:
     def config_json(self) -> dict[str, Any]:
         """The config parsed as a JSON object."""
         try:
-            value = json.loads(self.config_blob())
+            value = load_json(self.config_blob(), f"{self.unparsed.reference}: image config")
         except (ValueError, UnicodeDecodeError) as exc:
             raise ManifestError(f"{self.unparsed.reference}: image config is not valid JSON: {exc}",
                                 code="config-invalid") from exc

@@ -33,6 +33,7 @@ import math
 import re
 from typing import Any
 
+from trustcopy import limits
 from trustcopy.gojson import go_marshal
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -95,39 +96,19 @@ def loads(data: bytes) -> Any:
     Raises:
         ValueError: the bytes are not valid JSON for Go (message says where).
     """
+    if limits.json_depth_exceeds(data):
+        raise TooDeepError(f"JSON nested more than {limits.MAX_JSON_DEPTH} levels deep")
     text = data.decode("utf-8", errors="trustcopy-go-replace")
-    try:
-        value = json.loads(text, object_pairs_hook=_object_hook, parse_constant=_refuse_constant,
-                           parse_int=_parse_int)
-    except RecursionError as exc:
-        raise TooDeepError("JSON nested too deeply") from exc
-    _check_depth(value)
+    value = json.loads(text, object_pairs_hook=_object_hook, parse_constant=_refuse_constant,
+                       parse_int=_parse_int)
     if "\\u" in text or "\\U" in text:
         value = _fix_surrogates(value)
     return value
 
 
-MAX_DEPTH = 200
-
-
 class TooDeepError(ValueError):
-    """Valid JSON we refuse to walk: Go would decode it, so callers must not treat it as "not JSON"."""
-
-
-def _check_depth(value: Any) -> None:
-    """Refuse nesting deeper than MAX_DEPTH, so later recursive walks cannot overflow the stack.
-
-    Go allows 10000 levels; no manifest or config comes anywhere near 200.
-    """
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise TooDeepError(f"JSON nested deeper than {MAX_DEPTH} levels")
-        if isinstance(item, GoObject):
-            stack.extend((v, depth + 1) for _, v in item.pairs)
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+    """Valid JSON we refuse to walk (limits.MAX_JSON_DEPTH; Go allows 10000 levels): callers
+    must not treat it as "not JSON"."""
 
 
 # Unicode code points whose simple case folding reaches an ASCII letter.

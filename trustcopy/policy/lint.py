@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from trustcopy.errors import PolicyError
-from trustcopy.limits import MAX_KEY_FILE, MAX_POLICY_FILE, read_file_at_most
+from trustcopy.errors import LimitExceededError, PolicyError
+from trustcopy.limits import MAX_KEY_FILE, MAX_POLICY_FILE, load_json, read_file_at_most
 from trustcopy.policy.identity import IdentityMatcher, RemapIdentity
 from trustcopy.policy.model import PathPart, Policy, Requirement
 from trustcopy.policy.parse import parse_policy
@@ -85,9 +85,9 @@ def schema_findings(data: bytes) -> list[Finding]:
     import jsonschema
 
     try:
-        document = json.loads(data)
-    except (ValueError, RecursionError):
-        return []  # the parser reports the syntax error
+        document = load_json(data, "policy")
+    except (ValueError, LimitExceededError):
+        return []  # the parser reports the syntax error, or the depth
     validator = jsonschema.Draft202012Validator(load_schema())
     out = []
     for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trustcopy.errors import LimitExceededError, PolicyError
-from trustcopy.limits import MAX_POLICY_FILE, read_file_at_most
+from trustcopy.limits import MAX_POLICY_FILE, load_json, read_file_at_most
 from trustcopy.policy.identity import IDENTITY_TYPES, IdentityMatcher, MatchRepoDigestOrExact
 from trustcopy.policy.model import PathPart, Policy, PolicySpecError, Requirement
 from trustcopy.policy.requirements import InsecureAcceptAnything, Reject, SignedBaseLayer, SignedBy
@@ -308,12 +308,14 @@ def parse_policy(data: bytes | str, *, source: str | None = None, transports: Tr
             f"{where}: starts with a byte-order mark, which JSON does not allow", context={"file": source}
         )
     try:
-        root = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_refuse_constant)
+        root = load_json(text, where, object_pairs_hook=_Pairs, parse_constant=_refuse_constant)
+    except LimitExceededError as exc:
+        raise PolicyError(exc.message, context={"file": source}) from None
     except json.JSONDecodeError as exc:
         detail = "unexpected data after the JSON value" if exc.msg == "Extra data" else exc.msg
         raise PolicyError(f"{where}: line {exc.lineno} column {exc.colno}: {detail}",
                           context={"file": source, "line": exc.lineno, "column": exc.colno}) from None
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:
         raise PolicyError(f"{where}: {exc}", context={"file": source}) from None
     try:
         policy = _document(root, transports, lambda message, path: log.warning(

@@ -29,15 +29,15 @@ import base64
 import binascii
 import bz2
 import dataclasses
-import json
 import types
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trustcopy.errors import SignatureVerificationError
+from trustcopy.errors import LimitExceededError, SignatureVerificationError
 from trustcopy.gojson import go_marshal
+from trustcopy.limits import load_json
 
 SIMPLE_SIGNING_FORMAT = "simple-signing"
 SIGSTORE_FORMAT = "sigstore-json"
@@ -176,8 +176,8 @@ def _member(data: dict[str, Any], key: str, zero: Any) -> Any:
 def _sigstore_from_chunk(chunk: bytes) -> SigstoreSignature:
     """Parse the sigstore-json chunk (Go's zero values for missing or null members)."""
     try:
-        data = json.loads(chunk.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        data = load_json(chunk.decode("utf-8"), "sigstore signature", object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError, LimitExceededError) as exc:
         raise _unsupported(f"invalid sigstore signature: {exc}") from None
     if not isinstance(data, dict):
         raise _unsupported("invalid sigstore signature: JSON object expected")

@@ -25,14 +25,14 @@ Invariants:
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from trustcopy.digest import Digest
-from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.errors import LimitExceededError, SignatureError, SignatureVerificationError
 from trustcopy.gojson import go_marshal
+from trustcopy.limits import load_json
 
 SIGNATURE_TYPE = "atomic container signature"
 #: The largest payload we parse; c/i reads signatures of at most 4 MiB, so no more can be signed.
@@ -176,13 +176,13 @@ def _decode(data: bytes) -> Any:
         raise _Invalid(f"payload of {len(data)} bytes is larger than {MAX_PAYLOAD_SIZE}")
     try:
         text = data.decode("utf-8")
-        return json.loads(
-            text, object_pairs_hook=_Object, parse_constant=_reject_constant,
+        return load_json(
+            text, "signature payload", object_pairs_hook=_Object, parse_constant=_reject_constant,
             parse_float=_parse_number, parse_int=_parse_number,
         )
     except _Invalid:
         raise
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, LimitExceededError) as exc:
         raise _Invalid(f"invalid JSON: {exc}") from None
 
 

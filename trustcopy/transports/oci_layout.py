@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -161,7 +160,7 @@ def _read_index(layout: str, what: str) -> dict[str, Any]:
     with open_regular_file(path, "index.json") as f:
         raw = limits.read_at_most(f, limits.MAX_OCI_INDEX, path)
     try:
-        index = json.loads(raw)
+        index = limits.load_json(raw, path)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{what}: {path} is not valid JSON: {exc}", code="oci-index-invalid") from exc
     if not isinstance(index, dict) or not isinstance(index.get("manifests", []), list):

@@ -122,11 +122,41 @@ def test_device_policy_is_refused(tmp_path: Path) -> None:
         load_policy("/dev/zero")
 
 
-def test_oversized_policy_is_refused(tmp_path: Path) -> None:
+def test_oversized_policy_is_refused_naming_the_cap(tmp_path: Path) -> None:
+    from trustcopy.limits import MAX_POLICY_FILE
+
     path = tmp_path / "huge.json"
-    path.write_bytes(b" " * (4 * 1024 * 1024 + 1))
-    with pytest.raises(PolicyError, match="larger than"):
+    with open(path, "wb") as f:  # sparse: no 64 MiB written
+        f.truncate(MAX_POLICY_FILE + 1)
+    with pytest.raises(PolicyError, match=f"larger than the {MAX_POLICY_FILE} bytes accepted") as exc:
         load_policy(path)
+    assert str(path) in exc.value.message
+
+
+def test_policy_with_100000_scopes_loads_and_matches(tmp_path: Path) -> None:
+    """containers/image has no size cap; a 5 MB policy is far below ours (bench/bench_policy.py times it)."""
+    scopes = {f"registry{i % 97}.example.com/team{i}/app": [{"type": "insecureAcceptAnything"}] for i in range(100_000)}
+    scopes["registry5.example.com/team5/app"] = [{"type": "reject"}]
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps({"default": [{"type": "reject"}], "transports": {"docker": scopes}}))
+    assert path.stat().st_size > 4 * 1024 * 1024  # the old cap refused this
+    policy = load_policy(path)
+    assert len(policy.transports["docker"]) == 100_000
+    from trustcopy.policy.scopes import requirements_for
+    from trustcopy.transports.alltransports import parse_image_name
+
+    match = requirements_for(policy, parse_image_name("docker://registry5.example.com/team5/app:1"))
+    assert match.scope == "registry5.example.com/team5/app"
+    assert match.requirements[0].type_name == "reject"
+
+
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_deeply_nested_policy_is_a_clear_error(tmp_path: Path, opener: str) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(opener * 100_000)
+    with pytest.raises(PolicyError, match="nested more than 200 levels deep") as exc:
+        load_policy(path)
+    assert str(path) in exc.value.message
 
 
 def test_load_policy_records_source(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ opened, so that parsing a reference never loads httpx.
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -103,8 +105,22 @@ def _validate_wildcard(scope: str) -> None:
         )
 
 
+@functools.cache
+def _plain_repository_scope() -> re.Pattern[str]:
+    """The common scope shape, ``host.domain[:port]/path/components``, which always can match.
+
+    Compiled on first use (start-up time); docker.io names are left to the full check,
+    because their canonical form adds ``library/``.
+    """
+    label = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+    component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    return re.compile(rf"(?!(?:index\.)?docker\.io[:/]){label}(?:\.{label})+(?::[0-9]+)?(?:/{component})+")
+
+
 def docker_scope_problem(scope: str) -> str | None:
     """Why a ``docker`` (or ``atomic``) scope can never match an image, or None when it can."""
+    if len(scope) <= 255 and _plain_repository_scope().fullmatch(scope):
+        return None  # the usual case, without parsing a reference (policies may have 100,000 scopes)
     try:
         check_docker_scope(scope)
     except ValueError as exc:
