@@ -35,6 +35,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Self
 
+from trustcopy.reasons import Reason
+
 
 class TrustcopyError(Exception):
     """Base of every user-facing failure.
@@ -146,18 +148,13 @@ class SignatureError(TrustcopyError):
 
 
 class SignatureVerificationError(SignatureError):
-    """One signature was not accepted; ``reason`` is a stable upper-case code.
-
-    Reasons (docs/policy-reasons.md): INVALID_SIGNATURE, NOT_SIGNED, UNTRUSTED_KEY,
-    UNKNOWN_KEY, EXPIRED, MULTIPLE_SIGNATURES, DIGEST_MISMATCH, IDENTITY_MISMATCH,
-    INVALID_PAYLOAD, UNSUPPORTED_FORMAT.
-    """
+    """One signature was not accepted; ``reason`` says why (trustcopy.reasons.Reason, docs/policy.md)."""
 
     default_code = "signature-rejected"
 
-    def __init__(self, message: str, *, reason: str, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, reason: Reason, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.reason = reason
+        self.reason = Reason(reason)
 
 
 class ManifestError(TrustcopyError):

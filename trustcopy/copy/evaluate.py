@@ -23,6 +23,7 @@ from trustcopy.copy.options import CopyOptions, ImageListSelection
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError, PolicyRejected, UsageError
 from trustcopy.image.unparsed import UnparsedImage
+from trustcopy.reasons import Reason
 from trustcopy.transports.base import ImageReference, ImageSource
 from trustcopy.types import SystemContext
 
@@ -129,7 +130,7 @@ class Evaluation:
             "digest": str(self.digest),
             "manifestList": True,
             "allowed": self.allowed,
-            "reason": "ALLOWED" if refused is None else refused.verdict.reason,
+            "reason": Reason.ALLOWED if refused is None else refused.verdict.reason,
             "message": ("every planned instance is allowed" if refused is None
                         else f"instance {refused.instance_digest}: {refused.verdict.message}"),
             "instances": [

@@ -35,7 +35,7 @@ def go_time(value: Any) -> str | None:
         return None
     m = _RFC3339.fullmatch(value) if isinstance(value, str) else None
     if m is None:
-        raise ManifestError(f"invalid timestamp {value!r} in image config", code="config-invalid")
+        raise ManifestError(f"invalid timestamp {value!r} in image config", code="image-config-invalid")
     main, frac, zone = m.group(1), (m.group(2) or "")[:9].rstrip("0"), m.group(3)
     if zone in ("z", "+00:00"):
         zone = "Z"
@@ -142,9 +142,10 @@ class Image:
             value = load_json(self.config_blob(), f"{self.unparsed.reference}: image config")
         except (ValueError, UnicodeDecodeError) as exc:
             raise ManifestError(f"{self.unparsed.reference}: image config is not valid JSON: {exc}",
-                                code="config-invalid") from exc
+                                code="image-config-invalid") from exc
         if not isinstance(value, dict):
-            raise ManifestError(f"{self.unparsed.reference}: image config is not a JSON object", code="config-invalid")
+            raise ManifestError(f"{self.unparsed.reference}: image config is not a JSON object",
+                                code="image-config-invalid")
         return value
 
     def inspect(self, digest: Digest) -> dict[str, Any]:

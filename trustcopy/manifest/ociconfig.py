@@ -62,13 +62,13 @@ def oci_config_from_docker(config: bytes) -> bytes:
     """The OCI config bytes containers/image derives from a Docker schema2 config.
 
     Raises:
-        ManifestError: ``config-invalid`` where Go's json.Unmarshal into the OCI image
+        ManifestError: ``image-config-invalid`` where Go's json.Unmarshal into the OCI image
             struct fails (not JSON, wrong field types, unparseable times).
     """
     try:
         decoded = _gojson.decode(_gojson.loads(config), _IMAGE, {}, "config")
     except ValueError as exc:  # GoTypeError included
-        raise ManifestError(f"converting the image config to OCI: {exc}", code="config-invalid") from exc
+        raise ManifestError(f"converting the image config to OCI: {exc}", code="image-config-invalid") from exc
     image: dict[str, Any] = decoded or {}
     out: dict[str, Any] = {}
     _omit_empty(image, out, "created", "author")

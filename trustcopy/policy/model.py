@@ -9,8 +9,8 @@ built; the parser prefixes it with the object's own location in the file.
 
 Results say why (DESIGN rule 1): an identity check returns :class:`Match`, a signature
 check a :class:`SigResult` (ACCEPTED / REJECTED / UNKNOWN plus a stable reason code), and
-an image check an :class:`ImageResult`. Reason codes are upper-case, stable, and listed
-in docs/policy.md.
+an image check an :class:`ImageResult`. Reason codes are members of
+:class:`trustcopy.reasons.Reason`, each documented in docs/policy.md.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from trustcopy.reasons import Reason
 
 if TYPE_CHECKING:
     from trustcopy.image.unparsed import UnparsedImage
@@ -99,7 +101,7 @@ class SigResult:
     """
 
     status: SigStatus
-    reason: str = ""
+    reason: Reason | None = None
     message: str = ""
     signature: VerifiedSignature | None = None
     info: SignatureInfo | None = None
@@ -110,7 +112,7 @@ class ImageResult:
     """One requirement's verdict on the image, with the per-signature trace behind it."""
 
     allowed: bool
-    reason: str
+    reason: Reason
     message: str
     signatures: tuple[SigResult, ...] = ()
 

@@ -32,6 +32,7 @@ from trustcopy.policy.model import (
     SigResult,
     SigStatus,
 )
+from trustcopy.reasons import Reason
 
 if TYPE_CHECKING:
     from trustcopy.digest import Digest
@@ -52,7 +53,7 @@ class InsecureAcceptAnything(Requirement):
 
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
         """Always allowed, without looking at the image."""
-        return ImageResult(True, "ACCEPT_ANYTHING", "insecureAcceptAnything allows any image")
+        return ImageResult(True, Reason.ACCEPT_ANYTHING, "insecureAcceptAnything allows any image")
 
     def is_signature_accepted(self, image: UnparsedImage, sig: Signature, env: EvalResources) -> SigResult:
         """No opinion: this requirement does not deal with signatures."""
@@ -71,12 +72,13 @@ class Reject(Requirement):
 
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
         """Never allowed."""
-        return ImageResult(False, "SCOPE_REJECT", f"Running image {image.reference} is rejected by policy.")
+        return ImageResult(False, Reason.SCOPE_REJECT, f"Running image {image.reference} is rejected by policy.")
 
     def is_signature_accepted(self, image: UnparsedImage, sig: Signature, env: EvalResources) -> SigResult:
         """Never accepted."""
         return SigResult(
-            SigStatus.REJECTED, "SCOPE_REJECT", f"Any signatures for image {image.reference} are rejected by policy."
+            SigStatus.REJECTED, Reason.SCOPE_REJECT,
+            f"Any signatures for image {image.reference} are rejected by policy.",
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -204,7 +206,7 @@ class SignedBy(Requirement):
         if not isinstance(sig, SimpleSigning):
             check = SignatureCheck(self.signed_identity, image, 1, sig)
             message = f"signedBy accepts only simple signing, not {sig.format_id}"
-            return SigResult(SigStatus.REJECTED, "UNSUPPORTED_FORMAT", message, info=check.info())
+            return SigResult(SigStatus.REJECTED, Reason.UNSUPPORTED_FORMAT, message, info=check.info())
         return self.verify_simple(image, sig, 1, env)
 
     def verify_simple(self, image: UnparsedImage, sig: SimpleSigning, index: int, env: EvalResources) -> SigResult:
@@ -213,14 +215,14 @@ class SignedBy(Requirement):
 
         check = SignatureCheck(self.signed_identity, image, index, sig)
         if self.key_type != "GPGKeys":  # c/i: checked first, for every signature
-            return SigResult(SigStatus.REJECTED, "NOT_IMPLEMENTED", f'Unimplemented "keyType" value "{self.key_type}"',
-                             info=check.info())
+            return SigResult(SigStatus.REJECTED, Reason.NOT_IMPLEMENTED,
+                             f'Unimplemented "keyType" value "{self.key_type}"', info=check.info())
         try:
             keyring = env.gpg_keyring(self)
         except KeyLoadError as exc:
-            return SigResult(SigStatus.REJECTED, "KEY_LOAD_FAILED", str(exc), info=check.info())
+            return SigResult(SigStatus.REJECTED, Reason.KEY_LOAD_FAILED, str(exc), info=check.info())
         if not keyring.fingerprints:
-            return SigResult(SigStatus.REJECTED, "KEY_LOAD_FAILED", "No public keys imported", info=check.info())
+            return SigResult(SigStatus.REJECTED, Reason.KEY_LOAD_FAILED, "No public keys imported", info=check.info())
         try:
             verified = verify_simple_signing(
                 sig,
@@ -260,7 +262,7 @@ def validate_signed_digest(image: UnparsedImage, digest: Digest) -> None:
         raise SignatureVerificationError(
             f"Signature for digest {digest} does not match: the manifest of {image.reference} "
             f"has digest {image.manifest_digest()}",
-            reason="DIGEST_MISMATCH",
+            reason=Reason.DIGEST_MISMATCH,
             context={"claimed_digest": str(digest)},
         )
 
@@ -299,7 +301,7 @@ class SignatureCheck:
             raise SignatureVerificationError(
                 f"Signature for identity {json.dumps(signed)} is not accepted: {match.reason}; "
                 f"expected {self.expected}",
-                reason="IDENTITY_MISMATCH",
+                reason=Reason.IDENTITY_MISMATCH,
                 context={"claimed_identity": signed, "expected_identity": self.expected},
             )
 
@@ -307,17 +309,17 @@ class SignatureCheck:
         """The result for a failed verification (the signer is named when the crypto held)."""
         value = exc.context.get("key_fingerprint") or exc.context.get("fingerprint")
         fingerprint = value if isinstance(value, str) else None
-        reason = exc.reason if isinstance(exc, SignatureVerificationError) else "INVALID_SIGNATURE"
+        reason = exc.reason if isinstance(exc, SignatureVerificationError) else Reason.INVALID_SIGNATURE
         return SigResult(SigStatus.REJECTED, reason, exc.message, info=self.info(fingerprint))
 
     def accepted(self, verified: VerifiedSignature | None) -> SigResult:
         """The result for a verifier that returned; one that returned nothing is inconsistent."""
         if verified is None:  # a verifier must return the verified object or raise
-            return SigResult(SigStatus.REJECTED, "INTERNAL_INCONSISTENCY",
+            return SigResult(SigStatus.REJECTED, Reason.INTERNAL_INCONSISTENCY,
                              "internal error: verification succeeded but returned no data", info=self.info())
         return SigResult(
             SigStatus.ACCEPTED,
-            "SIGNATURE_VERIFIED",
+            Reason.SIGNATURE_VERIFIED,
             f"signed by key {verified.key_fingerprint} for {verified.docker_reference}",
             signature=verified,
             info=self.info(verified.key_fingerprint),
@@ -337,10 +339,10 @@ def indexed_signatures(image: UnparsedImage) -> list[tuple[int, SimpleSigning | 
     for index, sig in enumerate(image.signatures(), start=1):
         if isinstance(sig, UnknownSignature):
             info = SignatureInfo(index, sig.format_id, location=sig.location)
-            result = SigResult(SigStatus.REJECTED, "UNSUPPORTED_FORMAT", sig.reason, info=info)
+            result = SigResult(SigStatus.REJECTED, Reason.UNSUPPORTED_FORMAT, sig.reason, info=info)
             where = f" ({sig.location})" if sig.location else ""
-            return ImageResult(False, result.reason, f"signature {index}{where} cannot be parsed: {sig.reason}",
-                               (result,))
+            return ImageResult(False, Reason.UNSUPPORTED_FORMAT,
+                               f"signature {index}{where} cannot be parsed: {sig.reason}", (result,))
         out.append((index, sig))
     return out
 
@@ -351,25 +353,26 @@ def summarize(results: Sequence[SigResult], none_message: str) -> ImageResult:
         if result.status is SigStatus.ACCEPTED and result.signature is not None:
             index = result.info.index if result.info else "?"
             message = f"signature {index} accepted: {result.message}"
-            return ImageResult(True, "SIGNATURE_VERIFIED", message, tuple(results))
+            return ImageResult(True, Reason.SIGNATURE_VERIFIED, message, tuple(results))
     if not results:
-        return ImageResult(False, "NO_SIGNATURES", none_message)
+        return ImageResult(False, Reason.NO_SIGNATURES, none_message)
     reasons = [_failure(r) for r in results]
     codes = {code for code, _ in reasons}
     if len(results) == 1:
         return ImageResult(False, reasons[0][0], reasons[0][1], tuple(results))
-    code = codes.pop() if len(codes) == 1 else "SIGNATURES_REJECTED"
+    code = codes.pop() if len(codes) == 1 else Reason.SIGNATURES_REJECTED
     text = "; ".join(
         f"signature {r.info.index if r.info else '?'}: {msg}" for r, (_, msg) in zip(results, reasons, strict=True)
     )
     return ImageResult(False, code, f"None of the signatures were accepted, reasons: {text}", tuple(results))
 
 
-def _failure(result: SigResult) -> tuple[str, str]:
+def _failure(result: SigResult) -> tuple[Reason, str]:
     if result.status is SigStatus.REJECTED:
-        return result.reason or "INVALID_SIGNATURE", result.message or "signature rejected"
+        return result.reason or Reason.INVALID_SIGNATURE, result.message or "signature rejected"
     # ACCEPTED without a payload, or UNKNOWN: impossible for a signature-verifying requirement.
-    return "INTERNAL_INCONSISTENCY", f"Internal error: Unexpected signature verification result {result.status.value!r}"
+    return (Reason.INTERNAL_INCONSISTENCY,
+            f"Internal error: Unexpected signature verification result {result.status.value!r}")
 
 
 @dataclass(frozen=True)
@@ -385,7 +388,7 @@ class SignedBaseLayer(Requirement):
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
         """Never allowed: not implemented in containers/image either."""
         return ImageResult(
-            False, "NOT_IMPLEMENTED", "signedBaseLayer not implemented yet! (containers/image rejects it too)"
+            False, Reason.NOT_IMPLEMENTED, "signedBaseLayer not implemented yet! (containers/image rejects it too)"
         )
 
     def is_signature_accepted(self, image: UnparsedImage, sig: Signature, env: EvalResources) -> SigResult:

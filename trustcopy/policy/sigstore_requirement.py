@@ -39,6 +39,7 @@ from trustcopy.policy.requirements import (
     indexed_signatures,
     summarize,
 )
+from trustcopy.reasons import Reason
 
 if TYPE_CHECKING:
     from trustcopy.image.unparsed import UnparsedImage
@@ -230,7 +231,7 @@ class SigstoreSigned(Requirement):
     def is_signature_accepted(self, image: UnparsedImage, sig: Signature, env: EvalResources) -> SigResult:
         """Rejected, as in containers/image (which does not implement this for sigstore)."""
         message = "isSignatureAuthorAccepted is not implemented for sigstore"
-        return SigResult(SigStatus.REJECTED, "NOT_IMPLEMENTED", message)
+        return SigResult(SigStatus.REJECTED, Reason.NOT_IMPLEMENTED, message)
 
     def verify(self, image: UnparsedImage, sig: SigstoreSignature, index: int, env: EvalResources) -> SigResult:
         """Verify one sigstore signature with the trust root built once per policy context."""
@@ -240,7 +241,7 @@ class SigstoreSigned(Requirement):
         try:
             trust_root = env.sigstore_trust_root(self)
         except KeyLoadError as exc:
-            return SigResult(SigStatus.REJECTED, "KEY_LOAD_FAILED", str(exc), info=check.info())
+            return SigResult(SigStatus.REJECTED, Reason.KEY_LOAD_FAILED, str(exc), info=check.info())
         try:
             verified = sigstore.verify_sigstore(sig, trust_root,
                                                 validate_signed_docker_reference=check.validate_identity,

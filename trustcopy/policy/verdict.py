@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from trustcopy.errors import PolicyRejected
 from trustcopy.policy.model import SigResult
 from trustcopy.policy.scopes import format_path
+from trustcopy.reasons import Reason
 
 if TYPE_CHECKING:
     from trustcopy.policy.scopes import ScopeMatch
@@ -34,7 +35,7 @@ class SignatureResult:
 
     index: int
     status: str
-    reason: str
+    reason: Reason | None
     message: str
     format: str = "unknown"
     key_fingerprint: str | None = None
@@ -95,7 +96,7 @@ class RequirementResult:
     type: str
     description: str
     allowed: bool
-    reason: str
+    reason: Reason
     message: str
     verifies_signatures: bool = False
     signatures: tuple[SignatureResult, ...] = ()
@@ -122,7 +123,7 @@ class Verdict:
 
     image: str
     allowed: bool
-    reason: str
+    reason: Reason
     message: str
     transport: str
     identity: str
@@ -150,15 +151,15 @@ class Verdict:
         allowed = False
         failed_index = None
         if not requirements:
-            reason, message = "EMPTY_REQUIREMENTS", "List of verification policy requirements must not be empty"
+            reason, message = Reason.EMPTY_REQUIREMENTS, "List of verification policy requirements must not be empty"
         elif failed is not None:
             reason, message, failed_index = failed.reason, failed.message, failed.index
         elif require_signed and not verified:
-            reason = "REQUIRE_SIGNED"
+            reason = Reason.REQUIRE_SIGNED
             message = f"No signature verification policy found for image {scope.transport}:{scope.identity}"
         else:
             allowed = True
-            reason = "ALLOWED"
+            reason = Reason.ALLOWED
             message = "; ".join(f"{r.path}: {r.message}" for r in requirements)
         return cls(
             image=image, allowed=allowed, reason=reason, message=message, transport=scope.transport,

@@ -38,6 +38,7 @@ from typing import Any
 from trustcopy.errors import LimitExceededError, SignatureVerificationError
 from trustcopy.gojson import go_marshal
 from trustcopy.limits import load_json
+from trustcopy.reasons import Reason
 
 SIMPLE_SIGNING_FORMAT = "simple-signing"
 SIGSTORE_FORMAT = "sigstore-json"
@@ -120,7 +121,7 @@ Signature = SimpleSigning | SigstoreSignature | UnknownSignature
 
 def _unsupported(message: str) -> SignatureVerificationError:
     """The error for a blob of unknown or malformed format."""
-    return SignatureVerificationError(message, reason="UNSUPPORTED_FORMAT", code="signature-format-invalid")
+    return SignatureVerificationError(message, reason=Reason.UNSUPPORTED_FORMAT, code="signature-format-invalid")
 
 
 def signature_from_blob(blob: bytes) -> SimpleSigning | SigstoreSignature:

@@ -39,6 +39,7 @@ import gnupg
 
 from trustcopy.errors import SignatureError, SignatureVerificationError
 from trustcopy.limits import MAX_KEY_FILE, MAX_SIGNATURE_BODY
+from trustcopy.reasons import Reason
 from trustcopy.signature.formats import data_hidden_after_compressed_message
 from trustcopy.signature.mechanism import VerifiedMessage
 from trustcopy.signature.payload import MAX_PAYLOAD_SIZE
@@ -70,7 +71,7 @@ _EXPIRY = {"EXPSIG": "the signature has expired", "EXPKEYSIG": "the signing key 
 Status = tuple[str, str]
 
 
-def _reject(message: str, reason: str, **context: str) -> SignatureVerificationError:
+def _reject(message: str, reason: Reason, **context: str) -> SignatureVerificationError:
     """A verification error with a stable reason and trace context."""
     return SignatureVerificationError(message, reason=reason, context=context)
 
@@ -91,39 +92,39 @@ def judge_status(statuses: Sequence[Status], returncode: int | None, payload_siz
     """
     keywords = [k for k, _ in statuses]
     if any(k in _ENCRYPTION for k in keywords):
-        raise _reject("the message is encrypted; a signature must be a signed, unencrypted message", "NOT_SIGNED")
+        raise _reject("the message is encrypted; a signature must be a signed, unencrypted message", Reason.NOT_SIGNED)
     results = [(k, v) for k, v in statuses if k in _RESULTS]
     if len(results) > 1 or keywords.count("NEWSIG") > 1:
         raise _reject(f"the message carries {max(len(results), keywords.count('NEWSIG'))} signatures; "
-                      "exactly one is required", "MULTIPLE_SIGNATURES")
+                      "exactly one is required", Reason.MULTIPLE_SIGNATURES)
     plaintexts = keywords.count("PLAINTEXT")
     if plaintexts > 1:
         raise _reject(f"the message holds {plaintexts} literal data packets; exactly one is required",
-                      "INVALID_SIGNATURE")
+                      Reason.INVALID_SIGNATURE)
     if not results:
         if plaintexts == 1:
-            raise _reject("the message is not signed (literal data only)", "NOT_SIGNED")
-        raise _reject("not an OpenPGP signed message", "INVALID_SIGNATURE")
+            raise _reject("the message is not signed (literal data only)", Reason.NOT_SIGNED)
+        raise _reject("not an OpenPGP signed message", Reason.INVALID_SIGNATURE)
     kind, value = results[0]
     key_id = value.split(" ", 1)[0]
     if kind == "ERRSIG":
         if "NO_PUBKEY" in keywords:
-            raise _reject(f"signed by key ID {key_id}, which is not among the trusted keys", "UNKNOWN_KEY",
+            raise _reject(f"signed by key ID {key_id}, which is not among the trusted keys", Reason.UNKNOWN_KEY,
                           key_id=key_id)
         raise _reject(f"gpg could not check the signature by key ID {key_id} (ERRSIG {value})",
-                      "INVALID_SIGNATURE", key_id=key_id)
+                      Reason.INVALID_SIGNATURE, key_id=key_id)
     if kind == "BADSIG":
         raise _reject(f"bad signature by key ID {key_id}: the signed data or the signature was altered",
-                      "INVALID_SIGNATURE", key_id=key_id)
+                      Reason.INVALID_SIGNATURE, key_id=key_id)
     if kind in _EXPIRY:
-        raise _reject(f"{_EXPIRY[kind]} (key ID {key_id})", "EXPIRED", key_id=key_id)
+        raise _reject(f"{_EXPIRY[kind]} (key ID {key_id})", Reason.EXPIRED, key_id=key_id)
     if kind == "REVKEYSIG":
-        raise _reject(f"the signing key has been revoked (key ID {key_id})", "INVALID_SIGNATURE", key_id=key_id)
+        raise _reject(f"the signing key has been revoked (key ID {key_id})", Reason.INVALID_SIGNATURE, key_id=key_id)
     for keyword in keywords:  # kind == GOODSIG from here on
         if keyword in _EXPIRY:
-            raise _reject(f"{_EXPIRY[keyword]} (key ID {key_id})", "EXPIRED", key_id=key_id)
+            raise _reject(f"{_EXPIRY[keyword]} (key ID {key_id})", Reason.EXPIRED, key_id=key_id)
         if keyword not in _BENIGN:
-            raise _reject(f"gpg reported {keyword} while verifying; refusing the signature", "INVALID_SIGNATURE")
+            raise _reject(f"gpg reported {keyword} while verifying; refusing the signature", Reason.INVALID_SIGNATURE)
     return _check_good(statuses, key_id, returncode, payload_size)
 
 
@@ -131,22 +132,22 @@ def _check_good(statuses: Sequence[Status], key_id: str, returncode: int | None,
     """The checks that remain once gpg said GOODSIG: one VALIDSIG, sane key, data, exit 0."""
     validsigs = [v.split() for k, v in statuses if k == "VALIDSIG"]
     if len(validsigs) != 1 or len(validsigs[0]) < 10:
-        raise _reject("gpg did not report exactly one complete VALIDSIG", "INVALID_SIGNATURE")
+        raise _reject("gpg did not report exactly one complete VALIDSIG", Reason.INVALID_SIGNATURE)
     fields = validsigs[0]
     signing, sig_class, primary = fields[0], fields[8], fields[9]
     if not (_FINGERPRINT.fullmatch(signing) and _FINGERPRINT.fullmatch(primary)):
-        raise _reject("gpg reported a malformed fingerprint", "INVALID_SIGNATURE")
+        raise _reject("gpg reported a malformed fingerprint", Reason.INVALID_SIGNATURE)
     if not (signing.endswith(key_id) or signing.startswith(key_id)):
-        raise _reject("GOODSIG and VALIDSIG name different keys", "INVALID_SIGNATURE")
+        raise _reject("GOODSIG and VALIDSIG name different keys", Reason.INVALID_SIGNATURE)
     if sig_class not in ("00", "01"):  # binary or text document signature
-        raise _reject(f"unexpected OpenPGP signature class 0x{sig_class}", "INVALID_SIGNATURE")
+        raise _reject(f"unexpected OpenPGP signature class 0x{sig_class}", Reason.INVALID_SIGNATURE)
     if "PLAINTEXT" not in (k for k, _ in statuses):
-        raise _reject("the signed message has no literal data", "INVALID_SIGNATURE")
+        raise _reject("the signed message has no literal data", Reason.INVALID_SIGNATURE)
     lengths = [v for k, v in statuses if k == "PLAINTEXT_LENGTH"]
     if lengths and lengths[0].strip() != str(size):
-        raise _reject("gpg's output does not match the signed literal data length", "INVALID_SIGNATURE")
+        raise _reject("gpg's output does not match the signed literal data length", Reason.INVALID_SIGNATURE)
     if returncode != 0:
-        raise _reject(f"gpg exited with status {returncode}", "INVALID_SIGNATURE")
+        raise _reject(f"gpg exited with status {returncode}", Reason.INVALID_SIGNATURE)
     return signing, primary
 
 
@@ -255,19 +256,19 @@ class GPGKeyring:
         if self.closed:
             raise RuntimeError("GPGKeyring is closed")
         if len(message) > MAX_SIGNATURE_BODY:
-            raise _reject(f"signature of {len(message)} bytes exceeds {MAX_SIGNATURE_BODY}", "INVALID_SIGNATURE")
+            raise _reject(f"signature of {len(message)} bytes exceeds {MAX_SIGNATURE_BODY}", Reason.INVALID_SIGNATURE)
         hidden = data_hidden_after_compressed_message(message, MAX_PAYLOAD_SIZE + (1 << 16))
         if hidden:  # gpg would ignore these bytes; one blob must be exactly one message
-            reason = "MULTIPLE_SIGNATURES" if hidden[0] & 0x80 else "INVALID_SIGNATURE"
+            reason = Reason.MULTIPLE_SIGNATURES if hidden[0] & 0x80 else Reason.INVALID_SIGNATURE
             raise _reject(f"{len(hidden)} bytes follow the signed message inside its compressed packet", reason)
         try:
             result = self._gpg.decrypt(bytes(message))
         except (OSError, ValueError) as exc:
-            raise _reject(f"gpg could not process the signature: {exc}", "INVALID_SIGNATURE") from exc
+            raise _reject(f"gpg could not process the signature: {exc}", Reason.INVALID_SIGNATURE) from exc
         payload = bytes(result.data or b"")
         signing, primary = judge_status(result.status_lines, result.returncode, len(payload))
         if self._primary_of.get(signing) != primary or primary not in self._fingerprints:
-            raise _reject(f"signature by key {signing}, which is not one of the trusted keys", "UNTRUSTED_KEY",
+            raise _reject(f"signature by key {signing}, which is not one of the trusted keys", Reason.UNTRUSTED_KEY,
                           key_fingerprint=signing)
         return VerifiedMessage(payload, signing, primary)
 

@@ -33,6 +33,7 @@ from trustcopy.digest import Digest
 from trustcopy.errors import LimitExceededError, SignatureError, SignatureVerificationError
 from trustcopy.gojson import go_marshal
 from trustcopy.limits import load_json
+from trustcopy.reasons import Reason
 
 SIGNATURE_TYPE = "atomic container signature"
 #: The largest payload we parse; c/i reads signatures of at most 4 MiB, so no more can be signed.
@@ -239,5 +240,5 @@ def parse_simple_payload(data: bytes) -> UntrustedSimplePayload:
         return _parse(data)
     except _Invalid as exc:
         raise SignatureVerificationError(
-            f"invalid signature payload: {exc}", reason="INVALID_PAYLOAD", code="signature-payload-invalid"
+            f"invalid signature payload: {exc}", reason=Reason.INVALID_PAYLOAD, code="signature-payload-invalid"
         ) from None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.reasons import Reason
 
 if TYPE_CHECKING:
     from trustcopy.digest import Digest
@@ -75,5 +76,5 @@ def verify_sigstore(
     """
     raise SignatureVerificationError(
         "sigstore signature verification is not implemented in this version of trustcopy",
-        reason="NOT_IMPLEMENTED",
+        reason=Reason.NOT_IMPLEMENTED,
     )

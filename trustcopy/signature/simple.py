@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection
 from trustcopy import __version__
 from trustcopy.digest import Digest
 from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.reasons import Reason
 from trustcopy.signature.formats import SimpleSigning
 from trustcopy.signature.mechanism import SigningMechanism
 from trustcopy.signature.payload import build_simple_payload, parse_simple_payload
@@ -74,7 +75,7 @@ def verify_simple_signing(
         if message.primary_key_fingerprint != who:
             who = f"{who} of {message.primary_key_fingerprint}"
         raise SignatureVerificationError(
-            f"signature by key {who} is not accepted", reason="UNTRUSTED_KEY",
+            f"signature by key {who} is not accepted", reason=Reason.UNTRUSTED_KEY,
             context={"key_fingerprint": message.primary_key_fingerprint,
                      "signing_key_fingerprint": message.signing_key_fingerprint},
         )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from trustcopy.errors import InvalidReferenceError, SignatureError, SignatureVerificationError
+from trustcopy.reasons import Reason
 
 if TYPE_CHECKING:
     from trustcopy.digest import Digest
@@ -93,10 +94,10 @@ def _reference_check(expected_text: str) -> Callable[[str], None]:
             signed = parse_normalized_named(signed_text)
         except (InvalidReferenceError, ValueError):
             raise SignatureVerificationError(f"Invalid docker reference {signed_text!r} in signature",
-                                             reason="IDENTITY_MISMATCH") from None
+                                             reason=Reason.IDENTITY_MISMATCH) from None
         if str(signed) != str(expected):
             raise SignatureVerificationError(f"Docker reference {signed_text!r} does not match {expected_text!r}",
-                                             reason="IDENTITY_MISMATCH")
+                                             reason=Reason.IDENTITY_MISMATCH)
 
     return check
 
@@ -108,6 +109,6 @@ def _digest_check(manifest: bytes) -> Callable[[Digest], None]:
     def check(signed_digest: Digest) -> None:
         if not matches_digest(manifest, signed_digest):
             raise SignatureVerificationError(f"Signature for docker digest {signed_digest} does not match",
-                                             reason="DIGEST_MISMATCH")
+                                             reason=Reason.DIGEST_MISMATCH)
 
     return check

@@ -86,6 +86,6 @@ def test_go_round_trip_vectors(config: bytes, expected: bytes | None) -> None:
     if expected is None:
         with pytest.raises(ManifestError) as info:
             oci_config_from_docker(config)
-        assert info.value.code == "config-invalid"
+        assert info.value.code == "image-config-invalid"
     else:
         assert oci_config_from_docker(config) == expected
