@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from typing import Any
 
 import click
 
 from trustcopy.cli.common import add_global_options, global_options, open_policy_context, refuse_unsupported
 
-_HAS_DOCKER_OPTIONS = importlib.util.find_spec("trustcopy.cli.docker_options") is not None
-
-
 def _docker_options(func: Any) -> Any:
-    if not _HAS_DOCKER_OPTIONS:
-        return func
     from trustcopy.cli.docker_options import copy_docker_options
 
     return copy_docker_options(func)
@@ -93,10 +87,9 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageError("--dest-shared-blob-dir is not supported yet", code="unsupported-option")
     if kwargs["dest_oci_accept_uncompressed_layers"]:
         dest_ctx.extra["oci_accept_uncompressed_layers"] = True
-    if _HAS_DOCKER_OPTIONS:
-        from trustcopy.cli.docker_options import apply_copy_docker_options
+    from trustcopy.cli.docker_options import apply_copy_docker_options
 
-        src_ctx, dest_ctx = apply_copy_docker_options(src_ctx, dest_ctx, kwargs)
+    src_ctx, dest_ctx = apply_copy_docker_options(src_ctx, dest_ctx, kwargs)
 
     sign_identity = None
     if kwargs["sign_identity"]:

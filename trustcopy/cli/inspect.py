@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from typing import Any
 
@@ -10,12 +9,7 @@ import click
 
 from trustcopy.cli.common import add_global_options, echo_json, global_options
 
-_HAS_DOCKER_OPTIONS = importlib.util.find_spec("trustcopy.cli.docker_options") is not None
-
-
 def _docker_options(func: Any) -> Any:
-    if not _HAS_DOCKER_OPTIONS:
-        return func
     from trustcopy.cli.docker_options import image_docker_options
 
     return image_docker_options(func)
@@ -46,10 +40,9 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise TransportError("raw output does not support format option", code="usage")  # skopeo exits 1
     ref = parse_image_name(kwargs["image_name"])
     sys_ctx = opts.system_context()
-    if _HAS_DOCKER_OPTIONS:
-        from trustcopy.cli.docker_options import apply_image_docker_options
+    from trustcopy.cli.docker_options import apply_image_docker_options
 
-        sys_ctx = apply_image_docker_options(sys_ctx, kwargs)
+    sys_ctx = apply_image_docker_options(sys_ctx, kwargs)
     with ref.new_image_source(sys_ctx) as src:
         toplevel = UnparsedImage(src)
         raw, mime = toplevel.manifest()

@@ -32,13 +32,11 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "manifest-digest": ("trustcopy.cli.inspect", "manifest_digest_cmd"),
     "standalone-sign": ("trustcopy.cli.signing", "standalone_sign_cmd"),
     "standalone-verify": ("trustcopy.cli.signing", "standalone_verify_cmd"),
-    "generate-sigstore-key": ("trustcopy.cli.signing", "generate_sigstore_key_cmd"),
     "list-tags": ("trustcopy.cli.registry", "list_tags_cmd"),
     "delete": ("trustcopy.cli.registry", "delete_cmd"),
     "login": ("trustcopy.cli.registry", "login_cmd"),
     "logout": ("trustcopy.cli.registry", "logout_cmd"),
     "policy": ("trustcopy.cli.policy", "policy_group"),
-    "sync": ("trustcopy.cli.sync", "sync_cmd"),
 }
 
 
@@ -46,19 +44,16 @@ class _LazyGroup(click.Group):
     """Imports a command's module only when that command is used or listed."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        import importlib.util
-
-        return [n for n, (mod, _) in _COMMANDS.items() if importlib.util.find_spec(mod) is not None]
+        return list(_COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         import importlib
-        import importlib.util
 
         entry = _COMMANDS.get(cmd_name)
-        if entry is None or importlib.util.find_spec(entry[0]) is None:
+        if entry is None:
             return None
-        cmd = getattr(importlib.import_module(entry[0]), entry[1], None)
-        return cmd if isinstance(cmd, click.Command) else None
+        cmd: click.Command = getattr(importlib.import_module(entry[0]), entry[1])
+        return cmd
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         from trustcopy.transports.alltransports import transport_syntax_lines

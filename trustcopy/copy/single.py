@@ -128,7 +128,7 @@ def copy_single_image(
 
     cannot_modify: str | None = None
     dest_named = dest.reference.docker_reference()
-    dest_digest = getattr(dest_named, "digest", None) if not target_instance else None
+    dest_digest = dest_named.digest if dest_named is not None and not target_instance else None
     if dest_digest is not None:
         if unparsed.manifest_digest() != dest_digest:
             raise ManifestError(
