@@ -9,6 +9,7 @@ import click
 
 from trustcopy.cli.common import add_global_options, global_options, open_policy_context, refuse_unsupported
 
+
 def _docker_options(func: Any) -> Any:
     from trustcopy.cli.docker_options import copy_docker_options
 

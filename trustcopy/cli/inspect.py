@@ -9,6 +9,7 @@ import click
 
 from trustcopy.cli.common import add_global_options, echo_json, global_options
 
+
 def _docker_options(func: Any) -> Any:
     from trustcopy.cli.docker_options import image_docker_options
 

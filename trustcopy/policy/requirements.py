@@ -15,6 +15,7 @@ sigstore ones by ``sigstoreSigned`` (policy/sigstore_requirement.py).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -223,16 +224,7 @@ class SignedBy(Requirement):
             return SigResult(SigStatus.REJECTED, Reason.KEY_LOAD_FAILED, str(exc), info=check.info())
         if not keyring.fingerprints:
             return SigResult(SigStatus.REJECTED, Reason.KEY_LOAD_FAILED, "No public keys imported", info=check.info())
-        try:
-            verified = verify_simple_signing(
-                sig,
-                keyring,
-                validate_signed_docker_reference=check.validate_identity,
-                validate_signed_docker_manifest_digest=check.validate_digest,
-            )
-        except SignatureError as exc:
-            return check.rejected(exc)
-        return check.accepted(verified)
+        return check.run(functools.partial(verify_simple_signing, sig, keyring))
 
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
         """Allowed when at least one simple-signing signature is accepted."""
@@ -304,6 +296,15 @@ class SignatureCheck:
                 reason=Reason.IDENTITY_MISMATCH,
                 context={"claimed_identity": signed, "expected_identity": self.expected},
             )
+
+    def run(self, verify: Callable[..., VerifiedSignature | None]) -> SigResult:
+        """Call a verifier with this check's two callbacks; its outcome as a result (never raises)."""
+        try:
+            verified = verify(validate_signed_docker_reference=self.validate_identity,
+                              validate_signed_docker_manifest_digest=self.validate_digest)
+        except SignatureError as exc:
+            return self.rejected(exc)
+        return self.accepted(verified)
 
     def rejected(self, exc: SignatureError) -> SigResult:
         """The result for a failed verification (the signer is named when the crypto held)."""

@@ -13,10 +13,10 @@ validate_signed_docker_manifest_digest=…)``, which returns a VerifiedSignature
 from __future__ import annotations
 
 import base64
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from trustcopy.errors import SignatureError
 from trustcopy.policy.identity import IdentityMatcher, MatchRepoDigestOrExact
 from trustcopy.policy.model import (
     EvalResources,
@@ -242,13 +242,7 @@ class SigstoreSigned(Requirement):
             trust_root = env.sigstore_trust_root(self)
         except KeyLoadError as exc:
             return SigResult(SigStatus.REJECTED, Reason.KEY_LOAD_FAILED, str(exc), info=check.info())
-        try:
-            verified = sigstore.verify_sigstore(sig, trust_root,
-                                                validate_signed_docker_reference=check.validate_identity,
-                                                validate_signed_docker_manifest_digest=check.validate_digest)
-        except SignatureError as exc:
-            return check.rejected(exc)
-        return check.accepted(verified)
+        return check.run(functools.partial(sigstore.verify_sigstore, sig, trust_root))
 
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
         """Allowed when at least one sigstore signature attachment is accepted."""
