@@ -40,7 +40,7 @@ from trustcopy.fsutil import (
 )
 from trustcopy.signature.formats import Signature, signature_to_blob, stored_signature
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
-from trustcopy.transports.localblobs import store_blob
+from trustcopy.transports.localblobs import StagingBlobWriter
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, AlwaysSupportsSignatures
 from trustcopy.types import BlobInfo, SystemContext
 
@@ -166,7 +166,8 @@ class DirImageSource(ImageSource):
         )
 
 
-class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists, ImageDestination):
+class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists, StagingBlobWriter,
+                          ImageDestination):
     """Writes a ``dir:`` image into a staging directory, swapped in at commit."""
 
     def __init__(self, ref: DirReference) -> None:
@@ -206,23 +207,12 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         """Each blob goes to its own temporary file."""
         return True
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, *, is_config: bool = False) -> BlobInfo:
-        """Stream into a temp file, verify, then rename to its digest name in staging."""
-        return self._store(stream, info.digest, info.size, info.media_type)
+    def _staged_blob_path(self, digest: Digest) -> str:
+        """``STAGING/HEX``, skopeo's dir: blob name."""
+        return os.path.join(self._staging, _blob_name(digest))
 
-    def put_new_blob(self, stream: BinaryIO, *, media_type: str | None = None, is_config: bool = False) -> BlobInfo:
-        """Store bytes whose digest is computed while writing (e.g. just compressed)."""
-        return self._store(stream, None, -1, media_type)
-
-    def _store(self, stream: BinaryIO, digest: Digest | None, size: int, media_type: str | None) -> BlobInfo:
-        return store_blob(
-            stream,
-            self._staging,
-            lambda d: os.path.join(self._staging, _blob_name(d)),
-            expected=digest,
-            expected_size=size,
-            media_type=media_type,
-        )
+    def _blob_stored(self, info: BlobInfo) -> None:
+        """Nothing to remember: the staging directory becomes the image as a whole."""
 
     def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
         """Reuse a blob already staged in this copy (e.g. a layer used twice)."""

@@ -7,6 +7,7 @@ its content-addressed name, so a name in staging always means verified content.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import shutil
@@ -69,3 +70,35 @@ def store_blob(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     return BlobInfo(digest=digest, size=reader.bytes_read, media_type=media_type)
+
+
+class StagingBlobWriter(abc.ABC):
+    """Destination mixin: ``put_blob``/``put_new_blob`` into ``self._staging``, verified before named.
+
+    The file destinations differ only in where a verified blob lives (``dir:`` names it by
+    its hex digest, ``oci:`` under ``blobs/ALG/HEX``) and in what they remember about it.
+    """
+
+    _staging: str
+
+    @abc.abstractmethod
+    def _staged_blob_path(self, digest: Digest) -> str:
+        """Where the verified blob with ``digest`` goes inside the staging directory."""
+
+    @abc.abstractmethod
+    def _blob_stored(self, info: BlobInfo) -> None:
+        """A blob was verified and named: remember what commit needs (if anything)."""
+
+    def put_blob(self, stream: BinaryIO, info: BlobInfo, *, is_config: bool = False) -> BlobInfo:
+        """Stream into staging, verify digest (and size when known), then name it."""
+        return self._store(stream, info.digest, info.size, info.media_type)
+
+    def put_new_blob(self, stream: BinaryIO, *, media_type: str | None = None, is_config: bool = False) -> BlobInfo:
+        """Store bytes whose digest is computed while writing (e.g. just compressed): one pass."""
+        return self._store(stream, None, -1, media_type)
+
+    def _store(self, stream: BinaryIO, digest: Digest | None, size: int, media_type: str | None) -> BlobInfo:
+        stored = store_blob(stream, self._staging, self._staged_blob_path, expected=digest, expected_size=size,
+                            media_type=media_type)
+        self._blob_stored(stored)
+        return stored

@@ -44,7 +44,7 @@ from trustcopy.fsutil import (
 )
 from trustcopy.gojson import go_marshal
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
-from trustcopy.transports.localblobs import store_blob
+from trustcopy.transports.localblobs import StagingBlobWriter
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures, NoSourceSignatures
 from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
@@ -295,7 +295,7 @@ def _locked(path: str) -> Iterator[None]:
         os.close(fd)
 
 
-class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDestination):
+class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlobWriter, ImageDestination):
     """Adds one image to a (new or existing) layout; see the module invariants."""
 
     reference: OCIReference
@@ -342,25 +342,12 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDestin
                 return path
         return None
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, *, is_config: bool = False) -> BlobInfo:
-        """Stream into staging, verifying digest and size; moved into blobs/ at commit."""
-        return self._store(stream, info.digest, info.size, info.media_type)
+    def _staged_blob_path(self, digest: Digest) -> str:
+        """``STAGING/blobs/ALG/HEX``: moved into the layout's blobs/ at commit."""
+        return self.reference.blob_path(digest, self._staging)
 
-    def put_new_blob(self, stream: BinaryIO, *, media_type: str | None = None, is_config: bool = False) -> BlobInfo:
-        """Store bytes whose digest is computed while writing (e.g. just compressed)."""
-        return self._store(stream, None, -1, media_type)
-
-    def _store(self, stream: BinaryIO, digest: Digest | None, size: int, media_type: str | None) -> BlobInfo:
-        stored = store_blob(
-            stream,
-            self._staging,
-            lambda d: self.reference.blob_path(d, self._staging),
-            expected=digest,
-            expected_size=size,
-            media_type=media_type,
-        )
-        self._pending[stored.digest] = self.reference.blob_path(stored.digest, self._staging)
-        return stored
+    def _blob_stored(self, info: BlobInfo) -> None:
+        self._pending[info.digest] = self._staged_blob_path(info.digest)
 
     def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
         """A blob already in the layout (or staged) is not copied again."""
