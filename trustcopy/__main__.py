@@ -1,7 +1,5 @@
 """``python -m trustcopy`` runs the CLI."""
 
-import sys
+from trustcopy.cli.main import entrypoint
 
-from trustcopy.cli.main import main
-
-sys.exit(main())
+entrypoint()

@@ -155,8 +155,22 @@ def _install_sigterm_handler() -> Any:
 
 
 def entrypoint() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point.
+
+    After an interruption (130, 143) the destination has already been cleaned up; a blob
+    worker may still sit in a stalled network read, which interpreter shutdown would wait
+    for (up to the read timeout). The process ends at once instead.
+    """
+    status = main()
+    if status in (130, 143):
+        import os
+        import threading
+
+        if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,6 +42,10 @@ log = logging.getLogger("trustcopy.copy")
 
 #: Longest wait between two attempts at one blob.
 MAX_BLOB_RETRY_DELAY = 60.0
+#: After an interruption (Ctrl-C, SIGTERM, --command-timeout), how long to wait for blob
+#: workers to notice the cancellation. A worker stuck in a stalled network read only sees
+#: it when the read returns (up to the read timeout): the interruption must not wait that long.
+INTERRUPT_GRACE = 2.0
 
 
 class CopyCancelled(Exception):
@@ -243,6 +247,7 @@ def copy_blobs(
         cancelled = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(jobs)),
                                                      thread_name_prefix="blob")
+        futures: dict[concurrent.futures.Future[CopiedBlob], tuple[bool, object]] = {}
         try:
             futures = {
                 pool.submit(_with_retries, functools.partial(
@@ -252,11 +257,20 @@ def copy_blobs(
             }
             for fut in concurrent.futures.as_completed(futures):
                 results[futures[fut]] = fut.result()
-        except BaseException:
+        except Exception:
             cancelled.set()  # running workers stop at their next read
-            raise
-        finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        except BaseException:
+            # An interruption: give workers a moment, then stop waiting for one stalled in a
+            # read. It writes only into staging (a temporary file that staging's removal
+            # deletes), and the CLI ends the process once the destination is cleaned up.
+            cancelled.set()
+            concurrent.futures.wait(futures, timeout=INTERRUPT_GRACE)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        else:
+            pool.shutdown(wait=True)
     copied_layers = [results[(False, layer.digest)] for layer in layers]
     copied_config = None
     if config is not None:
