@@ -256,6 +256,9 @@ def rewrite_reference(ref: DockerReference, prefix: str, location: str, what: st
     if length == -1:
         raise ConfigError(f"{what}: prefix {prefix!r} does not match {text}", code="registries-conf-invalid")
     if not location:
+        if not prefix.startswith("*."):
+            raise ConfigError(f"{what}: an empty location needs a prefix in the format *.example.com, not {prefix!r}",
+                              code="registries-conf-invalid")
         return ref
     rewritten = location + text[length:]
     try:

@@ -183,11 +183,29 @@ class HTTPOptions:
         """An httpx client with these settings (the caller closes it)."""
         import httpx
 
-        verify: Any = self.ssl_context
-        if verify is None:
-            verify = self.ca_file if (self.verify and self.ca_file) else self.verify
-        cert = (self.cert_file, self.key_file) if self.cert_file and self.key_file else self.cert_file
-        return httpx.Client(verify=verify, cert=cert, timeout=httpx.Timeout(self.timeout), follow_redirects=False)
+        return httpx.Client(verify=self.context(), timeout=httpx.Timeout(self.timeout), follow_redirects=False)
+
+    def context(self) -> ssl.SSLContext:
+        """The TLS context: ``ssl_context``, else the system store (+ ``ca_file``) and client certificate.
+
+        Raises:
+            ConfigError: the CA bundle or the client certificate cannot be loaded.
+        """
+        if self.ssl_context is not None:
+            return self.ssl_context
+        try:
+            ctx = ssl.create_default_context()
+            if self.ca_file:
+                ctx.load_verify_locations(cafile=self.ca_file)
+            if not self.verify:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            if self.cert_file:
+                ctx.load_cert_chain(self.cert_file, self.key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot load the TLS files for a lookaside ({self.ca_file or ''} "
+                              f"{self.cert_file or ''}): {exc}".replace("( ", "("), code="config-unreadable") from None
+        return ctx
 
 
 # -- reading ---------------------------------------------------------------------------------

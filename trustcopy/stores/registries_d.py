@@ -497,7 +497,9 @@ def _yaml_problem(exc: Exception) -> str:
     problem = getattr(exc, "problem", None)
     mark = getattr(exc, "problem_mark", None)
     if problem and mark is not None:
-        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+        context = getattr(exc, "context", None)
+        text = f"{context}, {problem}" if context else problem
+        return f"{text} (line {mark.line + 1}, column {mark.column + 1})"
     return " ".join(str(exc).split())
 
 
