@@ -91,7 +91,7 @@ class Section:
     name: str
     file: str
     #: URL key → value, only the keys set to a non-empty string.
-    urls: Mapping[str, str] = field(default_factory=dict)
+    urls: Mapping[str, str] = field(default_factory=dict, hash=False)
     use_sigstore_attachments: bool | None = None
     is_default: bool = False
 
@@ -176,7 +176,7 @@ class RegistriesD:
     directory: str | None = None
     files: tuple[str, ...] = ()
     default_docker: Section | None = None
-    docker: Mapping[str, Section] = field(default_factory=dict)
+    docker: Mapping[str, Section] = field(default_factory=dict, hash=False)
     #: The built-in default store URL (depends on the user; fixed at load time).
     builtin_default: str = ""
     warnings: tuple[ConfigWarning, ...] = ()

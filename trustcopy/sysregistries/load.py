@@ -28,7 +28,6 @@ USER_REGISTRIES_CONF_DIR = os.path.join(".config", "containers", "registries.con
 ENV_OVERRIDES = ("CONTAINERS_REGISTRIES_CONF", "REGISTRIES_CONFIG_PATH")
 MAX_REGISTRIES_CONF_FILE = 4 * MiB
 
-
 _REGISTRY_KEYS = frozenset({"prefix", "location", "insecure", "blocked", "mirror", "mirror-by-digest-only",
                             "pull-from-mirror"})
 _MIRROR_KEYS = frozenset({"location", "insecure", "pull-from-mirror"})
@@ -87,7 +86,8 @@ def registries_conf_paths(
     environ = os.environ if env is None else env
     user_conf = os.path.join(_home(home), USER_REGISTRIES_CONF)
     user_dir = os.path.join(_home(home), USER_REGISTRIES_CONF_DIR)
-    override = explicit or next((environ[name] for name in ENV_OVERRIDES if environ.get(name)), "")
+    # As containers/image: the first variable that is *set* wins, even when empty (then: no override).
+    override = explicit or next((environ[name] for name in ENV_OVERRIDES if name in environ), "")
     if override:
         return ConfPaths(override, True, (system_dir, user_dir))
     if _exists(user_conf):

@@ -113,6 +113,11 @@ class PullPlan:
     registry: Registry | None
     sources: tuple[PullSource, ...]
 
+    @property
+    def blocked_by(self) -> Registry | None:
+        """The primary's blocking rule when *every* source is blocked (the pull cannot happen), else None."""
+        return self.sources[-1].blocked_by if all(s.blocked_by is not None for s in self.sources) else None
+
     def allowed_sources(self) -> list[PullSource]:
         """The sources to try, in order; blocked ones left out.
 

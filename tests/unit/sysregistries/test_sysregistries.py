@@ -607,6 +607,9 @@ def test_paths_follow_flag_then_environment_then_user_file_then_system(tmp_path:
     assert p.conf == "/r1"
     p = registries_conf_paths("/flag", env={"CONTAINERS_REGISTRIES_CONF": "/r1"}, **kw)
     assert (p.conf, p.explicit) == ("/flag", True)
+    # as containers/image: a set-but-empty first variable hides the second, and means "no override"
+    p = registries_conf_paths(env={"CONTAINERS_REGISTRIES_CONF": "", "REGISTRIES_CONFIG_PATH": "/r2"}, **kw)
+    assert (p.conf, p.explicit) == (str(home / ".config/containers/registries.conf"), False)
 
 
 def test_missing_named_file_is_an_error_but_a_missing_system_file_is_empty(tmp_path: Path) -> None:
