@@ -325,4 +325,8 @@ def test_redirect_from_https_to_http_is_refused(tls_served: tuple[StaticServer, 
     with pytest.raises(TransportError) as exc:
         read_signatures(remote, DIGEST, http=HTTPOptions(ca_file=str(ca)))
     assert exc.value.code == "insecure-redirect"
+    # also with a caller's client that would follow redirects itself
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), follow_redirects=True) as client, \
+            pytest.raises(TransportError, match="refusing a redirect from HTTPS"):
+        read_signatures(remote, DIGEST, client=client)
     assert plain.requests == []

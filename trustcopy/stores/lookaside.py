@@ -203,8 +203,9 @@ class HTTPOptions:
             if self.cert_file:
                 ctx.load_cert_chain(self.cert_file, self.key_file)
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load the TLS files for a lookaside ({self.ca_file or ''} "
-                              f"{self.cert_file or ''}): {exc}".replace("( ", "("), code="config-unreadable") from None
+            files = ", ".join(f for f in (self.ca_file, self.cert_file, self.key_file) if f)
+            raise ConfigError(f"cannot load the TLS files for a lookaside ({files}): {exc}",
+                              code="config-unreadable") from None
         return ctx
 
 
@@ -331,7 +332,9 @@ def _read_http(client: httpx.Client, options: HTTPOptions, url: str, n: int) -> 
     current = url
     for _ in range(options.max_redirects + 1):
         try:
-            with client.stream("GET", current, headers={"Accept-Encoding": "identity"}) as resp:
+            # Redirects are ours to follow (never HTTPS → HTTP), even with a caller's client.
+            with client.stream("GET", current, headers={"Accept-Encoding": "identity"},
+                               follow_redirects=False) as resp:
                 if resp.status_code in _REDIRECTS and "location" in resp.headers:
                     target = urljoin(current, resp.headers["location"])
                     if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
