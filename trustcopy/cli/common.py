@@ -108,10 +108,13 @@ def add_global_options(func: F) -> F:
     return func
 
 
-def global_options(ctx: click.Context, kwargs: dict[str, Any]) -> GlobalOptions:
+def global_options(
+    ctx: click.Context, kwargs: dict[str, Any], *, accepts_registries_d: bool = False
+) -> GlobalOptions:
     """Merge the flags given after the command into the context's GlobalOptions.
 
     Removes them from ``kwargs`` so the command sees only its own options.
+    ``accepts_registries_d``: the command uses ``--registries.d`` (others still refuse it).
     """
     opts = ctx.find_object(GlobalOptions)
     if opts is None:
@@ -119,7 +122,7 @@ def global_options(ctx: click.Context, kwargs: dict[str, Any]) -> GlobalOptions:
     given = {k: kwargs.pop(k) for k in list(kwargs) if k in GLOBAL_OPTION_NAMES}
     opts.update(given)
     _configure_logging(opts)
-    _apply_process_options(opts)
+    _apply_process_options(opts, accepts_registries_d=accepts_registries_d)
     return opts
 
 
@@ -129,17 +132,17 @@ class CommandTimeoutError(TrustcopyError):
     default_code = "command-timeout"
 
 
-def _apply_process_options(opts: GlobalOptions) -> None:
+def _apply_process_options(opts: GlobalOptions, *, accepts_registries_d: bool = False) -> None:
     """Make the process-wide flags take effect (or refuse those that cannot yet)."""
     import os
     import signal
     import tempfile
     import threading
 
-    if opts.registries_d is not None:
+    if opts.registries_d is not None and not accepts_registries_d:
         raise UsageError(
-            "--registries.d is not supported yet: lookaside signature storage has not landed, "
-            "so signatures it would locate could not be read or written",
+            "--registries.d is not supported yet by this command: the docker:// transport does not read or "
+            "write lookaside signatures yet (only `trustcopy lookaside where` uses registries.d)",
             code="unsupported-option",
         )
     if opts.tmpdir is not None:

@@ -1,0 +1,513 @@
+"""Lookaside signature stores: ``signature-N`` files beside a registry, read over file/http(s), written to file.
+
+Layout (containers/image docs/signature-protocols.md, kept byte-compatible with skopeo)::
+
+    BASE/REPOSITORY-PATH@ALGO=HEX/signature-N        N = 1, 2, …
+
+``BASE`` is the store's URL from registries.d (stores/registries_d.py), ``REPOSITORY-PATH``
+the image's repository *without* the registry host (``docker.io/library/busybox`` →
+``library/busybox``: two registries with the same repository path share files in one
+store, as in containers/image; ``lookaside where`` warns about it), and ``ALGO=HEX`` the
+manifest digest with ``=`` instead of ``:``.
+
+Reading (:func:`read_signatures`)
+    ``signature-1``, ``signature-2`` … until the first missing one: a missing file, or
+    HTTP 404. Every other outcome (403, 500, a redirect to plain HTTP, a TLS or network
+    failure, an unreadable file) is an error naming the URL and the index, never "no
+    signatures". At most :data:`MAX_LOOKASIDE_SIGNATURES` signatures of at most
+    ``limits.MAX_SIGNATURE_BODY`` bytes each; an HTTP body must also arrive within a
+    deadline (a server trickling bytes forever is cut). A ``text/html`` answer is logged
+    as a warning naming the URL (it is most likely an error page; the blob is then kept
+    as an unknown-format signature, which no requirement accepts). A ``file://``
+    signature must be a regular file whose real path lies inside the store (a FIFO, a
+    device, or a symlink out of the store is refused). Each blob is parsed once, with
+    :func:`~trustcopy.signature.formats.stored_signature`, and returned typed.
+
+Writing (:func:`write_signatures`, :func:`delete_signatures`)
+    ``file://`` only (containers/image refuses http(s) with the same hint: configure a
+    ``lookaside-staging``). ``signature-1..N`` are rewritten and ``signature-N+1`` … are
+    removed up to the first missing one; each file is written atomically (temporary file
+    in the same directory, then rename), so a reader never sees a half-written
+    signature. New directories are 0755 and files 0644 whatever the umask, so that
+    other users (a web server publishing the store) can read them. A symlink leading
+    out of the store is refused here too. Writing an empty list changes nothing (as
+    containers/image: the store keeps signatures another copy may need).
+
+WARNING: signatures read here are untrusted; only the policy engine decides what they
+prove. ``location`` on each signature is for traces and errors only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import posixpath
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from trustcopy import limits
+from trustcopy.digest import Digest
+from trustcopy.errors import ConfigError, LimitExceededError, NetworkError, SignatureError, TransportError
+from trustcopy.fsutil import fsync_dir, write_file_atomic
+from trustcopy.redact import redact_url
+from trustcopy.signature.formats import Signature, signature_to_blob, stored_signature
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger("trustcopy.stores")
+
+#: containers/image ``maxLookasideSignatures``: more means a broken or hostile server.
+MAX_LOOKASIDE_SIGNATURES = 128
+SUPPORTED_SCHEMES = ("file", "http", "https")
+WRITE_HINT = "configure a lookaside-staging: file:///… location in registries.d for writing"
+
+
+@dataclass(frozen=True)
+class LookasideLocation:
+    """Where one repository's signatures live in one store.
+
+    Args:
+        base_url: the store's top-level URL, as configured (``file:///var/lib/containers/sigstore``).
+        repository_path: the repository path without the registry host (``library/busybox``).
+        origin: where ``base_url`` comes from, for messages (``lookaside of docker:
+            "example.com" in /etc/containers/registries.d/x.yaml``).
+
+    Raises:
+        ConfigError: ``base_url`` is not a usable URL (code ``lookaside-url-invalid``),
+            naming ``origin``.
+        ValueError: ``repository_path`` is not a clean relative path (API misuse).
+    """
+
+    base_url: str
+    repository_path: str
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        if (not self.repository_path or posixpath.normpath(self.repository_path) != self.repository_path
+                or self.repository_path.startswith("/")):
+            raise ValueError(f"unexpected path elements in repository path {self.repository_path!r}")
+        origin = f" ({self.origin})" if self.origin else ""
+        try:
+            parts = urlsplit(self.base_url)
+        except ValueError as exc:
+            raise self._bad(f"invalid lookaside URL {redact_url(self.base_url)!r}{origin}: {exc}") from None
+        if parts.scheme not in SUPPORTED_SCHEMES:
+            raise self._bad(
+                f"unsupported scheme in lookaside URL {redact_url(self.base_url)!r}{origin}: "
+                f"use file://, http:// or https://"
+            )
+        if parts.scheme == "file":
+            if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+                raise self._bad(
+                    f"lookaside URL {self.base_url!r}{origin} is not an absolute file URL "
+                    f"(file:///absolute/path; the host part must be empty)"
+                )
+        elif not parts.hostname:
+            raise self._bad(f"lookaside URL {redact_url(self.base_url)!r}{origin} has no host")
+
+    def _bad(self, message: str) -> ConfigError:
+        return ConfigError(message, code="lookaside-url-invalid",
+                           context={"url": redact_url(self.base_url), "origin": self.origin})
+
+    @property
+    def scheme(self) -> str:
+        """``file``, ``http`` or ``https``."""
+        return urlsplit(self.base_url).scheme
+
+    @property
+    def store_root(self) -> str:
+        """The local directory of a ``file://`` store (symlinks must not lead out of it).
+
+        Raises:
+            ValueError: the store is not ``file://`` (API misuse).
+        """
+        if self.scheme != "file":
+            raise ValueError(f"{redact_url(self.base_url)} is not a file:// store")
+        return unquote(urlsplit(self.base_url).path)
+
+    def _with_path_suffix(self, suffix: str) -> str:
+        parts = urlsplit(self.base_url)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path + suffix, parts.query, ""))
+
+    @property
+    def repository_url(self) -> str:
+        """``BASE/REPOSITORY-PATH`` (as containers/image, the base path is not cleaned)."""
+        return self._with_path_suffix("/" + self.repository_path)
+
+    def signature_url(self, digest: Digest, n: int) -> str:
+        """The URL of ``signature-n`` (``n`` from 1) for the manifest ``digest``."""
+        if n < 1:
+            raise ValueError("signatures are numbered from 1")
+        return self._with_path_suffix(f"/{self.repository_path}@{digest.algorithm}={digest.hex}/signature-{n}")
+
+    def signature_dir(self, digest: Digest) -> str:
+        """The local directory holding ``digest``'s signatures (``file://`` stores only)."""
+        return f"{self.store_root}/{self.repository_path}@{digest.algorithm}={digest.hex}"
+
+    def signature_path(self, digest: Digest, n: int) -> str:
+        """The local path of ``signature-n`` (``file://`` stores only)."""
+        return f"{self.signature_dir(digest)}/signature-{n}"
+
+    def to_json(self) -> dict[str, str]:
+        """The location as a JSON object (credentials in the URL masked)."""
+        return {"url": redact_url(self.base_url), "repositoryURL": redact_url(self.repository_url),
+                "origin": self.origin}
+
+
+@dataclass(frozen=True)
+class HTTPOptions:
+    """How to reach an http(s) lookaside: containers/image uses the registry's TLS settings.
+
+    ``ssl_context`` (e.g. the registry's, with its certs.d CAs and client certificate)
+    wins over ``verify``/``ca_file``/``cert_file``/``key_file``.
+    """
+
+    verify: bool = True
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    ssl_context: ssl.SSLContext | None = None
+    #: Seconds a connect or a read may stall.
+    timeout: float = 30.0
+    #: Seconds one signature's whole answer may take (a body that never ends is cut).
+    deadline: float = 120.0
+    max_redirects: int = 10
+
+    def new_client(self) -> httpx.Client:
+        """An httpx client with these settings (the caller closes it)."""
+        import httpx
+
+        return httpx.Client(verify=self.context(), timeout=httpx.Timeout(self.timeout), follow_redirects=False)
+
+    def context(self) -> ssl.SSLContext:
+        """The TLS context: ``ssl_context``, else the system store (+ ``ca_file``) and client certificate.
+
+        Raises:
+            ConfigError: the CA bundle or the client certificate cannot be loaded.
+        """
+        if self.ssl_context is not None:
+            return self.ssl_context
+        try:
+            ctx = ssl.create_default_context()
+            if self.ca_file:
+                ctx.load_verify_locations(cafile=self.ca_file)
+            if not self.verify:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            if self.cert_file:
+                ctx.load_cert_chain(self.cert_file, self.key_file)
+        except (OSError, ssl.SSLError) as exc:
+            files = ", ".join(f for f in (self.ca_file, self.cert_file, self.key_file) if f)
+            raise ConfigError(f"cannot load the TLS files for a lookaside ({files}): {exc}",
+                              code="config-unreadable") from None
+        return ctx
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def read_signatures(
+    location: LookasideLocation,
+    digest: Digest,
+    *,
+    http: HTTPOptions | None = None,
+    client: httpx.Client | None = None,
+) -> list[Signature]:
+    """All signatures of the manifest ``digest`` in a store, in order.
+
+    Args:
+        location: the store and repository (from registries.d).
+        digest: the manifest digest (of the instance, for a manifest list's instances).
+        http: TLS and timeout settings for http(s) stores (defaults when None).
+        client: an httpx client to reuse for http(s) (its TLS settings are then the
+            caller's; ``http`` still sets the deadline and redirects).
+
+    Returns:
+        The typed signatures; a blob of unknown format is an ``UnknownSignature``.
+
+    Raises:
+        TransportError: a signature could not be read (code ``lookaside-http``,
+            ``lookaside-unreadable``, ``lookaside-outside-store``, ``insecure-redirect``,
+            ``too-many-redirects``), naming the URL and the index.
+        NetworkError: connection, TLS or timeout failure, naming the URL.
+        LimitExceededError: more than 128 signatures, a signature over 4 MiB, a body over
+            its deadline, or a file that is not a regular file.
+    """
+    options = http or HTTPOptions()
+    own_client: httpx.Client | None = None
+    if location.scheme != "file" and client is None:
+        own_client = client = options.new_client()
+    try:
+        out: list[Signature] = []
+        for n in range(1, MAX_LOOKASIDE_SIGNATURES + 2):
+            url = location.signature_url(digest, n)
+            if location.scheme == "file":
+                blob = _read_file(location, digest, n, url)
+            else:
+                assert client is not None
+                blob = _read_http(client, options, url, n)
+            if blob is None:
+                return out
+            if n > MAX_LOOKASIDE_SIGNATURES:
+                raise LimitExceededError(
+                    f"lookaside {redact_url(location.repository_url)} has more than {MAX_LOOKASIDE_SIGNATURES} "
+                    f"signatures for {digest} (signature-{n} exists): assuming a broken or hostile server",
+                    code="lookaside-too-many-signatures",
+                    context={"url": redact_url(url), "limit": MAX_LOOKASIDE_SIGNATURES},
+                )
+            out.append(stored_signature(blob, redact_url(url)))
+        raise AssertionError("unreachable")  # pragma: no cover
+    finally:
+        if own_client is not None:
+            own_client.close()
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _read_file(location: LookasideLocation, digest: Digest, n: int, url: str) -> bytes | None:
+    path = location.signature_path(digest, n)
+    context = {"url": url, "index": n}
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise TransportError(f"cannot read lookaside signature signature-{n} at {url}: {exc.strerror}",
+                             code="lookaside-unreadable", context=context) from None
+    real = os.path.realpath(path)
+    root = os.path.realpath(location.store_root)
+    if not _within(real, root):
+        raise TransportError(
+            f"lookaside signature signature-{n} at {url} leads out of the store {root} (to {real})",
+            code="lookaside-outside-store", context={**context, "target": real},
+        )
+    try:
+        return limits.read_file_at_most(real, limits.MAX_SIGNATURE_BODY, f"lookaside signature {url}")
+    except FileNotFoundError:
+        return None  # a dangling symlink inside the store: missing, as containers/image sees it
+    except LimitExceededError as exc:
+        exc.context.update(context)
+        raise
+    except OSError as exc:
+        raise TransportError(f"cannot read lookaside signature signature-{n} at {url}: {exc.strerror}",
+                             code="lookaside-unreadable", context=context) from None
+
+
+def _network_error(exc: Exception, what: str) -> NetworkError:
+    """httpx / ssl exceptions → NetworkError (TLS failures are not transient)."""
+    import httpx
+
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(chain) < 20 and all(cur is not e for e in chain):
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    reason = str(exc) or type(exc).__name__
+    if any(isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in chain):
+        return NetworkError(f"{what}: TLS certificate verification failed: {reason}", code="tls-verification")
+    if any(isinstance(e, ssl.SSLError) or "[SSL:" in str(e) for e in chain):
+        return NetworkError(f"{what}: TLS handshake failed: {reason}", code="tls-handshake")
+    if isinstance(exc, httpx.TimeoutException):
+        return NetworkError(f"{what}: timed out ({type(exc).__name__})", code="network-timeout")
+    return NetworkError(f"{what}: {reason}")
+
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _read_http(client: httpx.Client, options: HTTPOptions, url: str, n: int) -> bytes | None:
+    import httpx
+
+    shown = redact_url(url)
+    what = f"reading lookaside signature signature-{n} from {shown}"
+    context = {"url": shown, "index": n}
+    current = url
+    for _ in range(options.max_redirects + 1):
+        try:
+            # Redirects are ours to follow (never HTTPS → HTTP), even with a caller's client.
+            with client.stream("GET", current, headers={"Accept-Encoding": "identity"},
+                               follow_redirects=False) as resp:
+                if resp.status_code in _REDIRECTS and "location" in resp.headers:
+                    target = urljoin(current, resp.headers["location"])
+                    if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
+                        raise TransportError(f"{what}: refusing a redirect from HTTPS to {redact_url(target)}",
+                                             code="insecure-redirect", context=context)
+                    current = target
+                    continue
+                if resp.status_code == 404:
+                    return None
+                if resp.status_code != 200:
+                    raise TransportError(f"{what}: status {resp.status_code} ({resp.reason_phrase})",
+                                         code="lookaside-http", context={**context, "status": resp.status_code})
+                content_type = resp.headers.get("content-type", "")
+                if content_type.split(";", 1)[0].strip().lower() == "text/html":
+                    log.warning("lookaside signature %s has Content-Type %r, unexpected for a signature",
+                                shown, content_type)
+                return _read_body(resp, options, shown, context)
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, what) from exc
+    raise TransportError(f"{what}: more than {options.max_redirects} redirects", code="too-many-redirects",
+                         context=context)
+
+
+def _read_body(resp: httpx.Response, options: HTTPOptions, shown: str, context: dict[str, Any]) -> bytes:
+    deadline = time.monotonic() + options.deadline
+    declared = resp.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.MAX_SIGNATURE_BODY:
+        raise LimitExceededError(
+            f"lookaside signature {shown} is larger than the {limits.MAX_SIGNATURE_BODY} bytes accepted",
+            context={**context, "limit": limits.MAX_SIGNATURE_BODY},
+        )
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in resp.iter_bytes():
+        total += len(chunk)
+        if total > limits.MAX_SIGNATURE_BODY:
+            raise LimitExceededError(
+                f"lookaside signature {shown} is larger than the {limits.MAX_SIGNATURE_BODY} bytes accepted",
+                context={**context, "limit": limits.MAX_SIGNATURE_BODY},
+            )
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise LimitExceededError(
+                f"lookaside signature {shown} did not arrive within {options.deadline:g}s; cut off",
+                code="lookaside-body-deadline", context={**context, "deadline": options.deadline},
+            )
+    return b"".join(chunks)
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def _writable(location: LookasideLocation, verb: str) -> None:
+    if location.scheme != "file":
+        raise SignatureError(
+            f"{verb} a {location.scheme} lookaside {redact_url(location.base_url)} directly is not supported"
+            + (f" ({location.origin})" if location.origin else ""),
+            code="lookaside-not-writable", hint=WRITE_HINT,
+            context={"url": redact_url(location.base_url), "origin": location.origin},
+        )
+
+
+def _check_inside(location: LookasideLocation, directory: str) -> None:
+    """Refuse to write through a symlink that leads out of the store."""
+    root = os.path.realpath(location.store_root)
+    real = os.path.realpath(directory)
+    if _within(os.path.normpath(location.store_root), os.path.normpath(directory)):
+        return  # an ancestor of a store root that does not exist yet: nothing below it to follow
+    if not _within(real, root):
+        raise SignatureError(
+            f"lookaside directory {directory} leads out of the store {root} (to {real}); not writing there",
+            code="lookaside-outside-store", context={"path": directory, "target": real},
+        )
+
+
+def _nearest_existing(path: str) -> str:
+    """``path`` or its closest existing ancestor (checked before anything is created under it)."""
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def _makedirs(path: str) -> None:
+    """``mkdir -p`` with mode 0755 for every directory created (whatever the umask)."""
+    missing: list[str] = []
+    current = path
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o755)
+        except FileExistsError:
+            if not os.path.isdir(directory):
+                raise
+            continue
+        os.chmod(directory, 0o755)  # noqa: S103 (a store is published: others must read it, as c/i makes it)
+
+
+def write_signatures(location: LookasideLocation, digest: Digest, signatures: Sequence[Signature]) -> None:
+    """Store ``signatures`` as ``signature-1..N`` of ``digest``, removing later ones.
+
+    Args:
+        location: the store for writing (``lookaside-staging``, else ``lookaside``).
+        digest: the manifest digest the signatures are for.
+        signatures: typed signatures, stored with ``signature_to_blob``.
+
+    Raises:
+        SignatureError: the store is not ``file://`` (code ``lookaside-not-writable``),
+            a directory leads out of the store, or writing failed (``lookaside-unwritable``).
+    """
+    if not signatures:
+        return
+    _writable(location, "writing to")
+    directory = location.signature_dir(digest)
+    try:
+        _check_inside(location, _nearest_existing(directory))
+        _makedirs(directory)
+        _check_inside(location, directory)
+        for n, sig in enumerate(signatures, 1):
+            write_file_atomic(location.signature_path(digest, n), signature_to_blob(sig), 0o644)
+        _remove_from(location, digest, len(signatures) + 1)
+        fsync_dir(directory)
+    except OSError as exc:
+        raise SignatureError(
+            f"cannot write signatures to the lookaside {directory}: {exc.strerror or exc}",
+            code="lookaside-unwritable", context={"path": directory},
+        ) from None
+
+
+def _remove_from(location: LookasideLocation, digest: Digest, first: int) -> int:
+    """Remove ``signature-first`` … up to the first missing one; returns how many were removed."""
+    removed = 0
+    n = first
+    while True:
+        try:
+            os.unlink(location.signature_path(digest, n))
+        except FileNotFoundError:
+            return removed
+        removed += 1
+        n += 1
+
+
+def delete_signatures(location: LookasideLocation, digest: Digest) -> int:
+    """Remove all signatures of ``digest`` from a ``file://`` store (``delete docker://…``).
+
+    The ``@ALGO=HEX`` directory is removed too when that leaves it empty.
+
+    Returns:
+        How many signature files were removed.
+
+    Raises:
+        SignatureError: the store is not ``file://`` (as containers/image, which then
+            fails the delete), a directory leads out of the store, or removal failed.
+    """
+    _writable(location, "deleting from")
+    directory = location.signature_dir(digest)
+    try:
+        if not os.path.lexists(directory):
+            return 0
+        _check_inside(location, directory)
+        removed = _remove_from(location, digest, 1)
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
+        return removed
+    except OSError as exc:
+        raise SignatureError(
+            f"cannot delete signatures from the lookaside {directory}: {exc.strerror or exc}",
+            code="lookaside-unwritable", context={"path": directory},
+        ) from None

@@ -1,0 +1,390 @@
+"""Finding, reading and strictly parsing registries.conf files and drop-ins (see the package docstring)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trustcopy.errors import ConfigError, InvalidReferenceError
+from trustcopy.limits import MiB, read_file_at_most
+from trustcopy.reference import is_valid_domain, parse_named
+from trustcopy.sysregistries.model import (
+    PULL_FROM_MIRROR_VALUES,
+    ConfigWarning,
+    Endpoint,
+    RegistriesConf,
+    Registry,
+    report,
+)
+
+SYSTEM_REGISTRIES_CONF = "/etc/containers/registries.conf"
+SYSTEM_REGISTRIES_CONF_DIR = "/etc/containers/registries.conf.d"
+USER_REGISTRIES_CONF = os.path.join(".config", "containers", "registries.conf")
+USER_REGISTRIES_CONF_DIR = os.path.join(".config", "containers", "registries.conf.d")
+ENV_OVERRIDES = ("CONTAINERS_REGISTRIES_CONF", "REGISTRIES_CONFIG_PATH")
+MAX_REGISTRIES_CONF_FILE = 4 * MiB
+
+_REGISTRY_KEYS = frozenset({"prefix", "location", "insecure", "blocked", "mirror", "mirror-by-digest-only",
+                            "pull-from-mirror"})
+_MIRROR_KEYS = frozenset({"location", "insecure", "pull-from-mirror"})
+_IGNORED_TOP_KEYS = frozenset({"unqualified-search-registries", "credential-helpers", "short-name-mode", "aliases",
+                               "additional-layer-store-auth-helper"})
+_V1_SECTIONS = ("search", "insecure", "block")
+
+
+# -- finding the files -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfPaths:
+    """Which registries.conf files to read."""
+
+    conf: str
+    #: The main file was named by a flag or the environment: it must exist.
+    explicit: bool
+    dropin_dirs: tuple[str, ...]
+
+
+def _home(home: str | None) -> str:
+    if home:
+        return home
+    return os.environ.get("HOME") or os.path.expanduser("~")
+
+
+def _exists(path: str) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return False
+        raise ConfigError(f"cannot examine {path}: {exc.strerror}", code="config-unreadable",
+                          context={"file": path}) from None
+    return True
+
+
+def registries_conf_paths(
+    explicit: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    home: str | None = None,
+    system_conf: str = SYSTEM_REGISTRIES_CONF,
+    system_dir: str = SYSTEM_REGISTRIES_CONF_DIR,
+) -> ConfPaths:
+    """The main file and drop-in directories, chosen as containers/image chooses them.
+
+    Args:
+        explicit: ``--registries-conf``; wins over the environment.
+        env: the environment (``os.environ`` when None).
+        home: the home directory (``$HOME`` when None).
+        system_conf: the system-wide file (tests point this elsewhere).
+        system_dir: the system-wide drop-in directory.
+    """
+    environ = os.environ if env is None else env
+    user_conf = os.path.join(_home(home), USER_REGISTRIES_CONF)
+    user_dir = os.path.join(_home(home), USER_REGISTRIES_CONF_DIR)
+    # As containers/image: the first variable that is *set* wins, even when empty (then: no override).
+    override = explicit or next((environ[name] for name in ENV_OVERRIDES if name in environ), "")
+    if override:
+        return ConfPaths(override, True, (system_dir, user_dir))
+    if _exists(user_conf):
+        return ConfPaths(user_conf, False, (user_dir,))
+    return ConfPaths(system_conf, False, (system_dir, user_dir))
+
+
+def _dropin_files(directory: str) -> list[str]:
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return []
+        raise ConfigError(f"cannot read the drop-in directory {directory}: {exc.strerror}",
+                          code="config-unreadable", context={"file": directory}) from None
+    out = []
+    for name in names:
+        path = os.path.join(directory, name)
+        if name.endswith(".conf") and not os.path.isdir(path):
+            out.append(path)
+    return out
+
+
+def load_registries_conf(
+    explicit: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    home: str | None = None,
+    system_conf: str = SYSTEM_REGISTRIES_CONF,
+    system_dir: str = SYSTEM_REGISTRIES_CONF_DIR,
+    report_warnings: bool = True,
+) -> RegistriesConf:
+    """Read and merge the registries.conf files (see :func:`registries_conf_paths`).
+
+    Args:
+        explicit: ``--registries-conf FILE``.
+        env: the environment (``os.environ`` when None).
+        home: the home directory (``$HOME`` when None).
+        system_conf: the system-wide file.
+        system_dir: the system-wide drop-in directory.
+        report_warnings: log unknown keys (a CLI that renders ``.warnings`` itself passes False).
+
+    Returns:
+        The merged configuration (empty when no file exists and none was named).
+
+    Raises:
+        ConfigError: a file named explicitly is missing, or any file is unreadable or invalid.
+        LimitExceededError: a file is larger than 4 MiB or is not a regular file.
+    """
+    paths = registries_conf_paths(explicit, env=env, home=home, system_conf=system_conf, system_dir=system_dir)
+    warnings: list[ConfigWarning] = []
+    files: list[str] = []
+    merged: dict[str, Registry] = {}
+    data = _read(paths.conf, must_exist=paths.explicit)
+    if data is not None:
+        files.append(paths.conf)
+        for reg in _parse_file(paths.conf, data, warnings, dropin=False):
+            merged[reg.prefix] = reg
+    for directory in paths.dropin_dirs:
+        for path in _dropin_files(directory):
+            data = _read(path, must_exist=False)
+            if data is None:
+                continue
+            files.append(path)
+            for reg in _parse_file(path, data, warnings, dropin=True):
+                merged[reg.prefix] = reg
+    if report_warnings:
+        report(warnings)
+    return RegistriesConf(tuple(merged[p] for p in sorted(merged)), tuple(files), tuple(warnings))
+
+
+def _read(path: str, *, must_exist: bool) -> bytes | None:
+    try:
+        return read_file_at_most(path, MAX_REGISTRIES_CONF_FILE, f"registries configuration {path}")
+    except FileNotFoundError:
+        if must_exist:
+            raise ConfigError(f"registries configuration {path} does not exist", code="registries-conf-not-found",
+                              context={"file": path}) from None
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read registries configuration {path}: {exc.strerror}",
+                          code="config-unreadable", context={"file": path}) from None
+
+
+# -- parsing one file ----------------------------------------------------------------------
+
+
+def _invalid(file: str, where: str, message: str) -> ConfigError:
+    return ConfigError(f"{file}: {where}: {message}", code="registries-conf-invalid",
+                       context={"file": file, "entry": where})
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _get(table: Mapping[str, Any], key: str, kind: type, file: str, where: str, default: Any) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        expected = "a boolean" if kind is bool else _type_name(kind())
+        raise _invalid(file, where, f"{key} must be {expected}, not {_type_name(value)}")
+    return value
+
+
+def _warn_unknown(table: Mapping[str, Any], known: frozenset[str], file: str, where: str,
+                  warnings: list[ConfigWarning]) -> None:
+    for key in table:
+        if key not in known:
+            warnings.append(ConfigWarning(file, f"{where}.{key}" if where else key,
+                                          "unknown key, ignored (containers/image ignores it too)"))
+
+
+def _check_location(value: str, file: str, where: str, key: str) -> str:
+    """containers/image ``parseLocation`` plus a check that the value can start a reference."""
+    trimmed = value.rstrip("/")
+    if trimmed.startswith(("http://", "https://")):
+        raise _invalid(file, where, f"invalid {key} {value!r}: URI schemes are not supported")
+    if not trimmed:
+        return ""
+    if trimmed.startswith("*."):
+        if key != "prefix":
+            raise _invalid(file, where, f"invalid {key} {value!r}: only a prefix may be a *.domain wildcard")
+        domain = trimmed[2:]
+        if any(c in domain for c in "/@:") or not is_valid_domain(domain) or "*" in domain:
+            raise _invalid(file, where, f"wildcarded prefix should be in the format *.example.com, not {value!r}")
+        return trimmed
+    for candidate in (trimmed, trimmed + "/x"):
+        try:
+            parse_named(candidate)
+            return trimmed
+        except InvalidReferenceError:
+            continue
+    raise _invalid(file, where, f"invalid {key} {value!r}: not a registry host[:port][/path] "
+                                "(a host needs a \".\" or \":\", or is \"localhost\") or a fully expanded reference")
+
+
+def _parse_mirror(raw: Any, file: str, where: str, reg_digest_only: bool, prefix: str,
+                  warnings: list[ConfigWarning]) -> Endpoint:
+    if not isinstance(raw, dict):
+        raise _invalid(file, where, f"must be a table, not {_type_name(raw)}")
+    _warn_unknown(raw, _MIRROR_KEYS, file, where, warnings)
+    location = _check_location(_get(raw, "location", str, file, where, ""), file, where, "location")
+    if not location:
+        raise _invalid(file, where, "invalid condition: mirror location is unset")
+    pull_from = _get(raw, "pull-from-mirror", str, file, where, "")
+    if pull_from and pull_from not in PULL_FROM_MIRROR_VALUES:
+        raise _invalid(file, where, f"unsupported pull-from-mirror value {pull_from!r} for mirror {location!r} "
+                                    f"(use one of {', '.join(PULL_FROM_MIRROR_VALUES)})")
+    if pull_from and reg_digest_only:
+        raise _invalid(file, where, f"cannot set mirror-by-digest-only for the registry ({prefix!r}) and "
+                                    f"pull-from-mirror for the mirror ({location!r}) at the same time")
+    return Endpoint(location, _get(raw, "insecure", bool, file, where, False), pull_from)
+
+
+def _parse_registry(raw: Any, file: str, entry: int, warnings: list[ConfigWarning]) -> Registry:
+    where = f"[[registry]] #{entry}"
+    if not isinstance(raw, dict):
+        raise _invalid(file, where, f"must be a table, not {_type_name(raw)}")
+    given_prefix = raw.get("prefix")
+    if isinstance(given_prefix, str) and given_prefix:
+        where += f' (prefix "{given_prefix}")'
+    elif isinstance(raw.get("location"), str):
+        where += f' (location "{raw["location"]}")'
+    _warn_unknown(raw, _REGISTRY_KEYS, file, where, warnings)
+    location = _check_location(_get(raw, "location", str, file, where, ""), file, where, "location")
+    prefix = _get(raw, "prefix", str, file, where, "")
+    if prefix:
+        prefix = _check_location(prefix, file, where, "prefix")
+        if not location and not prefix.startswith("*."):
+            raise _invalid(file, where, "invalid condition: location is unset and prefix is not in the format "
+                                        "*.example.com")
+    else:
+        if not location:
+            raise _invalid(file, where, "invalid condition: both location and prefix are unset")
+        prefix = location
+    if _get(raw, "pull-from-mirror", str, file, where, ""):
+        raise _invalid(file, where, f"pull-from-mirror must not be set for a non-mirror registry {prefix!r}")
+    digest_only = _get(raw, "mirror-by-digest-only", bool, file, where, False)
+    raw_mirrors = _get(raw, "mirror", list, file, where, [])
+    mirrors = tuple(
+        _parse_mirror(m, file, f"{where} [[registry.mirror]] #{i}", digest_only, prefix, warnings)
+        for i, m in enumerate(raw_mirrors, 1)
+    )
+    return Registry(
+        prefix=prefix, location=location, insecure=_get(raw, "insecure", bool, file, where, False),
+        blocked=_get(raw, "blocked", bool, file, where, False), mirror_by_digest_only=digest_only,
+        mirrors=mirrors, file=file, entry=entry,
+    )
+
+
+def _check_ignored(doc: Mapping[str, Any], file: str) -> None:
+    """Type-check the keys we accept without using them (containers/image refuses wrong types)."""
+    for key in ("unqualified-search-registries", "credential-helpers"):
+        value = doc.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise _invalid(file, key, "must be an array of strings")
+    for key in ("short-name-mode", "additional-layer-store-auth-helper"):
+        if key in doc and not isinstance(doc[key], str):
+            raise _invalid(file, key, f"must be a string, not {_type_name(doc[key])}")
+    aliases = doc.get("aliases")
+    if aliases is not None and not (isinstance(aliases, dict) and all(isinstance(v, str) for v in aliases.values())):
+        raise _invalid(file, "aliases", "must be a table of strings")
+
+
+def _v1_registries(doc: Mapping[str, Any], file: str, warnings: list[ConfigWarning]) -> dict[str, list[str]]:
+    raw = doc.get("registries")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _invalid(file, "registries", f"must be a table, not {_type_name(raw)}")
+    out: dict[str, list[str]] = {}
+    for section, table in raw.items():
+        if section not in _V1_SECTIONS:
+            warnings.append(ConfigWarning(file, f"registries.{section}", "unknown key, ignored"))
+            continue
+        if not isinstance(table, dict):
+            raise _invalid(file, f"registries.{section}", "must be a table")
+        _warn_unknown(table, frozenset({"registries"}), file, f"registries.{section}", warnings)
+        values = table.get("registries", [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise _invalid(file, f"registries.{section}.registries", "must be an array of strings")
+        if values:
+            out[section] = values
+    return out
+
+
+def _v1_to_registries(v1: Mapping[str, list[str]], file: str) -> list[Registry]:
+    """containers/image ``ConvertToV2``: one entry per location, blocked and insecure flags merged."""
+    order: list[str] = []
+    flags: dict[str, dict[str, bool]] = {}
+    for section, flag in (("block", "blocked"), ("insecure", "insecure")):
+        for value in v1.get(section, []):
+            location = _check_location(value, file, f"registries.{section}", "location")
+            if location not in flags:
+                order.append(location)
+                flags[location] = {"blocked": False, "insecure": False}
+            flags[location][flag] = True
+    return [Registry(prefix=loc, location=loc, insecure=flags[loc]["insecure"], blocked=flags[loc]["blocked"],
+                     file=file) for loc in order]
+
+
+def _v2_nonempty(doc: Mapping[str, Any]) -> bool:
+    return any(bool(doc.get(k)) for k in ("registry", "unqualified-search-registries", "credential-helpers",
+                                          "short-name-mode", "aliases"))
+
+
+def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *, dropin: bool) -> list[Registry]:
+    """One file → its entries (deduplicated by prefix, first wins, as containers/image)."""
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})",
+                          code="registries-conf-invalid", context={"file": file}) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: invalid TOML: {exc}", code="registries-conf-invalid",
+                          context={"file": file}) from None
+    _warn_unknown(doc, _REGISTRY_TOP_KEYS, file, "", warnings)
+    _check_ignored(doc, file)
+    v1 = _v1_registries(doc, file, warnings)
+    if v1:
+        if dropin:
+            raise _invalid(file, "registries", "a drop-in file must use the version 2 format")
+        if _v2_nonempty(doc):
+            raise _invalid(file, "registries", "mixing the version 1 and version 2 formats is not supported")
+        registries = _v1_to_registries(v1, file)
+    else:
+        raw = doc.get("registry", [])
+        if not isinstance(raw, list):
+            raise _invalid(file, "registry", f"must be an array of tables ([[registry]]), not {_type_name(raw)}")
+        registries = [_parse_registry(r, file, i, warnings) for i, r in enumerate(raw, 1)]
+    _check_conflicts(registries, file)
+    unique: dict[str, Registry] = {}
+    for reg in registries:
+        if reg.prefix in unique:
+            warnings.append(ConfigWarning(file, reg.label,
+                                          f"ignored: {unique[reg.prefix].label} has the same prefix and comes first"))
+            continue
+        unique[reg.prefix] = reg
+    return list(unique.values())
+
+
+_REGISTRY_TOP_KEYS = frozenset({"registry", "registries"}) | _IGNORED_TOP_KEYS
+
+
+def _check_conflicts(registries: Sequence[Registry], file: str) -> None:
+    """Entries for the same location must agree on ``insecure`` and ``blocked``."""
+    by_location: dict[str, Registry] = {}
+    for reg in registries:
+        key = reg.location or reg.prefix
+        other = by_location.setdefault(key, reg)
+        for flag in ("insecure", "blocked"):
+            if getattr(reg, flag) != getattr(other, flag):
+                raise ConfigError(
+                    f"{file}: registry {key!r} is defined multiple times with conflicting {flag!r} setting "
+                    f"({other.label} and {reg.label})",
+                    code="registries-conf-invalid", context={"file": file, "location": key},
+                )
