@@ -279,7 +279,10 @@ def _scope_key(scopes: tuple[Scope, ...]) -> tuple[str, ...]:
 
 
 def _read_bounded(response: httpx.Response, limit: int, what: str) -> bytes:
-    return limits.read_iter_at_most(response.iter_bytes(), limit, what)
+    """A token server's answer, bounded even when content-encoded (a gzip bomb)."""
+    from trustcopy.transports.docker.errors import body_chunks
+
+    return limits.read_iter_at_most(body_chunks(response, what), limit, what)
 
 
 class RegistryAuth(httpx.Auth):

@@ -34,17 +34,18 @@ from typing import NamedTuple
 
 import httpx
 
-from trustcopy import limits
-from trustcopy.errors import LimitExceededError, NetworkError, RegistryError, TrustcopyError
+from trustcopy.errors import NetworkError, RegistryError, TrustcopyError
 from trustcopy.redact import redact_url
 from trustcopy.transports.docker import certs
 from trustcopy.transports.docker.auth import USER_AGENT, AuthSession, Credentials, RegistryAuth
 from trustcopy.transports.docker.challenge import Challenge, Scope, parse_challenges, repository_scope
 from trustcopy.transports.docker.errors import (
     RETRYABLE_STATUSES,
+    error_for,
+    invalid_url_error,
     is_retryable_exception,
     network_error,
-    response_error,
+    read_body,
 )
 from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, SystemContext
 
@@ -332,7 +333,10 @@ class RegistryClient:
                                                timeout=self._request_timeout(what))
             log.debug("%s %s", method, redact_url(str(url)))
             auth = RegistryAuth(self.auth, scopes) if scopes is not None else None
-            response = self._http.send(request, auth=auth, stream=True, follow_redirects=False)
+            try:
+                response = self._http.send(request, auth=auth, stream=True, follow_redirects=False)
+            except httpx.InvalidURL as exc:  # httpx parses every Location, even one not followed
+                raise invalid_url_error(exc, what) from exc
             status = response.status_code
             log.debug("%s %s: %d", method, redact_url(str(url)), status)
             location = response.headers.get("location")
@@ -375,22 +379,13 @@ class RegistryClient:
         Raises:
             LimitExceededError / NetworkError.
         """
-        try:
-            return limits.read_iter_at_most(response.iter_bytes(), limit, f"{what}: the response")
-        except (httpx.HTTPError, OSError) as exc:
-            raise network_error(exc, what, secrets=self.auth.secrets()) from exc
-        finally:
-            response.close()
+        # errors.read_body undoes Content-Encoding in bounded steps: httpx's own decoding
+        # would inflate a "gzip, gzip" bomb chunk by chunk before any cap could look.
+        return read_body(response, limit, what, secrets=self.auth.secrets())
 
     def error_for(self, response: httpx.Response, what: str) -> TrustcopyError:
         """The error for an unexpected response (reads a bounded body, closes it)."""
-        try:
-            body = self.read_body(response, limits.MAX_ERROR_BODY, what)
-        except LimitExceededError:
-            body = b""
-        except NetworkError:
-            body = b""
-        return response_error(response, body, what, secrets=self.auth.secrets())
+        return error_for(response, what, secrets=self.auth.secrets())
 
     def check(self, response: httpx.Response, what: str, ok: Iterable[int] = (200,)) -> httpx.Response:
         """Return ``response`` if its status is in ``ok``; else close it and raise its error."""

@@ -48,6 +48,8 @@ from trustcopy.errors import (
 from trustcopy.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import httpx
 
 #: Statuses worth retrying: the registry (or a proxy in front of it) is overloaded or restarting.
@@ -186,6 +188,58 @@ def response_error(
     return RegistryHTTPError(message, status=status, context=context)
 
 
+def body_chunks(response: httpx.Response, what: str) -> Iterator[bytes]:
+    """A response's body, its ``Content-Encoding`` undone in bounded steps (limits.decode_content).
+
+    Never use httpx's ``iter_bytes``/``read`` on an untrusted response: they inflate a whole
+    network chunk at once, and "gzip, gzip" makes 64 KiB into 64 GiB.
+    """
+    from trustcopy import limits
+
+    return limits.decode_content(response.iter_raw(), response.headers.get_list("content-encoding",
+                                                                                split_commas=True), what)
+
+
+def read_body(response: httpx.Response, limit: int, what: str, *, secrets: tuple[str, ...] = ()) -> bytes:
+    """Read a whole untrusted body (at most ``limit`` bytes once decoded) and close the response.
+
+    A ``Content-Length`` above the limit is refused before anything is read.
+
+    Raises:
+        LimitExceededError: the body is larger than ``limit``.
+        NetworkError: the connection failed while reading.
+        TransportError: the body's Content-Encoding is corrupt.
+    """
+    import httpx
+
+    from trustcopy import limits
+    from trustcopy.errors import LimitExceededError
+
+    label = f"{what}: the response"
+    try:
+        announced = response.headers.get("content-length", "").strip()
+        if (announced.isdigit() and int(announced[:20]) > limit
+                and not response.headers.get("content-encoding", "").strip(", \t")):
+            raise LimitExceededError(f"{label} is larger than the {limit} bytes accepted "
+                                     f"(Content-Length: {announced[:20]})", context={"what": what, "limit": limit})
+        return limits.read_iter_at_most(body_chunks(response, what), limit, label)
+    except (httpx.HTTPError, OSError) as exc:
+        raise network_error(exc, what, secrets=secrets) from exc
+    finally:
+        response.close()
+
+
+def error_for(response: httpx.Response, what: str, *, secrets: tuple[str, ...] = ()) -> TrustcopyError:
+    """The error for an unexpected response: its body read bounded (unreadable → ignored), closed."""
+    try:
+        from trustcopy import limits
+
+        body = read_body(response, limits.MAX_ERROR_BODY, what, secrets=secrets)
+    except TrustcopyError:
+        body = b""
+    return response_error(response, body, what, secrets=secrets)
+
+
 def _has_request(response: httpx.Response) -> bool:
     try:
         response.request  # noqa: B018 (raises RuntimeError when a response was built by hand)
@@ -248,6 +302,16 @@ def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return RegistryError(f"{what}: {reason}", code="registry")
     return NetworkError(f"{what}: {reason}", context={"retryable": is_retryable_exception(exc)})
+
+
+def invalid_url_error(exc: Exception, what: str) -> RegistryError:
+    """The error for ``httpx.InvalidURL`` escaping a request.
+
+    httpx builds the follow-up request of every redirect, even one it will not follow, and
+    raises InvalidURL (not an HTTPError) for a ``Location`` like ``data:x`` or ``mailto:x``.
+    """
+    return RegistryError(f"{what}: the registry answered with an invalid URL ({clean_text(str(exc))})",
+                         code="registry", context={"retryable": False})
 
 
 def is_retryable_exception(exc: BaseException) -> bool:
