@@ -26,6 +26,7 @@ MAX_POLICY_FILE = 4 * MiB
 MAX_AUTH_FILE = 1 * MiB
 MAX_KEY_FILE = 4 * MiB
 MAX_OCI_INDEX = 4 * MiB
+#: All pages of a registry's tag list together (list-tags, inspect's RepoTags).
 MAX_TAG_LIST_BODY = 32 * MiB
 
 #: dir: signature-N files are read until the first missing one; cap N.

@@ -37,7 +37,13 @@ import httpx
 from trustcopy.errors import NetworkError, RegistryError, TrustcopyError
 from trustcopy.redact import redact_url
 from trustcopy.transports.docker import certs
-from trustcopy.transports.docker.auth import USER_AGENT, AuthSession, Credentials, RegistryAuth
+from trustcopy.transports.docker.auth import (
+    USER_AGENT,
+    AuthSession,
+    Credentials,
+    RegistryAuth,
+    token_request_what,
+)
 from trustcopy.transports.docker.challenge import Challenge, Scope, parse_challenges, repository_scope
 from trustcopy.transports.docker.errors import (
     RETRYABLE_STATUSES,
@@ -201,7 +207,9 @@ class RegistryClient:
 
     def _ping(self) -> _Ping:
         schemes = ["https"] if self.verify else ["https", "http"]
-        first_error: TrustcopyError | None = None
+        # As containers/image: when HTTP is tried after HTTPS, its error is the one reported
+        # (HTTPS failing is expected of a plain-HTTP registry; why HTTP failed is the news).
+        last_error: TrustcopyError | None = None
         for scheme in schemes:
             url = httpx.URL(f"{scheme}://{self.host}/v2/")
             what = f"pinging container registry {self.host}"
@@ -209,12 +217,11 @@ class RegistryClient:
                 response = self._execute("GET", url, what=what, scopes=None)
             except TrustcopyError as exc:
                 log.debug("ping %s failed: %s", redact_url(str(url)), exc)
-                first_error = first_error or exc
+                last_error = exc
                 continue
             try:
                 if response.status_code not in (200, 401):
-                    err = self.error_for(response, what)
-                    first_error = first_error or err
+                    last_error = self.error_for(response, what)
                     continue
                 challenges = parse_challenges(response.headers.get_list("www-authenticate"))
                 log.debug("ping %s: %d, challenges %s", redact_url(str(url)), response.status_code,
@@ -223,8 +230,8 @@ class RegistryClient:
                              response.headers.get("x-registry-supports-signatures") == "1")
             finally:
                 response.close()
-        assert first_error is not None
-        raise first_error
+        assert last_error is not None
+        raise last_error
 
     # -- requests ------------------------------------------------------------------
 
@@ -368,7 +375,7 @@ class RegistryClient:
 
     def _send_token_request(self, request: httpx.Request) -> httpx.Response:
         """Token requests: retried like registry requests, never given registry auth."""
-        return self._execute(request.method, request.url, what="requesting a bearer token", scopes=None,
+        return self._execute(request.method, request.url, what=token_request_what(request.url), scopes=None,
                              headers=dict(request.headers), content=request.content or None)
 
     # -- responses -----------------------------------------------------------------

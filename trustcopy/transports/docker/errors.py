@@ -13,6 +13,7 @@ what happened                          raised
 TLS certificate verification failed    NetworkError, code ``tls-verification``
 other TLS handshake failure            NetworkError, code ``tls-handshake``
 connect/read/write timed out           NetworkError, code ``network-timeout``
+an answer that is not valid HTTP       RegistryError, code ``registry`` (not retried)
 any other connection problem           NetworkError, code ``network``
 401, or an ``invalid_token`` challenge RegistryAuthError, code ``registry-auth``
 403 / ``DENIED`` / insufficient scope  RegistryAuthError, code ``registry-denied``
@@ -277,6 +278,18 @@ def _is_tls_failure(exc: BaseException) -> bool:
     return any(isinstance(e, ssl.SSLError) or "[SSL:" in str(e) for e in _chain(exc))
 
 
+def _is_malformed_http(exc: BaseException) -> bool:
+    """The server's answer broke HTTP/1.1 itself (h11 refused it): garbage in a header,
+    a header block over httpcore's size cap. Sending the request again gets the same answer.
+
+    A connection closed early is also an httpx ``RemoteProtocolError`` and stays retryable:
+    httpcore raises it itself before any answer, and h11 raises it (with "closed
+    connection" in its text, the only mark h11 gives) for a body cut short.
+    """
+    return any(type(e).__module__.split(".")[0] == "h11" and type(e).__name__ == "RemoteProtocolError"
+               and "closed connection" not in str(e) for e in _chain(exc))
+
+
 def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -> RegistryError:
     """The NetworkError for an httpx (or socket/ssl) exception raised while ``what``.
 
@@ -301,6 +314,9 @@ def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -
                             context={"retryable": True})
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return RegistryError(f"{what}: {reason}", code="registry")
+    if _is_malformed_http(exc):
+        return RegistryError(f"{what}: the server's answer is not valid HTTP ({reason})", code="registry",
+                             context={"retryable": False})
     return NetworkError(f"{what}: {reason}", context={"retryable": is_retryable_exception(exc)})
 
 
@@ -318,7 +334,7 @@ def is_retryable_exception(exc: BaseException) -> bool:
     """Whether a failed request may succeed when simply sent again."""
     import httpx
 
-    if _is_tls_failure(exc):
+    if _is_tls_failure(exc) or _is_malformed_http(exc):
         return False
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL | httpx.DecodingError | httpx.TooManyRedirects):
         return False

@@ -37,8 +37,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("trustcopy.docker")
 
-#: Most pages of a tag list we follow (``Link: <…>; rel="next"``).
-MAX_TAG_PAGES = 10_000
+#: Most pages of a tag list we follow (``Link: <…>; rel="next"``). Each page is a round
+#: trip; registries that paginate at all hand out 50 to 1000 tags a page, so this is 100,000
+#: tags or more, while an endless chain of one-tag pages ends within seconds on loopback
+#: (and within minutes against a distant registry). containers/image follows any number.
+MAX_TAG_PAGES = 2_000
 #: Most tags we collect in total.
 MAX_TAGS = 1_000_000
 _GENERIC_TYPES = frozenset({"", "text/plain", "application/json", "application/octet-stream"})
@@ -205,20 +208,35 @@ def _link_next(link_header: str) -> str | None:
 def list_tags(client: RegistryClient, name: str) -> list[str]:
     """All tags of the client's repository, following ``Link`` pagination.
 
+    Everything is bounded in total, not per page: at most MAX_TAG_PAGES round trips and
+    limits.MAX_TAG_LIST_BODY bytes over all pages together (a registry sending page after
+    page of 8 MiB tags must not fill the memory), MAX_TAGS tags, and a ``Link`` target is
+    followed only within the same origin and only once.
+
     Raises:
         ImageNotFoundError: the repository does not exist.
-        RegistryError: a page is malformed, or a Link points to another origin.
+        RegistryError: a page is malformed, or a Link points to another origin or loops.
         LimitExceededError: too many pages, tags or bytes.
     """
+    from trustcopy.errors import LimitExceededError
+
     what = f"listing tags of {name}"
     tags: list[str] = []
     target: str | httpx.URL = f"/v2/{client.path}/tags/list"
     seen: set[str] = set()
+    budget = limits.MAX_TAG_LIST_BODY
     for _page in range(MAX_TAG_PAGES):
         response = client.send("GET", target, what=what)
         client.check(response, what)
         url = response.request.url
-        body = client.read_body(response, limits.MAX_TAG_LIST_BODY, what)
+        link = _link_next(response.headers.get("link", ""))
+        try:
+            body = client.read_body(response, budget, what)
+        except LimitExceededError as exc:
+            raise LimitExceededError(
+                f"{what}: the registry's tag list is larger than the {limits.MAX_TAG_LIST_BODY} bytes accepted "
+                f"(all pages together)", context={"what": what, "limit": limits.MAX_TAG_LIST_BODY}) from exc
+        budget -= len(body)
         try:
             doc = json.loads(body)
         except (ValueError, RecursionError):
@@ -228,22 +246,21 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
             raise RegistryError(f"{what}: the registry's tag list is malformed")
         tags.extend(page or [])
         if len(tags) > MAX_TAGS:
-            from trustcopy.errors import LimitExceededError
-
-            raise LimitExceededError(f"{what}: more than {MAX_TAGS} tags")
-        link = _link_next(response.headers.get("link", ""))
+            raise LimitExceededError(f"{what}: more than {MAX_TAGS} tags",
+                                     context={"what": what, "limit": MAX_TAGS})
         if not link:
             return tags
-        nxt = url.join(link)
+        try:
+            nxt = url.join(link)
+        except httpx.InvalidURL:
+            raise RegistryError(f"{what}: the registry's Link header names an invalid URL") from None
         if (nxt.scheme, nxt.host, nxt.port) != (url.scheme, url.host, url.port):
             raise RegistryError(f"{what}: the registry paginates to another host ({redact_url(str(nxt))})")
         if str(nxt) in seen:
             raise RegistryError(f"{what}: the registry's pagination loops")
         seen.add(str(nxt))
         target = nxt
-    from trustcopy.errors import LimitExceededError
-
-    raise LimitExceededError(f"{what}: more than {MAX_TAG_PAGES} pages")
+    raise LimitExceededError(f"{what}: more than {MAX_TAG_PAGES} pages", context={"what": what, "limit": MAX_TAG_PAGES})
 
 
 def repository_tags(reference: DockerImageReference, sys: SystemContext | None) -> list[str]:
