@@ -133,7 +133,6 @@ def _apply_process_options(opts: GlobalOptions) -> None:
     """Make the process-wide flags take effect (or refuse those that cannot yet)."""
     import os
     import signal
-    import tempfile
     import threading
 
     if opts.registries_d is not None:
@@ -145,6 +144,8 @@ def _apply_process_options(opts: GlobalOptions) -> None:
     if opts.tmpdir is not None:
         if not os.path.isdir(opts.tmpdir):
             raise UsageError(f"--tmpdir {opts.tmpdir}: not a directory")
+        import tempfile
+
         tempfile.tempdir = opts.tmpdir
     if opts.command_timeout is not None and threading.current_thread() is threading.main_thread():
         timeout = opts.command_timeout
@@ -157,9 +158,9 @@ def _apply_process_options(opts: GlobalOptions) -> None:
 
 
 def _configure_logging(opts: GlobalOptions) -> None:
-    import logging
-
     if opts.debug:
+        import logging
+
         logging.basicConfig(level=logging.DEBUG, format="DEBU %(name)s: %(message)s")
         # httpx and httpcore log whole URLs and response headers: pre-signed blob-store URLs
         # (X-Amz-Signature …) and cookies are credentials. trustcopy.docker logs every

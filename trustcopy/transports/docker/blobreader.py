@@ -34,7 +34,7 @@ log = logging.getLogger("trustcopy.docker")
 
 #: Progress that resets the count of resumes in a row.
 RESUME_PROGRESS = 1 << 20
-_CONTENT_RANGE = re.compile(r"bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)")
+_CONTENT_RANGE = r"bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)"  # compiled on first use (re's cache)
 _RESUMABLE = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout, ConnectionError)
 
 
@@ -44,7 +44,7 @@ def parse_content_range(value: str) -> tuple[int, int, int]:
     Raises:
         ValueError: anything else (several values, other units, trailing text).
     """
-    m = _CONTENT_RANGE.fullmatch(value.strip())
+    m = re.fullmatch(_CONTENT_RANGE, value.strip())
     if m is None:
         raise ValueError(f"invalid Content-Range {value[:80]!r}")
     first, last = int(m.group(1)), int(m.group(2))

@@ -25,7 +25,6 @@ Invariants:
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import threading
 import time
@@ -99,6 +98,8 @@ def retry_after(response: httpx.Response, fallback: float) -> float:
         return fallback
     if value.isdigit():
         return float(int(value[:6]))
+    import email.utils  # only for an HTTP-date Retry-After: email is costly to import
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -389,6 +390,35 @@ class RegistryClient:
         # errors.read_body undoes Content-Encoding in bounded steps: httpx's own decoding
         # would inflate a "gzip, gzip" bomb chunk by chunk before any cap could look.
         return read_body(response, limit, what, secrets=self.auth.secrets())
+
+    def get_whole(
+        self, target: str | httpx.URL, limit: int, what: str, *, headers: dict[str, str] | None = None,
+    ) -> tuple[httpx.Response, bytes]:
+        """GET a small body whole (a manifest, a page of tags), at most ``limit`` bytes.
+
+        The request is idempotent, so a body cut short (the connection closed before the
+        announced Content-Length, a read timeout) is fetched again like any other
+        transient failure: ``retry_times`` times, with the same backoff. Whatever the
+        caller verifies (a manifest's digest) it verifies on the body finally returned.
+
+        Returns:
+            The (closed) response, for its headers and URL, and the body.
+
+        Raises:
+            NetworkError: still cut short after the retries.
+            LimitExceededError / RegistryError: as :meth:`read_body` and :meth:`check`.
+        """
+        attempt, delay = 0, self.retry_delay
+        while True:
+            response = self.check(self.send("GET", target, what=what, headers=headers), what)
+            try:
+                return response, self.read_body(response, limit, what)
+            except NetworkError as exc:
+                if not exc.context.get("retryable") or attempt >= self.retry_times:
+                    raise
+                attempt += 1
+                self._backoff(delay, what, "the answer was cut short", attempt)
+                delay = self.next_delay(delay)
 
     def error_for(self, response: httpx.Response, what: str) -> TrustcopyError:
         """The error for an unexpected response (reads a bounded body, closes it)."""

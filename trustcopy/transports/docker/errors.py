@@ -65,7 +65,7 @@ _MANIFEST_REJECTED_CODES = frozenset(
     {"MANIFEST_INVALID", "TAG_INVALID", "MANIFEST_BLOB_UNKNOWN", "MANIFEST_UNVERIFIED", "NAME_INVALID",
      "SIZE_INVALID", "DIGEST_INVALID"}
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+"  # compiled on first use (re's cache)
 
 TLS_HINT = (
     "add the registry's CA certificate to the system trust store or to a --cert-dir directory "
@@ -88,7 +88,7 @@ class DistributionError:
 
 def clean_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Untrusted text made safe to print: no control characters, no credentials, bounded."""
-    text = _CONTROL.sub(" ", text).strip()
+    text = re.sub(_CONTROL, " ", text).strip()
     text = redact_text(text, secrets)
     if len(text) > MAX_QUOTED:
         text = text[:MAX_QUOTED] + "…"

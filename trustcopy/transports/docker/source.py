@@ -3,7 +3,9 @@
 Invariants:
 - Manifests are requested with the full Accept list, read with the 4 MiB cap, and when
   the reference (or the instance) names a digest, the bytes are checked against it
-  before anyone sees them (DigestMismatchError otherwise).
+  before anyone sees them (DigestMismatchError otherwise). A manifest (or tag list page)
+  whose body is cut short is requested again, ``--retry-times`` times; the check applies
+  to the bytes of the last answer.
 - The top-level manifest is fetched once and cached, so that the manifest the policy
   evaluated, the one whose signatures were read and the one copied are the same bytes
   even while someone moves the tag.
@@ -72,10 +74,9 @@ def fetch_manifest(client: RegistryClient, name: str, tag_or_digest: str,
         LimitExceededError / RegistryError.
     """
     what = f"reading manifest {tag_or_digest} in {name}"
-    response = client.send("GET", f"/v2/{client.path}/manifests/{tag_or_digest}", what=what,
-                           headers={"Accept": manifest_accept_header()})
-    client.check(response, what)
-    body = client.read_body(response, limits.MAX_MANIFEST_BODY, what)
+    # A body cut short is fetched again (get_whole); the digest check below sees the final bytes.
+    response, body = client.get_whole(f"/v2/{client.path}/manifests/{tag_or_digest}", limits.MAX_MANIFEST_BODY,
+                                      what, headers={"Accept": manifest_accept_header()})
     mime = simplify_content_type(response.headers.get("content-type"))
     if expected is not None:
         from trustcopy.manifest.digest import manifest_digest, matches_digest
@@ -226,17 +227,15 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
     seen: set[str] = set()
     budget = limits.MAX_TAG_LIST_BODY
     for _page in range(MAX_TAG_PAGES):
-        response = client.send("GET", target, what=what)
-        client.check(response, what)
-        url = response.request.url
-        link = _link_next(response.headers.get("link", ""))
         try:
-            body = client.read_body(response, budget, what)
+            response, body = client.get_whole(target, budget, what)
         except LimitExceededError as exc:
             raise LimitExceededError(
                 f"{what}: the registry's tag list is larger than the {limits.MAX_TAG_LIST_BODY} bytes accepted "
                 f"(all pages together)", context={"what": what, "limit": limits.MAX_TAG_LIST_BODY}) from exc
         budget -= len(body)
+        url = response.request.url
+        link = _link_next(response.headers.get("link", ""))
         try:
             doc = json.loads(body)
         except (ValueError, RecursionError):
