@@ -71,7 +71,9 @@ def probe(tmp_path: Path, *args: str) -> dict[str, Any]:
     assert out.exists(), r.stderr
     record: dict[str, Any] = json.loads(out.read_text())
     assert record["exit"] == 0, r.stderr
-    record["loaded"] = set(record["after"]) - set(record["before"])
+    # transports/docker/__init__ registers an empty placeholder for httpx's own CLI module
+    # (so that a later ``import httpx`` skips rich and pygments); it is not httpx.
+    record["loaded"] = set(record["after"]) - set(record["before"]) - {"httpx._main"}
     record["stdout"] = r.stdout
     return record
 
@@ -116,8 +118,10 @@ def test_local_copy_imports_no_network_and_no_crypto(tmp_path: Path, layout: str
     assert (tmp_path / "out" / "manifest.json").exists()
     loaded = rec["loaded"]
     assert not top_level(loaded) & (NETWORK | CRYPTO | {"rich", "jsonschema", "difflib"}), sorted(loaded)
-    assert not {m for m in loaded if m.startswith(("trustcopy.transports.docker", "trustcopy.signature",
-                                                   "trustcopy.reference", "trustcopy.redact"))}
+    # The command's RegistrySession is made (a few dicts), but no registry code is loaded.
+    docker = {m for m in loaded if m.startswith("trustcopy.transports.docker")}
+    assert docker <= {"trustcopy.transports.docker", "trustcopy.transports.docker.session"}
+    assert not {m for m in loaded if m.startswith(("trustcopy.signature", "trustcopy.reference", "trustcopy.redact"))}
 
 
 def test_policy_lint_imports_no_network_and_no_crypto(tmp_path: Path, policy: Path) -> None:

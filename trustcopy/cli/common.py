@@ -44,7 +44,13 @@ class GlobalOptions:
             setattr(self, key, value)
 
     def system_context(self) -> SystemContext:
-        """The transport settings these flags imply."""
+        """The transport settings these flags imply, carrying the command's registry session.
+
+        Every context of one command carries the same RegistrySession, so the source and
+        the destination of a copy (and the images of one command) share pings, TLS
+        contexts, connection pools and mount candidates. The session is closed when the
+        command ends (the root click context closes).
+        """
         from trustcopy.types import SystemContext
 
         return SystemContext(
@@ -54,7 +60,20 @@ class GlobalOptions:
             registries_d=self.registries_d,
             tmp_dir=self.tmpdir,
             command_timeout=self.command_timeout,
+            registry_session=self._registry_session(),
         )
+
+    def _registry_session(self) -> object:
+        """The command's RegistrySession, made on first use (cheap: no pool opens until a request)."""
+        session = self.__dict__.get("_session")
+        if session is None:
+            from trustcopy.transports.docker.session import RegistrySession
+
+            session = self.__dict__["_session"] = RegistrySession()
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:
+                ctx.find_root().call_on_close(session.close)
+        return session
 
 
 GLOBAL_OPTION_NAMES = frozenset(f.name for f in fields(GlobalOptions))

@@ -1,8 +1,9 @@
 """The Registry HTTP API V2 client core: endpoint, TLS, ping, auth, retries, redirects.
 
 One :class:`RegistryClient` serves one repository of one registry (with the scope
-``repository:PATH:ACTIONS``); it is shared by all threads of a copy: one ``httpx.Client``
-(its connection pool is thread-safe), one token cache (locked per scope).
+``repository:PATH:ACTIONS``); it is shared by all threads of a copy: one token cache
+(locked per scope), and the connection pool of its RegistrySession (session.py: the
+command's, from ``SystemContext.registry_session``, or a private one it closes itself).
 
 Invariants:
 - ``docker.io`` is served from ``registry-1.docker.io``. The scheme is HTTPS; plain HTTP
@@ -18,9 +19,10 @@ Invariants:
   ``Authorization`` is only ever attached for the registry's own origin (RegistryAuth).
 - Error bodies are read with limits.MAX_ERROR_BODY; nothing from httpx escapes (see
   errors.py).
-- A successful ping is remembered for the process, per host and TLS settings: the
-  source and the destination of a copy within one registry ping it once, not twice.
-  Failures are not remembered across clients.
+- A successful ping is remembered in the session, per host and TLS settings: the
+  source and the destination of a copy within one registry ping it once, not twice, and
+  so do consecutive copies of one session. Failures are not remembered across clients.
+  Nothing is kept in module globals.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from trustcopy.errors import NetworkError, RegistryError, TrustcopyError
 from trustcopy.redact import redact_url
 from trustcopy.transports.docker import certs
 from trustcopy.transports.docker.auth import (
-    USER_AGENT,
     AuthSession,
     Credentials,
     RegistryAuth,
@@ -52,6 +53,7 @@ from trustcopy.transports.docker.errors import (
     network_error,
     read_body,
 )
+from trustcopy.transports.docker.session import RegistrySession, session_from
 from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, SystemContext
 
 log = logging.getLogger("trustcopy.docker")
@@ -74,16 +76,6 @@ class _Ping(NamedTuple):
     origin: tuple[str, str, int | None]
     challenges: tuple[Challenge, ...]
     signatures_extension: bool
-
-
-_pings: dict[tuple[str, bool, int], _Ping] = {}
-_pings_lock = threading.Lock()
-
-
-def forget_pings() -> None:
-    """Drop the remembered pings (tests that restart a registry on the same port)."""
-    with _pings_lock:
-        _pings.clear()
 
 
 def registry_host(domain: str) -> str:
@@ -117,6 +109,8 @@ class RegistryClient:
         path: the repository path within the registry (``library/busybox``).
         actions: token actions for the repository (``pull``, ``pull,push``, ``*``).
         credentials: overrides the lookup from flags and auth files (login uses this).
+        session: pings, TLS contexts, pools and blob locations to share; default: the one
+            ``sys.registry_session`` carries, else a private session closed by :meth:`close`.
     """
 
     def __init__(
@@ -127,6 +121,7 @@ class RegistryClient:
         actions: str,
         *,
         credentials: Credentials | None = None,
+        session: RegistrySession | None = None,
     ) -> None:
         from trustcopy.transports.docker.authfile import credentials_for_reference
 
@@ -145,16 +140,14 @@ class RegistryClient:
         self._deadline = time.monotonic() + sys.command_timeout if sys.command_timeout else None
         if credentials is None:
             credentials = credentials_for_reference(sys, f"{domain}/{path}" if path else domain)
-        context = certs.ssl_context(certs.cert_dir_for(sys, domain), self.verify)
-        # The context is cached per certs.d contents, so its identity stands for the TLS settings.
-        self._ping_key = (self.host, self.verify, id(context))
-        self._http = httpx.Client(
-            verify=context,
-            timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0),
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT, "Docker-Distribution-API-Version": "registry/2.0"},
-        )
+        shared = session or session_from(sys)
+        self._own_session: RegistrySession | None = None
+        if shared is None:  # nobody handed one down: a private session, closed with this client
+            shared = self._own_session = RegistrySession()
+        self.session = shared
+        tls_key, context = self.session.tls(certs.cert_dir_for(sys, domain), self.verify)
+        self._ping_key = (self.host, tls_key)
+        self._http = self.session.http_client(tls_key, context)
         self.auth = AuthSession(credentials, sys.docker_bearer_token, self._send_token_request)
         self.scheme: str | None = None
         self.supports_signatures_extension = False
@@ -188,8 +181,7 @@ class RegistryClient:
                 return
             if self._ping_error is not None:
                 raise self._ping_error
-            with _pings_lock:
-                known = _pings.get(self._ping_key)
+            known = self.session.ping(self._ping_key)
             if known is not None:
                 self._adopt(known)
                 return
@@ -203,8 +195,7 @@ class RegistryClient:
         self.auth.set_challenges(ping.origin, list(ping.challenges))
         self.supports_signatures_extension = ping.signatures_extension
         self.scheme = ping.scheme
-        with _pings_lock:
-            _pings[self._ping_key] = ping
+        self.session.remember_ping(self._ping_key, ping)
 
     def _ping(self) -> _Ping:
         schemes = ["https"] if self.verify else ["https", "http"]
@@ -351,6 +342,7 @@ class RegistryClient:
             follow = status in _REDIRECTS and location and (
                 method in ("GET", "HEAD") or (status in (307, 308) and replayable)
             )
+            _finish_if_empty(method, response)
             if not follow:
                 return response
             response.close()
@@ -462,8 +454,25 @@ class RegistryClient:
         time.sleep(seconds)
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
+        """Close the private session's pool, if this client made one (a shared session stays open)."""
+        if self._own_session is not None:
+            self._own_session.close()
+
+
+def _finish_if_empty(method: str, response: httpx.Response) -> None:
+    """Consume an answer that has no body (HEAD, ``Content-Length: 0``) right away.
+
+    httpcore returns a connection to the pool only when the answer was read to its end; one
+    closed unread (as callers close a 201, a 202 or a HEAD answer) closes the connection,
+    and the next request opens a new one: a TCP connect, over HTTPS a full handshake, per
+    request. Reading nothing costs nothing; a failure here shows again on the next use.
+    """
+    if method != "HEAD" and response.headers.get("content-length", "").strip() != "0":
+        return
+    try:
+        response.read()
+    except (httpx.HTTPError, OSError):
+        response.close()
 
 
 def _insufficient_scope(response: httpx.Response) -> Scope | None:

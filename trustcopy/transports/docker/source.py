@@ -29,7 +29,6 @@ from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, RegistryError, TransportError
 from trustcopy.redact import redact_url
 from trustcopy.transports.base import ImageSource
-from trustcopy.transports.docker import locations
 from trustcopy.transports.docker.blobreader import BlobReader
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.types import BlobInfo, SystemContext
@@ -127,7 +126,7 @@ class DockerImageSource(ImageSource):
 
     def _fetch(self, tail: str, expected: Digest | None) -> tuple[bytes, str]:
         body, mime = fetch_manifest(self._client, self._ref.name, tail, expected)
-        locations.record_manifest_blobs(self._client.host, self._client.path, body)
+        self._client.session.locations.record_manifest_blobs(self._client.host, self._client.path, body)
         return body, mime
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
@@ -151,7 +150,7 @@ class DockerImageSource(ImageSource):
             response.close()
             raise DigestMismatchError(f"{what}: the registry sends {size} bytes, the manifest says {info.size}",
                                       code="size-mismatch", context={"expected_size": info.size, "size": size})
-        locations.record(self._client.host, self._client.path, str(info.digest))
+        self._client.session.locations.record(self._client.host, self._client.path, str(info.digest))
         reader = BlobReader(self._client, path, response, what, info.size if info.size >= 0 else size)
         return reader, size  # type: ignore[return-value]
 
