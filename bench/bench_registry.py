@@ -1,28 +1,30 @@
 """Registry benchmark: trustcopy vs skopeo on the same registry work, in the same run.
 
-Starts one local ``docker-registry`` per tool (127.0.0.1, plain HTTP, fresh storage), builds
-deterministic synthetic images (cached under bench/.data), and times each scenario with
-both tools, printing wall time, peak RSS and the trustcopy/skopeo ratio:
+Starts one local ``docker-registry`` per tool and run (127.0.0.1, plain HTTP, fresh
+storage), builds deterministic synthetic images (cached under bench/.data), and times each
+scenario with both tools, the tools taking turns run after run (A B A B …). It prints the
+MEDIAN wall time over the runs, the largest peak RSS, the trustcopy/skopeo ratio and the
+target of issue 14:
 
-    push      oci: → docker://   an image of 10 layers x 20 MB
-    pull      docker:// → dir:    the same image
-    mount     docker:// → docker:// a new repository of the same registry (cross-repo mount)
+    version   trustcopy --version / skopeo --version      (target: at most 30 ms wall)
+    push      oci: → docker://   an image of 10 layers x 20 MB       (ratio at most 0.8)
+    pull      docker:// → dir:    the same image                    (ratio at most 0.6)
+    mount     docker:// → docker:// a new repository of the same registry: cross-repo
+              mount                                               (ratio at most 1.5)
     mount-rtt the same, through a loopback proxy that delays every request by --rtt-ms
               (default 20 ms: a registry across a network, as from a CI runner), after
               an untimed pull through the proxy so that skopeo's blob-info cache knows
               where the blobs are (trustcopy learns that from the source manifest)
-    repush    oci: → docker://   the same image again (every blob already there)
-    small30   oci: → docker://   30 small images, one process per image
-    big-push  oci: → docker://   one 300 MB layer
+    repush    oci: → docker://   the same image again (every blob already there) (2.0)
+    small30   oci: → docker://   30 small images, one process per image          (2.0)
+    big-push  oci: → docker://   one 300 MB layer                                (1.0)
     big-pull  docker:// → dir:    the same
+    and a peak RSS under 60 MB everywhere.
 
-Targets (issue 5): ratio <= 1.0 for push, pull, mount and the 300 MB layer; peak RSS under
-60 MB. repush and small30 are dominated by process start-up; they are reported too.
-
-The table ends with the start-up floor: a Python process that only imports click, httpx
-and httpcore (the libraries DESIGN.md builds the CLI and the registry client on), next to
-skopeo's whole mount. Where the floor alone is slower than skopeo's whole run, no
-trustcopy built on those libraries can reach a ratio of 1.0 for that scenario.
+trustcopy runs as an installed command would (benchutil.installed_trustcopy: not through
+the editable install's import hook, which costs every process of a development virtualenv
+about 15 ms). The table ends with the start-up floor: a Python process that only imports
+click, httpx and httpcore, next to skopeo's whole mount.
 
     python bench/bench_registry.py [--runs 3] [--layers 10] [--layer-mb 20] [--big-mb 300]
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -41,11 +44,19 @@ sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 from registry_fixtures import Fault, FaultProxy, RegistryServer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchutil import build_layout, run_measured  # noqa: E402
+from benchutil import build_layout, installed_trustcopy, run_measured  # noqa: E402
 
 # What trustcopy's own start-up does before importing these (see trustcopy/transports/docker).
 FLOOR = ("import sys, types; sys.modules['httpx._main'] = types.ModuleType('httpx._main'); "
          "import click, httpx, httpcore")
+
+
+#: Issue 14's targets: scenario → (the largest trustcopy/skopeo ratio, or None), and
+#: ``version`` is an absolute bound in seconds.
+TARGETS: dict[str, float | None] = {"version": 0.030, "push": 0.8, "pull": 0.6, "mount": 1.5, "mount-rtt": None,
+                                    "repush": 2.0, "small30": 2.0, "big-push": 1.0, "big-pull": None}
+MAX_RSS_MB = 60.0
+VERSION_SAMPLES = 5
 
 
 def main() -> int:
@@ -57,6 +68,7 @@ def main() -> int:
     parser.add_argument("--big-mb", type=int, default=300)
     parser.add_argument("--small", type=int, default=30)
     parser.add_argument("--rtt-ms", type=float, default=20.0, help="delay per request for mount-rtt")
+    parser.add_argument("--only", default="", help="comma-separated scenarios to run (default: all)")
     args = parser.parse_args()
     DATA.mkdir(exist_ok=True)
     # An installed package has its bytecode compiled; a checkout run with
@@ -71,14 +83,25 @@ def main() -> int:
     work = DATA / "reg-work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
+    wanted = set(args.only.split(",")) if args.only else set(TARGETS)
 
-    tools = {"trustcopy": [sys.executable, "-m", "trustcopy", "--policy", str(policy), "copy", "-q"]}
+    commands = {"trustcopy": installed_trustcopy()}
     if shutil.which("skopeo"):
-        tools["skopeo"] = ["skopeo", "--policy", str(policy), "copy", "-q"]
+        commands["skopeo"] = ["skopeo"]
     flags = ["--src-tls-verify=false", "--dest-tls-verify=false"]
-    results: dict[tuple[str, str], tuple[float, float]] = {}
+    times: dict[tuple[str, str], list[float]] = {}
+    peaks: dict[tuple[str, str], float] = {}
+
+    def record(name: str, tool: str, seconds: float, rss: float) -> None:
+        times.setdefault((name, tool), []).append(seconds)
+        peaks[(name, tool)] = max(peaks.get((name, tool), 0.0), rss)
+
     for run in range(args.runs):
-        for tool, base in tools.items():
+        for tool, command in commands.items():
+            base = [*command, "--policy", str(policy), "copy", "-q"]
+            if "version" in wanted:
+                for _ in range(VERSION_SAMPLES):
+                    record("version", tool, *run_measured([*command, "--version"]))
             # A fresh registry (new port, empty storage) per tool and run: nothing is there
             # yet, and skopeo's persistent blob-info cache cannot mount from an earlier run.
             server = RegistryServer(work / f"registry-{tool}-{run}").start()
@@ -87,46 +110,71 @@ def main() -> int:
             slow = FaultProxy(server.port, lambda m, p, h, delay=delay: delay).start()
 
             def timed(name: str, *pairs: tuple[str, str], base: list[str] = base, tool: str = tool) -> None:
+                if name not in wanted:
+                    return
                 total, peak = 0.0, 0.0
                 for src, dest in pairs:
                     t, rss = run_measured([*base, *flags, src, dest])
                     total, peak = total + t, max(peak, rss)
-                best = results.get((name, tool), (float("inf"), 0.0))
-                results[(name, tool)] = (min(best[0], total), max(best[1], peak))
+                record(name, tool, total, peak)
+
+            def untimed(src: str, dest: str, base: list[str] = base) -> None:
+                run_measured([*base, *flags, src, dest])
 
             try:
-                for p in ("pull", "bigpull"):
+                for p in ("pull", "bigpull", "learn"):
                     shutil.rmtree(work / p, ignore_errors=True)
-                timed("push", (f"oci:{multi}:img", f"docker://{reg}/push:1"))
+                # Every scenario needs what earlier ones pushed: run them untimed when not wanted.
+                push = (f"oci:{multi}:img", f"docker://{reg}/push:1")
+                if "push" in wanted:
+                    timed("push", push)
+                else:
+                    untimed(*push)
                 timed("pull", (f"docker://{reg}/push:1", f"dir:{work}/pull"))
                 timed("mount", (f"docker://{reg}/push:1", f"docker://{reg}/mount:1"))
-                # Untimed: skopeo mounts only blobs its blob-info cache has seen under this host name.
-                shutil.rmtree(work / "learn", ignore_errors=True)
-                run_measured([*base, *flags, f"docker://{slow.host}/push:1", f"dir:{work}/learn"])
+                if "mount-rtt" in wanted:
+                    # Untimed: skopeo mounts only blobs its blob-info cache has seen under this host name.
+                    untimed(f"docker://{slow.host}/push:1", f"dir:{work}/learn")
                 timed("mount-rtt", (f"docker://{slow.host}/push:1", f"docker://{slow.host}/mount-rtt:1"))
                 timed("repush", (f"oci:{multi}:img", f"docker://{reg}/push:1"))
                 timed("small30", *[(f"oci:{small}:s{i}", f"docker://{reg}/small:{i}") for i in range(args.small)])
-                timed("big-push", (f"oci:{big}:img", f"docker://{reg}/big:1"))
+                bigpush = (f"oci:{big}:img", f"docker://{reg}/big:1")
+                if "big-pull" in wanted and "big-push" not in wanted:
+                    untimed(*bigpush)
+                timed("big-push", bigpush)
                 timed("big-pull", (f"docker://{reg}/big:1", f"dir:{work}/bigpull"))
             finally:
                 slow.stop()
                 server.stop()
                 shutil.rmtree(work / f"registry-{tool}-{run}", ignore_errors=True)
 
-    scenarios = ["push", "pull", "mount", "mount-rtt", "repush", "small30", "big-push", "big-pull"]
     print(f"{args.layers} x {args.layer_mb} MB image, {args.big_mb} MB layer, {args.small} small images; "
-          f"best of {args.runs} runs")
-    print(f"{'scenario':10} {'tool':10} {'seconds':>8} {'peak RSS MB':>12} {'ratio':>6}")
-    for name in scenarios:
-        for tool in tools:
-            t, rss = results[(name, tool)]
-            ratio = f"{t / results[(name, 'skopeo')][0]:.2f}" if "skopeo" in tools else ""
-            print(f"{name:10} {tool:10} {t:8.2f} {rss:12.1f} {ratio:>6}")
-    floor = min(run_measured([sys.executable, "-c", FLOOR])[0] for _ in range(5))
+          f"median of {args.runs} interleaved runs (version: of {args.runs * VERSION_SAMPLES})")
+    print(f"{'scenario':10} {'tool':10} {'seconds':>8} {'min':>7} {'max':>7} {'peak MB':>8} {'ratio':>6} "
+          f"{'target':>8}")
+    for name, target in TARGETS.items():
+        if name not in wanted:
+            continue
+        for tool in commands:
+            samples = times[(name, tool)]
+            median = statistics.median(samples)
+            ratio, verdict = "", ""
+            if "skopeo" in commands:
+                ratio = f"{median / statistics.median(times[(name, 'skopeo')]):.2f}"
+            if tool == "trustcopy" and target is not None:
+                value = median if name == "version" else float(ratio or "nan")
+                bound = f"{target * 1000:.0f} ms" if name == "version" else f"<= {target}"
+                verdict = f"{bound} {'OK' if value <= target else 'OVER'}"
+            print(f"{name:10} {tool:10} {median:8.3f} {min(samples):7.3f} {max(samples):7.3f} "
+                  f"{peaks[(name, tool)]:8.1f} {ratio:>6} {verdict:>8}")
+    python = str(Path(commands["trustcopy"][0]).parent / "python")
+    floor = statistics.median(run_measured([python, "-c", FLOOR])[0] for _ in range(5))
     print(f"start-up floor (python importing click, httpx, httpcore only): {floor:.3f} s"
-          + (f"; skopeo's whole mount: {results[('mount', 'skopeo')][0]:.3f} s" if "skopeo" in tools else ""))
-    worst = max(results[(n, "trustcopy")][1] for n in scenarios)
-    print(f"trustcopy peak RSS {worst:.1f} MB (target < 60 MB): {'OK' if worst < 60 else 'OVER'}")
+          + (f"; skopeo's whole mount: {statistics.median(times[('mount', 'skopeo')]):.3f} s"
+             if "skopeo" in commands and "mount" in wanted else ""))
+    worst = max(peaks[(n, "trustcopy")] for n in TARGETS if n in wanted)
+    print(f"trustcopy peak RSS {worst:.1f} MB (target < {MAX_RSS_MB:.0f} MB): "
+          f"{'OK' if worst < MAX_RSS_MB else 'OVER'}")
     return 0
 
 

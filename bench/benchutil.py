@@ -107,3 +107,31 @@ def build_layout(name: str, images: dict[str, list[tuple[int, int]]]) -> Path:
     (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": entries}))
     return layout
+
+
+def installed_trustcopy() -> list[str]:
+    """The ``trustcopy`` command as a user's installation runs it, for fair start-up figures.
+
+    A development checkout is installed editable: pip's import hook for that (a ``.pth``
+    that imports a finder, which imports pathlib, importlib.util and re) runs in *every*
+    process of that virtualenv, about 15 ms of start-up a non-editable install does not
+    pay. So the benchmark makes its own virtualenv under bench/.data whose ``.pth`` only
+    names two directories (this checkout, and the site-packages holding click and httpx),
+    plus the console script pip would generate (``from trustcopy.cli.main import main``).
+    """
+    import os
+    import sysconfig
+    import venv
+
+    root = Path(__file__).resolve().parent.parent
+    env = DATA / "installed-venv"
+    python = env / "bin" / "python"
+    if not python.exists():
+        venv.EnvBuilder(with_pip=False, symlinks=True).create(env)
+    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                  capture_output=True, text=True, check=True).stdout.strip())
+    (purelib / "trustcopy-bench.pth").write_text(f"{root}\n{sysconfig.get_paths()['purelib']}\n")
+    script = env / "bin" / "trustcopy"
+    script.write_text(f"#!{python}\nimport sys\nfrom trustcopy.cli.main import main\nsys.exit(main())\n")
+    os.chmod(script, 0o755)
+    return [str(script)]

@@ -68,11 +68,3 @@ def insecure_policy(tmp_path: Path) -> Path:
     p = tmp_path / "insecure-policy.json"
     p.write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
     return p
-
-
-@pytest.fixture(autouse=True)
-def _forget_registry_pings() -> None:
-    """Each test starts with no remembered pings: registries and mocks reuse host names."""
-    from trustcopy.transports.docker.client import forget_pings
-
-    forget_pings()

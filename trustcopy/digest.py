@@ -20,9 +20,14 @@ from trustcopy.errors import DigestMismatchError
 ALGORITHMS: dict[str, int] = {"sha256": 64, "sha384": 96, "sha512": 128}
 CANONICAL = "sha256"
 
-_HEX = re.compile(r"[a-f0-9]+")
-# go-digest's grammar for the algorithm component.
-_ALGO = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*")
+_HEX_DIGITS = frozenset("0123456789abcdef")
+# go-digest's grammar for the algorithm component; only needed to word an error, so it is
+# compiled then (re's own cache), not at import.
+_ALGO = r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*"
+
+
+def _is_lower_hex(text: str) -> bool:
+    return bool(text) and _HEX_DIGITS.issuperset(text)
 
 
 @dataclass(frozen=True, order=True)
@@ -35,7 +40,8 @@ class Digest:
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"unsupported digest algorithm {self.algorithm!r}")
-        if len(self.hex) != ALGORITHMS[self.algorithm] or not _HEX.fullmatch(self.hex):
+        if not isinstance(self.hex, str) or len(self.hex) != ALGORITHMS[self.algorithm] \
+                or not _is_lower_hex(self.hex):
             raise ValueError(f"invalid {self.algorithm} hex {self.hex!r}")
 
     @classmethod
@@ -51,16 +57,16 @@ class Digest:
         algo, sep, hexpart = text.partition(":")
         if not sep:
             raise ValueError(f"invalid digest {text!r}: missing ':' between algorithm and hex")
-        if not algo or not _ALGO.fullmatch(algo):
-            raise ValueError(f"invalid digest {text!r}: malformed algorithm {algo!r}")
         if algo not in ALGORITHMS:
+            if not algo or not re.fullmatch(_ALGO, algo):
+                raise ValueError(f"invalid digest {text!r}: malformed algorithm {algo!r}")
             raise ValueError(f"invalid digest {text!r}: unsupported algorithm {algo!r}")
         want = ALGORITHMS[algo]
         if len(hexpart) != want:
             raise ValueError(
                 f"invalid digest {text!r}: {algo} needs {want} hex characters, got {len(hexpart)}"
             )
-        if not _HEX.fullmatch(hexpart):
+        if not _is_lower_hex(hexpart):
             raise ValueError(f"invalid digest {text!r}: hex part must be lower-case [a-f0-9]")
         return cls(algo, hexpart)
 

@@ -9,11 +9,15 @@ accept too. Blobs are never read into memory; they stream through DigestingReade
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from typing import Any, Protocol
+import functools
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
-from trustcopy.errors import LimitExceededError
+from trustcopy.errors import LimitExceededError, TransportError
+
+if TYPE_CHECKING:
+    import re
 
 MiB = 1 << 20
 
@@ -26,10 +30,17 @@ MAX_POLICY_FILE = 64 * MiB
 MAX_AUTH_FILE = 1 * MiB
 MAX_KEY_FILE = 4 * MiB
 MAX_OCI_INDEX = 4 * MiB
+#: All pages of a registry's tag list together (list-tags, inspect's RepoTags).
 MAX_TAG_LIST_BODY = 32 * MiB
 
 #: dir: signature-N files are read until the first missing one; cap N.
 MAX_DIR_SIGNATURES = 256
+
+#: Most bytes one step of HTTP ``Content-Encoding`` decoding may produce: a gzip bomb
+#: expands about 1000-fold, and twice stacked ("gzip, gzip") a million-fold.
+MAX_DECODE_STEP = 1 << 16
+#: Most ``Content-Encoding`` layers we undo; real servers apply one.
+MAX_CONTENT_ENCODINGS = 2
 
 
 class _Readable(Protocol):
@@ -131,9 +142,15 @@ def read_file_at_most(path: str, limit: int, what: str | None = None, *, allow_f
 #: RecursionError traceback.
 MAX_JSON_DEPTH = 200
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # deleting these leaves only brackets
-_INNERMOST_PAIR = re.compile(rb"[\[{][\]}]")
+
+
+@functools.cache
+def _json_patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """(a JSON string, an innermost bracket pair): compiled on first use, for start-up time."""
+    import re
+
+    return re.compile(rb'"(?:[^"\\]|\\.)*"', re.S), re.compile(rb"[\[{][\]}]")
 
 
 def json_depth_exceeds(data: bytes | str) -> bool:
@@ -146,11 +163,12 @@ def json_depth_exceeds(data: bytes | str) -> bool:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
         return False  # cannot be too deep: the common, cheap case
-    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    json_string, innermost_pair = _json_patterns()
+    brackets = json_string.sub(b"", raw).translate(None, _NOT_BRACKETS)
     for _ in range(MAX_JSON_DEPTH):
         if not brackets:
             return False
-        brackets = _INNERMOST_PAIR.sub(b"", brackets)
+        brackets = innermost_pair.sub(b"", brackets)
     return bool(brackets)
 
 
@@ -179,3 +197,68 @@ def load_json(data: bytes | str, what: str, **kwargs: Any) -> Any:
 
     check_json_depth(data, what)
     return json.loads(data, **kwargs)
+def _inflate(chunks: Iterable[bytes], wbits: int, encoding: str, what: str) -> Iterator[bytes]:
+    """Undo one gzip/deflate layer, never producing more than MAX_DECODE_STEP bytes at once."""
+    decoder: zlib._Decompress | None = None
+    for raw in chunks:
+        data = raw
+        try:
+            if decoder is None:
+                decoder = zlib.decompressobj(wbits)
+                if encoding == "deflate":  # zlib-wrapped, or raw as some servers send it (as httpx)
+                    try:
+                        out = decoder.decompress(data, MAX_DECODE_STEP)
+                    except zlib.error:
+                        decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                        out = decoder.decompress(data, MAX_DECODE_STEP)
+                    data = decoder.unconsumed_tail
+                    if out:
+                        yield out
+            while data and not decoder.eof:
+                out = decoder.decompress(data, MAX_DECODE_STEP)
+                data = decoder.unconsumed_tail
+                if out:
+                    yield out
+        except zlib.error as exc:
+            raise TransportError(f"{what}: the body is not valid {encoding} data ({exc})",
+                                 code="content-decoding") from None
+    # Output still held back after the last input (at most one step each time).
+    while decoder is not None and not decoder.eof:
+        try:
+            out = decoder.decompress(b"", MAX_DECODE_STEP)
+        except zlib.error as exc:
+            raise TransportError(f"{what}: the body is not valid {encoding} data ({exc})",
+                                 code="content-decoding") from None
+        if not out:
+            break
+        yield out
+
+
+def decode_content(chunks: Iterable[bytes], content_encoding: list[str], what: str) -> Iterator[bytes]:
+    """Undo an HTTP ``Content-Encoding`` incrementally, so a decompression bomb stays bounded.
+
+    httpx's own decoding (``iter_bytes``) inflates each network chunk in one call: 64 KiB of
+    "gzip, gzip" expands to 64 GiB before any size cap can look at it. Here every step
+    produces at most MAX_DECODE_STEP bytes, and the caller's cap (read_iter_at_most, a
+    digest's expected size) stops the stream. Unknown encodings are skipped as httpx skips
+    them (the bytes are then verified, or parsed, as they came).
+
+    Args:
+        chunks: the raw (still encoded) body.
+        content_encoding: the ``Content-Encoding`` tokens, in the order they were applied.
+        what: names the body in errors.
+
+    Raises:
+        TransportError: the body is not valid gzip/deflate data (code ``content-decoding``).
+        LimitExceededError: more than MAX_CONTENT_ENCODINGS layers.
+    """
+    codings = [c.strip().lower() for c in content_encoding]
+    codings = [c for c in codings if c in ("gzip", "x-gzip", "deflate")]
+    if len(codings) > MAX_CONTENT_ENCODINGS:
+        raise LimitExceededError(f"{what}: more than {MAX_CONTENT_ENCODINGS} content encodings",
+                                 context={"what": what, "limit": MAX_CONTENT_ENCODINGS})
+    stream: Iterable[bytes] = chunks
+    for coding in reversed(codings):
+        wbits = zlib.MAX_WBITS if coding == "deflate" else zlib.MAX_WBITS | 16
+        stream = _inflate(stream, wbits, coding, what)
+    return iter(stream)

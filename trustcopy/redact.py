@@ -35,12 +35,14 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+# Patterns are compiled on first use (re's cache), not at import: most commands never
+# redact anything, and start-up pays for every compile (issue 14).
+_BEARER = r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"
 
 
 def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Mask ``Bearer …``/``Basic …`` values and any of ``secrets`` in free text."""
-    out = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    out = re.sub(_BEARER, lambda m: f"{m.group(1)} {MASK}", text)
     for s in secrets:
         if s:
             out = out.replace(s, MASK)
@@ -49,7 +51,7 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 # "user:password@" at the start of something reference-like, unless what follows the "@"
 # is a digest ("name:tag@sha256:…" is a valid reference, not credentials).
-_USERINFO = re.compile(
+_USERINFO = (
     r"(?<![^\s\"'/=(])[^\s\"'/@:=\[\]]+:[^\s\"'/@]*@"
     r"(?![A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32})"
 )
@@ -61,4 +63,4 @@ def mask_userinfo(text: str) -> str:
     Users paste ``https://user:token@registry/...`` into image names; the reference
     is refused, and the message saying so must not print the token.
     """
-    return _USERINFO.sub(MASK + "@", text)
+    return re.sub(_USERINFO, MASK + "@", text)

@@ -36,6 +36,7 @@ follow the newest distribution/reference, except for the length rule (see
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -84,13 +85,19 @@ _DOMAIN = rf"{_HOST}(?::[0-9]+)?"
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}"
 
-_REFERENCE_RE = re.compile(rf"(?P<name>(?:{_DOMAIN}/)?{_PATH})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?")
-_NAME_RE = re.compile(rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH})")
-_DOMAIN_RE = re.compile(_DOMAIN)
-_PATH_RE = re.compile(_PATH)
-_TAG_RE = re.compile(_TAG)
-_DIGEST_RE = re.compile(_DIGEST)
-_IDENTIFIER_RE = re.compile(r"[a-f0-9]{64}")
+_REFERENCE = rf"(?P<name>(?:{_DOMAIN}/)?{_PATH})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?"
+_NAME = rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH})"
+_IDENTIFIER = r"[a-f0-9]{64}"
+
+
+@functools.cache
+def _re(pattern: str) -> re.Pattern[str]:
+    """The compiled grammar pattern, built the first time a command parses a name.
+
+    Compiling the grammar at import cost every process several milliseconds, also the
+    many commands that never parse a docker reference (issue 14).
+    """
+    return re.compile(pattern)
 
 # Rules quoted in error messages (one place, so messages stay consistent).
 _NAME_RULE = (
@@ -123,7 +130,7 @@ def _fail(s: str, rule: str, code: str, hint: str | None = None) -> NoReturn:
 
 def is_valid_tag(tag: str) -> bool:
     """True when ``tag`` is a valid tag (what :meth:`DockerReference.with_tag` accepts)."""
-    return _TAG_RE.fullmatch(tag) is not None
+    return _re(_TAG).fullmatch(tag) is not None
 
 
 def is_valid_domain(domain: str) -> bool:
@@ -131,12 +138,12 @@ def is_valid_domain(domain: str) -> bool:
 
     Policy remapping prefixes and registries.conf-style lists validate hosts with this.
     """
-    return _DOMAIN_RE.fullmatch(domain) is not None
+    return _re(_DOMAIN).fullmatch(domain) is not None
 
 
 def is_full_identifier(text: str) -> bool:
     """True when ``text`` is a 64-hex image ID, which is never accepted as a repository name."""
-    return _IDENTIFIER_RE.fullmatch(text) is not None
+    return _re(_IDENTIFIER).fullmatch(text) is not None
 
 
 def split_docker_domain(name: str) -> tuple[str, str]:
@@ -189,9 +196,9 @@ class DockerReference:
     digest: Digest | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.domain, str) or _DOMAIN_RE.fullmatch(self.domain) is None:
+        if not isinstance(self.domain, str) or _re(_DOMAIN).fullmatch(self.domain) is None:
             raise ValueError(f"invalid registry domain {self.domain!r}")
-        if not isinstance(self.path, str) or _PATH_RE.fullmatch(self.path) is None:
+        if not isinstance(self.path, str) or _re(_PATH).fullmatch(self.path) is None:
             raise ValueError(f"invalid repository path {self.path!r}")
         if split_docker_domain(self.name) != (self.domain, self.path):
             # e.g. ("docker.io", "busybox"), ("index.docker.io", …) or ("example", "x"),
@@ -199,7 +206,7 @@ class DockerReference:
             raise ValueError(f"{self.name!r} is not normalized; use parse_normalized_named()")
         if len(self.name) > NAME_TOTAL_LENGTH_MAX:
             raise ValueError(f"repository name longer than {NAME_TOTAL_LENGTH_MAX} characters: {self.name!r}")
-        if self.tag is not None and (not isinstance(self.tag, str) or _TAG_RE.fullmatch(self.tag) is None):
+        if self.tag is not None and (not isinstance(self.tag, str) or _re(_TAG).fullmatch(self.tag) is None):
             raise ValueError(f"invalid tag {self.tag!r}")
         if self.digest is not None and not isinstance(self.digest, Digest):
             raise TypeError(f"digest must be a Digest, not {type(self.digest).__name__}")
@@ -248,7 +255,7 @@ class DockerReference:
         Raises:
             InvalidReferenceError: ``tag`` breaks the tag grammar (code ``reference-tag-invalid``).
         """
-        if not isinstance(tag, str) or _TAG_RE.fullmatch(tag) is None:
+        if not isinstance(tag, str) or _re(_TAG).fullmatch(tag) is None:
             raise InvalidReferenceError(
                 f"invalid tag {_quote(str(tag))} for {_quote(str(self))}: {_TAG_RULE}",
                 code="reference-tag-invalid",
@@ -291,21 +298,21 @@ def _explain_format_error(s: str, full: str) -> str:
         name, tag = head, None
     suffix = full[len(name) :]
     user_name = s[: len(s) - len(suffix)] if suffix and s.endswith(suffix) else s
-    if _NAME_RE.fullmatch(name) is None:
+    if _re(_NAME).fullmatch(name) is None:
         return f"invalid reference format: repository name {_quote(user_name)} is malformed; {_NAME_RULE}"
-    if tag is not None and _TAG_RE.fullmatch(tag) is None:
+    if tag is not None and _re(_TAG).fullmatch(tag) is None:
         return f"invalid reference format: tag {_quote(tag)} is malformed; {_TAG_RULE}"
-    if at and _DIGEST_RE.fullmatch(digest) is None:
+    if at and _re(_DIGEST).fullmatch(digest) is None:
         return f"invalid reference format: digest {_quote(digest)} is malformed; {_DIGEST_RULE}"
     return "invalid reference format"
 
 
 def _parse_full(s: str, full: str) -> DockerReference:
     """Go ``Parse`` on the normalized string ``full``; errors name the user's input ``s``."""
-    match = _REFERENCE_RE.fullmatch(full)
+    match = _re(_REFERENCE).fullmatch(full)
     if match is None:
         lowered = full.lower()
-        if lowered != full and _REFERENCE_RE.fullmatch(lowered) is not None:
+        if lowered != full and _re(_REFERENCE).fullmatch(lowered) is not None:
             _fail(s, "repository name must be lowercase", "reference-name-uppercase")
         _fail(s, _explain_format_error(s, full), "invalid-reference")
     name = match["name"]
@@ -316,7 +323,7 @@ def _parse_full(s: str, full: str) -> DockerReference:
             f"(the normalized name, registry host included, has {len(name)})",
             "reference-name-too-long",
         )
-    parts = _NAME_RE.fullmatch(name)
+    parts = _re(_NAME).fullmatch(name)
     domain = parts["domain"] if parts is not None else None
     if parts is None or domain is None or (domain, parts["path"]) != split_docker_domain(name):
         # NOTE(go-diff): e.g. "foo_bar.com/app": the split takes "foo_bar.com" as the host,

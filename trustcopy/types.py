@@ -86,3 +86,8 @@ class SystemContext:
     oci_shared_blob_dirs: tuple[str, ...] = ()
     #: Free-form, transport-specific extras (kept small; prefer a named field).
     extra: dict[str, object] = field(default_factory=dict)
+    #: docker: the live state the images opened with this context share (pings, TLS contexts,
+    #: connection pools, mount candidates): a transports.docker.session.RegistrySession, as
+    #: containers/image hands its BlobInfoCache down. Not a setting: typed loosely so that this
+    #: module stays below transports/; None gives every source and destination its own.
+    registry_session: object | None = field(default=None, repr=False, compare=False)

@@ -377,7 +377,7 @@ class Fault:
     """What the proxy does to one request (see FaultProxy)."""
 
     status: int | None = None  # answer this status instead of forwarding
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # added to the answer (injected or forwarded)
     drop_after: int | None = None  # forward, but close after this many body bytes
     flip_at: int | None = None  # forward, with the byte at this offset inverted
     stall: float | None = None  # forward headers, then sleep this long before the body
@@ -400,6 +400,8 @@ class FaultProxy:
         self.rule: FaultRule = rule or (lambda m, p, h: None)
         self.port = free_port()
         self.seen: list[tuple[str, str, dict[str, str]]] = []
+        #: TCP connections accepted (a TLS probe's included): how well clients reuse theirs.
+        self.connections = 0
         self._lock = threading.Lock()
         self._server: http.server.ThreadingHTTPServer | None = None
 
@@ -419,6 +421,9 @@ class FaultProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are separate writes: with Nagle's algorithm every answer would
+            # wait for the client's delayed ACK (40 ms). Registries (Go) set TCP_NODELAY.
+            disable_nagle_algorithm = True
 
             def _read_body(self) -> bytes:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -450,7 +455,8 @@ class FaultProxy:
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if self.command != "HEAD":  # a HEAD answer has no body (HTTP; the client reuses the connection)
+                        self.wfile.write(payload)
                     return
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
                 # Every header line, repeated ones too (skopeo sends one Accept line per type).
@@ -472,6 +478,8 @@ class FaultProxy:
                 for k, v in resp.getheaders():
                     if k.lower() not in ("transfer-encoding", "content-length", "connection"):
                         self.send_header(k, v)
+                for k, v in fault.headers.items() if fault is not None else ():
+                    self.send_header(k, v)
                 # A HEAD answer has no body but announces the size of the GET's.
                 length = resp.getheader("Content-Length") if self.command == "HEAD" else None
                 self.send_header("Content-Length", length or str(len(data)))
@@ -497,6 +505,8 @@ class FaultProxy:
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
             def handle(self) -> None:
+                with proxy._lock:
+                    proxy.connections += 1
                 # A client probing for TLS (skopeo, trustcopy with --tls-verify=false) resets.
                 with contextlib.suppress(ConnectionResetError, BrokenPipeError):
                     super().handle()

@@ -13,7 +13,7 @@ from imagefactory import example_image, make_image, random_layer
 from registry_fixtures import USERS, RegistryServer, TokenRegistry, docker_ref, fast_sys, pull_blob, push_image
 
 from trustcopy.errors import RegistryAuthError
-from trustcopy.transports.docker import locations
+from trustcopy.transports.docker.session import RegistrySession
 
 pytestmark = pytest.mark.registry
 
@@ -108,9 +108,8 @@ def test_rejected_token_is_refreshed(token_registry: TokenRegistry) -> None:
 
 
 def test_mount_asks_for_the_source_scope(token_registry: TokenRegistry) -> None:
-    locations.clear()
     user, password = ALICE
-    creds = fast_sys(docker_username=user, docker_password=password)
+    creds = fast_sys(docker_username=user, docker_password=password, registry_session=RegistrySession())
     image = make_image([random_layer(1 << 20, 5)])
     push_image(token_registry.host, "src/app:1", image, creds)
     with docker_ref(token_registry.host, "src/app:1").new_image_source(creds) as src:

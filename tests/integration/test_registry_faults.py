@@ -220,3 +220,58 @@ def test_source_failures_are_not_copied_again(run_cli, fault_proxy: FaultProxy, 
     layer_digest, _ = _layer(big_image)
     assert fault_proxy.count("GET", f"/blobs/{layer_digest}") == 3
     assert not (tmp_path / "out").exists()  # type: ignore[operator]
+
+
+# -- a manifest body cut short (issue 14) ---------------------------------------------------------
+
+
+def is_manifest_get(m: str, p: str, h: dict[str, str]) -> bool:
+    return m == "GET" and "/manifests/" in p
+
+
+@pytest.mark.parametrize("by", ["tag", "digest"])
+def test_manifest_cut_mid_body_is_fetched_again_and_verified(run_cli, fault_proxy: FaultProxy,  # type: ignore[no-untyped-def]
+                                                             plain_registry: RegistryServer, tmp_path,
+                                                             insecure_policy, caplog, by: str) -> None:
+    image = example_image()
+    push_image(plain_registry.host, "app:1", image, fast_sys())
+    # The registry declares the whole Content-Length, then closes after 100 bytes, twice.
+    fault_proxy.rule = once(is_manifest_get, Fault(drop_after=100), times=2)
+    ref = f"docker://{fault_proxy.host}/app:1" if by == "tag" else f"docker://{fault_proxy.host}/app@{image.digest}"
+    r = run_cli("--policy", str(insecure_policy), "copy", "--src-tls-verify=false", "--retry-times=2",
+                "--retry-delay=0.01s", ref, f"dir:{tmp_path}/out")
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "out" / "manifest.json").read_bytes() == image.manifest
+    assert fault_proxy.count("GET", "/manifests/") == 3
+    assert caplog.text.count("the answer was cut short") == 2  # logged as a warning, like other retries
+
+
+def test_manifest_cut_more_often_than_retry_times_fails_naming_it(run_cli, fault_proxy: FaultProxy,  # type: ignore[no-untyped-def]
+                                                                  plain_registry: RegistryServer, tmp_path,
+                                                                  insecure_policy) -> None:
+    push_image(plain_registry.host, "app:1", example_image(), fast_sys())
+    fault_proxy.rule = lambda m, p, h: Fault(drop_after=100) if is_manifest_get(m, p, h) else None
+    r = run_cli("--policy", str(insecure_policy), "copy", "--src-tls-verify=false", "--retry-times=1",
+                "--retry-delay=0.01s", f"docker://{fault_proxy.host}/app:1", f"dir:{tmp_path}/out")
+    assert r.exit_code == 1
+    line = [x for x in r.stderr.splitlines() if x.startswith("error[")]
+    assert len(line) == 1 and line[0].startswith("error[network]:")
+    assert f"manifest 1 in {fault_proxy.host}/app" in line[0]
+    assert fault_proxy.count("GET", "/manifests/") == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_manifest_fetched_again_after_a_cut_is_still_checked_against_the_digest(
+        run_cli, fault_proxy: FaultProxy, plain_registry: RegistryServer, tmp_path,  # type: ignore[no-untyped-def]
+        insecure_policy) -> None:
+    image = example_image()
+    push_image(plain_registry.host, "app:1", image, fast_sys())
+    answers = iter([Fault(drop_after=100), Fault(flip_at=30)])
+    fault_proxy.rule = lambda m, p, h: next(answers, None) if is_manifest_get(m, p, h) else None
+    r = run_cli("--policy", str(insecure_policy), "copy", "--src-tls-verify=false", "--retry-times=2",
+                "--retry-delay=0.01s", f"docker://{fault_proxy.host}/app@{image.digest}", f"dir:{tmp_path}/out")
+    assert r.exit_code == 1
+    line = [x for x in r.stderr.splitlines() if x.startswith("error[")]
+    assert len(line) == 1 and line[0].startswith("error[digest-mismatch]:") and image.digest in line[0]
+    assert fault_proxy.count("GET", "/manifests/") == 2
+    assert not (tmp_path / "out").exists()

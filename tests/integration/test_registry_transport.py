@@ -12,7 +12,7 @@ from registry_fixtures import FaultProxy, RegistryServer, docker_ref, fast_sys, 
 
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, ManifestError
-from trustcopy.transports.docker import locations
+from trustcopy.transports.docker.session import RegistrySession
 from trustcopy.types import BlobInfo
 
 pytestmark = pytest.mark.registry
@@ -103,15 +103,15 @@ def test_manifest_naming_a_missing_blob_is_never_pushed(plain_registry: Registry
 
 
 def test_cross_repository_mount(plain_registry: RegistryServer) -> None:
-    locations.clear()
     image = make_image([random_layer(2 << 20, 7)])
     push_image(plain_registry.host, "source/app:1", image, fast_sys())
     from registry_fixtures import running
 
-    with running(FaultProxy(plain_registry.port)) as proxy:
-        with docker_ref(proxy.host, "source/app:1").new_image_source(fast_sys()) as src:
-            src.get_manifest()  # records where the blobs are
-            push_image(proxy.host, "dest/app:1", image, fast_sys())
+    with running(FaultProxy(plain_registry.port)) as proxy, RegistrySession() as session:
+        shared = fast_sys(registry_session=session)
+        with docker_ref(proxy.host, "source/app:1").new_image_source(shared) as src:
+            src.get_manifest()  # records where the blobs are, in the session
+            push_image(proxy.host, "dest/app:1", image, shared)
         mounts = [p for m, p, _ in proxy.seen if m == "POST" and "mount=" in p]
         assert len(mounts) == len(image.blobs)
         assert proxy.count("PATCH", "/uploads/") == 0 and proxy.count("PUT", "/uploads/") == 0
@@ -121,14 +121,13 @@ def test_cross_repository_mount(plain_registry: RegistryServer) -> None:
 
 def test_declined_mount_falls_back_to_upload(plain_registry: RegistryServer) -> None:
     """A recorded location that is wrong costs one declined mount, then the usual path."""
-    locations.clear()
     image = make_image([random_layer(2 << 20, 8)])
     from registry_fixtures import running
 
-    with running(FaultProxy(plain_registry.port)) as proxy:
+    with running(FaultProxy(plain_registry.port)) as proxy, RegistrySession() as session:
         for digest in image.blobs:
-            locations.record(proxy.host, "nowhere/app", digest)
-        push_image(proxy.host, "dest/app:1", image, fast_sys())
+            session.locations.record(proxy.host, "nowhere/app", digest)
+        push_image(proxy.host, "dest/app:1", image, fast_sys(registry_session=session))
         assert sum(1 for m, p, _ in proxy.seen if m == "POST" and "mount=" in p) == len(image.blobs)
         # Each session the registry opened instead of mounting is cancelled, not left behind.
         assert proxy.count("DELETE", "/blobs/uploads/") == len(image.blobs)
@@ -141,12 +140,13 @@ def test_declined_mount_falls_back_to_upload(plain_registry: RegistryServer) -> 
 
 def test_mount_of_a_blob_without_size_learns_it(plain_registry: RegistryServer) -> None:
     """Schema1 sources name no sizes: a mounted blob's size comes from the registry."""
-    locations.clear()
     image = make_image([random_layer(1 << 20, 12)])
     push_image(plain_registry.host, "source/app:1", image, fast_sys())
     digest, data = next((d, b) for d, b in image.blobs.items() if len(b) > 4096)
-    locations.record(plain_registry.host, "source/app", digest)
-    with docker_ref(plain_registry.host, "other/app:1").new_image_destination(fast_sys()) as dest:
+    session = RegistrySession()
+    session.locations.record(plain_registry.host, "source/app", digest)
+    with session, docker_ref(plain_registry.host, "other/app:1").new_image_destination(
+            fast_sys(registry_session=session)) as dest:
         reused = dest.try_reusing_blob(BlobInfo(digest=Digest.parse(digest), size=-1))
     assert reused is not None and reused.size == len(data)
 

@@ -44,7 +44,13 @@ class GlobalOptions:
             setattr(self, key, value)
 
     def system_context(self) -> SystemContext:
-        """The transport settings these flags imply."""
+        """The transport settings these flags imply, carrying the command's registry session.
+
+        Every context of one command carries the same RegistrySession, so the source and
+        the destination of a copy (and the images of one command) share pings, TLS
+        contexts, connection pools and mount candidates. The session is closed when the
+        command ends (the root click context closes).
+        """
         from trustcopy.types import SystemContext
 
         return SystemContext(
@@ -54,7 +60,20 @@ class GlobalOptions:
             registries_d=self.registries_d,
             tmp_dir=self.tmpdir,
             command_timeout=self.command_timeout,
+            registry_session=self._registry_session(),
         )
+
+    def _registry_session(self) -> object:
+        """The command's RegistrySession, made on first use (cheap: no pool opens until a request)."""
+        session = self.__dict__.get("_session")
+        if session is None:
+            from trustcopy.transports.docker.session import RegistrySession
+
+            session = self.__dict__["_session"] = RegistrySession()
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:
+                ctx.find_root().call_on_close(session.close)
+        return session
 
 
 GLOBAL_OPTION_NAMES = frozenset(f.name for f in fields(GlobalOptions))
@@ -136,7 +155,6 @@ def _apply_process_options(opts: GlobalOptions, *, accepts_registries_d: bool = 
     """Make the process-wide flags take effect (or refuse those that cannot yet)."""
     import os
     import signal
-    import tempfile
     import threading
 
     if opts.registries_d is not None and not accepts_registries_d:
@@ -148,6 +166,8 @@ def _apply_process_options(opts: GlobalOptions, *, accepts_registries_d: bool = 
     if opts.tmpdir is not None:
         if not os.path.isdir(opts.tmpdir):
             raise UsageError(f"--tmpdir {opts.tmpdir}: not a directory")
+        import tempfile
+
         tempfile.tempdir = opts.tmpdir
     if opts.command_timeout is not None and threading.current_thread() is threading.main_thread():
         timeout = opts.command_timeout
@@ -160,9 +180,9 @@ def _apply_process_options(opts: GlobalOptions, *, accepts_registries_d: bool = 
 
 
 def _configure_logging(opts: GlobalOptions) -> None:
-    import logging
-
     if opts.debug:
+        import logging
+
         logging.basicConfig(level=logging.DEBUG, format="DEBU %(name)s: %(message)s")
         # httpx and httpcore log whole URLs and response headers: pre-signed blob-store URLs
         # (X-Amz-Signature …) and cookies are credentials. trustcopy.docker logs every

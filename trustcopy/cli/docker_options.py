@@ -68,9 +68,17 @@ class OptionalBoolOption(click.Option):
             original = parser._match_long_opt
 
             def match_long_opt(opt: str, explicit_value: str | None, state: Any) -> None:
-                """Read a bare optional-bool flag as ``--flag=true``."""
+                """Read a bare optional-bool flag as ``--flag=true``.
+
+                click tries every argument as a long option first, and its NoSuchOption
+                runs difflib over all option names before click falls back to the short
+                options: ``-q`` cost an import and a fuzzy search in every copy. A
+                single-dash name that is no long option goes straight to that fallback.
+                """
                 if explicit_value is None and opt in parser._trustcopy_optional_bools:
                     explicit_value = "true"
+                if not opt.startswith("--") and opt not in parser._long_opt:
+                    raise click.NoSuchOption(opt, ctx=parser.ctx)
                 return original(opt, explicit_value, state)
 
             parser._match_long_opt = match_long_opt

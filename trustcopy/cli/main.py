@@ -1,10 +1,15 @@
-"""The ``trustcopy`` command: global options, command registration, error rendering.
+"""The ``trustcopy`` command: entry point, error rendering, signals.
 
 The CLI only parses arguments and calls the library. This module is the one place that
 catches :class:`~trustcopy.errors.TrustcopyError`: it prints ``error[code]: message``
 (plus a hint) on stderr as one line and exits with the error's status (1, or 2 for
-usage). ``--debug`` re-raises so the traceback shows. Heavy imports (httpx, rich, gpg)
-happen inside commands so that ``trustcopy --version`` stays fast.
+usage). ``--debug`` re-raises so the traceback shows.
+
+Start-up does what the command needs (issue 14): importing this module imports neither
+click nor any command. ``trustcopy --version`` prints without them; everything else goes
+through the click group in :mod:`trustcopy.cli.app`, which imports a command's module only
+when that command runs, and heavy libraries (httpx, rich, gpg) are imported inside the
+commands that use them. tests/unit/core/test_startup_imports.py holds this in place.
 
 Global options are accepted before the command (``trustcopy --policy P copy …``, as
 skopeo) and after it (``trustcopy copy --policy P …``); a value given after the command
@@ -14,76 +19,18 @@ wins.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
-
-import click
 
 from trustcopy import __version__
-from trustcopy.cli.common import GLOBAL_OPTION_NAMES, GlobalOptions, add_global_options
-from trustcopy.errors import TrustcopyError
 
-F = TypeVar("F", bound=Callable[..., Any])
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up, see above)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
-# command name → (module, attribute); imported when the command runs or --help lists it.
-_COMMANDS: dict[str, tuple[str, str]] = {
-    "copy": ("trustcopy.cli.copy", "copy_cmd"),
-    "inspect": ("trustcopy.cli.inspect", "inspect_cmd"),
-    "manifest-digest": ("trustcopy.cli.inspect", "manifest_digest_cmd"),
-    "standalone-sign": ("trustcopy.cli.signing", "standalone_sign_cmd"),
-    "standalone-verify": ("trustcopy.cli.signing", "standalone_verify_cmd"),
-    "list-tags": ("trustcopy.cli.registry", "list_tags_cmd"),
-    "delete": ("trustcopy.cli.registry", "delete_cmd"),
-    "login": ("trustcopy.cli.registry", "login_cmd"),
-    "logout": ("trustcopy.cli.registry", "logout_cmd"),
-    "policy": ("trustcopy.cli.policy", "policy_group"),
-    "lookaside": ("trustcopy.cli.lookaside", "lookaside_group"),
-}
+    from trustcopy.errors import TrustcopyError
 
-
-class _LazyGroup(click.Group):
-    """Imports a command's module only when that command is used or listed."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(_COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        import importlib
-
-        entry = _COMMANDS.get(cmd_name)
-        if entry is None:
-            return None
-        cmd: click.Command = getattr(importlib.import_module(entry[0]), entry[1])
-        return cmd
-
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from trustcopy.transports.alltransports import transport_syntax_lines
-
-        formatter.write_paragraph()
-        formatter.write_text('IMAGE-NAME uses a "transport:details" format. Supported transports:')
-        with formatter.indentation():
-            for line in transport_syntax_lines():
-                formatter.write_text(line)
-
-
-def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if not value or ctx.resilient_parsing:
-        return
-    click.echo(f"trustcopy version {__version__}")
-    ctx.exit(0)
-
-
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "-v", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-    help="Print the version and exit.",
-)
-@add_global_options
-@click.pass_context
-def cli(ctx: click.Context, **kwargs: Any) -> None:
-    """Copy, sign and verify container images; nothing passes that the trust policy does not allow."""
-    opts = ctx.ensure_object(GlobalOptions)
-    opts.update({k: v for k, v in kwargs.items() if k in GLOBAL_OPTION_NAMES})
+#: Arguments that only ask for the version: answered before click is imported.
+_VERSION_ONLY = (["--version"], ["-v"])
 
 
 def _handle(exc: TrustcopyError, debug: bool) -> int:
@@ -102,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: arguments without the program name; ``sys.argv[1:]`` when None.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if args in _VERSION_ONLY:  # what click's eager --version option prints, without click
+        sys.stdout.write(f"trustcopy version {__version__}\n")
+        sys.stdout.flush()
+        return 0
     debug = "--debug" in args
     previous = _install_sigterm_handler()
     try:
@@ -115,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: list[str], debug: bool) -> int:
+    import click
+
+    from trustcopy.cli.app import cli
+    from trustcopy.errors import TrustcopyError
+
     try:
         rv = cli.main(args=args, prog_name="trustcopy", standalone_mode=False)
     except TrustcopyError as exc:

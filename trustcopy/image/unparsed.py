@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trustcopy.digest import Digest
-from trustcopy.errors import DigestMismatchError
+from trustcopy.errors import DigestMismatchError, ManifestError
 from trustcopy.transports.base import ImageReference, ImageSource
 
 if TYPE_CHECKING:
@@ -64,7 +64,11 @@ class UnparsedImage:
             else:
                 from trustcopy.manifest.digest import manifest_digest
 
-                self._digest = manifest_digest(self.manifest()[0])
+                raw = self.manifest()[0]
+                try:
+                    self._digest = manifest_digest(raw)
+                except ManifestError as exc:
+                    raise exc.rewrapped(f"{self.reference}: {exc.message}") from exc
         return self._digest
 
     def signatures(self) -> list[Signature]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from trustcopy import limits
 from trustcopy.digest import Digest
@@ -38,11 +38,13 @@ from trustcopy.fsutil import (
     validate_path_scope,
     write_file_atomic,
 )
-from trustcopy.signature.formats import Signature, signature_to_blob, stored_signature
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import StagingBlobWriter
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, AlwaysSupportsSignatures
 from trustcopy.types import BlobInfo, SystemContext
+
+if TYPE_CHECKING:
+    from trustcopy.signature.formats import Signature
 
 VERSION = "Directory Transport Version: 1.1\n"
 
@@ -151,6 +153,8 @@ class DirImageSource(ImageSource):
 
     def get_signatures(self, instance_digest: Digest | None = None) -> list[Signature]:
         """signature-1 … until the first missing file (bounded count and size), each parsed once."""
+        from trustcopy.signature.formats import stored_signature  # only when signatures are read
+
         sigs: list[Signature] = []
         for i in range(limits.MAX_DIR_SIGNATURES + 1):
             path = os.path.join(self._path, _signature_name(i, instance_digest))
@@ -229,6 +233,8 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
 
     def put_signatures(self, signatures: Sequence[Signature], instance_digest: Digest | None = None) -> None:
         """signature-1 … signature-N in storage form, replacing any staged earlier."""
+        from trustcopy.signature.formats import signature_to_blob
+
         for i, sig in enumerate(signatures):
             write_file_atomic(os.path.join(self._staging, _signature_name(i, instance_digest)), signature_to_blob(sig))
         i = len(signatures)

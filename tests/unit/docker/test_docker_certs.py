@@ -76,5 +76,16 @@ def test_missing_dir_is_fine() -> None:
     assert isinstance(certs.ssl_context("/nonexistent/certs.d/x", True), ssl.SSLContext)
 
 
-def test_context_is_cached(tmp_path: Path) -> None:
-    assert certs.ssl_context(None, True) is certs.ssl_context(None, True)
+def test_context_is_built_once_per_session_and_setting(tmp_path: Path) -> None:
+    from trustcopy.transports.docker.session import RegistrySession
+
+    one, two = RegistrySession(), RegistrySession()
+    key, ctx = one.tls(None, True)
+    assert one.tls(None, True) == (key, ctx)
+    assert one.tls(None, False)[1] is not ctx
+    assert two.tls(None, True)[1] is not ctx  # sessions share nothing
+    d = tmp_path / "certs.d"
+    d.mkdir()
+    first = one.tls(str(d), True)[1]
+    (d / "ca.crt").write_bytes(make_tls_material(tmp_path / "m").ca_cert.read_bytes())
+    assert one.tls(str(d), True)[1] is not first  # a changed directory gets a new context

@@ -362,9 +362,24 @@ def test_upload_location_downgrade_refused(router: respx.MockRouter) -> None:
     assert not plain.called
 
 
-def test_nan_token_lifetime_is_harmless(router: respx.MockRouter) -> None:
+@pytest.mark.parametrize("expires_in", [b"NaN", b"1e308", b"60.5", b'"60"', b"true", b"1" + b"0" * 30],
+                         ids=["nan", "float-huge", "float", "string", "bool", "beyond-int64"])
+def test_token_lifetime_that_is_not_an_int64_is_refused(router: respx.MockRouter, expires_in: bytes) -> None:
+    # containers/image reads expires_in into a Go int: anything else fails the token request.
     router.get(f"{REG}/v2/").respond(401, headers={"WWW-Authenticate": BEARER})
-    token = router.get(REALM).respond(200, content=b'{"token": "t", "expires_in": NaN}')
+    token = router.get(REALM).respond(200, content=b'{"token": "t", "expires_in": ' + expires_in + b"}")
+    router.get(f"{REG}/v2/x").respond(200)
+    with pytest.raises(RegistryAuthError, match=f"bearer token from {REALM}: .*expires_in is not an integer") as info:
+        _client().send("GET", "/v2/x", what="x")
+    assert info.value.code == "registry-token"
+    assert token.call_count == 1
+
+
+@pytest.mark.parametrize("expires_in", [b"null", b"-5", b"0", str(1 << 62).encode()])
+def test_token_lifetime_null_negative_or_huge_is_kept_at_least_a_minute(router: respx.MockRouter,
+                                                                        expires_in: bytes) -> None:
+    router.get(f"{REG}/v2/").respond(401, headers={"WWW-Authenticate": BEARER})
+    token = router.get(REALM).respond(200, content=b'{"token": "t", "expires_in": ' + expires_in + b"}")
     router.get(f"{REG}/v2/x").respond(200)
     client = _client()
     for _ in range(3):

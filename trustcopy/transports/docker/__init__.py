@@ -3,8 +3,10 @@
 Modules: reference.py (parsing, policy scopes), challenge.py + auth.py (WWW-Authenticate,
 credentials, tokens), authfile.py (containers-auth.json), certs.py (TLS), errors.py (the
 one place mapping httpx/registry failures), client.py (ping, retries, redirects),
-blobreader.py (resumable downloads), locations.py (mount candidates), source.py and
-destination.py (the ImageSource/ImageDestination).
+blobreader.py (resumable downloads), session.py (RegistrySession: pings, TLS contexts,
+connection pools and mount candidates shared by one command, passed down in
+``SystemContext.registry_session``), source.py and destination.py (the
+ImageSource/ImageDestination).
 
 Start-up: ``import httpx`` also imports httpx's own command-line client (rich, pygments:
 about 50 ms) unless ``httpx._main`` is already in ``sys.modules``. We never use that CLI,

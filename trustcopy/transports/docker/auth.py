@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -86,6 +85,9 @@ class _Token:
     expires: float  # time.monotonic() deadline
 
 
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def _parse_token_response(body: bytes, what: str) -> _Token:
     try:
         doc = json.loads(body)
@@ -97,9 +99,13 @@ def _parse_token_response(body: bytes, what: str) -> _Token:
     if not isinstance(token, str) or not token or any(not (33 <= ord(c) < 127) for c in token):
         raise RegistryAuthError(f"{what}: the token server returned no usable token", code="registry-token")
     expires_in = doc.get("expires_in")
-    lifetime = float(expires_in) if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) else 0.0
-    if not math.isfinite(lifetime):
-        lifetime = 0.0
+    if expires_in is None:
+        expires_in = 0
+    # As containers/image (Go ``int``): an integer literal within int64, or the answer is refused.
+    if not isinstance(expires_in, int) or isinstance(expires_in, bool) or not _INT64_MIN <= expires_in <= _INT64_MAX:
+        raise RegistryAuthError(f"{what}: the token server's expires_in is not an integer",
+                                code="registry-token")
+    lifetime = float(expires_in)
     # issued_at is ignored on purpose: a skewed clock on either side must not make every
     # token look expired (or immortal); our own monotonic clock measures the lifetime.
     lifetime = max(lifetime, MIN_TOKEN_LIFETIME)
@@ -217,8 +223,15 @@ class AuthSession:
             url = httpx.URL(realm)
         except (httpx.InvalidURL, TypeError) as exc:
             raise RegistryAuthError(f"{what}: the registry's token realm is not a URL", code="registry-token") from exc
+        if not realm:
+            raise RegistryAuthError(f"{what}: the registry's bearer challenge names no token realm",
+                                    code="registry-token")
         if url.scheme not in ("https", "http") or not url.host:
-            raise RegistryAuthError(f"{what}: unsupported token realm {redact_url(realm)!r}", code="registry-token")
+            shown = redact_url(realm)
+            shown = shown if len(shown) <= 200 else shown[:200] + "…"
+            raise RegistryAuthError(f"{what}: unsupported token realm {shown!r}", code="registry-token")
+        # Every later error names the token server: it, not the registry, is at fault.
+        what = token_request_what(url)
         creds = self.credentials
         plain_ok = url.scheme == "https" or (self.origin is not None and self.origin[0] == "http") or _is_loopback(
             url.host
@@ -274,12 +287,20 @@ class AuthSession:
         return _parse_token_response(body, what)
 
 
+def token_request_what(url: httpx.URL) -> str:
+    """``requesting a bearer token from SCHEME://HOST/PATH`` (no query: it carries the scopes)."""
+    return f"requesting a bearer token from {redact_url(str(url.copy_with(query=None, fragment=None)))}"
+
+
 def _scope_key(scopes: tuple[Scope, ...]) -> tuple[str, ...]:
     return tuple(sorted({str(s) for s in scopes}))
 
 
 def _read_bounded(response: httpx.Response, limit: int, what: str) -> bytes:
-    return limits.read_iter_at_most(response.iter_bytes(), limit, what)
+    """A token server's answer, bounded even when content-encoded (a gzip bomb)."""
+    from trustcopy.transports.docker.errors import body_chunks
+
+    return limits.read_iter_at_most(body_chunks(response, what), limit, what)
 
 
 class RegistryAuth(httpx.Auth):

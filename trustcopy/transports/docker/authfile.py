@@ -30,8 +30,6 @@ import contextlib
 import json
 import logging
 import os
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,6 +191,8 @@ def _from_helper(helper: str, registry: str) -> Credentials | None:
     if not helper or "/" in helper or helper.startswith("."):
         raise ConfigError(f"invalid credential helper name {helper!r}")
     program = f"docker-credential-{helper}"
+    import subprocess  # only for credential helpers: a costly import every copy would pay
+
     try:
         proc = subprocess.run(
             [program, "get"], input=registry.encode(), capture_output=True, timeout=_CRED_HELPER_TIMEOUT, check=False,
@@ -283,6 +283,8 @@ def _modify(sys: SystemContext | None, edit: Any) -> str:
     if not edit(doc):
         return path
     data = json.dumps(doc, indent="\t").encode() + b"\n"
+    import tempfile  # only login/logout write
+
     fd, tmp = tempfile.mkstemp(prefix=".auth-", suffix=".json", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from trustcopy.errors import NetworkError, TrustcopyError
-from trustcopy.transports.docker.errors import network_error
+from trustcopy.transports.docker.errors import body_chunks, network_error
 
 if TYPE_CHECKING:
     from trustcopy.transports.docker.client import RegistryClient
@@ -34,7 +34,7 @@ log = logging.getLogger("trustcopy.docker")
 
 #: Progress that resets the count of resumes in a row.
 RESUME_PROGRESS = 1 << 20
-_CONTENT_RANGE = re.compile(r"bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)")
+_CONTENT_RANGE = r"bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)"  # compiled on first use (re's cache)
 _RESUMABLE = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout, ConnectionError)
 
 
@@ -44,7 +44,7 @@ def parse_content_range(value: str) -> tuple[int, int, int]:
     Raises:
         ValueError: anything else (several values, other units, trailing text).
     """
-    m = _CONTENT_RANGE.fullmatch(value.strip())
+    m = re.fullmatch(_CONTENT_RANGE, value.strip())
     if m is None:
         raise ValueError(f"invalid Content-Range {value[:80]!r}")
     first, last = int(m.group(1)), int(m.group(2))
@@ -88,7 +88,7 @@ class BlobReader:
         self._size = size
         # A server that compressed the transfer: we decode, but cannot resume by offset.
         self._decoding = _encoded(response)
-        self._iter: Iterator[bytes] = response.iter_bytes() if self._decoding else response.iter_raw()
+        self._iter: Iterator[bytes] = body_chunks(response, what) if self._decoding else response.iter_raw()
         self._buf = b""
         self._pos = 0
         self.received = 0
@@ -185,7 +185,7 @@ class BlobReader:
     def _skip_prefix(self, response: httpx.Response, cause: Exception) -> None:
         """The server ignored Range: read past what we already have."""
         self._decoding = _encoded(response)
-        self._iter = response.iter_bytes() if self._decoding else response.iter_raw()
+        self._iter = body_chunks(response, self._what) if self._decoding else response.iter_raw()
         remaining = self.received
         while remaining > 0:
             try:

@@ -12,13 +12,13 @@ Invariants:
   registry; even then, client certificates from the directory are presented.
 - A broken directory (unpaired key, unparsable PEM) is a ConfigError naming the file:
   silently ignoring it would fall back to weaker settings than the user configured.
-- Contexts are built once per (directory, verify) and shared by all threads (building
-  one loads the whole system store, which costs milliseconds).
+- Nothing is cached here: a RegistrySession (session.py) builds a context once per
+  (directory, verify, directory contents) and shares it between all threads and clients
+  of the session (building one that verifies loads the whole system store).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import ssl
@@ -86,16 +86,33 @@ def _dir_fingerprint(cert_dir: str | None) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def ssl_context(cert_dir: str | None, verify: bool) -> ssl.SSLContext:
-    """The SSL context for a registry (cached; see the module docstring).
+def settings_key(cert_dir: str | None, verify: bool) -> tuple[str | None, bool, tuple[tuple[str, int, int], ...]]:
+    """What a context depends on: the directory, verification, and the directory's files.
+
+    Raises:
+        ConfigError: the directory cannot be read.
+    """
+    return cert_dir, verify, _dir_fingerprint(cert_dir)
+
+
+def build_context(key: tuple[str | None, bool, tuple[tuple[str, int, int], ...]]) -> ssl.SSLContext:
+    """A new SSL context for the settings :func:`settings_key` returned.
 
     Raises:
         ConfigError: the directory holds an unpaired or unparsable certificate or key.
     """
-    return _build(cert_dir, verify, _dir_fingerprint(cert_dir))
+    return _build(*key)
 
 
-@functools.lru_cache(maxsize=32)
+def ssl_context(cert_dir: str | None, verify: bool) -> ssl.SSLContext:
+    """A new SSL context for a registry (uncached: a RegistrySession keeps the ones it uses).
+
+    Raises:
+        ConfigError: the directory holds an unpaired or unparsable certificate or key.
+    """
+    return build_context(settings_key(cert_dir, verify))
+
+
 def _build(cert_dir: str | None, verify: bool, files: tuple[tuple[str, int, int], ...]) -> ssl.SSLContext:
     if verify:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)

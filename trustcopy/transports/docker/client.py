@@ -1,8 +1,9 @@
 """The Registry HTTP API V2 client core: endpoint, TLS, ping, auth, retries, redirects.
 
 One :class:`RegistryClient` serves one repository of one registry (with the scope
-``repository:PATH:ACTIONS``); it is shared by all threads of a copy: one ``httpx.Client``
-(its connection pool is thread-safe), one token cache (locked per scope).
+``repository:PATH:ACTIONS``); it is shared by all threads of a copy: one token cache
+(locked per scope), and the connection pool of its RegistrySession (session.py: the
+command's, from ``SystemContext.registry_session``, or a private one it closes itself).
 
 Invariants:
 - ``docker.io`` is served from ``registry-1.docker.io``. The scheme is HTTPS; plain HTTP
@@ -18,14 +19,14 @@ Invariants:
   ``Authorization`` is only ever attached for the registry's own origin (RegistryAuth).
 - Error bodies are read with limits.MAX_ERROR_BODY; nothing from httpx escapes (see
   errors.py).
-- A successful ping is remembered for the process, per host and TLS settings: the
-  source and the destination of a copy within one registry ping it once, not twice.
-  Failures are not remembered across clients.
+- A successful ping is remembered in the session, per host and TLS settings: the
+  source and the destination of a copy within one registry ping it once, not twice, and
+  so do consecutive copies of one session. Failures are not remembered across clients.
+  Nothing is kept in module globals.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import threading
 import time
@@ -34,18 +35,25 @@ from typing import NamedTuple
 
 import httpx
 
-from trustcopy import limits
-from trustcopy.errors import LimitExceededError, NetworkError, RegistryError, TrustcopyError
+from trustcopy.errors import NetworkError, RegistryError, TrustcopyError
 from trustcopy.redact import redact_url
 from trustcopy.transports.docker import certs
-from trustcopy.transports.docker.auth import USER_AGENT, AuthSession, Credentials, RegistryAuth
+from trustcopy.transports.docker.auth import (
+    AuthSession,
+    Credentials,
+    RegistryAuth,
+    token_request_what,
+)
 from trustcopy.transports.docker.challenge import Challenge, Scope, parse_challenges, repository_scope
 from trustcopy.transports.docker.errors import (
     RETRYABLE_STATUSES,
+    error_for,
+    invalid_url_error,
     is_retryable_exception,
     network_error,
-    response_error,
+    read_body,
 )
+from trustcopy.transports.docker.session import RegistrySession, session_from
 from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, SystemContext
 
 log = logging.getLogger("trustcopy.docker")
@@ -70,16 +78,6 @@ class _Ping(NamedTuple):
     signatures_extension: bool
 
 
-_pings: dict[tuple[str, bool, int], _Ping] = {}
-_pings_lock = threading.Lock()
-
-
-def forget_pings() -> None:
-    """Drop the remembered pings (tests that restart a registry on the same port)."""
-    with _pings_lock:
-        _pings.clear()
-
-
 def registry_host(domain: str) -> str:
     """The host[:port] to connect to for a reference's domain."""
     return DOCKER_REGISTRY if domain == DOCKER_HOSTNAME else domain
@@ -92,6 +90,8 @@ def retry_after(response: httpx.Response, fallback: float) -> float:
         return fallback
     if value.isdigit():
         return float(int(value[:6]))
+    import email.utils  # only for an HTTP-date Retry-After: email is costly to import
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -109,6 +109,8 @@ class RegistryClient:
         path: the repository path within the registry (``library/busybox``).
         actions: token actions for the repository (``pull``, ``pull,push``, ``*``).
         credentials: overrides the lookup from flags and auth files (login uses this).
+        session: pings, TLS contexts, pools and blob locations to share; default: the one
+            ``sys.registry_session`` carries, else a private session closed by :meth:`close`.
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class RegistryClient:
         actions: str,
         *,
         credentials: Credentials | None = None,
+        session: RegistrySession | None = None,
     ) -> None:
         from trustcopy.transports.docker.authfile import credentials_for_reference
 
@@ -137,16 +140,14 @@ class RegistryClient:
         self._deadline = time.monotonic() + sys.command_timeout if sys.command_timeout else None
         if credentials is None:
             credentials = credentials_for_reference(sys, f"{domain}/{path}" if path else domain)
-        context = certs.ssl_context(certs.cert_dir_for(sys, domain), self.verify)
-        # The context is cached per certs.d contents, so its identity stands for the TLS settings.
-        self._ping_key = (self.host, self.verify, id(context))
-        self._http = httpx.Client(
-            verify=context,
-            timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0),
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT, "Docker-Distribution-API-Version": "registry/2.0"},
-        )
+        shared = session or session_from(sys)
+        self._own_session: RegistrySession | None = None
+        if shared is None:  # nobody handed one down: a private session, closed with this client
+            shared = self._own_session = RegistrySession()
+        self.session = shared
+        tls_key, context = self.session.tls(certs.cert_dir_for(sys, domain), self.verify)
+        self._ping_key = (self.host, tls_key)
+        self._http = self.session.http_client(tls_key, context)
         self.auth = AuthSession(credentials, sys.docker_bearer_token, self._send_token_request)
         self.scheme: str | None = None
         self.supports_signatures_extension = False
@@ -180,8 +181,7 @@ class RegistryClient:
                 return
             if self._ping_error is not None:
                 raise self._ping_error
-            with _pings_lock:
-                known = _pings.get(self._ping_key)
+            known = self.session.ping(self._ping_key)
             if known is not None:
                 self._adopt(known)
                 return
@@ -195,12 +195,13 @@ class RegistryClient:
         self.auth.set_challenges(ping.origin, list(ping.challenges))
         self.supports_signatures_extension = ping.signatures_extension
         self.scheme = ping.scheme
-        with _pings_lock:
-            _pings[self._ping_key] = ping
+        self.session.remember_ping(self._ping_key, ping)
 
     def _ping(self) -> _Ping:
         schemes = ["https"] if self.verify else ["https", "http"]
-        first_error: TrustcopyError | None = None
+        # As containers/image: when HTTP is tried after HTTPS, its error is the one reported
+        # (HTTPS failing is expected of a plain-HTTP registry; why HTTP failed is the news).
+        last_error: TrustcopyError | None = None
         for scheme in schemes:
             url = httpx.URL(f"{scheme}://{self.host}/v2/")
             what = f"pinging container registry {self.host}"
@@ -208,12 +209,11 @@ class RegistryClient:
                 response = self._execute("GET", url, what=what, scopes=None)
             except TrustcopyError as exc:
                 log.debug("ping %s failed: %s", redact_url(str(url)), exc)
-                first_error = first_error or exc
+                last_error = exc
                 continue
             try:
                 if response.status_code not in (200, 401):
-                    err = self.error_for(response, what)
-                    first_error = first_error or err
+                    last_error = self.error_for(response, what)
                     continue
                 challenges = parse_challenges(response.headers.get_list("www-authenticate"))
                 log.debug("ping %s: %d, challenges %s", redact_url(str(url)), response.status_code,
@@ -222,8 +222,8 @@ class RegistryClient:
                              response.headers.get("x-registry-supports-signatures") == "1")
             finally:
                 response.close()
-        assert first_error is not None
-        raise first_error
+        assert last_error is not None
+        raise last_error
 
     # -- requests ------------------------------------------------------------------
 
@@ -332,13 +332,17 @@ class RegistryClient:
                                                timeout=self._request_timeout(what))
             log.debug("%s %s", method, redact_url(str(url)))
             auth = RegistryAuth(self.auth, scopes) if scopes is not None else None
-            response = self._http.send(request, auth=auth, stream=True, follow_redirects=False)
+            try:
+                response = self._http.send(request, auth=auth, stream=True, follow_redirects=False)
+            except httpx.InvalidURL as exc:  # httpx parses every Location, even one not followed
+                raise invalid_url_error(exc, what) from exc
             status = response.status_code
             log.debug("%s %s: %d", method, redact_url(str(url)), status)
             location = response.headers.get("location")
             follow = status in _REDIRECTS and location and (
                 method in ("GET", "HEAD") or (status in (307, 308) and replayable)
             )
+            _finish_if_empty(method, response)
             if not follow:
                 return response
             response.close()
@@ -364,7 +368,7 @@ class RegistryClient:
 
     def _send_token_request(self, request: httpx.Request) -> httpx.Response:
         """Token requests: retried like registry requests, never given registry auth."""
-        return self._execute(request.method, request.url, what="requesting a bearer token", scopes=None,
+        return self._execute(request.method, request.url, what=token_request_what(request.url), scopes=None,
                              headers=dict(request.headers), content=request.content or None)
 
     # -- responses -----------------------------------------------------------------
@@ -375,22 +379,42 @@ class RegistryClient:
         Raises:
             LimitExceededError / NetworkError.
         """
-        try:
-            return limits.read_iter_at_most(response.iter_bytes(), limit, f"{what}: the response")
-        except (httpx.HTTPError, OSError) as exc:
-            raise network_error(exc, what, secrets=self.auth.secrets()) from exc
-        finally:
-            response.close()
+        # errors.read_body undoes Content-Encoding in bounded steps: httpx's own decoding
+        # would inflate a "gzip, gzip" bomb chunk by chunk before any cap could look.
+        return read_body(response, limit, what, secrets=self.auth.secrets())
+
+    def get_whole(
+        self, target: str | httpx.URL, limit: int, what: str, *, headers: dict[str, str] | None = None,
+    ) -> tuple[httpx.Response, bytes]:
+        """GET a small body whole (a manifest, a page of tags), at most ``limit`` bytes.
+
+        The request is idempotent, so a body cut short (the connection closed before the
+        announced Content-Length, a read timeout) is fetched again like any other
+        transient failure: ``retry_times`` times, with the same backoff. Whatever the
+        caller verifies (a manifest's digest) it verifies on the body finally returned.
+
+        Returns:
+            The (closed) response, for its headers and URL, and the body.
+
+        Raises:
+            NetworkError: still cut short after the retries.
+            LimitExceededError / RegistryError: as :meth:`read_body` and :meth:`check`.
+        """
+        attempt, delay = 0, self.retry_delay
+        while True:
+            response = self.check(self.send("GET", target, what=what, headers=headers), what)
+            try:
+                return response, self.read_body(response, limit, what)
+            except NetworkError as exc:
+                if not exc.context.get("retryable") or attempt >= self.retry_times:
+                    raise
+                attempt += 1
+                self._backoff(delay, what, "the answer was cut short", attempt)
+                delay = self.next_delay(delay)
 
     def error_for(self, response: httpx.Response, what: str) -> TrustcopyError:
         """The error for an unexpected response (reads a bounded body, closes it)."""
-        try:
-            body = self.read_body(response, limits.MAX_ERROR_BODY, what)
-        except LimitExceededError:
-            body = b""
-        except NetworkError:
-            body = b""
-        return response_error(response, body, what, secrets=self.auth.secrets())
+        return error_for(response, what, secrets=self.auth.secrets())
 
     def check(self, response: httpx.Response, what: str, ok: Iterable[int] = (200,)) -> httpx.Response:
         """Return ``response`` if its status is in ``ok``; else close it and raise its error."""
@@ -430,8 +454,25 @@ class RegistryClient:
         time.sleep(seconds)
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
+        """Close the private session's pool, if this client made one (a shared session stays open)."""
+        if self._own_session is not None:
+            self._own_session.close()
+
+
+def _finish_if_empty(method: str, response: httpx.Response) -> None:
+    """Consume an answer that has no body (HEAD, ``Content-Length: 0``) right away.
+
+    httpcore returns a connection to the pool only when the answer was read to its end; one
+    closed unread (as callers close a 201, a 202 or a HEAD answer) closes the connection,
+    and the next request opens a new one: a TCP connect, over HTTPS a full handshake, per
+    request. Reading nothing costs nothing; a failure here shows again on the next use.
+    """
+    if method != "HEAD" and response.headers.get("content-length", "").strip() != "0":
+        return
+    try:
+        response.read()
+    except (httpx.HTTPError, OSError):
+        response.close()
 
 
 def _insufficient_scope(response: httpx.Response) -> Scope | None:

@@ -32,7 +32,6 @@ from trustcopy import limits
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import ManifestError, TrustcopyError
 from trustcopy.transports.base import ImageDestination
-from trustcopy.transports.docker import locations
 from trustcopy.transports.docker.challenge import Scope, repository_scope
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.docker.uploads import Uploader
@@ -100,7 +99,7 @@ class DockerImageDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDes
     def _mark(self, digest: Digest | str) -> None:
         with self._lock:
             self._present.add(str(digest))
-        locations.record(self._client.host, self._client.path, str(digest))
+        self._client.session.locations.record(self._client.host, self._client.path, str(digest))
 
     def _blob_exists(self, repo: str, digest: Digest | str, extra: tuple[Scope, ...] = ()) -> tuple[bool, int]:
         what = f"checking whether blob {digest} exists in {self._ref.domain}/{repo}"
@@ -120,7 +119,8 @@ class DockerImageDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDes
         Raises:
             RegistryError: the existence check in this repository failed (not a mount).
         """
-        for repo in locations.candidates(self._client.host, str(info.digest), self._client.path):
+        for repo in self._client.session.locations.candidates(self._client.host, str(info.digest),
+                                                               self._client.path):
             extra = (repository_scope(repo, "pull"),)
             try:
                 if not self._mount(repo, info.digest, extra):

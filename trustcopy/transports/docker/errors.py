@@ -13,6 +13,7 @@ what happened                          raised
 TLS certificate verification failed    NetworkError, code ``tls-verification``
 other TLS handshake failure            NetworkError, code ``tls-handshake``
 connect/read/write timed out           NetworkError, code ``network-timeout``
+an answer that is not valid HTTP       RegistryError, code ``registry`` (not retried)
 any other connection problem           NetworkError, code ``network``
 401, or an ``invalid_token`` challenge RegistryAuthError, code ``registry-auth``
 403 / ``DENIED`` / insufficient scope  RegistryAuthError, code ``registry-denied``
@@ -48,6 +49,8 @@ from trustcopy.errors import (
 from trustcopy.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import httpx
 
 #: Statuses worth retrying: the registry (or a proxy in front of it) is overloaded or restarting.
@@ -62,7 +65,7 @@ _MANIFEST_REJECTED_CODES = frozenset(
     {"MANIFEST_INVALID", "TAG_INVALID", "MANIFEST_BLOB_UNKNOWN", "MANIFEST_UNVERIFIED", "NAME_INVALID",
      "SIZE_INVALID", "DIGEST_INVALID"}
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+"  # compiled on first use (re's cache)
 
 TLS_HINT = (
     "add the registry's CA certificate to the system trust store or to a --cert-dir directory "
@@ -85,7 +88,7 @@ class DistributionError:
 
 def clean_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Untrusted text made safe to print: no control characters, no credentials, bounded."""
-    text = _CONTROL.sub(" ", text).strip()
+    text = re.sub(_CONTROL, " ", text).strip()
     text = redact_text(text, secrets)
     if len(text) > MAX_QUOTED:
         text = text[:MAX_QUOTED] + "…"
@@ -186,6 +189,58 @@ def response_error(
     return RegistryHTTPError(message, status=status, context=context)
 
 
+def body_chunks(response: httpx.Response, what: str) -> Iterator[bytes]:
+    """A response's body, its ``Content-Encoding`` undone in bounded steps (limits.decode_content).
+
+    Never use httpx's ``iter_bytes``/``read`` on an untrusted response: they inflate a whole
+    network chunk at once, and "gzip, gzip" makes 64 KiB into 64 GiB.
+    """
+    from trustcopy import limits
+
+    return limits.decode_content(response.iter_raw(), response.headers.get_list("content-encoding",
+                                                                                split_commas=True), what)
+
+
+def read_body(response: httpx.Response, limit: int, what: str, *, secrets: tuple[str, ...] = ()) -> bytes:
+    """Read a whole untrusted body (at most ``limit`` bytes once decoded) and close the response.
+
+    A ``Content-Length`` above the limit is refused before anything is read.
+
+    Raises:
+        LimitExceededError: the body is larger than ``limit``.
+        NetworkError: the connection failed while reading.
+        TransportError: the body's Content-Encoding is corrupt.
+    """
+    import httpx
+
+    from trustcopy import limits
+    from trustcopy.errors import LimitExceededError
+
+    label = f"{what}: the response"
+    try:
+        announced = response.headers.get("content-length", "").strip()
+        if (announced.isdigit() and int(announced[:20]) > limit
+                and not response.headers.get("content-encoding", "").strip(", \t")):
+            raise LimitExceededError(f"{label} is larger than the {limit} bytes accepted "
+                                     f"(Content-Length: {announced[:20]})", context={"what": what, "limit": limit})
+        return limits.read_iter_at_most(body_chunks(response, what), limit, label)
+    except (httpx.HTTPError, OSError) as exc:
+        raise network_error(exc, what, secrets=secrets) from exc
+    finally:
+        response.close()
+
+
+def error_for(response: httpx.Response, what: str, *, secrets: tuple[str, ...] = ()) -> TrustcopyError:
+    """The error for an unexpected response: its body read bounded (unreadable → ignored), closed."""
+    try:
+        from trustcopy import limits
+
+        body = read_body(response, limits.MAX_ERROR_BODY, what, secrets=secrets)
+    except TrustcopyError:
+        body = b""
+    return response_error(response, body, what, secrets=secrets)
+
+
 def _has_request(response: httpx.Response) -> bool:
     try:
         response.request  # noqa: B018 (raises RuntimeError when a response was built by hand)
@@ -223,6 +278,18 @@ def _is_tls_failure(exc: BaseException) -> bool:
     return any(isinstance(e, ssl.SSLError) or "[SSL:" in str(e) for e in _chain(exc))
 
 
+def _is_malformed_http(exc: BaseException) -> bool:
+    """The server's answer broke HTTP/1.1 itself (h11 refused it): garbage in a header,
+    a header block over httpcore's size cap. Sending the request again gets the same answer.
+
+    A connection closed early is also an httpx ``RemoteProtocolError`` and stays retryable:
+    httpcore raises it itself before any answer, and h11 raises it (with "closed
+    connection" in its text, the only mark h11 gives) for a body cut short.
+    """
+    return any(type(e).__module__.split(".")[0] == "h11" and type(e).__name__ == "RemoteProtocolError"
+               and "closed connection" not in str(e) for e in _chain(exc))
+
+
 def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -> RegistryError:
     """The NetworkError for an httpx (or socket/ssl) exception raised while ``what``.
 
@@ -247,14 +314,27 @@ def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -
                             context={"retryable": True})
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return RegistryError(f"{what}: {reason}", code="registry")
+    if _is_malformed_http(exc):
+        return RegistryError(f"{what}: the server's answer is not valid HTTP ({reason})", code="registry",
+                             context={"retryable": False})
     return NetworkError(f"{what}: {reason}", context={"retryable": is_retryable_exception(exc)})
+
+
+def invalid_url_error(exc: Exception, what: str) -> RegistryError:
+    """The error for ``httpx.InvalidURL`` escaping a request.
+
+    httpx builds the follow-up request of every redirect, even one it will not follow, and
+    raises InvalidURL (not an HTTPError) for a ``Location`` like ``data:x`` or ``mailto:x``.
+    """
+    return RegistryError(f"{what}: the registry answered with an invalid URL ({clean_text(str(exc))})",
+                         code="registry", context={"retryable": False})
 
 
 def is_retryable_exception(exc: BaseException) -> bool:
     """Whether a failed request may succeed when simply sent again."""
     import httpx
 
-    if _is_tls_failure(exc):
+    if _is_tls_failure(exc) or _is_malformed_http(exc):
         return False
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL | httpx.DecodingError | httpx.TooManyRedirects):
         return False

@@ -3,7 +3,9 @@
 Invariants:
 - Manifests are requested with the full Accept list, read with the 4 MiB cap, and when
   the reference (or the instance) names a digest, the bytes are checked against it
-  before anyone sees them (DigestMismatchError otherwise).
+  before anyone sees them (DigestMismatchError otherwise). A manifest (or tag list page)
+  whose body is cut short is requested again, ``--retry-times`` times; the check applies
+  to the bytes of the last answer.
 - The top-level manifest is fetched once and cached, so that the manifest the policy
   evaluated, the one whose signatures were read and the one copied are the same bytes
   even while someone moves the tag.
@@ -27,7 +29,6 @@ from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, RegistryError, TransportError
 from trustcopy.redact import redact_url
 from trustcopy.transports.base import ImageSource
-from trustcopy.transports.docker import locations
 from trustcopy.transports.docker.blobreader import BlobReader
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.types import BlobInfo, SystemContext
@@ -38,8 +39,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("trustcopy.docker")
 
-#: Most pages of a tag list we follow (``Link: <…>; rel="next"``).
-MAX_TAG_PAGES = 10_000
+#: Most pages of a tag list we follow (``Link: <…>; rel="next"``). Each page is a round
+#: trip; registries that paginate at all hand out 50 to 1000 tags a page, so this is 100,000
+#: tags or more, while an endless chain of one-tag pages ends within seconds on loopback
+#: (and within minutes against a distant registry). containers/image follows any number.
+MAX_TAG_PAGES = 2_000
 #: Most tags we collect in total.
 MAX_TAGS = 1_000_000
 _GENERIC_TYPES = frozenset({"", "text/plain", "application/json", "application/octet-stream"})
@@ -70,15 +74,19 @@ def fetch_manifest(client: RegistryClient, name: str, tag_or_digest: str,
         LimitExceededError / RegistryError.
     """
     what = f"reading manifest {tag_or_digest} in {name}"
-    response = client.send("GET", f"/v2/{client.path}/manifests/{tag_or_digest}", what=what,
-                           headers={"Accept": manifest_accept_header()})
-    client.check(response, what)
-    body = client.read_body(response, limits.MAX_MANIFEST_BODY, what)
+    # A body cut short is fetched again (get_whole); the digest check below sees the final bytes.
+    response, body = client.get_whole(f"/v2/{client.path}/manifests/{tag_or_digest}", limits.MAX_MANIFEST_BODY,
+                                      what, headers={"Accept": manifest_accept_header()})
     mime = simplify_content_type(response.headers.get("content-type"))
     if expected is not None:
+        from trustcopy.errors import ManifestError
         from trustcopy.manifest.digest import manifest_digest, matches_digest
 
-        if not matches_digest(body, expected):
+        try:
+            matches = matches_digest(body, expected)
+        except ManifestError as exc:
+            raise exc.rewrapped(f"{what}: {exc.message}") from exc
+        if not matches:
             raise DigestMismatchError(
                 f"{what}: the registry returned a manifest with digest {manifest_digest(body)}, not {expected}",
                 context={"reference": name, "expected": str(expected)},
@@ -124,7 +132,7 @@ class DockerImageSource(ImageSource):
 
     def _fetch(self, tail: str, expected: Digest | None) -> tuple[bytes, str]:
         body, mime = fetch_manifest(self._client, self._ref.name, tail, expected)
-        locations.record_manifest_blobs(self._client.host, self._client.path, body)
+        self._client.session.locations.record_manifest_blobs(self._client.host, self._client.path, body)
         return body, mime
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
@@ -148,7 +156,7 @@ class DockerImageSource(ImageSource):
             response.close()
             raise DigestMismatchError(f"{what}: the registry sends {size} bytes, the manifest says {info.size}",
                                       code="size-mismatch", context={"expected_size": info.size, "size": size})
-        locations.record(self._client.host, self._client.path, str(info.digest))
+        self._client.session.locations.record(self._client.host, self._client.path, str(info.digest))
         reader = BlobReader(self._client, path, response, what, info.size if info.size >= 0 else size)
         return reader, size  # type: ignore[return-value]
 
@@ -206,20 +214,33 @@ def _link_next(link_header: str) -> str | None:
 def list_tags(client: RegistryClient, name: str) -> list[str]:
     """All tags of the client's repository, following ``Link`` pagination.
 
+    Everything is bounded in total, not per page: at most MAX_TAG_PAGES round trips and
+    limits.MAX_TAG_LIST_BODY bytes over all pages together (a registry sending page after
+    page of 8 MiB tags must not fill the memory), MAX_TAGS tags, and a ``Link`` target is
+    followed only within the same origin and only once.
+
     Raises:
         ImageNotFoundError: the repository does not exist.
-        RegistryError: a page is malformed, or a Link points to another origin.
+        RegistryError: a page is malformed, or a Link points to another origin or loops.
         LimitExceededError: too many pages, tags or bytes.
     """
+    from trustcopy.errors import LimitExceededError
+
     what = f"listing tags of {name}"
     tags: list[str] = []
     target: str | httpx.URL = f"/v2/{client.path}/tags/list"
     seen: set[str] = set()
+    budget = limits.MAX_TAG_LIST_BODY
     for _page in range(MAX_TAG_PAGES):
-        response = client.send("GET", target, what=what)
-        client.check(response, what)
+        try:
+            response, body = client.get_whole(target, budget, what)
+        except LimitExceededError as exc:
+            raise LimitExceededError(
+                f"{what}: the registry's tag list is larger than the {limits.MAX_TAG_LIST_BODY} bytes accepted "
+                f"(all pages together)", context={"what": what, "limit": limits.MAX_TAG_LIST_BODY}) from exc
+        budget -= len(body)
         url = response.request.url
-        body = client.read_body(response, limits.MAX_TAG_LIST_BODY, what)
+        link = _link_next(response.headers.get("link", ""))
         try:
             doc = json.loads(body)
         except (ValueError, RecursionError):
@@ -229,22 +250,21 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
             raise RegistryError(f"{what}: the registry's tag list is malformed")
         tags.extend(page or [])
         if len(tags) > MAX_TAGS:
-            from trustcopy.errors import LimitExceededError
-
-            raise LimitExceededError(f"{what}: more than {MAX_TAGS} tags")
-        link = _link_next(response.headers.get("link", ""))
+            raise LimitExceededError(f"{what}: more than {MAX_TAGS} tags",
+                                     context={"what": what, "limit": MAX_TAGS})
         if not link:
             return tags
-        nxt = url.join(link)
+        try:
+            nxt = url.join(link)
+        except httpx.InvalidURL:
+            raise RegistryError(f"{what}: the registry's Link header names an invalid URL") from None
         if (nxt.scheme, nxt.host, nxt.port) != (url.scheme, url.host, url.port):
             raise RegistryError(f"{what}: the registry paginates to another host ({redact_url(str(nxt))})")
         if str(nxt) in seen:
             raise RegistryError(f"{what}: the registry's pagination loops")
         seen.add(str(nxt))
         target = nxt
-    from trustcopy.errors import LimitExceededError
-
-    raise LimitExceededError(f"{what}: more than {MAX_TAG_PAGES} pages")
+    raise LimitExceededError(f"{what}: more than {MAX_TAG_PAGES} pages", context={"what": what, "limit": MAX_TAG_PAGES})
 
 
 def repository_tags(reference: DockerImageReference, sys: SystemContext | None) -> list[str]:

@@ -1,0 +1,69 @@
+"""RegistrySession and its blob locations, without a registry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trustcopy.transports.docker import session as session_module
+from trustcopy.transports.docker.session import BlobLocations, RegistrySession, session_from
+from trustcopy.types import SystemContext
+
+D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+def test_candidates_are_most_recent_first_and_exclude_the_destination() -> None:
+    loc = BlobLocations()
+    loc.record("reg", "a", D1)
+    loc.record("reg", "b", D1)
+    loc.record("other-reg", "c", D1)
+    loc.record("reg", "a", D1)  # seen again: first again
+    assert loc.candidates("reg", D1, "dest") == ["a", "b"]
+    assert loc.candidates("reg", D1, "a") == ["b"]
+    assert loc.candidates("reg", D2, "dest") == []
+
+
+def test_locations_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_module, "MAX_LOCATION_DIGESTS", 3)
+    monkeypatch.setattr(session_module, "MAX_REPOSITORIES_PER_DIGEST", 2)
+    loc = BlobLocations()
+    for i in range(5):
+        loc.record("reg", f"r{i}", D1)
+        loc.record("reg", "x", f"sha256:{i:064d}")
+    assert len(loc) == 3
+    assert loc.candidates("reg", D1, "") == ["r4", "r3"]
+    assert loc.candidates("reg", f"sha256:{0:064d}", "") == []  # the oldest digest was dropped
+
+
+def test_manifest_blobs_are_recorded_but_not_foreign_layers_nor_junk() -> None:
+    loc = BlobLocations()
+    manifest = {"config": {"digest": D1}, "layers": [{"digest": D2}, {"digest": "sha256:" + "3" * 64,
+                                                                        "urls": ["https://x"]}, "junk", {"digest": 5}]}
+    loc.record_manifest_blobs("reg", "app", json.dumps(manifest).encode())
+    assert len(loc) == 2
+    for body in (b"not json", b"[" * 100_000, b"[]", b'{"layers": "x"}'):
+        loc.record_manifest_blobs("reg", "app", body)
+    assert len(loc) == 2
+
+
+def test_a_closed_session_opens_no_pool_and_closing_twice_is_harmless() -> None:
+    s = RegistrySession()
+    key, ctx = s.tls(None, False)
+    pool = s.http_client(key, ctx)
+    assert s.http_client(key, ctx) is pool
+    s.close()
+    s.close()
+    assert pool.is_closed
+    with pytest.raises(RuntimeError, match="closed"):
+        s.http_client(key, ctx)
+    assert "closed" in repr(s)
+
+
+def test_session_from_a_system_context() -> None:
+    s = RegistrySession()
+    assert session_from(SystemContext(registry_session=s)) is s
+    assert session_from(SystemContext()) is None
+    assert session_from(SystemContext(registry_session="not a session")) is None
+    assert session_from(None) is None
+    assert "registry_session" not in repr(SystemContext(registry_session=s))

@@ -1,0 +1,223 @@
+"""RegistrySession: what the registry work of one command shares, in one object you pass down.
+
+A session holds, for every source, destination and tag listing opened with it:
+
+- the pings: what ``GET /v2/`` taught about a registry (scheme, auth challenges), so that
+  the source and the destination of a copy within one registry ping it once;
+- the TLS contexts, one per (certificate directory, verification) setting: building one
+  that verifies loads the whole system trust store;
+- the HTTP connection pools, one ``httpx.Client`` per TLS context, so that consecutive
+  requests (and consecutive copies) reuse their connections;
+- the blob locations: where blobs were seen, candidates for cross-repository mounts
+  (containers/image keeps these in its BlobInfoCache, handed down the same way).
+
+The CLI creates one per command (cli/common.py) and closes it when the command ends. A
+library user may create one and hand it to many copies through
+``SystemContext(registry_session=…)`` (``with RegistrySession() as session: …``): pings,
+pools and locations then carry over from one copy to the next, and nothing is shared
+with another session. A source or destination opened without a session makes a private
+one and closes it with itself.
+
+Invariants:
+- No module-level state: two sessions share nothing (not even a TLS context).
+- Thread-safe: the blob threads of a copy use one session at once.
+- Closing the session closes every pool it opened; a closed session refuses to open new
+  ones (RuntimeError: that is API misuse, not a registry failure).
+- Cookies are never stored or sent (as containers/image, whose HTTP client has no cookie
+  jar): a shared pool must not carry one registry's state into another copy.
+- Creating a session imports nothing heavy: httpx is imported when the first pool opens.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ssl
+    from types import TracebackType
+
+    import httpx
+
+#: Most blob digests whose locations a session remembers, and repositories per digest.
+MAX_LOCATION_DIGESTS = 10_000
+MAX_REPOSITORIES_PER_DIGEST = 8
+
+
+class BlobLocations:
+    """Where blobs were seen: candidates for cross-repository mounts (bounded, most recent first).
+
+    The source records the blobs its manifests name, the destination the blobs it
+    uploaded or found; when a blob is to be copied, the destination asks the registry to
+    mount it from a recorded repository (``POST /v2/DEST/blobs/uploads/?mount=D&from=SRC``).
+    Recorded locations are only hints: the registry checks that the source repository
+    holds the blob (and that we may pull it) before it mounts anything; a declined mount
+    falls back to the ordinary upload.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: OrderedDict[str, list[tuple[str, str]]] = OrderedDict()
+
+    def record(self, registry: str, repository: str, digest: str) -> None:
+        """Remember that ``registry`` has ``digest`` in ``repository``."""
+        with self._lock:
+            repos = self._known.pop(digest, [])
+            entry = (registry, repository)
+            if entry in repos:
+                repos.remove(entry)
+            repos.insert(0, entry)
+            del repos[MAX_REPOSITORIES_PER_DIGEST:]
+            self._known[digest] = repos
+            while len(self._known) > MAX_LOCATION_DIGESTS:
+                self._known.popitem(last=False)
+
+    def candidates(self, registry: str, digest: str, exclude_repository: str) -> list[str]:
+        """Repositories of ``registry`` recorded to hold ``digest``, other than the given one."""
+        with self._lock:
+            repos = list(self._known.get(digest, ()))
+        return [repo for reg, repo in repos if reg == registry and repo != exclude_repository]
+
+    def record_manifest_blobs(self, registry: str, repository: str, manifest: bytes) -> None:
+        """Record the config and layer digests an image manifest names (lists name none)."""
+        import json
+
+        try:
+            doc = json.loads(manifest)
+        except (ValueError, RecursionError):
+            return
+        if not isinstance(doc, dict):
+            return
+        found: list[object] = []
+        config = doc.get("config")
+        if isinstance(config, dict):
+            found.append(config.get("digest"))
+        layers = doc.get("layers")
+        for layer in layers if isinstance(layers, list) else ():
+            if isinstance(layer, dict) and not layer.get("urls"):
+                found.append(layer.get("digest"))
+        fs_layers = doc.get("fsLayers")
+        for layer in fs_layers if isinstance(fs_layers, list) else ():
+            if isinstance(layer, dict):
+                found.append(layer.get("blobSum"))
+        for digest in found:
+            if isinstance(digest, str) and ":" in digest and len(digest) < 200:
+                self.record(registry, repository, digest)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._known)
+
+
+class RegistrySession:
+    """Pings, TLS contexts, connection pools and blob locations of one command (see the module docstring).
+
+    Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pings: dict[tuple[Any, ...], Any] = {}
+        self._contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
+        self._clients: dict[tuple[Any, ...], httpx.Client] = {}
+        self._closed = False
+        self.locations = BlobLocations()
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return (f"<RegistrySession {len(self._pings)} pings, {len(self._clients)} pools"
+                    f"{', closed' if self._closed else ''}>")
+
+    def __enter__(self) -> RegistrySession:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    # -- pings -----------------------------------------------------------------------
+
+    def ping(self, key: tuple[Any, ...]) -> Any:
+        """The remembered ping for ``key`` (host and TLS settings), or None."""
+        with self._lock:
+            return self._pings.get(key)
+
+    def remember_ping(self, key: tuple[Any, ...], ping: Any) -> None:
+        """Remember a successful ping (failures are not remembered: the next client tries again)."""
+        with self._lock:
+            self._pings[key] = ping
+
+    # -- TLS and pools ---------------------------------------------------------------
+
+    def tls(self, cert_dir: str | None, verify: bool) -> tuple[tuple[Any, ...], ssl.SSLContext]:
+        """The TLS context for a certificate directory and verification setting, and its key.
+
+        Built once per session and setting; a changed directory (files added, replaced)
+        gets a new one.
+
+        Raises:
+            ConfigError: the directory holds an unpaired or unparsable certificate or key.
+        """
+        from trustcopy.transports.docker import certs
+
+        key = certs.settings_key(cert_dir, verify)
+        with self._lock:
+            context = self._contexts.get(key)
+        if context is None:
+            context = certs.build_context(key)
+            with self._lock:
+                context = self._contexts.setdefault(key, context)
+        return key, context
+
+    def http_client(self, key: tuple[Any, ...], context: ssl.SSLContext) -> httpx.Client:
+        """The connection pool for one TLS setting (``key`` and ``context`` from :meth:`tls`).
+
+        Raises:
+            RuntimeError: the session is closed.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this RegistrySession is closed")
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = _new_http_client(context)
+            return client
+
+    def close(self) -> None:
+        """Close every connection pool; the session cannot open new ones afterwards."""
+        with self._lock:
+            self._closed = True
+            clients = list(self._clients.values())
+            self._clients.clear()
+        for client in clients:
+            client.close()
+
+
+def _new_http_client(context: ssl.SSLContext) -> httpx.Client:
+    """One pool: requests carry their own timeouts, redirects are followed by hand, no cookies."""
+    import http.cookiejar
+
+    import httpx
+
+    from trustcopy.transports.docker.auth import USER_AGENT
+
+    return httpx.Client(
+        verify=context,
+        timeout=httpx.Timeout(60.0),  # a fallback only: every request carries the client's own timeout
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT, "Docker-Distribution-API-Version": "registry/2.0"},
+        cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
+    )
+
+
+def session_from(sys: object) -> RegistrySession | None:
+    """The session a SystemContext carries (``registry_session``), if it is one."""
+    session = getattr(sys, "registry_session", None)
+    return session if isinstance(session, RegistrySession) else None
