@@ -353,3 +353,23 @@ def test_missing_image_and_refused_auth_exit_2_with_json(tmp_path: Path, plain_r
                 "--creds", f"alice:{USERS['alice']}", private)
     assert r.exit_code == 0, r.stderr
     assert USERS["alice"] not in r.stdout + r.stderr
+
+
+@pytest.mark.registry
+def test_command_timeout_ends_the_run_and_reports_every_image(tmp_path: Path, plain_registry: RegistryServer,
+                                                              run_cli: Callable[..., Any]) -> None:
+    import time
+
+    from registry_fixtures import Fault
+
+    push_image(plain_registry.host, "team/app:1", example_image(), fast_sys())
+    stall = lambda m, p, h: Fault(stall=30) if m == "GET" and "/manifests/" in p else None  # noqa: E731
+    with running(FaultProxy(plain_registry.port, stall)) as proxy:
+        t0 = time.monotonic()
+        r = run_cli("--policy", str(_policy(tmp_path, ACCEPT)), "--command-timeout", "1s", "verify",
+                    "--tls-verify=false", "-o", "json", f"docker://{proxy.host}/team/app:1",
+                    f"docker://{proxy.host}/team/app:1")
+        assert time.monotonic() - t0 < 15
+    assert r.exit_code == 2
+    doc = _report(r.stdout)
+    assert [i["error"]["code"] for i in doc["images"]] == ["command-timeout", "command-timeout"]

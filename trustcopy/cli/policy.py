@@ -25,7 +25,7 @@ _OUTPUT = click.option("-o", "--output", type=click.Choice(["text", "json"]), de
 @add_global_options
 @click.pass_context
 def policy_group(ctx: click.Context, **kwargs: Any) -> None:
-    """Check a trust policy, or explain its decision for an image."""
+    """Check a trust policy, explain its decision for an image, or test it against expected verdicts."""
     global_options(ctx, kwargs)
 
 
