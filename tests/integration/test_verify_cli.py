@@ -373,3 +373,12 @@ def test_command_timeout_ends_the_run_and_reports_every_image(tmp_path: Path, pl
     assert r.exit_code == 2
     doc = _report(r.stdout)
     assert [i["error"]["code"] for i in doc["images"]] == ["command-timeout", "command-timeout"]
+
+
+def test_a_usage_error_still_replaces_the_digestfile(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    digestfile = tmp_path / "verified.txt"
+    digestfile.write_text("stale@sha256:0\n")
+    r = run_cli("--insecure-policy", "verify", "--all", "--multi-arch", "system", "--digestfile", str(digestfile),
+                "dir:/x")
+    assert r.exit_code == 2 and r.stderr.startswith("error[usage]: --all and --multi-arch")
+    assert digestfile.read_text() == ""

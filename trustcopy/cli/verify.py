@@ -50,18 +50,20 @@ def verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
     names = list(kwargs["image_names"])
     output = kwargs["output"]
+    usage_error = None
     try:
         options = _copy_options(opts, kwargs)
     except TrustcopyError as exc:
-        if output == "text":
-            raise exc.rewrapped(exit_status=2) from exc
+        usage_error = exc
         report = failed_report(names, exc, policy=opts.policy, insecure_policy=opts.insecure_policy,
                                require_signed=opts.require_signed)
     else:
         report = verify_images(names, policy_path=opts.policy, insecure_policy=opts.insecure_policy,
                                require_signed=opts.require_signed, options=options)
-    if kwargs["digestfile"]:
+    if kwargs["digestfile"]:  # replaced on every run, so an earlier run's list never survives this one
         report = report.with_digestfile(kwargs["digestfile"])
+    if usage_error is not None and output == "text":
+        raise usage_error.rewrapped(exit_status=2) from usage_error
     _print(report, output)
     ctx.exit(report.exit_status)
 
