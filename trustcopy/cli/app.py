@@ -28,6 +28,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "delete": ("trustcopy.cli.registry", "delete_cmd"),
     "login": ("trustcopy.cli.registry", "login_cmd"),
     "logout": ("trustcopy.cli.registry", "logout_cmd"),
+    "verify": ("trustcopy.cli.verify", "verify_cmd"),
     "policy": ("trustcopy.cli.policy", "policy_group"),
     "lookaside": ("trustcopy.cli.lookaside", "lookaside_group"),
 }

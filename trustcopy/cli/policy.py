@@ -1,9 +1,12 @@
-"""``trustcopy policy lint`` and ``trustcopy policy explain``.
+"""``trustcopy policy lint``, ``trustcopy policy explain`` and ``trustcopy policy test``.
 
 ``lint`` exits 0 when clean, 1 with errors (with ``--strict``, also with warnings).
 ``explain`` exits 0 when the image is accepted, 1 when rejected, 2 on any other error
 (unreadable policy, bad image name, unreachable source). Both print text by default and
 the documented JSON with ``--output json`` (docs/policy.md).
+``test`` runs a YAML file of cases (trustcopy.copy.policytest) and exits 0 only if every
+case passes, 1 if one fails or cannot be evaluated, 2 when the file, the policy or the
+flags are invalid (nothing ran).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ _OUTPUT = click.option("-o", "--output", type=click.Choice(["text", "json"]), de
 @add_global_options
 @click.pass_context
 def policy_group(ctx: click.Context, **kwargs: Any) -> None:
-    """Check a trust policy, or explain its decision for an image."""
+    """Check a trust policy, explain its decision for an image, or test it against expected verdicts."""
     global_options(ctx, kwargs)
 
 
@@ -92,54 +95,26 @@ def explain_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
 
 def _render_evaluation(evaluation: Any) -> None:
-    """The human trace: one block per judged image (one, or each planned instance of a list)."""
+    """The human trace (trustcopy.copy.trace): one block per judged image."""
     from rich.console import Console
+
+    from trustcopy.copy.trace import evaluation_trace
+
+    print_trace(Console(highlight=False, soft_wrap=True), evaluation_trace(evaluation))
+
+
+def print_trace(out: Any, lines: Any) -> None:
+    """Print trace lines on a rich console, the marks coloured (green good, red bad)."""
     from rich.markup import escape
 
-    out = Console(highlight=False, soft_wrap=True)
-    if not evaluation.is_list:
-        _render_verdict(out, evaluation.verdicts[0].verdict, "")
-        return
-    head = "[bold green]ACCEPTED[/]" if evaluation.allowed else "[bold red]REJECTED[/]"
-    count = len(evaluation.verdicts)
-    out.print(f"{head} {escape(evaluation.image)} (manifest list {evaluation.digest}; "
-              f"{count} instance{'s' if count != 1 else ''} judged, as copy would take them)")
-    for planned in evaluation.verdicts:
-        platform = f" ({planned.platform})" if planned.platform else ""
-        out.print(f"instance {planned.instance_digest}{escape(platform)}:")
-        _render_verdict(out, planned.verdict, "  ")
-
-
-def _render_verdict(out: Any, verdict: Any, indent: str) -> None:
-    """One verdict: outcome, scope, each requirement and each signature."""
-    from rich.markup import escape
-
-    head = "[bold green]ACCEPTED[/]" if verdict.allowed else "[bold red]REJECTED[/]"
-    out.print(f"{indent}{head} {escape(verdict.image)}")
-    out.print(f"{indent}  scope:   {escape(verdict.scope_label)} ({verdict.scope_kind}; identity "
-              f"{escape(repr(verdict.identity))})")
-    if verdict.overridden:
-        out.print(f"{indent}  overrides: {escape(', '.join(verdict.overridden))}")
-    if verdict.require_signed:
-        out.print(f"{indent}  --require-signed: {'satisfied' if verdict.signature_verified else 'not satisfied'}")
-    out.print(f"{indent}  reason:  {verdict.reason}: {escape(verdict.message)}")
-    for req in verdict.requirements:
-        mark = "[green]ok[/]  " if req.allowed else "[red]FAIL[/]"
-        out.print(f"{indent}  {mark} {escape(req.path)}: {escape(req.description)}")
-        out.print(f"{indent}         {req.reason}: {escape(req.message)}")
-        for sig in req.signatures:
-            facts = [f"signature {sig.index} ({sig.format}) {sig.status} {sig.reason}"]
-            if sig.location:
-                facts.append(f"at {sig.location}")
-            if sig.key_fingerprint:
-                facts.append(f"key {sig.key_fingerprint}")
-            if sig.claimed_identity:
-                facts.append(f"claims {sig.claimed_identity!r}")
-            if sig.expected_identity:
-                facts.append(f"expected {sig.expected_identity}")
-            out.print(f"{indent}           - {escape('; '.join(facts))}")
-            if sig.status != "accepted" and sig.message:
-                out.print(f"{indent}             {escape(sig.message)}")
+    for line in lines:
+        if line.good is None:
+            out.print(escape(str(line)))
+            continue
+        style = "bold green" if line.good else "bold red"
+        if line.mark in ("ok  ", "FAIL"):
+            style = style.removeprefix("bold ")
+        out.print(f"{escape(line.indent)}[{style}]{escape(line.mark)}[/] {escape(line.text)}")
 
 
 def _evaluate(opts: Any, kwargs: dict[str, Any]) -> Any:
@@ -159,3 +134,73 @@ def _evaluate(opts: Any, kwargs: dict[str, Any]) -> Any:
     options = CopyOptions(image_list_selection=selection, source_ctx=opts.system_context())
     with PolicyContext(policy, require_signed=opts.require_signed) as pc:
         return evaluate_image(pc, ref, options)
+
+
+def _docker_options(func: Any) -> Any:
+    from trustcopy.cli.docker_options import image_docker_options
+
+    return image_docker_options(func)
+
+
+@policy_group.command("test")
+@click.argument("cases_file", metavar="FILE")
+@click.option("-o", "--output", type=click.Choice(["text", "junit"]), default="text", show_default=True,
+              help="Output format: one line per case (traces of failures), or JUnit XML.")
+@_docker_options
+@add_global_options
+@click.pass_context
+def test_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Run the YAML test cases in FILE against the policy (--policy FILE, else the default policy).
+
+    Each case names an image and the expected verdict (accepted or rejected), optionally
+    the expected reason code, a registries.d directory and --multi-arch. Failures show the
+    trace. Exit status: 0 all cases pass, 1 a case fails or cannot be evaluated, 2 the
+    file, the policy or the flags are invalid.
+    """
+    opts = global_options(ctx, kwargs, accepts_registries_d=True)
+    from trustcopy.cli.docker_options import apply_image_docker_options
+    from trustcopy.copy.policytest import load_policy_tests, run_policy_tests
+    from trustcopy.errors import TrustcopyError, UsageError
+
+    try:
+        if opts.insecure_policy:
+            raise UsageError("--insecure-policy makes every case accepted; policy test needs the policy under test",
+                             hint="give the policy with --policy FILE")
+        source_ctx = apply_image_docker_options(opts.system_context(), kwargs)
+        suite = load_policy_tests(kwargs["cases_file"])
+        report = run_policy_tests(suite, _policy_path(opts), require_signed=opts.require_signed,
+                                  source_ctx=source_ctx)
+    except TrustcopyError as exc:
+        raise exc.rewrapped(exit_status=2) from exc  # 1 is reserved for "a case failed"
+    if kwargs["output"] == "junit":
+        import sys
+
+        sys.stdout.buffer.write(report.to_junit())
+        sys.stdout.flush()
+    else:
+        _render_policy_tests(report)
+    ctx.exit(report.exit_status)
+
+
+def _render_policy_tests(report: Any) -> None:
+    """One line per case; a failing or erroring case is followed by its trace."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from trustcopy.copy.policytest import CaseStatus
+    from trustcopy.copy.trace import TraceLine, evaluation_trace
+
+    out = Console(highlight=False, soft_wrap=True)
+    marks = {CaseStatus.PASSED: ("PASS ", "bold green"), CaseStatus.FAILED: ("FAIL ", "bold red"),
+             CaseStatus.ERROR: ("ERROR", "bold red")}
+    for result in report.results:
+        mark, style = marks[result.status]
+        out.print(f"[{style}]{mark}[/] {escape(result.line())}")
+        if result.status is CaseStatus.PASSED:
+            continue
+        if result.evaluation is not None:
+            print_trace(out, evaluation_trace(result.evaluation, "      "))
+        elif result.error is not None and result.error.hint:
+            print_trace(out, [TraceLine("      ", "", f"hint: {result.error.hint}")])
+    style = "bold green" if report.exit_status == 0 else "bold red"
+    out.print(f"[{style}]{escape(report.summary())}[/]")
