@@ -4,8 +4,10 @@ Invariants:
 - Source bytes are hashed while they stream (DigestingReader); a mismatch fails the
   blob before the destination names it, and the whole copy before commit.
 - Memory per blob is one chunk, whatever its size.
-- Compression changes only layers, only when the destination asks for it, and only
-  by what the bytes are (magic numbers), not what the source claims.
+- Compression changes only layers, only when the destination asks for it (and the
+  manifest may change), and only by what the bytes are (magic numbers), not what the
+  source claims; the rules are containers/image's (:class:`CompressionPlan`). Diff IDs
+  never change: the config stays as it is.
 - A blob whose writing failed transiently (a 503 or a dropped connection in the middle
   of a streamed upload, which the registry client cannot replay) is copied again from
   the start, ``BlobRetry.times`` times with backoff. Failures of the source are not: its
@@ -23,20 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from trustcopy.copy.compression import Algorithm, GzipCompressingStream, PeekableStream, detect
+from trustcopy.compression import Algorithm, CompressingStream, DecompressingStream, PeekableStream
+from trustcopy.copy.progress import BlobDone, BlobProgress, BlobStarted, ProgressSink
 from trustcopy.digest import DigestingReader
-from trustcopy.errors import TrustcopyError
+from trustcopy.errors import ManifestError, TrustcopyError
 from trustcopy.transports.base import ImageDestination, ImageSource
 from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, BlobInfo, LayerCompression, SystemContext
-
-# Media types of uncompressed layers and what they become when gzip-compressed.
-_GZIP_OF = {
-    "application/vnd.oci.image.layer.v1.tar": "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar":
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-}
-
 
 log = logging.getLogger("trustcopy.copy")
 
@@ -75,21 +69,70 @@ def _mark_source(exc: TrustcopyError) -> None:
     exc.context.setdefault("side", "source")
 
 
-class _SourceStream:
-    """The source's blob stream: stops once the copy was cancelled, and marks its failures
-    as the source's (see the module invariants)."""
+@dataclass(frozen=True)
+class CompressionPlan:
+    """What may happen to layer compression in one copy (containers/image's blob pipeline).
 
-    def __init__(self, stream: BinaryIO, cancelled: threading.Event | None) -> None:
-        self._stream, self._cancelled = stream, cancelled
+    Attributes:
+        desired: what the destination wants (compress, decompress, or keep).
+        algorithm: ``--dest-compress-format`` (None: gzip when compressing, and already
+            compressed layers are kept as they are).
+        level: ``--dest-compress-level``.
+        manifest_type: the manifest type being written, for the new layers' media types.
+    """
+
+    desired: LayerCompression = LayerCompression.PRESERVE
+    algorithm: Algorithm | None = None
+    level: int | None = None
+    manifest_type: str = ""
+
+    def target(self, detected: Algorithm) -> Algorithm | None:
+        """The compression a layer stored with ``detected`` should get, or None to keep it."""
+        if self.desired is LayerCompression.DECOMPRESS and detected is not Algorithm.NONE:
+            return Algorithm.NONE
+        if self.desired is LayerCompression.COMPRESS:
+            if detected is Algorithm.NONE:
+                return self.algorithm or Algorithm.GZIP
+            if self.algorithm is not None and self.algorithm is not detected:
+                return self.algorithm
+        return None
+
+
+def _new_media_type(media_type: str | None, manifest_type: str, target: Algorithm) -> str | None:
+    """The media type of a layer that now has ``target`` compression, or None if we cannot tell."""
+    from trustcopy.manifest.convert import layer_compression, layer_media_type_for
+
+    if not media_type or not manifest_type:
+        return None
+    try:
+        _, foreign = layer_compression(media_type)
+    except ManifestError:
+        return None
+    name = None if target is Algorithm.NONE else target.value
+    return layer_media_type_for(manifest_type, name, foreign)
+
+
+class _SourceStream:
+    """The source's blob stream: stops once the copy was cancelled, marks its failures as
+    the source's (see the module invariants), and reports how far it got."""
+
+    def __init__(self, stream: BinaryIO, cancelled: threading.Event | None,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self._stream, self._cancelled, self._progress = stream, cancelled, progress
+        self.done = 0
 
     def read(self, size: int = -1, /) -> bytes:
         if self._cancelled is not None and self._cancelled.is_set():
             raise CopyCancelled
         try:
-            return self._stream.read(size)
+            data = self._stream.read(size)
         except TrustcopyError as exc:
             _mark_source(exc)
             raise
+        if data and self._progress is not None:
+            self.done += len(data)
+            self._progress(self.done)
+        return data
 
     def close(self) -> None:
         self._stream.close()
@@ -104,10 +147,6 @@ class CopiedBlob:
     compressed: bool = False
 
 
-def _short(info: BlobInfo) -> str:
-    return info.digest.hex[:12]
-
-
 def copy_blob(
     src: ImageSource,
     dest: ImageDestination,
@@ -115,8 +154,9 @@ def copy_blob(
     *,
     is_config: bool,
     can_modify: bool,
-    say: Callable[[str], None],
+    say: ProgressSink,
     cancelled: threading.Event | None = None,
+    plan: CompressionPlan | None = None,
 ) -> CopiedBlob:
     """Copy one blob, once; see the module invariants (copy_blobs adds the retries).
 
@@ -125,7 +165,9 @@ def copy_blob(
         is_config: the image config (never recompressed).
         can_modify: whether the layer's representation may change (False when
             signatures must stay valid or the user asked to preserve digests).
-        say: progress sink.
+        say: progress sink (events from copy.progress).
+        plan: how layer compression may change (default: as the destination wants,
+            gzip when compressing).
 
     Raises:
         DigestMismatchError: the source's bytes do not match ``info``.
@@ -135,48 +177,48 @@ def copy_blob(
     kind = "config" if is_config else "blob"
     reused = dest.try_reusing_blob(info)
     if reused is not None:
-        say(f"Copying {kind} {_short(info)} skipped: already exists")
+        say(BlobDone(kind, info, "skipped: already exists", reused))
         return CopiedBlob(info=replace(info, size=reused.size if reused.size >= 0 else info.size), reused=True)
 
+    say(BlobStarted(kind, info))
     try:
         raw_stream, size = src.get_blob(info)
     except TrustcopyError as exc:
         _mark_source(exc)
         raise
-    stream = _SourceStream(raw_stream, cancelled)
+    stream = _SourceStream(raw_stream, cancelled, lambda n: say(BlobProgress(kind, info, n)))
+    if plan is None:
+        plan = CompressionPlan(desired=dest.desired_layer_compression)
     try:
         expected_size = info.size if info.size >= 0 else size
         verified = DigestingReader(
             stream, info.digest, expected_size=expected_size, what=f"{src.reference}: blob {info.digest}"
         )
-        want_gzip = (
-            not is_config
-            and can_modify
-            and dest.desired_layer_compression is LayerCompression.COMPRESS
-            and info.media_type in _GZIP_OF
-        )
-        if want_gzip:
+        source_stream: PeekableStream | DigestingReader = verified
+        if not is_config and can_modify and plan.desired is not LayerCompression.PRESERVE:
             peek = PeekableStream(verified)
-            if detect(peek.prefix) is Algorithm.NONE:
-                new_type = _GZIP_OF[info.media_type or ""]
-                stored = dest.put_new_blob(
-                    GzipCompressingStream(peek),  # type: ignore[arg-type]
-                    media_type=new_type,
-                    is_config=False,
-                )
+            source_stream = peek
+            target = plan.target(peek.algorithm)
+            new_type = _new_media_type(info.media_type, plan.manifest_type, target) if target is not None else None
+            if target is not None and new_type is not None:
+                data: object = peek
+                if peek.algorithm is not Algorithm.NONE:
+                    data = DecompressingStream(peek, peek.algorithm, what=f"{src.reference}: blob {info.digest}")
+                if target is not Algorithm.NONE:
+                    data = CompressingStream(data, target, plan.level)  # type: ignore[arg-type]
+                stored = dest.put_new_blob(data, media_type=new_type, is_config=False)  # type: ignore[arg-type]
                 verified.verify()
-                say(f"Copying {kind} {_short(info)} done (compressed)")
-                return CopiedBlob(
-                    info=replace(info, digest=stored.digest, size=stored.size, media_type=new_type), compressed=True
-                )
-            source_stream: PeekableStream | DigestingReader = peek
-        else:
-            source_stream = verified
+                outcome = "done (decompressed)" if target is Algorithm.NONE else (
+                    "done (compressed)" if peek.algorithm is Algorithm.NONE else f"done (recompressed, {target.value})")
+                new_info = replace(info, digest=stored.digest, size=stored.size, media_type=new_type,
+                                   annotations=None)
+                say(BlobDone(kind, info, outcome, new_info, stream.done))
+                return CopiedBlob(info=new_info, compressed=True)
         stored = dest.put_blob(source_stream, info, is_config=is_config)  # type: ignore[arg-type]
         verified.verify()
     finally:
         stream.close()
-    say(f"Copying {kind} {_short(info)} done")
+    say(BlobDone(kind, info, "done", stored, stream.done))
     return CopiedBlob(info=replace(info, size=stored.size))
 
 
@@ -209,8 +251,9 @@ def copy_blobs(
     *,
     can_modify: bool,
     max_parallel: int,
-    say: Callable[[str], None],
+    say: ProgressSink,
     retry: BlobRetry = NO_RETRY,
+    plan: CompressionPlan | None = None,
 ) -> tuple[list[CopiedBlob], CopiedBlob | None]:
     """Copy layers and the config (concurrently when both ends allow it).
 
@@ -222,13 +265,14 @@ def copy_blobs(
     """
     lock = threading.Lock()
 
-    def locked_say(msg: str) -> None:
+    def locked_say(event: object) -> None:
         with lock:
-            say(msg)
+            say(event)  # type: ignore[arg-type]
 
     jobs: dict[tuple[bool, object], BlobInfo] = {}
-    for layer in layers:
-        jobs.setdefault((False, layer.digest), layer)
+    order = src.preferred_blob_order(layers) if layers else []
+    for i in order:
+        jobs.setdefault((False, layers[i].digest), layers[i])
     config_later = config is not None and (False, config.digest) in jobs
     if config is not None and not config_later:
         jobs[(True, config.digest)] = config
@@ -238,7 +282,7 @@ def copy_blobs(
         for key, info in jobs.items():
             results[key] = _with_retries(
                 functools.partial(copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                                  say=locked_say), info, retry, None)
+                                  say=locked_say, plan=plan), info, retry, None)
     else:
         cancelled = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(jobs)),
@@ -247,7 +291,7 @@ def copy_blobs(
             futures = {
                 pool.submit(_with_retries, functools.partial(
                     copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                    say=locked_say, cancelled=cancelled), info, retry, cancelled): key
+                    say=locked_say, cancelled=cancelled, plan=plan), info, retry, cancelled): key
                 for key, info in jobs.items()
             }
             for fut in concurrent.futures.as_completed(futures):
@@ -261,7 +305,7 @@ def copy_blobs(
     copied_config = None
     if config is not None:
         copied_config = (_with_retries(functools.partial(copy_blob, src, dest, config, is_config=True,
-                                                         can_modify=False, say=say), config, retry, None)
+                                                         can_modify=False, say=locked_say), config, retry, None)
                          if config_later
                          else results[(True, config.digest)])
     return copied_layers, copied_config

@@ -42,7 +42,7 @@ from trustcopy.signature.formats import Signature, signature_to_blob, stored_sig
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import store_blob
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, AlwaysSupportsSignatures
-from trustcopy.types import BlobInfo, SystemContext
+from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 VERSION = "Directory Transport Version: 1.1\n"
 
@@ -99,7 +99,7 @@ class DirReference(ImageReference):
 
     def new_image_destination(self, sys: SystemContext) -> DirImageDestination:
         """Open the directory for writing (staged until commit)."""
-        return DirImageDestination(self)
+        return DirImageDestination(self, sys)
 
     def delete_image(self, sys: SystemContext) -> None:
         """Refused, as in containers/image: remove the directory yourself."""
@@ -169,9 +169,14 @@ class DirImageSource(ImageSource):
 class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists, ImageDestination):
     """Writes a ``dir:`` image into a staging directory, swapped in at commit."""
 
-    def __init__(self, ref: DirReference) -> None:
+    def __init__(self, ref: DirReference, sys: SystemContext | None = None) -> None:
         self.reference = ref
         self._target = ref.path
+        self._compression = LayerCompression.PRESERVE
+        if sys is not None and sys.dest_compress:
+            self._compression = LayerCompression.COMPRESS
+        elif sys is not None and sys.dest_decompress:
+            self._compression = LayerCompression.DECOMPRESS
         self._check_target()
         self._staging = make_staging_dir(self._target)
         self._committed = False
@@ -205,6 +210,11 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
     def has_thread_safe_put_blob(self) -> bool:
         """Each blob goes to its own temporary file."""
         return True
+
+    @property
+    def desired_layer_compression(self) -> LayerCompression:
+        """As the source has them, unless --dest-compress / --dest-decompress (skopeo's dir-only flags)."""
+        return self._compression
 
     def put_blob(self, stream: BinaryIO, info: BlobInfo, *, is_config: bool = False) -> BlobInfo:
         """Stream into a temp file, verify, then rename to its digest name in staging."""
