@@ -23,12 +23,13 @@ last.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from trustcopy import limits
 from trustcopy.compression import Algorithm, DecompressingStream, Readable
@@ -43,10 +44,10 @@ from trustcopy.errors import (
 from trustcopy.gojson import go_marshal
 from trustcopy.transports.archivereader import ArchiveReader
 from trustcopy.transports.archivewriter import TarWriter
-from trustcopy.transports.base import ImageSource
-from trustcopy.transports.stubs import NoSourceSignatures
+from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource
+from trustcopy.transports.stubs import NoManifestLists, NoSignatures, NoSourceSignatures
 from trustcopy.transports.tario import Member
-from trustcopy.types import BlobInfo
+from trustcopy.types import BlobInfo, LayerCompression
 
 MANIFEST_FILE = "manifest.json"
 REPOSITORIES_FILE = "repositories"
@@ -425,4 +426,112 @@ def verified_bytes(stream: Readable, info: BlobInfo, limit: int, what: str) -> b
     data = limits.read_at_most(reader, limit, what)
     reader.verify()
     return data
+
+
+class TarImageWriter(Protocol):
+    """What a docker-save destination writes through (an archive file, or a daemon's load)."""
+
+    docker: DockerTarWriter
+    images: int
+
+    def commit(self) -> None:
+        """Finish and publish everything written."""
+
+    def close(self) -> None:
+        """Release; without commit, leave nothing behind."""
+
+
+class DockerTarDestination(NoSignatures, NoManifestLists, ImageDestination):
+    """Writes one image in docker-save form through a :class:`TarImageWriter`.
+
+    Args:
+        own: this destination owns the writer (commits and closes it); otherwise the
+            writer is shared by several images and an uncommitted image is rolled back.
+        tags: the RepoTags to record.
+        keep_compressed: store layers compressed (small-disk mode) instead of decompressing.
+    """
+
+    def __init__(self, ref: ImageReference, writer: TarImageWriter, *, own: bool, tags: list[Any],
+                 keep_compressed: bool) -> None:
+        self.reference = ref
+        self._what = str(ref)
+        self._init_no_signatures(f"{self._what}: storing signatures for docker tar files is not supported")
+        self._own = own
+        self._writer = writer
+        self._docker = writer.docker
+        self._state = self._docker.state()
+        self._tags = tags
+        self._keep_compressed = keep_compressed
+        self._config: tuple[Digest, bytes] | None = None
+        self._committed = self._closed = False
+
+    def supported_manifest_mime_types(self) -> Sequence[str]:
+        """Docker schema2 only."""
+        return [DOCKER_V2S2]
+
+    @property
+    def desired_layer_compression(self) -> LayerCompression:
+        """Uncompressed layers (as skopeo), or compressed ones in small-disk mode."""
+        return LayerCompression.COMPRESS if self._keep_compressed else LayerCompression.DECOMPRESS
+
+    @property
+    def has_thread_safe_put_blob(self) -> bool:
+        """One tar stream: one blob at a time."""
+        return False
+
+    def put_blob(self, stream: BinaryIO, info: BlobInfo, *, is_config: bool = False) -> BlobInfo:
+        """A config into memory (and the archive); a layer into the archive, verified."""
+        what = f"{self._what}: blob {info.digest}"
+        if is_config:
+            config = verified_bytes(stream, info, limits.MAX_CONFIG_BODY, what)
+            self._docker.put_config(config, info.digest)
+            self._config = (info.digest, config)
+            return BlobInfo(digest=info.digest, size=len(config), media_type=info.media_type)
+        stored = self._docker.put_layer(stream, info.digest, info.size, what)
+        return dataclasses.replace(stored, media_type=info.media_type)
+
+    def put_new_blob(self, stream: BinaryIO, *, media_type: str | None = None, is_config: bool = False) -> BlobInfo:
+        """A layer whose digest and size are learnt while it is written."""
+        if is_config:
+            return super().put_new_blob(stream, media_type=media_type, is_config=True)
+        stored = self._docker.put_layer(stream, None, -1, f"{self._what}: new layer")
+        return dataclasses.replace(stored, media_type=media_type)
+
+    def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
+        """A blob already in this archive is not written twice."""
+        size = self._docker.blobs.get(info.digest)
+        if size is None or (info.size >= 0 and size != info.size):
+            return None
+        if self._config is None and info.media_type is not None and "config" in info.media_type:
+            return None  # the config bytes are needed for the legacy entries
+        return BlobInfo(digest=info.digest, size=size, media_type=info.media_type)
+
+    def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
+        """Record the image (legacy entries now; manifest.json at commit)."""
+        if instance_digest is not None:
+            raise ManifestError(f"{self._what}: manifest lists are not supported for docker tar files",
+                                code="manifest-list-unsupported")
+        config_digest, layers = check_schema2(manifest, self._what)
+        if self._config is None or self._config[0] != config_digest:
+            raise ManifestError(f"{self._what}: internal error: the config {config_digest} was not written first")
+        self._docker.add_image([d for d, _ in layers], config_digest, self._config[1], self._tags)
+
+    def commit(self, toplevel_manifest: bytes) -> None:
+        """Finish the archive (when this destination owns it) and move it into place."""
+        if self._committed:
+            raise RuntimeError("commit() called twice")
+        self._committed = True
+        self._writer.images += 1
+        if self._own:
+            self._writer.commit()
+
+    def close(self) -> None:
+        """Without commit: roll this image back; remove the archive if this destination owns it."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._committed and not self._own:
+            self._docker.restore(self._state, f"the copy of {self._what} did not complete")
+        if self._own:
+            self._writer.close()
 
