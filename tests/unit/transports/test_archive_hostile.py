@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures" / "archives"))
-from hostile import HOSTILE, valid  # noqa: E402
+from hostile import HOSTILE, valid
 
 from trustcopy.copy.pipeline import copy_image
 from trustcopy.errors import TrustcopyError

@@ -64,7 +64,7 @@ def test_a_stream_shorter_or_longer_than_its_size_is_refused_and_rolled_back(tmp
     w.add_bytes("a", b"1")
     mark = w.offset
     for stream in (io.BytesIO(b"short"), io.BytesIO(b"x" * 20)):
-        with pytest.raises(Exception, match="more data|data ended"):
+        with pytest.raises(Exception, match=r"more data|data ended"):
             w.add_stream("b", stream, 10)
         assert w.offset == mark
     w.finish()
