@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from trustcopy.compression import Algorithm, CompressingStream, DecompressingStream, PeekableStream
+from trustcopy.compression import Algorithm, CompressingStream, CorruptDataError, DecompressingStream, PeekableStream
 from trustcopy.copy.progress import BlobDone, BlobProgress, BlobStarted, ProgressSink
 from trustcopy.digest import DigestingReader
 from trustcopy.errors import ManifestError, TrustcopyError
@@ -206,7 +206,11 @@ def copy_blob(
                     data = DecompressingStream(peek, peek.algorithm, what=f"{src.reference}: blob {info.digest}")
                 if target is not Algorithm.NONE:
                     data = CompressingStream(data, target, plan.level)  # type: ignore[arg-type]
-                stored = dest.put_new_blob(data, media_type=new_type, is_config=False)  # type: ignore[arg-type]
+                try:
+                    stored = dest.put_new_blob(data, media_type=new_type, is_config=False)  # type: ignore[arg-type]
+                except CorruptDataError:
+                    _drain(verified)  # bytes that do not match their digest are the real fault: say so
+                    raise
                 verified.verify()
                 outcome = "done (decompressed)" if target is Algorithm.NONE else (
                     "done (compressed)" if peek.algorithm is Algorithm.NONE else f"done (recompressed, {target.value})")
@@ -220,6 +224,12 @@ def copy_blob(
         stream.close()
     say(BlobDone(kind, info, "done", stored, stream.done))
     return CopiedBlob(info=replace(info, size=stored.size))
+
+
+def _drain(reader: DigestingReader) -> None:
+    """Read the rest of a verified stream (raising DigestMismatchError at its end if it is wrong)."""
+    while reader.read(1 << 20):
+        pass
 
 
 def _with_retries(attempt: Callable[[], CopiedBlob], info: BlobInfo, retry: BlobRetry,
