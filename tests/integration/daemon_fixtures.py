@@ -1,0 +1,100 @@
+"""A real Docker-API engine for the docker-daemon tests: Debian's podman serving the compat API.
+
+``podman system service --time 0 unix://DIR/podman.sock`` with its own ``--root`` and
+``--runroot`` in a temporary directory and the ``vfs`` storage driver runs as root without
+any container; it is started once per test session (per xdist worker) and stopped by its PID.
+Its API is Docker's (``/images/NAME/get``, ``/images/load``), so trustcopy's docker-daemon
+transport, skopeo's ``--src-daemon-host``/``--dest-daemon-host`` and ``podman --url`` all
+talk to the same engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PODMAN = shutil.which("podman") or "/usr/bin/podman"
+
+
+@dataclass
+class Podman:
+    """A running podman API service."""
+
+    root: Path
+    socket: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def host(self) -> str:
+        """The --*-daemon-host / DOCKER_HOST value."""
+        return f"unix://{self.socket}"
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``podman --url HOST ARGS`` (the remote client, talking to this service)."""
+        r = subprocess.run([PODMAN, "--url", self.host, *args], capture_output=True, text=True, timeout=timeout,
+                           check=False)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    def image_id(self, name: str) -> str | None:
+        """The engine's ID for ``name`` (our config digest), or None."""
+        r = self.cli("image", "inspect", "--format", "{{.Id}}", name, check=False)
+        return "sha256:" + r.stdout.strip() if r.returncode == 0 else None
+
+
+def start_podman(base: Path) -> Podman:
+    """Start the service in ``base`` and wait until it answers."""
+    base.mkdir(parents=True, exist_ok=True)
+    sock = base / "podman.sock"
+    log = (base / "podman.log").open("wb")
+    proc = subprocess.Popen(
+        [PODMAN, "--root", str(base / "root"), "--runroot", str(base / "runroot"), "--storage-driver", "vfs",
+         "--tmpdir", str(base / "tmp"), "system", "service", "--time", "0", f"unix://{sock}"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"podman system service exited: {(base / 'podman.log').read_text()[-2000:]}")
+        if sock.exists():
+            r = subprocess.run(["curl", "-sf", "--unix-socket", str(sock), "http://d/_ping"], capture_output=True,
+                               check=False) if shutil.which("curl") else None
+            if r is None or r.returncode == 0:
+                return Podman(base, sock, proc)
+        time.sleep(0.1)
+    stop_podman(proc)
+    raise RuntimeError("podman system service did not start within 30s")
+
+
+def stop_podman(proc: subprocess.Popen[bytes]) -> None:
+    """Stop exactly the service we started (its process group: podman's own children)."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
+    """The session's podman service."""
+    base = tmp_path_factory.mktemp("podman")
+    service = start_podman(base)
+    try:
+        yield service
+    finally:
+        stop_podman(service.process)
+        shutil.rmtree(base, ignore_errors=True)
