@@ -82,7 +82,7 @@ def test_skopeo_and_trustcopy_through_the_same_engine(run_cli, podman: Podman, l
 def test_podman_loads_trustcopy_archives(run_cli, podman: Podman, layout: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
                                          insecure_policy: Path, name: str, flags: list[str]) -> None:
     out = tmp_path / name
-    tag = f"example.com/podman-load/{name.split('.')[0]}:1"
+    tag = f"example.com/podman-load/{name.split('.', maxsplit=1)[0]}:1"
     r = run_cli("--policy", str(insecure_policy), "copy", "-q", *flags, f"oci:{layout}:img",
                 f"docker-archive:{out}:{tag}")
     assert r.exit_code == 0, r.stderr

@@ -49,7 +49,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         mode = type(self).mode
         if mode == "close-early":
             _read_chunked(self.rfile, limit=1000)
@@ -63,7 +63,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self._answer(200, b'{"stream":"Loaded image: example.com/x:1"}\n')
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         mode = type(self).mode
         if self.path.endswith("/json"):
             if mode == "not-loaded":
