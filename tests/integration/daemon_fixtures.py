@@ -20,8 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 PODMAN = shutil.which("podman") or "/usr/bin/podman"
 
 
@@ -88,13 +86,20 @@ def stop_podman(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
-    """The session's podman service."""
-    base = tmp_path_factory.mktemp("podman")
-    service = start_podman(base)
+def podman_service() -> Iterator[Podman]:
+    """Start a service for a fixture, stop it and remove its storage afterwards.
+
+    Its directory is short and under /tmp: podman refuses a runroot longer than 50
+    characters, and a unix socket path must fit 108 bytes.
+    """
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="tcpod-", dir="/tmp"))
     try:
-        yield service
+        service = start_podman(base)
+        try:
+            yield service
+        finally:
+            stop_podman(service.process)
     finally:
-        stop_podman(service.process)
         shutil.rmtree(base, ignore_errors=True)

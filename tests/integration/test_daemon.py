@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_fixtures import Podman, podman  # noqa: F401 - the fixture
+from daemon_fixtures import Podman, podman_service
 from imagefactory import Layer, make_image, make_tar, random_layer, write_oci
 
 pytestmark = [pytest.mark.daemon, pytest.mark.skopeo]
+
+
+@pytest.fixture(scope="module")
+def podman() -> Iterator[Podman]:
+    """A podman API service for this module (started once, stopped by PID)."""
+    yield from podman_service()
 
 
 @pytest.fixture
