@@ -411,7 +411,7 @@ class CompressingStream:
     """
 
     def __init__(self, stream: Readable, algorithm: Algorithm = Algorithm.GZIP, level: int | None = None,
-                 chunk_size: int = CHUNK) -> None:
+                 chunk_size: int = 256 << 10) -> None:
         self._stream = stream
         self._chunk = chunk_size
         self._buffer = b""
@@ -427,15 +427,26 @@ class CompressingStream:
             raise ValueError(f"compressing with {algorithm.value} is not supported")
 
     def read(self, size: int = -1, /) -> bytes:
-        """Return up to ``size`` compressed bytes (all when negative)."""
-        while not self._eof and (size < 0 or len(self._buffer) < size):
+        """Up to ``size`` compressed bytes; b"" only at the end.
+
+        Returns what one step of the compressor produced rather than filling ``size``:
+        fewer copies, and memory stays at about one input chunk per stream (a copy runs
+        several of these at once). A negative ``size`` reads everything.
+        """
+        if size < 0:
+            parts = [self._buffer]
+            self._buffer = b""
+            while part := self.read(self._chunk):
+                parts.append(part)
+            return b"".join(parts)
+        while not self._buffer and not self._eof:
             data = self._stream.read(self._chunk)
             if data:
-                self._buffer += self._compressor.compress(data)
+                self._buffer = self._compressor.compress(data)
             else:
-                self._buffer += self._compressor.flush()
+                self._buffer = self._compressor.flush()
                 self._eof = True
-        if size < 0:
+        if size < 0 or size >= len(self._buffer):
             out, self._buffer = self._buffer, b""
         else:
             out, self._buffer = self._buffer[:size], self._buffer[size:]

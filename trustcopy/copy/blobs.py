@@ -17,8 +17,10 @@ Invariants:
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -138,6 +140,78 @@ class _SourceStream:
         self._stream.close()
 
 
+class _ReadAhead:
+    """Reads (and so verifies) the source in a helper thread, a few chunks ahead of the writer.
+
+    Used when the destination takes one blob at a time (an archive, a daemon): the
+    source side (download, digest) then runs on another core than the write side
+    (decompression, diff ID, the archive). Memory: at most ``depth`` chunks.
+    """
+
+    _END = object()
+
+    def __init__(self, stream: DigestingReader, depth: int = 4, chunk: int = 1 << 20) -> None:
+        import queue
+
+        self._stream, self._chunk = stream, chunk
+        self._queue: queue.Queue[object] = queue.Queue(depth)
+        self._buffer = b""
+        self._done = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="blob-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            while True:
+                # Sources hand out what the network gave (often 64 KiB): gather a whole chunk,
+                # so that the writing side works on large pieces and the threads rarely meet.
+                parts, size = [], 0
+                while size < self._chunk:
+                    data = self._stream.read(self._chunk - size)
+                    if not data:
+                        break
+                    parts.append(data)
+                    size += len(data)
+                data = parts[0] if len(parts) == 1 else b"".join(parts)
+                if not self._put(data) or not data:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            self._put(exc)
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (one chunk when negative); raises what the source raised."""
+        if not self._buffer and not self._done:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            if not item:
+                self._done = True
+            self._buffer = item  # type: ignore[assignment]
+        if size < 0 or size >= len(self._buffer):
+            out, self._buffer = self._buffer, b""
+        else:
+            out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+    def close(self) -> None:
+        """Stop the helper thread (the caller closes the source stream afterwards)."""
+        self._stop.set()
+        self._thread.join()
+
+
 @dataclass(frozen=True)
 class CopiedBlob:
     """A blob as it now exists at the destination, and how it got there."""
@@ -157,6 +231,7 @@ def copy_blob(
     say: ProgressSink,
     cancelled: threading.Event | None = None,
     plan: CompressionPlan | None = None,
+    cpu_slots: threading.Semaphore | None = None,
 ) -> CopiedBlob:
     """Copy one blob, once; see the module invariants (copy_blobs adds the retries).
 
@@ -168,6 +243,8 @@ def copy_blob(
         say: progress sink (events from copy.progress).
         plan: how layer compression may change (default: as the destination wants,
             gzip when compressing).
+        cpu_slots: bounds how many blobs are (de)compressed at once (CPU-bound work:
+            more threads than cores only add memory).
 
     Raises:
         DigestMismatchError: the source's bytes do not match ``info``.
@@ -187,6 +264,7 @@ def copy_blob(
         _mark_source(exc)
         raise
     stream = _SourceStream(raw_stream, cancelled, lambda n: say(BlobProgress(kind, info, n)))
+    ahead: _ReadAhead | None = None
     if plan is None:
         plan = CompressionPlan(desired=dest.desired_layer_compression)
     try:
@@ -194,9 +272,12 @@ def copy_blob(
         verified = DigestingReader(
             stream, info.digest, expected_size=expected_size, what=f"{src.reference}: blob {info.digest}"
         )
-        source_stream: PeekableStream | DigestingReader = verified
+        source_stream: PeekableStream | DigestingReader | _ReadAhead = verified
+        if not dest.has_thread_safe_put_blob and not is_config:
+            ahead = _ReadAhead(verified)
+            source_stream = ahead
         if not is_config and can_modify and plan.desired is not LayerCompression.PRESERVE:
-            peek = PeekableStream(verified)
+            peek = PeekableStream(source_stream)
             source_stream = peek
             target = plan.target(peek.algorithm)
             new_type = _new_media_type(info.media_type, plan.manifest_type, target) if target is not None else None
@@ -206,11 +287,12 @@ def copy_blob(
                     data = DecompressingStream(peek, peek.algorithm, what=f"{src.reference}: blob {info.digest}")
                 if target is not Algorithm.NONE:
                     data = CompressingStream(data, target, plan.level)  # type: ignore[arg-type]
-                try:
-                    stored = dest.put_new_blob(data, media_type=new_type, is_config=False)  # type: ignore[arg-type]
-                except CorruptDataError:
-                    _drain(verified)  # bytes that do not match their digest are the real fault: say so
-                    raise
+                with cpu_slots if cpu_slots is not None else contextlib.nullcontext():
+                    try:
+                        stored = dest.put_new_blob(data, media_type=new_type, is_config=False)  # type: ignore[arg-type]
+                    except CorruptDataError:
+                        _drain(ahead if ahead is not None else verified)  # a digest mismatch is the real fault
+                        raise
                 verified.verify()
                 outcome = "done (decompressed)" if target is Algorithm.NONE else (
                     "done (compressed)" if peek.algorithm is Algorithm.NONE else f"done (recompressed, {target.value})")
@@ -221,12 +303,14 @@ def copy_blob(
         stored = dest.put_blob(source_stream, info, is_config=is_config)  # type: ignore[arg-type]
         verified.verify()
     finally:
+        if ahead is not None:
+            ahead.close()
         stream.close()
     say(BlobDone(kind, info, "done", stored, stream.done))
     return CopiedBlob(info=replace(info, size=stored.size))
 
 
-def _drain(reader: DigestingReader) -> None:
+def _drain(reader: DigestingReader | _ReadAhead) -> None:
     """Read the rest of a verified stream (raising DigestMismatchError at its end if it is wrong)."""
     while reader.read(1 << 20):
         pass
@@ -287,6 +371,7 @@ def copy_blobs(
     if config is not None and not config_later:
         jobs[(True, config.digest)] = config
     parallel = max_parallel if src.has_thread_safe_get_blob and dest.has_thread_safe_put_blob else 1
+    cpu_slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
     results: dict[tuple[bool, object], CopiedBlob] = {}
     if parallel <= 1 or len(jobs) <= 1:
         for key, info in jobs.items():
@@ -301,7 +386,7 @@ def copy_blobs(
             futures = {
                 pool.submit(_with_retries, functools.partial(
                     copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                    say=locked_say, cancelled=cancelled, plan=plan), info, retry, cancelled): key
+                    say=locked_say, cancelled=cancelled, plan=plan, cpu_slots=cpu_slots), info, retry, cancelled): key
                 for key, info in jobs.items()
             }
             for fut in concurrent.futures.as_completed(futures):
