@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from trustcopy.compression import Algorithm, CompressingStream, CorruptDataError, DecompressingStream, PeekableStream
-from trustcopy.copy.progress import BlobDone, BlobProgress, BlobStarted, ProgressSink
+from trustcopy.copy.progress import BlobDone, BlobProgress, BlobStarted, ProgressSink, Status
 from trustcopy.digest import DigestingReader
 from trustcopy.errors import ManifestError, TrustcopyError
 from trustcopy.transports.base import ImageDestination, ImageSource
@@ -317,7 +317,7 @@ def _drain(reader: DigestingReader | _ReadAhead) -> None:
 
 
 def _with_retries(attempt: Callable[[], CopiedBlob], info: BlobInfo, retry: BlobRetry,
-                  cancelled: threading.Event | None) -> CopiedBlob:
+                  cancelled: threading.Event | None, say: ProgressSink | None = None) -> CopiedBlob:
     """Run ``attempt`` again after transient failures of the destination (module invariants)."""
     tries, delay = 0, retry.delay
     while True:
@@ -330,6 +330,8 @@ def _with_retries(attempt: Callable[[], CopiedBlob], info: BlobInfo, retry: Blob
             tries += 1
             log.warning("%s; copying blob %s again in %.1fs (%d/%d)", exc.message, info.digest, delay, tries,
                         retry.times)
+            if say is not None:
+                say(Status(f"waiting {delay:.1f}s before copying blob {info.digest} again ({tries}/{retry.times})"))
             if cancelled is not None and cancelled.wait(delay):
                 raise
             if cancelled is None:
@@ -377,7 +379,7 @@ def copy_blobs(
         for key, info in jobs.items():
             results[key] = _with_retries(
                 functools.partial(copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                                  say=locked_say, plan=plan), info, retry, None)
+                                  say=locked_say, plan=plan), info, retry, None, locked_say)
     else:
         cancelled = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(jobs)),
@@ -386,7 +388,8 @@ def copy_blobs(
             futures = {
                 pool.submit(_with_retries, functools.partial(
                     copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                    say=locked_say, cancelled=cancelled, plan=plan, cpu_slots=cpu_slots), info, retry, cancelled): key
+                    say=locked_say, cancelled=cancelled, plan=plan, cpu_slots=cpu_slots), info, retry, cancelled,
+                    locked_say): key
                 for key, info in jobs.items()
             }
             for fut in concurrent.futures.as_completed(futures):
