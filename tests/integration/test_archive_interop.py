@@ -40,7 +40,7 @@ def _content(tool: str, ref: str) -> tuple[str, list[str]]:
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("src") / "layout"
-    image = make_image([Layer(make_tar([("etc/motd", b"hello\n" * 500)])), random_layer(150_000, 5),
+    image = make_image([Layer(make_tar([("etc/motd", b"hello\n" * 500)])), random_layer(5_000_000, 5),
                         Layer(make_tar([("plain.txt", b"p" * 4000)]), compressed=False)])
     write_oci({"img": image}, str(path))
     return path

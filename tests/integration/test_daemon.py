@@ -22,7 +22,9 @@ def podman() -> Iterator[Podman]:
 
 @pytest.fixture
 def layout(tmp_path: Path) -> Path:
-    image = make_image([Layer(make_tar([("a.txt", b"a" * 3000)])), random_layer(200_000, 3)])
+    # 5 MB: more than an archive pass keeps in memory, so the engine is asked for the image twice
+    image = make_image([Layer(make_tar([("a.txt", b"a" * 3000)])), random_layer(5_000_000, 3),
+                        Layer(make_tar([("plain.txt", b"p" * 5000)]), compressed=False)])
     write_oci({"img": image}, str(tmp_path / "layout"))
     return tmp_path / "layout"
 

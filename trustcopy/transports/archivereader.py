@@ -257,7 +257,8 @@ class _ScanWatcher:
         self._measure = measure_compressed
         self.cached: dict[str, bytes] = {}
         self.budget = SMALL_MEMBER_BUDGET
-        self.measured: dict[str, Uncompressed] = {}
+        #: measured members: their uncompressed digest and size, or None when not compressed
+        self.measured: dict[str, Uncompressed | None] = {}
 
     def visit(self, member: Member, data: Readable) -> None:
         what = f"{self._what}/{member.name}"
@@ -266,13 +267,9 @@ class _ScanWatcher:
             content = limits.read_at_most(data, member.size, what)
             self.cached[member.name] = content
             if self._measure:
-                result = measure(io.BytesIO(content), what)
-                if result is not None:
-                    self.measured[member.name] = result
+                self.measured[member.name] = measure(io.BytesIO(content), what)
         elif self._measure:
-            result = measure(data, what)
-            if result is not None:
-                self.measured[member.name] = result
+            self.measured[member.name] = measure(data, what)
 
 
 class _Cursor:
@@ -373,7 +370,7 @@ class SequentialArchive(ArchiveReader):
             return _CursorStream(self, cur, member)  # type: ignore[return-value]
 
     def uncompressed(self, member: Member) -> Uncompressed | None:
-        """Measured during the first pass (when asked); otherwise measured now."""
+        """Measured during the first pass (when asked; compressed or not); otherwise measured now."""
         if member.name in self._measured:
             return self._measured[member.name]
         return super().uncompressed(member)

@@ -203,3 +203,22 @@ def test_writing_to_a_pipe(tmp_path: Path, layout: Path) -> None:
     reader.join(10)
     (tmp_path / "copy.tar").write_bytes(got[0])
     _copy(f"docker-archive:{tmp_path / 'copy.tar'}", f"dir:{tmp_path / 'back'}")
+
+
+def test_compressed_archive_with_big_layers_is_read_in_two_passes(tmp_path: Path) -> None:
+    from trustcopy.types import BlobInfo
+
+    image = make_image([random_layer(5_000_000, 11), Layer(make_tar([("b", b"b" * 6_000_000)]))])
+    write_oci({"img": image}, str(tmp_path / "layout"))
+    out = tmp_path / "big.tar.gz"
+    _copy(f"oci:{tmp_path / 'layout'}:img", f"docker-archive:{out}")
+    with parse_image_name(f"docker-archive:{out}").new_image_source(SystemContext()) as src:
+        manifest = json.loads(src.get_manifest()[0])
+        from trustcopy.digest import Digest
+
+        infos = [BlobInfo(Digest.parse(layer["digest"]), layer["size"]) for layer in manifest["layers"]]
+        for i in src.preferred_blob_order(infos):
+            stream, _ = src.get_blob(infos[i])
+            while stream.read(1 << 20):
+                pass
+        assert src._archive.passes == 2  # type: ignore[attr-defined]

@@ -146,6 +146,7 @@ def test_compressed_archive_is_read_by_passes_not_unpacked(tmp_path: Path) -> No
     assert archive.read_member("small", 10) == b"s"
     stream = archive.open_member(archive.lookup("big"))
     assert stream.read(4) == b"bbbb"
+    assert archive.passes == 2  # the index pass, and one to stream the big member
     archive.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tar.gz"]
 
