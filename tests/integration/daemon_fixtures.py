@@ -50,6 +50,21 @@ class Podman:
         return "sha256:" + r.stdout.strip() if r.returncode == 0 else None
 
 
+def _ping(sock: Path) -> bool:
+    """``GET /_ping`` over the socket answers 200."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(2)
+            s.connect(str(sock))
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
+            status = s.recv(64).split(b"\r\n", 1)[0]
+            return b" 200" in status
+    except OSError:
+        return False
+
+
 def start_podman(base: Path) -> Podman:
     """Start the service in ``base`` and wait until it answers."""
     base.mkdir(parents=True, exist_ok=True)
@@ -63,11 +78,8 @@ def start_podman(base: Path) -> Podman:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"podman system service exited: {(base / 'podman.log').read_text()[-2000:]}")
-        if sock.exists():
-            r = subprocess.run(["curl", "-sf", "--unix-socket", str(sock), "http://d/_ping"], capture_output=True,
-                               check=False) if shutil.which("curl") else None
-            if r is None or r.returncode == 0:
-                return Podman(base, sock, proc)
+        if sock.exists() and _ping(sock):
+            return Podman(base, sock, proc)
         time.sleep(0.1)
     stop_podman(proc)
     raise RuntimeError("podman system service did not start within 30s")
