@@ -289,6 +289,8 @@ class DockerTarWriter:
     legacy_layers: set[str] = field(default_factory=set)
     items: list[dict[str, Any]] = field(default_factory=list)
     by_config: dict[Digest, int] = field(default_factory=dict)
+    #: configs written (they are small): the legacy entries of each image need its config
+    configs: dict[Digest, bytes] = field(default_factory=dict)
 
     @staticmethod
     def layer_path(digest: Digest) -> str:
@@ -303,13 +305,13 @@ class DockerTarWriter:
     def state(self) -> tuple[Any, ...]:
         """A checkpoint of what was written (to undo an image that failed)."""
         return (self.tar.checkpoint(), dict(self.blobs), set(self.legacy_layers), json.dumps(self.items),
-                json.dumps(self.repositories), dict(self.by_config))
+                json.dumps(self.repositories), dict(self.by_config), dict(self.configs))
 
     def restore(self, state: tuple[Any, ...], why: str) -> None:
         """Undo everything written since ``state`` (or mark the archive broken when it cannot be)."""
-        offset, blobs, legacy, items, repositories, by_config = state
+        offset, blobs, legacy, items, repositories, by_config, configs = state
         self.tar.rollback(offset, why)
-        self.blobs, self.legacy_layers = blobs, legacy
+        self.blobs, self.legacy_layers, self.configs = blobs, legacy, configs
         self.items, self.repositories, self.by_config = json.loads(items), json.loads(repositories), by_config
 
     def put_config(self, config: bytes, digest: Digest) -> None:
@@ -317,6 +319,7 @@ class DockerTarWriter:
         if digest not in self.blobs:
             self.tar.add_bytes(self.config_path(digest), config)
             self.blobs[digest] = len(config)
+            self.configs[digest] = config
 
     def put_layer(self, stream: Readable, digest: Digest | None, size: int, what: str) -> BlobInfo:
         """Store a layer, verifying it against ``digest`` (and ``size``) while it streams.
@@ -462,7 +465,6 @@ class DockerTarDestination(NoSignatures, NoManifestLists, ImageDestination):
         self._state = self._docker.state()
         self._tags = tags
         self._keep_compressed = keep_compressed
-        self._config: tuple[Digest, bytes] | None = None
         self._committed = self._closed = False
 
     def supported_manifest_mime_types(self) -> Sequence[str]:
@@ -485,7 +487,6 @@ class DockerTarDestination(NoSignatures, NoManifestLists, ImageDestination):
         if is_config:
             config = verified_bytes(stream, info, limits.MAX_CONFIG_BODY, what)
             self._docker.put_config(config, info.digest)
-            self._config = (info.digest, config)
             return BlobInfo(digest=info.digest, size=len(config), media_type=info.media_type)
         stored = self._docker.put_layer(stream, info.digest, info.size, what)
         return dataclasses.replace(stored, media_type=info.media_type)
@@ -502,8 +503,6 @@ class DockerTarDestination(NoSignatures, NoManifestLists, ImageDestination):
         size = self._docker.blobs.get(info.digest)
         if size is None or (info.size >= 0 and size != info.size):
             return None
-        if self._config is None and info.media_type is not None and "config" in info.media_type:
-            return None  # the config bytes are needed for the legacy entries
         return BlobInfo(digest=info.digest, size=size, media_type=info.media_type)
 
     def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
@@ -512,9 +511,10 @@ class DockerTarDestination(NoSignatures, NoManifestLists, ImageDestination):
             raise ManifestError(f"{self._what}: manifest lists are not supported for docker tar files",
                                 code="manifest-list-unsupported")
         config_digest, layers = check_schema2(manifest, self._what)
-        if self._config is None or self._config[0] != config_digest:
+        config = self._docker.configs.get(config_digest)
+        if config is None:
             raise ManifestError(f"{self._what}: internal error: the config {config_digest} was not written first")
-        self._docker.add_image([d for d, _ in layers], config_digest, self._config[1], self._tags)
+        self._docker.add_image([d for d, _ in layers], config_digest, config, self._tags)
 
     def commit(self, toplevel_manifest: bytes) -> None:
         """Finish the archive (when this destination owns it) and move it into place."""
