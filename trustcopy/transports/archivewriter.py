@@ -282,11 +282,12 @@ class TarWriter:
             self.rollback(start, f"writing {name} failed: {exc}")
             raise
 
-    def add_stream_unknown_size(self, stream: Readable, name_for: Callable[[], str]) -> int:
+    def add_stream_unknown_size(self, stream: Readable, name_for: Callable[[], str | None]) -> int:
         """A regular file whose size (and name) are known only after ``stream`` ended.
 
         ``name_for`` is called after the last byte was read (e.g. to name the member by
         the digest just computed); the name must fit a ustar header (100 ASCII bytes).
+        When it returns None (the archive already has those bytes) the member is dropped.
 
         Returns:
             The member's size.
@@ -302,6 +303,9 @@ class TarWriter:
                 self._write(chunk)
                 size += len(chunk)
             name = name_for()
+            if name is None:
+                self.rollback(start, "duplicate member")
+                return size
             self._write(bytes(padding(size)))
             self._file.flush()
             os.pwrite(self._file.fileno(), fixed_file_header(name, size), start)
@@ -310,12 +314,14 @@ class TarWriter:
             raise
         return size
 
-    def _spooled(self, stream: Readable, name_for: Callable[[], str]) -> int:
+    def _spooled(self, stream: Readable, name_for: Callable[[], str | None]) -> int:
         with tempfile.TemporaryFile(prefix=f"{STAGING_PREFIX}spool-", dir=self._spool_dir) as spool:
             shutil.copyfileobj(stream, spool, CHUNK)  # type: ignore[misc]
             size = spool.tell()
             spool.seek(0)
-            self.add_stream(name_for(), spool, size)
+            name = name_for()
+            if name is not None:
+                self.add_stream(name, spool, size)
         return size
 
     def finish(self) -> None:

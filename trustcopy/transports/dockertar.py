@@ -334,8 +334,9 @@ class DockerTarWriter:
             self.blobs[digest] = size
             return BlobInfo(digest=digest, size=size)
 
-        def name() -> str:
-            return self.layer_path(reader.verify())
+        def name() -> str | None:
+            digest = reader.verify()
+            return None if digest in self.blobs else self.layer_path(digest)  # already here: keep one
 
         written = self.tar.add_stream_unknown_size(reader, name)
         actual = reader.verify()

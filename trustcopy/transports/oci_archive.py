@@ -266,11 +266,13 @@ class OCIArchiveDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDest
         """A blob whose digest is learnt while it is written (compressed now): named afterwards."""
         reader = DigestingReader(stream, None, what=f"{self.reference}: new blob")
         self._dir_for("sha256")
-        size = self._tar.add_stream_unknown_size(reader, lambda: _blob_name(reader.verify()))
+
+        def name() -> str | None:
+            digest = reader.verify()
+            return None if digest in self._blobs else _blob_name(digest)  # the same bytes twice: keep one
+
+        size = self._tar.add_stream_unknown_size(reader, name)
         digest = reader.verify()
-        if digest in self._blobs:
-            # The same bytes twice (a layer listed twice, compressed twice): keep one member.
-            self._tar.rollback(self._tar.offset - size - (-size % 512) - 512, "duplicate blob")
         self._blobs[digest] = size
         return BlobInfo(digest=digest, size=size, media_type=media_type)
 
