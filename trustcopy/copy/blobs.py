@@ -206,9 +206,12 @@ class _ReadAhead:
             out, self._buffer = self._buffer[:size], self._buffer[size:]
         return out
 
-    def close(self) -> None:
-        """Stop the helper thread (the caller closes the source stream afterwards)."""
+    def stop(self) -> None:
+        """Tell the helper thread to stop (a blocked read ends when the caller closes the source)."""
         self._stop.set()
+
+    def join(self) -> None:
+        """Wait for the helper thread."""
         self._thread.join()
 
 
@@ -304,8 +307,10 @@ def copy_blob(
         verified.verify()
     finally:
         if ahead is not None:
-            ahead.close()
-        stream.close()
+            ahead.stop()
+        stream.close()  # first: a read blocked in the helper thread ends with it
+        if ahead is not None:
+            ahead.join()
     say(BlobDone(kind, info, "done", stored, stream.done))
     return CopiedBlob(info=replace(info, size=stored.size))
 
