@@ -123,11 +123,25 @@ class ArchiveOutput:
             except OSError as exc:
                 raise TransportError(f"{what}: cannot create a staging file in {parent}: {exc.strerror}",
                                      code="destination-unwritable") from exc
-            self._raw = os.fdopen(fd, "w+b")
+            try:
+                self._raw = os.fdopen(fd, "w+b")
+            except BaseException:
+                os.close(fd)
+                self._discard()
+                raise
             self.spool_dir = parent
         self._compressed: _CompressedFile | None = None
-        if self.compression is not Algorithm.NONE:
-            self._compressed = _CompressedFile(self._raw, self.compression, None)
+        try:
+            if self.compression is not Algorithm.NONE:
+                self._compressed = _CompressedFile(self._raw, self.compression, None)
+        except BaseException:
+            self.close()
+            raise
+
+    def _discard(self) -> None:
+        if self._staging is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._staging)
 
     def _check_target(self) -> None:
         path = self.path
@@ -189,9 +203,8 @@ class ArchiveOutput:
         self._closed = True
         with contextlib.suppress(OSError):
             self._raw.close()
-        if not self._committed and self._staging is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._staging)
+        if not self._committed:
+            self._discard()
 
 
 class TarWriter:

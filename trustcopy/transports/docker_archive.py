@@ -177,13 +177,17 @@ class DockerArchiveWriter:
     def __init__(self, path: str, sys: SystemContext | None = None) -> None:
         self.path = path
         self.sys = sys or SystemContext()
-        self._output = ArchiveOutput(path, f"docker-archive:{path}", refuse_non_empty=True)
-        seekable = self._output.file if self._output.seekable else None
-        tar = TarWriter(self._output.stream, seekable_file=seekable, spool_dir=self._output.spool_dir,
-                        what=f"docker-archive:{path}")
-        self.docker = DockerTarWriter(tar)
         self._committed = self._closed = False
         self.images = 0
+        self._output = ArchiveOutput(path, f"docker-archive:{path}", refuse_non_empty=True)
+        try:
+            seekable = self._output.file if self._output.seekable else None
+            tar = TarWriter(self._output.stream, seekable_file=seekable, spool_dir=self._output.spool_dir,
+                            what=f"docker-archive:{path}")
+            self.docker = DockerTarWriter(tar)
+        except BaseException:
+            self._output.close()  # even on SIGTERM/Ctrl-C here: no staging file left behind
+            raise
 
     def new_reference(self, tag: str | DockerReference | None = None) -> DockerArchiveReference:
         """A destination reference adding an image (tagged ``tag``, if given) to this archive."""
@@ -222,6 +226,11 @@ class DockerArchiveDestination(DockerTarDestination):
     def __init__(self, ref: DockerArchiveReference, sys: SystemContext) -> None:
         own = ref.writer is None
         writer = ref.writer or DockerArchiveWriter(ref.path, sys)
-        tags = [ref.tag] if ref.tag is not None else []
-        tags += [t for t in sys.docker_archive_additional_tags if t not in tags]
-        super().__init__(ref, writer, own=own, tags=tags, keep_compressed=sys.dest_compress)
+        try:
+            tags = [ref.tag] if ref.tag is not None else []
+            tags += [t for t in sys.docker_archive_additional_tags if t not in tags]
+            super().__init__(ref, writer, own=own, tags=tags, keep_compressed=sys.dest_compress)
+        except BaseException:
+            if own:
+                writer.close()
+            raise

@@ -210,18 +210,22 @@ class OCIArchiveDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDest
     def __init__(self, ref: OCIArchiveReference, sys: SystemContext) -> None:
         self.reference = ref
         self._init_no_signatures(f"{ref}: pushing signatures for OCI images is not supported")
-        self._output = ArchiveOutput(ref.path, str(ref), refuse_non_empty=False)
-        seekable = self._output.file if self._output.seekable else None
-        self._tar = TarWriter(self._output.stream, seekable_file=seekable, spool_dir=self._output.spool_dir,
-                              what=str(ref))
         self._blobs: dict[Digest, int] = {}
         self._dirs: set[str] = set()
         self._manifest: tuple[Digest, bytes] | None = None
         self._compress = LayerCompression.PRESERVE if sys.extra.get("oci_accept_uncompressed_layers") \
             else LayerCompression.COMPRESS
         self._committed = self._closed = False
-        self._tar.add_bytes("oci-layout", OCI_LAYOUT_CONTENT)
-        self._tar.add_dir("blobs")
+        self._output = ArchiveOutput(ref.path, str(ref), refuse_non_empty=False)
+        try:
+            seekable = self._output.file if self._output.seekable else None
+            self._tar = TarWriter(self._output.stream, seekable_file=seekable, spool_dir=self._output.spool_dir,
+                                  what=str(ref))
+            self._tar.add_bytes("oci-layout", OCI_LAYOUT_CONTENT)
+            self._tar.add_dir("blobs")
+        except BaseException:
+            self._output.close()  # even on SIGTERM/Ctrl-C here: no staging file left behind
+            raise
 
     def supported_manifest_mime_types(self) -> list[str]:
         """OCI only: Docker schema2 sources are converted."""
