@@ -72,10 +72,11 @@ class TrustcopyError(Exception):
         Raised exceptions are never modified: a caller that adds context raises this copy
         ``from`` the original, so the traceback (``--debug``) shows both.
         """
-        import copy
-
-        new = copy.copy(self)
+        cls = type(self)
+        new = cls.__new__(cls)  # not copy.copy: it calls __init__ again, without subclasses' keyword arguments
+        new.__dict__.update(self.__dict__)
         new.context = dict(self.context)
+        new.args = self.args
         if message is not None:
             new.message = message
             new.args = (message,)

@@ -16,6 +16,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from trustcopy.errors import InvalidReferenceError, TransportError
@@ -209,3 +210,41 @@ def is_dir_empty(path: str) -> bool:
     """True when ``path`` is a directory with no entries."""
     with os.scandir(path) as it:
         return next(it, None) is None
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends (main thread only; elsewhere a no-op).
+
+    Creating a destination makes its staging directory or file; until the caller has
+    registered it for cleanup (``ExitStack.enter_context``), an interruption would leave
+    it behind. A signal arriving meanwhile is recorded, not lost: when the block ends the
+    previous handler runs for it (KeyboardInterrupt, the CLI's termination), or, if the
+    disposition was the default, the signal is sent again so the process ends as it would
+    have. Handlers are swapped rather than masked because Python runs them in the main
+    thread whichever thread the kernel delivers to.
+    """
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def record(signum: int, _frame: object) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, record) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(pending):
+            handler = previous[signal.Signals(signum)]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from trustcopy.digest import Digest
+
+if TYPE_CHECKING:
+    from trustcopy.reference import DockerReference
 
 
 class LayerCompression(enum.Enum):
@@ -82,6 +86,17 @@ class SystemContext:
     docker_per_host_cert_dir: str | None = None
     #: docker: bytes per PATCH of a chunked blob upload; None = the transport's default.
     docker_upload_chunk_size: int | None = None
+    #: skopeo's --dest-compress: dir: compresses layers; docker-archive: keeps layers compressed
+    #: inside the archive (small-disk mode: no layer is ever decompressed or spooled).
+    dest_compress: bool = False
+    #: skopeo's --dest-decompress: dir: stores layers uncompressed.
+    dest_decompress: bool = False
+    #: --dest-compress-format: "gzip" or "zstd" for layers the destination compresses (None: gzip).
+    compression_format: str | None = None
+    #: --dest-compress-level: the compressor's level (None: its default).
+    compression_level: int | None = None
+    #: docker-archive: more RepoTags for the image (--additional-tag); DockerReference values.
+    docker_archive_additional_tags: tuple[DockerReference, ...] = ()
     #: OCI layout sharing: additional directories with blobs to reuse.
     oci_shared_blob_dirs: tuple[str, ...] = ()
     #: Free-form, transport-specific extras (kept small; prefer a named field).

@@ -82,9 +82,10 @@ def test_copy_progress_and_digestfile(run_cli, tmp_path: Path, insecure_policy: 
 
 def test_unsupported_flags_are_refused_not_ignored(run_cli, tmp_path: Path, insecure_policy: Path) -> None:  # type: ignore[no-untyped-def]
     write_dir(example_image(), str(tmp_path / "src"))
-    r = run_cli("--policy", str(insecure_policy), "copy", "--dest-compress", f"dir:{tmp_path}/src", f"dir:{tmp_path}/o")
+    r = run_cli("--policy", str(insecure_policy), "copy", "--encryption-key", "jwe:k.pem", f"dir:{tmp_path}/src",
+                f"dir:{tmp_path}/o")
     assert r.exit_code == 2
-    assert "--dest-compress" in r.stderr
+    assert "--encryption-key" in r.stderr
     assert not (tmp_path / "o").exists()
 
 

@@ -42,9 +42,16 @@ def _docker_options(func: Any) -> Any:
               help="Blobs copied at the same time.")
 @click.option("--image-parallel-copies", type=click.IntRange(0, 64), default=0, metavar="N",
               help="Layers copied at the same time (skopeo's spelling of --max-parallel; 0: the default).")
-@click.option("--additional-tag", multiple=True, metavar="TAG", help="Additional tags (docker-archive only).")
-@click.option("--dest-compress", is_flag=True, help="Compress layers when writing dir: (not yet).")
-@click.option("--dest-decompress", is_flag=True, help="Decompress layers when writing dir: (not yet).")
+@click.option("--additional-tag", multiple=True, metavar="NAME:TAG",
+              help="Additional tags for the image (docker-archive destinations only).")
+@click.option("--dest-compress", is_flag=True,
+              help="Compress layers when writing dir:; for docker-archive: keep layers compressed inside the "
+                   "archive (small-disk mode: nothing is decompressed or spooled).")
+@click.option("--dest-decompress", is_flag=True, help="Decompress layers when writing dir:.")
+@click.option("--dest-compress-format", type=click.Choice(["gzip", "zstd"]), default=None, metavar="FORMAT",
+              help="Compression for layers the destination compresses: gzip or zstd.")
+@click.option("--dest-compress-level", type=int, default=None, metavar="LEVEL",
+              help="Compression level (gzip 0-9, zstd 1-22).")
 @click.option("--encryption-key", multiple=True, help="Not supported.", hidden=True)
 @click.option("--decryption-key", multiple=True, help="Not supported.", hidden=True)
 @_docker_options
@@ -64,8 +71,6 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
     refuse_unsupported(
         **{
-            "--dest-compress": kwargs["dest_compress"],
-            "--dest-decompress": kwargs["dest_decompress"],
             "--encryption-key": bool(kwargs["encryption_key"]),
             "--decryption-key": bool(kwargs["decryption_key"]),
             "--format v2s1 (writing schema1 manifests)": kwargs["format_"] == "v2s1",
@@ -75,6 +80,8 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     dest_ref = parse_image_name(kwargs["destination_image"])
     if kwargs["additional_tag"] and dest_ref.transport.name != "docker-archive":
         raise UsageError("--additional-tag can only be used with docker-archive: destinations")
+    if kwargs["dest_compress"] and kwargs["dest_decompress"]:
+        raise UsageError("--dest-compress and --dest-decompress cannot be used together")
 
     if kwargs["all_"] and kwargs["multi_arch"] not in (None, "all"):
         raise UsageError("--all and --multi-arch cannot be combined with different values")
@@ -88,6 +95,12 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageError("--dest-shared-blob-dir is not supported yet", code="unsupported-option")
     if kwargs["dest_oci_accept_uncompressed_layers"]:
         dest_ctx.extra["oci_accept_uncompressed_layers"] = True
+    dest_ctx.dest_compress = kwargs["dest_compress"]
+    dest_ctx.dest_decompress = kwargs["dest_decompress"]
+    dest_ctx.compression_format = kwargs["dest_compress_format"]
+    dest_ctx.compression_level = kwargs["dest_compress_level"]
+    if kwargs["additional_tag"]:
+        dest_ctx.docker_archive_additional_tags = tuple(_additional_tag(t) for t in kwargs["additional_tag"])
     from trustcopy.cli.docker_options import apply_copy_docker_options
 
     src_ctx, dest_ctx = apply_copy_docker_options(src_ctx, dest_ctx, kwargs)
@@ -108,6 +121,9 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageError("--sign-identity requires --sign-by or --sign-by-sigstore-private-key")
 
     quiet = kwargs["quiet"]
+    from trustcopy.cli.render import ProgressRenderer
+
+    renderer = None if quiet else ProgressRenderer(debug=opts.debug)
     options = CopyOptions(
         remove_signatures=kwargs["remove_signatures"],
         sign_by=kwargs["sign_by"],
@@ -119,11 +135,13 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         max_parallel=kwargs["image_parallel_copies"] or kwargs["max_parallel"],
         source_ctx=src_ctx,
         dest_ctx=dest_ctx,
-        report=None if quiet else click.echo,
+        progress=renderer,
         preserve_digests=kwargs["preserve_digests"],
     )
     with contextlib.ExitStack() as stack:
         policy = stack.enter_context(open_policy_context(opts))
+        if renderer is not None:
+            stack.enter_context(renderer)
         result = copy_image(policy, dest_ref, src_ref, options)
     if kwargs["digestfile"]:
         from trustcopy.fsutil import write_file_atomic
@@ -134,3 +152,17 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
             from trustcopy.errors import TransportError
 
             raise TransportError(f"cannot write digest file {kwargs['digestfile']}: {exc.strerror}") from exc
+
+
+def _additional_tag(text: str) -> Any:
+    """A NAME:TAG for --additional-tag (skopeo requires the tag)."""
+    from trustcopy.errors import InvalidReferenceError, UsageError
+    from trustcopy.reference import parse_normalized_named
+
+    try:
+        ref = parse_normalized_named(text)
+    except InvalidReferenceError as exc:
+        raise UsageError(f"--additional-tag {text!r}: {exc.message}") from exc
+    if ref.tag is None or ref.digest is not None:
+        raise UsageError(f"additional tag {text!r} is not a tagged reference")
+    return ref

@@ -4,8 +4,10 @@ Invariants:
 - Source bytes are hashed while they stream (DigestingReader); a mismatch fails the
   blob before the destination names it, and the whole copy before commit.
 - Memory per blob is one chunk, whatever its size.
-- Compression changes only layers, only when the destination asks for it, and only
-  by what the bytes are (magic numbers), not what the source claims.
+- Compression changes only layers, only when the destination asks for it (and the
+  manifest may change), and only by what the bytes are (magic numbers), not what the
+  source claims; the rules are containers/image's (:class:`CompressionPlan`). Diff IDs
+  never change: the config stays as it is.
 - A blob whose writing failed transiently (a 503 or a dropped connection in the middle
   of a streamed upload, which the registry client cannot replay) is copied again from
   the start, ``BlobRetry.times`` times with backoff. Failures of the source are not: its
@@ -15,28 +17,22 @@ Invariants:
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from trustcopy.copy.compression import Algorithm, GzipCompressingStream, PeekableStream, detect
+from trustcopy.compression import Algorithm, CompressingStream, CorruptDataError, DecompressingStream, PeekableStream
+from trustcopy.copy.progress import BlobDone, BlobProgress, BlobStarted, ProgressSink, Status
 from trustcopy.digest import DigestingReader
-from trustcopy.errors import TrustcopyError
+from trustcopy.errors import ManifestError, TrustcopyError
 from trustcopy.transports.base import ImageDestination, ImageSource
 from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, BlobInfo, LayerCompression, SystemContext
-
-# Media types of uncompressed layers and what they become when gzip-compressed.
-_GZIP_OF = {
-    "application/vnd.oci.image.layer.v1.tar": "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar":
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-}
-
 
 log = logging.getLogger("trustcopy.copy")
 
@@ -79,24 +75,148 @@ def _mark_source(exc: TrustcopyError) -> None:
     exc.context.setdefault("side", "source")
 
 
-class _SourceStream:
-    """The source's blob stream: stops once the copy was cancelled, and marks its failures
-    as the source's (see the module invariants)."""
+@dataclass(frozen=True)
+class CompressionPlan:
+    """What may happen to layer compression in one copy (containers/image's blob pipeline).
 
-    def __init__(self, stream: BinaryIO, cancelled: threading.Event | None) -> None:
-        self._stream, self._cancelled = stream, cancelled
+    Attributes:
+        desired: what the destination wants (compress, decompress, or keep).
+        algorithm: ``--dest-compress-format`` (None: gzip when compressing, and already
+            compressed layers are kept as they are).
+        level: ``--dest-compress-level``.
+        manifest_type: the manifest type being written, for the new layers' media types.
+    """
+
+    desired: LayerCompression = LayerCompression.PRESERVE
+    algorithm: Algorithm | None = None
+    level: int | None = None
+    manifest_type: str = ""
+
+    def target(self, detected: Algorithm) -> Algorithm | None:
+        """The compression a layer stored with ``detected`` should get, or None to keep it."""
+        if self.desired is LayerCompression.DECOMPRESS and detected is not Algorithm.NONE:
+            return Algorithm.NONE
+        if self.desired is LayerCompression.COMPRESS:
+            if detected is Algorithm.NONE:
+                return self.algorithm or Algorithm.GZIP
+            if self.algorithm is not None and self.algorithm is not detected:
+                return self.algorithm
+        return None
+
+
+def _new_media_type(media_type: str | None, manifest_type: str, target: Algorithm) -> str | None:
+    """The media type of a layer that now has ``target`` compression, or None if we cannot tell."""
+    from trustcopy.manifest.convert import layer_compression, layer_media_type_for
+
+    if not media_type or not manifest_type:
+        return None
+    try:
+        _, foreign = layer_compression(media_type)
+    except ManifestError:
+        return None
+    name = None if target is Algorithm.NONE else target.value
+    return layer_media_type_for(manifest_type, name, foreign)
+
+
+class _SourceStream:
+    """The source's blob stream: stops once the copy was cancelled, marks its failures as
+    the source's (see the module invariants), and reports how far it got."""
+
+    def __init__(self, stream: BinaryIO, cancelled: threading.Event | None,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self._stream, self._cancelled, self._progress = stream, cancelled, progress
+        self.done = 0
 
     def read(self, size: int = -1, /) -> bytes:
         if self._cancelled is not None and self._cancelled.is_set():
             raise CopyCancelled
         try:
-            return self._stream.read(size)
+            data = self._stream.read(size)
         except TrustcopyError as exc:
             _mark_source(exc)
             raise
+        if data and self._progress is not None:
+            self.done += len(data)
+            self._progress(self.done)
+        return data
 
     def close(self) -> None:
         self._stream.close()
+
+
+class _ReadAhead:
+    """Reads (and so verifies) the source in a helper thread, a few chunks ahead of the writer.
+
+    Used when the destination takes one blob at a time (an archive, a daemon): the
+    source side (download, digest) then runs on another core than the write side
+    (decompression, diff ID, the archive). Memory: at most ``depth`` chunks.
+    """
+
+    _END = object()
+
+    def __init__(self, stream: DigestingReader, depth: int = 4, chunk: int = 1 << 20) -> None:
+        import queue
+
+        self._stream, self._chunk = stream, chunk
+        self._queue: queue.Queue[object] = queue.Queue(depth)
+        self._buffer = b""
+        self._done = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="blob-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            while True:
+                # Sources hand out what the network gave (often 64 KiB): gather a whole chunk,
+                # so that the writing side works on large pieces and the threads rarely meet.
+                parts, size = [], 0
+                while size < self._chunk:
+                    data = self._stream.read(self._chunk - size)
+                    if not data:
+                        break
+                    parts.append(data)
+                    size += len(data)
+                data = parts[0] if len(parts) == 1 else b"".join(parts)
+                if not self._put(data) or not data:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            self._put(exc)
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (one chunk when negative); raises what the source raised."""
+        if not self._buffer and not self._done:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            if not item:
+                self._done = True
+            self._buffer = item  # type: ignore[assignment]
+        if size < 0 or size >= len(self._buffer):
+            out, self._buffer = self._buffer, b""
+        else:
+            out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+    def stop(self) -> None:
+        """Tell the helper thread to stop (a blocked read ends when the caller closes the source)."""
+        self._stop.set()
+
+    def join(self) -> None:
+        """Wait for the helper thread."""
+        self._thread.join()
 
 
 @dataclass(frozen=True)
@@ -108,10 +228,6 @@ class CopiedBlob:
     compressed: bool = False
 
 
-def _short(info: BlobInfo) -> str:
-    return info.digest.hex[:12]
-
-
 def copy_blob(
     src: ImageSource,
     dest: ImageDestination,
@@ -119,8 +235,10 @@ def copy_blob(
     *,
     is_config: bool,
     can_modify: bool,
-    say: Callable[[str], None],
+    say: ProgressSink,
     cancelled: threading.Event | None = None,
+    plan: CompressionPlan | None = None,
+    cpu_slots: threading.Semaphore | None = None,
 ) -> CopiedBlob:
     """Copy one blob, once; see the module invariants (copy_blobs adds the retries).
 
@@ -129,7 +247,11 @@ def copy_blob(
         is_config: the image config (never recompressed).
         can_modify: whether the layer's representation may change (False when
             signatures must stay valid or the user asked to preserve digests).
-        say: progress sink.
+        say: progress sink (events from copy.progress).
+        plan: how layer compression may change (default: as the destination wants,
+            gzip when compressing).
+        cpu_slots: bounds how many blobs are (de)compressed at once (CPU-bound work:
+            more threads than cores only add memory).
 
     Raises:
         DigestMismatchError: the source's bytes do not match ``info``.
@@ -139,53 +261,72 @@ def copy_blob(
     kind = "config" if is_config else "blob"
     reused = dest.try_reusing_blob(info)
     if reused is not None:
-        say(f"Copying {kind} {_short(info)} skipped: already exists")
+        say(BlobDone(kind, info, "skipped: already exists", reused))
         return CopiedBlob(info=replace(info, size=reused.size if reused.size >= 0 else info.size), reused=True)
 
+    say(BlobStarted(kind, info))
     try:
         raw_stream, size = src.get_blob(info)
     except TrustcopyError as exc:
         _mark_source(exc)
         raise
-    stream = _SourceStream(raw_stream, cancelled)
+    stream = _SourceStream(raw_stream, cancelled, lambda n: say(BlobProgress(kind, info, n)))
+    ahead: _ReadAhead | None = None
+    if plan is None:
+        plan = CompressionPlan(desired=dest.desired_layer_compression)
     try:
         expected_size = info.size if info.size >= 0 else size
         verified = DigestingReader(
             stream, info.digest, expected_size=expected_size, what=f"{src.reference}: blob {info.digest}"
         )
-        want_gzip = (
-            not is_config
-            and can_modify
-            and dest.desired_layer_compression is LayerCompression.COMPRESS
-            and info.media_type in _GZIP_OF
-        )
-        if want_gzip:
-            peek = PeekableStream(verified)
-            if detect(peek.prefix) is Algorithm.NONE:
-                new_type = _GZIP_OF[info.media_type or ""]
-                stored = dest.put_new_blob(
-                    GzipCompressingStream(peek),  # type: ignore[arg-type]
-                    media_type=new_type,
-                    is_config=False,
-                )
+        source_stream: PeekableStream | DigestingReader | _ReadAhead = verified
+        if not dest.has_thread_safe_put_blob and not is_config:
+            ahead = _ReadAhead(verified)
+            source_stream = ahead
+        if not is_config and can_modify and plan.desired is not LayerCompression.PRESERVE:
+            peek = PeekableStream(source_stream)
+            source_stream = peek
+            target = plan.target(peek.algorithm)
+            new_type = _new_media_type(info.media_type, plan.manifest_type, target) if target is not None else None
+            if target is not None and new_type is not None:
+                data: object = peek
+                if peek.algorithm is not Algorithm.NONE:
+                    data = DecompressingStream(peek, peek.algorithm, what=f"{src.reference}: blob {info.digest}")
+                if target is not Algorithm.NONE:
+                    data = CompressingStream(data, target, plan.level)  # type: ignore[arg-type]
+                with cpu_slots if cpu_slots is not None else contextlib.nullcontext():
+                    try:
+                        stored = dest.put_new_blob(data, media_type=new_type, is_config=False)  # type: ignore[arg-type]
+                    except CorruptDataError:
+                        _drain(ahead if ahead is not None else verified)  # a digest mismatch is the real fault
+                        raise
                 verified.verify()
-                say(f"Copying {kind} {_short(info)} done (compressed)")
-                return CopiedBlob(
-                    info=replace(info, digest=stored.digest, size=stored.size, media_type=new_type), compressed=True
-                )
-            source_stream: PeekableStream | DigestingReader = peek
-        else:
-            source_stream = verified
+                outcome = "done (decompressed)" if target is Algorithm.NONE else (
+                    "done (compressed)" if peek.algorithm is Algorithm.NONE else f"done (recompressed, {target.value})")
+                new_info = replace(info, digest=stored.digest, size=stored.size, media_type=new_type,
+                                   annotations=None)
+                say(BlobDone(kind, info, outcome, new_info, stream.done))
+                return CopiedBlob(info=new_info, compressed=True)
         stored = dest.put_blob(source_stream, info, is_config=is_config)  # type: ignore[arg-type]
         verified.verify()
     finally:
-        stream.close()
-    say(f"Copying {kind} {_short(info)} done")
+        if ahead is not None:
+            ahead.stop()
+        stream.close()  # first: a read blocked in the helper thread ends with it
+        if ahead is not None:
+            ahead.join()
+    say(BlobDone(kind, info, "done", stored, stream.done))
     return CopiedBlob(info=replace(info, size=stored.size))
 
 
+def _drain(reader: DigestingReader | _ReadAhead) -> None:
+    """Read the rest of a verified stream (raising DigestMismatchError at its end if it is wrong)."""
+    while reader.read(1 << 20):
+        pass
+
+
 def _with_retries(attempt: Callable[[], CopiedBlob], info: BlobInfo, retry: BlobRetry,
-                  cancelled: threading.Event | None) -> CopiedBlob:
+                  cancelled: threading.Event | None, say: ProgressSink | None = None) -> CopiedBlob:
     """Run ``attempt`` again after transient failures of the destination (module invariants)."""
     tries, delay = 0, retry.delay
     while True:
@@ -198,6 +339,8 @@ def _with_retries(attempt: Callable[[], CopiedBlob], info: BlobInfo, retry: Blob
             tries += 1
             log.warning("%s; copying blob %s again in %.1fs (%d/%d)", exc.message, info.digest, delay, tries,
                         retry.times)
+            if say is not None:
+                say(Status(f"waiting {delay:.1f}s before copying blob {info.digest} again ({tries}/{retry.times})"))
             if cancelled is not None and cancelled.wait(delay):
                 raise
             if cancelled is None:
@@ -213,8 +356,9 @@ def copy_blobs(
     *,
     can_modify: bool,
     max_parallel: int,
-    say: Callable[[str], None],
+    say: ProgressSink,
     retry: BlobRetry = NO_RETRY,
+    plan: CompressionPlan | None = None,
 ) -> tuple[list[CopiedBlob], CopiedBlob | None]:
     """Copy layers and the config (concurrently when both ends allow it).
 
@@ -226,23 +370,25 @@ def copy_blobs(
     """
     lock = threading.Lock()
 
-    def locked_say(msg: str) -> None:
+    def locked_say(event: object) -> None:
         with lock:
-            say(msg)
+            say(event)  # type: ignore[arg-type]
 
     jobs: dict[tuple[bool, object], BlobInfo] = {}
-    for layer in layers:
-        jobs.setdefault((False, layer.digest), layer)
+    order = src.preferred_blob_order(layers) if layers else []
+    for i in order:
+        jobs.setdefault((False, layers[i].digest), layers[i])
     config_later = config is not None and (False, config.digest) in jobs
     if config is not None and not config_later:
         jobs[(True, config.digest)] = config
     parallel = max_parallel if src.has_thread_safe_get_blob and dest.has_thread_safe_put_blob else 1
+    cpu_slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
     results: dict[tuple[bool, object], CopiedBlob] = {}
     if parallel <= 1 or len(jobs) <= 1:
         for key, info in jobs.items():
             results[key] = _with_retries(
                 functools.partial(copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                                  say=locked_say), info, retry, None)
+                                  say=locked_say, plan=plan), info, retry, None, locked_say)
     else:
         cancelled = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(jobs)),
@@ -252,7 +398,8 @@ def copy_blobs(
             futures = {
                 pool.submit(_with_retries, functools.partial(
                     copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                    say=locked_say, cancelled=cancelled), info, retry, cancelled): key
+                    say=locked_say, cancelled=cancelled, plan=plan, cpu_slots=cpu_slots), info, retry, cancelled,
+                    locked_say): key
                 for key, info in jobs.items()
             }
             for fut in concurrent.futures.as_completed(futures):
@@ -275,7 +422,7 @@ def copy_blobs(
     copied_config = None
     if config is not None:
         copied_config = (_with_retries(functools.partial(copy_blob, src, dest, config, is_config=True,
-                                                         can_modify=False, say=say), config, retry, None)
+                                                         can_modify=False, say=locked_say), config, retry, None)
                          if config_later
                          else results[(True, config.digest)])
     return copied_layers, copied_config

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from trustcopy.errors import UsageError
 
 if TYPE_CHECKING:
+    from trustcopy.copy.progress import ProgressEvent
     from trustcopy.reference import DockerReference
     from trustcopy.types import SystemContext
 
@@ -49,7 +50,9 @@ class CopyOptions:
         image_list_selection: manifest list handling.
         max_parallel: upper bound on concurrent blob copies.
         source_ctx / dest_ctx: transport settings for each side.
-        report: receives one human-readable progress line at a time (None: silent).
+        report: receives one human-readable progress line at a time (None: silent);
+            the lines are :func:`trustcopy.copy.progress.plain_line` of each event.
+        progress: receives every progress event (copy.progress), for live displays.
         preserve_digests: refuse any change that would alter the manifest digest.
     """
 
@@ -64,6 +67,7 @@ class CopyOptions:
     source_ctx: SystemContext | None = None
     dest_ctx: SystemContext | None = None
     report: Callable[[str], None] | None = None
+    progress: Callable[[ProgressEvent], None] | None = None
     preserve_digests: bool = False
 
     def __post_init__(self) -> None:
@@ -75,9 +79,21 @@ class CopyOptions:
             raise UsageError("--preserve-digests cannot be combined with --format: converting changes the digest")
 
     def say(self, message: str) -> None:
-        """Report progress if someone listens."""
+        """Report a step of the copy if someone listens."""
+        from trustcopy.copy.progress import Message
+
+        self.emit(Message(message))
+
+    def emit(self, event: ProgressEvent) -> None:
+        """Send a progress event to ``progress``, and its plain line to ``report``."""
+        if self.progress is not None:
+            self.progress(event)
         if self.report is not None:
-            self.report(message)
+            from trustcopy.copy.progress import plain_line
+
+            line = plain_line(event)
+            if line is not None:
+                self.report(line)
 
 
 def manifest_type_for_format(name: str) -> str:

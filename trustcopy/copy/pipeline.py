@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from trustcopy.copy.evaluate import PolicyEvaluator, VerdictGate, evaluate_plan, plan_images
@@ -19,6 +20,7 @@ from trustcopy.copy.multiple import copy_all
 from trustcopy.copy.options import CopyOptions, ImageListSelection
 from trustcopy.copy.single import copy_single_image
 from trustcopy.digest import Digest
+from trustcopy.fsutil import deferred_signals
 from trustcopy.transports.base import ImageReference
 from trustcopy.types import SystemContext
 
@@ -65,7 +67,11 @@ def copy_image(
         evaluation = evaluate_plan(policy, plan)
         evaluation.raise_if_rejected()
         gate = VerdictGate(policy, evaluation)
-        with dest_ref.new_image_destination(dest_ctx) as dest:
+        with contextlib.ExitStack() as stack:
+            # No interruption between creating the staging area and registering its cleanup.
+            with deferred_signals():
+                dest = dest_ref.new_image_destination(dest_ctx)
+                stack.enter_context(dest)
             if plan.manifest_list is None or options.image_list_selection is ImageListSelection.SYSTEM:
                 result = copy_single_image(gate, src, dest, plan.images[0], options)
             else:

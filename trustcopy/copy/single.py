@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from trustcopy.copy.blobs import BlobRetry, copy_blobs
+from trustcopy.compression import Algorithm
+from trustcopy.copy.blobs import BlobRetry, CompressionPlan, copy_blobs
 from trustcopy.copy.options import FORMATS, CopyOptions
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError, SignatureError, UsageError
@@ -100,7 +101,7 @@ def copy_single_image(
     """
     from trustcopy.image.sourced import read_config_blob
     from trustcopy.manifest.digest import manifest_digest
-    from trustcopy.manifest.mediatypes import OCI_MANIFEST, guess_mime_type, is_list
+    from trustcopy.manifest.mediatypes import DOCKER_V2S2, OCI_MANIFEST, guess_mime_type, is_list
     from trustcopy.manifest.parse import parse_manifest
 
     # Please keep the policy check BEFORE reading anything else about the image.
@@ -149,6 +150,17 @@ def copy_single_image(
         options.force_manifest_type,
         what=str(dest.reference),
     )
+    plan = compression_plan(dest, options, target_type)
+    if plan.algorithm is not None and plan.algorithm.value == "zstd" and target_type == DOCKER_V2S2 \
+            and cannot_modify is None:
+        supported = dest.supported_manifest_mime_types()
+        if options.force_manifest_type is None and (supported is None or OCI_MANIFEST in supported):
+            target_type = OCI_MANIFEST  # zstd layers need an OCI manifest (containers/image falls back too)
+            plan = compression_plan(dest, options, target_type)
+        else:
+            raise ManifestError(f"{dest.reference}: zstd-compressed layers cannot be stored in a Docker schema2 "
+                                "manifest", code="manifest-layer-compression-unsupported",
+                                hint="use --dest-compress-format gzip, or an OCI destination / --format oci")
     if target_type != manifest.media_type and cannot_modify:
         raise ManifestError(
             f"{dest.reference} needs the manifest converted from {manifest.media_type} to {target_type}, "
@@ -162,12 +174,14 @@ def copy_single_image(
     # conversion rewrites the config (schema2 → OCI does, exactly as skopeo).
     config_bytes: bytes | None = None
     new_config: bytes | None = None
+    converted: ImageManifest = manifest
     if target_type != manifest.media_type:
         from trustcopy.manifest.convert import convert_image  # only when converting: start-up time
 
         if manifest.config is not None and target_type == OCI_MANIFEST:
             config_bytes = read_config_blob(src, manifest.config, str(src.reference))
-        new_config = convert_image(manifest, target_type, config_bytes).config_blob
+        conversion = convert_image(manifest, target_type, config_bytes)
+        new_config, converted = conversion.config_blob, conversion.manifest
 
     layers = manifest.layer_infos()
     config = manifest.config.blob_info() if manifest.config is not None and new_config is None else None
@@ -175,8 +189,9 @@ def copy_single_image(
         src, dest, layers, config,
         can_modify=cannot_modify is None,
         max_parallel=options.max_parallel,
-        say=options.say,
+        say=options.emit,
         retry=BlobRetry.for_destination(options.dest_ctx),
+        plan=plan,
     )
     if new_config is not None:
         _put_new_config(dest, new_config, options)
@@ -185,11 +200,13 @@ def copy_single_image(
     if not layers_changed and target_type == manifest.media_type:
         out, out_type = raw, mime
     else:
-        updated = manifest.with_layer_infos([c.info for c in copied_layers]) if layers_changed else manifest
-        if target_type != updated.media_type:
-            from trustcopy.manifest.convert import convert_image
-
-            updated = convert_image(updated, target_type, config_bytes).manifest
+        updated = converted
+        if layers_changed:
+            # Changed layers carry media types of the target format; the others keep the
+            # converted manifest's own descriptors.
+            infos = [c.info if c.compressed else base
+                     for c, base in zip(copied_layers, converted.layer_infos(), strict=True)]
+            updated = converted.with_layer_infos(infos)
         out, out_type = updated.serialize(), target_type
     digest = manifest_digest(out)
 
@@ -207,14 +224,40 @@ def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions)
     """Store a config the conversion rewrote (unless the destination already has it)."""
     import io
 
+    from trustcopy.copy.progress import BlobDone
     from trustcopy.manifest.mediatypes import OCI_CONFIG
 
     info = BlobInfo(digest=Digest.from_bytes(config), size=len(config), media_type=OCI_CONFIG)
     if dest.try_reusing_blob(info) is not None:
-        options.say(f"Copying config {info.digest.hex[:12]} skipped: already exists")
+        options.emit(BlobDone("config", info, "skipped: already exists", info))
         return
     dest.put_blob(io.BytesIO(config), info, is_config=True)  # type: ignore[arg-type]
-    options.say(f"Copying config {info.digest.hex[:12]} done (converted)")
+    options.emit(BlobDone("config", info, "done (converted)", info, len(config)))
+
+
+def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type: str) -> CompressionPlan:
+    """What may happen to layer compression, from the destination and --dest-compress-* flags.
+
+    Raises:
+        UsageError: an unknown --dest-compress-format or a level out of range.
+    """
+    from trustcopy.compression import algorithm_by_name, validate_level
+
+    ctx = options.dest_ctx
+    algorithm = level = None
+    if ctx is not None and ctx.compression_format is not None:
+        try:
+            algorithm = algorithm_by_name(ctx.compression_format)
+        except ValueError as exc:
+            raise UsageError(f"--dest-compress-format: {exc}", code="invalid-compression") from exc
+    if ctx is not None and ctx.compression_level is not None:
+        level = ctx.compression_level
+        try:
+            validate_level(algorithm or Algorithm.GZIP, level)
+        except ValueError as exc:
+            raise UsageError(f"--dest-compress-level: {exc}", code="invalid-compression") from exc
+    return CompressionPlan(desired=dest.desired_layer_compression, algorithm=algorithm, level=level,
+                           manifest_type=manifest_type)
 
 
 def _new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[Signature]:

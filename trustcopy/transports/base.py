@@ -164,6 +164,14 @@ class ImageSource(_Closing):
         """Whether ``get_blob`` may be called from several threads at once."""
         return True
 
+    def preferred_blob_order(self, infos: Sequence[BlobInfo]) -> list[int]:
+        """Indices of ``infos`` in the order this source serves them best.
+
+        A source reading a compressed archive or a daemon's stream front to back
+        answers with archive order, so that one pass serves every layer.
+        """
+        return list(range(len(infos)))
+
 
 class ImageDestination(_Closing):
     """Writes one image (or a list with its instances); visible only after commit()."""

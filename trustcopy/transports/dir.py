@@ -41,7 +41,7 @@ from trustcopy.fsutil import (
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import StagingBlobWriter
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, AlwaysSupportsSignatures
-from trustcopy.types import BlobInfo, SystemContext
+from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 if TYPE_CHECKING:
     from trustcopy.signature.formats import Signature
@@ -101,7 +101,7 @@ class DirReference(ImageReference):
 
     def new_image_destination(self, sys: SystemContext) -> DirImageDestination:
         """Open the directory for writing (staged until commit)."""
-        return DirImageDestination(self)
+        return DirImageDestination(self, sys)
 
     def delete_image(self, sys: SystemContext) -> None:
         """Refused, as in containers/image: remove the directory yourself."""
@@ -174,9 +174,14 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
                           ImageDestination):
     """Writes a ``dir:`` image into a staging directory, swapped in at commit."""
 
-    def __init__(self, ref: DirReference) -> None:
+    def __init__(self, ref: DirReference, sys: SystemContext | None = None) -> None:
         self.reference = ref
         self._target = ref.path
+        self._compression = LayerCompression.PRESERVE
+        if sys is not None and sys.dest_compress:
+            self._compression = LayerCompression.COMPRESS
+        elif sys is not None and sys.dest_decompress:
+            self._compression = LayerCompression.DECOMPRESS
         self._check_target()
         self._staging = make_staging_dir(self._target)
         self._committed = False
@@ -214,6 +219,11 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
     def _staged_blob_path(self, digest: Digest) -> str:
         """``STAGING/HEX``, skopeo's dir: blob name."""
         return os.path.join(self._staging, _blob_name(digest))
+
+    @property
+    def desired_layer_compression(self) -> LayerCompression:
+        """As the source has them, unless --dest-compress / --dest-decompress (skopeo's dir-only flags)."""
+        return self._compression
 
     def _blob_stored(self, info: BlobInfo) -> None:
         """Nothing to remember: the staging directory becomes the image as a whole."""

@@ -71,23 +71,7 @@ class OCILayoutTransport(ImageTransport):
 
     def parse_reference(self, reference: str) -> OCIReference:
         """Split ``PATH[:REF]`` at the first colon; ``@N`` selects a source by position."""
-        path, _, image = reference.partition(":")
-        index = -1
-        if image.startswith("@"):
-            num = image[1:]
-            if not num.isdigit():
-                raise InvalidReferenceError(
-                    f"invalid oci: reference {reference!r}: source index @{num} is not a non-negative integer",
-                    code="invalid-oci-reference",
-                )
-            index, image = int(num), ""
-        elif image and not _REF_NAME.fullmatch(image):
-            raise InvalidReferenceError(
-                f"invalid oci: reference {reference!r}: invalid image name {image!r}",
-                code="invalid-oci-reference",
-            )
-        if not path:
-            raise InvalidReferenceError(f"invalid oci: reference {reference!r}: empty path", code="invalid-path")
+        path, image, index = split_path_and_image(reference, "oci")
         return OCIReference(
             path=path, resolved=resolve_path_to_fully_explicit(path), image=image, source_index=index
         )
@@ -98,6 +82,32 @@ class OCILayoutTransport(ImageTransport):
 
 
 TRANSPORT = OCILayoutTransport()
+
+
+def split_path_and_image(reference: str, transport: str) -> tuple[str, str, int]:
+    """``PATH[:REF|:@N]`` → (path, image name, source index or -1), for oci: and oci-archive:.
+
+    Raises:
+        InvalidReferenceError: an invalid image name or index, or an empty path.
+    """
+    path, _, image = reference.partition(":")
+    index = -1
+    if image.startswith("@"):
+        num = image[1:]
+        if not num.isdigit():
+            raise InvalidReferenceError(
+                f"invalid {transport}: reference {reference!r}: source index @{num} is not a non-negative integer",
+                code="invalid-oci-reference",
+            )
+        index, image = int(num), ""
+    elif image and not _REF_NAME.fullmatch(image):
+        raise InvalidReferenceError(
+            f"invalid {transport}: reference {reference!r}: invalid image name {image!r}",
+            code="invalid-oci-reference",
+        )
+    if not path:
+        raise InvalidReferenceError(f"invalid {transport}: reference {reference!r}: empty path", code="invalid-path")
+    return path, image, index
 
 
 @dataclass(frozen=True, repr=False)
@@ -159,6 +169,15 @@ def _read_index(layout: str, what: str) -> dict[str, Any]:
     path = os.path.join(layout, "index.json")
     with open_regular_file(path, "index.json") as f:
         raw = limits.read_at_most(f, limits.MAX_OCI_INDEX, path)
+    return parse_index(raw, path, what)
+
+
+def parse_index(raw: bytes, path: str, what: str) -> dict[str, Any]:
+    """Parse an OCI layout's index.json (bounded by the caller), checking its shape.
+
+    Raises:
+        ManifestError: not JSON, or not an image index.
+    """
     try:
         index = limits.load_json(raw, path)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -205,36 +224,8 @@ class OCIImageSource(NoSourceSignatures, ImageSource):
         self._digest = _descriptor_digest(self._descriptor, f"{ref}: index.json")
 
     def _choose(self) -> dict[str, Any]:
-        ref, manifests = self.reference, self._index["manifests"]
-        if ref.source_index >= 0:
-            if ref.source_index >= len(manifests):
-                raise ImageNotFoundError(
-                    f"{ref}: index {ref.source_index} is too large, only {len(manifests)} entries available"
-                )
-            return manifests[ref.source_index]
-        if ref.image:
-            unsupported = []
-            for desc in manifests:
-                if _ref_name(desc) == ref.image:
-                    if desc.get("mediaType") in _IMAGE_TYPES:
-                        return desc
-                    unsupported.append(str(desc.get("mediaType")))
-            if unsupported:
-                raise ManifestError(
-                    f"{ref}: reference {ref.image!r} matches unsupported manifest MIME types {unsupported}",
-                    code="manifest-unsupported",
-                )
-            names = sorted(n for n in (_ref_name(d) for d in manifests) if n)
-            raise ImageNotFoundError(
-                f"{ref}: no image named {ref.image!r} in the layout",
-                hint=("names present: " + ", ".join(names)) if names else "the layout has no named images",
-            )
-        if len(manifests) != 1:
-            raise TransportError(
-                f"{ref}: the layout holds {len(manifests)} images, choose one with :NAME or :@INDEX",
-                code="oci-ambiguous-image",
-            )
-        return manifests[0]
+        ref = self.reference
+        return choose_descriptor(self._index["manifests"], ref.image, ref.source_index, str(ref))
 
     def _read_manifest_blob(self, digest: Digest, size: int | None) -> bytes:
         path = self.reference.blob_path(digest)
@@ -283,6 +274,43 @@ class OCIImageSource(NoSourceSignatures, ImageSource):
             )
         f = open_regular_file(path, f"blob {info.digest}")
         return f, os.fstat(f.fileno()).st_size
+
+
+def choose_descriptor(manifests: list[dict[str, Any]], image: str, source_index: int, what: str) -> dict[str, Any]:
+    """The index entry named ``image``, at ``source_index``, or the only one (containers/image rules).
+
+    Raises:
+        ImageNotFoundError / ManifestError / TransportError: as the module docstring says.
+    """
+    if source_index >= 0:
+        if source_index >= len(manifests):
+            raise ImageNotFoundError(
+                f"{what}: index {source_index} is too large, only {len(manifests)} entries available"
+            )
+        return manifests[source_index]
+    if image:
+        unsupported = []
+        for desc in manifests:
+            if _ref_name(desc) == image:
+                if desc.get("mediaType") in _IMAGE_TYPES:
+                    return desc
+                unsupported.append(str(desc.get("mediaType")))
+        if unsupported:
+            raise ManifestError(
+                f"{what}: reference {image!r} matches unsupported manifest MIME types {unsupported}",
+                code="manifest-unsupported",
+            )
+        names = sorted(n for n in (_ref_name(d) for d in manifests) if n)
+        raise ImageNotFoundError(
+            f"{what}: no image named {image!r} in the layout",
+            hint=("names present: " + ", ".join(names)) if names else "the layout has no named images",
+        )
+    if len(manifests) != 1:
+        raise TransportError(
+            f"{what}: the layout holds {len(manifests)} images, choose one with :NAME or :@INDEX",
+            code="oci-ambiguous-image",
+        )
+    return manifests[0]
 
 
 @contextlib.contextmanager

@@ -35,3 +35,20 @@ def test_error_classes_render_one_line_with_code() -> None:
     assert isinstance(err, TrustcopyError)
     assert err.diagnostics() == "error[registry-http]: registry said no\n  hint: try again later"
     assert str(err) == "registry said no"
+
+
+def test_rewrapped_error_is_a_new_error_of_the_same_kind() -> None:
+    """Callers add context by raising a copy ``from`` the original, which stays unchanged."""
+    from trustcopy.errors import RegistryHTTPError, SignatureVerificationError
+
+    original = SignatureVerificationError("bad digest", reason="DIGEST_MISMATCH", code="signature-rejected",
+                                          hint="h", context={"k": "v"})
+    new = original.rewrapped("image x: bad digest", exit_status=2)
+    assert type(new) is SignatureVerificationError
+    assert (new.reason, new.code, new.hint, new.context, new.exit_status) == ("DIGEST_MISMATCH",
+                                                                          "signature-rejected", "h", {"k": "v"}, 2)
+    assert str(new) == new.message == "image x: bad digest"
+    assert (str(original), original.exit_status) == ("bad digest", 1)
+    assert new.context is not original.context
+    http = RegistryHTTPError("boom", status=503).rewrapped("listing: boom")
+    assert http.status == 503 and str(http) == "listing: boom"

@@ -1,0 +1,121 @@
+"""Layer compression choices in the copy pipeline: --dest-compress / --dest-decompress /
+--dest-compress-format / --dest-compress-level, with containers/image's rules; diff IDs never change."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import zstandard
+from imagefactory import Layer, make_image, make_tar, write_dir, write_oci
+
+from trustcopy.copy.options import CopyOptions
+from trustcopy.copy.pipeline import copy_image
+from trustcopy.errors import ManifestError, UsageError
+from trustcopy.policy import PolicyContext, insecure_accept_anything_policy
+from trustcopy.transports.alltransports import parse_image_name
+from trustcopy.types import SystemContext
+
+TARS = [make_tar([("a.txt", b"a" * 5000)]), make_tar([("b.txt", b"b" * 7000)])]
+
+
+def _allow() -> PolicyContext:
+    """The real engine with an accept-anything policy (these tests are about copying, not policy)."""
+    return PolicyContext(insecure_accept_anything_policy())
+
+
+def _copy(src: str, dest: str, **ctx: object) -> None:
+    copy_image(_allow(), parse_image_name(dest), parse_image_name(src),
+               CopyOptions(dest_ctx=SystemContext(**ctx)))  # type: ignore[arg-type]
+
+
+def _dir_layers(path: Path) -> list[tuple[str, bytes]]:
+    manifest = json.loads((path / "manifest.json").read_bytes())
+    return [(layer["mediaType"], (path / layer["digest"].split(":")[1]).read_bytes()) for layer in manifest["layers"]]
+
+
+def _diff_ids(path: Path) -> list[str]:
+    manifest = json.loads((path / "manifest.json").read_bytes())
+    return json.loads((path / manifest["config"]["digest"].split(":")[1]).read_bytes())["rootfs"]["diff_ids"]
+
+
+@pytest.fixture
+def gz_dir(tmp_path: Path) -> Path:
+    write_dir(make_image([Layer(t) for t in TARS], docker=True), str(tmp_path / "gz"))
+    return tmp_path / "gz"
+
+
+@pytest.fixture
+def plain_dir(tmp_path: Path) -> Path:
+    write_dir(make_image([Layer(t, compressed=False) for t in TARS], docker=True), str(tmp_path / "plain"))
+    return tmp_path / "plain"
+
+
+def test_dir_keeps_compression_by_default(tmp_path: Path, gz_dir: Path) -> None:
+    _copy(f"dir:{gz_dir}", f"dir:{tmp_path / 'out'}")
+    assert (tmp_path / "out" / "manifest.json").read_bytes() == (gz_dir / "manifest.json").read_bytes()
+
+
+def test_dest_decompress(tmp_path: Path, gz_dir: Path) -> None:
+    _copy(f"dir:{gz_dir}", f"dir:{tmp_path / 'out'}", dest_decompress=True)
+    layers = _dir_layers(tmp_path / "out")
+    assert [t for t, _ in layers] == ["application/vnd.docker.image.rootfs.diff.tar"] * 2
+    assert [data for _, data in layers] == TARS
+    assert _diff_ids(tmp_path / "out") == _diff_ids(gz_dir)
+
+
+@pytest.mark.parametrize("level", [None, 1, 9])
+def test_dest_compress_gzip(tmp_path: Path, plain_dir: Path, level: int | None) -> None:
+    _copy(f"dir:{plain_dir}", f"dir:{tmp_path / 'out'}", dest_compress=True, compression_level=level)
+    layers = _dir_layers(tmp_path / "out")
+    assert [t for t, _ in layers] == ["application/vnd.docker.image.rootfs.diff.tar.gzip"] * 2
+    assert [gzip.decompress(data) for _, data in layers] == TARS
+    assert _diff_ids(tmp_path / "out") == _diff_ids(plain_dir)
+
+
+def test_zstd_needs_an_oci_manifest_and_gets_one(tmp_path: Path, gz_dir: Path) -> None:
+    _copy(f"dir:{gz_dir}", f"dir:{tmp_path / 'out'}", dest_compress=True, compression_format="zstd")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_bytes())
+    assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    layers = _dir_layers(tmp_path / "out")
+    assert [t for t, _ in layers] == ["application/vnd.oci.image.layer.v1.tar+zstd"] * 2
+    assert [zstandard.ZstdDecompressor().decompressobj().decompress(d) for _, d in layers] == TARS
+    assert _diff_ids(tmp_path / "out") == _diff_ids(gz_dir)
+
+
+def test_zstd_into_a_schema2_only_destination_is_refused(tmp_path: Path, gz_dir: Path) -> None:
+    with pytest.raises(ManifestError) as info:
+        _copy(f"dir:{gz_dir}", f"docker-archive:{tmp_path / 'a.tar'}", dest_compress=True, compression_format="zstd")
+    assert info.value.code == "manifest-layer-compression-unsupported"
+    assert not (tmp_path / "a.tar").exists()
+
+
+def test_oci_recompresses_gzip_to_zstd_only_when_asked(tmp_path: Path) -> None:
+    write_oci({"x": make_image([Layer(t) for t in TARS])}, str(tmp_path / "layout"))
+    _copy(f"oci:{tmp_path / 'layout'}:x", f"oci:{tmp_path / 'keep'}:x")
+    _copy(f"oci:{tmp_path / 'layout'}:x", f"oci:{tmp_path / 'zstd'}:x", compression_format="zstd")
+
+    def layer_types(layout: Path) -> list[str]:
+        index = json.loads((layout / "index.json").read_bytes())
+        digest = index["manifests"][0]["digest"].split(":")[1]
+        manifest = json.loads((layout / "blobs" / "sha256" / digest).read_bytes())
+        return [layer["mediaType"] for layer in manifest["layers"]]
+
+    assert layer_types(tmp_path / "keep") == ["application/vnd.oci.image.layer.v1.tar+gzip"] * 2
+    assert layer_types(tmp_path / "zstd") == ["application/vnd.oci.image.layer.v1.tar+zstd"] * 2
+
+
+@pytest.mark.parametrize(("fmt", "level"), [("bzip2", None), ("gzip", 10), ("zstd", 0)])
+def test_bad_format_or_level_is_a_usage_error(tmp_path: Path, plain_dir: Path, fmt: str, level: int | None) -> None:
+    with pytest.raises(UsageError):
+        _copy(f"dir:{plain_dir}", f"dir:{tmp_path / 'out'}", dest_compress=True, compression_format=fmt,
+              compression_level=level)
+    assert not (tmp_path / "out").exists()
+
+
+def test_preserve_digests_forbids_changing_compression(tmp_path: Path, gz_dir: Path) -> None:
+    copy_image(_allow(), parse_image_name(f"dir:{tmp_path / 'out'}"), parse_image_name(f"dir:{gz_dir}"),
+               CopyOptions(dest_ctx=SystemContext(dest_decompress=True), preserve_digests=True))
+    assert (tmp_path / "out" / "manifest.json").read_bytes() == (gz_dir / "manifest.json").read_bytes()

@@ -1,0 +1,344 @@
+"""Writing a tar archive as one stream: into a staging file renamed at commit, optionally
+compressed as a whole, or into a pipe or a daemon's request body.
+
+containers/image must know a member's size before writing its header, so it spools every
+layer of unknown size (a layer it decompresses on the way) to /var/tmp first. Here a
+seekable, uncompressed output needs no spool at all: the header is written with a
+placeholder, the data streams straight into the archive, and the header (size, and a
+name that depends on the digest just computed) is rewritten in place afterwards. Only
+outputs that cannot seek back (a compressed archive, a pipe, a daemon) spool such a
+member, into the staging directory (never /var/tmp), and only when its size is unknown.
+
+Invariants:
+- Nothing appears at the target path before :meth:`ArchiveOutput.commit`, which
+  renames the finished staging file over it (same directory, so the rename is atomic).
+  Closing without commit removes the staging file.
+- A member whose data fails (short, long, digest mismatch, source error) is rolled back
+  on seekable outputs (the file is truncated to where the member began), so a
+  multi-image archive stays valid; on other outputs the writer is marked broken and
+  refuses to commit.
+- Every member's size is checked against what was written: a tar header never lies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
+from typing import Any, BinaryIO, Protocol
+
+from trustcopy.compression import CHUNK, Algorithm, Readable
+from trustcopy.errors import TransportError
+from trustcopy.fsutil import STAGING_PREFIX, fsync_dir
+from trustcopy.transports.tario import (
+    END_OF_ARCHIVE,
+    MemberType,
+    fixed_file_header,
+    member_header,
+    padding,
+)
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> Any: ...
+
+
+def compression_for_path(path: str) -> Algorithm:
+    """The whole-archive compression a destination file name asks for (``.tar.gz``, ``.tgz``,
+    ``.tar.zst``, ``.tzst``), or NONE."""
+    lower = path.lower()
+    if lower.endswith((".tar.gz", ".tgz")):
+        return Algorithm.GZIP
+    if lower.endswith((".tar.zst", ".tzst", ".tar.zstd")):
+        return Algorithm.ZSTD
+    return Algorithm.NONE
+
+
+class _CompressedFile:
+    """Writes through gzip or zstd into a file (not seekable)."""
+
+    def __init__(self, f: BinaryIO, algorithm: Algorithm, level: int | None) -> None:
+        from trustcopy.compression import _gzip_compressobj
+
+        self._f = f
+        if algorithm is Algorithm.GZIP:
+            self._c: Any = _gzip_compressobj(level)
+        else:
+            import zstandard
+
+            zstd = zstandard.ZstdCompressor(level=3 if level is None else level, write_checksum=True)
+            self._c = zstd.compressobj()
+
+    def write(self, data: bytes) -> int:
+        out = self._c.compress(data)
+        if out:
+            self._f.write(out)
+        return len(data)
+
+    def finish(self) -> None:
+        self._f.write(self._c.flush())
+
+
+class ArchiveOutput:
+    """Where an archive goes: a staging file beside ``path`` (renamed over it at commit), or,
+    when ``path`` is a FIFO or a character device, that stream directly.
+
+    Args:
+        path: the destination the user named.
+        what: names the destination in errors (the reference).
+        refuse_non_empty: refuse an existing non-empty regular file (docker-archive
+            does not modify archives); otherwise it is replaced at commit (oci-archive).
+        compression: whole-archive compression; None = by file name.
+    """
+
+    def __init__(self, path: str, what: str, *, refuse_non_empty: bool,
+                 compression: Algorithm | None = None) -> None:
+        self.path, self.what = path, what
+        self._refuse_non_empty = refuse_non_empty
+        self.compression = compression_for_path(path) if compression is None else compression
+        self._staging: str | None = None
+        self._committed = self._closed = False
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise TransportError(f"{what}: cannot use {path}: {exc.strerror}", code="destination-unwritable") from exc
+        if st is not None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+            try:
+                self._raw: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise TransportError(f"{what}: cannot open {path}: {exc.strerror}",
+                                     code="destination-unwritable") from exc
+            self.spool_dir = tempfile.gettempdir()
+        else:
+            self._check_target()
+            parent = os.path.dirname(os.path.abspath(path))
+            try:
+                fd, self._staging = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{os.path.basename(path)}-",
+                                                     dir=parent)
+            except OSError as exc:
+                raise TransportError(f"{what}: cannot create a staging file in {parent}: {exc.strerror}",
+                                     code="destination-unwritable") from exc
+            try:
+                self._raw = os.fdopen(fd, "w+b")
+            except BaseException:
+                os.close(fd)
+                self._discard()
+                raise
+            self.spool_dir = parent
+        self._compressed: _CompressedFile | None = None
+        try:
+            if self.compression is not Algorithm.NONE:
+                self._compressed = _CompressedFile(self._raw, self.compression, None)
+        except BaseException:
+            self.close()
+            raise
+
+    def _discard(self) -> None:
+        if self._staging is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._staging)
+
+    def _check_target(self) -> None:
+        path = self.path
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            raise TransportError(f"{self.what}: {path} is a directory", code="destination-not-a-file")
+        if not stat.S_ISREG(st.st_mode):
+            raise TransportError(f"{self.what}: {path} exists and is not a regular file",
+                                 code="destination-not-a-file")
+        if self._refuse_non_empty and st.st_size:
+            raise TransportError(f"{self.what}: {path} already exists and is not empty; docker-archive does not "
+                                 "modify existing archives", code="archive-exists",
+                                 hint="remove it first, or choose another path")
+
+    @property
+    def seekable(self) -> bool:
+        """Whether headers can be rewritten in place (an uncompressed staging file)."""
+        return self._staging is not None and self._compressed is None
+
+    @property
+    def stream(self) -> _Writable:
+        """What the tar bytes are written to."""
+        return self._compressed if self._compressed is not None else self._raw
+
+    @property
+    def file(self) -> BinaryIO:
+        """The underlying file (for in-place rewrites; only when :attr:`seekable`)."""
+        return self._raw
+
+    def commit(self) -> None:
+        """Finish the stream, then rename the staging file over the target."""
+        if self._committed:
+            raise RuntimeError("commit() called twice")
+        try:
+            if self._compressed is not None:
+                self._compressed.finish()
+            self._raw.flush()
+            if self._staging is not None:
+                os.fsync(self._raw.fileno())
+                self._raw.close()
+                self._check_target()  # it may have appeared since we opened it
+                os.chmod(self._staging, 0o644)
+                os.replace(self._staging, self.path)
+                fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+            else:
+                self._raw.close()
+        except OSError as exc:
+            raise TransportError(f"{self.what}: cannot write {self.path}: {exc.strerror}",
+                                 code="destination-unwritable") from exc
+        self._committed = True
+
+    def close(self) -> None:
+        """Without commit: remove the staging file (a pipe just ends, incomplete)."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._raw.close()
+        if not self._committed:
+            self._discard()
+
+
+class TarWriter:
+    """A tar stream being written member by member (see the module invariants).
+
+    Args:
+        out: where the bytes go.
+        seekable_file: the file behind ``out`` when headers may be rewritten in place.
+        spool_dir: where a member of unknown size is spooled when ``out`` cannot seek.
+        what: names the destination in errors.
+    """
+
+    def __init__(self, out: _Writable, *, seekable_file: BinaryIO | None, spool_dir: str, what: str) -> None:
+        self._out = out
+        self._file = seekable_file
+        self._spool_dir = spool_dir
+        self.what = what
+        self.offset = 0
+        self.broken: str | None = None
+        self.closed = False
+
+    def _write(self, data: bytes) -> None:
+        self._out.write(data)
+        self.offset += len(data)
+
+    def _check(self) -> None:
+        if self.closed:
+            raise RuntimeError("the archive was already finished")
+        if self.broken is not None:
+            raise TransportError(f"{self.what}: the archive cannot be continued: {self.broken}",
+                                 code="archive-write-failed")
+
+    def checkpoint(self) -> int:
+        """An offset :meth:`rollback` can return to (seekable outputs only)."""
+        return self.offset
+
+    def rollback(self, offset: int, why: str) -> None:
+        """Forget everything written after ``offset``; on outputs that cannot, mark the writer broken."""
+        if self.offset == offset:
+            return
+        if self._file is None:
+            self.broken = why
+            return
+        self._file.flush()
+        self._file.truncate(offset)
+        self._file.seek(offset)
+        self.offset = offset
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        """A regular file with ``data``."""
+        self._check()
+        self._write(member_header(name, len(data)) + data + bytes(padding(len(data))))
+
+    def add_dir(self, name: str) -> None:
+        """A directory entry."""
+        self._check()
+        self._write(member_header(name, 0, MemberType.DIR))
+
+    def add_symlink(self, name: str, target: str) -> None:
+        """A symbolic link (docker save's legacy ``<id>/layer.tar`` entries)."""
+        self._check()
+        self._write(member_header(name, 0, MemberType.SYMLINK, target))
+
+    def add_stream(self, name: str, stream: Readable, size: int) -> None:
+        """A regular file of exactly ``size`` bytes read from ``stream``.
+
+        Raises:
+            TransportError: the stream ended early or had more bytes than ``size``
+                (anything the stream itself raises propagates); the member is rolled back.
+        """
+        self._check()
+        start = self.offset
+        try:
+            self._write(member_header(name, size))
+            left = size
+            while left:
+                chunk = stream.read(min(CHUNK, left))
+                if not chunk:
+                    raise TransportError(f"{self.what}: {name}: the data ended after {size - left} of "
+                                         f"{size} bytes", code="size-mismatch")
+                self._write(chunk)
+                left -= len(chunk)
+            if stream.read(1):
+                raise TransportError(f"{self.what}: {name}: more data than the {size} bytes expected",
+                                     code="size-mismatch")
+            self._write(bytes(padding(size)))
+        except BaseException as exc:
+            self.rollback(start, f"writing {name} failed: {exc}")
+            raise
+
+    def add_stream_unknown_size(self, stream: Readable, name_for: Callable[[], str | None]) -> int:
+        """A regular file whose size (and name) are known only after ``stream`` ended.
+
+        ``name_for`` is called after the last byte was read (e.g. to name the member by
+        the digest just computed); the name must fit a ustar header (100 ASCII bytes).
+        When it returns None (the archive already has those bytes) the member is dropped.
+
+        Returns:
+            The member's size.
+        """
+        self._check()
+        if self._file is None:
+            return self._spooled(stream, name_for)
+        start = self.offset
+        try:
+            self._write(fixed_file_header("incomplete", 0))  # rewritten below
+            size = 0
+            while chunk := stream.read(CHUNK):
+                self._write(chunk)
+                size += len(chunk)
+            name = name_for()
+            if name is None:
+                self.rollback(start, "duplicate member")
+                return size
+            self._write(bytes(padding(size)))
+            self._file.flush()
+            os.pwrite(self._file.fileno(), fixed_file_header(name, size), start)
+        except BaseException as exc:
+            self.rollback(start, f"writing a member failed: {exc}")
+            raise
+        return size
+
+    def _spooled(self, stream: Readable, name_for: Callable[[], str | None]) -> int:
+        with tempfile.TemporaryFile(prefix=f"{STAGING_PREFIX}spool-", dir=self._spool_dir) as spool:
+            shutil.copyfileobj(stream, spool, CHUNK)  # type: ignore[misc]
+            size = spool.tell()
+            spool.seek(0)
+            name = name_for()
+            if name is not None:
+                self.add_stream(name, spool, size)
+        return size
+
+    def finish(self) -> None:
+        """Write the end-of-archive marker."""
+        self._check()
+        self._write(END_OF_ARCHIVE)
+        self.closed = True
