@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -296,6 +297,51 @@ def generate_key_pair(passphrase: bytes) -> KeyPair:
     key = ec.generate_private_key(ec.SECP256R1())
     der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
     return KeyPair(public_key_pem(key), encrypt_private_key(der, passphrase))
+
+
+def key_pair_paths(prefix: str) -> tuple[str, str]:
+    """``PREFIX.private`` and ``PREFIX.pub``, neither of which may exist yet.
+
+    Raises:
+        SignatureError: code ``sigstore-key-exists``, with skopeo's message.
+    """
+    private_path, public_path = prefix + ".private", prefix + ".pub"
+    for path in (public_path, private_path):
+        if os.path.lexists(path):
+            raise SignatureError(f'Refusing to overwrite existing "{path}"', code="sigstore-key-exists")
+    return private_path, public_path
+
+
+def write_key_pair(prefix: str, passphrase: bytes) -> tuple[str, str]:
+    """Generate a key pair into ``PREFIX.private`` (mode 0600) and ``PREFIX.pub`` (0644).
+
+    Neither file may exist already (as skopeo). If writing the public key fails, the
+    private key just written is removed again: no half-written pair is left behind.
+
+    Returns:
+        The paths of the private and the public key.
+
+    Raises:
+        SignatureError: code ``sigstore-key-exists`` (refusing to overwrite) or
+            ``file-unwritable``.
+    """
+    private_path, public_path = key_pair_paths(prefix)
+    pair = generate_key_pair(passphrase)
+    written: list[str] = []
+    try:
+        for path, data, mode in ((private_path, pair.private_pem, 0o600), (public_path, pair.public_pem, 0o644)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+            written.append(path)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+    except OSError as exc:
+        for path in written:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        what = "private" if len(written) <= 1 and exc.filename != public_path else "public"
+        raise SignatureError(f'Error writing {what} key to "{exc.filename}": {exc.strerror}',
+                             code="file-unwritable") from exc
+    return private_path, public_path
 
 
 def sign_message(private_key: Any, message: bytes) -> bytes:
