@@ -207,9 +207,16 @@ def run_callback(callback: Callable[[Any], None], value: Any, fingerprint: str) 
     try:
         callback(value)
     except SignatureError as exc:
-        new = exc.rewrapped()
-        new.context["key_fingerprint"] = fingerprint
-        raise new from exc
+        raise with_signer(exc, fingerprint) from exc
+
+
+def with_signer(exc: SignatureError, fingerprint: str) -> SignatureError:
+    """A copy of ``exc`` whose context names the signing key (the crypto held; the trace shows who signed)."""
+    context = {**exc.context, "key_fingerprint": fingerprint}
+    if isinstance(exc, SignatureVerificationError):
+        return SignatureVerificationError(exc.message, reason=exc.reason, code=exc.code, context=context,
+                                          hint=exc.hint)
+    return SignatureError(exc.message, code=exc.code, context=context, hint=exc.hint)
 
 
 def verify_sigstore(
@@ -256,9 +263,7 @@ def verify_sigstore(
     try:
         payload = parse_payload_of_type(sig.untrusted_payload, SIGNATURE_TYPE, null_optional=True)
     except SignatureVerificationError as exc:
-        new = exc.rewrapped()
-        new.context["key_fingerprint"] = fingerprint
-        raise new from exc
+        raise with_signer(exc, fingerprint) from exc
     run_callback(validate_signed_docker_manifest_digest, payload.untrusted_docker_manifest_digest, fingerprint)
     run_callback(validate_signed_docker_reference, payload.untrusted_docker_reference, fingerprint)
     return _issue(

@@ -291,7 +291,13 @@ def verify_bundle(
     Raises:
         SignatureVerificationError: with the reason code of the first failed step.
     """
-    from trustcopy.signature.sigstore import describe_keys, run_callback, trusted_leaf, verify_with_keys
+    from trustcopy.signature.sigstore import (
+        describe_keys,
+        run_callback,
+        trusted_leaf,
+        verify_with_keys,
+        with_signer,
+    )
     from trustcopy.signature.sigstore_keys import key_fingerprint
     from trustcopy.signature.sigstore_x509 import load_der_certificates
     from trustcopy.signature.verified import _issue
@@ -314,9 +320,7 @@ def verify_bundle(
     try:
         digest, name = _statement(parsed.payload)
     except SignatureVerificationError as exc:
-        new = exc.rewrapped()
-        new.context["key_fingerprint"] = fingerprint
-        raise new from exc
+        raise with_signer(exc, fingerprint) from exc
     run_callback(validate_signed_docker_manifest_digest, digest, fingerprint)
     if name is not None:
         run_callback(validate_signed_docker_reference, name, fingerprint)
