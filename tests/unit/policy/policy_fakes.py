@@ -87,7 +87,7 @@ def keyring_for(requirement: Any) -> FakeKeyring:
 
 
 def sigstore_root_for(requirement: Any) -> SigstoreTrustRoot:
-    """A sigstore trust root holding one fresh key that signed nothing (tests replace the verifier or expect rejection)."""
+    """A sigstore trust root holding one fresh key that signed nothing (tests replace the verifier)."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
     return SigstoreTrustRoot("keys", (ec.generate_private_key(ec.SECP256R1()).public_key(),))

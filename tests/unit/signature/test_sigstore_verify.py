@@ -142,7 +142,8 @@ def test_mangled_signature_annotation_rejected(annotation: str | None) -> None:
     data = json.loads(blob.split(b"\n", 1)[1])
     data["annotations"] = {} if annotation is None else {SIG_ANN: annotation}
     mangled = b"\x00sigstore-json\n" + json.dumps(data).encode()
-    verdict = evaluate(key_req(), FakeImage(CI_REF, [mangled], (CI / "dir-img-cosign-valid/manifest.json").read_bytes()))
+    manifest = (CI / "dir-img-cosign-valid/manifest.json").read_bytes()
+    verdict = evaluate(key_req(), FakeImage(CI_REF, [mangled], manifest))
     assert verdict.reason == "INVALID_SIGNATURE"
 
 
@@ -435,3 +436,39 @@ def test_digest_claim_is_recorded_for_a_rejected_signature() -> None:
     assert result.reason == "DIGEST_MISMATCH"
     assert result.claimed_digest == str(other)
     assert result.key_fingerprint  # the crypto held: the signer is named
+
+
+# --- hostile certificate chains -------------------------------------------------------------
+
+
+def test_hundred_deep_chain_fails_bounded() -> None:
+    from trustcopy.errors import SignatureVerificationError
+    from trustcopy.signature.sigstore_x509 import attached_certificates, verify_chain
+
+    root = make_cert("root", None, ca=True)
+    chain = [root]
+    for i in range(100):
+        chain.append(make_cert(f"ca-{i}", chain[-1], ca=True))
+    leaf = make_cert("leaf", chain[-1], ca=False, email=EMAIL)
+    with pytest.raises(SignatureVerificationError, match="more than 16"):  # the annotation is refused whole
+        attached_certificates(cert_pem(leaf.cert), cert_pem(*[c.cert for c in reversed(chain)]))
+    start = __import__("time").monotonic()
+    with pytest.raises(SignatureVerificationError) as exc:
+        verify_chain(leaf.cert, [c.cert for c in chain[1:]], (root.cert,), NOW)
+    assert exc.value.reason == "CERTIFICATE_INVALID"
+    assert __import__("time").monotonic() - start < 5
+
+
+def test_looping_chain_fails_bounded() -> None:
+    from trustcopy.errors import SignatureVerificationError
+    from trustcopy.signature.sigstore_x509 import verify_chain
+
+    root = make_cert("root", None, ca=True)
+    a_key, b_key = ec_key(), ec_key()
+    # A and B issue each other (same names, keys swapped): a cycle never reaching the root.
+    a = make_cert("A", None, ca=True, key=a_key, issuer_name="B")
+    b = make_cert("B", Issued(a.cert, a_key), ca=True, key=b_key)
+    a = make_cert("A", Issued(b.cert, b_key), ca=True, key=a_key)
+    leaf = make_cert("leaf", Issued(a.cert, a_key), ca=False, email=EMAIL)
+    with pytest.raises(SignatureVerificationError, match="does not chain to a trusted root"):
+        verify_chain(leaf.cert, [a.cert, b.cert] * 8, (root.cert,), NOW)
