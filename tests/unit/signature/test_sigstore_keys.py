@@ -148,7 +148,8 @@ def test_ecdsa_signature_verifies_with_openssl(tmp_path: Path) -> None:
     (tmp_path / "k.pub").write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
                                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
     out = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "k.pub"), "-signature",
-                          str(tmp_path / "sig"), str(tmp_path / "payload")], capture_output=True, text=True, check=False)
+                          str(tmp_path / "sig"), str(tmp_path / "payload")],
+                         capture_output=True, text=True, check=False)
     assert out.returncode == 0 and "Verified OK" in out.stdout
 
 
