@@ -24,6 +24,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "manifest-digest": ("trustcopy.cli.inspect", "manifest_digest_cmd"),
     "standalone-sign": ("trustcopy.cli.signing", "standalone_sign_cmd"),
     "standalone-verify": ("trustcopy.cli.signing", "standalone_verify_cmd"),
+    "generate-sigstore-key": ("trustcopy.cli.signing", "generate_sigstore_key_cmd"),
     "list-tags": ("trustcopy.cli.registry", "list_tags_cmd"),
     "delete": ("trustcopy.cli.registry", "delete_cmd"),
     "login": ("trustcopy.cli.registry", "login_cmd"),

@@ -29,7 +29,11 @@ def _docker_options(func: Any) -> Any:
               help="Identity of the signed image (a fully specified docker reference); "
                    "defaults to the destination's reference.")
 @click.option("--sign-passphrase-file", metavar="PATH", help="Read the signing key's passphrase from PATH.")
-@click.option("--sign-by-sigstore-private-key", metavar="PATH", help="Sign with a sigstore private key (not yet).")
+@click.option("--sign-by-sigstore-private-key", metavar="PATH",
+              help="Sign the image using a sigstore private key at PATH.")
+@click.option("--sigstore-bundle", is_flag=True,
+              help="With --sign-by-sigstore-private-key, write a Sigstore bundle (cosign v3) instead of a "
+                   "cosign attachment signature.")
 @click.option("-a", "--all", "all_", is_flag=True, help="Copy all images if SOURCE-IMAGE is a list.")
 @click.option("--multi-arch", type=click.Choice(["system", "all", "index-only"]), default=None,
               help="How to handle multi-architecture images (system, all, or index-only).")
@@ -112,11 +116,18 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         sign_identity = parse_named(kwargs["sign_identity"])
     passphrase = None
     if kwargs["sign_passphrase_file"]:
-        if not kwargs["sign_by"]:
-            raise UsageError("--sign-passphrase-file requires --sign-by")
+        if not (kwargs["sign_by"] or kwargs["sign_by_sigstore_private_key"]):
+            raise UsageError("--sign-passphrase-file requires --sign-by or --sign-by-sigstore-private-key")
+        if kwargs["sign_by"] and kwargs["sign_by_sigstore_private_key"]:
+            raise UsageError("Only one of --sign-by and --sign-by-sigstore-private-key can be used with "
+                             "--sign-passphrase-file")
         from trustcopy.copy.sign import read_passphrase_file
 
         passphrase = read_passphrase_file(kwargs["sign_passphrase_file"])
+    elif kwargs["sign_by_sigstore_private_key"]:  # as skopeo: ask on the terminal (an empty passphrase is valid)
+        from trustcopy.cli.signing import prompt_passphrase
+
+        passphrase = prompt_passphrase(kwargs["sign_by_sigstore_private_key"], confirm=False)
     if kwargs["sign_identity"] and not (kwargs["sign_by"] or kwargs["sign_by_sigstore_private_key"]):
         raise UsageError("--sign-identity requires --sign-by or --sign-by-sigstore-private-key")
 
@@ -130,6 +141,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         sign_passphrase=passphrase,
         sign_identity=sign_identity,
         sign_by_sigstore_private_key=kwargs["sign_by_sigstore_private_key"],
+        sigstore_bundle=kwargs["sigstore_bundle"],
         force_manifest_type=manifest_type_for_format(kwargs["format_"]) if kwargs["format_"] else None,
         image_list_selection=selection,
         max_parallel=kwargs["image_parallel_copies"] or kwargs["max_parallel"],

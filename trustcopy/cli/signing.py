@@ -1,4 +1,4 @@
-"""``trustcopy standalone-sign`` and ``standalone-verify``: skopeo's commands, same arguments.
+"""``standalone-sign``, ``standalone-verify`` and ``generate-sigstore-key``: skopeo's commands, same arguments.
 
 Both exit 0 on success and 1 on any failure, including a wrong argument count or an
 unknown flag (skopeo exits 1 there too, not click's 2). ``standalone-verify`` prints
@@ -120,3 +120,49 @@ def standalone_verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise SignatureError(f"Error verifying signature: {exc.message}", code=exc.code, hint=exc.hint) from exc
     click.echo(f"Signature verified using fingerprint {verified.key_fingerprint}, "
                f"digest {verified.docker_manifest_digest}")
+
+
+def prompt_passphrase(key_file: str, *, confirm: bool) -> str:
+    """Read a passphrase from the terminal without echo (skopeo's prompt); twice with ``confirm``.
+
+    Raises:
+        UsageError: standard input is not a terminal, or the two entries differ.
+    """
+    import getpass
+    import sys
+
+    if not sys.stdin.isatty():
+        raise _ArgumentError(f"Cannot prompt for a passphrase for key {key_file}, standard input is not a TTY",
+                             hint="use --passphrase-file (or --sign-passphrase-file for copy)")
+    passphrase = getpass.getpass(f"Passphrase for key {key_file}: ", stream=sys.stdout)
+    if confirm and getpass.getpass(f"Repeat the passphrase for key {key_file}: ", stream=sys.stdout) != passphrase:
+        raise _ArgumentError("the passphrases do not match; no key was written")
+    return passphrase
+
+
+@click.command("generate-sigstore-key", cls=_SkopeoStatusCommand, context_settings=_CONTEXT)
+@click.option("--output-prefix", metavar="PREFIX", default="", help="Write the keys to PREFIX.pub and PREFIX.private")
+@click.option("--passphrase-file", metavar="PATH", default="", help="Read a passphrase for the private key from PATH")
+@click.argument("args", nargs=-1, metavar="")
+@add_global_options
+@click.pass_context
+def generate_sigstore_key_cmd(ctx: click.Context, **kwargs: Any) -> None:
+    """Generate a sigstore public/private key pair.
+
+    The private key is encrypted with a passphrase (cosign's format); without
+    --passphrase-file, it is asked for twice on the terminal and never echoed.
+    """
+    global_options(ctx, kwargs)
+    from trustcopy.copy.sign import read_passphrase_file
+    from trustcopy.signature.sigstore_keys import key_pair_paths, write_key_pair
+
+    prefix = kwargs["output_prefix"]
+    if kwargs["args"] or not prefix:
+        raise _ArgumentError("Usage: generate-sigstore-key --output-prefix PREFIX")
+    key_pair_paths(prefix)  # refuse to overwrite before asking for a passphrase
+    if kwargs["passphrase_file"]:
+        passphrase = read_passphrase_file(kwargs["passphrase_file"])
+    else:
+        passphrase = prompt_passphrase(prefix + ".private", confirm=True)
+    private_path, public_path = write_key_pair(prefix, passphrase.encode("utf-8"))
+    click.echo(f'Key written to "{private_path}" and "{public_path}"')

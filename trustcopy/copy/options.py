@@ -46,6 +46,10 @@ class CopyOptions:
         sign_passphrase: passphrase for that key (never logged).
         sign_identity: the identity to claim in new signatures; defaults to the
             destination's Docker reference.
+        sign_by_sigstore_private_key: a cosign private key file to sign with (its
+            passphrase is ``sign_passphrase``).
+        sigstore_bundle: with a sigstore key, write a Sigstore bundle (cosign v3) instead
+            of a cosign attachment signature.
         force_manifest_type: a MIME type from FORMATS, or None to keep the source's.
         image_list_selection: manifest list handling.
         max_parallel: upper bound on concurrent blob copies.
@@ -61,6 +65,7 @@ class CopyOptions:
     sign_passphrase: str | None = field(default=None, repr=False)
     sign_identity: DockerReference | None = None
     sign_by_sigstore_private_key: str | None = None
+    sigstore_bundle: bool = False
     force_manifest_type: str | None = None
     image_list_selection: ImageListSelection = ImageListSelection.SYSTEM
     max_parallel: int = 6
@@ -75,6 +80,11 @@ class CopyOptions:
             raise UsageError(f"the number of parallel copies must be at least 1, got {self.max_parallel}")
         if self.force_manifest_type is not None and self.force_manifest_type not in FORMATS.values():
             raise UsageError(f"unsupported manifest type {self.force_manifest_type!r}")
+        if self.sigstore_bundle and not self.sign_by_sigstore_private_key:
+            raise UsageError("--sigstore-bundle requires --sign-by-sigstore-private-key")
+        if self.sign_by and self.sign_by_sigstore_private_key and self.sign_passphrase is not None:
+            raise UsageError("Only one of --sign-by and --sign-by-sigstore-private-key can be used with "
+                             "--sign-passphrase-file")
         if self.preserve_digests and self.force_manifest_type is not None:
             raise UsageError("--preserve-digests cannot be combined with --format: converting changes the digest")
 

@@ -1,4 +1,4 @@
-"""Signatures created while copying (``copy --sign-by``), and the passphrase file.
+"""Signatures created while copying (``copy --sign-by``, ``--sign-by-sigstore-private-key``), and the passphrase file.
 
 The pipeline calls :func:`create_signatures` with the manifest exactly as it will be
 stored at the destination (after any conversion), so the signed digest is the digest
@@ -58,6 +58,74 @@ def create_signatures(
 
     blob = sign_simple_signing(manifest, str(identity), sign_by, passphrase=passphrase, gnupg_home=gnupg_home)
     return [SimpleSigning(blob)]
+
+
+def create_sigstore_signatures(
+    manifest: bytes,
+    identity: DockerReference | None,
+    *,
+    private_key_path: str,
+    passphrase: str | None,
+    bundle: bool = False,
+) -> list[Signature]:
+    """Sign the destination manifest with a cosign private key (``--sign-by-sigstore-private-key``).
+
+    The cosign attachment payload is built exactly as containers/image builds it
+    (``critical`` identity/image/type, ``optional`` creator and timestamp, Go's key
+    order), signed as cosign signs with that key type, and carried as a SigstoreSignature
+    (``dir:`` stores it as signature-N in the ``sigstore-json`` envelope). With ``bundle``,
+    a Sigstore bundle (cosign v3's form: DSSE over an in-toto statement naming the digest
+    and, unlike cosign, the identity) is created instead.
+
+    Args:
+        manifest: the manifest bytes as written to the destination.
+        identity: the reference to claim; it must have a tag or a digest (as in c/i).
+        private_key_path: the encrypted cosign private key file.
+        passphrase: its passphrase (may be empty: cosign allows empty passphrases).
+        bundle: create a Sigstore bundle instead of a cosign attachment.
+
+    Returns:
+        One signature.
+
+    Raises:
+        UsageError: no identity, a name-only identity, or no passphrase.
+        SignatureError: the key cannot be read, decrypted (wrong passphrase) or used.
+    """
+    import base64
+    import time
+
+    from trustcopy import __version__
+    from trustcopy.errors import SignatureError
+    from trustcopy.limits import MAX_KEY_FILE, read_file_at_most
+    from trustcopy.manifest.digest import manifest_digest
+    from trustcopy.signature.formats import SigstoreSignature
+    from trustcopy.signature.payload import build_simple_payload
+    from trustcopy.signature.sigstore import SIGNATURE_ANNOTATION, SIGNATURE_MIME_TYPE, SIGNATURE_TYPE
+    from trustcopy.signature.sigstore_bundle import BUNDLE_MEDIA_TYPE, build_bundle
+    from trustcopy.signature.sigstore_keys import load_private_key, sign_message
+
+    if identity is None:
+        raise UsageError("cannot determine the identity to sign: the destination has no Docker reference",
+                         code="sign-identity-required", hint="give --sign-identity REFERENCE")
+    if identity.is_name_only:
+        raise UsageError(f"reference {identity} can't be signed, it has neither a tag nor a digest",
+                         code="sign-identity-required")
+    if passphrase is None:
+        raise UsageError(f"no passphrase for the sigstore private key {private_key_path}",
+                         code="passphrase-file", hint="give --sign-passphrase-file, or run on a terminal")
+    try:
+        pem = read_file_at_most(private_key_path, MAX_KEY_FILE, f"sigstore private key {private_key_path}")
+    except OSError as exc:
+        raise SignatureError(f"cannot read the sigstore private key {private_key_path}: {exc.strerror or exc}",
+                             code="sigstore-key-invalid") from exc
+    key = load_private_key(pem, passphrase.encode("utf-8"), private_key_path)
+    digest = manifest_digest(manifest)
+    if bundle:
+        return [SigstoreSignature(BUNDLE_MEDIA_TYPE, build_bundle(key, digest, str(identity)), {})]
+    payload = build_simple_payload(digest, str(identity), creator=f"trustcopy {__version__}",
+                                   timestamp=int(time.time()), signature_type=SIGNATURE_TYPE)
+    signature = base64.b64encode(sign_message(key, payload)).decode("ascii")
+    return [SigstoreSignature(SIGNATURE_MIME_TYPE, payload, {SIGNATURE_ANNOTATION: signature})]
 
 
 def read_passphrase_file(path: str) -> str:

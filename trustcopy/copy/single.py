@@ -270,7 +270,17 @@ def _new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOption
             hint="pass --sign-identity with the fully specified reference the signature should claim",
         )
     if options.sign_by_sigstore_private_key:
-        raise UsageError("--sign-by-sigstore-private-key is not supported yet", code="unsupported-option")
+        from trustcopy.copy.sign import create_sigstore_signatures
+
+        if dest.reference.transport.name == "docker":  # sigstore signatures never go to a lookaside
+            raise SignatureError(
+                f"cannot store sigstore signatures in {dest.reference}: writing sigstore attachments and "
+                "referrers to a registry is not supported yet", code="sigstore-signing-unsupported",
+                hint="sign into a dir: destination, or sign with --sign-by (GPG)")
+        what = "a Sigstore bundle" if options.sigstore_bundle else "a sigstore signature"
+        options.say(f"Signing manifest using {what} with key {options.sign_by_sigstore_private_key}")
+        return create_sigstore_signatures(manifest, identity, private_key_path=options.sign_by_sigstore_private_key,
+                                          passphrase=options.sign_passphrase, bundle=options.sigstore_bundle)
     from trustcopy.copy.sign import create_signatures
 
     options.say(f"Signing manifest using simple signing with key {options.sign_by}")

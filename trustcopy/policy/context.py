@@ -165,15 +165,48 @@ class PolicyContext:
             raise KeyLoadError(f"cannot import the keys of {requirement.describe()}: {detail}") from None
 
     def _build_sigstore_root(self, requirement: Any) -> SigstoreTrustRoot:
+        """Keys, Rekor keys, Fulcio or PKI roots of a ``sigstoreSigned`` requirement, parsed once."""
         from trustcopy.signature.sigstore import SigstoreTrustRoot, load_public_keys
+        from trustcopy.signature.sigstore_rekor import load_rekor_keys
+        from trustcopy.signature.sigstore_x509 import FulcioRoot, PKIRoot, load_roots
 
-        if requirement.fulcio is not None:
-            return SigstoreTrustRoot("fulcio")
-        if requirement.pki is not None:
-            return SigstoreTrustRoot("pki")
-        material = load_key_material(requirement)
+        def read(path: str | None, data: bytes | None, what: str) -> bytes | None:
+            if data is not None:
+                return bytes(data)
+            if path is None:
+                return None
+            try:
+                return read_file_at_most(path, MAX_KEY_FILE, f"{what} {path}")
+            except LimitExceededError as exc:
+                raise KeyLoadError(f"cannot read {what} {path!r}: {exc.message}") from None
+            except OSError as exc:
+                raise KeyLoadError(f"cannot read {what} {path!r}: {exc.strerror or exc}") from None
+
         try:
-            return load_public_keys(material, _key_names(requirement, len(material)))
+            rekor_paths = ([requirement.rekor_public_key_path] if requirement.rekor_public_key_path is not None
+                           else list(requirement.rekor_public_key_paths or ()))
+            rekor_datas = ([requirement.rekor_public_key_data] if requirement.rekor_public_key_data is not None
+                           else list(requirement.rekor_public_key_datas or ()))
+            rekor_material = [read(p, None, "Rekor public key file") or b"" for p in rekor_paths] + rekor_datas
+            rekor_names = rekor_paths or [f"rekorPublicKeyData[{i}]" for i in range(len(rekor_datas))]
+            rekor = load_rekor_keys(rekor_material, rekor_names)
+            if requirement.fulcio is not None:
+                spec = requirement.fulcio
+                ca = read(spec.ca_path, spec.ca_data, "Fulcio CA file") or b""
+                fulcio = FulcioRoot(load_roots(ca, spec.ca_path or "fulcio caData"), spec.oidc_issuer,
+                                    spec.subject_email)
+                return SigstoreTrustRoot("fulcio", rekor_keys=rekor, fulcio=fulcio)
+            if requirement.pki is not None:
+                spec = requirement.pki
+                roots = read(spec.ca_roots_path, spec.ca_roots_data, "PKI CA roots file") or b""
+                inter = read(spec.ca_intermediates_path, spec.ca_intermediates_data, "PKI intermediates file")
+                pki = PKIRoot(load_roots(roots, spec.ca_roots_path or "pki caRootsData"),
+                              () if inter is None else load_roots(inter, spec.ca_intermediates_path
+                                                                  or "pki caIntermediatesData"),
+                              spec.subject_email, spec.subject_hostname)
+                return SigstoreTrustRoot("pki", pki=pki)
+            material = load_key_material(requirement)
+            return load_public_keys(material, _key_names(requirement, len(material)), rekor)
         except SignatureError as exc:
             raise KeyLoadError(f"cannot load the keys of {requirement.describe()}: {exc.message}") from None
 

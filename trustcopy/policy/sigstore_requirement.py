@@ -7,12 +7,15 @@ Rekor key source, required with ``fulcio`` and refused with ``pki``.
 The cryptographic verification belongs to ``trustcopy.signature.sigstore``: this module
 asks the policy context for the requirement's trust root (built once per context) and
 calls ``verify_sigstore(sig, trust_root, validate_signed_docker_reference=…,
-validate_signed_docker_manifest_digest=…)``, which returns a VerifiedSignature or raises.
+validate_signed_docker_manifest_digest=…, validate_unsigned_identity=…)``, which returns
+a VerifiedSignature or raises. The third callback decides whether a Sigstore bundle that
+signs only a digest is acceptable under this requirement's ``signedIdentity``.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -47,6 +50,9 @@ if TYPE_CHECKING:
 
 #: The MIME type of a cosign signature attachment; other sigstore attachments are skipped.
 SIGSTORE_SIGNATURE_MIME_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
+#: What this requirement verifies: cosign attachments and Sigstore bundles (cosign v3).
+SIGNATURE_MIME_TYPES = (SIGSTORE_SIGNATURE_MIME_TYPE, "application/vnd.dev.sigstore.bundle.v0.3+json",
+                        "application/vnd.dev.sigstore.bundle+json;version=0.3")
 
 
 def check_datas(value: object, name: str) -> tuple[bytes, ...]:
@@ -242,7 +248,50 @@ class SigstoreSigned(Requirement):
             trust_root = env.sigstore_trust_root(self)
         except KeyLoadError as exc:
             return SigResult(SigStatus.REJECTED, Reason.KEY_LOAD_FAILED, str(exc), info=check.info())
-        return check.run(functools.partial(sigstore.verify_sigstore, sig, trust_root))
+        result = check.run(functools.partial(sigstore.verify_sigstore, sig, trust_root,
+                                             validate_unsigned_identity=functools.partial(self._unsigned, image)))
+        return self._with_repository_hint(result)
+
+    def _unsigned(self, image: UnparsedImage) -> None:
+        """The identity rule for a Sigstore bundle naming only a digest (docs/policy.md, "Sigstore bundles").
+
+        Only ``matchRepository`` accepts it (for an image that has a Docker reference):
+        the exact forms need a signed name, and a digest-only statement has none.
+
+        Raises:
+            SignatureVerificationError: reason ``IDENTITY_NOT_SIGNED``.
+        """
+        from trustcopy.errors import SignatureVerificationError
+        from trustcopy.policy.identity import MatchRepository
+
+        if isinstance(self.signed_identity, MatchRepository) and image.reference.docker_reference() is not None:
+            return
+        raise SignatureVerificationError(
+            f"the Sigstore bundle signs only the manifest digest, no image name, so signedIdentity "
+            f"{self.signed_identity.type_name} cannot be satisfied; expected "
+            f"{self.signed_identity.expected(image.reference)}; "
+            '"signedIdentity": {"type": "matchRepository"} accepts digest-only signatures',
+            reason=Reason.IDENTITY_NOT_SIGNED,
+        )
+
+    def _with_repository_hint(self, result: SigResult) -> SigResult:
+        """Cosign signs only the repository: say so when an exact identity rule rejected such a claim."""
+        from trustcopy.errors import InvalidReferenceError
+        from trustcopy.reference import parse_normalized_named
+
+        claimed = result.info.claimed_identity if result.info else None
+        if result.reason is not Reason.IDENTITY_MISMATCH or not claimed or self.signed_identity.type_name not in (
+                "matchRepoDigestOrExact", "matchExact", "remapIdentity"):
+            return result
+        try:
+            ref = parse_normalized_named(claimed)
+        except (InvalidReferenceError, ValueError):
+            return result
+        if not ref.is_name_only:
+            return result
+        hint = (f" (the signature names only a repository, as cosign writes it; {self.signed_identity.type_name} "
+                'needs a tag or digest: use "signedIdentity": {"type": "matchRepository"} for cosign signatures)')
+        return dataclasses.replace(result, message=result.message + hint)
 
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
         """Allowed when at least one sigstore signature attachment is accepted."""
@@ -256,7 +305,7 @@ class SigstoreSigned(Requirement):
         for index, sig in parsed:
             if not isinstance(sig, SigstoreSignature):
                 other_formats += 1
-            elif sig.untrusted_mime_type != SIGSTORE_SIGNATURE_MIME_TYPE:
+            elif sig.untrusted_mime_type not in SIGNATURE_MIME_TYPES:
                 non_attachments += 1
             else:
                 results.append(self.verify(image, sig, index, env))

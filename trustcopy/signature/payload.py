@@ -60,6 +60,7 @@ def build_simple_payload(
     *,
     creator: str | None,
     timestamp: int | None,
+    signature_type: str = SIGNATURE_TYPE,
 ) -> bytes:
     """The payload bytes to sign, shaped exactly as c/i's ``MarshalJSON`` shapes them.
 
@@ -68,6 +69,7 @@ def build_simple_payload(
         docker_reference: the identity claimed, normally the fully expanded reference.
         creator: ``optional.creator`` (e.g. ``"trustcopy 0.1.0"``), omitted when None.
         timestamp: ``optional.timestamp`` in Unix seconds, omitted when None.
+        signature_type: ``critical.type``; cosign's payload differs only there.
 
     Returns:
         Compact JSON with Go's sorted map keys.
@@ -88,7 +90,7 @@ def build_simple_payload(
             "critical": {
                 "identity": {"docker-reference": docker_reference},
                 "image": {"docker-manifest-digest": str(manifest_digest)},
-                "type": SIGNATURE_TYPE,
+                "type": signature_type,
             },
             "optional": optional,
         }
@@ -187,16 +189,21 @@ def _decode(data: bytes) -> Any:
         raise _Invalid(f"invalid JSON: {exc}") from None
 
 
-def _parse(data: bytes) -> UntrustedSimplePayload:
-    """Every rule of the module docstring, in c/i's order; raises _Invalid."""
+def _parse(data: bytes, signature_type: str = SIGNATURE_TYPE, *, null_optional: bool = False) -> UntrustedSimplePayload:
+    """Every rule of the module docstring, in c/i's order; raises _Invalid.
+
+    ``null_optional``: ``"optional": null`` reads as an empty object (cosign writes it;
+    c/i accepts it for sigstore payloads only).
+    """
     top = _fields(_decode(data), "signature", exact=("critical", "optional"))
-    optional = _fields(top["optional"], "optional", exact=None)
+    no_optional = null_optional and top["optional"] is None
+    optional = {} if no_optional else _fields(top["optional"], "optional", exact=None)
     creator = _string(optional["creator"], "optional.creator") if "creator" in optional else None
     timestamp = _timestamp(optional["timestamp"]) if "timestamp" in optional else None
 
     critical = _fields(top["critical"], "critical", exact=("type", "image", "identity"))
     sig_type = _string(critical["type"], "critical.type")
-    if sig_type != SIGNATURE_TYPE:
+    if sig_type != signature_type:
         raise _Invalid(f"Unrecognized signature type {sig_type[:100]!r}")
     image = _fields(critical["image"], "critical.image", exact=("docker-manifest-digest",))
     digest_text = _string(image["docker-manifest-digest"], "critical.image.docker-manifest-digest")
@@ -236,8 +243,17 @@ def parse_simple_payload(data: bytes) -> UntrustedSimplePayload:
     Raises:
         SignatureVerificationError: reason ``INVALID_PAYLOAD``, naming the broken rule.
     """
+    return parse_payload_of_type(data, SIGNATURE_TYPE, null_optional=False)
+
+
+def parse_payload_of_type(data: bytes, signature_type: str, *, null_optional: bool) -> UntrustedSimplePayload:
+    """:func:`parse_simple_payload` for another ``critical.type`` (cosign's payload has the same shape).
+
+    Raises:
+        SignatureVerificationError: reason ``INVALID_PAYLOAD``, naming the broken rule.
+    """
     try:
-        return _parse(data)
+        return _parse(data, signature_type, null_optional=null_optional)
     except _Invalid as exc:
         raise SignatureVerificationError(
             f"invalid signature payload: {exc}", reason=Reason.INVALID_PAYLOAD, code="signature-payload-invalid"

@@ -87,8 +87,10 @@ def keyring_for(requirement: Any) -> FakeKeyring:
 
 
 def sigstore_root_for(requirement: Any) -> SigstoreTrustRoot:
-    """A sigstore trust root with no real keys (the tests replace the verifier)."""
-    return SigstoreTrustRoot("keys")
+    """A sigstore trust root holding one fresh key that signed nothing (tests replace the verifier)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return SigstoreTrustRoot("keys", (ec.generate_private_key(ec.SECP256R1()).public_key(),))
 
 
 class FakeKeysContext(PolicyContext):

@@ -263,7 +263,7 @@ def fake_sigstore(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     state: dict[str, Any] = {"behaviour": "accept"}
 
     def verify_sigstore(sig: Any, trust_root: Any, *, validate_signed_docker_reference: Any,
-                        validate_signed_docker_manifest_digest: Any) -> Any:
+                        validate_signed_docker_manifest_digest: Any, validate_unsigned_identity: Any = None) -> Any:
         state["trust_root"] = trust_root
         if state["behaviour"] == "none":
             return None

@@ -14,7 +14,8 @@ from trustcopy.signature.verified import VerifiedSignature, _issue
 DIGEST = Digest.parse("sha256:" + "a" * 64)
 PACKAGE = Path(__file__).resolve().parents[3] / "trustcopy"
 #: The verify functions; nothing else may mint a VerifiedSignature.
-ALLOWED_ISSUERS = {"signature/verified.py", "signature/simple.py", "signature/sigstore.py"}
+ALLOWED_ISSUERS = {"signature/verified.py", "signature/simple.py", "signature/sigstore.py",
+                   "signature/sigstore_bundle.py"}
 
 
 def issued() -> VerifiedSignature:

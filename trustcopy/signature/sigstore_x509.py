@@ -1,0 +1,387 @@
+"""Certificates for sigstore: Fulcio (keyless) and private-PKI trust roots, and chain checks.
+
+Chain building follows Go's ``x509.Certificate.Verify`` as containers/image uses it,
+with hard bounds because every certificate but the roots comes from the signature:
+
+1. at most :data:`MAX_UNTRUSTED_CERTS` certificates are parsed from a signature, and a
+   chain has at most :data:`MAX_CHAIN_DEPTH` certificates; at most
+   :data:`MAX_SIGNATURE_CHECKS` issuer signatures are checked per verification, so a
+   looping or 100-deep chain fails fast;
+2. each link: the issuer's subject equals the child's issuer and the issuer's key
+   verifies the child's signature; a certificate already on the path is never reused;
+3. every certificate on the path (root included) is valid at the verification time
+   (for Fulcio: the Rekor SET's integrated time; for PKI: now);
+4. every non-root CA certificate has basicConstraints CA=true, its path length is
+   respected, and a CA with keyUsage must allow keyCertSign;
+5. extended key usage: a certificate with an EKU extension must allow code signing
+   (or any usage), as Go checks along the chain;
+6. unknown critical extensions are refused (Fulcio's critical SAN without e-mail
+   names is handled by us), and so is any name-constraints extension: we do not
+   evaluate them, so we do not trust chains that rely on them.
+
+WARNING: this is no general-purpose path validator; it answers exactly "does this leaf
+chain to one of the policy's roots for code signing at this time".
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.reasons import Reason
+
+CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
+CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
+#: Fulcio's OIDC issuer extensions: v1 holds the raw string, v2 a DER UTF8String.
+OID_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
+OID_ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"
+MAX_UNTRUSTED_CERTS = 16
+MAX_CHAIN_DEPTH = 10
+MAX_SIGNATURE_CHECKS = 100
+_MAX_ROOTS = 1000
+
+
+def _bad(message: str) -> SignatureVerificationError:
+    return SignatureVerificationError(message, reason=Reason.CERTIFICATE_INVALID, code="certificate-invalid")
+
+
+def _subject_bad(message: str) -> SignatureVerificationError:
+    return SignatureVerificationError(message, reason=Reason.CERTIFICATE_IDENTITY_MISMATCH,
+                                      code="certificate-identity-mismatch")
+
+
+def parse_certificates(pem: bytes, what: str, *, limit: int) -> list[Any]:
+    """Every ``CERTIFICATE`` PEM block of ``pem`` (at most ``limit``).
+
+    Raises:
+        SignatureError: not PEM, another block type, too many, or a certificate that
+            does not parse (code ``certificate-invalid``).
+    """
+    from cryptography import x509
+
+    from trustcopy.signature.sigstore_keys import pem_blocks
+
+    blocks = pem_blocks(pem, what)
+    if len(blocks) > limit:
+        raise SignatureError(f"{what} holds {len(blocks)} certificates, more than {limit}", code="certificate-invalid")
+    certs = []
+    for kind, der in blocks:
+        if kind != "CERTIFICATE":
+            raise SignatureError(f"{what}: unexpected PEM block {kind!r}", code="certificate-invalid")
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            _ = cert.extensions  # duplicate or malformed extensions fail here, not later
+        except ValueError as exc:
+            raise SignatureError(f"{what}: invalid certificate: {exc}", code="certificate-invalid") from None
+        certs.append(cert)
+    return certs
+
+
+def load_der_certificates(ders: tuple[bytes, ...]) -> list[Any]:
+    """Certificates given as DER (a Sigstore bundle's), leaf first.
+
+    Raises:
+        SignatureVerificationError: reason ``CERTIFICATE_INVALID``.
+    """
+    from cryptography import x509
+
+    if not 0 < len(ders) <= MAX_UNTRUSTED_CERTS:
+        raise _bad(f"the bundle holds {len(ders)} certificates, expected 1 to {MAX_UNTRUSTED_CERTS}")
+    certs = []
+    for der in ders:
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            _ = cert.extensions
+        except ValueError as exc:
+            raise _bad(f"invalid certificate in the bundle: {exc}") from None
+        certs.append(cert)
+    return certs
+
+
+def load_roots(pem: bytes, what: str) -> tuple[Any, ...]:
+    """Trusted CA certificates from the policy (at least one).
+
+    Raises:
+        SignatureError: code ``certificate-invalid``.
+    """
+    roots = parse_certificates(pem, what, limit=_MAX_ROOTS)
+    if not roots:
+        raise SignatureError(f"{what} holds no certificates", code="certificate-invalid")
+    return tuple(roots)
+
+
+@dataclass(frozen=True)
+class FulcioRoot:
+    """A policy's ``fulcio`` section, parsed."""
+
+    roots: tuple[Any, ...] = field(repr=False)
+    oidc_issuer: str
+    subject_email: str
+
+
+@dataclass(frozen=True)
+class PKIRoot:
+    """A policy's ``pki`` section, parsed."""
+
+    roots: tuple[Any, ...] = field(repr=False)
+    intermediates: tuple[Any, ...] = field(repr=False)
+    subject_email: str | None
+    subject_hostname: str | None
+
+
+_HANDLED_CRITICAL = {
+    "2.5.29.15", "2.5.29.19", "2.5.29.37", "2.5.29.17",  # keyUsage, basicConstraints, EKU, SAN
+    "2.5.29.32", "2.5.29.36", "2.5.29.54", "2.5.29.33",  # policies, policy constraints, inhibitAny, mappings
+}
+_CODE_SIGNING = "1.3.6.1.5.5.7.3.3"
+_ANY_EKU = "2.5.29.37.0"
+
+
+def _ext(cert: Any, oid: str) -> Any:
+    from cryptography import x509
+
+    try:
+        return cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(oid)).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _check_extensions(cert: Any, where: str) -> None:
+    for ext in cert.extensions:
+        oid = ext.oid.dotted_string
+        if oid == "2.5.29.30":
+            raise _bad(f"{where} has a name-constraints extension, which trustcopy does not evaluate")
+        if ext.critical and oid not in _HANDLED_CRITICAL:
+            raise _bad(f"{where} has an unhandled critical extension {oid}")
+    eku = _ext(cert, "2.5.29.37")
+    if eku is not None:
+        usages = {u.dotted_string for u in eku}
+        if not usages & {_CODE_SIGNING, _ANY_EKU}:
+            raise _bad(f"{where} does not allow code signing (extended key usage)")
+
+
+def _valid_at(cert: Any, when: datetime.datetime, where: str) -> None:
+    if not cert.not_valid_before_utc <= when <= cert.not_valid_after_utc:
+        raise _bad(f"{where} is not valid at {when.isoformat()} (valid from {cert.not_valid_before_utc.isoformat()} "
+                   f"to {cert.not_valid_after_utc.isoformat()})")
+
+
+def _issued_by(child: Any, issuer: Any) -> bool:
+    try:
+        child.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, Exception):  # noqa: BLE001 - InvalidSignature or unsupported algorithm: no link
+        return False
+    return True
+
+
+def _check_ca(cert: Any, below: int, where: str) -> None:
+    """A non-leaf certificate: CA, path length, key usage (``below``: intermediates under it)."""
+    constraints = _ext(cert, "2.5.29.19")
+    if constraints is None or not constraints.ca:
+        raise _bad(f"{where} is not a CA certificate, so it may not issue certificates")
+    if constraints.path_length is not None and below > constraints.path_length:
+        raise _bad(f"{where} allows {constraints.path_length} intermediates below it, the chain has {below}")
+    usage = _ext(cert, "2.5.29.15")
+    if usage is not None and not usage.key_cert_sign:
+        raise _bad(f"{where} may not sign certificates (key usage)")
+
+
+def verify_chain(leaf: Any, intermediates: list[Any], roots: tuple[Any, ...], when: datetime.datetime) -> list[Any]:
+    """Find a chain from ``leaf`` to one of ``roots`` valid at ``when`` (see the module docstring).
+
+    Returns:
+        The chain, leaf first, root last.
+
+    Raises:
+        SignatureVerificationError: reason ``CERTIFICATE_INVALID``, saying why no chain exists.
+    """
+    _valid_at(leaf, when, "the signing certificate")
+    _check_extensions(leaf, "the signing certificate")
+    budget = [MAX_SIGNATURE_CHECKS]
+    failures: list[str] = []
+    root_ids = {id(r) for r in roots}
+
+    def extend(path: list[Any]) -> list[Any] | None:
+        current = path[-1]
+        for candidate in (*roots, *intermediates):
+            if any(candidate is p or candidate == p for p in path) or candidate.subject != current.issuer:
+                continue
+            if budget[0] <= 0:
+                raise _bad(f"certificate chain search gave up after {MAX_SIGNATURE_CHECKS} signature checks")
+            budget[0] -= 1
+            if not _issued_by(current, candidate):
+                continue
+            is_root = id(candidate) in root_ids
+            name = candidate.subject.rfc4514_string()
+            where = "the root certificate" if is_root else f"intermediate certificate {name!r}"
+            try:
+                _valid_at(candidate, when, where)
+                _check_extensions(candidate, where)
+                if not is_root:
+                    _check_ca(candidate, len(path) - 1, where)
+            except SignatureVerificationError as exc:
+                failures.append(exc.message)
+                continue
+            if is_root:
+                return [*path, candidate]
+            if len(path) + 1 >= MAX_CHAIN_DEPTH:
+                failures.append(f"the certificate chain is longer than {MAX_CHAIN_DEPTH} certificates")
+                continue
+            found = extend([*path, candidate])
+            if found is not None:
+                return found
+        return None
+
+    chain = extend([leaf])
+    if chain is None:
+        detail = f": {failures[0]}" if failures else ""
+        raise _bad(f"the signing certificate does not chain to a trusted root{detail}")
+    return chain
+
+
+def _der_string(value: bytes) -> str:
+    """A DER UTF8String/PrintableString/IA5String with nothing after it (Go asn1.Unmarshal into string)."""
+    if len(value) < 2 or value[0] not in (0x0C, 0x13, 0x16):
+        raise ValueError("not an ASN.1 string")
+    length, pos = value[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or len(value) < 2 + count:
+            raise ValueError("invalid ASN.1 length")
+        length, pos = int.from_bytes(value[2:2 + count], "big"), 2 + count
+    if len(value) != pos + length:
+        raise ValueError("trailing data" if len(value) > pos + length else "truncated")
+    return value[pos:].decode("utf-8")
+
+
+def fulcio_issuer(cert: Any) -> str:
+    """The OIDC issuer Fulcio recorded (v1 and v2 extensions must agree when both exist).
+
+    Raises:
+        SignatureVerificationError: reason ``CERTIFICATE_IDENTITY_MISMATCH``.
+    """
+    v1, v2 = _ext(cert, OID_ISSUER_V1), _ext(cert, OID_ISSUER_V2)
+    issuer1 = issuer2 = None
+    try:
+        if v1 is not None:
+            issuer1 = v1.value.decode("utf-8")
+        if v2 is not None:
+            issuer2 = _der_string(v2.value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _subject_bad(f"invalid OIDC issuer extension in the Fulcio certificate: {exc}") from None
+    if issuer1 is not None and issuer2 is not None and issuer1 != issuer2:
+        raise _subject_bad(f"inconsistent OIDC issuer extension values: v1 {issuer1!r}, v2 {issuer2!r}")
+    issuer = issuer1 if issuer1 is not None else issuer2
+    if issuer is None:
+        raise _subject_bad("Fulcio certificate is missing the issuer extension")
+    return issuer
+
+
+def _san(cert: Any) -> Any:
+    return _ext(cert, "2.5.29.17")
+
+
+def emails(cert: Any) -> list[str]:
+    """The certificate's e-mail SANs."""
+    from cryptography import x509
+
+    san = _san(cert)
+    return [] if san is None else list(san.get_values_for_type(x509.RFC822Name))
+
+
+def check_email(cert: Any, wanted: str) -> None:
+    """The wanted e-mail must be among the SANs (exact match, as containers/image)."""
+    found = emails(cert)
+    if wanted not in found:
+        raise _subject_bad(f"Required email {wanted!r} not found (got {found!r})")
+
+
+def check_hostname(cert: Any, wanted: str) -> None:
+    """Go's ``VerifyHostname``: DNS SANs (leftmost-label wildcards) or IP SANs; no CN fallback."""
+    from cryptography import x509
+
+    san = _san(cert)
+    dns = [] if san is None else list(san.get_values_for_type(x509.DNSName))
+    host = wanted.rstrip(".").lower()
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        ip = None
+    if ip is not None:
+        if san is not None and ip in san.get_values_for_type(x509.IPAddress):
+            return
+    else:
+        for name in dns:
+            pattern = name.rstrip(".").lower()
+            if pattern == host:
+                return
+            if pattern.startswith("*.") and "." in host and host.split(".", 1)[1] == pattern[2:] and host.split(".")[0]:
+                return
+    raise _subject_bad(f"Unexpected subject hostname: certificate is valid for {dns!r}, not {wanted!r}")
+
+
+def attached_certificates(cert_pem: bytes, chain_pem: bytes | None) -> tuple[Any, list[Any]]:
+    """The leaf and untrusted intermediates of a cosign attachment's annotations.
+
+    Like containers/image, the chain annotation's last certificate is its root, which is
+    never trusted from there; the others are candidate intermediates.
+
+    Raises:
+        SignatureVerificationError: reason ``CERTIFICATE_INVALID``.
+    """
+    try:
+        leaves = parse_certificates(cert_pem, "the signature's certificate", limit=1)
+        chain = [] if not chain_pem else parse_certificates(chain_pem, "the signature's certificate chain",
+                                                             limit=MAX_UNTRUSTED_CERTS)
+    except SignatureError as exc:
+        raise _bad(exc.message) from None
+    if not leaves:
+        raise _bad("no certificate found in signature certificate data")
+    return leaves[0], chain[:-1]
+
+
+def verify_fulcio(root: FulcioRoot, when: int, leaf: Any, intermediates: list[Any]) -> Any:
+    """Check a Fulcio certificate at the Rekor-proven time ``when``; the (now trusted) leaf.
+
+    Raises:
+        SignatureVerificationError: ``CERTIFICATE_INVALID`` (chain, validity, usage) or
+            ``CERTIFICATE_IDENTITY_MISMATCH`` (issuer, e-mail).
+    """
+    at = datetime.datetime.fromtimestamp(when, tz=datetime.UTC)
+    verify_chain(leaf, intermediates, root.roots, at)
+    issuer = fulcio_issuer(leaf)
+    if issuer != root.oidc_issuer:
+        raise _subject_bad(f"Unexpected Fulcio OIDC issuer {issuer!r}")
+    check_email(leaf, root.subject_email)
+    return leaf
+
+
+def verify_pki(root: PKIRoot, leaf: Any, intermediates: list[Any], now: datetime.datetime | None = None) -> Any:
+    """Check a certificate from a private PKI (at the current time); the (now trusted) leaf.
+
+    Raises:
+        SignatureVerificationError: as :func:`verify_fulcio`, with the hostname checked too.
+    """
+    verify_chain(leaf, [*root.intermediates, *intermediates], root.roots, now or datetime.datetime.now(datetime.UTC))
+    if root.subject_email is not None:
+        check_email(leaf, root.subject_email)
+    if root.subject_hostname is not None:
+        check_hostname(leaf, root.subject_hostname)
+    return leaf
+
+
+def certificate_der(cert: Any) -> bytes:
+    """DER of a certificate (for matching against a Rekor entry)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return cert.public_bytes(Encoding.DER)  # type: ignore[no-any-return]
+
+
+def certificate_fingerprint(cert: Any) -> str:
+    """Upper-case hex SHA-256 of a certificate: how traces name the signing certificate."""
+    from cryptography.hazmat.primitives import hashes
+
+    return cert.fingerprint(hashes.SHA256()).hex().upper()  # type: ignore[no-any-return]

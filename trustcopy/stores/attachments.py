@@ -1,0 +1,410 @@
+"""Sigstore attachments (``sha256-HEX.sig``) and OCI 1.1 referrers: pure functions over bytes.
+
+Registry transports call these with bytes they fetched and callables that fetch more;
+nothing here speaks HTTP, so every rule is testable with recorded data.
+
+Cosign attachments (containers/image's tag scheme, read and written identically):
+
+- the signatures of manifest ``sha256:HEX`` live in an OCI image manifest tagged
+  ``sha256-HEX.sig`` in the same (physical) repository, one layer per signature: the
+  layer's media type is the signature's MIME type, its blob the payload, its
+  annotations the signature's annotations;
+- reading: the manifest must be an OCI image manifest; every layer (at most
+  :data:`MAX_ATTACHMENT_LAYERS`) is fetched with at most :data:`MAX_SIGNATURE_BODY`
+  bytes and checked against its digest; every layer becomes a SigstoreSignature (the
+  policy evaluates the simple-signing ones and counts the others);
+- writing: new signatures are appended to what is there, skipping any whose media
+  type, size, digest and annotations equal an existing layer's (c/i's de-duplication);
+  the config's ``rootfs.diff_ids`` grows with the layers.
+
+Sigstore bundles as OCI 1.1 referrers (cosign v3): ``GET /v2/NAME/referrers/DIGEST``
+(or, without that API, the index tagged ``sha256-HEX``) lists referrer manifests;
+those whose ``artifactType`` is the bundle media type hold the bundle as their one
+layer. Pages are followed at most :data:`MAX_REFERRER_PAGES` times and at most
+:data:`MAX_REFERRERS` entries are considered: a registry that pages forever fails.
+
+Invariant: every failure raises SignatureError (code ``attachment-invalid``) naming the
+place (tag, layer index, referrer digest); nothing is ever guessed or skipped silently.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trustcopy.digest import Digest
+from trustcopy.errors import LimitExceededError, SignatureError
+from trustcopy.gojson import go_marshal, sorted_map
+from trustcopy.limits import MAX_CONFIG_BODY, MAX_SIGNATURE_BODY
+from trustcopy.signature.formats import SigstoreSignature
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+BUNDLE_ARTIFACT_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+MAX_ATTACHMENT_LAYERS = 256
+MAX_REFERRERS = 256
+MAX_REFERRER_PAGES = 16
+_EMPTY_JSON = b"{}"
+
+
+def _bad(message: str) -> SignatureError:
+    return SignatureError(message, code="attachment-invalid")
+
+
+def attachment_tag(manifest_digest: Digest) -> str:
+    """The tag holding cosign attachments for a manifest: ``sha256-HEX.sig``."""
+    return f"{manifest_digest.algorithm}-{manifest_digest.hex}.sig"
+
+
+def referrers_fallback_tag(manifest_digest: Digest) -> str:
+    """The OCI referrers tag-scheme fallback: ``sha256-HEX`` (no ``.sig``)."""
+    return f"{manifest_digest.algorithm}-{manifest_digest.hex}"
+
+
+def attachment_not_found(status: int, errors: Iterable[tuple[str, str]]) -> bool:
+    """Whether a failed attachment-manifest fetch means "there are none" (containers/image's rules).
+
+    Args:
+        status: the HTTP status.
+        errors: the (code, message) pairs of a Distribution error body; empty if none parsed.
+
+    Returns:
+        True for MANIFEST_UNKNOWN, an UNKNOWN error saying "not found" (registry.redhat.io,
+        Harbor), or a 404 without an error body; any other failure must fail the read.
+    """
+    parsed = list(errors)
+    for code, message in parsed:
+        if code == "MANIFEST_UNKNOWN":
+            return True
+        if code == "UNKNOWN" and "not found" in message.lower():
+            return True
+    return status == 404 and not parsed
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """An OCI content descriptor (the members attachments use; others are dropped when rewritten)."""
+
+    media_type: str
+    digest: Digest
+    size: int
+    annotations: Mapping[str, str] | None = field(default=None, hash=False)
+    artifact_type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Go's field order: mediaType, digest, size, annotations, artifactType (empty ones omitted)."""
+        out: dict[str, Any] = {"mediaType": self.media_type, "digest": str(self.digest), "size": self.size}
+        if self.annotations:
+            out["annotations"] = sorted_map(dict(self.annotations))
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        return out
+
+
+def _descriptor(value: Any, where: str) -> Descriptor:
+    if not isinstance(value, dict):
+        raise _bad(f"{where}: descriptor object expected")
+    media_type, digest, size = value.get("mediaType"), value.get("digest"), value.get("size")
+    annotations, artifact_type = value.get("annotations"), value.get("artifactType")
+    if not isinstance(media_type, str) or not isinstance(digest, str):
+        raise _bad(f"{where}: mediaType and digest must be strings")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise _bad(f"{where}: size must be a non-negative integer")
+    if annotations is not None and (not isinstance(annotations, dict) or not all(
+            isinstance(v, str) for v in annotations.values())):
+        raise _bad(f"{where}: annotations must map strings to strings")
+    if artifact_type is not None and not isinstance(artifact_type, str):
+        raise _bad(f"{where}: artifactType must be a string")
+    try:
+        parsed = Digest.parse(digest)
+    except ValueError as exc:
+        raise _bad(f"{where}: invalid digest {digest[:100]!r}: {exc}") from None
+    frozen = None if annotations is None else types.MappingProxyType(dict(annotations))
+    return Descriptor(media_type, parsed, size, frozen, artifact_type)
+
+
+def _json_object(raw: bytes, where: str) -> dict[str, Any]:
+    from trustcopy.limits import load_json
+
+    try:
+        value = load_json(raw, where)
+    except (ValueError, UnicodeDecodeError, LimitExceededError) as exc:
+        raise _bad(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise _bad(f"{where}: JSON object expected")
+    return value
+
+
+@dataclass(frozen=True)
+class AttachmentManifest:
+    """A parsed ``sha256-HEX.sig`` manifest."""
+
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+
+
+def parse_attachment_manifest(raw: bytes, media_type: str | None, where: str) -> AttachmentManifest:
+    """Parse an attachment manifest as containers/image requires it (an OCI image manifest).
+
+    Args:
+        raw: the manifest bytes (the caller bounded them at MAX_MANIFEST_BODY).
+        media_type: the Content-Type the registry sent.
+        where: ``registry/repo:sha256-….sig``, for errors and signature locations.
+
+    Raises:
+        SignatureError: another media type, malformed JSON, or more than
+            :data:`MAX_ATTACHMENT_LAYERS` layers.
+    """
+    if media_type != OCI_MANIFEST:
+        raise _bad(f"unexpected MIME type for sigstore attachment manifest {where}: {media_type!r}")
+    data = _json_object(raw, where)
+    if data.get("schemaVersion") != 2 or data.get("mediaType", OCI_MANIFEST) != OCI_MANIFEST:
+        raise _bad(f"{where} is not an OCI image manifest (schemaVersion 2)")
+    layers = data.get("layers")
+    if layers is None:
+        layers = []
+    if not isinstance(layers, list):
+        raise _bad(f"{where}: layers must be a list")
+    if len(layers) > MAX_ATTACHMENT_LAYERS:
+        raise _bad(f"{where} lists {len(layers)} layers, more than {MAX_ATTACHMENT_LAYERS}")
+    return AttachmentManifest(_descriptor(data.get("config"), f"{where} config"),
+                              tuple(_descriptor(layer, f"{where} layer {i}") for i, layer in enumerate(layers)))
+
+
+#: fetch(descriptor, limit) → the blob's bytes, at most ``limit`` of them (the caller's
+#: transport raises LimitExceededError beyond); the digest is checked here.
+BlobFetcher = Callable[[Descriptor, int], bytes]
+
+
+def fetch_verified(fetch: BlobFetcher, desc: Descriptor, limit: int, where: str) -> bytes:
+    """A small blob, bounded by ``limit`` and checked against its digest and size.
+
+    Raises:
+        SignatureError: too large (declared or actual), or its bytes do not match.
+    """
+    if desc.size > limit:
+        raise _bad(f"{where}: blob {desc.digest} of {desc.size} bytes is larger than {limit}")
+    try:
+        data = fetch(desc, limit)
+    except LimitExceededError as exc:
+        raise _bad(f"{where}: {exc.message}") from None
+    if len(data) > limit:
+        raise _bad(f"{where}: blob {desc.digest} is larger than {limit} bytes")
+    if len(data) != desc.size or Digest.from_bytes(data, desc.digest.algorithm) != desc.digest:
+        raise _bad(f"{where}: digest mismatch, expected {desc.digest}, got {Digest.from_bytes(data)}")
+    return data
+
+
+def read_attachment_signatures(manifest: AttachmentManifest, fetch: BlobFetcher, where: str) -> list[SigstoreSignature]:
+    """Every layer of an attachment manifest as a signature (c/i keeps non-signatures too).
+
+    Returns:
+        Signatures in layer order; ``location`` is ``WHERE layer N`` (0-based, as the manifest).
+
+    Raises:
+        SignatureError: a layer is too large or does not match its digest.
+    """
+    out = []
+    for index, layer in enumerate(manifest.layers):
+        place = f"{where} layer {index}"
+        payload = fetch_verified(fetch, layer, MAX_SIGNATURE_BODY, place)
+        out.append(SigstoreSignature(layer.media_type, payload, dict(layer.annotations or {}), location=place))
+    return out
+
+
+@dataclass(frozen=True)
+class AttachmentUpdate:
+    """What to upload for new signatures: blobs first, then the config, then the manifest (tagged)."""
+
+    blobs: tuple[tuple[Descriptor, bytes], ...]
+    config: bytes
+    manifest: bytes
+    added: int
+
+
+def _matches(layer: Descriptor, sig: SigstoreSignature) -> bool:
+    """containers/image's ``layerMatchesSigstoreSignature``."""
+    return (layer.media_type == sig.untrusted_mime_type and layer.size == len(sig.untrusted_payload)
+            and str(layer.digest) == str(Digest.from_bytes(sig.untrusted_payload))
+            and dict(layer.annotations or {}) == dict(sig.untrusted_annotations))
+
+
+def build_attachment_update(existing: AttachmentManifest | None, existing_config: bytes | None,
+                            signatures: Sequence[SigstoreSignature], where: str) -> AttachmentUpdate:
+    """The attachment manifest with ``signatures`` appended (duplicates skipped).
+
+    Args:
+        existing: the current manifest, or None when the tag does not exist yet.
+        existing_config: its config blob (fetched with :func:`fetch_verified`, MAX_CONFIG_BODY).
+        signatures: the signatures to store, in order.
+        where: for errors.
+
+    Returns:
+        The blobs to upload, and the new config and manifest bytes (Go's field order).
+
+    Raises:
+        SignatureError: the existing config is malformed, or too many layers would result.
+    """
+    if existing is None:
+        config: dict[str, Any] = {"architecture": "", "os": "", "config": {},
+                                  "rootfs": {"type": "layers", "diff_ids": []}}
+        layers: list[Descriptor] = []
+    else:
+        if existing_config is None or len(existing_config) > MAX_CONFIG_BODY:
+            raise _bad(f"{where}: the existing attachment config is missing or too large")
+        config = _json_object(existing_config, f"{where} config")
+        rootfs = config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+        if not isinstance(rootfs, dict) or not isinstance(rootfs.setdefault("diff_ids", []), list):
+            raise _bad(f"{where} config: rootfs.diff_ids must be a list")
+        if rootfs.get("diff_ids") is None:
+            rootfs["diff_ids"] = []
+        layers = list(existing.layers)
+    blobs: list[tuple[Descriptor, bytes]] = []
+    for sig in signatures:
+        if any(_matches(layer, sig) for layer in layers):
+            continue
+        annotations = dict(sig.untrusted_annotations) or None
+        desc = Descriptor(sig.untrusted_mime_type, Digest.from_bytes(sig.untrusted_payload),
+                          len(sig.untrusted_payload), annotations)
+        layers.append(desc)
+        blobs.append((desc, sig.untrusted_payload))
+        config["rootfs"]["diff_ids"].append(str(desc.digest))
+    if len(layers) > MAX_ATTACHMENT_LAYERS:
+        raise _bad(f"{where} would hold {len(layers)} signatures, more than {MAX_ATTACHMENT_LAYERS}")
+    config_bytes = go_marshal(config)
+    config_desc = Descriptor(OCI_CONFIG, Digest.from_bytes(config_bytes), len(config_bytes))
+    manifest = go_marshal({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc.to_json(),
+                           "layers": [layer.to_json() for layer in layers]})
+    return AttachmentUpdate(tuple(blobs), config_bytes, manifest, len(blobs))
+
+
+# --- OCI 1.1 referrers: Sigstore bundles ------------------------------------------------
+
+#: fetch_page(url_or_None) → (index bytes, next page URL or None). None fetches the first page.
+PageFetcher = Callable[[str | None], tuple[bytes, str | None]]
+
+
+def parse_referrers_index(raw: bytes, where: str) -> list[Descriptor]:
+    """The entries of a referrers index (API response or fallback-tag index).
+
+    Raises:
+        SignatureError: not an OCI index, or more than :data:`MAX_REFERRERS` entries.
+    """
+    data = _json_object(raw, where)
+    if data.get("schemaVersion") != 2 or data.get("mediaType", OCI_INDEX) != OCI_INDEX:
+        raise _bad(f"{where} is not an OCI image index")
+    manifests = data.get("manifests") or []
+    if not isinstance(manifests, list):
+        raise _bad(f"{where}: manifests must be a list")
+    if len(manifests) > MAX_REFERRERS:
+        raise _bad(f"{where} lists {len(manifests)} referrers, more than {MAX_REFERRERS}")
+    return [_descriptor(m, f"{where} manifests[{i}]") for i, m in enumerate(manifests)]
+
+
+def collect_referrers(fetch_page: PageFetcher, where: str) -> list[Descriptor]:
+    """All referrers, following ``Link: rel=next`` pages (bounded), in order.
+
+    Raises:
+        SignatureError: more than :data:`MAX_REFERRER_PAGES` pages or :data:`MAX_REFERRERS` entries,
+            or a page that repeats an earlier page's URL.
+    """
+    out: list[Descriptor] = []
+    seen: set[str] = set()
+    url: str | None = None
+    for page in range(MAX_REFERRER_PAGES):
+        raw, next_url = fetch_page(url)
+        out.extend(parse_referrers_index(raw, f"{where} (page {page + 1})"))
+        if len(out) > MAX_REFERRERS:
+            raise _bad(f"{where} lists more than {MAX_REFERRERS} referrers")
+        if next_url is None:
+            return out
+        if next_url in seen:
+            raise _bad(f"{where}: the referrers pages loop (page {next_url!r} again)")
+        seen.add(next_url)
+        url = next_url
+    raise _bad(f"{where}: more than {MAX_REFERRER_PAGES} pages of referrers")
+
+
+def bundle_referrers(entries: Iterable[Descriptor]) -> list[Descriptor]:
+    """The entries whose artifactType is a Sigstore bundle v0.3 (others are not ours to judge)."""
+    return [e for e in entries if e.artifact_type == BUNDLE_ARTIFACT_TYPE and e.media_type == OCI_MANIFEST]
+
+
+def read_bundle_referrer(raw: bytes, entry: Descriptor, fetch: BlobFetcher, where: str) -> SigstoreSignature:
+    """The bundle a referrer manifest holds, as a signature for the policy.
+
+    Args:
+        raw: the referrer manifest bytes, as fetched by ``entry.digest``.
+        entry: its entry in the referrers index.
+        fetch: fetches the bundle blob.
+        where: ``registry/repo``, for locations and errors.
+
+    Raises:
+        SignatureError: the manifest does not match its digest, is not a bundle artifact
+            with exactly one layer, or the bundle blob is too large or corrupt.
+    """
+    place = f"{where} referrer {entry.digest}"
+    if Digest.from_bytes(raw, entry.digest.algorithm) != entry.digest:
+        raise _bad(f"{place}: the manifest does not match its digest")
+    data = _json_object(raw, place)
+    if data.get("artifactType") != BUNDLE_ARTIFACT_TYPE or data.get("mediaType", OCI_MANIFEST) != OCI_MANIFEST:
+        raise _bad(f"{place} is not a Sigstore bundle artifact manifest")
+    layers = data.get("layers")
+    if not isinstance(layers, list) or len(layers) != 1:
+        raise _bad(f"{place} must have exactly one layer (the bundle)")
+    layer = _descriptor(layers[0], f"{place} layer 0")
+    if layer.media_type != BUNDLE_ARTIFACT_TYPE:
+        raise _bad(f"{place}: the layer's media type is {layer.media_type!r}, not the bundle's")
+    bundle = fetch_verified(fetch, layer, MAX_SIGNATURE_BODY, place)
+    return SigstoreSignature(BUNDLE_ARTIFACT_TYPE, bundle, {}, location=place)
+
+
+@dataclass(frozen=True)
+class ReferrerUpload:
+    """What to upload for one bundle: the empty config and bundle blobs, then the manifest (by digest)."""
+
+    blobs: tuple[tuple[Descriptor, bytes], ...]
+    manifest: bytes
+    manifest_descriptor: Descriptor
+
+
+def build_bundle_referrer(bundle: bytes, subject: Descriptor, created: str | None = None) -> ReferrerUpload:
+    """An OCI 1.1 artifact manifest for ``bundle`` whose subject is the signed image (cosign's BUNDLE_SPEC).
+
+    Args:
+        bundle: the Sigstore bundle bytes.
+        subject: the signed manifest's descriptor (media type, digest, size).
+        created: an RFC 3339 time for ``org.opencontainers.image.created``, if wanted.
+    """
+    empty = Descriptor(OCI_EMPTY, Digest.from_bytes(_EMPTY_JSON), len(_EMPTY_JSON))
+    layer = Descriptor(BUNDLE_ARTIFACT_TYPE, Digest.from_bytes(bundle), len(bundle))
+    annotations = {"dev.sigstore.bundle.content": "dsse-envelope",
+                   "dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1"}
+    if created:
+        annotations["org.opencontainers.image.created"] = created
+    manifest = go_marshal({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_ARTIFACT_TYPE,
+        "config": empty.to_json(), "layers": [layer.to_json()],
+        "subject": {"mediaType": subject.media_type, "digest": str(subject.digest), "size": subject.size},
+        "annotations": sorted_map(annotations),
+    })
+    desc = Descriptor(OCI_MANIFEST, Digest.from_bytes(manifest), len(manifest), annotations, BUNDLE_ARTIFACT_TYPE)
+    return ReferrerUpload(((empty, _EMPTY_JSON), (layer, bundle)), manifest, desc)
+
+
+def updated_fallback_index(existing: bytes | None, entry: Descriptor, where: str) -> bytes:
+    """The ``sha256-HEX`` fallback index with ``entry`` added (kept once), for registries without the API.
+
+    Raises:
+        SignatureError: the existing index is malformed or would exceed :data:`MAX_REFERRERS`.
+    """
+    entries = [] if existing is None else parse_referrers_index(existing, where)
+    if not any(e.digest == entry.digest for e in entries):
+        entries.append(entry)
+    if len(entries) > MAX_REFERRERS:
+        raise _bad(f"{where} would list more than {MAX_REFERRERS} referrers")
+    return go_marshal({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [e.to_json() for e in entries]})
