@@ -196,7 +196,7 @@ def copy_single_image(
     options.say("Writing manifest to image destination")
     dest.put_manifest(out, digest if target_instance else None)
 
-    new_sigs = _new_signatures(out, dest, options) if wants_new_sigs else []
+    new_sigs = new_signatures(out, dest, options) if wants_new_sigs else []
     if sigs or new_sigs:
         options.say("Storing signatures")
         dest.put_signatures([*sigs, *new_sigs], digest if target_instance else None)
@@ -217,8 +217,8 @@ def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions)
     options.say(f"Copying config {info.digest.hex[:12]} done (converted)")
 
 
-def _new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[Signature]:
-    """Sign the manifest as written, claiming --sign-identity or the destination's name."""
+def new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[Signature]:
+    """Sign the manifest (or manifest list) as written, claiming --sign-identity or the destination's name."""
     identity = options.sign_identity or dest.reference.docker_reference()
     if identity is None:
         raise UsageError(

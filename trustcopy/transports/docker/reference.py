@@ -253,7 +253,11 @@ class DockerImageReference(ImageReference):
         return DockerImageDestination(self, sys)
 
     def delete_image(self, sys: SystemContext) -> None:
-        """Delete the image's manifest from the registry (and its lookaside signatures)."""
+        """Delete the image's manifest from the registry, then its signatures from the ``file://`` lookaside.
+
+        See source.delete_image: the registries.d write store for this reference must be
+        ``file://`` (checked before anything is deleted).
+        """
         from trustcopy.transports.docker.source import delete_image
 
         delete_image(self, sys)
