@@ -60,7 +60,8 @@ class Env:
         return {**env, "HOME": str(self.home), "GNUPGHOME": self.gpg.path, "PYTHONPATH": pythonpath,
                 "XDG_RUNTIME_DIR": str(self.home)}
 
-    def run(self, tool: str, *args: str, policy: Path | None = None, conf: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(self, tool: str, *args: str, policy: Path | None = None,
+            conf: bool = True) -> subprocess.CompletedProcess[str]:
         """``tool [--policy P | --insecure-policy] --registries.d D [--registries-conf C] ARGS``."""
         head = ["--policy", str(policy)] if policy is not None else ["--insecure-policy"]
         head += ["--registries.d", str(self.regd)]

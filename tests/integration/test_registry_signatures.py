@@ -1,6 +1,6 @@
 """Signed registry images, with skopeo 1.9.3, on a real registry and one registries.d directory.
 
-- Interop both ways (every signer × verifier of {skopeo, trustcopy}), with the current
+- Interop both ways (every signer and verifier of {skopeo, trustcopy}), with the current
   ``lookaside``/``lookaside-staging`` keys and the legacy ``sigstore``/``sigstore-staging``.
 - Promotion registry → registry: the carried signature and the new one; ``--remove-signatures``.
 - ``--all --sign-by`` on a manifest list: both tools sign the list and every instance.
@@ -43,7 +43,8 @@ def env(tmp_path: Path, example_home: GPGHome) -> Env:
 
 def manifest_of(host: str, name: str) -> bytes:
     """The manifest a registry serves (plain HTTP), or b"" when it has none."""
-    r = httpx.get(f"http://{host}/v2/{name.split(':')[0]}/manifests/{name.split(':')[1]}",
+    repo, _, tag = name.partition(":")
+    r = httpx.get(f"http://{host}/v2/{repo}/manifests/{tag}",
                   headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
                                      "application/vnd.oci.image.index.v1+json"})
     return r.content if r.status_code == 200 else b""
@@ -146,7 +147,7 @@ def test_promotion_carries_the_signature_and_adds_one(env: Env, plain_registry: 
     assert (store / f"prod/app@sha256={hexd}" / "signature-1").read_bytes() != staging_sig
 
 
-# -- manifest lists -------------------------------------------------------------------------------------------------
+# -- manifest lists ----------------------------------------------------------------------
 
 AMD64 = make_image([Layer(make_tar([("amd64.txt", b"amd64 signed\n")]))], arch="amd64")
 ARM64 = make_image([Layer(make_tar([("arm64.txt", b"arm64 signed\n")]))], arch="arm64")
@@ -182,7 +183,7 @@ def test_all_with_sign_by_signs_the_list_and_every_instance(env: Env, plain_regi
     assert not (env.tmp / "refused").exists()
 
 
-# -- signatures that must not pass ----------------------------------------------------------------------------------
+# -- signatures that must not pass ----------------------------------------------------------------------
 
 
 def _bad_signature(kind: str, manifest: bytes, identity: str, new_home: GPGHome, example: GPGHome) -> bytes:
@@ -225,15 +226,16 @@ def test_bad_signature_in_the_store_is_refused_naming_the_store_and_index(
     assert "error[policy-rejected]" in r.stderr
     assert f"signature 1 at file://{sig_dir}/signature-1" in r.stderr
     assert f"reason {BAD[kind]}" in r.stderr
-    # policy explain has no --tls-verify: registries.conf marks the plain-HTTP registry insecure
+    # policy explain has no --tls-verify: registries.conf marks the plain-HTTP registry as insecure
     env.conf.write_text(f'[[registry]]\nlocation = "{host}"\ninsecure = true\n')
-    r = env.run("trustcopy", "policy", "explain", "--output", "json", f"docker://{host}/ns/app:1", policy=policy)
+    r = env.run("trustcopy", "policy", "explain", "--output", "json", f"docker://{host}/ns/app:1",
+                policy=policy)
     assert r.returncode == 1, r.stderr
     [sig] = json.loads(r.stdout)["requirements"][0]["signatures"]
     assert (sig["index"], sig["location"], sig["reason"]) == (1, f"file://{sig_dir}/signature-1", BAD[kind])
 
 
-# -- a lookaside over HTTP ----------------------------------------------------------------------------------------------
+# -- a lookaside over HTTP ----------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -242,7 +244,7 @@ def static_server(root: Path, fail: dict[str, int] | None = None) -> Iterator[st
     failures = fail or {}
 
     class Handler(http.server.SimpleHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             for suffix, status in failures.items():
                 if self.path.endswith(suffix):
                     self.send_error(status)
@@ -313,8 +315,8 @@ def test_missing_signature_over_http_means_none(env: Env, plain_registry: Regist
     assert r.returncode == 1 and "reason NO_SIGNATURES" in r.stderr
 
 
-def test_signing_to_an_http_lookaside_is_refused_before_anything_is_pushed(env: Env,
-                                                                           plain_registry: RegistryServer) -> None:
+def test_signing_to_an_http_lookaside_is_refused_before_anything_is_pushed(
+        env: Env, plain_registry: RegistryServer) -> None:
     host = plain_registry.host
     env.registries_d({host: {"lookaside": "https://sigs.example.com/store"}})
     r = env.run("trustcopy", "copy", "-q", "--dest-tls-verify=false", "--sign-by", FPR,
@@ -326,7 +328,7 @@ def test_signing_to_an_http_lookaside_is_refused_before_anything_is_pushed(env: 
     assert httpx.get(f"http://{host}/v2/_catalog").json()["repositories"] == []
 
 
-# -- delete ---------------------------------------------------------------------------------------------------------------
+# -- delete ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("tool", TOOLS)

@@ -204,6 +204,13 @@ def body_chunks(response: httpx.Response, what: str) -> Iterator[bytes]:
     """
     from trustcopy import limits
 
+    if response.is_stream_consumed:
+        # Already read to its end: an answer without a body (a HEAD, Content-Length: 0) that
+        # the client consumed so that its connection goes back to the pool (client.py).
+        try:
+            return iter([response.content])
+        except Exception:  # noqa: BLE001 (httpx.ResponseNotRead: consumed by iteration, nothing left)
+            return iter(())
     return limits.decode_content(response.iter_raw(), response.headers.get_list("content-encoding",
                                                                                 split_commas=True), what)
 
