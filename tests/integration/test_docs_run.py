@@ -1,4 +1,4 @@
-"""The documented walkthroughs run as written: docs/promotion.md end to end (dir: and registries), and docs/ci.md's GitLab job.
+"""The documented walkthroughs run as written: docs/promotion.md (dir: and registries) and docs/ci.md's GitLab job.
 
 Both run the page's own shell lines with bash and the installed ``trustcopy`` on PATH; only
 the environment is the test's (a temporary directory, throw-away GPG keys, a real TLS
