@@ -60,15 +60,15 @@ class Env:
         return {**env, "HOME": str(self.home), "GNUPGHOME": self.gpg.path, "PYTHONPATH": pythonpath,
                 "XDG_RUNTIME_DIR": str(self.home)}
 
-    def run(self, tool: str, *args: str, policy: Path | None = None,
-            conf: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(self, tool: str, *args: str, policy: Path | None = None, conf: bool = True,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """``tool [--policy P | --insecure-policy] --registries.d D [--registries-conf C] ARGS``."""
         head = ["--policy", str(policy)] if policy is not None else ["--insecure-policy"]
         head += ["--registries.d", str(self.regd)]
         if conf:
             head += ["--registries-conf", str(self.conf)]
-        return subprocess.run([*command(tool), *head, *args], env=self.environ(), capture_output=True, text=True,
-                              timeout=180, check=False)
+        return subprocess.run([*command(tool), *head, *args], env={**self.environ(), **(env or {})},
+                              capture_output=True, text=True, timeout=180, check=False)
 
     def registries_d(self, sections: dict[str, dict[str, Any]], default: dict[str, Any] | None = None) -> None:
         """Write ``registries.d/test.yaml`` (JSON is YAML)."""

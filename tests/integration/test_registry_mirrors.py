@@ -167,6 +167,25 @@ def test_blocked_registry_refuses_pulls_and_pushes(env: Env, plain_registry: Reg
     assert r.returncode == 1 and "error[registry-blocked]" in r.stderr
 
 
+def test_containers_registries_conf_names_the_file_as_the_flag_does(env: Env, plain_registry: RegistryServer) -> None:
+    """trustcopy reads $CONTAINERS_REGISTRIES_CONF as podman and buildah do (containers/image's
+    pkg/cli/environment); skopeo 1.9.3 does not call that code and ignores the variable."""
+    a = plain_registry.host
+    push_signed(env, a, "ns/app:1", f"{a}/ns/app:1")
+    conf(env, f'[[registry]]\nlocation = "{a}"\nblocked = true\n')
+    variable = {"CONTAINERS_REGISTRIES_CONF": str(env.conf)}
+    r = env.run("trustcopy", "copy", "-q", "--src-tls-verify=false", f"docker://{a}/ns/app:1", f"dir:{env.tmp}/out",
+                conf=False, env=variable)
+    assert r.returncode == 1 and "error[registry-blocked]" in r.stderr and str(env.conf) in r.stderr
+    assert not (env.tmp / "out").exists()
+    r = env.run("trustcopy", "copy", "-q", "--src-tls-verify=false", f"docker://{a}/ns/app:1", f"dir:{env.tmp}/ok",
+                conf=False)  # without it: the usual files, which do not block the registry
+    assert r.returncode == 0, r.stderr
+    r = env.run("skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{a}/ns/app:1", f"dir:{env.tmp}/sk",
+                conf=False, env=variable)
+    assert r.returncode == 0, r.stderr  # the documented difference (docs/registries.md)
+
+
 def test_blocked_primary_is_still_pulled_through_its_mirror(env: Env, plain_registry: RegistryServer,
                                                             second_plain_registry: RegistryServer) -> None:
     """As containers/image: "blocked" is decided per endpoint, by the entry matching the physical reference."""
