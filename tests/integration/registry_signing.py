@@ -51,6 +51,7 @@ class Env:
         self.regd.mkdir(exist_ok=True)
         self.conf = self.tmp / "registries.conf"
         self.conf.write_text("")
+        self.registries_d({})
 
     def environ(self) -> dict[str, str]:
         """The environment both tools run with."""
@@ -71,10 +72,13 @@ class Env:
                               capture_output=True, text=True, timeout=180, check=False)
 
     def registries_d(self, sections: dict[str, dict[str, Any]], default: dict[str, Any] | None = None) -> None:
-        """Write ``registries.d/test.yaml`` (JSON is YAML)."""
-        doc: dict[str, Any] = {"docker": sections}
-        if default is not None:
-            doc["default-docker"] = default
+        """Write ``registries.d/test.yaml`` (JSON is YAML).
+
+        ``default-docker`` is a store in the test's directory unless given: without one, both
+        tools would write to the built-in default (``/var/lib/containers/sigstore`` for root).
+        """
+        doc: dict[str, Any] = {"docker": sections,
+                               "default-docker": default or {"lookaside": f"file://{self.tmp}/default-store"}}
         (self.regd / "test.yaml").write_text(json.dumps(doc))
 
     def store(self, name: str, host: str, keys: tuple[str, str] = KEYS["current"]) -> Path:

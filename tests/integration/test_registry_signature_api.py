@@ -120,9 +120,7 @@ def api_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[APIRegist
 
 @pytest.fixture
 def env(tmp_path: Path, example_home: GPGHome) -> Env:
-    e = Env(tmp_path, example_home)
-    e.store("lookaside", "127.0.0.1")  # a store the API must make unused
-    return e
+    return Env(tmp_path, example_home)  # its registries.d names a default store the API must leave unused
 
 
 def push(env: Env, tool: str, host: str, *, sign: bool = True) -> None:
@@ -147,7 +145,7 @@ def test_signature_api_written_by_one_tool_read_by_the_other(env: Env, api_regis
     assert r.returncode == 0, r.stderr
     stored = api_registry.api.store[("ns/app", IMAGE.digest)][0]["content"]
     assert (env.tmp / "out" / "signature-1").read_bytes() == stored
-    assert not (env.tmp / "lookaside").exists()  # the API replaces the lookaside, for reading and writing
+    assert not (env.tmp / "default-store").exists()  # the API replaces the lookaside, for reading and writing
 
 
 def test_signature_api_location_and_rejection_name_the_url(env: Env, api_registry: APIRegistry) -> None:

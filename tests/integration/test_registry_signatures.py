@@ -73,8 +73,8 @@ def test_signed_in_a_registry_by_one_tool_accepted_by_the_other(
     assert (env.tmp / "out" / "manifest.json").read_bytes() == image.manifest
     assert (env.tmp / "out" / "signature-1").read_bytes() == next(store.rglob("signature-1")).read_bytes()
 
-    # Without the registries.d directory nothing finds the signature: both refuse, writing nothing.
-    (env.regd / "test.yaml").unlink()
+    # Without the registries.d section nothing finds the signature (the default store is empty): both refuse.
+    env.registries_d({})
     refused = env.run(verifier, "copy", "-q", "--src-tls-verify=false", f"docker://{host}/ns/app:1",
                       f"dir:{env.tmp}/refused", policy=policy)
     assert refused.returncode == 1
