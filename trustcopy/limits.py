@@ -26,6 +26,8 @@ MAX_AUTH_TOKEN_BODY = 1 * MiB
 MAX_CONFIG_BODY = 4 * MiB
 MAX_ERROR_BODY = 1 * MiB
 MAX_SIGNATURE_BODY = 4 * MiB
+#: A registry's X-Registry-Supports-Signatures answer (every signature of an image, base64).
+MAX_SIGNATURE_LIST_BODY = 4 * MiB
 MAX_POLICY_FILE = 64 * MiB
 MAX_AUTH_FILE = 1 * MiB
 MAX_KEY_FILE = 4 * MiB

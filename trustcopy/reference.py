@@ -52,6 +52,8 @@ __all__ = [
     "NAME_TOTAL_LENGTH_MAX",
     "OFFICIAL_REPO_PREFIX",
     "DockerReference",
+    "docker_reference_identity",
+    "docker_reference_namespaces",
     "is_full_identifier",
     "is_valid_domain",
     "is_valid_tag",
@@ -280,6 +282,53 @@ class DockerReference:
     def tag_name_only(self) -> DockerReference:
         """Add ``:latest`` to a name-only reference, else return it unchanged (Go ``TagNameOnly``)."""
         return dataclasses.replace(self, tag=DEFAULT_TAG) if self.is_name_only else self
+
+
+# -- policy scopes (containers/image docker/policyconfiguration) ---------------------------
+#
+# The docker transport's policy scopes and registries.d's section lookup use the same keys,
+# so both call these (transports/docker/reference.py, stores/registries_d.py): written once.
+
+
+def docker_reference_identity(ref: DockerReference) -> str:
+    """The policy identity of a reference with exactly one of tag and digest.
+
+    ``domain/path:tag`` or ``domain/path@digest`` (c/i ``PolicyConfigurationIdentity``):
+    the most specific policy scope and registries.d section key.
+
+    Raises:
+        ValueError: the reference has both or neither (callers never build such).
+    """
+    if ref.tag is not None and ref.digest is not None:
+        raise ValueError(f"unexpected Docker reference {ref.familiar_string()} with both a tag and a digest")
+    if ref.tag is not None:
+        return f"{ref.name}:{ref.tag}"
+    if ref.digest is not None:
+        return f"{ref.name}@{ref.digest}"
+    raise ValueError(f"internal inconsistency: Docker reference {ref.familiar_string()} has neither a tag nor a digest")
+
+
+def docker_reference_namespaces(ref: DockerReference) -> list[str]:
+    """The broader scopes of ``ref``, most specific first (c/i ``PolicyConfigurationNamespaces``).
+
+    The repository, each parent namespace, ``host[:port]``, then the ``*.domain`` wildcards
+    of the host with its port stripped (none for a bracketed IPv6 host).
+    """
+    out: list[str] = []
+    name = ref.name
+    while True:
+        out.append(name)
+        slash = name.rfind("/")
+        if slash == -1:
+            break
+        name = name[:slash]
+    if name.startswith("["):  # an IPv6 literal has no parent domains
+        return out
+    host = name.partition(":")[0]
+    while "." in host:
+        host = host.split(".", 1)[1]
+        out.append("*." + host)
+    return out
 
 
 def _explain_format_error(s: str, full: str) -> str:

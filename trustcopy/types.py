@@ -59,14 +59,26 @@ class SystemContext:
     override_arch: str | None = None
     override_os: str | None = None
     override_variant: str | None = None
+    #: registries.d directory (``--registries.d``): where signatures of registry images are
+    #: stored (lookaside). None: ``$HOME/.config/containers/registries.d``, else
+    #: ``/etc/containers/registries.d``.
     registries_d: str | None = None
+    #: registries.conf file (``--registries-conf``): mirrors, location rewriting, insecure and
+    #: blocked registries. None: ``$CONTAINERS_REGISTRIES_CONF``, else the usual files.
+    registries_conf: str | None = None
     #: For transports that need temporary space (archives): created beside the target
     #: when None, so that the final rename is atomic.
     tmp_dir: str | None = None
     # Registry options; the docker transport reads these.
     auth_file: str | None = None
     docker_cert_path: str | None = None
+    #: docker: False turns TLS verification off (and lets plain HTTP be tried) for every
+    #: registry. True verifies, except where registries.conf marks the endpoint ``insecure``
+    #: and the user did not ask for verification explicitly (docker_tls_verify_explicit).
     docker_tls_verify: bool = True
+    #: docker: docker_tls_verify was given by the user (``--tls-verify[=BOOL]``); it then wins
+    #: over registries.conf's ``insecure``, as skopeo's flag does.
+    docker_tls_verify_explicit: bool = False
     docker_username: str | None = None
     docker_password: str | None = field(default=None, repr=False)
     docker_bearer_token: str | None = field(default=None, repr=False)

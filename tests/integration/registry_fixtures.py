@@ -122,7 +122,8 @@ def _die_with_parent() -> None:
 class RegistryServer:
     """One ``docker-registry serve`` process with its own config and storage."""
 
-    def __init__(self, workdir: Path, *, tls: TLSMaterial | None = None, auth: dict[str, Any] | None = None) -> None:
+    def __init__(self, workdir: Path, *, tls: TLSMaterial | None = None, auth: dict[str, Any] | None = None,
+                 headers: dict[str, list[str]] | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.tls = tls
@@ -131,6 +132,8 @@ class RegistryServer:
         http_cfg: dict[str, Any] = {"addr": f"127.0.0.1:{self.port}", "secret": "trustcopy-test-secret"}
         if tls is not None:
             http_cfg["tls"] = {"certificate": str(tls.server_cert), "key": str(tls.server_key)}
+        if headers:  # added to every answer (OpenShift's registry advertises X-Registry-Supports-Signatures so)
+            http_cfg["headers"] = headers
         config: dict[str, Any] = {
             "version": 0.1,
             "log": {"level": "error", "accesslog": {"disabled": True}},

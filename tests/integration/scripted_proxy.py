@@ -37,6 +37,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class ScriptedProxy:
             def _handle(self) -> None:
                 body = self._read_body()
                 scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
-                seen = Seen(scheme, self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                seen = Seen(scheme, self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with proxy._lock:
                     proxy.seen.append(seen)
                 answer = proxy.answer(seen)

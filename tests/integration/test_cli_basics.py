@@ -133,10 +133,22 @@ def test_command_timeout_aborts_and_cleans_up(tmp_path: Path, insecure_policy: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["insecure-policy.json", "src"]
 
 
-def test_registries_d_is_refused_until_lookaside_lands(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    r = run_cli("--registries.d", str(tmp_path), "inspect", f"dir:{tmp_path}")
-    assert r.exit_code == 2
-    assert "--registries.d" in r.stderr
+@pytest.mark.parametrize("command", [["inspect"], ["delete"], ["list-tags"], ["verify"], ["policy", "explain"],
+                                     ["copy", "--dest-tls-verify=false"]], ids=lambda c: " ".join(c[:2]))
+def test_registry_configuration_flags_reach_the_docker_transport(  # type: ignore[no-untyped-def]
+        run_cli, tmp_path: Path, insecure_policy: Path, command: list[str]) -> None:
+    """Every command that opens docker:// images reads --registries.d and --registries-conf (nothing is contacted:
+    a named file or directory that does not exist fails first, naming it)."""
+    image = "docker://127.0.0.1:9/ns/app" + ("" if command == ["list-tags"] else ":1")
+    extra = [f"dir:{tmp_path}/out"] if command[0] == "copy" else []
+    missing = tmp_path / "no-such-registries.d"
+    r = run_cli("--policy", str(insecure_policy), "--registries.d", str(missing), *command, image, *extra)
+    assert r.exit_code in (1, 2), r.stderr
+    assert "error[registries-d-not-found]" in r.stderr and str(missing) in r.stderr
+    conf = tmp_path / "no-such-registries.conf"
+    r = run_cli("--policy", str(insecure_policy), *command, "--registries-conf", str(conf), image, *extra)
+    assert "error[registries-conf-not-found]" in r.stderr and str(conf) in r.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_policy_from_a_pipe_like_process_substitution(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import base64
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from imagefactory import example_image, write_oci
@@ -97,15 +98,16 @@ def test_wrong_passphrase_fails_and_writes_nothing(keys: Path, capsys: pytest.Ca
     assert not (keys / "signed").exists()
 
 
+@pytest.mark.registry
 def test_sigstore_signing_to_a_registry_is_refused_with_the_reason(
-        keys: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        keys: Path, capsys: pytest.CaptureFixture[str], plain_registry: Any) -> None:
     write_oci({"1.0": example_image()}, str(keys / "src"))
-    status = main(["--policy", str(policy(keys, {"type": "matchExact"})), "copy", "-q",
+    status = main(["--policy", str(policy(keys, {"type": "matchExact"})), "copy", "-q", "--dest-tls-verify=false",
                    "--sign-by-sigstore-private-key", str(keys / "key.private"), "--sign-passphrase-file",
-                   str(keys / "pass"), f"oci:{keys}/src:1.0", "docker://127.0.0.1:9/team/app:1"])
+                   str(keys / "pass"), f"oci:{keys}/src:1.0", f"docker://{plain_registry.host}/team/app:1"])
     assert status == 1
     err = capsys.readouterr().err
-    assert "signature" in err and "registry" in err
+    assert "error[sigstore-signing-unsupported]" in err and "registry" in err
 
 
 def test_sigstore_bundle_flag_needs_a_sigstore_key(keys: Path, capsys: pytest.CaptureFixture[str]) -> None:

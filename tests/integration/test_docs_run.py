@@ -1,4 +1,4 @@
-"""The documented walkthroughs run as written: docs/promotion.md end to end, and docs/ci.md's GitLab job.
+"""The documented walkthroughs run as written: docs/promotion.md (dir: and registries) and docs/ci.md's GitLab job.
 
 Both run the page's own shell lines with bash and the installed ``trustcopy`` on PATH; only
 the environment is the test's (a temporary directory, throw-away GPG keys, a real TLS
@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from gpghelpers import GPGHome
@@ -79,7 +81,7 @@ def test_promotion_refuses_what_ci_did_not_sign(tmp_path: Path, new_home: Callab
 
 @pytest.mark.registry
 def test_gitlab_job_runs_as_written(tmp_path: Path, tls_registry: RegistryServer) -> None:
-    """Its login, policy test and verify lines, against a real TLS registry; verify fails closed (no signatures yet)."""
+    """Its login, policy test and verify lines, against a real TLS registry; verify fails closed (an unsigned image)."""
     job = next(yaml.safe_load(b) for b in fenced_blocks(ROOT / "docs" / "ci.md", "yaml") if "verify-image" in b)
     lines = [line for line in [*job["verify-image"]["before_script"], *job["verify-image"]["script"]]
              if "trustcopy" in line]
@@ -106,7 +108,7 @@ def test_gitlab_job_runs_as_written(tmp_path: Path, tls_registry: RegistryServer
         proc = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
         statuses.append(proc.returncode)
         assert "not-checked-by-this-registry" not in proc.stdout + proc.stderr
-    assert statuses == [0, 0, 1]  # login, policy test pass; verify rejects: no registry signatures yet
+    assert statuses == [0, 0, 1]  # login, policy test pass; verify rejects: the image is not signed
     assert (tmp_path / "run" / "containers" / "auth.json").exists()
     cases = ET.parse(tmp_path / "policy-tests.xml").getroot()
     assert cases.get("tests") == "1" and cases.get("failures") == "0"
@@ -114,3 +116,55 @@ def test_gitlab_job_runs_as_written(tmp_path: Path, tls_registry: RegistryServer
     failure = report.find("./testsuite/testcase/failure")
     assert failure is not None and failure.get("type") == "NO_SIGNATURES"
     assert (tmp_path / "verified.txt").read_text() == ""
+
+
+def _registry_walkthrough(tmp_path: Path, registry: RegistryServer, home: GPGHome, *,
+                          wrong_ci_key: bool = False) -> tuple[subprocess.CompletedProcess[str], Path, str]:
+    """docs/promotion.md's registry block, with its WORK and REGISTRY lines replaced."""
+    script = list(fenced_blocks(ROOT / "docs" / "promotion.md", "sh"))[1]
+    assert script.startswith("WORK=/srv/promotion-registry\nREGISTRY=registry.example.com\n")
+    work = tmp_path / "promotion"
+    script = f"WORK={work}\nREGISTRY={registry.host}\n" + script.split("\n", 2)[2]
+    if wrong_ci_key:
+        script = script.replace('--sign-by "$CI_FPR"', '--sign-by "$RELEASE_FPR"', 1)
+    assert registry.tls is not None
+    certs = tmp_path / "home" / ".config" / "containers" / "certs.d" / registry.host
+    certs.mkdir(parents=True)
+    (certs / "ca.crt").write_bytes(registry.tls.ca_cert.read_bytes())
+    ci = home.gen_key("CI <ci@example.com>")
+    release = home.gen_key("Release <release@example.com>")
+    write_oci({"app": example_image()}, str(work / "build"))
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env=_env(HOME=str(tmp_path / "home"), GNUPGHOME=home.path, CI_FPR=ci, RELEASE_FPR=release,
+                                   XDG_RUNTIME_DIR=str(tmp_path / "home")),
+                          check=False)
+    return proc, work, ci
+
+
+@pytest.mark.gpg
+@pytest.mark.registry
+def test_promotion_between_registries_runs_as_written(tmp_path: Path, new_home: Callable[[], GPGHome],
+                                                      tls_registry: RegistryServer) -> None:
+    proc, work, ci = _registry_walkthrough(tmp_path, tls_registry, new_home())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"key {ci}" in proc.stdout  # policy explain showed CI's verified signature
+    digest = example_image().digest
+    hexd = digest.split(":")[1]
+    store = work / "sigstore"
+    assert sorted(str(p.relative_to(store)) for p in store.rglob("signature-*")) == [
+        f"prod/app@sha256={hexd}/signature-1", f"prod/app@sha256={hexd}/signature-2",
+        f"staging/app@sha256={hexd}/signature-1"]
+    assert (work / "verified.txt").read_text() == f"{tls_registry.host}/prod/app@{digest}\n"  # pullable by digest
+
+
+@pytest.mark.gpg
+@pytest.mark.registry
+def test_registry_promotion_refuses_what_ci_did_not_sign(tmp_path: Path, new_home: Callable[[], GPGHome],
+                                                         tls_registry: RegistryServer) -> None:
+    proc, work, _ = _registry_walkthrough(tmp_path, tls_registry, new_home(), wrong_ci_key=True)
+    assert proc.returncode == 1
+    assert "UNKNOWN_KEY" in proc.stdout + proc.stderr
+    assert not (work / "sigstore" / "prod").exists()
+    assert tls_registry.tls is not None
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(tls_registry.tls.ca_cert))) as client:
+        assert client.get(f"{tls_registry.url}/v2/_catalog").json()["repositories"] == ["staging/app"]

@@ -133,16 +133,24 @@ def test_where_errors(run_cli, args: list[str], needle: str) -> None:  # type: i
     assert needle in r.stderr
 
 
-def test_registries_d_given_before_the_command_works_for_lookaside_but_not_for_copy(  # type: ignore[no-untyped-def]
+def test_registry_configuration_given_before_or_after_the_command(  # type: ignore[no-untyped-def]
         run_cli, tmp_path: Path) -> None:
+    """--registries.d and --registries-conf are global options: before the command or after it (the later wins)."""
     regd = tmp_path / "registries.d"
     regd.mkdir()
-    conf = tmp_path / "empty.conf"
-    conf.write_text("")
-    r = run_cli("--registries.d", str(regd), "lookaside", "where", "--registries-conf", str(conf), "busybox")
-    assert r.exit_code == 0, r.stderr
-    r = run_cli("--registries.d", str(regd), "copy", f"dir:{tmp_path}/a", f"dir:{tmp_path}/b")
-    assert r.exit_code == 2 and "--registries.d is not supported yet by this command" in r.stderr
+    (regd / "a.yaml").write_text("docker:\n  example.com:\n    lookaside: file:///srv/sigs\n")
+    conf = tmp_path / "mirrors.conf"
+    conf.write_text('[[registry]]\nlocation = "example.com"\n[[registry.mirror]]\nlocation = "mirror.local:5000"\n')
+    before = run_cli("--registries.d", str(regd), "--registries-conf", str(conf), "lookaside", "where", "--output",
+                     "json", "example.com/ns/app:1")
+    after = run_cli("lookaside", "where", "--registries.d", str(regd), "--registries-conf", str(conf), "--output",
+                    "json", "example.com/ns/app:1")
+    assert before.exit_code == after.exit_code == 0, before.stderr + after.stderr
+    assert before.stdout == after.stdout
+    doc = json.loads(before.stdout)
+    assert doc["registriesConf"]["files"][0] == str(conf)
+    assert [r["reference"] for r in doc["read"]] == ["mirror.local:5000/ns/app:1", "example.com/ns/app:1"]
+    assert doc["write"]["lookaside"]["url"] == "file:///srv/sigs"
 
 
 def test_lookaside_is_listed_in_help(run_cli) -> None:  # type: ignore[no-untyped-def]

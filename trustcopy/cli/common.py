@@ -28,6 +28,7 @@ class GlobalOptions:
     policy: str | None = None
     insecure_policy: bool = False
     registries_d: str | None = None
+    registries_conf: str | None = None
     override_arch: str | None = None
     override_os: str | None = None
     override_variant: str | None = None
@@ -58,6 +59,7 @@ class GlobalOptions:
             override_os=self.override_os,
             override_variant=self.override_variant,
             registries_d=self.registries_d,
+            registries_conf=self.registries_conf,
             tmp_dir=self.tmpdir,
             command_timeout=self.command_timeout,
             registry_session=self._registry_session(),
@@ -105,6 +107,8 @@ _GLOBAL_OPTIONS: list[Callable[[F], F]] = [
     click.option("--insecure-policy", is_flag=True, default=None, help="Run without any policy check."),
     click.option("--registries.d", "registries_d", metavar="DIR", default=None,
                  help="Use registry configuration files in DIR (e.g. for signature storage)."),
+    click.option("--registries-conf", "registries_conf", metavar="FILE", default=None,
+                 help="Use FILE instead of the registries.conf files (mirrors, insecure and blocked registries)."),
     click.option("--override-arch", metavar="ARCH", default=None,
                  help="Use ARCH instead of the machine's architecture for choosing images."),
     click.option("--override-os", metavar="OS", default=None,
@@ -128,12 +132,14 @@ def add_global_options(func: F) -> F:
 
 
 def global_options(
-    ctx: click.Context, kwargs: dict[str, Any], *, accepts_registries_d: bool = False
+    ctx: click.Context, kwargs: dict[str, Any], *, accepts_registries_d: bool = True
 ) -> GlobalOptions:
     """Merge the flags given after the command into the context's GlobalOptions.
 
     Removes them from ``kwargs`` so the command sees only its own options.
-    ``accepts_registries_d``: the command uses ``--registries.d`` (others still refuse it).
+    ``accepts_registries_d`` is ignored: every command honours ``--registries.d`` and
+    ``--registries-conf`` now (through the SystemContext); it stays so that callers
+    written while some commands refused it keep working.
     """
     opts = ctx.find_object(GlobalOptions)
     if opts is None:
@@ -141,7 +147,7 @@ def global_options(
     given = {k: kwargs.pop(k) for k in list(kwargs) if k in GLOBAL_OPTION_NAMES}
     opts.update(given)
     _configure_logging(opts)
-    _apply_process_options(opts, accepts_registries_d=accepts_registries_d)
+    _apply_process_options(opts)
     return opts
 
 
@@ -151,18 +157,12 @@ class CommandTimeoutError(TrustcopyError):
     default_code = "command-timeout"
 
 
-def _apply_process_options(opts: GlobalOptions, *, accepts_registries_d: bool = False) -> None:
-    """Make the process-wide flags take effect (or refuse those that cannot yet)."""
+def _apply_process_options(opts: GlobalOptions) -> None:
+    """Make the process-wide flags take effect."""
     import os
     import signal
     import threading
 
-    if opts.registries_d is not None and not accepts_registries_d:
-        raise UsageError(
-            "--registries.d is not supported yet by this command: the docker:// transport does not read or "
-            "write lookaside signatures yet (only `trustcopy lookaside where` uses registries.d)",
-            code="unsupported-option",
-        )
     if opts.tmpdir is not None:
         if not os.path.isdir(opts.tmpdir):
             raise UsageError(f"--tmpdir {opts.tmpdir}: not a directory")

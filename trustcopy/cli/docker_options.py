@@ -210,8 +210,9 @@ def docker_system_context(base: SystemContext, values: dict[str, Any], prefix: s
     verify = get("tls_verify")
     if verify is None:
         verify = deprecated
-    if verify is not None:
+    if verify is not None:  # given by the user: wins over registries.conf's insecure, as in skopeo
         sys.docker_tls_verify = bool(verify)
+        sys.docker_tls_verify_explicit = True
     if values.get("retry_times") is not None:
         sys.retry_times = values["retry_times"]
     if values.get("retry_delay") is not None:

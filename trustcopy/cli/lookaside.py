@@ -23,26 +23,24 @@ _OUTPUT = click.option("-o", "--output", type=click.Choice(["text", "json"]), de
 @click.pass_context
 def lookaside_group(ctx: click.Context, **kwargs: Any) -> None:
     """Lookaside signature stores (registries.d): where signatures of registry images live."""
-    global_options(ctx, kwargs, accepts_registries_d=True)
+    global_options(ctx, kwargs)
 
 
 @lookaside_group.command("where")
 @click.argument("image", metavar="IMAGE")
-@click.option("--registries-conf", "registries_conf", metavar="FILE", default=None,
-              help="Use FILE instead of the registries.conf files (as skopeo --registries-conf).")
 @_OUTPUT
 @add_global_options
 @click.pass_context
 def where_cmd(ctx: click.Context, **kwargs: Any) -> None:
     """Show where signatures of IMAGE (docker://NAME[:TAG|@DIGEST] or NAME) are read and written."""
-    opts = global_options(ctx, kwargs, accepts_registries_d=True)
+    opts = global_options(ctx, kwargs)
     from trustcopy.stores.registries_d import load_registries_d
     from trustcopy.stores.where import where
     from trustcopy.sysregistries import load_registries_conf
 
     ref = _parse_image(kwargs["image"])
     registries_d = load_registries_d(opts.registries_d, report_warnings=False)
-    registries_conf = load_registries_conf(kwargs["registries_conf"], report_warnings=False)
+    registries_conf = load_registries_conf(opts.registries_conf, report_warnings=False)
     result = where(ref, registries_d, registries_conf)
     if kwargs["output"] == "json":
         echo_json(result.to_json())

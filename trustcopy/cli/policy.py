@@ -157,7 +157,7 @@ def test_cmd(ctx: click.Context, **kwargs: Any) -> None:
     trace. Exit status: 0 all cases pass, 1 a case fails or cannot be evaluated, 2 the
     file, the policy or the flags are invalid.
     """
-    opts = global_options(ctx, kwargs, accepts_registries_d=True)
+    opts = global_options(ctx, kwargs)
     from trustcopy.cli.docker_options import apply_image_docker_options
     from trustcopy.copy.policytest import load_policy_tests, run_policy_tests
     from trustcopy.errors import TrustcopyError, UsageError

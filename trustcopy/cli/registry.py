@@ -102,6 +102,7 @@ def _login_context(opts: Any, kwargs: dict[str, Any]) -> Any:
         sys_ctx.docker_cert_path = kwargs["cert_dir"]
     if kwargs.get("tls_verify") is not None:
         sys_ctx.docker_tls_verify = kwargs["tls_verify"]
+        sys_ctx.docker_tls_verify_explicit = True
     return sys_ctx
 
 

@@ -42,9 +42,9 @@ def verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
     with the digest that was verified. Exit status: 0 all accepted, 1 one rejected, 2 an
     image could not be evaluated (or a usage, policy or configuration error).
     """
-    # --registries.d goes into the SystemContext; it takes effect when the docker://
-    # transport reads lookaside signatures (issue 10, phase 2).
-    opts = global_options(ctx, kwargs, accepts_registries_d=True)
+    # --registries.d and --registries-conf go into the SystemContext: the docker:// transport
+    # reads signatures from the lookaside they name (through mirrors, if any).
+    opts = global_options(ctx, kwargs)
     from trustcopy.copy.verify import failed_report, verify_images
     from trustcopy.errors import TrustcopyError
 

@@ -5,7 +5,8 @@ with ``--multi-arch system`` (the default) one instance, chosen for the (overrid
 platform, is copied as a plain image. With ``all`` every instance goes through
 :func:`copy_single_image` (so each passes the policy gate, as in containers/image) and
 the list is rewritten for any instance whose manifest changed, converted to the list
-type the destination takes, and written last.
+type the destination takes, and written last. With ``--sign-by`` every instance and the
+list are signed (as skopeo 1.9.3 does), all claiming the same identity.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trustcopy.copy.options import CopyOptions
-from trustcopy.copy.single import PolicyGate, SingleResult, copy_single_image
+from trustcopy.copy.single import PolicyGate, SingleResult, copy_single_image, new_signatures
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError, SignatureError, UsageError
 from trustcopy.image.unparsed import UnparsedImage
@@ -39,12 +40,14 @@ def copy_all(
         raise ManifestError(f"{dest.reference} cannot store manifest lists; copy one instance instead",
                             code="manifest-list-unsupported")
     list_sigs = [] if options.remove_signatures else toplevel.signatures()
-    if list_sigs and (reason := dest.supports_signatures()) is not None:
+    if options.sign_by_sigstore_private_key:
+        raise UsageError("signing a whole manifest list with a sigstore key (--all with "
+                         "--sign-by-sigstore-private-key) is not supported yet", code="unsupported-option")
+    signing = bool(options.sign_by)
+    if (list_sigs or signing) and (reason := dest.supports_signatures()) is not None:
         raise SignatureError(f"cannot copy signatures to {dest.reference}: {reason}", code="signatures-unsupported",
-                             hint="use --remove-signatures to copy the image without its signatures")
-    if options.sign_by or options.sign_by_sigstore_private_key:
-        raise UsageError("signing a whole manifest list (--all with --sign-by) is not supported yet",
-                         code="unsupported-option")
+                             hint="use --remove-signatures to copy the image without its signatures" if list_sigs
+                             else None)
 
     list_type = _list_type_for(manifest_list.media_type, dest, options.force_manifest_type)
 
@@ -72,9 +75,12 @@ def copy_all(
     out = new_list.serialize() if changed else toplevel.manifest()[0]
     options.say("Writing manifest list to image destination")
     dest.put_manifest(out, None)
-    if list_sigs:
+    # As skopeo (containers/image copyMultipleImages): each instance was signed by
+    # copy_single_image, and the list is signed as written, with the same identity.
+    new_sigs = new_signatures(out, dest, options) if signing else []
+    if list_sigs or new_sigs:
         options.say("Storing list signatures")
-        dest.put_signatures(list_sigs, None)
+        dest.put_signatures([*list_sigs, *new_sigs], None)
     return SingleResult(manifest=out, media_type=list_type, digest=manifest_digest(out))
 
 

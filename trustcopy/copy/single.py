@@ -213,7 +213,7 @@ def copy_single_image(
     options.say("Writing manifest to image destination")
     dest.put_manifest(out, digest if target_instance else None)
 
-    new_sigs = _new_signatures(out, dest, options) if wants_new_sigs else []
+    new_sigs = new_signatures(out, dest, options) if wants_new_sigs else []
     if sigs or new_sigs:
         options.say("Storing signatures")
         dest.put_signatures([*sigs, *new_sigs], digest if target_instance else None)
@@ -260,8 +260,8 @@ def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type
                            manifest_type=manifest_type)
 
 
-def _new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[Signature]:
-    """Sign the manifest as written, claiming --sign-identity or the destination's name."""
+def new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[Signature]:
+    """Sign the manifest (or manifest list) as written, claiming --sign-identity or the destination's name."""
     identity = options.sign_identity or dest.reference.docker_reference()
     if identity is None:
         raise UsageError(

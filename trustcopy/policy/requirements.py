@@ -360,12 +360,21 @@ def summarize(results: Sequence[SigResult], none_message: str) -> ImageResult:
     reasons = [_failure(r) for r in results]
     codes = {code for code, _ in reasons}
     if len(results) == 1:
-        return ImageResult(False, reasons[0][0], reasons[0][1], tuple(results))
+        info = results[0].info
+        where = f" (signature {info.index} at {info.location})" if info is not None and info.location else ""
+        return ImageResult(False, reasons[0][0], reasons[0][1] + where, tuple(results))
     code = codes.pop() if len(codes) == 1 else Reason.SIGNATURES_REJECTED
-    text = "; ".join(
-        f"signature {r.info.index if r.info else '?'}: {msg}" for r, (_, msg) in zip(results, reasons, strict=True)
-    )
+    text = "; ".join(f"signature {_index(r)}: {msg}{_at(r)}" for r, (_, msg) in zip(results, reasons, strict=True))
     return ImageResult(False, code, f"None of the signatures were accepted, reasons: {text}", tuple(results))
+
+
+def _index(result: SigResult) -> str:
+    return str(result.info.index) if result.info is not None else "?"
+
+
+def _at(result: SigResult) -> str:
+    """`` (at LOCATION)``: where the transport found the signature (a lookaside URL, a file), if known."""
+    return f" (at {result.info.location})" if result.info is not None and result.info.location else ""
 
 
 def _failure(result: SigResult) -> tuple[Reason, str]:

@@ -440,6 +440,32 @@ def _makedirs(path: str) -> None:
         os.chmod(directory, 0o755)  # noqa: S103 (a store is published: others must read it, as c/i makes it)
 
 
+def writable_problem(location: LookasideLocation) -> str | None:
+    """Why signatures cannot be written to ``location``, or None when they probably can.
+
+    Checked before a copy pushes anything, so that an unusable store fails the copy while
+    the destination is untouched: an http(s) store (with containers/image's hint), a
+    store directory (or its nearest existing ancestor) that is not a writable directory,
+    or one that leads out of the store through a symlink. Writing can still fail later
+    (a full disk); this only catches what is wrong before we start.
+    """
+    if location.scheme != "file":
+        origin = f" ({location.origin})" if location.origin else ""
+        return (f"writing to a {location.scheme} lookaside {redact_url(location.base_url)}{origin} directly is not "
+                f"supported; {WRITE_HINT}")
+    directory = os.path.dirname(location.signature_dir(Digest.from_bytes(b"")))
+    existing = _nearest_existing(directory)
+    try:
+        _check_inside(location, existing)
+    except SignatureError as exc:
+        return exc.message
+    if not os.path.isdir(existing):
+        return f"cannot write signatures under {directory}: {existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write signatures under {directory}: {existing} is not writable"
+    return None
+
+
 def write_signatures(location: LookasideLocation, digest: Digest, signatures: Sequence[Signature]) -> None:
     """Store ``signatures`` as ``signature-1..N`` of ``digest``, removing later ones.
 

@@ -58,6 +58,8 @@ from trustcopy.errors import ConfigError, InvalidReferenceError
 from trustcopy.limits import MiB, read_file_at_most
 from trustcopy.reference import (
     DockerReference,
+    docker_reference_identity,
+    docker_reference_namespaces,
     is_valid_domain,
     parse_named,
     parse_normalized_named,
@@ -142,30 +144,21 @@ class AttachmentsChoice:
 
 
 def policy_scopes(ref: DockerReference) -> list[str]:
-    """The lookup keys for ``ref``, most specific first (c/i ``PolicyConfigurationIdentity`` + ``Namespaces``).
+    """The lookup keys for ``ref``, most specific first: the docker transport's policy scopes.
 
-    Keep in sync with transports/docker/reference.py (a unit test compares both).
+    c/i ``PolicyConfigurationIdentity`` + ``Namespaces``, from :mod:`trustcopy.reference`
+    (the same functions the docker transport uses, so the two cannot drift apart). A
+    name-only reference (a push without a tag, ``NAME@@unknown-digest@@``) starts at its
+    repository, as containers/image's identity for it is the repository name.
 
     Raises:
-        ValueError: ``ref`` has both or neither of a tag and a digest (API misuse).
+        ValueError: ``ref`` has both a tag and a digest (API misuse).
     """
-    if (ref.tag is None) == (ref.digest is None):
-        raise ValueError(f"a lookaside lookup needs exactly one of a tag and a digest: {ref}")
-    out = [str(ref)]
-    name = ref.name
-    while True:
-        out.append(name)
-        slash = name.rfind("/")
-        if slash == -1:
-            break
-        name = name[:slash]
-    if name.startswith("["):
-        return out
-    host = name.partition(":")[0]
-    while "." in host:
-        host = host.split(".", 1)[1]
-        out.append("*." + host)
-    return out
+    if ref.tag is not None and ref.digest is not None:
+        raise ValueError(f"a lookaside lookup needs at most one of a tag and a digest: {ref}")
+    if ref.is_name_only:
+        return docker_reference_namespaces(ref)
+    return [docker_reference_identity(ref), *docker_reference_namespaces(ref)]
 
 
 @dataclass(frozen=True)
@@ -199,7 +192,7 @@ class RegistriesD:
         Raises:
             ConfigError: the URL chosen is unusable (code ``lookaside-url-invalid``),
                 naming the file, section and key.
-            ValueError: ``ref`` has both or neither of a tag and a digest.
+            ValueError: ``ref`` has both a tag and a digest.
         """
         sections = self.sections_for(ref)
         matched = tuple(s.label for s in sections)

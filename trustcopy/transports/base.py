@@ -186,7 +186,10 @@ class ImageDestination(_Closing):
     def supports_signatures(self) -> str | None:
         """``None`` when signatures can be stored, else the reason they cannot.
 
-        Declared by mixing in stubs.NoSignatures or stubs.AlwaysSupportsSignatures.
+        Declared by mixing in stubs.NoSignatures or stubs.AlwaysSupportsSignatures, or
+        answered by the destination when it depends on configuration (``docker://``: the
+        registry's signature API, or a writable registries.d store). The copy asks before
+        it writes anything, so a "no" leaves the destination untouched.
         """
 
     @property

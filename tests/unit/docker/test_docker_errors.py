@@ -138,3 +138,24 @@ def test_deeply_nested_error_body_is_not_a_crash() -> None:
     body = b"[" * 200_000 + b"]" * 200_000
     assert parse_error_body(body) == []
     assert isinstance(response_error(_resp(500, body), body, "x"), RegistryHTTPError)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_error_for_an_answer_already_read_to_its_end(method: str) -> None:
+    """The client reads bodiless answers (HEAD, Content-Length: 0) to keep the connection; mapping one
+    afterwards must not trip over httpx's StreamConsumed (a RuntimeError, not an httpx error)."""
+    from trustcopy.transports.docker.errors import error_for
+
+    def stream() -> httpx.Response:
+        request = httpx.Request(method, "https://reg.example/extensions/v2/ns/app/signatures/sha256:x")
+        return httpx.Response(404, stream=httpx.ByteStream(b""), headers={"Content-Length": "0"}, request=request)
+
+    response = stream()
+    response.read()
+    err = error_for(response, "reading signatures")
+    assert isinstance(err, ImageNotFoundError)
+    assert err.message == "reading signatures: unexpected HTTP status 404 Not Found"
+    consumed = stream()
+    for _ in consumed.iter_raw():
+        pass
+    assert isinstance(error_for(consumed, "reading signatures"), ImageNotFoundError)

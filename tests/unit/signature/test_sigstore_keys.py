@@ -227,7 +227,11 @@ def _run_on_a_terminal(args: list[str], answers: list[bytes]) -> tuple[int, byte
         if not chunk:
             break
         screen += chunk
-        if pending and screen.rstrip().endswith(b":"):
+        # Answer each prompt once, when it is the last thing on the screen: not when getpass's own
+        # newline follows it (rstrip would hide that), or the answer lands between two prompts,
+        # where echo is back on and the next prompt's TCSAFLUSH discards it.
+        prompts = screen.count(b": ")
+        if pending and screen.endswith(b": ") and prompts > len(answers) - len(pending):
             os.write(fd, pending.pop(0))
     else:  # pragma: no cover - a hung child fails the test instead of hanging it
         os.kill(pid, 9)

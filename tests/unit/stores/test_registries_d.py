@@ -393,7 +393,10 @@ SCOPE_REFS = ["busybox", "example.com/ns/app:1", f"example.com:5000/a/b/c@sha256
 
 @pytest.mark.parametrize("text", SCOPE_REFS)
 def test_lookup_scopes_match_the_docker_transports_policy_scopes(text: str) -> None:
-    from trustcopy.transports.docker.reference import docker_reference_identity, docker_reference_namespaces
+    """The section keys are what a docker:// reference gives the policy (one rule, in trustcopy.reference)."""
+    from trustcopy.transports.alltransports import parse_image_name
 
     r = ref(text)
-    assert policy_scopes(r) == [docker_reference_identity(r), *docker_reference_namespaces(r)]
+    image = parse_image_name(f"docker://{r}")
+    assert policy_scopes(r) == [image.policy_configuration_identity(), *image.policy_configuration_namespaces()]
+    assert policy_scopes(r)[0] == str(r)

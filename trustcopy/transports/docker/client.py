@@ -7,8 +7,13 @@ command's, from ``SystemContext.registry_session``, or a private one it closes i
 
 Invariants:
 - ``docker.io`` is served from ``registry-1.docker.io``. The scheme is HTTPS; plain HTTP
-  is tried only when the user turned TLS verification off for this registry (as
-  containers/image: HTTPS first, HTTP if that fails).
+  is tried only when TLS verification is off for this registry (as containers/image:
+  HTTPS first, HTTP if that fails): ``--tls-verify=false``, or registries.conf's
+  ``insecure`` for the entry matching the repository (or the mirror's own ``insecure``,
+  which the source passes), unless the user asked for verification explicitly.
+- A repository whose registries.conf entry is ``blocked`` is refused before anything is
+  sent (``registry-blocked``, naming the entry), as containers/image refuses it for
+  every client: pulls, pushes, deletes, tag lists and logins.
 - Only requests whose body can be sent again (none, or bytes) are retried: after
   connection errors and 408/429/5xx, ``retry_times`` times with exponential backoff
   from ``retry_delay`` (capped at 60 s), honouring ``Retry-After``; never past the
@@ -31,11 +36,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
 
-from trustcopy.errors import NetworkError, RegistryError, TrustcopyError
+from trustcopy.errors import NetworkError, RegistryError, TransportError, TrustcopyError
 from trustcopy.redact import redact_url
 from trustcopy.transports.docker import certs
 from trustcopy.transports.docker.auth import (
@@ -55,6 +60,11 @@ from trustcopy.transports.docker.errors import (
 )
 from trustcopy.transports.docker.session import RegistrySession, session_from
 from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, SystemContext
+
+if TYPE_CHECKING:
+    from trustcopy.stores.lookaside import HTTPOptions
+    from trustcopy.sysregistries import Registry
+    from trustcopy.transports.docker.regconfig import RegistryConfig
 
 log = logging.getLogger("trustcopy.docker")
 
@@ -109,8 +119,15 @@ class RegistryClient:
         path: the repository path within the registry (``library/busybox``).
         actions: token actions for the repository (``pull``, ``pull,push``, ``*``).
         credentials: overrides the lookup from flags and auth files (login uses this).
-        session: pings, TLS contexts, pools and blob locations to share; default: the one
-            ``sys.registry_session`` carries, else a private session closed by :meth:`close`.
+        session: pings, TLS contexts, pools, blob locations and the registry configuration
+            to share; default: the one ``sys.registry_session`` carries, else a private
+            session closed by :meth:`close`.
+        insecure: the endpoint's ``insecure`` (a pull source from registries.conf); None:
+            the registries.conf entry matching ``domain/path`` decides.
+
+    Raises:
+        TransportError: registries.conf blocks the repository (code ``registry-blocked``).
+        ConfigError: registries.d / registries.conf or a certificate directory is invalid.
     """
 
     def __init__(
@@ -122,6 +139,7 @@ class RegistryClient:
         *,
         credentials: Credentials | None = None,
         session: RegistrySession | None = None,
+        insecure: bool | None = None,
     ) -> None:
         from trustcopy.transports.docker.authfile import credentials_for_reference
 
@@ -131,7 +149,6 @@ class RegistryClient:
         self.path = path
         # No repository (login's "GET /v2/"): the token is requested without a scope.
         self.scope: Scope | None = repository_scope(path, actions) if path else None
-        self.verify = sys.docker_tls_verify
         self.retry_times = DEFAULT_RETRY_TIMES if sys.retry_times is None else max(0, sys.retry_times)
         self.retry_delay = DEFAULT_RETRY_DELAY if sys.docker_retry_delay is None else max(0.0, sys.docker_retry_delay)
         self._retry_growth = 1.0 if sys.docker_retry_delay_fixed else 2.0
@@ -145,7 +162,28 @@ class RegistryClient:
         if shared is None:  # nobody handed one down: a private session, closed with this client
             shared = self._own_session = RegistrySession()
         self.session = shared
-        tls_key, context = self.session.tls(certs.cert_dir_for(sys, domain), self.verify)
+        try:
+            #: registries.d and registries.conf, read once per session (regconfig.py).
+            self.config: RegistryConfig = self.session.registry_config(sys)
+            #: The registries.conf entry for this repository (or host), if any.
+            self.registry: Registry | None = self.config.find_registry(f"{domain}/{path}" if path else domain)
+            if self.registry is not None and self.registry.blocked:
+                raise TransportError(
+                    f"accessing {domain}/{path or ''}: registry {self.registry.prefix} is blocked by "
+                    f"{self.registry.describe()}",
+                    code="registry-blocked",
+                    context={"registry": domain, "file": self.registry.file, "prefix": self.registry.prefix},
+                )
+            skip_verify = self.registry.insecure if self.registry is not None else False
+            if insecure is not None:
+                skip_verify = insecure
+            #: Whether TLS is verified (False also lets plain HTTP be tried): see the module docstring.
+            self.verify = sys.docker_tls_verify and (sys.docker_tls_verify_explicit or not skip_verify)
+            tls_key, context = self.session.tls(certs.cert_dir_for(sys, domain), self.verify)
+        except BaseException:
+            self.close()
+            raise
+        self._tls_context = context
         self._ping_key = (self.host, tls_key)
         self._http = self.session.http_client(tls_key, context)
         self.auth = AuthSession(credentials, sys.docker_bearer_token, self._send_token_request)
@@ -370,6 +408,16 @@ class RegistryClient:
         """Token requests: retried like registry requests, never given registry auth."""
         return self._execute(request.method, request.url, what=token_request_what(request.url), scopes=None,
                              headers=dict(request.headers), content=request.content or None)
+
+    def lookaside_http(self) -> tuple[HTTPOptions, httpx.Client]:
+        """How to read an http(s) lookaside store for this registry: its TLS settings and pool.
+
+        containers/image reads a lookaside with the registry's own HTTP client, so the
+        registry's certs.d CAs, client certificate and ``insecure`` apply to the store too.
+        """
+        from trustcopy.stores.lookaside import HTTPOptions
+
+        return HTTPOptions(verify=self.verify, ssl_context=self._tls_context, timeout=self.timeout), self._http
 
     # -- responses -----------------------------------------------------------------
 

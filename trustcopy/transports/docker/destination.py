@@ -16,7 +16,15 @@ Invariants:
   (uploaded, reused or mounted by this destination, or confirmed with ``HEAD``): a
   failed push never leaves a tag pointing at a partial image. The top-level manifest
   goes to the tag (or to the digest the reference names), list instances by digest.
-- Nothing is staged, so ``commit`` has nothing left to publish; pushed blobs of an
+- Signatures are written after the manifests, in :meth:`commit`: ``put_signatures``
+  only checks and records them, so a copy that fails before its end (an instance or
+  the list refused) leaves no signature behind. They go to the registry's signature
+  API, or else to the registries.d write store of the reference pushed to
+  (signatures.py; ``file://`` only). Whether that store can take them is checked by
+  :meth:`supports_signatures`, which the copy asks before pushing anything.
+- Pushing to a registry that registries.conf blocks is refused before anything is sent;
+  registries.conf's ``insecure`` for the destination applies (client.py).
+- Nothing is staged, so ``commit`` only writes the signatures; pushed blobs of an
   aborted copy stay unreferenced (registries garbage-collect them).
 """
 
@@ -35,10 +43,12 @@ from trustcopy.transports.base import ImageDestination
 from trustcopy.transports.docker.challenge import Scope, repository_scope
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.docker.uploads import Uploader
-from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures
+from trustcopy.transports.stubs import AlwaysSupportsManifestLists
 from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 if TYPE_CHECKING:
+    from trustcopy.reference import DockerReference
+    from trustcopy.signature.formats import Signature
     from trustcopy.transports.docker.reference import DockerImageReference
 
 log = logging.getLogger("trustcopy.docker")
@@ -59,15 +69,27 @@ MANIFEST_TYPES = (
 )
 
 
-class DockerImageDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDestination):
-    """A repository in a registry, opened for pushing one image (or a list)."""
+class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
+    """A repository in a registry, opened for pushing one image (or a list).
+
+    Attributes (for code that writes more of the same image, e.g. sigstore attachments):
+        reference: the reference pushed to (pushes are never rewritten by registries.conf).
+        client: the RegistryClient of the registry (its ``session`` and ``config`` too).
+        registry_config: registries.d and registries.conf of the session (regconfig.py).
+
+    Raises:
+        TransportError: registries.conf blocks the registry (``registry-blocked``).
+        ConfigError: registries.conf, registries.d or a certificate directory is invalid.
+    """
 
     def __init__(self, reference: DockerImageReference, sys: SystemContext | None) -> None:
         self.reference = reference
         self._ref = reference.ref
-        self._init_no_signatures(f"{self._ref.domain}: storing signatures in a registry (lookaside or sigstore "
-                                 "attachments) is not supported by this version of trustcopy")
         self._client = RegistryClient(sys, self._ref.domain, self._ref.path, "pull,push")
+        self.registry_config = self._client.config
+        #: Signatures recorded by put_signatures, written by commit: (instance digest or None, signatures).
+        self._pending_signatures: list[tuple[Digest | None, list[Signature]]] = []
+        self._toplevel_digest: Digest | None = None
         size = (sys.docker_upload_chunk_size if sys is not None else None) or DEFAULT_CHUNK_SIZE
         self._uploads = Uploader(self._client, max(1, size) if size else None)
         self._present: set[str] = set()
@@ -77,6 +99,11 @@ class DockerImageDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDes
 
     def __repr__(self) -> str:
         return f"<DockerImageDestination {self._ref}>"
+
+    @property
+    def client(self) -> RegistryClient:
+        """The registry client (pings, auth, the session and its configuration)."""
+        return self._client
 
     # -- properties ----------------------------------------------------------------
 
@@ -236,6 +263,8 @@ class DockerImageDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDes
             log.warning("%s: the registry reports digest %s, expected %s", what, echoed[:80], digest)
         with self._lock:
             self._manifests.add(str(digest))
+            if instance_digest is None:
+                self._toplevel_digest = digest
 
     def _ensure_blobs_present(self, manifest: bytes) -> None:
         """Refuse to PUT a manifest naming a blob the repository does not have."""
@@ -257,11 +286,72 @@ class DockerImageDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDes
                 )
             self._mark(digest)
 
+    # -- signatures ------------------------------------------------------------------
+
+    def _signature_reference(self) -> DockerReference:
+        """The reference whose registries.d write store takes the signatures (the one pushed to).
+
+        A push without a tag (``@@unknown-digest@@``) is looked up by its repository, as
+        containers/image's identity for it is the repository name.
+        """
+        return self._ref
+
+    def supports_signatures(self) -> str | None:
+        """None when signatures can be stored: the registry's signature API, or a writable ``file://`` store.
+
+        containers/image always says yes (a built-in default store exists when registries.d
+        names none) and fails when writing to an http(s) store; we say no here instead,
+        before anything is pushed, with its hint (configure a ``lookaside-staging``).
+
+        Raises:
+            RegistryError / NetworkError: the registry cannot be pinged.
+            ConfigError: the store's URL is unusable.
+        """
+        from trustcopy.transports.docker.signatures import write_problem
+
+        problem = write_problem(self._client, self._signature_reference())
+        return None if problem is None else f"{self._ref.domain}: {problem}"
+
+    def put_signatures(self, signatures: Sequence[Signature], instance_digest: Digest | None = None) -> None:
+        """Record the signatures of the top-level image (after its put_manifest) or of an instance.
+
+        They are written by :meth:`commit`, after every manifest (see the module docstring),
+        replacing what the store held for that digest.
+
+        Raises:
+            SignatureError: a sigstore signature (registry attachments are not written yet).
+            RuntimeError: the top-level manifest was not put first (API misuse).
+        """
+        from trustcopy.errors import SignatureError
+        from trustcopy.signature.formats import SigstoreSignature
+
+        if instance_digest is None and self._toplevel_digest is None:
+            raise RuntimeError("put_signatures() before put_manifest(): the manifest digest is unknown")
+        if any(isinstance(sig, SigstoreSignature) for sig in signatures):
+            raise SignatureError(
+                f"{self._ref.domain}: storing sigstore signatures in a registry (attachments) is not supported yet",
+                code="signatures-unsupported",
+                hint="use --remove-signatures to copy the image without its signatures",
+            )
+        if signatures:
+            self._pending_signatures.append((instance_digest, list(signatures)))
+
     def commit(self, toplevel_manifest: bytes) -> None:
-        """Nothing left to publish: the manifest PUT (done last) made the image visible."""
+        """Write the recorded signatures; the manifest PUTs already made the image visible.
+
+        Raises:
+            SignatureError / RegistryError: a signature could not be stored (the image
+                itself is pushed by then, as with containers/image).
+        """
+        from trustcopy.transports.docker.signatures import write_signatures
+
         if self._committed:
             raise RuntimeError("commit() called twice")
         self._committed = True
+        for instance_digest, signatures in self._pending_signatures:
+            digest = instance_digest or self._toplevel_digest
+            assert digest is not None  # put_signatures checked it
+            write_signatures(self._client, self._signature_reference(), digest, signatures)
 
     def close(self) -> None:
         """Close the connection pool."""

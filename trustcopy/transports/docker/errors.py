@@ -1,11 +1,11 @@
 """The one place that turns httpx exceptions and registry error responses into our errors.
 
-A failure worth repeating at a higher level (a whole blob copy) carries
-``context["retryable"] = True``: connection drops and timeouts, 408/429/5xx.
-
 Everything the docker transport raises is a :class:`~trustcopy.errors.TrustcopyError`;
-nothing from httpx escapes (public methods wrap their ``_do_*`` workers with these
-functions, ``from exc``). The most specific class wins:
+nothing from httpx escapes: RegistryClient (client.py), the one place that sends
+requests, turns exceptions into errors with :func:`network_error` / :func:`invalid_url_error`
+and unexpected answers with :func:`error_for` (``from exc``); the readers of bodies and
+blobs (client.py, blobreader.py) do the same for failures while reading. The most
+specific class wins:
 
 =====================================  ===========================================
 what happened                          raised
@@ -23,6 +23,13 @@ for a manifest or blob)
 ``MANIFEST_INVALID``/``TAG_INVALID``…  RegistryHTTPError, code ``manifest-rejected``
 anything else                          RegistryHTTPError(status), ``registry-http``
 =====================================  ===========================================
+
+Retrying: whether a whole operation is worth repeating (a blob copy, copy/blobs.py) is
+:attr:`TrustcopyError.transient` (network failures other than TLS ones; HTTP 408, 429
+and 5xx). ``context["retryable"]`` is narrower: set on network errors (True when sending
+the request again may help, False for a malformed answer) and on 408/429/5xx answers, it
+is read only by ``RegistryClient.get_whole``, which fetches a small body (a manifest, a
+page of tags) again when the answer was cut short.
 
 WARNING: a registry's error body is untrusted text. It is read with a size cap, stripped
 of control characters, shortened, and passed through :func:`trustcopy.redact.redact_text`
@@ -197,6 +204,13 @@ def body_chunks(response: httpx.Response, what: str) -> Iterator[bytes]:
     """
     from trustcopy import limits
 
+    if response.is_stream_consumed:
+        # Already read to its end: an answer without a body (a HEAD, Content-Length: 0) that
+        # the client consumed so that its connection goes back to the pool (client.py).
+        try:
+            return iter([response.content])
+        except Exception:  # noqa: BLE001 (httpx.ResponseNotRead: consumed by iteration, nothing left)
+            return iter(())
     return limits.decode_content(response.iter_raw(), response.headers.get_list("content-encoding",
                                                                                 split_commas=True), what)
 

@@ -8,7 +8,10 @@ refused; ``NAME@@unknown-digest@@`` names a push target without a tag.
 Policy scopes (``docker/policyconfiguration``): the identity is the full normalized
 reference (``docker.io/library/busybox:latest``); the namespaces are the repository, each
 parent namespace, the ``host[:port]``, then ``*.example.com``-style wildcards of the host
-(port stripped), most specific first.
+(port stripped), most specific first. Both rules live in :mod:`trustcopy.reference`
+(:func:`~trustcopy.reference.docker_reference_identity`,
+:func:`~trustcopy.reference.docker_reference_namespaces`), shared with registries.d's
+section lookup.
 
 Scope validation accepts any string, as containers/image does (its sample policy.json has
 ``bogus/key-data-example``). A scope that no identity or namespace list can contain
@@ -32,6 +35,8 @@ from trustcopy.errors import InvalidReferenceError
 from trustcopy.reference import (
     DEFAULT_DOMAIN,
     DockerReference,
+    docker_reference_identity,
+    docker_reference_namespaces,
     is_valid_domain,
     parse_named,
     parse_normalized_named,
@@ -47,41 +52,6 @@ if TYPE_CHECKING:
 UNKNOWN_DIGEST_SUFFIX = "@@unknown-digest@@"
 
 _DOMAIN_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
-
-
-def docker_reference_identity(ref: DockerReference) -> str:
-    """The policy identity of a reference with exactly one of tag and digest.
-
-    Raises:
-        ValueError: the reference has both or neither (callers never build such).
-    """
-    if ref.tag is not None and ref.digest is not None:
-        raise ValueError(f"unexpected Docker reference {ref.familiar_string()} with both a tag and a digest")
-    if ref.tag is not None:
-        return f"{ref.name}:{ref.tag}"
-    if ref.digest is not None:
-        return f"{ref.name}@{ref.digest}"
-    raise ValueError(f"internal inconsistency: Docker reference {ref.familiar_string()} has neither a tag nor a digest")
-
-
-def docker_reference_namespaces(ref: DockerReference) -> list[str]:
-    """Repository, parent namespaces, host[:port], then ``*.`` wildcard domains."""
-    out: list[str] = []
-    name = ref.name
-    while True:
-        out.append(name)
-        slash = name.rfind("/")
-        if slash == -1:
-            break
-        name = name[:slash]
-    host = name
-    if host.startswith("["):  # an IPv6 literal has no parent domains
-        return out
-    host = host.partition(":")[0]
-    while "." in host:
-        host = host.split(".", 1)[1]
-        out.append("*." + host)
-    return out
 
 
 def _expanded_hint(scope: str) -> str:
@@ -283,7 +253,11 @@ class DockerImageReference(ImageReference):
         return DockerImageDestination(self, sys)
 
     def delete_image(self, sys: SystemContext) -> None:
-        """Delete the image's manifest from the registry (and its lookaside signatures)."""
+        """Delete the image's manifest from the registry, then its signatures from the ``file://`` lookaside.
+
+        See source.delete_image: the registries.d write store for this reference must be
+        ``file://`` (checked before anything is deleted).
+        """
         from trustcopy.transports.docker.source import delete_image
 
         delete_image(self, sys)

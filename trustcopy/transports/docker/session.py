@@ -9,7 +9,9 @@ A session holds, for every source, destination and tag listing opened with it:
 - the HTTP connection pools, one ``httpx.Client`` per TLS context, so that consecutive
   requests (and consecutive copies) reuse their connections;
 - the blob locations: where blobs were seen, candidates for cross-repository mounts
-  (containers/image keeps these in its BlobInfoCache, handed down the same way).
+  (containers/image keeps these in its BlobInfoCache, handed down the same way);
+- the registry configuration (regconfig.py): registries.d and registries.conf, read
+  once per (registries.d, registries.conf) setting instead of once per image.
 
 The CLI creates one per command (cli/common.py) and closes it when the command ends. A
 library user may create one and hand it to many copies through
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     import httpx
+
+    from trustcopy.transports.docker.regconfig import RegistryConfig
 
 #: Most blob digests whose locations a session remembers, and repositories per digest.
 MAX_LOCATION_DIGESTS = 10_000
@@ -121,6 +125,8 @@ class RegistrySession:
         self._pings: dict[tuple[Any, ...], Any] = {}
         self._contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
         self._clients: dict[tuple[Any, ...], httpx.Client] = {}
+        self._configs: dict[tuple[str | None, str | None], RegistryConfig] = {}
+        self._config_lock = threading.Lock()
         self._closed = False
         self.locations = BlobLocations()
 
@@ -152,6 +158,28 @@ class RegistrySession:
         """Remember a successful ping (failures are not remembered: the next client tries again)."""
         with self._lock:
             self._pings[key] = ping
+
+    # -- registries.d and registries.conf ---------------------------------------------
+
+    def registry_config(self, sys: object) -> RegistryConfig:
+        """The registries.d and registries.conf configuration ``sys`` selects, read once per session.
+
+        ``sys`` is a SystemContext (its ``registries_d`` and ``registries_conf``); each
+        setting is loaded the first time it is asked for (warnings are logged then) and
+        kept for the life of the session.
+
+        Raises:
+            ConfigError / LimitExceededError: a configuration file is missing (when named),
+                unreadable or invalid (not cached: every caller sees the error).
+        """
+        key = (getattr(sys, "registries_d", None), getattr(sys, "registries_conf", None))
+        with self._config_lock:  # one thread loads; the others wait for its result
+            config = self._configs.get(key)
+            if config is None:
+                from trustcopy.transports.docker.regconfig import load_registry_config
+
+                config = self._configs[key] = load_registry_config(*key)
+            return config
 
     # -- TLS and pools ---------------------------------------------------------------
 

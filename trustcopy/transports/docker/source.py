@@ -1,6 +1,16 @@
-"""Reading images from a registry: manifests, blobs, tags; deleting images.
+"""Reading images from a registry: mirrors, manifests, blobs, signatures, tags; deleting images.
 
 Invariants:
+- A pull goes where registries.conf says (regconfig.py, sysregistries/): the mirrors that
+  apply, in order, then the primary location, each at its rewritten *physical*
+  reference with its own ``insecure``; blocked endpoints are left out, and when all are
+  blocked the pull is refused naming the rule. With mirrors, each endpoint is tried by
+  fetching the top-level manifest; the first that answers serves everything else (blobs,
+  instances, signatures), as containers/image does; when all fail, the primary's error
+  is raised with the mirrors' failures in its message. Credentials given on the command
+  line (``--creds``, ``--registry-token``) are not sent to a mirror on another host.
+- The reference the user wrote (``self.reference``) stays the *logical* one: the policy
+  and signature identities use it; only this module talks to the physical endpoint.
 - Manifests are requested with the full Accept list, read with the 4 MiB cap, and when
   the reference (or the instance) names a digest, the bytes are checked against it
   before anyone sees them (DigestMismatchError otherwise). A manifest (or tag list page)
@@ -9,14 +19,19 @@ Invariants:
 - The top-level manifest is fetched once and cached, so that the manifest the policy
   evaluated, the one whose signatures were read and the one copied are the same bytes
   even while someone moves the tag.
+- Signatures (signatures.py) are read for the physical reference: from the registry's
+  signature API when it has one, else from the lookaside store registries.d names for
+  that reference (a mirror's own store), each typed with its URL as ``location``.
 - Blob streams are unverified (the pipeline wraps them in DigestingReader); they resume
   after a dropped connection (blobreader.py). External layer URLs are fetched without
   credentials.
-- Public functions wrap ``_do_*`` workers; only TrustcopyError subclasses escape.
+- Only TrustcopyError subclasses escape: RegistryClient turns httpx exceptions and error
+  answers into them (errors.py), and this module raises nothing else.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -26,15 +41,25 @@ import httpx
 
 from trustcopy import limits
 from trustcopy.digest import Digest
-from trustcopy.errors import DigestMismatchError, ImageNotFoundError, RegistryError, TransportError
+from trustcopy.errors import (
+    DigestMismatchError,
+    ImageNotFoundError,
+    RegistryError,
+    SignatureError,
+    TransportError,
+    TrustcopyError,
+)
 from trustcopy.redact import redact_url
 from trustcopy.transports.base import ImageSource
 from trustcopy.transports.docker.blobreader import BlobReader
 from trustcopy.transports.docker.client import RegistryClient
+from trustcopy.transports.docker.session import RegistrySession, session_from
 from trustcopy.types import BlobInfo, SystemContext
 
 if TYPE_CHECKING:
+    from trustcopy.reference import DockerReference
     from trustcopy.signature.formats import Signature
+    from trustcopy.sysregistries import PullSource
     from trustcopy.transports.docker.reference import DockerImageReference
 
 log = logging.getLogger("trustcopy.docker")
@@ -100,25 +125,101 @@ def fetch_manifest(client: RegistryClient, name: str, tag_or_digest: str,
 
 
 class DockerImageSource(ImageSource):
-    """An image (or manifest list) in a registry, opened for reading."""
+    """An image (or manifest list) in a registry, opened for reading (possibly through a mirror).
+
+    Attributes (for code that reads more of the same image, e.g. sigstore attachments):
+        reference: the logical reference the user named (policy, identities).
+        physical_reference: the reference actually pulled from (a mirror's, or the rewritten primary).
+        client: the RegistryClient of that endpoint (its ``session`` and ``config`` too).
+        registry_config: registries.d and registries.conf of the session (regconfig.py).
+
+    Raises:
+        TransportError: the reference has no tag or digest, or registries.conf blocks every
+            endpoint (``registry-blocked``).
+        TrustcopyError: with mirrors, every endpoint failed to serve the manifest (the
+            primary's error, the mirrors' named in its message).
+        ConfigError: registries.conf, registries.d or a certificate directory is invalid.
+    """
 
     def __init__(self, reference: DockerImageReference, sys: SystemContext | None) -> None:
         self.reference = reference
-        self._ref = reference.ref
+        self._logical = reference.ref
         if getattr(reference, "is_unknown_digest", False):
             raise TransportError(f"{reference}: cannot read an image without a tag or digest",
                                  code="invalid-reference")
-        self._client = RegistryClient(sys, self._ref.domain, self._ref.path, "pull")
+        sys = sys or SystemContext()
         self._toplevel: tuple[bytes, str] | None = None
         self._lock = threading.Lock()
+        session = session_from(sys)
+        self._own_session: RegistrySession | None = None
+        if session is None:  # nobody handed one down: a private one, closed with this source
+            session = self._own_session = RegistrySession()
+        try:
+            self.registry_config = session.registry_config(sys)
+            sources = self.registry_config.pull_plan(self._logical).allowed_sources()
+            self._client, self._ref = self._open(sys, session, sources)
+        except BaseException:
+            if self._own_session is not None:
+                self._own_session.close()
+            raise
+
+    def _open(self, sys: SystemContext, session: RegistrySession,
+              sources: list[PullSource]) -> tuple[RegistryClient, DockerReference]:
+        """The client and physical reference of the first endpoint that serves the manifest."""
+        if len(sources) == 1:  # no mirror: nothing to try, the manifest is read when asked for
+            only = sources[0]
+            ref = only.reference
+            client = RegistryClient(self._endpoint_sys(sys, ref), ref.domain, ref.path, "pull", session=session,
+                                    insecure=only.endpoint.insecure)
+            return client, ref
+        failures: list[tuple[DockerReference, TrustcopyError]] = []
+        for source in sources:
+            ref = source.reference
+            log.debug("trying to access %s%s", ref, " (mirror)" if source.mirror else "")
+            try:
+                client = RegistryClient(self._endpoint_sys(sys, ref), ref.domain, ref.path, "pull",
+                                        session=session, insecure=source.endpoint.insecure)
+            except TrustcopyError as exc:
+                failures.append((ref, exc))
+                continue
+            try:
+                tail = str(ref.digest) if ref.digest is not None else str(ref.tag)
+                self._toplevel = self._fetch_with(client, ref, tail, ref.digest)
+            except TrustcopyError as exc:
+                log.debug("accessing %s failed: %s", ref, exc)
+                client.close()
+                failures.append((ref, exc))
+                continue
+            return client, ref
+        primary_ref, primary = failures[-1]
+        mirrors = "; ".join(f"[{ref}: {exc.message}]" for ref, exc in failures[:-1])
+        raise primary.rewrapped(f"(mirrors also failed: {mirrors}): {primary_ref}: {primary.message}") from primary
+
+    def _endpoint_sys(self, sys: SystemContext, physical: DockerReference) -> SystemContext:
+        """``sys`` for one endpoint: credentials from the command line are for the logical registry only.
+
+        As containers/image: ``--creds``/``--username`` and ``--registry-token`` do not
+        name a registry, so a mirror on another host must not receive them (it gets its
+        own from the auth files). ``--no-creds`` stays anonymous everywhere.
+        """
+        if physical.domain == self._logical.domain:
+            return sys
+        return dataclasses.replace(sys, docker_username=None, docker_password=None, docker_bearer_token=None)
 
     def __repr__(self) -> str:
+        if self._ref != self._logical:
+            return f"<DockerImageSource {self._logical} via {self._ref}>"
         return f"<DockerImageSource {self._ref}>"
 
     @property
     def client(self) -> RegistryClient:
-        """The registry client (shared with e.g. a tag listing)."""
+        """The registry client of the endpoint pulled from (shared with e.g. a tag listing)."""
         return self._client
+
+    @property
+    def physical_reference(self) -> DockerReference:
+        """The reference actually pulled from (a mirror's, or the primary's after ``location`` rewriting)."""
+        return self._ref
 
     def get_manifest(self, instance_digest: Digest | None = None) -> tuple[bytes, str]:
         """The top-level manifest (cached), or the instance ``instance_digest`` (verified)."""
@@ -131,8 +232,13 @@ class DockerImageSource(ImageSource):
             return self._toplevel
 
     def _fetch(self, tail: str, expected: Digest | None) -> tuple[bytes, str]:
-        body, mime = fetch_manifest(self._client, self._ref.name, tail, expected)
-        self._client.session.locations.record_manifest_blobs(self._client.host, self._client.path, body)
+        return self._fetch_with(self._client, self._ref, tail, expected)
+
+    @staticmethod
+    def _fetch_with(client: RegistryClient, ref: DockerReference, tail: str,
+                    expected: Digest | None) -> tuple[bytes, str]:
+        body, mime = fetch_manifest(client, ref.name, tail, expected)
+        client.session.locations.record_manifest_blobs(client.host, client.path, body)
         return body, mime
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
@@ -185,12 +291,35 @@ class DockerImageSource(ImageSource):
         return None
 
     def get_signatures(self, instance_digest: Digest | None = None) -> list[Signature]:
-        """No signatures yet: lookaside and sigstore attachments are a later issue."""
-        return []
+        """The image's (or the instance's) signatures: the signature API or the lookaside (signatures.py).
+
+        Looked up for the physical reference and the manifest digest: the instance's, the
+        reference's (sha256), or the digest of the top-level manifest as read.
+
+        Raises:
+            RegistryError / NetworkError / TransportError / LimitExceededError / ConfigError:
+                the signatures could not be read (never "no signatures" for a failure).
+        """
+        from trustcopy.transports.docker.signatures import read_signatures
+
+        digest = self.manifest_digest(instance_digest)
+        return read_signatures(self._client, self._ref, digest)
+
+    def manifest_digest(self, instance_digest: Digest | None = None) -> Digest:
+        """The digest signatures are stored under (c/i ``manifestDigest``)."""
+        if instance_digest is not None:
+            return instance_digest
+        if self._ref.digest is not None and self._ref.digest.algorithm == "sha256":
+            return self._ref.digest
+        from trustcopy.manifest.digest import manifest_digest
+
+        return manifest_digest(self.get_manifest()[0])
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and this source's private session, if it made one)."""
         self._client.close()
+        if self._own_session is not None:
+            self._own_session.close()
 
 
 def _content_length(response: httpx.Response) -> int:
@@ -278,19 +407,37 @@ def repository_tags(reference: DockerImageReference, sys: SystemContext | None) 
 
 
 def delete_image(reference: DockerImageReference, sys: SystemContext | None) -> None:
-    """Delete the manifest the reference names (a tag is resolved to its digest first).
+    """Delete the manifest the reference names (a tag is resolved to its digest first), and its signatures.
+
+    As containers/image, the image's signatures are then removed from the lookaside store
+    registries.d names for writing. That store must be ``file://`` (an http(s) store
+    cannot be written): unlike containers/image, which deletes the manifest and then
+    fails, this is checked first, so a refused delete changes nothing.
 
     Raises:
         ImageNotFoundError: nothing to delete.
         RegistryHTTPError: the registry refuses (e.g. 405 when deletion is disabled).
+        SignatureError: the signature store cannot be written (``lookaside-not-writable``,
+            before anything is deleted), or removing the signatures failed.
     """
     from trustcopy.manifest.digest import manifest_digest
+    from trustcopy.transports.docker.signatures import delete_signatures
 
     ref = reference.ref
     # docker/distribution wants "pull" to read and "delete" to delete; quay wants "push";
     # both accept "*" (as containers/image does).
     client = RegistryClient(sys, ref.domain, ref.path, "*")
     try:
+        store = client.config.lookaside(ref, write=True)
+        if store.scheme != "file":
+            from trustcopy.stores.lookaside import WRITE_HINT
+
+            raise SignatureError(
+                f"refusing to delete {ref}: its signatures could not be removed from the {store.scheme} lookaside "
+                f"{redact_url(store.base_url)} ({store.origin})",
+                code="lookaside-not-writable", hint=WRITE_HINT,
+                context={"url": redact_url(store.base_url), "origin": store.origin},
+            )
         tail = str(ref.digest) if ref.digest is not None else str(ref.tag)
         try:
             body, _ = fetch_manifest(client, ref.name, tail, ref.digest)
@@ -305,5 +452,7 @@ def delete_image(reference: DockerImageReference, sys: SystemContext | None) -> 
                                headers={"Accept": manifest_accept_header()})
         client.check(response, what, ok=(202, 200))
         response.close()
+        removed = delete_signatures(client, ref, digest)
+        log.debug("%s: removed %d signature(s) from %s", what, removed, redact_url(store.repository_url))
     finally:
         client.close()
