@@ -148,7 +148,8 @@ class RegistryClient:
         tls_key, context = self.session.tls(certs.cert_dir_for(sys, domain), self.verify)
         self._ping_key = (self.host, tls_key)
         self._http = self.session.http_client(tls_key, context)
-        self.auth = AuthSession(credentials, sys.docker_bearer_token, self._send_token_request)
+        self.auth = AuthSession(credentials, sys.docker_bearer_token, self._send_token_request,
+                                tokens=self.session.tokens)
         self.scheme: str | None = None
         self.supports_signatures_extension = False
         self._ping_lock = threading.Lock()
@@ -176,7 +177,7 @@ class RegistryClient:
         """
         if self.scheme is not None:
             return
-        with self._ping_lock:
+        with self._ping_lock, self.session.ping_lock(self._ping_key):  # concurrent clients ping once
             if self.scheme is not None:
                 return
             if self._ping_error is not None:

@@ -9,7 +9,10 @@ A session holds, for every source, destination and tag listing opened with it:
 - the HTTP connection pools, one ``httpx.Client`` per TLS context, so that consecutive
   requests (and consecutive copies) reuse their connections;
 - the blob locations: where blobs were seen, candidates for cross-repository mounts
-  (containers/image keeps these in its BlobInfoCache, handed down the same way).
+  (containers/image keeps these in its BlobInfoCache, handed down the same way);
+- the bearer tokens, per registry origin, token realm and service, credentials and
+  scopes: the images of one ``sync`` in one repository ask the token server once, not
+  once per image (containers/image keeps a token cache per image source/destination).
 
 The CLI creates one per command (cli/common.py) and closes it when the command ends. A
 library user may create one and hand it to many copies through
@@ -20,7 +23,12 @@ one and closes it with itself.
 
 Invariants:
 - No module-level state: two sessions share nothing (not even a TLS context).
-- Thread-safe: the blob threads of a copy use one session at once.
+- Thread-safe: the blob threads of a copy, and the concurrent images of a ``sync``
+  (``--parallel-images``), use one session at once. Concurrent clients of one registry
+  ping it once (a per-registry lock), and ask the token server once per token.
+- A token is shared only between requests made with the same credentials to the same
+  registry origin and realm, for the same scopes: what the token server would have
+  answered each of them anyway.
 - Closing the session closes every pool it opened; a closed session refuses to open new
   ones (RuntimeError: that is API misuse, not a registry failure).
 - Cookies are never stored or sent (as containers/image, whose HTTP client has no cookie
@@ -110,6 +118,60 @@ class BlobLocations:
             return len(self._known)
 
 
+class TokenCache:
+    """Bearer tokens by key (registry origin, realm, service, credentials, scopes), until they expire.
+
+    Keys are opaque to the cache (auth.py builds them); values are ``(token, expires)``
+    with ``expires`` on the ``time.monotonic`` clock. One token request per key runs at a
+    time, however many threads want that token.
+    """
+
+    #: Most tokens kept (a sync of many repositories asks one token per repository).
+    MAX_TOKENS = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: OrderedDict[tuple[Any, ...], tuple[str, float]] = OrderedDict()
+        self._key_locks: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<TokenCache {len(self._tokens)} tokens>"
+
+    def get(self, key: tuple[Any, ...], fetch: Any) -> str:
+        """The unexpired token for ``key``, or the one ``fetch()`` returns (``(token, expires)``)."""
+        import time
+
+        with self._lock:
+            found = self._tokens.get(key)
+            if found is not None and found[1] > time.monotonic():
+                return found[0]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                found = self._tokens.get(key)
+                if found is not None and found[1] > time.monotonic():
+                    return found[0]
+            token, expires = fetch()
+            with self._lock:
+                self._tokens[key] = (token, expires)
+                self._tokens.move_to_end(key)
+                while len(self._tokens) > self.MAX_TOKENS:
+                    old, _ = self._tokens.popitem(last=False)
+                    self._key_locks.pop(old, None)
+            return str(token)
+
+    def invalidate(self, key: tuple[Any, ...]) -> None:
+        """Forget the token for ``key`` (the registry refused it)."""
+        with self._lock:
+            self._tokens.pop(key, None)
+
+    def values(self) -> tuple[str, ...]:
+        """Every token held (for masking echoed text)."""
+        with self._lock:
+            return tuple(token for token, _ in self._tokens.values())
+
+
 class RegistrySession:
     """Pings, TLS contexts, connection pools and blob locations of one command (see the module docstring).
 
@@ -121,8 +183,10 @@ class RegistrySession:
         self._pings: dict[tuple[Any, ...], Any] = {}
         self._contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
         self._clients: dict[tuple[Any, ...], httpx.Client] = {}
+        self._ping_locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._closed = False
         self.locations = BlobLocations()
+        self.tokens = TokenCache()
 
     def __repr__(self) -> str:
         with self._lock:
@@ -147,6 +211,11 @@ class RegistrySession:
         """The remembered ping for ``key`` (host and TLS settings), or None."""
         with self._lock:
             return self._pings.get(key)
+
+    def ping_lock(self, key: tuple[Any, ...]) -> threading.Lock:
+        """The lock clients hold while pinging ``key``, so that concurrent clients ping once."""
+        with self._lock:
+            return self._ping_locks.setdefault(key, threading.Lock())
 
     def remember_ping(self, key: tuple[Any, ...], ping: Any) -> None:
         """Remember a successful ping (failures are not remembered: the next client tries again)."""
