@@ -125,4 +125,4 @@ class SyncReport:
             write_file_atomic(path, text.encode())
         except OSError as exc:
             raise TransportError(f"cannot write digest file {path}: {exc.strerror or exc}",
-                                 code="digestfile-unwritable") from exc
+                                 code="file-unwritable") from exc
