@@ -42,7 +42,7 @@ def test_reject_only_scopes_refuse_without_reading(policy: PolicyContext, image:
     refusal = rejection_without_reading(policy, parse_image_name(f"docker://{image}"))
     assert isinstance(refusal, PolicyRejected)
     assert refusal.verdict.reason == "SCOPE_REJECT"
-    assert image.split("@")[0].split(":")[0] in refusal.message
+    assert image.split("@", maxsplit=1)[0].split(":", maxsplit=1)[0] in refusal.message
 
 
 @pytest.mark.parametrize("image", ["reg.example.com/mixed:1", "reg.example.com/signed:1", "other.example.com/x:1"])

@@ -78,7 +78,8 @@ def test_docker_names_as_skopeo() -> None:
         "docker://my-registry.local.lan/repo/registry.example.com/repo/busybox:latest",
         "docker://my-registry.local.lan/repo/docker.io/library/busybox:1"]
     assert names(e, "/media/usb", kind=DestinationKind.DIR, suffix="-mirror") == [
-        "dir:/media/usb/busybox:1-glibc-mirror", "dir:/media/usb/busybox:latest-mirror", "dir:/media/usb/busybox:1-mirror"]
+        "dir:/media/usb/busybox:1-glibc-mirror", "dir:/media/usb/busybox:latest-mirror",
+        "dir:/media/usb/busybox:1-mirror"]
 
 
 def test_digest_source_keeps_the_digest() -> None:
