@@ -179,3 +179,20 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_empty_file_is_no_registries(tmp_path: Path) -> None:
     f = load(tmp_path, "")
     assert f.registries == () and f.problems == ()
+
+
+def test_the_documented_examples_load_without_problems_or_warnings(tmp_path: Path) -> None:
+    """docs/commands/sync.md and the cookbook's mirror recipe show YAML users copy: it must be clean."""
+    import re
+
+    root = Path(__file__).resolve().parents[3]
+    found = 0
+    for page in (root / "docs" / "commands" / "sync.md", root / "docs" / "cookbook.md"):
+        for block in re.findall(r"^```yaml\n(.*?)^```", page.read_text(), re.M | re.S):
+            if "images" not in block or "apiVersion" in block or "jobs:" in block or "script:" in block:
+                continue  # CI and Kubernetes snippets
+            f = load(tmp_path, block)
+            assert not f.problems and not f.warnings, (page.name, f.problems, f.warnings)
+            assert f.registries
+            found += 1
+    assert found == 2
