@@ -374,3 +374,64 @@ def test_usage_errors_exit_2(run_cli: Any, tmp_path: Path) -> None:
         r = run_cli("--insecure-policy", "sync", *args)
         assert r.exit_code == 2, (args, r.stderr)
         assert text in r.stderr
+
+
+def _push_list(run_cli: Any, tmp_path: Path, host: str) -> tuple[Any, Any, bytes]:
+    """An OCI index of an amd64 and an arm64 image, pushed (with --all) as HOST/lib/multi:1."""
+    from imagefactory import make_index
+
+    amd64 = make_image([Layer(make_tar([("amd64.txt", b"amd64\n")]))], arch="amd64")
+    arm64 = make_image([Layer(make_tar([("arm64.txt", b"arm64\n")]))], arch="arm64")
+    index, blobs = make_index([(amd64, {"os": "linux", "architecture": "amd64"}),
+                               (arm64, {"os": "linux", "architecture": "arm64"})])
+    path = tmp_path / "list"
+    path.mkdir()
+    for digest, data in blobs.items():
+        name = f"{digest.split(':')[1]}.manifest.json" if digest in (amd64.digest, arm64.digest) else digest[7:]
+        (path / name).write_bytes(data)
+    (path / "manifest.json").write_bytes(index)
+    (path / "version").write_text("Directory Transport Version: 1.1\n")
+    r = run_cli("--insecure-policy", "copy", "-q", "--all", "--dest-tls-verify=false", f"dir:{path}",
+                f"docker://{host}/lib/multi:1")
+    assert r.exit_code == 0, r.stderr
+    return amd64, arm64, index
+
+
+@pytest.mark.parametrize("all_instances", [False, True], ids=["platform-instance", "all"])
+def test_manifest_list_source_is_recognised_as_identical(
+        run_cli: Any, tmp_path: Path, plain_registry: RegistryServer, second_plain_registry: RegistryServer,
+        src_proxy: FaultProxy, all_instances: bool) -> None:
+    amd64, _, _ = _push_list(run_cli, tmp_path, plain_registry.host)
+    flags = ["--all"] if all_instances else []
+    args = ("--insecure-policy", "--override-arch", "amd64", "--override-os", "linux", "sync", *flags, "--src",
+            "docker", "--dest", "docker", *TLS, f"{src_proxy.host}/lib/multi:1", f"{second_plain_registry.host}/m")
+    r = run_cli(*args)
+    assert r.exit_code == 0 and len(outcomes(r.stdout)["COPIED"]) == 1, r.stderr
+    if not all_instances:  # the platform's instance is written under the tag
+        assert manifest_digest(second_plain_registry, "m/multi", "1") == amd64.digest
+    src_proxy.seen.clear()
+    r = run_cli(*args)
+    assert r.exit_code == 0 and len(outcomes(r.stdout)["SKIPPED"]) == 1, r.stdout + r.stderr
+    manifest_gets = [p for m, p in gets_of_content(src_proxy)]
+    # Without --all the list is read once to learn the instance a copy would take; never a blob.
+    assert manifest_gets == ([] if all_instances else ["/v2/lib/multi/manifests/1"])
+
+
+def test_command_timeout_ends_a_sync_and_leaves_nothing_partial(
+        run_cli: Any, tmp_path: Path, plain_registry: RegistryServer, src_proxy: FaultProxy) -> None:
+    from registry_fixtures import Fault
+
+    for i in range(3):
+        push_image(plain_registry.host, f"lib/app:{i}", small_image(i), fast_sys())
+    src_proxy.rule = lambda m, p, h: Fault(stall=30) if m == "GET" and "/blobs/" in p else None
+    out = tmp_path / "usb"
+    start = time.monotonic()
+    r = run_cli("--insecure-policy", "--command-timeout", "3s", "sync", "--src", "docker", "--dest", "dir",
+                "--src-tls-verify=false", f"{src_proxy.host}/lib/app", str(out))
+    assert r.exit_code == 1
+    assert "error[command-timeout]" in r.stderr or "command-timeout" in r.stdout
+    assert time.monotonic() - start < 15
+    deadline = time.monotonic() + 15  # images still running end by the same deadline and clean up
+    while time.monotonic() < deadline and out.exists() and any(out.iterdir()):
+        time.sleep(0.2)
+    assert not out.exists() or not any(out.iterdir()), list(out.iterdir())

@@ -185,18 +185,20 @@ class _Run:
 
     def run(self, source: str, destination: str) -> SyncReport:
         entries, failures = self._entries(source)
-        with concurrent.futures.ThreadPoolExecutor(self.options.parallel_images, thread_name_prefix="sync") as pool:
-            resolved = self._wait_all(pool, [pool.submit(_resolve, e) for e in entries])
-            items, more = plan_items(entries, resolved, self.options.destination_kind, destination,
-                                     scoped=self.options.scoped, append_suffix=self.options.append_suffix,
-                                     shard=self.options.shard)
-            failures += more
-            for failure in failures:
-                self._record(ImageResult(failure.label, failure.source or failure.label, None, Outcome.FAILED,
-                                         error=failure.error))
-            if failures and not self.options.keep_going:
-                self.stop.set()  # a bad entry stops the sync before anything is copied
-            self._wait_all(pool, [pool.submit(self._sync_one, item) for item in items], record=True)
+        # Not a ``with`` block: its exit waits for every running image, which an interruption must not.
+        pool = concurrent.futures.ThreadPoolExecutor(self.options.parallel_images, thread_name_prefix="sync")
+        resolved = self._wait_all(pool, [pool.submit(_resolve, e) for e in entries])
+        items, more = plan_items(entries, resolved, self.options.destination_kind, destination,
+                                 scoped=self.options.scoped, append_suffix=self.options.append_suffix,
+                                 shard=self.options.shard)
+        failures += more
+        for failure in failures:
+            self._record(ImageResult(failure.label, failure.source or failure.label, None, Outcome.FAILED,
+                                     error=failure.error))
+        if failures and not self.options.keep_going:
+            self.stop.set()  # a bad entry stops the sync before anything is copied
+        self._wait_all(pool, [pool.submit(self._sync_one, item) for item in items], record=True)
+        pool.shutdown(wait=True)
         return self.report
 
     def _wait_all(self, pool: concurrent.futures.ThreadPoolExecutor, futures: list[concurrent.futures.Future[Any]],
