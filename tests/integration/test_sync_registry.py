@@ -370,7 +370,9 @@ def test_usage_errors_exit_2(run_cli: Any, tmp_path: Path) -> None:
     for args, text in [(("--src", "docker", "a", "b"), "destination transport must be specified"),
                        (("--src", "oci", "--dest", "dir", "a", "b"), "'oci' is not a valid source transport"),
                        (("--src", "dir", "--dest", "dir", str(tmp_path), "b"), "rsync"),
-                       (("--src", "yaml", "--dest", "dir", "--shard", "3/3", "a", "b"), "counts from 0")]:
+                       (("--src", "yaml", "--dest", "dir", "--shard", "3/3", "a", "b"), "counts from 0"),
+                       (("--src", "yaml", "--dest", "docker", "a", "docker://reg.example.com/x"),
+                        "must not name the transport")]:
         r = run_cli("--insecure-policy", "sync", *args)
         assert r.exit_code == 2, (args, r.stderr)
         assert text in r.stderr
@@ -435,3 +437,22 @@ def test_command_timeout_ends_a_sync_and_leaves_nothing_partial(
     while time.monotonic() < deadline and out.exists() and any(out.iterdir()):
         time.sleep(0.2)
     assert not out.exists() or not any(out.iterdir()), list(out.iterdir())
+
+
+def test_yaml_credentials_are_used_and_never_printed(run_cli: Any, tmp_path: Path, htpasswd_registry: RegistryServer,
+                                                     second_plain_registry: RegistryServer) -> None:
+    from registry_fixtures import USERS
+
+    push_image(htpasswd_registry.host, "lib/app:1", small_image(1),
+               fast_sys(docker_username="alice", docker_password=USERS["alice"]))
+    wrong = "Wr0ng-pa55word-n3ver-pr1nted"
+    for password, code in ((USERS["alice"], 0), (wrong, 1)):
+        yaml = tmp_path / "creds.yaml"
+        yaml.write_text(f"{htpasswd_registry.host}:\n  tls-verify: false\n  credentials:\n    username: alice\n"
+                        f"    password: {json.dumps(password)}\n  images:\n    lib/app: []\n")
+        r = run_cli("--insecure-policy", "sync", "--retry-times", "0", "--src", "yaml", "--dest", "docker",
+                    "--dest-tls-verify=false", str(yaml), f"{second_plain_registry.host}/m")
+        assert r.exit_code == code, r.stdout + r.stderr
+        assert password not in r.stdout + r.stderr
+        if code:
+            assert "error[registry-auth]" in outcomes(r.stdout)["FAILED"][0]

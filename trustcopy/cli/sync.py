@@ -71,6 +71,10 @@ def sync_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageError("a destination transport must be specified (--dest docker or dir)")
     if dest not in ("docker", "dir"):
         raise UsageError(f"{dest!r} is not a valid destination transport (docker or dir)")
+    for kind, value, what in ((src, kwargs["source"], "SOURCE"), (dest, kwargs["destination"], "DESTINATION")):
+        if kind == "docker" and value.startswith(("docker://", "docker:")):
+            raise UsageError(f"{what} {value!r} must not name the transport: --src/--dest say it",
+                             hint=f"write {value.split(':', 1)[1].lstrip('/')!r}")
     refuse_unsupported(**{"--format v2s1 (writing schema1 manifests)": kwargs["format_"] == "v2s1"})
     options = SyncOptions(
         source_kind=src, destination_kind=dest, scoped=kwargs["scoped"], append_suffix=kwargs["append_suffix"],
