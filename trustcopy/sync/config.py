@@ -175,6 +175,7 @@ class _RegistryReader:
                                                         context={"file": self.path, "entry": label}, hint=hint)))
 
     def read(self, body: Any) -> RegistryEntry | None:
+        """The registry's entry, or None when its own settings have a problem (recorded)."""
         if _is_null(body):
             body = {}
         if not isinstance(body, Mapping):
@@ -195,6 +196,7 @@ class _RegistryReader:
         return RegistryEntry(self.name, settings, tuple(selectors))
 
     def _settings(self, body: Mapping[Any, Any]) -> RegistrySettings | None:
+        """tls-verify, cert-dir and credentials; None when any of them is wrong (each recorded)."""
         ok = True
         tls_verify: bool | None = None
         raw = body.get("tls-verify")
@@ -235,6 +237,7 @@ class _RegistryReader:
         return RegistrySettings(tls_verify, cert_dir if isinstance(cert_dir, str) else None, username, password)
 
     def _section(self, value: Any, kind: SelectorKind) -> Mapping[Any, Any]:
+        """A section's mapping of repositories ({} for null, or after recording a type problem)."""
         if _is_null(value):
             return {}
         if not isinstance(value, Mapping):
@@ -244,6 +247,7 @@ class _RegistryReader:
         return value
 
     def _repository(self, repo: Any, kind: SelectorKind) -> str | None:
+        """The repository name if REGISTRY/NAME parses as a repository (no tag, no digest)."""
         from trustcopy.errors import InvalidReferenceError
         from trustcopy.reference import parse_normalized_named
 
@@ -260,6 +264,7 @@ class _RegistryReader:
         return str(repo)
 
     def _images(self, value: Any) -> list[Selector]:
+        """The ``images`` section: one selector per repository, with its valid tags and digests."""
         out: list[Selector] = []
         for repo, listed in self._section(value, SelectorKind.IMAGES).items():
             if self._repository(repo, SelectorKind.IMAGES) is None:
@@ -276,6 +281,7 @@ class _RegistryReader:
         return out
 
     def _ref_ok(self, repo: str, ref: str) -> bool:
+        """Whether a listed ref is a digest or a tag (skopeo tries a digest first); records why not."""
         from trustcopy.digest import Digest
         from trustcopy.errors import TrustcopyError
         from trustcopy.reference import is_valid_tag
@@ -294,6 +300,7 @@ class _RegistryReader:
         return True
 
     def _patterns(self, value: Any, kind: SelectorKind) -> list[Selector]:
+        """A regex or semver section: one selector per repository whose pattern compiles."""
         out: list[Selector] = []
         for repo, pattern in self._section(value, kind).items():
             if self._repository(repo, kind) is None:

@@ -285,6 +285,7 @@ def yaml_entries(path: str, ctx: SystemContext,
 
 def _selector_resolver(selector: Selector, ctx: SystemContext,
                        warn: Callable[[str], None]) -> Callable[[], list[ImageReference]]:
+    """What resolving a YAML selector does: its listed refs, or the repository's tags it keeps."""
     from trustcopy.reference import parse_normalized_named
     from trustcopy.transports.docker.reference import new_reference
 

@@ -168,6 +168,7 @@ class _Run:
     # -- the source -------------------------------------------------------------------------
 
     def _entries(self, source: str) -> tuple[list[Entry], list[EntryFailure]]:
+        """The source's entries (and, for a YAML, its problems as failures)."""
         kind = self.options.source_kind
         if kind is SourceKind.DOCKER:
             return docker_entries(source, self.src_ctx), []
@@ -184,6 +185,7 @@ class _Run:
             log.warning("%s", message)
 
     def run(self, source: str, destination: str) -> SyncReport:
+        """Resolve the entries (concurrently), plan the destinations, then sync every image."""
         entries, failures = self._entries(source)
         # Not a ``with`` block: its exit waits for every running image, which an interruption must not.
         pool = concurrent.futures.ThreadPoolExecutor(self.options.parallel_images, thread_name_prefix="sync")
@@ -232,6 +234,7 @@ class _Run:
     # -- one image --------------------------------------------------------------------------
 
     def _contexts(self, item: WorkItem) -> tuple[SystemContext, SystemContext]:
+        """The image's source and destination contexts, bounded by the run's deadline."""
         src, dest = item.source_ctx, self.dest_ctx
         if self.deadline is not None:  # every request of this image ends by the run's deadline
             left = max(0.001, self.deadline - time.monotonic())
@@ -239,6 +242,7 @@ class _Run:
         return src, dest
 
     def _sync_one(self, item: WorkItem) -> ImageResult:
+        """One image, as the module docstring numbers the steps; never raises a TrustcopyError."""
         start = time.monotonic()
         source = str(item.source)
 
