@@ -41,7 +41,7 @@ def _docker_options(func: Any) -> Any:
 @click.option("--keep-going", is_flag=True, help="Do not stop at the first image that fails or is rejected.")
 @click.option("--digestfile", metavar="PATH",
               help="Write DIGEST DESTINATION of each image now at the destination to PATH.")
-@click.option("--parallel-images", type=click.IntRange(1, 32), default=4, show_default=True, metavar="N",
+@click.option("--parallel-images", type=click.IntRange(1, 32), default=8, show_default=True, metavar="N",
               help="Images copied at the same time (they share connections, tokens and pings).")
 @click.option("--shard", metavar="INDEX/COUNT",
               help="Copy only the INDEX-th (from 0) of COUNT slices of the images (CI matrix, Indexed Job).")

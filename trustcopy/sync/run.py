@@ -99,7 +99,7 @@ class SyncOptions:
     append_suffix: str = ""
     dry_run: bool = False
     keep_going: bool = False
-    parallel_images: int = 4
+    parallel_images: int = 8
     shard: Shard | None = None
     skip_identical: bool = True
     copy: CopyOptions = field(default_factory=CopyOptions)
