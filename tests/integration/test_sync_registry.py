@@ -456,3 +456,43 @@ def test_yaml_credentials_are_used_and_never_printed(run_cli: Any, tmp_path: Pat
         assert password not in r.stdout + r.stderr
         if code:
             assert "error[registry-auth]" in outcomes(r.stdout)["FAILED"][0]
+
+
+def test_a_registry_that_is_down_is_pinged_once_for_all_its_images(run_cli: Any, tmp_path: Path,
+                                                                    second_plain_registry: RegistryServer) -> None:
+    """Concurrent images share the session's ping, and its failure: not one ping (with retries) each."""
+    import socket
+    import threading
+
+    accepted = []
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            accepted.append(1)
+            time.sleep(0.3)  # slow enough that every image is waiting for this ping
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        host = f"127.0.0.1:{server.getsockname()[1]}"
+        yaml = tmp_path / "down.yaml"
+        yaml.write_text(f"{host}:\n  tls-verify: false\n  images:\n    app: [a, b, c, d, e, f]\n")
+        r = run_cli("--insecure-policy", "sync", "--retry-times", "0", "--keep-going", "--src", "yaml", "--dest",
+                    "docker", "--dest-tls-verify=false", str(yaml), f"{second_plain_registry.host}/m")
+        got = outcomes(r.stdout)
+        assert r.exit_code == 1 and len(got["FAILED"]) == 6
+        assert len(accepted) <= 2, accepted  # one HTTPS and one plain-HTTP attempt, for six images
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()

@@ -177,17 +177,13 @@ class RegistryClient:
         """
         if self.scheme is not None:
             return
-        with self._ping_lock, self.session.ping_lock(self._ping_key):  # concurrent clients ping once
+        with self._ping_lock:
             if self.scheme is not None:
                 return
             if self._ping_error is not None:
                 raise self._ping_error
-            known = self.session.ping(self._ping_key)
-            if known is not None:
-                self._adopt(known)
-                return
-            try:
-                self._adopt(self._ping())
+            try:  # the session's ping, or one ping shared by the clients asking at the same time
+                self._adopt(self.session.shared_ping(self._ping_key, self._ping))
             except TrustcopyError as exc:
                 self._ping_error = exc
                 raise

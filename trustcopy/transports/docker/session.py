@@ -25,7 +25,7 @@ Invariants:
 - No module-level state: two sessions share nothing (not even a TLS context).
 - Thread-safe: the blob threads of a copy, and the concurrent images of a ``sync``
   (``--parallel-images``), use one session at once. Concurrent clients of one registry
-  ping it once (a per-registry lock), and ask the token server once per token.
+  share one ping (and its outcome, even a failure), and ask the token server once per token.
 - A token is shared only between requests made with the same credentials to the same
   registry origin and realm, for the same scopes: what the token server would have
   answered each of them anyway.
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -118,6 +119,14 @@ class BlobLocations:
             return len(self._known)
 
 
+class _Flight:
+    """A ping in progress: waiters block on ``done``, then read ``error`` (None: look again)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
 class TokenCache:
     """Bearer tokens by key (registry origin, realm, service, credentials, scopes), until they expire.
 
@@ -183,7 +192,7 @@ class RegistrySession:
         self._pings: dict[tuple[Any, ...], Any] = {}
         self._contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
         self._clients: dict[tuple[Any, ...], httpx.Client] = {}
-        self._ping_locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._flights: dict[tuple[Any, ...], _Flight] = {}
         self._closed = False
         self.locations = BlobLocations()
         self.tokens = TokenCache()
@@ -212,10 +221,45 @@ class RegistrySession:
         with self._lock:
             return self._pings.get(key)
 
-    def ping_lock(self, key: tuple[Any, ...]) -> threading.Lock:
-        """The lock clients hold while pinging ``key``, so that concurrent clients ping once."""
-        with self._lock:
-            return self._ping_locks.setdefault(key, threading.Lock())
+    def shared_ping(self, key: tuple[Any, ...], ping: Callable[[], Any]) -> Any:
+        """The remembered ping for ``key``, else the outcome of ``ping()``, run once for concurrent callers.
+
+        Callers that arrive while a ping of ``key`` is in flight wait for it and share its
+        outcome, success or failure: a registry that is down costs the images of a sync
+        one ping (and its retries), not one each in turn. A failure is not remembered
+        after that: the next caller pings again.
+
+        Raises:
+            TrustcopyError: the ping failed (a waiter gets a copy of the in-flight ping's error).
+        """
+        from trustcopy.errors import TrustcopyError
+
+        while True:
+            with self._lock:
+                known = self._pings.get(key)
+                if known is not None:
+                    return known
+                flight = self._flights.get(key)
+                leader = flight is None
+                if flight is None:
+                    flight = self._flights[key] = _Flight()
+            if not leader:
+                flight.done.wait()
+                if isinstance(flight.error, TrustcopyError):
+                    raise flight.error.rewrapped()
+                continue  # the leader succeeded (remembered now) or was interrupted: look again
+            try:
+                result = ping()
+            except TrustcopyError as exc:
+                flight.error = exc
+                raise
+            else:
+                self.remember_ping(key, result)
+                return result
+            finally:
+                with self._lock:
+                    self._flights.pop(key, None)
+                flight.done.set()
 
     def remember_ping(self, key: tuple[Any, ...], ping: Any) -> None:
         """Remember a successful ping (failures are not remembered: the next client tries again)."""

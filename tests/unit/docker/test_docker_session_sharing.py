@@ -1,4 +1,4 @@
-"""The session's token cache: one token request per identical request, however many threads ask.
+"""What the clients of one session share: one token request per identical request, one ping per registry.
 
 A token is shared only between requests that the token server would answer alike:
 same registry origin, realm, service, credentials and scopes (auth.AuthSession builds
@@ -119,3 +119,64 @@ def test_without_a_cache_each_auth_session_keeps_its_own() -> None:
         auth.set_challenges(ORIGIN, [BEARER])
         auth.authorization(pull)
     assert len(issued) == 2
+
+
+def test_concurrent_clients_share_one_ping_and_its_failure() -> None:
+    from trustcopy.errors import NetworkError
+
+    session = RegistrySession()
+    calls: list[int] = []
+    started = threading.Event()
+
+    def failing() -> object:
+        calls.append(1)
+        started.set()
+        time.sleep(0.3)
+        raise NetworkError("pinging container registry reg.example.com: connection refused")
+
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            session.shared_ping(("reg",), failing)
+        except NetworkError as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=client)
+    first.start()
+    started.wait(2)
+    waiters = [threading.Thread(target=client) for _ in range(5)]
+    for t in waiters:
+        t.start()
+    for t in [first, *waiters]:
+        t.join()
+    assert len(calls) == 1 and len(errors) == 6
+    assert len({id(e) for e in errors}) == 6  # each waiter raises its own copy
+    # The failure is not remembered: the next client pings again, and a success is kept.
+    assert session.shared_ping(("reg",), lambda: "pong") == "pong"
+    assert session.shared_ping(("reg",), lambda: "never called") == "pong"
+    assert session.ping(("reg",)) == "pong"
+
+
+def test_an_interrupted_ping_lets_a_waiter_try_itself() -> None:
+    session = RegistrySession()
+    started = threading.Event()
+    results: list[object] = []
+
+    def interrupted() -> object:
+        started.set()
+        time.sleep(0.2)
+        raise KeyboardInterrupt
+
+    def leader() -> None:
+        try:
+            session.shared_ping(("reg",), interrupted)
+        except KeyboardInterrupt:
+            results.append("interrupted")
+
+    t = threading.Thread(target=leader)
+    t.start()
+    started.wait(2)
+    results.append(session.shared_ping(("reg",), lambda: "pong"))
+    t.join()
+    assert sorted(map(str, results)) == ["interrupted", "pong"]
