@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "login": ("trustcopy.cli.registry", "login_cmd"),
     "logout": ("trustcopy.cli.registry", "logout_cmd"),
     "verify": ("trustcopy.cli.verify", "verify_cmd"),
+    "sync": ("trustcopy.cli.sync", "sync_cmd"),
     "policy": ("trustcopy.cli.policy", "policy_group"),
     "lookaside": ("trustcopy.cli.lookaside", "lookaside_group"),
 }

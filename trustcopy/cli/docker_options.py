@@ -84,8 +84,9 @@ class OptionalBoolOption(click.Option):
             parser._match_long_opt = match_long_opt
 
 
-def _docker_flag_options(prefix: str, hidden_creds_alias: str | None) -> list[Callable[[F], F]]:
-    """click options for one image (``prefix`` is "" or "src-"/"dest-")."""
+def _docker_flag_options(prefix: str, hidden_creds_alias: str | None, *,
+                         daemon_host: bool = True) -> list[Callable[[F], F]]:
+    """click options for one image (``prefix`` is "" or "src-"/"dest-"); ``daemon_host``: with --*daemon-host."""
     p = prefix
     dest = p.replace("-", "_")
     opts: list[Callable[[F], F]] = [
@@ -102,9 +103,10 @@ def _docker_flag_options(prefix: str, hidden_creds_alias: str | None) -> list[Ca
                           f"(--{p}tls-verify=false to disable)."),
         click.option(f"--{p}no-creds", f"{dest}no_creds", is_flag=True, default=False,
                      help="Access the registry anonymously."),
-        click.option(f"--{p}daemon-host", f"{dest}daemon_host", metavar="HOST", default=None,
-                     help="Use docker daemon host at HOST (docker-daemon: only)."),
     ]
+    if daemon_host:
+        opts.append(click.option(f"--{p}daemon-host", f"{dest}daemon_host", metavar="HOST", default=None,
+                                 help="Use docker daemon host at HOST (docker-daemon: only)."))
     if hidden_creds_alias:  # skopeo's old spelling (--screds/--dcreds), kept working but not shown
         opts.append(click.option(f"--{hidden_creds_alias}", f"{dest}creds_alias", default=None, hidden=True))
     if prefix:
@@ -139,6 +141,12 @@ def copy_docker_options(func: F) -> F:
     """Decorate ``copy`` with the shared, ``--src-*`` and ``--dest-*`` registry flags."""
     return _apply(func, [*_shared_options(True), *_docker_flag_options("src-", "screds"),
                          *_docker_flag_options("dest-", "dcreds")])
+
+
+def sync_docker_options(func: F) -> F:
+    """Decorate ``sync`` with the shared, ``--src-*`` and ``--dest-*`` registry flags (no daemon: sync has none)."""
+    return _apply(func, [*_shared_options(True), *_docker_flag_options("src-", "screds", daemon_host=False),
+                         *_docker_flag_options("dest-", "dcreds", daemon_host=False)])
 
 
 def image_docker_options(func: F) -> F:

@@ -202,6 +202,53 @@ def evaluate_image(policy: PolicyEvaluator, reference: ImageReference,
         return evaluate_plan(policy, plan_images(source, options))
 
 
+def rejection_without_reading(policy: PolicyEvaluator, reference: ImageReference) -> PolicyRejected | None:
+    """The policy's refusal of ``reference`` when it needs nothing of the image to refuse, else None.
+
+    That is the case when every requirement of the scope matching the reference is
+    ``reject``: such a requirement looks at the reference only, so the verdict is the one
+    :func:`evaluate_plan` would reach for the image (and for every instance of a list,
+    which share the reference), computed by the same ``policy.evaluate`` without reading
+    a manifest or a signature. ``sync`` uses this so that a repository the policy refuses
+    costs no request at all, run after run.
+
+    Returns None for any other policy (an evaluator that is not a PolicyContext included):
+    the caller then evaluates as usual.
+    """
+    from trustcopy.policy.context import PolicyContext
+    from trustcopy.policy.requirements import Reject
+    from trustcopy.policy.scopes import requirements_for
+
+    if not isinstance(policy, PolicyContext):
+        return None
+    requirements = requirements_for(policy.policy, reference).requirements
+    if not requirements or not all(type(r) is Reject for r in requirements):
+        return None
+    verdict = policy.evaluate(UnparsedImage(_ReferenceOnlySource(reference)))
+    if verdict.allowed:  # cannot happen for reject-only scopes; never let it through unread
+        return None
+    return verdict.rejection()
+
+
+class _ReferenceOnlySource(ImageSource):
+    """A source that has a reference and nothing else: reading from it is a bug (RuntimeError)."""
+
+    def __init__(self, reference: ImageReference) -> None:
+        self.reference = reference
+
+    def get_manifest(self, instance_digest: Digest | None = None) -> tuple[bytes, str]:
+        """Never read: see rejection_without_reading."""
+        raise RuntimeError("internal error: a reference-only evaluation read a manifest")
+
+    def get_blob(self, info: Any) -> Any:
+        """Never read: see rejection_without_reading."""
+        raise RuntimeError("internal error: a reference-only evaluation read a blob")
+
+    def get_signatures(self, instance_digest: Digest | None = None) -> list[Any]:
+        """Never read: see rejection_without_reading."""
+        raise RuntimeError("internal error: a reference-only evaluation read signatures")
+
+
 class VerdictGate:
     """The copy's policy gate: answers from the evaluation already made, never twice.
 

@@ -449,13 +449,18 @@ def parse_registries_d_file(file: str, data: bytes,
 # -- YAML, bounded ------------------------------------------------------------------------------
 
 
-def load_yaml(file: str, data: bytes) -> Any:
+def load_yaml(file: str, data: bytes, *, scalars_as_text: bool = False) -> Any:
     """Parse one YAML document safely: safe loader, no duplicate keys, bounded alias expansion.
 
     PyYAML's ``safe_load`` builds a "billion laughs" document quickly (aliases become
     shared objects), but anything that then walks the result expands it; we measure the
     node graph with every alias expanded before constructing anything, and refuse
     recursive aliases and graphs over :data:`MAX_YAML_NODES`.
+
+    ``scalars_as_text``: every scalar is returned as the text written (PyYAML's
+    BaseLoader), for formats read by Go's yaml.v2 into string fields, where ``1.10`` is
+    the tag "1.10", not the number 1.1 (sync YAML). The caller interprets booleans and
+    nulls itself.
 
     Raises:
         ConfigError: not UTF-8, invalid YAML, several documents, a duplicate key, a
@@ -468,7 +473,7 @@ def load_yaml(file: str, data: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})", code="registries-d-invalid",
                           context={"file": file}) from None
-    loader = yaml.SafeLoader(text)
+    loader = yaml.BaseLoader(text) if scalars_as_text else yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

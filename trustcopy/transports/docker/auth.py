@@ -29,10 +29,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -40,6 +40,9 @@ from trustcopy import limits
 from trustcopy.errors import RegistryAuthError
 from trustcopy.redact import MASK, redact_url
 from trustcopy.transports.docker.challenge import Challenge, Scope
+
+if TYPE_CHECKING:
+    from trustcopy.transports.docker.session import TokenCache
 
 log = logging.getLogger("trustcopy.docker")
 
@@ -132,6 +135,9 @@ class AuthSession:
         credentials: what the user gave or auth.json held (may be anonymous).
         registry_token: ``--registry-token``: used as the bearer token verbatim.
         send: sends a token request (retried like any other, never given registry auth).
+        tokens: the token cache to use (the RegistrySession's, shared by the clients of
+            one command); a private one when None. Its keys hold the origin, realm,
+            service, credentials and scopes, so only identical token requests share.
     """
 
     def __init__(
@@ -139,25 +145,25 @@ class AuthSession:
         credentials: Credentials,
         registry_token: str | None,
         send: Callable[[httpx.Request], httpx.Response],
+        *,
+        tokens: TokenCache | None = None,
     ) -> None:
+        from trustcopy.transports.docker.session import TokenCache
+
         self.credentials = credentials
         self.registry_token = registry_token or None
         self._send = send
         self.origin: tuple[str, str, int | None] | None = None
         self.challenges: list[Challenge] = []
-        self._tokens: dict[tuple[str, ...], _Token] = {}
-        self._locks: dict[tuple[str, ...], threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._tokens = tokens if tokens is not None else TokenCache()
 
     def __repr__(self) -> str:
         return f"<AuthSession {self.credentials!r} registry_token={'***' if self.registry_token else None}>"
 
     def secrets(self) -> tuple[str, ...]:
-        """Every secret this session knows, for masking echoed text."""
-        with self._lock:
-            tokens = tuple(t.value for t in self._tokens.values())
+        """Every secret this session knows (its cache's tokens too), for masking echoed text."""
         extra = (self.registry_token,) if self.registry_token else ()
-        return self.credentials.secrets() + extra + tokens
+        return self.credentials.secrets() + extra + self._tokens.values()
 
     def set_challenges(self, origin: tuple[str, str, int | None], challenges: list[Challenge]) -> None:
         """Record what the ping learned."""
@@ -174,8 +180,14 @@ class AuthSession:
 
     def invalidate(self, scopes: tuple[Scope, ...]) -> None:
         """Forget the cached token for ``scopes`` (after the registry refused it)."""
-        with self._lock:
-            self._tokens.pop(_scope_key(scopes), None)
+        challenge = self.bearer_challenge()
+        if challenge is not None:
+            self._tokens.invalidate(self._token_key(challenge, scopes))
+
+    def _token_key(self, challenge: Challenge, scopes: tuple[Scope, ...]) -> tuple[object, ...]:
+        """What makes two token requests the same request (see TokenCache)."""
+        return (self.origin, challenge.params.get("realm", ""), challenge.params.get("service", ""),
+                self.credentials, _scope_key(scopes))
 
     def authorization(self, scopes: tuple[Scope, ...]) -> str | None:
         """The ``Authorization`` header value for a request needing ``scopes``, or None.
@@ -200,21 +212,12 @@ class AuthSession:
         return None
 
     def _token_for(self, challenge: Challenge, scopes: tuple[Scope, ...]) -> str:
-        key = _scope_key(scopes)
-        with self._lock:
-            tok = self._tokens.get(key)
-            if tok is not None and tok.expires > time.monotonic():
-                return tok.value
-            key_lock = self._locks.setdefault(key, threading.Lock())
-        with key_lock:  # one token request per scope set, however many threads need it
-            with self._lock:
-                tok = self._tokens.get(key)
-                if tok is not None and tok.expires > time.monotonic():
-                    return tok.value
+        def fetch() -> tuple[str, float]:
             tok = self._fetch_token(challenge, scopes)
-            with self._lock:
-                self._tokens[key] = tok
-            return tok.value
+            return tok.value, tok.expires
+
+        # One token request per key, however many threads (or clients of the session) need it.
+        return self._tokens.get(self._token_key(challenge, scopes), fetch)
 
     def _fetch_token(self, challenge: Challenge, scopes: tuple[Scope, ...]) -> _Token:
         realm = challenge.params.get("realm", "")

@@ -186,7 +186,8 @@ class RegistryClient:
         self._tls_context = context
         self._ping_key = (self.host, tls_key)
         self._http = self.session.http_client(tls_key, context)
-        self.auth = AuthSession(credentials, sys.docker_bearer_token, self._send_token_request)
+        self.auth = AuthSession(credentials, sys.docker_bearer_token, self._send_token_request,
+                                tokens=self.session.tokens)
         self.scheme: str | None = None
         self.supports_signatures_extension = False
         self._ping_lock = threading.Lock()
@@ -219,12 +220,8 @@ class RegistryClient:
                 return
             if self._ping_error is not None:
                 raise self._ping_error
-            known = self.session.ping(self._ping_key)
-            if known is not None:
-                self._adopt(known)
-                return
-            try:
-                self._adopt(self._ping())
+            try:  # the session's ping, or one ping shared by the clients asking at the same time
+                self._adopt(self.session.shared_ping(self._ping_key, self._ping))
             except TrustcopyError as exc:
                 self._ping_error = exc
                 raise

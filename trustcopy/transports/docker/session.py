@@ -12,6 +12,9 @@ A session holds, for every source, destination and tag listing opened with it:
   (containers/image keeps these in its BlobInfoCache, handed down the same way);
 - the registry configuration (regconfig.py): registries.d and registries.conf, read
   once per (registries.d, registries.conf) setting instead of once per image.
+- the bearer tokens, per registry origin, token realm and service, credentials and
+  scopes: the images of one ``sync`` in one repository ask the token server once, not
+  once per image (containers/image keeps a token cache per image source/destination).
 
 The CLI creates one per command (cli/common.py) and closes it when the command ends. A
 library user may create one and hand it to many copies through
@@ -22,7 +25,12 @@ one and closes it with itself.
 
 Invariants:
 - No module-level state: two sessions share nothing (not even a TLS context).
-- Thread-safe: the blob threads of a copy use one session at once.
+- Thread-safe: the blob threads of a copy, and the concurrent images of a ``sync``
+  (``--parallel-images``), use one session at once. Concurrent clients of one registry
+  share one ping (and its outcome, even a failure), and ask the token server once per token.
+- A token is shared only between requests made with the same credentials to the same
+  registry origin and realm, for the same scopes: what the token server would have
+  answered each of them anyway.
 - Closing the session closes every pool it opened; a closed session refuses to open new
   ones (RuntimeError: that is API misuse, not a registry failure).
 - Cookies are never stored or sent (as containers/image, whose HTTP client has no cookie
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -114,6 +123,68 @@ class BlobLocations:
             return len(self._known)
 
 
+class _Flight:
+    """A ping in progress: waiters block on ``done``, then read ``error`` (None: look again)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+class TokenCache:
+    """Bearer tokens by key (registry origin, realm, service, credentials, scopes), until they expire.
+
+    Keys are opaque to the cache (auth.py builds them); values are ``(token, expires)``
+    with ``expires`` on the ``time.monotonic`` clock. One token request per key runs at a
+    time, however many threads want that token.
+    """
+
+    #: Most tokens kept (a sync of many repositories asks one token per repository).
+    MAX_TOKENS = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: OrderedDict[tuple[Any, ...], tuple[str, float]] = OrderedDict()
+        self._key_locks: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<TokenCache {len(self._tokens)} tokens>"
+
+    def get(self, key: tuple[Any, ...], fetch: Any) -> str:
+        """The unexpired token for ``key``, or the one ``fetch()`` returns (``(token, expires)``)."""
+        import time
+
+        with self._lock:
+            found = self._tokens.get(key)
+            if found is not None and found[1] > time.monotonic():
+                return found[0]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                found = self._tokens.get(key)
+                if found is not None and found[1] > time.monotonic():
+                    return found[0]
+            token, expires = fetch()
+            with self._lock:
+                self._tokens[key] = (token, expires)
+                self._tokens.move_to_end(key)
+                while len(self._tokens) > self.MAX_TOKENS:
+                    old, _ = self._tokens.popitem(last=False)
+                    self._key_locks.pop(old, None)
+            return str(token)
+
+    def invalidate(self, key: tuple[Any, ...]) -> None:
+        """Forget the token for ``key`` (the registry refused it)."""
+        with self._lock:
+            self._tokens.pop(key, None)
+
+    def values(self) -> tuple[str, ...]:
+        """Every token held (for masking echoed text)."""
+        with self._lock:
+            return tuple(token for token, _ in self._tokens.values())
+
+
 class RegistrySession:
     """Pings, TLS contexts, connection pools and blob locations of one command (see the module docstring).
 
@@ -127,8 +198,10 @@ class RegistrySession:
         self._clients: dict[tuple[Any, ...], httpx.Client] = {}
         self._configs: dict[tuple[str | None, str | None], RegistryConfig] = {}
         self._config_lock = threading.Lock()
+        self._flights: dict[tuple[Any, ...], _Flight] = {}
         self._closed = False
         self.locations = BlobLocations()
+        self.tokens = TokenCache()
 
     def __repr__(self) -> str:
         with self._lock:
@@ -153,6 +226,46 @@ class RegistrySession:
         """The remembered ping for ``key`` (host and TLS settings), or None."""
         with self._lock:
             return self._pings.get(key)
+
+    def shared_ping(self, key: tuple[Any, ...], ping: Callable[[], Any]) -> Any:
+        """The remembered ping for ``key``, else the outcome of ``ping()``, run once for concurrent callers.
+
+        Callers that arrive while a ping of ``key`` is in flight wait for it and share its
+        outcome, success or failure: a registry that is down costs the images of a sync
+        one ping (and its retries), not one each in turn. A failure is not remembered
+        after that: the next caller pings again.
+
+        Raises:
+            TrustcopyError: the ping failed (a waiter gets a copy of the in-flight ping's error).
+        """
+        from trustcopy.errors import TrustcopyError
+
+        while True:
+            with self._lock:
+                known = self._pings.get(key)
+                if known is not None:
+                    return known
+                flight = self._flights.get(key)
+                leader = flight is None
+                if flight is None:
+                    flight = self._flights[key] = _Flight()
+            if not leader:
+                flight.done.wait()
+                if isinstance(flight.error, TrustcopyError):
+                    raise flight.error.rewrapped()
+                continue  # the leader succeeded (remembered now) or was interrupted: look again
+            try:
+                result = ping()
+            except TrustcopyError as exc:
+                flight.error = exc
+                raise
+            else:
+                self.remember_ping(key, result)
+                return result
+            finally:
+                with self._lock:
+                    self._flights.pop(key, None)
+                flight.done.set()
 
     def remember_ping(self, key: tuple[Any, ...], ping: Any) -> None:
         """Remember a successful ping (failures are not remembered: the next client tries again)."""
