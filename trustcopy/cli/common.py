@@ -232,3 +232,30 @@ def echo_json(value: Any) -> None:
     for raw, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(raw, esc)
     click.echo(text)
+
+
+def signing_passphrase(kwargs: dict[str, Any]) -> str | None:
+    """The passphrase for ``--sign-by`` / ``--sign-by-sigstore-private-key``, as skopeo gets it.
+
+    From ``--sign-passphrase-file`` when given; for a sigstore key without one, asked on the
+    terminal (an empty passphrase is valid); for GPG, None (gpg-agent asks itself).
+
+    Raises:
+        UsageError: the passphrase file without a key to use it for, or with both kinds of key.
+    """
+    from trustcopy.errors import UsageError
+
+    if kwargs["sign_passphrase_file"]:
+        if not (kwargs["sign_by"] or kwargs["sign_by_sigstore_private_key"]):
+            raise UsageError("--sign-passphrase-file requires --sign-by or --sign-by-sigstore-private-key")
+        if kwargs["sign_by"] and kwargs["sign_by_sigstore_private_key"]:
+            raise UsageError("Only one of --sign-by and --sign-by-sigstore-private-key can be used with "
+                             "--sign-passphrase-file")
+        from trustcopy.copy.sign import read_passphrase_file
+
+        return read_passphrase_file(kwargs["sign_passphrase_file"])
+    if kwargs["sign_by_sigstore_private_key"]:
+        from trustcopy.cli.signing import prompt_passphrase
+
+        return prompt_passphrase(kwargs["sign_by_sigstore_private_key"], confirm=False)
+    return None

@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from trustcopy.cli.common import add_global_options, global_options, open_policy_context, refuse_unsupported
+from trustcopy.cli.common import (
+    add_global_options,
+    global_options,
+    open_policy_context,
+    refuse_unsupported,
+    signing_passphrase,
+)
 
 
 def _docker_options(func: Any) -> Any:
@@ -114,20 +120,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         from trustcopy.reference import parse_named
 
         sign_identity = parse_named(kwargs["sign_identity"])
-    passphrase = None
-    if kwargs["sign_passphrase_file"]:
-        if not (kwargs["sign_by"] or kwargs["sign_by_sigstore_private_key"]):
-            raise UsageError("--sign-passphrase-file requires --sign-by or --sign-by-sigstore-private-key")
-        if kwargs["sign_by"] and kwargs["sign_by_sigstore_private_key"]:
-            raise UsageError("Only one of --sign-by and --sign-by-sigstore-private-key can be used with "
-                             "--sign-passphrase-file")
-        from trustcopy.copy.sign import read_passphrase_file
-
-        passphrase = read_passphrase_file(kwargs["sign_passphrase_file"])
-    elif kwargs["sign_by_sigstore_private_key"]:  # as skopeo: ask on the terminal (an empty passphrase is valid)
-        from trustcopy.cli.signing import prompt_passphrase
-
-        passphrase = prompt_passphrase(kwargs["sign_by_sigstore_private_key"], confirm=False)
+    passphrase = signing_passphrase(kwargs)
     if kwargs["sign_identity"] and not (kwargs["sign_by"] or kwargs["sign_by_sigstore_private_key"]):
         raise UsageError("--sign-identity requires --sign-by or --sign-by-sigstore-private-key")
 

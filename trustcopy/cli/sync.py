@@ -12,7 +12,13 @@ from typing import Any
 
 import click
 
-from trustcopy.cli.common import add_global_options, global_options, open_policy_context, refuse_unsupported
+from trustcopy.cli.common import (
+    add_global_options,
+    global_options,
+    open_policy_context,
+    refuse_unsupported,
+    signing_passphrase,
+)
 
 
 def _docker_options(func: Any) -> Any:
@@ -94,15 +100,8 @@ def _copy_options(opts: Any, kwargs: dict[str, Any]) -> Any:
     """What every image's copy does: signing, format, instances, and the two sides' registry settings."""
     from trustcopy.cli.docker_options import apply_copy_docker_options
     from trustcopy.copy.options import CopyOptions, ImageListSelection, manifest_type_for_format
-    from trustcopy.errors import UsageError
 
-    passphrase = None
-    if kwargs["sign_passphrase_file"]:
-        if not (kwargs["sign_by"] or kwargs["sign_by_sigstore_private_key"]):
-            raise UsageError("--sign-passphrase-file requires --sign-by or --sign-by-sigstore-private-key")
-        from trustcopy.copy.sign import read_passphrase_file
-
-        passphrase = read_passphrase_file(kwargs["sign_passphrase_file"])
+    passphrase = signing_passphrase(kwargs)
     src_ctx, dest_ctx = apply_copy_docker_options(opts.system_context(), opts.system_context(), kwargs)
     return CopyOptions(
         remove_signatures=kwargs["remove_signatures"],
