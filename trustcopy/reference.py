@@ -39,11 +39,11 @@ import dataclasses
 import functools
 import json
 import re
-from dataclasses import dataclass
 from typing import NoReturn
 
 from trustcopy.digest import Digest
 from trustcopy.errors import InvalidReferenceError
+from trustcopy.lazy import dataclass
 
 __all__ = [
     "DEFAULT_DOMAIN",

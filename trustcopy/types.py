@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from trustcopy.digest import Digest
+from trustcopy.lazy import dataclass
 
 if TYPE_CHECKING:
     from trustcopy.reference import DockerReference

@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from trustcopy.errors import TrustcopyError
+from trustcopy.lazy import dataclass
 
 _JSON_FORMAT = re.compile(r"^\s*(json|\{\{\s*json\.?\s*\}\})\s*$")
 

@@ -24,13 +24,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import BinaryIO
 
 from trustcopy.compression import Algorithm, CompressingStream, CorruptDataError, DecompressingStream, PeekableStream
 from trustcopy.copy.progress import BlobDone, BlobProgress, BlobStarted, ProgressSink, Status
 from trustcopy.digest import DigestingReader
 from trustcopy.errors import ManifestError, TrustcopyError
+from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageSource
 from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, BlobInfo, LayerCompression, SystemContext
 

@@ -16,13 +16,13 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from trustcopy.copy.options import CopyOptions, ImageListSelection
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError, PolicyRejected, UsageError
 from trustcopy.image.unparsed import UnparsedImage
+from trustcopy.lazy import dataclass
 from trustcopy.reasons import Reason
 from trustcopy.transports.base import ImageReference, ImageSource
 from trustcopy.types import SystemContext

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from trustcopy.errors import UsageError
+from trustcopy.lazy import dataclass
 
 if TYPE_CHECKING:
     from trustcopy.copy.progress import ProgressEvent

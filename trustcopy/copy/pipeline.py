@@ -13,7 +13,6 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 
 from trustcopy.copy.evaluate import PolicyEvaluator, VerdictGate, evaluate_plan, plan_images
 from trustcopy.copy.multiple import copy_all
@@ -21,6 +20,7 @@ from trustcopy.copy.options import CopyOptions, ImageListSelection
 from trustcopy.copy.single import copy_single_image
 from trustcopy.digest import Digest
 from trustcopy.fsutil import deferred_signals
+from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageReference
 from trustcopy.types import SystemContext
 

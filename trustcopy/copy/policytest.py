@@ -31,7 +31,7 @@ import difflib
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -41,6 +41,7 @@ from trustcopy.copy.options import CopyOptions, ImageListSelection
 from trustcopy.copy.trace import evaluation_trace, trace_text
 from trustcopy.copy.verify import evaluation_outcome
 from trustcopy.errors import ConfigError, TrustcopyError
+from trustcopy.lazy import dataclass
 from trustcopy.limits import MiB
 from trustcopy.reasons import Reason
 from trustcopy.types import SystemContext

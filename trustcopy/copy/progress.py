@@ -13,8 +13,8 @@ events of different blobs interleave. A sink must be cheap and thread-safe.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from trustcopy.lazy import dataclass
 from trustcopy.types import BlobInfo
 
 

@@ -12,8 +12,9 @@ Each line is a :class:`TraceLine`: an indent, an optional *mark* (``ACCEPTED``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from trustcopy.lazy import dataclass
 
 if TYPE_CHECKING:
     from trustcopy.copy.evaluate import Evaluation

@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ from trustcopy.copy.junit import JUnitCase, Outcome, junit_xml
 from trustcopy.copy.options import CopyOptions
 from trustcopy.copy.trace import evaluation_trace, trace_text
 from trustcopy.errors import TransportError, TrustcopyError, UsageError
+from trustcopy.lazy import dataclass
 from trustcopy.reasons import Reason
 
 if TYPE_CHECKING:

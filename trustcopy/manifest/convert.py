@@ -18,10 +18,9 @@ Invariants (containers/image 5.23 ``internal/image``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, ManifestError
+from trustcopy.lazy import dataclass
 from trustcopy.manifest import mediatypes as mt
 from trustcopy.manifest.lists import DockerManifestList, ManifestList, OCIIndex, host_platform
 from trustcopy.manifest.model import Descriptor, ImageManifest, OCIManifest, Platform, Schema2Manifest

@@ -15,11 +15,12 @@ import abc
 import dataclasses
 import platform as _host
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import NamedTuple, TypeVar
 
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError
+from trustcopy.lazy import dataclass
 from trustcopy.manifest import mediatypes as mt
 from trustcopy.manifest._gojson import marshal, sorted_map
 from trustcopy.manifest.model import Descriptor, Platform, _frozen_map

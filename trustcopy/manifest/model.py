@@ -17,12 +17,13 @@ import abc
 import base64
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError
+from trustcopy.lazy import dataclass
 from trustcopy.manifest import mediatypes as mt
 from trustcopy.manifest._gojson import marshal, sorted_map
 from trustcopy.types import BlobInfo

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from trustcopy.digest import Digest
+from trustcopy.lazy import dataclass
 from trustcopy.manifest import _fields as f
 from trustcopy.manifest import _gojson
 from trustcopy.manifest import mediatypes as mt

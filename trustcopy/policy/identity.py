@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import abc
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from trustcopy.errors import InvalidReferenceError
+from trustcopy.lazy import dataclass
 from trustcopy.policy.model import Match, PolicySpecError
 
 if TYPE_CHECKING:

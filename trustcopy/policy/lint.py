@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from trustcopy.errors import LimitExceededError, PolicyError
+from trustcopy.lazy import dataclass
 from trustcopy.limits import MAX_KEY_FILE, MAX_POLICY_FILE, load_json, read_file_at_most
 from trustcopy.policy.identity import IdentityMatcher, RemapIdentity
 from trustcopy.policy.model import PathPart, Policy, Requirement

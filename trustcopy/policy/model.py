@@ -19,9 +19,10 @@ import abc
 import enum
 import types
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from trustcopy.lazy import dataclass
 from trustcopy.reasons import Reason
 
 if TYPE_CHECKING:

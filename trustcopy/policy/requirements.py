@@ -18,10 +18,11 @@ import base64
 import functools
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.lazy import dataclass
 from trustcopy.policy.identity import IdentityMatcher, MatchRepoDigestOrExact
 from trustcopy.policy.model import (
     EvalResources,

@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from trustcopy.lazy import dataclass
 from trustcopy.policy.model import PathPart, Policy, Requirement
 
 if TYPE_CHECKING:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from trustcopy.lazy import dataclass
 from trustcopy.policy.identity import IdentityMatcher, MatchRepoDigestOrExact
 from trustcopy.policy.model import (
     EvalResources,

@@ -14,10 +14,11 @@ there is at least one requirement, all of them allowed the image, and (with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from trustcopy.errors import PolicyRejected
+from trustcopy.lazy import dataclass
 from trustcopy.policy.model import SigResult
 from trustcopy.policy.scopes import format_path
 from trustcopy.reasons import Reason

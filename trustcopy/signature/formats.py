@@ -32,11 +32,12 @@ import dataclasses
 import types
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from trustcopy.errors import LimitExceededError, SignatureVerificationError
 from trustcopy.gojson import go_marshal
+from trustcopy.lazy import dataclass
 from trustcopy.limits import load_json
 from trustcopy.reasons import Reason
 

@@ -16,8 +16,9 @@ Invariants every implementation keeps:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from trustcopy.lazy import dataclass
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,12 @@ Invariants:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from trustcopy.digest import Digest
 from trustcopy.errors import LimitExceededError, SignatureError, SignatureVerificationError
 from trustcopy.gojson import go_marshal
+from trustcopy.lazy import dataclass
 from trustcopy.limits import load_json
 from trustcopy.reasons import Reason
 

@@ -29,10 +29,11 @@ trust roots; see docs/policy.md for the identity rule applied to them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.lazy import dataclass
 from trustcopy.reasons import Reason
 
 if TYPE_CHECKING:

@@ -43,10 +43,10 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trustcopy.errors import SignatureVerificationError
+from trustcopy.lazy import dataclass
 from trustcopy.reasons import Reason
 
 if TYPE_CHECKING:

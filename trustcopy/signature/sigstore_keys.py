@@ -28,11 +28,11 @@ import binascii
 import contextlib
 import hashlib
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from trustcopy.errors import LimitExceededError, SignatureError
 from trustcopy.gojson import go_marshal
+from trustcopy.lazy import dataclass
 
 SIGSTORE_PEM_TYPE = "ENCRYPTED SIGSTORE PRIVATE KEY"
 COSIGN_PEM_TYPE = "ENCRYPTED COSIGN PRIVATE KEY"

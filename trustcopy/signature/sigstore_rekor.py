@@ -23,10 +23,10 @@ Nothing here fetches anything: SETs are verified offline.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from trustcopy.errors import LimitExceededError, SignatureVerificationError
+from trustcopy.lazy import dataclass
 from trustcopy.reasons import Reason
 
 SET_ANNOTATION = "dev.sigstore.cosign/bundle"

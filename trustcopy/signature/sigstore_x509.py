@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from trustcopy.errors import SignatureError, SignatureVerificationError
+from trustcopy.lazy import dataclass
 from trustcopy.reasons import Reason
 
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"

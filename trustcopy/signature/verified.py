@@ -12,10 +12,11 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 from trustcopy.digest import Digest
+from trustcopy.lazy import dataclass
 
 
 @dataclass(frozen=True, init=False)

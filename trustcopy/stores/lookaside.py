@@ -46,7 +46,6 @@ import posixpath
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -54,6 +53,7 @@ from trustcopy import limits
 from trustcopy.digest import Digest
 from trustcopy.errors import ConfigError, LimitExceededError, NetworkError, SignatureError, TransportError
 from trustcopy.fsutil import fsync_dir, write_file_atomic
+from trustcopy.lazy import dataclass
 from trustcopy.redact import redact_url
 from trustcopy.signature.formats import Signature, signature_to_blob, stored_signature
 

@@ -50,11 +50,12 @@ import errno
 import os
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import quote
 
 from trustcopy.errors import ConfigError, InvalidReferenceError
+from trustcopy.lazy import dataclass
 from trustcopy.limits import MiB, read_file_at_most
 from trustcopy.reference import (
     DockerReference,

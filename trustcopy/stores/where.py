@@ -16,9 +16,9 @@ the built-in default), or another registry's section names the same store,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from trustcopy.lazy import dataclass
 from trustcopy.redact import redact_url
 from trustcopy.reference import DockerReference
 from trustcopy.stores.registries_d import AttachmentsChoice, LookasideChoice, RegistriesD, Section

@@ -36,11 +36,12 @@ Nothing here touches the network; listing tags is sync/plan.py's.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
 
 from trustcopy.errors import ConfigError
+from trustcopy.lazy import dataclass
 from trustcopy.limits import MiB
 
 #: A sync YAML larger than this is refused before it is parsed.

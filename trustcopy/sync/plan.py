@@ -35,11 +35,11 @@ import logging
 import os
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from trustcopy.errors import ConfigError, InvalidReferenceError, TransportError, TrustcopyError, UsageError
+from trustcopy.lazy import dataclass
 from trustcopy.sync.config import Selector, SelectorKind
 from trustcopy.transports.base import ImageReference
 from trustcopy.types import SystemContext

@@ -20,9 +20,11 @@ A sync succeeded (exit status 0) only when every result is copied, skipped or wo
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from trustcopy.lazy import dataclass
 
 if TYPE_CHECKING:
     from trustcopy.digest import Digest

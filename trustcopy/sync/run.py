@@ -49,11 +49,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from trustcopy.copy.options import CopyOptions, ImageListSelection
 from trustcopy.errors import PolicyRejected, TrustcopyError, UsageError
+from trustcopy.lazy import dataclass
 from trustcopy.sync.plan import (
     DestinationKind,
     Entry,

@@ -28,10 +28,10 @@ Invariants:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
 from trustcopy.errors import ConfigError
+from trustcopy.lazy import dataclass
 
 _MAX_UINT64 = (1 << 64) - 1
 _NUM = frozenset("0123456789")

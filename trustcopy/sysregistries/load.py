@@ -6,10 +6,10 @@ import errno
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from trustcopy.errors import ConfigError, InvalidReferenceError
+from trustcopy.lazy import dataclass
 from trustcopy.limits import MiB, read_file_at_most
 from trustcopy.reference import is_valid_domain, parse_named
 from trustcopy.sysregistries.model import (

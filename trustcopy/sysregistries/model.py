@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from trustcopy.errors import ConfigError, InvalidReferenceError, TransportError
+from trustcopy.lazy import dataclass
 from trustcopy.reference import DockerReference, parse_named
 
 log = logging.getLogger("trustcopy.config")

@@ -33,13 +33,13 @@ import io
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from trustcopy import limits
 from trustcopy.compression import PEEK_SIZE, Algorithm, DecompressingStream, Readable, detect
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError, LimitExceededError, TransportError
+from trustcopy.lazy import dataclass
 from trustcopy.transports.tario import ArchiveFormatError, Member, MemberType, link_target, scan
 
 #: Symlink/hard-link hops followed for one lookup.

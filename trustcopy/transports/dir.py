@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from trustcopy import limits
@@ -38,6 +37,7 @@ from trustcopy.fsutil import (
     validate_path_scope,
     write_file_atomic,
 )
+from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import StagingBlobWriter
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, AlwaysSupportsSignatures

@@ -27,10 +27,11 @@ nothing trustworthy about the image in it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from trustcopy.errors import InvalidReferenceError, TransportError
 from trustcopy.fsutil import resolve_path_to_fully_explicit
+from trustcopy.lazy import dataclass
 from trustcopy.reference import DockerReference
 from trustcopy.transports.archivereader import open_archive_file
 from trustcopy.transports.archivewriter import ArchiveOutput, TarWriter

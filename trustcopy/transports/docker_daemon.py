@@ -33,13 +33,13 @@ import os
 import queue
 import threading
 import urllib.parse
-from dataclasses import dataclass
 from typing import Any
 
 from trustcopy import limits
 from trustcopy.compression import PEEK_SIZE, Algorithm, DecompressingStream, Readable, detect
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError, InvalidReferenceError, TransportError
+from trustcopy.lazy import dataclass
 from trustcopy.reference import DockerReference
 from trustcopy.transports.archivereader import SequentialArchive
 from trustcopy.transports.archivewriter import TarWriter

@@ -28,7 +28,7 @@ import hashlib
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, BinaryIO, Protocol
 
 from trustcopy import limits
@@ -42,6 +42,7 @@ from trustcopy.errors import (
     TransportError,
 )
 from trustcopy.gojson import go_marshal
+from trustcopy.lazy import dataclass
 from trustcopy.transports.archivereader import ArchiveReader
 from trustcopy.transports.archivewriter import TarWriter
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource

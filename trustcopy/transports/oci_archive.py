@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from trustcopy import limits
@@ -34,6 +33,7 @@ from trustcopy.errors import (
 )
 from trustcopy.fsutil import parent_namespaces, resolve_path_to_fully_explicit, validate_path_scope
 from trustcopy.gojson import go_marshal
+from trustcopy.lazy import dataclass
 from trustcopy.transports.archivereader import ArchiveReader, open_archive_file
 from trustcopy.transports.archivewriter import ArchiveOutput, TarWriter
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport

@@ -20,7 +20,6 @@ import fcntl
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from trustcopy import limits
@@ -43,6 +42,7 @@ from trustcopy.fsutil import (
     write_file_atomic,
 )
 from trustcopy.gojson import go_marshal
+from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import StagingBlobWriter
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures, NoSourceSignatures

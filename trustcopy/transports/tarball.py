@@ -27,7 +27,6 @@ import platform
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from trustcopy.compression import CHUNK, Algorithm, DecompressingStream, PeekableStream
@@ -35,6 +34,7 @@ from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError, InvalidReferenceError, ManifestError, TransportError
 from trustcopy.fsutil import open_regular_file
 from trustcopy.gojson import go_marshal
+from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.stubs import NoSourceSignatures
 from trustcopy.types import BlobInfo, SystemContext

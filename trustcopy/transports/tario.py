@@ -26,10 +26,10 @@ from __future__ import annotations
 import enum
 import posixpath
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Protocol
 
 from trustcopy.errors import TransportError
+from trustcopy.lazy import dataclass
 
 BLOCK = 512
 #: Largest PAX extended header or GNU long name/link we read into memory.

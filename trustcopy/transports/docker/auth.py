@@ -31,13 +31,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
 
 from trustcopy import limits
 from trustcopy.errors import RegistryAuthError
+from trustcopy.lazy import dataclass
 from trustcopy.redact import MASK, redact_url
 from trustcopy.transports.docker.challenge import Challenge, Scope
 

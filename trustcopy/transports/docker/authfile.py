@@ -30,11 +30,11 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from trustcopy import limits
 from trustcopy.errors import ConfigError, LimitExceededError, UsageError
+from trustcopy.lazy import dataclass
 from trustcopy.transports.docker.auth import Credentials
 from trustcopy.types import SystemContext
 

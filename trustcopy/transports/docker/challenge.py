@@ -9,7 +9,9 @@ and parameter names; a malformed remainder ends parsing and what came before is 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from trustcopy.lazy import dataclass
 
 # RFC 7230 token characters.
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")

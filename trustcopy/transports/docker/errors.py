@@ -42,7 +42,6 @@ from __future__ import annotations
 import json
 import re
 import ssl
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from trustcopy.errors import (
@@ -53,6 +52,7 @@ from trustcopy.errors import (
     RegistryHTTPError,
     TrustcopyError,
 )
+from trustcopy.lazy import dataclass
 from trustcopy.redact import redact_text, redact_url
 
 if TYPE_CHECKING:

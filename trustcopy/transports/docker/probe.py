@@ -19,10 +19,9 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError
+from trustcopy.lazy import dataclass
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.docker.reference import DockerImageReference
 from trustcopy.transports.docker.source import manifest_accept_header, simplify_content_type

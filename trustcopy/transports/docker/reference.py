@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from trustcopy.errors import InvalidReferenceError
+from trustcopy.lazy import dataclass
 from trustcopy.reference import (
     DEFAULT_DOMAIN,
     DockerReference,

@@ -22,8 +22,9 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from trustcopy.lazy import dataclass
 
 if TYPE_CHECKING:
     from trustcopy.reference import DockerReference
