@@ -3,7 +3,9 @@
 Starts one local ``docker-registry`` per tool and run (127.0.0.1, plain HTTP, fresh
 storage), builds deterministic synthetic images (cached under bench/.data), and times each
 scenario with both tools, the tools taking turns run after run (A B A B …). It prints the
-MEDIAN wall time over the runs, the largest peak RSS, the trustcopy/skopeo ratio and the
+MEDIAN wall time over the runs, the median CPU time (user + system of the process: on a
+shared machine other work stretches wall time far more than CPU time), the largest peak
+RSS, both trustcopy/skopeo ratios, the load average before and after, and the
 target of issue 14:
 
     version   trustcopy --version / skopeo --version      (target: at most 30 ms wall)
@@ -32,6 +34,7 @@ click, httpx and httpcore, next to skopeo's whole mount.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -44,7 +47,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 from registry_fixtures import Fault, FaultProxy, RegistryServer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchutil import build_layout, installed_trustcopy, run_measured  # noqa: E402
+from benchutil import build_layout, installed_trustcopy, run_timed  # noqa: E402
 
 # What trustcopy's own start-up does before importing these (see trustcopy/transports/docker).
 FLOOR = ("import sys, types; sys.modules['httpx._main'] = types.ModuleType('httpx._main'); "
@@ -71,6 +74,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated scenarios to run (default: all)")
     args = parser.parse_args()
     DATA.mkdir(exist_ok=True)
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     # An installed package has its bytecode compiled; a checkout run with
     # PYTHONDONTWRITEBYTECODE would recompile every module in every process.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "trustcopy")], check=True)
@@ -90,10 +94,12 @@ def main() -> int:
         commands["skopeo"] = ["skopeo"]
     flags = ["--src-tls-verify=false", "--dest-tls-verify=false"]
     times: dict[tuple[str, str], list[float]] = {}
+    cpus: dict[tuple[str, str], list[float]] = {}
     peaks: dict[tuple[str, str], float] = {}
 
-    def record(name: str, tool: str, seconds: float, rss: float) -> None:
+    def record(name: str, tool: str, seconds: float, cpu: float, rss: float) -> None:
         times.setdefault((name, tool), []).append(seconds)
+        cpus.setdefault((name, tool), []).append(cpu)
         peaks[(name, tool)] = max(peaks.get((name, tool), 0.0), rss)
 
     for run in range(args.runs):
@@ -101,7 +107,7 @@ def main() -> int:
             base = [*command, "--policy", str(policy), "copy", "-q"]
             if "version" in wanted:
                 for _ in range(VERSION_SAMPLES):
-                    record("version", tool, *run_measured([*command, "--version"]))
+                    record("version", tool, *run_timed([*command, "--version"]))
             # A fresh registry (new port, empty storage) per tool and run: nothing is there
             # yet, and skopeo's persistent blob-info cache cannot mount from an earlier run.
             server = RegistryServer(work / f"registry-{tool}-{run}").start()
@@ -112,14 +118,14 @@ def main() -> int:
             def timed(name: str, *pairs: tuple[str, str], base: list[str] = base, tool: str = tool) -> None:
                 if name not in wanted:
                     return
-                total, peak = 0.0, 0.0
+                total, cpu, peak = 0.0, 0.0, 0.0
                 for src, dest in pairs:
-                    t, rss = run_measured([*base, *flags, src, dest])
-                    total, peak = total + t, max(peak, rss)
-                record(name, tool, total, peak)
+                    t, c, rss = run_timed([*base, *flags, src, dest])
+                    total, cpu, peak = total + t, cpu + c, max(peak, rss)
+                record(name, tool, total, cpu, peak)
 
             def untimed(src: str, dest: str, base: list[str] = base) -> None:
-                run_measured([*base, *flags, src, dest])
+                run_timed([*base, *flags, src, dest])
 
             try:
                 for p in ("pull", "bigpull", "learn"):
@@ -149,27 +155,32 @@ def main() -> int:
                 shutil.rmtree(work / f"registry-{tool}-{run}", ignore_errors=True)
 
     print(f"{args.layers} x {args.layer_mb} MB image, {args.big_mb} MB layer, {args.small} small images; "
-          f"median of {args.runs} interleaved runs (version: of {args.runs * VERSION_SAMPLES})")
-    print(f"{'scenario':10} {'tool':10} {'seconds':>8} {'min':>7} {'max':>7} {'peak MB':>8} {'ratio':>6} "
-          f"{'target':>8}")
+          f"median of {args.runs} interleaved runs (version: of {args.runs * VERSION_SAMPLES}); "
+          f"load average {load_before} before, {' '.join(f'{x:.2f}' for x in os.getloadavg())} after")
+    print(f"{'scenario':10} {'tool':10} {'seconds':>8} {'min':>7} {'max':>7} {'cpu s':>7} {'peak MB':>8} "
+          f"{'ratio':>6} {'cpu ratio':>9} {'target':>8}")
     for name, target in TARGETS.items():
         if name not in wanted:
             continue
         for tool in commands:
             samples = times[(name, tool)]
             median = statistics.median(samples)
-            ratio, verdict = "", ""
+            cpu = statistics.median(cpus[(name, tool)])
+            ratio, cpu_ratio, verdict = "", "", ""
             if "skopeo" in commands:
                 ratio = f"{median / statistics.median(times[(name, 'skopeo')]):.2f}"
+                cpu_ratio = f"{cpu / statistics.median(cpus[(name, 'skopeo')]):.2f}"
             if tool == "trustcopy" and target is not None:
                 value = median if name == "version" else float(ratio or "nan")
                 bound = f"{target * 1000:.0f} ms" if name == "version" else f"<= {target}"
                 verdict = f"{bound} {'OK' if value <= target else 'OVER'}"
-            print(f"{name:10} {tool:10} {median:8.3f} {min(samples):7.3f} {max(samples):7.3f} "
-                  f"{peaks[(name, tool)]:8.1f} {ratio:>6} {verdict:>8}")
+            print(f"{name:10} {tool:10} {median:8.3f} {min(samples):7.3f} {max(samples):7.3f} {cpu:7.3f} "
+                  f"{peaks[(name, tool)]:8.1f} {ratio:>6} {cpu_ratio:>9} {verdict:>8}")
     python = str(Path(commands["trustcopy"][0]).parent / "python")
-    floor = statistics.median(run_measured([python, "-c", FLOOR])[0] for _ in range(5))
-    print(f"start-up floor (python importing click, httpx, httpcore only): {floor:.3f} s"
+    floor_runs = [run_timed([python, "-c", FLOOR]) for _ in range(5)]
+    floor = statistics.median(r[0] for r in floor_runs)
+    print(f"start-up floor (python importing click, httpx, httpcore only): {floor:.3f} s, "
+          f"{statistics.median(r[1] for r in floor_runs):.3f} s CPU"
           + (f"; skopeo's whole mount: {statistics.median(times[('mount', 'skopeo')]):.3f} s"
              if "skopeo" in commands and "mount" in wanted else ""))
     worst = max(peaks[(n, "trustcopy")] for n in TARGETS if n in wanted)

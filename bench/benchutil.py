@@ -34,17 +34,34 @@ def vm_hwm_kb(pid: int) -> int:
 
 def run_measured(cmd: list[str]) -> tuple[float, float]:
     """Run ``cmd``; return (seconds, peak RSS in MB) of that child alone."""
+    seconds, _cpu, peak = run_timed(cmd)
+    return seconds, peak
+
+
+def run_timed(cmd: list[str]) -> tuple[float, float, float]:
+    """Run ``cmd``; return (wall seconds, CPU seconds, peak RSS in MB) of that child alone.
+
+    CPU is user + system time of the child and its threads (``wait4``'s rusage; the child
+    runs no processes of its own). Other work on the machine stretches the wall time of
+    a run, much less its CPU time: on a shared machine, compare both.
+    """
+    import os
+
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
-    while proc.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
         peak = max(peak, vm_hwm_kb(proc.pid))
         time.sleep(0.005)
     elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{err}")
-    return elapsed, peak / 1024
+    return elapsed, usage.ru_utime + usage.ru_stime, peak / 1024
 
 
 def _layer(blobs: Path, size: int, seed: int) -> tuple[dict[str, object], str]:
