@@ -155,6 +155,7 @@ class RegistryClient:
         self.timeout = sys.docker_timeout or DEFAULT_TIMEOUT
         self.upload_chunk_size = sys.docker_upload_chunk_size
         self._deadline = time.monotonic() + sys.command_timeout if sys.command_timeout else None
+        self._timeout = httpx.Timeout(self.timeout)
         if credentials is None:
             credentials = credentials_for_reference(sys, f"{domain}/{path}" if path else domain)
         shared = session or session_from(sys)
@@ -185,7 +186,7 @@ class RegistryClient:
             raise
         self._tls_context = context
         self._ping_key = (self.host, tls_key)
-        self._http = self.session.http_client(tls_key, context)
+        self._http = self.session.http_client(tls_key, context, self.host)
         self.auth = AuthSession(credentials, sys.docker_bearer_token, self._send_token_request,
                                 tokens=self.session.tokens)
         self.scheme: str | None = None
@@ -243,7 +244,7 @@ class RegistryClient:
             try:
                 response = self._execute("GET", url, what=what, scopes=None)
             except TrustcopyError as exc:
-                log.debug("ping %s failed: %s", redact_url(str(url)), exc)
+                log.debug("ping %s failed: %s", _Redacted(url), exc)
                 last_error = exc
                 continue
             try:
@@ -251,7 +252,7 @@ class RegistryClient:
                     last_error = self.error_for(response, what)
                     continue
                 challenges = parse_challenges(response.headers.get_list("www-authenticate"))
-                log.debug("ping %s: %d, challenges %s", redact_url(str(url)), response.status_code,
+                log.debug("ping %s: %d, challenges %s", _Redacted(url), response.status_code,
                           [c.scheme for c in challenges])
                 return _Ping(scheme, (url.scheme, url.host, url.port), tuple(challenges),
                              response.headers.get("x-registry-supports-signatures") == "1")
@@ -291,7 +292,10 @@ class RegistryClient:
             NetworkError: connection failures after the retries.
             RegistryAuthError: the token exchange failed.
         """
-        url = self.url(target) if isinstance(target, str) and target.startswith("/") else httpx.URL(str(target))
+        if isinstance(target, httpx.URL):
+            url = target  # already parsed (an upload location, a Link): httpx parses a string char by char
+        else:
+            url = self.url(target) if target.startswith("/") else httpx.URL(target)
         scopes = tuple(s for s in (self.scope, *extra_scopes) if s is not None) if authenticate else None
         return self._execute(method, url, what=what, headers=headers, content=content, scopes=scopes, retry=retry)
 
@@ -365,14 +369,14 @@ class RegistryClient:
         for _hop in range(MAX_REDIRECTS + 1):
             request = self._http.build_request(method, url, headers=headers, content=content,
                                                timeout=self._request_timeout(what))
-            log.debug("%s %s", method, redact_url(str(url)))
+            log.debug("%s %s", method, _Redacted(url))
             auth = RegistryAuth(self.auth, scopes) if scopes is not None else None
             try:
                 response = self._http.send(request, auth=auth, stream=True, follow_redirects=False)
             except httpx.InvalidURL as exc:  # httpx parses every Location, even one not followed
                 raise invalid_url_error(exc, what) from exc
             status = response.status_code
-            log.debug("%s %s: %d", method, redact_url(str(url)), status)
+            log.debug("%s %s: %d", method, _Redacted(url), status)
             location = response.headers.get("location")
             follow = status in _REDIRECTS and location and (
                 method in ("GET", "HEAD") or (status in (307, 308) and replayable)
@@ -392,7 +396,7 @@ class RegistryClient:
                     f"{what}: refusing a redirect from HTTPS to plain HTTP ({redact_url(str(target))})",
                     code="insecure-redirect",
                 )
-            log.debug("%s: redirected to %s", what, redact_url(str(target)))
+            log.debug("%s: redirected to %s", what, _Redacted(target))
             if headers and (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port):
                 # Whatever the caller put in headers was meant for the first origin only.
                 headers = {k: v for k, v in headers.items() if k.lower() not in _ORIGIN_BOUND_HEADERS}
@@ -482,7 +486,7 @@ class RegistryClient:
 
     def _request_timeout(self, what: str) -> httpx.Timeout:
         if self._deadline is None:
-            return httpx.Timeout(self.timeout)
+            return self._timeout
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise NetworkError(f"{what}: --command-timeout reached", code="network-timeout")
@@ -502,6 +506,22 @@ class RegistryClient:
         """Close the private session's pool, if this client made one (a shared session stays open)."""
         if self._own_session is not None:
             self._own_session.close()
+
+
+class _Redacted:
+    """A URL for a log line: redacted (redact_url) only if the line is written.
+
+    Formatting the arguments of every ``log.debug`` call eagerly cost two URL
+    redactions (a parse, a re-encode) per request while debug logging is off.
+    """
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: httpx.URL | str) -> None:
+        self._url = url
+
+    def __str__(self) -> str:
+        return redact_url(str(self._url))
 
 
 def _finish_if_empty(method: str, response: httpx.Response) -> None:

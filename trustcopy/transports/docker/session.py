@@ -6,8 +6,12 @@ A session holds, for every source, destination and tag listing opened with it:
   the source and the destination of a copy within one registry ping it once;
 - the TLS contexts, one per (certificate directory, verification) setting: building one
   that verifies loads the whole system trust store;
-- the HTTP connection pools, one ``httpx.Client`` per TLS context, so that consecutive
-  requests (and consecutive copies) reuse their connections;
+- the HTTP connection pools, one ``httpx.Client`` per TLS context and registry host, so
+  that consecutive requests (and consecutive copies) reuse their connections. One pool per
+  host, not one for all: httpcore scans every connection of a pool, for every queued
+  request, each time a request starts or ends (and checks each idle one with a ``select``),
+  so a pool holding both ends of a sync costs several times the CPU of two pools holding
+  one end each (measured: a third of a 30-image sync's CPU went to those scans);
 - the blob locations: where blobs were seen, candidates for cross-repository mounts
   (containers/image keeps these in its BlobInfoCache, handed down the same way);
 - the registry configuration (regconfig.py): registries.d and registries.conf, read
@@ -316,8 +320,12 @@ class RegistrySession:
                 context = self._contexts.setdefault(key, context)
         return key, context
 
-    def http_client(self, key: tuple[Any, ...], context: ssl.SSLContext) -> httpx.Client:
-        """The connection pool for one TLS setting (``key`` and ``context`` from :meth:`tls`).
+    def http_client(self, key: tuple[Any, ...], context: ssl.SSLContext, host: str = "") -> httpx.Client:
+        """The connection pool for one TLS setting (``key`` and ``context`` from :meth:`tls`) and host.
+
+        Args:
+            host: the registry (``host[:port]``) the pool is for: each gets its own (see
+                the module docstring). Redirects to a blob store go through the registry's.
 
         Raises:
             RuntimeError: the session is closed.
@@ -325,9 +333,9 @@ class RegistrySession:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this RegistrySession is closed")
-            client = self._clients.get(key)
+            client = self._clients.get((key, host))
             if client is None:
-                client = self._clients[key] = _new_http_client(context)
+                client = self._clients[(key, host)] = _new_http_client(context)
             return client
 
     def close(self) -> None:
