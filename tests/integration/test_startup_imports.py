@@ -58,6 +58,19 @@ finally:
     after = sorted(sys.modules)
     import json
     record.update(before=before, after=after)
+    # Dataclasses (trustcopy.lazy.dataclass) still waiting for a first instance, and those made.
+    pending, made = [], []
+    for name in after:
+        module = sys.modules.get(name)
+        if not name.startswith("trustcopy") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and value.__module__ == name:
+                if "__trustcopy_deferred_dataclass__" in value.__dict__:
+                    pending.append(f"{name}.{value.__qualname__}")
+                elif "__dataclass_fields__" in value.__dict__:
+                    made.append(f"{name}.{value.__qualname__}")
+    record.update(pending_dataclasses=pending, made_dataclasses=made)
     with open(out, "w") as f:
         json.dump(record, f)
 """
@@ -114,7 +127,7 @@ def test_version_imports_no_click_and_no_command(tmp_path: Path) -> None:
 
 
 def test_local_copy_imports_no_network_and_no_crypto(tmp_path: Path, layout: str, policy: Path) -> None:
-    rec = probe(tmp_path, "--policy", str(policy), "copy", "-q", layout, f"dir:{tmp_path / 'out'}")
+    rec = probe(tmp_path, "--watch-regex", "--policy", str(policy), "copy", "-q", layout, f"dir:{tmp_path / 'out'}")
     assert (tmp_path / "out" / "manifest.json").exists()
     loaded = rec["loaded"]
     assert not top_level(loaded) & (NETWORK | CRYPTO | {"rich", "jsonschema", "difflib"}), sorted(loaded)
@@ -122,6 +135,8 @@ def test_local_copy_imports_no_network_and_no_crypto(tmp_path: Path, layout: str
     docker = {m for m in loaded if m.startswith("trustcopy.transports.docker")}
     assert docker <= {"trustcopy.transports.docker", "trustcopy.transports.docker.session"}
     assert not {m for m in loaded if m.startswith(("trustcopy.signature", "trustcopy.reference", "trustcopy.redact"))}
+    # Nothing the copy imported compiled a regular expression while being imported.
+    assert rec["compiled_at_import"] == []
 
 
 def test_policy_lint_imports_no_network_and_no_crypto(tmp_path: Path, policy: Path) -> None:
@@ -156,8 +171,32 @@ def test_plain_http_registry_loads_no_ca_store_and_shares_one_tls_context(
 
     assert main(["--policy", str(policy), "copy", "-q", "--dest-tls-verify=false", layout,
                  f"docker://{plain_registry.host}/app:1"]) == 0
-    rec = probe(tmp_path, "--watch-ssl", "--policy", str(policy), "copy", "-q", "--src-tls-verify=false",
-                "--dest-tls-verify=false", f"docker://{plain_registry.host}/app:1",
+    rec = probe(tmp_path, "--watch-ssl", "--watch-regex", "--policy", str(policy), "copy", "-q",
+                "--src-tls-verify=false", "--dest-tls-verify=false", f"docker://{plain_registry.host}/app:1",
                 f"docker://{plain_registry.host}/other:1")
     assert rec["ssl"] == ["SSLContext"]
     assert not top_level(rec["loaded"]) & (CRYPTO | {"rich", "jsonschema"})
+    assert rec["compiled_at_import"] == []
+
+
+#: Dataclasses a registry copy of an unsigned single image under ``insecureAcceptAnything``
+#: has no use for: identity matchers, other manifest kinds, signature formats, the
+#: signedBy requirement. Their modules are imported; the classes must not be made.
+UNUSED_BY_A_PLAIN_COPY = {
+    "trustcopy.policy.identity.MatchRepository", "trustcopy.policy.identity.RemapIdentity",
+    "trustcopy.policy.requirements.SignedBy", "trustcopy.manifest.lists.OCIIndex",
+    "trustcopy.manifest.lists.DockerManifestList", "trustcopy.manifest.schema1.Schema1Manifest",
+    "trustcopy.signature.formats.SimpleSigning", "trustcopy.signature.formats.SigstoreSignature",
+}
+
+
+@pytest.mark.registry
+def test_registry_copy_makes_only_the_dataclasses_it_uses(
+        tmp_path: Path, layout: str, policy: Path, plain_registry: Any) -> None:
+    """trustcopy.lazy.dataclass: a class costs its generated methods only once it has an instance."""
+    rec = probe(tmp_path, "--policy", str(policy), "copy", "-q", "--dest-tls-verify=false", layout,
+                f"docker://{plain_registry.host}/lazy:1")
+    pending, made = set(rec["pending_dataclasses"]), set(rec["made_dataclasses"])
+    assert pending >= UNUSED_BY_A_PLAIN_COPY, sorted(UNUSED_BY_A_PLAIN_COPY - pending)
+    # ... while what the copy did use was made (the probe sees both kinds).
+    assert {"trustcopy.types.BlobInfo", "trustcopy.manifest.model.OCIManifest"} <= made

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from trustcopy.transports.base import ImageSource
 
 
-_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})")
+_RFC3339 = r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"  # compiled on first use
 
 
 def go_time(value: Any) -> str | None:
@@ -33,7 +33,7 @@ def go_time(value: Any) -> str | None:
     """
     if value is None:
         return None
-    m = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    m = re.fullmatch(_RFC3339, value) if isinstance(value, str) else None
     if m is None:
         raise ManifestError(f"invalid timestamp {value!r} in image config", code="image-config-invalid")
     main, frac, zone = m.group(1), (m.group(2) or "")[:9].rstrip("0"), m.group(3)

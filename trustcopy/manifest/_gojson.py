@@ -75,13 +75,13 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON value {name}")
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = "[\ud800-\udfff]"  # compiled on first use (re's cache), as _TIME
 
 
 def _fix_surrogates(value: Any) -> Any:
     """Replace lone surrogates (from ``\\ud800``-style escapes) with U+FFFD, as Go does."""
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
+        return re.sub(_SURROGATE, "\ufffd", value)
     if isinstance(value, GoObject):
         pairs = [(_fix_surrogates(k), _fix_surrogates(v)) for k, v in value.pairs]
         return _object_hook(pairs)
@@ -253,10 +253,8 @@ def _json_kind(value: Any) -> str:
 # Go 1.19 time.Parse(RFC3339) as used by time.Time.UnmarshalJSON: two-digit month, day,
 # minute and second; one- or two-digit hour; optional "." or "," fraction of any length
 # (only 9 digits kept); "Z" or ±hh:mm.
-_TIME = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)T(\d\d?):(\d\d):(\d\d)(?:[.,](\d+))?(?:(Z)|([+-])([+-]?\d+):([+-]?\d+))",
-    re.ASCII,
-)
+#: Compiled on first use (re's cache): most commands read no time at all.
+_TIME = r"(\d{4})-(\d\d)-(\d\d)T(\d\d?):(\d\d):(\d\d)(?:[.,](\d+))?(?:(Z)|([+-])([+-]?\d+):([+-]?\d+))"
 
 
 def _days_in(month: int, year: int) -> int:
@@ -272,7 +270,7 @@ def reformat_time(text: str, path: str = "") -> str:
     Raises:
         GoTypeError: Go's parser (or MarshalJSON's year check) would refuse it.
     """
-    m = _TIME.fullmatch(text)
+    m = re.fullmatch(_TIME, text, re.ASCII)
     if m is None or (m.group(9) and (len(m.group(10)) != 2 or len(m.group(11)) != 2)):
         raise GoTypeError(path, f"{text!r} is not an RFC 3339 time")
     year, month, day, hour, minute, sec = (int(g) for g in m.groups()[:6])

@@ -31,7 +31,7 @@ _V1_COMPATIBILITY = ("struct", {
     "id": "string", "parent": "string", "comment": "string", "created": "time",
     "container_config": ("struct", {"Cmd": ("list", "string")}), "author": "string", "throwaway": "bool",
 })
-_V1_ID = re.compile(r"[a-f0-9]{64}")
+_V1_ID = r"[a-f0-9]{64}"  # compiled on first use (re's cache)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def parse_schema1(o: _gojson.GoObject, raw: bytes, media_type: str) -> Schema1Ma
 def _check_ids(compat: list[dict[str, Any]]) -> None:
     """IDs are 64-hex, the base has no parent, and IDs repeat only consecutively."""
     for i, c in enumerate(compat):
-        if not _V1_ID.fullmatch(c.get("id") or ""):
+        if not re.fullmatch(_V1_ID, c.get("id") or ""):
             f.fail(f"history[{i}].v1Compatibility.id", f"image ID {json.dumps(c.get('id') or '')} is invalid")
     if compat[-1].get("parent"):
         f.fail(f"history[{len(compat) - 1}].v1Compatibility.parent", "invalid parent ID in the base layer of the image")

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # The path part of a remapIdentity prefix ("-+" rather than Go's "-*": same language, but
 # no exponential backtracking in Python's engine on hostile input).
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
+_PATH_RE = rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"  # compiled on first use (re's cache)
 
 
 def parse_identity(text: str) -> DockerReference:
@@ -269,7 +269,7 @@ def validate_remap_prefix(value: object, field_name: str) -> str:
     if not isinstance(value, str):
         raise PolicySpecError("expected a string", (field_name,))
     host, slash, path = value.partition("/")
-    if not is_valid_domain(host) or (slash and not _PATH_RE.fullmatch(path)):
+    if not is_valid_domain(host) or (slash and not re.fullmatch(_PATH_RE, path)):
         raise PolicySpecError(
             f"prefix {value!r} is not valid: use host[:port], a namespace or a repository in the fully expanded "
             "form (e.g. docker.io/library, not library), without tag or digest",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 #: Transports whose scopes follow another transport's rules, without a transport object.
 SCOPE_RULES_ALIASES = {"atomic": "docker"}
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"  # compiled on first use (re's cache)
 
 
 def format_path(parts: Sequence[PathPart]) -> str:
@@ -39,7 +39,7 @@ def format_path(parts: Sequence[PathPart]) -> str:
         is_scope = i == 2 and parts[0] == "transports"  # always ["…"], even "" or a plain word
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _IDENT.fullmatch(part) and not is_scope:
+        elif re.fullmatch(_IDENT, part) and not is_scope:
             out += f".{part}" if out else part
         else:
             out += f"[{json.dumps(part, ensure_ascii=False)}]"

@@ -60,7 +60,7 @@ _IMAGE_TYPES = (_OCI_MANIFEST, _OCI_INDEX, _DOCKER_V2S2, _DOCKER_LIST)
 _SEP = r"(?:[-._:@+]|--)"
 _ALNUM = r"[A-Za-z0-9]+"
 _COMPONENT = rf"{_ALNUM}(?:{_SEP}{_ALNUM})*"
-_REF_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+_REF_NAME = rf"{_COMPONENT}(?:/{_COMPONENT})*"  # compiled on first use (re's cache)
 
 
 class OCILayoutTransport(ImageTransport):
@@ -100,7 +100,7 @@ def split_path_and_image(reference: str, transport: str) -> tuple[str, str, int]
                 code="invalid-oci-reference",
             )
         index, image = int(num), ""
-    elif image and not _REF_NAME.fullmatch(image):
+    elif image and not re.fullmatch(_REF_NAME, image):
         raise InvalidReferenceError(
             f"invalid {transport}: reference {reference!r}: invalid image name {image!r}",
             code="invalid-oci-reference",
