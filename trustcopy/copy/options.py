@@ -90,7 +90,9 @@ class CopyOptions:
             raise UsageError("--preserve-digests cannot be combined with --format: converting changes the digest")
 
     def say(self, message: str) -> None:
-        """Report a step of the copy if someone listens."""
+        """Report a step of the copy if someone listens (a quiet copy makes no event at all)."""
+        if self.progress is None and self.report is None:
+            return
         from trustcopy.copy.progress import Message
 
         self.emit(Message(message))
