@@ -29,7 +29,7 @@ Session and concurrency
     serves every source and destination of the run: the caller's (carried in the contexts),
     or one made here and closed at the end. ``parallel_images`` images run at once; each
     copies at most ``max(1, 48 // parallel_images)`` blobs at a time (or fewer, as asked),
-    so that all of them fit the session's pool of 64 connections per TLS setting without
+    so that all of them fit the session's pool of 64 connections per registry without
     waiting for a free connection.
 
 Failures

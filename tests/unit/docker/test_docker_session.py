@@ -60,6 +60,27 @@ def test_a_closed_session_opens_no_pool_and_closing_twice_is_harmless() -> None:
     assert "closed" in repr(s)
 
 
+def test_one_pool_per_registry_host_and_tls_setting() -> None:
+    """httpcore scans a whole pool per request: each registry of a sync gets its own (session.py)."""
+    s = RegistrySession()
+    key, ctx = s.tls(None, False)
+    src, dest = s.http_client(key, ctx, "src.example:5000"), s.http_client(key, ctx, "dest.example")
+    assert src is not dest
+    assert s.http_client(key, ctx, "src.example:5000") is src
+    verified_key, verified_ctx = s.tls(None, True)
+    assert s.http_client(verified_key, verified_ctx, "src.example:5000") is not src
+    s.close()
+    assert src.is_closed and dest.is_closed
+
+
+def test_pools_store_no_cookie() -> None:
+    s = RegistrySession()
+    pool = s.http_client(*s.tls(None, False), "reg.example")
+    pool.cookies.set("sticky", "secret-node-7", domain="reg.example")
+    assert not pool.cookies and not list(pool.cookies.jar)
+    s.close()
+
+
 def test_session_from_a_system_context() -> None:
     s = RegistrySession()
     assert session_from(SystemContext(registry_session=s)) is s
