@@ -6,25 +6,30 @@ Every process imports this module (through ``trustcopy/__init__``), so it import
 at run time itself: ``typing`` alone (with ``re``) is a third of ``trustcopy --version``.
 
 :func:`dataclass` is ``dataclasses.dataclass``, deferred. Python 3.11 makes a frozen
-dataclass's six methods by compiling their source (``exec``): about 0.4-0.7 ms a class,
-and a registry copy imports some 75 of them, of which it instantiates about 35 (measured
-with ``python -X importtime`` and by counting: 35-50 ms of CPU per process on this project's
-2-core test machine, a sixth of a whole re-push). Deferred, a class costs a few
-microseconds when its module is imported, and the real ``dataclasses.dataclass`` runs on it,
-unchanged, when the first instance is made. What the class is and does afterwards is
+dataclass's six methods by compiling their source (``exec``): 0.7-1 ms a class on this
+project's 2-core test machine. A re-push to a registry imports some 75 of the project's
+dataclasses and instantiates about 35: measured, 81 classes made and 60 ms of CPU per
+process before (h11's 7 included), 41 and 33 ms deferred. Deferred, a class costs a few
+microseconds when its module is imported, and the real ``dataclasses.dataclass`` runs on
+it, unchanged, when the first instance is made. What the class is and does afterwards is
 exactly what ``@dataclasses.dataclass`` makes (the same generated methods, fields,
-``replace``, immutability and equality); only when the work happens changes.
+``replace``, immutability, equality, ``inspect.signature``); only when the work happens
+changes. mypy sees ``dataclasses.dataclass`` itself.
 
 Invariants:
 - Nothing can see a class half made: the first ``__new__`` processes the class (its
   deferred dataclass bases first) under a lock, and every instance is created after that.
+  The small ``__new__`` stays (CPython cannot give a class back ``object.__new__`` once
+  its own was set); it only drops the arguments, which ``__init__`` then takes.
 - A class that is *read* as a dataclass before it has instances (``dataclasses.fields(C)``)
   must be resolved first with :func:`resolve_dataclass`; ``dataclasses.fields`` raises
   ``TypeError`` on one that is not (a loud failure, never a wrong answer).
+- A subclass made with the real ``dataclasses.dataclass`` would miss the fields of a base
+  still deferred: subclass with this decorator (it resolves deferred bases first), or
+  resolve the base. tests/unit/core/test_lazy_dataclass.py scans the package for it.
 - What cannot be deferred is processed at once, as before: ``init=False`` (instances made
   with ``object.__new__``), ``slots=True`` (makes a new class), a class with its own
-  ``__new__``, and any class whose bases include a deferred one that is not yet resolved
-  gets those bases resolved first.
+  ``__new__`` (or a base's other than ours).
 """
 
 from __future__ import annotations
