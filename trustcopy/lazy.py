@@ -35,6 +35,7 @@ Invariants:
 from __future__ import annotations
 
 import _thread  # built in: no import cost (threading is not needed by every process)
+import os  # already imported by the interpreter's start-up
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy knows the name
 if TYPE_CHECKING:
@@ -49,6 +50,16 @@ _PENDING = "__trustcopy_deferred_dataclass__"
 _RESOLVING = _thread.RLock()
 #: Classes being resolved by the thread holding _RESOLVING (dataclasses may ask for their signature).
 _IN_PROGRESS: set[type] = set()
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while another thread resolved a class must not inherit the held lock."""
+    global _RESOLVING  # noqa: PLW0603 - the module's one lock is replaced, as threading does for its own
+    _RESOLVING = _thread.RLock()
+    _IN_PROGRESS.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def lazy_getattr(package: str, exports: Mapping[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:

@@ -279,3 +279,45 @@ def test_project_classes_are_deferred_until_used() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "4"
+
+
+@lazy.dataclass(frozen=True)
+class _ForkProbe:
+    """Made for the first time in a forked child only."""
+
+    name: str
+
+
+def test_a_child_forked_while_a_class_is_being_made_does_not_hang() -> None:
+    """The resolution lock is not inherited held (os.register_at_fork)."""
+    import os
+    import signal
+    import time
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lazy._RESOLVING:
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    pid = os.fork()
+    if pid == 0:  # the child: make the class, exit at once
+        code = 0 if _ForkProbe("x") == _ForkProbe("x") else 1
+        os._exit(code)
+    release.set()
+    holder.join()
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on the lock its parent's thread held")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0
