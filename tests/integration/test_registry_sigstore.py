@@ -363,6 +363,25 @@ def test_bundle_push_writes_a_referrer_and_the_fallback_index(site: Site) -> Non
     assert len(digests) == len(set(digests)) == 2
 
 
+def test_bundles_are_carried_with_the_image(site: Site) -> None:
+    image = example_image()
+    assert site.sign_push(image, "team/app:1", "--sigstore-bundle").exit_code == 0
+    assert site.sign_push(image, "team/app:1").exit_code == 0  # and a cosign attachment
+    r = site.run("copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false",
+                 f"docker://{site.host}/team/app:1", f"docker://{site.host}/prod/app:1", policy=site.policy())
+    assert r.exit_code == 0, r.stderr
+    fallback = image.digest.replace(":", "-")
+    assert get_manifest(site.host, "prod/app", fallback).json() == get_manifest(site.host, "team/app", fallback).json()
+    assert len(attachment(site, "prod/app", image.digest)["layers"]) == 1
+    signed_for = site.policy(identity={"type": "exactReference", "dockerReference": f"{site.host}/team/app:1"},
+                             name="signed-for.json")
+    r = site.verify("prod/app:1", "-o", "json", policy=signed_for)
+    assert r.exit_code == 0, r.stdout
+    [entry] = get_manifest(site.host, "prod/app", fallback).json()["manifests"]
+    assert list(locations(json.loads(r.stdout))) == [f"{site.host}/prod/app:{sig_tag(image.digest)} layer 0",
+                                                     f"{site.host}/prod/app referrer {entry['digest']}"]
+
+
 def test_bundle_for_another_digest_is_rejected_naming_the_referrer(site: Site) -> None:
     digest = push_image(site.host, "team/app", "1", example_image())
     assert site.sign_push(OTHER, "team/other:1", "--sigstore-bundle").exit_code == 0
