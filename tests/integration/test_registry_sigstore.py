@@ -468,6 +468,41 @@ def test_referrers_that_page_forever_fail_bounded(site: Site, proxied: ScriptedP
     assert len(proxied.requests("/referrers/")) == 16
 
 
+@pytest.mark.parametrize("answer_kind", ["other-origin", "500", "not-an-index"])
+def test_referrers_api_answers_that_fail_closed(site: Site, proxied: ScriptedProxy, answer_kind: str) -> None:
+    digest = push_image(site.host, "team/app", "1", example_image())
+    use_proxy(site, proxied)
+
+    def answer(seen: Seen) -> Answer | None:
+        if "/referrers/" not in seen.path:
+            return None
+        if answer_kind == "other-origin":
+            return Answer(200, {"Content-Type": OCI_INDEX, "Link": f'<http://127.0.0.2:1/v2/team/app/referrers/'
+                                                                   f'{digest}?n=2>; rel="next"'}, index_of([]))
+        if answer_kind == "500":
+            return Answer(500, {"Content-Type": "application/json"}, b'{"errors":[{"code":"UNKNOWN"}]}')
+        return Answer(200, {"Content-Type": OCI_INDEX}, b'{"schemaVersion": 2, "mediaType": "text/plain"}')
+
+    proxied.answer = answer
+    r = site.run("verify", "--retry-times", "0", "--tls-verify=false", f"docker://{site.host}/team/app:1",
+                 policy=site.policy())
+    assert r.exit_code == 2, r.stdout + r.stderr
+    text = r.stdout + r.stderr
+    assert {"other-origin": "pages to another origin", "500": f"team/app referrers of {digest}",
+            "not-an-index": "is not an OCI image index"}[answer_kind] in text
+
+
+def test_an_attachment_tag_holding_something_else_is_never_overwritten(site: Site) -> None:
+    image = example_image()
+    push_image(site.host, "team/app", "1", image)
+    docker_image = make_image([ImageLayer(make_tar([("x", b"x")]))], docker=True)  # not an OCI manifest
+    squatter = push_image(site.host, "team/app", sig_tag(image.digest), docker_image)
+    r = site.sign_push(image, "team/app:1")
+    assert r.exit_code == 1
+    assert "error[attachment-invalid]" in r.stderr
+    assert sha256(get_manifest(site.host, "team/app", sig_tag(image.digest)).content) == squatter
+
+
 # -- containers/image's cosign fixtures, served as a registry would ------------------------------------------------
 
 CI = Path("/usr/share/gocode/src/github.com/containers/image/signature/fixtures")
