@@ -187,6 +187,26 @@ def test_attachments_are_not_read_without_the_setting(site: Site) -> None:
     assert r.exit_code == 1 and "NO_SIGNATURES" in r.stdout + r.stderr
 
 
+def test_pull_through_a_mirror_reads_the_mirrors_attachments(site: Site,
+                                                             second_plain_registry: RegistryServer) -> None:
+    """As c/i: attachments of the physical reference pulled from, under the mirror's registries.d setting."""
+    primary, mirror = site.host, second_plain_registry.host
+    image = example_image()
+    site.host = mirror
+    site.attachments({mirror: True})
+    assert site.sign_push(image, "team/app:1", "--sign-identity", f"{primary}/team/app:1").exit_code == 0
+    site.host = primary
+    site.conf.write_text(f'[[registry]]\nprefix = "{primary}"\nlocation = "{primary}"\ninsecure = true\n'
+                         f'[[registry.mirror]]\nlocation = "{mirror}"\ninsecure = true\n')
+    exact = site.policy(identity={"type": "matchExact"})
+    site.attachments({primary: False, mirror: True})
+    r = site.run("verify", "-o", "json", f"docker://{primary}/team/app:1", policy=exact)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert list(locations(json.loads(r.stdout))) == [f"{mirror}/team/app:{sig_tag(image.digest)} layer 0"]
+    site.attachments({primary: True, mirror: False})  # the logical registry's setting does not count
+    assert site.run("verify", f"docker://{primary}/team/app:1", policy=exact).exit_code == 1
+
+
 # -- manifest lists -------------------------------------------------------------------------------------------
 
 AMD64 = make_image([ImageLayer(make_tar([("amd64.txt", b"amd64 sigstore\n")]))], arch="amd64")
