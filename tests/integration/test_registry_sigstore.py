@@ -614,11 +614,12 @@ def test_corrupt_attachment_layer_fails_naming_it(site: Site, proxied: ScriptedP
     (404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}', True),
     (404, b'{"errors":[{"code":"UNKNOWN","message":"Not Found"}]}', True),  # registry.redhat.io
     (404, b'{"errors":[{"code":"UNKNOWN","message":"artifact team/app:sha256-x.sig not found"}]}', True),  # Harbor
+    (404, b'{"errors":[{"code":"NOT_FOUND","message":"artifact team/app:sha256-x.sig not found"}]}', True),
     (404, b"Not found", True),
     (404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}', False),
     (500, b'{"errors":[{"code":"UNKNOWN","message":"boom"}]}', False),
     (403, b'{"errors":[{"code":"DENIED","message":"no"}]}', False),
-], ids=["manifest-unknown", "redhat", "harbor", "bare-404", "name-unknown", "500", "403"])
+], ids=["manifest-unknown", "redhat", "harbor", "harbor-code", "bare-404", "name-unknown", "500", "403"])
 def test_not_found_means_none_and_anything_else_fails(site: Site, proxied: ScriptedProxy, status: int, body: bytes,
                                                       none: bool) -> None:
     digest = push_image(site.host, "team/app", "1", example_image())
