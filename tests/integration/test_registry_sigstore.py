@@ -21,6 +21,8 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import subprocess
 import time
@@ -73,6 +75,7 @@ from sigstore_material import (
 )
 
 from trustcopy.digest import Digest
+from trustcopy.signature.formats import signature_from_blob
 
 pytestmark = [pytest.mark.registry]
 
@@ -115,8 +118,6 @@ def test_signed_push_writes_the_cosign_attachment_layout(site: Site) -> None:
     assert config["rootfs"] == {"type": "layers", "diff_ids": [layer["digest"]]}
     # the signature verifies with openssl, over the stored payload
     (site.tmp / "payload").write_bytes(payload)
-    import base64
-
     (site.tmp / "sig").write_bytes(base64.b64decode(layer["annotations"][SIG_ANN]))
     out = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(site.public_key), "-signature",
                           str(site.tmp / "sig"), str(site.tmp / "payload")], capture_output=True, text=True,
@@ -235,12 +236,10 @@ def test_all_with_a_sigstore_key_signs_every_instance_and_the_list(site: Site) -
 
 def test_a_signature_on_the_list_alone_is_explained(site: Site) -> None:
     list_digest = push_list(site, sign=False)
-    from sigstore_material import sign as ec_sign
-
     key = ec_key()
     (site.tmp / "cosign.pub").write_bytes(pub_pem(key))
     payload = cosign_payload(Digest.parse(list_digest), f"{site.host}/team/multi")
-    push_attachment(site.host, "team/multi", list_digest, [Layer(payload, {SIG_ANN: b64(ec_sign(key, payload))})])
+    push_attachment(site.host, "team/multi", list_digest, [Layer(payload, {SIG_ANN: b64(sign(key, payload))})])
     policy = site.policy({"type": "sigstoreSigned", "keyPath": str(site.tmp / "cosign.pub"),
                           "signedIdentity": {"type": "matchRepository"}})
     r = site.run("--override-arch", "amd64", "verify", "--tls-verify=false", f"docker://{site.host}/team/multi:1",
@@ -434,8 +433,6 @@ def use_proxy(site: Site, proxy: ScriptedProxy) -> None:
 
 def test_referrers_api_is_used_when_the_registry_has_one(site: Site, proxied: ScriptedProxy) -> None:
     """Recorded OCI 1.1 answers: PUT with a subject → ``OCI-Subject``; GET referrers → the index."""
-    import http.client
-
     upstream = int(site.host.rsplit(":", 1)[1])
     use_proxy(site, proxied)
     recorded: dict[str, bytes] = {}
@@ -537,8 +534,6 @@ CI = Path("/usr/share/gocode/src/github.com/containers/image/signature/fixtures"
 def test_containers_image_cosign_fixtures_read_from_a_registry(site: Site, proxied: ScriptedProxy, fixture: str,
                                                                allowed: bool, reason: str) -> None:
     """The fixture's manifest and its signature-N (as attachment layers) served by the proxy."""
-    from trustcopy.signature.formats import signature_from_blob
-
     assert CI.exists(), "./run installs golang-github-containers-image-dev"
     use_proxy(site, proxied)
     directory = CI / fixture
