@@ -176,21 +176,25 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
         key = (self._client.host, self._client.path, str(info.digest))
         while True:
-            claimed = self._client.session.uploads.claim(key)  # waits while another destination uploads it
+            with self._lock:
+                held = key in self._claims  # ours already (a retry, or a second look before put_blob)
+            # Otherwise claim it, waiting while another destination of the session uploads it.
+            if held or self._client.session.uploads.claim(key):
+                with self._lock:
+                    self._claims.add(key)
+                claimed = True
+            else:
+                claimed = False
             try:
                 exists, size = self._blob_exists(self._client.path, info.digest)
             except BaseException:
-                if claimed:
-                    self._client.session.uploads.release(key)
+                self._release_claim(info.digest)
                 raise
             if exists and self._plausible(info, size):
-                if claimed:
-                    self._client.session.uploads.release(key)
+                self._release_claim(info.digest)
                 self._mark(info.digest)
                 return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
             if claimed:  # ours to upload: put_blob (or close) releases the claim
-                with self._lock:
-                    self._claims.add(key)
                 return None
 
     def _release_claim(self, digest: Digest | str) -> None:
