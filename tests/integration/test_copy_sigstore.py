@@ -1,7 +1,7 @@
 """copy --sign-by-sigstore-private-key into dir:, verified by openssl and by a sigstoreSigned policy.
 
-No registry: writing attachments to docker:// is refused (with its reason) until the
-attachments are wired into the docker transport.
+Registries (attachments, referrers) are tested in test_registry_sigstore.py; here only the
+refusal without ``use-sigstore-attachments``, before anything is pushed.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from imagefactory import example_image, write_oci
 
@@ -99,15 +100,18 @@ def test_wrong_passphrase_fails_and_writes_nothing(keys: Path, capsys: pytest.Ca
 
 
 @pytest.mark.registry
-def test_sigstore_signing_to_a_registry_is_refused_with_the_reason(
+def test_sigstore_signing_to_a_registry_without_attachments_is_refused_with_the_reason(
         keys: Path, capsys: pytest.CaptureFixture[str], plain_registry: Any) -> None:
     write_oci({"1.0": example_image()}, str(keys / "src"))
-    status = main(["--policy", str(policy(keys, {"type": "matchExact"})), "copy", "-q", "--dest-tls-verify=false",
+    (keys / "registries.d").mkdir()  # no use-sigstore-attachments anywhere
+    status = main(["--policy", str(policy(keys, {"type": "matchExact"})), "--registries.d", str(keys / "registries.d"),
+                   "copy", "-q", "--dest-tls-verify=false",
                    "--sign-by-sigstore-private-key", str(keys / "key.private"), "--sign-passphrase-file",
                    str(keys / "pass"), f"oci:{keys}/src:1.0", f"docker://{plain_registry.host}/team/app:1"])
     assert status == 1
     err = capsys.readouterr().err
-    assert "error[sigstore-signing-unsupported]" in err and "registry" in err
+    assert "error[sigstore-signing-unsupported]" in err and "use-sigstore-attachments: true" in err
+    assert httpx.get(f"http://{plain_registry.host}/v2/_catalog").json()["repositories"] == []
 
 
 def test_sigstore_bundle_flag_needs_a_sigstore_key(keys: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,7 @@ from registry_fixtures import Fault, FaultProxy, RegistryServer, docker_ref, fas
 
 from trustcopy.copy.options import CopyOptions
 from trustcopy.copy.pipeline import copy_image
+from trustcopy.digest import Digest
 from trustcopy.policy import PolicyContext, insecure_accept_anything_policy
 from trustcopy.transports.alltransports import parse_image_name
 from trustcopy.transports.docker.session import RegistrySession
@@ -123,3 +124,34 @@ def test_cookies_are_neither_kept_nor_sent(proxy: FaultProxy, layout: str) -> No
         copy(layout, f"docker://{proxy.host}/app:2", session)
     assert len(proxy.seen) > 4
     assert not [h for _m, _p, h in proxy.seen if any(k.lower() == "cookie" for k in h)]
+
+
+def test_concurrent_copies_of_a_shared_layer_upload_it_once(proxy: FaultProxy, tmp_path: Path) -> None:
+    """Two images sharing a layer, pushed at once into one repository: one upload, both complete."""
+    import threading
+
+    from imagefactory import Layer, make_tar
+
+    shared = random_layer(3 << 20, 77)
+    layouts = []
+    for name in ("a", "b"):
+        image = make_image([shared, Layer(make_tar([(name, name.encode())]))])
+        write_oci({"1": image}, str(tmp_path / name))
+        layouts.append(f"oci:{tmp_path / name}:1")
+    shared_digest = Digest.from_bytes(shared.blob)
+    errors: list[BaseException] = []
+    with RegistrySession() as session:
+        def push(layout: str, tag: str) -> None:
+            try:
+                copy(layout, f"docker://{proxy.host}/app:{tag}", session)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=push, args=(layout, tag)) for layout, tag in zip(layouts, "xy", strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert errors == []
+    uploads = [p for m, p, _ in proxy.seen if m == "PUT" and f"digest={shared_digest}" in p.replace("%3A", ":")]
+    assert len(uploads) == 1, uploads

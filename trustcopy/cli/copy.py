@@ -38,8 +38,8 @@ def _docker_options(func: Any) -> Any:
 @click.option("--sign-by-sigstore-private-key", metavar="PATH",
               help="Sign the image using a sigstore private key at PATH.")
 @click.option("--sigstore-bundle", is_flag=True,
-              help="With --sign-by-sigstore-private-key, write a Sigstore bundle (cosign v3) instead of a "
-                   "cosign attachment signature.")
+              help="With --sign-by-sigstore-private-key, write a Sigstore bundle (cosign v3; an OCI 1.1 referrer "
+                   "in a registry) instead of a cosign attachment signature.")
 @click.option("-a", "--all", "all_", is_flag=True, help="Copy all images if SOURCE-IMAGE is a list.")
 @click.option("--multi-arch", type=click.Choice(["system", "all", "index-only"]), default=None,
               help="How to handle multi-architecture images (system, all, or index-only).")

@@ -166,7 +166,7 @@ def plan_images(source: ImageSource, options: CopyOptions) -> Plan:
     else:
         chosen = [d.digest for d in manifest_list.manifests]
     platforms = {d.digest: (str(d.platform) if d.platform is not None else None) for d in manifest_list.manifests}
-    images = tuple(UnparsedImage(source, digest) for digest in chosen)
+    images = tuple(UnparsedImage(source, digest, manifest_list=toplevel) for digest in chosen)
     return Plan(toplevel, manifest_list, images, tuple(platforms.get(d) for d in chosen), selection)
 
 

@@ -5,8 +5,9 @@ with ``--multi-arch system`` (the default) one instance, chosen for the (overrid
 platform, is copied as a plain image. With ``all`` every instance goes through
 :func:`copy_single_image` (so each passes the policy gate, as in containers/image) and
 the list is rewritten for any instance whose manifest changed, converted to the list
-type the destination takes, and written last. With ``--sign-by`` every instance and the
-list are signed (as skopeo 1.9.3 does), all claiming the same identity.
+type the destination takes, and written last. With ``--sign-by`` or
+``--sign-by-sigstore-private-key`` every instance and the list are signed (as
+containers/image's copyMultipleImages and skopeo 1.9.3 do), all claiming the same identity.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trustcopy.copy.options import CopyOptions
-from trustcopy.copy.single import PolicyGate, SingleResult, copy_single_image, new_signatures
+from trustcopy.copy.single import (
+    PolicyGate,
+    SingleResult,
+    check_signatures_storable,
+    copy_single_image,
+    new_signatures,
+)
 from trustcopy.digest import Digest
-from trustcopy.errors import ManifestError, SignatureError, UsageError
+from trustcopy.errors import ManifestError
 from trustcopy.image.unparsed import UnparsedImage
 from trustcopy.transports.base import ImageDestination, ImageSource
 
@@ -40,14 +47,12 @@ def copy_all(
         raise ManifestError(f"{dest.reference} cannot store manifest lists; copy one instance instead",
                             code="manifest-list-unsupported")
     list_sigs = [] if options.remove_signatures else toplevel.signatures()
-    if options.sign_by_sigstore_private_key:
-        raise UsageError("signing a whole manifest list with a sigstore key (--all with "
-                         "--sign-by-sigstore-private-key) is not supported yet", code="unsupported-option")
-    signing = bool(options.sign_by)
-    if (list_sigs or signing) and (reason := dest.supports_signatures()) is not None:
-        raise SignatureError(f"cannot copy signatures to {dest.reference}: {reason}", code="signatures-unsupported",
-                             hint="use --remove-signatures to copy the image without its signatures" if list_sigs
-                             else None)
+    signing = bool(options.sign_by or options.sign_by_sigstore_private_key)
+    # The instances' signatures too (read once, cached): a refusal must come before the
+    # first instance is pushed, not between two of them.
+    carried = [] if options.remove_signatures else [*list_sigs, *(s for i in instances for s in i.signatures())]
+    if carried or signing:
+        check_signatures_storable(dest, carried, options)
 
     list_type = _list_type_for(manifest_list.media_type, dest, options.force_manifest_type)
 

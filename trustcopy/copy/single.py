@@ -119,13 +119,7 @@ def copy_single_image(
         options.say("Getting image source signatures")
     wants_new_sigs = bool(options.sign_by or options.sign_by_sigstore_private_key)
     if sigs or wants_new_sigs:
-        reason = dest.supports_signatures()
-        if reason is not None:
-            raise SignatureError(
-                f"cannot copy signatures to {dest.reference}: {reason}",
-                code="signatures-unsupported",
-                hint="use --remove-signatures to copy the image without its signatures" if sigs else None,
-            )
+        check_signatures_storable(dest, sigs, options)
 
     cannot_modify: str | None = None
     dest_named = dest.reference.docker_reference()
@@ -260,8 +254,39 @@ def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type
                            manifest_type=manifest_type)
 
 
+def check_signatures_storable(dest: ImageDestination, carried: Sequence[Signature], options: CopyOptions) -> None:
+    """Refuse, before anything is written, signatures the destination cannot store.
+
+    ``carried`` are the source's signatures being copied; the formats ``--sign-by`` and
+    ``--sign-by-sigstore-private-key`` would create are asked about too (``docker://``
+    stores sigstore signatures only with ``use-sigstore-attachments``).
+
+    Raises:
+        SignatureError: ``signatures-unsupported`` (carried ones, or new GPG ones), or
+            ``sigstore-signing-unsupported`` (new sigstore ones), with the destination's reason.
+    """
+    from trustcopy.signature.formats import SIGSTORE_FORMAT, SIMPLE_SIGNING_FORMAT
+
+    carried_formats = {sig.format_id for sig in carried}
+    if carried_formats and (reason := dest.supports_signature_formats(carried_formats)) is not None:
+        raise SignatureError(f"cannot copy signatures to {dest.reference}: {reason}", code="signatures-unsupported",
+                             hint="use --remove-signatures to copy the image without its signatures")
+    if options.sign_by and (reason := dest.supports_signature_formats({SIMPLE_SIGNING_FORMAT})) is not None:
+        raise SignatureError(f"cannot copy signatures to {dest.reference}: {reason}", code="signatures-unsupported")
+    if options.sign_by_sigstore_private_key and (
+            reason := dest.supports_signature_formats({SIGSTORE_FORMAT})) is not None:
+        raise SignatureError(f"cannot store sigstore signatures in {dest.reference}: {reason}",
+                             code="sigstore-signing-unsupported",
+                             hint="set use-sigstore-attachments: true for the destination in registries.d "
+                                  "(docs/registries.md)" if dest.reference.transport.name == "docker" else None)
+
+
 def new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[Signature]:
-    """Sign the manifest (or manifest list) as written, claiming --sign-identity or the destination's name."""
+    """Sign the manifest (or manifest list) as written, claiming --sign-identity or the destination's name.
+
+    As containers/image: a GPG signature (``--sign-by``) first, then a sigstore one
+    (``--sign-by-sigstore-private-key``) when both are asked for.
+    """
     identity = options.sign_identity or dest.reference.docker_reference()
     if identity is None:
         raise UsageError(
@@ -269,19 +294,17 @@ def new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions
             code="sign-identity-required",
             hint="pass --sign-identity with the fully specified reference the signature should claim",
         )
+    out: list[Signature] = []
+    if options.sign_by:
+        from trustcopy.copy.sign import create_signatures
+
+        options.say(f"Signing manifest using simple signing with key {options.sign_by}")
+        out += create_signatures(manifest, identity, sign_by=options.sign_by, passphrase=options.sign_passphrase)
     if options.sign_by_sigstore_private_key:
         from trustcopy.copy.sign import create_sigstore_signatures
 
-        if dest.reference.transport.name == "docker":  # sigstore signatures never go to a lookaside
-            raise SignatureError(
-                f"cannot store sigstore signatures in {dest.reference}: writing sigstore attachments and "
-                "referrers to a registry is not supported yet", code="sigstore-signing-unsupported",
-                hint="sign into a dir: destination, or sign with --sign-by (GPG)")
         what = "a Sigstore bundle" if options.sigstore_bundle else "a sigstore signature"
         options.say(f"Signing manifest using {what} with key {options.sign_by_sigstore_private_key}")
-        return create_sigstore_signatures(manifest, identity, private_key_path=options.sign_by_sigstore_private_key,
+        out += create_sigstore_signatures(manifest, identity, private_key_path=options.sign_by_sigstore_private_key,
                                           passphrase=options.sign_passphrase, bundle=options.sigstore_bundle)
-    from trustcopy.copy.sign import create_signatures
-
-    options.say(f"Signing manifest using simple signing with key {options.sign_by}")
-    return create_signatures(manifest, identity, sign_by=options.sign_by, passphrase=options.sign_passphrase)
+    return out

@@ -28,11 +28,16 @@ class UnparsedImage:
     Args:
         source: an open ImageSource; the caller keeps ownership and closes it.
         instance_digest: selects an instance of the source's manifest list.
+        manifest_list: for an instance, the UnparsedImage of the list it was chosen from
+            (its signatures explain a rejection: cosign signs only the list unless told
+            ``--recursive``, while the policy judges each instance). Never used to accept.
     """
 
-    def __init__(self, source: ImageSource, instance_digest: Digest | None = None) -> None:
+    def __init__(self, source: ImageSource, instance_digest: Digest | None = None, *,
+                 manifest_list: UnparsedImage | None = None) -> None:
         self.source = source
         self.instance_digest = instance_digest
+        self.manifest_list = manifest_list if instance_digest is not None else None
         self._manifest: tuple[bytes, str] | None = None
         self._signatures: list[Signature] | None = None
         self._digest: Digest | None = None

@@ -314,4 +314,35 @@ class SigstoreSigned(Requirement):
         if other_formats or non_attachments:
             none_message += (f" ({other_formats} non-sigstore signatures, "
                              f"{non_attachments} sigstore non-signature attachments)")
+        if not results:
+            none_message += _only_the_list_is_signed(image)
         return summarize(results, none_message)
+
+
+def _only_the_list_is_signed(image: UnparsedImage) -> str:
+    """The explanation for an unsigned instance of a list that carries sigstore signatures, or "".
+
+    containers/image (and so trustcopy) checks the policy for each instance it copies;
+    cosign signs only the list unless given ``--recursive``. The list's signatures are
+    read here only to say so: they are never verified, and never accept anything.
+    """
+    import logging
+
+    from trustcopy.errors import TrustcopyError
+    from trustcopy.signature.formats import SigstoreSignature
+
+    parent = image.manifest_list
+    if image.instance_digest is None or parent is None:
+        return ""
+    try:
+        count = sum(1 for sig in parent.signatures()
+                    if isinstance(sig, SigstoreSignature) and sig.untrusted_mime_type in SIGNATURE_MIME_TYPES)
+        digest = parent.manifest_digest()
+    except TrustcopyError as exc:  # only an explanation is lost: the instance is rejected anyway
+        logging.getLogger("trustcopy.policy").debug("reading the signatures of the manifest list failed: %s", exc)
+        return ""
+    if not count:
+        return ""
+    return (f"; only its manifest list {digest} carries sigstore signatures ({count}): the policy is checked "
+            "for each instance, as containers/image does, so signatures on the list alone (cosign sign "
+            "without --recursive) do not cover its images; sign every instance (cosign sign --recursive)")

@@ -65,24 +65,38 @@ def referrers_fallback_tag(manifest_digest: Digest) -> str:
     return f"{manifest_digest.algorithm}-{manifest_digest.hex}"
 
 
+#: Error codes Go's docker/distribution ``errcode`` package knows (containers/image parses
+#: with it); any other code string becomes ``UNKNOWN`` there, and so here.
+_KNOWN_ERROR_CODES = frozenset({
+    "UNKNOWN", "UNSUPPORTED", "UNAUTHORIZED", "DENIED", "UNAVAILABLE", "TOOMANYREQUESTS",
+    "DIGEST_INVALID", "SIZE_INVALID", "NAME_INVALID", "TAG_INVALID", "NAME_UNKNOWN", "MANIFEST_UNKNOWN",
+    "MANIFEST_INVALID", "MANIFEST_UNVERIFIED", "MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN",
+    "BLOB_UPLOAD_INVALID", "PAGINATION_NUMBER_INVALID", "RANGE_INVALID",
+})
+
+
 def attachment_not_found(status: int, errors: Iterable[tuple[str, str]]) -> bool:
     """Whether a failed attachment-manifest fetch means "there are none" (containers/image's rules).
+
+    As containers/image's ``isManifestUnknownError``, only the first error of the body counts.
 
     Args:
         status: the HTTP status.
         errors: the (code, message) pairs of a Distribution error body; empty if none parsed.
 
     Returns:
-        True for MANIFEST_UNKNOWN, an UNKNOWN error saying "not found" (registry.redhat.io,
-        Harbor), or a 404 without an error body; any other failure must fail the read.
+        True for MANIFEST_UNKNOWN; an UNKNOWN error (or a code Go's errcode does not know,
+        which it reads as UNKNOWN: Harbor's ``NOT_FOUND``) whose message says "not found"
+        (registry.redhat.io, Harbor); or a 404 without an error body. Any other failure
+        must fail the read.
     """
     parsed = list(errors)
-    for code, message in parsed:
-        if code == "MANIFEST_UNKNOWN":
-            return True
-        if code == "UNKNOWN" and "not found" in message.lower():
-            return True
-    return status == 404 and not parsed
+    if not parsed:
+        return status == 404
+    code, message = parsed[0]
+    if code == "MANIFEST_UNKNOWN":
+        return True
+    return (code == "UNKNOWN" or code not in _KNOWN_ERROR_CODES) and "not found" in message.lower()
 
 
 @dataclass(frozen=True)

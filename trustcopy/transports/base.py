@@ -19,7 +19,7 @@ Invariants every implementation keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Self
@@ -191,6 +191,17 @@ class ImageDestination(_Closing):
         registry's signature API, or a writable registries.d store). The copy asks before
         it writes anything, so a "no" leaves the destination untouched.
         """
+
+    def supports_signature_formats(self, formats: Collection[str]) -> str | None:
+        """``None`` when signatures of these formats (``Signature.format_id``) can be stored, else why not.
+
+        Most destinations store every format in one place, so the default is
+        :meth:`supports_signatures` (for a non-empty set). ``docker://`` overrides it:
+        sigstore signatures go to registry attachments, which registries.d enables
+        separately from the simple-signing store. The copy asks with the formats it
+        carries and creates, before it writes anything.
+        """
+        return self.supports_signatures() if formats else None
 
     @property
     def desired_layer_compression(self) -> LayerCompression:

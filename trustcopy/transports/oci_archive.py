@@ -27,19 +27,19 @@ from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import (
     DigestMismatchError,
     ImageNotFoundError,
-    InvalidReferenceError,
     ManifestError,
     TransportError,
 )
-from trustcopy.fsutil import parent_namespaces, resolve_path_to_fully_explicit, validate_path_scope
+from trustcopy.fsutil import resolve_path_to_fully_explicit, validate_path_scope
 from trustcopy.gojson import go_marshal
 from trustcopy.lazy import dataclass
 from trustcopy.transports.archivereader import ArchiveReader, open_archive_file
 from trustcopy.transports.archivewriter import ArchiveOutput, TarWriter
-from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
+from trustcopy.transports.base import ImageDestination, ImageSource, ImageTransport
 from trustcopy.transports.oci_layout import (
     OCI_LAYOUT_CONTENT,
     REF_NAME_ANNOTATION,
+    PathAndImageReference,
     choose_descriptor,
     parse_index,
     split_path_and_image,
@@ -72,36 +72,13 @@ TRANSPORT = OCIArchiveTransport()
 
 
 @dataclass(frozen=True, repr=False)
-class OCIArchiveReference(ImageReference):
+class OCIArchiveReference(PathAndImageReference):
     """An archive file plus an image name, a position, or neither (the only image)."""
-
-    path: str
-    resolved: str
-    image: str = ""
-    source_index: int = -1
 
     @property
     def transport(self) -> OCIArchiveTransport:
         """The ``oci-archive:`` transport."""
         return TRANSPORT
-
-    def string_within_transport(self) -> str:
-        """``PATH:REF`` or ``PATH:@N``."""
-        if self.source_index >= 0:
-            return f"{self.path}:@{self.source_index}"
-        return f"{self.path}:{self.image}"
-
-    def docker_reference(self) -> None:
-        """No Docker identity."""
-        return
-
-    def policy_configuration_identity(self) -> str:
-        """The resolved archive path (the image name is not part of it, as for ``oci:``)."""
-        return self.resolved
-
-    def policy_configuration_namespaces(self) -> list[str]:
-        """The archive path and each parent directory, most specific first, never "/"."""
-        return parent_namespaces(self.resolved, include_self=True)
 
     def new_image_source(self, sys: SystemContext) -> OCIArchiveSource:
         """Open the archive in place."""
@@ -109,9 +86,7 @@ class OCIArchiveReference(ImageReference):
 
     def new_image_destination(self, sys: SystemContext) -> OCIArchiveDestination:
         """Prepare a new archive (staged until commit)."""
-        if self.source_index >= 0:
-            raise InvalidReferenceError(f"{self}: a destination reference must not contain a source index "
-                                        f"@{self.source_index}", code="invalid-oci-reference")
+        self.check_destination()
         return OCIArchiveDestination(self, sys)
 
     def delete_image(self, sys: SystemContext) -> None:

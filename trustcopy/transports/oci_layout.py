@@ -111,18 +111,18 @@ def split_path_and_image(reference: str, transport: str) -> tuple[str, str, int]
 
 
 @dataclass(frozen=True, repr=False)
-class OCIReference(ImageReference):
-    """A layout directory plus an image name, a position, or neither (the only image)."""
+class PathAndImageReference(ImageReference):
+    """``PATH[:REF|:@N]`` of an OCI layout (``oci:``) or of a tar of one (``oci-archive:``).
+
+    As in containers/image, the image name is *not* part of the policy identity: ``oci:x``
+    and ``oci:x:name`` (and ``oci:x:@0``) may be the same image, so a scope naming a tag
+    could be bypassed by naming the image another way. The identity is the resolved path.
+    """
 
     path: str
     resolved: str
     image: str = ""
     source_index: int = -1
-
-    @property
-    def transport(self) -> OCILayoutTransport:
-        """The ``oci:`` transport."""
-        return TRANSPORT
 
     def string_within_transport(self) -> str:
         """``PATH:REF`` or ``PATH:@N``, as containers/image prints it."""
@@ -135,17 +135,34 @@ class OCIReference(ImageReference):
         return
 
     def policy_configuration_identity(self) -> str:
-        """The resolved layout directory.
-
-        As in containers/image, the image name is *not* part of the identity: ``dir:``
-        and ``dir:name`` (and ``dir:@0``) may be the same image, so a scope naming a
-        tag could be bypassed by naming the image another way.
-        """
+        """The resolved layout directory (or archive file)."""
         return self.resolved
 
     def policy_configuration_namespaces(self) -> list[str]:
-        """The directory and each parent, most specific first, excluding "/"."""
+        """The path and each parent directory, most specific first, excluding "/"."""
         return parent_namespaces(self.resolved, include_self=True)
+
+    def check_destination(self) -> None:
+        """A destination names an image by name or not at all, never by position.
+
+        Raises:
+            InvalidReferenceError: the reference has ``:@N``.
+        """
+        if self.source_index >= 0:
+            raise InvalidReferenceError(
+                f"{self}: a destination reference must not contain a source index @{self.source_index}",
+                code="invalid-oci-reference",
+            )
+
+
+@dataclass(frozen=True, repr=False)
+class OCIReference(PathAndImageReference):
+    """A layout directory plus an image name, a position, or neither (the only image)."""
+
+    @property
+    def transport(self) -> OCILayoutTransport:
+        """The ``oci:`` transport."""
+        return TRANSPORT
 
     def new_image_source(self, sys: SystemContext) -> OCIImageSource:
         """Open the layout and select the image."""
@@ -153,11 +170,7 @@ class OCIReference(ImageReference):
 
     def new_image_destination(self, sys: SystemContext) -> OCIImageDestination:
         """Open (or prepare to create) the layout for adding one image."""
-        if self.source_index >= 0:
-            raise InvalidReferenceError(
-                f"{self}: a destination reference must not contain a source index @{self.source_index}",
-                code="invalid-oci-reference",
-            )
+        self.check_destination()
         return OCIImageDestination(self, sys)
 
     def blob_path(self, digest: Digest, root: str | None = None) -> str:

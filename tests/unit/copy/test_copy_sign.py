@@ -72,3 +72,49 @@ def test_signing_without_identity_refused() -> None:
     with pytest.raises(UsageError) as info:
         create_signatures(b"{}", None, sign_by="A" * 40, passphrase=None)
     assert info.value.code == "sign-identity-required"
+
+
+class _FormatDest:
+    """A destination that stores some signature formats only (as docker:// with or without attachments)."""
+
+    def __init__(self, refused: set[str]) -> None:
+        from trustcopy.transports.alltransports import parse_image_name
+
+        self.reference = parse_image_name("docker://registry.example/ns/app:1")
+        self.refused = refused
+        self.asked: list[set[str]] = []
+
+    def supports_signature_formats(self, formats: set[str]) -> str | None:
+        self.asked.append(set(formats))
+        bad = formats & self.refused
+        return f"cannot store {sorted(bad)}" if bad else None
+
+
+@pytest.mark.parametrize(("refused", "carried", "sign", "code"), [
+    (set(), ["simple-signing", "sigstore-json"], "both", None),
+    ({"sigstore-json"}, ["sigstore-json"], "none", "signatures-unsupported"),
+    ({"sigstore-json"}, ["simple-signing"], "sigstore", "sigstore-signing-unsupported"),
+    ({"sigstore-json"}, ["simple-signing"], "gpg", None),
+    ({"simple-signing"}, [], "gpg", "signatures-unsupported"),
+    ({"simple-signing"}, [], "sigstore", None),
+], ids=["all-storable", "carried-sigstore", "new-sigstore", "gpg-only", "new-gpg", "sigstore-only"])
+def test_signatures_are_checked_by_format_before_anything_is_written(
+        refused: set[str], carried: list[str], sign: str, code: str | None) -> None:
+    from trustcopy.copy.options import CopyOptions
+    from trustcopy.copy.single import check_signatures_storable
+    from trustcopy.errors import SignatureError
+    from trustcopy.signature.formats import SigstoreSignature, SimpleSigning
+
+    sigs = [SimpleSigning(b"\x88x") if f == "simple-signing" else SigstoreSignature("a/b", b"p") for f in carried]
+    options = CopyOptions(sign_by="F" * 40 if sign in ("gpg", "both") else None,
+                          sign_by_sigstore_private_key="key" if sign in ("sigstore", "both") else None)
+    dest = _FormatDest(refused)
+    if code is None:
+        check_signatures_storable(dest, sigs, options)  # type: ignore[arg-type]
+        return
+    with pytest.raises(SignatureError) as info:
+        check_signatures_storable(dest, sigs, options)  # type: ignore[arg-type]
+    assert info.value.code == code
+    assert ("--remove-signatures" in (info.value.hint or "")) is (code == "signatures-unsupported" and bool(carried))
+    if code == "sigstore-signing-unsupported":
+        assert "use-sigstore-attachments" in (info.value.hint or "")

@@ -195,6 +195,10 @@ class FakeRef(ImageReference):
 class FakeImage:
     """An UnparsedImage stand-in; ``forbid_reads`` makes manifest/signature access fail the test."""
 
+    #: Not an instance of a manifest list (UnparsedImage's attributes for instances).
+    instance_digest: Digest | None = None
+    manifest_list: Any = None
+
     def __init__(
         self,
         reference: ImageReference,

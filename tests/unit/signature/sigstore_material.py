@@ -171,6 +171,10 @@ def envelope(mime: str, payload: bytes, annotations: dict[str, str]) -> bytes:
 class FakeImage:
     """An UnparsedImage stand-in for ``docker://ref`` with chosen manifest and signature blobs."""
 
+    #: Not an instance of a manifest list (UnparsedImage's attributes for instances).
+    instance_digest: Digest | None = None
+    manifest_list: Any = None
+
     def __init__(self, ref: str, signatures: Sequence[bytes], manifest: bytes = MANIFEST) -> None:
         from trustcopy.transports.docker.reference import TRANSPORT
 

@@ -136,6 +136,38 @@ def test_mixed_fixture_trace_names_each_signature_and_its_location() -> None:
     assert results[1].key_fingerprint
 
 
+class _Unreadable(FakeImage):
+    def signatures(self) -> list[Any]:
+        from trustcopy.errors import RegistryError
+
+        raise RegistryError("the registry went away")
+
+
+@pytest.mark.parametrize(("list_signatures", "explained"), [
+    ("cosign", True),
+    ("none", False),
+    ("gpg-only", False),
+    ("unreadable", False),
+])
+def test_instance_rejected_while_only_its_list_is_signed_says_so(list_signatures: str, explained: bool) -> None:
+    """cosign signs only the list without --recursive; the policy judges each instance (as c/i)."""
+    blobs = {"cosign": _ci_blobs("dir-img-cosign-valid"), "none": [], "gpg-only": [b"\x88" + b"x" * 20],
+             "unreadable": []}[list_signatures]
+    parent = (_Unreadable if list_signatures == "unreadable" else FakeImage)(CI_REF, blobs)
+    instance = FakeImage(CI_REF, [])
+    instance.instance_digest = DIGEST
+    instance.manifest_list = parent
+    verdict = evaluate(key_req(), instance)
+    assert verdict.reason == "NO_SIGNATURES"
+    assert ("only its manifest list" in verdict.message) is explained, verdict.message
+    if explained:
+        assert "carries sigstore signatures (1)" in verdict.message and "cosign sign --recursive" in verdict.message
+    # never accepted because of the list, and a top-level image is never explained so
+    top = FakeImage(CI_REF, [])
+    top.manifest_list = parent
+    assert "manifest list" not in evaluate(key_req(), top).message
+
+
 @pytest.mark.parametrize("annotation", [None, "bWFuZ2xlZA==", "not base64!"], ids=["missing", "other-bytes", "mangled"])
 def test_mangled_signature_annotation_rejected(annotation: str | None) -> None:
     blob = _ci_blobs("dir-img-cosign-valid")[0]

@@ -128,6 +128,10 @@ def test_ten_thousand_layer_attachment_manifest_fails_fast() -> None:
     (404, [], True),
     (404, [("UNKNOWN", "Not Found")], True),  # registry.redhat.io
     (404, [("UNKNOWN", "artifact x not found")], True),  # Harbor
+    (404, [("NOT_FOUND", "artifact library/x:sha256-y.sig not found")], True),  # Harbor's own code (Go: UNKNOWN)
+    (404, [("NAME_UNKNOWN", "repository not found")], False),  # a known code: not "unknown"
+    (404, [("NAME_UNKNOWN", "x"), ("MANIFEST_UNKNOWN", "y")], False),  # only the first error counts (c/i)
+    (500, [("UNKNOWN", "internal error")], False),
     (404, [("NAME_UNKNOWN", "repository unknown")], False),
     (401, [("UNAUTHORIZED", "no")], False),
     (500, [], False),

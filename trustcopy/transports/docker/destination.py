@@ -18,10 +18,14 @@ Invariants:
   goes to the tag (or to the digest the reference names), list instances by digest.
 - Signatures are written after the manifests, in :meth:`commit`: ``put_signatures``
   only checks and records them, so a copy that fails before its end (an instance or
-  the list refused) leaves no signature behind. They go to the registry's signature
-  API, or else to the registries.d write store of the reference pushed to
-  (signatures.py; ``file://`` only). Whether that store can take them is checked by
-  :meth:`supports_signatures`, which the copy asks before pushing anything.
+  the list refused) leaves no signature behind. Simple-signing ones go to the
+  registry's signature API, or else to the registries.d write store of the reference
+  pushed to (signatures.py; ``file://`` only). Sigstore ones never go there: as
+  containers/image, they become registry attachments (``sha256-HEX.sig``), and Sigstore
+  bundles OCI 1.1 referrers (attachments.py), only when registries.d sets
+  ``use-sigstore-attachments: true`` for the reference. Whether the destination can take
+  what a copy carries and creates is checked by :meth:`supports_signature_formats`,
+  which the copy asks before pushing anything.
 - Pushing to a registry that registries.conf blocks is refused before anything is sent;
   registries.conf's ``insecure`` for the destination applies (client.py).
 - Nothing is staged, so ``commit`` only writes the signatures; pushed blobs of an
@@ -33,7 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
 from trustcopy import limits
@@ -48,7 +52,7 @@ from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 if TYPE_CHECKING:
     from trustcopy.reference import DockerReference
-    from trustcopy.signature.formats import Signature
+    from trustcopy.signature.formats import Signature, SigstoreSignature
     from trustcopy.transports.docker.reference import DockerImageReference
 
 log = logging.getLogger("trustcopy.docker")
@@ -58,6 +62,9 @@ MONOLITHIC_MAX = 1 << 20
 #: Default bytes per PATCH of a streamed upload: None sends the whole blob in one PATCH,
 #: which spares the registry a resumed upload per chunk (about 4% of a 300 MB push).
 DEFAULT_CHUNK_SIZE: int | None = None
+
+#: What to do when sigstore signatures cannot be stored in a registry.
+SIGSTORE_HINT = "set use-sigstore-attachments: true for the destination in registries.d (docs/registries.md)"
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
@@ -90,9 +97,13 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         #: Signatures recorded by put_signatures, written by commit: (instance digest or None, signatures).
         self._pending_signatures: list[tuple[Digest | None, list[Signature]]] = []
         self._toplevel_digest: Digest | None = None
+        #: (media type, size) of each manifest pushed, by digest: the subject of a bundle referrer.
+        self._manifest_info: dict[str, tuple[str, int]] = {}
         size = (sys.docker_upload_chunk_size if sys is not None else None) or DEFAULT_CHUNK_SIZE
         self._uploads = Uploader(self._client, max(1, size) if size else None)
         self._present: set[str] = set()
+        #: (registry, repository, digest) this destination claimed for upload (RegistrySession.uploads).
+        self._claims: set[tuple[str, str, str]] = set()
         self._manifests: set[str] = set()
         self._lock = threading.Lock()
         self._committed = False
@@ -163,11 +174,36 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
                     continue
             self._mark(info.digest)
             return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
-        exists, size = self._blob_exists(self._client.path, info.digest)
-        if exists and self._plausible(info, size):
-            self._mark(info.digest)
-            return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
-        return None
+        key = (self._client.host, self._client.path, str(info.digest))
+        while True:
+            with self._lock:
+                held = key in self._claims  # ours already (a retry, or a second look before put_blob)
+            # Otherwise claim it, waiting while another destination of the session uploads it.
+            if held or self._client.session.uploads.claim(key):
+                with self._lock:
+                    self._claims.add(key)
+                claimed = True
+            else:
+                claimed = False
+            try:
+                exists, size = self._blob_exists(self._client.path, info.digest)
+            except BaseException:
+                self._release_claim(info.digest)
+                raise
+            if exists and self._plausible(info, size):
+                self._release_claim(info.digest)
+                self._mark(info.digest)
+                return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
+            if claimed:  # ours to upload: put_blob (or close) releases the claim
+                return None
+
+    def _release_claim(self, digest: Digest | str) -> None:
+        key = (self._client.host, self._client.path, str(digest))
+        with self._lock:
+            held = key in self._claims
+            self._claims.discard(key)
+        if held:
+            self._client.session.uploads.release(key)
 
     def _plausible(self, info: BlobInfo, size: int) -> bool:
         """A registry claiming another size for the same digest is not trusted to have it."""
@@ -202,6 +238,12 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             DigestMismatchError: the stream does not match ``info`` (nothing is committed).
             NetworkError / RegistryError.
         """
+        try:
+            return self._put_blob(stream, info)
+        finally:
+            self._release_claim(info.digest)
+
+    def _put_blob(self, stream: BinaryIO, info: BlobInfo) -> BlobInfo:
         what = f"uploading blob {info.digest} to {self._ref.name}"
         reader: DigestingReader
         if isinstance(stream, DigestingReader) and stream.expected == info.digest:
@@ -263,6 +305,7 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             log.warning("%s: the registry reports digest %s, expected %s", what, echoed[:80], digest)
         with self._lock:
             self._manifests.add(str(digest))
+            self._manifest_info[str(digest)] = (headers["Content-Type"], len(manifest))
             if instance_digest is None:
                 self._toplevel_digest = digest
 
@@ -297,11 +340,12 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         return self._ref
 
     def supports_signatures(self) -> str | None:
-        """None when signatures can be stored: the registry's signature API, or a writable ``file://`` store.
+        """None when simple-signing signatures can be stored: the signature API, or a writable ``file://`` store.
 
         containers/image always says yes (a built-in default store exists when registries.d
         names none) and fails when writing to an http(s) store; we say no here instead,
         before anything is pushed, with its hint (configure a ``lookaside-staging``).
+        Sigstore signatures are answered by :meth:`supports_signature_formats`.
 
         Raises:
             RegistryError / NetworkError: the registry cannot be pinged.
@@ -312,14 +356,42 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         problem = write_problem(self._client, self._signature_reference())
         return None if problem is None else f"{self._ref.domain}: {problem}"
 
+    def supports_signature_formats(self, formats: Collection[str]) -> str | None:
+        """None when signatures of every format in ``formats`` can be stored here.
+
+        Sigstore signatures need ``use-sigstore-attachments: true`` in registries.d for the
+        reference pushed to (as containers/image, which refuses to write them otherwise;
+        they never go to a lookaside store); the other formats need :meth:`supports_signatures`.
+
+        Raises:
+            RegistryError / NetworkError / ConfigError: as :meth:`supports_signatures`.
+        """
+        from trustcopy.signature.formats import SIGSTORE_FORMAT
+
+        if SIGSTORE_FORMAT in formats and (problem := self._sigstore_problem()) is not None:
+            return problem
+        if set(formats) - {SIGSTORE_FORMAT}:
+            return self.supports_signatures()
+        return None
+
+    def _sigstore_problem(self) -> str | None:
+        """Why sigstore signatures cannot be stored for the reference pushed to, or None."""
+        if self.registry_config.use_sigstore_attachments(self._signature_reference()):
+            return None
+        return (f"{self._ref.domain}: sigstore signatures are stored in a registry only as attachments and "
+                f"referrers, and registries.d does not set use-sigstore-attachments: true for {self._ref.name} "
+                "(they never go to a lookaside store)")
+
     def put_signatures(self, signatures: Sequence[Signature], instance_digest: Digest | None = None) -> None:
         """Record the signatures of the top-level image (after its put_manifest) or of an instance.
 
-        They are written by :meth:`commit`, after every manifest (see the module docstring),
-        replacing what the store held for that digest.
+        They are written by :meth:`commit`, after every manifest (see the module docstring):
+        simple-signing ones replace what the lookaside store held for that digest; sigstore
+        ones are added to the attachments (bundles to the referrers).
 
         Raises:
-            SignatureError: a sigstore signature (registry attachments are not written yet).
+            SignatureError: sigstore signatures without ``use-sigstore-attachments`` (the
+                copy asked :meth:`supports_signature_formats` before pushing anything).
             RuntimeError: the top-level manifest was not put first (API misuse).
         """
         from trustcopy.errors import SignatureError
@@ -327,22 +399,23 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
 
         if instance_digest is None and self._toplevel_digest is None:
             raise RuntimeError("put_signatures() before put_manifest(): the manifest digest is unknown")
-        if any(isinstance(sig, SigstoreSignature) for sig in signatures):
-            raise SignatureError(
-                f"{self._ref.domain}: storing sigstore signatures in a registry (attachments) is not supported yet",
-                code="signatures-unsupported",
-                hint="use --remove-signatures to copy the image without its signatures",
-            )
+        if any(isinstance(sig, SigstoreSignature) for sig in signatures) \
+                and (problem := self._sigstore_problem()) is not None:
+            raise SignatureError(problem, code="signatures-unsupported", hint=SIGSTORE_HINT)
         if signatures:
             self._pending_signatures.append((instance_digest, list(signatures)))
 
     def commit(self, toplevel_manifest: bytes) -> None:
         """Write the recorded signatures; the manifest PUTs already made the image visible.
 
+        For each image, sigstore signatures first (attachments, then bundle referrers), then
+        the others, as containers/image writes them.
+
         Raises:
             SignatureError / RegistryError: a signature could not be stored (the image
                 itself is pushed by then, as with containers/image).
         """
+        from trustcopy.signature.formats import SigstoreSignature
         from trustcopy.transports.docker.signatures import write_signatures
 
         if self._committed:
@@ -351,10 +424,46 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         for instance_digest, signatures in self._pending_signatures:
             digest = instance_digest or self._toplevel_digest
             assert digest is not None  # put_signatures checked it
-            write_signatures(self._client, self._signature_reference(), digest, signatures)
+            sigstore = [sig for sig in signatures if isinstance(sig, SigstoreSignature)]
+            if sigstore:
+                self._write_sigstore(digest, sigstore)
+            others = [sig for sig in signatures if not isinstance(sig, SigstoreSignature)]
+            if others:
+                write_signatures(self._client, self._signature_reference(), digest, others)
+
+    def _write_sigstore(self, digest: Digest, signatures: list[SigstoreSignature]) -> None:
+        """Attachments for cosign signatures, referrers for bundles (attachments.py)."""
+        from trustcopy.stores.attachments import Descriptor
+        from trustcopy.transports.docker.attachments import is_bundle, write_attachments, write_bundle
+
+        ref = self._signature_reference()
+        plain = [sig for sig in signatures if not is_bundle(sig)]
+        if plain:
+            write_attachments(self._client, ref, digest, plain, self._put_small_blob)
+        bundles = [sig for sig in signatures if is_bundle(sig)]
+        if bundles:
+            info = self._manifest_info.get(str(digest))
+            if info is None:  # an instance pushed by another copy: its type and size are needed
+                raise RuntimeError(f"no manifest {digest} was pushed by this destination")
+            subject = Descriptor(info[0], digest, info[1])
+            for sig in bundles:
+                write_bundle(self._client, ref, subject, sig.untrusted_payload, self._put_small_blob)
+
+    def _put_small_blob(self, data: bytes, media_type: str) -> None:
+        """Upload a signature-sized blob unless the repository has it (one HEAD, then one upload)."""
+        digest = Digest.from_bytes(data)
+        with self._lock:
+            known = str(digest) in self._present
+        if not known and not self._blob_exists(self._client.path, digest)[0]:
+            self._uploads.monolithic(data, digest, f"uploading {media_type} blob {digest} to {self._ref.name}")
+        self._mark(digest)
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Release blob claims never used (a copy that failed first), then close the connection pool."""
+        with self._lock:
+            claims, self._claims = self._claims, set()
+        for key in claims:
+            self._client.session.uploads.release(key)
         self._client.close()
 
 

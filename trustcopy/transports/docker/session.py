@@ -190,6 +190,39 @@ class TokenCache:
             return tuple(token for token, _ in self._tokens.values())
 
 
+class BlobUploads:
+    """Who is uploading which blob to which repository, so one session uploads it once.
+
+    Two images of one ``sync`` often share layers and go to the same repository at the
+    same time. Uploading the same blob twice concurrently wastes the bandwidth and, on
+    Docker Distribution, can leave the repository without the blob's link (its manifest
+    PUT then fails with "blob unknown"). So a destination *claims* (registry, repository,
+    digest) before it checks for the blob and uploads it; another destination of the
+    session waits for the claim to end, then checks again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claims: dict[tuple[str, str, str], threading.Event] = {}
+
+    def claim(self, key: tuple[str, str, str]) -> bool:
+        """Claim ``key``: True at once if nobody holds it; else wait until released, then False."""
+        with self._lock:
+            done = self._claims.get(key)
+            if done is None:
+                self._claims[key] = threading.Event()
+                return True
+        done.wait()
+        return False
+
+    def release(self, key: tuple[str, str, str]) -> None:
+        """End a claim (uploaded, found, or failed): waiters look for the blob again."""
+        with self._lock:
+            done = self._claims.pop(key, None)
+        if done is not None:
+            done.set()
+
+
 class RegistrySession:
     """Pings, TLS contexts, connection pools and blob locations of one command (see the module docstring).
 
@@ -206,6 +239,7 @@ class RegistrySession:
         self._flights: dict[tuple[Any, ...], _Flight] = {}
         self._closed = False
         self.locations = BlobLocations()
+        self.uploads = BlobUploads()
         self.tokens = TokenCache()
 
     def __repr__(self) -> str:

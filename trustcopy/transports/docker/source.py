@@ -21,7 +21,10 @@ Invariants:
   even while someone moves the tag.
 - Signatures (signatures.py) are read for the physical reference: from the registry's
   signature API when it has one, else from the lookaside store registries.d names for
-  that reference (a mirror's own store), each typed with its URL as ``location``.
+  that reference (a mirror's own store), each typed with its URL as ``location``; then,
+  only where registries.d sets ``use-sigstore-attachments: true`` for that reference, its
+  sigstore attachments (``sha256-HEX.sig``) and Sigstore bundle referrers (attachments.py),
+  located by tag and layer index or by referrer digest.
 - Blob streams are unverified (the pipeline wraps them in DigestingReader); they resume
   after a dropped connection (blobreader.py). External layer URLs are fetched without
   credentials.
@@ -291,7 +294,9 @@ class DockerImageSource(ImageSource):
         return None
 
     def get_signatures(self, instance_digest: Digest | None = None) -> list[Signature]:
-        """The image's (or the instance's) signatures: the signature API or the lookaside (signatures.py).
+        """The image's (or the instance's) signatures: the signature API or the lookaside (signatures.py),
+        then, when registries.d sets ``use-sigstore-attachments`` for the physical reference,
+        its cosign attachments and Sigstore bundle referrers (attachments.py), as c/i appends them.
 
         Looked up for the physical reference and the manifest digest: the instance's, the
         reference's (sha256), or the digest of the top-level manifest as read.
@@ -299,11 +304,20 @@ class DockerImageSource(ImageSource):
         Raises:
             RegistryError / NetworkError / TransportError / LimitExceededError / ConfigError:
                 the signatures could not be read (never "no signatures" for a failure).
+            SignatureError: code ``attachment-invalid``: an attachment, referrer or layer is
+                malformed, too large or does not match its digest.
         """
         from trustcopy.transports.docker.signatures import read_signatures
 
         digest = self.manifest_digest(instance_digest)
-        return read_signatures(self._client, self._ref, digest)
+        signatures = list(read_signatures(self._client, self._ref, digest))
+        if self.registry_config.use_sigstore_attachments(self._ref):
+            from trustcopy.transports.docker.attachments import read_sigstore_signatures
+
+            signatures.extend(read_sigstore_signatures(self._client, self._ref, digest))
+        else:
+            log.debug("not looking for sigstore attachments of %s: disabled by registries.d", self._ref)
+        return signatures
 
     def manifest_digest(self, instance_digest: Digest | None = None) -> Digest:
         """The digest signatures are stored under (c/i ``manifestDigest``)."""
@@ -327,7 +341,7 @@ def _content_length(response: httpx.Response) -> int:
     return int(value) if value.isdigit() and len(value) < 19 else -1
 
 
-def _link_next(link_header: str) -> str | None:
+def link_next(link_header: str) -> str | None:
     """The target of ``rel="next"`` in a Link header, if any."""
     for part in link_header.split(","):
         url_part, _, params = part.partition(";")
@@ -369,7 +383,7 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
                 f"(all pages together)", context={"what": what, "limit": limits.MAX_TAG_LIST_BODY}) from exc
         budget -= len(body)
         url = response.request.url
-        link = _link_next(response.headers.get("link", ""))
+        link = link_next(response.headers.get("link", ""))
         try:
             doc = json.loads(body)
         except (ValueError, RecursionError):
