@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 from registry_fixtures import RegistryServer  # noqa: E402
 
 sys.path.insert(0, str(HERE))
-from benchutil import build_layout, vm_hwm_kb  # noqa: E402
+from benchutil import build_layout, compile_bytecode, vm_hwm_kb  # noqa: E402
 
 MiB = 1 << 20
 
@@ -110,7 +110,7 @@ def main() -> int:
     parser.add_argument("--layer-mb", type=int, default=20)
     args = parser.parse_args()
     DATA.mkdir(exist_ok=True)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "trustcopy")], check=True)
+    compile_bytecode()
     layout = build_layout(f"reg-multi-{args.layers}x{args.layer_mb}",
                           {"img": [(args.layer_mb * 1_000_000, 100 + i) for i in range(args.layers)]})
     work = DATA / "archive-work"

@@ -37,7 +37,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -75,9 +74,6 @@ def main() -> int:
     args = parser.parse_args()
     DATA.mkdir(exist_ok=True)
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    # An installed package has its bytecode compiled; a checkout run with
-    # PYTHONDONTWRITEBYTECODE would recompile every module in every process.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "trustcopy")], check=True)
     multi = build_layout(f"reg-multi-{args.layers}x{args.layer_mb}",
                          {"img": [(args.layer_mb * 1_000_000, 100 + i) for i in range(args.layers)]})
     big = build_layout(f"reg-big-{args.big_mb}", {"img": [(args.big_mb * 1_000_000, 7)]})

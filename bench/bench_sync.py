@@ -26,7 +26,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -54,7 +53,6 @@ def main() -> int:
         raise SystemExit("skopeo is needed for this benchmark")
     DATA.mkdir(exist_ok=True)
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "trustcopy")], check=True)
     n = args.images
     layout = build_layout(f"sync-small-{n}", {f"r{i:02d}": [(20_000, 2000 + i)] for i in range(n)})
     policy = DATA / "policy.json"

@@ -126,6 +126,20 @@ def build_layout(name: str, images: dict[str, list[tuple[int, int]]]) -> Path:
     return layout
 
 
+def compile_bytecode() -> None:
+    """Compile trustcopy and its dependencies, as pip does when it installs them.
+
+    A checkout whose sources changed since their ``.pyc`` was written (or a shell with
+    ``PYTHONDONTWRITEBYTECODE`` set) would otherwise recompile them in every timed process:
+    measured here, 0.27 s instead of 0.25 s for a re-push, 8.2 s instead of 7.7 s for small30.
+    """
+    import compileall
+    import sysconfig
+
+    for tree in (Path(__file__).resolve().parent.parent / "trustcopy", Path(sysconfig.get_paths()["purelib"])):
+        compileall.compile_dir(tree, quiet=1, workers=0)
+
+
 def installed_trustcopy() -> list[str]:
     """The ``trustcopy`` command as a user's installation runs it, for fair start-up figures.
 
@@ -141,6 +155,7 @@ def installed_trustcopy() -> list[str]:
     import venv
 
     root = Path(__file__).resolve().parent.parent
+    compile_bytecode()
     env = DATA / "installed-venv"
     python = env / "bin" / "python"
     if not python.exists():

@@ -88,3 +88,47 @@ def test_session_from_a_system_context() -> None:
     assert session_from(SystemContext(registry_session="not a session")) is None
     assert session_from(None) is None
     assert "registry_session" not in repr(SystemContext(registry_session=s))
+
+
+def test_pools_read_the_socket_in_large_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blob body is read SOCKET_READ_SIZE at a time, not httpcore's 64 KiB (session.py: measured)."""
+    import http.server
+    import threading
+
+    from httpcore._backends.sync import SyncStream
+    from httpcore._sync.http11 import HTTP11Connection
+
+    monkeypatch.setattr(HTTP11Connection, "READ_NUM_BYTES", 64 << 10)  # as httpcore ships it
+    body = b"x" * (1 << 20)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            """Quiet."""
+
+    asked: list[int] = []
+    real_read = SyncStream.read
+
+    def read(self: SyncStream, max_bytes: int, timeout: float | None = None) -> bytes:
+        asked.append(max_bytes)
+        return real_read(self, max_bytes, timeout)
+
+    monkeypatch.setattr(SyncStream, "read", read)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    s = RegistrySession()
+    try:
+        pool = s.http_client(*s.tls(None, False), f"127.0.0.1:{server.server_port}")
+        response = pool.get(f"http://127.0.0.1:{server.server_port}/blob")
+        assert response.content == body
+    finally:
+        s.close()
+        server.shutdown()
+        server.server_close()
+    assert asked and set(asked) == {session_module.SOCKET_READ_SIZE}

@@ -389,6 +389,7 @@ def _new_http_client(context: ssl.SSLContext) -> httpx.Client:
 
     from trustcopy.transports.docker.auth import USER_AGENT
 
+    _widen_socket_reads()
     return httpx.Client(
         verify=context,
         timeout=httpx.Timeout(60.0),  # a fallback only: every request carries the client's own timeout
@@ -397,6 +398,32 @@ def _new_http_client(context: ssl.SSLContext) -> httpx.Client:
         headers={"User-Agent": USER_AGENT, "Docker-Distribution-API-Version": "registry/2.0"},
         cookies=_no_cookie_jar(),
     )
+
+
+#: Bytes asked of the socket per read of an HTTP/1.1 answer (httpcore's own is 64 KiB).
+SOCKET_READ_SIZE = 256 << 10
+
+
+def _widen_socket_reads() -> None:
+    """Have httpcore read up to :data:`SOCKET_READ_SIZE` per ``recv``, not 64 KiB.
+
+    Every piece of a blob body goes through httpcore, h11, httpx, the digest and the file
+    write once, in Python: 64 KiB pieces made that per-piece work most of a pull's CPU.
+    Measured on a 10 x 20 MB pull from a loopback registry (2 cores): 64 KiB 0.98-1.03 s
+    wall, 1.1 s CPU, 34 MB peak; 256 KiB 0.66-0.69 s, 0.78 s, 42 MB; 512 KiB 0.58 s but
+    52 MB; 1 MiB 73 MB. Peak memory grows with (parallel blobs x read size), since
+    each piece is held in the socket buffer, h11's buffer and the extracted body at once.
+    A ``recv`` returns what has arrived, never waiting to fill the size: small answers
+    are unaffected.
+
+    httpcore has no per-pool setting for this, so its class attribute is raised (never
+    lowered, should another user of httpx in this process want more); the session tests
+    check that the attribute is still the one httpcore reads.
+    """
+    from httpcore._sync.http11 import HTTP11Connection
+
+    if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < SOCKET_READ_SIZE:
+        HTTP11Connection.READ_NUM_BYTES = SOCKET_READ_SIZE
 
 
 def _no_cookie_jar() -> Any:
