@@ -25,7 +25,6 @@ from typing import Any, BinaryIO
 from trustcopy import limits
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import (
-    DigestMismatchError,
     ImageNotFoundError,
     ManifestError,
     TransportError,
@@ -35,16 +34,16 @@ from trustcopy.gojson import go_marshal
 from trustcopy.lazy import dataclass
 from trustcopy.transports.archivereader import ArchiveReader, open_archive_file
 from trustcopy.transports.archivewriter import ArchiveOutput, TarWriter
-from trustcopy.transports.base import ImageDestination, ImageSource, ImageTransport
+from trustcopy.transports.base import ImageDestination, ImageTransport
 from trustcopy.transports.oci_layout import (
     OCI_LAYOUT_CONTENT,
     REF_NAME_ANNOTATION,
+    IndexedImageSource,
     PathAndImageReference,
-    choose_descriptor,
     parse_index,
     split_path_and_image,
 )
-from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures, NoSourceSignatures
+from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures
 from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 _OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -98,7 +97,7 @@ def _blob_name(digest: Digest) -> str:
     return f"blobs/{digest.algorithm}/{digest.hex}"
 
 
-class OCIArchiveSource(NoSourceSignatures, ImageSource):
+class OCIArchiveSource(IndexedImageSource):
     """One image (or index) of an OCI layout inside a tar, read without unpacking."""
 
     reference: OCIArchiveReference
@@ -113,39 +112,13 @@ class OCIArchiveSource(NoSourceSignatures, ImageSource):
             except ImageNotFoundError as exc:
                 raise ManifestError(f"{what}: the archive has no index.json: not an OCI layout",
                                     code="oci-index-invalid") from exc
-            self._index = parse_index(raw, f"{ref.path}/index.json", what)
-            self._descriptor = choose_descriptor(self._index["manifests"], ref.image, ref.source_index, what)
-            try:
-                self._digest = Digest.parse(self._descriptor.get("digest", ""))
-            except ValueError as exc:
-                raise ManifestError(f"{what}: index.json: {exc}", code="oci-index-invalid") from exc
+            self._use_index(parse_index(raw, f"{ref.path}/index.json", what))
         except BaseException:
             self._archive.close()
             raise
 
-    def _read_manifest_blob(self, digest: Digest, size: int | None) -> bytes:
-        data = self._archive.read_member(_blob_name(digest), limits.MAX_MANIFEST_BODY)
-        actual = Digest.from_bytes(data, digest.algorithm)
-        if actual != digest or (size is not None and size != len(data)):
-            raise DigestMismatchError(
-                f"{self.reference}: manifest {digest} does not match its blob (digest {actual}, {len(data)} bytes)",
-                context={"expected": str(digest), "actual": str(actual)})
-        return data
-
-    def get_manifest(self, instance_digest: Digest | None = None) -> tuple[bytes, str]:
-        """Read and verify the manifest blob; type from the descriptor, else guessed."""
-        from trustcopy.manifest.mediatypes import guess_mime_type
-
-        if instance_digest is None:
-            size = self._descriptor.get("size")
-            data = self._read_manifest_blob(self._digest, size if isinstance(size, int) else None)
-            mime = self._descriptor.get("mediaType") or ""
-        else:
-            data = self._read_manifest_blob(instance_digest, None)
-            mime = ""
-        if not isinstance(mime, str) or not mime:
-            mime = guess_mime_type(data)
-        return data, mime
+    def _manifest_bytes(self, digest: Digest) -> bytes:
+        return self._archive.read_member(_blob_name(digest), limits.MAX_MANIFEST_BODY)
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
         """The blob's member, streamed from the archive."""

@@ -15,6 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import fcntl
 import os
@@ -222,28 +223,29 @@ def _ref_name(desc: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-class OCIImageSource(NoSourceSignatures, ImageSource):
-    """Reads one image (or index) of a layout, chosen by name, position, or uniqueness."""
+class IndexedImageSource(NoSourceSignatures, ImageSource):
+    """What an OCI layout in a directory and one inside a tar read alike.
 
-    reference: OCIReference
+    index.json → the descriptor chosen by name, position or uniqueness → manifest blobs,
+    each verified against its digest (and the descriptor's size) before it is returned.
+    Subclasses say how a blob's bytes are read (:meth:`_manifest_bytes`, bounded).
+    """
 
-    def __init__(self, ref: OCIReference, sys: SystemContext) -> None:
-        self.reference = ref
-        self._sys = sys
-        if not os.path.isdir(ref.path):
-            raise ImageNotFoundError(f"{ref}: layout directory {ref.path} does not exist")
-        self._index = _read_index(ref.path, str(ref))
-        self._descriptor = self._choose()
+    reference: PathAndImageReference
+
+    def _use_index(self, index: dict[str, Any]) -> None:
+        """Keep the parsed index.json and choose this reference's descriptor in it."""
+        ref = self.reference
+        self._index = index
+        self._descriptor = choose_descriptor(index["manifests"], ref.image, ref.source_index, str(ref))
         self._digest = _descriptor_digest(self._descriptor, f"{ref}: index.json")
 
-    def _choose(self) -> dict[str, Any]:
-        ref = self.reference
-        return choose_descriptor(self._index["manifests"], ref.image, ref.source_index, str(ref))
+    @abc.abstractmethod
+    def _manifest_bytes(self, digest: Digest) -> bytes:
+        """The blob ``digest``, at most MAX_MANIFEST_BODY bytes (unverified)."""
 
     def _read_manifest_blob(self, digest: Digest, size: int | None) -> bytes:
-        path = self.reference.blob_path(digest)
-        with open_regular_file(path, f"manifest {digest}") as f:
-            data = limits.read_at_most(f, limits.MAX_MANIFEST_BODY, path)
+        data = self._manifest_bytes(digest)
         actual = Digest.from_bytes(data, digest.algorithm)
         if actual != digest or (size is not None and size != len(data)):
             raise DigestMismatchError(
@@ -270,6 +272,24 @@ class OCIImageSource(NoSourceSignatures, ImageSource):
         if not isinstance(mime, str) or not mime:
             mime = guess_mime_type(data)
         return data, mime
+
+
+class OCIImageSource(IndexedImageSource):
+    """Reads one image (or index) of a layout directory."""
+
+    reference: OCIReference
+
+    def __init__(self, ref: OCIReference, sys: SystemContext) -> None:
+        self.reference = ref
+        self._sys = sys
+        if not os.path.isdir(ref.path):
+            raise ImageNotFoundError(f"{ref}: layout directory {ref.path} does not exist")
+        self._use_index(_read_index(ref.path, str(ref)))
+
+    def _manifest_bytes(self, digest: Digest) -> bytes:
+        path = self.reference.blob_path(digest)
+        with open_regular_file(path, f"manifest {digest}") as f:
+            return limits.read_at_most(f, limits.MAX_MANIFEST_BODY, path)
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
         """Open ``blobs/ALG/HEX``; foreign layers must be present locally."""
