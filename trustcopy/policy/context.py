@@ -34,6 +34,8 @@ from trustcopy.policy.verdict import RequirementResult, Verdict, signature_resul
 
 if TYPE_CHECKING:
     from trustcopy.image.unparsed import UnparsedImage
+    from trustcopy.policy.requirements import SignedBy
+    from trustcopy.policy.sigstore_requirement import SigstoreSigned
     from trustcopy.signature.formats import Signature
     from trustcopy.signature.gpg import GPGKeyring, KeyringCache
     from trustcopy.signature.sigstore import SigstoreTrustRoot
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 _Root = TypeVar("_Root")
 
 
-def load_key_material(requirement: Any) -> list[bytes]:
+def load_key_material(requirement: SignedBy | SigstoreSigned) -> list[bytes]:
     """The key bytes a ``signedBy`` or key-based ``sigstoreSigned`` requirement names (bounded).
 
     Raises:
@@ -50,7 +52,7 @@ def load_key_material(requirement: Any) -> list[bytes]:
     """
     if requirement.key_data is not None:
         return [requirement.key_data]
-    if getattr(requirement, "key_datas", None) is not None:
+    if requirement.key_datas is not None:
         return list(requirement.key_datas)
     paths = [requirement.key_path] if requirement.key_path is not None else list(requirement.key_paths or ())
     out: list[bytes] = []
@@ -64,7 +66,7 @@ def load_key_material(requirement: Any) -> list[bytes]:
     return out
 
 
-def _key_names(requirement: Any, count: int) -> list[str]:
+def _key_names(requirement: SignedBy | SigstoreSigned, count: int) -> list[str]:
     """How errors name each key of a requirement: its path, or its place in the policy."""
     if requirement.key_path is not None or requirement.key_paths is not None:
         return requirement.key_sources()
@@ -121,7 +123,7 @@ class PolicyContext:
 
     # EvalResources: trust roots, typed, one per requirement and context -------------
 
-    def gpg_keyring(self, requirement: Any) -> GPGKeyring:
+    def gpg_keyring(self, requirement: SignedBy) -> GPGKeyring:
         """The keyring for a ``signedBy`` requirement, built once per context.
 
         Raises:
@@ -130,7 +132,7 @@ class PolicyContext:
         """
         return self._trust_root("gpg", requirement, self._build_keyring)
 
-    def sigstore_trust_root(self, requirement: Any) -> SigstoreTrustRoot:
+    def sigstore_trust_root(self, requirement: SigstoreSigned) -> SigstoreTrustRoot:
         """The trust root of a ``sigstoreSigned`` requirement, built once per context.
 
         Raises:
@@ -152,7 +154,7 @@ class PolicyContext:
             raise root
         return cast("_Root", root)
 
-    def _build_keyring(self, requirement: Any) -> GPGKeyring:
+    def _build_keyring(self, requirement: SignedBy) -> GPGKeyring:
         material = load_key_material(requirement)
         if self._cache is None:
             from trustcopy.signature.gpg import KeyringCache
@@ -164,7 +166,7 @@ class PolicyContext:
             detail = "No public keys imported" if exc.code == "no-public-keys" else exc.message
             raise KeyLoadError(f"cannot import the keys of {requirement.describe()}: {detail}") from None
 
-    def _build_sigstore_root(self, requirement: Any) -> SigstoreTrustRoot:
+    def _build_sigstore_root(self, requirement: SigstoreSigned) -> SigstoreTrustRoot:
         """Keys, Rekor keys, Fulcio or PKI roots of a ``sigstoreSigned`` requirement, parsed once."""
         from trustcopy.signature.sigstore import SigstoreTrustRoot, load_public_keys
         from trustcopy.signature.sigstore_rekor import load_rekor_keys
@@ -190,20 +192,20 @@ class PolicyContext:
             rekor_material = [read(p, None, "Rekor public key file") or b"" for p in rekor_paths] + rekor_datas
             rekor_names = rekor_paths or [f"rekorPublicKeyData[{i}]" for i in range(len(rekor_datas))]
             rekor = load_rekor_keys(rekor_material, rekor_names)
-            if requirement.fulcio is not None:
-                spec = requirement.fulcio
-                ca = read(spec.ca_path, spec.ca_data, "Fulcio CA file") or b""
-                fulcio = FulcioRoot(load_roots(ca, spec.ca_path or "fulcio caData"), spec.oidc_issuer,
-                                    spec.subject_email)
+            if (fspec := requirement.fulcio) is not None:
+                if fspec.oidc_issuer is None or fspec.subject_email is None:  # FulcioSpec refuses this
+                    raise KeyLoadError("fulcio: oidcIssuer and subjectEmail are required")
+                ca = read(fspec.ca_path, fspec.ca_data, "Fulcio CA file") or b""
+                fulcio = FulcioRoot(load_roots(ca, fspec.ca_path or "fulcio caData"), fspec.oidc_issuer,
+                                    fspec.subject_email)
                 return SigstoreTrustRoot("fulcio", rekor_keys=rekor, fulcio=fulcio)
-            if requirement.pki is not None:
-                spec = requirement.pki
-                roots = read(spec.ca_roots_path, spec.ca_roots_data, "PKI CA roots file") or b""
-                inter = read(spec.ca_intermediates_path, spec.ca_intermediates_data, "PKI intermediates file")
-                pki = PKIRoot(load_roots(roots, spec.ca_roots_path or "pki caRootsData"),
-                              () if inter is None else load_roots(inter, spec.ca_intermediates_path
+            if (pspec := requirement.pki) is not None:
+                roots = read(pspec.ca_roots_path, pspec.ca_roots_data, "PKI CA roots file") or b""
+                inter = read(pspec.ca_intermediates_path, pspec.ca_intermediates_data, "PKI intermediates file")
+                pki = PKIRoot(load_roots(roots, pspec.ca_roots_path or "pki caRootsData"),
+                              () if inter is None else load_roots(inter, pspec.ca_intermediates_path
                                                                   or "pki caIntermediatesData"),
-                              spec.subject_email, spec.subject_hostname)
+                              pspec.subject_email, pspec.subject_hostname)
                 return SigstoreTrustRoot("pki", pki=pki)
             material = load_key_material(requirement)
             return load_public_keys(material, _key_names(requirement, len(material)), rekor)

@@ -159,6 +159,8 @@ class SignedBy(Requirement):
     key_paths: tuple[str, ...] | None = None
     key_data: bytes | None = field(default=None, repr=False)
     signed_identity: IdentityMatcher = field(default_factory=MatchRepoDigestOrExact)
+    #: Only ``sigstoreSigned`` has ``keyDatas``; the key loader reads both kinds alike.
+    key_datas: ClassVar[None] = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.key_type, str) or self.key_type not in KNOWN_KEY_TYPES:

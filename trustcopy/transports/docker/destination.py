@@ -89,6 +89,8 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         ConfigError: registries.conf, registries.d or a certificate directory is invalid.
     """
 
+    reference: DockerImageReference
+
     def __init__(self, reference: DockerImageReference, sys: SystemContext | None) -> None:
         self.reference = reference
         self._ref = reference.ref
@@ -289,7 +291,7 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
                 raise ManifestError(f"{self.reference}: the manifest's digest {digest} does not match the reference",
                                     code="destination-digest-mismatch")
             tail = str(self._ref.digest)
-        elif getattr(self.reference, "is_unknown_digest", False):
+        elif self.reference.is_unknown_digest:
             tail = str(digest)
         else:
             tail = str(self._ref.tag)

@@ -147,7 +147,7 @@ class DockerImageSource(ImageSource):
     def __init__(self, reference: DockerImageReference, sys: SystemContext | None) -> None:
         self.reference = reference
         self._logical = reference.ref
-        if getattr(reference, "is_unknown_digest", False):
+        if reference.is_unknown_digest:
             raise TransportError(f"{reference}: cannot read an image without a tag or digest",
                                  code="invalid-reference")
         sys = sys or SystemContext()
