@@ -391,6 +391,22 @@ class Fault:
 FaultRule = Callable[[str, str, dict[str, str]], "Fault | None"]
 
 
+def read_request_body(handler: http.server.BaseHTTPRequestHandler) -> bytes:
+    """A proxied request's whole body, Content-Length or chunked (the test proxies forward it whole)."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        out = bytearray()
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return bytes(out)
+            out += handler.rfile.read(size)
+            handler.rfile.readline()
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
 class FaultProxy:
     """An HTTP/1.1 reverse proxy on 127.0.0.1 in front of a plain-HTTP registry.
 
@@ -428,22 +444,8 @@ class FaultProxy:
             # wait for the client's delayed ACK (40 ms). Registries (Go) set TCP_NODELAY.
             disable_nagle_algorithm = True
 
-            def _read_body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    out = bytearray()
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return bytes(out)
-                        out += self.rfile.read(size)
-                        self.rfile.readline()
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
-
             def _handle(self) -> None:
-                body = self._read_body()
+                body = read_request_body(self)
                 headers = dict(self.headers.items())
                 with proxy._lock:
                     proxy.seen.append((self.command, self.path, headers))

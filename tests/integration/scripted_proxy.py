@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry_fixtures import TLSMaterial, free_port
+from registry_fixtures import TLSMaterial, free_port, read_request_body
 
 
 @dataclass(frozen=True)
@@ -132,20 +132,6 @@ class ScriptedProxy:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def _read_body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    out = bytearray()
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return bytes(out)
-                        out += self.rfile.read(size)
-                        self.rfile.readline()
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
-
             def _send(self, status: int, headers: list[tuple[str, str]], body: bytes, length: str | None = None
                       ) -> None:
                 self.send_response(status)
@@ -156,7 +142,7 @@ class ScriptedProxy:
                 self.end_headers()
 
             def _handle(self) -> None:
-                body = self._read_body()
+                body = read_request_body(self)
                 scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
                 seen = Seen(scheme, self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with proxy._lock:

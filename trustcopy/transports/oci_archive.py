@@ -34,20 +34,18 @@ from trustcopy.gojson import go_marshal
 from trustcopy.lazy import dataclass
 from trustcopy.transports.archivereader import ArchiveReader, open_archive_file
 from trustcopy.transports.archivewriter import ArchiveOutput, TarWriter
-from trustcopy.transports.base import ImageDestination, ImageTransport
+from trustcopy.transports.base import ImageTransport
 from trustcopy.transports.oci_layout import (
     OCI_LAYOUT_CONTENT,
     REF_NAME_ANNOTATION,
     IndexedImageSource,
+    OCIFormatDestination,
     PathAndImageReference,
     parse_index,
     split_path_and_image,
 )
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures
-from trustcopy.types import BlobInfo, LayerCompression, SystemContext
-
-_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+from trustcopy.types import BlobInfo, SystemContext
 
 
 class OCIArchiveTransport(ImageTransport):
@@ -150,7 +148,7 @@ class OCIArchiveSource(IndexedImageSource):
         self._archive.close()
 
 
-class OCIArchiveDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDestination):
+class OCIArchiveDestination(NoSignatures, AlwaysSupportsManifestLists, OCIFormatDestination):
     """Streams one image (or a list with its instances) into a new OCI archive."""
 
     reference: OCIArchiveReference
@@ -161,8 +159,7 @@ class OCIArchiveDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDest
         self._blobs: dict[Digest, int] = {}
         self._dirs: set[str] = set()
         self._manifest: tuple[Digest, bytes] | None = None
-        self._compress = LayerCompression.PRESERVE if sys.extra.get("oci_accept_uncompressed_layers") \
-            else LayerCompression.COMPRESS
+        self._init_oci_format(sys)
         self._committed = self._closed = False
         self._output = ArchiveOutput(ref.path, str(ref), refuse_non_empty=False)
         try:
@@ -174,20 +171,6 @@ class OCIArchiveDestination(NoSignatures, AlwaysSupportsManifestLists, ImageDest
         except BaseException:
             self._output.close()  # even on SIGTERM/Ctrl-C here: no staging file left behind
             raise
-
-    def supported_manifest_mime_types(self) -> list[str]:
-        """OCI only: Docker schema2 sources are converted."""
-        return [_OCI_MANIFEST, _OCI_INDEX]
-
-    @property
-    def desired_layer_compression(self) -> LayerCompression:
-        """Compress uncompressed layers, as for ``oci:``."""
-        return self._compress
-
-    @property
-    def accepts_foreign_layer_urls(self) -> bool:
-        """Foreign layers keep their URLs in OCI manifests."""
-        return True
 
     @property
     def has_thread_safe_put_blob(self) -> bool:

@@ -356,7 +356,29 @@ def _locked(path: str) -> Iterator[None]:
         os.close(fd)
 
 
-class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlobWriter, ImageDestination):
+class OCIFormatDestination(ImageDestination):
+    """What an OCI layout destination accepts, in a directory or a tar alike."""
+
+    def _init_oci_format(self, sys: SystemContext) -> None:
+        self._compress = (LayerCompression.PRESERVE if sys.extra.get("oci_accept_uncompressed_layers")
+                          else LayerCompression.COMPRESS)
+
+    def supported_manifest_mime_types(self) -> list[str]:
+        """OCI only: Docker schema2 sources are converted."""
+        return [_OCI_MANIFEST, _OCI_INDEX]
+
+    @property
+    def desired_layer_compression(self) -> LayerCompression:
+        """Compress uncompressed layers, as skopeo does for oci: (unless told to accept them)."""
+        return self._compress
+
+    @property
+    def accepts_foreign_layer_urls(self) -> bool:
+        """Foreign layers keep their URLs in OCI manifests."""
+        return True
+
+
+class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlobWriter, OCIFormatDestination):
     """Adds one image to a (new or existing) layout; see the module invariants."""
 
     reference: OCIReference
@@ -374,25 +396,9 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         self._staging = make_staging_dir(self._target)
         self._pending: dict[Digest, str] = {}  # staged blobs (written) by digest
         self._manifest: tuple[Digest, bytes] | None = None
-        self._compress = LayerCompression.COMPRESS
-        if sys.extra.get("oci_accept_uncompressed_layers"):
-            self._compress = LayerCompression.PRESERVE
+        self._init_oci_format(sys)
         self._committed = False
         self._closed = False
-
-    def supported_manifest_mime_types(self) -> list[str]:
-        """OCI only: Docker schema2 sources are converted."""
-        return [_OCI_MANIFEST, _OCI_INDEX]
-
-    @property
-    def desired_layer_compression(self) -> LayerCompression:
-        """Compress uncompressed layers, as skopeo does for oci:."""
-        return self._compress
-
-    @property
-    def accepts_foreign_layer_urls(self) -> bool:
-        """Foreign layers keep their URLs in OCI manifests."""
-        return True
 
     def _existing_blob(self, digest: Digest) -> str | None:
         if digest in self._pending:
