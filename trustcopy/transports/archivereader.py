@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from trustcopy import limits
-from trustcopy.compression import PEEK_SIZE, Algorithm, DecompressingStream, Readable, detect
+from trustcopy.compression import PEEK_SIZE, Algorithm, DecompressingStream, PeekableStream, Readable, detect
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError, LimitExceededError, TransportError
 from trustcopy.lazy import dataclass
@@ -150,29 +150,17 @@ class ArchiveReader(abc.ABC):
 
 def measure(stream: Readable, what: str) -> Uncompressed | None:
     """Decompress ``stream`` once (if it is compressed), hashing and counting the output."""
-    head = stream.read(PEEK_SIZE)
-    algo = detect(head)
+    peeked = PeekableStream(stream)
+    algo = peeked.algorithm
     if algo is Algorithm.NONE:
         return None
-    prefixed = _Prefixed(head, stream)
-    dec = DecompressingStream(prefixed, algo, what=what)
+    dec = DecompressingStream(peeked, algo, what=what)
     h = hashlib.sha256()
     size = 0
     while chunk := dec.read(_CHUNK):
         h.update(chunk)
         size += len(chunk)
     return Uncompressed(algo, Digest("sha256", h.hexdigest()), size)
-
-
-class _Prefixed:
-    def __init__(self, head: bytes, rest: Readable) -> None:
-        self._head, self._rest = head, rest
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._head:
-            head, self._head = self._head, b""
-            return head
-        return self._rest.read(size)
 
 
 # -- seekable ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import urllib.parse
 from typing import Any
 
 from trustcopy import limits
-from trustcopy.compression import PEEK_SIZE, Algorithm, DecompressingStream, Readable, detect
+from trustcopy.compression import Algorithm, DecompressingStream, PeekableStream, Readable
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError, InvalidReferenceError, TransportError
 from trustcopy.lazy import dataclass
@@ -249,17 +249,6 @@ class _HTTPBody:
         return out
 
 
-class _Prefixed:
-    def __init__(self, head: bytes, rest: Readable) -> None:
-        self._head, self._rest = head, rest
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._head:
-            head, self._head = self._head, b""
-            return head
-        return self._rest.read(size)
-
-
 class DaemonImageSource(DockerTarSource):
     """An image saved by the engine, read in two streaming passes (see the module docstring)."""
 
@@ -294,12 +283,9 @@ class DaemonImageSource(DockerTarSource):
                 raise ImageNotFoundError(f"{what}: the daemon has no such image: {message}")
             raise DaemonError(f"{what}: the daemon refused to export the image (HTTP {response.status_code}): "
                               f"{message}")
-        body: Readable = _HTTPBody(response)
-        head = b""
-        while len(head) < PEEK_SIZE and (chunk := body.read(PEEK_SIZE - len(head))):
-            head += chunk
-        stream: Readable = _Prefixed(head, body)
-        algo = detect(head)
+        peeked = PeekableStream(_HTTPBody(response))
+        stream: Readable = peeked
+        algo = peeked.algorithm
         if algo is not Algorithm.NONE:
             stream = DecompressingStream(stream, algo, what=what)
         return _Wrapped(stream, what), response.close
