@@ -46,7 +46,7 @@ def test_repeated_push_skips_every_blob(run_cli, plain_registry: RegistryServer,
     write_oci({"t": example_image()}, str(tmp_path / "src"))
     ref = f"docker://{plain_registry.host}/app:t"
     assert _copy(run_cli, insecure_policy, f"oci:{tmp_path}/src:t", ref).exit_code == 0
-    r = _copy(run_cli, insecure_policy, f"oci:{tmp_path}/src:t", ref)
+    r = _copy(run_cli, insecure_policy, "--no-skip-identical", f"oci:{tmp_path}/src:t", ref)
     assert r.exit_code == 0, r.stderr
     assert r.stdout.count("already exists") == len(example_image().blobs)
 

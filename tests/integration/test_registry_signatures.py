@@ -112,6 +112,25 @@ def test_trustcopy_verify_accepts_a_signed_registry_image(env: Env, plain_regist
     assert r.returncode == 1 and "NO_SIGNATURES" in r.stdout + r.stderr
 
 
+def test_signing_an_image_the_registry_already_holds_writes_the_signature(env: Env,
+                                                                           plain_registry: RegistryServer) -> None:
+    """An identical image is skipped only when nothing new would be written: --sign-by still signs it."""
+    host = plain_registry.host
+    store = env.store("store", host)
+    image = example_image()
+    source = oci_source(env.tmp, image)
+    assert env.run("trustcopy", "copy", "-q", "--dest-tls-verify=false", source,
+                   f"docker://{host}/ns/app:1").returncode == 0
+    assert signature_files(store) == []
+    r = env.run("trustcopy", "copy", "--dest-tls-verify=false", "--sign-by", FPR, source, f"docker://{host}/ns/app:1")
+    assert r.returncode == 0, r.stderr
+    assert "Skipping: image already present" not in r.stdout
+    assert signature_files(store) == [f"ns/app@sha256={Digest.parse(image.digest).hex}/signature-1"]
+    policy = signed_by_policy(env.tmp / "policy.json", f"{host}/ns")
+    assert env.run("skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{host}/ns/app:1",
+                   f"dir:{env.tmp}/out", policy=policy).returncode == 0
+
+
 # -- promotion, registry to registry ------------------------------------------------------------------------------
 
 

@@ -44,6 +44,10 @@ def _docker_options(func: Any) -> Any:
 @click.option("--multi-arch", type=click.Choice(["system", "all", "index-only"]), default=None,
               help="How to handle multi-architecture images (system, all, or index-only).")
 @click.option("--preserve-digests", is_flag=True, help="Fail rather than change the digest of images or lists.")
+@click.option("--skip-identical/--no-skip-identical", default=True, show_default=True,
+              help="When the destination registry already holds this exact manifest under the destination "
+                   "tag (one HEAD), write nothing (the policy is still checked). --no-skip-identical checks "
+                   "and uploads every blob and the manifest again, as skopeo does.")
 @click.option("--dest-oci-accept-uncompressed-layers", is_flag=True,
               help="Allow uncompressed layers when writing an oci: image (default: compress them).")
 @click.option("--src-shared-blob-dir", metavar="DIR", help="Directory of blobs shared across OCI layouts (source).")
@@ -142,6 +146,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         dest_ctx=dest_ctx,
         progress=renderer,
         preserve_digests=kwargs["preserve_digests"],
+        skip_identical=kwargs["skip_identical"],
     )
     with contextlib.ExitStack() as stack:
         policy = stack.enter_context(open_policy_context(opts))

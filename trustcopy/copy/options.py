@@ -59,6 +59,10 @@ class CopyOptions:
             the lines are :func:`trustcopy.copy.progress.plain_line` of each event.
         progress: receives every progress event (copy.progress), for live displays.
         preserve_digests: refuse any change that would alter the manifest digest.
+        skip_identical: when the copy would write the source's manifest unchanged and no
+            signature, ask the destination which manifest it holds there first; the same
+            digest ends the copy after the policy check, with nothing written
+            (containers/image's ``OptimizeDestinationImageAlreadyExists``).
     """
 
     remove_signatures: bool = False
@@ -75,6 +79,7 @@ class CopyOptions:
     report: Callable[[str], None] | None = None
     progress: Callable[[ProgressEvent], None] | None = None
     preserve_digests: bool = False
+    skip_identical: bool = True
 
     def __post_init__(self) -> None:
         if self.max_parallel < 1:

@@ -11,7 +11,6 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from trustcopy.compression import Algorithm
@@ -20,6 +19,7 @@ from trustcopy.copy.options import FORMATS, CopyOptions
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError, SignatureError, UsageError
 from trustcopy.image.unparsed import UnparsedImage
+from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageSource
 from trustcopy.types import BlobInfo
 
@@ -177,6 +177,13 @@ def copy_single_image(
         conversion = convert_image(manifest, target_type, config_bytes)
         new_config, converted = conversion.config_blob, conversion.manifest
 
+    if (options.skip_identical and not target_instance and not sigs and not wants_new_sigs
+            and target_type == manifest.media_type):
+        held = _already_held(dest, raw)
+        if held is not None:
+            options.say("Skipping: image already present at destination")
+            return SingleResult(manifest=raw, media_type=mime, digest=held)
+
     layers = manifest.layer_infos()
     config = manifest.config.blob_info() if manifest.config is not None and new_config is None else None
     copied_layers, _ = copy_blobs(
@@ -212,6 +219,23 @@ def copy_single_image(
         options.say("Storing signatures")
         dest.put_signatures([*sigs, *new_sigs], digest if target_instance else None)
     return SingleResult(manifest=out, media_type=out_type, digest=digest)
+
+
+def _already_held(dest: ImageDestination, raw: bytes) -> Digest | None:
+    """The digest of ``raw`` when the destination says it already holds exactly that manifest.
+
+    Why skipping then writes the same thing a copy would: without a conversion, a copy
+    writes the source's manifest unchanged whenever every blob it names is already at the
+    destination (blobs found there are reused as they are, never recompressed), and a
+    registry stores a manifest only once all its blobs are there. The policy has already
+    allowed the image; nothing is signed, so nothing new would be written at all.
+    """
+    from trustcopy.manifest.digest import manifest_digest, matches_digest
+
+    held = dest.held_manifest_digest()
+    if held is None or not matches_digest(raw, held):
+        return None
+    return manifest_digest(raw)
 
 
 def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions) -> None:

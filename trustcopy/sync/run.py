@@ -266,8 +266,9 @@ class _Run:
                 same = self._identical(item, src_ctx, dest_ctx)
                 if same is not None:
                     return result(Outcome.SKIPPED, same)
+            # skip_identical=False: step 2 asked already (or was told not to).
             copy = dataclasses.replace(self.options.copy, source_ctx=src_ctx, dest_ctx=dest_ctx,
-                                       max_parallel=self.max_parallel, report=None)
+                                       max_parallel=self.max_parallel, report=None, skip_identical=False)
             if self.options.dry_run:
                 from trustcopy.copy.evaluate import evaluate_image
 

@@ -203,6 +203,18 @@ class ImageDestination(_Closing):
         """
         return self.supports_signatures() if formats else None
 
+    def held_manifest_digest(self) -> Digest | None:
+        """The digest of the top-level manifest already stored where this destination writes, if cheap to learn.
+
+        None means absent *or unknown*, and unknown always means "write it". The copy asks
+        only when writing would leave exactly that manifest there (no conversion, no
+        signature to add), so that an image the destination already holds costs one
+        request instead of one per blob and a manifest ``PUT`` (containers/image's
+        ``OptimizeDestinationImageAlreadyExists``). The answer is the destination's claim,
+        never checked against bytes: it may only ever be used to write *less*.
+        """
+        return None
+
     @property
     def desired_layer_compression(self) -> LayerCompression:
         """Whether layers should be compressed, decompressed, or kept."""

@@ -134,6 +134,24 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         """Foreign layers stay references (as containers/image)."""
         return True
 
+    def held_manifest_digest(self) -> Digest | None:
+        """One ``HEAD`` of the tag (or digest) being pushed: the digest the registry says it holds there.
+
+        A push without a tag (``@@unknown-digest@@``) has nothing to ask about. A failed
+        check is "unknown" (the copy then writes as usual, and meets the same failure
+        where it matters): it never refuses a copy a registry would take.
+        """
+        if self.reference.is_unknown_digest:
+            return None
+        from trustcopy.transports.docker.probe import head_manifest_with
+
+        try:
+            head = head_manifest_with(self._client, self._ref)
+        except TrustcopyError as exc:
+            log.debug("checking whether %s already holds the manifest failed: %s", self.reference, exc)
+            return None
+        return head.digest if head is not None else None
+
     # -- blob reuse ----------------------------------------------------------------
 
     def _mark(self, digest: Digest | str) -> None:

@@ -19,6 +19,8 @@ Invariants:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError
 from trustcopy.lazy import dataclass
@@ -26,6 +28,9 @@ from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.docker.reference import DockerImageReference
 from trustcopy.transports.docker.source import manifest_accept_header, simplify_content_type
 from trustcopy.types import SystemContext
+
+if TYPE_CHECKING:
+    from trustcopy.reference import DockerReference
 
 
 @dataclass(frozen=True)
@@ -50,27 +55,36 @@ def head_manifest(reference: DockerImageReference, sys: SystemContext | None, *,
         RegistryError: the registry refused or failed (auth, network, 5xx after retries).
     """
     ref = reference.ref
-    tail = str(ref.digest) if ref.digest is not None else str(ref.tag)
     client = RegistryClient(sys, ref.domain, ref.path, actions)
-    what = f"checking manifest {tail} in {ref.name}"
     try:
-        response = client.send("HEAD", f"/v2/{client.path}/manifests/{tail}", what=what,
-                               headers={"Accept": manifest_accept_header()})
-        if response.status_code == 404:
-            response.close()
-            return None
-        try:
-            client.check(response, what)
-        except ImageNotFoundError:
-            return None
-        response.close()
-        header = response.headers.get("docker-content-digest", "")
-        try:
-            digest: Digest | None = Digest.parse(header.strip()) if header else None
-        except ValueError:
-            digest = None
-        if ref.digest is not None and digest is not None and digest != ref.digest:
-            digest = None  # a registry contradicting the digest we asked for is not believed
-        return ManifestHead(digest, simplify_content_type(response.headers.get("content-type")))
+        return head_manifest_with(client, ref)
     finally:
         client.close()
+
+
+def head_manifest_with(client: RegistryClient, ref: DockerReference) -> ManifestHead | None:
+    """:func:`head_manifest` through an open client (a destination's own: its ping and token).
+
+    Raises:
+        RegistryError: the registry refused or failed (auth, network, 5xx after retries).
+    """
+    tail = str(ref.digest) if ref.digest is not None else str(ref.tag)
+    what = f"checking manifest {tail} in {ref.name}"
+    response = client.send("HEAD", f"/v2/{client.path}/manifests/{tail}", what=what,
+                           headers={"Accept": manifest_accept_header()})
+    if response.status_code == 404:
+        response.close()
+        return None
+    try:
+        client.check(response, what)
+    except ImageNotFoundError:
+        return None
+    response.close()
+    header = response.headers.get("docker-content-digest", "")
+    try:
+        digest: Digest | None = Digest.parse(header.strip()) if header else None
+    except ValueError:
+        digest = None
+    if ref.digest is not None and digest is not None and digest != ref.digest:
+        digest = None  # a registry contradicting the digest we asked for is not believed
+    return ManifestHead(digest, simplify_content_type(response.headers.get("content-type")))
