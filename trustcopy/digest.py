@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
 from trustcopy.errors import DigestMismatchError
+from trustcopy.lazy import dataclass
 
 #: Algorithm name → length of its hex encoding (as go-digest registers them).
 ALGORITHMS: dict[str, int] = {"sha256": 64, "sha384": 96, "sha512": 128}

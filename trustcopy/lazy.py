@@ -90,11 +90,14 @@ def resolve_dataclass(cls: type[_T]) -> type[_T]:
         if params is None:
             return cls
         _resolve_bases(cls)
-        import dataclasses
+        from trustcopy import dataclass_methods
 
         _IN_PROGRESS.add(cls)
         try:
-            dataclasses.dataclass(cls, **params)
+            if not dataclass_methods.apply(cls, params):
+                import dataclasses
+
+                dataclasses.dataclass(cls, **params)
         finally:
             _IN_PROGRESS.discard(cls)
         delattr(cls, _PENDING)  # last: a concurrent __new__ waits on the lock until here
@@ -119,7 +122,19 @@ class _InitSignature:
             resolve_dataclass(owner)
         import inspect
 
-        sig = inspect.signature(owner.__init__)  # type: ignore[misc]
+        init = owner.__init__  # type: ignore[misc]
+        if getattr(init, "from_fields", False):  # made by trustcopy.dataclass_methods: (*args, **kwargs)
+            import dataclasses
+
+            from trustcopy.dataclass_methods import signature_parameters
+
+            kind, empty = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty
+            return inspect.Signature(
+                [inspect.Parameter(name, kind, annotation=annotation,
+                                   default=empty if default is dataclasses.MISSING else default)
+                 for name, annotation, default in signature_parameters(owner)],
+                return_annotation=None)
+        sig = inspect.signature(init)
         return sig.replace(parameters=tuple(sig.parameters.values())[1:])
 
 

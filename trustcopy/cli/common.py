@@ -8,12 +8,13 @@ flags work after the command name too; the values land in the one
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from trustcopy.errors import TrustcopyError, UsageError
+from trustcopy.lazy import dataclass, resolve_dataclass
 
 if TYPE_CHECKING:
     from trustcopy.types import SystemContext
@@ -78,7 +79,7 @@ class GlobalOptions:
         return session
 
 
-GLOBAL_OPTION_NAMES = frozenset(f.name for f in fields(GlobalOptions))
+GLOBAL_OPTION_NAMES = frozenset(f.name for f in fields(resolve_dataclass(GlobalOptions)))
 
 
 def parse_duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:

@@ -16,7 +16,6 @@ Invariants:
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import functools
 import logging
@@ -391,6 +390,8 @@ def copy_blobs(
                 functools.partial(copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
                                   say=locked_say, plan=plan), info, retry, None, locked_say)
     else:
+        import concurrent.futures  # only with two blobs or more (an image already there needs none)
+
         cancelled = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(jobs)),
                                                      thread_name_prefix="blob")
