@@ -17,7 +17,10 @@ target of issue 14:
               (default 20 ms: a registry across a network, as from a CI runner), after
               an untimed pull through the proxy so that skopeo's blob-info cache knows
               where the blobs are (trustcopy learns that from the source manifest)
-    repush    oci: → docker://   the same image again (every blob already there) (2.0)
+    repush    oci: → docker://   the same image again (every blob already there) (2.0):
+              trustcopy asks the tag's digest (one HEAD) and writes nothing; skopeo
+              checks every blob and puts the manifest again
+    repush-all the same with trustcopy --no-skip-identical: the same requests as skopeo
     small30   oci: → docker://   30 small images, one process per image          (2.0)
     big-push  oci: → docker://   one 300 MB layer                                (1.0)
     big-pull  docker:// → dir:    the same
@@ -25,8 +28,9 @@ target of issue 14:
 
 trustcopy runs as an installed command would (benchutil.installed_trustcopy: not through
 the editable install's import hook, which costs every process of a development virtualenv
-about 15 ms). The table ends with the start-up floor: a Python process that only imports
-click, httpx and httpcore, next to skopeo's whole mount.
+about 15 ms), on the system's Python 3.11 when there is one (benchutil.bench_python;
+``TRUSTCOPY_BENCH_PYTHON`` picks another). The table ends with the start-up floor: that
+Python importing only click, httpx and httpcore, next to skopeo's whole mount.
 
     python bench/bench_registry.py [--runs 3] [--layers 10] [--layer-mb 20] [--big-mb 300]
 """
@@ -56,7 +60,8 @@ FLOOR = ("import sys, types; sys.modules['httpx._main'] = types.ModuleType('http
 #: Issue 14's targets: scenario → (the largest trustcopy/skopeo ratio, or None), and
 #: ``version`` is an absolute bound in seconds.
 TARGETS: dict[str, float | None] = {"version": 0.030, "push": 0.8, "pull": 0.6, "mount": 1.5, "mount-rtt": None,
-                                    "repush": 2.0, "small30": 2.0, "big-push": 1.0, "big-pull": None}
+                                    "repush": 2.0, "repush-all": None, "small30": 2.0, "big-push": 1.0,
+                                    "big-pull": None}
 MAX_RSS_MB = 60.0
 VERSION_SAMPLES = 5
 
@@ -111,12 +116,14 @@ def main() -> int:
             delay = Fault(delay=args.rtt_ms / 1000)
             slow = FaultProxy(server.port, lambda m, p, h, delay=delay: delay).start()
 
-            def timed(name: str, *pairs: tuple[str, str], base: list[str] = base, tool: str = tool) -> None:
+            def timed(name: str, *pairs: tuple[str, str], base: list[str] = base, tool: str = tool,
+                      own: tuple[str, ...] = ()) -> None:
                 if name not in wanted:
                     return
                 total, cpu, peak = 0.0, 0.0, 0.0
+                extra = list(own) if tool == "trustcopy" else []
                 for src, dest in pairs:
-                    t, c, rss = run_timed([*base, *flags, src, dest])
+                    t, c, rss = run_timed([*base, *flags, *extra, src, dest])
                     total, cpu, peak = total + t, cpu + c, max(peak, rss)
                 record(name, tool, total, cpu, peak)
 
@@ -139,6 +146,7 @@ def main() -> int:
                     untimed(f"docker://{slow.host}/push:1", f"dir:{work}/learn")
                 timed("mount-rtt", (f"docker://{slow.host}/push:1", f"docker://{slow.host}/mount-rtt:1"))
                 timed("repush", (f"oci:{multi}:img", f"docker://{reg}/push:1"))
+                timed("repush-all", (f"oci:{multi}:img", f"docker://{reg}/push:1"), own=("--no-skip-identical",))
                 timed("small30", *[(f"oci:{small}:s{i}", f"docker://{reg}/small:{i}") for i in range(args.small)])
                 bigpush = (f"oci:{big}:img", f"docker://{reg}/big:1")
                 if "big-pull" in wanted and "big-push" not in wanted:

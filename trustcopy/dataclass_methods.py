@@ -159,7 +159,6 @@ def _names(names: list[str]) -> str:
 def _make_init(cls: type, fields: tuple[dataclasses.Field[Any], ...], frozen: bool) -> Any:
     missing_ = dataclasses.MISSING
     params = tuple(f.name for f in fields if f.init)
-    accepted = frozenset(params)
     count = len(params)
     required = sum(1 for f in fields if f.init and f.default is missing_ and f.default_factory is missing_)
     # For each field in order: (name, is a parameter, default value, default factory).
@@ -171,37 +170,43 @@ def _make_init(cls: type, fields: tuple[dataclasses.Field[Any], ...], frozen: bo
     # The name dataclasses gives the instance parameter (a keyword of that name is a repeat of it).
     self_name = "__dataclass_self__" if any(f.name == "self" for f in fields) else "self"
 
+    positions = {name: i for i, name in enumerate(params)}
+    absent = object()
+
+    def missing(values: dict[str, Any]) -> TypeError:
+        names = [n for n, p, d, fa in plan if p and n not in values and d is missing_ and fa is missing_]
+        return TypeError(f"{qualname} missing {len(names)} required positional "
+                         f"argument{'s' if len(names) > 1 else ''}: {_names(names)}")
+
     def __init__(self: Any, /, *args: Any, **kwargs: Any) -> None:
+        nargs = len(args)
         for key in kwargs:  # CPython: keywords first, then too many positionals, then missing ones
-            if key not in accepted:
+            pos = positions.get(key)
+            if pos is None:
                 if key == self_name:
                     raise TypeError(f"{qualname} got multiple values for argument '{key}'")
                 raise TypeError(f"{qualname} got an unexpected keyword argument '{key}'")
-            if params.index(key) < len(args):
+            if pos < nargs:
                 raise TypeError(f"{qualname} got multiple values for argument '{key}'")
-        if len(args) > count:
+        if nargs > count:
             takes = f"{count + 1}" if required == count else f"from {required + 1} to {count + 1}"
             raise TypeError(f"{qualname} takes {takes} positional argument{'s' if count else ''} "
-                            f"but {len(args) + 1} were given")
-        values = dict(zip(params, args, strict=False))  # (more args than params raised above)
-        values.update(kwargs)
-        if len(values) < required:
-            absent = [f.name for f in fields if f.init and f.name not in values
-                      and f.default is missing_ and f.default_factory is missing_]
-            if absent:
-                raise TypeError(f"{qualname} missing {len(absent)} required positional "
-                                f"argument{'s' if len(absent) > 1 else ''}: {_names(absent)}")
+                            f"but {nargs + 1} were given")
+        if nargs:
+            values = dict(zip(params, args, strict=False))  # (more args than params raised above)
+            values.update(kwargs)
+        else:
+            values = kwargs
+        get = values.get
         for name, is_param, default, factory in plan:
-            if is_param and name in values:
-                value = values[name]
-            elif factory is not missing_:
-                value = factory()
-            elif default is not missing_:
-                value = default
-            else:  # a required parameter not given (checked above: only when len(values) >= required)
-                absent = [n for n, p, d, fa in plan if p and n not in values and d is missing_ and fa is missing_]
-                raise TypeError(f"{qualname} missing {len(absent)} required positional "
-                                f"argument{'s' if len(absent) > 1 else ''}: {_names(absent)}")
+            value = get(name, absent) if is_param else absent
+            if value is absent:
+                if factory is not missing_:
+                    value = factory()
+                elif default is not missing_:
+                    value = default
+                else:
+                    raise missing(values)
             setter(self, name, value)
         if post_init:
             self.__post_init__()
