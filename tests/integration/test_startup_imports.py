@@ -59,7 +59,7 @@ finally:
     import json
     record.update(before=before, after=after)
     # Dataclasses (trustcopy.lazy.dataclass) still waiting for a first instance, and those made.
-    pending, made = [], []
+    pending, made, compiled = [], [], []
     for name in after:
         module = sys.modules.get(name)
         if not name.startswith("trustcopy") or module is None:
@@ -70,7 +70,9 @@ finally:
                     pending.append(f"{name}.{value.__qualname__}")
                 elif "__dataclass_fields__" in value.__dict__:
                     made.append(f"{name}.{value.__qualname__}")
-    record.update(pending_dataclasses=pending, made_dataclasses=made)
+                    if not getattr(value.__init__, "from_fields", False):  # dataclasses compiled it
+                        compiled.append(f"{name}.{value.__qualname__}")
+    record.update(pending_dataclasses=pending, made_dataclasses=made, compiled_dataclasses=compiled)
     with open(out, "w") as f:
         json.dump(record, f)
 """
@@ -200,3 +202,18 @@ def test_registry_copy_makes_only_the_dataclasses_it_uses(
     assert pending >= UNUSED_BY_A_PLAIN_COPY, sorted(UNUSED_BY_A_PLAIN_COPY - pending)
     # ... while what the copy did use was made (the probe sees both kinds).
     assert {"trustcopy.types.BlobInfo", "trustcopy.manifest.model.OCIManifest"} <= made
+    # ... and made without compiling their methods (trustcopy.dataclass_methods).
+    assert rec["compiled_dataclasses"] == []
+
+
+@pytest.mark.registry
+def test_repushing_an_image_the_registry_holds_starts_no_blob_work(
+        tmp_path: Path, layout: str, policy: Path, plain_registry: Any) -> None:
+    """One HEAD decides (copy --skip-identical): no thread pool, no compression (httpx imports zstandard itself)."""
+    from trustcopy.cli.main import main
+
+    dest = f"docker://{plain_registry.host}/again:1"
+    assert main(["--policy", str(policy), "copy", "-q", "--dest-tls-verify=false", layout, dest]) == 0
+    rec = probe(tmp_path, "--policy", str(policy), "copy", "-q", "--dest-tls-verify=false", layout, dest)
+    assert not {m for m in rec["loaded"] if m.startswith(("concurrent", "isal"))}, sorted(rec["loaded"])
+    assert rec["compiled_dataclasses"] == []
