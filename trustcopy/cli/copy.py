@@ -148,6 +148,11 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         preserve_digests=kwargs["preserve_digests"],
         skip_identical=kwargs["skip_identical"],
     )
+    from trustcopy.transports.docker.session import session_from
+
+    session = session_from(src_ctx)
+    if session is not None:  # registry reads are sized for that many streams (memory)
+        session.expect_blob_streams(options.max_parallel)
     with contextlib.ExitStack() as stack:
         policy = stack.enter_context(open_policy_context(opts))
         if renderer is not None:

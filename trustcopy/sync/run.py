@@ -165,6 +165,12 @@ class _Run:
         self.report = SyncReport(dry_run=options.dry_run)
         per_image = max(1, MAX_BLOBS_IN_FLIGHT // options.parallel_images)
         self.max_parallel = min(options.copy.max_parallel, per_image)
+        from trustcopy.transports.docker.session import session_from
+
+        for ctx in (src_ctx, dest_ctx):  # smaller socket reads for more streams (memory)
+            session = session_from(ctx)
+            if session is not None:
+                session.expect_blob_streams(options.parallel_images * self.max_parallel)
 
     # -- the source -------------------------------------------------------------------------
 

@@ -90,8 +90,10 @@ def test_session_from_a_system_context() -> None:
     assert "registry_session" not in repr(SystemContext(registry_session=s))
 
 
-def test_pools_read_the_socket_in_large_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A blob body is read SOCKET_READ_SIZE at a time, not httpcore's 64 KiB (session.py: measured)."""
+@pytest.mark.parametrize(("streams", "size"), [(None, 512 << 10), (12, 256 << 10), (48, 64 << 10)])
+def test_pools_read_the_socket_in_large_pieces(monkeypatch: pytest.MonkeyPatch, streams: int | None,
+                                               size: int) -> None:
+    """A blob body is read 512 KiB at a time by a copy's 6 streams, less for more (session.py: measured)."""
     import http.server
     import threading
 
@@ -123,6 +125,8 @@ def test_pools_read_the_socket_in_large_pieces(monkeypatch: pytest.MonkeyPatch) 
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     s = RegistrySession()
+    if streams is not None:
+        s.expect_blob_streams(streams)
     try:
         pool = s.http_client(*s.tls(None, False), f"127.0.0.1:{server.server_port}")
         response = pool.get(f"http://127.0.0.1:{server.server_port}/blob")
@@ -131,4 +135,39 @@ def test_pools_read_the_socket_in_large_pieces(monkeypatch: pytest.MonkeyPatch) 
         s.close()
         server.shutdown()
         server.server_close()
-    assert asked and set(asked) == {session_module.SOCKET_READ_SIZE}
+    assert asked and set(asked) == {size}
+
+
+def test_socket_read_size_shares_a_budget_between_streams() -> None:
+    sizes = {n: session_module.socket_read_size(n) for n in (0, 1, 6, 7, 12, 24, 48, 64, 1000)}
+    assert sizes == {0: 512 << 10, 1: 512 << 10, 6: 512 << 10, 7: 384 << 10, 12: 256 << 10, 24: 128 << 10,
+                     48: 64 << 10, 64: 64 << 10, 1000: 64 << 10}
+    assert all(n * size <= session_module.SOCKET_READ_BUDGET for n, size in sizes.items() if 1 <= n <= 48)
+
+
+def test_a_session_told_of_more_streams_after_its_first_pool_reads_less_at_once() -> None:
+    from httpcore._sync.http11 import HTTP11Connection
+
+    s = RegistrySession()
+    try:
+        s.http_client(*s.tls(None, False), "127.0.0.1:1")
+        assert HTTP11Connection.READ_NUM_BYTES == 512 << 10
+        s.expect_blob_streams(48)
+        assert HTTP11Connection.READ_NUM_BYTES == 64 << 10
+    finally:
+        s.close()
+        session_module._set_socket_read_size(512 << 10)
+
+
+@pytest.mark.parametrize(("parallel_images", "size"), [(8, 64 << 10), (1, 512 << 10), (2, 256 << 10), (16, 64 << 10)])
+def test_sync_sizes_socket_reads_for_all_its_streams(parallel_images: int, size: int) -> None:
+    """sync runs parallel_images x max(1, 48 // parallel_images) (at most --max-parallel) blob streams."""
+    from trustcopy.copy.options import CopyOptions
+    from trustcopy.sync.run import SyncOptions, _Run
+
+    s = RegistrySession()
+    ctx = SystemContext(registry_session=s)
+    options = SyncOptions(source_kind="docker", destination_kind="docker", parallel_images=parallel_images,
+                          copy=CopyOptions(source_ctx=ctx, dest_ctx=ctx))
+    _Run(object(), options, ctx, ctx)  # type: ignore[arg-type]
+    assert s._read_size == size

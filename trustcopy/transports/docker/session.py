@@ -241,6 +241,7 @@ class RegistrySession:
         self.locations = BlobLocations()
         self.uploads = BlobUploads()
         self.tokens = TokenCache()
+        self._read_size = socket_read_size(DEFAULT_BLOB_STREAMS)
 
     def __repr__(self) -> str:
         with self._lock:
@@ -258,6 +259,18 @@ class RegistrySession:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
+
+    def expect_blob_streams(self, streams: int) -> None:
+        """Say how many blob bodies the command may stream at once (sets :func:`socket_read_size`).
+
+        ``copy`` streams ``--max-parallel`` blobs (the default, 6, is assumed); ``sync``
+        up to ``--parallel-images`` times that per image. Memory grows with streams x read
+        size, so more streams read smaller pieces.
+        """
+        with self._lock:
+            self._read_size = socket_read_size(streams)
+            if self._clients:  # httpcore is imported by then
+                _set_socket_read_size(self._read_size)
 
     # -- pings -----------------------------------------------------------------------
 
@@ -370,7 +383,7 @@ class RegistrySession:
                 raise RuntimeError("this RegistrySession is closed")
             client = self._clients.get((key, host))
             if client is None:
-                client = self._clients[(key, host)] = _new_http_client(context)
+                client = self._clients[(key, host)] = _new_http_client(context, self._read_size)
             return client
 
     def close(self) -> None:
@@ -383,13 +396,13 @@ class RegistrySession:
             client.close()
 
 
-def _new_http_client(context: ssl.SSLContext) -> httpx.Client:
+def _new_http_client(context: ssl.SSLContext, read_size: int) -> httpx.Client:
     """One pool: requests carry their own timeouts, redirects are followed by hand, no cookies."""
     import httpx
 
     from trustcopy.transports.docker.auth import USER_AGENT
 
-    _widen_socket_reads()
+    _set_socket_read_size(read_size)
     return httpx.Client(
         verify=context,
         timeout=httpx.Timeout(60.0),  # a fallback only: every request carries the client's own timeout
@@ -400,30 +413,46 @@ def _new_http_client(context: ssl.SSLContext) -> httpx.Client:
     )
 
 
-#: Bytes asked of the socket per read of an HTTP/1.1 answer (httpcore's own is 64 KiB).
-SOCKET_READ_SIZE = 256 << 10
+#: httpcore's own read size, and the smallest we ask for.
+MIN_SOCKET_READ = 64 << 10
+#: The largest read size (measured below: larger pieces stop paying).
+MAX_SOCKET_READ = 512 << 10
+#: What the reads of all blob streams of a session may ask for together.
+SOCKET_READ_BUDGET = 3 << 20
+#: Blob streams a session expects unless told otherwise (``copy --max-parallel``'s default).
+DEFAULT_BLOB_STREAMS = 6
 
 
-def _widen_socket_reads() -> None:
-    """Have httpcore read up to :data:`SOCKET_READ_SIZE` per ``recv``, not 64 KiB.
+def socket_read_size(streams: int) -> int:
+    """Bytes asked of the socket per read of an HTTP/1.1 answer when ``streams`` bodies are read at once.
 
     Every piece of a blob body goes through httpcore, h11, httpx, the digest and the file
-    write once, in Python: 64 KiB pieces made that per-piece work most of a pull's CPU.
-    Measured on a 10 x 20 MB pull from a loopback registry (2 cores): 64 KiB 0.98-1.03 s
-    wall, 1.1 s CPU, 34 MB peak; 256 KiB 0.66-0.69 s, 0.78 s, 42 MB; 512 KiB 0.58 s but
-    52 MB; 1 MiB 73 MB. Peak memory grows with (parallel blobs x read size), since
-    each piece is held in the socket buffer, h11's buffer and the extracted body at once.
-    A ``recv`` returns what has arrived, never waiting to fill the size: small answers
-    are unaffected.
+    write once, in Python: httpcore's 64 KiB pieces made that per-piece work most of a
+    pull's CPU. Measured on a 10 x 20 MB pull from a loopback registry (2 cores, 6
+    streams, Debian's Python 3.11): 64 KiB 0.98-1.03 s wall and 1.1 s CPU, 34 MB peak;
+    256 KiB 0.66-0.82 s, 0.78-0.86 s, 41 MB; 384 KiB 0.66 s, 0.72 s, 46 MB; 512 KiB
+    0.56-0.62 s, 0.62 s, 51 MB; 1 MiB 73 MB. Peak memory grows by about 7 times the read
+    size per stream (each piece sits in the socket buffer, h11's buffer and the extracted
+    body at once), so the size is :data:`SOCKET_READ_BUDGET` shared by the streams:
+    ``copy`` (6) reads 512 KiB, ``copy --max-parallel 12`` 256 KiB, a ``sync`` of 8
+    images x 6 blobs 64 KiB; at most about 21 MB more than a copy of small blobs. A
+    ``recv`` returns what has arrived, never waiting to fill the size: small answers are
+    unaffected.
+    """
+    size = SOCKET_READ_BUDGET // max(1, streams)
+    return max(MIN_SOCKET_READ, min(MAX_SOCKET_READ, size - size % MIN_SOCKET_READ))
 
-    httpcore has no per-pool setting for this, so its class attribute is raised (never
-    lowered, should another user of httpx in this process want more); the session tests
-    check that the attribute is still the one httpcore reads.
+
+def _set_socket_read_size(size: int) -> None:
+    """Have httpcore read ``size`` bytes per ``recv`` (never less than its own 64 KiB).
+
+    httpcore has no per-pool setting for this, so its class attribute is set: one command
+    has one session; the session tests check that the attribute is still the one httpcore
+    reads.
     """
     from httpcore._sync.http11 import HTTP11Connection
 
-    if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < SOCKET_READ_SIZE:
-        HTTP11Connection.READ_NUM_BYTES = SOCKET_READ_SIZE
+    HTTP11Connection.READ_NUM_BYTES = max(MIN_SOCKET_READ, size)
 
 
 def _no_cookie_jar() -> Any:
