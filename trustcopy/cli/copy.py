@@ -129,9 +129,11 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageError("--sign-identity requires --sign-by or --sign-by-sigstore-private-key")
 
     quiet = kwargs["quiet"]
-    from trustcopy.cli.render import ProgressRenderer
+    renderer = None
+    if not quiet:
+        from trustcopy.cli.render import ProgressRenderer
 
-    renderer = None if quiet else ProgressRenderer(debug=opts.debug)
+        renderer = ProgressRenderer(debug=opts.debug)
     options = CopyOptions(
         remove_signatures=kwargs["remove_signatures"],
         sign_by=kwargs["sign_by"],

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 
 from trustcopy.copy.evaluate import PolicyEvaluator, VerdictGate, evaluate_plan, plan_images
-from trustcopy.copy.multiple import copy_all
 from trustcopy.copy.options import CopyOptions, ImageListSelection
 from trustcopy.copy.single import copy_single_image
 from trustcopy.digest import Digest
@@ -75,6 +74,8 @@ def copy_image(
             if plan.manifest_list is None or options.image_list_selection is ImageListSelection.SYSTEM:
                 result = copy_single_image(gate, src, dest, plan.images[0], options)
             else:
+                from trustcopy.copy.multiple import copy_all  # lists only
+
                 result = copy_all(gate, src, dest, plan.toplevel, plan.manifest_list, list(plan.images), options)
             dest.commit(result.manifest)
     return CopyResult(manifest=result.manifest, media_type=result.media_type, digest=result.digest)

@@ -20,7 +20,6 @@ from typing import Any
 from trustcopy.digest import ALGORITHMS, CANONICAL, Digest
 from trustcopy.errors import ManifestError
 from trustcopy.manifest import _gojson
-from trustcopy.manifest._jwk import check_jwk, jose_b64decode
 from trustcopy.manifest.mediatypes import DOCKER_V2S1_SIGNED, guess_from_json
 
 _SIGNATURE = ("struct", {
@@ -61,6 +60,8 @@ def jws_payload(raw: bytes) -> bytes:
     Raises:
         ManifestError: the signature block is malformed or inconsistent (as libtrust).
     """
+    from trustcopy.manifest._jwk import check_jwk, jose_b64decode  # signed schema1 only
+
     format_length = 0
     format_tail = b""
     for i, block in enumerate(_signatures(raw)):

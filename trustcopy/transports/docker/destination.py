@@ -46,7 +46,6 @@ from trustcopy.errors import ManifestError, TrustcopyError
 from trustcopy.transports.base import ImageDestination
 from trustcopy.transports.docker.challenge import Scope, repository_scope
 from trustcopy.transports.docker.client import RegistryClient
-from trustcopy.transports.docker.uploads import Uploader
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists
 from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
@@ -54,6 +53,7 @@ if TYPE_CHECKING:
     from trustcopy.reference import DockerReference
     from trustcopy.signature.formats import Signature, SigstoreSignature
     from trustcopy.transports.docker.reference import DockerImageReference
+    from trustcopy.transports.docker.uploads import Uploader
 
 log = logging.getLogger("trustcopy.docker")
 
@@ -102,7 +102,8 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         #: (media type, size) of each manifest pushed, by digest: the subject of a bundle referrer.
         self._manifest_info: dict[str, tuple[str, int]] = {}
         size = (sys.docker_upload_chunk_size if sys is not None else None) or DEFAULT_CHUNK_SIZE
-        self._uploads = Uploader(self._client, max(1, size) if size else None)
+        self._chunk_size = max(1, size) if size else None
+        self._uploader: Uploader | None = None
         self._present: set[str] = set()
         #: (registry, repository, digest) this destination claimed for upload (RegistrySession.uploads).
         self._claims: set[tuple[str, str, str]] = set()
@@ -112,6 +113,15 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
 
     def __repr__(self) -> str:
         return f"<DockerImageDestination {self._ref}>"
+
+    @property
+    def _uploads(self) -> Uploader:
+        """The upload machinery, made when a blob is first sent (an image already there sends none)."""
+        if self._uploader is None:
+            from trustcopy.transports.docker.uploads import Uploader
+
+            self._uploader = Uploader(self._client, self._chunk_size)
+        return self._uploader
 
     @property
     def client(self) -> RegistryClient:
@@ -435,12 +445,14 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             SignatureError / RegistryError: a signature could not be stored (the image
                 itself is pushed by then, as with containers/image).
         """
-        from trustcopy.signature.formats import SigstoreSignature
-        from trustcopy.transports.docker.signatures import write_signatures
-
         if self._committed:
             raise RuntimeError("commit() called twice")
         self._committed = True
+        if not self._pending_signatures:
+            return
+        from trustcopy.signature.formats import SigstoreSignature
+        from trustcopy.transports.docker.signatures import write_signatures
+
         for instance_digest, signatures in self._pending_signatures:
             digest = instance_digest or self._toplevel_digest
             assert digest is not None  # put_signatures checked it
