@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
-from imagefactory import Layer, example_image, make_image, make_tar, write_oci
+from imagefactory import Layer, example_image, make_image, make_index, make_tar, write_oci
 from registry_fixtures import Fault, FaultProxy, RegistryServer, docker_ref, fast_sys, running
+from registry_signing import write_oci_list
 
 pytestmark = pytest.mark.registry
 
@@ -131,3 +132,49 @@ def test_a_conversion_is_never_skipped(run_cli, plain_registry: RegistryServer, 
         assert r.exit_code == 0, r.stderr
         assert proxy.count("HEAD", "/manifests/") == 0
         assert ("PUT", "/v2/app/manifests/t") in _writes(proxy)
+
+
+AMD64 = make_image([Layer(make_tar([("amd64.txt", b"amd64\n")]))], arch="amd64")
+ARM64 = make_image([Layer(make_tar([("arm64.txt", b"arm64\n")]))], arch="arm64")
+INDEX, INDEX_BLOBS = make_index([(AMD64, {"os": "linux", "architecture": "amd64"}),
+                                 (ARM64, {"os": "linux", "architecture": "arm64"})])
+
+
+def test_a_list_the_registry_holds_is_skipped_with_all(run_cli, plain_registry: RegistryServer,  # type: ignore[no-untyped-def]
+                                                       tmp_path: Path, insecure_policy: Path) -> None:
+    digest = write_oci_list(tmp_path / "list", "t", INDEX, INDEX_BLOBS)
+    source = f"oci:{tmp_path}/list:t"
+    r = _copy(run_cli, insecure_policy, "--all", source, f"docker://{plain_registry.host}/multi:1")
+    assert r.exit_code == 0, r.stderr
+    with running(FaultProxy(plain_registry.port)) as proxy:
+        r = _copy(run_cli, insecure_policy, "--all", "--digestfile", str(tmp_path / "digest"), source,
+                  f"docker://{proxy.host}/multi:1")
+        assert r.exit_code == 0, r.stderr
+        assert SKIPPED in r.stdout
+        assert [(m, p) for m, p, _ in proxy.seen] == [("GET", "/v2/"), ("HEAD", "/v2/multi/manifests/1")]
+    assert (tmp_path / "digest").read_text() == digest
+    # A conversion of the list (and of its instances) is another list: copied, not skipped.
+    with running(FaultProxy(plain_registry.port)) as proxy:
+        r = _copy(run_cli, insecure_policy, "--all", "--format", "v2s2", source, f"docker://{proxy.host}/multi:1")
+        assert r.exit_code == 0, r.stderr
+        assert SKIPPED not in r.stdout and proxy.count("HEAD", "/manifests/") == 0
+        assert ("PUT", "/v2/multi/manifests/1") in _writes(proxy)
+
+
+def test_the_platforms_instance_of_a_list_is_skipped_by_its_own_digest(  # type: ignore[no-untyped-def]
+        run_cli, plain_registry: RegistryServer, tmp_path: Path, insecure_policy: Path) -> None:
+    """Without --all the destination gets one instance: that is the manifest asked about."""
+    write_oci_list(tmp_path / "list", "t", INDEX, INDEX_BLOBS)
+    source = f"oci:{tmp_path}/list:t"
+    platform = ("--override-os", "linux", "--override-arch", "arm64")
+    r = run_cli("--policy", str(insecure_policy), *platform, "copy", *NOTLS, source,
+                f"docker://{plain_registry.host}/one:1")
+    assert r.exit_code == 0, r.stderr
+    with docker_ref(plain_registry.host, "one:1").new_image_source(fast_sys()) as src:
+        assert src.get_manifest()[0] == ARM64.manifest
+    with running(FaultProxy(plain_registry.port)) as proxy:
+        r = run_cli("--policy", str(insecure_policy), *platform, "copy", *NOTLS, source,
+                    f"docker://{proxy.host}/one:1")
+        assert r.exit_code == 0, r.stderr
+        assert SKIPPED in r.stdout and _writes(proxy) == []
+        assert not any("/blobs/" in p for _, p, _ in proxy.seen)

@@ -18,6 +18,7 @@ from trustcopy.copy.options import CopyOptions
 from trustcopy.copy.single import (
     PolicyGate,
     SingleResult,
+    already_held,
     check_signatures_storable,
     copy_single_image,
     new_signatures,
@@ -55,6 +56,18 @@ def copy_all(
         check_signatures_storable(dest, carried, options)
 
     list_type = _list_type_for(manifest_list.media_type, dest, options.force_manifest_type)
+    dest_ctx = options.dest_ctx
+    if (options.skip_identical and not carried and not signing and options.force_manifest_type is None
+            and list_type == manifest_list.media_type
+            and (dest_ctx is None or (dest_ctx.compression_format is None and dest_ctx.compression_level is None))):
+        # No instance can change (no conversion, no recompression of a blob found there,
+        # nothing to sign): when the destination holds this very list, a copy would write
+        # nothing new. Every instance was judged by the policy before the destination opened.
+        raw = toplevel.manifest()[0]
+        held = already_held(dest, raw)
+        if held is not None:
+            options.say("Skipping: image already present at destination")
+            return SingleResult(manifest=raw, media_type=list_type, digest=held)
 
     updates: dict[Digest, SingleResult] = {}
     for i, instance in enumerate(instances, start=1):

@@ -179,7 +179,7 @@ def copy_single_image(
 
     if (options.skip_identical and not target_instance and not sigs and not wants_new_sigs
             and target_type == manifest.media_type):
-        held = _already_held(dest, raw)
+        held = already_held(dest, raw)
         if held is not None:
             options.say("Skipping: image already present at destination")
             return SingleResult(manifest=raw, media_type=mime, digest=held)
@@ -221,14 +221,15 @@ def copy_single_image(
     return SingleResult(manifest=out, media_type=out_type, digest=digest)
 
 
-def _already_held(dest: ImageDestination, raw: bytes) -> Digest | None:
+def already_held(dest: ImageDestination, raw: bytes) -> Digest | None:
     """The digest of ``raw`` when the destination says it already holds exactly that manifest.
 
     Why skipping then writes the same thing a copy would: without a conversion, a copy
     writes the source's manifest unchanged whenever every blob it names is already at the
     destination (blobs found there are reused as they are, never recompressed), and a
-    registry stores a manifest only once all its blobs are there. The policy has already
-    allowed the image; nothing is signed, so nothing new would be written at all.
+    registry stores a manifest only once all its blobs are there (a list: once all its
+    instances are). The policy has already allowed the image; nothing is signed, so
+    nothing new would be written at all.
     """
     from trustcopy.manifest.digest import manifest_digest, matches_digest
 
