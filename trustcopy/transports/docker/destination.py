@@ -120,7 +120,9 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         if self._uploader is None:
             from trustcopy.transports.docker.uploads import Uploader
 
-            self._uploader = Uploader(self._client, self._chunk_size)
+            with self._lock:  # blob threads may get here together
+                if self._uploader is None:
+                    self._uploader = Uploader(self._client, self._chunk_size)
         return self._uploader
 
     @property
