@@ -272,10 +272,10 @@ def _make_frozen_delattr(cls: type, names: frozenset[str]) -> Any:
 
 
 def signature_parameters(cls: type) -> list[tuple[str, Any, Any]]:
-    """(name, annotation, default or ``inspect.Parameter.empty``-to-be) of ``cls.__init__``'s parameters.
+    """(name, annotation, default) of each ``__init__`` parameter, for ``inspect.signature``.
 
-    The default is :data:`dataclasses.MISSING` for a required one and :data:`FACTORY` for a
-    field with a ``default_factory``, as ``dataclasses`` shows them.
+    The default is :data:`dataclasses.MISSING` for a required parameter and :data:`FACTORY`
+    for a field with a ``default_factory`` (shown ``<factory>``, as ``dataclasses`` shows it).
     """
     out = []
     for f in dataclasses.fields(cls):

@@ -178,3 +178,16 @@ def test_the_platforms_instance_of_a_list_is_skipped_by_its_own_digest(  # type:
         assert r.exit_code == 0, r.stderr
         assert SKIPPED in r.stdout and _writes(proxy) == []
         assert not any("/blobs/" in p for _, p, _ in proxy.seen)
+
+
+def test_a_push_without_a_tag_asks_nothing(run_cli, plain_registry: RegistryServer,  # type: ignore[no-untyped-def]
+                                           tmp_path: Path, insecure_policy: Path) -> None:
+    """``@@unknown-digest@@`` names no manifest to ask about: every push writes the manifest by its digest."""
+    write_oci({"t": example_image()}, str(tmp_path / "src"))
+    dest = f"docker://{plain_registry.host}/untagged@@unknown-digest@@"
+    _push(run_cli, insecure_policy, tmp_path, dest)
+    with running(FaultProxy(plain_registry.port)) as proxy:
+        r = _copy(run_cli, insecure_policy, f"oci:{tmp_path}/src:t", f"docker://{proxy.host}/untagged@@unknown-digest@@")
+        assert r.exit_code == 0, r.stderr
+        assert SKIPPED not in r.stdout and proxy.count("HEAD", "/manifests/") == 0
+        assert ("PUT", f"/v2/untagged/manifests/{example_image().digest}") in _writes(proxy)

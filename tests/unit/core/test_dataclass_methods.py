@@ -11,11 +11,10 @@ import copy
 import dataclasses
 import inspect
 import pickle
-import sys
 import types
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError, InitVar, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar  # noqa: F401 - the "ClassVar[int]" annotations below name it
 
 import pytest
 
@@ -339,4 +338,3 @@ def test_no_classvar_annotation_is_taken_for_a_field() -> None:
     cls = _build("one-field", _fast)
     assert [f.name for f in dataclasses.fields(cls)] == ["a"]
     assert "LIMIT" not in cls.__match_args__  # type: ignore[attr-defined]
-    assert ClassVar is not None and sys.version_info >= (3, 11)
