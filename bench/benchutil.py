@@ -175,7 +175,7 @@ def installed_trustcopy() -> list[str]:
     :func:`bench_python`, whose ``.pth`` only names two directories (this checkout, and
     the site-packages holding click and httpx: the same minor version, so the same
     compiled modules), plus the console script pip would generate
-    (``from trustcopy.cli.main import main``).
+    (``from trustcopy.cli.main import entrypoint``).
     """
     import hashlib as _hashlib
     import os
@@ -193,7 +193,7 @@ def installed_trustcopy() -> list[str]:
                                   capture_output=True, text=True, check=True).stdout.strip())
     (purelib / "trustcopy-bench.pth").write_text(f"{root}\n{sysconfig.get_paths()['purelib']}\n")
     script = env / "bin" / "trustcopy"
-    script.write_text(f"#!{python}\nimport sys\nfrom trustcopy.cli.main import main\nsys.exit(main())\n")
+    script.write_text(f"#!{python}\nimport sys\nfrom trustcopy.cli.main import entrypoint\nsys.exit(entrypoint())\n")
     os.chmod(script, 0o755)
     version = subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0])"],
                              capture_output=True, text=True, check=True).stdout.strip()

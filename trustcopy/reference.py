@@ -356,6 +356,19 @@ def _explain_format_error(s: str, full: str) -> str:
     return "invalid reference format"
 
 
+def _split_name(name: str) -> tuple[str | None, str]:
+    """The ``domain`` and ``path`` groups of ``_NAME.fullmatch(name)``, for a name that matched ``_REFERENCE``.
+
+    Without compiling ``_NAME`` (issue 14; _DOMAIN and _PATH are compiled anyway): _DOMAIN
+    cannot match "/", so the pattern's optional ``domain/`` can only be the whole first
+    component, taken when that component is a domain and the rest a path.
+    """
+    first, slash, rest = name.partition("/")
+    if slash and _re(_DOMAIN).fullmatch(first) and _re(_PATH).fullmatch(rest):
+        return first, rest
+    return None, name
+
+
 def _parse_full(s: str, full: str) -> DockerReference:
     """Go ``Parse`` on the normalized string ``full``; errors name the user's input ``s``."""
     match = _re(_REFERENCE).fullmatch(full)
@@ -372,9 +385,8 @@ def _parse_full(s: str, full: str) -> DockerReference:
             f"(the normalized name, registry host included, has {len(name)})",
             "reference-name-too-long",
         )
-    parts = _re(_NAME).fullmatch(name)
-    domain = parts["domain"] if parts is not None else None
-    if parts is None or domain is None or (domain, parts["path"]) != split_docker_domain(name):
+    domain, path = _split_name(name)
+    if domain is None or (domain, path) != split_docker_domain(name):
         # NOTE(go-diff): e.g. "foo_bar.com/app": the split takes "foo_bar.com" as the host,
         # the host grammar refuses it, and Go then returns a reference with an *empty*
         # domain. A reference naming no registry is ambiguous, so we reject it.
@@ -386,7 +398,7 @@ def _parse_full(s: str, full: str) -> DockerReference:
             digest = Digest.parse(match["digest"])
         except ValueError as exc:
             _fail(s, str(exc), "reference-digest-invalid")
-    return DockerReference(domain, parts["path"], match["tag"], digest)
+    return DockerReference(domain, path, match["tag"], digest)
 
 
 def parse_normalized_named(s: str) -> DockerReference:

@@ -113,6 +113,34 @@ def test_redact_url_removes_userinfo_and_tokens() -> None:
     assert "s3cr3t" not in redact_text("Authorization: Bearer s3cr3t")
 
 
+@pytest.mark.parametrize("text", [
+    "connection refused", "Authorization: Bearer s3cr3t", "BASIC dXNlcjpwdw==", "bAsIc  x", "basically fine",
+    "B\u0130SIC x", "bearer", "Bearer \u017f3cret", "ba\u017fic abc", "\u212aey: basic abc", "caf\xe9 Bearer t0k",
+    "line\nbreak\x1b[31m red", "tab\tand \u2028 sep", "\u202eevil", "nbsp\xa0here", "\x85next", "",
+])
+def test_clean_and_redact_skip_their_patterns_only_where_the_patterns_cannot_match(text: str) -> None:
+    """clean_text and redact_text avoid compiling their patterns for ordinary text (issue 14);
+    the result is what the patterns alone give, ASCII or not."""
+    import re
+
+    from trustcopy.redact import MASK, redact_text
+    from trustcopy.transports.docker.errors import _CONTROL, clean_text
+
+    by_pattern = re.sub(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+", lambda m: f"{m.group(1)} {MASK}", text)
+    assert redact_text(text) == by_pattern
+    assert clean_text(text) == redact_text(re.sub(_CONTROL, " ", text).strip())
+
+
+def test_every_character_the_control_pattern_matches_is_unprintable() -> None:
+    """Why clean_text may skip _CONTROL for ``str.isprintable()`` text: over all of Unicode."""
+    import re
+
+    from trustcopy.transports.docker.errors import _CONTROL
+
+    control = re.compile(_CONTROL)
+    assert [hex(c) for c in range(0x110000) if chr(c).isprintable() and control.match(chr(c))] == []
+
+
 def test_read_at_most_refuses_oversized_input() -> None:
     from trustcopy.limits import read_at_most
 

@@ -95,7 +95,9 @@ class DistributionError:
 
 def clean_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Untrusted text made safe to print: no control characters, no credentials, bounded."""
-    text = re.sub(_CONTROL, " ", text).strip()
+    if not text.isprintable():  # (every character _CONTROL matches is unprintable: most text skips the regex)
+        text = re.sub(_CONTROL, " ", text)
+    text = text.strip()
     text = redact_text(text, secrets)
     if len(text) > MAX_QUOTED:
         text = text[:MAX_QUOTED] + "…"
