@@ -42,10 +42,10 @@ _BEARER = r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"
 
 def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Mask ``Bearer …``/``Basic …`` values and any of ``secrets`` in free text."""
-    lowered = text.lower()
-    if text.isascii() and "bearer" not in lowered and "basic" not in lowered:
-        out = text  # nothing _BEARER could match (non-ASCII text goes to it: Unicode case folding)
-    else:
+    out = text
+    # ASCII text without either word cannot match; other text goes to the pattern (its
+    # case-insensitive matching folds some non-ASCII letters onto ASCII ones).
+    if not text.isascii() or "bearer" in (lowered := text.lower()) or "basic" in lowered:
         out = re.sub(_BEARER, lambda m: f"{m.group(1)} {MASK}", text)
     for s in secrets:
         if s:
