@@ -16,6 +16,8 @@ python examples/imagefactory.py "oci:$WORK/layout:1.0"
 step "2/6 import the DEMO-ONLY example key (keys-example/) into a private GNUPGHOME"
 export GNUPGHOME="$ROOT/$WORK/gnupg"
 mkdir -m 700 "$GNUPGHOME"
+# gpg starts an agent for this keyring; the demo stops it when it ends, however it ends.
+trap 'gpgconf --homedir "$GNUPGHOME" --kill gpg-agent >/dev/null 2>&1 || true' EXIT
 gpg --batch --quiet --import keys-example/secret-key.asc
 FINGERPRINT="$(tr -d '[:space:]' < keys-example/FINGERPRINT)"
 echo "key $FINGERPRINT"
