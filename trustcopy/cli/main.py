@@ -171,8 +171,9 @@ def skip_teardown_at_exit() -> Callable[[int], None]:
         if not recorded:
             return
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # (None when the process started without that descriptor)
+                    stream.flush()
         except (OSError, ValueError):
             return
         import os

@@ -36,7 +36,7 @@ threading.Thread(target=late_writer).start()
 if mode == "closed":
     time.sleep(0.5)  # the reader has gone: what stays in stdout's buffer cannot be flushed
     sys.stdout.write("y")
-else:
+elif sys.stdout is not None:  # (None: started without a stdout)
     sys.stdout.write("y" * 2_000_000)
 if mode == "raise":
     raise RuntimeError("boom")
@@ -91,3 +91,10 @@ def test_a_closed_pipe_gets_pythons_own_exit() -> None:
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 120  # Python's status when flushing stdout fails at exit
     assert "BrokenPipeError" in err
+
+
+def test_a_process_started_without_stdout_ends_with_its_status_and_no_complaint() -> None:
+    r = subprocess.run(["sh", "-c", 'exec "$0" -c "$1" status >&-', sys.executable, _SCRIPT], capture_output=True,
+                       text=True, timeout=60, check=False)
+    assert r.returncode == 3
+    assert r.stderr.splitlines() == ["thread finished", "later handler ran"]
