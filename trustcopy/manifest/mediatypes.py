@@ -60,6 +60,19 @@ SCHEMA2_ACCEPTED_LAYER_TYPES: frozenset[str] = frozenset({
 })
 
 
+def manifest_accept_header() -> str:
+    """The ``Accept`` header of a manifest request: every type we read, in containers/image's order."""
+    return ", ".join(DEFAULT_REQUEST_TYPES)
+
+
+def simplify_content_type(value: str | None) -> str:
+    """The media type of a ``Content-Type`` header (``type/subtype; charset=…`` → ``type/subtype``); "" for junk."""
+    if not value:
+        return ""
+    mime = value.split(";", 1)[0].strip().lower()
+    return mime if "/" in mime and " " not in mime else ""
+
+
 def is_list(media_type: str | None) -> bool:
     """True for the two manifest-list types (Go ``MIMETypeIsMultiImage``)."""
     return media_type in LIST_TYPES

@@ -51,7 +51,7 @@ import os
 import types
 from collections.abc import Mapping
 from dataclasses import field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from trustcopy.errors import ConfigError, InvalidReferenceError
@@ -66,8 +66,10 @@ from trustcopy.reference import (
     parse_normalized_named,
     split_docker_domain,
 )
-from trustcopy.stores.lookaside import LookasideLocation
 from trustcopy.sysregistries import ConfigWarning, report
+
+if TYPE_CHECKING:
+    from trustcopy.stores.lookaside import LookasideLocation
 
 SYSTEM_REGISTRIES_D = "/etc/containers/registries.d"
 USER_REGISTRIES_D = os.path.join(".config", "containers", "registries.d")
@@ -195,6 +197,10 @@ class RegistriesD:
                 naming the file, section and key.
             ValueError: ``ref`` has both a tag and a digest.
         """
+        # Imported here: a command that never reads or writes signatures (a push from a local
+        # layout) does not load the stores, nor the signature formats they import (issue 14).
+        from trustcopy.stores.lookaside import LookasideLocation
+
         sections = self.sections_for(ref)
         matched = tuple(s.label for s in sections)
         for section in sections:

@@ -106,8 +106,8 @@ def _optional_manifest(client: RegistryClient, tag: str, what: str) -> tuple[byt
         RegistryError / NetworkError / LimitExceededError: any failure other than "not found"
             (:func:`~trustcopy.stores.attachments.attachment_not_found`).
     """
+    from trustcopy.manifest.mediatypes import manifest_accept_header, simplify_content_type
     from trustcopy.transports.docker.errors import parse_error_body, read_body, response_error
-    from trustcopy.transports.docker.source import manifest_accept_header, simplify_content_type
 
     response = client.send("GET", f"/v2/{client.path}/manifests/{tag}", what=what,
                            headers={"Accept": manifest_accept_header()})

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError
 from trustcopy.lazy import dataclass
+from trustcopy.manifest.mediatypes import manifest_accept_header, simplify_content_type
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.docker.reference import DockerImageReference
-from trustcopy.transports.docker.source import manifest_accept_header, simplify_content_type
 from trustcopy.types import SystemContext
 
 if TYPE_CHECKING:

@@ -52,6 +52,7 @@ from trustcopy.errors import (
     TransportError,
     TrustcopyError,
 )
+from trustcopy.manifest.mediatypes import manifest_accept_header, simplify_content_type
 from trustcopy.redact import redact_url
 from trustcopy.transports.base import ImageSource
 from trustcopy.transports.docker.blobreader import BlobReader
@@ -75,21 +76,6 @@ MAX_TAG_PAGES = 2_000
 #: Most tags we collect in total.
 MAX_TAGS = 1_000_000
 _GENERIC_TYPES = frozenset({"", "text/plain", "application/json", "application/octet-stream"})
-
-
-def simplify_content_type(value: str | None) -> str:
-    """``type/subtype; charset=…`` → ``type/subtype`` (lower-case); "" for junk."""
-    if not value:
-        return ""
-    mime = value.split(";", 1)[0].strip().lower()
-    return mime if "/" in mime and " " not in mime else ""
-
-
-def manifest_accept_header() -> str:
-    """The Accept list for manifests (every type we can read, as containers/image asks)."""
-    from trustcopy.manifest.mediatypes import DEFAULT_REQUEST_TYPES
-
-    return ", ".join(DEFAULT_REQUEST_TYPES)
 
 
 def fetch_manifest(client: RegistryClient, name: str, tag_or_digest: str,
