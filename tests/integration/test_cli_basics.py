@@ -210,7 +210,7 @@ def test_parallel_copies_flags(run_cli, tmp_path: Path, insecure_policy: Path,  
         seen.append(kwargs["max_parallel"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("trustcopy.copy.single.copy_blobs", spy)
+    monkeypatch.setattr("trustcopy.copy.blobs.copy_blobs", spy)  # (copy.single imports it when it copies)
     write_oci({"1.0": example_image()}, str(tmp_path / "lay"))
     r = run_cli("--policy", str(insecure_policy), "copy", "-q", *flags, f"oci:{tmp_path}/lay:1.0", f"dir:{tmp_path}/o")
     assert r.exit_code == 0, r.stderr

@@ -219,12 +219,14 @@ def test_registry_copy_makes_only_the_dataclasses_it_uses(
 @pytest.mark.registry
 def test_repushing_an_image_the_registry_holds_starts_no_blob_work(
         tmp_path: Path, layout: str, policy: Path, plain_registry: Any) -> None:
-    """One HEAD decides (copy --skip-identical): no thread pool, no compression (httpx imports zstandard itself)."""
+    """One HEAD decides (copy --skip-identical): no blob machinery, no thread pool, no compression
+    (httpx imports zstandard itself)."""
     from trustcopy.cli.main import main
 
     dest = f"docker://{plain_registry.host}/again:1"
     assert main(["--policy", str(policy), "copy", "-q", "--dest-tls-verify=false", layout, dest]) == 0
     rec = probe(tmp_path, "--policy", str(policy), "copy", "-q", "--dest-tls-verify=false", layout, dest)
-    assert not {m for m in rec["loaded"] if m.startswith(("concurrent", "isal"))}, sorted(rec["loaded"])
+    assert not {m for m in rec["loaded"] if m.startswith(("concurrent", "isal", "trustcopy.copy.blobs",
+                                                          "trustcopy.compression"))}, sorted(rec["loaded"])
     assert rec["compiled_dataclasses"] == []
     assert rec["gc_collections"] == 0

@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import BinaryIO
 
 from trustcopy.compression import Algorithm, CompressingStream, CorruptDataError, DecompressingStream, PeekableStream
+from trustcopy.copy.options import CompressionPlan
 from trustcopy.copy.progress import BlobDone, BlobProgress, BlobStarted, ProgressSink, Status
 from trustcopy.digest import DigestingReader
 from trustcopy.errors import ManifestError, TrustcopyError
@@ -73,35 +74,6 @@ NO_RETRY = BlobRetry()
 
 def _mark_source(exc: TrustcopyError) -> None:
     exc.context.setdefault("side", "source")
-
-
-@dataclass(frozen=True)
-class CompressionPlan:
-    """What may happen to layer compression in one copy (containers/image's blob pipeline).
-
-    Attributes:
-        desired: what the destination wants (compress, decompress, or keep).
-        algorithm: ``--dest-compress-format`` (None: gzip when compressing, and already
-            compressed layers are kept as they are).
-        level: ``--dest-compress-level``.
-        manifest_type: the manifest type being written, for the new layers' media types.
-    """
-
-    desired: LayerCompression = LayerCompression.PRESERVE
-    algorithm: Algorithm | None = None
-    level: int | None = None
-    manifest_type: str = ""
-
-    def target(self, detected: Algorithm) -> Algorithm | None:
-        """The compression a layer stored with ``detected`` should get, or None to keep it."""
-        if self.desired is LayerCompression.DECOMPRESS and detected is not Algorithm.NONE:
-            return Algorithm.NONE
-        if self.desired is LayerCompression.COMPRESS:
-            if detected is Algorithm.NONE:
-                return self.algorithm or Algorithm.GZIP
-            if self.algorithm is not None and self.algorithm is not detected:
-                return self.algorithm
-        return None
 
 
 def _new_media_type(media_type: str | None, manifest_type: str, target: Algorithm) -> str | None:

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 from trustcopy.errors import UsageError
 from trustcopy.lazy import dataclass
+from trustcopy.types import LayerCompression
 
 if TYPE_CHECKING:
+    from trustcopy.compression import Algorithm
     from trustcopy.copy.progress import ProgressEvent
     from trustcopy.reference import DockerReference
     from trustcopy.types import SystemContext
@@ -126,3 +128,34 @@ def manifest_type_for_format(name: str) -> str:
         raise UsageError(
             f"unknown format {name!r}; valid formats: oci, v2s2" , code="invalid-format"
         ) from None
+
+
+@dataclass(frozen=True)
+class CompressionPlan:
+    """What may happen to layer compression in one copy (containers/image's blob pipeline).
+
+    Attributes:
+        desired: what the destination wants (compress, decompress, or keep).
+        algorithm: ``--dest-compress-format`` (None: gzip when compressing, and already
+            compressed layers are kept as they are).
+        level: ``--dest-compress-level``.
+        manifest_type: the manifest type being written, for the new layers' media types.
+    """
+
+    desired: LayerCompression = LayerCompression.PRESERVE
+    algorithm: Algorithm | None = None
+    level: int | None = None
+    manifest_type: str = ""
+
+    def target(self, detected: Algorithm) -> Algorithm | None:
+        """The compression a layer stored with ``detected`` should get, or None to keep it."""
+        from trustcopy.compression import Algorithm  # (a copy that moves no blob never loads it)
+
+        if self.desired is LayerCompression.DECOMPRESS and detected is not Algorithm.NONE:
+            return Algorithm.NONE
+        if self.desired is LayerCompression.COMPRESS:
+            if detected is Algorithm.NONE:
+                return self.algorithm or Algorithm.GZIP
+            if self.algorithm is not None and self.algorithm is not detected:
+                return self.algorithm
+        return None

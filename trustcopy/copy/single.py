@@ -13,9 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from trustcopy.compression import Algorithm
-from trustcopy.copy.blobs import BlobRetry, CompressionPlan, copy_blobs
-from trustcopy.copy.options import FORMATS, CopyOptions
+from trustcopy.copy.options import FORMATS, CompressionPlan, CopyOptions
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError, SignatureError, UsageError
 from trustcopy.image.unparsed import UnparsedImage
@@ -184,6 +182,8 @@ def copy_single_image(
             options.say("Skipping: image already present at destination")
             return SingleResult(manifest=raw, media_type=mime, digest=held)
 
+    from trustcopy.copy.blobs import BlobRetry, copy_blobs  # (not for an image the destination holds)
+
     layers = manifest.layer_infos()
     config = manifest.config.blob_info() if manifest.config is not None and new_config is None else None
     copied_layers, _ = copy_blobs(
@@ -260,16 +260,18 @@ def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type
     Raises:
         UsageError: an unknown --dest-compress-format or a level out of range.
     """
-    from trustcopy.compression import algorithm_by_name, validate_level
-
     ctx = options.dest_ctx
     algorithm = level = None
     if ctx is not None and ctx.compression_format is not None:
+        from trustcopy.compression import algorithm_by_name
+
         try:
             algorithm = algorithm_by_name(ctx.compression_format)
         except ValueError as exc:
             raise UsageError(f"--dest-compress-format: {exc}", code="invalid-compression") from exc
     if ctx is not None and ctx.compression_level is not None:
+        from trustcopy.compression import Algorithm, validate_level
+
         level = ctx.compression_level
         try:
             validate_level(algorithm or Algorithm.GZIP, level)
