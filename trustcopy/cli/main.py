@@ -185,7 +185,10 @@ def skip_teardown_at_exit() -> Callable[[int], None]:
 
 
 def entrypoint() -> None:
-    """Console-script entry point.
+    """Console-script entry point: the process ends here (code that goes on afterwards calls :func:`main`).
+
+    It keeps the collector out of start-up and skips interpreter teardown at the end
+    (:func:`defer_first_collection`, :func:`skip_teardown_at_exit`).
 
     After an interruption (130, 143) the destination has already been cleaned up; a blob
     worker may still sit in a stalled network read, which interpreter shutdown would wait
