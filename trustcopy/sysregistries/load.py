@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -135,13 +136,16 @@ def load_registries_conf(
 
     Raises:
         ConfigError: a file named explicitly is missing, or any file is unreadable or invalid.
-        LimitExceededError: a file is larger than 4 MiB or is not a regular file.
+        LimitExceededError: a file is larger than 4 MiB, or is not a regular file (the file
+            named explicitly may also be a pipe).
     """
     paths = registries_conf_paths(explicit, env=env, home=home, system_conf=system_conf, system_dir=system_dir)
     warnings: list[ConfigWarning] = []
     files: list[str] = []
     merged: dict[str, Registry] = {}
-    data = _read(paths.conf, must_exist=paths.explicit)
+    # A file the user names (--registries-conf, $CONTAINERS_REGISTRIES_CONF) may be a pipe, as
+    # ``--registries-conf <(generate-config)`` gives and skopeo reads; drop-ins must be files.
+    data = _read(paths.conf, must_exist=paths.explicit, allow_fifo=paths.explicit)
     if data is not None:
         files.append(paths.conf)
         for reg in _parse_file(paths.conf, data, warnings, dropin=False):
@@ -159,9 +163,17 @@ def load_registries_conf(
     return RegistriesConf(tuple(merged[p] for p in sorted(merged)), tuple(files), tuple(warnings))
 
 
-def _read(path: str, *, must_exist: bool) -> bytes | None:
+def _read(path: str, *, must_exist: bool, allow_fifo: bool = False) -> bytes | None:
     try:
-        return read_file_at_most(path, MAX_REGISTRIES_CONF_FILE, f"registries configuration {path}")
+        data = read_file_at_most(path, MAX_REGISTRIES_CONF_FILE, f"registries configuration {path}",
+                                 allow_fifo=allow_fifo)
+        if allow_fifo and not data and stat.S_ISFIFO(os.stat(path).st_mode):
+            # A pipe whose writer is not there (yet) reads as empty, and an empty file is a
+            # valid configuration: its [[registry]] rules (``blocked`` ones too) would be
+            # silently dropped. Refused instead (fail closed).
+            raise ConfigError(f"registries configuration {path} is a pipe that gave no data (no writer?)",
+                              code="config-unreadable", context={"file": path})
+        return data
     except FileNotFoundError:
         if must_exist:
             raise ConfigError(f"registries configuration {path} does not exist", code="registries-conf-not-found",

@@ -634,3 +634,59 @@ def test_the_machines_shortnames_drop_in_is_accepted_without_warnings(tmp_path: 
             '  "skopeo" = "quay.io/skopeo/stable"\n')
     conf = load(tmp_path, "", ("shortnames.conf", text))
     assert conf.warnings == () and conf.registries == ()
+
+
+def _serve_once(fifo: Path, text: str) -> object:
+    """A writer thread for a named pipe, as ``<(generate-config)`` gives: it blocks until read."""
+    import threading
+
+    def write() -> None:
+        with open(fifo, "w") as f:
+            f.write(text)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_file_named_explicitly_may_be_a_pipe_as_skopeo_reads_it(tmp_path: Path) -> None:
+    """``--registries-conf <(generate-config)``: the named file is read through the pipe."""
+    import os
+
+    from trustcopy.sysregistries import registries_conf_paths
+
+    fifo = tmp_path / "generated.conf"
+    os.mkfifo(fifo)
+    thread = _serve_once(fifo, '[[registry]]\nlocation = "blocked.example"\nblocked = true\n')
+    conf = load_registries_conf(str(fifo), home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
+    thread.join(timeout=10)  # type: ignore[attr-defined]
+    assert registries_conf_paths(str(fifo)).explicit
+    found = conf.find_registry("blocked.example/app")
+    assert found is not None and found.blocked
+
+
+def test_a_drop_in_that_is_a_pipe_is_refused_not_read(tmp_path: Path) -> None:
+    """Only the file the user names may be a pipe: a FIFO among the drop-ins could block the command."""
+    import os
+
+    from trustcopy.errors import LimitExceededError
+
+    dropins = tmp_path / "dropins"
+    dropins.mkdir()
+    os.mkfifo(dropins / "50-pipe.conf")
+    conf = tmp_path / "registries.conf"
+    conf.write_text("")
+    with pytest.raises(LimitExceededError, match=r"50-pipe\.conf is not a regular file"):
+        load_registries_conf(str(conf), home=str(tmp_path / "home"), system_dir=str(dropins))
+
+
+def test_a_named_pipe_without_a_writer_is_refused_not_read_as_an_empty_configuration(tmp_path: Path) -> None:
+    """Empty is a valid registries.conf: read from a pipe nobody writes, it would drop every rule
+    (``blocked`` ones too). The command fails instead, at once (no waiting for a writer)."""
+    import os
+
+    fifo = tmp_path / "nobody-writes.conf"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="is a pipe that gave no data") as info:
+        load_registries_conf(str(fifo), home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
+    assert info.value.code == "config-unreadable"
