@@ -165,6 +165,8 @@ def load_registries_conf(
 
 def _read(path: str, *, must_exist: bool, allow_fifo: bool = False) -> bytes | None:
     try:
+        if allow_fifo and _is_null_device(path):
+            return b""  # ``--registries-conf /dev/null``: no configuration, as skopeo reads it
         data = read_file_at_most(path, MAX_REGISTRIES_CONF_FILE, f"registries configuration {path}",
                                  allow_fifo=allow_fifo)
         if allow_fifo and not data and stat.S_ISFIFO(os.stat(path).st_mode):
@@ -182,6 +184,15 @@ def _read(path: str, *, must_exist: bool, allow_fifo: bool = False) -> bytes | N
     except OSError as exc:
         raise ConfigError(f"cannot read registries configuration {path}: {exc.strerror}",
                           code="config-unreadable", context={"file": path}) from None
+
+
+def _is_null_device(path: str) -> bool:
+    """Whether ``path`` is the null device (the one device a configuration file may be: it is empty)."""
+    try:
+        st, null = os.stat(path), os.stat(os.devnull)
+    except OSError:
+        return False
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == null.st_rdev
 
 
 # -- parsing one file ----------------------------------------------------------------------

@@ -636,31 +636,22 @@ def test_the_machines_shortnames_drop_in_is_accepted_without_warnings(tmp_path: 
     assert conf.warnings == () and conf.registries == ()
 
 
-def _serve_once(fifo: Path, text: str) -> object:
-    """A writer thread for a named pipe, as ``<(generate-config)`` gives: it blocks until read."""
-    import threading
-
-    def write() -> None:
-        with open(fifo, "w") as f:
-            f.write(text)
-
-    thread = threading.Thread(target=write, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_the_file_named_explicitly_may_be_a_pipe_as_skopeo_reads_it(tmp_path: Path) -> None:
-    """``--registries-conf <(generate-config)``: the named file is read through the pipe."""
+    """``--registries-conf <(generate-config)``: the shell hands over ``/dev/fd/N``, a pipe whose
+    writer is already there; the named file is read through it."""
     import os
 
     from trustcopy.sysregistries import registries_conf_paths
 
-    fifo = tmp_path / "generated.conf"
-    os.mkfifo(fifo)
-    thread = _serve_once(fifo, '[[registry]]\nlocation = "blocked.example"\nblocked = true\n')
-    conf = load_registries_conf(str(fifo), home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
-    thread.join(timeout=10)  # type: ignore[attr-defined]
-    assert registries_conf_paths(str(fifo)).explicit
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b'[[registry]]\nlocation = "blocked.example"\nblocked = true\n')
+        os.close(write_end)
+        path = f"/dev/fd/{read_end}"
+        assert registries_conf_paths(path).explicit
+        conf = load_registries_conf(path, home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
+    finally:
+        os.close(read_end)
     found = conf.find_registry("blocked.example/app")
     assert found is not None and found.blocked
 
@@ -690,3 +681,22 @@ def test_a_named_pipe_without_a_writer_is_refused_not_read_as_an_empty_configura
     with pytest.raises(ConfigError, match="is a pipe that gave no data") as info:
         load_registries_conf(str(fifo), home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
     assert info.value.code == "config-unreadable"
+
+
+def test_the_null_device_named_explicitly_is_no_configuration_and_other_devices_are_refused(tmp_path: Path) -> None:
+    """``--registries-conf /dev/null`` (or ``CONTAINERS_REGISTRIES_CONF=/dev/null``) turns the system's
+    files off, as in skopeo; another device is refused (it could be endless or block)."""
+    from trustcopy.errors import LimitExceededError
+
+    dropins = tmp_path / "dropins"
+    dropins.mkdir()
+    (dropins / "10-block.conf").write_text('[[registry]]\nlocation = "blocked.example"\nblocked = true\n')
+    conf = load_registries_conf("/dev/null", home=str(tmp_path / "home"), system_dir=str(dropins))
+    assert conf.files == ("/dev/null", str(dropins / "10-block.conf"))
+    blocked = conf.find_registry("blocked.example/app")
+    assert blocked is not None and blocked.blocked  # drop-ins still apply, as containers/image reads them
+    env_conf = load_registries_conf(None, env={"CONTAINERS_REGISTRIES_CONF": "/dev/null"},
+                                    home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
+    assert env_conf.find_registry("blocked.example/app") is None
+    with pytest.raises(LimitExceededError, match="is not a regular file"):
+        load_registries_conf("/dev/zero", home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
