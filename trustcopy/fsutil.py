@@ -16,7 +16,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from trustcopy.errors import InvalidReferenceError, TransportError
@@ -85,16 +85,160 @@ def validate_path_scope(scope: str) -> None:
         raise ValueError(f"invalid scope {scope!r}: not in canonical form, perhaps {cleaned!r}")
 
 
-def make_staging_dir(target: str) -> str:
-    """Create a hidden staging directory beside ``target`` (same filesystem)."""
-    parent = os.path.dirname(os.path.abspath(target)) or "."
-    base = os.path.basename(os.path.abspath(target)) or "image"
+class Staging:
+    """A staging directory or file, and the lock that tells other processes it is in use.
+
+    Why: a copy ended by ``kill -9`` (or a power cut) cannot remove its staging, and an
+    image's worth of hidden data would stay beside the destination for good. So each
+    staging entry is held with an exclusive ``flock`` for as long as its copy may use it,
+    and the next copy to the same destination removes the entries nobody holds (the
+    kernel drops a dead process's locks). Release only once the entry is gone or renamed
+    into place, never before: an unlocked staging entry is garbage to every other process.
+    """
+
+    __slots__ = ("_lock_fd", "path")
+
+    def __init__(self, path: str, lock_fd: int | None) -> None:
+        self.path = path
+        self._lock_fd = lock_fd
+
+    def release(self) -> None:
+        """Drop the lock (idempotent); after a commit it is the destination's inode that was locked."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+#: tempfile's random part of a name: 8 characters of this alphabet.
+_TEMP_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+_TEMP_NAME_LENGTH = 8
+
+
+def _try_lock(path: str, *, directory: bool) -> int | None:
+    """An fd on ``path`` holding an exclusive flock, or None when another open file holds it.
+
+    Raises:
+        OSError: ``path`` cannot be opened, or the filesystem cannot lock (``ENOLCK``,
+            ``EOPNOTSUPP``, NFS without write access, …).
+    """
+    import fcntl
+
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | (os.O_DIRECTORY if directory else 0)
+    fd = os.open(path, flags)
     try:
-        return tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{base}-", dir=parent)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _staging_names(target: str) -> tuple[str, str]:
+    """(parent directory, name prefix) of ``target``'s staging entries."""
+    absolute = os.path.abspath(target)
+    parent = os.path.dirname(absolute) or "."
+    base = os.path.basename(absolute) or "image"
+    return parent, f"{STAGING_PREFIX}{base}-"
+
+
+def reclaim_abandoned_staging(target: str) -> list[str]:
+    """Remove the staging entries beside ``target`` that no running copy holds; return their paths.
+
+    Best effort, and careful: only entries named exactly as this module names ``target``'s
+    (prefix and tempfile's 8 random characters), owned by this user, a directory or a
+    regular file (never a symlink), and whose lock this process could take: a live copy
+    holds its own, and a creator that loses its fresh entry to us takes another
+    (:func:`_create_staging`). Anything that fails is left where it is.
+    """
+    parent, prefix = _staging_names(target)
+    removed: list[str] = []
+    try:
+        with os.scandir(parent) as entries:
+            candidates = [e.path for e in entries
+                          if e.name.startswith(prefix) and len(e.name) == len(prefix) + _TEMP_NAME_LENGTH
+                          and set(e.name[len(prefix):]) <= _TEMP_NAME_CHARS]
+    except OSError:
+        return removed
+    uid = os.geteuid()
+    for path in candidates:
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if st.st_uid != uid or not (is_dir or stat.S_ISREG(st.st_mode)):
+                continue
+            fd = _try_lock(path, directory=is_dir)
+            if fd is None:
+                continue  # a running copy's
+            try:
+                held, now = os.fstat(fd), os.lstat(path)
+                if (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
+                    continue  # renamed or replaced meanwhile: not the entry we locked
+                if is_dir:
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+                removed.append(path)
+            finally:
+                os.close(fd)
+    if removed:
+        import logging
+
+        logging.getLogger("trustcopy.fsutil").info(
+            "removed %s, left beside %s by an interrupted copy", ", ".join(removed), target)
+    return removed
+
+
+def _create_staging(target: str, make: Callable[[str, str], str], *, directory: bool) -> Staging:
+    """Reclaim abandoned entries, then make and lock a fresh one (see :class:`Staging`)."""
+    reclaim_abandoned_staging(target)
+    parent, prefix = _staging_names(target)
+    while True:
+        path = make(prefix, parent)
+        try:
+            fd = _try_lock(path, directory=directory)
+        except FileNotFoundError:
+            continue  # a concurrent reclaim locked and removed it first
+        except OSError:
+            return Staging(path, None)  # no locks here (nor for anyone who would reclaim it)
+        if fd is not None:
+            return Staging(path, fd)
+        # Another process's reclaim locked it between its creation and our lock: it is
+        # removing it. Take a new name.
+
+
+def make_staging_dir(target: str) -> Staging:
+    """Create a hidden, locked staging directory beside ``target`` (same filesystem)."""
+    try:
+        return _create_staging(target, lambda prefix, parent: tempfile.mkdtemp(prefix=prefix, dir=parent),
+                               directory=True)
     except OSError as exc:
+        parent = _staging_names(target)[0]
         raise TransportError(
             f"cannot create a staging directory in {parent}: {exc.strerror}", code="destination-unwritable"
         ) from exc
+
+
+def make_staging_file(target: str) -> tuple[Staging, int]:
+    """Create a hidden, locked staging file beside ``target``; return it and a read-write fd on it."""
+    fds: list[int] = []
+
+    def make(prefix: str, parent: str) -> str:
+        fd, path = tempfile.mkstemp(prefix=prefix, dir=parent)
+        fds.append(fd)
+        return path
+
+    try:
+        staging = _create_staging(target, make, directory=False)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    for fd in fds[:-1]:
+        os.close(fd)  # entries lost to a concurrent reclaim
+    return staging, fds[-1]
 
 
 def remove_tree(path: str) -> None:

@@ -1,4 +1,5 @@
-"""An archive copy killed or terminated mid-way leaves no archive (SIGKILL: at most a hidden staging file)."""
+"""An archive copy killed or terminated mid-way leaves no archive (SIGKILL: at most a hidden staging file,
+which the next copy to that archive removes)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,8 @@ def test_sigkill_leaves_at_most_a_hidden_staging_file(tmp_path: Path, insecure_p
     proc.wait(timeout=30)
     leftovers = [p for p in os.listdir(tmp_path) if p not in ("src", "insecure-policy.json")]
     assert all(p.startswith(".trustcopy-staging-") for p in leftovers), leftovers
+    # The next copy to the same archive removes what the killed one left, and writes it whole.
+    again = _start(tmp_path, insecure_policy, DESTS[kind])
+    assert again.wait(timeout=120) == 0
+    archive = "out.tar.gz" if kind.endswith("-gz") else "out.tar"
+    assert sorted(os.listdir(tmp_path)) == sorted([archive, "insecure-policy.json", "src"])

@@ -7,7 +7,8 @@ destination (the staging directory exists, which the test asserts) and cannot fi
 (the rest of a blob it needs has not been sent). Only then does the signal go out.
 
 - SIGKILL: nothing can clean up; a hidden ``.trustcopy-staging-*`` may stay behind, but
-  the destination path is absent (or, for an existing layout, byte-identical).
+  the destination path is absent (or, for an existing layout, byte-identical). The next
+  copy to that destination removes it, and never the staging of a copy still running.
 - SIGTERM: the copy stops, removes its staging, and exits 143 while the source stays
   stalled: a blob worker blocked in that read is not waited for (its read would only time
   out after 60 s), so the process must end well within the 30 s the test allows.
@@ -133,3 +134,52 @@ def test_sigterm_mid_blob_cleans_up_staging(plain_registry: RegistryServer, tmp_
     assert "terminated" in err
     _assert_untouched(path, before)
     assert sorted(os.listdir(out)) == ([path.name] if before is not None else [])
+
+
+@pytest.mark.parametrize("kind", DESTS)
+def test_the_next_copy_removes_what_sigkill_left(plain_registry: RegistryServer, tmp_path: Path,
+                                                 insecure_policy: Path, kind: str) -> None:
+    """A copy killed mid-blob, then run again: the destination is whole and its parent holds nothing else."""
+    _, _, out, path, _, staging = _kill_mid_blob(plain_registry, tmp_path, insecure_policy, kind,
+                                                      signal.SIGKILL)
+    assert set(staging) <= set(os.listdir(out))
+    dest = f"dir:{out}/image" if kind == "dir" else f"oci:{out}/layout:x"  # (as _destination names them)
+    done = subprocess.run(
+        [sys.executable, "-m", "trustcopy", "--policy", str(insecure_policy), "--debug", "copy", "-q",
+         "--src-tls-verify=false", f"docker://{plain_registry.host}/app:1", dest],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(out)) == [path.name]
+    for name in staging:
+        assert f"removed {out / name}, left beside" in done.stderr
+
+
+def test_a_copy_running_beside_keeps_its_staging(plain_registry: RegistryServer, tmp_path: Path,
+                                                 insecure_policy: Path) -> None:
+    """Two copies to one dir: destination: the second one's start must not take the first one's staging."""
+    big = _push_big_image(plain_registry)
+    push_image(plain_registry.host, "small:1", make_image([Layer(make_tar([("s", b"small")]))]), fast_sys())
+    out = tmp_path / "out"
+    out.mkdir()
+    dest = f"dir:{out}/image"
+    hold = Hold(lambda method, p: method == "GET" and p.endswith(f"/blobs/{big}"), after=HELD_AFTER)
+    with running(ScriptedProxy(plain_registry.port, hold=hold)) as proxy:
+        first = _start_copy(proxy, insecure_policy, dest)
+        try:
+            assert hold.reached.wait(60), "the first copy never started downloading the big layer"
+            held = _staging(out)
+            assert len(held) == 1
+            second = subprocess.run(
+                [sys.executable, "-m", "trustcopy", "--policy", str(insecure_policy), "copy", "-q",
+                 "--src-tls-verify=false", f"docker://{plain_registry.host}/small:1", dest],
+                capture_output=True, text=True, timeout=120, check=False)
+            assert second.returncode == 0, second.stderr
+            assert _staging(out) == held, "the second copy removed the first one's staging"
+        finally:
+            hold.release.set()
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err.decode(errors="replace")
+    assert sorted(os.listdir(out)) == ["image"]
+    # The first copy committed last: its image, with the whole big layer (digest-checked on the way).
+    assert str(big) in (out / "image" / "manifest.json").read_text()
+    assert (out / "image" / str(big).partition(":")[2]).stat().st_size > 4 * HELD_AFTER

@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, Protocol
 
 from trustcopy.compression import CHUNK, Algorithm, Readable
 from trustcopy.errors import TransportError
-from trustcopy.fsutil import STAGING_PREFIX, fsync_dir
+from trustcopy.fsutil import STAGING_PREFIX, Staging, fsync_dir, make_staging_file
 from trustcopy.transports.tario import (
     END_OF_ARCHIVE,
     MemberType,
@@ -100,6 +100,7 @@ class ArchiveOutput:
         self._refuse_non_empty = refuse_non_empty
         self.compression = compression_for_path(path) if compression is None else compression
         self._staging: str | None = None
+        self._stage: Staging | None = None
         self._committed = self._closed = False
         try:
             st = os.stat(path)
@@ -118,8 +119,8 @@ class ArchiveOutput:
             self._check_target()
             parent = os.path.dirname(os.path.abspath(path))
             try:
-                fd, self._staging = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{os.path.basename(path)}-",
-                                                     dir=parent)
+                self._stage, fd = make_staging_file(path)
+                self._staging = self._stage.path
             except OSError as exc:
                 raise TransportError(f"{what}: cannot create a staging file in {parent}: {exc.strerror}",
                                      code="destination-unwritable") from exc
@@ -142,6 +143,11 @@ class ArchiveOutput:
         if self._staging is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._staging)
+        self._release()
+
+    def _release(self) -> None:
+        if self._stage is not None:
+            self._stage.release()
 
     def _check_target(self) -> None:
         path = self.path
@@ -188,6 +194,7 @@ class ArchiveOutput:
                 self._check_target()  # it may have appeared since we opened it
                 os.chmod(self._staging, 0o644)
                 os.replace(self._staging, self.path)
+                self._release()
                 fsync_dir(os.path.dirname(os.path.abspath(self.path)))
             else:
                 self._raw.close()
@@ -205,6 +212,7 @@ class ArchiveOutput:
             self._raw.close()
         if not self._committed:
             self._discard()
+        self._release()
 
 
 class TarWriter:

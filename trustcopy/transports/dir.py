@@ -183,7 +183,8 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         elif sys is not None and sys.dest_decompress:
             self._compression = LayerCompression.DECOMPRESS
         self._check_target()
-        self._staging = make_staging_dir(self._target)
+        self._stage = make_staging_dir(self._target)
+        self._staging = self._stage.path
         self._committed = False
         self._closed = False
 
@@ -267,6 +268,7 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         try:
             self._check_target()  # it may have changed since we opened it
             replace_directory(self._staging, self._target)
+            self._stage.release()
         except OSError as exc:
             raise TransportError(
                 f"{self.reference}: cannot move the new image into place: {exc.strerror}",
@@ -282,3 +284,4 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         self._closed = True
         if not self._committed:
             remove_tree(self._staging)
+        self._stage.release()

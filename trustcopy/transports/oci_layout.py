@@ -393,7 +393,8 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                                  code="destination-not-a-directory")
         if self._exists and os.path.exists(os.path.join(self._target, "index.json")):
             _read_index(self._target, str(ref))  # refuse a corrupt layout before copying anything
-        self._staging = make_staging_dir(self._target)
+        self._stage = make_staging_dir(self._target)
+        self._staging = self._stage.path
         self._pending: dict[Digest, str] = {}  # staged blobs (written) by digest
         self._manifest: tuple[Digest, bytes] | None = None
         self._init_oci_format(sys)
@@ -501,6 +502,7 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                 os.chmod(os.path.join(root, d), 0o755)  # noqa: S103
         fsync_dir(self._staging)
         os.rename(self._staging, self._target)
+        self._stage.release()  # that lock is now on the layout, which commits of others lock too
         fsync_dir(os.path.dirname(os.path.abspath(self._target)))
 
     def _commit_existing(self) -> None:
@@ -529,3 +531,4 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         self._closed = True
         if os.path.isdir(self._staging):
             remove_tree(self._staging)
+        self._stage.release()
