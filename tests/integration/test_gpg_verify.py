@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+import zlib
 from collections.abc import Callable, Iterator
 
 import gnupg
@@ -191,6 +192,41 @@ def test_signed_message_followed_by_literal_rejected(signer: tuple[GPGHome, str]
     home, fpr = signer
     with GPGKeyring([home.export(fpr)]) as keyring, pytest.raises(SignatureVerificationError):
         keyring.verify(home.sign(PAYLOAD, fpr, extra=["--compress-algo", "none"]) + home.store(b"evil"))
+
+
+def _in_compressed_packet(inner: bytes, trailing: bytes) -> bytes:
+    """``inner`` deflated into an old-format compressed packet, with ``trailing`` after the stream's end."""
+    deflate = zlib.compressobj(wbits=-15)
+    return b"\xa3\x01" + deflate.compress(inner) + deflate.flush() + trailing
+
+
+def test_damaged_message_is_reported_as_altered_not_as_two_messages(signer: tuple[GPGHome, str]) -> None:
+    """A damaged deflate stream often ends early, leaving random bytes after it: gpg's BADSIG says why."""
+    home, fpr = signer
+    inner = home.sign(PAYLOAD, fpr, extra=["--compress-algo", "none"])
+    altered = inner.replace(b"busybox", b"busyboy")
+    assert altered != inner
+    with GPGKeyring([home.export(fpr)]) as keyring:
+        error = reject(keyring, _in_compressed_packet(altered, b"\xff\x12junk"), "INVALID_SIGNATURE")
+        assert "altered" in str(error)
+
+
+def test_junk_after_a_good_message_in_its_compressed_packet_rejected(signer: tuple[GPGHome, str]) -> None:
+    home, fpr = signer
+    inner = home.sign(PAYLOAD, fpr, extra=["--compress-algo", "none"])
+    with GPGKeyring([home.export(fpr)]) as keyring:
+        assert keyring.verify(_in_compressed_packet(inner, b""))[0] == PAYLOAD
+        error = reject(keyring, _in_compressed_packet(inner, b"\xff\x12junk"), "INVALID_SIGNATURE")
+        assert "6 bytes follow the signed message" in str(error)
+
+
+def test_second_message_hidden_in_the_compressed_packet_rejected(signer: tuple[GPGHome, str]) -> None:
+    home, fpr = signer
+    other = b'{"critical":{"identity":{"docker-reference":"docker.io/evil/image:latest"}}}'
+    inner = home.sign(PAYLOAD, fpr, extra=["--compress-algo", "none"])
+    with GPGKeyring([home.export(fpr)]) as keyring:
+        error = reject(keyring, _in_compressed_packet(inner, home.sign(other, fpr)), "MULTIPLE_SIGNATURES")
+        assert "a second signed message" in str(error)
 
 
 def test_compression_bomb_rejected_with_bounded_output(signer: tuple[GPGHome, str]) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import http.server
 import json
 import threading
+import zlib
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -207,9 +208,16 @@ def test_all_with_sign_by_signs_the_list_and_every_instance(env: Env, plain_regi
 
 def _bad_signature(kind: str, manifest: bytes, identity: str, new_home: GPGHome, example: GPGHome) -> bytes:
     if kind == "tampered":
-        blob = bytearray(sign_simple_signing(manifest, identity, FPR, gnupg_home=example.path))
-        blob[len(blob) // 2] ^= 0x01
-        return bytes(blob)
+        # The signed payload altered inside a well-formed message (a random flipped bit would make
+        # any reason, or none: the literal packet's date is not signed).
+        blob = sign_simple_signing(manifest, identity, FPR, gnupg_home=example.path)
+        assert blob[0] == 0xA3 and blob[1] in (1, 2), "gpg's default: a ZIP or ZLIB compressed packet"
+        wbits = -15 if blob[1] == 1 else 15
+        inner = zlib.decompress(blob[2:], wbits)
+        altered = inner.replace(b"atomic container signature", b"atomic container signaturE")
+        assert altered != inner
+        deflate = zlib.compressobj(wbits=wbits)
+        return blob[:2] + deflate.compress(altered) + deflate.flush()
     if kind == "foreign-key":
         other = new_home.gen_key("Someone else <else@example.com>")
         return sign_simple_signing(manifest, identity, other, gnupg_home=new_home.path)

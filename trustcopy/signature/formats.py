@@ -270,6 +270,40 @@ def _first_packet_body(blob: bytes) -> tuple[int, bytes] | None:
     return None
 
 
+#: Packets an OpenPGP signed message can start with (RFC 4880 4.3): signature, one-pass
+#: signature, compressed data, literal data.
+_MESSAGE_START_TAGS = frozenset({2, 4, 8, 11})
+
+
+def starts_like_a_message(data: bytes) -> bool:
+    """Whether ``data`` opens with a packet a signed message starts with, of a length it holds.
+
+    Tells a second message hidden after the first (an attack, or c/i's ``double.signature``)
+    from the leftover of a damaged deflate stream, whose first byte is random.
+    """
+    if not data or not data[0] & 0x80:
+        return False
+    first = data[0]
+    if not first & 0x40:  # old format
+        tag, length_type = (first >> 2) & 0x0F, first & 0x03
+        if length_type == 3:
+            return tag in _MESSAGE_START_TAGS
+        size = 1 << length_type
+        declared = int.from_bytes(data[1 : 1 + size], "big") if len(data) >= 1 + size else None
+        return tag in _MESSAGE_START_TAGS and declared is not None and 1 + size + declared <= len(data)
+    tag = first & 0x3F
+    if tag not in _MESSAGE_START_TAGS or len(data) < 2:
+        return False
+    octet = data[1]
+    if octet < 192:
+        return 2 + octet <= len(data)
+    if octet < 224:
+        return len(data) >= 3 and 3 + ((octet - 192) << 8) + data[2] + 192 <= len(data)
+    if octet == 255:
+        return len(data) >= 6 and 6 + int.from_bytes(data[2:6], "big") <= len(data)
+    return 2 + (1 << (octet & 0x1F)) <= len(data)  # a partial body: its first chunk at least
+
+
 def data_hidden_after_compressed_message(blob: bytes, max_output: int) -> bytes:
     """Bytes that follow the end of the compressed stream inside the first packet.
 

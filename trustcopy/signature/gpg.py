@@ -40,7 +40,7 @@ import gnupg
 from trustcopy.errors import SignatureError, SignatureVerificationError
 from trustcopy.limits import MAX_KEY_FILE, MAX_SIGNATURE_BODY
 from trustcopy.reasons import Reason
-from trustcopy.signature.formats import data_hidden_after_compressed_message
+from trustcopy.signature.formats import data_hidden_after_compressed_message, starts_like_a_message
 from trustcopy.signature.mechanism import VerifiedMessage
 from trustcopy.signature.payload import MAX_PAYLOAD_SIZE
 
@@ -258,15 +258,20 @@ class GPGKeyring:
         if len(message) > MAX_SIGNATURE_BODY:
             raise _reject(f"signature of {len(message)} bytes exceeds {MAX_SIGNATURE_BODY}", Reason.INVALID_SIGNATURE)
         hidden = data_hidden_after_compressed_message(message, MAX_PAYLOAD_SIZE + (1 << 16))
-        if hidden:  # gpg would ignore these bytes; one blob must be exactly one message
-            reason = Reason.MULTIPLE_SIGNATURES if hidden[0] & 0x80 else Reason.INVALID_SIGNATURE
-            raise _reject(f"{len(hidden)} bytes follow the signed message inside its compressed packet", reason)
         try:
             result = self._gpg.decrypt(bytes(message))
         except (OSError, ValueError) as exc:
             raise _reject(f"gpg could not process the signature: {exc}", Reason.INVALID_SIGNATURE) from exc
         payload = bytes(result.data or b"")
+        # gpg's verdict first: a damaged blob often ends its deflate stream early, leaving
+        # "hidden" bytes, and gpg then says why (BADSIG: altered) better than they can.
         signing, primary = judge_status(result.status_lines, result.returncode, len(payload))
+        if hidden:  # gpg verified the first message and ignored these bytes; one blob is exactly one message
+            if starts_like_a_message(hidden):
+                raise _reject(f"a second signed message ({len(hidden)} bytes) follows the first inside its "
+                              "compressed packet", Reason.MULTIPLE_SIGNATURES)
+            raise _reject(f"{len(hidden)} bytes follow the signed message inside its compressed packet",
+                          Reason.INVALID_SIGNATURE)
         if self._primary_of.get(signing) != primary or primary not in self._fingerprints:
             raise _reject(f"signature by key {signing}, which is not one of the trusted keys", Reason.UNTRUSTED_KEY,
                           key_fingerprint=signing)

@@ -17,6 +17,7 @@ from trustcopy.signature.formats import (
     data_hidden_after_compressed_message,
     signature_from_blob,
     signature_to_blob,
+    starts_like_a_message,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "signature"
@@ -152,6 +153,27 @@ def test_malformed_or_uncompressed_messages_are_left_to_gpg(blob: bytes) -> None
 def test_decompression_is_bounded() -> None:
     bomb = _compressed(1, b"a" * (8 << 20), b"\xa3tail")
     assert data_hidden_after_compressed_message(bomb, 1 << 20) == b""  # gave up at the cap; gpg's cap rejects
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ((FIXTURES / "image.signature").read_bytes(), True),  # what double.signature hides
+    (b"\xa3\x01rest", True),  # old format, compressed data, indeterminate length
+    (b"\x88\x03abc", True),  # old format, signature, 1-octet length that fits
+    (b"\x88\x05abc", False),  # ... that does not
+    (b"\x90\x00\x02ab", True),  # old format, one-pass signature, 2-octet length
+    (b"\xcb\x03abc", True),  # new format, literal data
+    (b"\xcb\x05abc", False),
+    (b"\xcb\xc0\x00" + b"x" * 192, True),  # two-octet length 192
+    (b"\xcb\xff\x00\x00\x00\x02ab", True),  # five-octet length
+    (b"\xcb\xe1ab", True),  # partial body: a 2-byte first chunk
+    (b"\xcb\xe2ab", False),
+    (b"\x99\x00\x01a", False),  # old format tag 6: a public key, not a message
+    (b"\xff\x12\x34", False),  # new format tag 63
+    (b"\x7f\x01\x02", False),  # no packet tag bit: the leftover of a damaged deflate stream
+    (b"", False),
+], ids=repr)
+def test_what_looks_like_a_second_message(data: bytes, expected: bool) -> None:
+    assert starts_like_a_message(data) is expected
 
 
 def test_sigstore_payload_base64_is_standard_padding() -> None:
