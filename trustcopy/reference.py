@@ -442,6 +442,38 @@ def parse_normalized_named(s: str) -> DockerReference:
     return _parse_full(s, f"{domain}/{remainder}")
 
 
+def split_reference(s: str) -> tuple[str, str, str | None, str | None]:
+    """Go ``reference.Parse``: the parts of ``s`` as written, nothing normalized or added.
+
+    For rules about how a name is *written* (registries.conf short-name aliases): ``busybox``
+    has no domain, ``library/busybox`` has the "domain" ``library``, as in Go.
+
+    Returns:
+        ``(domain or "", path, tag or None, digest or None)``.
+
+    Raises:
+        InvalidReferenceError: as :func:`parse_normalized_named` (without its 64-hex rule).
+    """
+    match = _re(_REFERENCE).fullmatch(s)
+    if match is None:
+        if s == "":
+            _fail(s, "invalid reference format: the reference is empty", "invalid-reference")
+        if _re(_REFERENCE).fullmatch(s.lower()) is not None:
+            _fail(s, "repository name must be lowercase", "reference-name-uppercase")
+        _fail(s, _explain_format_error(s, s), "invalid-reference")
+    name = match["name"]
+    if len(name) > NAME_TOTAL_LENGTH_MAX:
+        _fail(s, f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters",
+              "reference-name-too-long")
+    if match["digest"] is not None:
+        try:
+            Digest.parse(match["digest"])
+        except ValueError as exc:
+            _fail(s, str(exc), "reference-digest-invalid")
+    domain, path = _split_name(name)
+    return domain or "", path, match["tag"], match["digest"]
+
+
 def parse_named(s: str) -> DockerReference:
     """Parse a reference that must already be in normalized form (Go ``ParseNamed``).
 

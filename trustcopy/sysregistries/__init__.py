@@ -38,8 +38,10 @@ Invariants
       conflicting ``insecure``/``blocked`` setting is a :class:`ConfigError` naming the
       file and the entry. Keys containers/image knows but we do not use
       (``unqualified-search-registries``, ``short-name-mode``, ``aliases``,
-      ``credential-helpers``, ``additional-layer-store-auth-helper``) are type-checked and
-      ignored; unknown keys become :class:`ConfigWarning` values naming the file (logged
+      ``credential-helpers``, ``additional-layer-store-auth-helper``) are checked as
+      containers/image checks them when loading (search registries are hosts, the mode is
+      known, aliases map short names to registry/repository names), then ignored; unknown
+      keys become :class:`ConfigWarning` values naming the file (logged
       unless the caller asks for them only), as containers/image ignores them.
     - Nothing is cached in the module: a loaded :class:`RegistriesConf` is a value the
       caller keeps for the command.

@@ -12,7 +12,7 @@ from typing import Any
 from trustcopy.errors import ConfigError, InvalidReferenceError
 from trustcopy.lazy import dataclass
 from trustcopy.limits import MiB, read_file_at_most
-from trustcopy.reference import is_valid_domain, parse_named
+from trustcopy.reference import is_valid_domain, parse_named, split_reference
 from trustcopy.sysregistries.model import (
     PULL_FROM_MIRROR_VALUES,
     ConfigWarning,
@@ -305,7 +305,11 @@ def _parse_registry(raw: Any, file: str, entry: int, warnings: list[ConfigWarnin
 
 
 def _check_ignored(doc: Mapping[str, Any], file: str) -> None:
-    """Type-check the keys we accept without using them (containers/image refuses wrong types)."""
+    """Check the keys we accept without using them as containers/image does when loading.
+
+    skopeo refuses a file whose search registries, short-name mode or aliases are invalid,
+    also for a command that never resolves a short name: so do we, naming the entry.
+    """
     for key in ("unqualified-search-registries", "credential-helpers"):
         value = doc.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -316,6 +320,47 @@ def _check_ignored(doc: Mapping[str, Any], file: str) -> None:
     aliases = doc.get("aliases")
     if aliases is not None and not (isinstance(aliases, dict) and all(isinstance(v, str) for v in aliases.values())):
         raise _invalid(file, "aliases", "must be a table of strings")
+    for entry in doc.get("unqualified-search-registries") or []:
+        registry = entry.rstrip("/")
+        if registry.startswith(("http://", "https://")):
+            raise _invalid(file, "unqualified-search-registries",
+                           f"invalid location {entry!r}: URI schemes are not supported")
+        if not is_valid_domain(registry):
+            raise _invalid(file, "unqualified-search-registries",
+                           f"invalid entry {entry!r}: must be a registry host[:port], without a path")
+    mode = doc.get("short-name-mode")
+    if mode not in (None, *SHORT_NAME_MODES):
+        raise _invalid(file, "short-name-mode", f"invalid short-name mode {mode!r}: must be one of "
+                       + ", ".join(repr(m) for m in SHORT_NAME_MODES if m))
+    problems = [problem for name, value in (aliases or {}).items()
+                for problem in (_alias_problem(name, value=False), value and _alias_problem(value, value=True))
+                if problem]
+    if problems:  # all of them at once, as containers/image reports them
+        raise _invalid(file, "aliases", "; ".join(problems))
+
+
+#: ``short-name-mode`` values (``""``: the default, ``enforcing``).
+SHORT_NAME_MODES = ("", "disabled", "permissive", "enforcing")
+
+
+def _alias_problem(text: str, *, value: bool) -> str | None:
+    """containers/image ``validateShortName`` (an alias's key: a short name) or, for the
+    ``value``, ``parseShortNameValue`` (registry and repository); neither tagged nor digested."""
+    what = "alias" if value else "short name"
+    try:
+        domain, _path, tag, digest = split_reference(text)
+    except InvalidReferenceError as exc:
+        return f"invalid {what} {text!r}: {exc.message}"
+    if digest is not None:
+        return f"invalid {what} {text!r}: must not contain a digest"
+    if tag is not None:
+        return f"invalid {what} {text!r}: must not contain a tag"
+    has_registry = "." in domain or ":" in domain or domain == "localhost"
+    if value and not has_registry:
+        return f"invalid {what} {text!r}: must contain registry and repository"
+    if not value and has_registry:
+        return f"invalid {what} {text!r}: must not contain a registry"
+    return None
 
 
 def _v1_registries(doc: Mapping[str, Any], file: str, warnings: list[ConfigWarning]) -> dict[str, list[str]]:

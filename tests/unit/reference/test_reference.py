@@ -30,6 +30,7 @@ from trustcopy.reference import (
     parse_named,
     parse_normalized_named,
     split_docker_domain,
+    split_reference,
 )
 
 F64 = "sha256:" + "f" * 64
@@ -522,3 +523,46 @@ def test_name_split_without_the_name_pattern_is_what_the_name_pattern_gives() ->
         expected = (m["domain"], m["path"]) if m is not None and m["domain"] is not None else None
         domain, path = _split_name(name)
         assert (None if domain is None else (domain, path)) == expected, name
+
+
+# -- Go reference.Parse: the parts as written (registries.conf aliases) --------------------------------
+
+HEX = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+SPLIT_VECTORS = [  # distribution/reference TestReferenceParse: (input, domain, path, tag, digest)
+    ("test_com", "", "test_com", None, None),
+    ("test.com:tag", "", "test.com", "tag", None),
+    ("test.com:5000", "", "test.com", "5000", None),
+    ("test.com/repo:tag", "test.com", "repo", "tag", None),
+    ("test:5000/repo", "test:5000", "repo", None, None),
+    (f"test:5000/repo:tag@sha256:{HEX}", "test:5000", "repo", "tag", f"sha256:{HEX}"),
+    ("lowercase:Uppercase", "", "lowercase", "Uppercase", None),
+    ("foo/foo_bar.com:8080", "foo", "foo_bar.com", "8080", None),
+    ("192.168.1.1:5000", "", "192.168.1.1", "5000", None),
+    ("192.168.1.1/repo", "192.168.1.1", "repo", None, None),
+    ("[2001:db8::1]/repo", "[2001:db8::1]", "repo", None, None),
+    ("[::1]:5000/repo:tag", "[::1]:5000", "repo", "tag", None),
+    ("library/busybox", "library", "busybox", None, None),  # Go's "domain": not a registry
+]
+
+
+@pytest.mark.parametrize(("text", "domain", "path", "tag", "digest"), SPLIT_VECTORS, ids=[v[0] for v in SPLIT_VECTORS])
+def test_split_reference_keeps_what_was_written(text: str, domain: str, path: str, tag: str | None,
+                                               digest: str | None) -> None:
+    assert split_reference(text) == (domain, path, tag, digest)
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("", "invalid-reference"),
+    (":justtag", "invalid-reference"),
+    (f"@sha256:{HEX}", "invalid-reference"),
+    ("repo@sha256:ffffffffffffffffffffffffffffffffff", "reference-digest-invalid"),  # too short for sha256
+    ("Uppercase:tag", "reference-name-uppercase"),
+    ("test:5000/Uppercase/lowercase:tag", "reference-name-uppercase"),
+    ("a/" * 127 + "ab", "reference-name-too-long"),
+    ("[2001:db8::1]:5000", "invalid-reference"),
+    ("[fe80::1%eth0]:5000/repo", "invalid-reference"),
+], ids=repr)
+def test_split_reference_refuses_what_go_refuses(text: str, code: str) -> None:
+    with pytest.raises(InvalidReferenceError) as exc:
+        split_reference(text)
+    assert exc.value.code == code

@@ -502,6 +502,28 @@ INVALID = [
     ("search-type", 'unqualified-search-registries = "docker.io"\n', "must be an array of strings"),
     ("short-name-mode-type", 'short-name-mode = 1\n', "short-name-mode: must be a string"),
     ("aliases-type", '[aliases]\nx = 1\n', "aliases: must be a table of strings"),
+    # The values containers/image checks when it loads a file (skopeo refuses these files too):
+    ("search-with-path", 'unqualified-search-registries = ["docker.io/library"]\n',
+     "unqualified-search-registries: invalid entry 'docker.io/library': must be a registry host[:port]"),
+    ("search-with-scheme", 'unqualified-search-registries = ["https://quay.io"]\n',
+     "invalid location 'https://quay.io': URI schemes are not supported"),
+    ("short-name-mode-value", 'short-name-mode = "bogus"\n',
+     "short-name-mode: invalid short-name mode 'bogus': must be one of 'disabled', 'permissive', 'enforcing'"),
+    ("alias-key-with-registry", '[aliases]\n"docker.io/busybox" = "docker.io/library/busybox"\n',
+     "aliases: invalid short name 'docker.io/busybox': must not contain a registry"),
+    ("alias-key-localhost", '[aliases]\n"localhost/busybox" = "docker.io/library/busybox"\n',
+     "invalid short name 'localhost/busybox': must not contain a registry"),
+    ("alias-key-tagged", '[aliases]\n"busybox:1" = "docker.io/library/busybox"\n',
+     "invalid short name 'busybox:1': must not contain a tag"),
+    ("alias-key-digest", f'[aliases]\n"busybox@sha256:{"a" * 64}" = "docker.io/library/busybox"\n',
+     "must not contain a digest"),
+    ("alias-key-uppercase", '[aliases]\n"BusyBox" = "docker.io/library/busybox"\n',
+     "invalid short name 'BusyBox': invalid reference \"BusyBox\": repository name must be lowercase"),
+    ("alias-value-no-registry", '[aliases]\n"busybox" = "library/busybox"\n',
+     "invalid alias 'library/busybox': must contain registry and repository"),
+    ("alias-value-tagged", '[aliases]\n"busybox" = "docker.io/library/busybox:1"\n',
+     "invalid alias 'docker.io/library/busybox:1': must not contain a tag"),
+    ("alias-value-garbage", '[aliases]\n"busybox" = "not a name"\n', "invalid alias 'not a name': invalid reference"),
     ("invalid-toml", '[[registry]\nlocation = "r.com"\n', "invalid TOML"),
     ("mixing-v1-v2", 'unqualified-search-registries = ["a.com"]\n[registries.block]\nregistries = ["b.com"]\n',
      "mixing the version 1 and version 2 formats is not supported"),
@@ -515,6 +537,28 @@ def test_invalid_registries_conf_names_file_and_entry(tmp_path: Path, text: str,
     assert exc.value.code == "registries-conf-invalid"
     assert str(tmp_path / "registries.conf") in exc.value.message
     assert needle in exc.value.message
+
+
+def test_every_bad_alias_is_named_at_once(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load(tmp_path, '[aliases]\n"docker.io/a" = "docker.io/library/a"\n"b" = "b"\n"ok" = "quay.io/ok/ok"\n')
+    assert "invalid short name 'docker.io/a'" in exc.value.message and "invalid alias 'b'" in exc.value.message
+    assert "quay.io/ok/ok" not in exc.value.message
+
+
+def test_what_containers_image_accepts_in_the_keys_it_checks(tmp_path: Path) -> None:
+    conf = load(tmp_path, """
+unqualified-search-registries = ["docker.io", "quay.io/", "localhost:5000", "[::1]:5000", "Registry.Example.com"]
+short-name-mode = "permissive"
+[aliases]
+"library/busybox" = "docker.io/library/busybox"
+"cleared" = ""
+"local" = "localhost/local"
+"ported" = "registry.example.com:5000/team/app"
+""")
+    assert conf.warnings == () and conf.registries == ()
+    for mode in ("", "disabled", "enforcing"):
+        assert load(tmp_path, f'short-name-mode = "{mode}"\n').registries == ()
 
 
 def test_v1_format_in_a_drop_in_is_refused(tmp_path: Path) -> None:
