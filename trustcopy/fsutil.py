@@ -136,15 +136,38 @@ def _try_lock(path: str, *, directory: bool) -> int | None:
     return fd
 
 
-def _staging_names(target: str) -> tuple[str, str]:
-    """(parent directory, name prefix) of ``target``'s staging entries."""
+def _staging_names(target: str, inside: bool = False) -> tuple[str, str]:
+    """(directory, name prefix) of ``target``'s staging entries: beside it, or ``inside`` it."""
     absolute = os.path.abspath(target)
-    parent = os.path.dirname(absolute) or "."
+    parent = absolute if inside else (os.path.dirname(absolute) or ".")
     base = os.path.basename(absolute) or "image"
     return parent, f"{STAGING_PREFIX}{base}-"
 
 
-def reclaim_abandoned_staging(target: str) -> list[str]:
+def stages_inside(target: str) -> bool:
+    """Whether ``target`` is a directory on another filesystem than its parent directory.
+
+    A mount point (``docker run -v "$PWD/out:/out"``, then ``dir:/out``) or a btrfs
+    subvolume: staging beside it could not be renamed into it (``EXDEV``), nor renamed
+    over it (``EBUSY``), and its parent may even be read-only. Such a destination stages
+    in a hidden directory inside itself, and its contents are replaced at commit.
+    """
+    absolute = os.path.abspath(target)
+    try:
+        st = os.stat(absolute)
+        if not stat.S_ISDIR(st.st_mode):
+            return False
+        return st.st_dev != os.stat(os.path.dirname(absolute) or ".").st_dev
+    except OSError:
+        return False
+
+
+def is_staging_name(name: str) -> bool:
+    """A hidden staging entry: not part of the image in a directory that stages inside itself."""
+    return name.startswith(STAGING_PREFIX)
+
+
+def reclaim_abandoned_staging(target: str, *, inside: bool = False) -> list[str]:
     """Remove the staging entries beside ``target`` that no running copy holds; return their paths.
 
     Best effort, and careful: only entries named exactly as this module names ``target``'s
@@ -153,7 +176,7 @@ def reclaim_abandoned_staging(target: str) -> list[str]:
     holds its own, and a creator that loses its fresh entry to us takes another
     (:func:`_create_staging`). Anything that fails is left where it is.
     """
-    parent, prefix = _staging_names(target)
+    parent, prefix = _staging_names(target, inside)
     removed: list[str] = []
     try:
         with os.scandir(parent) as entries:
@@ -191,10 +214,11 @@ def reclaim_abandoned_staging(target: str) -> list[str]:
     return removed
 
 
-def _create_staging(target: str, make: Callable[[str, str], str], *, directory: bool) -> Staging:
+def _create_staging(target: str, make: Callable[[str, str], str], *, directory: bool,
+                    inside: bool = False) -> Staging:
     """Reclaim abandoned entries, then make and lock a fresh one (see :class:`Staging`)."""
-    reclaim_abandoned_staging(target)
-    parent, prefix = _staging_names(target)
+    reclaim_abandoned_staging(target, inside=inside)
+    parent, prefix = _staging_names(target, inside)
     while True:
         path = make(prefix, parent)
         try:
@@ -209,13 +233,13 @@ def _create_staging(target: str, make: Callable[[str, str], str], *, directory: 
         # removing it. Take a new name.
 
 
-def make_staging_dir(target: str) -> Staging:
-    """Create a hidden, locked staging directory beside ``target`` (same filesystem)."""
+def make_staging_dir(target: str, *, inside: bool = False) -> Staging:
+    """Create a hidden, locked staging directory beside ``target``, or ``inside`` it (same filesystem)."""
     try:
         return _create_staging(target, lambda prefix, parent: tempfile.mkdtemp(prefix=prefix, dir=parent),
-                               directory=True)
+                               directory=True, inside=inside)
     except OSError as exc:
-        parent = _staging_names(target)[0]
+        parent = _staging_names(target, inside)[0]
         raise TransportError(
             f"cannot create a staging directory in {parent}: {exc.strerror}", code="destination-unwritable"
         ) from exc
@@ -296,6 +320,32 @@ def replace_directory(staged: str, target: str) -> None:
     remove_tree(old)
 
 
+def replace_contents(staged: str, target: str, *, last: str) -> None:
+    """Replace the image in directory ``target`` with the one in ``staged``, a staging directory inside it.
+
+    For a destination that cannot be swapped as a whole (:func:`stages_inside`). Not
+    atomic, so ordered for an interruption: ``last`` (the entry that makes the image
+    readable, a manifest) is removed first and put in place last, so an interrupted
+    replacement is an unreadable directory, never a mix of two images; entries of both
+    images (``version``) are replaced in one rename each, never missing. Other staging
+    entries are left to their owners.
+    """
+    incoming = set(os.listdir(staged))
+    with contextlib.suppress(FileNotFoundError):
+        remove_tree(os.path.join(target, last))
+    for name in os.listdir(target):
+        if name not in incoming and not is_staging_name(name):
+            remove_tree(os.path.join(target, name))
+    for name in sorted(incoming - {last}):
+        destination = os.path.join(target, name)
+        if os.path.isdir(destination) and not os.path.islink(destination):
+            remove_tree(destination)  # a directory cannot be renamed over
+        os.replace(os.path.join(staged, name), destination)
+    if last in incoming:
+        os.replace(os.path.join(staged, last), os.path.join(target, last))
+    os.rmdir(staged)
+
+
 def write_file_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` via a temporary in the same directory and rename."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -348,12 +398,6 @@ def open_regular_file(path: str, what: str) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
-
-
-def is_dir_empty(path: str) -> bool:
-    """True when ``path`` is a directory with no entries."""
-    with os.scandir(path) as it:
-        return next(it, None) is None
 
 
 @contextlib.contextmanager

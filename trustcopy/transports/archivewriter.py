@@ -23,6 +23,7 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -199,8 +200,12 @@ class ArchiveOutput:
             else:
                 self._raw.close()
         except OSError as exc:
+            hint = None
+            if exc.errno in (errno.EBUSY, errno.EXDEV):  # the staging file cannot be renamed over PATH
+                hint = (f"{self.path} is a mount point (a bind-mounted file?): the archive is renamed into place "
+                        "when complete, so mount the directory that holds it instead")
             raise TransportError(f"{self.what}: cannot write {self.path}: {exc.strerror}",
-                                 code="destination-unwritable") from exc
+                                 code="destination-unwritable", hint=hint) from exc
         self._committed = True
 
     def close(self) -> None:

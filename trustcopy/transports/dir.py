@@ -27,13 +27,15 @@ from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError, ManifestError, TransportError
 from trustcopy.fsutil import (
     fsync_dir,
-    is_dir_empty,
+    is_staging_name,
     make_staging_dir,
     open_regular_file,
     parent_namespaces,
     remove_tree,
+    replace_contents,
     replace_directory,
     resolve_path_to_fully_explicit,
+    stages_inside,
     validate_path_scope,
     write_file_atomic,
 )
@@ -183,7 +185,9 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         elif sys is not None and sys.dest_decompress:
             self._compression = LayerCompression.DECOMPRESS
         self._check_target()
-        self._stage = make_staging_dir(self._target)
+        # A mount point (or another filesystem) cannot be swapped: stage inside, replace contents.
+        self._inside = stages_inside(self._target)
+        self._stage = make_staging_dir(self._target, inside=self._inside)
         self._staging = self._stage.path
         self._committed = False
         self._closed = False
@@ -196,8 +200,8 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
             raise TransportError(
                 f"{self.reference}: {t} exists and is not a directory", code="destination-not-a-directory"
             )
-        if is_dir_empty(t):
-            return
+        if not any(not is_staging_name(name) for name in os.listdir(t)):
+            return  # empty, but for hidden staging (ours, or one a killed copy left)
         version = os.path.join(t, "version")
         try:
             with open_regular_file(version, "version file") as f:
@@ -263,18 +267,22 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         if not os.path.exists(os.path.join(self._staging, "manifest.json")):
             raise ManifestError(f"{self.reference}: internal error: committing without a manifest")
         write_file_atomic(os.path.join(self._staging, "version"), VERSION.encode())
-        os.chmod(self._staging, 0o755)  # noqa: S103 (an image dir, like skopeo)  # mkdtemp makes 0700; match skopeo's 0755 (umask applies there)
+        if not self._inside:
+            os.chmod(self._staging, 0o755)  # noqa: S103 (an image dir, like skopeo)  # mkdtemp makes 0700; match skopeo's 0755 (umask applies there)
         fsync_dir(self._staging)
         try:
             self._check_target()  # it may have changed since we opened it
-            replace_directory(self._staging, self._target)
+            if self._inside:
+                replace_contents(self._staging, self._target, last="manifest.json")
+            else:
+                replace_directory(self._staging, self._target)
             self._stage.release()
         except OSError as exc:
             raise TransportError(
                 f"{self.reference}: cannot move the new image into place: {exc.strerror}",
                 code="destination-unwritable",
             ) from exc
-        fsync_dir(os.path.dirname(os.path.abspath(self._target)))
+        fsync_dir(self._target if self._inside else os.path.dirname(os.path.abspath(self._target)))
         self._committed = True
 
     def close(self) -> None:

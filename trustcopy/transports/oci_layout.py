@@ -39,6 +39,7 @@ from trustcopy.fsutil import (
     parent_namespaces,
     remove_tree,
     resolve_path_to_fully_explicit,
+    stages_inside,
     validate_path_scope,
     write_file_atomic,
 )
@@ -393,7 +394,9 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                                  code="destination-not-a-directory")
         if self._exists and os.path.exists(os.path.join(self._target, "index.json")):
             _read_index(self._target, str(ref))  # refuse a corrupt layout before copying anything
-        self._stage = make_staging_dir(self._target)
+        # An existing layout on another filesystem than its parent (a mount point) stages inside
+        # itself, as containers/image writes its temporary files there: its blobs move in by rename.
+        self._stage = make_staging_dir(self._target, inside=self._exists and stages_inside(self._target))
         self._staging = self._stage.path
         self._pending: dict[Digest, str] = {}  # staged blobs (written) by digest
         self._manifest: tuple[Digest, bytes] | None = None

@@ -43,3 +43,68 @@ def test_replace_directory_into_nothing(tmp_path: Path) -> None:
     (staged / "f").write_text("1")
     fsutil.replace_directory(str(staged), str(tmp_path / "t"))
     assert _tree(tmp_path / "t") == {"f": "1"} and not staged.exists()
+
+
+# -- a destination that stages inside itself (a mount point: fsutil.stages_inside) ------------------
+
+
+def _image_dir(path: Path, files: dict[str, str]) -> None:
+    path.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (path / name).write_text(text)
+
+
+def test_replace_contents_puts_the_new_image_in_place_of_the_old(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    _image_dir(target, {"version": "v", "manifest.json": "old", "oldblob": "o", "shared": "old shared"})
+    other = target / f"{fsutil.STAGING_PREFIX}out-other123"  # another copy's staging: not ours to touch
+    other.mkdir()
+    staged = target / f"{fsutil.STAGING_PREFIX}out-ours1234"
+    _image_dir(staged, {"version": "v", "manifest.json": "new", "newblob": "n", "shared": "new shared"})
+    fsutil.replace_contents(str(staged), str(target), last="manifest.json")
+    assert {p.name: p.read_text() for p in target.iterdir() if p.is_file()} == {
+        "version": "v", "manifest.json": "new", "newblob": "n", "shared": "new shared"}
+    assert sorted(p.name for p in target.iterdir() if p.is_dir()) == [other.name]
+
+
+def test_an_interrupted_replace_contents_leaves_no_readable_mix(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest goes first and comes back last: a failure in between leaves no manifest at all."""
+    target = tmp_path / "out"
+    _image_dir(target, {"version": "v", "manifest.json": "old", "oldblob": "o"})
+    staged = target / f"{fsutil.STAGING_PREFIX}out-ours1234"
+    _image_dir(staged, {"version": "v", "manifest.json": "new", "newblob": "n"})
+    real_replace = fsutil.os.replace
+
+    def failing(src: str, dst: str) -> None:
+        if dst.endswith("manifest.json"):
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "replace", failing)
+    with pytest.raises(OSError):
+        fsutil.replace_contents(str(staged), str(target), last="manifest.json")
+    assert not (target / "manifest.json").exists()
+    assert (target / "version").read_text() == "v"  # still an image directory: the next copy may overwrite it
+
+
+def test_stages_inside_only_a_directory_on_another_filesystem(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("x")
+    assert not fsutil.stages_inside(str(tmp_path / "dir"))  # same filesystem as its parent
+    assert not fsutil.stages_inside(str(tmp_path / "file"))
+    assert not fsutil.stages_inside(str(tmp_path / "missing"))
+    assert fsutil.stages_inside("/proc")  # procfs, mounted on the root filesystem's /proc
+
+
+def test_staging_inside_is_made_and_reclaimed_inside(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    abandoned = target / f"{fsutil.STAGING_PREFIX}out-abcd1234"
+    abandoned.mkdir()
+    staging = fsutil.make_staging_dir(str(target), inside=True)
+    try:
+        assert Path(staging.path).parent == target
+        assert sorted(p.name for p in target.iterdir()) == [Path(staging.path).name]  # the abandoned one is gone
+    finally:
+        staging.release()
