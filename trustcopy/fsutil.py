@@ -305,8 +305,13 @@ def replace_directory(staged: str, target: str) -> None:
     missing; otherwise two renames with the smallest possible gap.
     """
     if not os.path.lexists(target):
-        os.rename(staged, target)
-        return
+        try:
+            os.rename(staged, target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # Another copy put its image there meanwhile: replace it, as if it had been there.
     if _renameat2_exchange(staged, target):
         remove_tree(staged)  # now holds the old content
         return

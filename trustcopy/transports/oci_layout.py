@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import errno
 import fcntl
 import os
 import re
@@ -452,7 +453,12 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
             raise ManifestError(f"{self.reference}: internal error: committing without a manifest")
         try:
             if not os.path.lexists(self._target):
-                self._commit_new()
+                try:
+                    self._commit_new()
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise
+                    self._commit_existing()  # another copy made the layout meanwhile: add to it
             else:
                 self._commit_existing()
         except OSError as exc:

@@ -108,3 +108,14 @@ def test_staging_inside_is_made_and_reclaimed_inside(tmp_path: Path) -> None:
         assert sorted(p.name for p in target.iterdir()) == [Path(staging.path).name]  # the abandoned one is gone
     finally:
         staging.release()
+
+
+def test_replace_directory_when_another_copy_lands_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The target was missing when checked, and another copy's image is there at the rename: last one wins."""
+    staged, target = tmp_path / "staged", tmp_path / "target"
+    _image_dir(staged, {"manifest.json": "ours"})
+    _image_dir(target, {"manifest.json": "theirs"})
+    monkeypatch.setattr(fsutil.os.path, "lexists", lambda path: False)
+    fsutil.replace_directory(str(staged), str(target))
+    assert (target / "manifest.json").read_text() == "ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]

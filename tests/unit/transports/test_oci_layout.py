@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,35 @@ def test_new_layout_appears_only_at_commit(tmp_path: Path) -> None:
         }],
     }
     assert (target / "oci-layout").read_bytes() == b'{"imageLayoutVersion":"1.0.0"}'
+    assert sorted(os.listdir(tmp_path)) == ["new"]
+
+
+def test_two_copies_creating_one_layout_at_once_both_land(tmp_path: Path) -> None:
+    """Both found no layout when they started; the second to commit adds to the first's."""
+    target = tmp_path / "new"
+    image = example_image()
+    first = TRANSPORT.parse_reference(f"{target}:a").new_image_destination(SYS)
+    second = TRANSPORT.parse_reference(f"{target}:b").new_image_destination(SYS)
+    with first, second:
+        _write(first, image)
+        _write(second, image)
+        # The second commit checks for the layout just before the first one's rename lands.
+        real_rename = os.rename
+        interleaved: list[bool] = []
+
+        def first_lands_meanwhile(src: str, dst: str) -> None:
+            if not interleaved:  # (the first copy's own rename is the real one)
+                interleaved.append(True)
+                first.commit(image.manifest)
+            real_rename(src, dst)
+
+        oci_module = sys.modules[type(second).__module__]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(oci_module.os, "rename", first_lands_meanwhile)
+            second.commit(image.manifest)
+    names = [m["annotations"]["org.opencontainers.image.ref.name"]
+             for m in json.loads((target / "index.json").read_bytes())["manifests"]]
+    assert names == ["a", "b"]
     assert sorted(os.listdir(tmp_path)) == ["new"]
 
 
