@@ -157,6 +157,18 @@ def test_reads_what_the_file_writer_published(served: tuple[StaticServer, Lookas
     assert server.requests == [f"/sigs/{SIGDIR}/signature-{n}" for n in (1, 2, 3)]  # 404 on 3 ends the list
 
 
+def test_proxy_variables_do_not_apply_to_a_lookaside_on_this_machine(
+        served: tuple[StaticServer, LookasideLocation], monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Go does for localhost and loopback (trustcopy.proxies); the proxy here is a closed port."""
+    server, remote = served
+    publish(server, sig(1))
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert read_signatures(remote, DIGEST) == [sig(1)]
+
+
 def test_no_signatures_is_one_404(served: tuple[StaticServer, LookasideLocation]) -> None:
     server, remote = served
     assert read_signatures(remote, DIGEST) == []

@@ -183,7 +183,10 @@ class HTTPOptions:
         """An httpx client with these settings (the caller closes it)."""
         import httpx
 
-        return httpx.Client(verify=self.context(), timeout=httpx.Timeout(self.timeout), follow_redirects=False)
+        from trustcopy.proxies import direct_mounts
+
+        return httpx.Client(verify=self.context(), timeout=httpx.Timeout(self.timeout), follow_redirects=False,
+                            mounts=direct_mounts())
 
     def context(self) -> ssl.SSLContext:
         """The TLS context: ``ssl_context``, else the system store (+ ``ca_file``) and client certificate.
