@@ -89,6 +89,12 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
     ('"docker://alice@reg/app"', '"docker://alice@reg/app"'),
     ('"[fe80::1%@zone]:5000/repo"', '"[fe80::1%@zone]:5000/repo"'),
     ('"oci:/srv/layout:1.0"', '"oci:/srv/layout:1.0"'),
+    # Nor a source index, or a mistyped one: no host follows the "@".
+    ('invalid image name "oci:lay:@"', 'invalid image name "oci:lay:@"'),
+    ("invalid oci: reference 'lay:@-1': source index", "invalid oci: reference 'lay:@-1': source index"),
+    ('"docker-archive:/a.tar:@12"', '"docker-archive:/a.tar:@12"'),
+    # ... but a number with more after it may be a host: masked.
+    ('"https://alice:pw@10.0.0.1/app"', '"https://***@10.0.0.1/app"'),
 ])
 def test_mask_userinfo(text: str, expected: str) -> None:
     from trustcopy.redact import mask_userinfo
