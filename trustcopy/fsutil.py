@@ -351,9 +351,14 @@ def replace_contents(staged: str, target: str, *, last: str) -> None:
     os.rmdir(staged)
 
 
-def write_file_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` via a temporary in the same directory and rename."""
-    directory = os.path.dirname(os.path.abspath(path))
+def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, temp_dir: str | None = None) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename.
+
+    The temporary is made in ``temp_dir`` (a staging directory: what a ``kill -9`` leaves
+    there is reclaimed with it) or, by default or when that directory turns out to be on
+    another filesystem, beside ``path``.
+    """
+    directory = temp_dir or os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -362,6 +367,12 @@ def write_file_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if temp_dir is None or exc.errno != errno.EXDEV:
+            raise
+        write_file_atomic(path, data, mode)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -528,9 +528,10 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                     os.replace(staged, final)
             fsync_dir(os.path.join(self._target, "blobs"))
             layout = os.path.join(self._target, "oci-layout")
+            # Temporaries in staging: an interrupted write leaves nothing in the layout itself.
             if not os.path.exists(layout):
-                write_file_atomic(layout, OCI_LAYOUT_CONTENT)
-            write_file_atomic(index_path, go_marshal(self._updated_index(index)))
+                write_file_atomic(layout, OCI_LAYOUT_CONTENT, temp_dir=self._staging)
+            write_file_atomic(index_path, go_marshal(self._updated_index(index)), temp_dir=self._staging)
             fsync_dir(self._target)
 
     def close(self) -> None:

@@ -119,3 +119,23 @@ def test_replace_directory_when_another_copy_lands_first(tmp_path: Path, monkeyp
     fsutil.replace_directory(str(staged), str(target))
     assert (target / "manifest.json").read_text() == "ours"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]
+
+
+def test_write_file_atomic_in_a_staging_directory_and_across_filesystems(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    staging, target = tmp_path / "staging", tmp_path / "layout"
+    staging.mkdir()
+    target.mkdir()
+    fsutil.write_file_atomic(str(target / "index.json"), b"one", temp_dir=str(staging))
+    assert (target / "index.json").read_bytes() == b"one" and not list(staging.iterdir())
+    real_replace = fsutil.os.replace
+
+    def other_filesystem(src: str, dst: str) -> None:
+        if src.startswith(str(staging)):
+            raise OSError(18, "Invalid cross-device link")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "replace", other_filesystem)
+    fsutil.write_file_atomic(str(target / "index.json"), b"two", temp_dir=str(staging))
+    assert (target / "index.json").read_bytes() == b"two"
+    assert not list(staging.iterdir()) and sorted(p.name for p in target.iterdir()) == ["index.json"]

@@ -13,6 +13,7 @@ from imagefactory import Layer, example_image, make_image, make_tar, write_oci
 
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, InvalidReferenceError, TransportError
+from trustcopy.fsutil import STAGING_PREFIX
 from trustcopy.transports.oci_layout import TRANSPORT
 from trustcopy.types import BlobInfo, SystemContext
 
@@ -166,6 +167,30 @@ def test_two_copies_creating_one_layout_at_once_both_land(tmp_path: Path) -> Non
              for m in json.loads((target / "index.json").read_bytes())["manifests"]]
     assert names == ["a", "b"]
     assert sorted(os.listdir(tmp_path)) == ["new"]
+
+
+def test_a_commit_failing_at_the_index_leaves_no_temporary_in_the_layout(tmp_path: Path) -> None:
+    """index.json's temporary is made in staging, which goes with the destination (or a later reclaim)."""
+    path, _ = _layout(tmp_path, ["a"])
+    index_before = (path / "index.json").read_bytes()
+    image = example_image()
+    dest = TRANSPORT.parse_reference(f"{path}:b").new_image_destination(SYS)
+    real_replace = os.replace
+
+    def no_space_for_the_index(src: str, dst: str) -> None:
+        if dst.endswith("index.json"):
+            assert os.path.basename(os.path.dirname(src)).startswith(STAGING_PREFIX)  # the temporary's home
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    with dest:
+        _write(dest, image)
+        with pytest.MonkeyPatch.context() as patch, pytest.raises(TransportError, match="No space left"):
+            patch.setattr(os, "replace", no_space_for_the_index)
+            dest.commit(image.manifest)
+    assert (path / "index.json").read_bytes() == index_before
+    assert not [p.name for p in path.iterdir() if p.name.startswith(".")]
+    assert sorted(os.listdir(tmp_path)) == ["layout"]
 
 
 def test_adding_an_image_keeps_the_others(tmp_path: Path) -> None:
