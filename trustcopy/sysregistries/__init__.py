@@ -36,9 +36,10 @@ Pulls and pushes (:meth:`RegistriesConf.pull_plan`, :meth:`RegistriesConf.push_t
 Invariants
     - Every file is parsed strictly: a wrong type, a bad prefix or location, or a
       conflicting ``insecure``/``blocked`` setting is a :class:`ConfigError` naming the
-      file and the entry. Keys containers/image knows but we do not use
+      file and the entry. ``credential-helpers`` is kept (the last file setting it wins) for
+      the credential lookup. Keys containers/image knows but we do not use
       (``unqualified-search-registries``, ``short-name-mode``, ``aliases``,
-      ``credential-helpers``, ``additional-layer-store-auth-helper``) are checked as
+      ``additional-layer-store-auth-helper``) are checked as
       containers/image checks them when loading (search registries are hosts, the mode is
       known, aliases map short names to registry/repository names), then ignored; unknown
       keys become :class:`ConfigWarning` values naming the file (logged

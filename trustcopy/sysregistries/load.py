@@ -143,12 +143,14 @@ def load_registries_conf(
     warnings: list[ConfigWarning] = []
     files: list[str] = []
     merged: dict[str, Registry] = {}
+    helpers: tuple[str, ...] = ()
     # A file the user names (--registries-conf, $CONTAINERS_REGISTRIES_CONF) may be a pipe, as
     # ``--registries-conf <(generate-config)`` gives and skopeo reads; drop-ins must be files.
     data = _read(paths.conf, must_exist=paths.explicit, allow_fifo=paths.explicit)
     if data is not None:
         files.append(paths.conf)
-        for reg in _parse_file(paths.conf, data, warnings, dropin=False):
+        registries, helpers = _parse_file(paths.conf, data, warnings, dropin=False)
+        for reg in registries:
             merged[reg.prefix] = reg
     for directory in paths.dropin_dirs:
         for path in _dropin_files(directory):
@@ -156,11 +158,14 @@ def load_registries_conf(
             if data is None:
                 continue
             files.append(path)
-            for reg in _parse_file(path, data, warnings, dropin=True):
+            registries, file_helpers = _parse_file(path, data, warnings, dropin=True)
+            for reg in registries:
                 merged[reg.prefix] = reg
+            helpers = file_helpers or helpers  # a later file's list replaces an earlier one, as c/i
     if report_warnings:
         report(warnings)
-    return RegistriesConf(tuple(merged[p] for p in sorted(merged)), tuple(files), tuple(warnings))
+    return RegistriesConf(tuple(merged[p] for p in sorted(merged)), tuple(files), tuple(warnings),
+                          credential_helpers=helpers)
 
 
 def _read(path: str, *, must_exist: bool, allow_fifo: bool = False) -> bytes | None:
@@ -328,6 +333,9 @@ def _check_ignored(doc: Mapping[str, Any], file: str) -> None:
         if not is_valid_domain(registry):
             raise _invalid(file, "unqualified-search-registries",
                            f"invalid entry {entry!r}: must be a registry host[:port], without a path")
+    for helper in doc.get("credential-helpers") or []:
+        if not helper or "/" in helper or helper.startswith("."):
+            raise _invalid(file, "credential-helpers", f"invalid credential helper name {helper!r}")
     mode = doc.get("short-name-mode")
     if mode not in (None, *SHORT_NAME_MODES):
         raise _invalid(file, "short-name-mode", f"invalid short-name mode {mode!r}: must be one of "
@@ -405,8 +413,10 @@ def _v2_nonempty(doc: Mapping[str, Any]) -> bool:
                                           "short-name-mode", "aliases"))
 
 
-def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *, dropin: bool) -> list[Registry]:
-    """One file → its entries (deduplicated by prefix, first wins, as containers/image)."""
+def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *,
+                dropin: bool) -> tuple[list[Registry], tuple[str, ...]]:
+    """One file → its entries (deduplicated by prefix, first wins, as containers/image) and its
+    ``credential-helpers`` (empty when it sets none)."""
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -437,7 +447,7 @@ def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *, dropin
                                           f"ignored: {unique[reg.prefix].label} has the same prefix and comes first"))
             continue
         unique[reg.prefix] = reg
-    return list(unique.values())
+    return list(unique.values()), tuple(doc.get("credential-helpers") or ())
 
 
 _REGISTRY_TOP_KEYS = frozenset({"registry", "registries"}) | _IGNORED_TOP_KEYS

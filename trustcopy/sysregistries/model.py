@@ -228,6 +228,8 @@ class RegistriesConf:
     #: Files read, in order (main file first, if it existed).
     files: tuple[str, ...] = ()
     warnings: tuple[ConfigWarning, ...] = ()
+    #: ``credential-helpers`` of the last file that sets it; empty: not set (the auth files only).
+    credential_helpers: tuple[str, ...] = ()
 
     def find_registry(self, name: str) -> Registry | None:
         """The entry with the longest prefix matching ``name`` (first in prefix order on ties)."""

@@ -204,3 +204,48 @@ def test_credential_helper(home: Path, tmp_path: Path, monkeypatch: pytest.Monke
     assert authfile.get_credentials(None, "none.example/a").anonymous
     with pytest.raises(ConfigError):
         authfile.get_credentials(None, "bad.example/a")
+
+
+# -- registries.conf credential-helpers (containers/image's list, asked in order) ---------------------
+
+
+def _helper(bindir: Path, name: str, script: str) -> None:
+    bindir.mkdir(exist_ok=True)
+    helper = bindir / f"docker-credential-{name}"
+    helper.write_text("#!/bin/sh\nread host\n" + script)
+    helper.chmod(0o755)
+
+
+@pytest.fixture
+def helpers_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bindir = tmp_path / "bin"
+    _helper(bindir, "ecr", 'if [ "$host" = "reg.example" ]; then echo \'{"Username":"AWS","Secret":"ecr-token"}\'; '
+                           "exit 0; fi\necho 'credentials not found in native keychain'; exit 1\n")
+    _helper(bindir, "broken", "echo 'segfault' >&2; exit 3\n")
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    return bindir
+
+
+def test_credential_helpers_are_asked_in_order(home: Path, tmp_path: Path, helpers_on_path: Path) -> None:
+    _write(tmp_path / "run" / "containers" / "auth.json", {"reg.example": _auth("file", "pw")})
+    assert authfile.get_credentials(None, "reg.example/a", ("ecr",)) == Credentials("AWS", "ecr-token")
+    assert authfile.get_credentials(None, "reg.example/a", ("containers-auth.json", "ecr")) == Credentials("file", "pw")
+    assert authfile.get_credentials(None, "reg.example/a", ()) == Credentials("file", "pw")  # the default
+    # A helper that does not know the registry passes to the next; none knowing it is anonymous.
+    assert authfile.get_credentials(None, "other.example/a", ("ecr", "containers-auth.json")).anonymous
+
+
+def test_a_failing_helper_is_skipped_when_a_later_one_answers(home: Path, tmp_path: Path, helpers_on_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    assert authfile.get_credentials(None, "reg.example/a", ("broken", "ecr")) == Credentials("AWS", "ecr-token")
+    assert "docker-credential-broken failed (exit status 3)" in caplog.text
+    with pytest.raises(ConfigError, match="docker-credential-broken failed"):
+        authfile.get_credentials(None, "other.example/a", ("broken", "ecr"))
+    with pytest.raises(ConfigError, match=r"errors looking up credentials for reg\.example/a: .*broken.*missing"):
+        authfile.get_credentials(None, "reg.example/a", ("broken", "missing"))
+
+
+def test_credentials_for_reference_flags_win_over_helpers(home: Path, helpers_on_path: Path) -> None:
+    flags = SystemContext(docker_username="u", docker_password="p")
+    assert authfile.credentials_for_reference(flags, "reg.example/a", ("ecr",)) == Credentials("u", "p")
+    assert authfile.credentials_for_reference(SystemContext(docker_no_creds=True), "reg.example/a", ("ecr",)).anonymous

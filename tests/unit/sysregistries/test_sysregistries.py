@@ -744,3 +744,14 @@ def test_the_null_device_named_explicitly_is_no_configuration_and_other_devices_
     assert env_conf.find_registry("blocked.example/app") is None
     with pytest.raises(LimitExceededError, match="is not a regular file"):
         load_registries_conf("/dev/zero", home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
+
+
+def test_credential_helpers_of_the_last_file_that_sets_them(tmp_path: Path) -> None:
+    assert load(tmp_path, "").credential_helpers == ()
+    assert load(tmp_path, 'credential-helpers = ["ecr", "containers-auth.json"]\n').credential_helpers == (
+        "ecr", "containers-auth.json")
+    conf = load(tmp_path, 'credential-helpers = ["ecr"]\n', ("01.conf", 'credential-helpers = ["gcr"]\n'),
+                ("02.conf", '[[registry]]\nlocation = "r.com"\n'))
+    assert conf.credential_helpers == ("gcr",)  # 02.conf sets none: 01.conf's list stays
+    with pytest.raises(ConfigError, match=r"credential-helpers: invalid credential helper name '\.\./x'"):
+        load(tmp_path, 'credential-helpers = ["../x"]\n')

@@ -13,7 +13,9 @@ entry wins, and within a file the most specific key wins)::
 Keys are ``host[:port]`` or ``host[:port]/namespace[/repo]``; for ``reg/a/b/c`` the keys
 ``reg/a/b/c``, ``reg/a/b``, ``reg/a``, ``reg`` are tried in this order, then Docker's
 URL-shaped keys (``https://index.docker.io/v1/``) normalized to their host. A
-``credHelpers`` entry for the host runs ``docker-credential-NAME get``.
+``credHelpers`` entry for the host runs ``docker-credential-NAME get``. registries.conf's
+``credential-helpers`` decides whether these files are read at all, and what else is asked
+(:func:`get_credentials`).
 
 Invariants:
 - Files are read with a size cap; a malformed file is a ConfigError naming the path,
@@ -240,32 +242,64 @@ def find_in_file(auth_path: AuthPath, key: str) -> Credentials | None:
     return None
 
 
-def get_credentials(sys: SystemContext | None, key: str) -> Credentials:
-    """Credentials for ``key`` (``host[:port][/path]``) from the auth files; anonymous if none.
+#: The ``credential-helpers`` name (registries.conf) of the auth files themselves: the default list.
+AUTH_FILES_HELPER = "containers-auth.json"
 
-    Raises:
-        ConfigError: a file on the path is malformed (we never silently skip it).
-    """
-    validate_key(key)
+
+def _from_auth_files(sys: SystemContext | None, key: str) -> Credentials | None:
     for auth_path in auth_file_paths(sys):
         creds = find_in_file(auth_path, key)
         if creds is not None:
             log.debug("found credentials for %s in %s", key, auth_path.path)
             return creds
+    return None
+
+
+def get_credentials(sys: SystemContext | None, key: str, helpers: tuple[str, ...] = ()) -> Credentials:
+    """Credentials for ``key`` (``host[:port][/path]``); anonymous if none.
+
+    ``helpers`` is registries.conf's ``credential-helpers``, asked in order as containers/image
+    asks them: ``containers-auth.json`` is the auth files (the default when the list is empty),
+    any other name runs ``docker-credential-NAME get`` for the host. The first that knows the
+    registry wins; one that fails is skipped if a later one answers, else its error is raised.
+
+    Raises:
+        ConfigError: a file on the path is malformed, or a helper failed, and no other source
+            had credentials (we never silently skip a failure).
+    """
+    validate_key(key)
+    failures: list[ConfigError] = []
+    for helper in helpers or (AUTH_FILES_HELPER,):
+        try:
+            creds = (_from_auth_files(sys, key) if helper == AUTH_FILES_HELPER
+                     else _from_helper(helper, key.split("/", 1)[0]))
+        except ConfigError as exc:
+            failures.append(exc)
+            continue
+        if creds is not None:
+            for failure in failures:
+                log.warning("looking up credentials for %s: %s; using %s", key, failure.message, helper)
+            return creds
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        raise ConfigError("errors looking up credentials for " + key + ": "
+                          + "; ".join(f.message for f in failures))
     log.debug("no credentials for %s found", key)
     return Credentials()
 
 
-def credentials_for_reference(sys: SystemContext | None, name: str) -> Credentials:
+def credentials_for_reference(sys: SystemContext | None, name: str, helpers: tuple[str, ...] = ()) -> Credentials:
     """What to authenticate with for repository ``name`` (``host/path``), honouring the flags.
 
-    ``--no-creds`` → anonymous; ``--creds``/``--username`` → those; otherwise auth files.
+    ``--no-creds`` → anonymous; ``--creds``/``--username`` → those; otherwise the credential
+    helpers (``helpers``, see :func:`get_credentials`).
     """
     if sys is not None and sys.docker_no_creds:
         return Credentials()
     if sys is not None and sys.docker_username is not None:
         return Credentials(username=sys.docker_username, password=sys.docker_password or "")
-    return get_credentials(sys, name)
+    return get_credentials(sys, name, helpers)
 
 
 def _modify(sys: SystemContext | None, edit: Any) -> str:

@@ -156,8 +156,6 @@ class RegistryClient:
         self.upload_chunk_size = sys.docker_upload_chunk_size
         self._deadline = time.monotonic() + sys.command_timeout if sys.command_timeout else None
         self._timeout = httpx.Timeout(self.timeout)
-        if credentials is None:
-            credentials = credentials_for_reference(sys, f"{domain}/{path}" if path else domain)
         shared = session or session_from(sys)
         self._own_session: RegistrySession | None = None
         if shared is None:  # nobody handed one down: a private session, closed with this client
@@ -175,6 +173,9 @@ class RegistryClient:
                     code="registry-blocked",
                     context={"registry": domain, "file": self.registry.file, "prefix": self.registry.prefix},
                 )
+            if credentials is None:
+                credentials = credentials_for_reference(sys, f"{domain}/{path}" if path else domain,
+                                                        self.config.registries_conf.credential_helpers)
             skip_verify = self.registry.insecure if self.registry is not None else False
             if insecure is not None:
                 skip_verify = insecure

@@ -1,0 +1,64 @@
+"""registries.conf ``credential-helpers``: trustcopy asks the helpers skopeo asks, in its order.
+
+A fake ``docker-credential-fake`` on PATH knows alice's password for the htpasswd registry;
+no auth file has it. With ``credential-helpers = ["fake"]`` both tools read the image; with
+the default list (the auth files only) both are refused. The helper's answer never shows in
+the output.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from imagefactory import Layer, make_image, make_tar
+from registry_fixtures import USERS, RegistryServer, fast_sys, push_image
+
+pytestmark = pytest.mark.registry
+
+IMAGE = make_image([Layer(make_tar([("helped.txt", b"credentials from a helper\n")]))])
+
+
+def _env(tmp_path: Path, helpers: str) -> dict[str, str]:
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    helper = bindir / "docker-credential-fake"
+    helper.write_text("#!/bin/sh\nread host\ncase \"$host\" in 127.0.0.1:*) "
+                      f"echo '{{\"Username\":\"alice\",\"Secret\":\"{USERS['alice']}\"}}'; exit 0;; esac\n"
+                      "echo 'credentials not found in native keychain'; exit 1\n")
+    helper.chmod(0o755)
+    conf = tmp_path / "registries.conf"
+    conf.write_text(f"credential-helpers = {helpers}\n" if helpers else "")
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "XDG_CONFIG_HOME")}
+    (tmp_path / "run").mkdir(exist_ok=True)
+    env.update(PATH=f"{bindir}:{os.environ['PATH']}", HOME=str(home), XDG_RUNTIME_DIR=str(tmp_path / "run"))
+    return env
+
+
+def _inspect(tool: str, host: str, conf: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # --registries-conf: skopeo 1.9.3 does not read $CONTAINERS_REGISTRIES_CONF.
+    command = [sys.executable, "-m", "trustcopy"] if tool == "trustcopy" else ["skopeo"]
+    return subprocess.run([*command, "--registries-conf", str(conf), "inspect", "--raw", "--tls-verify=false",
+                           f"docker://{host}/helped/app:1"],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("tool", ["trustcopy", "skopeo"])
+@pytest.mark.parametrize(("helpers", "readable"), [('["fake"]', True), ('["containers-auth.json", "fake"]', True),
+                                                   ("", False), ('["containers-auth.json"]', False)])
+def test_the_listed_helpers_are_asked(htpasswd_registry: RegistryServer, tmp_path: Path, tool: str, helpers: str,
+                                      readable: bool) -> None:
+    push_image(htpasswd_registry.host, "helped/app:1", IMAGE,
+               fast_sys(docker_username="alice", docker_password=USERS["alice"]))
+    env = _env(tmp_path, helpers)
+    done = _inspect(tool, htpasswd_registry.host, tmp_path / "registries.conf", env)
+    assert (done.returncode == 0) is readable, done.stderr
+    if readable:
+        assert done.stdout.encode() == IMAGE.manifest
+    assert USERS["alice"] not in done.stdout + done.stderr
