@@ -178,7 +178,7 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
 
     def __init__(self, ref: DirReference, sys: SystemContext | None = None) -> None:
         self.reference = ref
-        self._target = ref.path
+        self._target = os.path.abspath(ref.path)  # "DIR/." and "DIR/" name DIR, which is renamed as a whole
         self._compression = LayerCompression.PRESERVE
         if sys is not None and sys.dest_compress:
             self._compression = LayerCompression.COMPRESS

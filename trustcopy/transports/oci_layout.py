@@ -388,7 +388,7 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
     def __init__(self, ref: OCIReference, sys: SystemContext) -> None:
         self.reference = ref
         self._init_no_signatures(f"{ref}: pushing signatures for OCI images is not supported")
-        self._target = ref.path
+        self._target = os.path.abspath(ref.path)  # "DIR/." and "DIR/" name DIR, which is renamed as a whole
         self._exists = os.path.lexists(self._target)
         if self._exists and (not os.path.isdir(self._target) or os.path.islink(self._target)):
             raise TransportError(f"{ref}: {self._target} exists and is not a directory",

@@ -138,6 +138,19 @@ def test_existing_image_directory_replaced_only_at_commit(tmp_path: Path) -> Non
     assert sorted(os.listdir(tmp_path)) == ["img"]
 
 
+@pytest.mark.parametrize("suffix", ["/.", "/"])
+def test_an_existing_directory_named_with_a_trailing_dot_or_slash(tmp_path: Path, suffix: str) -> None:
+    """``dir:out/.`` is ``dir:out`` (skopeo writes into it); the whole directory is swapped in."""
+    target = tmp_path / "out"
+    target.mkdir()
+    dest = TRANSPORT.parse_reference(str(target) + suffix).new_image_destination(SYS)
+    with dest:
+        dest.put_manifest(b'{"m": 1}')
+        dest.commit(b'{"m": 1}')
+    assert (target / "manifest.json").read_bytes() == b'{"m": 1}'
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
 def test_source_refuses_fifo_blob(tmp_path: Path) -> None:
     d = tmp_path / "img"
     d.mkdir()
