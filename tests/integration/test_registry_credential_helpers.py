@@ -3,11 +3,12 @@
 A fake ``docker-credential-fake`` on PATH knows alice's password for the htpasswd registry;
 no auth file has it. With ``credential-helpers = ["fake"]`` both tools read the image; with
 the default list (the auth files only) both are refused. The helper's answer never shows in
-the output.
+the output. ``login`` stores in the helper and ``logout`` erases from it, as skopeo's do.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -62,3 +63,34 @@ def test_the_listed_helpers_are_asked(htpasswd_registry: RegistryServer, tmp_pat
     if readable:
         assert done.stdout.encode() == IMAGE.manifest
     assert USERS["alice"] not in done.stdout + done.stderr
+
+
+FAKE_HELPER_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "credhelper"
+
+
+@pytest.mark.parametrize("tool", ["trustcopy", "skopeo"])
+def test_login_stores_in_the_helper_and_logout_erases_it(htpasswd_registry: RegistryServer, tmp_path: Path,
+                                                         tool: str) -> None:
+    host = htpasswd_registry.host
+    push_image(host, "helped/app:1", IMAGE, fast_sys(docker_username="alice", docker_password=USERS["alice"]))
+    env = _env(tmp_path, '["fake"]')
+    state = tmp_path / "helper-state.json"
+    env.update(PATH=f"{FAKE_HELPER_DIR}:{env['PATH']}", FAKE_HELPER_STATE=str(state))
+    conf = tmp_path / "registries.conf"
+    command = [sys.executable, "-m", "trustcopy"] if tool == "trustcopy" else ["skopeo"]
+    login = subprocess.run([*command, "--registries-conf", str(conf), "login", "--tls-verify=false", "--username",
+                            "alice", "--password-stdin", host], input=USERS["alice"], env=env, capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert login.returncode == 0, login.stderr
+    assert "Login Succeeded" in login.stdout
+    assert json.loads(state.read_text()) == {host: {"Username": "alice", "Secret": USERS["alice"]}}
+    assert not (tmp_path / "run" / "containers" / "auth.json").exists()
+    # Either tool reads what the other's login stored.
+    for reader in ("trustcopy", "skopeo"):
+        assert _inspect(reader, host, conf, env).returncode == 0
+    logout = subprocess.run([*command, "--registries-conf", str(conf), "logout", host], env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert logout.returncode == 0, logout.stderr
+    assert json.loads(state.read_text()) == {}
+    assert _inspect("trustcopy", host, conf, env).returncode == 1
+

@@ -106,6 +106,13 @@ def _login_context(opts: Any, kwargs: dict[str, Any]) -> Any:
     return sys_ctx
 
 
+def _credential_helpers(sys_ctx: Any) -> tuple[str, ...]:
+    """registries.conf's ``credential-helpers``: where login stores, logout erases, lookups read."""
+    from trustcopy.sysregistries import load_registries_conf
+
+    return load_registries_conf(sys_ctx.registries_conf).credential_helpers
+
+
 def check_auth(sys_ctx: Any, registry: str, username: str, password: str) -> None:
     """``GET /v2/`` with these credentials (through the token realm if the registry has one).
 
@@ -157,11 +164,12 @@ def _prompt(text: str, *, secret: bool) -> str:
 def login_cmd(ctx: click.Context, **kwargs: Any) -> None:
     """Login to a container registry on a specified server (credentials are checked first)."""
     opts = global_options(ctx, kwargs)
-    from trustcopy.transports.docker.authfile import get_credentials, primary_auth_file, set_credentials
+    from trustcopy.transports.docker.authfile import get_credentials, primary_auth_file, store_credentials
 
     key, registry = _registry_key(kwargs["registry"])
     sys_ctx = _login_context(opts, kwargs)
-    existing = get_credentials(sys_ctx, key)
+    helpers = _credential_helpers(sys_ctx)
+    existing = get_credentials(sys_ctx, key, helpers)
     if kwargs["get_login"]:
         if not existing.username:
             raise RegistryAuthError(f"not logged into {key}", code="not-logged-in")
@@ -198,7 +206,7 @@ def login_cmd(ctx: click.Context, **kwargs: Any) -> None:
                                 context=exc.context) from exc
     except TrustcopyError as exc:
         raise exc.rewrapped(f'authenticating creds for "{key}": {exc.message}') from exc
-    path = set_credentials(sys_ctx, key, username, password)
+    path = store_credentials(sys_ctx, key, username, password, helpers)
     if kwargs["verbose"]:
         click.echo(f"Used: {path or primary_auth_file(sys_ctx)}")
     click.echo("Login Succeeded!")
@@ -221,9 +229,9 @@ def logout_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
     from trustcopy.transports.docker.authfile import (
         auth_file_paths,
+        erase_all_credentials,
+        erase_credentials,
         find_in_file,
-        remove_all_credentials,
-        remove_credentials,
     )
 
     if kwargs["authfile"] and not os.path.exists(kwargs["authfile"]):
@@ -232,13 +240,13 @@ def logout_cmd(ctx: click.Context, **kwargs: Any) -> None:
     if kwargs["all_"]:
         if kwargs["registry"]:
             raise UsageError("--all takes no arguments")
-        remove_all_credentials(sys_ctx)
+        erase_all_credentials(sys_ctx, _credential_helpers(sys_ctx))
         click.echo("Removed login credentials for all registries")
         return
     if not kwargs["registry"]:
         raise UsageError("please provide a registry to log out from")
     key, _registry = _registry_key(kwargs["registry"])
-    if remove_credentials(sys_ctx, key):
+    if erase_credentials(sys_ctx, key, _credential_helpers(sys_ctx)):
         click.echo(f"Removed login credentials for {key}")
         return
     for auth_path in auth_file_paths(sys_ctx)[1:]:

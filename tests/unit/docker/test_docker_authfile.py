@@ -249,3 +249,49 @@ def test_credentials_for_reference_flags_win_over_helpers(home: Path, helpers_on
     flags = SystemContext(docker_username="u", docker_password="p")
     assert authfile.credentials_for_reference(flags, "reg.example/a", ("ecr",)) == Credentials("u", "p")
     assert authfile.credentials_for_reference(SystemContext(docker_no_creds=True), "reg.example/a", ("ecr",)).anonymous
+
+
+# -- login/logout through the credential helpers -------------------------------------------------------
+
+FAKE_HELPER_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "credhelper"
+
+
+@pytest.fixture
+def fake_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``docker-credential-fake`` on PATH; returns the JSON file it keeps its credentials in."""
+    state = tmp_path / "helper-state.json"
+    monkeypatch.setenv("FAKE_HELPER_STATE", str(state))
+    monkeypatch.setenv("PATH", f"{FAKE_HELPER_DIR}:{os.environ['PATH']}")
+    return state
+
+
+def test_login_stores_in_the_first_helper_that_takes_them(home: Path, tmp_path: Path, fake_helper: Path) -> None:
+    assert authfile.store_credentials(None, "reg.example", "u", "p", ("fake",)) == "credential helper: fake"
+    assert json.loads(fake_helper.read_text()) == {"reg.example": {"Username": "u", "Secret": "p"}}
+    assert authfile.get_credentials(None, "reg.example/app", ("fake",)) == Credentials("u", "p")
+    assert not (tmp_path / "run" / "containers" / "auth.json").exists()  # the auth file was not the first
+    # A helper cannot hold a namespace: the next in the list (the auth file) takes it.
+    path = authfile.store_credentials(None, "reg.example/team", "t", "q", ("fake", "containers-auth.json"))
+    assert path == str(tmp_path / "run" / "containers" / "auth.json")
+    with pytest.raises(ConfigError, match=r"cannot store credentials for a namespace \(reg\.example/team\)"):
+        authfile.store_credentials(None, "reg.example/team", "t", "q", ("fake",))
+
+
+def test_logout_erases_from_every_helper(home: Path, tmp_path: Path, fake_helper: Path) -> None:
+    both = ("fake", "containers-auth.json")
+    authfile.store_credentials(None, "reg.example", "u", "p", ("fake",))
+    authfile.store_credentials(None, "reg.example", "v", "q", ("containers-auth.json",))
+    assert authfile.erase_credentials(None, "reg.example", both)
+    assert json.loads(fake_helper.read_text()) == {}
+    assert authfile.get_credentials(None, "reg.example", both).anonymous
+    assert not authfile.erase_credentials(None, "reg.example", both)  # not logged in anywhere now
+
+
+def test_logout_all_empties_the_auth_file_and_each_helper(home: Path, tmp_path: Path, fake_helper: Path) -> None:
+    for host in ("a.example", "b.example"):
+        authfile.store_credentials(None, host, "u", "p", ("fake",))
+    authfile.store_credentials(None, "c.example", "u", "p", ())
+    where = authfile.erase_all_credentials(None, ("fake", "containers-auth.json"))
+    assert where == f"credential helper: fake, {tmp_path / 'run' / 'containers' / 'auth.json'}"
+    assert json.loads(fake_helper.read_text()) == {}
+    assert authfile.get_credentials(None, "c.example", ()).anonymous

@@ -188,8 +188,13 @@ def _decode_entry(path: str, key: str, entry: Any) -> Credentials | None:
     return Credentials(username=user, password=password.strip("\x00"), identity_token=identity)
 
 
-def _from_helper(helper: str, registry: str) -> Credentials | None:
-    """Ask ``docker-credential-HELPER get`` for ``registry``'s credentials."""
+def _run_helper(helper: str, action: str, data: bytes) -> bytes | None:
+    """``docker-credential-HELPER ACTION`` with ``data`` on stdin: its output, or None for "not found".
+
+    Raises:
+        ConfigError: a bad name, a helper missing, stalled or failing (never quoting what it
+            printed: it may echo a secret).
+    """
     if not helper or "/" in helper or helper.startswith("."):
         raise ConfigError(f"invalid credential helper name {helper!r}")
     program = f"docker-credential-{helper}"
@@ -197,7 +202,7 @@ def _from_helper(helper: str, registry: str) -> Credentials | None:
 
     try:
         proc = subprocess.run(
-            [program, "get"], input=registry.encode(), capture_output=True, timeout=_CRED_HELPER_TIMEOUT, check=False,
+            [program, action], input=data, capture_output=True, timeout=_CRED_HELPER_TIMEOUT, check=False,
         )
     except FileNotFoundError:
         raise ConfigError(f"credential helper {program} is not installed") from None
@@ -208,6 +213,15 @@ def _from_helper(helper: str, registry: str) -> Credentials | None:
         if b"credentials not found" in out.lower() or b"credentials not found" in proc.stderr.lower():
             return None
         raise ConfigError(f"credential helper {program} failed (exit status {proc.returncode})")
+    return out
+
+
+def _from_helper(helper: str, registry: str) -> Credentials | None:
+    """Ask ``docker-credential-HELPER get`` for ``registry``'s credentials."""
+    program = f"docker-credential-{helper}"
+    out = _run_helper(helper, "get", registry.encode())
+    if out is None:
+        return None
     try:
         doc = json.loads(out)
         user, secret = doc["Username"], doc["Secret"]
@@ -377,3 +391,86 @@ def remove_all_credentials(sys: SystemContext | None) -> str:
         return True
 
     return _modify(sys, edit)
+
+
+def _external_key(helper: str, key: str) -> str:
+    """The registry host a helper stores ``key`` under; helpers know no namespaces (as c/i)."""
+    if "/" in key:
+        raise ConfigError(f"credential helper docker-credential-{helper} cannot store credentials for a "
+                          f"namespace ({key}): log into the registry host instead")
+    return key
+
+
+def store_credentials(sys: SystemContext | None, key: str, username: str, password: str,
+                      helpers: tuple[str, ...] = ()) -> str:
+    """``login``: store in the first of registries.conf's ``credential-helpers`` that takes them.
+
+    ``containers-auth.json`` (the default) is the primary auth file; another NAME is
+    ``docker-credential-NAME store``. Returns where they went (a path, or "credential
+    helper: NAME"), as skopeo reports it.
+
+    Raises:
+        ConfigError: no helper took them (every failure named).
+    """
+    validate_key(key)
+    failures: list[ConfigError] = []
+    for helper in helpers or (AUTH_FILES_HELPER,):
+        try:
+            if helper == AUTH_FILES_HELPER:
+                return set_credentials(sys, key, username, password)
+            payload = json.dumps({"ServerURL": _external_key(helper, key), "Username": username, "Secret": password})
+            _run_helper(helper, "store", payload.encode())
+            return f"credential helper: {helper}"
+        except ConfigError as exc:
+            failures.append(exc)
+    if len(failures) == 1:
+        raise failures[0]
+    raise ConfigError("errors storing credentials for " + key + ": " + "; ".join(f.message for f in failures))
+
+
+def erase_credentials(sys: SystemContext | None, key: str, helpers: tuple[str, ...] = ()) -> bool:
+    """``logout``: remove ``key`` from every listed helper; whether any of them had it.
+
+    Raises:
+        ConfigError: a helper failed (other than "not found").
+    """
+    validate_key(key)
+    found = False
+    failures: list[ConfigError] = []
+    for helper in helpers or (AUTH_FILES_HELPER,):
+        try:
+            if helper == AUTH_FILES_HELPER:
+                found = remove_credentials(sys, key) or found
+            elif "/" not in key:  # a namespace is never in a helper (c/i skips it the same way)
+                found = _run_helper(helper, "erase", key.encode()) is not None or found
+        except ConfigError as exc:
+            failures.append(exc)
+    if failures:
+        raise failures[0] if len(failures) == 1 else ConfigError(
+            "errors removing credentials for " + key + ": " + "; ".join(f.message for f in failures))
+    return found
+
+
+def erase_all_credentials(sys: SystemContext | None, helpers: tuple[str, ...] = ()) -> str:
+    """``logout --all``: empty the auth file and erase what each listed helper holds; describe where.
+
+    Raises:
+        ConfigError: a helper failed, or listed something that is not a JSON object.
+    """
+    places: list[str] = []
+    for helper in helpers or (AUTH_FILES_HELPER,):
+        if helper == AUTH_FILES_HELPER:
+            places.append(remove_all_credentials(sys))
+            continue
+        listed = _run_helper(helper, "list", b"") or b"{}"
+        try:
+            servers = json.loads(listed)
+        except ValueError:
+            servers = None
+        if not isinstance(servers, dict):
+            raise ConfigError(f"credential helper docker-credential-{helper} listed malformed output")
+        for server in servers:
+            _run_helper(helper, "erase", str(server).encode())
+        places.append(f"credential helper: {helper}")
+    return ", ".join(places)
+
