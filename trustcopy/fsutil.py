@@ -336,8 +336,7 @@ def replace_contents(staged: str, target: str, *, last: str) -> None:
     entries are left to their owners.
     """
     incoming = set(os.listdir(staged))
-    with contextlib.suppress(FileNotFoundError):
-        remove_tree(os.path.join(target, last))
+    remove_tree(os.path.join(target, last))
     for name in os.listdir(target):
         if name not in incoming and not is_staging_name(name):
             remove_tree(os.path.join(target, name))

@@ -334,7 +334,7 @@ def _check_ignored(doc: Mapping[str, Any], file: str) -> None:
             raise _invalid(file, "unqualified-search-registries",
                            f"invalid entry {entry!r}: must be a registry host[:port], without a path")
     for helper in doc.get("credential-helpers") or []:
-        if not helper or "/" in helper or helper.startswith("."):
+        if not is_valid_helper_name(helper):
             raise _invalid(file, "credential-helpers", f"invalid credential helper name {helper!r}")
     mode = doc.get("short-name-mode")
     if mode not in (None, *SHORT_NAME_MODES):
@@ -345,6 +345,11 @@ def _check_ignored(doc: Mapping[str, Any], file: str) -> None:
                 if problem]
     if problems:  # all of them at once, as containers/image reports them
         raise _invalid(file, "aliases", "; ".join(problems))
+
+
+def is_valid_helper_name(name: str) -> bool:
+    """A NAME that runs ``docker-credential-NAME`` from PATH, never a path (``../x``, ``.hidden``)."""
+    return bool(name) and "/" not in name and not name.startswith(".")
 
 
 #: ``short-name-mode`` values (``""``: the default, ``enforcing``).

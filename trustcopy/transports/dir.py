@@ -200,7 +200,7 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
             raise TransportError(
                 f"{self.reference}: {t} exists and is not a directory", code="destination-not-a-directory"
             )
-        if not any(not is_staging_name(name) for name in os.listdir(t)):
+        if all(is_staging_name(name) for name in os.listdir(t)):
             return  # empty, but for hidden staging (ours, or one a killed copy left)
         version = os.path.join(t, "version")
         try:

@@ -295,3 +295,19 @@ def test_logout_all_empties_the_auth_file_and_each_helper(home: Path, tmp_path: 
     assert where == f"credential helper: fake, {tmp_path / 'run' / 'containers' / 'auth.json'}"
     assert json.loads(fake_helper.read_text()) == {}
     assert authfile.get_credentials(None, "c.example", ()).anonymous
+
+
+def test_helper_failures_in_login_and_logout_are_named(home: Path, tmp_path: Path, fake_helper: Path,
+                                                       helpers_on_path: Path) -> None:
+    """``broken`` exits 3 on everything; a failure is never taken for "not logged in"."""
+    with pytest.raises(ConfigError, match=r"errors storing credentials for reg\.example: .*broken.*missing"):
+        authfile.store_credentials(None, "reg.example", "u", "p", ("broken", "missing"))
+    authfile.store_credentials(None, "reg.example", "u", "p", ("fake",))
+    with pytest.raises(ConfigError, match="docker-credential-broken failed"):
+        authfile.erase_credentials(None, "reg.example", ("fake", "broken"))
+    assert json.loads(fake_helper.read_text()) == {}  # the helper that works was still emptied
+    _helper(helpers_on_path, "badlist", "echo 'not json'\n")
+    with pytest.raises(ConfigError, match="docker-credential-badlist listed malformed output"):
+        authfile.erase_all_credentials(None, ("badlist",))
+    with pytest.raises(ConfigError, match=r"invalid credential helper name '\.\./x'"):
+        authfile.store_credentials(None, "reg.example", "u", "p", ("../x",))

@@ -195,7 +195,9 @@ def _run_helper(helper: str, action: str, data: bytes) -> bytes | None:
         ConfigError: a bad name, a helper missing, stalled or failing (never quoting what it
             printed: it may echo a secret).
     """
-    if not helper or "/" in helper or helper.startswith("."):
+    from trustcopy.sysregistries.load import is_valid_helper_name
+
+    if not is_valid_helper_name(helper):
         raise ConfigError(f"invalid credential helper name {helper!r}")
     program = f"docker-credential-{helper}"
     import subprocess  # only for credential helpers: a costly import every copy would pay
@@ -269,6 +271,13 @@ def _from_auth_files(sys: SystemContext | None, key: str) -> Credentials | None:
     return None
 
 
+def _combined(failures: list[ConfigError], doing: str, key: str) -> ConfigError:
+    """The one error of a helper list that failed: the only failure, or all of them named (as c/i)."""
+    if len(failures) == 1:
+        return failures[0]
+    return ConfigError(f"errors {doing} credentials for {key}: " + "; ".join(f.message for f in failures))
+
+
 def get_credentials(sys: SystemContext | None, key: str, helpers: tuple[str, ...] = ()) -> Credentials:
     """Credentials for ``key`` (``host[:port][/path]``); anonymous if none.
 
@@ -294,11 +303,8 @@ def get_credentials(sys: SystemContext | None, key: str, helpers: tuple[str, ...
             for failure in failures:
                 log.warning("looking up credentials for %s: %s; using %s", key, failure.message, helper)
             return creds
-    if len(failures) == 1:
-        raise failures[0]
     if failures:
-        raise ConfigError("errors looking up credentials for " + key + ": "
-                          + "; ".join(f.message for f in failures))
+        raise _combined(failures, "looking up", key)
     log.debug("no credentials for %s found", key)
     return Credentials()
 
@@ -423,9 +429,7 @@ def store_credentials(sys: SystemContext | None, key: str, username: str, passwo
             return f"credential helper: {helper}"
         except ConfigError as exc:
             failures.append(exc)
-    if len(failures) == 1:
-        raise failures[0]
-    raise ConfigError("errors storing credentials for " + key + ": " + "; ".join(f.message for f in failures))
+    raise _combined(failures, "storing", key)
 
 
 def erase_credentials(sys: SystemContext | None, key: str, helpers: tuple[str, ...] = ()) -> bool:
@@ -446,8 +450,7 @@ def erase_credentials(sys: SystemContext | None, key: str, helpers: tuple[str, .
         except ConfigError as exc:
             failures.append(exc)
     if failures:
-        raise failures[0] if len(failures) == 1 else ConfigError(
-            "errors removing credentials for " + key + ": " + "; ".join(f.message for f in failures))
+        raise _combined(failures, "removing", key)
     return found
 
 
