@@ -116,10 +116,8 @@ def read_file_at_most(path: str, limit: int, what: str | None = None, *, allow_f
     try:
         st = os.fstat(fd)
         if allow_fifo and stat.S_ISFIFO(st.st_mode):
-            os.set_blocking(fd, True)
-            with os.fdopen(fd, "rb", closefd=True) as f:
-                fd = -1
-                return read_at_most(f, limit, label)
+            fifo, fd = fd, -1  # _read_fifo closes it
+            return _read_fifo(fifo, limit, label)
         if not stat.S_ISREG(st.st_mode):
             raise LimitExceededError(
                 f"{label} is not a regular file", code="not-a-regular-file", context={"path": path}
@@ -135,6 +133,50 @@ def read_file_at_most(path: str, limit: int, what: str | None = None, *, allow_f
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+#: How long a named pipe the user gave us may stay silent before we give up: long enough
+#: for a writer started beside us (``mkfifo p; gen > p & trustcopy --policy p``) to begin,
+#: short enough that a pipe nobody writes to fails a CI job instead of hanging it.
+FIFO_STALL_SECONDS = 10.0
+
+
+def _read_fifo(fd: int, limit: int, label: str) -> bytes:
+    """Read a pipe to its end, waiting for a writer that comes late, but not for ever.
+
+    Opened without blocking (so that opening never hangs), a pipe with no writer yet
+    reads as empty at once: ``mkfifo p; (sleep 1; gen > p) &`` would be read as an empty
+    file. Polling instead waits until data or the writer's close arrive. ``fd`` is
+    closed on return.
+    """
+    import os
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            if not poller.poll(int(FIFO_STALL_SECONDS * 1000)):
+                raise LimitExceededError(
+                    f"{label} is a pipe that gave no data for {FIFO_STALL_SECONDS:g} seconds (no writer?)",
+                    code="pipe-stalled", context={"what": label},
+                )
+            try:
+                chunk = os.read(fd, min(1 << 16, limit + 1 - total))
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return b"".join(chunks)  # the writer closed its end
+            total += len(chunk)
+            if total > limit:
+                raise LimitExceededError(
+                    f"{label} is larger than the {limit} bytes accepted", context={"what": label, "limit": limit}
+                )
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 #: Deepest nesting of arrays and objects accepted in any JSON document we read. Real

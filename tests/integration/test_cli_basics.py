@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,19 @@ def test_policy_from_a_pipe_like_process_substitution(tmp_path: Path) -> None:
     script = (f'{sys.executable} -m trustcopy --policy <(echo \'{{"default":[{{"type":"insecureAcceptAnything"}}]}}\') '
               f'copy -q dir:{tmp_path}/src dir:{tmp_path}/out')
     r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_policy_from_a_named_pipe_whose_writer_starts_late(tmp_path: Path) -> None:
+    """``mkfifo p; (slow-generator > p) & trustcopy --policy p``: the read waits for the writer."""
+    write_dir(example_image(), str(tmp_path / "src"))
+    fifo = tmp_path / "policy.pipe"
+    os.mkfifo(fifo)
+    script = (f"(sleep 0.5; echo '{{\"default\":[{{\"type\":\"insecureAcceptAnything\"}}]}}' > {fifo}) & "
+              f"{sys.executable} -m trustcopy --policy {fifo} copy -q dir:{tmp_path}/src dir:{tmp_path}/out; "
+              "status=$?; wait; exit $status")
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False, timeout=60)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out" / "manifest.json").exists()
 

@@ -312,6 +312,8 @@ def parse_policy(data: bytes | str, *, source: str | None = None, transports: Tr
     except LimitExceededError as exc:
         raise PolicyError(exc.message, context={"file": source}) from None
     except json.JSONDecodeError as exc:
+        if not exc.doc.strip(" \t\r\n"):  # JSON's whitespace only
+            raise PolicyError(f"{where}: the file is empty", context={"file": source}) from None
         detail = "unexpected data after the JSON value" if exc.msg == "Extra data" else exc.msg
         raise PolicyError(f"{where}: line {exc.lineno} column {exc.colno}: {detail}",
                           context={"file": source, "line": exc.lineno, "column": exc.colno}) from None

@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trustcopy.errors import ConfigError, InvalidReferenceError
+from trustcopy.errors import ConfigError, InvalidReferenceError, LimitExceededError
 from trustcopy.lazy import dataclass
 from trustcopy.limits import MiB, read_file_at_most
 from trustcopy.reference import is_valid_domain, parse_named, split_reference
@@ -172,13 +172,18 @@ def _read(path: str, *, must_exist: bool, allow_fifo: bool = False) -> bytes | N
     try:
         if allow_fifo and _is_null_device(path):
             return b""  # ``--registries-conf /dev/null``: no configuration, as skopeo reads it
-        data = read_file_at_most(path, MAX_REGISTRIES_CONF_FILE, f"registries configuration {path}",
-                                 allow_fifo=allow_fifo)
+        try:
+            data = read_file_at_most(path, MAX_REGISTRIES_CONF_FILE, f"registries configuration {path}",
+                                     allow_fifo=allow_fifo)
+        except LimitExceededError as exc:
+            if exc.code != "pipe-stalled":
+                raise
+            raise ConfigError(exc.message, code="config-unreadable", context={"file": path}) from None
         if allow_fifo and not data and stat.S_ISFIFO(os.stat(path).st_mode):
-            # A pipe whose writer is not there (yet) reads as empty, and an empty file is a
-            # valid configuration: its [[registry]] rules (``blocked`` ones too) would be
-            # silently dropped. Refused instead (fail closed).
-            raise ConfigError(f"registries configuration {path} is a pipe that gave no data (no writer?)",
+            # A writer that closes the pipe without writing gives an empty read, and an empty
+            # file is a valid configuration: its [[registry]] rules (``blocked`` ones too)
+            # would be silently dropped. Refused instead (fail closed).
+            raise ConfigError(f"registries configuration {path} is a pipe that gave no data",
                               code="config-unreadable", context={"file": path})
         return data
     except FileNotFoundError:

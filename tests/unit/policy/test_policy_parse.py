@@ -81,7 +81,7 @@ def test_error_context_has_json_pointer() -> None:
     [
         (b'\xef\xbb\xbf{"default":[{"type":"reject"}]}', "byte-order mark"),
         (b'{"default":[{"type":"reject"}],"transports":{"dir":{"/\xff":[]}}}', "not valid UTF-8"),
-        (b"", "line 1 column 1"),
+        (b"", "the file is empty"),
         (b'{"default":[{"type":"reject"}],"transports":{"dir":{"/\\ud800":[{"type":"reject"}]}}}', "lone surrogate"),
         (b"[" * 100000, "invalid policy"),
     ],
@@ -109,12 +109,25 @@ def test_policy_without_read_permission_is_an_error(tmp_path: Path) -> None:
         load_policy(path)
 
 
-def test_fifo_policy_without_writer_is_refused_without_blocking(tmp_path: Path) -> None:
-    """A pipe is accepted (``--policy <(…)``), but one nobody writes to reads as empty: refused."""
+def test_fifo_policy_without_writer_is_refused_without_blocking_for_ever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipe is accepted (``--policy <(…)``); one nobody writes to fails after the stall time."""
+    from trustcopy import limits
+
+    monkeypatch.setattr(limits, "FIFO_STALL_SECONDS", 0.2)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    with pytest.raises(PolicyError):
+    with pytest.raises(PolicyError, match=r'cannot read policy ".*fifo": .* pipe that gave no data'):
         load_policy(fifo)
+
+
+@pytest.mark.parametrize("text", ["", " \n\t\r\n"])
+def test_an_empty_policy_file_says_so(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text(text)
+    with pytest.raises(PolicyError, match=r'invalid policy in ".*policy\.json": the file is empty$'):
+        load_policy(path)
 
 
 def test_device_policy_is_refused(tmp_path: Path) -> None:

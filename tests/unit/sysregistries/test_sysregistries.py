@@ -715,16 +715,47 @@ def test_a_drop_in_that_is_a_pipe_is_refused_not_read(tmp_path: Path) -> None:
         load_registries_conf(str(conf), home=str(tmp_path / "home"), system_dir=str(dropins))
 
 
-def test_a_named_pipe_without_a_writer_is_refused_not_read_as_an_empty_configuration(tmp_path: Path) -> None:
+def test_a_named_pipe_without_a_writer_is_refused_not_read_as_an_empty_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Empty is a valid registries.conf: read from a pipe nobody writes, it would drop every rule
-    (``blocked`` ones too). The command fails instead, at once (no waiting for a writer)."""
+    (``blocked`` ones too). The command fails instead, after the stall time (never a hang)."""
     import os
 
+    from trustcopy import limits
+
+    monkeypatch.setattr(limits, "FIFO_STALL_SECONDS", 0.2)
     fifo = tmp_path / "nobody-writes.conf"
     os.mkfifo(fifo)
-    with pytest.raises(ConfigError, match="is a pipe that gave no data") as info:
+    with pytest.raises(ConfigError, match=r"is a pipe that gave no data for 0\.2 seconds") as info:
         load_registries_conf(str(fifo), home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
     assert info.value.code == "config-unreadable"
+
+
+def test_a_named_pipe_closed_empty_is_refused_and_a_late_writer_is_read(tmp_path: Path) -> None:
+    import os
+    import threading
+    import time
+
+    fifo = tmp_path / "late.conf"
+    os.mkfifo(fifo)
+
+    def write(data: bytes) -> None:
+        time.sleep(0.3)
+        with open(fifo, "wb") as f:  # the reader is open by then: does not block
+            f.write(data)
+
+    empty = threading.Thread(target=write, args=(b"",), daemon=True)
+    empty.start()
+    with pytest.raises(ConfigError, match=r"late\.conf is a pipe that gave no data$"):
+        load_registries_conf(str(fifo), home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
+    empty.join(5)
+    late = threading.Thread(target=write, args=(b'[[registry]]\nlocation = "blocked.example"\nblocked = true\n',),
+                            daemon=True)
+    late.start()
+    conf = load_registries_conf(str(fifo), home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
+    late.join(5)
+    assert [r.location for r in conf.registries] == ["blocked.example"]
 
 
 def test_the_null_device_named_explicitly_is_no_configuration_and_other_devices_are_refused(tmp_path: Path) -> None:
