@@ -183,10 +183,11 @@ class HTTPOptions:
         """An httpx client with these settings (the caller closes it)."""
         import httpx
 
-        from trustcopy.proxies import direct_mounts
+        from trustcopy.proxies import routing_transport
 
-        return httpx.Client(verify=self.context(), timeout=httpx.Timeout(self.timeout), follow_redirects=False,
-                            mounts=direct_mounts())
+        context = self.context()
+        transport = routing_transport(lambda proxy: httpx.HTTPTransport(verify=context, proxy=proxy))
+        return httpx.Client(transport=transport, timeout=httpx.Timeout(self.timeout), follow_redirects=False)
 
     def context(self) -> ssl.SSLContext:
         """The TLS context: ``ssl_context``, else the system store (+ ``ca_file``) and client certificate.

@@ -188,8 +188,12 @@ def new_client(sys: SystemContext, what: str) -> Any:
         if not path:
             raise TransportError(f"{what}: invalid daemon host {host!r}", code="daemon-host-invalid")
         return httpx.Client(transport=httpx.HTTPTransport(uds=path), base_url="http://docker", timeout=timeout)
+    from trustcopy.proxies import routing_transport
+
     if parsed.scheme == "http":
-        return httpx.Client(base_url=f"http://{parsed.netloc}", timeout=timeout)
+        # The proxy variables apply to a daemon over TCP, as in Docker's Go client (trustcopy.proxies).
+        return httpx.Client(transport=routing_transport(lambda proxy: httpx.HTTPTransport(proxy=proxy)),
+                            base_url=f"http://{parsed.netloc}", timeout=timeout)
     if parsed.scheme in ("tcp", "https"):
         import ssl
 
@@ -205,7 +209,8 @@ def new_client(sys: SystemContext, what: str) -> Any:
         if not sys.docker_tls_verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-        return httpx.Client(base_url=f"https://{parsed.netloc}", verify=ctx, timeout=timeout)
+        return httpx.Client(transport=routing_transport(lambda proxy: httpx.HTTPTransport(verify=ctx, proxy=proxy)),
+                            base_url=f"https://{parsed.netloc}", timeout=timeout)
     raise TransportError(f"{what}: unsupported daemon host {host!r} (use unix://, tcp://, http:// or https://)",
                          code="daemon-host-invalid")
 

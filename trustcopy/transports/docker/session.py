@@ -400,16 +400,15 @@ def _new_http_client(context: ssl.SSLContext, read_size: int) -> httpx.Client:
     """One pool: requests carry their own timeouts, redirects are followed by hand, no cookies."""
     import httpx
 
-    from trustcopy.proxies import direct_mounts
+    from trustcopy.proxies import routing_transport
     from trustcopy.transports.docker.auth import USER_AGENT
 
     _set_socket_read_size(read_size)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
     return httpx.Client(
-        # The proxy variables apply, but not to localhost and loopback, as in Go (trustcopy.proxies).
-        mounts=direct_mounts(),
-        verify=context,
+        # The proxy variables apply as Go applies them (trustcopy.proxies), to each request.
+        transport=routing_transport(lambda proxy: httpx.HTTPTransport(verify=context, limits=limits, proxy=proxy)),
         timeout=httpx.Timeout(60.0),  # a fallback only: every request carries the client's own timeout
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT, "Docker-Distribution-API-Version": "registry/2.0"},
         cookies=_no_cookie_jar(),
