@@ -194,3 +194,37 @@ def test_blocked_primary_is_still_pulled_through_its_mirror(env: Env, plain_regi
     conf(env, mirrored(a, b).replace("insecure = true\n[[registry.mirror]]", "blocked = true\n[[registry.mirror]]", 1))
     results = pull_with_both(env, f"docker://{a}/ns/app:1")
     assert [r[:2] for r in results.values()] == [(0, IMAGE.manifest)] * 2, results
+
+
+# -- registries.d lookaside URLs, checked when an endpoint is opened -----------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["file:///tmp/x%zz", "http://h/x%"])
+def test_an_unusable_lookaside_url_fails_inspect_and_copy_naming_the_file(env: Env, plain_registry: RegistryServer,
+                                                                          url: str) -> None:
+    """containers/image works the lookaside store out when it opens an endpoint: even ``inspect``,
+    which reads no signature, fails on a URL Go's url.Parse refuses."""
+    a = plain_registry.host
+    push_signed(env, a, "ns/app:1", f"{a}/ns/app:1")
+    env.registries_d({a: {"lookaside": url}})
+    for command in (["inspect", "--tls-verify=false"], ["copy", "-q", "--src-tls-verify=false"]):
+        results = {tool: env.run(tool, *command, f"docker://{a}/ns/app:1",
+                                 *([f"dir:{env.tmp}/out-{tool}"] if command[0] == "copy" else []), conf=False)
+                   for tool in TOOLS}
+        assert [r.returncode for r in results.values()] == [1, 1], results
+        err = results["trustcopy"].stderr
+        assert "error[lookaside-url-invalid]" in err and "invalid URL escape" in err, err
+        assert f"{env.regd}/test.yaml" in err, err
+        assert not (env.tmp / "out-trustcopy").exists()
+
+
+def test_a_mirror_whose_lookaside_url_is_unusable_is_skipped(env: Env, plain_registry: RegistryServer,
+                                                             second_plain_registry: RegistryServer) -> None:
+    a, b = plain_registry.host, second_plain_registry.host
+    env.store("store-a", a)
+    push_signed(env, a, "ns/app:1", f"{a}/ns/app:1")
+    push_signed(env, b, "ns/app:1", f"{a}/ns/app:1")
+    env.registries_d({**env.sections, b: {"lookaside": "file:///tmp/x%zz"}})
+    conf(env, mirrored(a, b))
+    results = pull_with_both(env, f"docker://{a}/ns/app:1", signed_by_policy(env.tmp / "p.json", f"{a}/ns"))
+    assert [r[:2] for r in results.values()] == [(0, IMAGE.manifest)] * 2, results

@@ -68,6 +68,13 @@ SUPPORTED_SCHEMES = ("file", "http", "https")
 WRITE_HINT = "configure a lookaside-staging: file:///… location in registries.d for writing"
 
 
+def _has_bad_escape(text: str) -> bool:
+    """Whether a ``%`` in ``text`` does not start an escape (Go's url.Parse refuses such a URL)."""
+    import re
+
+    return "%" in text and re.search(r"%(?![0-9A-Fa-f]{2})", text) is not None
+
+
 @dataclass(frozen=True)
 class LookasideLocation:
     """Where one repository's signatures live in one store.
@@ -97,6 +104,10 @@ class LookasideLocation:
             parts = urlsplit(self.base_url)
         except ValueError as exc:
             raise self._bad(f"invalid lookaside URL {redact_url(self.base_url)!r}{origin}: {exc}") from None
+        if _has_bad_escape(parts.netloc + parts.path + parts.fragment):  # the query aside, as in Go
+            # As Go's url.Parse refuses it: "%zz" would otherwise name a file skopeo never reads.
+            raise self._bad(f"invalid lookaside URL {redact_url(self.base_url)!r}{origin}: "
+                            "invalid URL escape ('%' not followed by two hex digits)")
         if parts.scheme not in SUPPORTED_SCHEMES:
             raise self._bad(
                 f"unsupported scheme in lookaside URL {redact_url(self.base_url)!r}{origin}: "

@@ -241,7 +241,9 @@ def test_unreadable_path_component_is_an_error_not_the_end(store: LookasideLocat
 # -- locations --------------------------------------------------------------------------------------------
 
 BAD_URLS = ["ftp://x/y", "", "relative/path", "/abs/without/scheme", "file://host/path", "file:relative",
-            "http:///nohost", "s3://bucket/x", ":emptyscheme"]
+            "http:///nohost", "s3://bucket/x", ":emptyscheme",
+            # Go's url.Parse: "invalid URL escape" (skopeo refuses these too)
+            "file:///tmp/x%zz", "http://h/x%", "https://h/%4/x", "http://h/x#%g0"]
 
 
 @pytest.mark.parametrize("bad", BAD_URLS)
@@ -252,7 +254,8 @@ def test_unusable_store_urls_are_refused_naming_the_origin(bad: str) -> None:
     assert "/etc/containers/registries.d/x.yaml" in exc.value.message
 
 
-@pytest.mark.parametrize("good", ["file:///abs", "file:/abs", "file://localhost/abs", "http://h/x", "https://h:5/x/"])
+@pytest.mark.parametrize("good", ["file:///abs", "file:/abs", "file://localhost/abs", "http://h/x", "https://h:5/x/",
+                                  "file:///a%20b"])
 def test_usable_store_urls(good: str) -> None:
     assert LookasideLocation(good, "ns/app").repository_url.endswith("/ns/app")
 

@@ -158,6 +158,7 @@ class DockerImageSource(ImageSource):
         if len(sources) == 1:  # no mirror: nothing to try, the manifest is read when asked for
             only = sources[0]
             ref = only.reference
+            self._check_lookaside(ref)
             client = RegistryClient(self._endpoint_sys(sys, ref), ref.domain, ref.path, "pull", session=session,
                                     insecure=only.endpoint.insecure)
             return client, ref
@@ -166,6 +167,7 @@ class DockerImageSource(ImageSource):
             ref = source.reference
             log.debug("trying to access %s%s", ref, " (mirror)" if source.mirror else "")
             try:
+                self._check_lookaside(ref)
                 client = RegistryClient(self._endpoint_sys(sys, ref), ref.domain, ref.path, "pull",
                                         session=session, insecure=source.endpoint.insecure)
             except TrustcopyError as exc:
@@ -183,6 +185,18 @@ class DockerImageSource(ImageSource):
         primary_ref, primary = failures[-1]
         mirrors = "; ".join(f"[{ref}: {exc.message}]" for ref, exc in failures[:-1])
         raise primary.rewrapped(f"(mirrors also failed: {mirrors}): {primary_ref}: {primary.message}") from primary
+
+    def _check_lookaside(self, physical: DockerReference) -> None:
+        """Refuse an endpoint whose registries.d lookaside URL is unusable, before any request.
+
+        containers/image works out the lookaside store when it opens an endpoint, so every
+        command that reads an image (``inspect`` and ``copy`` alike) fails on a bad URL, and
+        a mirror with one is skipped like an unreachable mirror.
+
+        Raises:
+            ConfigError: the URL is unusable (code ``lookaside-url-invalid``), naming the file.
+        """
+        self.registry_config.lookaside(physical, write=False)
 
     def _endpoint_sys(self, sys: SystemContext, physical: DockerReference) -> SystemContext:
         """``sys`` for one endpoint: credentials from the command line are for the logical registry only.
