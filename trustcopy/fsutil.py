@@ -355,10 +355,16 @@ def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, temp_dir: st
 
     The temporary is made in ``temp_dir`` (a staging directory: what a ``kill -9`` leaves
     there is reclaimed with it) or, by default or when that directory turns out to be on
-    another filesystem, beside ``path``.
+    another filesystem, beside ``path`` as a locked staging file (:class:`Staging`), so
+    that one left by a ``kill -9`` (in a signature store, beside a ``--digestfile``) is
+    removed by the next write of the same file.
     """
-    directory = temp_dir or os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    staging: Staging | None = None
+    if temp_dir is not None:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=temp_dir)
+    else:
+        staging, fd = make_staging_file(path)
+        tmp = staging.path
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -376,6 +382,9 @@ def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, temp_dir: st
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        if staging is not None:
+            staging.release()
 
 
 def fsync_dir(path: str) -> None:

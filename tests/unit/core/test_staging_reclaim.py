@@ -154,3 +154,24 @@ def test_an_unwritable_parent_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(TransportError, match="cannot create a staging directory in"):
         make_staging_dir(str(tmp_path / "missing" / "image"))
+
+
+def test_write_file_atomic_beside_its_file_reclaims_what_a_killed_writer_left(tmp_path: Path) -> None:
+    """A signature store or a ``--digestfile`` directory: the temporary beside the file is a
+    locked staging file, so the next write of that file removes a dead writer's, never a live one's."""
+    target = tmp_path / "signature-1"
+    dead, dead_staged = _hold_in_another_process(target, "file")
+    dead.send_signal(signal.SIGKILL)
+    dead.wait(30)
+    live, live_staged = _hold_in_another_process(target, "file")
+    try:
+        fsutil.write_file_atomic(str(target), b"signature", 0o640)
+        assert target.read_bytes() == b"signature"
+        assert target.stat().st_mode & 0o777 == 0o640
+        assert not dead_staged.exists()
+        assert _entries(tmp_path) == sorted(["signature-1", live_staged.name])
+    finally:
+        live.send_signal(signal.SIGKILL)
+        live.wait(30)
+    fsutil.write_file_atomic(str(target), b"again")
+    assert _entries(tmp_path) == ["signature-1"]
