@@ -230,7 +230,14 @@ class ProxyRouter(httpx.BaseTransport):
             self._said.add(key)
             log.debug("%s://%s: %s", url.scheme, url.netloc.decode("ascii", "replace"),
                       f"through the proxy {shown(proxy)}" if proxy else "direct (no proxy)")
-        return self._transport(proxy).handle_request(request)
+        transport = self._transport(proxy)
+        if proxy is None:
+            return transport.handle_request(request)
+        try:
+            return transport.handle_request(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError) as exc:
+            # "Connection refused" alone would send the user looking at the registry.
+            raise type(exc)(f"{exc} (through the proxy {shown(proxy)})", request=request) from exc
 
     def _transport(self, proxy: str | None) -> httpx.BaseTransport:
         with self._lock:

@@ -196,3 +196,16 @@ def test_a_proxy_httpx_cannot_use_is_a_configuration_error_naming_it_masked() ->
             client.get("https://registry.corp/v2/")
         assert info.value.code == "proxy-invalid"
         assert "secret" not in str(info.value)
+
+
+def test_a_proxy_that_cannot_be_reached_is_named_in_the_error_masked() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    transport = routing_transport(lambda proxy: httpx.MockTransport(refuse), {"HTTPS_PROXY": "http://u:secret@p:3128"})
+    with httpx.Client(transport=transport) as client, pytest.raises(httpx.ConnectError) as info:
+        client.get("https://registry.corp/v2/")
+    assert str(info.value) == "[Errno 111] Connection refused (through the proxy http://***@p:3128)"
+    with httpx.Client(transport=transport) as client, pytest.raises(httpx.ConnectError) as info:
+        client.get("https://localhost/v2/")  # direct: the error is the connection's own
+    assert str(info.value) == "[Errno 111] Connection refused"
