@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from trustcopy.copy.options import CopyOptions
 from trustcopy.copy.single import (
+    CopyResult,
     PolicyGate,
-    SingleResult,
     already_held,
     check_signatures_storable,
     copy_single_image,
@@ -39,7 +39,7 @@ def copy_all(
     manifest_list: ManifestList,
     instances: list[UnparsedImage],
     options: CopyOptions,
-) -> SingleResult:
+) -> CopyResult:
     """Copy every instance (already planned), then the list, rewritten if needed."""
     from trustcopy.manifest.convert import convert_list
     from trustcopy.manifest.digest import manifest_digest
@@ -67,9 +67,9 @@ def copy_all(
         held = already_held(dest, raw)
         if held is not None:
             options.say("Skipping: image already present at destination")
-            return SingleResult(manifest=raw, media_type=list_type, digest=held)
+            return CopyResult(manifest=raw, media_type=list_type, digest=held)
 
-    updates: dict[Digest, SingleResult] = {}
+    updates: dict[Digest, CopyResult] = {}
     for i, instance in enumerate(instances, start=1):
         assert instance.instance_digest is not None
         options.say(f"Copying image {instance.instance_digest} ({i}/{len(instances)})")
@@ -99,7 +99,7 @@ def copy_all(
     if list_sigs or new_sigs:
         options.say("Storing list signatures")
         dest.put_signatures([*list_sigs, *new_sigs], None)
-    return SingleResult(manifest=out, media_type=list_type, digest=manifest_digest(out))
+    return CopyResult(manifest=out, media_type=list_type, digest=manifest_digest(out))
 
 
 def _list_type_for(source_type: str, dest: ImageDestination, forced: str | None) -> str:

@@ -16,21 +16,10 @@ import contextlib
 
 from trustcopy.copy.evaluate import PolicyEvaluator, VerdictGate, evaluate_plan, plan_images
 from trustcopy.copy.options import CopyOptions, ImageListSelection
-from trustcopy.copy.single import copy_single_image
-from trustcopy.digest import Digest
+from trustcopy.copy.single import CopyResult, copy_single_image
 from trustcopy.fsutil import deferred_signals
-from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageReference
 from trustcopy.types import SystemContext
-
-
-@dataclass(frozen=True)
-class CopyResult:
-    """What was written: the top-level manifest, its type and digest."""
-
-    manifest: bytes
-    media_type: str
-    digest: Digest
 
 
 def copy_image(
@@ -78,4 +67,4 @@ def copy_image(
 
                 result = copy_all(gate, src, dest, plan.toplevel, plan.manifest_list, list(plan.images), options)
             dest.commit(result.manifest)
-    return CopyResult(manifest=result.manifest, media_type=result.media_type, digest=result.digest)
+    return result

@@ -34,8 +34,12 @@ class PolicyGate(Protocol):
 
 
 @dataclass(frozen=True)
-class SingleResult:
-    """The manifest as written at the destination."""
+class CopyResult:
+    """What was written: the manifest as stored at the destination, its type and digest.
+
+    One type for a single image, a list and the whole copy (copy.pipeline returns it):
+    each level hands its result up unchanged.
+    """
 
     manifest: bytes
     media_type: str
@@ -85,7 +89,7 @@ def copy_single_image(
     options: CopyOptions,
     *,
     target_instance: bool = False,
-) -> SingleResult:
+) -> CopyResult:
     """Copy one image from ``src`` to ``dest`` (without committing).
 
     Args:
@@ -180,7 +184,7 @@ def copy_single_image(
         held = already_held(dest, raw)
         if held is not None:
             options.say("Skipping: image already present at destination")
-            return SingleResult(manifest=raw, media_type=mime, digest=held)
+            return CopyResult(manifest=raw, media_type=mime, digest=held)
 
     from trustcopy.copy.blobs import BlobRetry, copy_blobs  # (not for an image the destination holds)
 
@@ -218,7 +222,7 @@ def copy_single_image(
     if sigs or new_sigs:
         options.say("Storing signatures")
         dest.put_signatures([*sigs, *new_sigs], digest if target_instance else None)
-    return SingleResult(manifest=out, media_type=out_type, digest=digest)
+    return CopyResult(manifest=out, media_type=out_type, digest=digest)
 
 
 def already_held(dest: ImageDestination, raw: bytes) -> Digest | None:

@@ -407,6 +407,9 @@ def _v1_to_registries(v1: Mapping[str, list[str]], file: str) -> list[Registry]:
     """containers/image ``ConvertToV2``: one entry per location, blocked and insecure flags merged."""
     order: list[str] = []
     flags: dict[str, dict[str, bool]] = {}
+    for value in v1.get("search", []):
+        # Checked first, as ConvertToV2 does; an entry with neither flag changes nothing.
+        _check_location(value, file, "registries.search", "location")
     for section, flag in (("block", "blocked"), ("insecure", "insecure")):
         for value in v1.get(section, []):
             location = _check_location(value, file, f"registries.{section}", "location")

@@ -786,3 +786,81 @@ def test_credential_helpers_of_the_last_file_that_sets_them(tmp_path: Path) -> N
     assert conf.credential_helpers == ("gcr",)  # 02.conf sets none: 01.conf's list stays
     with pytest.raises(ConfigError, match=r"credential-helpers: invalid credential helper name '\.\./x'"):
         load(tmp_path, 'credential-helpers = ["../x"]\n')
+
+
+# -- containers/image's own test data (pkg/sysregistriesv2/testdata, from golang-github-containers-image-dev) --
+
+CI_TESTDATA = Path("/usr/share/gocode/src/github.com/containers/image/pkg/sysregistriesv2/testdata")
+#: The files containers/image's tests expect GetRegistries to refuse (system_registries_v2_test.go).
+CI_INVALID = {"blocked-conflicts.conf", "insecure-conflicts.conf", "invalid-aliases.conf",
+              "invalid-config-level-mirror.conf", "invalid-conflict-mirror.conf", "invalid-prefix.conf",
+              "invalid-search.conf", "invalid-short-name-mode.conf", "invalid-value-mirror.conf",
+              "missing-mirror-location.conf", "mixing-v1-v2.conf", "try-update-cache-invalid.conf",
+              "v1-invalid-block.conf", "v1-invalid-insecure.conf", "v1-invalid-search.conf"}
+
+
+def test_containers_image_test_data_is_accepted_and_refused_as_there(tmp_path: Path) -> None:
+    assert CI_TESTDATA.is_dir(), "./run installs golang-github-containers-image-dev"
+    files = sorted(p.name for p in CI_TESTDATA.glob("*.conf"))
+    assert set(files) >= CI_INVALID and len(files) > len(CI_INVALID) + 10
+    outcome = {}
+    for name in files:
+        try:
+            load_registries_conf(str(CI_TESTDATA / name), home=str(tmp_path / "home"), system_dir=str(tmp_path / "no"))
+            outcome[name] = "ok"
+        except ConfigError as exc:
+            assert exc.context.get("file") == str(CI_TESTDATA / name) or str(CI_TESTDATA / name) in exc.message
+            outcome[name] = "refused"
+    assert outcome == {name: "refused" if name in CI_INVALID else "ok" for name in files}
+
+
+def test_v1_search_registries_are_checked_as_locations(tmp_path: Path) -> None:
+    """ConvertToV2 parses every v1 list, search first: a scheme there refuses the file."""
+    with pytest.raises(ConfigError, match=r"registries\.search.*http://schema-is-invalid\.com"):
+        load(tmp_path, '[registries.search]\nregistries = ["registry-a.com////", "http://schema-is-invalid.com"]\n')
+    conf = load(tmp_path, '[registries.search]\nregistries = ["registry-a.com////"]\n')
+    assert conf.registries == ()
+
+
+#: containers/image's TestFindRegistry: find-registry.conf with the drop-ins of registries.conf.d.
+CI_FIND_REGISTRY = [
+    ("simple-prefix.com/foo/bar:latest", ("simple-prefix.com", "registry.com:5000")),
+    ("simple-prefix.com/", ("simple-prefix.com", "registry.com:5000")),
+    ("simple-prefix.com", ("simple-prefix.com", "registry.com:5000")),
+    ("not.so.simple-prefix.com/", ("*.so.simple-prefix.com", "subdomain-prefix.com")),
+    ("not.quite.simple-prefix.com/", ("*.simple-prefix.com", "subdomain-prefix-2.com")),
+    ("really.not.quite.simple-prefix.com:5000/with/path/and/beyond:tag",
+     ("*.not.quite.simple-prefix.com", "subdomain-prefix-1-overridden-by-dropin-location.com")),
+    ("foo.docker.io:5000/omg/wtf/bbq:foo", ("*.docker.io", "subdomain-prefix-2.com")),
+    ("foo.bar.example.com:6000/omg/wtf/bbq@sha256:" + "a" * 64,
+     ("*.bar.example.com", "subdomain-prefix-3-overridden-by-dropin-location.com")),
+    ("foo.bar.docker.io:5000/omg/wtf/bbq:foo", ("*.bar.docker.io", "subdomain-prefix-4.com")),
+    ("foo.bar.example.com:5000/omg/wtf/bbq:foo", ("foo.bar.example.com:5000", "subdomain-prefix-5.com")),
+    ("simple-prefix.comx", None),
+    ("complex-prefix.com:4000/with/path/and/beyond:tag",
+     ("complex-prefix.com:4000/with/path", "another-registry.com:5000")),
+    ("no-prefix.com/foo:tag", ("no-prefix.com", "no-prefix.com")),
+    ("empty-prefix.com/foo:tag", ("empty-prefix.com", "empty-prefix.com")),
+]
+
+
+def test_containers_image_find_registry_vectors() -> None:
+    conf = load_registries_conf(str(CI_TESTDATA / "find-registry.conf"), home="/nonexistent",
+                                system_dir=str(CI_TESTDATA / "registries.conf.d"))
+    assert len(conf.registries) == 19
+    found = {}
+    for name, _ in CI_FIND_REGISTRY:
+        registry = conf.find_registry(name)
+        found[name] = registry and (registry.prefix, registry.location)
+    assert found == dict(CI_FIND_REGISTRY)
+
+
+def test_containers_image_registries_conf_directory_vectors() -> None:
+    """TestRegistriesConfDirectory: drop-ins override the base file's entries, in containers/image's order."""
+    conf = load_registries_conf(str(CI_TESTDATA / "base-for-registries.d.conf"), home="/nonexistent",
+                                system_dir=str(CI_TESTDATA / "registries.conf.d"))
+    assert [r.location for r in conf.registries] == [
+        "subdomain-prefix-3-overridden-by-dropin-location.com", "subdomain-prefix-2-overridden-by-dropin-location.com",
+        "subdomain-prefix-1-overridden-by-dropin-location.com", "1.com", "2.com", "base.com"]
+    found = conf.find_registry("base.com/test:latest")
+    assert found is not None and found.blocked
