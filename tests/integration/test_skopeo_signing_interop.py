@@ -147,3 +147,43 @@ def test_skopeo_signature_verifies_with_public_key_file_only(home: GPGHome, mani
         assert FPR in result.stdout
     finally:
         empty.close()
+
+
+# -- containers/image's dir-img-* fixtures (signature/fixtures), judged by both tools -----------------------------
+
+CI_SIGNATURE_FIXTURES = Path("/usr/share/gocode/src/github.com/containers/image/signature/fixtures")
+CI_KEY = "1D8230F6CDB6A06716E414C1DB72F2188BB46CC8"  # public-key.gpg
+
+
+@pytest.fixture(scope="module")
+def fixtures_home() -> Iterator[GPGHome]:
+    h = GPGHome()
+    try:
+        h.run("--import", str(CI_SIGNATURE_FIXTURES / "public-key.gpg"))
+        yield h
+    finally:
+        h.close()
+
+
+def _ci_cases() -> list[tuple[str, str, str, bool]]:
+    """(image dir, signature, reference, accepted): policy_eval_signedby_test.go's images."""
+    accepted = {("dir-img-valid", "signature-1"), ("dir-img-valid-2", "signature-1"),
+                ("dir-img-valid-2", "signature-2"), ("dir-img-mixed", "signature-2")}
+    cases = []
+    for image, signatures in (("dir-img-valid", 1), ("dir-img-valid-2", 2), ("dir-img-mixed", 2),
+                              ("dir-img-modified-manifest", 1), ("dir-img-manifest-digest-error", 1),
+                              ("dir-img-no-manifest", 1)):
+        for n in range(1, signatures + 1):
+            cases.append((image, f"signature-{n}", "testing/manifest:latest", (image, f"signature-{n}") in accepted))
+            cases.append((image, f"signature-{n}", "testing/manifest:notlatest", False))
+    return cases
+
+
+@pytest.mark.parametrize(("image", "signature", "reference", "accepted"), _ci_cases())
+def test_containers_image_dir_img_fixtures_judged_alike(fixtures_home: GPGHome, image: str, signature: str,
+                                                        reference: str, accepted: bool) -> None:
+    assert CI_SIGNATURE_FIXTURES.is_dir(), "./run installs golang-github-containers-image-dev"
+    directory = CI_SIGNATURE_FIXTURES / image
+    status = {tool: run(tool, fixtures_home, "standalone-verify", str(directory / "manifest.json"), reference, CI_KEY,
+                        str(directory / signature)).returncode for tool in TOOLS}
+    assert status == dict.fromkeys(TOOLS, 0 if accepted else 1)

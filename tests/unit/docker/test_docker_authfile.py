@@ -311,3 +311,72 @@ def test_helper_failures_in_login_and_logout_are_named(home: Path, tmp_path: Pat
         authfile.erase_all_credentials(None, ("badlist",))
     with pytest.raises(ConfigError, match=r"invalid credential helper name '\.\./x'"):
         authfile.store_credentials(None, "reg.example", "u", "p", ("../x",))
+
+
+# -- containers/image's own vectors (pkg/docker/config: testdata and TestGetAuth*) --------------------------------
+
+CI_AUTH_TESTDATA = Path("/usr/share/gocode/src/github.com/containers/image/pkg/docker/config/testdata")
+
+# (auth file, key, expected credentials); None: anonymous
+CI_GET_AUTH = [
+    (None, "index.docker.io", None),
+    ("example.json", "example.org", Credentials("example", "org")),
+    ("example.json", "registry.example.org", None),
+    ("full.json", "docker.io", Credentials("docker", "io")),
+    ("abnormal.json", "docker.io", Credentials("index", "docker.io")),
+    ("full.json", "normalize.example.org", Credentials("normalize", "example")),
+    ("full.json", "localhost", Credentials("local", "host")),
+    ("full.json", "10.10.30.45:5000", Credentials("10.10", "30.45-5000")),
+    ("abnormal.json", "localhost:5000", Credentials("local", "host-5000")),
+    ("example_identitytoken.json", "example.org",
+     Credentials("00000000-0000-0000-0000-000000000000", "", "some very long identity token")),
+    ("empty.json", "localhost:5000", None),
+    ("refpath.json", "example.org/repo/image", Credentials("example", "org")),
+    ("refpath.json", "example.org/repo", Credentials("example", "org")),
+    ("refpath.json", "example.org/image", Credentials("local", "host")),
+    ("refpath.json", "docker.io/library/busybox", Credentials("library", "busybox")),
+    ("refpath.json", "docker.io/library/notbusybox", Credentials("library", "other")),
+    ("refpath.json", "docker.io/vendor/product", Credentials("first", "level")),
+    ("refpath.json", "docker.io/vendor", Credentials("first", "level")),
+    ("refpath.json", "docker.io/other-vendor/other-product", Credentials("top", "level")),
+]
+
+
+@pytest.mark.parametrize("where", ["auth.json", "docker-config.json"])
+@pytest.mark.parametrize(("fixture", "key", "expected"), CI_GET_AUTH)
+def test_containers_image_get_auth_vectors(home: Path, where: str, fixture: str | None, key: str,
+                                           expected: Credentials | None) -> None:
+    """TestGetAuth: each file as $XDG_RUNTIME_DIR/containers/auth.json, then as ~/.docker/config.json."""
+    assert CI_AUTH_TESTDATA.is_dir(), "./run installs golang-github-containers-image-dev"
+    target = (Path(os.environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json" if where == "auth.json"
+              else home / ".docker" / "config.json")
+    if fixture is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((CI_AUTH_TESTDATA / fixture).read_bytes())
+    assert authfile.get_credentials(None, key) == (expected or Credentials())
+
+
+@pytest.mark.parametrize(("key", "expected"), [("localhost", Credentials("local", "host-legacy")),
+                                               ("docker.io", Credentials("docker", "io-legacy"))])
+def test_containers_image_legacy_file_vectors(home: Path, key: str, expected: Credentials) -> None:
+    """TestGetAuthFromLegacyFile: ~/.dockercfg, its keys' schemes and paths ignored."""
+    (home / ".dockercfg").write_bytes((CI_AUTH_TESTDATA / "legacy.json").read_bytes())
+    assert authfile.get_credentials(None, key) == expected
+    # TestGetAuthPreferNewConfig: ~/.docker/config.json wins over the legacy file
+    (home / ".docker").mkdir()
+    (home / ".docker" / "config.json").write_bytes((CI_AUTH_TESTDATA / "full.json").read_bytes())
+    assert authfile.get_credentials(None, "docker.io") == Credentials("docker", "io")
+
+
+@pytest.mark.parametrize(("key", "expected"), [("registry-a.com", Credentials("foo", "bar")),
+                                               ("registry-b.com", Credentials("", "", "fizzbuzz"))])
+def test_containers_image_credential_helper_vectors(home: Path, monkeypatch: pytest.MonkeyPatch, key: str,
+                                                    expected: Credentials) -> None:
+    """TestGetAuth's helpers: cred-helper.conf names testdata's docker-credential-helper-registry;
+    a ``<token>`` user name means an identity token."""
+    from trustcopy.sysregistries import load_registries_conf
+
+    monkeypatch.setenv("PATH", f"{CI_AUTH_TESTDATA}:{os.environ['PATH']}")
+    conf = load_registries_conf(str(CI_AUTH_TESTDATA / "cred-helper.conf"), home=str(home),
+                                system_dir=str(CI_AUTH_TESTDATA / "IdoNotExist"))
+    assert authfile.get_credentials(None, key, conf.credential_helpers) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 import sys
 from pathlib import Path
@@ -89,3 +90,30 @@ def test_context_is_built_once_per_session_and_setting(tmp_path: Path) -> None:
     first = one.tls(str(d), True)[1]
     (d / "ca.crt").write_bytes(make_tls_material(tmp_path / "m").ca_cert.read_bytes())
     assert one.tls(str(d), True)[1] is not first  # a changed directory gets a new context
+
+
+# -- containers/image's own test data (pkg/tlsclientconfig/testdata, TestSetupCertificates) ----------------------
+
+CI_TLS_TESTDATA = "/usr/share/gocode/src/github.com/containers/image/pkg/tlsclientconfig/testdata"
+
+
+def test_containers_image_full_certs_dir_loads_its_cas() -> None:
+    from trustcopy.transports.docker.certs import ssl_context
+
+    assert os.path.isdir(CI_TLS_TESTDATA), "./run installs golang-github-containers-image-dev"
+    without = {c["serialNumber"] for c in ssl_context(None, True).get_ca_certs()}
+    loaded = {c["serialNumber"] for c in ssl_context(f"{CI_TLS_TESTDATA}/full", True).get_ca_certs()}
+    assert len(loaded - without) == 2  # ca-cert-1.crt and ca-cert-2.crt, beside the system's
+
+
+@pytest.mark.parametrize(("directory", "message"), [
+    ("missing-cert", "missing client certificate client-cert-1.cert for key"),
+    ("missing-key", "missing key client-cert-1.key for client certificate"),
+    ("unreadable-cert", "missing client certificate client-cert-1.cert for key"),
+    ("unreadable-key", "missing key client-cert-1.key for client certificate"),
+])
+def test_containers_image_incomplete_client_certificates_are_refused(directory: str, message: str) -> None:
+    from trustcopy.transports.docker.certs import ssl_context
+
+    with pytest.raises(ConfigError, match=message):
+        ssl_context(f"{CI_TLS_TESTDATA}/{directory}", True)

@@ -400,3 +400,37 @@ def test_lookup_scopes_match_the_docker_transports_policy_scopes(text: str) -> N
     image = parse_image_name(f"docker://{r}")
     assert policy_scopes(r) == [image.policy_configuration_identity(), *image.policy_configuration_namespaces()]
     assert policy_scopes(r)[0] == str(r)
+
+
+# -- containers/image's own fixture (docker/fixtures/registries.d, TestLoadAndMergeConfig) ------------------------
+
+CI_REGISTRIES_D = Path("/usr/share/gocode/src/github.com/containers/image/docker/fixtures/registries.d")
+
+
+@pytest.mark.parametrize(("image", "read", "write"), [
+    ("example.com/img", "https://lookaside.example.com", None),
+    ("registry.test.example.com/img", "http://registry.test.example.com/lookaside", None),
+    ("registry.test.example.com:8888/img", "http://registry.test.example.com:8889/lookaside",
+     "https://registry.test.example.com:8889/lookaside/specialAPIserverWhichDoesNotExist"),
+    ("localhost/img", "file:///home/mitr/mydevelopment1", None),
+    ("localhost:8080/img", "file:///home/mitr/mydevelopment2", None),
+    ("docker.io/contoso/img", "https://lookaside.contoso.com/fordocker", None),
+    ("docker.io/centos/img", "https://lookaside.centos.org/", None),
+    ("docker.io/centos/mybetaproduct:1", "http://localhost:9999/mybetaWIP/lookaside", "file:///srv/mybetaWIP/lookaside"),
+    ("docker.io/centos/mybetaproduct:latest", "https://lookaside.centos.org/", None),
+    ("unknown.example/x", "file:///mnt/companywide/signatures/for/other/repositories", None),
+])
+def test_containers_image_registries_d_fixture(image: str, read: str, write: str | None) -> None:
+    """The fixture's files (an empty one and a non-.yaml one among them) merge as in containers/image."""
+    assert CI_REGISTRIES_D.is_dir(), "./run installs golang-github-containers-image-dev"
+    config = load_registries_d(str(CI_REGISTRIES_D))
+    assert config.lookaside(ref(image), write=False).base_url == read
+    assert config.lookaside(ref(image), write=True).base_url == (write or read)
+
+
+def test_containers_image_registries_d_fixture_invalid_url_fails_only_its_scope() -> None:
+    config = load_registries_d(str(CI_REGISTRIES_D))
+    with pytest.raises(ConfigError) as exc:
+        config.lookaside(ref("localhost/invalid/url/test"), write=False)
+    assert exc.value.code == "lookaside-url-invalid"
+    assert config.lookaside(ref("localhost/invalid/url/other"), write=False).base_url == "file:///home/mitr/mydevelopment1"
