@@ -46,7 +46,9 @@ def test_list_tags_matches_skopeo_byte_for_byte(run_cli, plain_registry: Registr
 ])
 def test_list_tags_refusals(run_cli, plain_registry: RegistryServer, arg: str, message: str) -> None:  # type: ignore[no-untyped-def]
     r = run_cli("list-tags", "--tls-verify=false", arg.format(host=plain_registry.host))
-    assert r.exit_code != 0 and message in r.stderr
+    assert r.exit_code == 1 and message in r.stderr  # skopeo's status for each
+    theirs = _skopeo("list-tags", "--tls-verify=false", arg.format(host=plain_registry.host))
+    assert theirs.returncode == 1 and message in theirs.stderr
 
 
 def test_list_tags_of_missing_repository(run_cli, plain_registry: RegistryServer) -> None:  # type: ignore[no-untyped-def]

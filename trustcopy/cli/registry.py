@@ -1,7 +1,8 @@
 """``list-tags``, ``delete``, ``login`` and ``logout``, with skopeo's arguments and output.
 
 - ``list-tags docker://REPO`` prints ``{"Repository": NAME, "Tags": [...]}`` (Go's
-  4-space MarshalIndent), following ``Link`` pagination.
+  4-space MarshalIndent), following ``Link`` pagination; ``list-tags docker-archive:PATH``
+  prints ``{"Tags": [...]}``: every image's RepoTags, ``@N`` for an untagged one.
 - ``delete docker://REF`` resolves a tag to its manifest digest and deletes that.
 - ``login REGISTRY`` verifies the credentials against the registry *before* writing them
   to the auth file (0600); ``logout REGISTRY`` / ``logout --all`` remove them.
@@ -12,7 +13,7 @@ Errors are raised as TrustcopyError (cli/main.py prints them); passwords are nev
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -29,7 +30,7 @@ _CTX = {"help_option_names": ["-h", "--help"]}
 @add_global_options
 @click.pass_context
 def list_tags_cmd(ctx: click.Context, **kwargs: Any) -> None:
-    """Return the list of tags from the transport/repository SOURCE-IMAGE (docker://REPO)."""
+    """Return the list of tags from the transport/repository SOURCE-IMAGE (docker://REPO, docker-archive:PATH)."""
     opts = global_options(ctx, kwargs)
     from trustcopy.reference import parse_normalized_named
     from trustcopy.transports.docker.client import RegistryClient
@@ -37,10 +38,18 @@ def list_tags_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
     name = kwargs["source_image"]
     transport, sep, rest = name.partition(":")
-    if not sep:
-        raise UsageError(f'Invalid "{name}": does not specify a transport')
+    if not sep:  # exit status 1, as skopeo's: a refused name, not a misused command line
+        raise InvalidReferenceError(f'Invalid "{name}": does not specify a transport')
+    if transport == "docker-archive":
+        from trustcopy.transports.alltransports import parse_image_name
+        from trustcopy.transports.docker_archive import DockerArchiveReference, list_archive_tags
+
+        archive = cast(DockerArchiveReference, parse_image_name(name))  # the docker-archive transport's
+        echo_json({"Tags": list_archive_tags(archive) or None})  # Go prints an empty list as null
+        return
     if transport != "docker":
-        raise UsageError(f"Unsupported transport '{transport}' for tag listing. Only supported: docker")
+        raise InvalidReferenceError(f"Unsupported transport '{transport}' for tag listing. "
+                                    "Only supported: docker, docker-archive", code="unsupported-transport")
     if not rest.startswith("//"):
         raise InvalidReferenceError(f"docker: image reference {rest} does not start with //")
     ref = parse_normalized_named(rest[2:])

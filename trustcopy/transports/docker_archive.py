@@ -147,6 +147,24 @@ class DockerArchiveReference(ImageReference):
         raise TransportError("deleting images is not implemented for docker-archive: images")
 
 
+def list_archive_tags(ref: DockerArchiveReference) -> list[str]:
+    """``list-tags docker-archive:PATH``: each image's RepoTags, ``@N`` for an untagged one
+    (:func:`~trustcopy.transports.dockertar.list_repo_tags`); a NAME or index in ``ref`` is ignored.
+
+    Raises:
+        ImageNotFoundError / TransportError: the file is missing or unreadable.
+        ArchiveFormatError / ManifestError: not a docker-archive, or an invalid manifest.json.
+    """
+    from trustcopy.transports.dockertar import list_repo_tags, read_tar_manifest
+
+    what = str(ref)
+    archive = open_archive_file(ref.path, what)
+    try:
+        return list_repo_tags(read_tar_manifest(archive, what), what)
+    finally:
+        archive.close()
+
+
 class DockerArchiveSource(DockerTarSource):
     """One image of a docker-archive file."""
 

@@ -125,6 +125,47 @@ def parse_tar_manifest(data: bytes, what: str) -> list[ManifestItem]:
     return items
 
 
+def read_tar_manifest(archive: ArchiveReader, what: str) -> list[ManifestItem]:
+    """The archive's manifest.json, parsed (:func:`parse_tar_manifest`).
+
+    Raises:
+        ManifestError: there is none (not a docker-archive, or a legacy one), or it is invalid.
+    """
+    try:
+        raw = archive.read_member(MANIFEST_FILE, MAX_TAR_MANIFEST)
+    except ImageNotFoundError as exc:
+        raise ManifestError(f"{what}: the archive has no {MANIFEST_FILE}: not a docker-archive, or a legacy "
+                            "(pre-1.10) one, which is not supported", code="archive-manifest-missing") from exc
+    return parse_tar_manifest(raw, what)
+
+
+def list_repo_tags(items: Sequence[ManifestItem], what: str) -> list[str]:
+    """Every image's RepoTags as written, ``@N`` for an image without any: what ``skopeo
+    list-tags docker-archive:PATH`` prints.
+
+    Each tag is checked as containers/image's archive Reader.List checks it: a reference
+    with a tag (a digest or a bare name is refused).
+
+    Raises:
+        ManifestError: a RepoTags entry is not a tagged reference (code ``archive-manifest-invalid``).
+    """
+    from trustcopy.reference import parse_normalized_named
+
+    tags: list[str] = []
+    for i, item in enumerate(items):
+        for t in item.repo_tags:
+            try:
+                parsed = parse_normalized_named(t)
+            except InvalidReferenceError as exc:
+                raise ManifestError(f"{what}: invalid tag {t!r} in {MANIFEST_FILE} item @{i}: {exc.message}",
+                                    code="archive-manifest-invalid") from exc
+            if parsed.tag is None:
+                raise ManifestError(f"{what}: invalid tag {t!r} in {MANIFEST_FILE} item @{i}: it has no tag",
+                                    code="archive-manifest-invalid")
+        tags.extend(item.repo_tags or (f"@{i}",))
+    return tags
+
+
 def choose_item(items: Sequence[ManifestItem], tag: Any, index: int, what: str) -> ManifestItem:
     """The item named by ``tag`` (a DockerReference), by position ``index``, or the only one.
 
@@ -196,12 +237,7 @@ class DockerTarSource(NoSourceSignatures, ImageSource):
     def _load(self, tag: Any, index: int) -> None:
         what = str(self.reference)
         archive = self._archive
-        try:
-            raw = archive.read_member(MANIFEST_FILE, MAX_TAR_MANIFEST)
-        except ImageNotFoundError as exc:
-            raise ManifestError(f"{what}: the archive has no {MANIFEST_FILE}: not a docker-archive, or a legacy "
-                                "(pre-1.10) one, which is not supported", code="archive-manifest-missing") from exc
-        item = choose_item(parse_tar_manifest(raw, what), tag, index, what)
+        item = choose_item(read_tar_manifest(archive, what), tag, index, what)
         try:
             self._config = archive.read_member(item.config, limits.MAX_CONFIG_BODY)
         except ImageNotFoundError as exc:
