@@ -29,7 +29,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import field
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from trustcopy import limits
 from trustcopy.compression import Algorithm, DecompressingStream, Readable
@@ -49,6 +49,9 @@ from trustcopy.transports.base import ImageDestination, ImageReference, ImageSou
 from trustcopy.transports.stubs import NoManifestLists, NoSignatures, NoSourceSignatures
 from trustcopy.transports.tario import Member
 from trustcopy.types import BlobInfo, LayerCompression
+
+if TYPE_CHECKING:
+    from trustcopy.reference import DockerReference
 
 MANIFEST_FILE = "manifest.json"
 REPOSITORIES_FILE = "repositories"
@@ -149,21 +152,29 @@ def list_repo_tags(items: Sequence[ManifestItem], what: str) -> list[str]:
     Raises:
         ManifestError: a RepoTags entry is not a tagged reference (code ``archive-manifest-invalid``).
     """
-    from trustcopy.reference import parse_normalized_named
-
     tags: list[str] = []
     for i, item in enumerate(items):
         for t in item.repo_tags:
-            try:
-                parsed = parse_normalized_named(t)
-            except InvalidReferenceError as exc:
-                raise ManifestError(f"{what}: invalid tag {t!r} in {MANIFEST_FILE} item @{i}: {exc.message}",
-                                    code="archive-manifest-invalid") from exc
-            if parsed.tag is None:
+            if _parse_repo_tag(t, i, what).tag is None:
                 raise ManifestError(f"{what}: invalid tag {t!r} in {MANIFEST_FILE} item @{i}: it has no tag",
                                     code="archive-manifest-invalid")
         tags.extend(item.repo_tags or (f"@{i}",))
     return tags
+
+
+def _parse_repo_tag(text: str, index: int, what: str) -> DockerReference:
+    """A RepoTags entry of item ``@index``, normalized.
+
+    Raises:
+        ManifestError: not a reference (code ``archive-manifest-invalid``), naming the entry.
+    """
+    from trustcopy.reference import parse_normalized_named
+
+    try:
+        return parse_normalized_named(text)
+    except InvalidReferenceError as exc:
+        raise ManifestError(f"{what}: invalid tag {text!r} in {MANIFEST_FILE} item @{index}: {exc.message}",
+                            code="archive-manifest-invalid") from exc
 
 
 def choose_item(items: Sequence[ManifestItem], tag: Any, index: int, what: str) -> ManifestItem:
@@ -174,18 +185,11 @@ def choose_item(items: Sequence[ManifestItem], tag: Any, index: int, what: str) 
         TransportError: several images and no choice.
         ManifestError: a RepoTags entry is not a valid reference.
     """
-    from trustcopy.reference import parse_normalized_named
-
     if tag is not None:
         want = str(tag)
         for i, item in enumerate(items):
             for t in item.repo_tags:
-                try:
-                    parsed = parse_normalized_named(t)
-                except InvalidReferenceError as exc:
-                    raise ManifestError(f"{what}: invalid tag {t!r} in {MANIFEST_FILE} item @{i}: {exc.message}",
-                                        code="archive-manifest-invalid") from exc
-                if str(parsed) == want:
+                if str(_parse_repo_tag(t, i, what)) == want:
                     return item
         present = sorted({t for item in items for t in item.repo_tags})
         raise ImageNotFoundError(f"{what}: tag {want!r} not found in the archive",
