@@ -99,6 +99,11 @@ class SystemContext:
     docker_per_host_cert_dir: str | None = None
     #: docker: bytes per PATCH of a chunked blob upload; None = the transport's default.
     docker_upload_chunk_size: int | None = None
+    #: docker: skopeo's --dest-precompute-digests (containers/image
+    #: ``DockerRegistryPushPrecomputeDigests``): a layer (re)compressed on the way is first
+    #: written to a temporary file to learn its digest, and not uploaded when the registry
+    #: already has it.
+    docker_precompute_digests: bool = False
     #: skopeo's --dest-compress: dir: compresses layers; docker-archive: keeps layers compressed
     #: inside the archive (small-disk mode: no layer is ever decompressed or spooled).
     dest_compress: bool = False

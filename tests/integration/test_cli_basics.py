@@ -81,12 +81,15 @@ def test_copy_progress_and_digestfile(run_cli, tmp_path: Path, insecure_policy: 
     assert q.exit_code == 0 and q.stdout == ""
 
 
-def test_unsupported_flags_are_refused_not_ignored(run_cli, tmp_path: Path, insecure_policy: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("flag", "value"), [("--encryption-key", "jwe:k.pem"), ("--decryption-key", "k.pem"),
+                                           ("--encrypt-layer", "-1")])
+def test_unsupported_flags_are_refused_not_ignored(run_cli, tmp_path: Path, insecure_policy: Path,  # type: ignore[no-untyped-def]
+                                                   flag: str, value: str) -> None:
+    """skopeo's encryption flags: refused by name (error[unsupported-option]), not 'No such option'."""
     write_dir(example_image(), str(tmp_path / "src"))
-    r = run_cli("--policy", str(insecure_policy), "copy", "--encryption-key", "jwe:k.pem", f"dir:{tmp_path}/src",
-                f"dir:{tmp_path}/o")
+    r = run_cli("--policy", str(insecure_policy), "copy", flag, value, f"dir:{tmp_path}/src", f"dir:{tmp_path}/o")
     assert r.exit_code == 2
-    assert "--encryption-key" in r.stderr
+    assert f"error[unsupported-option]: {flag}" in r.stderr
     assert not (tmp_path / "o").exists()
 
 

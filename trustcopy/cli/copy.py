@@ -66,8 +66,12 @@ def _docker_options(func: Any) -> Any:
               help="Compression for layers the destination compresses: gzip or zstd.")
 @click.option("--dest-compress-level", type=int, default=None, metavar="LEVEL",
               help="Compression level (gzip 0-9, zstd 1-22).")
+@click.option("--dest-precompute-digests", is_flag=True,
+              help="Compute the digest of a layer (re)compressed on the way before uploading it, so that one "
+                   "the registry already has is not uploaded again (docker:// destinations).")
 @click.option("--encryption-key", multiple=True, help="Not supported.", hidden=True)
 @click.option("--decryption-key", multiple=True, help="Not supported.", hidden=True)
+@click.option("--encrypt-layer", multiple=True, help="Not supported.", hidden=True)
 @_docker_options
 @add_global_options
 @click.pass_context
@@ -87,6 +91,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         **{
             "--encryption-key": bool(kwargs["encryption_key"]),
             "--decryption-key": bool(kwargs["decryption_key"]),
+            "--encrypt-layer": bool(kwargs["encrypt_layer"]),
             "--format v2s1 (writing schema1 manifests)": kwargs["format_"] == "v2s1",
         },
     )
@@ -113,6 +118,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     dest_ctx.dest_decompress = kwargs["dest_decompress"]
     dest_ctx.compression_format = kwargs["dest_compress_format"]
     dest_ctx.compression_level = kwargs["dest_compress_level"]
+    dest_ctx.docker_precompute_digests = kwargs["dest_precompute_digests"]
     if kwargs["additional_tag"]:
         dest_ctx.docker_archive_additional_tags = tuple(_additional_tag(t) for t in kwargs["additional_tag"])
     from trustcopy.cli.docker_options import apply_copy_docker_options

@@ -30,7 +30,7 @@ from trustcopy.compression import Algorithm, CompressingStream, CorruptDataError
 from trustcopy.copy.options import CompressionPlan
 from trustcopy.copy.progress import BlobDone, BlobProgress, BlobStarted, ProgressSink, Status
 from trustcopy.digest import DigestingReader
-from trustcopy.errors import ManifestError, TrustcopyError
+from trustcopy.errors import ManifestError, TransportError, TrustcopyError
 from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageSource
 from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, BlobInfo, LayerCompression, SystemContext
@@ -266,17 +266,24 @@ def copy_blob(
                     data = DecompressingStream(peek, peek.algorithm, what=f"{src.reference}: blob {info.digest}")
                 if target is not Algorithm.NONE:
                     data = CompressingStream(data, target, plan.level)  # type: ignore[arg-type]
+                already = False  # with --dest-precompute-digests: the destination had it
                 with cpu_slots if cpu_slots is not None else contextlib.nullcontext():
                     try:
-                        stored = dest.put_new_blob(data, media_type=new_type, is_config=False)  # type: ignore[arg-type]
+                        if dest.precompute_digests:
+                            stored, already = _put_precomputed(dest, data, new_type)  # type: ignore[arg-type]
+                        else:
+                            stored = dest.put_new_blob(data, media_type=new_type, is_config=False)  # type: ignore[arg-type]
                     except CorruptDataError:
                         _drain(ahead if ahead is not None else verified)  # a digest mismatch is the real fault
                         raise
                 verified.verify()
-                outcome = "done (decompressed)" if target is Algorithm.NONE else (
-                    "done (compressed)" if peek.algorithm is Algorithm.NONE else f"done (recompressed, {target.value})")
                 new_info = replace(info, digest=stored.digest, size=stored.size, media_type=new_type,
                                    annotations=None)
+                if already:
+                    say(BlobDone(kind, info, "skipped: already exists (digest precomputed)", new_info, stream.done))
+                    return CopiedBlob(info=new_info, reused=True, compressed=True)
+                outcome = "done (decompressed)" if target is Algorithm.NONE else (
+                    "done (compressed)" if peek.algorithm is Algorithm.NONE else f"done (recompressed, {target.value})")
                 say(BlobDone(kind, info, outcome, new_info, stream.done))
                 return CopiedBlob(info=new_info, compressed=True)
         stored = dest.put_blob(source_stream, info, is_config=is_config)  # type: ignore[arg-type]
@@ -289,6 +296,44 @@ def copy_blob(
             ahead.join()
     say(BlobDone(kind, info, "done", stored, stream.done))
     return CopiedBlob(info=replace(info, size=stored.size))
+
+
+def _put_precomputed(dest: ImageDestination, data: BinaryIO, media_type: str | None) -> tuple[BlobInfo, bool]:
+    """Spool a blob produced on the way to learn its digest; store it only if ``dest`` lacks it.
+
+    Why: a layer compressed on the way (a ``dir:`` of uncompressed layers pushed again) has
+    no digest until it is compressed, so the existence check that skips stored blobs cannot
+    run before the upload; ``--dest-precompute-digests`` trades a temporary file for the
+    upload, as skopeo's does. The file is unnamed (``O_TMPFILE`` where the system has it),
+    in ``$TMPDIR`` or ``/var/tmp`` as containers/image puts big temporary files, so nothing
+    is left behind, even by ``kill -9``. Returns the stored blob and whether it was there.
+
+    Raises:
+        TransportError: the temporary file cannot be made or written (``destination-unwritable``).
+    """
+    import shutil
+    import tempfile
+
+    directory = os.environ.get("TMPDIR") or "/var/tmp"
+    what = f"{dest.reference}: new blob"
+    try:
+        spool = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise TransportError(f"{what}: cannot create a temporary file in {directory} to precompute its digest: "
+                             f"{exc.strerror}", code="destination-unwritable") from exc
+    with spool:
+        reader = DigestingReader(data, None, what=what)
+        try:
+            shutil.copyfileobj(reader, spool, 1 << 20)
+        except OSError as exc:
+            raise TransportError(f"{what}: cannot write the temporary file in {directory}: {exc.strerror}",
+                                 code="destination-unwritable") from exc
+        info = BlobInfo(digest=reader.verify(), size=spool.tell(), media_type=media_type)
+        reused = dest.try_reusing_blob(info)
+        if reused is not None:
+            return BlobInfo(digest=info.digest, size=info.size, media_type=media_type), True
+        spool.seek(0)
+        return dest.put_blob(spool, info), False
 
 
 def _drain(reader: DigestingReader | _ReadAhead) -> None:

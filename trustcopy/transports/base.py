@@ -236,6 +236,12 @@ class ImageDestination(_Closing):
         return True
 
     @property
+    def precompute_digests(self) -> bool:
+        """Whether a blob (re)compressed on the way is spooled first to learn its digest, so that
+        one already stored is not written again (skopeo's ``--dest-precompute-digests``)."""
+        return False
+
+    @property
     @abc.abstractmethod
     def supports_manifest_lists(self) -> bool:
         """Whether a manifest list (with all its instances) can be stored.

@@ -101,6 +101,7 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         self._toplevel_digest: Digest | None = None
         #: (media type, size) of each manifest pushed, by digest: the subject of a bundle referrer.
         self._manifest_info: dict[str, tuple[str, int]] = {}
+        self._precompute = sys is not None and sys.docker_precompute_digests
         size = (sys.docker_upload_chunk_size if sys is not None else None) or DEFAULT_CHUNK_SIZE
         self._chunk_size = max(1, size) if size else None
         self._uploader: Uploader | None = None
@@ -145,6 +146,11 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
     def accepts_foreign_layer_urls(self) -> bool:
         """Foreign layers stay references (as containers/image)."""
         return True
+
+    @property
+    def precompute_digests(self) -> bool:
+        """``--dest-precompute-digests`` (containers/image ``DockerRegistryPushPrecomputeDigests``)."""
+        return self._precompute
 
     def held_manifest_digest(self) -> Digest | None:
         """One ``HEAD`` of the tag (or digest) being pushed: the digest the registry says it holds there.
