@@ -111,7 +111,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     if kwargs["src_shared_blob_dir"]:
         src_ctx.oci_shared_blob_dirs = (kwargs["src_shared_blob_dir"],)
     if kwargs["dest_shared_blob_dir"]:
-        raise UsageError("--dest-shared-blob-dir is not supported yet", code="unsupported-option")
+        dest_ctx.oci_shared_blob_dirs = (kwargs["dest_shared_blob_dir"],)
     if kwargs["dest_oci_accept_uncompressed_layers"]:
         dest_ctx.extra["oci_accept_uncompressed_layers"] = True
     dest_ctx.dest_compress = kwargs["dest_compress"]

@@ -154,6 +154,12 @@ def image_docker_options(func: F) -> F:
     return _apply(func, [*_shared_options(False), *_docker_flag_options("", None)])
 
 
+def shared_blob_dir_option(func: F) -> F:
+    """``--shared-blob-dir DIR`` of ``inspect`` and ``delete`` (oci: layouts whose blobs live in DIR)."""
+    return click.option("--shared-blob-dir", "shared_blob_dir", metavar="DIRECTORY", default=None,
+                        help="DIRECTORY to use to share blobs across OCI repositories.")(func)
+
+
 def parse_creds(text: str) -> tuple[str, str]:
     """``USER[:PASSWORD]`` → (user, password) as skopeo splits it.
 
@@ -242,5 +248,8 @@ def apply_copy_docker_options(
 
 
 def apply_image_docker_options(base: SystemContext, values: dict[str, Any]) -> SystemContext:
-    """The context for ``inspect``/``list-tags``/``delete``."""
-    return docker_system_context(base, values, "")
+    """The context for ``inspect``/``list-tags``/``delete`` (and their ``--shared-blob-dir``)."""
+    sys = docker_system_context(base, values, "")
+    if values.get("shared_blob_dir"):
+        sys.oci_shared_blob_dirs = (values["shared_blob_dir"],)
+    return sys

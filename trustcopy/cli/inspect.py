@@ -11,9 +11,9 @@ from trustcopy.cli.common import add_global_options, echo_json, global_options
 
 
 def _docker_options(func: Any) -> Any:
-    from trustcopy.cli.docker_options import image_docker_options
+    from trustcopy.cli.docker_options import image_docker_options, shared_blob_dir_option
 
-    return image_docker_options(func)
+    return shared_blob_dir_option(image_docker_options(func))
 
 
 @click.command("inspect", context_settings={"help_option_names": ["-h", "--help"]})

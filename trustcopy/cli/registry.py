@@ -18,7 +18,12 @@ from typing import Any, cast
 import click
 
 from trustcopy.cli.common import add_global_options, echo_json, global_options
-from trustcopy.cli.docker_options import OptionalBoolOption, apply_image_docker_options, image_docker_options
+from trustcopy.cli.docker_options import (
+    OptionalBoolOption,
+    apply_image_docker_options,
+    image_docker_options,
+    shared_blob_dir_option,
+)
 from trustcopy.errors import InvalidReferenceError, RegistryAuthError, TrustcopyError, UsageError
 
 _CTX = {"help_option_names": ["-h", "--help"]}
@@ -68,6 +73,7 @@ def list_tags_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
 @click.command("delete", context_settings=_CTX)
 @click.argument("image_name", metavar="IMAGE-NAME")
+@shared_blob_dir_option
 @image_docker_options
 @add_global_options
 @click.pass_context

@@ -11,6 +11,10 @@ Invariants:
 - New blobs are staged in a hidden sibling directory and moved into ``blobs/`` at commit;
   a failed copy removes them. A new layout appears at PATH in one rename.
 - Manifests read from a source are verified against the descriptor that names them.
+- With a shared blob directory (``SystemContext.oci_shared_blob_dirs``: skopeo's
+  ``--src-shared-blob-dir``/``--dest-shared-blob-dir``/``--shared-blob-dir``), every blob,
+  manifests included, is ``DIR/ALG/HEX`` instead; a destination moves its staged blobs
+  there at commit, before the index names them.
 """
 
 from __future__ import annotations
@@ -288,19 +292,23 @@ class OCIImageSource(IndexedImageSource):
             raise ImageNotFoundError(f"{ref}: layout directory {ref.path} does not exist")
         self._use_index(_read_index(ref.path, str(ref)))
 
+    def _blob_path(self, digest: Digest) -> str:
+        """``ALG/HEX`` in the first shared blob directory that has it (``--src-shared-blob-dir``,
+        ``--shared-blob-dir``: manifests and configs live there too), else in ``blobs/``."""
+        for shared in self._sys.oci_shared_blob_dirs:
+            candidate = os.path.join(shared, digest.algorithm, digest.hex)
+            if os.path.exists(candidate):
+                return candidate
+        return self.reference.blob_path(digest)
+
     def _manifest_bytes(self, digest: Digest) -> bytes:
-        path = self.reference.blob_path(digest)
+        path = self._blob_path(digest)
         with open_regular_file(path, f"manifest {digest}") as f:
             return limits.read_at_most(f, limits.MAX_MANIFEST_BODY, path)
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
-        """Open ``blobs/ALG/HEX``; foreign layers must be present locally."""
-        path = self.reference.blob_path(info.digest)
-        for shared in self._sys.oci_shared_blob_dirs:
-            candidate = os.path.join(shared, info.digest.algorithm, info.digest.hex)
-            if os.path.exists(candidate):
-                path = candidate
-                break
+        """Open ``blobs/ALG/HEX`` (or a shared blob directory's); foreign layers must be present locally."""
+        path = self._blob_path(info.digest)
         if info.urls and not os.path.exists(path):
             raise TransportError(
                 f"{self.reference}: blob {info.digest} is a foreign layer not present in the layout; "
@@ -309,6 +317,29 @@ class OCIImageSource(IndexedImageSource):
             )
         f = open_regular_file(path, f"blob {info.digest}")
         return f, os.fstat(f.fileno()).st_size
+
+
+def _copy_across(staged: str, final: str) -> None:
+    """Copy a verified blob to another filesystem: a locked staging file beside ``final``,
+    renamed over it once complete and flushed (a reader never sees part of it)."""
+    import shutil
+
+    from trustcopy.fsutil import make_staging_file
+
+    stage, fd = make_staging_file(final)
+    try:
+        with open(staged, "rb") as src, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(stage.path, 0o644)
+        os.replace(stage.path, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(stage.path)
+        raise
+    finally:
+        stage.release()
 
 
 def choose_descriptor(manifests: list[dict[str, Any]], image: str, source_index: int, what: str) -> dict[str, Any]:
@@ -401,15 +432,23 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         self._staging = self._stage.path
         self._pending: dict[Digest, str] = {}  # staged blobs (written) by digest
         self._manifest: tuple[Digest, bytes] | None = None
+        #: ``--dest-shared-blob-dir``: every blob (manifests too) goes there, not into blobs/.
+        self._shared = os.path.abspath(sys.oci_shared_blob_dirs[0]) if sys.oci_shared_blob_dirs else None
         self._init_oci_format(sys)
         self._committed = False
         self._closed = False
 
+    def _final_blob_path(self, digest: Digest) -> str:
+        """Where a blob lives once committed: the shared blob directory's ``ALG/HEX``, or blobs/."""
+        if self._shared is not None:
+            return os.path.join(self._shared, digest.algorithm, digest.hex)
+        return self.reference.blob_path(digest)
+
     def _existing_blob(self, digest: Digest) -> str | None:
         if digest in self._pending:
             return self._pending[digest]
-        if self._exists:
-            path = self.reference.blob_path(digest)
+        if self._exists or self._shared is not None:
+            path = self._final_blob_path(digest)
             if os.path.isfile(path) and not os.path.islink(path):
                 return path
         return None
@@ -501,7 +540,37 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         out["manifests"] = manifests
         return out
 
+    def _commit_shared_blobs(self) -> None:
+        """Move the staged blobs into the shared blob directory (before any index names them).
+
+        A blob already there is kept (same digest, same bytes). Across filesystems, a blob
+        is copied to a temporary beside its final name and renamed, so no reader ever sees
+        part of one.
+        """
+        assert self._shared is not None
+        directories = set()
+        for digest, staged in list(self._pending.items()):
+            final = self._final_blob_path(digest)
+            directories.add(os.path.dirname(final))
+            os.makedirs(os.path.dirname(final), mode=0o755, exist_ok=True)
+            if not os.path.exists(final):
+                try:
+                    os.replace(staged, final)
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    _copy_across(staged, final)
+            del self._pending[digest]
+        for directory in directories:
+            fsync_dir(directory)
+
     def _commit_new(self) -> None:
+        if self._shared is not None:
+            self._commit_shared_blobs()
+            staged_blobs = os.path.join(self._staging, "blobs")
+            for algorithm in os.listdir(staged_blobs) if os.path.isdir(staged_blobs) else ():
+                with contextlib.suppress(OSError):  # emptied: the layout keeps an empty blobs/, as skopeo's
+                    os.rmdir(os.path.join(staged_blobs, algorithm))
         index = self._updated_index({"schemaVersion": 2, "manifests": []})
         write_file_atomic(os.path.join(self._staging, "oci-layout"), OCI_LAYOUT_CONTENT)
         write_file_atomic(os.path.join(self._staging, "index.json"), go_marshal(index))
@@ -521,12 +590,15 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                 index = _read_index(self._target, str(self.reference))  # re-read: others may have written
             else:
                 index = {"schemaVersion": 2, "manifests": []}
+            if self._shared is not None:
+                self._commit_shared_blobs()
             for digest, staged in self._pending.items():
                 final = self.reference.blob_path(digest)
                 os.makedirs(os.path.dirname(final), mode=0o755, exist_ok=True)
                 if not os.path.exists(final):
                     os.replace(staged, final)
-            fsync_dir(os.path.join(self._target, "blobs"))
+            if self._pending:
+                fsync_dir(os.path.join(self._target, "blobs"))
             layout = os.path.join(self._target, "oci-layout")
             # Temporaries in staging: an interrupted write leaves nothing in the layout itself.
             if not os.path.exists(layout):
