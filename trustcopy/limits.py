@@ -135,10 +135,13 @@ def read_file_at_most(path: str, limit: int, what: str | None = None, *, allow_f
             os.close(fd)
 
 
-#: How long a named pipe the user gave us may stay silent before we give up: long enough
-#: for a writer started beside us (``mkfifo p; gen > p & trustcopy --policy p``) to begin,
-#: short enough that a pipe nobody writes to fails a CI job instead of hanging it.
-FIFO_STALL_SECONDS = 10.0
+#: How long a named pipe the user gave us may have no writer at all: long enough for a
+#: writer started beside us (``mkfifo p; gen > p & trustcopy --policy p``) to open it,
+#: short enough that a pipe nobody will ever write fails a CI job quickly instead of hanging it.
+FIFO_WRITER_WAIT_SECONDS = 5.0
+#: How long a writer that has opened the pipe may stay silent (a generator fetching its
+#: output over the network may take a while to write the first byte).
+FIFO_STALL_SECONDS = 30.0
 
 
 def _read_fifo(fd: int, limit: int, label: str) -> bytes:
@@ -146,35 +149,54 @@ def _read_fifo(fd: int, limit: int, label: str) -> bytes:
 
     Opened without blocking (so that opening never hangs), a pipe with no writer yet
     reads as empty at once: ``mkfifo p; (sleep 1; gen > p) &`` would be read as an empty
-    file. Polling instead waits until data or the writer's close arrive. ``fd`` is
-    closed on return.
+    file. So an empty read before any writer showed up waits (``poll``) for one, at most
+    FIFO_WRITER_WAIT_SECONDS; a writer that is there but silent (the read would block) is
+    given FIFO_STALL_SECONDS between pieces. On Linux, ``poll`` reports nothing while no
+    writer ever opened the pipe, and a hang-up once one closed it. ``fd`` is closed on return.
     """
     import os
     import select
+    import time
 
     try:
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         chunks: list[bytes] = []
         total = 0
+        writer_seen = False
+        writer_deadline = time.monotonic() + FIFO_WRITER_WAIT_SECONDS
         while True:
-            if not poller.poll(int(FIFO_STALL_SECONDS * 1000)):
-                raise LimitExceededError(
-                    f"{label} is a pipe that gave no data for {FIFO_STALL_SECONDS:g} seconds (no writer?)",
-                    code="pipe-stalled", context={"what": label},
-                )
             try:
                 chunk = os.read(fd, min(1 << 16, limit + 1 - total))
-            except BlockingIOError:
+            except BlockingIOError:  # a writer has it open and has not written (yet)
+                writer_seen = True
+                if not poller.poll(int(FIFO_STALL_SECONDS * 1000)):
+                    raise LimitExceededError(
+                        f"{label} is a pipe whose writer sent nothing for {FIFO_STALL_SECONDS:g} seconds",
+                        code="pipe-stalled", context={"what": label},
+                    ) from None
                 continue
-            if not chunk:
+            if chunk:
+                writer_seen = True
+                total += len(chunk)
+                if total > limit:
+                    raise LimitExceededError(
+                        f"{label} is larger than the {limit} bytes accepted", context={"what": label, "limit": limit}
+                    )
+                chunks.append(chunk)
+                continue
+            if writer_seen:
                 return b"".join(chunks)  # the writer closed its end
-            total += len(chunk)
-            if total > limit:
+            # No writer has the pipe open. Wait for one, in short slices: poll wakes up when
+            # it writes or hangs up, and the next read blocks (EAGAIN) once it has opened.
+            remaining = writer_deadline - time.monotonic()
+            if remaining <= 0:
                 raise LimitExceededError(
-                    f"{label} is larger than the {limit} bytes accepted", context={"what": label, "limit": limit}
+                    f"{label} is a pipe that no writer opened within {FIFO_WRITER_WAIT_SECONDS:g} seconds",
+                    code="pipe-stalled", context={"what": label},
                 )
-            chunks.append(chunk)
+            if poller.poll(max(1, int(min(remaining, 0.1) * 1000))):
+                writer_seen = True  # it wrote, or opened and closed it (an empty pipe)
     finally:
         os.close(fd)
 

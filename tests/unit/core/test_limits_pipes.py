@@ -1,8 +1,9 @@
 """Pipes the user names (``--policy <(gen)``, a named pipe): read to the end, bounded, and never a hang.
 
 Opened without blocking, a named pipe whose writer has not started yet used to read as empty;
-now the read waits for data (up to ``FIFO_STALL_SECONDS``), as a user starting the writer
-beside trustcopy expects, and fails with a clear error when nothing comes.
+now the read waits for a writer (up to ``FIFO_WRITER_WAIT_SECONDS``) and, once one has the
+pipe open, for its data (up to ``FIFO_STALL_SECONDS`` of silence), as a user starting the
+writer beside trustcopy expects; it fails with a clear error when nothing comes.
 """
 
 from __future__ import annotations
@@ -67,12 +68,40 @@ def test_a_writer_that_starts_late_is_waited_for(fifo: Path) -> None:
     assert data == b'{"default": [{"type": "reject"}]}'
 
 
-def test_a_pipe_nobody_writes_to_fails_after_the_stall_time_naming_it(
+def test_a_writer_that_opens_the_pipe_and_writes_after_the_writer_wait_is_read(
     fifo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(limits, "FIFO_STALL_SECONDS", 0.3)
+    """A generator started beside trustcopy opens the pipe at once but may write late (a
+    download): the writer wait only bounds how long the pipe stays without any writer."""
+    monkeypatch.setattr(limits, "FIFO_WRITER_WAIT_SECONDS", 0.3)
+
+    def slow() -> None:
+        fd = -1
+        deadline = time.monotonic() + 5
+        while fd < 0 and time.monotonic() < deadline:
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.01)
+        if fd < 0:
+            return
+        time.sleep(0.8)
+        os.set_blocking(fd, True)
+        os.write(fd, b"late but there")
+        os.close(fd)
+
+    writer = threading.Thread(target=slow, daemon=True)
+    writer.start()
+    assert limits.read_file_at_most(str(fifo), 1024, "policy", allow_fifo=True) == b"late but there"
+    writer.join(5)
+
+
+def test_a_pipe_nobody_writes_to_fails_after_the_writer_wait_naming_it(
+    fifo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "FIFO_WRITER_WAIT_SECONDS", 0.3)
     start = time.monotonic()
-    expected = r"policy file .*pipe is a pipe that gave no data for 0\.3 seconds"
+    expected = r"policy file .*pipe is a pipe that no writer opened within 0\.3 seconds"
     with pytest.raises(LimitExceededError, match=expected) as info:
         limits.read_file_at_most(str(fifo), 1024, f"policy file {fifo}", allow_fifo=True)
     assert 0.25 < time.monotonic() - start < 5
@@ -81,8 +110,8 @@ def test_a_pipe_nobody_writes_to_fails_after_the_stall_time_naming_it(
 
 def test_a_writer_that_stalls_midway_fails_too(fifo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(limits, "FIFO_STALL_SECONDS", 0.3)
-    writer = _writer(fifo, [(0.0, b'{"default": ')], hold=2.0)
-    with pytest.raises(LimitExceededError) as info:
+    writer = _writer(fifo, [(0.0, b'{"default": ')], hold=1.0)
+    with pytest.raises(LimitExceededError, match=r"whose writer sent nothing for 0\.3 seconds") as info:
         limits.read_file_at_most(str(fifo), 1024, "policy", allow_fifo=True)
     assert info.value.code == "pipe-stalled"
     writer.join(5)

@@ -112,13 +112,13 @@ def test_policy_without_read_permission_is_an_error(tmp_path: Path) -> None:
 def test_fifo_policy_without_writer_is_refused_without_blocking_for_ever(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A pipe is accepted (``--policy <(…)``); one nobody writes to fails after the stall time."""
+    """A pipe is accepted (``--policy <(…)``); one nobody opens for writing fails after the writer wait."""
     from trustcopy import limits
 
-    monkeypatch.setattr(limits, "FIFO_STALL_SECONDS", 0.2)
+    monkeypatch.setattr(limits, "FIFO_WRITER_WAIT_SECONDS", 0.2)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    with pytest.raises(PolicyError, match=r'cannot read policy ".*fifo": .* pipe that gave no data'):
+    with pytest.raises(PolicyError, match=r'cannot read policy ".*fifo": .* pipe that no writer opened'):
         load_policy(fifo)
 
 

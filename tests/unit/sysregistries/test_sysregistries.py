@@ -719,15 +719,15 @@ def test_a_named_pipe_without_a_writer_is_refused_not_read_as_an_empty_configura
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Empty is a valid registries.conf: read from a pipe nobody writes, it would drop every rule
-    (``blocked`` ones too). The command fails instead, after the stall time (never a hang)."""
+    (``blocked`` ones too). The command fails instead, after the writer wait (never a hang)."""
     import os
 
     from trustcopy import limits
 
-    monkeypatch.setattr(limits, "FIFO_STALL_SECONDS", 0.2)
+    monkeypatch.setattr(limits, "FIFO_WRITER_WAIT_SECONDS", 0.2)
     fifo = tmp_path / "nobody-writes.conf"
     os.mkfifo(fifo)
-    with pytest.raises(ConfigError, match=r"is a pipe that gave no data for 0\.2 seconds") as info:
+    with pytest.raises(ConfigError, match=r"is a pipe that no writer opened within 0\.2 seconds") as info:
         load_registries_conf(str(fifo), home=str(tmp_path / "home"), system_dir=str(tmp_path / "none"))
     assert info.value.code == "config-unreadable"
 
