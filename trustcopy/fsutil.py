@@ -387,6 +387,12 @@ def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, temp_dir: st
             staging.release()
 
 
+def big_files_dir(explicit: str | None = None) -> str:
+    """Where a large temporary file goes: ``explicit`` (``--tmpdir``), else ``$TMPDIR``, else
+    ``/var/tmp``, as containers/image chooses (``/tmp`` is often a small tmpfs)."""
+    return explicit or tempfile.tempdir or os.environ.get("TMPDIR") or "/var/tmp"
+
+
 def fsync_dir(path: str) -> None:
     """Flush a directory entry so a rename survives a crash (best effort)."""
     with contextlib.suppress(OSError):

@@ -269,8 +269,9 @@ def copy_blob(
                 already = False  # with --dest-precompute-digests: the destination had it
                 with cpu_slots if cpu_slots is not None else contextlib.nullcontext():
                     try:
-                        if dest.precompute_digests:
-                            stored, already = _put_precomputed(dest, data, new_type)  # type: ignore[arg-type]
+                        spool_dir = dest.precompute_digests
+                        if spool_dir is not None:
+                            stored, already = _put_precomputed(dest, data, new_type, spool_dir)  # type: ignore[arg-type]
                         else:
                             stored = dest.put_new_blob(data, media_type=new_type, is_config=False)  # type: ignore[arg-type]
                     except CorruptDataError:
@@ -298,15 +299,16 @@ def copy_blob(
     return CopiedBlob(info=replace(info, size=stored.size))
 
 
-def _put_precomputed(dest: ImageDestination, data: BinaryIO, media_type: str | None) -> tuple[BlobInfo, bool]:
+def _put_precomputed(dest: ImageDestination, data: BinaryIO, media_type: str | None,
+                     directory: str) -> tuple[BlobInfo, bool]:
     """Spool a blob produced on the way to learn its digest; store it only if ``dest`` lacks it.
 
     Why: a layer compressed on the way (a ``dir:`` of uncompressed layers pushed again) has
     no digest until it is compressed, so the existence check that skips stored blobs cannot
     run before the upload; ``--dest-precompute-digests`` trades a temporary file for the
-    upload, as skopeo's does. The file is unnamed (``O_TMPFILE`` where the system has it),
-    in ``$TMPDIR`` or ``/var/tmp`` as containers/image puts big temporary files, so nothing
-    is left behind, even by ``kill -9``. Returns the stored blob and whether it was there.
+    upload, as skopeo's does. The file, in ``directory``, is unnamed (``O_TMPFILE`` where
+    the system has it), so nothing is left behind, even by ``kill -9``. Returns the stored
+    blob and whether it was there.
 
     Raises:
         TransportError: the temporary file cannot be made or written (``destination-unwritable``).
@@ -314,7 +316,6 @@ def _put_precomputed(dest: ImageDestination, data: BinaryIO, media_type: str | N
     import shutil
     import tempfile
 
-    directory = os.environ.get("TMPDIR") or "/var/tmp"
     what = f"{dest.reference}: new blob"
     try:
         spool = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by the with below

@@ -236,10 +236,11 @@ class ImageDestination(_Closing):
         return True
 
     @property
-    def precompute_digests(self) -> bool:
-        """Whether a blob (re)compressed on the way is spooled first to learn its digest, so that
-        one already stored is not written again (skopeo's ``--dest-precompute-digests``)."""
-        return False
+    def precompute_digests(self) -> str | None:
+        """The directory to spool a blob (re)compressed on the way in, to learn its digest first
+        so that one already stored is not written again (skopeo's ``--dest-precompute-digests``);
+        None: blobs stream straight to the destination."""
+        return None
 
     @property
     @abc.abstractmethod

@@ -102,6 +102,7 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         #: (media type, size) of each manifest pushed, by digest: the subject of a bundle referrer.
         self._manifest_info: dict[str, tuple[str, int]] = {}
         self._precompute = sys is not None and sys.docker_precompute_digests
+        self._tmp_dir = sys.tmp_dir if sys is not None else None
         size = (sys.docker_upload_chunk_size if sys is not None else None) or DEFAULT_CHUNK_SIZE
         self._chunk_size = max(1, size) if size else None
         self._uploader: Uploader | None = None
@@ -148,9 +149,14 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         return True
 
     @property
-    def precompute_digests(self) -> bool:
-        """``--dest-precompute-digests`` (containers/image ``DockerRegistryPushPrecomputeDigests``)."""
-        return self._precompute
+    def precompute_digests(self) -> str | None:
+        """``--dest-precompute-digests`` (containers/image ``DockerRegistryPushPrecomputeDigests``):
+        spooled where containers/image puts big temporary files (``--tmpdir``, ``$TMPDIR``, ``/var/tmp``)."""
+        if not self._precompute:
+            return None
+        from trustcopy.fsutil import big_files_dir
+
+        return big_files_dir(self._tmp_dir)
 
     def held_manifest_digest(self) -> Digest | None:
         """One ``HEAD`` of the tag (or digest) being pushed: the digest the registry says it holds there.
