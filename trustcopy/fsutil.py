@@ -389,8 +389,12 @@ def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, temp_dir: st
 
 def big_files_dir(explicit: str | None = None) -> str:
     """Where a large temporary file goes: ``explicit`` (``--tmpdir``), else ``$TMPDIR``, else
-    ``/var/tmp``, as containers/image chooses (``/tmp`` is often a small tmpfs)."""
-    return explicit or tempfile.tempdir or os.environ.get("TMPDIR") or "/var/tmp"
+    ``/var/tmp``, as containers/image chooses (``/tmp`` is often a small tmpfs); a system
+    without ``/var/tmp`` (a minimal container) gets Python's usual temporary directory."""
+    chosen = explicit or tempfile.tempdir or os.environ.get("TMPDIR")
+    if chosen:
+        return chosen
+    return "/var/tmp" if os.path.isdir("/var/tmp") else tempfile.gettempdir()
 
 
 def fsync_dir(path: str) -> None:

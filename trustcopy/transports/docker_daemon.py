@@ -431,12 +431,12 @@ class _DaemonLoad:
     """The writer side of a daemon destination (what DockerArchiveDestination needs of a writer)."""
 
     def __init__(self, ref: DockerDaemonReference, sys: SystemContext) -> None:
-        import tempfile
+        from trustcopy.fsutil import big_files_dir
 
         self._ref, self._sys, self._what = ref, sys, str(ref)
         self._client = new_client(sys, self._what)
         self._upload = _Upload(self._client, self._what)
-        tar = TarWriter(self._upload, seekable_file=None, spool_dir=sys.tmp_dir or tempfile.gettempdir(),
+        tar = TarWriter(self._upload, seekable_file=None, spool_dir=big_files_dir(sys.tmp_dir),
                         what=self._what)
         self.docker = DockerTarWriter(tar)
         self.images = 0

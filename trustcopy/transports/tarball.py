@@ -32,7 +32,7 @@ from typing import BinaryIO
 from trustcopy.compression import CHUNK, Algorithm, DecompressingStream, PeekableStream
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError, InvalidReferenceError, ManifestError, TransportError
-from trustcopy.fsutil import open_regular_file
+from trustcopy.fsutil import big_files_dir, open_regular_file
 from trustcopy.gojson import go_marshal
 from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
@@ -175,7 +175,7 @@ class TarballSource(NoSourceSignatures, ImageSource):
         try:
             for name in ref.filenames:
                 if name == "-":
-                    self._spool = tempfile.TemporaryFile(dir=sys.tmp_dir)  # noqa: SIM115 - closed in close()
+                    self._spool = tempfile.TemporaryFile(dir=big_files_dir(sys.tmp_dir))  # noqa: SIM115 - closed in close()
                     shutil.copyfileobj(sys_stdin(), self._spool, CHUNK)
                     self._spool.seek(0)
                     blob, size, diff_id, algo = _measure(self._spool, f"{ref}: standard input")
