@@ -313,7 +313,6 @@ def _put_precomputed(dest: ImageDestination, data: BinaryIO, media_type: str | N
     Raises:
         TransportError: the temporary file cannot be made or written (``destination-unwritable``).
     """
-    import shutil
     import tempfile
 
     what = f"{dest.reference}: new blob"
@@ -324,11 +323,12 @@ def _put_precomputed(dest: ImageDestination, data: BinaryIO, media_type: str | N
                              f"{exc.strerror}", code="destination-unwritable") from exc
     with spool:
         reader = DigestingReader(data, None, what=what)
-        try:
-            shutil.copyfileobj(reader, spool, 1 << 20)
-        except OSError as exc:
-            raise TransportError(f"{what}: cannot write the temporary file in {directory}: {exc.strerror}",
-                                 code="destination-unwritable") from exc
+        while chunk := reader.read(1 << 20):
+            try:  # only the spool's own failures (ENOSPC) are the destination side's
+                spool.write(chunk)
+            except OSError as exc:
+                raise TransportError(f"{what}: cannot write the temporary file in {directory}: {exc.strerror}",
+                                     code="destination-unwritable") from exc
         info = BlobInfo(digest=reader.verify(), size=spool.tell(), media_type=media_type)
         reused = dest.try_reusing_blob(info)
         if reused is not None:
