@@ -32,6 +32,15 @@ def test_usage_error_exits_2(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("name", ["docker://" + "a" * 100_000, "b" * 100_000, "x" * 100_000 + ":y",
+                                  "docker://reg.example/" + "C" * 100_000])
+def test_a_huge_image_name_gives_a_short_error(run_cli, insecure_policy: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A 100,000-character name is quoted cut at 300 characters, not echoed whole."""
+    r = run_cli("--policy", str(insecure_policy), "inspect", name)
+    assert r.exit_code == 1 and r.stderr.startswith("error[")
+    assert len(r.stderr) < 2_000, len(r.stderr)
+
+
 def test_bad_reference_is_one_line_exit_1(run_cli, insecure_policy: Path) -> None:  # type: ignore[no-untyped-def]
     r = run_cli("--policy", str(insecure_policy), "copy", "nosuchtransport:x", "dir:/tmp/y")
     assert r.exit_code == 1

@@ -57,6 +57,11 @@ def get_transport(name: str) -> ImageTransport | None:
     return transport
 
 
+#: The longest image name a message quotes in full (the context keeps all of it): a
+#: 100,000-character name must not become a 100,000-character error line.
+_SHOWN_MAX = 300
+
+
 def parse_image_name(image_name: str) -> ImageReference:
     """Parse ``transport:reference`` as skopeo's ``alltransports.ParseImageName``.
 
@@ -71,16 +76,17 @@ def parse_image_name(image_name: str) -> ImageReference:
             transport refuses (the message names the input and the rule broken).
     """
     name, sep, rest = image_name.partition(":")
+    shown = image_name if len(image_name) <= _SHOWN_MAX else image_name[:_SHOWN_MAX] + "..."
     if not sep:
         raise InvalidReferenceError(
-            f'invalid image name "{image_name}", expected colon-separated transport:reference',
+            f'invalid image name "{shown}", expected colon-separated transport:reference',
             context={"reference": image_name},
             hint="known transports: " + ", ".join(known_transport_names()),
         )
     transport = get_transport(name)
     if transport is None:
         raise InvalidReferenceError(
-            f'invalid image name "{image_name}", unknown transport "{name}"',
+            f'invalid image name "{shown}", unknown transport "{name[:_SHOWN_MAX]}"',
             code="unknown-transport",
             context={"reference": image_name},
             hint="known transports: " + ", ".join(known_transport_names()),
@@ -91,7 +97,7 @@ def parse_image_name(image_name: str) -> ImageReference:
         if image_name in exc.message:
             raise
         raise InvalidReferenceError(
-            f'invalid image name "{image_name}": {exc.message}',
+            f'invalid image name "{shown}": {exc.message}',
             code=exc.code,
             context={"reference": image_name, **exc.context},
             hint=exc.hint,
