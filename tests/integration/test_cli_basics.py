@@ -179,7 +179,9 @@ def test_policy_from_a_named_pipe_whose_writer_starts_late(tmp_path: Path) -> No
     write_dir(example_image(), str(tmp_path / "src"))
     fifo = tmp_path / "policy.pipe"
     os.mkfifo(fifo)
-    script = (f"(sleep 0.5; echo '{{\"default\":[{{\"type\":\"insecureAcceptAnything\"}}]}}' > {fifo}) & "
+    # The writer gives up after 20 s: if trustcopy failed without reading, nothing is left blocked on the pipe.
+    policy = '{"default":[{"type":"insecureAcceptAnything"}]}'
+    script = (f"(sleep 0.5; timeout 20 sh -c 'echo \"$0\" > {fifo}' '{policy}') & "
               f"{sys.executable} -m trustcopy --policy {fifo} copy -q dir:{tmp_path}/src dir:{tmp_path}/out; "
               "status=$?; wait; exit $status")
     r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False, timeout=60)
