@@ -359,6 +359,18 @@ def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, temp_dir: st
     that one left by a ``kill -9`` (in a signature store, beside a ``--digestfile``) is
     removed by the next write of the same file.
     """
+    _replace_atomically(path, lambda f: f.write(data), mode, temp_dir)
+
+
+def copy_file_atomic(source: str, path: str, mode: int = 0o644) -> None:
+    """Copy the file ``source`` to ``path`` (another filesystem, say) as :func:`write_file_atomic`
+    writes: streamed into a locked staging file beside ``path``, renamed over it once flushed,
+    so that no reader ever sees part of it."""
+    with open(source, "rb") as src:
+        _replace_atomically(path, lambda f: shutil.copyfileobj(src, f, 1 << 20), mode, None)
+
+
+def _replace_atomically(path: str, write: Callable[[BinaryIO], object], mode: int, temp_dir: str | None) -> None:
     staging: Staging | None = None
     if temp_dir is not None:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=temp_dir)
@@ -367,7 +379,7 @@ def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, temp_dir: st
         tmp = staging.path
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -377,7 +389,7 @@ def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, temp_dir: st
             os.unlink(tmp)
         if temp_dir is None or exc.errno != errno.EXDEV:
             raise
-        write_file_atomic(path, data, mode)
+        _replace_atomically(path, write, mode, None)  # the staging directory is on another filesystem
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

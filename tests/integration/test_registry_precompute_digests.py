@@ -76,16 +76,3 @@ def test_an_unwritable_temporary_directory_is_a_clear_error(proxy: FaultProxy, t
     assert "error[destination-unwritable]" in done.stderr and str(tmp_path / "missing") in done.stderr
     assert proxy.count("PUT", "/manifests/") == 0
 
-
-def test_the_spool_goes_where_big_temporary_files_go(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """--tmpdir (SystemContext.tmp_dir), else $TMPDIR, else /var/tmp, as containers/image."""
-    import tempfile
-
-    from trustcopy.fsutil import big_files_dir
-
-    monkeypatch.setattr(tempfile, "tempdir", None)
-    monkeypatch.delenv("TMPDIR", raising=False)
-    assert big_files_dir() == "/var/tmp"
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "env"))
-    assert big_files_dir() == str(tmp_path / "env")
-    assert big_files_dir(str(tmp_path / "flag")) == str(tmp_path / "flag")

@@ -38,6 +38,7 @@ from trustcopy.errors import (
     TransportError,
 )
 from trustcopy.fsutil import (
+    copy_file_atomic,
     fsync_dir,
     make_staging_dir,
     open_regular_file,
@@ -319,29 +320,6 @@ class OCIImageSource(IndexedImageSource):
         return f, os.fstat(f.fileno()).st_size
 
 
-def _copy_across(staged: str, final: str) -> None:
-    """Copy a verified blob to another filesystem: a locked staging file beside ``final``,
-    renamed over it once complete and flushed (a reader never sees part of it)."""
-    import shutil
-
-    from trustcopy.fsutil import make_staging_file
-
-    stage, fd = make_staging_file(final)
-    try:
-        with open(staged, "rb") as src, os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(stage.path, 0o644)
-        os.replace(stage.path, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(stage.path)
-        raise
-    finally:
-        stage.release()
-
-
 def choose_descriptor(manifests: list[dict[str, Any]], image: str, source_index: int, what: str) -> dict[str, Any]:
     """The index entry named ``image``, at ``source_index``, or the only one (containers/image rules).
 
@@ -540,16 +518,16 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         out["manifests"] = manifests
         return out
 
-    def _commit_shared_blobs(self) -> None:
-        """Move the staged blobs into the shared blob directory (before any index names them).
+    def _move_pending_blobs(self) -> None:
+        """Move the staged blobs to their final place (blobs/, or the shared blob directory),
+        before any index names them.
 
-        A blob already there is kept (same digest, same bytes). Across filesystems, a blob
-        is copied to a temporary beside its final name and renamed, so no reader ever sees
-        part of one.
+        A blob already there is kept (same digest, same bytes). Across filesystems (a shared
+        blob directory elsewhere), a blob is copied through a temporary beside its final name
+        (:func:`~trustcopy.fsutil.copy_file_atomic`), so no reader ever sees part of one.
         """
-        assert self._shared is not None
         directories = set()
-        for digest, staged in list(self._pending.items()):
+        for digest, staged in self._pending.items():
             final = self._final_blob_path(digest)
             directories.add(os.path.dirname(final))
             os.makedirs(os.path.dirname(final), mode=0o755, exist_ok=True)
@@ -559,14 +537,14 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                 except OSError as exc:
                     if exc.errno != errno.EXDEV:
                         raise
-                    _copy_across(staged, final)
-            del self._pending[digest]
+                    copy_file_atomic(staged, final)
+        self._pending.clear()
         for directory in directories:
             fsync_dir(directory)
 
     def _commit_new(self) -> None:
-        if self._shared is not None:
-            self._commit_shared_blobs()
+        if self._shared is not None:  # else the blobs move in with the staging directory
+            self._move_pending_blobs()
             staged_blobs = os.path.join(self._staging, "blobs")
             for algorithm in os.listdir(staged_blobs) if os.path.isdir(staged_blobs) else ():
                 with contextlib.suppress(OSError):  # emptied: the layout keeps an empty blobs/, as skopeo's
@@ -590,15 +568,7 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                 index = _read_index(self._target, str(self.reference))  # re-read: others may have written
             else:
                 index = {"schemaVersion": 2, "manifests": []}
-            if self._shared is not None:
-                self._commit_shared_blobs()
-            for digest, staged in self._pending.items():
-                final = self.reference.blob_path(digest)
-                os.makedirs(os.path.dirname(final), mode=0o755, exist_ok=True)
-                if not os.path.exists(final):
-                    os.replace(staged, final)
-            if self._pending:
-                fsync_dir(os.path.join(self._target, "blobs"))
+            self._move_pending_blobs()
             layout = os.path.join(self._target, "oci-layout")
             # Temporaries in staging: an interrupted write leaves nothing in the layout itself.
             if not os.path.exists(layout):

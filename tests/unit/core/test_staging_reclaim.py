@@ -175,3 +175,18 @@ def test_write_file_atomic_beside_its_file_reclaims_what_a_killed_writer_left(tm
         live.wait(30)
     fsutil.write_file_atomic(str(target), b"again")
     assert _entries(tmp_path) == ["signature-1"]
+
+
+def test_the_spool_goes_where_big_temporary_files_go(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Large temporary files (``--dest-precompute-digests``, ``tarball:-``): --tmpdir
+    (SystemContext.tmp_dir), else $TMPDIR, else /var/tmp, as containers/image."""
+    import tempfile
+
+    from trustcopy.fsutil import big_files_dir
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.delenv("TMPDIR", raising=False)
+    assert big_files_dir() == "/var/tmp"
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "env"))
+    assert big_files_dir() == str(tmp_path / "env")
+    assert big_files_dir(str(tmp_path / "flag")) == str(tmp_path / "flag")
