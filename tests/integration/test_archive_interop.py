@@ -71,6 +71,14 @@ def test_both_tools_generate_the_same_manifest_for_a_docker_archive(tmp_path: Pa
     assert ours.strip() == _run("skopeo", "inspect", "--raw", f"docker-archive:{path}").stdout.strip()
 
 
+@pytest.mark.parametrize("suffix", ["", ":example.com/app:1", ":" + "r" * 120 + "/app:1"])
+def test_docker_archives_are_byte_identical_to_skopeos(tmp_path: Path, layout: Path, suffix: str) -> None:
+    """Same image in, same archive out: every header (devmajor/devminor included) and every byte."""
+    for tool in TOOLS:
+        _run(tool, "copy", "-q", f"oci:{layout}:img", f"docker-archive:{tmp_path / tool}.tar{suffix}")
+    assert (tmp_path / "trustcopy.tar").read_bytes() == (tmp_path / "skopeo.tar").read_bytes()
+
+
 @pytest.mark.parametrize("compress", [False, True])
 def test_tarball_images_are_byte_identical(tmp_path: Path, compress: bool) -> None:
     import gzip

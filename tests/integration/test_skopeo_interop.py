@@ -68,6 +68,23 @@ def test_conversions_are_byte_identical_to_skopeo(run_cli, tmp_path: Path, insec
     assert (tmp_path / "tc" / "manifest.json").read_bytes() == (tmp_path / "sk" / "manifest.json").read_bytes()
 
 
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_oci_layouts_are_byte_identical_to_skopeos(run_cli, tmp_path: Path, insecure_policy: Path,  # type: ignore[no-untyped-def]
+                                                 source: str) -> None:
+    """Same image in, same layout out: oci-layout, index.json and every blob, byte for byte."""
+    src = SOURCES[source](tmp_path)
+    skopeo("--insecure-policy", "copy", "-q", src, f"oci:{tmp_path}/sk:x")
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", src, f"oci:{tmp_path}/tc:x")
+    assert r.exit_code == 0, r.stderr
+    ours, theirs = _tree(tmp_path / "tc"), _tree(tmp_path / "sk")
+    assert ours == theirs
+    assert ours["oci-layout"] == b'{"imageLayoutVersion": "1.0.0"}'
+
+
 def test_inspect_matches_skopeo_except_layersdata(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     write_oci({"t": example_image()}, str(tmp_path / "lay"))
     r = run_cli("inspect", f"oci:{tmp_path}/lay:t")

@@ -1,6 +1,6 @@
 """``oci:PATH[:REF|:@N]``: an OCI image layout directory, possibly holding many images.
 
-Layout: ``PATH/oci-layout`` (``{"imageLayoutVersion":"1.0.0"}``), ``PATH/index.json``
+Layout: ``PATH/oci-layout`` (``{"imageLayoutVersion": "1.0.0"}``), ``PATH/index.json``
 (one descriptor per image; ``org.opencontainers.image.ref.name`` names it) and
 ``PATH/blobs/ALG/HEX``.
 
@@ -57,7 +57,9 @@ from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures
 from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
-OCI_LAYOUT_CONTENT = b'{"imageLayoutVersion":"1.0.0"}'
+#: Byte for byte what containers/image writes (its oci_dest.go), so layouts written by
+#: either tool differ in nothing but what the images make them differ in.
+OCI_LAYOUT_CONTENT = b'{"imageLayoutVersion": "1.0.0"}'
 _OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 _OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 _DOCKER_V2S2 = "application/vnd.docker.distribution.manifest.v2+json"

@@ -337,6 +337,8 @@ def _header(name: str, size: int, typeflag: bytes, *, mode: int, link: str = "")
     b[157:157 + len(link)] = link.encode()
     b[257:263] = b"ustar\x00"
     b[263:265] = b"00"
+    b[329:337] = _octal(0, 8)  # devmajor, devminor: Go's archive/tar fills them for every member
+    b[337:345] = _octal(0, 8)
     checksum = sum(b)
     b[148:156] = b"%06o\x00 " % checksum
     return bytes(b)

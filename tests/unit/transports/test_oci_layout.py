@@ -136,7 +136,7 @@ def test_new_layout_appears_only_at_commit(tmp_path: Path) -> None:
             "annotations": {"org.opencontainers.image.ref.name": "1.0"},
         }],
     }
-    assert (target / "oci-layout").read_bytes() == b'{"imageLayoutVersion":"1.0.0"}'
+    assert (target / "oci-layout").read_bytes() == b'{"imageLayoutVersion": "1.0.0"}'  # as c/image
     assert sorted(os.listdir(tmp_path)) == ["new"]
 
 
