@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from trustcopy.errors import LimitExceededError, TransportError
@@ -145,14 +145,26 @@ FIFO_STALL_SECONDS = 30.0
 
 
 def _read_fifo(fd: int, limit: int, label: str) -> bytes:
-    """Read a pipe to its end, waiting for a writer that comes late, but not for ever.
+    """Read a pipe to its end (see :func:`fifo_chunks`), refusing more than ``limit`` bytes."""
+    import contextlib
+
+    with contextlib.closing(fifo_chunks(fd, label, piece=min(1 << 16, limit + 1))) as pieces:
+        return read_iter_at_most(pieces, limit, label)
+
+
+def fifo_chunks(fd: int, label: str, *, piece: int = 1 << 16) -> Generator[bytes, None, None]:
+    """The bytes of a pipe until its writer closes it, waiting for a writer that comes late, but not for ever.
 
     Opened without blocking (so that opening never hangs), a pipe with no writer yet
     reads as empty at once: ``mkfifo p; (sleep 1; gen > p) &`` would be read as an empty
     file. So an empty read before any writer showed up waits (``poll``) for one, at most
     FIFO_WRITER_WAIT_SECONDS; a writer that is there but silent (the read would block) is
     given FIFO_STALL_SECONDS between pieces. On Linux, ``poll`` reports nothing while no
-    writer ever opened the pipe, and a hang-up once one closed it. ``fd`` is closed on return.
+    writer ever opened the pipe, and a hang-up once one closed it. ``fd`` (opened with
+    ``O_NONBLOCK``) is closed when the iteration ends, however it ends.
+
+    Raises:
+        LimitExceededError: (``pipe-stalled``) no writer came, or the writer went silent.
     """
     import os
     import select
@@ -161,13 +173,11 @@ def _read_fifo(fd: int, limit: int, label: str) -> bytes:
     try:
         poller = select.poll()
         poller.register(fd, select.POLLIN)
-        chunks: list[bytes] = []
-        total = 0
         writer_seen = False
         writer_deadline = time.monotonic() + FIFO_WRITER_WAIT_SECONDS
         while True:
             try:
-                chunk = os.read(fd, min(1 << 16, limit + 1 - total))
+                chunk = os.read(fd, piece)
             except BlockingIOError:  # a writer has it open and has not written (yet)
                 writer_seen = True
                 if not poller.poll(int(FIFO_STALL_SECONDS * 1000)):
@@ -178,15 +188,10 @@ def _read_fifo(fd: int, limit: int, label: str) -> bytes:
                 continue
             if chunk:
                 writer_seen = True
-                total += len(chunk)
-                if total > limit:
-                    raise LimitExceededError(
-                        f"{label} is larger than the {limit} bytes accepted", context={"what": label, "limit": limit}
-                    )
-                chunks.append(chunk)
+                yield chunk
                 continue
             if writer_seen:
-                return b"".join(chunks)  # the writer closed its end
+                return  # the writer closed its end
             # No writer has the pipe open. Wait for one, in short slices: poll wakes up when
             # it writes or hangs up, and the next read blocks (EAGAIN) once it has opened.
             remaining = writer_deadline - time.monotonic()

@@ -11,8 +11,9 @@ Two kinds of reader, one interface (:class:`ArchiveReader`):
   members (manifests, configs) in memory within a fixed budget, and, when asked,
   measuring compressed members' uncompressed digest and size. Later reads walk a
   second pass forward; a member behind the current position starts a new pass. No
-  temporary copy of the archive is ever made (containers/image decompresses such
-  archives to /var/tmp first).
+  temporary copy of a file is ever made (containers/image decompresses such archives
+  to /var/tmp first). Only a pipe, which cannot be read twice, is kept as it came in an
+  unnamed temporary file (:func:`_spool_pipe`), then read like a file.
 
 Invariants:
 - Member names are cleaned and checked by :mod:`trustcopy.transports.tario`; a name
@@ -32,7 +33,7 @@ import hashlib
 import io
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from trustcopy import limits
@@ -371,16 +372,22 @@ class SequentialArchive(ArchiveReader):
             self._cursor = None
 
 
-def open_archive_file(path: str, what: str, *, measure_compressed: bool = False) -> ArchiveReader:
+def open_archive_file(path: str, what: str, *, measure_compressed: bool = False,
+                      tmp_dir: str | None = None) -> ArchiveReader:
     """Open an archive file: by offsets when uncompressed, by passes when compressed.
 
+    A pipe (``docker save app | trustcopy copy docker-archive:/dev/stdin …``) is read to
+    its end into an unnamed temporary file first (:func:`_spool_pipe`), then read like a file.
+
     Raises:
-        ImageNotFoundError / TransportError: the file is missing or not a regular file.
+        ImageNotFoundError / TransportError: the file is missing, not a regular file or a
+            pipe, or unreadable; a pipe that no writer opened, or whose writer went silent.
         ArchiveFormatError: not a tar archive we accept (corrupt, truncated, hostile).
     """
     from trustcopy.fsutil import open_regular_file
 
-    f = open_regular_file(path, "archive")
+    spool = _spool_pipe(path, what, tmp_dir)
+    f = spool if spool is not None else open_regular_file(path, "archive")
     try:
         head = f.read(PEEK_SIZE)
         f.seek(0)
@@ -390,6 +397,8 @@ def open_archive_file(path: str, what: str, *, measure_compressed: bool = False)
     algo = detect(head)
     if algo is Algorithm.NONE:
         return SeekableArchive(f, what)
+    if spool is not None:
+        return _SpooledArchive(spool, algo, what, measure_compressed=measure_compressed)
     f.close()
 
     def opener() -> tuple[Readable, Callable[[], None]]:
@@ -397,3 +406,113 @@ def open_archive_file(path: str, what: str, *, measure_compressed: bool = False)
         return DecompressingStream(g, algo, what=what), g.close
 
     return SequentialArchive(opener, what, measure_compressed=measure_compressed)
+
+
+class _SpooledArchive(SequentialArchive):
+    """A compressed archive that came through a pipe: passes decompress the spooled bytes."""
+
+    def __init__(self, spool: BinaryIO, algo: Algorithm, what: str, *, measure_compressed: bool) -> None:
+        self._spool = spool
+        fd, size = spool.fileno(), os.fstat(spool.fileno()).st_size
+
+        def opener() -> tuple[Readable, Callable[[], None]]:
+            return DecompressingStream(_PreadStream(fd, 0, size, what), algo, what=what), lambda: None
+
+        try:
+            super().__init__(opener, what, measure_compressed=measure_compressed)
+        except BaseException:
+            spool.close()
+            raise
+
+    def close(self) -> None:
+        """End the current pass and drop the spooled copy."""
+        super().close()
+        self._spool.close()
+
+
+#: Bytes read and dropped after a piped archive's end-of-archive marker (tar pads its
+#: output to a 10 KiB record; ``docker save`` writes nothing more). A writer still sending
+#: after that gets a closed pipe: the archive is complete, and a pipe that never ends must
+#: not fill the disk.
+MAX_PIPE_TRAILER = 1 << 20
+
+
+class _TeeReader:
+    """Reads a pipe's pieces, writing each to the spool as it passes."""
+
+    def __init__(self, pieces: Iterator[bytes], spool: BinaryIO, directory: str, what: str) -> None:
+        self._pieces, self._spool, self._directory, self._what = pieces, spool, directory, what
+        self._buffer = b""
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self._buffer:
+            piece = next(self._pieces, b"")
+            if not piece:
+                return b""
+            try:
+                self._spool.write(piece)
+            except OSError as exc:
+                raise _spool_error(self._what, self._directory, exc) from exc
+            self._buffer = piece
+        if size < 0 or size >= len(self._buffer):
+            out, self._buffer = self._buffer, b""
+            return out
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+
+def _spool_error(what: str, directory: str, exc: OSError) -> TransportError:
+    return TransportError(f"{what}: cannot keep a copy of the piped archive in {directory}: {exc.strerror}",
+                          code="spool-failed", context={"directory": directory},
+                          hint="--tmpdir (or TMPDIR) chooses another directory")
+
+
+def _spool_pipe(path: str, what: str, tmp_dir: str | None) -> BinaryIO | None:
+    """The archive a pipe at ``path`` carries, in an unnamed temporary file; None for anything but a pipe.
+
+    The tar headers are checked as the bytes arrive (a pipe carrying anything else fails
+    at its first block, not after filling the disk) and reading stops at the archive's
+    end-of-archive marker plus :data:`MAX_PIPE_TRAILER`. The file lives in ``tmp_dir``
+    (``--tmpdir``), else $TMPDIR, else /var/tmp, as containers/image spools such input;
+    being unnamed, it disappears with the process, however the process ends. Waiting
+    for a writer, and for a silent one, is bounded (:func:`trustcopy.limits.fifo_chunks`).
+    """
+    import stat
+    import tempfile
+
+    from trustcopy.fsutil import big_files_dir
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return None  # open_regular_file reports it
+    try:
+        is_pipe = stat.S_ISFIFO(os.fstat(fd).st_mode)
+    except OSError:
+        is_pipe = False
+    if not is_pipe:
+        os.close(fd)
+        return None
+    directory = big_files_dir(tmp_dir)
+    try:
+        spool = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - returned, or closed below
+    except OSError as exc:
+        os.close(fd)
+        raise _spool_error(what, directory, exc) from exc
+    try:
+        with contextlib.closing(limits.fifo_chunks(fd, f"{what}: archive {path}", piece=_CHUNK)) as pieces:
+            tee = _TeeReader(pieces, spool, directory, what)
+            peeked = PeekableStream(tee)
+            algo = peeked.algorithm
+            tar: Readable = peeked if algo is Algorithm.NONE else DecompressingStream(peeked, algo, what=what)
+            for _member in scan(tar, what):
+                pass  # headers checked as they arrive; the data only passes into the spool
+            dropped = 0
+            while dropped <= MAX_PIPE_TRAILER and (chunk := tar.read(_CHUNK)):
+                dropped += len(chunk)
+        spool.flush()
+        spool.seek(0)
+        return spool
+    except BaseException:
+        spool.close()
+        raise

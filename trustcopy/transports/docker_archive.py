@@ -132,8 +132,8 @@ class DockerArchiveReference(ImageReference):
         return []
 
     def new_image_source(self, sys: SystemContext) -> DockerArchiveSource:
-        """Open the archive (in place, or by passes when compressed)."""
-        return DockerArchiveSource(self)
+        """Open the archive (in place, or by passes when compressed; a pipe is spooled to --tmpdir first)."""
+        return DockerArchiveSource(self, tmp_dir=sys.tmp_dir)
 
     def new_image_destination(self, sys: SystemContext) -> DockerArchiveDestination:
         """Prepare to write the archive (staged until commit)."""
@@ -168,10 +168,10 @@ def list_archive_tags(ref: DockerArchiveReference) -> list[str]:
 class DockerArchiveSource(DockerTarSource):
     """One image of a docker-archive file."""
 
-    def __init__(self, ref: DockerArchiveReference) -> None:
+    def __init__(self, ref: DockerArchiveReference, *, tmp_dir: str | None = None) -> None:
         self.reference = ref
         resolve_path_to_fully_explicit(ref.path)
-        self._archive = open_archive_file(ref.path, str(ref), measure_compressed=True)
+        self._archive = open_archive_file(ref.path, str(ref), measure_compressed=True, tmp_dir=tmp_dir)
         try:
             self._load(ref.tag, ref.source_index)
         except BaseException:

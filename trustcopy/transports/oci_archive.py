@@ -78,8 +78,8 @@ class OCIArchiveReference(PathAndImageReference):
         return TRANSPORT
 
     def new_image_source(self, sys: SystemContext) -> OCIArchiveSource:
-        """Open the archive in place."""
-        return OCIArchiveSource(self)
+        """Open the archive in place (a pipe is spooled to --tmpdir first)."""
+        return OCIArchiveSource(self, tmp_dir=sys.tmp_dir)
 
     def new_image_destination(self, sys: SystemContext) -> OCIArchiveDestination:
         """Prepare a new archive (staged until commit)."""
@@ -100,10 +100,10 @@ class OCIArchiveSource(IndexedImageSource):
 
     reference: OCIArchiveReference
 
-    def __init__(self, ref: OCIArchiveReference) -> None:
+    def __init__(self, ref: OCIArchiveReference, *, tmp_dir: str | None = None) -> None:
         self.reference = ref
         what = str(ref)
-        self._archive: ArchiveReader = open_archive_file(ref.path, what)
+        self._archive: ArchiveReader = open_archive_file(ref.path, what, tmp_dir=tmp_dir)
         try:
             try:
                 raw = self._archive.read_member("index.json", limits.MAX_OCI_INDEX)
