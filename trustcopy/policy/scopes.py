@@ -7,10 +7,12 @@ if none exists (or the transport has no section), the global ``default``. Only t
 specific match applies: more general ones are *overridden*, never merged.
 
 Validation defers to the transport (``ImageTransport.validate_policy_configuration_scope``).
-Two cases have no transport object: ``atomic`` (no longer a transport, still accepted in
-policies) is checked with the ``docker`` rules; a transport this build does not have is
-accepted unchecked, like containers/image does for names it does not know, and
-``policy lint`` warns about it (such scopes can never be used here).
+Some names have no transport object: ``atomic`` (no longer a transport, still accepted in
+policies) is checked with the ``docker`` rules; ``containers-storage`` and ``sif``, which
+skopeo has and trustcopy does not, are checked with containers/image's rules for them
+(:class:`ForeignScopeRules`), so a policy skopeo refuses is refused here too; any other
+name is accepted unchecked, like containers/image does for names it does not know. ``policy
+lint`` warns about every transport this build lacks (such scopes can never be used here).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from trustcopy.lazy import dataclass
 from trustcopy.policy.model import PathPart, Policy, Requirement
@@ -28,6 +30,93 @@ if TYPE_CHECKING:
 
 #: Transports whose scopes follow another transport's rules, without a transport object.
 SCOPE_RULES_ALIASES = {"atomic": "docker"}
+
+
+class ScopeRules(Protocol):
+    """What checking ``transports.<name>`` keys needs: a transport, or :class:`ForeignScopeRules`."""
+
+    def validate_policy_configuration_scope(self, scope: str) -> None: ...
+
+    def policy_configuration_scope_warning(self, scope: str) -> str | None: ...
+
+
+class ForeignScopeRules:
+    """containers/image's scope rules for a transport skopeo has and this build does not.
+
+    A policy shared with skopeo (``/etc/containers/policy.json``) may hold
+    ``containers-storage`` or ``sif`` scopes; skopeo refuses the whole file when one of them
+    is malformed, and so does trustcopy, with a message naming the rule.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def validate_policy_configuration_scope(self, scope: str) -> None:
+        """sif: a canonical absolute path (sif/transport.go); containers-storage: storage/storage_transport.go.
+
+        Raises:
+            ValueError: the rule broken.
+        """
+        if self.name == "sif":
+            from trustcopy.fsutil import validate_path_scope
+
+            validate_path_scope(scope)
+        else:
+            _validate_storage_scope(scope)
+
+    def policy_configuration_scope_warning(self, scope: str) -> str | None:
+        """None: what could never match is for ``policy lint`` to say (it warns about the transport)."""
+        return None
+
+
+_FOREIGN = ("containers-storage", "sif")
+
+
+def _validate_storage_scope(scope: str) -> None:
+    """``[GRAPHROOT]`` or ``[DRIVER@GRAPHROOT]``, then nothing, a name, ``name@ID|digest`` or ``name@digest@ID``."""
+    import posixpath
+
+    from trustcopy.digest import Digest
+
+    where = f"invalid containers-storage scope {scope!r}"
+    close = scope.find("]")
+    if not scope.startswith("[") or close < 1:
+        raise ValueError(f"{where}: it must start with the store, [GRAPHROOT] or [DRIVER@GRAPHROOT]")
+    store, rest = scope[1:close], scope[close + 1:]
+    driver, at, root = store.partition("@")
+    if not at:
+        driver, root = "", store
+    if not root or (at and not driver):
+        raise ValueError(f"{where}: the store must be [GRAPHROOT] or [DRIVER@GRAPHROOT], both parts non-empty")
+    if not posixpath.isabs(root):
+        raise ValueError(f"{where}: the store's graph root {root!r} is not an absolute path")
+    if not rest:
+        return
+    fields = rest.split("@", 2)
+
+    def image_id(text: str) -> None:
+        try:
+            Digest.parse("sha256:" + text)
+        except ValueError:
+            raise ValueError(f"{where}: {text!r} is not an image ID (64 lower-case hex digits)") from None
+
+    def digest(text: str) -> None:
+        try:
+            Digest.parse(text)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+
+    if len(fields) == 2:
+        try:
+            image_id(fields[1])
+        except ValueError:
+            try:
+                digest(fields[1])
+            except ValueError:
+                raise ValueError(f"{where}: {fields[1]!r} is neither an image ID nor a digest") from None
+    elif len(fields) == 3:
+        digest(fields[1])
+        image_id(fields[2])
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"  # compiled on first use (re's cache)
 
@@ -69,9 +158,12 @@ def default_transport_lookup(name: str) -> ImageTransport | None:
     return get_transport(name)
 
 
-def transport_for_scopes(name: str, lookup: TransportLookup | None = None) -> ImageTransport | None:
-    """The transport whose rules validate ``transports.<name>`` keys (None: unchecked)."""
-    return (lookup or default_transport_lookup)(SCOPE_RULES_ALIASES.get(name, name))
+def transport_for_scopes(name: str, lookup: TransportLookup | None = None) -> ScopeRules | None:
+    """The transport (or foreign rules) that validate ``transports.<name>`` keys (None: unchecked)."""
+    transport = (lookup or default_transport_lookup)(SCOPE_RULES_ALIASES.get(name, name))
+    if transport is None and name in _FOREIGN:
+        return ForeignScopeRules(name)
+    return transport
 
 
 def validate_scope(transport_name: str, scope: str, lookup: TransportLookup | None = None) -> None:
