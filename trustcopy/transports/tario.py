@@ -34,6 +34,14 @@ from trustcopy.lazy import dataclass
 BLOCK = 512
 #: Largest PAX extended header or GNU long name/link we read into memory.
 MAX_META_HEADER = 1 << 20
+#: Members an archive may have. Every member read is indexed (name, offset), so this bounds
+#: the index (about 45 MB at the cap); ``docker save`` writes about 4 per layer, an OCI
+#: archive one per blob, so real archives of hundreds of images stay far below it. A
+#: compressed archive of empty members (100,000 headers gzip to a few hundred KB) is a
+#: memory bomb without it.
+MAX_MEMBERS = 100_000
+#: Longest member or link name accepted (Linux's PATH_MAX): PAX and GNU headers allow 1 MiB.
+MAX_NAME = 4096
 #: Octal fields hold at most 11 digits: sizes from 8 GiB up use base-256.
 _MAX_OCTAL_SIZE = 8**11 - 1
 ZERO_BLOCK = bytes(BLOCK)
@@ -231,10 +239,11 @@ def scan(stream: _Readable, what: str, *, watcher: Watcher | None = None,
         seekable_skip: for seekable inputs, skips data without reading it.
 
     Raises:
-        ArchiveFormatError: a bad header, a hostile name, an unsupported member type
-            (GNU sparse), or a truncated archive.
+        ArchiveFormatError: a bad header, a hostile or overlong name, an unsupported
+            member type (GNU sparse), more than MAX_MEMBERS members, or a truncated archive.
     """
     src = _Counter(stream, what)
+    members = 0
     pax: dict[str, str] = {}
     long_name: str | None = None
     long_link: str | None = None
@@ -272,6 +281,14 @@ def scan(stream: _Readable, what: str, *, watcher: Watcher | None = None,
             raise ArchiveFormatError(f"{what}: GNU sparse member {raw_name!r} is not supported")
         name = pax.get("path", long_name if long_name is not None else raw_name)
         link = pax.get("linkpath", long_link if long_link is not None else _cstr(block[157:257]))
+        for text, kind_of in ((name, "name"), (link, "link target")):
+            if len(text) > MAX_NAME:
+                raise ArchiveFormatError(f"{what}: a member {kind_of} of {len(text)} characters is longer than "
+                                         f"the {MAX_NAME} accepted ({text[:60]!r}…)", code="archive-unsafe-name")
+        members += 1
+        if members > MAX_MEMBERS:
+            raise ArchiveFormatError(f"{what}: the archive has more than {MAX_MEMBERS} members; image archives "
+                                     f"hold far fewer", code="archive-too-many-members")
         if "size" in pax:
             try:
                 size = int(pax["size"])

@@ -40,6 +40,8 @@ EXPECTED = {
     "no-manifest": "archive-manifest-missing",
     "layer-count-mismatch": "archive-config-invalid",
     "wrong-diff-id": "digest-mismatch",
+    "member-flood": "archive-too-many-members",
+    "long-name": "archive-unsafe-name",
 }
 
 
