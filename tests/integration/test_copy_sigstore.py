@@ -120,3 +120,42 @@ def test_sigstore_bundle_flag_needs_a_sigstore_key(keys: Path, capsys: pytest.Ca
                    f"oci:{keys}/src:1.0", f"dir:{keys}/x"])
     assert status == 2
     assert "--sigstore-bundle requires --sign-by-sigstore-private-key" in capsys.readouterr().err
+
+
+def test_a_private_key_from_a_pipe_signs_every_manifest_of_an_all_copy(keys: Path) -> None:
+    """``--sign-by-sigstore-private-key <(vault read …)`` keeps the key off the disk; a pipe
+    is read once, and ``--all`` signs the list and each instance with what was read."""
+    import os
+    import threading
+
+    from imagefactory import Layer, make_image, make_index, make_tar
+
+    images = [(make_image([Layer(make_tar([(f"{arch}.txt", arch.encode())]))], arch=arch),
+               {"os": "linux", "architecture": arch}) for arch in ("amd64", "arm64")]
+    index, blobs = make_index(images)
+    layout = keys / "multi"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    for digest, data in {**blobs, str(Digest.from_bytes(index)): index}.items():
+        (layout / "blobs" / "sha256" / digest.split(":")[1]).write_bytes(data)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": str(Digest.from_bytes(index)),
+        "size": len(index), "annotations": {"org.opencontainers.image.ref.name": "1.0"}}]}))
+    fifo = keys / "key.pipe"
+    os.mkfifo(fifo)
+    key = (keys / "key.private").read_bytes()
+
+    def write() -> None:
+        with open(fifo, "wb") as f:
+            f.write(key)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    assert main(["--policy", str(policy(keys, {"type": "matchExact"})), "copy", "-q", "--all",
+                 "--sign-by-sigstore-private-key", str(fifo), "--sign-passphrase-file", str(keys / "pass"),
+                 "--sign-identity", IDENTITY, f"oci:{layout}:1.0", f"dir:{keys}/signed"]) == 0
+    writer.join(5)
+    signed = sorted(p.name for p in (keys / "signed").iterdir() if "signature" in p.name)
+    assert len(signed) == 3  # the list, and each instance
+    pol = policy(keys, {"type": "exactReference", "dockerReference": IDENTITY})
+    assert main(["--policy", str(pol), "copy", "-q", "--all", f"dir:{keys}/signed", f"dir:{keys}/again"]) == 0

@@ -187,3 +187,19 @@ def test_containers_image_dir_img_fixtures_judged_alike(fixtures_home: GPGHome, 
     status = {tool: run(tool, fixtures_home, "standalone-verify", str(directory / "manifest.json"), reference, CI_KEY,
                         str(directory / signature)).returncode for tool in TOOLS}
     assert status == dict.fromkeys(TOOLS, 0 if accepted else 1)
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_manifest_and_signature_through_pipes(home: GPGHome, manifest: Path, tmp_path: Path, tool: str) -> None:
+    """``standalone-verify <(curl …/manifest) REF FPR <(curl …/sig)``: skopeo reads pipes, so must we."""
+    sig = tmp_path / "sig"
+    sign_with(tool, home, manifest, sig)
+    env = {**home.env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    tool_cmd = " ".join(command(tool))
+    script = (f'{tool_cmd} standalone-verify <(cat "$1") {REFERENCE} {FPR} <(cat "$2") && '
+              f'{tool_cmd} standalone-sign <(cat "$1") {REFERENCE} {FPR} -o "$3"')
+    result = subprocess.run(["bash", "-c", script, "-", str(manifest), str(sig), str(tmp_path / "again")],
+                            env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Signature verified") and f"digest {MANIFEST_DIGEST}" in result.stdout
+    assert verify_with("skopeo", home, manifest, tmp_path / "again").returncode == 0

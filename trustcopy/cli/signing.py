@@ -43,8 +43,8 @@ def _read(path: str, limit: int, prefix: str) -> bytes:
     from trustcopy.errors import SignatureError
     from trustcopy.limits import read_file_at_most
 
-    try:
-        return read_file_at_most(path, limit, path)
+    try:  # a pipe too (``<(curl …)``), as skopeo reads these files
+        return read_file_at_most(path, limit, path, allow_fifo=True)
     except OSError as exc:
         raise SignatureError(f"{prefix} {path}: {exc.strerror}", code="file-unreadable") from exc
 

@@ -8,6 +8,7 @@ source; the destination writes them in its storage form.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from trustcopy.errors import UsageError
@@ -96,7 +97,6 @@ def create_sigstore_signatures(
 
     from trustcopy import __version__
     from trustcopy.errors import SignatureError
-    from trustcopy.limits import MAX_KEY_FILE, read_file_at_most
     from trustcopy.manifest.digest import manifest_digest
     from trustcopy.signature.formats import SigstoreSignature
     from trustcopy.signature.payload import build_simple_payload
@@ -114,7 +114,7 @@ def create_sigstore_signatures(
         raise UsageError(f"no passphrase for the sigstore private key {private_key_path}",
                          code="passphrase-file", hint="give --sign-passphrase-file, or run on a terminal")
     try:
-        pem = read_file_at_most(private_key_path, MAX_KEY_FILE, f"sigstore private key {private_key_path}")
+        pem = _private_key_file(private_key_path)
     except OSError as exc:
         raise SignatureError(f"cannot read the sigstore private key {private_key_path}: {exc.strerror or exc}",
                              code="sigstore-key-invalid") from exc
@@ -126,6 +126,22 @@ def create_sigstore_signatures(
                                    timestamp=int(time.time()), signature_type=SIGNATURE_TYPE)
     signature = base64.b64encode(sign_message(key, payload)).decode("ascii")
     return [SigstoreSignature(SIGNATURE_MIME_TYPE, payload, {SIGNATURE_ANNOTATION: signature})]
+
+
+@functools.cache
+def _private_key_file(path: str) -> bytes:
+    """The key file's bytes, read once per process.
+
+    ``--sign-by-sigstore-private-key <(vault read …)`` keeps the key off the disk; a pipe
+    can be read only once, and a copy with ``--all``, or a sync, signs many manifests.
+
+    Raises:
+        OSError: the file cannot be read.
+        LimitExceededError: it is over MAX_KEY_FILE, or a device.
+    """
+    from trustcopy.limits import MAX_KEY_FILE, read_file_at_most
+
+    return read_file_at_most(path, MAX_KEY_FILE, f"sigstore private key {path}", allow_fifo=True)
 
 
 def read_passphrase_file(path: str) -> str:

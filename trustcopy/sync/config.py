@@ -130,7 +130,7 @@ def load_sync_file(path: str) -> SyncFile:
     from trustcopy.stores.registries_d import load_yaml
 
     try:
-        data = read_file_at_most(path, MAX_SYNC_YAML, f"sync YAML {path}")
+        data = read_file_at_most(path, MAX_SYNC_YAML, f"sync YAML {path}", allow_fifo=True)  # <(gen) works
     except OSError as exc:
         raise ConfigError(f"cannot read sync YAML {path}: {exc.strerror or exc}", code="config-unreadable",
                           context={"file": path}) from None

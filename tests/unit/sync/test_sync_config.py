@@ -196,3 +196,24 @@ def test_the_documented_examples_load_without_problems_or_warnings(tmp_path: Pat
             assert f.registries
             found += 1
     assert found == 2
+
+
+def test_a_sync_file_from_a_pipe(tmp_path: Path) -> None:
+    """``sync --src yaml <(generate-sync-config)``: read once, like any other file."""
+    import os
+    import threading
+
+    fifo = tmp_path / "sync.yaml"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with open(fifo, "w") as f:
+            f.write("registry.example.com:\n  images:\n    busybox: [\"1.36\"]\n")
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    loaded = load_sync_file(str(fifo))
+    writer.join(5)
+    assert not loaded.problems
+    assert [(r.name, [(s.repository, s.refs) for s in r.selectors]) for r in loaded.registries] == [
+        ("registry.example.com", [("busybox", ("1.36",))])]
