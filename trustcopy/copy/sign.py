@@ -8,7 +8,7 @@ source; the destination writes them in its storage form.
 
 from __future__ import annotations
 
-import functools
+import threading
 from typing import TYPE_CHECKING
 
 from trustcopy.errors import UsageError
@@ -128,20 +128,37 @@ def create_sigstore_signatures(
     return [SigstoreSignature(SIGNATURE_MIME_TYPE, payload, {SIGNATURE_ANNOTATION: signature})]
 
 
-@functools.cache
+#: What pipes named as private keys held, by (path, device, inode): read once, used for every manifest.
+_PIPED_KEYS: dict[tuple[str, int, int], bytes] = {}
+_PIPED_KEYS_LOCK = threading.Lock()
+
+
 def _private_key_file(path: str) -> bytes:
-    """The key file's bytes, read once per process.
+    """The key file's bytes; a pipe's are read once per process and kept.
 
     ``--sign-by-sigstore-private-key <(vault read …)`` keeps the key off the disk; a pipe
-    can be read only once, and a copy with ``--all``, or a sync, signs many manifests.
+    can be read only once, and a copy with ``--all``, or a sync (from several threads),
+    signs many manifests. A regular file is read each time, so that a process that signs
+    for long (a library user) sees a key rotated in place.
 
     Raises:
         OSError: the file cannot be read.
         LimitExceededError: it is over MAX_KEY_FILE, or a device.
     """
+    import os
+    import stat
+
     from trustcopy.limits import MAX_KEY_FILE, read_file_at_most
 
-    return read_file_at_most(path, MAX_KEY_FILE, f"sigstore private key {path}", allow_fifo=True)
+    what = f"sigstore private key {path}"
+    st = os.stat(path)
+    if not stat.S_ISFIFO(st.st_mode):
+        return read_file_at_most(path, MAX_KEY_FILE, what)
+    key = (path, st.st_dev, st.st_ino)
+    with _PIPED_KEYS_LOCK:  # held while reading: a second reader would find the pipe drained
+        if key not in _PIPED_KEYS:
+            _PIPED_KEYS[key] = read_file_at_most(path, MAX_KEY_FILE, what, allow_fifo=True)
+        return _PIPED_KEYS[key]
 
 
 def read_passphrase_file(path: str) -> str:
