@@ -60,11 +60,16 @@ class TrustcopyError(Exception):
         context: Mapping[str, Any] | None = None,
         hint: str | None = None,
     ) -> None:
+        from trustcopy.redact import mask_userinfo  # errors.py stays import-light
+
+        # Users paste ``user:token@`` into image names, URLs and options; whatever quotes
+        # them back (a refusal, a hint suggesting the corrected form) must not print it.
+        message = mask_userinfo(message)
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
         self.context: dict[str, Any] = dict(context or {})
-        self.hint = hint
+        self.hint = mask_userinfo(hint) if hint else hint
 
     def rewrapped(self, message: str | None = None, *, exit_status: int | None = None) -> Self:
         """A new error of the same kind (code, context, hint, fields) with another message or exit status.
@@ -78,8 +83,10 @@ class TrustcopyError(Exception):
         new.context = dict(self.context)
         new.args = self.args
         if message is not None:
-            new.message = message
-            new.args = (message,)
+            from trustcopy.redact import mask_userinfo
+
+            new.message = mask_userinfo(message)
+            new.args = (new.message,)
         if exit_status is not None:
             new.exit_status = exit_status
         new.__cause__ = new.__context__ = None
@@ -116,11 +123,6 @@ class InvalidReferenceError(TrustcopyError):
     """
 
     default_code = "invalid-reference"
-
-    def __init__(self, message: str, **kwargs: Any) -> None:
-        from trustcopy.redact import mask_userinfo  # errors.py stays import-light
-
-        super().__init__(mask_userinfo(message), **kwargs)
 
 
 class PolicyError(TrustcopyError):

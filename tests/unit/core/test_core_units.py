@@ -111,6 +111,22 @@ def test_invalid_reference_errors_never_quote_a_password() -> None:
     assert "hunter2" not in str(info.value) and "***@reg.example:5000/app" in str(info.value)
 
 
+def test_no_error_quotes_a_password_in_its_message_or_hint() -> None:
+    """Every error (usage, transport, policy …): a pasted ``user:token@`` never reaches the terminal."""
+    from trustcopy.errors import PolicyError, TransportError, UsageError
+
+    for cls in (UsageError, TransportError, PolicyError):
+        err = cls("SOURCE 'docker://alice:hunter2@x/y' is wrong", hint="write 'alice:hunter2@x/y'")
+        assert "hunter2" not in err.diagnostics() and "***@x/y" in err.message and "***@x/y" in (err.hint or "")
+        assert "hunter2" not in err.rewrapped("again: docker://alice:hunter2@x/y").message
+
+
+def test_sync_refusing_a_transport_prefix_does_not_quote_the_password(run_cli) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("sync", "--src", "docker", "--dest", "dir", "docker://alice:hunter2@x/y", "/nonexistent/out")
+    assert r.exit_code == 2
+    assert "hunter2" not in r.stderr and "***@x/y" in r.stderr
+
+
 def test_redact_url_removes_userinfo_and_tokens() -> None:
     from trustcopy.redact import redact_text, redact_url
 
