@@ -82,7 +82,14 @@ def _run(args: list[str], debug: bool) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.ClickException as exc:
-        exc.show()
+        import io
+
+        from trustcopy.redact import mask_userinfo
+
+        shown = io.StringIO()
+        exc.show(file=shown)  # click quotes arguments back ("Got unexpected extra argument (…)")
+        sys.stderr.write(mask_userinfo(shown.getvalue()))
+        sys.stderr.flush()
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)

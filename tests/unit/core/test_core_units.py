@@ -127,6 +127,12 @@ def test_sync_refusing_a_transport_prefix_does_not_quote_the_password(run_cli) -
     assert "hunter2" not in r.stderr and "***@x/y" in r.stderr
 
 
+def test_click_usage_errors_do_not_quote_the_password(run_cli) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("copy", "a", "b", "docker://alice:hunter2@x/y")
+    assert r.exit_code == 2
+    assert "hunter2" not in r.stderr and "Got unexpected extra argument (docker://***@x/y)" in r.stderr
+
+
 def test_redact_url_removes_userinfo_and_tokens() -> None:
     from trustcopy.redact import redact_text, redact_url
 
