@@ -67,6 +67,9 @@ def mask_userinfo(text: str) -> str:
     """Mask ``user:password@`` in text quoting a malformed image reference or URL.
 
     Users paste ``https://user:token@registry/...`` into image names; the reference
-    is refused, and the message saying so must not print the token.
+    is refused, and the message saying so must not print the token. Every error message
+    passes here, most without an ``@``: those skip the pattern (and its compilation).
     """
+    if "@" not in text:
+        return text
     return re.sub(_USERINFO, MASK + "@", text)
