@@ -18,6 +18,7 @@ The tree, split by who is at fault::
     ├── DigestMismatchError         content does not match the digest that names it
     ├── LimitExceededError          untrusted input is larger than we are willing to read
     ├── ConfigError                 registries.d, auth.json, certs.d … are invalid
+    ├── EncryptionError             a layer cannot be encrypted or decrypted (keys, wrapped keys)
     └── TransportError              a source/destination failed (path, archive, daemon …)
         ├── ImageNotFoundError      the named image/blob/manifest does not exist
         └── RegistryError           talking to a registry failed
@@ -182,6 +183,12 @@ class ConfigError(TrustcopyError):
     """A configuration file (registries.d, auth.json, certs.d …) is invalid."""
 
     default_code = "config-invalid"
+
+
+class EncryptionError(TrustcopyError):
+    """A layer cannot be encrypted or decrypted: a key, or a layer's wrapped keys, are unusable."""
+
+    default_code = "encryption"
 
 
 class TransportError(TrustcopyError):

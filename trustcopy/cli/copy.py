@@ -69,9 +69,13 @@ def _docker_options(func: Any) -> Any:
 @click.option("--dest-precompute-digests", is_flag=True,
               help="Compute the digest of a layer (re)compressed on the way before uploading it, so that one "
                    "the registry already has is not uploaded again (docker:// destinations).")
-@click.option("--encryption-key", multiple=True, help="Not supported.", hidden=True)
-@click.option("--decryption-key", multiple=True, help="Not supported.", hidden=True)
-@click.option("--encrypt-layer", multiple=True, help="Not supported.", hidden=True)
+@click.option("--encryption-key", multiple=True, metavar="jwe:PATH",
+              help="Encrypt layers for the RSA or EC public key at PATH (repeat for several recipients); "
+                   "the manifest becomes OCI.")
+@click.option("--encrypt-layer", multiple=True, type=int, metavar="INDEX",
+              help="Encrypt only this layer (0 the first, -1 the last; repeatable; default: every layer).")
+@click.option("--decryption-key", multiple=True, metavar="PATH[:PASSWORD]",
+              help="Decrypt the source's encrypted layers with the RSA or EC private key at PATH (repeatable).")
 @_docker_options
 @add_global_options
 @click.pass_context
@@ -87,14 +91,18 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     from trustcopy.errors import UsageError
     from trustcopy.transports.alltransports import parse_image_name
 
-    refuse_unsupported(
-        **{
-            "--encryption-key": bool(kwargs["encryption_key"]),
-            "--decryption-key": bool(kwargs["decryption_key"]),
-            "--encrypt-layer": bool(kwargs["encrypt_layer"]),
-            "--format v2s1 (writing schema1 manifests)": kwargs["format_"] == "v2s1",
-        },
-    )
+    refuse_unsupported(**{"--format v2s1 (writing schema1 manifests)": kwargs["format_"] == "v2s1"})
+    if kwargs["encrypt_layer"] and not kwargs["encryption_key"]:
+        raise UsageError("--encrypt-layer requires --encryption-key")
+    encryption, decryption_keys = None, ()
+    if kwargs["encryption_key"] or kwargs["decryption_key"]:
+        from trustcopy import ocicrypt
+
+        if kwargs["encryption_key"]:
+            encryption = ocicrypt.EncryptionConfig(
+                recipients=tuple(ocicrypt.load_encryption_key(k) for k in kwargs["encryption_key"]),
+                layers=tuple(kwargs["encrypt_layer"]) or None)
+        decryption_keys = tuple(ocicrypt.load_decryption_key(k) for k in kwargs["decryption_key"])
     src_ref = parse_image_name(kwargs["source_image"])
     dest_ref = parse_image_name(kwargs["destination_image"])
     if kwargs["additional_tag"] and dest_ref.transport.name != "docker-archive":
@@ -155,6 +163,8 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         progress=renderer,
         preserve_digests=kwargs["preserve_digests"],
         skip_identical=kwargs["skip_identical"],
+        encryption=encryption,
+        decryption_keys=decryption_keys,
     )
     from trustcopy.transports.docker.session import session_from
 

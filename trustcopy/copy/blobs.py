@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from trustcopy.compression import Algorithm, CompressingStream, CorruptDataError, DecompressingStream, PeekableStream
 from trustcopy.copy.options import CompressionPlan
@@ -34,6 +34,9 @@ from trustcopy.errors import ManifestError, TransportError, TrustcopyError
 from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageSource
 from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, BlobInfo, LayerCompression, SystemContext
+
+if TYPE_CHECKING:
+    from trustcopy.ocicrypt import LayerDecryption, LayerEncryption
 
 log = logging.getLogger("trustcopy.copy")
 
@@ -200,6 +203,20 @@ class CopiedBlob:
     compressed: bool = False
 
 
+@dataclass(frozen=True)
+class LayerTransform:
+    """A layer to encrypt or decrypt on the way (``copy --encryption-key``/``--decryption-key``).
+
+    Attributes:
+        media_type: the stored layer's new media type (``…+encrypted``, or without it).
+        encryption / decryption: exactly one of them (trustcopy.ocicrypt).
+    """
+
+    media_type: str
+    encryption: LayerEncryption | None = None
+    decryption: LayerDecryption | None = None
+
+
 def copy_blob(
     src: ImageSource,
     dest: ImageDestination,
@@ -211,6 +228,7 @@ def copy_blob(
     cancelled: threading.Event | None = None,
     plan: CompressionPlan | None = None,
     cpu_slots: threading.Semaphore | None = None,
+    transform: LayerTransform | None = None,
 ) -> CopiedBlob:
     """Copy one blob, once; see the module invariants (copy_blobs adds the retries).
 
@@ -224,6 +242,7 @@ def copy_blob(
             gzip when compressing).
         cpu_slots: bounds how many blobs are (de)compressed at once (CPU-bound work:
             more threads than cores only add memory).
+        transform: encrypt or decrypt this layer; its compression then stays as it is.
 
     Raises:
         DigestMismatchError: the source's bytes do not match ``info``.
@@ -231,6 +250,8 @@ def copy_blob(
             the source did).
     """
     kind = "config" if is_config else "blob"
+    if transform is not None:
+        return _copy_transformed(src, dest, info, transform, say, cancelled, cpu_slots)
     reused = dest.try_reusing_blob(info)
     if reused is not None:
         say(BlobDone(kind, info, "skipped: already exists", reused))
@@ -297,6 +318,64 @@ def copy_blob(
             ahead.join()
     say(BlobDone(kind, info, "done", stored, stream.done))
     return CopiedBlob(info=replace(info, size=stored.size))
+
+
+def _copy_transformed(src: ImageSource, dest: ImageDestination, info: BlobInfo, transform: LayerTransform,
+                      say: ProgressSink, cancelled: threading.Event | None,
+                      cpu_slots: threading.Semaphore | None) -> CopiedBlob:
+    """Encrypt or decrypt one layer while it streams (see :class:`LayerTransform`).
+
+    The source's bytes are verified against ``info`` as always. The destination's own
+    copy of the source blob is never reused (an encrypted image must not point at its
+    plaintext, nor a decrypted one at ciphertext); a decrypted layer it already holds is.
+    A decrypted layer reaches the destination only through a stream that fails at its end
+    unless the HMAC and the plaintext digest match, so nothing unauthenticated is committed.
+    """
+    from trustcopy.digest import Digest
+    from trustcopy.ocicrypt import without_encryption_annotations
+
+    decryption = transform.decryption
+    if decryption is not None:
+        plain = BlobInfo(digest=Digest.parse(decryption.plaintext_digest), media_type=transform.media_type,
+                         annotations=without_encryption_annotations(info.annotations), urls=info.urls)
+        reused = dest.try_reusing_blob(plain)
+        if reused is not None:
+            new_info = replace(plain, size=reused.size)
+            say(BlobDone("blob", info, "skipped: already exists (decrypted)", new_info))
+            return CopiedBlob(info=new_info, reused=True, compressed=True)
+    say(BlobStarted("blob", info))
+    try:
+        raw_stream, size = src.get_blob(info)
+    except TrustcopyError as exc:
+        _mark_source(exc)
+        raise
+    stream = _SourceStream(raw_stream, cancelled, lambda n: say(BlobProgress("blob", info, n)))
+    try:
+        verified = DigestingReader(stream, info.digest, expected_size=info.size if info.size >= 0 else size,
+                                   what=f"{src.reference}: blob {info.digest}")
+        with cpu_slots if cpu_slots is not None else contextlib.nullcontext():
+            if decryption is not None:
+                stored = dest.put_blob(decryption.stream(verified), plain)  # type: ignore[arg-type]
+                verified.verify()
+                new_info = replace(plain, digest=stored.digest, size=stored.size)
+                outcome = "done (decrypted)"
+            else:
+                assert transform.encryption is not None
+                ciphertext = transform.encryption.stream(verified)
+                spool_dir = dest.precompute_digests
+                if spool_dir is not None:
+                    stored, _ = _put_precomputed(dest, ciphertext, transform.media_type, spool_dir)  # type: ignore[arg-type]
+                else:
+                    stored = dest.put_new_blob(ciphertext, media_type=transform.media_type)  # type: ignore[arg-type]
+                verified.verify()
+                annotations = {**(info.annotations or {}), **transform.encryption.annotations(ciphertext)}
+                new_info = replace(info, digest=stored.digest, size=stored.size, media_type=transform.media_type,
+                                   annotations=annotations)
+                outcome = "done (encrypted)"
+    finally:
+        stream.close()
+    say(BlobDone("blob", info, outcome, new_info, stream.done))
+    return CopiedBlob(info=new_info, compressed=True)
 
 
 def _put_precomputed(dest: ImageDestination, data: BinaryIO, media_type: str | None,
@@ -377,6 +456,7 @@ def copy_blobs(
     say: ProgressSink,
     retry: BlobRetry = NO_RETRY,
     plan: CompressionPlan | None = None,
+    transforms: Sequence[LayerTransform | None] | None = None,
 ) -> tuple[list[CopiedBlob], CopiedBlob | None]:
     """Copy layers and the config (concurrently when both ends allow it).
 
@@ -385,42 +465,50 @@ def copy_blobs(
     two), unless its digest is also a layer's: that odd image gets the config copied
     after the layers. The first failure cancels what has not started and waits for
     what has, so the destination is not written to after this returns or raises.
+    ``transforms`` (one per layer, or None) encrypts or decrypts layers; a layer to transform
+    is its own job, even when its digest appears elsewhere unchanged.
     """
     lock = threading.Lock()
+    changes: Sequence[LayerTransform | None] = transforms or [None] * len(layers)
+
+    def job_key(i: int) -> tuple[bool, object, int]:
+        change = changes[i]
+        return (False, layers[i].digest, 0 if change is None else id(change))
 
     def locked_say(event: object) -> None:
         with lock:
             say(event)  # type: ignore[arg-type]
 
-    jobs: dict[tuple[bool, object], BlobInfo] = {}
+    jobs: dict[tuple[bool, object, int], tuple[BlobInfo, LayerTransform | None]] = {}
     order = src.preferred_blob_order(layers) if layers else []
     for i in order:
-        jobs.setdefault((False, layers[i].digest), layers[i])
-    config_later = config is not None and (False, config.digest) in jobs
+        jobs.setdefault(job_key(i), (layers[i], changes[i]))
+    config_later = config is not None and (False, config.digest, 0) in jobs
     if config is not None and not config_later:
-        jobs[(True, config.digest)] = config
+        jobs[(True, config.digest, 0)] = (config, None)
     parallel = max_parallel if src.has_thread_safe_get_blob and dest.has_thread_safe_put_blob else 1
     cpu_slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
-    results: dict[tuple[bool, object], CopiedBlob] = {}
+    results: dict[tuple[bool, object, int], CopiedBlob] = {}
     if parallel <= 1 or len(jobs) <= 1:
-        for key, info in jobs.items():
+        for key, (info, change) in jobs.items():
             results[key] = _with_retries(
                 functools.partial(copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                                  say=locked_say, plan=plan), info, retry, None, locked_say)
+                                  say=locked_say, plan=plan, transform=change),
+                info, retry, None, locked_say)
     else:
         import concurrent.futures  # only with two blobs or more (an image already there needs none)
 
         cancelled = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(parallel, len(jobs)),
                                                      thread_name_prefix="blob")
-        futures: dict[concurrent.futures.Future[CopiedBlob], tuple[bool, object]] = {}
+        futures: dict[concurrent.futures.Future[CopiedBlob], tuple[bool, object, int]] = {}
         try:
             futures = {
                 pool.submit(_with_retries, functools.partial(
                     copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                    say=locked_say, cancelled=cancelled, plan=plan, cpu_slots=cpu_slots), info, retry, cancelled,
-                    locked_say): key
-                for key, info in jobs.items()
+                    say=locked_say, cancelled=cancelled, plan=plan, cpu_slots=cpu_slots, transform=change),
+                    info, retry, cancelled, locked_say): key
+                for key, (info, change) in jobs.items()
             }
             for fut in concurrent.futures.as_completed(futures):
                 results[futures[fut]] = fut.result()
@@ -438,11 +526,11 @@ def copy_blobs(
             raise
         else:
             pool.shutdown(wait=True)
-    copied_layers = [results[(False, layer.digest)] for layer in layers]
+    copied_layers = [results[job_key(i)] for i in range(len(layers))]
     copied_config = None
     if config is not None:
         copied_config = (_with_retries(functools.partial(copy_blob, src, dest, config, is_config=True,
                                                          can_modify=False, say=locked_say), config, retry, None)
                          if config_later
-                         else results[(True, config.digest)])
+                         else results[(True, config.digest, 0)])
     return copied_layers, copied_config

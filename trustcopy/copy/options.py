@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trustcopy.errors import UsageError
 from trustcopy.lazy import dataclass
@@ -19,6 +19,7 @@ from trustcopy.types import LayerCompression
 if TYPE_CHECKING:
     from trustcopy.compression import Algorithm
     from trustcopy.copy.progress import ProgressEvent
+    from trustcopy.ocicrypt import EncryptionConfig
     from trustcopy.reference import DockerReference
     from trustcopy.types import SystemContext
 
@@ -65,6 +66,10 @@ class CopyOptions:
             signature, ask the destination which manifest it holds there first; the same
             digest ends the copy after the policy check, with nothing written
             (containers/image's ``OptimizeDestinationImageAlreadyExists``).
+        encryption: encrypt layers for these recipients (``--encryption-key``,
+            ``--encrypt-layer``; trustcopy.ocicrypt); the manifest becomes OCI.
+        decryption_keys: private keys (``--decryption-key``) that decrypt the source's
+            encrypted layers; encrypted layers no key opens fail the copy.
     """
 
     remove_signatures: bool = False
@@ -82,6 +87,8 @@ class CopyOptions:
     progress: Callable[[ProgressEvent], None] | None = None
     preserve_digests: bool = False
     skip_identical: bool = True
+    encryption: EncryptionConfig | None = None
+    decryption_keys: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_parallel < 1:
@@ -93,6 +100,9 @@ class CopyOptions:
         if self.sign_by and self.sign_by_sigstore_private_key and self.sign_passphrase is not None:
             raise UsageError("Only one of --sign-by and --sign-by-sigstore-private-key can be used with "
                              "--sign-passphrase-file")
+        if self.preserve_digests and self.encryption is not None:
+            raise UsageError("--preserve-digests cannot be combined with --encryption-key: encrypting changes "
+                             "the digest")
         if self.preserve_digests and self.force_manifest_type is not None:
             raise UsageError("--preserve-digests cannot be combined with --format: converting changes the digest")
 

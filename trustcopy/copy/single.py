@@ -10,8 +10,8 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trustcopy.copy.options import FORMATS, CompressionPlan, CopyOptions
 from trustcopy.digest import Digest
@@ -22,6 +22,7 @@ from trustcopy.transports.base import ImageDestination, ImageSource
 from trustcopy.types import BlobInfo
 
 if TYPE_CHECKING:
+    from trustcopy.copy.blobs import LayerTransform
     from trustcopy.manifest.parse import ImageManifest
     from trustcopy.signature.formats import Signature
 
@@ -157,6 +158,17 @@ def copy_single_image(
             raise ManifestError(f"{dest.reference}: zstd-compressed layers cannot be stored in a Docker schema2 "
                                 "manifest", code="manifest-layer-compression-unsupported",
                                 hint="use --dest-compress-format gzip, or an OCI destination / --format oci")
+    crypt_manifest, transforms_for = _layer_crypto(manifest, src, dest, options, cannot_modify, sigs)
+    if options.encryption is not None and target_type != OCI_MANIFEST:
+        supported = dest.supported_manifest_mime_types()
+        if options.force_manifest_type is not None or (supported is not None and OCI_MANIFEST not in supported):
+            from trustcopy.errors import EncryptionError
+
+            raise EncryptionError(f"{dest.reference}: encrypted layers need an OCI manifest, which this "
+                                  f"destination cannot store as {target_type}", code="encryption-needs-oci",
+                                  hint="use an OCI-capable destination (dir:, oci:, a registry), without --format v2s2")
+        target_type = OCI_MANIFEST  # as containers/image: encryption converts to OCI
+        plan = compression_plan(dest, options, target_type)
     if target_type != manifest.media_type and cannot_modify:
         raise ManifestError(
             f"{dest.reference} needs the manifest converted from {manifest.media_type} to {target_type}, "
@@ -170,17 +182,18 @@ def copy_single_image(
     # conversion rewrites the config (schema2 → OCI does, exactly as skopeo).
     config_bytes: bytes | None = None
     new_config: bytes | None = None
-    converted: ImageManifest = manifest
+    converted: ImageManifest = crypt_manifest
     if target_type != manifest.media_type:
         from trustcopy.manifest.convert import convert_image  # only when converting: start-up time
 
         if manifest.config is not None and target_type == OCI_MANIFEST:
             config_bytes = read_config_blob(src, manifest.config, str(src.reference))
-        conversion = convert_image(manifest, target_type, config_bytes)
+        conversion = convert_image(crypt_manifest, target_type, config_bytes)
         new_config, converted = conversion.config_blob, conversion.manifest
+    transforms = transforms_for(converted)
 
     if (options.skip_identical and not target_instance and not sigs and not wants_new_sigs
-            and target_type == manifest.media_type):
+            and target_type == manifest.media_type and not any(transforms)):
         held = already_held(dest, raw)
         if held is not None:
             options.say("Skipping: image already present at destination")
@@ -197,6 +210,7 @@ def copy_single_image(
         say=options.emit,
         retry=BlobRetry.for_destination(options.dest_ctx),
         plan=plan,
+        transforms=transforms,
     )
     if new_config is not None:
         _put_new_config(dest, new_config, options)
@@ -223,6 +237,76 @@ def copy_single_image(
         options.say("Storing signatures")
         dest.put_signatures([*sigs, *new_sigs], digest if target_instance else None)
     return CopyResult(manifest=out, media_type=out_type, digest=digest)
+
+
+def _layer_crypto(manifest: ImageManifest, src: ImageSource, dest: ImageDestination, options: CopyOptions,
+                  cannot_modify: str | None, sigs: list[Any],
+                  ) -> tuple[ImageManifest, Callable[[ImageManifest], list[LayerTransform | None]]]:
+    """Which layers ``--encryption-key``/``--decryption-key`` change, decided before anything is copied.
+
+    Returns the manifest to convert (encrypted layers that will be decrypted already
+    described as their plaintext: AES-CTR keeps the size) and a function that, given the
+    manifest in the target format, gives each layer's transform (None: copied as it is).
+
+    Raises:
+        EncryptionError: a layer no key opens, an --encrypt-layer index out of range, or
+            signatures or a digest that encryption would invalidate.
+    """
+    from dataclasses import replace
+
+    from trustcopy.errors import EncryptionError
+
+    layers = manifest.layer_infos()
+    decrypt: dict[int, Any] = {}
+    encrypt: set[int] = set()
+    if options.decryption_keys or options.encryption is not None:
+        from trustcopy.ocicrypt import LayerDecryption, is_encrypted
+
+        if options.decryption_keys:
+            for i, layer in enumerate(layers):
+                if is_encrypted(layer.media_type):
+                    decrypt[i] = LayerDecryption.open(layer.annotations, options.decryption_keys,
+                                                      f"{src.reference}: layer {layer.digest}")
+        if options.encryption is not None:
+            encrypt = options.encryption.chosen(len(layers), str(src.reference))
+            already = [layers[i].digest for i in sorted(encrypt) if is_encrypted(layers[i].media_type)]
+            if already:
+                raise EncryptionError(f"{src.reference}: layer {already[0]} is already encrypted (re-encrypting "
+                                      "is not supported: decrypt in one copy, encrypt in another)",
+                                      code="encryption-layer-encrypted")
+    if (decrypt or encrypt) and cannot_modify:
+        raise EncryptionError(f"{dest.reference}: cannot {'encrypt' if encrypt else 'decrypt'} layers: "
+                              f"{cannot_modify}", code="encryption-refused",
+                              hint="use --remove-signatures to drop the signatures" if sigs else None)
+    plain = manifest
+    if decrypt:
+        from trustcopy.digest import Digest
+        from trustcopy.ocicrypt import decrypted_media_type, without_encryption_annotations
+
+        infos = [replace(layer, digest=Digest.parse(decrypt[i].plaintext_digest),
+                         media_type=decrypted_media_type(layer.media_type or ""),
+                         annotations=without_encryption_annotations(layer.annotations))
+                 if i in decrypt else layer for i, layer in enumerate(layers)]
+        plain = manifest.with_layer_infos(infos)
+
+    def transforms(target: ImageManifest) -> list[LayerTransform | None]:
+        out: list[LayerTransform | None] = [None] * len(layers)
+        if not (decrypt or encrypt):
+            return out
+        from trustcopy.copy.blobs import LayerTransform
+        from trustcopy.ocicrypt import ENCRYPTED_SUFFIX, LayerEncryption
+
+        targets = target.layer_infos()
+        for i, layer in enumerate(layers):
+            media_type = targets[i].media_type or ""
+            if i in encrypt:
+                out[i] = LayerTransform(media_type + ENCRYPTED_SUFFIX, encryption=LayerEncryption.new(
+                    options.encryption.recipients, str(layer.digest)))  # type: ignore[union-attr]
+            elif i in decrypt:
+                out[i] = LayerTransform(media_type, decryption=decrypt[i])
+        return out
+
+    return plain, transforms
 
 
 def already_held(dest: ImageDestination, raw: bytes) -> Digest | None:
