@@ -166,3 +166,31 @@ def test_signatures_are_never_carried_onto_an_encrypted_manifest(run_cli, tmp_pa
     assert r.exit_code == 0, r.stderr
     skopeo("copy", "-q", "--decryption-key", f"{KEYS}/rsa.pem", f"oci:{tmp_path}/o:img", f"dir:{tmp_path}/back")
     assert _tree(tmp_path / "back") == {k: v for k, v in _tree(signed).items() if k != "signature-1"}
+
+
+def test_all_instances_of_a_list_are_encrypted_and_skopeo_decrypts_them(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                       insecure_policy: Path) -> None:
+    from imagefactory import make_index, sha256
+
+    images = [(make_image([Layer(make_tar([(f"{arch}.txt", arch.encode() * 100)]))], arch=arch),
+               {"os": "linux", "architecture": arch}) for arch in ("amd64", "arm64")]
+    index, blobs = make_index(images)
+    layout = tmp_path / "multi"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    for digest, data in {**blobs, sha256(index): index}.items():
+        (layout / "blobs" / "sha256" / digest.split(":")[1]).write_bytes(data)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": sha256(index), "size": len(index),
+        "annotations": {"org.opencontainers.image.ref.name": "m"}}]}))
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--all", "--encryption-key", f"jwe:{KEYS}/ec.pub",
+                f"oci:{layout}:m", f"oci:{tmp_path}/enc:m")
+    assert r.exit_code == 0, r.stderr
+    skopeo("copy", "-q", "--all", "--decryption-key", f"{KEYS}/ec.pem", f"oci:{tmp_path}/enc:m",
+           f"oci:{tmp_path}/back:m")
+    for image, plat in images:
+        arch = plat["architecture"]
+        skopeo("copy", "-q", "--override-arch", arch, f"oci:{tmp_path}/back:m", f"dir:{tmp_path}/back-{arch}")
+        skopeo("copy", "-q", "--override-arch", arch, f"oci:{layout}:m", f"dir:{tmp_path}/plain-{arch}")
+        assert _tree(tmp_path / f"back-{arch}") == _tree(tmp_path / f"plain-{arch}")
+        assert not (tmp_path / "enc" / "blobs" / "sha256" / image.digest.split(":")[1]).exists()  # all re-written
