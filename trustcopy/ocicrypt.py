@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from trustcopy.errors import DigestMismatchError, EncryptionError
 from trustcopy.lazy import dataclass
+from trustcopy.limits import load_json
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -226,7 +227,7 @@ def _unwrap_one(jwe: Mapping[str, Any], keys: Iterable[Any], what: str) -> bytes
 
     protected_b64 = jwe.get("protected", "")
     try:
-        protected = json.loads(_unb64u(protected_b64, f"{what}: the JWE header")) if protected_b64 else {}
+        protected = load_json(_unb64u(protected_b64, f"{what}: the JWE header"), what) if protected_b64 else {}
     except ValueError:
         raise EncryptionError(f"{what}: the JWE's protected header is not JSON",
                               code="encryption-metadata-invalid") from None
@@ -388,7 +389,7 @@ class LayerDecryption:
         payload = None
         for item in wrapped.split(","):
             try:
-                jwe = json.loads(_unb64(item, f"{what}: a wrapped key"))
+                jwe = load_json(_unb64(item, f"{what}: a wrapped key"), f"{what}: a wrapped key")
             except ValueError:
                 jwe = None
             if not isinstance(jwe, dict):
@@ -400,7 +401,7 @@ class LayerDecryption:
             raise EncryptionError(f"{what}: none of the --decryption-key keys can open this layer",
                                   code="decryption-no-key")
         try:
-            private = json.loads(payload)
+            private = load_json(payload, f"{what}: the private options")
             key = _unb64(private["symkey"], f"{what}: symkey")
             nonce = _unb64((private.get("cipheroptions") or {})["nonce"], f"{what}: nonce")
             digest = str(Digest.parse(private["digest"]))
@@ -410,7 +411,7 @@ class LayerDecryption:
         mac: bytes | None = None
         if ANNOTATION_PUBOPTS in annotations:
             try:
-                public = json.loads(_unb64(annotations[ANNOTATION_PUBOPTS], f"{what}: pubopts"))
+                public = load_json(_unb64(annotations[ANNOTATION_PUBOPTS], f"{what}: pubopts"), f"{what}: pubopts")
                 cipher = public.get("cipher", CIPHER)
                 mac = _unb64(public["hmac"], f"{what}: hmac") if public.get("hmac") else None
             except (ValueError, KeyError, AttributeError):

@@ -186,3 +186,14 @@ def test_encrypt_layer_indices_count_from_either_end() -> None:
         ocicrypt.EncryptionConfig(recipients=(), layers=(3,)).chosen(3, "img")
     assert info.value.code == "encryption-layer-out-of-range"
     assert info.value.message == "img: --encrypt-layer 3 is out of range (3 layers)"
+
+
+def test_deeply_nested_annotations_are_a_clear_error_not_a_crash(tmp_path: Path) -> None:
+    from trustcopy.errors import LimitExceededError
+
+    private, public = _keys(tmp_path)["rsa"]
+    _, real = _encrypt(b"x", (ocicrypt.load_encryption_key(f"jwe:{public}"),))
+    deep = base64.b64encode(b"[" * 100_000 + b"]" * 100_000).decode()
+    for hostile in ({ocicrypt.ANNOTATION_JWE: deep}, {**real, ocicrypt.ANNOTATION_PUBOPTS: deep}):
+        with pytest.raises(LimitExceededError, match="nested more than"):
+            ocicrypt.LayerDecryption.open(hostile, (ocicrypt.load_decryption_key(str(private)),), "L")
