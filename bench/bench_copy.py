@@ -11,30 +11,20 @@ copying a 300 MB layer stays under 100 MB.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchutil import build_layout, run_measured
-
-HERE = Path(__file__).resolve().parent
-DATA = HERE / ".data"
-POLICY = '{"default": [{"type": "insecureAcceptAnything"}]}'
+from benchutil import DATA, INSECURE_POLICY, big_layer_args, run_measured
 
 
 def main() -> int:
     """Build the data, run both tools, print a table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size-mb", type=int, default=300)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    DATA.mkdir(exist_ok=True)
-    layout = build_layout(f"layout-{args.size_mb}mb", {"big": [(args.size_mb * 1_000_000, args.size_mb)]})
+    args, layout = big_layer_args(__doc__)
     policy = DATA / "policy.json"
-    policy.write_text(POLICY)
+    policy.write_text(INSECURE_POLICY)
     work = DATA / "work"
     trustcopy = [sys.executable, "-m", "trustcopy", "--policy", str(policy), "copy", "-q"]
     tools = {"trustcopy": trustcopy}

@@ -12,7 +12,6 @@ is set by an issue (reported for information).
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import subprocess
@@ -20,28 +19,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchutil import build_layout, installed_trustcopy, run_timed
-
-HERE = Path(__file__).resolve().parent
-DATA = HERE / ".data"
-POLICY = '{"default": [{"type": "insecureAcceptAnything"}]}'
+from benchutil import DATA, INSECURE_POLICY, big_layer_args, installed_trustcopy, run_timed
 
 
 def main() -> int:
     """Build the data and keys, run both tools, print a table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size-mb", type=int, default=300)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
     if not shutil.which("skopeo") or not shutil.which("openssl"):
         raise SystemExit("skopeo and openssl are needed for this benchmark")
-    DATA.mkdir(exist_ok=True)
-    layout = build_layout(f"layout-{args.size_mb}mb", {"big": [(args.size_mb * 1_000_000, args.size_mb)]})
+    args, layout = big_layer_args(__doc__)
     work = DATA / "encryption-work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     policy = work / "policy.json"
-    policy.write_text(POLICY)
+    policy.write_text(INSECURE_POLICY)
     subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out",
                     str(work / "key.pem")], check=True, capture_output=True)
     subprocess.run(["openssl", "pkey", "-in", str(work / "key.pem"), "-pubout", "-out", str(work / "key.pub")],

@@ -7,6 +7,7 @@ high-water mark across exec.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import random
@@ -124,6 +125,23 @@ def build_layout(name: str, images: dict[str, list[tuple[int, int]]]) -> Path:
     (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": entries}))
     return layout
+
+
+#: The policy every benchmark copies under: what is timed is the copy, not a verification.
+INSECURE_POLICY = '{"default": [{"type": "insecureAcceptAnything"}]}'
+
+
+def big_layer_args(doc: str | None) -> tuple[argparse.Namespace, Path]:
+    """``--size-mb`` (300) and ``--runs`` (3) of a one-big-layer benchmark, and that layout (cached).
+
+    The layer is incompressible data, gzip-wrapped, in image ``big`` of ``bench/.data/layout-NmB``.
+    """
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    DATA.mkdir(exist_ok=True)
+    return args, build_layout(f"layout-{args.size_mb}mb", {"big": [(args.size_mb * 1_000_000, args.size_mb)]})
 
 
 def compile_bytecode() -> None:
