@@ -38,6 +38,12 @@ def _layer_types(layout: Path) -> list[str]:
     return [layer["mediaType"] for layer in manifest["layers"]]
 
 
+def _skopeo_encrypted(source: Path, tmp_path: Path) -> Path:
+    """``source``'s image, encrypted by skopeo for the RSA test key, as the layout ``enc`` (image ``img``)."""
+    skopeo("copy", "-q", "--encryption-key", f"jwe:{KEYS}/rsa.pub", f"oci:{source}:img", f"oci:{tmp_path}/enc:img")
+    return tmp_path / "enc"
+
+
 @pytest.fixture
 def source(tmp_path: Path, run_cli, insecure_policy: Path) -> Path:  # type: ignore[no-untyped-def]
     write_oci({"img": IMAGE}, str(tmp_path / "src"))
@@ -98,7 +104,7 @@ def test_through_a_registry_both_ways(run_cli, tmp_path: Path, insecure_policy: 
 
 def test_without_a_key_encrypted_layers_are_copied_as_they_are(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                insecure_policy: Path, source: Path) -> None:
-    skopeo("copy", "-q", "--encryption-key", f"jwe:{KEYS}/rsa.pub", f"oci:{source}:img", f"oci:{tmp_path}/enc:img")
+    _skopeo_encrypted(source, tmp_path)
     r = run_cli("--policy", str(insecure_policy), "copy", "-q", f"oci:{tmp_path}/enc:img", f"oci:{tmp_path}/copy:img")
     assert r.exit_code == 0, r.stderr
     assert _layer_types(tmp_path / "copy") == _layer_types(tmp_path / "enc")
@@ -108,7 +114,7 @@ def test_without_a_key_encrypted_layers_are_copied_as_they_are(run_cli, tmp_path
 
 def test_a_wrong_key_or_an_altered_layer_writes_nothing(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                         insecure_policy: Path, source: Path) -> None:
-    skopeo("copy", "-q", "--encryption-key", f"jwe:{KEYS}/rsa.pub", f"oci:{source}:img", f"oci:{tmp_path}/enc:img")
+    _skopeo_encrypted(source, tmp_path)
     r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--decryption-key", f"{KEYS}/ec.pem",
                 f"oci:{tmp_path}/enc:img", f"dir:{tmp_path}/out")
     assert r.exit_code == 1
@@ -194,3 +200,24 @@ def test_all_instances_of_a_list_are_encrypted_and_skopeo_decrypts_them(run_cli,
         skopeo("copy", "-q", "--override-arch", arch, f"oci:{layout}:m", f"dir:{tmp_path}/plain-{arch}")
         assert _tree(tmp_path / f"back-{arch}") == _tree(tmp_path / f"plain-{arch}")
         assert not (tmp_path / "enc" / "blobs" / "sha256" / image.digest.split(":")[1]).exists()  # all re-written
+
+
+def test_an_encrypted_layer_is_not_encrypted_again(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                   insecure_policy: Path, source: Path) -> None:
+    _skopeo_encrypted(source, tmp_path)
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--encryption-key", f"jwe:{KEYS}/ec.pub",
+                f"oci:{tmp_path}/enc:img", f"oci:{tmp_path}/twice:img")
+    assert r.exit_code == 1
+    assert "error[encryption-layer-encrypted]" in r.stderr and "is already encrypted" in r.stderr
+    assert not (tmp_path / "twice").exists()
+
+
+def test_decrypting_into_a_docker_archive_converts_to_schema2(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                              insecure_policy: Path, source: Path) -> None:
+    _skopeo_encrypted(source, tmp_path)
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--decryption-key", f"{KEYS}/rsa.pem",
+                f"oci:{tmp_path}/enc:img", f"docker-archive:{tmp_path}/a.tar:example.com/app:1")
+    assert r.exit_code == 0, r.stderr
+    skopeo("copy", "-q", f"docker-archive:{tmp_path}/a.tar", f"dir:{tmp_path}/back")  # skopeo verifies every layer
+    skopeo("copy", "-q", f"dir:{tmp_path}/plain", f"docker-archive:{tmp_path}/b.tar:example.com/app:1")
+    assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()

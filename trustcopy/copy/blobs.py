@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from trustcopy.compression import Algorithm, CompressingStream, CorruptDataError, DecompressingStream, PeekableStream
 from trustcopy.copy.options import CompressionPlan
@@ -250,12 +250,18 @@ def copy_blob(
             the source did).
     """
     kind = "config" if is_config else "blob"
-    if transform is not None:
-        return _copy_transformed(src, dest, info, transform, say, cancelled, cpu_slots)
-    reused = dest.try_reusing_blob(info)
+    if transform is not None and transform.encryption is not None:
+        return _copy_encrypted(src, dest, info, transform, say, cancelled, cpu_slots)
+    decryption = transform.decryption if transform is not None else None
+    # What the destination receives: the source blob, or (decrypting) its plaintext, which
+    # AES-CTR keeps the size of. The destination's copy of the ciphertext is never reused
+    # for a layer being decrypted: only the plaintext it may already hold.
+    stored_as = info if decryption is None else _plaintext_info(info, transform)  # type: ignore[arg-type]
+    reused = dest.try_reusing_blob(stored_as)
     if reused is not None:
         say(BlobDone(kind, info, "skipped: already exists", reused))
-        return CopiedBlob(info=replace(info, size=reused.size if reused.size >= 0 else info.size), reused=True)
+        return CopiedBlob(info=replace(stored_as, size=reused.size if reused.size >= 0 else stored_as.size),
+                          reused=True, compressed=decryption is not None)
 
     say(BlobStarted(kind, info))
     try:
@@ -272,15 +278,17 @@ def copy_blob(
         verified = DigestingReader(
             stream, info.digest, expected_size=expected_size, what=f"{src.reference}: blob {info.digest}"
         )
-        source_stream: PeekableStream | DigestingReader | _ReadAhead = verified
+        source_stream: Any = verified
         if not dest.has_thread_safe_put_blob and not is_config:
             ahead = _ReadAhead(verified)
             source_stream = ahead
+        if decryption is not None:  # fails at its end unless the HMAC and the plaintext digest match
+            source_stream = decryption.stream(source_stream)
         if not is_config and can_modify and plan.desired is not LayerCompression.PRESERVE:
             peek = PeekableStream(source_stream)
             source_stream = peek
             target = plan.target(peek.algorithm)
-            new_type = _new_media_type(info.media_type, plan.manifest_type, target) if target is not None else None
+            new_type = _new_media_type(stored_as.media_type, plan.manifest_type, target) if target is not None else None
             if target is not None and new_type is not None:
                 data: object = peek
                 if peek.algorithm is not Algorithm.NONE:
@@ -299,7 +307,7 @@ def copy_blob(
                         _drain(ahead if ahead is not None else verified)  # a digest mismatch is the real fault
                         raise
                 verified.verify()
-                new_info = replace(info, digest=stored.digest, size=stored.size, media_type=new_type,
+                new_info = replace(stored_as, digest=stored.digest, size=stored.size, media_type=new_type,
                                    annotations=None)
                 if already:
                     say(BlobDone(kind, info, "skipped: already exists (digest precomputed)", new_info, stream.done))
@@ -308,7 +316,7 @@ def copy_blob(
                     "done (compressed)" if peek.algorithm is Algorithm.NONE else f"done (recompressed, {target.value})")
                 say(BlobDone(kind, info, outcome, new_info, stream.done))
                 return CopiedBlob(info=new_info, compressed=True)
-        stored = dest.put_blob(source_stream, info, is_config=is_config)  # type: ignore[arg-type]
+        stored = dest.put_blob(source_stream, stored_as, is_config=is_config)
         verified.verify()
     finally:
         if ahead is not None:
@@ -316,33 +324,29 @@ def copy_blob(
         stream.close()  # first: a read blocked in the helper thread ends with it
         if ahead is not None:
             ahead.join()
-    say(BlobDone(kind, info, "done", stored, stream.done))
-    return CopiedBlob(info=replace(info, size=stored.size))
+    say(BlobDone(kind, info, "done (decrypted)" if decryption is not None else "done", stored, stream.done))
+    return CopiedBlob(info=replace(stored_as, size=stored.size), compressed=decryption is not None)
 
 
-def _copy_transformed(src: ImageSource, dest: ImageDestination, info: BlobInfo, transform: LayerTransform,
-                      say: ProgressSink, cancelled: threading.Event | None,
-                      cpu_slots: threading.Semaphore | None) -> CopiedBlob:
-    """Encrypt or decrypt one layer while it streams (see :class:`LayerTransform`).
-
-    The source's bytes are verified against ``info`` as always. The destination's own
-    copy of the source blob is never reused (an encrypted image must not point at its
-    plaintext, nor a decrypted one at ciphertext); a decrypted layer it already holds is.
-    A decrypted layer reaches the destination only through a stream that fails at its end
-    unless the HMAC and the plaintext digest match, so nothing unauthenticated is committed.
-    """
+def _plaintext_info(info: BlobInfo, transform: LayerTransform) -> BlobInfo:
+    """The descriptor of a layer once decrypted: the sealed plaintext digest, the new media type, no enc annotations."""
     from trustcopy.digest import Digest
     from trustcopy.ocicrypt import without_encryption_annotations
 
-    decryption = transform.decryption
-    if decryption is not None:
-        plain = BlobInfo(digest=Digest.parse(decryption.plaintext_digest), media_type=transform.media_type,
-                         annotations=without_encryption_annotations(info.annotations), urls=info.urls)
-        reused = dest.try_reusing_blob(plain)
-        if reused is not None:
-            new_info = replace(plain, size=reused.size)
-            say(BlobDone("blob", info, "skipped: already exists (decrypted)", new_info))
-            return CopiedBlob(info=new_info, reused=True, compressed=True)
+    assert transform.decryption is not None
+    return replace(info, digest=Digest.parse(transform.decryption.plaintext_digest), media_type=transform.media_type,
+                   annotations=without_encryption_annotations(info.annotations))
+
+
+def _copy_encrypted(src: ImageSource, dest: ImageDestination, info: BlobInfo, transform: LayerTransform,
+                    say: ProgressSink, cancelled: threading.Event | None,
+                    cpu_slots: threading.Semaphore | None) -> CopiedBlob:
+    """Encrypt one layer while it streams (see :class:`LayerTransform`); its bytes stay as stored otherwise.
+
+    The source's bytes are verified against ``info`` as always. The destination's copy
+    of the source blob is never reused: an encrypted image must not point at its plaintext.
+    """
+    assert transform.encryption is not None
     say(BlobStarted("blob", info))
     try:
         raw_stream, size = src.get_blob(info)
@@ -353,28 +357,20 @@ def _copy_transformed(src: ImageSource, dest: ImageDestination, info: BlobInfo, 
     try:
         verified = DigestingReader(stream, info.digest, expected_size=info.size if info.size >= 0 else size,
                                    what=f"{src.reference}: blob {info.digest}")
+        ciphertext = transform.encryption.stream(verified)
         with cpu_slots if cpu_slots is not None else contextlib.nullcontext():
-            if decryption is not None:
-                stored = dest.put_blob(decryption.stream(verified), plain)  # type: ignore[arg-type]
-                verified.verify()
-                new_info = replace(plain, digest=stored.digest, size=stored.size)
-                outcome = "done (decrypted)"
+            spool_dir = dest.precompute_digests
+            if spool_dir is not None:
+                stored, _ = _put_precomputed(dest, ciphertext, transform.media_type, spool_dir)  # type: ignore[arg-type]
             else:
-                assert transform.encryption is not None
-                ciphertext = transform.encryption.stream(verified)
-                spool_dir = dest.precompute_digests
-                if spool_dir is not None:
-                    stored, _ = _put_precomputed(dest, ciphertext, transform.media_type, spool_dir)  # type: ignore[arg-type]
-                else:
-                    stored = dest.put_new_blob(ciphertext, media_type=transform.media_type)  # type: ignore[arg-type]
-                verified.verify()
-                annotations = {**(info.annotations or {}), **transform.encryption.annotations(ciphertext)}
-                new_info = replace(info, digest=stored.digest, size=stored.size, media_type=transform.media_type,
-                                   annotations=annotations)
-                outcome = "done (encrypted)"
+                stored = dest.put_new_blob(ciphertext, media_type=transform.media_type)  # type: ignore[arg-type]
+        verified.verify()
+        annotations = {**(info.annotations or {}), **transform.encryption.annotations(ciphertext)}
+        new_info = replace(info, digest=stored.digest, size=stored.size, media_type=transform.media_type,
+                           annotations=annotations)
     finally:
         stream.close()
-    say(BlobDone("blob", info, outcome, new_info, stream.done))
+    say(BlobDone("blob", info, "done (encrypted)", new_info, stream.done))
     return CopiedBlob(info=new_info, compressed=True)
 
 
