@@ -113,6 +113,9 @@ class SystemContext:
     compression_format: str | None = None
     #: --dest-compress-level: the compressor's level (None: its default).
     compression_level: int | None = None
+    #: --dest-force-compress-format: a layer the destination holds in another compression is
+    #: never reused for it, and the copy is refused when a layer cannot be recompressed.
+    force_compression_format: bool = False
     #: docker-archive: more RepoTags for the image (--additional-tag); DockerReference values.
     docker_archive_additional_tags: tuple[DockerReference, ...] = ()
     #: OCI layout sharing: additional directories with blobs to reuse.

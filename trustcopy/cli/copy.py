@@ -66,6 +66,9 @@ def _docker_options(func: Any) -> Any:
               help="Compression for layers the destination compresses: gzip or zstd.")
 @click.option("--dest-compress-level", type=int, default=None, metavar="LEVEL",
               help="Compression level (gzip 0-9, zstd 1-22).")
+@click.option("--dest-force-compress-format", is_flag=True,
+              help="Use only --dest-compress-format for the layers: never reuse a layer the destination holds "
+                   "in another compression; refuse when one cannot be recompressed.")
 @click.option("--dest-precompute-digests", is_flag=True,
               help="Compute the digest of a layer (re)compressed on the way before uploading it, so that one "
                    "the registry already has is not uploaded again (docker:// destinations).")
@@ -109,6 +112,8 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise UsageError("--additional-tag can only be used with docker-archive: destinations")
     if kwargs["dest_compress"] and kwargs["dest_decompress"]:
         raise UsageError("--dest-compress and --dest-decompress cannot be used together")
+    if kwargs["dest_force_compress_format"] and not kwargs["dest_compress_format"]:
+        raise UsageError("--dest-force-compress-format needs --dest-compress-format (which compression to force)")
 
     if kwargs["all_"] and kwargs["multi_arch"] not in (None, "all"):
         raise UsageError("--all and --multi-arch cannot be combined with different values")
@@ -126,6 +131,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     dest_ctx.dest_decompress = kwargs["dest_decompress"]
     dest_ctx.compression_format = kwargs["dest_compress_format"]
     dest_ctx.compression_level = kwargs["dest_compress_level"]
+    dest_ctx.force_compression_format = kwargs["dest_force_compress_format"]
     dest_ctx.docker_precompute_digests = kwargs["dest_precompute_digests"]
     if kwargs["additional_tag"]:
         dest_ctx.docker_archive_additional_tags = tuple(_additional_tag(t) for t in kwargs["additional_tag"])

@@ -257,7 +257,10 @@ def copy_blob(
     # AES-CTR keeps the size of. The destination's copy of the ciphertext is never reused
     # for a layer being decrypted: only the plaintext it may already hold.
     stored_as = info if decryption is None else _plaintext_info(info, transform)  # type: ignore[arg-type]
-    reused = dest.try_reusing_blob(stored_as)
+    # Under --dest-force-compress-format a blob the destination holds in another
+    # compression is not reused: the layer is read and recompressed below.
+    reusable = is_config or plan is None or plan.may_reuse(stored_as.media_type)
+    reused = dest.try_reusing_blob(stored_as) if reusable else None
     if reused is not None:
         say(BlobDone(kind, info, "skipped: already exists", reused))
         return CopiedBlob(info=replace(stored_as, size=reused.size if reused.size >= 0 else stored_as.size),

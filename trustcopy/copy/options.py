@@ -150,12 +150,34 @@ class CompressionPlan:
             compressed layers are kept as they are).
         level: ``--dest-compress-level``.
         manifest_type: the manifest type being written, for the new layers' media types.
+        force: ``--dest-force-compress-format``: ``algorithm`` is the only acceptable
+            compression for a layer the destination holds (containers/image's
+            RequiredCompression for blob reuse).
     """
 
     desired: LayerCompression = LayerCompression.PRESERVE
     algorithm: Algorithm | None = None
     level: int | None = None
     manifest_type: str = ""
+    force: bool = False
+
+    def may_reuse(self, media_type: str | None) -> bool:
+        """Whether a destination blob stored as ``media_type`` may stand for a layer.
+
+        Why by media type: a blob found at the destination is not read, so its declared
+        type is all there is; an uncompressed or unknown type never matches a forced
+        format (containers/image: an unknown compression cannot satisfy a requirement).
+        """
+        if not self.force or self.algorithm is None:
+            return True
+        from trustcopy.errors import ManifestError
+        from trustcopy.manifest.convert import layer_compression  # only under --dest-force-compress-format
+
+        try:
+            compression, _ = layer_compression(media_type or "")
+        except ManifestError:
+            return False
+        return compression == self.algorithm.value
 
     def target(self, detected: Algorithm) -> Algorithm | None:
         """The compression a layer stored with ``detected`` should get, or None to keep it."""

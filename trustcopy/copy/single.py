@@ -19,7 +19,7 @@ from trustcopy.errors import ManifestError, SignatureError, UsageError
 from trustcopy.image.unparsed import UnparsedImage
 from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageSource
-from trustcopy.types import BlobInfo
+from trustcopy.types import BlobInfo, LayerCompression
 
 if TYPE_CHECKING:
     from trustcopy.copy.blobs import LayerTransform
@@ -192,8 +192,10 @@ def copy_single_image(
         new_config, converted = conversion.config_blob, conversion.manifest
     transforms = transforms_for(converted)
 
+    if plan.force:
+        _check_forced_compression(converted, plan, cannot_modify, transforms, dest)
     if (options.skip_identical and not target_instance and not sigs and not wants_new_sigs
-            and target_type == manifest.media_type and not any(transforms)):
+            and target_type == manifest.media_type and not any(transforms) and not plan.force):
         held = already_held(dest, raw)
         if held is not None:
             options.say("Skipping: image already present at destination")
@@ -342,6 +344,33 @@ def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions)
     options.emit(BlobDone("config", info, "done (converted)", info, len(config)))
 
 
+def _check_forced_compression(manifest: ImageManifest, plan: CompressionPlan, cannot_modify: str | None,
+                              transforms: Sequence[Any], dest: ImageDestination) -> None:
+    """Refuse, before anything is written, a forced compression some layer could not get.
+
+    A destination that compresses layers recompresses each one stored otherwise, unless
+    the image may not change (signatures kept, a digest reference, --preserve-digests) or
+    the layer is being encrypted or decrypted (its compression is kept): containers/image
+    then copies the layer as it is, and the image silently breaks the promise of
+    --dest-force-compress-format. Destinations that keep or remove compression (dir:
+    without --dest-compress, docker-archive:) are left to their own rule, as in skopeo.
+    """
+    if plan.desired is not LayerCompression.COMPRESS:
+        return
+    for index, (layer, transform) in enumerate(zip(manifest.layer_infos(), transforms, strict=True)):
+        if plan.may_reuse(layer.media_type):
+            continue
+        why = cannot_modify if cannot_modify is not None else (
+            "its layers are being encrypted or decrypted, which keeps their compression" if transform else None)
+        if why is None:
+            continue
+        raise UsageError(
+            f"{dest.reference}: --dest-force-compress-format {plan.algorithm.value if plan.algorithm else ''}: "
+            f"layer {index} ({layer.digest}, {layer.media_type}) cannot be recompressed: {why}",
+            code="compression-refused",
+            hint="use --remove-signatures to drop the signatures" if cannot_modify == _SIGNED_FORMATS_NOTE else None)
+
+
 def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type: str) -> CompressionPlan:
     """What may happen to layer compression, from the destination and --dest-compress-* flags.
 
@@ -366,7 +395,8 @@ def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type
         except ValueError as exc:
             raise UsageError(f"--dest-compress-level: {exc}", code="invalid-compression") from exc
     return CompressionPlan(desired=dest.desired_layer_compression, algorithm=algorithm, level=level,
-                           manifest_type=manifest_type)
+                           manifest_type=manifest_type,
+                           force=ctx is not None and ctx.force_compression_format and algorithm is not None)
 
 
 def check_signatures_storable(dest: ImageDestination, carried: Sequence[Signature], options: CopyOptions) -> None:

@@ -119,3 +119,57 @@ def test_preserve_digests_forbids_changing_compression(tmp_path: Path, gz_dir: P
     copy_image(_allow(), parse_image_name(f"dir:{tmp_path / 'out'}"), parse_image_name(f"dir:{gz_dir}"),
                CopyOptions(dest_ctx=SystemContext(dest_decompress=True), preserve_digests=True))
     assert (tmp_path / "out" / "manifest.json").read_bytes() == (gz_dir / "manifest.json").read_bytes()
+
+
+# -- --dest-force-compress-format (containers/image's ForceCompressionFormat) ----------------------
+
+
+def _layer_types(layout: Path, tag: str) -> list[str]:
+    index = json.loads((layout / "index.json").read_bytes())
+    [desc] = [m for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == tag]
+    manifest = json.loads((layout / "blobs" / "sha256" / desc["digest"].split(":")[1]).read_bytes())
+    return [layer["mediaType"] for layer in manifest["layers"]]
+
+
+def test_a_layer_held_in_another_compression_is_reused_unless_forced(tmp_path: Path) -> None:
+    """The layout already holds the gzip layers: reused as they are, unless zstd is forced."""
+    write_oci({"x": make_image([Layer(t) for t in TARS])}, str(tmp_path / "src"))
+    out = tmp_path / "out"
+    _copy(f"oci:{tmp_path / 'src'}:x", f"oci:{out}:gz")
+    _copy(f"oci:{tmp_path / 'src'}:x", f"oci:{out}:plain", compression_format="zstd")
+    _copy(f"oci:{tmp_path / 'src'}:x", f"oci:{out}:forced", compression_format="zstd", force_compression_format=True)
+    assert _layer_types(out, "plain") == ["application/vnd.oci.image.layer.v1.tar+gzip"] * 2
+    assert _layer_types(out, "forced") == ["application/vnd.oci.image.layer.v1.tar+zstd"] * 2
+    # The forced copy really holds zstd data for the same diff IDs.
+    index = json.loads((out / "index.json").read_bytes())
+    [desc] = [m for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "forced"]
+    manifest = json.loads((out / "blobs" / "sha256" / desc["digest"].split(":")[1]).read_bytes())
+    data = [(out / "blobs" / "sha256" / la["digest"].split(":")[1]).read_bytes() for la in manifest["layers"]]
+    assert [zstandard.ZstdDecompressor().decompressobj().decompress(d) for d in data] == TARS
+
+
+def test_forcing_the_compression_the_layers_have_reuses_them(tmp_path: Path) -> None:
+    write_oci({"x": make_image([Layer(t) for t in TARS])}, str(tmp_path / "src"))
+    out = tmp_path / "out"
+    _copy(f"oci:{tmp_path / 'src'}:x", f"oci:{out}:a")
+    _copy(f"oci:{tmp_path / 'src'}:x", f"oci:{out}:b", compression_format="gzip", force_compression_format=True)
+    index = json.loads((out / "index.json").read_bytes())
+    assert len({m["digest"] for m in index["manifests"]}) == 1  # the same manifest: nothing recompressed
+
+
+def test_forced_compression_that_the_image_cannot_get_is_refused_before_writing(tmp_path: Path) -> None:
+    write_oci({"x": make_image([Layer(t) for t in TARS])}, str(tmp_path / "src"))
+    with pytest.raises(UsageError, match=r"layer 0 \(sha256:[0-9a-f]{64}, application/vnd.oci.image.layer.v1.tar"
+                                         r"\+gzip\) cannot be recompressed: --preserve-digests was given") as exc:
+        copy_image(_allow(), parse_image_name(f"oci:{tmp_path / 'out'}:x"),
+                   parse_image_name(f"oci:{tmp_path / 'src'}:x"),
+                   CopyOptions(dest_ctx=SystemContext(compression_format="zstd", force_compression_format=True),
+                               preserve_digests=True))
+    assert exc.value.code == "compression-refused"
+    assert not (tmp_path / "out").exists()
+
+
+def test_dir_without_dest_compress_keeps_its_own_rule_when_forced(tmp_path: Path, gz_dir: Path) -> None:
+    """As skopeo: dir: keeps layers as they are unless --dest-compress; forcing only governs reuse."""
+    _copy(f"dir:{gz_dir}", f"dir:{tmp_path / 'out'}", compression_format="zstd", force_compression_format=True)
+    assert [data for _, data in _dir_layers(tmp_path / "out")] == [data for _, data in _dir_layers(gz_dir)]

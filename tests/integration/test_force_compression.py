@@ -1,0 +1,61 @@
+"""``copy --dest-force-compress-format`` against a real registry that already holds the layers gzip-compressed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+from imagefactory import make_image, random_layer, write_oci
+from registry_fixtures import RegistryServer, docker_ref, fast_sys, pull_blob
+
+pytestmark = pytest.mark.registry
+
+
+def _manifest(host: str, tag: str) -> dict[str, Any]:
+    with docker_ref(host, f"app:{tag}").new_image_source(fast_sys()) as src:
+        return json.loads(src.get_manifest()[0])  # type: ignore[no-any-return]
+
+
+def test_zstd_is_forced_over_gzip_layers_the_registry_already_holds(  # type: ignore[no-untyped-def]
+        run_cli, plain_registry: RegistryServer, tmp_path: Path, insecure_policy: Path) -> None:
+    tars = [random_layer(200_000, 61), random_layer(100_000, 62)]
+    image = make_image(tars)
+    write_oci({"t": image}, str(tmp_path / "src"))
+    host = plain_registry.host
+
+    def copy(tag: str, *flags: str):  # type: ignore[no-untyped-def]
+        return run_cli("--policy", str(insecure_policy), "copy", "--dest-tls-verify=false", *flags,
+                       f"oci:{tmp_path}/src:t", f"docker://{host}/app:{tag}")
+
+    assert copy("gz").exit_code == 0
+    plain = copy("plain", "--dest-compress-format", "zstd")
+    assert plain.exit_code == 0, plain.stderr
+    def skipped_layers(out: str) -> int:
+        return sum(1 for line in out.splitlines() if line.startswith("Copying blob") and "skipped" in line)
+
+    assert skipped_layers(plain.stdout) == 2  # skopeo's rule without the flag: reused as held
+    forced = copy("forced", "--dest-compress-format", "zstd", "--dest-force-compress-format")
+    assert forced.exit_code == 0, forced.stderr
+    assert skipped_layers(forced.stdout) == 0
+
+    gz_layers = _manifest(host, "plain")["layers"]
+    layers = _manifest(host, "forced")["layers"]
+    assert [la["mediaType"] for la in gz_layers] == ["application/vnd.oci.image.layer.v1.tar+gzip"] * 2
+    assert [la["mediaType"] for la in layers] == ["application/vnd.oci.image.layer.v1.tar+zstd"] * 2
+    with docker_ref(host, "app:forced").new_image_source(fast_sys()) as src:
+        for layer, original in zip(layers, tars, strict=True):
+            data = pull_blob(src, layer["digest"], layer["size"])
+            assert zstandard.ZstdDecompressor().decompressobj().decompress(data) == original.tar
+
+
+def test_force_without_a_format_is_a_usage_error(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                 insecure_policy: Path) -> None:
+    write_oci({"t": make_image([random_layer(1000, 63)])}, str(tmp_path / "src"))
+    r = run_cli("--policy", str(insecure_policy), "copy", "--dest-force-compress-format",
+                f"oci:{tmp_path}/src:t", f"oci:{tmp_path}/out:t")
+    assert r.exit_code == 2
+    assert "--dest-force-compress-format needs --dest-compress-format" in r.stderr
+    assert not (tmp_path / "out").exists()
