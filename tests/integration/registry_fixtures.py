@@ -232,6 +232,7 @@ class TokenRequest:
     service: str | None
     had_authorization: bool
     grant_type: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass
@@ -330,7 +331,8 @@ class TokenIssuer:
         scopes = params.get("scope", [])
         with self._lock:
             self.requests.append(TokenRequest(method, (params.get("account") or [None])[0], user, scopes,
-                                              (params.get("service") or [None])[0], bool(auth), grant_type))
+                                              (params.get("service") or [None])[0], bool(auth), grant_type,
+                                              headers.get("User-Agent")))
             bad = self.bad_tokens > 0
             if bad:
                 self.bad_tokens -= 1

@@ -37,6 +37,7 @@ class GlobalOptions:
     tmpdir: str | None = None
     debug: bool = False
     require_signed: bool = False
+    user_agent_prefix: str | None = None
 
     def update(self, values: dict[str, Any]) -> None:
         """Take every value the user actually gave (None/False mean "not given")."""
@@ -72,7 +73,7 @@ class GlobalOptions:
         if session is None:
             from trustcopy.transports.docker.session import RegistrySession
 
-            session = self.__dict__["_session"] = RegistrySession()
+            session = self.__dict__["_session"] = RegistrySession(self.user_agent_prefix)
             ctx = click.get_current_context(silent=True)
             if ctx is not None:
                 ctx.find_root().call_on_close(session.close)
@@ -122,6 +123,8 @@ _GLOBAL_OPTIONS: list[Callable[[F], F]] = [
     click.option("--debug", is_flag=True, default=None, help="Enable debug output (tracebacks, HTTP log)."),
     click.option("--require-signed", is_flag=True, default=None,
                  help="Refuse images whose policy requirements verify no signature."),
+    click.option("--user-agent-prefix", metavar="PREFIX", default=None,
+                 help="Put PREFIX before trustcopy's User-Agent in registry requests."),
 ]
 
 

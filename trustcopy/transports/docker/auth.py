@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("trustcopy.docker")
 
-#: Sent with every request (registries log it; some rate-limit by it).
-USER_AGENT = "trustcopy (+containers/image compatible)"
 #: Tokens claiming a shorter life are treated as living this long (as containers/image).
 MIN_TOKEN_LIFETIME = 60.0
 #: Stop using a token this long before it expires, so it does not expire in flight.
@@ -247,7 +245,7 @@ class AuthSession:
             )
         service = challenge.params.get("service", "")
         scope_params = [("scope", str(s)) for s in scopes]
-        headers = {"User-Agent": USER_AGENT}
+        headers: dict[str, str] = {}  # the User-Agent is the session's (--user-agent-prefix)
         if creds.identity_token:
             form = [("grant_type", "refresh_token"), ("refresh_token", creds.identity_token),
                     ("client_id", "trustcopy")]

@@ -223,13 +223,20 @@ class BlobUploads:
             done.set()
 
 
+#: Sent with every request (registries log it; some rate-limit by it); ``--user-agent-prefix``
+#: puts the user's text before it, as skopeo does ("PREFIX skopeo/VERSION").
+USER_AGENT = "trustcopy (+containers/image compatible)"
+
+
 class RegistrySession:
     """Pings, TLS contexts, connection pools and blob locations of one command (see the module docstring).
 
     Use it as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, user_agent_prefix: str | None = None) -> None:
+        """``user_agent_prefix``: the global ``--user-agent-prefix``, put before trustcopy's own User-Agent."""
+        self.user_agent = f"{user_agent_prefix} {USER_AGENT}" if user_agent_prefix else USER_AGENT
         self._lock = threading.Lock()
         self._pings: dict[tuple[Any, ...], Any] = {}
         self._contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
@@ -383,7 +390,7 @@ class RegistrySession:
                 raise RuntimeError("this RegistrySession is closed")
             client = self._clients.get((key, host))
             if client is None:
-                client = self._clients[(key, host)] = _new_http_client(context, self._read_size)
+                client = self._clients[(key, host)] = _new_http_client(context, self._read_size, self.user_agent)
             return client
 
     def close(self) -> None:
@@ -396,12 +403,11 @@ class RegistrySession:
             client.close()
 
 
-def _new_http_client(context: ssl.SSLContext, read_size: int) -> httpx.Client:
+def _new_http_client(context: ssl.SSLContext, read_size: int, user_agent: str) -> httpx.Client:
     """One pool: requests carry their own timeouts, redirects are followed by hand, no cookies."""
     import httpx
 
     from trustcopy.proxies import routing_transport
-    from trustcopy.transports.docker.auth import USER_AGENT
 
     _set_socket_read_size(read_size)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
@@ -410,7 +416,7 @@ def _new_http_client(context: ssl.SSLContext, read_size: int) -> httpx.Client:
         transport=routing_transport(lambda proxy: httpx.HTTPTransport(verify=context, limits=limits, proxy=proxy)),
         timeout=httpx.Timeout(60.0),  # a fallback only: every request carries the client's own timeout
         follow_redirects=False,
-        headers={"User-Agent": USER_AGENT, "Docker-Distribution-API-Version": "registry/2.0"},
+        headers={"User-Agent": user_agent, "Docker-Distribution-API-Version": "registry/2.0"},
         cookies=_no_cookie_jar(),
     )
 
