@@ -173,17 +173,25 @@ class DockerManifestList(ManifestList):
 class OCIIndex(ManifestList):
     """An OCI image index. Entries may lack a platform; the first such entry is the
     fallback when no platform matches (as in containers/image).
+
+    ``artifact_type`` and ``subject`` are image-spec 1.1's top-level fields. Cloning and
+    re-encoding keep every field, entries' ``data`` and ``artifactType`` included, as
+    current containers/image does (``OCI1IndexPublicClone``; 5.23 dropped them).
     """
+
+    artifact_type: str | None = None
+    subject: Descriptor | None = None
 
     _what = "image index"
 
     def serialize(self) -> bytes:
         """Go ``json.Marshal(imgspecv1.Index)`` (mediaType always set, as Go's reader presets it)."""
-        out: dict[str, object] = {
-            "schemaVersion": 2,
-            "mediaType": self.media_type,
-            "manifests": [d.to_oci_json() for d in self.manifests],
-        }
+        out: dict[str, object] = {"schemaVersion": 2, "mediaType": self.media_type}
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        out["manifests"] = [d.to_oci_json() for d in self.manifests]
+        if self.subject is not None:
+            out["subject"] = self.subject.to_oci_json()
         if self.annotations:
             out["annotations"] = sorted_map(dict(self.annotations))
         return marshal(out)
@@ -192,17 +200,11 @@ class OCIIndex(ManifestList):
         """The entry to use when no platform matches (None: fail)."""
         return next((d for d in self.manifests if d.platform is None), None)
 
-    def clone(self) -> OCIIndex:
-        """Go ``OCI1IndexClone``: entries keep type, size, digest, URLs, annotations and
-        platform, but lose ``data`` and ``artifactType``."""
-        manifests = tuple(dataclasses.replace(d, data=None, artifact_type=None) for d in self.manifests)
-        return _rebuilt(self, manifests=manifests)
-
     @classmethod
     def from_components(cls, manifests: tuple[Descriptor, ...],
                         annotations: Mapping[str, str] | None = None) -> OCIIndex:
         """A new OCI index (Go ``OCI1IndexFromComponents``)."""
-        return _rebuilt(cls(mt.OCI_INDEX, b"", manifests, annotations)).clone()
+        return _rebuilt(cls(mt.OCI_INDEX, b"", manifests, annotations))
 
 
 _GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i386": "386",

@@ -231,17 +231,22 @@ class OCIManifest(ImageManifest):
 
     ``has_media_type_field`` records whether the document carries ``mediaType``
     (image-spec < 1.0.2 documents do not); Go keeps that absence when re-encoding.
+    ``artifact_type`` is image-spec 1.1's top-level ``artifactType``: kept when the
+    manifest is re-encoded, as current containers/image does (5.23 dropped it).
     """
 
     config: Descriptor
     subject: Descriptor | None = None
     has_media_type_field: bool = True
+    artifact_type: str | None = None
 
     def serialize(self) -> bytes:
-        """Go ``json.Marshal(imgspecv1.Manifest)`` (image-spec 1.1.0-rc2 field set)."""
+        """Go ``json.Marshal(imgspecv1.Manifest)`` (image-spec 1.1 field set and order)."""
         out: dict[str, Any] = {"schemaVersion": 2}
         if self.has_media_type_field:
             out["mediaType"] = self.media_type
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
         out["config"] = self.config.to_oci_json()
         out["layers"] = [layer.to_oci_json() for layer in self.layers]
         if self.subject is not None:

@@ -45,9 +45,9 @@ __all__ = [
 ]
 
 _SCHEMA2_KEYS = frozenset({"schemaVersion", "mediaType", "config", "layers"})
-_OCI_KEYS = frozenset({"schemaVersion", "mediaType", "config", "layers", "subject", "annotations"})
+_OCI_KEYS = frozenset({"schemaVersion", "mediaType", "artifactType", "config", "layers", "subject", "annotations"})
 _DOCKER_LIST_KEYS = frozenset({"schemaVersion", "mediaType", "manifests"})
-_OCI_INDEX_KEYS = frozenset({"schemaVersion", "mediaType", "manifests", "annotations"})
+_OCI_INDEX_KEYS = frozenset({"schemaVersion", "mediaType", "artifactType", "manifests", "subject", "annotations"})
 
 
 def _declared_type(media_type: str) -> str:
@@ -112,6 +112,7 @@ def _oci(o: _gojson.GoObject, raw: bytes) -> OCIManifest:
         annotations=f.string_map(o, "annotations", ""),
         subject=f.oci_descriptor(subject, "subject") if subject is not None else None,
         has_media_type_field=present,
+        artifact_type=f.string(o, "artifactType", "") or None,
     )
 
 
@@ -134,7 +135,10 @@ def _oci_index(o: _gojson.GoObject, raw: bytes) -> OCIIndex:
     f.unambiguous(o, mt.OCI_INDEX, frozenset({"manifests"}))
     items = f.array(o, "manifests", "", required=True)
     entries = tuple(f.oci_descriptor(item, f"manifests[{i}]") for i, item in enumerate(items))
-    return OCIIndex(mt.OCI_INDEX, raw, entries, f.string_map(o, "annotations", ""))
+    subject = o.get("subject")
+    return OCIIndex(mt.OCI_INDEX, raw, entries, f.string_map(o, "annotations", ""),
+                    artifact_type=f.string(o, "artifactType", "") or None,
+                    subject=f.oci_descriptor(subject, "subject") if subject is not None else None)
 
 
 def parse_manifest(raw: bytes, media_type: str | None = None, *,

@@ -170,17 +170,19 @@ def test_with_instances_refuses_callers_bugs() -> None:
         lst.with_instances({lst.instances()[0]: (Digest.from_bytes(b"y"), 1, "")})
 
 
-def test_oci_clone_drops_data_and_artifact_type_like_go() -> None:
+def test_oci_clone_keeps_data_and_artifact_type_like_current_go() -> None:
+    # containers/image OCI1IndexPublicClone (TestOCI1IndexCloneInternal) keeps every field;
+    # 5.23 dropped entries' data and artifactType.
     raw = _index([{"data": "e30=", "artifactType": "application/x-thing", "annotations": {"b": "2", "a": "1"}}])
     lst = parse_manifest_list(raw)
     assert lst.manifests[0].data == b"{}"
     assert b'"data":"e30="' in lst.serialize()
     clone = lst.clone()
-    assert clone.manifests[0].data is None and clone.manifests[0].artifact_type is None
+    assert clone.manifests[0].data == b"{}" and clone.manifests[0].artifact_type == "application/x-thing"
     assert clone.serialize() == (
         b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":'
         b'"application/vnd.oci.image.manifest.v1+json","digest":"sha256:' + b"0" * 64 + b'","size":10,'
-        b'"annotations":{"a":"1","b":"2"}}]}'
+        b'"annotations":{"a":"1","b":"2"},"data":"e30=","artifactType":"application/x-thing"}]}'
     )
     assert lst.with_instances({}).serialize() == clone.serialize()
 
