@@ -94,8 +94,8 @@ def _registry_key(arg: str) -> tuple[str, str]:
     from trustcopy.reference import parse_normalized_named
 
     key = arg
-    if arg.startswith(("https://", "http://")):
-        key = urlsplit(arg).netloc
+    if arg.startswith(("https://", "http://")):  # Go's url.Parse(arg).Host: no path, no user info
+        key = urlsplit(arg).netloc.rpartition("@")[2]
     if not key:
         raise UsageError(f"invalid registry {arg!r}")
     registry = key.split("/", 1)[0]
@@ -242,12 +242,7 @@ def logout_cmd(ctx: click.Context, **kwargs: Any) -> None:
     opts = global_options(ctx, kwargs)
     import os
 
-    from trustcopy.transports.docker.authfile import (
-        auth_file_paths,
-        erase_all_credentials,
-        erase_credentials,
-        find_in_file,
-    )
+    from trustcopy.transports.docker.authfile import erase_all_credentials, erase_credentials, get_credentials
 
     if kwargs["authfile"] and not os.path.exists(kwargs["authfile"]):
         raise UsageError(f"credential file is not accessible: {kwargs['authfile']} does not exist")
@@ -260,12 +255,20 @@ def logout_cmd(ctx: click.Context, **kwargs: Any) -> None:
         return
     if not kwargs["registry"]:
         raise UsageError("please provide a registry to log out from")
-    key, _registry = _registry_key(kwargs["registry"])
-    if erase_credentials(sys_ctx, key, _credential_helpers(sys_ctx)):
+    key, registry = _registry_key(kwargs["registry"])
+    helpers = _credential_helpers(sys_ctx)
+    if erase_credentials(sys_ctx, key, helpers):
         click.echo(f"Removed login credentials for {key}")
         return
-    for auth_path in auth_file_paths(sys_ctx)[1:]:
-        if find_in_file(auth_path, key) is not None:
+    # As containers/common's Logout: credentials still found for the key (another file, a
+    # parent key, a helper) that the registry accepts were made by another tool.
+    existing = get_credentials(sys_ctx, key, helpers)
+    if existing.username and existing.password:
+        try:
+            check_auth(sys_ctx, registry, existing.username, existing.password)
+        except TrustcopyError:
+            pass
+        else:
             click.echo(f"Not logged into {key} with current tool. Existing credentials were established via "
                        "docker login. Please use docker logout instead.")
             return

@@ -54,6 +54,7 @@ def test_lookup_order_paths(home: Path, tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("REGISTRY_AUTH_FILE", "/env/auth.json")
     assert authfile.auth_file_paths(SystemContext())[0].path == "/env/auth.json"
     assert authfile.auth_file_paths(SystemContext(auth_file="/flag.json"))[0].path == "/flag.json"
+    monkeypatch.delenv("REGISTRY_AUTH_FILE")  # a file the user names is the only one read
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "dc"))
     assert authfile.auth_file_paths(None)[2].path == str(tmp_path / "dc" / "config.json")
     assert authfile.auth_file_paths(None)[3].legacy

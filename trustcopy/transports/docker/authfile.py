@@ -4,7 +4,9 @@ Lookup order (containers/image ``pkg/docker/config``; the first file holding a m
 entry wins, and within a file the most specific key wins)::
 
     1. --authfile, else $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json
-       (else /run/containers/$UID/auth.json)                     ← also where login writes
+       (else /run/containers/$UID/auth.json)                     ← also where login writes;
+       a file the user named (--authfile, $REGISTRY_AUTH_FILE) is the ONLY one read, as in
+       current containers/image (getAuthFilePaths' userSpecifiedPath)
     2. $XDG_CONFIG_HOME/containers/auth.json (default ~/.config/containers/auth.json; a
        relative $XDG_CONFIG_HOME is ignored, as trustcopy.paths does for policy.json)
     3. $DOCKER_CONFIG/config.json, else ~/.docker/config.json
@@ -13,7 +15,8 @@ entry wins, and within a file the most specific key wins)::
 Keys are ``host[:port]`` or ``host[:port]/namespace[/repo]``; for ``reg/a/b/c`` the keys
 ``reg/a/b/c``, ``reg/a/b``, ``reg/a``, ``reg`` are tried in this order, then Docker's
 URL-shaped keys (``https://index.docker.io/v1/``) normalized to their host. A
-``credHelpers`` entry for the host runs ``docker-credential-NAME get``. registries.conf's
+``credHelpers`` entry for the host runs ``docker-credential-NAME get`` (and login/logout store
+in / erase from that helper instead of the file). registries.conf's
 ``credential-helpers`` decides whether these files are read at all, and what else is asked
 (:func:`get_credentials`).
 
@@ -57,17 +60,23 @@ def _home() -> str:
     return os.environ.get("HOME") or os.path.expanduser("~")
 
 
+def user_specified_auth_file(sys: SystemContext | None) -> str | None:
+    """The auth file the user named (--authfile, else $REGISTRY_AUTH_FILE, which is skopeo's
+    --authfile default), or None for the defaults."""
+    if sys is not None and sys.auth_file:
+        return sys.auth_file
+    return os.environ.get("REGISTRY_AUTH_FILE") or None
+
+
 def primary_auth_file(sys: SystemContext | None) -> str:
     """The file ``login``/``logout`` write, and the first one read.
 
     Raises:
         ConfigError: $XDG_RUNTIME_DIR names a directory that does not exist.
     """
-    if sys is not None and sys.auth_file:
-        return sys.auth_file
-    env = os.environ.get("REGISTRY_AUTH_FILE")
-    if env:
-        return env
+    explicit = user_specified_auth_file(sys)
+    if explicit:
+        return explicit
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
         if not os.path.isdir(runtime):
@@ -80,7 +89,14 @@ def primary_auth_file(sys: SystemContext | None) -> str:
 
 
 def auth_file_paths(sys: SystemContext | None) -> list[AuthPath]:
-    """The files searched for credentials, in order (see the module docstring)."""
+    """The files searched for credentials, in order (see the module docstring).
+
+    A file the user named is the only one: no fallback to ~/.docker/config.json and the
+    rest (containers/image since 5.29, TestGetPathToAuth's ``expectedUserSpecified``).
+    """
+    explicit = user_specified_auth_file(sys)
+    if explicit:
+        return [AuthPath(explicit)]
     paths: list[AuthPath] = []
     try:
         paths.append(AuthPath(primary_auth_file(sys)))
@@ -175,6 +191,8 @@ def _decode_entry(path: str, key: str, entry: Any) -> Credentials | None:
     if not isinstance(auth, str) or not isinstance(identity, str):
         raise ConfigError(f"credential file {path}: the entry for {key!r} is malformed", context={"path": path})
     try:
+        # Go's base64.StdEncoding (containers/image) skips "\r" and "\n"; nothing else is lenient.
+        auth = auth.replace("\r", "").replace("\n", "")
         decoded = base64.b64decode(auth, validate=True).decode("utf-8") if auth else ""
     except (binascii.Error, UnicodeDecodeError):
         # Never quote the value: it is a secret, even when broken.
@@ -186,6 +204,10 @@ def _decode_entry(path: str, key: str, entry: Any) -> Credentials | None:
             log.warning('credential file %s: the "auth" value for %r has no ":"; ignoring it', path, key)
         return Credentials(identity_token=identity) if identity else None
     return Credentials(username=user, password=password.strip("\x00"), identity_token=identity)
+
+
+class _HelperMissingError(ConfigError):
+    """``docker-credential-NAME`` is not on $PATH (``logout --all`` skips such a helper, as c/i)."""
 
 
 def _run_helper(helper: str, action: str, data: bytes) -> bytes | None:
@@ -207,7 +229,7 @@ def _run_helper(helper: str, action: str, data: bytes) -> bytes | None:
             [program, action], input=data, capture_output=True, timeout=_CRED_HELPER_TIMEOUT, check=False,
         )
     except FileNotFoundError:
-        raise ConfigError(f"credential helper {program} is not installed") from None
+        raise _HelperMissingError(f"credential helper {program} is not installed") from None
     except subprocess.TimeoutExpired:
         raise ConfigError(f"credential helper {program} did not answer in time") from None
     out = proc.stdout[: limits.MAX_AUTH_FILE]
@@ -226,14 +248,18 @@ def _from_helper(helper: str, registry: str) -> Credentials | None:
         return None
     try:
         doc = json.loads(out)
-        user, secret = doc["Username"], doc["Secret"]
-    except (ValueError, KeyError, TypeError, RecursionError):
+    except (ValueError, RecursionError):
         raise ConfigError(f"credential helper {program} returned malformed output") from None
-    if not isinstance(user, str) or not isinstance(secret, str):
+    # As docker-credential-helpers' client.Get: missing fields (``{}``, ``null``) are empty,
+    # and empty credentials are "not found" (containers/image then asks the next source).
+    if doc is None:
+        doc = {}
+    user, secret = (doc.get("Username"), doc.get("Secret")) if isinstance(doc, dict) else (None, None)
+    if not isinstance(doc, dict) or not isinstance(user or "", str) or not isinstance(secret or "", str):
         raise ConfigError(f"credential helper {program} returned malformed output")
-    if user == "<token>":
-        return Credentials(identity_token=secret)
-    return Credentials(username=user, password=secret)
+    user, secret = user or "", secret or ""
+    creds = Credentials(identity_token=secret) if user == "<token>" else Credentials(username=user, password=secret)
+    return None if creds.anonymous else creds
 
 
 def find_in_file(auth_path: AuthPath, key: str) -> Credentials | None:
@@ -334,8 +360,13 @@ def _modify(sys: SystemContext | None, edit: Any) -> str:
     doc.setdefault("auths", {})
     if doc["auths"] is None:
         doc["auths"] = {}
-    if not edit(doc):
+    try:
+        changed = edit(doc)
+    except ConfigError as exc:  # as c/i's modifyJSON: name the file being updated
+        raise exc.rewrapped(f"updating {path}: {exc.message}") from exc
+    if not changed:
         return path
+    doc["auths"] = dict(sorted(doc["auths"].items()))  # Go writes maps sorted by key: same output as skopeo
     data = json.dumps(doc, indent="\t").encode() + b"\n"
     import tempfile  # only login/logout write
 
@@ -354,44 +385,82 @@ def _modify(sys: SystemContext | None, edit: Any) -> str:
     return path
 
 
+def _file_helpers(doc: dict[str, Any]) -> dict[str, Any]:
+    helpers = doc.get("credHelpers")
+    return helpers if isinstance(helpers, dict) else {}
+
+
+def _store_payload(key: str, username: str, password: str) -> bytes:
+    return json.dumps({"ServerURL": key, "Username": username, "Secret": password}).encode()
+
+
 def set_credentials(sys: SystemContext | None, key: str, username: str, password: str) -> str:
-    """Store ``username:password`` for ``key`` in the primary auth file; return its path."""
-    validate_key(key)
+    """Store ``username:password`` for ``key`` in the primary auth file; return where they went.
+
+    A ``credHelpers`` entry of the file for ``key`` sends them to that helper instead (the
+    file is not rewritten), as containers/image's SetCredentials does: the result is then
+    "credential helper: NAME".
+    """
+    namespaced = validate_key(key)
+    where = ""
 
     def edit(doc: dict[str, Any]) -> bool:
-        """Set the entry (refusing keys a credential helper manages)."""
-        helpers = doc.get("credHelpers") or {}
+        """Set the entry, or hand it to the credential helper the file names for ``key``."""
+        nonlocal where
+        helpers = _file_helpers(doc)
         if key in helpers:
-            raise ConfigError(f"credentials for {key} are managed by credential helper {helpers[key]!r}")
+            helper = str(helpers[key])
+            if namespaced:
+                raise ConfigError(f"namespaced key is not supported for credential helper {helper}")
+            _run_helper(helper, "store", _store_payload(key, username, password))
+            where = f"credential helper: {helper}"
+            return False
         token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         doc["auths"][key] = {"auth": token}
         return True
 
-    return _modify(sys, edit)
+    path = _modify(sys, edit)
+    return where or path
 
 
 def remove_credentials(sys: SystemContext | None, key: str) -> bool:
-    """Remove ``key`` from the primary auth file; return whether it was there."""
-    validate_key(key)
+    """Remove ``key`` from the primary auth file (and from the helper its ``credHelpers`` names
+    for ``key``); return whether it was in either.
+
+    Raises:
+        ConfigError: that helper failed (other than "not found"); the file is then left as it was.
+    """
+    namespaced = validate_key(key)
     removed = False
 
     def edit(doc: dict[str, Any]) -> bool:
         """Drop the entry; write only if it was there."""
         nonlocal removed
+        helpers = _file_helpers(doc)
+        # c/i never asks a helper about a namespace; "not found" there is not logged in
+        if key in helpers and not namespaced and _run_helper(str(helpers[key]), "erase", key.encode()) is not None:
+            removed = True
         if key in doc["auths"]:
             del doc["auths"][key]
-            removed = True
-        return removed
+            return (removed := True)
+        return False
 
     _modify(sys, edit)
     return removed
 
 
 def remove_all_credentials(sys: SystemContext | None) -> str:
-    """Empty ``auths`` (and ``credHelpers``) of the primary auth file; return its path."""
+    """Empty ``auths`` and ``credHelpers`` of the primary auth file, erasing first what each
+    ``credHelpers`` helper holds for its registry; return the file's path.
+
+    Raises:
+        ConfigError: one of those helpers failed (the file is then left as it was).
+    """
 
     def edit(doc: dict[str, Any]) -> bool:
         """Empty the file's credentials."""
+        for registry, helper in _file_helpers(doc).items():
+            _run_helper(str(helper), "erase", str(registry).encode())
         doc["auths"] = {}
         doc.pop("credHelpers", None)
         return True
@@ -424,8 +493,7 @@ def store_credentials(sys: SystemContext | None, key: str, username: str, passwo
         try:
             if helper == AUTH_FILES_HELPER:
                 return set_credentials(sys, key, username, password)
-            payload = json.dumps({"ServerURL": _external_key(helper, key), "Username": username, "Secret": password})
-            _run_helper(helper, "store", payload.encode())
+            _run_helper(helper, "store", _store_payload(_external_key(helper, key), username, password))
             return f"credential helper: {helper}"
         except ConfigError as exc:
             failures.append(exc)
@@ -461,19 +529,29 @@ def erase_all_credentials(sys: SystemContext | None, helpers: tuple[str, ...] = 
         ConfigError: a helper failed, or listed something that is not a JSON object.
     """
     places: list[str] = []
+    failures: list[ConfigError] = []
     for helper in helpers or (AUTH_FILES_HELPER,):
-        if helper == AUTH_FILES_HELPER:
-            places.append(remove_all_credentials(sys))
-            continue
-        listed = _run_helper(helper, "list", b"") or b"{}"
         try:
-            servers = json.loads(listed)
-        except ValueError:
-            servers = None
-        if not isinstance(servers, dict):
-            raise ConfigError(f"credential helper docker-credential-{helper} listed malformed output")
-        for server in servers:
-            _run_helper(helper, "erase", str(server).encode())
-        places.append(f"credential helper: {helper}")
+            if helper == AUTH_FILES_HELPER:
+                places.append(remove_all_credentials(sys))
+                continue
+            try:
+                listed = _run_helper(helper, "list", b"") or b"{}"
+            except _HelperMissingError:
+                log.debug("credential helper docker-credential-%s is not installed: nothing to erase", helper)
+                continue  # as c/i's RemoveAllAuthentication: a helper that does not exist holds nothing
+            try:
+                servers = json.loads(listed)
+            except ValueError:
+                servers = None
+            if not isinstance(servers, dict):
+                raise ConfigError(f"credential helper docker-credential-{helper} listed malformed output")
+            for server in servers:
+                _run_helper(helper, "erase", str(server).encode())
+            places.append(f"credential helper: {helper}")
+        except ConfigError as exc:  # as c/i: every helper is still emptied, then all failures are reported
+            failures.append(exc)
+    if failures:
+        raise _combined(failures, "removing", "all registries")
     return ", ".join(places)
 
