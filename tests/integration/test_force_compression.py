@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,24 @@ def test_force_without_a_format_is_a_usage_error(run_cli, tmp_path: Path,  # typ
     assert r.exit_code == 2
     assert "--dest-force-compress-format needs --dest-compress-format" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_zstd_image_pushed_as_schema2_never_reuses_the_zstd_blobs(  # type: ignore[no-untyped-def]
+        run_cli, plain_registry: RegistryServer, tmp_path: Path, insecure_policy: Path) -> None:
+    """--format v2s2 from zstd layers: gzip layers, even though the repository holds the zstd ones."""
+    tars = [random_layer(150_000, 64)]
+    write_oci({"t": make_image(tars)}, str(tmp_path / "src"))
+    host = plain_registry.host
+    base = ("--policy", str(insecure_policy), "copy", "-q", "--dest-tls-verify=false")
+    assert run_cli(*base, "--dest-compress-format", "zstd", f"oci:{tmp_path}/src:t",
+                   f"docker://{host}/app:zstd").exit_code == 0
+    assert _manifest(host, "zstd")["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"
+    r = run_cli(*base, "--src-tls-verify=false", "--format", "v2s2", f"docker://{host}/app:zstd",
+                f"docker://{host}/app:v2s2")
+    assert r.exit_code == 0, r.stderr
+    manifest = _manifest(host, "v2s2")
+    assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    [layer] = manifest["layers"]
+    assert layer["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    with docker_ref(host, "app:v2s2").new_image_source(fast_sys()) as src:
+        assert gzip.decompress(pull_blob(src, layer["digest"], layer["size"])) == tars[0].tar

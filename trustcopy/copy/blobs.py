@@ -287,10 +287,11 @@ def copy_blob(
             source_stream = ahead
         if decryption is not None:  # fails at its end unless the HMAC and the plaintext digest match
             source_stream = decryption.stream(source_stream)
-        if not is_config and can_modify and plan.desired is not LayerCompression.PRESERVE:
+        if not is_config and can_modify and (plan.desired is not LayerCompression.PRESERVE
+                                             or plan.rewrites(stored_as.media_type)):
             peek = PeekableStream(source_stream)
             source_stream = peek
-            target = plan.target(peek.algorithm)
+            target = plan.target_for(stored_as.media_type, peek.algorithm)
             new_type = _new_media_type(stored_as.media_type, plan.manifest_type, target) if target is not None else None
             if target is not None and new_type is not None:
                 data: object = peek

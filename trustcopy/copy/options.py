@@ -153,6 +153,9 @@ class CompressionPlan:
         force: ``--dest-force-compress-format``: ``algorithm`` is the only acceptable
             compression for a layer the destination holds (containers/image's
             RequiredCompression for blob reuse).
+        rewrite / rewrite_to: layer media types (zstd, going into a schema2 manifest) that
+            must be recompressed to ``rewrite_to`` whatever ``desired`` says, and whose blobs
+            at the destination are never reused.
     """
 
     desired: LayerCompression = LayerCompression.PRESERVE
@@ -160,6 +163,8 @@ class CompressionPlan:
     level: int | None = None
     manifest_type: str = ""
     force: bool = False
+    rewrite: frozenset[str] = frozenset()
+    rewrite_to: Algorithm | None = None
 
     def may_reuse(self, media_type: str | None) -> bool:
         """Whether a destination blob stored as ``media_type`` may stand for a layer.
@@ -168,6 +173,8 @@ class CompressionPlan:
         type is all there is; an uncompressed or unknown type never matches a forced
         format (containers/image: an unknown compression cannot satisfy a requirement).
         """
+        if media_type in self.rewrite:
+            return False
         if not self.force or self.algorithm is None:
             return True
         from trustcopy.errors import ManifestError
@@ -178,6 +185,16 @@ class CompressionPlan:
         except ManifestError:
             return False
         return compression == self.algorithm.value
+
+    def target_for(self, media_type: str | None, detected: Algorithm) -> Algorithm | None:
+        """:meth:`target` for a layer of ``media_type``, honouring ``rewrite``."""
+        if self.rewrite_to is not None and media_type in self.rewrite:
+            return None if detected is self.rewrite_to else self.rewrite_to
+        return self.target(detected)
+
+    def rewrites(self, media_type: str | None) -> bool:
+        """Whether a layer of ``media_type`` must be recompressed whatever ``desired`` says."""
+        return self.rewrite_to is not None and media_type in self.rewrite
 
     def target(self, detected: Algorithm) -> Algorithm | None:
         """The compression a layer stored with ``detected`` should get, or None to keep it."""

@@ -183,6 +183,9 @@ def copy_single_image(
     config_bytes: bytes | None = None
     new_config: bytes | None = None
     converted: ImageManifest = crypt_manifest
+    if target_type == DOCKER_V2S2 and manifest.media_type == OCI_MANIFEST and cannot_modify is None \
+            and options.encryption is None and not options.decryption_keys:
+        crypt_manifest, plan = _zstd_layers_for_schema2(crypt_manifest, plan)
     if target_type != manifest.media_type:
         from trustcopy.manifest.convert import convert_image  # only when converting: start-up time
 
@@ -342,6 +345,48 @@ def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions)
         return
     dest.put_blob(io.BytesIO(config), info, is_config=True)  # type: ignore[arg-type]
     options.emit(BlobDone("config", info, "done (converted)", info, len(config)))
+
+
+def _zstd_layers_for_schema2(manifest: ImageManifest, plan: CompressionPlan) -> tuple[ImageManifest, CompressionPlan]:
+    """Let an OCI image with zstd layers become schema2: those layers get a compression schema2 has.
+
+    Schema2 has no zstd media type, so containers/image first edits such layers as the copy
+    will store them and converts afterwards (``layerEditsOfOCIOnlyFeatures``): a
+    docker-archive: destination, which decompresses, then gets plain layers. trustcopy does
+    the same, and goes one step further where containers/image would fail: a destination
+    that keeps layers as they are (docker-daemon:, dir:) gets them uncompressed, one that
+    compresses (``--format v2s2`` to a registry) gets them gzip-compressed. The blobs the
+    destination may hold in zstd are never reused for these layers, so a manifest can never
+    name a zstd blob with a gzip media type.
+    """
+    from trustcopy.compression import Algorithm
+    from trustcopy.manifest.convert import layer_compression, layer_media_type_for
+    from trustcopy.manifest.mediatypes import OCI_MANIFEST
+
+    target = plan.target(Algorithm.ZSTD)
+    if target is None:
+        target = Algorithm.GZIP if plan.desired is LayerCompression.COMPRESS else Algorithm.NONE
+    if target not in (Algorithm.GZIP, Algorithm.NONE):
+        return manifest, plan
+    infos: list[BlobInfo] = []
+    rewritten: set[str] = set()
+    for info in manifest.layer_infos():
+        try:
+            compression, foreign = layer_compression(info.media_type or "")
+        except ManifestError:
+            compression, foreign = None, False
+        if compression != "zstd":
+            infos.append(info)
+            continue
+        rewritten.add(info.media_type or "")
+        new_type = layer_media_type_for(OCI_MANIFEST, None if target is Algorithm.NONE else "gzip", foreign)
+        infos.append(BlobInfo(digest=info.digest, size=info.size, media_type=new_type, urls=info.urls,
+                              annotations=info.annotations))
+    if not rewritten:
+        return manifest, plan
+    return manifest.with_layer_infos(infos), CompressionPlan(
+        desired=plan.desired, algorithm=plan.algorithm, level=plan.level, manifest_type=plan.manifest_type,
+        force=plan.force, rewrite=frozenset(rewritten), rewrite_to=target)
 
 
 def _check_forced_compression(manifest: ImageManifest, plan: CompressionPlan, cannot_modify: str | None,

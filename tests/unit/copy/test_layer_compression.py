@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from pathlib import Path
 
@@ -173,3 +174,42 @@ def test_dir_without_dest_compress_keeps_its_own_rule_when_forced(tmp_path: Path
     """As skopeo: dir: keeps layers as they are unless --dest-compress; forcing only governs reuse."""
     _copy(f"dir:{gz_dir}", f"dir:{tmp_path / 'out'}", compression_format="zstd", force_compression_format=True)
     assert [data for _, data in _dir_layers(tmp_path / "out")] == [data for _, data in _dir_layers(gz_dir)]
+
+
+# -- zstd layers into a schema2 manifest (containers/image's layerEditsOfOCIOnlyFeatures) ---------
+
+
+@pytest.fixture
+def zstd_layout(tmp_path: Path) -> Path:
+    """An OCI image whose layers are zstd-compressed (made by trustcopy itself from a gzip one)."""
+    write_oci({"x": make_image([Layer(t) for t in TARS])}, str(tmp_path / "gz"))
+    _copy(f"oci:{tmp_path / 'gz'}:x", f"oci:{tmp_path / 'zstd'}:x", compression_format="zstd")
+    assert _layer_types(tmp_path / "zstd", "x") == ["application/vnd.oci.image.layer.v1.tar+zstd"] * 2
+    return tmp_path / "zstd"
+
+
+def test_zstd_layers_into_a_docker_archive_are_stored_uncompressed(tmp_path: Path, zstd_layout: Path) -> None:
+    """docker-archive: decompresses, so the schema2 conversion works (newer skopeo; 1.9.3 fails)."""
+    import tarfile
+
+    _copy(f"oci:{zstd_layout}:x", f"docker-archive:{tmp_path / 'out.tar'}")
+    with tarfile.open(tmp_path / "out.tar") as tar:
+        [entry] = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        layers = [tar.extractfile(name).read() for name in entry["Layers"]]  # type: ignore[union-attr]
+    assert layers == TARS
+
+
+def test_zstd_layers_into_schema2_dir_are_decompressed(tmp_path: Path, zstd_layout: Path) -> None:
+    copy_image(_allow(), parse_image_name(f"dir:{tmp_path / 'out'}"), parse_image_name(f"oci:{zstd_layout}:x"),
+               CopyOptions(force_manifest_type="application/vnd.docker.distribution.manifest.v2+json"))
+    layers = _dir_layers(tmp_path / "out")
+    assert [t for t, _ in layers] == ["application/vnd.docker.image.rootfs.diff.tar"] * 2
+    assert [data for _, data in layers] == TARS
+    assert _diff_ids(tmp_path / "out") == [f"sha256:{hashlib.sha256(t).hexdigest()}" for t in TARS]
+
+
+def test_zstd_layers_that_may_not_change_still_cannot_become_schema2(tmp_path: Path, zstd_layout: Path) -> None:
+    with pytest.raises(ManifestError, match=r"converted from .* which is not allowed: --preserve-digests was given"):
+        copy_image(_allow(), parse_image_name(f"docker-archive:{tmp_path / 'out.tar'}"),
+                   parse_image_name(f"oci:{zstd_layout}:x"), CopyOptions(preserve_digests=True))
+    assert not (tmp_path / "out.tar").exists()
