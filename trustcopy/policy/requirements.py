@@ -247,13 +247,28 @@ class SignedBy(Requirement):
 def validate_signed_digest(image: UnparsedImage, digest: Digest) -> None:
     """The callback both signature kinds use: the signed digest must match the manifest.
 
+    A manifest whose digest cannot be computed (a signed schema1 manifest with malformed
+    signatures) matches no signature: this signature is rejected, as containers/image's
+    ``sarRejected`` for "Error computing manifest digest". Errors *reading* the manifest
+    still propagate (see the module docstring).
+
     Raises:
         SignatureVerificationError: reason DIGEST_MISMATCH, naming both digests.
     """
+    from trustcopy.errors import ManifestError
     from trustcopy.manifest.digest import matches_digest
 
     raw, _mime = image.manifest()
-    if not matches_digest(raw, digest):
+    try:
+        matches = matches_digest(raw, digest)
+    except ManifestError as exc:
+        raise SignatureVerificationError(
+            f"Signature for digest {digest} cannot be checked: the digest of the manifest of "
+            f"{image.reference} cannot be computed: {exc.message}",
+            reason=Reason.DIGEST_MISMATCH,
+            context={"claimed_digest": str(digest)},
+        ) from None
+    if not matches:
         raise SignatureVerificationError(
             f"Signature for digest {digest} does not match: the manifest of {image.reference} "
             f"has digest {image.manifest_digest()}",
