@@ -36,14 +36,21 @@ Pulls and pushes (:meth:`RegistriesConf.pull_plan`, :meth:`RegistriesConf.push_t
 Invariants
     - Every file is parsed strictly: a wrong type, a bad prefix or location, or a
       conflicting ``insecure``/``blocked`` setting is a :class:`ConfigError` naming the
-      file and the entry. ``credential-helpers`` is kept (the last file setting it wins) for
-      the credential lookup. Keys containers/image knows but we do not use
+      file and the entry. ``credential-helpers`` is kept (the last file setting it wins, an
+      empty list too: back to the default) for the credential lookup. Keys containers/image knows but we do not use
       (``unqualified-search-registries``, ``short-name-mode``, ``aliases``,
       ``additional-layer-store-auth-helper``) are checked as
       containers/image checks them when loading (search registries are hosts, the mode is
       known, aliases map short names to registry/repository names), then ignored; unknown
       keys become :class:`ConfigWarning` values naming the file (logged
       unless the caller asks for them only), as containers/image ignores them.
+    - Keys are matched as containers/image's TOML decoder matches them: exactly, else
+      ignoring case (``Blocked = true`` blocks; warned); two spellings of one key with
+      different values are a :class:`ConfigError`.
+    - As the newest containers/image: a file is in the version 1 format when it sets any
+      ``[registries.*] registries`` list, even an empty one; then no version 2 key may be
+      set (an empty array or table counts), and a drop-in may not be such a file. The
+      version 1 search list is checked as ``unqualified-search-registries`` (hosts only).
     - Nothing is cached in the module: a loaded :class:`RegistriesConf` is a value the
       caller keeps for the command.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import tomllib
@@ -143,7 +144,7 @@ def load_registries_conf(
     warnings: list[ConfigWarning] = []
     files: list[str] = []
     merged: dict[str, Registry] = {}
-    helpers: tuple[str, ...] = ()
+    helpers: tuple[str, ...] | None = None
     # A file the user names (--registries-conf, $CONTAINERS_REGISTRIES_CONF) may be a pipe, as
     # ``--registries-conf <(generate-config)`` gives and skopeo reads; drop-ins must be files.
     data = _read(paths.conf, must_exist=paths.explicit, allow_fifo=paths.explicit)
@@ -161,11 +162,12 @@ def load_registries_conf(
             registries, file_helpers = _parse_file(path, data, warnings, dropin=True)
             for reg in registries:
                 merged[reg.prefix] = reg
-            helpers = file_helpers or helpers  # a later file's list replaces an earlier one, as c/i
+            if file_helpers is not None:  # a later file's list replaces an earlier one, even [] (c/i)
+                helpers = file_helpers
     if report_warnings:
         report(warnings)
     return RegistriesConf(tuple(merged[p] for p in sorted(merged)), tuple(files), tuple(warnings),
-                          credential_helpers=helpers)
+                          credential_helpers=helpers or ())
 
 
 def _read(path: str, *, must_exist: bool, allow_fifo: bool = False) -> bytes | None:
@@ -218,6 +220,11 @@ def _type_name(value: Any) -> str:
             dict: "a table"}.get(type(value), type(value).__name__)
 
 
+def _q(text: str) -> str:
+    """``text`` in double quotes, as Go's ``%q`` in containers/image's messages (close enough: JSON escapes)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _get(table: Mapping[str, Any], key: str, kind: type, file: str, where: str, default: Any) -> Any:
     if key not in table:
         return default
@@ -228,12 +235,48 @@ def _get(table: Mapping[str, Any], key: str, kind: type, file: str, where: str, 
     return value
 
 
-def _warn_unknown(table: Mapping[str, Any], known: frozenset[str], file: str, where: str,
-                  warnings: list[ConfigWarning]) -> None:
-    for key in table:
-        if key not in known:
+#: The non-ASCII runes Go's ``strings.EqualFold`` folds onto an ASCII letter (``unicode.SimpleFold``
+#: orbits): U+017F LATIN SMALL LETTER LONG S with "s", U+212A KELVIN SIGN with "k".
+_GO_EXTRA_FOLDS = {"s": "\u017f", "k": "\u212a"}
+
+
+def _go_equal_fold(key: str, name: str) -> bool:
+    """``strings.EqualFold(name, key)`` for an ASCII lower-case field ``name`` (as BurntSushi/toml matches)."""
+    if len(key) != len(name):
+        return False
+    for k, n in zip(key, name, strict=True):
+        if k != n and not (n.isalpha() and (k == n.upper() or k == _GO_EXTRA_FOLDS.get(n))):
+            return False
+    return True
+
+
+def _canonical_keys(table: Mapping[str, Any], known: frozenset[str], file: str, where: str,
+                    warnings: list[ConfigWarning]) -> dict[str, Any]:
+    """``table`` with its keys matched to ``known`` as containers/image's TOML decoder matches them.
+
+    BurntSushi/toml fills a field from a key of the same name or, failing that, from a key equal to
+    it ignoring case (``Blocked = true`` blocks, as skopeo shows): such a key is used under its
+    canonical name, with a warning. Two keys for one field with different values are an error
+    (containers/image would pick one at random); a key matching no field is an unknown key (warned).
+    """
+    out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, value in table.items():
+        canonical = key if key in known else next((n for n in sorted(known) if _go_equal_fold(key, n)), None)
+        if canonical is None:
             warnings.append(ConfigWarning(file, f"{where}.{key}" if where else key,
                                           "unknown key, ignored (containers/image ignores it too)"))
+            continue
+        if canonical != key:
+            warnings.append(ConfigWarning(file, f"{where}.{key}" if where else key,
+                                          f"read as {canonical!r} (containers/image matches keys ignoring case)"))
+        if canonical in out and out[canonical] != value:
+            raise _invalid(file, where or canonical,
+                           f"keys {spelled[canonical]!r} and {key!r} both set {canonical!r}, to different values "
+                           "(containers/image would use either)")
+        out[canonical] = value
+        spelled[canonical] = key
+    return out
 
 
 def _check_location(value: str, file: str, where: str, key: str) -> str:
@@ -264,17 +307,17 @@ def _parse_mirror(raw: Any, file: str, where: str, reg_digest_only: bool, prefix
                   warnings: list[ConfigWarning]) -> Endpoint:
     if not isinstance(raw, dict):
         raise _invalid(file, where, f"must be a table, not {_type_name(raw)}")
-    _warn_unknown(raw, _MIRROR_KEYS, file, where, warnings)
+    raw = _canonical_keys(raw, _MIRROR_KEYS, file, where, warnings)
     location = _check_location(_get(raw, "location", str, file, where, ""), file, where, "location")
     if not location:
         raise _invalid(file, where, "invalid condition: mirror location is unset")
     pull_from = _get(raw, "pull-from-mirror", str, file, where, "")
+    if pull_from and reg_digest_only:  # checked first, as containers/image does
+        raise _invalid(file, where, f"cannot set mirror usage mirror-by-digest-only for the registry ({_q(prefix)}) "
+                                    f"and pull-from-mirror for per-mirror ({_q(location)}) at the same time")
     if pull_from and pull_from not in PULL_FROM_MIRROR_VALUES:
-        raise _invalid(file, where, f"unsupported pull-from-mirror value {pull_from!r} for mirror {location!r} "
+        raise _invalid(file, where, f"unsupported pull-from-mirror value {_q(pull_from)} for mirror {_q(location)} "
                                     f"(use one of {', '.join(PULL_FROM_MIRROR_VALUES)})")
-    if pull_from and reg_digest_only:
-        raise _invalid(file, where, f"cannot set mirror-by-digest-only for the registry ({prefix!r}) and "
-                                    f"pull-from-mirror for the mirror ({location!r}) at the same time")
     return Endpoint(location, _get(raw, "insecure", bool, file, where, False), pull_from)
 
 
@@ -282,12 +325,13 @@ def _parse_registry(raw: Any, file: str, entry: int, warnings: list[ConfigWarnin
     where = f"[[registry]] #{entry}"
     if not isinstance(raw, dict):
         raise _invalid(file, where, f"must be a table, not {_type_name(raw)}")
-    given_prefix = raw.get("prefix")
+    named = _canonical_keys(raw, _REGISTRY_KEYS, file, where, [])  # for the label; warned below
+    given_prefix = named.get("prefix")
     if isinstance(given_prefix, str) and given_prefix:
         where += f' (prefix "{given_prefix}")'
-    elif isinstance(raw.get("location"), str):
-        where += f' (location "{raw["location"]}")'
-    _warn_unknown(raw, _REGISTRY_KEYS, file, where, warnings)
+    elif isinstance(named.get("location"), str):
+        where += f' (location "{named["location"]}")'
+    raw = _canonical_keys(raw, _REGISTRY_KEYS, file, where, warnings)
     location = _check_location(_get(raw, "location", str, file, where, ""), file, where, "location")
     prefix = _get(raw, "prefix", str, file, where, "")
     if prefix:
@@ -300,7 +344,7 @@ def _parse_registry(raw: Any, file: str, entry: int, warnings: list[ConfigWarnin
             raise _invalid(file, where, "invalid condition: both location and prefix are unset")
         prefix = location
     if _get(raw, "pull-from-mirror", str, file, where, ""):
-        raise _invalid(file, where, f"pull-from-mirror must not be set for a non-mirror registry {prefix!r}")
+        raise _invalid(file, where, f"pull-from-mirror must not be set for a non-mirror registry {_q(prefix)}")
     digest_only = _get(raw, "mirror-by-digest-only", bool, file, where, False)
     raw_mirrors = _get(raw, "mirror", list, file, where, [])
     mirrors = tuple(
@@ -330,14 +374,7 @@ def _check_ignored(doc: Mapping[str, Any], file: str) -> None:
     aliases = doc.get("aliases")
     if aliases is not None and not (isinstance(aliases, dict) and all(isinstance(v, str) for v in aliases.values())):
         raise _invalid(file, "aliases", "must be a table of strings")
-    for entry in doc.get("unqualified-search-registries") or []:
-        registry = entry.rstrip("/")
-        if registry.startswith(("http://", "https://")):
-            raise _invalid(file, "unqualified-search-registries",
-                           f"invalid location {entry!r}: URI schemes are not supported")
-        if not is_valid_domain(registry):
-            raise _invalid(file, "unqualified-search-registries",
-                           f"invalid entry {entry!r}: must be a registry host[:port], without a path")
+    _check_search(doc.get("unqualified-search-registries") or [], file, "unqualified-search-registries")
     for helper in doc.get("credential-helpers") or []:
         if not is_valid_helper_name(helper):
             raise _invalid(file, "credential-helpers", f"invalid credential helper name {helper!r}")
@@ -350,6 +387,18 @@ def _check_ignored(doc: Mapping[str, Any], file: str) -> None:
                 if problem]
     if problems:  # all of them at once, as containers/image reports them
         raise _invalid(file, "aliases", "; ".join(problems))
+
+
+def _check_search(entries: Sequence[str], file: str, where: str) -> None:
+    """containers/image's check of ``UnqualifiedSearchRegistries`` (also the version 1 search list):
+    ``parseLocation``, then the whole entry must be a registry host[:port]."""
+    for entry in entries:
+        registry = entry.rstrip("/")
+        if registry.startswith(("http://", "https://")):
+            raise _invalid(file, where, f"invalid location {entry!r}: URI schemes are not supported")
+        if not is_valid_domain(registry):
+            raise _invalid(file, where, f"Invalid unqualified-search-registries entry {entry!r}: must be a "
+                                        "registry host[:port], without a path")
 
 
 def is_valid_helper_name(name: str) -> bool:
@@ -382,24 +431,24 @@ def _alias_problem(text: str, *, value: bool) -> str | None:
 
 
 def _v1_registries(doc: Mapping[str, Any], file: str, warnings: list[ConfigWarning]) -> dict[str, list[str]]:
+    """The version 1 lists the file *sets* (containers/image ``hasSetField``: ``registries = []`` counts)."""
     raw = doc.get("registries")
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise _invalid(file, "registries", f"must be a table, not {_type_name(raw)}")
     out: dict[str, list[str]] = {}
-    for section, table in raw.items():
-        if section not in _V1_SECTIONS:
-            warnings.append(ConfigWarning(file, f"registries.{section}", "unknown key, ignored"))
+    for section, raw_table in _canonical_keys(raw, frozenset(_V1_SECTIONS), file, "registries", warnings).items():
+        where = f"registries.{section}"
+        if not isinstance(raw_table, dict):
+            raise _invalid(file, where, "must be a table")
+        table = _canonical_keys(raw_table, frozenset({"registries"}), file, where, warnings)
+        if "registries" not in table:
             continue
-        if not isinstance(table, dict):
-            raise _invalid(file, f"registries.{section}", "must be a table")
-        _warn_unknown(table, frozenset({"registries"}), file, f"registries.{section}", warnings)
-        values = table.get("registries", [])
+        values = table["registries"]
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise _invalid(file, f"registries.{section}.registries", "must be an array of strings")
-        if values:
-            out[section] = values
+            raise _invalid(file, f"{where}.registries", "must be an array of strings")
+        out[section] = values
     return out
 
 
@@ -407,9 +456,6 @@ def _v1_to_registries(v1: Mapping[str, list[str]], file: str) -> list[Registry]:
     """containers/image ``ConvertToV2``: one entry per location, blocked and insecure flags merged."""
     order: list[str] = []
     flags: dict[str, dict[str, bool]] = {}
-    for value in v1.get("search", []):
-        # Checked first, as ConvertToV2 does; an entry with neither flag changes nothing.
-        _check_location(value, file, "registries.search", "location")
     for section, flag in (("block", "blocked"), ("insecure", "insecure")):
         for value in v1.get(section, []):
             location = _check_location(value, file, f"registries.{section}", "location")
@@ -417,19 +463,24 @@ def _v1_to_registries(v1: Mapping[str, list[str]], file: str) -> list[Registry]:
                 order.append(location)
                 flags[location] = {"blocked": False, "insecure": False}
             flags[location][flag] = True
+    # The search list becomes unqualified-search-registries, checked as such (hosts only), last.
+    _check_search(v1.get("search", []), file, "registries.search")
     return [Registry(prefix=loc, location=loc, insecure=flags[loc]["insecure"], blocked=flags[loc]["blocked"],
                      file=file) for loc in order]
 
 
-def _v2_nonempty(doc: Mapping[str, Any]) -> bool:
-    return any(bool(doc.get(k)) for k in ("registry", "unqualified-search-registries", "credential-helpers",
-                                          "short-name-mode", "aliases"))
+def _v2_set_keys(doc: Mapping[str, Any]) -> list[str]:
+    """The version 2 keys the file sets, as containers/image's ``hasSetField`` sees them: an array or
+    table counts even when empty, a string only when not empty."""
+    return [k for k in ("registry", "unqualified-search-registries", "credential-helpers", "aliases",
+                        "short-name-mode", "additional-layer-store-auth-helper")
+            if k in doc and doc[k] != ""]
 
 
 def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *,
-                dropin: bool) -> tuple[list[Registry], tuple[str, ...]]:
+                dropin: bool) -> tuple[list[Registry], tuple[str, ...] | None]:
     """One file → its entries (deduplicated by prefix, first wins, as containers/image) and its
-    ``credential-helpers`` (empty when it sets none)."""
+    ``credential-helpers`` (None when it does not set the key; an empty list is set)."""
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -438,14 +489,17 @@ def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *,
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: invalid TOML: {exc}", code="registries-conf-invalid",
                           context={"file": file}) from None
-    _warn_unknown(doc, _REGISTRY_TOP_KEYS, file, "", warnings)
+    doc = _canonical_keys(doc, _REGISTRY_TOP_KEYS, file, "", warnings)
     _check_ignored(doc, file)
     v1 = _v1_registries(doc, file, warnings)
-    if v1:
+    if v1:  # containers/image: any version 1 list set, even an empty one, makes a version 1 file
         if dropin:
-            raise _invalid(file, "registries", "a drop-in file must use the version 2 format")
-        if _v2_nonempty(doc):
-            raise _invalid(file, "registries", "mixing the version 1 and version 2 formats is not supported")
+            raise _invalid(file, "registries", "a drop-in file must use the version 2 format "
+                                               "(registry must be in v2 format but is in v1)")
+        v2_keys = _v2_set_keys(doc)
+        if v2_keys:
+            raise _invalid(file, "registries", "mixing sysregistry v1/v2 is not supported: the version 1 "
+                                               f"[registries.*] lists cannot be combined with {', '.join(v2_keys)}")
         registries = _v1_to_registries(v1, file)
     else:
         raw = doc.get("registry", [])
@@ -460,7 +514,8 @@ def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *,
                                           f"ignored: {unique[reg.prefix].label} has the same prefix and comes first"))
             continue
         unique[reg.prefix] = reg
-    return list(unique.values()), tuple(doc.get("credential-helpers") or ())
+    helpers = doc.get("credential-helpers")
+    return list(unique.values()), None if helpers is None else tuple(helpers)
 
 
 _REGISTRY_TOP_KEYS = frozenset({"registry", "registries"}) | _IGNORED_TOP_KEYS

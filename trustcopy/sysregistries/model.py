@@ -228,7 +228,8 @@ class RegistriesConf:
     #: Files read, in order (main file first, if it existed).
     files: tuple[str, ...] = ()
     warnings: tuple[ConfigWarning, ...] = ()
-    #: ``credential-helpers`` of the last file that sets it; empty: not set (the auth files only).
+    #: ``credential-helpers`` of the last file that sets it; empty: not set, or set to ``[]``
+    #: (containers/image's default, ``["containers-auth.json"]``: the auth files only).
     credential_helpers: tuple[str, ...] = ()
 
     def find_registry(self, name: str) -> Registry | None:

@@ -257,36 +257,36 @@ def test_go_schema1_initialize_valid_single_layer() -> None:
 A, B, C = ("sha256:" + c * 64 for c in "abc")
 OCI_PLATFORM = {"architecture": "a", "os": "b", "os.version": "c", "os.features": ["d"], "variant": "e"}
 OCI_EVERYTHING = {
-    "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "artifactType": "application/our-artifact",
-    "config": {"mediaType": "application/our-artifact-config", "digest": A, "size": 1,
-               "urls": ["https://some.example/config"], "annotations": {"config": "1"}, "data": "YQ=="},
-    "layers": [{"mediaType": "application/our-artifact-layer", "digest": B, "size": 2,
-                "urls": ["https://some.example/layer"], "annotations": {"layer": "2"}, "data": "YmM="}],
-    "subject": {"mediaType": mt.OCI_MANIFEST, "digest": C, "size": 3, "urls": ["https://some.example/subject"],
+    "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "artifactType": "application/vnd.example.artifact",
+    "config": {"mediaType": "application/vnd.example.artifact-config", "digest": A, "size": 1,
+               "urls": ["https://mirror.example.net/config"], "annotations": {"config": "1"}, "data": "YQ=="},
+    "layers": [{"mediaType": "application/vnd.example.artifact-layer", "digest": B, "size": 2,
+                "urls": ["https://mirror.example.net/layer"], "annotations": {"layer": "2"}, "data": "YmM="}],
+    "subject": {"mediaType": mt.OCI_MANIFEST, "digest": C, "size": 3, "urls": ["https://mirror.example.net/subject"],
                 "annotations": {"subject": "3"}, "data": "ZGVm", "platform": OCI_PLATFORM,
-                "artifactType": "application/our-subject"},
+                "artifactType": "application/vnd.example.subject"},
     "annotations": {"top": "0"},
 }
 S2_EVERYTHING = {
     "schemaVersion": 2, "mediaType": mt.DOCKER_V2S2,
-    "config": {"mediaType": mt.DOCKER_CONFIG, "size": 1, "digest": A, "urls": ["https://some.example/config"]},
-    "layers": [{"mediaType": mt.DOCKER_LAYER_GZIP, "size": 2, "digest": B, "urls": ["https://some.example/layer"]}],
+    "config": {"mediaType": mt.DOCKER_CONFIG, "size": 1, "digest": A, "urls": ["https://mirror.example.net/config"]},
+    "layers": [{"mediaType": mt.DOCKER_LAYER_GZIP, "size": 2, "digest": B, "urls": ["https://mirror.example.net/layer"]}],
 }
 INDEX_EVERYTHING = {
-    "schemaVersion": 2, "mediaType": mt.OCI_INDEX, "artifactType": "application/our-top-artifact",
-    "manifests": [{"mediaType": mt.OCI_MANIFEST, "digest": A, "size": 1, "urls": ["https://some.example/manifest"],
+    "schemaVersion": 2, "mediaType": mt.OCI_INDEX, "artifactType": "application/vnd.example.top-artifact",
+    "manifests": [{"mediaType": mt.OCI_MANIFEST, "digest": A, "size": 1, "urls": ["https://mirror.example.net/manifest"],
                    "annotations": {"manifest": "1"}, "data": "YQ==",
                    "platform": {"architecture": "A", "os": "B", "os.version": "C", "os.features": ["D"],
                                 "variant": "E"},
-                   "artifactType": "application/our-sub-artifact"}],
-    "subject": {"mediaType": mt.OCI_MANIFEST, "digest": B, "size": 2, "urls": ["https://some.example/subject"],
+                   "artifactType": "application/vnd.example.sub-artifact"}],
+    "subject": {"mediaType": mt.OCI_MANIFEST, "digest": B, "size": 2, "urls": ["https://mirror.example.net/subject"],
                 "annotations": {"subject": "2"}, "data": "YmM=", "platform": OCI_PLATFORM,
-                "artifactType": "application/our-subject"},
+                "artifactType": "application/vnd.example.subject"},
     "annotations": {"top": "0"},
 }
 LIST_EVERYTHING = {
     "schemaVersion": 2, "mediaType": mt.DOCKER_V2_LIST,
-    "manifests": [{"mediaType": mt.DOCKER_V2S2, "size": 1, "digest": A, "urls": ["https://some.example/manifest"],
+    "manifests": [{"mediaType": mt.DOCKER_V2S2, "size": 1, "digest": A, "urls": ["https://mirror.example.net/manifest"],
                    "platform": {**OCI_PLATFORM, "features": ["f"]}}],
 }
 
@@ -308,9 +308,9 @@ def test_go_everything_fixtures_keep_every_field(doc: dict[str, Any], kind: type
 
 def test_oci_artifact_type_survives_a_layer_update() -> None:
     m = parse_image_manifest(json.dumps(OCI_EVERYTHING).encode())
-    assert isinstance(m, OCIManifest) and m.artifact_type == "application/our-artifact"
-    updated = m.with_layer_infos([BlobInfo(Digest.parse(C), 5, "application/our-artifact-layer")])
-    assert json.loads(updated.serialize())["artifactType"] == "application/our-artifact"
+    assert isinstance(m, OCIManifest) and m.artifact_type == "application/vnd.example.artifact"
+    updated = m.with_layer_infos([BlobInfo(Digest.parse(C), 5, "application/vnd.example.artifact-layer")])
+    assert json.loads(updated.serialize())["artifactType"] == "application/vnd.example.artifact"
     assert json.loads(updated.serialize())["subject"] == OCI_EVERYTHING["subject"]
 
 

@@ -486,13 +486,13 @@ INVALID = [
     ("location-not-a-host", '[[registry]]\nlocation = "not a host"\n', "invalid location 'not a host'"),
     ("pull-from-mirror-on-primary", '[[registry]]\nprefix = "registry-a.com/foo"\nlocation = "registry-a.com/bar"\n'
                                     'pull-from-mirror = "digest-only"\n',
-     "pull-from-mirror must not be set for a non-mirror registry 'registry-a.com/foo'"),
+     'pull-from-mirror must not be set for a non-mirror registry "registry-a.com/foo"'),
     ("digest-only-twice", '[[registry]]\nprefix = "registry-a.com/foo"\nlocation = "registry-a.com/bar"\n'
                           'mirror-by-digest-only = true\n[[registry.mirror]]\npull-from-mirror = "digest-only"\n'
                           'location = "mirror-1.registry-a.com"\n',
-     "cannot set mirror-by-digest-only for the registry ('registry-a.com/foo') and pull-from-mirror"),
+     'cannot set mirror usage mirror-by-digest-only for the registry ("registry-a.com/foo") and pull-from-mirror'),
     ("pull-from-mirror-value", '[[registry]]\nlocation = "r.com"\n[[registry.mirror]]\nlocation = "m.com"\n'
-                               'pull-from-mirror = "notvalid"\n', "unsupported pull-from-mirror value 'notvalid'"),
+                               'pull-from-mirror = "notvalid"\n', 'unsupported pull-from-mirror value "notvalid"'),
     ("insecure-type", '[[registry]]\nlocation = "r.com"\ninsecure = "yes"\n',
      "[[registry]] #1 (location \"r.com\"): insecure must be a boolean, not a string"),
     ("blocked-type", '[[registry]]\nlocation = "r.com"\nblocked = 1\n', "blocked must be a boolean, not an integer"),
@@ -504,7 +504,8 @@ INVALID = [
     ("aliases-type", '[aliases]\nx = 1\n', "aliases: must be a table of strings"),
     # The values containers/image checks when it loads a file (skopeo refuses these files too):
     ("search-with-path", 'unqualified-search-registries = ["docker.io/library"]\n',
-     "unqualified-search-registries: invalid entry 'docker.io/library': must be a registry host[:port]"),
+     "unqualified-search-registries: Invalid unqualified-search-registries entry 'docker.io/library': must be a "
+     "registry host[:port]"),
     ("search-with-scheme", 'unqualified-search-registries = ["https://quay.io"]\n',
      "invalid location 'https://quay.io': URI schemes are not supported"),
     ("short-name-mode-value", 'short-name-mode = "bogus"\n',
@@ -526,7 +527,7 @@ INVALID = [
     ("alias-value-garbage", '[aliases]\n"busybox" = "not a name"\n', "invalid alias 'not a name': invalid reference"),
     ("invalid-toml", '[[registry]\nlocation = "r.com"\n', "invalid TOML"),
     ("mixing-v1-v2", 'unqualified-search-registries = ["a.com"]\n[registries.block]\nregistries = ["b.com"]\n',
-     "mixing the version 1 and version 2 formats is not supported"),
+     "mixing sysregistry v1/v2 is not supported"),
 ]
 
 
