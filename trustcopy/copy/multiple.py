@@ -55,7 +55,27 @@ def copy_all(
     if carried or signing:
         check_signatures_storable(dest, carried, options)
 
+    # As containers/image's copyMultipleImages: why the list may not change, decided (and a
+    # needed list conversion refused) before the first instance is written.
+    cannot_modify: str | None = None
+    if list_sigs:
+        cannot_modify = "it would invalidate the list's signatures"
+    dest_named = dest.reference.docker_reference()
+    dest_digest = dest_named.digest if dest_named is not None else None
+    if dest_digest is not None:
+        if toplevel.manifest_digest() != dest_digest:
+            raise ManifestError(
+                f"the digest of the source manifest list ({toplevel.manifest_digest()}) would not match "
+                f"the destination reference {dest.reference}", code="destination-digest-mismatch")
+        cannot_modify = "the destination is referenced by digest"
+    if options.preserve_digests:
+        cannot_modify = "--preserve-digests was given"
     list_type = _list_type_for(manifest_list.media_type, dest, options.force_manifest_type)
+    if list_type != manifest_list.media_type and cannot_modify is not None:
+        raise ManifestError(
+            f"{dest.reference} needs the manifest list converted from {manifest_list.media_type} to {list_type}, "
+            f"which is not allowed: {cannot_modify}", code="manifest-conversion-refused",
+            hint="use --remove-signatures to drop the signatures" if list_sigs else None)
     dest_ctx = options.dest_ctx
     if (options.skip_identical and not carried and not signing and options.force_manifest_type is None
             and list_type == manifest_list.media_type
@@ -84,11 +104,11 @@ def copy_all(
     if list_type != new_list.media_type:
         new_list = convert_list(new_list, list_type)
     changed = new_list.serialize() != manifest_list.clone().serialize()
-    if changed and list_sigs:
+    if changed and cannot_modify is not None:
         raise ManifestError(
-            f"{dest.reference}: the manifest list must change, which would invalidate its signatures",
+            f"{dest.reference}: the manifest list must change, which is not allowed: {cannot_modify}",
             code="manifest-conversion-refused",
-            hint="use --remove-signatures to drop the signatures",
+            hint="use --remove-signatures to drop the signatures" if list_sigs else None,
         )
     out = new_list.serialize() if changed else toplevel.manifest()[0]
     options.say("Writing manifest list to image destination")
@@ -104,11 +124,18 @@ def copy_all(
 
 def _list_type_for(source_type: str, dest: ImageDestination, forced: str | None) -> str:
     """The list type to write: follows --format, else the source's if the destination takes it."""
-    from trustcopy.manifest.mediatypes import DOCKER_V2_LIST, DOCKER_V2S2, OCI_INDEX, OCI_MANIFEST
+    from trustcopy.manifest.mediatypes import (
+        DOCKER_V2_LIST,
+        DOCKER_V2S1,
+        DOCKER_V2S1_SIGNED,
+        DOCKER_V2S2,
+        OCI_INDEX,
+        OCI_MANIFEST,
+    )
 
     if forced == OCI_MANIFEST:
         return OCI_INDEX
-    if forced == DOCKER_V2S2:
+    if forced in (DOCKER_V2S2, DOCKER_V2S1, DOCKER_V2S1_SIGNED):
         return DOCKER_V2_LIST
     supported = dest.supported_manifest_mime_types()
     if supported is None or source_type in supported:

@@ -70,7 +70,9 @@ def choose_manifest_type(
         return forced
     if supported is None or source_type in supported:
         return source_type
-    for candidate in supported:
+    # As containers/image's preferredManifestMIMETypes: schema2 (then signed schema1) before
+    # the destination's own order (TestDetermineManifestConversion "special→s2"/"special→s1").
+    for candidate in [t for t in (FORMATS["v2s2"], FORMATS["v2s1"]) if t in supported] + list(supported):
         if candidate in FORMATS.values() or candidate.endswith("manifest.v1+json"):
             return candidate
     raise ManifestError(
@@ -148,16 +150,22 @@ def copy_single_image(
         what=str(dest.reference),
     )
     plan = compression_plan(dest, options, target_type)
-    if plan.algorithm is not None and plan.algorithm.value == "zstd" and target_type == DOCKER_V2S2 \
-            and cannot_modify is None:
+    if plan.algorithm is not None and plan.algorithm.value == "zstd":
+        # As containers/image's determineManifestConversion: an explicitly requested zstd
+        # restricts the candidates to OCI; none left (--format v2s2, a schema2-only
+        # destination) fails even when the manifest may not change; otherwise an image that
+        # may not change keeps its type, and any other becomes OCI (a schema1 source then
+        # fails in the conversion rather than silently ignoring the request).
         supported = dest.supported_manifest_mime_types()
-        if options.force_manifest_type is None and (supported is None or OCI_MANIFEST in supported):
-            target_type = OCI_MANIFEST  # zstd layers need an OCI manifest (containers/image falls back too)
-            plan = compression_plan(dest, options, target_type)
-        else:
-            raise ManifestError(f"{dest.reference}: zstd-compressed layers cannot be stored in a Docker schema2 "
-                                "manifest", code="manifest-layer-compression-unsupported",
+        candidates = [options.force_manifest_type] if options.force_manifest_type is not None else supported
+        if candidates is not None and OCI_MANIFEST not in candidates:
+            raise ManifestError(f"{dest.reference}: zstd-compressed layers need an OCI manifest, and only "
+                                f"{', '.join(candidates)} may be written there",
+                                code="manifest-layer-compression-unsupported",
                                 hint="use --dest-compress-format gzip, or an OCI destination / --format oci")
+        if cannot_modify is None and target_type != OCI_MANIFEST:
+            target_type = OCI_MANIFEST
+            plan = compression_plan(dest, options, target_type)
     crypt_manifest, transforms_for = _layer_crypto(manifest, src, dest, options, cannot_modify, sigs)
     if options.encryption is not None and target_type != OCI_MANIFEST:
         supported = dest.supported_manifest_mime_types()
