@@ -73,12 +73,15 @@ class DockerArchiveTransport(ImageTransport):
         tag: DockerReference | None = None
         index = -1
         if sep and rest.startswith("@"):
+            from trustcopy.transports.oci_layout import parse_source_index
+
             num = rest[1:]
-            if not num.isdigit():
+            index = parse_source_index(num)
+            if index < 0:
                 raise InvalidReferenceError(f"invalid source index @{num}: must be a non-negative integer",
                                             code="invalid-archive-reference")
-            index = int(num)
-        elif sep and rest:
+        elif sep:
+            # As containers/image: after a ":" comes a reference or "@N"; "PATH:" names neither.
             tag = parse_tagged(rest, f"docker-archive:{reference}")
         if not path:
             raise InvalidReferenceError("docker-archive: empty path", code="invalid-path")

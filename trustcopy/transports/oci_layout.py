@@ -94,6 +94,30 @@ class OCILayoutTransport(ImageTransport):
 TRANSPORT = OCILayoutTransport()
 
 
+#: Go's Atoi on 64-bit platforms: an optional sign and ASCII digits (compiled on first use), within int64.
+_GO_INT = r"[+-]?[0-9]+"
+_INT64_MAX = 2**63 - 1
+
+
+def parse_source_index(text: str) -> int:
+    """The ``N`` of ``:@N`` as containers/image reads it (Go ``strconv.Atoi``), or -1 if invalid.
+
+    As Go: an optional sign, then ASCII digits only (no Unicode digits, spaces or ``_``),
+    within int64; ``+5`` is 5 and ``-0`` is 0. A negative value is returned as -1 too:
+    every caller refuses it. Shared by oci:, oci-archive: and docker-archive:.
+    """
+    if re.fullmatch(_GO_INT, text) is None:
+        return -1
+    negative = text[0] == "-"
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > len(str(_INT64_MAX)):  # before int(): Python refuses over 4300 digits
+        return -1
+    value = int(digits)
+    if value > _INT64_MAX or (negative and value != 0):
+        return -1
+    return value
+
+
 def split_path_and_image(reference: str, transport: str) -> tuple[str, str, int]:
     """``PATH[:REF|:@N]`` → (path, image name, source index or -1), for oci: and oci-archive:.
 
@@ -104,12 +128,13 @@ def split_path_and_image(reference: str, transport: str) -> tuple[str, str, int]
     index = -1
     if image.startswith("@"):
         num = image[1:]
-        if not num.isdigit():
+        index = parse_source_index(num)
+        if index < 0:
             raise InvalidReferenceError(
                 f"invalid {transport}: reference {reference!r}: source index @{num} is not a non-negative integer",
                 code="invalid-oci-reference",
             )
-        index, image = int(num), ""
+        image = ""
     elif image and not re.fullmatch(_REF_NAME, image):
         raise InvalidReferenceError(
             f"invalid {transport}: reference {reference!r}: invalid image name {image!r}",
