@@ -67,3 +67,15 @@ def insecure_policy(tmp_path: Path) -> Path:
     p = tmp_path / "insecure-policy.json"
     p.write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
     return p
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Path:
+    """``tmp_path`` holding a cosign key pair made by ``generate-sigstore-key``: key.private,
+    key.pub, and its passphrase in ``pass``."""
+    from trustcopy.cli.main import main
+
+    (tmp_path / "pass").write_text("pw\n")
+    assert main(["generate-sigstore-key", "--output-prefix", str(tmp_path / "key"), "--passphrase-file",
+                 str(tmp_path / "pass")]) == 0
+    return tmp_path

@@ -23,13 +23,6 @@ IDENTITY = "registry.example.com/team/app:1.0"
 MIME = "application/vnd.dev.cosign.simplesigning.v1+json"
 
 
-@pytest.fixture
-def keys(tmp_path: Path) -> Path:
-    (tmp_path / "pass").write_text("pw\n")
-    assert main(["generate-sigstore-key", "--output-prefix", str(tmp_path / "key"), "--passphrase-file",
-                 str(tmp_path / "pass")]) == 0
-    return tmp_path
-
 
 def policy(tmp_path: Path, identity: dict[str, str]) -> Path:
     req = {"type": "sigstoreSigned", "keyPath": str(tmp_path / "key.pub"), "signedIdentity": identity}

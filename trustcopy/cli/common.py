@@ -263,3 +263,19 @@ def signing_passphrase(kwargs: dict[str, Any]) -> str | None:
 
         return prompt_passphrase(kwargs["sign_by_sigstore_private_key"], confirm=False)
     return None
+
+
+def sigstore_param_signer(kwargs: dict[str, Any]) -> Any:
+    """``--sign-by-sigstore PARAM-FILE``, set up before the copy writes anything (None without it).
+
+    The key's passphrase comes from the file's ``privateKeyPassphraseFile``, else from the
+    terminal, as skopeo asks; a Fulcio certificate is requested now, so a refused token
+    fails the command before anything is written.
+    """
+    path = kwargs.get("sign_by_sigstore")
+    if not path:
+        return None
+    from trustcopy.cli.signing import prompt_passphrase
+    from trustcopy.copy.sigstore_params import load_signing_params, prepare_signer
+
+    return prepare_signer(load_signing_params(path), lambda key_file: prompt_passphrase(key_file, confirm=False))

@@ -13,6 +13,7 @@ from trustcopy.cli.common import (
     open_policy_context,
     refuse_unsupported,
     signing_passphrase,
+    sigstore_param_signer,
 )
 
 
@@ -35,6 +36,9 @@ def _docker_options(func: Any) -> Any:
               help="Identity of the signed image (a fully specified docker reference); "
                    "defaults to the destination's reference.")
 @click.option("--sign-passphrase-file", metavar="PATH", help="Read the signing key's passphrase from PATH.")
+@click.option("--sign-by-sigstore", metavar="PARAM-FILE",
+              help="Sign the image with a sigstore key or a Fulcio certificate, and maybe log it in Rekor, as the "
+                   "containers-sigstore-signing-params.yaml file at PARAM-FILE says.")
 @click.option("--sign-by-sigstore-private-key", metavar="PATH",
               help="Sign the image using a sigstore private key at PATH.")
 @click.option("--sigstore-bundle", is_flag=True,
@@ -145,8 +149,10 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
         sign_identity = parse_named(kwargs["sign_identity"])
     passphrase = signing_passphrase(kwargs)
-    if kwargs["sign_identity"] and not (kwargs["sign_by"] or kwargs["sign_by_sigstore_private_key"]):
-        raise UsageError("--sign-identity requires --sign-by or --sign-by-sigstore-private-key")
+    if kwargs["sign_identity"] and not (kwargs["sign_by"] or kwargs["sign_by_sigstore_private_key"]
+                                        or kwargs["sign_by_sigstore"]):
+        raise UsageError("--sign-identity requires --sign-by, --sign-by-sigstore or --sign-by-sigstore-private-key")
+    param_signer = sigstore_param_signer(kwargs)
 
     quiet = kwargs["quiet"]
     renderer = None
@@ -161,6 +167,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
         sign_identity=sign_identity,
         sign_by_sigstore_private_key=kwargs["sign_by_sigstore_private_key"],
         sigstore_bundle=kwargs["sigstore_bundle"],
+        sign_by_sigstore=param_signer,
         force_manifest_type=manifest_type_for_format(kwargs["format_"]) if kwargs["format_"] else None,
         image_list_selection=selection,
         max_parallel=kwargs["image_parallel_copies"] or kwargs["max_parallel"],

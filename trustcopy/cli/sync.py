@@ -18,6 +18,7 @@ from trustcopy.cli.common import (
     open_policy_context,
     refuse_unsupported,
     signing_passphrase,
+    sigstore_param_signer,
 )
 
 
@@ -40,6 +41,9 @@ def _docker_options(func: Any) -> Any:
               help="Manifest type to write (default: the source's, with fallbacks).")
 @click.option("--remove-signatures", is_flag=True, help="Do not copy signatures from the source images.")
 @click.option("--sign-by", metavar="FINGERPRINT", help="Sign each copied image with the GPG key FINGERPRINT.")
+@click.option("--sign-by-sigstore", metavar="PARAM-FILE",
+              help="Sign the image with a sigstore key or a Fulcio certificate, and maybe log it in Rekor, as the "
+                   "containers-sigstore-signing-params.yaml file at PARAM-FILE says.")
 @click.option("--sign-by-sigstore-private-key", metavar="PATH", help="Sign each copied image with a sigstore key.")
 @click.option("--sign-passphrase-file", metavar="PATH", help="Read the signing key's passphrase from PATH.")
 @click.option("--preserve-digests", is_flag=True, help="Fail rather than change the digest of an image or list.")
@@ -108,6 +112,7 @@ def _copy_options(opts: Any, kwargs: dict[str, Any]) -> Any:
         sign_by=kwargs["sign_by"],
         sign_passphrase=passphrase,
         sign_by_sigstore_private_key=kwargs["sign_by_sigstore_private_key"],
+        sign_by_sigstore=sigstore_param_signer(kwargs),
         force_manifest_type=manifest_type_for_format(kwargs["format_"]) if kwargs["format_"] else None,
         image_list_selection=ImageListSelection.ALL if kwargs["all_"] else ImageListSelection.SYSTEM,
         source_ctx=src_ctx,

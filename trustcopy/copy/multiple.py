@@ -48,7 +48,7 @@ def copy_all(
         raise ManifestError(f"{dest.reference} cannot store manifest lists; copy one instance instead",
                             code="manifest-list-unsupported")
     list_sigs = [] if options.remove_signatures else toplevel.signatures()
-    signing = bool(options.sign_by or options.sign_by_sigstore_private_key)
+    signing = options.signs
     # The instances' signatures too (read once, cached): a refusal must come before the
     # first instance is pushed, not between two of them.
     carried = [] if options.remove_signatures else [*list_sigs, *(s for i in instances for s in i.signatures())]

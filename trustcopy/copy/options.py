@@ -19,6 +19,7 @@ from trustcopy.types import LayerCompression
 if TYPE_CHECKING:
     from trustcopy.compression import Algorithm
     from trustcopy.copy.progress import ProgressEvent
+    from trustcopy.copy.sigstore_params import PreparedSigner
     from trustcopy.ocicrypt import EncryptionConfig
     from trustcopy.reference import DockerReference
     from trustcopy.types import SystemContext
@@ -54,6 +55,8 @@ class CopyOptions:
             passphrase is ``sign_passphrase``).
         sigstore_bundle: with a sigstore key, write a Sigstore bundle (cosign v3) instead
             of a cosign attachment signature.
+        sign_by_sigstore: what ``--sign-by-sigstore PARAM-FILE`` set up (a key, or a Fulcio
+            certificate, and maybe a Rekor): trustcopy.copy.sigstore_params.prepare_signer.
         force_manifest_type: a MIME type from FORMATS, or None to keep the source's.
         image_list_selection: manifest list handling.
         max_parallel: upper bound on concurrent blob copies.
@@ -78,6 +81,7 @@ class CopyOptions:
     sign_identity: DockerReference | None = None
     sign_by_sigstore_private_key: str | None = None
     sigstore_bundle: bool = False
+    sign_by_sigstore: PreparedSigner | None = field(default=None, repr=False)
     force_manifest_type: str | None = None
     image_list_selection: ImageListSelection = ImageListSelection.SYSTEM
     max_parallel: int = 6
@@ -105,6 +109,16 @@ class CopyOptions:
                              "the digest")
         if self.preserve_digests and self.force_manifest_type is not None:
             raise UsageError("--preserve-digests cannot be combined with --format: converting changes the digest")
+
+    @property
+    def signs(self) -> bool:
+        """Whether new signatures are made (any of --sign-by, --sign-by-sigstore-private-key, --sign-by-sigstore)."""
+        return bool(self.sign_by or self.sign_by_sigstore_private_key or self.sign_by_sigstore)
+
+    @property
+    def signs_sigstore(self) -> bool:
+        """Whether new sigstore signatures are made."""
+        return bool(self.sign_by_sigstore_private_key or self.sign_by_sigstore)
 
     def say(self, message: str) -> None:
         """Report a step of the copy if someone listens (a quiet copy makes no event at all)."""

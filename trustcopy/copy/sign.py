@@ -1,4 +1,7 @@
-"""Signatures created while copying (``copy --sign-by``, ``--sign-by-sigstore-private-key``), and the passphrase file.
+"""Signatures created while copying, and the passphrase file.
+
+``--sign-by`` (GPG), ``--sign-by-sigstore-private-key`` and ``--sign-by-sigstore`` (a
+parameter file: a key or a Fulcio certificate, maybe Rekor).
 
 The pipeline calls :func:`create_signatures` with the manifest exactly as it will be
 stored at the destination (after any conversion), so the signed digest is the digest
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 from trustcopy.errors import UsageError
 
 if TYPE_CHECKING:
+    from trustcopy.copy.sigstore_params import PreparedSigner
     from trustcopy.reference import DockerReference
     from trustcopy.signature.formats import Signature
 
@@ -114,7 +118,7 @@ def create_sigstore_signatures(
         raise UsageError(f"no passphrase for the sigstore private key {private_key_path}",
                          code="passphrase-file", hint="give --sign-passphrase-file, or run on a terminal")
     try:
-        pem = _private_key_file(private_key_path)
+        pem = private_key_file(private_key_path)
     except OSError as exc:
         raise SignatureError(f"cannot read the sigstore private key {private_key_path}: {exc.strerror or exc}",
                              code="sigstore-key-invalid") from exc
@@ -128,12 +132,54 @@ def create_sigstore_signatures(
     return [SigstoreSignature(SIGNATURE_MIME_TYPE, payload, {SIGNATURE_ANNOTATION: signature})]
 
 
+def create_param_file_signatures(manifest: bytes, identity: DockerReference, signer: PreparedSigner) -> list[Signature]:
+    """Sign with what ``--sign-by-sigstore`` set up: a cosign attachment signature, with
+    Fulcio's certificate and chain, and Rekor's SET when the parameter file names a Rekor.
+
+    The annotations are containers/image's (signature, certificate, chain, bundle), so
+    the signature verifies where skopeo's would: a policy with ``fulcio`` and/or
+    ``rekorPublicKeyPath`` accepts it.
+
+    Raises:
+        UsageError: a name-only identity.
+        SignatureError: Rekor refuses the entry or cannot be reached (nothing is stored then).
+    """
+    import base64
+    import time
+
+    from trustcopy import __version__
+    from trustcopy.manifest.digest import manifest_digest
+    from trustcopy.signature.formats import SigstoreSignature
+    from trustcopy.signature.payload import build_simple_payload
+    from trustcopy.signature.sigstore import SIGNATURE_ANNOTATION, SIGNATURE_MIME_TYPE, SIGNATURE_TYPE
+    from trustcopy.signature.sigstore_keys import sign_message
+    from trustcopy.signature.sigstore_rekor import SET_ANNOTATION
+    from trustcopy.signature.sigstore_x509 import CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION
+
+    if identity.is_name_only:
+        raise UsageError(f"reference {identity} can't be signed, it has neither a tag nor a digest",
+                         code="sign-identity-required")
+    payload = build_simple_payload(manifest_digest(manifest), str(identity), creator=f"trustcopy {__version__}",
+                                   timestamp=int(time.time()), signature_type=SIGNATURE_TYPE)
+    raw = sign_message(signer.key, payload)
+    annotations = {SIGNATURE_ANNOTATION: base64.b64encode(raw).decode("ascii")}
+    if signer.certificate:
+        annotations[CERTIFICATE_ANNOTATION] = signer.certificate.decode("ascii")
+    if signer.chain:
+        annotations[CHAIN_ANNOTATION] = signer.chain.decode("ascii")
+    if signer.rekor_url:
+        from trustcopy.signature.sigstore_services import upload_to_rekor
+
+        annotations[SET_ANNOTATION] = upload_to_rekor(signer.rekor_url, signer.key_or_cert_pem, raw, payload)
+    return [SigstoreSignature(SIGNATURE_MIME_TYPE, payload, annotations)]
+
+
 #: What pipes named as private keys held, by (path, device, inode): read once, used for every manifest.
 _PIPED_KEYS: dict[tuple[str, int, int], bytes] = {}
 _PIPED_KEYS_LOCK = threading.Lock()
 
 
-def _private_key_file(path: str) -> bytes:
+def private_key_file(path: str) -> bytes:
     """The key file's bytes; a pipe's are read once per process and kept.
 
     ``--sign-by-sigstore-private-key <(vault read …)`` keeps the key off the disk; a pipe

@@ -122,7 +122,7 @@ def copy_single_image(
         options.say("Skipping signatures (--remove-signatures)")
     else:
         options.say("Getting image source signatures")
-    wants_new_sigs = bool(options.sign_by or options.sign_by_sigstore_private_key)
+    wants_new_sigs = options.signs
     if sigs or wants_new_sigs:
         check_signatures_storable(dest, sigs, options)
 
@@ -471,8 +471,7 @@ def check_signatures_storable(dest: ImageDestination, carried: Sequence[Signatur
                              hint="use --remove-signatures to copy the image without its signatures")
     if options.sign_by and (reason := dest.supports_signature_formats({SIMPLE_SIGNING_FORMAT})) is not None:
         raise SignatureError(f"cannot copy signatures to {dest.reference}: {reason}", code="signatures-unsupported")
-    if options.sign_by_sigstore_private_key and (
-            reason := dest.supports_signature_formats({SIGSTORE_FORMAT})) is not None:
+    if options.signs_sigstore and (reason := dest.supports_signature_formats({SIGSTORE_FORMAT})) is not None:
         raise SignatureError(f"cannot store sigstore signatures in {dest.reference}: {reason}",
                              code="sigstore-signing-unsupported",
                              hint="set use-sigstore-attachments: true for the destination in registries.d "
@@ -505,4 +504,11 @@ def new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions
         options.say(f"Signing manifest using {what} with key {options.sign_by_sigstore_private_key}")
         out += create_sigstore_signatures(manifest, identity, private_key_path=options.sign_by_sigstore_private_key,
                                           passphrase=options.sign_passphrase, bundle=options.sigstore_bundle)
+    if options.sign_by_sigstore is not None:
+        from trustcopy.copy.sign import create_param_file_signatures
+
+        signer = options.sign_by_sigstore
+        rekor = f", logged in Rekor at {signer.rekor_url}" if signer.rekor_url else ""
+        options.say(f"Signing manifest using a sigstore signature with {signer.describe}{rekor}")
+        out += create_param_file_signatures(manifest, identity, signer)
     return out
