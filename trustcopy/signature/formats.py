@@ -26,7 +26,6 @@ Invariants:
 from __future__ import annotations
 
 import base64
-import binascii
 import bz2
 import dataclasses
 import types
@@ -169,6 +168,46 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# Non-ASCII runes that Go's encoding/json field matching folds onto ASCII letters
+# (unicode.ToUpper(unicode.ToLower(r))): dotted and dotless I, long s, Kelvin sign.
+_GO_FOLD = {"\u0130": "I", "\u0131": "I", "\u017f": "S", "\u212a": "K"}
+
+
+def go_string(value: str) -> str:
+    """A decoded JSON string as Go's decoder returns it: each lone surrogate escape becomes U+FFFD.
+
+    Python keeps ``"\\ud800"`` as an unencodable lone surrogate; Go replaces it. Doing the
+    same keeps such strings printable and re-marshalable.
+    """
+    if value.isascii():
+        return value
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+
+
+def _go_field_name(key: str) -> str:
+    """Go's case-insensitive struct-field key folding (encoding/json ``foldName``), for ASCII names."""
+    return "".join(_GO_FOLD.get(c, c.upper() if c.isascii() else c) for c in key)
+
+
+_SIGSTORE_FIELDS = {"MIMETYPE": "mimeType", "PAYLOAD": "payload", "ANNOTATIONS": "annotations"}
+
+
+def _sigstore_members(data: dict[str, Any]) -> dict[str, Any]:
+    """The chunk's members by field, matching keys as Go does (any letter case); unknown keys ignored.
+
+    Go lets the last of several keys naming one field win; we refuse such blobs instead.
+    """
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        field_name = _SIGSTORE_FIELDS.get(_go_field_name(key))
+        if field_name is None:
+            continue
+        if field_name in out:
+            raise _unsupported(f"invalid sigstore signature: more than one key names the {field_name} field")
+        out[field_name] = value
+    return out
+
+
 def _member(data: dict[str, Any], key: str, zero: Any) -> Any:
     """A member, with Go's zero value for missing or null."""
     value = data.get(key)
@@ -176,25 +215,32 @@ def _member(data: dict[str, Any], key: str, zero: Any) -> Any:
 
 
 def _sigstore_from_chunk(chunk: bytes) -> SigstoreSignature:
-    """Parse the sigstore-json chunk (Go's zero values for missing or null members)."""
+    """Parse the sigstore-json chunk as Go's ``json.Unmarshal`` would (zero values for missing or null members)."""
+    from trustcopy.signature.sigstore_keys import go_b64decode
+
     try:
         data = load_json(chunk.decode("utf-8"), "sigstore signature", object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError, LimitExceededError) as exc:
         raise _unsupported(f"invalid sigstore signature: {exc}") from None
     if not isinstance(data, dict):
         raise _unsupported("invalid sigstore signature: JSON object expected")
-    mime = _member(data, "mimeType", "")
-    payload_b64 = _member(data, "payload", "")
-    annotations = _member(data, "annotations", {})
+    members = _sigstore_members(data)
+    mime = _member(members, "mimeType", "")
+    payload_b64 = _member(members, "payload", "")
+    annotations = _member(members, "annotations", {})
     if not isinstance(mime, str) or not isinstance(payload_b64, str) or not isinstance(annotations, dict):
         raise _unsupported("invalid sigstore signature: mimeType, payload or annotations has the wrong type")
-    if not all(isinstance(v, str) for v in annotations.values()):
+    if not all(v is None or isinstance(v, str) for v in annotations.values()):
         raise _unsupported("invalid sigstore signature: annotation values must be strings")
     try:
-        payload = base64.b64decode(payload_b64, validate=True)
-    except (binascii.Error, ValueError) as exc:
+        payload = go_b64decode(payload_b64)  # Go's []byte decoding: standard alphabet, CR and LF skipped
+    except ValueError as exc:
         raise _unsupported(f"invalid sigstore signature: payload is not base64: {exc}") from None
-    return SigstoreSignature(mime, payload, annotations)
+    # Go stores "" for a null map value; its decoder turns lone surrogate escapes into U+FFFD.
+    clean = {go_string(k): go_string(v or "") for k, v in annotations.items()}
+    if len(clean) != len(annotations):
+        raise _unsupported("invalid sigstore signature: duplicate annotation keys")
+    return SigstoreSignature(go_string(mime), payload, clean)
 
 
 def stored_signature(blob: bytes, location: str = "") -> Signature:

@@ -15,7 +15,8 @@ Invariants:
   ``image`` and ``identity``, each with exactly its one member; no duplicated key in any
   of these objects nor in ``optional``; wrong JSON types refused; unknown ``optional``
   members ignored (their contents are never looked at); ``optional.timestamp`` must be
-  an integral number. The digest is validated here; the reference must at least parse
+  an integral number. Strings decode as Go decodes them (a lone surrogate escape reads
+  as U+FFFD), so that a creator string stays printable. The digest is validated here; the reference must at least parse
   as a Docker reference (the caller's identity rules decide whether it is acceptable).
   c/i leaves the reference's syntax to those rules; refusing it here changes only the
   rejection reason (INVALID_PAYLOAD), never the outcome, since every rule parses it.
@@ -34,6 +35,7 @@ from trustcopy.gojson import go_marshal
 from trustcopy.lazy import dataclass
 from trustcopy.limits import load_json
 from trustcopy.reasons import Reason
+from trustcopy.signature.formats import go_string
 
 SIGNATURE_TYPE = "atomic container signature"
 #: The largest payload we parse; c/i reads signatures of at most 4 MiB, so no more can be signed.
@@ -137,13 +139,13 @@ def _fields(value: Any, where: str, *, exact: tuple[str, ...] | None) -> dict[st
 
 
 def _string(value: Any, where: str) -> str:
-    """A JSON string member (null reads as "" like Go's decoder)."""
+    """A JSON string member (null reads as "" like Go's decoder; lone surrogate escapes as U+FFFD)."""
     # Go's decoder leaves a string unchanged (empty) when it meets JSON null.
     if value is None:
         return ""
     if not isinstance(value, str):
         raise _Invalid(f"{where}: string expected, got {_json_type(value)}")
-    return value
+    return go_string(value)
 
 
 def _json_type(value: Any) -> str:

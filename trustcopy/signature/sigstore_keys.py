@@ -67,7 +67,12 @@ def go_b64decode(value: str) -> bytes:
     Raises:
         ValueError: anything else (binascii.Error is a ValueError).
     """
-    return base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
+    text = value.replace("\r", "").replace("\n", "")
+    # Python would ignore excess padding ("YQ===") and data after it; Go refuses both.
+    pad = text.find("=")
+    if len(text) % 4 or (pad != -1 and (pad < len(text) - 2 or text[pad:] not in ("=", "=="))):
+        raise ValueError("illegal base64 data")
+    return base64.b64decode(text, validate=True)
 
 
 def pem_blocks(data: bytes, what: str) -> list[tuple[str, bytes]]:

@@ -58,6 +58,8 @@ def standalone_verify(manifest: bytes, expected_reference: str, fingerprints: Se
     Raises:
         SignatureVerificationError: the first failed step (crypto, key, digest, identity).
         SignatureError: the keys cannot be read or imported.
+        ManifestError: the manifest's digest cannot be computed (as c/i, which returns
+            ``manifest.MatchesDigest``'s error).
         ValueError: ``any`` without ``public_keys`` (a usage error for the CLI to report).
     """
     from trustcopy.signature import gpg
