@@ -11,7 +11,9 @@ Resume rules (after a read error, a reset, a truncated body or a stall mid-body)
   running to the end (an invalid Content-Range is never stitched in);
 - ``200`` (the server ignores Range) is accepted by discarding the first N bytes;
 - at most ``retry_times`` resumes in a row without 1 MiB of progress between them, so a
-  server that keeps failing ends the copy instead of looping.
+  server that keeps failing ends the copy instead of looping; as containers/image
+  (bodyReader), a resume a minute or more after the previous one starts a new count (a
+  slow link dropping now and then is not a server failing in a loop).
 """
 
 from __future__ import annotations
@@ -34,7 +36,12 @@ log = logging.getLogger("trustcopy.docker")
 
 #: Progress that resets the count of resumes in a row.
 RESUME_PROGRESS = 1 << 20
-_CONTENT_RANGE = r"bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)"  # compiled on first use (re's cache)
+#: Time since the previous resume that resets the count of resumes in a row (containers/image:
+#: bodyReaderMSSinceLastRetry).
+RESUME_INTERVAL = 60.0
+# ASCII digits only (``\d`` would take any Unicode digit); compiled on first use (re's cache).
+_CONTENT_RANGE = r"bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19}|\*)"
+_INT64_MAX = (1 << 63) - 1
 _RESUMABLE = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout, ConnectionError)
 
 
@@ -49,6 +56,8 @@ def parse_content_range(value: str) -> tuple[int, int, int]:
         raise ValueError(f"invalid Content-Range {value[:80]!r}")
     first, last = int(m.group(1)), int(m.group(2))
     total = -1 if m.group(3) == "*" else int(m.group(3))
+    if max(first, last, total) > _INT64_MAX:  # containers/image: strconv.ParseInt(…, 64) fails
+        raise ValueError(f"out-of-range Content-Range {value[:80]!r}")
     if last < first or (total != -1 and last >= total):
         raise ValueError(f"inconsistent Content-Range {value[:80]!r}")
     return first, last, total
@@ -94,6 +103,7 @@ class BlobReader:
         self.received = 0
         self._resumes_in_a_row = 0
         self._last_resume_at = 0
+        self._last_resume_time: float | None = None
         self._eof = False
 
     def read(self, size: int = -1, /) -> bytes:
@@ -136,12 +146,15 @@ class BlobReader:
             self._eof = True
             self.close()
             return
-        if self.received - self._last_resume_at >= RESUME_PROGRESS:
+        now = time.monotonic()
+        if self.received - self._last_resume_at >= RESUME_PROGRESS or (
+                self._last_resume_time is not None and now - self._last_resume_time >= RESUME_INTERVAL):
             self._resumes_in_a_row = 0
         if not self._resumable or self._decoding or self._resumes_in_a_row >= self._client.retry_times:
             raise network_error(exc, f"{self._what} (after {self.received} bytes)", secrets=secrets) from exc
         self._resumes_in_a_row += 1
         self._last_resume_at = self.received
+        self._last_resume_time = now
         self.close()
         log.warning("%s: connection lost after %d bytes (%s); resuming", self._what, self.received,
                     type(exc).__name__)

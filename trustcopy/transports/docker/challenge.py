@@ -26,8 +26,13 @@ class Challenge:
     params: dict[str, str] = field(default_factory=dict)
 
 
+# Whitespace between tokens: containers/image's skipSpace also skips CR and LF (a value
+# folded over several lines, as http.Header may hold it).
+_WS = " \t\r\n"
+
+
 def _skip_ws(s: str, i: int) -> int:
-    while i < len(s) and s[i] in " \t":
+    while i < len(s) and s[i] in _WS:
         i += 1
     return i
 
@@ -69,7 +74,7 @@ def parse_challenge_header(header: str) -> list[Challenge]:
     i = 0
     while i < len(s):
         i = _skip_ws(s, i)
-        while i < len(s) and s[i] in ", \t":
+        while i < len(s) and (s[i] == "," or s[i] in _WS):
             i += 1
         scheme, i = _token(s, i)
         if not scheme:
@@ -108,7 +113,7 @@ def parse_challenge_header(header: str) -> list[Challenge]:
                 continue
             break
         out.append(Challenge(scheme.lower(), params))
-        if i < len(s) and s[i] not in ", \t" and s[i] not in _TOKEN_CHARS:
+        if i < len(s) and s[i] != "," and s[i] not in _WS and s[i] not in _TOKEN_CHARS:
             break  # garbage
     return out
 

@@ -73,6 +73,8 @@ DOCKER_REGISTRY = "registry-1.docker.io"
 MAX_RETRY_DELAY = 60.0
 DEFAULT_TIMEOUT = 60.0
 MAX_REDIRECTS = 10
+#: Most distinct ``Warning`` texts one client logs (a hostile registry could send a new one per answer).
+MAX_REGISTRY_WARNINGS = 16
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ORIGIN_BOUND_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -86,6 +88,35 @@ class _Ping(NamedTuple):
     origin: tuple[str, str, int | None]
     challenges: tuple[Challenge, ...]
     signatures_extension: bool
+
+
+def parse_registry_warning(header: bytes) -> str:
+    """The text of a registry's ``Warning`` header value, or "" when it is not ``299 - "TEXT"``.
+
+    As containers/image (parseRegistryWarningHeader): the distribution spec allows only
+    warn-code 299, warn-agent ``-`` and no warn-date; quoted-pairs are unescaped byte by
+    byte; control characters (but TAB) or an unescaped quote inside make the value invalid.
+    """
+    prefix, suffix = b'299 - "', b'"'
+    if not header.startswith(prefix) or not header.endswith(suffix) or len(header) < len(prefix) + len(suffix):
+        return ""
+    out = bytearray()
+    escaped = False
+    for c in header[len(prefix):-len(suffix)]:
+        if c == 0x7F or (c < 0x20 and c != 0x09):
+            return ""
+        if escaped:
+            out.append(c)
+            escaped = False
+        elif c == 0x22:  # '"': the warn-text ended early (a warn-date follows, or garbage)
+            return ""
+        elif c == 0x5C:  # '\\'
+            escaped = True
+        else:
+            out.append(c)
+    if escaped:
+        return ""
+    return out.decode("utf-8", errors="replace")
 
 
 def registry_host(domain: str) -> str:
@@ -194,6 +225,8 @@ class RegistryClient:
         self.supports_signatures_extension = False
         self._ping_lock = threading.Lock()
         self._ping_error: TrustcopyError | None = None
+        self._warned: set[str] = set()
+        self._warned_lock = threading.Lock()  # (not _ping_lock: the ping's own answers are logged while it is held)
 
     def __repr__(self) -> str:
         return f"<RegistryClient {self.host}/{self.path} {self.scope.actions if self.scope else ''}>"
@@ -378,6 +411,8 @@ class RegistryClient:
                 raise invalid_url_error(exc, what) from exc
             status = response.status_code
             log.debug("%s %s: %d", method, _Redacted(url), status)
+            if "warning" in response.headers:
+                self._log_warnings(response)
             location = response.headers.get("location")
             follow = status in _REDIRECTS and location and (
                 method in ("GET", "HEAD") or (status in (307, 308) and replayable)
@@ -405,6 +440,24 @@ class RegistryClient:
                 method, content = "GET", None
             url = target
         raise RegistryError(f"{what}: more than {MAX_REDIRECTS} redirects", code="too-many-redirects")
+
+    def _log_warnings(self, response: httpx.Response) -> None:
+        """Log a registry's ``Warning: 299 - "TEXT"`` headers, each text once per client (as containers/image)."""
+        from trustcopy.transports.docker.errors import clean_text
+
+        for name, value in response.headers.raw:
+            if name.lower() != b"warning":
+                continue
+            text = parse_registry_warning(value)
+            if not text:
+                log.debug("ignoring a malformed Warning header from %s", _Redacted(response.request.url))
+                continue
+            text = clean_text(text, self.auth.secrets())
+            with self._warned_lock:
+                if text in self._warned or len(self._warned) >= MAX_REGISTRY_WARNINGS:
+                    continue
+                self._warned.add(text)
+            log.warning("warning from registry (first encountered at %s): %s", _Redacted(response.request.url), text)
 
     def _send_token_request(self, request: httpx.Request) -> httpx.Response:
         """Token requests: retried like registry requests, never given registry auth."""

@@ -137,14 +137,39 @@ def parse_error_body(body: bytes, secrets: tuple[str, ...] = ()) -> list[Distrib
     return out
 
 
-def _challenge_error(response: httpx.Response) -> str | None:
-    """The RFC 6750 ``error`` parameter of a Bearer challenge, if any."""
+def _challenge_error(response: httpx.Response) -> tuple[str, str] | None:
+    """The RFC 6750 ``error`` and ``error_description`` of a Bearer challenge, if any.
+
+    As containers/image (handleErrorResponse), a challenge naming ``invalid_token`` or
+    ``insufficient_scope`` wins over an earlier one naming any other error.
+    """
     from trustcopy.transports.docker.challenge import parse_challenges
 
+    first: tuple[str, str] | None = None
     for challenge in parse_challenges(response.headers.get_list("www-authenticate")):
-        if challenge.scheme == "bearer" and challenge.params.get("error"):
-            return challenge.params["error"]
-    return None
+        error = challenge.params.get("error") if challenge.scheme == "bearer" else None
+        if not error:
+            continue
+        found = (error, challenge.params.get("error_description", ""))
+        if error in _OAUTH_MESSAGES:
+            return found
+        first = first or found
+    return first
+
+
+#: RFC 6750 errors containers/image reports instead of the body of a 401, with its
+#: errcode text: (code, the code's default message when the challenge has no description).
+_OAUTH_MESSAGES = {
+    "invalid_token": ("unauthorized", "authentication required"),
+    "insufficient_scope": ("denied", "requested access to the resource is denied"),
+}
+
+
+def _oauth_detail(error: str, description: str, secrets: tuple[str, ...]) -> str:
+    """As containers/image words a 401's Bearer ``error``: ``denied: DESCRIPTION``, or the default text."""
+    code, default = _OAUTH_MESSAGES[error]
+    description = clean_text(description, secrets)
+    return f"{code}: {description}" if description else default
 
 
 def response_error(
@@ -167,14 +192,27 @@ def response_error(
     """
     status = response.status_code
     errs = parse_error_body(body, secrets)
-    codes = {e.code for e in errs}
-    detail = "; ".join(str(e) for e in errs) if errs else _plain_detail(response, body, secrets)
+    # As containers/image (and the distribution spec: "callers should primarily decide
+    # based on HTTP StatusCode"), only a 4xx body's error codes classify the failure: a
+    # 5xx stays a (retryable) server failure whatever its body claims.
+    codes = {e.code for e in errs} if 400 <= status < 500 else set()
+    oauth_found = _challenge_error(response) if status in (401, 403) else None
+    oauth = oauth_found[0] if oauth_found else None
+    if status == 401 and oauth_found is not None and oauth in _OAUTH_MESSAGES:
+        # containers/image reports the challenge's error, not the body's (handleErrorResponse).
+        detail = _oauth_detail(oauth_found[0], oauth_found[1], secrets)
+    elif errs:
+        detail = "; ".join(str(e) for e in errs)
+    elif status == 401:
+        detail = "authentication required"  # containers/image: ErrorCodeUnauthorized for a non-JSON 401
+    else:
+        detail = _plain_detail(response, body, secrets)
     message = f"{what}: {detail}" if detail else f"{what}: HTTP {status}"
     url = redact_url(str(response.request.url)) if _has_request(response) else None
     context: dict[str, object] = {"status": status, "url": url}
-    if codes:
-        context["registry_codes"] = sorted(c for c in codes if c)
-    oauth = _challenge_error(response) if status in (401, 403) else None
+    registry_codes = sorted({e.code for e in errs if e.code})
+    if registry_codes:
+        context["registry_codes"] = registry_codes
     if status == 401 or codes & _UNAUTHORIZED_CODES or oauth == "invalid_token":
         return RegistryAuthError(
             message, code="registry-auth", context=context,
@@ -193,7 +231,9 @@ def response_error(
     if status == 429:
         return RegistryHTTPError(message, status=status, code="too-many-requests", context=context,
                                  hint="the registry is rate-limiting; retry later or raise --retry-times")
-    if codes & _MANIFEST_REJECTED_CODES:
+    if codes & _MANIFEST_REJECTED_CODES or ("UNSUPPORTED" in codes and "Invalid JSON syntax" in detail):
+        # (UNSUPPORTED "Invalid JSON syntax": AWS ECR refusing a manifest, as containers/image's
+        # isManifestInvalidError recognises it.)
         return RegistryHTTPError(message, status=status, code="manifest-rejected", context=context)
     return RegistryHTTPError(message, status=status, context=context)
 

@@ -354,6 +354,35 @@ def link_next(link_header: str) -> str | None:
     return None
 
 
+def _valid_tags(page: list[str | None], what: str) -> list[str]:
+    """A page's tags, checked as containers/image (GetRepositoryTags) checks them.
+
+    ``null`` and empty entries (Sonatype Nexus 3.58) and digests (some JFrog Artifactory
+    versions) are skipped; any other string that is not a valid tag fails the listing.
+
+    Raises:
+        RegistryError: the registry listed an invalid tag.
+    """
+    from trustcopy.reference import is_valid_tag
+
+    out: list[str] = []
+    for tag in page:
+        if tag is not None and is_valid_tag(tag):
+            out.append(tag)
+            continue
+        if not tag:
+            log.debug("%s: ignoring an empty tag", what)
+            continue
+        try:
+            Digest.parse(tag)
+        except ValueError:
+            from trustcopy.transports.docker.errors import clean_text
+
+            raise RegistryError(f"{what}: the registry returned an invalid tag {clean_text(tag)[:140]!r}") from None
+        log.debug("%s: ignoring a tag that is a digest", what)
+    return out
+
+
 def list_tags(client: RegistryClient, name: str) -> list[str]:
     """All tags of the client's repository, following ``Link`` pagination.
 
@@ -389,9 +418,10 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
         except (ValueError, RecursionError):
             raise RegistryError(f"{what}: the registry's answer is not JSON") from None
         page = doc.get("tags") if isinstance(doc, dict) else None
-        if page is not None and (not isinstance(page, list) or not all(isinstance(t, str) for t in page)):
+        if page is not None and (not isinstance(page, list)
+                                 or not all(t is None or isinstance(t, str) for t in page)):
             raise RegistryError(f"{what}: the registry's tag list is malformed")
-        tags.extend(page or [])
+        tags.extend(_valid_tags(page or [], what))
         if len(tags) > MAX_TAGS:
             raise LimitExceededError(f"{what}: more than {MAX_TAGS} tags",
                                      context={"what": what, "limit": MAX_TAGS})
