@@ -75,6 +75,59 @@ def _has_bad_escape(text: str) -> bool:
     return "%" in text and re.search(r"%(?![0-9A-Fa-f]{2})", text) is not None
 
 
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+#: ASCII characters Go's url.Parse accepts in a host (its shouldEscape(c, encodeHost) is false).
+_GO_HOST_CHARS = frozenset(_ALNUM + "-_.~!$&'()*+,;=:[]<>\"%")
+#: Characters Go's url.Parse accepts in userinfo (its validUserinfo).
+_GO_USERINFO_CHARS = frozenset(_ALNUM + "-._:~!$&'()*+,;=%@")
+
+
+def _shown_url(url: str) -> str:
+    """``url`` for messages: credentials masked, control characters and leading spaces escaped
+    (urlsplit, under redact_url, would silently drop them)."""
+    stripped = url.lstrip(" ")
+    visible = "%20" * (len(url) - len(stripped)) + "".join(
+        f"%{ord(c):02X}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in stripped)
+    return redact_url(visible)
+
+
+def _go_valid_optional_port(colon_port: str) -> bool:
+    return colon_port == "" or (colon_port.startswith(":") and all(c in "0123456789" for c in colon_port[1:]))
+
+
+def _go_url_problem(url: str, netloc: str) -> str | None:
+    """Why Go's url.Parse refuses ``url`` (containers/image: "Invalid signature storage URL"), or None.
+
+    Only what Python's urlsplit lets through: urlsplit silently drops control characters
+    and a leading space (so the store would be another path than the one written), and
+    does not check the authority's characters or port.
+    """
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return "invalid control character in URL"
+    if url.startswith(" "):
+        return "a URL cannot start with a space"
+    userinfo, at, host = netloc.rpartition("@")
+    if at and any(c not in _GO_USERINFO_CHARS for c in userinfo):
+        return "invalid userinfo"
+    if host.startswith("["):
+        close = host.rfind("]")
+        if close < 0:
+            return "missing ']' in host"
+        if not _go_valid_optional_port(host[close + 1:]):
+            return f"invalid port {host[close + 1:]!r} after host"
+    elif ":" in host and not _go_valid_optional_port(host[host.rfind(":"):]):
+        return f"invalid port {host[host.rfind(':'):]!r} after host"
+    bad = next((c for c in host if c.isascii() and c not in _GO_HOST_CHARS), None)
+    if bad is not None:
+        return f"invalid character {bad!r} in host name"
+    import re
+
+    escape = re.search(r"%[0-7][0-9A-Fa-f]", host.replace("%25", ""))
+    if escape is not None:  # a host's escapes may only encode non-ASCII bytes (or "%25")
+        return f"invalid URL escape {escape.group()!r} in host name"
+    return None
+
+
 @dataclass(frozen=True)
 class LookasideLocation:
     """Where one repository's signatures live in one store.
@@ -104,6 +157,9 @@ class LookasideLocation:
             parts = urlsplit(self.base_url)
         except ValueError as exc:
             raise self._bad(f"invalid lookaside URL {redact_url(self.base_url)!r}{origin}: {exc}") from None
+        problem = _go_url_problem(self.base_url, parts.netloc)
+        if problem is not None:  # as containers/image, which cannot parse it
+            raise self._bad(f"invalid lookaside URL {_shown_url(self.base_url)!r}{origin}: {problem}")
         if _has_bad_escape(parts.netloc + parts.path + parts.fragment):  # the query aside, as in Go
             # As Go's url.Parse refuses it: "%zz" would otherwise name a file skopeo never reads.
             raise self._bad(f"invalid lookaside URL {redact_url(self.base_url)!r}{origin}: "
@@ -124,7 +180,7 @@ class LookasideLocation:
 
     def _bad(self, message: str) -> ConfigError:
         return ConfigError(message, code="lookaside-url-invalid",
-                           context={"url": redact_url(self.base_url), "origin": self.origin})
+                           context={"url": _shown_url(self.base_url), "origin": self.origin})
 
     @property
     def scheme(self) -> str:

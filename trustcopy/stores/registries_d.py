@@ -3,7 +3,8 @@
 Directory (:func:`registries_d_dir`)
     ``--registries.d DIR`` alone when given (it must exist: a typo must not silently
     fall back to the defaults); otherwise ``$HOME/.config/containers/registries.d`` if
-    it exists, else ``/etc/containers/registries.d`` (missing = no configuration).
+    it exists, else ``/etc/containers/registries.d`` (missing = no configuration; a file
+    where the directory should be is an error, as in containers/image).
 
 Files
     Only ``*.yaml`` files, read in name order; each is at most 1 MiB, must be a regular
@@ -19,10 +20,11 @@ Merging
 Keys
     A section (``default-docker`` or a ``docker:`` namespace) has ``lookaside``,
     ``lookaside-staging``, the older ``sigstore`` / ``sigstore-staging``, and
-    ``use-sigstore-attachments``. Unknown keys are :class:`ConfigWarning` values naming
-    the file and key (these files are shared with podman and buildah, and
-    containers/image ignores unknown keys); a value of the wrong type is an error naming
-    the file and key; ``null`` means "not set".
+    ``use-sigstore-attachments`` (``true``/``false``, or the YAML 1.1 words containers/image
+    also accepts for it: ``yes``/``no``/``on``/``off``/``y``/``n``, even quoted). Unknown
+    keys are :class:`ConfigWarning` values naming the file and key (these files are shared
+    with podman and buildah, and containers/image ignores unknown keys); a value of the
+    wrong type is an error naming the file and key; ``null`` means "not set".
 
 Lookup (:meth:`RegistriesD.lookaside_choice`, :meth:`RegistriesD.attachments_choice`)
     Sections are consulted most specific first: the image itself (``host/repo:tag`` or
@@ -85,6 +87,12 @@ URL_KEYS = ("lookaside", "lookaside-staging", "sigstore", "sigstore-staging")
 ATTACHMENTS_KEY = "use-sigstore-attachments"
 SECTION_KEYS = (*URL_KEYS, ATTACHMENTS_KEY)
 TOP_KEYS = ("default-docker", "docker")
+#: Strings containers/image's YAML decoder (yaml.v3) accepts for a boolean field, quoted or not
+#: (YAML 1.1 compatibility); PyYAML already reads the unquoted yes/no/on/off forms as booleans.
+YAML11_BOOLS = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON"), True),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF"), False),
+}
 DEFAULT_DOCKER = "default-docker"
 
 
@@ -289,7 +297,10 @@ def load_registries_d(
     try:
         names = sorted(os.listdir(path))
     except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR) and not explicit:
+        if exc.errno == errno.ENOENT and not explicit:
+            # Only a missing default directory is "no configuration": one that exists but is not
+            # a directory (or a path through a file) is an error, as containers/image's os.Open
+            # / Readdirnames fail for it.
             return RegistriesD(None, builtin_default=default)
         if exc.errno == errno.ENOENT:
             raise ConfigError(f"registries.d directory {path} does not exist", code="registries-d-not-found",
@@ -402,9 +413,10 @@ def _section(file: str, name: str, raw: Any, key: str, warnings: list[ConfigWarn
             if value:
                 urls[field_name] = value
         elif field_name == ATTACHMENTS_KEY:
-            if value is not None and not isinstance(value, bool):
-                raise _invalid(file, field_key, f"must be true or false, not {_kind(value)}")
-            attachments = value
+            flag = YAML11_BOOLS.get(value, value) if isinstance(value, str) else value
+            if flag is not None and not isinstance(flag, bool):
+                raise _invalid(file, field_key, f"must be true or false, not {_kind(flag)}")
+            attachments = flag
         else:
             warnings.append(_unknown(file, field_key, field_name, SECTION_KEYS))
     return Section(name, file, urls, attachments, is_default)
