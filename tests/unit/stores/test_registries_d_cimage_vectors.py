@@ -167,21 +167,6 @@ def test_unreadable_file_is_an_error_naming_it(tmp_path: Path, monkeypatch: pyte
     assert exc.value.code == "config-unreadable" and f"{d}/1.yaml" in exc.value.message
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads 0000 files and directories")
-def test_unreadable_modes_for_a_normal_user(tmp_path: Path) -> None:
-    d = write_dir(tmp_path, ("0.yaml", "{}"), ("1.yaml", ""), name="unreadableFile")
-    (d / "1.yaml").chmod(0)
-    with pytest.raises(ConfigError, match=r"1\.yaml"):
-        load(d)
-    u = write_dir(tmp_path, name="unreadable")
-    u.chmod(0)
-    try:
-        with pytest.raises(ConfigError, match="unreadable"):
-            load(u)
-    finally:
-        u.chmod(0o755)
-
-
 def test_file_removed_after_the_listing_is_skipped(tmp_path: Path) -> None:
     """Newest c/i: a .yaml file gone between the listing and the read is an expected race."""
     d = write_dir(tmp_path, ("a.yaml", "default-docker:\n  lookaside: file:///a\n"))
