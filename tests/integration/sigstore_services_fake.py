@@ -77,7 +77,9 @@ class SigstoreServices:
 
     def _signing_cert(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         if headers.get("Authorization") != f"Bearer {self.token}":
-            return 401, {}, b'{"code":16,"message":"invalid token"}'
+            # echoes what it was sent, as a careless server might: the client must not print it
+            presented = headers.get("Authorization", "").removeprefix("Bearer ")
+            return 401, {}, json.dumps({"code": 16, "message": f"invalid token {presented}"}).encode()
         request = json.loads(body)
         public_der = base64.b64decode(request["publicKey"]["content"])
         assert request["publicKey"]["algorithm"] == "ecdsa"

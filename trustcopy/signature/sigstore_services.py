@@ -81,10 +81,13 @@ def _send(client: httpx.Client, method: str, url: str, what: str, **kwargs: Any)
     raise AssertionError("unreachable")
 
 
-def _service_error(what: str, url: str, status: int, body: bytes) -> SignatureError:
-    from trustcopy.redact import redact_url
+def _service_error(what: str, url: str, status: int, body: bytes, secrets: tuple[str, ...] = ()) -> SignatureError:
+    """The service's answer, quoted safely: printable, bounded, and without ``secrets`` (a
+    Fulcio that echoes the ID token it refused must not put the token in a CI log)."""
+    from trustcopy.redact import redact_text, redact_url
 
-    detail = body[:300].decode("utf-8", "replace").strip().replace("\n", " ")
+    detail = body[:300].decode("utf-8", "replace")
+    detail = redact_text("".join(c if c.isprintable() else " " for c in detail).strip(), secrets)
     return _error(f"{what}: {redact_url(url)} answered HTTP {status}" + (f": {detail}" if detail else ""),
                   "sigstore-service")
 
@@ -238,7 +241,7 @@ def fulcio_certificate(fulcio_url: str, token: str) -> tuple[Any, bytes, bytes]:
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token.strip()}"}
         status, body, _ = _send(client, "POST", url, what, content=go_marshal(request), headers=headers)
     if status != 201:
-        raise _service_error(what, url, status, body)
+        raise _service_error(what, url, status, body, (token.strip(),))
     blocks = _pem_certificates(body)
     if not blocks:
         raise _error(f"{what}: Fulcio's answer holds no PEM certificate", "sigstore-service")
