@@ -14,6 +14,7 @@ import click
 
 from trustcopy import __version__
 from trustcopy.cli.common import GLOBAL_OPTION_NAMES, GlobalOptions, add_global_options
+from trustcopy.cli.docker_options import OptionalBoolOption
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,8 +75,18 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     help="Print the version and exit.",
 )
 @add_global_options
+@click.option("--tls-verify", "global_tls_verify", cls=OptionalBoolOption, hidden=True,
+              help="Deprecated: set this on the specific command.")
 @click.pass_context
 def cli(ctx: click.Context, **kwargs: Any) -> None:
     """Copy, sign and verify container images; nothing passes that the trust policy does not allow."""
     opts = ctx.ensure_object(GlobalOptions)
-    opts.update({k: v for k, v in kwargs.items() if k in GLOBAL_OPTION_NAMES})
+    opts.update({k: v for k, v in kwargs.items() if k in GLOBAL_OPTION_NAMES and k != "global_tls_verify"})
+    if kwargs.get("global_tls_verify") is not None:
+        # skopeo's hidden global --tls-verify (globalOptions.before warns the same way); a
+        # command's own --tls-verify/--src-tls-verify/--dest-tls-verify wins over it.
+        import logging
+
+        logging.getLogger("trustcopy.cli").warning(
+            "'--tls-verify' is deprecated, please set this on the specific subcommand")
+        opts.global_tls_verify = bool(kwargs["global_tls_verify"])

@@ -38,6 +38,9 @@ class GlobalOptions:
     debug: bool = False
     require_signed: bool = False
     user_agent_prefix: str | None = None
+    #: skopeo's deprecated global ``--tls-verify`` (given before the command only): the
+    #: default for every image's ``--[src-|dest-]tls-verify``, which win when given.
+    global_tls_verify: bool | None = None
 
     def update(self, values: dict[str, Any]) -> None:
         """Take every value the user actually gave (None/False mean "not given")."""
@@ -56,7 +59,7 @@ class GlobalOptions:
         """
         from trustcopy.types import SystemContext
 
-        return SystemContext(
+        ctx = SystemContext(
             override_arch=self.override_arch,
             override_os=self.override_os,
             override_variant=self.override_variant,
@@ -66,6 +69,10 @@ class GlobalOptions:
             command_timeout=self.command_timeout,
             registry_session=self._registry_session(),
         )
+        if self.global_tls_verify is not None:
+            ctx.docker_tls_verify = self.global_tls_verify
+            ctx.docker_tls_verify_explicit = True
+        return ctx
 
     def _registry_session(self) -> object:
         """The command's RegistrySession, made on first use (cheap: no pool opens until a request)."""
@@ -150,6 +157,10 @@ def global_options(
         opts = ctx.ensure_object(GlobalOptions)
     given = {k: kwargs.pop(k) for k in list(kwargs) if k in GLOBAL_OPTION_NAMES}
     opts.update(given)
+    if opts.insecure_policy and opts.require_signed:
+        # As skopeo's globalOptions.before: refused for every command, before it does anything
+        # (skopeo integration TestInsecurePolicyAndRequireSignedConflict).
+        raise UsageError("--insecure-policy and --require-signed are mutually exclusive")
     _configure_logging(opts)
     _apply_process_options(opts)
     return opts
@@ -220,7 +231,7 @@ def open_policy_context(opts: GlobalOptions) -> Any:
     )
 
     if opts.insecure_policy and opts.require_signed:
-        raise UsageError("--insecure-policy and --require-signed cannot be used together")
+        raise UsageError("--insecure-policy and --require-signed are mutually exclusive")
     if opts.insecure_policy:
         policy = insecure_accept_anything_policy()
     else:

@@ -43,7 +43,30 @@ def _handle(exc: TrustcopyError, debug: bool) -> int:
     render_error(exc)
     if debug:
         raise exc
+    if exc.exit_status == 1 and is_not_found_image_error(exc):
+        return 2
     return exc.exit_status
+
+
+def is_not_found_image_error(exc: TrustcopyError) -> bool:
+    """Whether newer skopeo (1.14+, ``isNotFoundImageError``) exits 2 for this error instead of 1.
+
+    Those are: a registry answering ``MANIFEST_UNKNOWN`` for the image's manifest, and an
+    ``oci:``/``oci-archive:`` image name absent from the layout's index. A missing layout
+    directory, a ``docker-archive:`` tag not in the archive, a missing ``dir:`` image and a
+    repository without tags stay 1, as in skopeo. (``delete`` of a registry image that does
+    not exist is 1 too: :func:`trustcopy.cli.registry.delete_cmd` makes it a plain
+    TransportError, as containers/image's ``deleteImage`` returns a plain error.)
+    """
+    from trustcopy.errors import ImageNotFoundError
+
+    if not isinstance(exc, ImageNotFoundError):
+        return False
+    if "MANIFEST_UNKNOWN" in exc.context.get("registry_codes", ()):
+        return True
+    # trustcopy.transports.oci_layout.choose_descriptor: the named image is not in index.json
+    # (oci-archive: reads its layout through the same function).
+    return ": no image named " in exc.message
 
 
 def main(argv: Sequence[str] | None = None) -> int:

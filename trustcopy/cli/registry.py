@@ -24,7 +24,14 @@ from trustcopy.cli.docker_options import (
     image_docker_options,
     shared_blob_dir_option,
 )
-from trustcopy.errors import InvalidReferenceError, RegistryAuthError, TrustcopyError, UsageError
+from trustcopy.errors import (
+    ImageNotFoundError,
+    InvalidReferenceError,
+    RegistryAuthError,
+    TransportError,
+    TrustcopyError,
+    UsageError,
+)
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 
@@ -84,7 +91,14 @@ def delete_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
     ref = parse_image_name(kwargs["image_name"])
     sys_ctx = apply_image_docker_options(opts.system_context(), kwargs)
-    ref.delete_image(sys_ctx)
+    try:
+        ref.delete_image(sys_ctx)
+    except ImageNotFoundError as exc:
+        if ref.transport.name != "docker":
+            raise
+        # containers/image's deleteImage reports a missing manifest as a plain error, so newer
+        # skopeo exits 1 here, not 2 as for other missing images (main.is_not_found_image_error).
+        raise TransportError(exc.message, code=exc.code, context=exc.context, hint=exc.hint) from exc
 
 
 def _registry_key(arg: str) -> tuple[str, str]:
