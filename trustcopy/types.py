@@ -72,6 +72,9 @@ class SystemContext:
     tmp_dir: str | None = None
     # Registry options; the docker transport reads these.
     auth_file: str | None = None
+    #: ``login``/``logout --compat-auth-file``: a Docker ``config.json`` to update instead of
+    #: the auth file (Docker's key for docker.io, no namespaced keys, other fields kept).
+    docker_compat_auth_file: str | None = None
     docker_cert_path: str | None = None
     #: docker: False turns TLS verification off (and lets plain HTTP be tried) for every
     #: registry. True verifies, except where registries.conf marks the endpoint ``insecure``

@@ -155,8 +155,6 @@ def test_copy_manifest_format(run_cli: Any, tmp_path: Path, fmt: str) -> None:
     assert want in (tmp_path / "d" / "manifest.json").read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="--compat-auth-file (newer skopeo login/logout) is not built: it needs "
-                                       "Docker-config.json writing in trustcopy.transports.docker.authfile")
 @pytest.mark.parametrize("command", ["login", "logout"])
 def test_login_logout_refuse_authfile_with_compat_auth_file(run_cli: Any, tmp_path: Path, command: str) -> None:
     # cmd/skopeo/login_test.go TestLogin, logout_test.go TestLogout (containers/common's wording)

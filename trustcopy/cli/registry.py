@@ -12,6 +12,7 @@ Errors are raised as TrustcopyError (cli/main.py prints them); passwords are nev
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any, cast
 
@@ -34,6 +35,7 @@ from trustcopy.errors import (
 )
 
 _CTX = {"help_option_names": ["-h", "--help"]}
+log = logging.getLogger("trustcopy.cli")
 
 
 @click.command("list-tags", context_settings=_CTX)
@@ -126,7 +128,26 @@ def _login_context(opts: Any, kwargs: dict[str, Any]) -> Any:
     import os
 
     sys_ctx = opts.system_context()
-    sys_ctx.auth_file = kwargs.get("authfile") or os.environ.get("REGISTRY_AUTH_FILE") or None
+    # containers/common's systemContextWithOptions, in its order and words.
+    authfile, compat = kwargs.get("authfile"), kwargs.get("compat_auth_file")
+    docker_default = os.path.join(os.path.expanduser("~"), ".docker", "config.json")
+    if authfile and compat:
+        raise UsageError("options for paths to the credential file and to the Docker-compatible credential file "
+                         "can not be set simultaneously")
+    if authfile:
+        if authfile == docker_default:
+            log.warning("saving credentials to ~/.docker/config.json, but not using Docker-compatible file format")
+        sys_ctx.auth_file = authfile
+    elif compat:
+        sys_ctx.docker_compat_auth_file = compat
+    elif os.environ.get("REGISTRY_AUTH_FILE"):
+        sys_ctx.auth_file = os.environ["REGISTRY_AUTH_FILE"]
+        if sys_ctx.auth_file == docker_default:
+            log.warning("$REGISTRY_AUTH_FILE points to ~/.docker/config.json, but the file format is not fully "
+                        "compatible; use the Docker-compatible file path option instead")
+    elif os.environ.get("DOCKER_CONFIG"):
+        # As newer skopeo: with $DOCKER_CONFIG set, login/logout update Docker's own file there.
+        sys_ctx.docker_compat_auth_file = os.path.join(os.environ["DOCKER_CONFIG"], "config.json")
     if kwargs.get("cert_dir"):
         sys_ctx.docker_cert_path = kwargs["cert_dir"]
     if kwargs.get("tls_verify") is not None:
@@ -135,8 +156,14 @@ def _login_context(opts: Any, kwargs: dict[str, Any]) -> Any:
     return sys_ctx
 
 
-def _credential_helpers(sys_ctx: Any) -> tuple[str, ...]:
-    """registries.conf's ``credential-helpers``: where login stores, logout erases, lookups read."""
+def _credential_helpers(sys_ctx: Any, *, writing: bool = False) -> tuple[str, ...]:
+    """registries.conf's ``credential-helpers``: where login stores, logout erases, lookups read.
+
+    ``--compat-auth-file`` writes only that file: Docker knows nothing of registries.conf's
+    helpers (containers/image's prepareForEdit).
+    """
+    if writing and sys_ctx.docker_compat_auth_file:
+        return ()
     from trustcopy.sysregistries import load_registries_conf
 
     return load_registries_conf(sys_ctx.registries_conf).credential_helpers
@@ -180,6 +207,8 @@ def _prompt(text: str, *, secret: bool) -> str:
 @click.argument("registry", metavar="REGISTRY")
 @click.option("--authfile", metavar="PATH", default=None,
               help="Path of the authentication file ($REGISTRY_AUTH_FILE overrides the default).")
+@click.option("--compat-auth-file", metavar="PATH", default=None,
+              help="Update the Docker-compatible config.json at PATH instead of the auth file.")
 @click.option("--cert-dir", metavar="PATH", default=None, help="Use certificates at PATH to access the registry.")
 @click.option("--get-login", is_flag=True, help="Return the current login user for the registry.")
 @click.option("-p", "--password", default=None, help="Password for registry.")
@@ -235,7 +264,7 @@ def login_cmd(ctx: click.Context, **kwargs: Any) -> None:
                                 context=exc.context) from exc
     except TrustcopyError as exc:
         raise exc.rewrapped(f'authenticating creds for "{key}": {exc.message}') from exc
-    path = store_credentials(sys_ctx, key, username, password, helpers)
+    path = store_credentials(sys_ctx, key, username, password, _credential_helpers(sys_ctx, writing=True))
     if kwargs["verbose"]:
         click.echo(f"Used: {path or primary_auth_file(sys_ctx)}")
     click.echo("Login Succeeded!")
@@ -247,6 +276,8 @@ def login_cmd(ctx: click.Context, **kwargs: Any) -> None:
               help="Remove the cached credentials for all registries in the auth file.")
 @click.option("--authfile", metavar="PATH", default=None,
               help="Path of the authentication file ($REGISTRY_AUTH_FILE overrides the default).")
+@click.option("--compat-auth-file", metavar="PATH", default=None,
+              help="Update the Docker-compatible config.json at PATH instead of the auth file.")
 @click.option("--tls-verify", "tls_verify", cls=OptionalBoolOption,
               help="Require HTTPS and verify certificates when accessing the registry.")
 @add_global_options
@@ -258,20 +289,21 @@ def logout_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
     from trustcopy.transports.docker.authfile import erase_all_credentials, erase_credentials, get_credentials
 
-    if kwargs["authfile"] and not os.path.exists(kwargs["authfile"]):
-        raise UsageError(f"credential file is not accessible: {kwargs['authfile']} does not exist")
+    for given in (kwargs["authfile"], kwargs["compat_auth_file"]):
+        if given and not os.path.exists(given):
+            raise UsageError(f"credential file is not accessible: {given} does not exist")
     sys_ctx = _login_context(opts, kwargs)
     if kwargs["all_"]:
         if kwargs["registry"]:
             raise UsageError("--all takes no arguments")
-        erase_all_credentials(sys_ctx, _credential_helpers(sys_ctx))
+        erase_all_credentials(sys_ctx, _credential_helpers(sys_ctx, writing=True))
         click.echo("Removed login credentials for all registries")
         return
     if not kwargs["registry"]:
         raise UsageError("please provide a registry to log out from")
     key, registry = _registry_key(kwargs["registry"])
     helpers = _credential_helpers(sys_ctx)
-    if erase_credentials(sys_ctx, key, helpers):
+    if erase_credentials(sys_ctx, key, _credential_helpers(sys_ctx, writing=True)):
         click.echo(f"Removed login credentials for {key}")
         return
     # As containers/common's Logout: credentials still found for the key (another file, a

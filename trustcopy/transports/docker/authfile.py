@@ -65,6 +65,8 @@ def user_specified_auth_file(sys: SystemContext | None) -> str | None:
     --authfile default), or None for the defaults."""
     if sys is not None and sys.auth_file:
         return sys.auth_file
+    if sys is not None and sys.docker_compat_auth_file:
+        return sys.docker_compat_auth_file  # read as any auth file (containers/image getPathToAuth)
     return os.environ.get("REGISTRY_AUTH_FILE") or None
 
 
@@ -348,15 +350,39 @@ def credentials_for_reference(sys: SystemContext | None, name: str, helpers: tup
     return get_credentials(sys, name, helpers)
 
 
+def _compat(sys: SystemContext | None) -> bool:
+    return sys is not None and bool(sys.docker_compat_auth_file)
+
+
+def compat_key(sys: SystemContext | None, key: str) -> str:
+    """The key as ``--compat-auth-file`` records it: Docker's ``https://index.docker.io/v1/`` for
+    docker.io; a namespaced key is refused (Docker has none), as containers/image's prepareForEdit.
+
+    Raises:
+        ConfigError: a namespaced key with --compat-auth-file.
+    """
+    if not _compat(sys):
+        return key
+    if "/" in key:
+        raise ConfigError(f"Credentials cannot be recorded in Docker-compatible format with namespaced key {key!r}")
+    return "https://index.docker.io/v1/" if key == "docker.io" else key
+
+
 def _modify(sys: SystemContext | None, edit: Any) -> str:
-    """Read the primary file, apply ``edit(doc) -> bool``, write it back atomically if True."""
+    """Read the primary file, apply ``edit(doc) -> bool``, write it back atomically if True.
+
+    With ``--compat-auth-file`` the file is Docker's ``config.json``: every top-level field
+    but ``auths`` is written back as it was (Docker may add fields we do not know), and
+    ``credHelpers`` is read but never changed, as containers/image's modifyDockerConfigJSON.
+    """
     path = primary_auth_file(sys)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {directory}: {exc.strerror}", context={"path": path}) from exc
-    doc = _read_json(path, legacy=False, strict=True) or {}
+    raw = _read_json(path, legacy=False, strict=True) or {}
+    doc = dict(raw)
     doc.setdefault("auths", {})
     if doc["auths"] is None:
         doc["auths"] = {}
@@ -367,7 +393,13 @@ def _modify(sys: SystemContext | None, edit: Any) -> str:
     if not changed:
         return path
     doc["auths"] = dict(sorted(doc["auths"].items()))  # Go writes maps sorted by key: same output as skopeo
-    data = json.dumps(doc, indent="\t").encode() + b"\n"
+    if _compat(sys):
+        # Go's json.MarshalIndent of the raw map: keys sorted, no final newline; only auths changed.
+        out = {**raw, "auths": {k: {f: v for f, v in e.items() if f in ("auth", "identitytoken") and v}
+                                for k, e in doc["auths"].items()}}
+        data = json.dumps(dict(sorted(out.items())), indent="\t").encode()
+    else:
+        data = json.dumps(doc, indent="\t").encode() + b"\n"
     import tempfile  # only login/logout write
 
     fd, tmp = tempfile.mkstemp(prefix=".auth-", suffix=".json", dir=directory)
@@ -402,6 +434,7 @@ def set_credentials(sys: SystemContext | None, key: str, username: str, password
     "credential helper: NAME".
     """
     namespaced = validate_key(key)
+    key = compat_key(sys, key)
     where = ""
 
     def edit(doc: dict[str, Any]) -> bool:
@@ -431,6 +464,7 @@ def remove_credentials(sys: SystemContext | None, key: str) -> bool:
         ConfigError: that helper failed (other than "not found"); the file is then left as it was.
     """
     namespaced = validate_key(key)
+    key = compat_key(sys, key)
     removed = False
 
     def edit(doc: dict[str, Any]) -> bool:
