@@ -66,7 +66,7 @@ def is_not_found_image_error(exc: TrustcopyError) -> bool:
         return True
     # trustcopy.transports.oci_layout.choose_descriptor: the named image is not in index.json
     # (oci-archive: reads its layout through the same function).
-    return ": no image named " in exc.message
+    return bool(exc.context.get("absent_from_index"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,24 +1,30 @@
 """``dir:PATH``: an image as plain files, in skopeo's on-disk format.
 
-Layout (``Directory Transport Version: 1.1``)::
+Layout (``Directory Transport Version: 1.1``, or ``1.2`` when a non-sha256 digest is used)::
 
-    PATH/version                 "Directory Transport Version: 1.1\\n"
+    PATH/version                 "Directory Transport Version: 1.1\\n" (or 1.2)
     PATH/manifest.json           the top-level manifest
-    PATH/<hex>                   each blob, named by the hex part of its digest
+    PATH/<id>                    each blob, named by its digest's ``<id>``
     PATH/signature-N             signatures of the top-level manifest, N = 1, 2, …
-    PATH/<hex>.manifest.json     instance manifests of a list (by instance digest)
-    PATH/<hex>.signature-N       signatures of such an instance
+    PATH/<id>.manifest.json      instance manifests of a list (by instance digest)
+    PATH/<id>.signature-N        signatures of such an instance
+
+where ``<id>`` is the bare hex of a sha256 digest and ``ALG-HEX`` (e.g. ``sha512-…``) of any
+other, as current containers/image names them; a directory using such names is version 1.2.
 
 Invariants:
 - The destination writes into a hidden staging directory beside PATH and swaps it in
   at commit; until then PATH is untouched, and an aborted copy removes the staging.
 - An existing, non-empty PATH is replaced only if its ``version`` file proves it is an
   image directory (as containers/image), never an arbitrary directory of the user's.
+- A ``version`` newer than 1.2 is refused, as a source and as a destination to replace:
+  its files may be named in ways this code does not know.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -48,7 +54,46 @@ from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 if TYPE_CHECKING:
     from trustcopy.signature.formats import Signature
 
-VERSION = "Directory Transport Version: 1.1\n"
+VERSION_PREFIX = "Directory Transport Version: "
+#: The version written for sha256-only images (and the one skopeo 1.9 writes and requires).
+VERSION = VERSION_PREFIX + "1.1\n"
+#: The version written when any blob, instance manifest or signature uses another digest algorithm.
+VERSION_1_2 = VERSION_PREFIX + "1.2\n"
+MAX_SUPPORTED_VERSION = (1, 2)
+#: Go's %d as fmt prints it (no "+", no leading zeros, no "-0"): containers/image's parseVersion
+#: scans with Sscanf and then requires the text to be exactly what it would print.
+_GO_PRINTED_INT = r"(0|-?[1-9][0-9]*)"
+_VERSION_PATTERN = re.escape(VERSION_PREFIX) + _GO_PRINTED_INT + r"\." + _GO_PRINTED_INT + "\n"  # compiled on first use
+_INT64 = 2**63
+
+
+def parse_version(content: bytes) -> tuple[int, int] | None:
+    """``(major, minor)`` of a ``version`` file's exact content, or None if it is not one.
+
+    As containers/image's parseVersion: exactly ``Directory Transport Version: M.N\\n`` with
+    M and N as Go prints integers (within int64); nothing before, after or in between.
+    """
+    try:
+        text = content.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    m = re.fullmatch(_VERSION_PATTERN, text)
+    if m is None:
+        return None
+    if len(m.group(1)) > 20 or len(m.group(2)) > 20:
+        return None
+    major, minor = int(m.group(1)), int(m.group(2))
+    if not (-_INT64 <= major < _INT64 and -_INT64 <= minor < _INT64):
+        return None
+    return major, minor
+
+
+def _unsupported_version(ref: object, path: str, content: bytes) -> TransportError:
+    return TransportError(
+        f"{ref}: unsupported directory transport version {content.decode('ascii', 'replace')!r} at {path}",
+        code="dir-version-unsupported",
+        hint="the directory was written by a newer tool; use a newer version of trustcopy",
+    )
 
 
 class DirTransport(ImageTransport):
@@ -110,16 +155,24 @@ class DirReference(ImageReference):
         raise TransportError("deleting images is not implemented for dir: images; remove the directory")
 
 
+def _digest_id(digest: Digest) -> str:
+    """``HEX`` for sha256 (the historical name), ``ALG-HEX`` otherwise (containers/image's layerPath).
+
+    Digest validates the algorithm and the hex, so the name never contains a separator.
+    """
+    return digest.hex if digest.algorithm == "sha256" else f"{digest.algorithm}-{digest.hex}"
+
+
 def _blob_name(digest: Digest) -> str:
-    return digest.hex
+    return _digest_id(digest)
 
 
 def _manifest_name(instance: Digest | None) -> str:
-    return "manifest.json" if instance is None else f"{instance.hex}.manifest.json"
+    return "manifest.json" if instance is None else f"{_digest_id(instance)}.manifest.json"
 
 
 def _signature_name(index: int, instance: Digest | None) -> str:
-    return f"signature-{index + 1}" if instance is None else f"{instance.hex}.signature-{index + 1}"
+    return f"signature-{index + 1}" if instance is None else f"{_digest_id(instance)}.signature-{index + 1}"
 
 
 class DirImageSource(ImageSource):
@@ -132,6 +185,23 @@ class DirImageSource(ImageSource):
             raise ImageNotFoundError(
                 f"{ref}: directory {self._path} does not exist", context={"path": self._path}
             )
+        self._check_version()
+
+    def _check_version(self) -> None:
+        """A missing ``version`` is accepted (as containers/image); an invalid or newer one is not."""
+        path = os.path.join(self._path, "version")
+        if not os.path.lexists(path):
+            return
+        with open_regular_file(path, "version file") as f:
+            content = limits.read_at_most(f, 4096, path)
+        parsed = parse_version(content)
+        if parsed is None:
+            raise TransportError(
+                f"{self.reference}: invalid version file content: {content[:100].decode('ascii', 'replace')!r}",
+                code="dir-version-invalid",
+            )
+        if parsed > MAX_SUPPORTED_VERSION:
+            raise _unsupported_version(self.reference, self._path, content)
 
     def get_manifest(self, instance_digest: Digest | None = None) -> tuple[bytes, str]:
         """Read manifest.json (or an instance's), bounded; guess its type from content."""
@@ -191,6 +261,12 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         self._staging = self._stage.path
         self._committed = False
         self._closed = False
+        #: A blob, instance manifest or signature named with a non-sha256 digest: version 1.2.
+        self._uses_non_sha256 = False
+
+    def _note_digest(self, digest: Digest | None) -> None:
+        if digest is not None and digest.algorithm != "sha256":
+            self._uses_non_sha256 = True
 
     def _check_target(self) -> None:
         t = self._target
@@ -208,7 +284,10 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
                 content = limits.read_at_most(f, 4096, version)
         except (ImageNotFoundError, TransportError):
             content = b""
-        if content != VERSION.encode():
+        parsed = parse_version(content)
+        if parsed is not None and parsed > MAX_SUPPORTED_VERSION:
+            raise _unsupported_version(self.reference, t, content)
+        if parsed is None:
             raise TransportError(
                 f"{self.reference}: {t} is not empty and not a containers image directory, "
                 "refusing to overwrite it",
@@ -231,7 +310,8 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         return self._compression
 
     def _blob_stored(self, info: BlobInfo) -> None:
-        """Nothing to remember: the staging directory becomes the image as a whole."""
+        """Only whether its digest makes this a version 1.2 directory: staging becomes the image."""
+        self._note_digest(info.digest)
 
     def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
         """Reuse a blob already staged in this copy (e.g. a layer used twice)."""
@@ -244,12 +324,14 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
 
     def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
         """Write (instance) manifest into staging."""
+        self._note_digest(instance_digest)
         write_file_atomic(os.path.join(self._staging, _manifest_name(instance_digest)), manifest)
 
     def put_signatures(self, signatures: Sequence[Signature], instance_digest: Digest | None = None) -> None:
         """signature-1 … signature-N in storage form, replacing any staged earlier."""
         from trustcopy.signature.formats import signature_to_blob
 
+        self._note_digest(instance_digest)
         for i, sig in enumerate(signatures):
             write_file_atomic(os.path.join(self._staging, _signature_name(i, instance_digest)), signature_to_blob(sig))
         i = len(signatures)
@@ -261,12 +343,13 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
             i += 1
 
     def commit(self, toplevel_manifest: bytes) -> None:
-        """Write ``version`` and swap the staging directory in at PATH."""
+        """Write ``version`` (1.2 if a non-sha256 name was used) and swap the staging directory in at PATH."""
         if self._committed:
             raise RuntimeError("commit() called twice")
         if not os.path.exists(os.path.join(self._staging, "manifest.json")):
             raise ManifestError(f"{self.reference}: internal error: committing without a manifest")
-        write_file_atomic(os.path.join(self._staging, "version"), VERSION.encode())
+        version = VERSION_1_2 if self._uses_non_sha256 else VERSION
+        write_file_atomic(os.path.join(self._staging, "version"), version.encode())
         if not self._inside:
             os.chmod(self._staging, 0o755)  # noqa: S103 (an image dir, like skopeo)  # mkdtemp makes 0700; match skopeo's 0755 (umask applies there)
         fsync_dir(self._staging)

@@ -212,6 +212,129 @@ class OCIReference(PathAndImageReference):
         """``blobs/ALG/HEX`` under ``root`` (the layout by default)."""
         return os.path.join(root or self.path, "blobs", digest.algorithm, digest.hex)
 
+    def delete_image(self, sys: SystemContext) -> None:
+        """Remove this image's index entry and the blobs no other entry uses (containers/image's DeleteImage).
+
+        As containers/image: the entry is chosen as a source chooses it (name, ``@N`` or the
+        only one); every entry of index.json is walked (nested indices included) to count
+        which blobs it uses, and only blobs whose every use belongs to the deleted entry are
+        removed, from the layout's own ``blobs/`` only (a shared blob directory's users are
+        unknown, so it is never pruned; manifests are read from it when it is given).
+
+        Unlike containers/image, the whole operation holds the layout's lock (the one commits
+        take), every manifest read is verified against its digest (a tampered blob must not
+        decide what is deleted), and index.json is rewritten (atomically) *before* any blob is
+        removed: an interruption leaves unreferenced blobs, never an index naming missing ones.
+
+        Raises:
+            ImageNotFoundError: no layout, or no such image.
+            ManifestError: an entry (or a nested one) with a media type that is neither an OCI
+                manifest nor an OCI index, or a manifest blob that does not match its digest.
+        """
+        if not os.path.isdir(self.path) or os.path.islink(self.path):
+            raise ImageNotFoundError(f"{self}: layout directory {self.path} does not exist")
+        shared = sys.oci_shared_blob_dirs[0] if sys.oci_shared_blob_dirs else None
+        with _locked(self.path):
+            index = _read_index(self.path, str(self))
+            manifests = index["manifests"]
+            chosen = choose_descriptor(manifests, self.image, self.source_index, str(self))
+            position = next(i for i, d in enumerate(manifests) if d is chosen)
+            counter = _BlobUseCounter(self, shared)
+            used_by_image: dict[Digest, int] = {}
+            counter.count_descriptor(used_by_image, chosen)
+            used_by_all: dict[Digest, int] = {}
+            for desc in manifests:
+                counter.count_descriptor(used_by_all, desc)
+            doomed = [d for d, n in used_by_all.items() if n - used_by_image.get(d, 0) == 0]
+            out = dict(index)
+            out["manifests"] = manifests[:position] + manifests[position + 1:]
+            index_path = os.path.join(self.path, "index.json")
+            mode = os.stat(index_path).st_mode & 0o777
+            # json.Encoder.Encode, as containers/image's saveJSON: a trailing newline.
+            write_file_atomic(index_path, go_marshal(out) + b"\n", mode)
+            fsync_dir(self.path)
+            for digest in sorted(doomed, key=str):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.blob_path(digest))  # never the shared directory: see above
+
+
+#: Descriptors visited while counting blob uses for a delete (nested indices may repeat entries).
+_MAX_DELETE_DESCRIPTORS = 1_000_000
+#: Index-in-index depth followed while counting (each level is a distinct, verified blob).
+_MAX_DELETE_NESTING = 32
+
+
+class _BlobUseCounter:
+    """containers/image's countBlobsForDescriptor: how often each blob is used by a descriptor."""
+
+    def __init__(self, ref: OCIReference, shared: str | None) -> None:
+        self._ref = ref
+        self._shared = shared
+        self._visited = 0
+        self._parsed: dict[Digest, dict[str, Any]] = {}
+
+    def _read_json(self, digest: Digest) -> dict[str, Any]:
+        if digest in self._parsed:
+            return self._parsed[digest]
+        if self._shared is not None:
+            path = os.path.join(self._shared, digest.algorithm, digest.hex)
+        else:
+            path = self._ref.blob_path(digest)
+        with open_regular_file(path, f"manifest {digest}") as f:
+            raw = limits.read_at_most(f, limits.MAX_MANIFEST_BODY, path)
+        actual = Digest.from_bytes(raw, digest.algorithm)
+        if actual != digest:
+            raise DigestMismatchError(
+                f"{self._ref}: manifest {digest} does not match its blob (digest {actual})",
+                context={"expected": str(digest), "actual": str(actual)},
+            )
+        try:
+            value = limits.load_json(raw, path)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"{self._ref}: {path} is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise ManifestError(f"{self._ref}: {path} is not a JSON object")
+        self._parsed[digest] = value
+        return value
+
+    def _add(self, dest: dict[Digest, int], desc: Any, where: str) -> Digest:
+        if not isinstance(desc, dict):
+            raise ManifestError(f"{self._ref}: {where} is not a descriptor")
+        self._visited += 1
+        if self._visited > _MAX_DELETE_DESCRIPTORS:
+            raise TransportError(f"{self._ref}: more than {_MAX_DELETE_DESCRIPTORS} descriptors",
+                                 code="limit-exceeded")
+        digest = _descriptor_digest(desc, f"{self._ref}: {where}")
+        dest[digest] = dest.get(digest, 0) + 1
+        return digest
+
+    def count_descriptor(self, dest: dict[Digest, int], desc: dict[str, Any], where: str = "index.json",
+                         depth: int = 0) -> None:
+        """Count ``desc`` itself and, for a manifest its config and layers, for an index its entries."""
+        if depth > _MAX_DELETE_NESTING:
+            raise ManifestError(f"{self._ref}: indices nested more than {_MAX_DELETE_NESTING} deep")
+        digest = self._add(dest, desc, where)
+        media_type = desc.get("mediaType")
+        if media_type == _OCI_MANIFEST:
+            manifest = self._read_json(digest)
+            self._add(dest, manifest.get("config") or {}, f"{digest} config")
+            layers = manifest.get("layers") or []
+            if not isinstance(layers, list):
+                raise ManifestError(f"{self._ref}: manifest {digest}: layers is not a list")
+            for i, layer in enumerate(layers):
+                self._add(dest, layer, f"{digest} layers[{i}]")
+        elif media_type == _OCI_INDEX:
+            nested = self._read_json(digest).get("manifests") or []
+            if not isinstance(nested, list):
+                raise ManifestError(f"{self._ref}: index {digest}: manifests is not a list")
+            for i, entry in enumerate(nested):
+                if not isinstance(entry, dict):
+                    raise ManifestError(f"{self._ref}: index {digest}: manifests[{i}] is not a descriptor")
+                self.count_descriptor(dest, entry, f"{digest} manifests[{i}]", depth + 1)
+        else:
+            raise ManifestError(f"{self._ref}: unsupported mediaType in index: {media_type!r}",
+                                code="manifest-unsupported")
+
 
 def _read_index(layout: str, what: str) -> dict[str, Any]:
     path = os.path.join(layout, "index.json")
@@ -375,6 +498,7 @@ def choose_descriptor(manifests: list[dict[str, Any]], image: str, source_index:
         raise ImageNotFoundError(
             f"{what}: no image named {image!r} in the layout",
             hint=("names present: " + ", ".join(names)) if names else "the layout has no named images",
+            context={"absent_from_index": True},  # (newer skopeo exits 2 for it: cli/main.py)
         )
     if len(manifests) != 1:
         raise TransportError(
