@@ -3,11 +3,15 @@
 A layer is encrypted with a fresh 256-bit key and nonce (AES-256-CTR) and authenticated with
 an HMAC-SHA256 over the ciphertext under the same key. Its descriptor then carries:
 
-- media type ``<the layer's type>+encrypted``, digest and size of the ciphertext;
+- media type ``<the layer's type>+encrypted``, digest and size of the ciphertext, where the
+  layer's type is the one of the bytes encrypted: the copy first gives a layer the
+  compression the destination wants (trustcopy.copy.blobs), then encrypts it, as
+  containers/image does (an uncompressed layer pushed to a registry becomes
+  ``tar+gzip+encrypted``);
 - ``org.opencontainers.image.enc.pubopts``: base64 of ``{"cipher": "AES_256_CTR_HMAC_SHA256",
   "hmac": …, "cipheroptions": {}}`` (public: the HMAC);
 - ``org.opencontainers.image.enc.keys.jwe``: base64 of a JWE (JSON serialization) whose
-  payload is the private options ``{"symkey": …, "digest": <plaintext digest>,
+  payload is the private options ``{"symkey": …, "digest": <digest of the bytes encrypted>,
   "cipheroptions": {"nonce": …}}``, with one recipient per ``jwe:`` key: RSA keys get
   RSA-OAEP (SHA-1, as go-jose), EC keys ECDH-ES+A256KW; the content is A256GCM. Several
   JWEs may be listed, comma-separated.
@@ -15,8 +19,12 @@ an HMAC-SHA256 over the ciphertext under the same key. Its descriptor then carri
 Only the JWE key protocol is built (``pgp:``, ``pkcs7:``, ``pkcs11:`` and ``provider:``
 are refused by name). Decryption trusts nothing it has not authenticated: the private
 options come out of AES-GCM, and the plaintext is released to a destination only as it
-streams, which fails at the end unless the HMAC and the plaintext digest both match, so a
-destination (which commits only a blob that ended cleanly) never keeps a tampered layer.
+streams, which fails at the end unless the HMAC matches (a layer without one is refused, as
+ocicrypt fails it), so a destination (which commits only a blob that ended cleanly) never
+keeps a tampered layer. The ``digest`` of the private options is not checked: containers/image
+seals the digest of the blob it read even when it compressed that blob before encrypting it,
+and ocicrypt never checks it either (:class:`LayerDecryption`); trustcopy seals the digest of
+the bytes it encrypts.
 
 Interoperability with skopeo 1.9.3 (containers/ocicrypt) is tested both ways in
 tests/integration/test_encryption_skopeo.py.
@@ -277,7 +285,8 @@ def _unwrap_one(jwe: Mapping[str, Any], keys: Iterable[Any], what: str) -> bytes
 
 
 class _Encrypting:
-    """Reads plaintext from ``source``, returns ciphertext; HMAC over what it returned."""
+    """Reads plaintext from ``source``, returns ciphertext; HMAC over what it returned, and the
+    digest of what it encrypted (the ``digest`` a decrypting reader checks the plaintext against)."""
 
     def __init__(self, source: Any, key: bytes, nonce: bytes) -> None:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -285,35 +294,57 @@ class _Encrypting:
         self._source = source
         self._cipher = Cipher(algorithms.AES(key), modes.CTR(nonce)).encryptor()
         self.mac = hmac.new(key, digestmod=hashlib.sha256)
+        self._plain = hashlib.sha256()
+        self.ended = False
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._source.read(size)
-        out = self._cipher.update(data) if data else b""
+        if not data:
+            self.ended = True
+            return b""
+        self._plain.update(data)
+        out = self._cipher.update(data)
         self.mac.update(out)
         return out
+
+    @property
+    def plaintext_digest(self) -> str:
+        """``sha256:…`` of the bytes encrypted so far (all of them once ``ended``)."""
+        return f"sha256:{self._plain.hexdigest()}"
 
 
 @dataclass(frozen=True)
 class LayerEncryption:
-    """One layer being encrypted: its key material, and what to write in its descriptor."""
+    """One layer being encrypted: its key material, and what to write in its descriptor.
+
+    What is encrypted is whatever the stream is given, typically a layer the copy has just
+    (re)compressed: the annotations describe those bytes (their digest and HMAC), never
+    the source's blob.
+    """
 
     recipients: tuple[Recipient, ...]
-    plaintext_digest: str
     key: bytes
     nonce: bytes
 
     @classmethod
-    def new(cls, recipients: tuple[Recipient, ...], plaintext_digest: str) -> LayerEncryption:
-        """Fresh key and nonce for a layer whose stored (plaintext) bytes have ``plaintext_digest``."""
-        return cls(recipients, plaintext_digest, os.urandom(32), os.urandom(16))
+    def new(cls, recipients: tuple[Recipient, ...]) -> LayerEncryption:
+        """A fresh key and nonce, for one layer only."""
+        return cls(recipients, os.urandom(32), os.urandom(16))
 
     def stream(self, plaintext: Any) -> _Encrypting:
         """The ciphertext of ``plaintext``, read as it is read."""
         return _Encrypting(plaintext, self.key, self.nonce)
 
     def annotations(self, stream: _Encrypting) -> dict[str, str]:
-        """The descriptor's two annotations, once ``stream`` has been read to its end."""
-        private = json.dumps({"symkey": base64.b64encode(self.key).decode(), "digest": self.plaintext_digest,
+        """The descriptor's two annotations, once ``stream`` has been read to its end.
+
+        Raises:
+            RuntimeError: ``stream`` was not read to its end (its digest and HMAC would
+                describe part of the layer).
+        """
+        if not stream.ended:
+            raise RuntimeError("the encrypted layer's annotations need the whole stream read")
+        private = json.dumps({"symkey": base64.b64encode(self.key).decode(), "digest": stream.plaintext_digest,
                               "cipheroptions": {"nonce": base64.b64encode(self.nonce).decode()}},
                              separators=(",", ":")).encode()
         public = json.dumps({"cipher": CIPHER, "hmac": base64.b64encode(stream.mac.digest()).decode(),
@@ -323,7 +354,10 @@ class LayerEncryption:
 
 
 class _Decrypting:
-    """Reads ciphertext from ``source``, returns plaintext; at the end, the HMAC and the digest must match."""
+    """Reads ciphertext from ``source``, returns plaintext; at the end, the HMAC must match.
+
+    ``plaintext_digest`` is the digest of what it returned, once it ended.
+    """
 
     def __init__(self, source: Any, layer: LayerDecryption) -> None:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -332,8 +366,8 @@ class _Decrypting:
         self._layer = layer
         self._cipher = Cipher(algorithms.AES(layer.key), modes.CTR(layer.nonce)).decryptor()
         self._mac = hmac.new(layer.key, digestmod=hashlib.sha256)
-        self._digest = hashlib.new(layer.plaintext_digest.partition(":")[0])
-        self._done = False
+        self._digest = hashlib.sha256()
+        self.plaintext_digest: str | None = None
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._source.read(size)
@@ -342,29 +376,33 @@ class _Decrypting:
             out = self._cipher.update(data)
             self._digest.update(out)
             return out
-        if not self._done:
-            self._done = True
-            what = self._layer.what
-            if self._layer.hmac is not None and not hmac.compare_digest(self._mac.digest(), self._layer.hmac):
-                raise DigestMismatchError(f"{what}: the encrypted layer fails its HMAC: it was altered",
+        if self.plaintext_digest is None:
+            if not hmac.compare_digest(self._mac.digest(), self._layer.hmac):
+                raise DigestMismatchError(f"{self._layer.what}: the encrypted layer fails its HMAC: it was altered",
                                           code="layer-decryption-failed")
-            got = f"{self._layer.plaintext_digest.partition(':')[0]}:{self._digest.hexdigest()}"
-            if got != self._layer.plaintext_digest:
-                raise DigestMismatchError(f"{what}: the decrypted layer is {got}, not the "
-                                          f"{self._layer.plaintext_digest} its key names",
-                                          code="layer-decryption-failed")
+            self.plaintext_digest = f"sha256:{self._digest.hexdigest()}"
         return b""
 
 
 @dataclass(frozen=True)
 class LayerDecryption:
-    """One encrypted layer a key opened: what it decrypts to, and how."""
+    """One encrypted layer a key opened: its key, nonce and HMAC.
+
+    Attributes:
+        sealed_digest: the ``digest`` of the private options, or None. WARNING: not a
+            check on the plaintext, and never used to name it: containers/image seals
+            the digest of the source blob it read, even when it (re)compressed that
+            blob before encrypting it (so most layers pushed encrypted by skopeo or
+            podman carry the digest of an uncompressed tar they no longer contain),
+            and anyone may wrap options for a public key. A decrypted layer's digest
+            is that of the bytes the decryption produced; the HMAC authenticates them.
+    """
 
     what: str
     key: bytes
     nonce: bytes
-    plaintext_digest: str
-    hmac: bytes | None
+    hmac: bytes
+    sealed_digest: str | None = None
 
     @classmethod
     def open(cls, annotations: Mapping[str, str] | None, keys: tuple[Any, ...], what: str) -> LayerDecryption:
@@ -404,29 +442,32 @@ class LayerDecryption:
             private = load_json(payload, f"{what}: the private options")
             key = _unb64(private["symkey"], f"{what}: symkey")
             nonce = _unb64((private.get("cipheroptions") or {})["nonce"], f"{what}: nonce")
-            digest = str(Digest.parse(private["digest"]))
+            digest = str(Digest.parse(private["digest"])) if private.get("digest") else None
         except (ValueError, KeyError, TypeError, AttributeError):
             raise EncryptionError(f"{what}: the layer's private options are malformed",
                                   code="encryption-metadata-invalid") from None
-        mac: bytes | None = None
+        mac = b""
         if ANNOTATION_PUBOPTS in annotations:
             try:
                 public = load_json(_unb64(annotations[ANNOTATION_PUBOPTS], f"{what}: pubopts"), f"{what}: pubopts")
                 cipher = public.get("cipher", CIPHER)
-                mac = _unb64(public["hmac"], f"{what}: hmac") if public.get("hmac") else None
+                mac = _unb64(public["hmac"], f"{what}: hmac") if public.get("hmac") else b""
             except (ValueError, KeyError, AttributeError):
                 raise EncryptionError(f"{what}: the layer's public options are malformed",
                                       code="encryption-metadata-invalid") from None
             if cipher != CIPHER:
                 raise EncryptionError(f"{what}: layer cipher {cipher!r} is not supported (only {CIPHER})",
                                       code="encryption-metadata-invalid")
+        if not mac:  # (ocicrypt, too, fails a layer without one at its end)
+            raise EncryptionError(f"{what}: the layer has no HMAC ({ANNOTATION_PUBOPTS}): it cannot be authenticated",
+                                  code="encryption-metadata-invalid")
         if len(key) != 32 or len(nonce) != 16:
             raise EncryptionError(f"{what}: the layer key or nonce has the wrong length",
                                   code="encryption-metadata-invalid")
-        return cls(what=what, key=key, nonce=nonce, plaintext_digest=digest, hmac=mac)
+        return cls(what=what, key=key, nonce=nonce, hmac=mac, sealed_digest=digest)
 
     def stream(self, ciphertext: Any) -> _Decrypting:
-        """The plaintext of ``ciphertext``; its end raises DigestMismatchError unless it is authentic."""
+        """The plaintext of ``ciphertext``; its end raises DigestMismatchError unless its HMAC matches."""
         return _Decrypting(ciphertext, self)
 
 

@@ -2,7 +2,10 @@
 
 What one tool encrypts the other decrypts, for RSA and EC recipients, and the decrypted
 image is the plaintext image exactly (same files, byte for byte); ``--encrypt-layer``
-picks the same layers as skopeo. Refusals leave nothing at the destination.
+picks the same layers as skopeo. Encryption composes with compression as in skopeo
+(decrypt → the destination's compression step → encrypt): an uncompressed layer becomes
+``tar+gzip+encrypted``, ``--dest-compress-format zstd`` gives ``tar+zstd+encrypted``, with
+the same media types as skopeo 1.9.3 writes. Refusals leave nothing at the destination.
 """
 
 from __future__ import annotations
@@ -221,3 +224,125 @@ def test_decrypting_into_a_docker_archive_converts_to_schema2(run_cli, tmp_path:
     skopeo("copy", "-q", f"docker-archive:{tmp_path}/a.tar", f"dir:{tmp_path}/back")  # skopeo verifies every layer
     skopeo("copy", "-q", f"dir:{tmp_path}/plain", f"docker-archive:{tmp_path}/b.tar:example.com/app:1")
     assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+
+
+# --- Encryption after the compression step ---------------------------------------------------
+
+RAW, GZ = (Layer(make_tar([("raw.txt", b"uncompressed\n" * 400)]), compressed=False),
+           Layer(make_tar([("gz.txt", b"gzipped\n" * 400)])))
+MIXED = make_image([RAW, GZ])  # an uncompressed layer, then a gzip one
+OCI_TAR = "application/vnd.oci.image.layer.v1.tar"
+
+
+def _manifest(layout: Path) -> dict:  # type: ignore[type-arg]
+    index = json.loads((layout / "index.json").read_text())
+    return json.loads((layout / "blobs" / "sha256" / index["manifests"][0]["digest"].split(":")[1]).read_text())
+
+
+def _uncompressed(data: bytes) -> bytes:
+    import gzip
+
+    import zstandard
+
+    if data[:3] == b"\x1f\x8b\x08":
+        return gzip.decompress(data)
+    if data[:4] == b"\x28\xb5\x2f\xfd":
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    return data
+
+
+def _check_decrypted_dir(path: Path, types: list[str]) -> None:
+    """A decrypted ``dir:`` image: layers of ``types`` whose contents are MIXED's diff IDs, MIXED's config."""
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert [layer["mediaType"] for layer in manifest["layers"]] == types
+    assert (path / manifest["config"]["digest"].split(":")[1]).read_bytes() == MIXED.config  # diff IDs unchanged
+    for layer, diff_id in zip(manifest["layers"], (RAW.diff_id, GZ.diff_id), strict=True):
+        blob = (path / layer["digest"].split(":")[1]).read_bytes()
+        assert "sha256:" + hashlib.sha256(blob).hexdigest() == layer["digest"] and len(blob) == layer["size"]
+        assert "sha256:" + hashlib.sha256(_uncompressed(blob)).hexdigest() == diff_id
+
+
+def _check_encrypted_layout(layout: Path, decrypted: Path) -> None:
+    """Each encrypted descriptor names its blob (digest, size), and seals the digest of the bytes it encrypts
+    (those skopeo decrypted into ``decrypted``)."""
+    from trustcopy import ocicrypt
+
+    key = ocicrypt.load_decryption_key(str(KEYS / "rsa.pem"))
+    plain = json.loads((decrypted / "manifest.json").read_text())["layers"]
+    for layer, clear in zip(_manifest(layout)["layers"], plain, strict=True):
+        blob = (layout / "blobs" / "sha256" / layer["digest"].split(":")[1]).read_bytes()
+        assert "sha256:" + hashlib.sha256(blob).hexdigest() == layer["digest"]
+        assert len(blob) == layer["size"] == clear["size"]  # (AES-CTR keeps the size)
+        opened = ocicrypt.LayerDecryption.open(layer["annotations"], (key,), "layer")
+        assert opened.sealed_digest == clear["digest"]
+        assert layer["mediaType"] == clear["mediaType"] + "+encrypted"
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    write_oci({"img": MIXED}, str(tmp_path / "mixed"))
+    return tmp_path / "mixed"
+
+
+@pytest.mark.parametrize(("flags", "algorithm"), [([], "gzip"), (["--dest-compress-format", "zstd"], "zstd")],
+                         ids=["default-gzip", "zstd"])
+def test_layers_are_compressed_then_encrypted_as_skopeo_does(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                             insecure_policy: Path, mixed: Path, flags: list[str],
+                                                             algorithm: str) -> None:
+    enc = ["--encryption-key", f"jwe:{KEYS}/rsa.pub", "--encryption-key", f"jwe:{KEYS}/ec.pub"]
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", *flags, *enc, f"oci:{mixed}:img",
+                f"oci:{tmp_path}/tc:img")
+    assert r.exit_code == 0, r.stderr
+    skopeo("copy", "-q", *flags, *enc, f"oci:{mixed}:img", f"oci:{tmp_path}/sk:img")
+    expected = [f"{OCI_TAR}+{algorithm}+encrypted"] * 2  # the uncompressed layer too (oci: compresses)
+    assert _layer_types(tmp_path / "tc") == _layer_types(tmp_path / "sk") == expected
+    # skopeo decrypts ours, we decrypt skopeo's and our own; every layer holds the plaintext tar.
+    # (skopeo seals the digest of the uncompressed tar it read in the key of the layer it compressed:
+    # trustcopy must decrypt that all the same, naming the layer by the bytes it decrypts.)
+    skopeo("copy", "-q", "--decryption-key", f"{KEYS}/rsa.pem", f"oci:{tmp_path}/tc:img", f"dir:{tmp_path}/by-sk")
+    for name, key in (("sk", "ec"), ("tc", "ec")):
+        r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--decryption-key", f"{KEYS}/{key}.pem",
+                    f"oci:{tmp_path}/{name}:img", f"dir:{tmp_path}/by-tc-{name}")
+        assert r.exit_code == 0, r.stderr
+    for out in ("by-sk", "by-tc-sk", "by-tc-tc"):
+        _check_decrypted_dir(tmp_path / out, [f"{OCI_TAR}+{algorithm}"] * 2)
+    _check_encrypted_layout(tmp_path / "tc", tmp_path / "by-sk")
+    if algorithm == "gzip":  # the gzip layer was encrypted as it was stored: it decrypts to the source's blob
+        assert (tmp_path / "by-sk" / hashlib.sha256(GZ.blob).hexdigest()).read_bytes() == GZ.blob
+
+
+def test_an_uncompressed_layer_pushed_encrypted_is_gzip_encrypted(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                  insecure_policy: Path, mixed: Path,
+                                                                  plain_registry: RegistryServer) -> None:
+    reg = plain_registry.host
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--dest-tls-verify=false", "--encryption-key",
+                f"jwe:{KEYS}/rsa.pub", "--encrypt-layer", "0", f"oci:{mixed}:img", f"docker://{reg}/enc/raw:1")
+    assert r.exit_code == 0, r.stderr
+    skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{reg}/enc/raw:1", f"oci:{tmp_path}/pulled:img")
+    assert _layer_types(tmp_path / "pulled") == [f"{OCI_TAR}+gzip+encrypted", f"{OCI_TAR}+gzip"]
+    skopeo("copy", "-q", "--src-tls-verify=false", "--decryption-key", f"{KEYS}/rsa.pem",
+           f"docker://{reg}/enc/raw:1", f"dir:{tmp_path}/back")
+    _check_decrypted_dir(tmp_path / "back", [f"{OCI_TAR}+gzip"] * 2)
+    # Decrypted registry to registry, recompressed on the way (the layer left unencrypted is one the
+    # registry holds: reused as it is, as any layer without --dest-force-compress-format); skopeo reads it.
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false",
+                "--decryption-key", f"{KEYS}/rsa.pem", "--dest-compress-format", "zstd",
+                f"docker://{reg}/enc/raw:1", f"docker://{reg}/dec/raw:1")
+    assert r.exit_code == 0, r.stderr
+    skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{reg}/dec/raw:1", f"dir:{tmp_path}/dec")
+    _check_decrypted_dir(tmp_path / "dec", [f"{OCI_TAR}+zstd", f"{OCI_TAR}+gzip"])
+
+
+def test_a_decrypted_layer_gets_the_destination_compression(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            insecure_policy: Path, mixed: Path) -> None:
+    skopeo("copy", "-q", "--encryption-key", f"jwe:{KEYS}/rsa.pub", f"oci:{mixed}:img", f"oci:{tmp_path}/enc:img")
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--decryption-key", f"{KEYS}/rsa.pem",
+                "--dest-decompress", f"oci:{tmp_path}/enc:img", f"dir:{tmp_path}/raw")
+    assert r.exit_code == 0, r.stderr
+    _check_decrypted_dir(tmp_path / "raw", [OCI_TAR] * 2)
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--decryption-key", f"{KEYS}/rsa.pem",
+                "--dest-compress-format", "zstd", f"oci:{tmp_path}/enc:img", f"oci:{tmp_path}/zst:img")
+    assert r.exit_code == 0, r.stderr
+    assert _layer_types(tmp_path / "zst") == [f"{OCI_TAR}+zstd"] * 2
+    skopeo("copy", "-q", f"oci:{tmp_path}/zst:img", f"dir:{tmp_path}/zst-dir")  # skopeo reads it
+    _check_decrypted_dir(tmp_path / "zst-dir", [f"{OCI_TAR}+zstd"] * 2)

@@ -8,6 +8,14 @@ Invariants:
   manifest may change), and only by what the bytes are (magic numbers), not what the
   source claims; the rules are containers/image's (:class:`CompressionPlan`). Diff IDs
   never change: the config stays as it is.
+- A layer being encrypted or decrypted (:class:`LayerTransform`) goes through the same
+  compression step, between the two: decrypt → (de/re)compress → encrypt, as
+  containers/image. An encrypted layer's descriptor (digest, size, ``…+encrypted`` media
+  type of its new compression, the HMAC and plaintext digest in its annotations) describes
+  the bytes actually encrypted. A decrypted layer reaches the destination only through a
+  stream that fails at its end unless its HMAC matches, so a destination never commits it
+  otherwise, and is named by the digest of those bytes (not the one sealed in its key).
+  Nothing at the destination is reused for a layer being encrypted or decrypted.
 - A blob whose writing failed transiently (a 503 or a dropped connection in the middle
   of a streamed upload, which the registry client cannot replay) is copied again from
   the start, ``BlobRetry.times`` times with backoff. Failures of the source are not: its
@@ -207,14 +215,33 @@ class CopiedBlob:
 class LayerTransform:
     """A layer to encrypt or decrypt on the way (``copy --encryption-key``/``--decryption-key``).
 
+    The layer then goes through containers/image's pipeline: decrypt → the compression step
+    every layer gets (:class:`CompressionPlan`) → encrypt; so an uncompressed layer encrypted
+    for a registry is stored as ``…tar+gzip+encrypted``, and ``--dest-compress-format zstd``
+    gives ``…tar+zstd+encrypted``.
+
     Attributes:
-        media_type: the stored layer's new media type (``…+encrypted``, or without it).
+        media_type: the layer's media type in the manifest being written when its
+            compression does not change, without ``+encrypted`` (an encrypted layer gets the
+            suffix once its bytes are known; a decrypted one is described by this type).
         encryption / decryption: exactly one of them (trustcopy.ocicrypt).
     """
 
     media_type: str
     encryption: LayerEncryption | None = None
     decryption: LayerDecryption | None = None
+
+
+def _outcome(before: Algorithm, target: Algorithm | None, *, decrypted: bool, encrypted: bool) -> str:
+    """The BlobDone outcome of a layer that was (de/re)compressed, decrypted or encrypted on the way."""
+    steps = ["decrypted"] if decrypted else []
+    if target is Algorithm.NONE:
+        steps.append("decompressed")
+    elif target is not None:
+        steps.append("compressed" if before is Algorithm.NONE else f"recompressed, {target.value}")
+    if encrypted:
+        steps.append("encrypted")
+    return f"done ({', '.join(steps)})" if steps else "done"
 
 
 def copy_blob(
@@ -232,6 +259,9 @@ def copy_blob(
 ) -> CopiedBlob:
     """Copy one blob, once; see the module invariants (copy_blobs adds the retries).
 
+    The bytes go through: the source's digest check → decryption (``transform``) → the
+    compression step (``plan``) → encryption (``transform``) → the destination.
+
     Args:
         info: the blob as the source manifest describes it.
         is_config: the image config (never recompressed).
@@ -240,31 +270,36 @@ def copy_blob(
         say: progress sink (events from copy.progress).
         plan: how layer compression may change (default: as the destination wants,
             gzip when compressing).
-        cpu_slots: bounds how many blobs are (de)compressed at once (CPU-bound work:
-            more threads than cores only add memory).
-        transform: encrypt or decrypt this layer; its compression then stays as it is.
+        cpu_slots: bounds how many blobs are (de)compressed or encrypted at once
+            (CPU-bound work: more threads than cores only add memory).
+        transform: decrypt this layer before its compression step, or encrypt it after.
 
     Raises:
-        DigestMismatchError: the source's bytes do not match ``info``.
+        DigestMismatchError: the source's bytes do not match ``info``, or (decrypting) the
+            layer fails its HMAC.
         TransportError: reading or writing failed (``context["side"] == "source"`` when
             the source did).
     """
     kind = "config" if is_config else "blob"
-    if transform is not None and transform.encryption is not None:
-        return _copy_encrypted(src, dest, info, transform, say, cancelled, cpu_slots)
+    encryption = transform.encryption if transform is not None else None
     decryption = transform.decryption if transform is not None else None
-    # What the destination receives: the source blob, or (decrypting) its plaintext, which
-    # AES-CTR keeps the size of. The destination's copy of the ciphertext is never reused
-    # for a layer being decrypted: only the plaintext it may already hold.
+    # What the source stage yields: the source blob, or (decrypting) its plaintext, whose
+    # digest is known only once it was decrypted and authenticated. Nothing at the destination
+    # is reused for a layer being transformed (as containers/image): not the ciphertext for
+    # a layer being decrypted, not the plaintext for a layer being encrypted (an encrypted
+    # image must not point at its plaintext).
     stored_as = info if decryption is None else _plaintext_info(info, transform)  # type: ignore[arg-type]
-    # Under --dest-force-compress-format a blob the destination holds in another
-    # compression is not reused: the layer is read and recompressed below.
-    reusable = is_config or plan is None or plan.may_reuse(stored_as.media_type)
-    reused = dest.try_reusing_blob(stored_as) if reusable else None
-    if reused is not None:
-        say(BlobDone(kind, info, "skipped: already exists", reused))
-        return CopiedBlob(info=replace(stored_as, size=reused.size if reused.size >= 0 else stored_as.size),
-                          reused=True, compressed=decryption is not None)
+    if plan is None:
+        plan = CompressionPlan(desired=dest.desired_layer_compression)
+    if transform is None:
+        # Under --dest-force-compress-format a blob the destination holds in another
+        # compression is not reused: the layer is read and recompressed below.
+        reusable = is_config or plan.may_reuse(stored_as.media_type)
+        reused = dest.try_reusing_blob(stored_as) if reusable else None
+        if reused is not None:
+            say(BlobDone(kind, info, "skipped: already exists", reused))
+            return CopiedBlob(info=replace(stored_as, size=reused.size if reused.size >= 0 else stored_as.size),
+                              reused=True)
 
     say(BlobStarted(kind, info))
     try:
@@ -274,8 +309,6 @@ def copy_blob(
         raise
     stream = _SourceStream(raw_stream, cancelled, lambda n: say(BlobProgress(kind, info, n)))
     ahead: _ReadAhead | None = None
-    if plan is None:
-        plan = CompressionPlan(desired=dest.desired_layer_compression)
     try:
         expected_size = info.size if info.size >= 0 else size
         verified = DigestingReader(
@@ -285,97 +318,82 @@ def copy_blob(
         if not dest.has_thread_safe_put_blob and not is_config:
             ahead = _ReadAhead(verified)
             source_stream = ahead
-        if decryption is not None:  # fails at its end unless the HMAC and the plaintext digest match
-            source_stream = decryption.stream(source_stream)
+        # 1. Decrypt: the stream fails at its end unless the layer's HMAC matches.
+        decrypting: Any = None
+        if decryption is not None:
+            decrypting = source_stream = decryption.stream(source_stream)
+        # 2. The compression step, by the same rules as for any layer (by magic numbers).
+        before, target = Algorithm.NONE, None
+        media_type = stored_as.media_type if transform is None else transform.media_type
+        annotations = stored_as.annotations
         if not is_config and can_modify and (plan.desired is not LayerCompression.PRESERVE
                                              or plan.rewrites(stored_as.media_type)):
             peek = PeekableStream(source_stream)
             source_stream = peek
-            target = plan.target_for(stored_as.media_type, peek.algorithm)
+            before = peek.algorithm
+            target = plan.target_for(stored_as.media_type, before)
             new_type = _new_media_type(stored_as.media_type, plan.manifest_type, target) if target is not None else None
             if target is not None and new_type is not None:
-                data: object = peek
-                if peek.algorithm is not Algorithm.NONE:
-                    data = DecompressingStream(peek, peek.algorithm, what=f"{src.reference}: blob {info.digest}")
+                if before is not Algorithm.NONE:
+                    source_stream = DecompressingStream(peek, before, what=f"{src.reference}: blob {info.digest}")
                 if target is not Algorithm.NONE:
-                    data = CompressingStream(data, target, plan.level)  # type: ignore[arg-type]
-                already = False  # with --dest-precompute-digests: the destination had it
-                with cpu_slots if cpu_slots is not None else contextlib.nullcontext():
-                    try:
-                        spool_dir = dest.precompute_digests
-                        if spool_dir is not None:
-                            stored, already = _put_precomputed(dest, data, new_type, spool_dir)  # type: ignore[arg-type]
-                        else:
-                            stored = dest.put_new_blob(data, media_type=new_type, is_config=False)  # type: ignore[arg-type]
-                    except CorruptDataError:
-                        _drain(ahead if ahead is not None else verified)  # a digest mismatch is the real fault
-                        raise
-                verified.verify()
-                new_info = replace(stored_as, digest=stored.digest, size=stored.size, media_type=new_type,
-                                   annotations=None)
-                if already:
-                    say(BlobDone(kind, info, "skipped: already exists (digest precomputed)", new_info, stream.done))
-                    return CopiedBlob(info=new_info, reused=True, compressed=True)
-                outcome = "done (decompressed)" if target is Algorithm.NONE else (
-                    "done (compressed)" if peek.algorithm is Algorithm.NONE else f"done (recompressed, {target.value})")
-                say(BlobDone(kind, info, outcome, new_info, stream.done))
-                return CopiedBlob(info=new_info, compressed=True)
-        stored = dest.put_blob(source_stream, stored_as, is_config=is_config)
+                    source_stream = CompressingStream(source_stream, target, plan.level)
+                media_type, annotations = new_type, None  # (compression annotations describe the old bytes)
+            else:
+                target = None
+        # 3. Encrypt what the compression step produced.
+        encrypting: Any = None
+        if encryption is not None:
+            from trustcopy.ocicrypt import ENCRYPTED_SUFFIX
+
+            encrypting = source_stream = encryption.stream(source_stream)
+            media_type = (media_type or "") + ENCRYPTED_SUFFIX
+        if target is None and transform is None:
+            stored = dest.put_blob(source_stream, stored_as, is_config=is_config)
+            verified.verify()
+            say(BlobDone(kind, info, "done", stored, stream.done))
+            return CopiedBlob(info=replace(stored_as, size=stored.size))
+        # New bytes: the destination learns their digest as it stores them (a decrypted
+        # layer's too: the digest sealed in its key is not trusted to name it).
+        already = False  # with --dest-precompute-digests: the destination had it
+        with cpu_slots if cpu_slots is not None else contextlib.nullcontext():
+            try:
+                spool_dir = dest.precompute_digests
+                if spool_dir is not None:
+                    stored, already = _put_precomputed(dest, source_stream, media_type, spool_dir)
+                else:
+                    stored = dest.put_new_blob(source_stream, media_type=media_type, is_config=False)
+            except CorruptDataError:
+                # A digest mismatch, or an HMAC that fails, is the real fault: read to the end.
+                _drain(decrypting if decrypting is not None else ahead if ahead is not None else verified)
+                raise
         verified.verify()
+        if encrypting is not None:
+            annotations = {**(annotations or {}), **encryption.annotations(encrypting)}  # type: ignore[union-attr]
+        new_info = replace(stored_as, digest=stored.digest, size=stored.size, media_type=media_type,
+                           annotations=annotations or None)
     finally:
         if ahead is not None:
             ahead.stop()
         stream.close()  # first: a read blocked in the helper thread ends with it
         if ahead is not None:
             ahead.join()
-    say(BlobDone(kind, info, "done (decrypted)" if decryption is not None else "done", stored, stream.done))
-    return CopiedBlob(info=replace(stored_as, size=stored.size), compressed=decryption is not None)
+    if already:
+        say(BlobDone(kind, info, "skipped: already exists (digest precomputed)", new_info, stream.done))
+        return CopiedBlob(info=new_info, reused=True, compressed=True)
+    outcome = _outcome(before, target, decrypted=decryption is not None, encrypted=encryption is not None)
+    say(BlobDone(kind, info, outcome, new_info, stream.done))
+    return CopiedBlob(info=new_info, compressed=True)
 
 
 def _plaintext_info(info: BlobInfo, transform: LayerTransform) -> BlobInfo:
-    """The descriptor of a layer once decrypted: the sealed plaintext digest, the new media type, no enc annotations."""
-    from trustcopy.digest import Digest
+    """The descriptor of a layer once decrypted: the new media type, no enc annotations.
+
+    Its digest stays the ciphertext's until the plaintext is stored (copy_blob replaces it).
+    """
     from trustcopy.ocicrypt import without_encryption_annotations
 
-    assert transform.decryption is not None
-    return replace(info, digest=Digest.parse(transform.decryption.plaintext_digest), media_type=transform.media_type,
-                   annotations=without_encryption_annotations(info.annotations))
-
-
-def _copy_encrypted(src: ImageSource, dest: ImageDestination, info: BlobInfo, transform: LayerTransform,
-                    say: ProgressSink, cancelled: threading.Event | None,
-                    cpu_slots: threading.Semaphore | None) -> CopiedBlob:
-    """Encrypt one layer while it streams (see :class:`LayerTransform`); its bytes stay as stored otherwise.
-
-    The source's bytes are verified against ``info`` as always. The destination's copy
-    of the source blob is never reused: an encrypted image must not point at its plaintext.
-    """
-    assert transform.encryption is not None
-    say(BlobStarted("blob", info))
-    try:
-        raw_stream, size = src.get_blob(info)
-    except TrustcopyError as exc:
-        _mark_source(exc)
-        raise
-    stream = _SourceStream(raw_stream, cancelled, lambda n: say(BlobProgress("blob", info, n)))
-    try:
-        verified = DigestingReader(stream, info.digest, expected_size=info.size if info.size >= 0 else size,
-                                   what=f"{src.reference}: blob {info.digest}")
-        ciphertext = transform.encryption.stream(verified)
-        with cpu_slots if cpu_slots is not None else contextlib.nullcontext():
-            spool_dir = dest.precompute_digests
-            if spool_dir is not None:
-                stored, _ = _put_precomputed(dest, ciphertext, transform.media_type, spool_dir)  # type: ignore[arg-type]
-            else:
-                stored = dest.put_new_blob(ciphertext, media_type=transform.media_type)  # type: ignore[arg-type]
-        verified.verify()
-        annotations = {**(info.annotations or {}), **transform.encryption.annotations(ciphertext)}
-        new_info = replace(info, digest=stored.digest, size=stored.size, media_type=transform.media_type,
-                           annotations=annotations)
-    finally:
-        stream.close()
-    say(BlobDone("blob", info, "done (encrypted)", new_info, stream.done))
-    return CopiedBlob(info=new_info, compressed=True)
+    return replace(info, media_type=transform.media_type, annotations=without_encryption_annotations(info.annotations))
 
 
 def _put_precomputed(dest: ImageDestination, data: BinaryIO, media_type: str | None,
@@ -416,8 +434,8 @@ def _put_precomputed(dest: ImageDestination, data: BinaryIO, media_type: str | N
         return dest.put_blob(spool, info), False
 
 
-def _drain(reader: DigestingReader | _ReadAhead) -> None:
-    """Read the rest of a verified stream (raising DigestMismatchError at its end if it is wrong)."""
+def _drain(reader: Any) -> None:
+    """Read the rest of a verified (or decrypted) stream (raising DigestMismatchError at its end if it is wrong)."""
     while reader.read(1 << 20):
         pass
 

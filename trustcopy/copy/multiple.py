@@ -19,9 +19,11 @@ from trustcopy.copy.single import (
     CopyResult,
     PolicyGate,
     already_held,
+    check_forced_compression_format,
     check_signatures_storable,
     copy_single_image,
     new_signatures,
+    signing_identity,
 )
 from trustcopy.digest import Digest
 from trustcopy.errors import ManifestError
@@ -47,6 +49,7 @@ def copy_all(
     if not dest.supports_manifest_lists:
         raise ManifestError(f"{dest.reference} cannot store manifest lists; copy one instance instead",
                             code="manifest-list-unsupported")
+    check_forced_compression_format(options)  # before a skip, as before the first instance
     list_sigs = [] if options.remove_signatures else toplevel.signatures()
     signing = options.signs
     # The instances' signatures too (read once, cached): a refusal must come before the
@@ -54,6 +57,8 @@ def copy_all(
     carried = [] if options.remove_signatures else [*list_sigs, *(s for i in instances for s in i.signatures())]
     if carried or signing:
         check_signatures_storable(dest, carried, options)
+    if signing:
+        signing_identity(dest, options)  # refused before the first instance is written
 
     # As containers/image's copyMultipleImages: why the list may not change, decided (and a
     # needed list conversion refused) before the first instance is written.

@@ -24,6 +24,7 @@ from trustcopy.types import BlobInfo, LayerCompression
 if TYPE_CHECKING:
     from trustcopy.copy.blobs import LayerTransform
     from trustcopy.manifest.parse import ImageManifest
+    from trustcopy.reference import DockerReference
     from trustcopy.signature.formats import Signature
 
 
@@ -125,6 +126,8 @@ def copy_single_image(
     wants_new_sigs = options.signs
     if sigs or wants_new_sigs:
         check_signatures_storable(dest, sigs, options)
+    if wants_new_sigs:
+        signing_identity(dest, options)  # refused before anything is written, not after the manifest
 
     cannot_modify: str | None = None
     dest_named = dest.reference.docker_reference()
@@ -204,7 +207,7 @@ def copy_single_image(
     transforms = transforms_for(converted)
 
     if plan.force:
-        _check_forced_compression(converted, plan, cannot_modify, transforms, dest)
+        _check_forced_compression(converted, plan, cannot_modify, dest)
     if (options.skip_identical and not target_instance and not sigs and not wants_new_sigs
             and target_type == manifest.media_type and not any(transforms) and not plan.force):
         held = already_held(dest, raw)
@@ -258,8 +261,11 @@ def _layer_crypto(manifest: ImageManifest, src: ImageSource, dest: ImageDestinat
     """Which layers ``--encryption-key``/``--decryption-key`` change, decided before anything is copied.
 
     Returns the manifest to convert (encrypted layers that will be decrypted already
-    described as their plaintext: AES-CTR keeps the size) and a function that, given the
-    manifest in the target format, gives each layer's transform (None: copied as it is).
+    described by their plaintext media type; their digest and size are those of the
+    decrypted bytes once copied) and a function that, given the manifest in the target
+    format, gives each layer's transform (None: copied as it is).
+    A transformed layer still gets the destination's compression step, between decryption
+    and encryption (trustcopy.copy.blobs.copy_blob), as in containers/image.
 
     Raises:
         EncryptionError: a layer no key opens, an --encrypt-layer index out of range, or
@@ -293,11 +299,11 @@ def _layer_crypto(manifest: ImageManifest, src: ImageSource, dest: ImageDestinat
                               hint="use --remove-signatures to drop the signatures" if sigs else None)
     plain = manifest
     if decrypt:
-        from trustcopy.digest import Digest
         from trustcopy.ocicrypt import decrypted_media_type, without_encryption_annotations
 
-        infos = [replace(layer, digest=Digest.parse(decrypt[i].plaintext_digest),
-                         media_type=decrypted_media_type(layer.media_type or ""),
+        # (The digest sealed in a layer's key is not that of its plaintext when containers/image
+        # compressed the layer before encrypting it: copy_blob names the plaintext by its bytes.)
+        infos = [replace(layer, media_type=decrypted_media_type(layer.media_type or ""),
                          annotations=without_encryption_annotations(layer.annotations))
                  if i in decrypt else layer for i, layer in enumerate(layers)]
         plain = manifest.with_layer_infos(infos)
@@ -307,14 +313,17 @@ def _layer_crypto(manifest: ImageManifest, src: ImageSource, dest: ImageDestinat
         if not (decrypt or encrypt):
             return out
         from trustcopy.copy.blobs import LayerTransform
-        from trustcopy.ocicrypt import ENCRYPTED_SUFFIX, LayerEncryption
+        from trustcopy.ocicrypt import LayerEncryption
 
+        # The target's (plaintext) media type holds while the copy keeps a layer's
+        # compression; the blob pipeline renames a layer it (de/re)compresses, and adds
+        # "+encrypted" to one it encrypts, once the bytes are known.
         targets = target.layer_infos()
-        for i, layer in enumerate(layers):
+        for i in range(len(layers)):
             media_type = targets[i].media_type or ""
             if i in encrypt:
-                out[i] = LayerTransform(media_type + ENCRYPTED_SUFFIX, encryption=LayerEncryption.new(
-                    options.encryption.recipients, str(layer.digest)))  # type: ignore[union-attr]
+                out[i] = LayerTransform(media_type, encryption=LayerEncryption.new(
+                    options.encryption.recipients))  # type: ignore[union-attr]
             elif i in decrypt:
                 out[i] = LayerTransform(media_type, decryption=decrypt[i])
         return out
@@ -398,30 +407,42 @@ def _zstd_layers_for_schema2(manifest: ImageManifest, plan: CompressionPlan) -> 
 
 
 def _check_forced_compression(manifest: ImageManifest, plan: CompressionPlan, cannot_modify: str | None,
-                              transforms: Sequence[Any], dest: ImageDestination) -> None:
+                              dest: ImageDestination) -> None:
     """Refuse, before anything is written, a forced compression some layer could not get.
 
-    A destination that compresses layers recompresses each one stored otherwise, unless
-    the image may not change (signatures kept, a digest reference, --preserve-digests) or
-    the layer is being encrypted or decrypted (its compression is kept): containers/image
-    then copies the layer as it is, and the image silently breaks the promise of
-    --dest-force-compress-format. Destinations that keep or remove compression (dir:
-    without --dest-compress, docker-archive:) are left to their own rule, as in skopeo.
+    A destination that compresses layers recompresses each one stored otherwise (encrypted
+    or decrypted layers too: the compression step sits between decryption and encryption),
+    unless the image may not change (signatures kept, a digest reference, --preserve-digests):
+    containers/image then copies the layer as it is, and the image silently breaks the
+    promise of --dest-force-compress-format. Destinations that keep or remove compression
+    (dir: without --dest-compress, docker-archive:) are left to their own rule, as in skopeo.
     """
-    if plan.desired is not LayerCompression.COMPRESS:
+    if plan.desired is not LayerCompression.COMPRESS or cannot_modify is None:
         return
-    for index, (layer, transform) in enumerate(zip(manifest.layer_infos(), transforms, strict=True)):
+    for index, layer in enumerate(manifest.layer_infos()):
         if plan.may_reuse(layer.media_type):
-            continue
-        why = cannot_modify if cannot_modify is not None else (
-            "its layers are being encrypted or decrypted, which keeps their compression" if transform else None)
-        if why is None:
             continue
         raise UsageError(
             f"{dest.reference}: --dest-force-compress-format {plan.algorithm.value if plan.algorithm else ''}: "
-            f"layer {index} ({layer.digest}, {layer.media_type}) cannot be recompressed: {why}",
+            f"layer {index} ({layer.digest}, {layer.media_type}) cannot be recompressed: {cannot_modify}",
             code="compression-refused",
             hint="use --remove-signatures to drop the signatures" if cannot_modify == _SIGNED_FORMATS_NOTE else None)
+
+
+def check_forced_compression_format(options: CopyOptions) -> None:
+    """Refuse ``force_compression_format`` without a ``compression_format`` to force.
+
+    As containers/image's shouldRequireCompressionFormatMatch (the CLI refuses the flag
+    combination itself; this guards library callers, who would otherwise get no forcing).
+
+    Raises:
+        UsageError: ``invalid-compression``.
+    """
+    ctx = options.dest_ctx
+    if ctx is not None and ctx.force_compression_format and ctx.compression_format is None:
+        raise UsageError("cannot force a layer compression format without naming one",
+                         code="invalid-compression",
+                         hint="give --dest-compress-format with --dest-force-compress-format")
 
 
 def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type: str) -> CompressionPlan:
@@ -431,6 +452,7 @@ def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type
         UsageError: an unknown --dest-compress-format or a level out of range.
     """
     ctx = options.dest_ctx
+    check_forced_compression_format(options)
     algorithm = level = None
     if ctx is not None and ctx.compression_format is not None:
         from trustcopy.compression import algorithm_by_name
@@ -478,19 +500,44 @@ def check_signatures_storable(dest: ImageDestination, carried: Sequence[Signatur
                                   "(docs/registries.md)" if dest.reference.transport.name == "docker" else None)
 
 
-def new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[Signature]:
-    """Sign the manifest (or manifest list) as written, claiming --sign-identity or the destination's name.
+def signing_identity(dest: ImageDestination, options: CopyOptions) -> DockerReference:
+    """The identity new signatures claim: ``--sign-identity``, else the destination's Docker reference.
 
-    As containers/image: a GPG signature (``--sign-by``) first, then a sigstore one
-    (``--sign-by-sigstore-private-key``) when both are asked for.
+    As containers/image's createSignatures: an explicit identity must be fully specified
+    (a tag or a digest), for every kind of signature; the destination's own reference is
+    taken as it is, except that sigstore signatures (``--sign-by-sigstore*``) refuse a
+    name-only one too, as containers/image's sigstore signer does.
+
+    Raises:
+        UsageError: ``sign-identity-required``: no identity, or a name-only one.
     """
-    identity = options.sign_identity or dest.reference.docker_reference()
+    explicit = options.sign_identity
+    identity = explicit or dest.reference.docker_reference()
     if identity is None:
         raise UsageError(
             f"cannot determine the canonical Docker reference for destination {dest.reference}",
             code="sign-identity-required",
             hint="pass --sign-identity with the fully specified reference the signature should claim",
         )
+    if identity.is_name_only and (explicit is not None or options.signs_sigstore):
+        raise UsageError(
+            f"sign identity must be a fully specified reference (with a tag or a digest): {identity}",
+            code="sign-identity-required",
+            hint=f"e.g. --sign-identity {identity}:latest" if explicit is not None else
+            "pass --sign-identity with the fully specified reference the signature should claim",
+        )
+    return identity
+
+
+def new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions) -> list[Signature]:
+    """Sign the manifest (or manifest list) as written, claiming --sign-identity or the destination's name.
+
+    As containers/image: a GPG signature (``--sign-by``) first, then a sigstore one
+    (``--sign-by-sigstore-private-key``) when both are asked for.
+    """
+    if not options.signs:  # as createSignatures: no signer, no identity needed (dir: has none)
+        return []
+    identity = signing_identity(dest, options)
     out: list[Signature] = []
     if options.sign_by:
         from trustcopy.copy.sign import create_signatures

@@ -6,7 +6,10 @@ Invariants:
 - Instance selection follows containers/image 5.23 (``internal/pkg/platform``): the
   wanted variant is tried first, then the less capable variants known to be compatible
   (only ``arm`` and ``arm64`` have such a table there), then an entry without variant.
-  Without a wanted variant, an entry without variant wins over any variant.
+  Without a wanted variant, an entry without variant wins over any variant. An OCI
+  index entry without a platform matches last. Between entries equally good for the
+  platform, an OCI entry marked as zstd-compressed wins unless gzip is preferred, then
+  document order decides (current containers/image's ``instanceCandidate``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from trustcopy.lazy import dataclass
 from trustcopy.manifest import mediatypes as mt
 from trustcopy.manifest._gojson import marshal, sorted_map
 from trustcopy.manifest.model import Descriptor, Platform, _frozen_map
+
+#: Marks an OCI index entry as the zstd-compressed variant of an image (containers/image's
+#: OCI1InstanceAnnotationCompressionZSTD, written by ``podman manifest push --add-compression``).
+ZSTD_INSTANCE_ANNOTATION = "io.github.containers.compression.zstd"
 
 #: Known variants per architecture, most capable first (containers/image's table).
 COMPATIBLE_VARIANTS: dict[str, tuple[str, ...]] = {"arm": ("v8", "v7", "v6", "v5"), "arm64": ("v8",)}
@@ -83,36 +90,54 @@ class ManifestList(abc.ABC):
                 return d
         raise ManifestError(f"{digest} is not an instance of this {self._what}", code="manifest-instance-unknown")
 
-    def choose_instance(self, os: str, arch: str, variant: str | None = None) -> Descriptor:
+    def choose_instance(self, os: str, arch: str, variant: str | None = None, *,
+                        prefer_gzip: bool = False) -> Descriptor:
         """The entry to use on ``os``/``arch``/``variant`` (see module doc for the order).
 
         Args:
             os, arch, variant: Go names (``linux``, ``arm64``, ``v8``); the caller resolves
                 defaults and overrides, and auto-detects a variant only for the host arch.
+            prefer_gzip: between OCI entries equally good for the platform, prefer one
+                not marked as zstd-compressed (containers/image's PreferGzipInstances);
+                by default a marked one wins, as in current containers/image.
 
         Raises:
             ManifestError: nothing matches; the message lists what the list offers.
         """
-        for want in wanted_variants(arch, variant):
-            for d in self.manifests:
-                p = d.platform
-                if p is not None and p.os == os and p.architecture == arch and (p.variant or "") == want:
-                    return d
-        fallback = self._fallback()
-        if fallback is not None:
-            return fallback
+        wanted = wanted_variants(arch, variant)
+        best: tuple[int, bool, int] | None = None
+        chosen: Descriptor | None = None
+        for position, d in enumerate(self.manifests):
+            p = d.platform
+            if p is None:
+                if not self._platformless_matches:
+                    continue
+                rank = len(wanted)  # after every platform that matches (Go: math.MaxInt)
+            else:
+                if p.os != os or p.architecture != arch or (p.variant or "") not in wanted:
+                    continue
+                rank = wanted.index(p.variant or "")
+            # As containers/image's instanceCandidate.isPreferredOver: platform first, then
+            # the compression preference, then document order.
+            key = (rank, self._is_zstd(d) == prefer_gzip, position)
+            if best is None or key < best:
+                best, chosen = key, d
+        if chosen is not None:
+            return chosen
         offered = ", ".join(str(d.platform) for d in self.manifests if d.platform is not None) or "nothing"
-        first = wanted_variants(arch, variant)[0]
         raise ManifestError(
-            f'no image found in {self._what} for architecture {arch}, variant "{first}", OS {os}; '
+            f'no image found in {self._what} for architecture {arch}, variant "{wanted[0]}", OS {os}; '
             f"it offers: {offered}",
             code="manifest-platform-not-found",
             hint="choose another platform with --override-os/--override-arch/--override-variant, or copy --all",
         )
 
-    def _fallback(self) -> Descriptor | None:
-        """The entry to use when no platform matches (None: fail)."""
-        return None
+    #: Whether an entry without a platform matches any platform, after every entry with one.
+    _platformless_matches = False
+
+    def _is_zstd(self, d: Descriptor) -> bool:
+        """Whether the entry is marked as a zstd-compressed variant of another (OCI only)."""
+        return False
 
     def clone(self: L) -> L:
         """The list as containers/image's ``Clone`` rebuilds it (re-encoded)."""
@@ -196,9 +221,11 @@ class OCIIndex(ManifestList):
             out["annotations"] = sorted_map(dict(self.annotations))
         return marshal(out)
 
-    def _fallback(self) -> Descriptor | None:
-        """The entry to use when no platform matches (None: fail)."""
-        return next((d for d in self.manifests if d.platform is None), None)
+    _platformless_matches = True
+
+    def _is_zstd(self, d: Descriptor) -> bool:
+        """Whether the entry carries ``io.github.containers.compression.zstd: "true"``."""
+        return (d.annotations or {}).get(ZSTD_INSTANCE_ANNOTATION) == "true"
 
     @classmethod
     def from_components(cls, manifests: tuple[Descriptor, ...],

@@ -1,4 +1,5 @@
-"""Encrypted layers (trustcopy.ocicrypt): skopeo's own output decrypts, ours round-trips, tampering fails.
+"""Encrypted layers (trustcopy.ocicrypt): skopeo's own output decrypts, ours round-trips, tampering fails;
+the digest sealed in the key is that of the bytes encrypted, and is never what a decryption trusts.
 
 The vector in tests/fixtures/ocicrypt was written by skopeo 1.9.3 (containers/ocicrypt) for
 an RSA and an EC key; tests/integration/test_encryption_skopeo.py checks the other direction
@@ -37,7 +38,7 @@ def test_a_layer_skopeo_encrypted_decrypts_with_either_recipient(key: str) -> No
     layer = VECTOR["encrypted"]
     opened = ocicrypt.LayerDecryption.open(layer["annotations"], (ocicrypt.load_decryption_key(str(FIXTURES / key)),),
                                            "layer")
-    assert opened.plaintext_digest == VECTOR["plaintext"]["digest"]
+    assert opened.sealed_digest == VECTOR["plaintext"]["digest"]
     plain = _read_all(opened.stream(io.BytesIO((FIXTURES / "skopeo-1.9.3-layer.enc").read_bytes())))
     assert plain == (FIXTURES / "skopeo-1.9.3-layer.plain").read_bytes()
     assert ocicrypt.decrypted_media_type(layer["mediaType"]) == VECTOR["plaintext"]["mediaType"]
@@ -61,7 +62,7 @@ def _keys(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
 
 
 def _encrypt(data: bytes, recipients: tuple[ocicrypt.Recipient, ...]) -> tuple[bytes, dict[str, str]]:
-    layer = ocicrypt.LayerEncryption.new(recipients, "sha256:" + hashlib.sha256(data).hexdigest())
+    layer = ocicrypt.LayerEncryption.new(recipients)
     stream = layer.stream(io.BytesIO(data))
     ciphertext = _read_all(stream)
     return ciphertext, layer.annotations(stream)
@@ -197,3 +198,59 @@ def test_deeply_nested_annotations_are_a_clear_error_not_a_crash(tmp_path: Path)
     for hostile in ({ocicrypt.ANNOTATION_JWE: deep}, {**real, ocicrypt.ANNOTATION_PUBOPTS: deep}):
         with pytest.raises(LimitExceededError, match="nested more than"):
             ocicrypt.LayerDecryption.open(hostile, (ocicrypt.load_decryption_key(str(private)),), "L")
+
+
+def test_the_sealed_digest_is_of_the_bytes_encrypted(tmp_path: Path) -> None:
+    private, public = _keys(tmp_path)["p256"]
+    data = b"compressed on the way " * 300
+    ciphertext, annotations = _encrypt(data, (ocicrypt.load_encryption_key(f"jwe:{public}"),))
+    opened = ocicrypt.LayerDecryption.open(annotations, (ocicrypt.load_decryption_key(str(private)),), "L")
+    assert opened.sealed_digest == "sha256:" + hashlib.sha256(data).hexdigest()
+    stream = opened.stream(io.BytesIO(ciphertext))
+    assert _read_all(stream) == data and stream.plaintext_digest == opened.sealed_digest
+
+
+def test_annotations_of_a_partly_read_layer_are_refused(tmp_path: Path) -> None:
+    _, public = _keys(tmp_path)["rsa"]
+    layer = ocicrypt.LayerEncryption.new((ocicrypt.load_encryption_key(f"jwe:{public}"),))
+    stream = layer.stream(io.BytesIO(b"x" * 5000))
+    stream.read(100)
+    with pytest.raises(RuntimeError, match="whole stream"):
+        layer.annotations(stream)
+
+
+def _reseal(annotations: dict[str, str], private: Path, public: Path, **changes: object) -> dict[str, str]:
+    """``annotations`` with the private options rewrapped after ``changes`` (as another tool could write them)."""
+    key = ocicrypt.load_decryption_key(str(private))
+    jwe = json.loads(base64.b64decode(annotations[ocicrypt.ANNOTATION_JWE]))
+    options = json.loads(ocicrypt._unwrap_one(jwe, (key,), "L") or b"")
+    options.update(changes)
+    wrapped = ocicrypt._wrap(json.dumps(options).encode(), (ocicrypt.load_encryption_key(f"jwe:{public}"),))
+    return {**annotations, ocicrypt.ANNOTATION_JWE: wrapped}
+
+
+def test_a_layer_containers_image_compressed_before_encrypting_decrypts(tmp_path: Path) -> None:
+    # containers/image seals the digest of the blob it read (an uncompressed tar) even when it
+    # gzip-compressed that blob before encrypting it: the digest is not the plaintext's.
+    private, public = _keys(tmp_path)["rsa"]
+    data = b"gzip bytes " * 400
+    ciphertext, annotations = _encrypt(data, (ocicrypt.load_encryption_key(f"jwe:{public}"),))
+    other = "sha256:" + hashlib.sha256(b"the uncompressed tar").hexdigest()
+    opened = ocicrypt.LayerDecryption.open(_reseal(annotations, private, public, digest=other),
+                                           (ocicrypt.load_decryption_key(str(private)),), "L")
+    assert opened.sealed_digest == other
+    stream = opened.stream(io.BytesIO(ciphertext))
+    assert _read_all(stream) == data
+    assert stream.plaintext_digest == "sha256:" + hashlib.sha256(data).hexdigest()  # what names the layer
+
+
+def test_a_layer_without_an_hmac_is_refused(tmp_path: Path) -> None:
+    private, public = _keys(tmp_path)["rsa"]
+    _, annotations = _encrypt(b"w" * 100, (ocicrypt.load_encryption_key(f"jwe:{public}"),))
+    pub = json.loads(base64.b64decode(annotations[ocicrypt.ANNOTATION_PUBOPTS]))
+    del pub["hmac"]
+    for hostile in ({k: v for k, v in annotations.items() if k != ocicrypt.ANNOTATION_PUBOPTS},
+                    {**annotations, ocicrypt.ANNOTATION_PUBOPTS: base64.b64encode(json.dumps(pub).encode()).decode()}):
+        with pytest.raises(EncryptionError) as info:
+            ocicrypt.LayerDecryption.open(hostile, (ocicrypt.load_decryption_key(str(private)),), "L")
+        assert info.value.code == "encryption-metadata-invalid" and "no HMAC" in info.value.message
