@@ -143,21 +143,23 @@ def add_global_options(func: F) -> F:
 
 
 def global_options(
-    ctx: click.Context, kwargs: dict[str, Any], *, accepts_registries_d: bool = True
+    ctx: click.Context, kwargs: dict[str, Any], *, accepts_registries_d: bool = True, reports_errors: bool = False
 ) -> GlobalOptions:
     """Merge the flags given after the command into the context's GlobalOptions.
 
     Removes them from ``kwargs`` so the command sees only its own options.
     ``accepts_registries_d`` is ignored: every command honours ``--registries.d`` and
     ``--registries-conf`` now (through the SystemContext); it stays so that callers
-    written while some commands refused it keep working.
+    written while some commands refused it keep working. ``reports_errors``: the command
+    (``verify``) puts every failure in its report, so the conflicting-flags refusal is left
+    to it (it raises the same error where it opens the policy).
     """
     opts = ctx.find_object(GlobalOptions)
     if opts is None:
         opts = ctx.ensure_object(GlobalOptions)
     given = {k: kwargs.pop(k) for k in list(kwargs) if k in GLOBAL_OPTION_NAMES}
     opts.update(given)
-    if opts.insecure_policy and opts.require_signed:
+    if opts.insecure_policy and opts.require_signed and not reports_errors:
         # As skopeo's globalOptions.before: refused for every command, before it does anything
         # (skopeo integration TestInsecurePolicyAndRequireSignedConflict).
         raise UsageError("--insecure-policy and --require-signed are mutually exclusive")

@@ -44,7 +44,7 @@ def verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
     """
     # --registries.d and --registries-conf go into the SystemContext: the docker:// transport
     # reads signatures from the lookaside they name (through mirrors, if any).
-    opts = global_options(ctx, kwargs)
+    opts = global_options(ctx, kwargs, reports_errors=True)
     from trustcopy.copy.verify import failed_report, verify_images
     from trustcopy.errors import TrustcopyError
 
