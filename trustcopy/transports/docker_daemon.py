@@ -3,11 +3,15 @@ Engine (or podman's Docker-compatible service) over its API, with httpx.
 
 The engine is found at ``--src-daemon-host``/``--dest-daemon-host``, else ``$DOCKER_HOST``
 (skopeo ignores that variable; we honour it), else ``unix:///var/run/docker.sock``.
-``unix://`` connects to the socket; ``http://`` is plain TCP; ``tcp://`` and ``https://``
-use TLS (``--*-cert-dir`` holding ca.pem, cert.pem, key.pem; ``--*-tls-verify=false`` to
-skip verification), as containers/image.
+``unix://PATH`` connects to the socket (PATH verbatim, relative ones too); ``http://`` is
+plain TCP; ``tcp://`` and ``https://`` use TLS (``--*-cert-dir`` holding ca.pem, cert.pem,
+key.pem, all three required; ``--*-tls-verify=false`` to skip verification), as
+containers/image. ``DOCKER_CERT_PATH``/``DOCKER_TLS_VERIFY`` are not read (neither does
+containers/image): TLS is on for ``tcp://`` and verified unless the flag turns it off. The
+API version is negotiated (``GET /_ping``) and every request is versioned (``/v1.NN/...``).
 
-Source: ``GET /images/NAME/get`` (``docker save``). The stream is read twice instead of
+Source: ``GET /images/NAME/get`` (``docker save``; NAME as containers/image sends it: the
+ID or the familiar name). The stream is read twice instead of
 being copied to /var/tmp (containers/image spools it): a first pass indexes the archive
 and keeps its small members, a second streams the layers in archive order. The daemon
 exports the image twice; we write nothing to disk. Everything read is verified against
@@ -15,10 +19,10 @@ the digests of the first pass.
 
 Destination: ``POST /images/load`` with the archive streamed as the request body while
 the copy produces it (layers as the source has them: a daemon decompresses what it
-loads). The copy is reported done only when the daemon answered 200 with no error in its
-message stream *and* the image it now has under NAME:TAG has our config digest as its
-ID. Closing without commit aborts the upload mid-stream, so the daemon sees a truncated
-archive and loads nothing.
+loads). The copy is reported done only when the daemon answered 200 with a readable JSON
+message stream holding no error *and* the image it now has under NAME:TAG (fully
+qualified) has our config digest as its ID. Closing without commit aborts the upload
+mid-stream, so the daemon sees a truncated archive and loads nothing.
 
 Policy scopes (containers/image): a name has the scopes of ``docker:`` references; an ID
 reference has only the default ``""``.
@@ -31,6 +35,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import urllib.parse
 from typing import Any
@@ -159,14 +164,24 @@ class DockerDaemonReference(ImageReference):
         raise TransportError("deleting images is not implemented for docker-daemon: images")
 
     def api_name(self) -> str:
-        """How the engine API names the image (full name, or the ID)."""
-        if self.image_id is not None:
-            return str(self.image_id)
+        """How ``docker save`` names the image: the ID, or the familiar name, as containers/image
+        passes it (an engine with short-name resolution, e.g. podman, resolves it as for
+        ``docker save NAME``)."""
+        return self.string_within_transport()
+
+    def loaded_name(self) -> str:
+        """The fully qualified name a load tags (what is checked after ``docker load``)."""
         assert self.ref is not None
         return str(self.ref)
 
 
 # -- the engine client ---------------------------------------------------------------
+
+#: The newest Engine API version we ask for; a daemon that offers less gets its own (as Docker's
+#: Go client negotiates: ``GET /_ping``, header ``API-Version``, the lower of the two).
+MAX_API_VERSION = (1, 51)
+#: What a daemon that does not announce its version is spoken to with (Docker's client does so).
+FALLBACK_API_VERSION = (1, 24)
 
 
 def daemon_host(sys: SystemContext) -> str:
@@ -174,45 +189,146 @@ def daemon_host(sys: SystemContext) -> str:
     return sys.docker_daemon_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
+def redact_host(host: str) -> str:
+    """The host for messages: any ``user:password@`` replaced (never logged or printed)."""
+    scheme, sep, rest = host.partition("://")
+    if not sep or scheme == "unix":
+        return host
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "REDACTED@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}://{authority}{slash}{path}"
+
+
+@dataclass(frozen=True)
+class DaemonHost:
+    """A parsed daemon host: how to connect (``unix`` socket path, or TCP with/without TLS)."""
+
+    scheme: str
+    #: the socket path (unix) or HOST:PORT
+    address: str
+    #: a path prefix for every request (``tcp://HOST:PORT/PREFIX``), "" if none
+    base_path: str = ""
+
+
+def parse_daemon_host(host: str, what: str) -> DaemonHost:
+    """Split a daemon host as Docker's client does (``PROTO://ADDRESS``).
+
+    ``unix://PATH`` takes PATH verbatim (relative paths too); ``tcp://``, ``https://`` and
+    ``http://`` take HOST:PORT and an optional path prefix. Credentials in the address are
+    refused (Docker's client has no use for them; we would otherwise send them).
+    """
+    scheme, sep, address = host.partition("://")
+    if not sep or not address:
+        raise TransportError(f"{what}: unable to parse daemon host {redact_host(host)!r} (expected PROTO://ADDRESS: "
+                             "unix://, tcp://, http:// or https://)", code="daemon-host-invalid")
+    if scheme == "unix":
+        return DaemonHost("unix", address)
+    if scheme not in ("tcp", "http", "https"):
+        raise TransportError(f"{what}: unsupported daemon host {redact_host(host)!r} (use unix://, tcp://, http:// "
+                             "or https://)", code="daemon-host-invalid")
+    parsed = urllib.parse.urlsplit("tcp://" + address)
+    if "@" in parsed.netloc:
+        raise TransportError(f"{what}: daemon host {redact_host(host)!r} carries credentials; they are not supported",
+                             code="daemon-host-invalid")
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+        bad_port = True
+    else:
+        bad_port = False
+    if not parsed.hostname or bad_port:
+        raise TransportError(f"{what}: invalid daemon host {redact_host(host)!r}", code="daemon-host-invalid")
+    del port
+    return DaemonHost(scheme, parsed.netloc, parsed.path.rstrip("/"))
+
+
+def daemon_tls_context(sys: SystemContext, what: str) -> Any:
+    """The TLS settings for a ``tcp://``/``https://`` daemon (containers/image's tlsConfig).
+
+    Verification is on unless ``--*-tls-verify=false``. With ``--*-cert-dir DIR`` the CA
+    ``DIR/ca.pem`` is trusted in addition to the system store and ``DIR/cert.pem`` +
+    ``DIR/key.pem`` are presented; all three must be readable, as in containers/image
+    (a missing one is an error, never a silent fallback).
+    """
+    import ssl
+
+    from trustcopy.errors import ConfigError
+
+    ctx = ssl.create_default_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    cert_dir = sys.docker_cert_path
+    if cert_dir:
+        ca = os.path.join(cert_dir, "ca.pem")
+        try:
+            ctx.load_verify_locations(ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"{what}: could not read CA certificate {ca!r}: {exc}",
+                              code="daemon-tls-config") from exc
+        cert, key = os.path.join(cert_dir, "cert.pem"), os.path.join(cert_dir, "key.pem")
+        try:
+            ctx.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"{what}: could not load the client certificate {cert!r} and key {key!r}: "
+                              f"{exc}",
+                              code="daemon-tls-config") from exc
+    if not sys.docker_tls_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def new_client(sys: SystemContext, what: str) -> Any:
-    """An httpx.Client for the engine (see the module docstring for the schemes)."""
+    """An httpx.Client for the engine (see the module docstring for the schemes).
+
+    Its base URL carries any ``tcp://HOST:PORT/PREFIX`` prefix; requests name unversioned
+    paths, see :func:`api_prefix` for the version.
+    """
     import httpx
 
     import trustcopy.transports.docker  # noqa: F401 - keeps httpx's own CLI out of start-up
 
-    host = daemon_host(sys)
-    parsed = urllib.parse.urlsplit(host)
+    target = parse_daemon_host(daemon_host(sys), what)
     timeout = httpx.Timeout(sys.docker_timeout or 300.0, connect=30.0)
-    if parsed.scheme == "unix":
-        path = parsed.path or parsed.netloc
-        if not path:
-            raise TransportError(f"{what}: invalid daemon host {host!r}", code="daemon-host-invalid")
-        return httpx.Client(transport=httpx.HTTPTransport(uds=path), base_url="http://docker", timeout=timeout)
+    if target.scheme == "unix":
+        return httpx.Client(transport=httpx.HTTPTransport(uds=target.address), base_url="http://docker",
+                            timeout=timeout)
     from trustcopy.proxies import routing_transport
 
-    if parsed.scheme == "http":
+    if target.scheme == "http":
         # The proxy variables apply to a daemon over TCP, as in Docker's Go client (trustcopy.proxies).
         return httpx.Client(transport=routing_transport(lambda proxy: httpx.HTTPTransport(proxy=proxy)),
-                            base_url=f"http://{parsed.netloc}", timeout=timeout)
-    if parsed.scheme in ("tcp", "https"):
-        import ssl
+                            base_url=f"http://{target.address}{target.base_path}", timeout=timeout)
+    ctx = daemon_tls_context(sys, what)
+    return httpx.Client(transport=routing_transport(lambda proxy: httpx.HTTPTransport(verify=ctx, proxy=proxy)),
+                        base_url=f"https://{target.address}{target.base_path}", timeout=timeout)
 
-        ctx = ssl.create_default_context()
-        cert_dir = sys.docker_cert_path
-        if cert_dir:
-            ca = os.path.join(cert_dir, "ca.pem")
-            if os.path.exists(ca):
-                ctx.load_verify_locations(ca)
-            cert, key = os.path.join(cert_dir, "cert.pem"), os.path.join(cert_dir, "key.pem")
-            if os.path.exists(cert) and os.path.exists(key):
-                ctx.load_cert_chain(cert, key)
-        if not sys.docker_tls_verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        return httpx.Client(transport=routing_transport(lambda proxy: httpx.HTTPTransport(verify=ctx, proxy=proxy)),
-                            base_url=f"https://{parsed.netloc}", timeout=timeout)
-    raise TransportError(f"{what}: unsupported daemon host {host!r} (use unix://, tcp://, http:// or https://)",
-                         code="daemon-host-invalid")
+
+def _api_version(header: str | None) -> tuple[int, int] | None:
+    if header is None:
+        return None
+    m = re.fullmatch(r"\s*(\d{1,4})\.(\d{1,4})\s*", header)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def api_prefix(client: Any, sys: SystemContext, what: str) -> str:
+    """Negotiate the API version (``GET /_ping``) and return the path prefix, e.g. ``/v1.41``.
+
+    The lower of the daemon's ``API-Version`` and :data:`MAX_API_VERSION`; 1.24 when the
+    daemon announces none. Unversioned requests are deprecated by Docker. A daemon that
+    cannot be reached fails here; any other answer is left to the request that follows.
+    """
+    import httpx
+
+    try:
+        response = client.get("/_ping")
+    except httpx.HTTPError as exc:
+        raise _connect_error(exc, sys, what) from exc
+    announced = _api_version(response.headers.get("API-Version"))
+    version = min(announced or FALLBACK_API_VERSION, MAX_API_VERSION)
+    log.debug("%s: daemon API version %s, using %d.%d", what, response.headers.get("API-Version"), *version)
+    return f"/v{version[0]}.{version[1]}"
 
 
 def _error_message(body: bytes) -> str:
@@ -226,7 +342,7 @@ def _error_message(body: bytes) -> str:
 
 
 def _connect_error(exc: Exception, sys: SystemContext, what: str) -> TransportError:
-    return TransportError(f"{what}: cannot talk to the daemon at {daemon_host(sys)}: {exc}",
+    return TransportError(f"{what}: cannot talk to the daemon at {redact_host(daemon_host(sys))}: {exc}",
                           code="daemon-unreachable", hint="is the daemon running? (--src-daemon-host / "
                           "--dest-daemon-host, or DOCKER_HOST, name it)")
 
@@ -264,6 +380,7 @@ class DaemonImageSource(DockerTarSource):
         self._sys = sys
         self._client = new_client(sys, str(ref))
         try:
+            self._prefix = api_prefix(self._client, sys, str(ref))
             self._archive = SequentialArchive(self._save, str(ref), measure_compressed=True)
             self._load(None, -1)
         except BaseException:
@@ -274,7 +391,7 @@ class DaemonImageSource(DockerTarSource):
         import httpx
 
         what = str(self.reference)
-        url = f"/images/{urllib.parse.quote(self.reference.api_name(), safe='')}/get"
+        url = f"{self._prefix}/images/{urllib.parse.quote(self.reference.api_name(), safe='')}/get"
         log.debug("%s: waiting for the daemon to export the image (GET %s)", what, url)
         try:
             response = self._client.send(self._client.build_request("GET", url), stream=True)
@@ -327,8 +444,8 @@ _ABORT = object()
 class _Upload:
     """The ``POST /images/load`` request, fed from a bounded queue by the copy thread."""
 
-    def __init__(self, client: Any, what: str) -> None:
-        self._client, self._what = client, what
+    def __init__(self, client: Any, prefix: str, what: str) -> None:
+        self._client, self._prefix, self._what = client, prefix, what
         self._queue: queue.Queue[object] = queue.Queue(maxsize=16)
         self._buffer = bytearray()
         self.status: int | None = None
@@ -349,9 +466,9 @@ class _Upload:
 
     def _run(self) -> None:
         try:
-            log.debug("%s: POST /images/load", self._what)
-            with self._client.stream("POST", "/images/load", params={"quiet": "1"}, content=self._chunks(),
-                                     headers={"Content-Type": "application/x-tar"}) as response:
+            log.debug("%s: POST %s/images/load", self._what, self._prefix)
+            with self._client.stream("POST", f"{self._prefix}/images/load", params={"quiet": "1"},
+                                     content=self._chunks(), headers={"Content-Type": "application/x-tar"}) as response:
                 self.status = response.status_code
                 self.body = limits.read_iter_at_most(response.iter_bytes(), limits.MAX_ERROR_BODY,
                                                      f"{self._what}: daemon answer")
@@ -403,14 +520,13 @@ class _Upload:
         self._thread.join()
         if self.error is not None or self.status != 200:
             raise self._failure("loading the image failed")
-        for line in self.body.splitlines():
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(msg, dict) and (msg.get("error") or msg.get("errorDetail")):
-                detail = msg.get("error") or msg.get("errorDetail")
-                raise DaemonError(f"{self._what}: the daemon failed to load the image: {detail}")
+        for msg in _json_messages(self.body, self._what):
+            detail = msg.get("errorDetail")
+            if detail or msg.get("error"):
+                text = detail.get("message") if isinstance(detail, dict) else None
+                if not isinstance(text, str) or not text:
+                    text = str(msg.get("error") or detail)
+                raise DaemonError(f"{self._what}: the daemon failed to load the image: {text!r}")
 
     def abort(self) -> None:
         """Cut the upload short: the daemon sees a truncated archive."""
@@ -427,6 +543,32 @@ class _Upload:
         self._done.wait(timeout=30)
 
 
+def _json_messages(body: bytes, what: str) -> list[dict[str, Any]]:
+    """The JSON messages of a ``docker load`` answer (concatenated, with or without newlines).
+
+    Anything that is not a sequence of JSON objects fails, as in containers/image: an answer
+    we cannot read is not a load we can report done.
+    """
+    text = body.decode("utf-8", errors="replace")
+    decoder = json.JSONDecoder()
+    out: list[dict[str, Any]] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= len(text):
+            return out
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except ValueError as exc:
+            raise DaemonError(f"{what}: parsing the daemon's load progress: {exc}",
+                              code="daemon-load-unverified") from exc
+        if not isinstance(value, dict):
+            raise DaemonError(f"{what}: parsing the daemon's load progress: not a JSON object",
+                              code="daemon-load-unverified")
+        out.append(value)
+
+
 class _DaemonLoad:
     """The writer side of a daemon destination (what DockerArchiveDestination needs of a writer)."""
 
@@ -435,7 +577,12 @@ class _DaemonLoad:
 
         self._ref, self._sys, self._what = ref, sys, str(ref)
         self._client = new_client(sys, self._what)
-        self._upload = _Upload(self._client, self._what)
+        try:
+            self._prefix = api_prefix(self._client, sys, self._what)
+        except BaseException:
+            self._client.close()
+            raise
+        self._upload = _Upload(self._client, self._prefix, self._what)
         tar = TarWriter(self._upload, seekable_file=None, spool_dir=big_files_dir(sys.tmp_dir),
                         what=self._what)
         self.docker = DockerTarWriter(tar)
@@ -450,21 +597,52 @@ class _DaemonLoad:
         self.docker.finish()
         self._upload.finish()
         self._committed = True
-        name = urllib.parse.quote(self._ref.api_name(), safe="")
+        name = urllib.parse.quote(self._ref.loaded_name(), safe="")
         try:
-            response = self._client.get(f"/images/{name}/json")
+            response = self._client.get(f"{self._prefix}/images/{name}/json")
         except httpx.HTTPError as exc:
             raise _connect_error(exc, self._sys, self._what) from exc
         if response.status_code != 200:
-            raise DaemonError(f"{self._what}: the daemon reported success but has no image {self._ref.api_name()} "
+            raise DaemonError(f"{self._what}: the daemon reported success but has no image {self._ref.loaded_name()} "
                               f"(HTTP {response.status_code})", code="daemon-load-unverified")
         try:
-            image_id = response.json().get("Id")
+            inspect = response.json()
         except ValueError:
-            image_id = None
-        if self.config_digest is not None and image_id != str(self.config_digest):
-            raise DaemonError(f"{self._what}: after loading, {self._ref.api_name()} is {image_id}, not the copied "
+            inspect = None
+        image_id = inspect.get("Id") if isinstance(inspect, dict) else None
+        if self.config_digest is not None and image_id != str(self.config_digest) \
+                and not self._same_image_in_containerd_store(inspect):
+            raise DaemonError(f"{self._what}: after loading, {self._ref.loaded_name()} is {image_id}, not the copied "
                               f"image {self.config_digest}", code="daemon-load-unverified")
+
+    def _same_image_in_containerd_store(self, inspect: Any) -> bool:
+        """Whether the daemon's image is the one loaded, when its ID is not the config digest.
+
+        Docker's containerd image store (the default of new Docker installs) names an image
+        by the digest of the manifest it made on load, not by its config: there the loaded
+        image is recognised by what the config decides, its layers (diff IDs, in order),
+        architecture and OS, all of which the daemon reports. An older image under the same
+        name with other layers still fails the check.
+        """
+        import json
+
+        config = self.docker.configs.get(self.config_digest) if self.config_digest is not None else None
+        if config is None or not isinstance(inspect, dict):
+            return False
+        try:
+            doc = json.loads(config)
+        except ValueError:
+            return False
+        rootfs = inspect.get("RootFS")
+        layers = rootfs.get("Layers") if isinstance(rootfs, dict) else None
+        want = (doc.get("rootfs") or {}).get("diff_ids") if isinstance(doc, dict) else None
+        if not isinstance(layers, list) or not isinstance(want, list) or layers != want:
+            return False
+        if inspect.get("Architecture") != doc.get("architecture") or inspect.get("Os") != doc.get("os"):
+            return False
+        log.debug("%s: the daemon names the image %s (a containerd image store); its layers, architecture and OS "
+                  "are those of the copied image", self._what, inspect.get("Id"))
+        return True
 
     def close(self) -> None:
         """Abort the upload unless committed; close the connection."""
