@@ -115,7 +115,7 @@ class WorkItem:
     entry: str
     source: ImageReference
     source_ctx: SystemContext
-    destination: str  #: ``docker://…`` or ``dir:…``, as reports and the digest file name it
+    destination: str  #: ``docker://…`` (as the transport prints it) or ``dir:…``: reports, digest file
     kind: DestinationKind
     target: str  #: the destination within its transport (``host/repo:tag``, or the directory)
 
@@ -362,12 +362,15 @@ def plan_items(entries: list[Entry], resolved: list[list[ImageReference] | Trust
                     f"{source} would go to {name}, where {earlier} goes already", code="sync-destination-collision",
                     hint="use --scoped to keep the source's full name at the destination"), str(source)))
                 continue
+            shown = name
             if kind is DestinationKind.DOCKER:
                 try:
-                    WorkItem(entry.label, source, entry.ctx, name, kind, target).destination_reference()
+                    # As the transport prints it (skopeo's transports.ImageName): Docker Hub names short,
+                    # the same for a copied and a skipped image, in the report and the digest file.
+                    shown = str(WorkItem(entry.label, source, entry.ctx, name, kind, target).destination_reference())
                 except InvalidReferenceError as exc:
                     failures.append(EntryFailure(entry.label, exc, str(source)))
                     continue
             taken[name] = str(source)
-            items.append(WorkItem(entry.label, source, entry.ctx, name, kind, target))
+            items.append(WorkItem(entry.label, source, entry.ctx, shown, kind, target))
     return items, failures
