@@ -15,7 +15,12 @@ Cosign attachments (containers/image's tag scheme, read and written identically)
   policy evaluates the simple-signing ones and counts the others);
 - writing: new signatures are appended to what is there, skipping any whose media
   type, size, digest and annotations equal an existing layer's (c/i's de-duplication);
-  the config's ``rootfs.diff_ids`` grows with the layers.
+  the config's ``rootfs.diff_ids`` grows with the layers. As containers/image
+  (``putSignaturesToSigstoreAttachments``), an existing manifest is re-encoded from Go's
+  ``imgspecv1.Manifest`` (its subject, annotations, artifactType and the layers' urls,
+  data and platform kept; the config descriptor replaced) and an existing config from
+  Go's ``imgspecv1.Image`` (image-spec 1.1: unknown fields dropped, times re-formatted,
+  ``rootfs.type`` left as it was), so that the bytes pushed are the bytes c/i pushes.
 
 Sigstore bundles as OCI 1.1 referrers (cosign v3): ``GET /v2/NAME/referrers/DIGEST``
 (or, without that API, the index tagged ``sha256-HEX``) lists referrer manifests;
@@ -35,9 +40,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trustcopy.digest import Digest
-from trustcopy.errors import LimitExceededError, SignatureError
+from trustcopy.errors import LimitExceededError, ManifestError, SignatureError
 from trustcopy.gojson import go_marshal, sorted_map
 from trustcopy.limits import MAX_CONFIG_BODY, MAX_SIGNATURE_BODY
+from trustcopy.manifest import _gojson
+from trustcopy.manifest.model import Descriptor as ManifestDescriptor
+from trustcopy.manifest.model import OCIManifest, rebuilt
+from trustcopy.manifest.parse import parse_image_manifest
 from trustcopy.signature.formats import SigstoreSignature
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -155,10 +164,15 @@ def _json_object(raw: bytes, where: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class AttachmentManifest:
-    """A parsed ``sha256-HEX.sig`` manifest."""
+    """A parsed ``sha256-HEX.sig`` manifest.
+
+    ``model`` is the same document as Go's ``manifest.OCI1`` holds it (every image-spec
+    1.1 field), which is what an update re-encodes.
+    """
 
     config: Descriptor
     layers: tuple[Descriptor, ...]
+    model: OCIManifest
 
 
 def parse_attachment_manifest(raw: bytes, media_type: str | None, where: str) -> AttachmentManifest:
@@ -170,8 +184,10 @@ def parse_attachment_manifest(raw: bytes, media_type: str | None, where: str) ->
         where: ``registry/repo:sha256-….sig``, for errors and signature locations.
 
     Raises:
-        SignatureError: another media type, malformed JSON, or more than
-            :data:`MAX_ATTACHMENT_LAYERS` layers.
+        SignatureError: another media type, malformed JSON, more than
+            :data:`MAX_ATTACHMENT_LAYERS` layers, or a document Go's ``OCI1FromManifest``
+            refuses (wrong JSON types; ``manifests``, ``fsLayers`` or ``history`` present:
+            ``ValidateUnambiguousManifestFormat``).
     """
     if media_type != OCI_MANIFEST:
         raise _bad(f"unexpected MIME type for sigstore attachment manifest {where}: {media_type!r}")
@@ -185,8 +201,18 @@ def parse_attachment_manifest(raw: bytes, media_type: str | None, where: str) ->
         raise _bad(f"{where}: layers must be a list")
     if len(layers) > MAX_ATTACHMENT_LAYERS:
         raise _bad(f"{where} lists {len(layers)} layers, more than {MAX_ATTACHMENT_LAYERS}")
-    return AttachmentManifest(_descriptor(data.get("config"), f"{where} config"),
-                              tuple(_descriptor(layer, f"{where} layer {i}") for i, layer in enumerate(layers)))
+    config = _descriptor(data.get("config"), f"{where} config")
+    parsed = tuple(_descriptor(layer, f"{where} layer {i}") for i, layer in enumerate(layers))
+    # Go's view of the same bytes (its type errors and ambiguity rules, every 1.1 field).
+    # Go reads an absent or null "layers" as no layers; the model parser requires the field.
+    go_raw = raw if isinstance(data.get("layers"), list) else go_marshal({**data, "layers": []})
+    try:
+        model = parse_image_manifest(go_raw, OCI_MANIFEST)
+    except (ManifestError, LimitExceededError) as exc:
+        raise _bad(f"parsing manifest {where}: {exc.message}") from None
+    if not isinstance(model, OCIManifest):  # pragma: no cover - parse_image_manifest honours the type
+        raise _bad(f"{where} is not an OCI image manifest")
+    return AttachmentManifest(config, parsed, model)
 
 
 #: fetch(descriptor, limit) → the blob's bytes, at most ``limit`` of them (the caller's
@@ -240,16 +266,84 @@ class AttachmentUpdate:
     added: int
 
 
-def _matches(layer: Descriptor, sig: SigstoreSignature) -> bool:
-    """containers/image's ``layerMatchesSigstoreSignature``."""
+def _matches(layer: Descriptor | ManifestDescriptor, sig: SigstoreSignature) -> bool:
+    """containers/image's ``layerMatchesSigstoreSignature`` (digest compared as sha256, as there)."""
     return (layer.media_type == sig.untrusted_mime_type and layer.size == len(sig.untrusted_payload)
             and str(layer.digest) == str(Digest.from_bytes(sig.untrusted_payload))
             and dict(layer.annotations or {}) == dict(sig.untrusted_annotations))
 
 
+#: Go's ``imgspecv1.Image`` as image-spec 1.1.1 (current containers/image) declares it:
+#: the decoding types, then the encoding order (``Platform`` is embedded after ``author``).
+_IMAGE_CONFIG_SPEC: _gojson.Spec = ("struct", {
+    "User": "string", "ExposedPorts": ("map", ("struct", {})), "Env": ("list", "string"),
+    "Entrypoint": ("list", "string"), "Cmd": ("list", "string"), "Volumes": ("map", ("struct", {})),
+    "WorkingDir": "string", "Labels": ("map", "string"), "StopSignal": "string", "ArgsEscaped": "bool",
+})
+_HISTORY_SPEC: _gojson.Spec = ("struct", {
+    "created": "time", "created_by": "string", "author": "string", "comment": "string", "empty_layer": "bool",
+})
+_IMAGE_SPEC: _gojson.Spec = ("struct", {
+    "created": "time", "author": "string", "architecture": "string", "os": "string", "os.version": "string",
+    "os.features": ("list", "string"), "variant": "string", "config": _IMAGE_CONFIG_SPEC,
+    "rootfs": ("struct", {"type": "string", "diff_ids": ("list", "string")}), "history": ("list", _HISTORY_SPEC),
+})
+
+
+def _omitempty(source: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """``names`` of a decoded Go struct in order, empty ones omitted; maps in Go's key order."""
+    return {name: sorted_map(source[name]) if isinstance(source[name], dict) else source[name]
+            for name in names if source.get(name)}
+
+
+def attachment_config(existing: bytes | None, new_diff_ids: Sequence[str], where: str) -> bytes:
+    """The attachment config containers/image writes: Go's ``imgspecv1.Image`` with ``new_diff_ids`` appended.
+
+    Args:
+        existing: the current config blob, or None for a new attachment (then
+            ``rootfs.type`` is ``layers`` and everything else is Go's zero value).
+        new_diff_ids: the digests of the layers added, in order.
+        where: for errors.
+
+    Raises:
+        SignatureError: ``existing`` is not JSON or Go's ``json.Unmarshal`` into the struct
+            fails (a field of the wrong type, an invalid time).
+    """
+    image: dict[str, Any]
+    if existing is None:
+        image = {"rootfs": {"type": "layers"}}
+    else:
+        try:
+            image = _gojson.decode(_gojson.loads(existing), _IMAGE_SPEC, {}, "") or {}
+        except (ValueError, LimitExceededError) as exc:  # GoTypeError included
+            raise _bad(f"parsing sigstore attachment config {where}: {exc}") from None
+    rootfs = image.get("rootfs") or {}
+    diff_ids = rootfs.get("diff_ids")
+    if new_diff_ids:
+        diff_ids = [*(diff_ids or []), *new_diff_ids]
+    out: dict[str, Any] = _omitempty(image, ("created", "author"))
+    out["architecture"] = image.get("architecture", "")
+    out["os"] = image.get("os", "")
+    out.update(_omitempty(image, ("os.version", "os.features", "variant")))
+    out["config"] = _omitempty(image.get("config") or {}, ("User", "ExposedPorts", "Env", "Entrypoint", "Cmd",
+                                                         "Volumes", "WorkingDir", "Labels", "StopSignal",
+                                                         "ArgsEscaped"))
+    out["rootfs"] = {"type": rootfs.get("type", ""), "diff_ids": diff_ids}
+    if image.get("history"):
+        out["history"] = [_omitempty(h, ("created", "created_by", "author", "comment", "empty_layer"))
+                          for h in image["history"]]
+    return go_marshal(out)
+
+
 def build_attachment_update(existing: AttachmentManifest | None, existing_config: bytes | None,
                             signatures: Sequence[SigstoreSignature], where: str) -> AttachmentUpdate:
-    """The attachment manifest with ``signatures`` appended (duplicates skipped).
+    """The attachment manifest with ``signatures`` appended (duplicates skipped), as c/i builds it.
+
+    containers/image's ``putSignaturesToSigstoreAttachments``: a new manifest is
+    ``OCI1FromComponents`` (schemaVersion, mediaType, config, layers); an existing one is
+    re-encoded with its other fields kept and its config descriptor replaced by the new
+    config's (media type, digest, size only). New layers carry the signature's MIME type
+    and annotations. The config and manifest are written even when nothing was added.
 
     Args:
         existing: the current manifest, or None when the tag does not exist yet.
@@ -263,20 +357,9 @@ def build_attachment_update(existing: AttachmentManifest | None, existing_config
     Raises:
         SignatureError: the existing config is malformed, or too many layers would result.
     """
-    if existing is None:
-        config: dict[str, Any] = {"architecture": "", "os": "", "config": {},
-                                  "rootfs": {"type": "layers", "diff_ids": []}}
-        layers: list[Descriptor] = []
-    else:
-        if existing_config is None or len(existing_config) > MAX_CONFIG_BODY:
-            raise _bad(f"{where}: the existing attachment config is missing or too large")
-        config = _json_object(existing_config, f"{where} config")
-        rootfs = config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
-        if not isinstance(rootfs, dict) or not isinstance(rootfs.setdefault("diff_ids", []), list):
-            raise _bad(f"{where} config: rootfs.diff_ids must be a list")
-        if rootfs.get("diff_ids") is None:
-            rootfs["diff_ids"] = []
-        layers = list(existing.layers)
+    if existing is not None and (existing_config is None or len(existing_config) > MAX_CONFIG_BODY):
+        raise _bad(f"{where}: the existing attachment config is missing or too large")
+    layers: list[ManifestDescriptor] = [] if existing is None else list(existing.model.layers)
     blobs: list[tuple[Descriptor, bytes]] = []
     for sig in signatures:
         if any(_matches(layer, sig) for layer in layers):
@@ -284,16 +367,18 @@ def build_attachment_update(existing: AttachmentManifest | None, existing_config
         annotations = dict(sig.untrusted_annotations) or None
         desc = Descriptor(sig.untrusted_mime_type, Digest.from_bytes(sig.untrusted_payload),
                           len(sig.untrusted_payload), annotations)
-        layers.append(desc)
+        layers.append(ManifestDescriptor(desc.media_type, desc.digest, desc.size, annotations=annotations))
         blobs.append((desc, sig.untrusted_payload))
-        config["rootfs"]["diff_ids"].append(str(desc.digest))
     if len(layers) > MAX_ATTACHMENT_LAYERS:
         raise _bad(f"{where} would hold {len(layers)} signatures, more than {MAX_ATTACHMENT_LAYERS}")
-    config_bytes = go_marshal(config)
-    config_desc = Descriptor(OCI_CONFIG, Digest.from_bytes(config_bytes), len(config_bytes))
-    manifest = go_marshal({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc.to_json(),
-                           "layers": [layer.to_json() for layer in layers]})
-    return AttachmentUpdate(tuple(blobs), config_bytes, manifest, len(blobs))
+    config_bytes = attachment_config(None if existing is None else existing_config,
+                                     [str(desc.digest) for desc, _ in blobs], f"{where} config")
+    config_desc = ManifestDescriptor(OCI_CONFIG, Digest.from_bytes(config_bytes), len(config_bytes))
+    if existing is None:
+        manifest = OCIManifest.from_components(config_desc, layers)
+    else:
+        manifest = rebuilt(existing.model, config=config_desc, layers=tuple(layers))
+    return AttachmentUpdate(tuple(blobs), config_bytes, manifest.raw, len(blobs))
 
 
 # --- OCI 1.1 referrers: Sigstore bundles ------------------------------------------------

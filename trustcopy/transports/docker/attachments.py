@@ -24,7 +24,9 @@ destination checks before anything is pushed):
 
 - a cosign signature (any sigstore signature that is not a bundle) is appended to the
   ``sha256-HEX.sig`` manifest as containers/image appends it (its de-duplication: media
-  type, size, digest and annotations); blobs first, then the config, then the tag;
+  type, size, digest and annotations; the existing manifest and config re-encoded as Go
+  re-encodes them); blobs first, then the config, then the tag, even when nothing new
+  was added (``putSignaturesToSigstoreAttachments`` always pushes both);
 - a bundle becomes a referrer manifest whose ``subject`` is the signed manifest, pushed
   by digest; when the registry's answer has no ``OCI-Subject`` header (no referrers API)
   the ``sha256-HEX`` fallback index is read, extended and pushed, as the spec asks
@@ -239,7 +241,8 @@ def write_attachments(client: RegistryClient, ref: DockerReference, digest: Dige
     """Append ``signatures`` to the ``sha256-HEX.sig`` manifest of ``digest`` (c/i's de-duplication).
 
     Returns:
-        How many layers were added (0: everything was there already, nothing is written).
+        How many layers were added (0: everything was there already; the config and the
+        manifest are pushed all the same, as containers/image pushes them).
 
     Raises:
         SignatureError: the existing attachment manifest or its config is malformed (it is
@@ -255,9 +258,8 @@ def write_attachments(client: RegistryClient, ref: DockerReference, digest: Dige
         existing_config = fetch_verified(_blob_fetcher(client, where), existing.config, limits.MAX_CONFIG_BODY,
                                          f"{where} config")
     update = build_attachment_update(existing, existing_config, signatures, where)
-    if update.added == 0:
-        log.debug("every sigstore signature is already in %s", where)
-        return 0
+    # As containers/image: the config and the manifest are pushed even when every signature
+    # was there already (an attachment another tool wrote is re-encoded then, as c/i does).
     for desc, data in update.blobs:
         put_blob(data, desc.media_type)
     put_blob(update.config, "application/vnd.oci.image.config.v1+json")
