@@ -107,8 +107,8 @@ class CopyOptions:
         if self.preserve_digests and self.encryption is not None:
             raise UsageError("--preserve-digests cannot be combined with --encryption-key: encrypting changes "
                              "the digest")
-        if self.preserve_digests and self.force_manifest_type is not None:
-            raise UsageError("--preserve-digests cannot be combined with --format: converting changes the digest")
+        # (--preserve-digests with --format is judged per image, as in skopeo: refused before
+        # anything is written only when that image would have to be converted.)
 
     @property
     def signs(self) -> bool:

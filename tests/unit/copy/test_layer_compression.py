@@ -213,3 +213,16 @@ def test_zstd_layers_that_may_not_change_still_cannot_become_schema2(tmp_path: P
         copy_image(_allow(), parse_image_name(f"docker-archive:{tmp_path / 'out.tar'}"),
                    parse_image_name(f"oci:{zstd_layout}:x"), CopyOptions(preserve_digests=True))
     assert not (tmp_path / "out.tar").exists()
+
+
+def test_preserve_digests_with_the_format_the_image_already_has(tmp_path: Path, gz_dir: Path) -> None:
+    """As skopeo: --format with --preserve-digests is refused only when a conversion is needed."""
+    v2s2 = "application/vnd.docker.distribution.manifest.v2+json"
+    copy_image(_allow(), parse_image_name(f"dir:{tmp_path / 'same'}"), parse_image_name(f"dir:{gz_dir}"),
+               CopyOptions(force_manifest_type=v2s2, preserve_digests=True))
+    assert (tmp_path / "same" / "manifest.json").read_bytes() == (gz_dir / "manifest.json").read_bytes()
+    with pytest.raises(ManifestError, match=r"which is not allowed: --preserve-digests was given"):
+        copy_image(_allow(), parse_image_name(f"dir:{tmp_path / 'oci'}"), parse_image_name(f"dir:{gz_dir}"),
+                   CopyOptions(force_manifest_type="application/vnd.oci.image.manifest.v1+json",
+                               preserve_digests=True))
+    assert not (tmp_path / "oci").exists()
