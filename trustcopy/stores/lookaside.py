@@ -8,7 +8,9 @@ Layout (containers/image docs/signature-protocols.md, kept byte-compatible with 
 the image's repository *without* the registry host (``docker.io/library/busybox`` →
 ``library/busybox``: two registries with the same repository path share files in one
 store, as in containers/image; ``lookaside where`` warns about it), and ``ALGO=HEX`` the
-manifest digest with ``=`` instead of ``:``.
+manifest digest with ``=`` instead of ``:``. For http(s) stores the URL requested is Go's
+``url.URL.String()`` of that path, as containers/image builds it: the base path is decoded
+and the whole path re-escaped (``%2F`` becomes ``/``, ``!`` becomes ``%21``).
 
 Reading (:func:`read_signatures`)
     ``signature-1``, ``signature-2`` … until the first missing one: a missing file, or
@@ -47,7 +49,7 @@ import ssl
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
 from trustcopy import limits
 from trustcopy.digest import Digest
@@ -78,6 +80,8 @@ def _has_bad_escape(text: str) -> bool:
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 #: ASCII characters Go's url.Parse accepts in a host (its shouldEscape(c, encodeHost) is false).
 _GO_HOST_CHARS = frozenset(_ALNUM + "-_.~!$&'()*+,;=:[]<>\"%")
+#: What Go's url.URL.EscapedPath leaves unescaped besides letters, digits and "-_.~" (shouldEscape, encodePath).
+_GO_PATH_SAFE = "$&+,/:;=@"
 #: Characters Go's url.Parse accepts in userinfo (its validUserinfo).
 _GO_USERINFO_CHARS = frozenset(_ALNUM + "-._:~!$&'()*+,;=%@")
 
@@ -200,7 +204,13 @@ class LookasideLocation:
 
     def _with_path_suffix(self, suffix: str) -> str:
         parts = urlsplit(self.base_url)
-        return urlunsplit((parts.scheme, parts.netloc, parts.path + suffix, parts.query, ""))
+        path = parts.path + suffix
+        if parts.scheme != "file":
+            # As Go's url.URL.String() after containers/image appends to the decoded Path: the
+            # base's escapes are decoded and the whole path re-escaped ("a%2Fb" → "a/b",
+            # "%41" → "A", "!" → "%21"), so that we request the very URL skopeo requests.
+            path = quote(unquote_to_bytes(path), safe=_GO_PATH_SAFE)
+        return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
     @property
     def repository_url(self) -> str:
@@ -307,7 +317,7 @@ def read_signatures(
             ``lookaside-unreadable``, ``lookaside-outside-store``, ``insecure-redirect``,
             ``too-many-redirects``), naming the URL and the index.
         NetworkError: connection, TLS or timeout failure, naming the URL.
-        LimitExceededError: more than 128 signatures, a signature over 4 MiB, a body over
+        LimitExceededError: 128 signatures or more, a signature over 4 MiB, a body over
             its deadline, or a file that is not a regular file.
     """
     options = http or HTTPOptions()
@@ -316,7 +326,7 @@ def read_signatures(
         own_client = client = options.new_client()
     try:
         out: list[Signature] = []
-        for n in range(1, MAX_LOOKASIDE_SIGNATURES + 2):
+        for n in range(1, MAX_LOOKASIDE_SIGNATURES + 1):
             url = location.signature_url(digest, n)
             if location.scheme == "file":
                 blob = _read_file(location, digest, n, url)
@@ -325,15 +335,16 @@ def read_signatures(
                 blob = _read_http(client, options, url, n)
             if blob is None:
                 return out
-            if n > MAX_LOOKASIDE_SIGNATURES:
-                raise LimitExceededError(
-                    f"lookaside {redact_url(location.repository_url)} has more than {MAX_LOOKASIDE_SIGNATURES} "
-                    f"signatures for {digest} (signature-{n} exists): assuming a broken or hostile server",
-                    code="lookaside-too-many-signatures",
-                    context={"url": redact_url(url), "limit": MAX_LOOKASIDE_SIGNATURES},
-                )
             out.append(stored_signature(blob, redact_url(url)))
-        raise AssertionError("unreachable")  # pragma: no cover
+        # As containers/image's appendSignaturesFromLookaside: having read signature-128, it
+        # refuses without asking for more (so at most 127 signatures are usable).
+        raise LimitExceededError(
+            f"lookaside {redact_url(location.repository_url)} has {MAX_LOOKASIDE_SIGNATURES} or more signatures for "
+            f"{digest}: assuming a broken or hostile server",
+            code="lookaside-too-many-signatures",
+            context={"url": redact_url(location.signature_url(digest, MAX_LOOKASIDE_SIGNATURES)),
+                     "limit": MAX_LOOKASIDE_SIGNATURES},
+        )
     finally:
         if own_client is not None:
             own_client.close()

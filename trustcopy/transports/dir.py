@@ -230,11 +230,14 @@ class DirImageSource(ImageSource):
         sigs: list[Signature] = []
         for i in range(limits.MAX_DIR_SIGNATURES + 1):
             path = os.path.join(self._path, _signature_name(i, instance_digest))
-            if not os.path.lexists(path):
+            try:
+                f = open_regular_file(path, "signature")
+            except ImageNotFoundError:
+                # Missing, or a dangling symlink: the end, as c/i's os.IsNotExist check sees it.
                 return sigs
-            if i == limits.MAX_DIR_SIGNATURES:
-                break
-            with open_regular_file(path, "signature") as f:
+            with f:
+                if i == limits.MAX_DIR_SIGNATURES:
+                    break
                 blob = limits.read_at_most(f, limits.MAX_SIGNATURE_BODY, path)
             sigs.append(stored_signature(blob, f"{self.reference}/{os.path.basename(path)}"))
         raise TransportError(

@@ -218,16 +218,17 @@ def test_oversized_signature_is_refused_naming_the_url(store: LookasideLocation)
     assert store.signature_url(DIGEST, 1) in exc.value.message
 
 
-def test_at_most_128_signatures(store: LookasideLocation) -> None:
+def test_at_most_127_signatures(store: LookasideLocation) -> None:
+    """containers/image's appendSignaturesFromLookaside: having read signature-128, it refuses."""
     sigdir(store).mkdir(parents=True)
-    for n in range(1, MAX_LOOKASIDE_SIGNATURES + 1):
+    for n in range(1, MAX_LOOKASIDE_SIGNATURES):
         (sigdir(store) / f"signature-{n}").write_bytes(bytes([0xA3, n % 256]))
-    assert len(read_signatures(store, DIGEST)) == MAX_LOOKASIDE_SIGNATURES
-    (sigdir(store) / f"signature-{MAX_LOOKASIDE_SIGNATURES + 1}").write_bytes(bytes([0xA3]))
+    assert len(read_signatures(store, DIGEST)) == MAX_LOOKASIDE_SIGNATURES - 1
+    (sigdir(store) / f"signature-{MAX_LOOKASIDE_SIGNATURES}").write_bytes(bytes([0xA3]))
     with pytest.raises(LimitExceededError) as exc:
         read_signatures(store, DIGEST)
     assert exc.value.code == "lookaside-too-many-signatures"
-    assert "more than 128 signatures" in exc.value.message
+    assert "has 128 or more signatures" in exc.value.message
 
 
 def test_unreadable_path_component_is_an_error_not_the_end(store: LookasideLocation, tmp_path: Path) -> None:

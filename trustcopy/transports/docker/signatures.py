@@ -30,7 +30,6 @@ Invariants:
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import logging
 import os
@@ -93,13 +92,22 @@ def _extension_list(client: RegistryClient, digest: Digest) -> list[tuple[dict[s
     Returns:
         (entry, signature) for the entries containers/image uses; the others are skipped.
     """
-    from trustcopy.signature.formats import SimpleSigning
+    return _used_entries(*_extension_entries(client, digest))
 
+
+def _extension_entries(client: RegistryClient, digest: Digest) -> tuple[list[dict[str, Any]], str, str]:
+    """(every entry of the API's list, its URL for locations, what is read for messages)."""
     path = extension_path(client.path, digest)
     url = redact_url(str(client.url(path)))
     what = f"reading signatures of {client.domain}/{client.path}@{digest} from the registry's signature API ({url})"
     _, body = client.get_whole(path, limits.MAX_SIGNATURE_LIST_BODY, what)
-    entries = parse_signature_list(body, what)
+    return parse_signature_list(body, what), url, what
+
+
+def _used_entries(entries: list[dict[str, Any]], url: str, what: str) -> list[tuple[dict[str, Any], Signature]]:
+    """The version-2 ``atomic`` entries (c/i ``appendSignaturesFromAPIExtension``), as SimpleSignings."""
+    from trustcopy.signature.formats import SimpleSigning
+
     out: list[tuple[dict[str, Any], Signature]] = []
     for index, entry in enumerate(entries, start=1):
         if entry["schemaVersion"] == EXTENSION_SCHEMA_VERSION and entry["type"] == EXTENSION_TYPE_ATOMIC:
@@ -110,52 +118,88 @@ def _extension_list(client: RegistryClient, digest: Digest) -> list[tuple[dict[s
     return out
 
 
+class _JSONObject(list):  # type: ignore[type-arg]
+    """A JSON object as its (key, value) pairs, in document order (Go's decoder sees every one)."""
+
+
+#: Non-ASCII runes Go's case-insensitive field matching folds onto ASCII letters.
+_GO_FOLD = {"\u0130": "I", "\u0131": "I", "\u017f": "S", "\u212a": "K"}
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def _go_members(obj: _JSONObject, fields: dict[str, str]) -> list[tuple[str, Any]]:
+    """(field, value) for each member naming one of ``fields`` (keyed by folded name), in order.
+
+    As Go's ``json.Unmarshal`` into a struct: keys match field names in any letter case,
+    unknown keys are ignored, and of several keys naming one field the last one wins.
+    """
+    out = []
+    for key, value in obj:
+        folded = "".join(_GO_FOLD.get(c, c.upper() if c.isascii() else c) for c in key)
+        if folded in fields:
+            out.append((fields[folded], value))
+    return out
+
+
+_LIST_FIELDS = {"SIGNATURES": "signatures"}
+_ENTRY_FIELDS = {"SCHEMAVERSION": "schemaVersion", "NAME": "name", "TYPE": "type", "CONTENT": "content"}
+
+
 def parse_signature_list(body: bytes, what: str) -> list[dict[str, Any]]:
     """The API's ``{"signatures": [...]}`` body → entries with checked types, content decoded.
 
-    Go's ``json.Unmarshal`` into containers/image's structs is the model: a missing or
-    null ``signatures`` is an empty list, missing fields are zero values, and a value of
-    the wrong type (or ``content`` that is not base64) fails the whole list.
+    Go's ``json.Unmarshal`` into containers/image's structs (c/i ``getExtensionsSignatures``)
+    is the model: keys match in any letter case (the last of several wins), unknown keys
+    are ignored, ``null`` leaves a field at its zero value (a ``null`` body or entry is
+    an empty one), and a value of the wrong type (a number out of int64 range, ``content``
+    that is not base64) fails the whole list. Invalid UTF-8 inside strings becomes
+    U+FFFD, as Go's decoder does.
 
     Raises:
         RegistryError: the body is not such a list (naming ``what``).
     """
+    from trustcopy.signature.sigstore_keys import go_b64decode
+
     def bad(why: str) -> RegistryError:
         return RegistryError(f"{what}: the signature list is malformed: {why}", code="registry")
 
     try:
-        doc = limits.load_json(body, what)
+        doc = limits.load_json(body.decode("utf-8", "replace"), what, object_pairs_hook=_JSONObject)
     except (ValueError, RecursionError):
         raise bad("not JSON") from None
-    if not isinstance(doc, dict):
-        raise bad("not a JSON object")
-    raw = doc.get("signatures")
-    if raw is None:
+    if doc is None:
         return []
-    if not isinstance(raw, list):
-        raise bad('"signatures" is not a list')
+    if not isinstance(doc, _JSONObject):
+        raise bad("not a JSON object")
+    raw: list[Any] = []
+    for _, value in _go_members(doc, _LIST_FIELDS):
+        if value is not None and (not isinstance(value, list) or isinstance(value, _JSONObject)):
+            raise bad('"signatures" is not a list')
+        raw = value or []
     entries = []
     for index, item in enumerate(raw, start=1):
-        if not isinstance(item, dict):
+        if item is not None and not isinstance(item, _JSONObject):
             raise bad(f"entry {index} is not an object")
-        version = item.get("schemaVersion", 0)
-        name = item.get("name", "")
-        kind = item.get("type", "")
-        content = item.get("content")
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise bad(f"entry {index}: schemaVersion is not an integer")
-        if not isinstance(name, str) or not isinstance(kind, str):
-            raise bad(f"entry {index}: name and type must be strings")
-        if content is None:
-            blob = b""
-        elif isinstance(content, str):
-            try:
-                blob = base64.b64decode(content.replace("\r", "").replace("\n", ""), validate=True)
-            except (binascii.Error, ValueError):
-                raise bad(f"entry {index}: content is not base64") from None
-        else:
-            raise bad(f"entry {index}: content is not a base64 string")
-        entries.append({"schemaVersion": version, "name": name, "type": kind, "content": blob})
+        entry: dict[str, Any] = {"schemaVersion": 0, "name": "", "type": "", "content": b""}
+        for field_name, value in _go_members(item or _JSONObject(), _ENTRY_FIELDS):
+            if field_name == "content":
+                if value is not None and not isinstance(value, str):
+                    raise bad(f"entry {index}: content is not a base64 string")
+                try:
+                    entry["content"] = b"" if value is None else go_b64decode(value)
+                except ValueError:
+                    raise bad(f"entry {index}: content is not base64") from None
+            elif value is None:
+                continue  # Go: null has no effect on an int or a string
+            elif field_name == "schemaVersion":
+                if isinstance(value, bool) or not isinstance(value, int) or value not in _INT64:
+                    raise bad(f"entry {index}: schemaVersion is not an integer")
+                entry["schemaVersion"] = value
+            elif not isinstance(value, str):
+                raise bad(f"entry {index}: name and type must be strings")
+            else:
+                entry[field_name] = value
+        entries.append(entry)
     return entries
 
 
@@ -223,9 +267,9 @@ def _put_extension(client: RegistryClient, digest: Digest, signatures: Sequence[
                 f"{client.domain}: the registry's signature API stores only simple-signing signatures, "
                 f"not a {sig.format_id} signature", code="signatures-unsupported")
         blobs.append(sig.untrusted_blob)
-    existing = _extension_list(client, digest)
-    names = {entry["name"] for entry, _ in existing}
-    have = {entry["content"] for entry, _ in existing}
+    entries, url, what = _extension_entries(client, digest)
+    names = {entry["name"] for entry in entries}  # every entry's: a new name must not collide with any
+    have = {entry["content"] for entry, _ in _used_entries(entries, url, what)}  # as c/i: v2 "atomic" only
     path = extension_path(client.path, digest)
     for blob in blobs:
         if blob in have:
@@ -237,9 +281,9 @@ def _put_extension(client: RegistryClient, digest: Digest, signatures: Sequence[
         names.add(name)
         body = json.dumps({"schemaVersion": EXTENSION_SCHEMA_VERSION, "name": name, "type": EXTENSION_TYPE_ATOMIC,
                            "content": base64.b64encode(blob).decode("ascii")}, separators=(",", ":")).encode()
-        what = f"uploading a signature of {client.domain}/{client.path}@{digest} to the registry's signature API"
-        response = client.send("PUT", path, what=what, content=body)
-        client.check(response, what, ok=(201,))
+        doing = f"uploading a signature of {client.domain}/{client.path}@{digest} to the registry's signature API"
+        response = client.send("PUT", path, what=doing, content=body)
+        client.check(response, doing, ok=(201,))
         response.close()
         have.add(blob)
 
