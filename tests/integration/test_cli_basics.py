@@ -202,7 +202,7 @@ def test_policy_from_a_named_pipe_whose_writer_starts_late(tmp_path: Path) -> No
         (["--sign-identity", "docker.io/library/busybox:latest"], 2, "--sign-identity requires"),
         (["--all", "--multi-arch", "system"], 2, "--all and --multi-arch"),
         (["--additional-tag", "x:1"], 2, "docker-archive"),
-        (["--preserve-digests", "--format", "oci"], 2, "--preserve-digests"),
+        (["--preserve-digests", "--format", "v2s2"], 1, "not allowed: --preserve-digests was given"),
         (["--format", "v2s1"], 2, "schema1"),
     ],
     ids=["bad-sign-identity", "sign-identity-not-canonical", "passphrase-without-sign-by",
