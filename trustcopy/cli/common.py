@@ -242,11 +242,13 @@ def open_policy_context(opts: GlobalOptions) -> Any:
 
 
 def echo_json(value: Any) -> None:
-    """Print JSON as skopeo does (Go MarshalIndent, 4 spaces, trailing newline)."""
+    """Print JSON as skopeo does (Go MarshalIndent, 4 spaces, trailing newline; Go's escapes of
+    ``<``, ``>``, ``&``, U+2028 and U+2029)."""
     import json
 
     text = json.dumps(value, indent=4, ensure_ascii=False)
-    for raw, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+    for raw, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                     ("\u2029", "\\u2029")):
         text = text.replace(raw, esc)
     click.echo(text)
 

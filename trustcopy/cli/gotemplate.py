@@ -132,7 +132,8 @@ def _to_json(value: Any) -> Any:
 
 def go_json(value: Any) -> str:
     """``json`` of containers/common: compact, HTML characters not escaped."""
-    return json.dumps(_to_json(value), ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(_to_json(value), ensure_ascii=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")  # Go escapes these always
 
 
 def _truth(value: Any) -> bool:
@@ -169,7 +170,10 @@ def _printf(fmt: str, *args: Any) -> str:
 def _index(value: Any, *keys: Any) -> Any:
     for key in keys:
         if isinstance(value, Mapping):
-            value = value.get(key)
+            # Go: a missing key gives the element type's zero value; all our maps hold strings
+            # (Labels, Annotations) or empty structs (ExposedPorts, Volumes).
+            zero: Any = "" if all(isinstance(v, str) for v in value.values()) else Struct("struct {}")
+            value = value.get(key, zero)
         elif isinstance(value, list | tuple | str):
             if not isinstance(key, int) or not 0 <= key < len(value):
                 raise IndexError(f"index out of range: {key}")
@@ -509,6 +513,8 @@ def _struct(type_name: str, value: Mapping[str, Any], fields: Mapping[str, Calla
             out[name] = GoTime(item)
         elif name == "History" and isinstance(item, list):
             out[name] = [_struct("v1.History", h, _HISTORY_STRUCT) if isinstance(h, Mapping) else h for h in item]
+        elif item is None and name in fields:
+            out[name] = fields[name]()  # JSON null leaves Go's zero value (a nil slice prints [])
         else:
             out[name] = item
     return out

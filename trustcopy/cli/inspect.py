@@ -64,15 +64,46 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
             sys.stdout.flush()
             return
         if kwargs["config_"]:
-            _output(oci_config_view(image.config_json()), kwargs["format_"], config=True)
+            config = image.config_json()
+            view = oci_config_view(config)
+            if _config_is_zero(config.get("config")):
+                view.pop("config", None)  # newest image-spec: `json:"config,omitzero"`
+            _output(view, kwargs["format_"], config=True)
             return
-        digest = _top_digest(raw, kwargs["digest_algorithm"])
+        config_desc = image.manifest.config
+        # skopeo (newest) hashes with the config digest's algorithm unless --manifest-digest says otherwise.
+        digest = _top_digest(raw, kwargs["digest_algorithm"] or (config_desc.digest.algorithm if config_desc else None))
         data = image.inspect(digest)
+        inner_raw, inner_mime = unparsed.manifest()
+        if data.get("Created") is None and (inner_mime or guess_mime_type(inner_raw)) in _ZERO_CREATED_TYPES:
+            # schema1/schema2 configs hold a time.Time, not a pointer: an absent "created" is Go's zero time.
+            data["Created"] = "0001-01-01T00:00:00Z"
         if not kwargs["no_tags"] and ref.transport.name == "docker":
             from trustcopy.transports.docker.source import repository_tags
 
             data["RepoTags"] = repository_tags(ref, sys_ctx)  # type: ignore[arg-type]
     _output(data, kwargs["format_"], config=False)
+
+
+_ZERO_CREATED_TYPES = ("application/vnd.docker.distribution.manifest.v1+json",
+                       "application/vnd.docker.distribution.manifest.v1+prettyjws",
+                       "application/vnd.docker.distribution.manifest.v2+json")
+
+# v1.ImageConfig's fields, and the JSON value each has when Go leaves it at its zero value.
+_IMAGE_CONFIG_ZERO: dict[str, Any] = {"User": "", "ExposedPorts": None, "Env": None, "Entrypoint": None, "Cmd": None,
+                                      "Volumes": None, "WorkingDir": "", "Labels": None, "StopSignal": "",
+                                      "ArgsEscaped": False}
+
+
+def _config_is_zero(value: Any) -> bool:
+    """Whether the config's ``config`` object unmarshals to a zero ``v1.ImageConfig``.
+
+    An empty list or map is not zero (Go allocates it); an unknown key is ignored.
+    """
+    if not isinstance(value, dict):
+        return True
+    return all(value.get(key, zero) == zero and (zero is not None or value.get(key) is None)
+               for key, zero in _IMAGE_CONFIG_ZERO.items())
 
 
 def _output(data: Any, template: str | None, *, config: bool) -> None:
@@ -90,12 +121,15 @@ def _output(data: Any, template: str | None, *, config: bool) -> None:
 
 
 def _top_digest(raw: bytes, algorithm: str | None) -> Any:
-    from trustcopy.digest import Digest
+    """The manifest digest (signed schema1: without its signatures, whatever the algorithm)."""
+    from trustcopy.digest import ALGORITHMS
+    from trustcopy.errors import ManifestError
     from trustcopy.manifest.digest import manifest_digest
 
-    if algorithm in (None, "sha256"):
-        return manifest_digest(raw)
-    return Digest.from_bytes(raw, algorithm)
+    algorithm = algorithm or "sha256"
+    if algorithm not in ALGORITHMS:
+        raise ManifestError(f'Error computing manifest digest: config digest algorithm "{algorithm}" is not available')
+    return manifest_digest(raw, algorithm)
 
 
 @click.command("manifest-digest", context_settings={"help_option_names": ["-h", "--help"]})
