@@ -47,7 +47,7 @@ from trustcopy.fsutil import (
 )
 from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
-from trustcopy.transports.localblobs import StagingBlobWriter
+from trustcopy.transports.localblobs import StagingBlobWriter, open_inside
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, AlwaysSupportsSignatures
 from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
@@ -176,7 +176,7 @@ def _signature_name(index: int, instance: Digest | None) -> str:
 
 
 class DirImageSource(ImageSource):
-    """Reads a ``dir:`` image. Nothing here trusts file sizes or types."""
+    """Reads a ``dir:`` image. Nothing here trusts file sizes or types, nor symlinks leading out of it."""
 
     def __init__(self, ref: DirReference) -> None:
         self.reference = ref
@@ -192,7 +192,7 @@ class DirImageSource(ImageSource):
         path = os.path.join(self._path, "version")
         if not os.path.lexists(path):
             return
-        with open_regular_file(path, "version file") as f:
+        with open_inside(path, self._path, "version file", self.reference) as f:
             content = limits.read_at_most(f, 4096, path)
         parsed = parse_version(content)
         if parsed is None:
@@ -208,14 +208,14 @@ class DirImageSource(ImageSource):
         from trustcopy.manifest.mediatypes import guess_mime_type
 
         path = os.path.join(self._path, _manifest_name(instance_digest))
-        with open_regular_file(path, "manifest") as f:
+        with open_inside(path, self._path, "manifest", self.reference) as f:
             data = limits.read_at_most(f, limits.MAX_MANIFEST_BODY, path)
         return data, guess_mime_type(data)
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
         """Open PATH/<hex>; its size is what the file system says."""
         path = os.path.join(self._path, _blob_name(info.digest))
-        f = open_regular_file(path, f"blob {info.digest}")
+        f = open_inside(path, self._path, f"blob {info.digest}", self.reference, digest=info.digest, size=info.size)
         return f, os.fstat(f.fileno()).st_size
 
     @property
@@ -231,7 +231,7 @@ class DirImageSource(ImageSource):
         for i in range(limits.MAX_DIR_SIGNATURES + 1):
             path = os.path.join(self._path, _signature_name(i, instance_digest))
             try:
-                f = open_regular_file(path, "signature")
+                f = open_inside(path, self._path, "signature", self.reference)
             except ImageNotFoundError:
                 # Missing, or a dangling symlink: the end, as c/i's os.IsNotExist check sees it.
                 return sigs

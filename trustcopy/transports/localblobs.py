@@ -16,9 +16,72 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from trustcopy.digest import Digest, DigestingReader
+from trustcopy.errors import TransportError
+from trustcopy.fsutil import open_regular_file
 from trustcopy.types import BlobInfo
 
 _COPY_CHUNK = 1 << 20
+
+
+def _opened_path(f: BinaryIO, path: str) -> str:
+    """Where the file ``f`` really is: the kernel's name for the descriptor (no race with a
+    symlink swapped after the open), else ``realpath`` of the name it was opened by."""
+    try:
+        return os.readlink(f"/proc/self/fd/{f.fileno()}")
+    except OSError:
+        return os.path.realpath(path)
+
+
+def open_inside(path: str, root: str, what: str, owner: object, *, digest: Digest | None = None,
+                size: int = -1) -> BinaryIO:
+    """Open a file of an image directory (``dir:``, ``oci:``) for reading, refusing what would let
+    a hostile directory read a file of the user's elsewhere.
+
+    The directory is untrusted: a manifest, index or signature that is a symlink to a file of
+    the user's (``/etc/passwd``, a private key) would otherwise be read and copied to the
+    destination. Such files, not named by their content, must really be inside ``root``.
+    A content-addressed file (``digest`` given: a blob, a manifest by digest) may lead out
+    of it, as layouts built with symlinks into a cache do (Bazel's, skopeo follows them), but
+    only if its whole content matches ``digest`` (and ``size``) *before* any byte is handed
+    on: a registry destination would otherwise receive the first bytes of that file before
+    the digest check at the end of the stream fails. Symlinks inside ``root`` are followed;
+    FIFOs, devices and directories are refused (:func:`~trustcopy.fsutil.open_regular_file`).
+
+    Raises:
+        ImageNotFoundError / TransportError: missing, not a regular file, or outside ``root``
+            without matching ``digest`` (code ``archive-unsafe-link``, naming the file and
+            where it leads).
+    """
+    f = open_regular_file(path, what)
+    try:
+        real = _opened_path(f, path)
+        top = os.path.realpath(root)
+        if real != top and not real.startswith(top.rstrip("/") + "/"):
+            if digest is None or not _content_matches(f, digest, size):
+                why = "" if digest is None else " and its content is not " + str(digest)
+                raise TransportError(
+                    f"{owner}: {what} {path} leads out of {root} (to {real}){why}; refusing to read it",
+                    code="archive-unsafe-link",
+                    context={"path": path},
+                    hint="files of an image directory must stay inside it; only a blob whose content matches "
+                         "its digest may be a symlink to elsewhere",
+                )
+            f.seek(0)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _content_matches(f: BinaryIO, digest: Digest, size: int) -> bool:
+    """Whether all of ``f`` hashes to ``digest`` (and is ``size`` bytes, when known); reads it once."""
+    hasher, total = digest.hasher(), 0
+    while chunk := f.read(_COPY_CHUNK):
+        total += len(chunk)
+        if 0 <= size < total:
+            return False
+        hasher.update(chunk)
+    return (size < 0 or total == size) and hasher.hexdigest() == digest.encoded
 
 
 def store_blob(

@@ -41,7 +41,6 @@ from trustcopy.fsutil import (
     copy_file_atomic,
     fsync_dir,
     make_staging_dir,
-    open_regular_file,
     parent_namespaces,
     remove_tree,
     resolve_path_to_fully_explicit,
@@ -52,7 +51,7 @@ from trustcopy.fsutil import (
 from trustcopy.gojson import go_marshal
 from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
-from trustcopy.transports.localblobs import StagingBlobWriter
+from trustcopy.transports.localblobs import StagingBlobWriter, open_inside
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures, NoSourceSignatures
 from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
@@ -276,11 +275,12 @@ class _BlobUseCounter:
     def _read_json(self, digest: Digest) -> dict[str, Any]:
         if digest in self._parsed:
             return self._parsed[digest]
+        root = self._shared if self._shared is not None else self._ref.path
         if self._shared is not None:
             path = os.path.join(self._shared, digest.algorithm, digest.hex)
         else:
             path = self._ref.blob_path(digest)
-        with open_regular_file(path, f"manifest {digest}") as f:
+        with open_inside(path, root, f"manifest {digest}", self._ref, digest=digest) as f:
             raw = limits.read_at_most(f, limits.MAX_MANIFEST_BODY, path)
         actual = Digest.from_bytes(raw, digest.algorithm)
         if actual != digest:
@@ -338,7 +338,7 @@ class _BlobUseCounter:
 
 def _read_index(layout: str, what: str) -> dict[str, Any]:
     path = os.path.join(layout, "index.json")
-    with open_regular_file(path, "index.json") as f:
+    with open_inside(path, layout, "index.json", what) as f:
         raw = limits.read_at_most(f, limits.MAX_OCI_INDEX, path)
     return parse_index(raw, path, what)
 
@@ -359,6 +359,10 @@ def parse_index(raw: bytes, path: str, what: str) -> dict[str, Any]:
     for i, desc in enumerate(index["manifests"]):
         if not isinstance(desc, dict):
             raise ManifestError(f"{what}: {path}: manifests[{i}] is not an object", code="oci-index-invalid")
+        size = desc.get("size")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise ManifestError(f"{what}: {path}: manifests[{i}].size is not a non-negative integer",
+                                code="oci-index-invalid")
         ann = desc.get("annotations")
         if ann is not None and not isinstance(ann, dict):
             raise ManifestError(
@@ -370,7 +374,7 @@ def parse_index(raw: bytes, path: str, what: str) -> dict[str, Any]:
 def _descriptor_digest(desc: dict[str, Any], where: str) -> Digest:
     try:
         return Digest.parse(desc.get("digest", ""))
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # TypeError: not a string (a number, null …)
         raise ManifestError(f"{where}: {exc}", code="oci-index-invalid") from exc
 
 
@@ -443,30 +447,31 @@ class OCIImageSource(IndexedImageSource):
             raise ImageNotFoundError(f"{ref}: layout directory {ref.path} does not exist")
         self._use_index(_read_index(ref.path, str(ref)))
 
-    def _blob_path(self, digest: Digest) -> str:
+    def _blob_path(self, digest: Digest) -> tuple[str, str]:
         """``ALG/HEX`` in the first shared blob directory that has it (``--src-shared-blob-dir``,
-        ``--shared-blob-dir``: manifests and configs live there too), else in ``blobs/``."""
+        ``--shared-blob-dir``: manifests and configs live there too), else in ``blobs/``; with
+        the directory it must stay inside (symlinks leading out of it are refused)."""
         for shared in self._sys.oci_shared_blob_dirs:
             candidate = os.path.join(shared, digest.algorithm, digest.hex)
             if os.path.exists(candidate):
-                return candidate
-        return self.reference.blob_path(digest)
+                return candidate, shared
+        return self.reference.blob_path(digest), self.reference.path
 
     def _manifest_bytes(self, digest: Digest) -> bytes:
-        path = self._blob_path(digest)
-        with open_regular_file(path, f"manifest {digest}") as f:
+        path, root = self._blob_path(digest)
+        with open_inside(path, root, f"manifest {digest}", self.reference, digest=digest) as f:
             return limits.read_at_most(f, limits.MAX_MANIFEST_BODY, path)
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
         """Open ``blobs/ALG/HEX`` (or a shared blob directory's); foreign layers must be present locally."""
-        path = self._blob_path(info.digest)
+        path, root = self._blob_path(info.digest)
         if info.urls and not os.path.exists(path):
             raise TransportError(
                 f"{self.reference}: blob {info.digest} is a foreign layer not present in the layout; "
                 "fetching foreign layer URLs is not supported",
                 code="foreign-layer-missing",
             )
-        f = open_regular_file(path, f"blob {info.digest}")
+        f = open_inside(path, root, f"blob {info.digest}", self.reference, digest=info.digest, size=info.size)
         return f, os.fstat(f.fileno()).st_size
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import posixpath
+import re
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -47,6 +48,13 @@ _MAX_OCTAL_SIZE = 8**11 - 1
 ZERO_BLOCK = bytes(BLOCK)
 #: Member types whose size field is ignored: links, devices, directories, FIFOs.
 _HEADER_ONLY = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
+_OCTAL = re.compile(rb"[0-7]+")
+#: A PAX size: decimal digits only (Go's ParseInt, then a negative size is an error).
+_DECIMAL = re.compile(r"[0-9]{1,19}")
+_MAX_SIZE = 2**63 - 1
+#: PAX keys of GNU sparse members (formats 0.0, 0.1 and 1.0): their data is a sparse map
+#: plus fragments, and GNU.sparse.name renames them; refused like the old GNU 'S' members.
+_SPARSE_KEY_PREFIX = "GNU.sparse."
 
 
 class ArchiveFormatError(TransportError):
@@ -116,14 +124,17 @@ def _parse_number(field: bytes, what: str, name: str) -> int:
         value = field[0] & 0x7F
         for b in field[1:]:
             value = (value << 8) | b
+        if value > _MAX_SIZE:
+            raise ArchiveFormatError(f"{what}: number out of range in the header of {name!r}")
         return value
-    text = field.replace(b"\x00", b" ").strip()
+    text = field.strip(b" \x00").split(b"\x00", 1)[0]
     if not text:
         return 0
-    try:
-        return int(text, 8)
-    except ValueError:
-        raise ArchiveFormatError(f"{what}: invalid numeric field {field!r} in a tar header") from None
+    # Octal digits only, as Go's strconv.ParseUint(…, 8, 64): Python's int() would also take a
+    # sign, "_" and inner blanks, and a negative size would desynchronise the whole scan.
+    if not _OCTAL.fullmatch(text):
+        raise ArchiveFormatError(f"{what}: invalid numeric field {field!r} in the header of {name!r}")
+    return int(text, 8)
 
 
 def _checksum_ok(block: bytes) -> bool:
@@ -289,13 +300,12 @@ def scan(stream: _Readable, what: str, *, watcher: Watcher | None = None,
         if members > MAX_MEMBERS:
             raise ArchiveFormatError(f"{what}: the archive has more than {MAX_MEMBERS} members; image archives "
                                      f"hold far fewer", code="archive-too-many-members")
+        if any(key.startswith(_SPARSE_KEY_PREFIX) for key in pax):
+            raise ArchiveFormatError(f"{what}: GNU sparse member {name[:200]!r} is not supported")
         if "size" in pax:
-            try:
-                size = int(pax["size"])
-            except ValueError:
-                raise ArchiveFormatError(f"{what}: invalid PAX size for {name!r}") from None
-            if size < 0:
-                raise ArchiveFormatError(f"{what}: invalid PAX size for {name!r}")
+            if not _DECIMAL.fullmatch(pax["size"]) or int(pax["size"]) > _MAX_SIZE:
+                raise ArchiveFormatError(f"{what}: invalid PAX size {pax['size'][:40]!r} for {name[:200]!r}")
+            size = int(pax["size"])
         pax, long_name, long_link = {}, None, None
         kind = {b"0": MemberType.FILE, b"\x00": MemberType.FILE, b"7": MemberType.FILE, b"5": MemberType.DIR,
                 b"2": MemberType.SYMLINK, b"1": MemberType.HARDLINK}.get(typeflag, MemberType.OTHER)
