@@ -12,7 +12,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _SECRET_QUERY_KEYS = frozenset(
     {"token", "access_token", "refresh_token", "password", "secret", "signature", "sig", "x-amz-signature",
-     "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential", "code"}
+     "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential", "code",
+     # signed blob-store redirects: Docker Hub's Cloudflare ``verify=``, CloudFront's Policy /
+     # Key-Pair-Id, Akamai's ``hdnts``, and the generic names keys travel under
+     "verify", "policy", "key-pair-id", "hdnts", "key", "apikey", "api_key", "auth", "jwt", "credential"}
 )
 MASK = "***"
 

@@ -141,6 +141,22 @@ def test_redact_url_removes_userinfo_and_tokens() -> None:
     assert "s3cr3t" not in redact_text("Authorization: Bearer s3cr3t")
 
 
+@pytest.mark.parametrize("url", [
+    # the signed redirects registries send blob downloads to
+    "https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/ab/ab/data?verify=1700000000-S3CRET",
+    "https://pkg-containers.githubusercontent.com/ghcr1/blobs/sha256:ab?se=2026&sig=S3CRET&sp=r&sv=2019",
+    "https://bucket.s3.amazonaws.com/x?X-Amz-Credential=S3CRET&X-Amz-Signature=S3CRET&X-Amz-Expires=60",
+    "https://storage.googleapis.com/b/x?X-Goog-Signature=S3CRET&X-Goog-Credential=S3CRET",
+    "https://d1.cloudfront.net/x?Policy=S3CRET&Signature=S3CRET&Key-Pair-Id=S3CRET",
+    "https://cdn.example.com/x?hdnts=S3CRET",
+])
+def test_signed_blob_store_urls_are_masked(url: str) -> None:
+    from trustcopy.redact import redact_url
+
+    out = redact_url(url)
+    assert "S3CRET" not in out and out.partition("?")[0] == url.partition("?")[0]
+
+
 @pytest.mark.parametrize("text", [
     "connection refused", "Authorization: Bearer s3cr3t", "BASIC dXNlcjpwdw==", "bAsIc  x", "basically fine",
     "B\u0130SIC x", "bearer", "Bearer \u017f3cret", "ba\u017fic abc", "\u212aey: basic abc", "caf\xe9 Bearer t0k",
