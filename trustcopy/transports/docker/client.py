@@ -129,15 +129,14 @@ def retry_after(response: httpx.Response, fallback: float) -> float:
     value = response.headers.get("retry-after", "").strip()
     if not value:
         return fallback
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # (str.isdigit alone takes "²", which int() refuses)
         return float(int(value[:6]))
     import email.utils  # only for an HTTP-date Retry-After: email is costly to import
 
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    try:  # (a year of 20 digits overflows a C long in the parser)
+        delta = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError, OverflowError, OSError, IndexError):
         return fallback
-    delta = when.timestamp() - time.time()
     return delta if delta > 0 else fallback
 
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from trustcopy import limits
 from trustcopy.digest import Digest, DigestingReader
-from trustcopy.errors import ManifestError, TrustcopyError
+from trustcopy.errors import ManifestError, NetworkError, RegistryHTTPError, TrustcopyError
 from trustcopy.transports.base import ImageDestination
 from trustcopy.transports.docker.challenge import Scope, repository_scope
 from trustcopy.transports.docker.client import RegistryClient
@@ -340,11 +340,20 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         self._ensure_blobs_present(manifest)
         what = f"uploading manifest {tail} to {self._ref.name}"
         headers = {"Content-Type": guess_mime_type(manifest) or "application/vnd.oci.image.manifest.v1+json"}
-        response = self._client.send("PUT", f"/v2/{self._client.path}/manifests/{tail}", what=what,
-                                     content=manifest, headers=headers)
-        self._client.check(response, what, ok=(200, 201, 202, 204))
-        response.close()
-        echoed = response.headers.get("docker-content-digest")
+        echoed: str | None = str(digest)
+        try:
+            response = self._client.send("PUT", f"/v2/{self._client.path}/manifests/{tail}", what=what,
+                                         content=manifest, headers=headers)
+            self._client.check(response, what, ok=(200, 201, 202, 204))
+            response.close()
+            echoed = response.headers.get("docker-content-digest")
+        except (NetworkError, RegistryHTTPError) as exc:
+            # The registry may have stored the manifest (and moved the tag) with its answer
+            # lost on the way: failing then would leave a tag behind a "failed" copy. If the
+            # tag now names exactly these bytes, the PUT happened; otherwise report the failure.
+            if not exc.context.get("retryable") or not self._manifest_is(tail, digest, headers["Content-Type"]):
+                raise
+            log.warning("%s; but the registry holds the manifest now", exc.message)
         if echoed and echoed != str(digest):
             log.warning("%s: the registry reports digest %s, expected %s", what, echoed[:80], digest)
         with self._lock:
@@ -352,6 +361,17 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             self._manifest_info[str(digest)] = (headers["Content-Type"], len(manifest))
             if instance_digest is None:
                 self._toplevel_digest = digest
+
+    def _manifest_is(self, tail: str, digest: Digest, mime: str) -> bool:
+        """Whether ``/v2/PATH/manifests/TAIL`` is the manifest with ``digest`` (False when unsure)."""
+        what = f"checking manifest {tail} in {self._ref.name}"
+        try:
+            response = self._client.send("HEAD", f"/v2/{self._client.path}/manifests/{tail}", what=what,
+                                         headers={"Accept": mime})
+        except TrustcopyError:
+            return False
+        response.close()
+        return response.status_code == 200 and response.headers.get("docker-content-digest") == str(digest)
 
     def _ensure_blobs_present(self, manifest: bytes) -> None:
         """Refuse to PUT a manifest naming a blob the repository does not have."""
