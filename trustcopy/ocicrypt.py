@@ -161,6 +161,9 @@ def load_decryption_key(spec: str) -> Any:
     if not os.path.exists(spec) and ":" in spec:
         path, _, pw = spec.rpartition(":")
         password = pw.encode()
+        from trustcopy.redact import register_secret
+
+        register_secret(pw)
     data = _read_key_file(path, "decryption key")
     key: Any = None
     failure = "it holds no RSA or EC private key (PEM or DER); only JWE keys are supported"

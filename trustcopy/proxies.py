@@ -195,6 +195,15 @@ def _proxy_url(value: str, variable: str) -> str | None:
     if parsed is None or not parsed.host:
         log.warning("ignoring %s=%s: not a proxy URL", variable, shown(value))
         return None
+    if parsed.userinfo:
+        from urllib.parse import unquote
+
+        from trustcopy.redact import register_basic
+
+        # httpx sends them as ``Proxy-Authorization: Basic …``; a proxy echoing that value
+        # (a 407's reason phrase, chained under our error in --debug) must not print it.
+        user, _, password = parsed.userinfo.decode("ascii", "replace").partition(":")
+        register_basic(unquote(user), unquote(password))
     return url
 
 

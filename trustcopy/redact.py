@@ -76,3 +76,77 @@ def mask_userinfo(text: str) -> str:
     if "@" not in text:
         return text
     return re.sub(_USERINFO, MASK + "@", text)
+
+
+# -- secrets known to this command -------------------------------------------------------------
+#
+# A last line of defence at the CLI's output points (the error line, the ``--debug`` log and
+# traceback): every password, token and passphrase the command was given or obtained is
+# registered here, and :func:`scrub` masks it wherever it turns up, whatever path carried it
+# there (a library's exception message chained under ours, an echoing server or proxy).
+# ``trustcopy.cli.main.main`` starts each command with an empty set.
+
+#: Shorter values are not masked in free text: "p" would mask every p of every message.
+MIN_SCRUBBED_SECRET = 6
+_KNOWN: set[str] = set()
+
+
+def secret_forms(value: str) -> tuple[str, ...]:
+    """``value`` and the encodings a server may echo it in (percent-encoded, form-encoded)."""
+    from urllib.parse import quote, quote_plus
+
+    if not value:
+        return ()
+    return tuple(dict.fromkeys((value, quote(value, safe=""), quote_plus(value))))
+
+
+def basic_forms(username: str, password: str) -> tuple[str, ...]:
+    """The ``Basic`` credential of ``username:password`` as it travels (base64, padded or not, url-safe)."""
+    import base64
+
+    if not (username or password):
+        return ()
+    raw = f"{username}:{password}".encode()
+    std = base64.b64encode(raw).decode("ascii")
+    url = base64.urlsafe_b64encode(raw).decode("ascii")
+    return tuple(dict.fromkeys((std, std.rstrip("="), url, url.rstrip("="))))
+
+
+def register_secret(*values: str | None) -> None:
+    """Remember ``values`` (and their encoded forms) as secrets :func:`scrub` masks."""
+    for value in values:
+        if value:
+            _KNOWN.update(v for v in secret_forms(value) if len(v) >= MIN_SCRUBBED_SECRET)
+
+
+def register_basic(username: str | None, password: str | None) -> None:
+    """Remember a username/password pair: the password and the Basic credential made of both."""
+    register_secret(password)
+    if password:
+        _KNOWN.update(v for v in basic_forms(username or "", password) if len(v) >= MIN_SCRUBBED_SECRET)
+
+
+def forget_secrets() -> None:
+    """Start a new command: no secret known."""
+    _KNOWN.clear()
+
+
+def known_secrets() -> tuple[str, ...]:
+    """The registered secrets, longest first (a secret containing another is masked whole)."""
+    return tuple(sorted(_KNOWN, key=len, reverse=True))
+
+
+def scrub(text: str, *, headers: bool = False) -> str:
+    """``text`` made safe to print: every registered secret and ``user:pass@`` masked.
+
+    ``headers``: ``Bearer …``/``Basic …`` values too (free text such as a traceback; error
+    messages keep words like "basic authentication" as they are).
+    """
+    if not text:
+        return text
+    out = text
+    for secret in known_secrets():
+        out = out.replace(secret, MASK)
+    if headers:
+        out = redact_text(out)
+    return mask_userinfo(out)

@@ -7,6 +7,7 @@ flags work after the command name too; the values land in the one
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -196,11 +197,51 @@ def _apply_process_options(opts: GlobalOptions) -> None:
         signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
 
 
-def _configure_logging(opts: GlobalOptions) -> None:
-    if opts.debug:
-        import logging
+class _ScrubbingFilter:
+    """A logging filter masking every known secret in a record (trustcopy.redact.scrub).
 
+    Log lines quote servers (a registry's Warning header, a retried failure's reason) and
+    libraries (python-gnupg); whatever they echo, a secret of this command is not printed.
+    """
+
+    def filter(self, record: Any) -> bool:
+        redact = sys.modules.get("trustcopy.redact")  # not loaded: no secret registered
+        secrets = redact.known_secrets() if redact is not None else ()
+        if not secrets:
+            return True
+
+        def scrub(text: str) -> str:
+            out = text
+            for secret in secrets:
+                out = out.replace(secret, "***")
+            return out
+
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 (a malformed record: logging reports it itself)
+            return True
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_text is None:
+            import logging
+
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def _configure_logging(opts: GlobalOptions) -> None:
+    import logging
+
+    # Without --debug, warnings reach stderr through logging's last-resort handler.
+    last_resort = logging.lastResort
+    if last_resort is not None and not any(isinstance(f, _ScrubbingFilter) for f in last_resort.filters):
+        last_resort.addFilter(_ScrubbingFilter())
+    if opts.debug:
         logging.basicConfig(level=logging.DEBUG, format="DEBU %(name)s: %(message)s")
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, _ScrubbingFilter) for f in handler.filters):
+                handler.addFilter(_ScrubbingFilter())
         # httpx and httpcore log whole URLs and response headers: pre-signed blob-store URLs
         # (X-Amz-Signature …) and cookies are credentials. trustcopy.docker logs every
         # request and answer itself, with secrets masked.

@@ -214,6 +214,11 @@ def docker_system_context(base: SystemContext, values: dict[str, Any], prefix: s
         sys.docker_username = sys.docker_password = None
     if get("registry_token") is not None:
         sys.docker_bearer_token = get("registry_token")
+    if sys.docker_password or sys.docker_bearer_token:  # (a local copy never loads trustcopy.redact)
+        from trustcopy.redact import register_basic, register_secret
+
+        register_basic(sys.docker_username, sys.docker_password)
+        register_secret(sys.docker_bearer_token)
     authfile = get("authfile") if prefix else None
     sys.auth_file = authfile or values.get("authfile") or os.environ.get("REGISTRY_AUTH_FILE") or base.auth_file
     if get("cert_dir"):

@@ -81,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return 0
     debug = "--debug" in args
+    redact = sys.modules.get("trustcopy.redact")  # (not imported for it: a local copy never loads it)
+    if redact is not None:
+        redact.forget_secrets()  # secrets of an earlier in-process command are not this one's
+    if debug:
+        _install_scrubbing_excepthook()
     previous = _install_sigterm_handler()
     try:
         return _run(args, debug)
@@ -126,6 +131,31 @@ def _run(args: list[str], debug: bool) -> int:
     except BrokenPipeError:
         return 1
     return rv if isinstance(rv, int) else 0
+
+
+def _install_scrubbing_excepthook() -> None:
+    """``--debug`` lets the error's traceback through: print it with every known secret masked.
+
+    The traceback shows the exceptions chained under ours (httpx's, a proxy's 407 reason,
+    a library's message) verbatim; Python's own hook would print them as they are.
+    """
+    hook = sys.excepthook
+    if getattr(hook, "_trustcopy_scrubbing", False):
+        return
+
+    def scrubbing_hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        import contextlib
+        import traceback
+
+        from trustcopy.redact import scrub
+
+        with contextlib.suppress(Exception):  # a broken stderr: nothing left to print to
+            text = "".join(traceback.format_exception(kind, value, tb))
+            sys.stderr.write(scrub(text, headers=True))
+            sys.stderr.flush()
+
+    scrubbing_hook._trustcopy_scrubbing = True  # type: ignore[attr-defined]
+    sys.excepthook = scrubbing_hook
 
 
 class _Terminated(BaseException):

@@ -25,8 +25,10 @@ from trustcopy.errors import TrustcopyError
 
 
 def render_error(exc: TrustcopyError) -> None:
-    """Print ``error[code]: message`` and the hint on stderr."""
-    click.echo(exc.diagnostics(), err=True)
+    """Print ``error[code]: message`` and the hint on stderr (every known secret masked: redact.scrub)."""
+    from trustcopy.redact import scrub
+
+    click.echo(scrub(exc.diagnostics()), err=True)
 
 
 class ProgressRenderer:

@@ -137,6 +137,9 @@ def prompt_passphrase(key_file: str, *, confirm: bool) -> str:
     passphrase = getpass.getpass(f"Passphrase for key {key_file}: ", stream=sys.stdout)
     if confirm and getpass.getpass(f"Repeat the passphrase for key {key_file}: ", stream=sys.stdout) != passphrase:
         raise _ArgumentError("the passphrases do not match; no key was written")
+    from trustcopy.redact import register_secret
+
+    register_secret(passphrase)
     return passphrase
 
 

@@ -226,6 +226,10 @@ def read_passphrase_file(path: str) -> str:
     if line.endswith(b"\n"):
         line = line[:-1]
     try:
-        return line.decode("utf-8")
+        passphrase = line.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"the passphrase in {path} is not valid UTF-8", code="passphrase-file") from None
+    from trustcopy.redact import register_secret
+
+    register_secret(passphrase)
+    return passphrase

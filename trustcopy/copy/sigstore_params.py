@@ -149,6 +149,9 @@ def _fulcio(section: dict[str, Any], path: str) -> FulcioParams:
     if mode == "staticToken":
         if not token:
             raise _error(path, "missing oidcToken")
+        from trustcopy.redact import register_secret
+
+        register_secret(token, token.strip())
         return FulcioParams(fulcio_url, mode, oidc_id_token=token)
     if not issuer:
         raise _error(path, "missing oidcIssuerURL")

@@ -86,8 +86,10 @@ def _service_error(what: str, url: str, status: int, body: bytes, secrets: tuple
     Fulcio that echoes the ID token it refused must not put the token in a CI log)."""
     from trustcopy.redact import redact_text, redact_url
 
-    detail = body[:300].decode("utf-8", "replace")
+    # Masked before it is shortened: a secret cut in two by the limit would keep its head.
+    detail = body[:64 << 10].decode("utf-8", "replace")
     detail = redact_text("".join(c if c.isprintable() else " " for c in detail).strip(), secrets)
+    detail = detail[:300]
     return _error(f"{what}: {redact_url(url)} answered HTTP {status}" + (f": {detail}" if detail else ""),
                   "sigstore-service")
 

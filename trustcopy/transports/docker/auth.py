@@ -38,7 +38,7 @@ import httpx
 from trustcopy import limits
 from trustcopy.errors import RegistryAuthError
 from trustcopy.lazy import dataclass
-from trustcopy.redact import MASK, redact_url
+from trustcopy.redact import MASK, basic_forms, redact_url, register_basic, register_secret, secret_forms
 from trustcopy.transports.docker.challenge import Challenge, Scope
 
 if TYPE_CHECKING:
@@ -68,9 +68,23 @@ class Credentials:
         """No credentials at all."""
         return not (self.username or self.password or self.identity_token)
 
+    def __post_init__(self) -> None:
+        # Whatever found them (flags, auth.json, a credential helper), the CLI's output
+        # points mask them from now on (trustcopy.redact.scrub).
+        register_basic(self.username, self.password)
+        register_secret(self.identity_token)
+
     def secrets(self) -> tuple[str, ...]:
-        """Values that must never appear in output (for redact_text)."""
-        return tuple(s for s in (self.password, self.identity_token) if s)
+        """Values that must never appear in output (for redact_text), longest first.
+
+        The password and identity token, their percent-/form-encoded forms, and the Basic
+        credential (base64 of ``user:password``): a hostile server may echo the
+        ``Authorization`` header's value without its ``Basic`` prefix.
+        """
+        forms = [*secret_forms(self.password), *secret_forms(self.identity_token)]
+        if self.password:
+            forms += basic_forms(self.username, self.password)
+        return tuple(sorted(dict.fromkeys(f for f in forms if f), key=len, reverse=True))
 
     def __repr__(self) -> str:
         pw = MASK if self.password else ""
@@ -99,6 +113,10 @@ def _parse_token_response(body: bytes, what: str) -> _Token:
     token = doc.get("token") or doc.get("access_token")
     if not isinstance(token, str) or not token or any(not (33 <= ord(c) < 127) for c in token):
         raise RegistryAuthError(f"{what}: the token server returned no usable token", code="registry-token")
+    register_secret(token)
+    refresh = doc.get("refresh_token")
+    if isinstance(refresh, str):
+        register_secret(refresh)
     expires_in = doc.get("expires_in")
     if expires_in is None:
         expires_in = 0
@@ -150,6 +168,7 @@ class AuthSession:
 
         self.credentials = credentials
         self.registry_token = registry_token or None
+        register_secret(self.registry_token)
         self._send = send
         self.origin: tuple[str, str, int | None] | None = None
         self.challenges: list[Challenge] = []
