@@ -99,6 +99,9 @@ class _Token:
     value: str
     expires: float  # time.monotonic() deadline
 
+    def __repr__(self) -> str:  # a bearer token is a credential
+        return f"_Token(value='***', expires={self.expires!r})"
+
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
