@@ -21,8 +21,10 @@ Destination: ``POST /images/load`` with the archive streamed as the request body
 the copy produces it (layers as the source has them: a daemon decompresses what it
 loads). The copy is reported done only when the daemon answered 200 with a readable JSON
 message stream holding no error *and* the image it now has under NAME:TAG (fully
-qualified) has our config digest as its ID. Closing without commit aborts the upload
-mid-stream, so the daemon sees a truncated archive and loads nothing.
+qualified) is ours: our config digest as its ID, or (Docker's containerd image store,
+which names images by a manifest it makes) our config's layers, architecture and OS.
+Closing without commit aborts the upload mid-stream, so the daemon sees a truncated
+archive and loads nothing.
 
 Policy scopes (containers/image): a name has the scopes of ``docker:`` references; an ID
 reference has only the default ``""``.
@@ -232,15 +234,11 @@ def parse_daemon_host(host: str, what: str) -> DaemonHost:
         raise TransportError(f"{what}: daemon host {redact_host(host)!r} carries credentials; they are not supported",
                              code="daemon-host-invalid")
     try:
-        port = parsed.port
+        parsed.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
     except ValueError:
-        port = None
-        bad_port = True
-    else:
-        bad_port = False
-    if not parsed.hostname or bad_port:
+        parsed = urllib.parse.urlsplit("tcp://")  # (no hostname: refused just below)
+    if not parsed.hostname:
         raise TransportError(f"{what}: invalid daemon host {redact_host(host)!r}", code="daemon-host-invalid")
-    del port
     return DaemonHost(scheme, parsed.netloc, parsed.path.rstrip("/"))
 
 
