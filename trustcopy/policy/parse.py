@@ -279,6 +279,18 @@ def _document(root: Any, lookup: TransportLookup | None, warn: Callable[[str, Pa
     return _build((), Policy, default=default, transports=transports)
 
 
+#: Longest value or path an error message repeats: a 50 MB "type" must not become a 50 MB message.
+_MAX_ECHO = 300
+
+
+def _clip(text: str) -> str:
+    """``text``, its middle elided when longer than _MAX_ECHO characters."""
+    if len(text) <= _MAX_ECHO:
+        return text
+    half = _MAX_ECHO // 2
+    return f"{text[:half]}…({len(text) - 2 * half} characters elided)…{text[-half:]}"
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -317,15 +329,16 @@ def parse_policy(data: bytes | str, *, source: str | None = None, transports: Tr
         detail = "unexpected data after the JSON value" if exc.msg == "Extra data" else exc.msg
         raise PolicyError(f"{where}: line {exc.lineno} column {exc.colno}: {detail}",
                           context={"file": source, "line": exc.lineno, "column": exc.colno}) from None
-    except ValueError as exc:
-        raise PolicyError(f"{where}: {exc}", context={"file": source}) from None
+    except ValueError as exc:  # NaN, or an integer of more than sys.get_int_max_str_digits() digits
+        raise PolicyError(f"{where}: {str(exc).split(';')[0]}", context={"file": source}) from None
     try:
         policy = _document(root, transports, lambda message, path: log.warning(
             "%s: at %s: %s", where, format_path(path), message))
     except _Fault as fault:
+        at = _clip(format_path(fault.path))
         raise PolicyError(
-            f"{where}: at {format_path(fault.path)}: {fault.message}",
-            context={"file": source, "path": format_path(fault.path), "pointer": json_pointer(fault.path)},
+            f"{where}: at {at}: {_clip(fault.message)}",
+            context={"file": source, "path": at, "pointer": _clip(json_pointer(fault.path))},
         ) from None
     if source is not None:
         object.__setattr__(policy, "source", source)

@@ -492,7 +492,11 @@ def load_yaml(file: str, data: bytes, *, scalars_as_text: bool = False) -> Any:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})", code="registries-d-invalid",
                           context={"file": file}) from None
-    loader = yaml.BaseLoader(text) if scalars_as_text else yaml.SafeLoader(text)
+    try:  # the reader refuses NUL and other non-printable characters as it starts
+        loader = yaml.BaseLoader(text) if scalars_as_text else yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: invalid YAML: {_yaml_problem(exc)}", code="registries-d-invalid",
+                          context={"file": file}) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -504,6 +508,9 @@ def load_yaml(file: str, data: bytes, *, scalars_as_text: bool = False) -> Any:
                           context={"file": file}) from None
     except RecursionError:
         raise ConfigError(f"{file}: YAML nested too deeply", code="registries-d-invalid",
+                          context={"file": file}) from None
+    except ValueError as exc:  # a scalar its constructor refuses: an int of 100,000 digits, a 2001-99-99 date
+        raise ConfigError(f"{file}: invalid YAML: {str(exc).split(';')[0]}", code="registries-d-invalid",
                           context={"file": file}) from None
     finally:
         loader.dispose()

@@ -477,17 +477,55 @@ def _v2_set_keys(doc: Mapping[str, Any]) -> list[str]:
             if k in doc and doc[k] != ""]
 
 
+#: Most dots one line of TOML may hold outside strings (a dotted key ``a.b.c`` or table header).
+_TOML_MAX_DOTS_PER_LINE = 64
+#: Sum over lines of (dots outside strings)²: tomllib keeps every prefix of a dotted key, so
+#: its memory and time grow with the square of a key's length (a 4 MiB ``a.a.a…= 1`` takes
+#: tens of GiB).
+_TOML_DOT_BUDGET = 1 << 20
+
+
+def _toml_too_complex(text: str) -> str | None:
+    """Why ``text`` is refused before tomllib sees it (dotted keys too long), or None."""
+    if text.count(".") <= _TOML_MAX_DOTS_PER_LINE:
+        return None  # the common, cheap case
+    import re
+
+    outside = re.sub(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*', '""', text)
+    budget = 0
+    for number, line in enumerate(outside.splitlines(), 1):
+        dots = line.count(".")
+        budget += dots * dots
+        if dots > _TOML_MAX_DOTS_PER_LINE:
+            return f"line {number}: a dotted key or table name with more than {_TOML_MAX_DOTS_PER_LINE} parts"
+        if budget > _TOML_DOT_BUDGET:
+            return f"line {number}: too many long dotted keys"
+    return None
+
+
 def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *,
                 dropin: bool) -> tuple[list[Registry], tuple[str, ...] | None]:
     """One file → its entries (deduplicated by prefix, first wins, as containers/image) and its
     ``credential-helpers`` (None when it does not set the key; an empty list is set)."""
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})",
                           code="registries-conf-invalid", context={"file": file}) from None
+    problem = _toml_too_complex(text)
+    if problem is not None:
+        raise ConfigError(f"{file}: invalid TOML: {problem}", code="registries-conf-invalid",
+                          context={"file": file})
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: invalid TOML: {exc}", code="registries-conf-invalid",
+                          context={"file": file}) from None
+    except RecursionError:  # arrays/inline tables nested past the interpreter's recursion limit
+        raise ConfigError(f"{file}: invalid TOML: arrays or inline tables nested too deeply",
+                          code="registries-conf-invalid", context={"file": file}) from None
+    except ValueError as exc:  # e.g. an integer of more than sys.get_int_max_str_digits() digits
+        raise ConfigError(f"{file}: invalid TOML: {str(exc).split(';')[0]}", code="registries-conf-invalid",
                           context={"file": file}) from None
     doc = _canonical_keys(doc, _REGISTRY_TOP_KEYS, file, "", warnings)
     _check_ignored(doc, file)
