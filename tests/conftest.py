@@ -79,3 +79,13 @@ def keys(tmp_path: Path) -> Path:
     assert main(["generate-sigstore-key", "--output-prefix", str(tmp_path / "key"), "--passphrase-file",
                  str(tmp_path / "pass")]) == 0
     return tmp_path
+
+
+@pytest.fixture
+def fake_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``docker-credential-fake`` (get/store/erase/list; tests/fixtures/credhelper) on PATH;
+    returns the JSON file it keeps its credentials in."""
+    state = tmp_path / "helper-state.json"
+    monkeypatch.setenv("FAKE_HELPER_STATE", str(state))
+    monkeypatch.setenv("PATH", f"{ROOT / 'tests' / 'fixtures' / 'credhelper'}:{os.environ['PATH']}")
+    return state

@@ -611,6 +611,17 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRe
 
 
 @pytest.fixture
+def proxied(plain_registry: RegistryServer) -> Iterator[Any]:
+    """A recording, scriptable proxy (scripted_proxy.ScriptedProxy) in front of ``plain_registry``."""
+    from scripted_proxy import ScriptedProxy  # (it imports this module)
+
+    proxy = ScriptedProxy(plain_registry.port)
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
 def fault_proxy(plain_registry: RegistryServer) -> Iterator[FaultProxy]:
     """A FaultProxy in front of ``plain_registry`` (set ``.rule`` in the test)."""
     with running(FaultProxy(plain_registry.port)) as proxy:

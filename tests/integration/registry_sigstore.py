@@ -246,3 +246,9 @@ def locations(report: Any) -> Iterator[str]:
 def b64(data: bytes) -> str:
     """Standard base64 text."""
     return base64.b64encode(data).decode()
+
+
+def use_proxy(site: Site, proxy: Any) -> None:
+    """Point ``site`` at a proxy in front of its registry, with sigstore attachments on for it."""
+    site.host = proxy.host
+    site.attachments({proxy.host: True})

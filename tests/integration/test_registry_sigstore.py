@@ -26,7 +26,6 @@ import http.client
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +55,7 @@ from registry_sigstore import (
     repositories,
     sha256,
     sig_tag,
+    use_proxy,
 )
 from scripted_proxy import Answer, ScriptedProxy, Seen
 from sigstore_material import (
@@ -416,19 +416,6 @@ def test_bundle_for_another_digest_is_rejected_naming_the_referrer(site: Site) -
 
 
 # -- the OCI 1.1 referrers API: recorded responses from a proxy in front of the registry --------------------------
-
-
-@pytest.fixture
-def proxied(plain_registry: RegistryServer) -> Iterator[ScriptedProxy]:
-    proxy = ScriptedProxy(plain_registry.port)
-    proxy.start()
-    yield proxy
-    proxy.stop()
-
-
-def use_proxy(site: Site, proxy: ScriptedProxy) -> None:
-    site.host = proxy.host
-    site.attachments({proxy.host: True})
 
 
 def test_referrers_api_is_used_when_the_registry_has_one(site: Site, proxied: ScriptedProxy) -> None:

@@ -19,7 +19,6 @@ produced by trustcopy's writer:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from registry_sigstore import (
     push_manifest,
     sha256,
     sig_tag,
+    use_proxy,
 )
 from scripted_proxy import Answer, ScriptedProxy, Seen
 
@@ -54,19 +54,6 @@ def site(tmp_path: Path, plain_registry: RegistryServer, run_cli: Any, monkeypat
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
     return Site(tmp_path, plain_registry.host, run_cli)
-
-
-@pytest.fixture
-def proxied(plain_registry: RegistryServer) -> Iterator[ScriptedProxy]:
-    proxy = ScriptedProxy(plain_registry.port)
-    proxy.start()
-    yield proxy
-    proxy.stop()
-
-
-def use_proxy(site: Site, proxy: ScriptedProxy) -> None:
-    site.host = proxy.host
-    site.attachments({proxy.host: True})
 
 
 def raw_attachment(site: Site, repo: str, digest: str) -> tuple[bytes, bytes]:

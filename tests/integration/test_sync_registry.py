@@ -21,21 +21,9 @@ import pytest
 from imagefactory import Layer, make_image, make_tar
 from registry_fixtures import FaultProxy, RegistryServer, fast_sys, free_port, push_image, running, serve_in_thread
 from registry_fixtures import stop_server as stop_http_server
+from sync_output import outcomes
 
 pytestmark = [pytest.mark.registry]
-
-_LINE = re.compile(r"^(COPIED|SKIPPED|WOULD COPY|REJECTED|FAILED|NOT ATTEMPTED)\s+(.*)$")
-
-
-def outcomes(stdout: str) -> dict[str, list[str]]:
-    """Outcome → the lines' text (``SOURCE -> DESTINATION …`` or ``ENTRY: error…``)."""
-    out: dict[str, list[str]] = {}
-    for line in stdout.splitlines():
-        m = _LINE.match(line)
-        assert m, f"unexpected output line: {line!r}"
-        out.setdefault(m.group(1), []).append(m.group(2))
-    return out
-
 
 def catalog(reg: RegistryServer) -> list[str]:
     with urllib.request.urlopen(f"{reg.url}/v2/_catalog?n=1000", timeout=10) as resp:

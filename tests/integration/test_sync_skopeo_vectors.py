@@ -14,7 +14,6 @@ asserted as trustcopy's behaviour, with the difference named in the test.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -23,25 +22,14 @@ from typing import Any
 import pytest
 from imagefactory import DOCKER_LIST, OCI_INDEX, Layer, make_image, make_index, make_tar
 from registry_fixtures import USERS, RegistryServer, fast_sys, push_image
+from sync_output import outcomes
 
 pytestmark = [pytest.mark.registry]
 
 TLS_OFF = ("--src-tls-verify=false", "--dest-tls-verify=false")
-_LINE = re.compile(r"^(COPIED|SKIPPED|WOULD COPY|REJECTED|FAILED|NOT ATTEMPTED)\s+(.*)$")
-
-
 def image(n: int, *, docker: bool = False, arch: str = "amd64") -> Any:
     return make_image([Layer(make_tar([(f"file-{n}.txt", f"vector image {n}\n".encode())]))], docker=docker,
                       arch=arch)
-
-
-def outcomes(stdout: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for line in stdout.splitlines():
-        m = _LINE.match(line)
-        assert m, f"unexpected output line: {line!r}"
-        out.setdefault(m.group(1), []).append(m.group(2))
-    return out
 
 
 def image_dirs(root: Path) -> list[str]:

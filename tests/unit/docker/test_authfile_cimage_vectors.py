@@ -22,7 +22,6 @@ from trustcopy.transports.docker.auth import Credentials
 from trustcopy.types import SystemContext
 
 CI_TESTDATA = Path("/usr/share/gocode/src/github.com/containers/image/pkg/docker/config/testdata")
-FAKE_HELPER_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "credhelper"
 USERNAME_PASSWORD = "dXNlcm5hbWU6cGFzc3dvcmQ="  # base64("username:password"), as TestSetGetCredentials
 EXAMPLE_ORG = "ZXhhbXBsZTpvcmc="  # base64("example:org"), as TestRemoveAuthentication
 
@@ -50,15 +49,6 @@ def runtime_auth(home: Path, tmp_path: Path) -> Path:
     path = tmp_path / "run" / "containers" / "auth.json"
     path.parent.mkdir(parents=True)
     return path
-
-
-@pytest.fixture
-def fake_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``docker-credential-fake`` (get/store/erase/list) on PATH; returns its state file."""
-    state = tmp_path / "helper-state.json"
-    monkeypatch.setenv("FAKE_HELPER_STATE", str(state))
-    monkeypatch.setenv("PATH", f"{FAKE_HELPER_DIR}:{os.environ['PATH']}")
-    return state
 
 
 @pytest.fixture

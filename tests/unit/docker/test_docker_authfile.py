@@ -254,17 +254,6 @@ def test_credentials_for_reference_flags_win_over_helpers(home: Path, helpers_on
 
 # -- login/logout through the credential helpers -------------------------------------------------------
 
-FAKE_HELPER_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "credhelper"
-
-
-@pytest.fixture
-def fake_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``docker-credential-fake`` on PATH; returns the JSON file it keeps its credentials in."""
-    state = tmp_path / "helper-state.json"
-    monkeypatch.setenv("FAKE_HELPER_STATE", str(state))
-    monkeypatch.setenv("PATH", f"{FAKE_HELPER_DIR}:{os.environ['PATH']}")
-    return state
-
 
 def test_login_stores_in_the_first_helper_that_takes_them(home: Path, tmp_path: Path, fake_helper: Path) -> None:
     assert authfile.store_credentials(None, "reg.example", "u", "p", ("fake",)) == "credential helper: fake"
