@@ -31,7 +31,10 @@ trustcopy runs as an installed command would (benchutil.installed_trustcopy: not
 the editable install's import hook, which costs every process of a development virtualenv
 about 15 ms), on the system's Python 3.11 when there is one (benchutil.bench_python;
 ``TRUSTCOPY_BENCH_PYTHON`` picks another). The table ends with the start-up floor: that
-Python importing only click, httpx and httpcore, next to skopeo's whole mount.
+Python importing only click, httpx and httpcore, next to skopeo's whole mount. In the mount,
+repush and small30 scenarios a third program runs too, ``httpx-min`` (bench/minimal_client.py):
+click and httpx making the same requests as trustcopy and nothing else, the least the
+project's stack can take for that work.
 
     python bench/bench_registry.py [--runs 3] [--layers 10] [--layer-mb 20] [--big-mb 300]
 """
@@ -64,6 +67,9 @@ TARGETS: dict[str, float | None] = {"version": 0.030, "push": 0.8, "pull": 0.6, 
                                     "repush": 2.0, "repush-all": None, "small30": 2.0, "big-push": 1.0,
                                     "big-pull": None}
 MAX_RSS_MB = 60.0
+#: The third "tool": bench/minimal_client.py, timed in the short scenarios it can do.
+MINIMAL = "httpx-min"
+MINIMAL_SCENARIOS = {"mount", "repush", "small30"}
 VERSION_SAMPLES = 5
 
 
@@ -104,6 +110,8 @@ def main() -> int:
     commands = {"trustcopy": installed_trustcopy()}
     if shutil.which("skopeo"):
         commands["skopeo"] = ["skopeo"]
+    # The stack's floor in the short scenarios: click + httpx making the same requests, nothing else.
+    commands[MINIMAL] = [str(Path(commands["trustcopy"][0]).parent / "python"), str(HERE / "minimal_client.py")]
     flags = ["--src-tls-verify=false", "--dest-tls-verify=false"]
     times: dict[tuple[str, str], list[float]] = {}
     cpus: dict[tuple[str, str], list[float]] = {}
@@ -117,7 +125,8 @@ def main() -> int:
     for run in range(args.runs):
         for tool, command in commands.items():
             base = [*command, "--policy", str(policy), "copy", "-q"]
-            if "version" in wanted:
+            here = wanted & MINIMAL_SCENARIOS if tool == MINIMAL else wanted
+            if "version" in here:
                 for _ in range(VERSION_SAMPLES):
                     record("version", tool, *run_timed([*command, "--version"]))
             # A fresh registry (new port, empty storage) per tool and run: nothing is there
@@ -128,8 +137,8 @@ def main() -> int:
             slow = FaultProxy(server.port, lambda m, p, h, delay=delay: delay).start()
 
             def timed(name: str, *pairs: tuple[str, str], base: list[str] = base, tool: str = tool,
-                      own: tuple[str, ...] = ()) -> None:
-                if name not in wanted:
+                      own: tuple[str, ...] = (), here: set[str] = here) -> None:
+                if name not in here:
                     return
                 total, cpu, peak = 0.0, 0.0, 0.0
                 extra = list(own) if tool == "trustcopy" else []
@@ -146,13 +155,13 @@ def main() -> int:
                     shutil.rmtree(work / p, ignore_errors=True)
                 # Every scenario needs what earlier ones pushed: run them untimed when not wanted.
                 push = (f"oci:{multi}:img", f"docker://{reg}/push:1")
-                if "push" in wanted:
+                if "push" in here:
                     timed("push", push)
                 else:
                     untimed(*push)
                 timed("pull", (f"docker://{reg}/push:1", f"dir:{work}/pull"))
                 timed("mount", (f"docker://{reg}/push:1", f"docker://{reg}/mount:1"))
-                if "mount-rtt" in wanted:
+                if "mount-rtt" in here:
                     # Untimed: skopeo mounts only blobs its blob-info cache has seen under this host name.
                     untimed(f"docker://{slow.host}/push:1", f"dir:{work}/learn")
                 timed("mount-rtt", (f"docker://{slow.host}/push:1", f"docker://{slow.host}/mount-rtt:1"))
@@ -160,7 +169,7 @@ def main() -> int:
                 timed("repush-all", (f"oci:{multi}:img", f"docker://{reg}/push:1"), own=("--no-skip-identical",))
                 timed("small30", *[(f"oci:{small}:s{i}", f"docker://{reg}/small:{i}") for i in range(args.small)])
                 bigpush = (f"oci:{big}:img", f"docker://{reg}/big:1")
-                if "big-pull" in wanted and "big-push" not in wanted:
+                if "big-pull" in here and "big-push" not in here:
                     untimed(*bigpush)
                 timed("big-push", bigpush)
                 timed("big-pull", (f"docker://{reg}/big:1", f"dir:{work}/bigpull"))
@@ -178,6 +187,8 @@ def main() -> int:
         if name not in wanted:
             continue
         for tool in commands:
+            if (name, tool) not in times:
+                continue
             samples = times[(name, tool)]
             median = statistics.median(samples)
             cpu = statistics.median(cpus[(name, tool)])
@@ -185,7 +196,7 @@ def main() -> int:
             if "skopeo" in commands:
                 ratio = f"{median / statistics.median(times[(name, 'skopeo')]):.2f}"
                 cpu_ratio = f"{cpu / statistics.median(cpus[(name, 'skopeo')]):.2f}"
-                if tool == "trustcopy":
+                if tool != "skopeo":
                     paired = f"{paired_ratio(samples, times[(name, 'skopeo')]):.2f}"
             if tool == "trustcopy" and target is not None:
                 value = median if name == "version" else float(ratio or "nan")
@@ -204,6 +215,11 @@ def main() -> int:
         per_image = statistics.median(times[("small30", "skopeo")]) / args.small
         print(f"small30: skopeo's whole copy of one small image takes {per_image:.3f} s; the start-up floor "
               f"alone is {floor / per_image:.2f} times that (the target ratio is {TARGETS['small30']})")
+    if "skopeo" in commands:
+        for name in sorted(MINIMAL_SCENARIOS & wanted):
+            least = statistics.median(times[(name, MINIMAL)]) / statistics.median(times[(name, "skopeo")])
+            print(f"{name}: click + httpx making the same requests and nothing else ({MINIMAL}) is {least:.2f} times "
+                  f"skopeo's time (target for trustcopy: {TARGETS[name]})")
     worst = max(peaks[(n, "trustcopy")] for n in TARGETS if n in wanted)
     print(f"trustcopy peak RSS {worst:.1f} MB (target < {MAX_RSS_MB:.0f} MB): "
           f"{'OK' if worst < MAX_RSS_MB else 'OVER'}")
