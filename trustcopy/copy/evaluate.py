@@ -290,34 +290,24 @@ def choose_instance(manifest_list: ManifestList, ctx: SystemContext | None, what
 
 
 def wanted_platform(ctx: SystemContext | None) -> tuple[str, str, str | None]:
-    """(os, arch, variant) to choose instances for: overrides first, else this machine."""
-    import platform
+    """(os, arch, variant) to choose instances for, as containers/image's WantedPlatforms.
 
-    machine = platform.machine().lower()
-    arch, variant = _MACHINE_TO_GOARCH.get(machine, (machine, None))
-    os_name = platform.system().lower() or "linux"
+    Overrides first, else this machine; the CPU variant is detected only when the
+    architecture is not overridden (even an override naming the host's own architecture
+    gets no detected variant, so that ``--override-variant ""`` stays possible).
+    """
+    from trustcopy import hostplatform
+
+    arch = hostplatform.go_arch()
+    os_name = hostplatform.go_os()
+    variant: str | None = None
+    if ctx is not None and ctx.override_arch:
+        arch = ctx.override_arch
+    else:
+        variant = hostplatform.cpu_variant(os_name, arch) or None
     if ctx is not None:
-        if ctx.override_arch:
-            arch, variant = ctx.override_arch, None
         if ctx.override_os:
             os_name = ctx.override_os
         if ctx.override_variant:
             variant = ctx.override_variant
     return os_name, arch, variant
-
-
-# Python's platform.machine() → GOARCH (and default variant) names used in manifest lists.
-_MACHINE_TO_GOARCH: dict[str, tuple[str, str | None]] = {
-    "x86_64": ("amd64", None),
-    "amd64": ("amd64", None),
-    "aarch64": ("arm64", None),
-    "arm64": ("arm64", None),
-    "armv7l": ("arm", "v7"),
-    "armv6l": ("arm", "v6"),
-    "i386": ("386", None),
-    "i686": ("386", None),
-    "ppc64le": ("ppc64le", None),
-    "s390x": ("s390x", None),
-    "riscv64": ("riscv64", None),
-    "mips64": ("mips64", None),
-}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import platform as _host
 from collections.abc import Mapping
 from dataclasses import field
 from typing import NamedTuple, TypeVar
@@ -234,12 +233,8 @@ class OCIIndex(ManifestList):
         return _rebuilt(cls(mt.OCI_INDEX, b"", manifests, annotations))
 
 
-_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i386": "386",
-           "i686": "386", "armv7l": "arm", "armv6l": "arm", "ppc64le": "ppc64le", "s390x": "s390x",
-           "riscv64": "riscv64", "mips64": "mips64"}
-
-
 def host_platform() -> Platform:
     """This machine as Go's runtime.GOOS/GOARCH name it (used where Go uses them)."""
-    machine = _host.machine().lower()
-    return Platform(architecture=_GOARCH.get(machine, machine), os=_host.system().lower() or "linux")
+    from trustcopy import hostplatform
+
+    return Platform(architecture=hostplatform.go_arch(), os=hostplatform.go_os())

@@ -23,12 +23,12 @@ import datetime
 import hashlib
 import io
 import os
-import platform
 import shutil
 import sys
 import tempfile
 from typing import BinaryIO
 
+from trustcopy import hostplatform
 from trustcopy.compression import CHUNK, Algorithm, DecompressingStream, PeekableStream
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError, InvalidReferenceError, ManifestError, TransportError
@@ -46,10 +46,6 @@ _LAYER_TYPES = {
     Algorithm.GZIP: "application/vnd.oci.image.layer.v1.tar+gzip",
     Algorithm.ZSTD: "application/vnd.oci.image.layer.v1.tar+zstd",
 }
-#: Python's platform.machine() → GOARCH, for the config's "architecture".
-_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
-           "armv6l": "arm", "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x",
-           "riscv64": "riscv64", "mips64": "mips64"}
 
 
 class TarballTransport(ImageTransport):
@@ -193,8 +189,8 @@ class TarballSource(NoSourceSignatures, ImageSource):
         created = go_time(max(layer.mtime_ns for layer in layers))
         config = {
             "created": created,
-            "architecture": _GOARCH.get(platform.machine().lower(), platform.machine().lower()),
-            "os": (platform.system().lower() or "linux"),
+            "architecture": hostplatform.go_arch(),
+            "os": hostplatform.go_os(),
             "config": {},
             "rootfs": {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in layers]},
             "history": [{"created": go_time(layer.mtime_ns),

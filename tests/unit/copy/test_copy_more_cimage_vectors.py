@@ -236,12 +236,18 @@ def test_wanted_platforms(case: str, arch: str, os_name: str, variant: str | Non
     assert wanted_variants(wanted_arch, wanted_variant) == expected
 
 
-def test_an_overridden_arch_never_autodetects_a_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_overridden_arch_never_autodetects_a_variant(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # WantedPlatforms: a variant is auto-detected only for the default architecture, even when
     # ArchitectureChoice equals the host's.
     import platform
 
+    from trustcopy import hostplatform
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: ARMv7 Processor rev 4 (v7l)\nCPU architecture: 7\n")
+    monkeypatch.setattr(hostplatform, "CPUINFO", str(cpuinfo))
     monkeypatch.setattr(platform, "machine", lambda: "armv7l")
+    monkeypatch.setattr(platform, "system", lambda: "Linux")
     assert wanted_platform(None)[1:] == ("arm", "v7")
     assert wanted_platform(SystemContext(override_arch="arm"))[1:] == ("arm", None)
     assert wanted_platform(SystemContext(override_arch="arm", override_variant="v6"))[1:] == ("arm", "v6")
