@@ -58,11 +58,12 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 # "user:password@" at the start of something reference-like, unless what follows the "@"
 # is a digest ("name:tag@sha256:…" is a valid reference, not credentials) or no host at
-# all: nothing, or a number ("oci:layout:@0", an archive's ":@-1" typo: a source index).
+# all: nothing, or a number ("oci:layout:@0", an archive's ":@-1" typo: a source index),
+# also when a message goes on after it ("docker-archive:a.tar:@3: invalid source index").
 _USERINFO = (
     r"(?<![^\s\"'/=(])[^\s\"'/@:=\[\]]+:[^\s\"'/@]*@"
     r"(?![A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32})"
-    r"(?!-?[0-9]*(?:$|[\s\"']))"
+    r"(?!-?[0-9]*(?:$|[\s\"']|:(?:$|\s)))"
 )
 
 

@@ -61,7 +61,7 @@ def _docker_options(func: Any) -> Any:
 @click.option("--image-parallel-copies", type=click.IntRange(0, 64), default=0, metavar="N",
               help="Layers copied at the same time (skopeo's spelling of --max-parallel; 0: the default).")
 @click.option("--additional-tag", multiple=True, metavar="NAME:TAG",
-              help="Additional tags for the image (docker-archive destinations only).")
+              help="Additional tags for the image, comma-separated or repeated (docker-archive destinations only).")
 @click.option("--dest-compress", is_flag=True,
               help="Compress layers when writing dir:; for docker-archive: keep layers compressed inside the "
                    "archive (small-disk mode: nothing is decompressed or spooled).")
@@ -138,7 +138,8 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     dest_ctx.force_compression_format = kwargs["dest_force_compress_format"]
     dest_ctx.docker_precompute_digests = kwargs["dest_precompute_digests"]
     if kwargs["additional_tag"]:
-        dest_ctx.docker_archive_additional_tags = tuple(_additional_tag(t) for t in kwargs["additional_tag"])
+        dest_ctx.docker_archive_additional_tags = tuple(
+            _additional_tag(t) for given in kwargs["additional_tag"] for t in _comma_list(given))
     from trustcopy.cli.docker_options import apply_copy_docker_options
 
     src_ctx, dest_ctx = apply_copy_docker_options(src_ctx, dest_ctx, kwargs)
@@ -198,6 +199,16 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
             from trustcopy.errors import TransportError
 
             raise TransportError(f"cannot write digest file {kwargs['digestfile']}: {exc.strerror}") from exc
+
+
+def _comma_list(text: str) -> list[str]:
+    """The values of one ``--additional-tag`` (a pflag StringSlice in skopeo).
+
+    skopeo splits each occurrence at commas (``--additional-tag a:1,b:2`` is two tags) and
+    takes an empty one as no value at all; a reference never holds a comma or a quote, so
+    a plain split reads every value as pflag's CSV reader does.
+    """
+    return text.split(",") if text else []
 
 
 def _additional_tag(text: str) -> Any:

@@ -41,7 +41,7 @@ from trustcopy.errors import (
     ManifestError,
     TransportError,
 )
-from trustcopy.gojson import go_marshal
+from trustcopy.gojson import go_marshal, sorted_map
 from trustcopy.lazy import dataclass
 from trustcopy.transports.archivereader import ArchiveReader
 from trustcopy.transports.archivewriter import TarWriter
@@ -143,22 +143,36 @@ def read_tar_manifest(archive: ArchiveReader, what: str) -> list[ManifestItem]:
 
 
 def list_repo_tags(items: Sequence[ManifestItem], what: str) -> list[str]:
-    """Every image's RepoTags as written, ``@N`` for an image without any: what ``skopeo
-    list-tags docker-archive:PATH`` prints.
+    """Every image's RepoTags, ``@N`` for an image without any: what ``skopeo list-tags
+    docker-archive:PATH`` prints.
 
     Each tag is checked as containers/image's archive Reader.List checks it: a reference
-    with a tag (a digest or a bare name is refused).
+    with a tag and without a digest. skopeo then prints, for each tag, the spelling of the
+    *first* RepoTags entry in the archive naming the same tag (ManifestTagsForReference
+    looks each one up again): ``busybox:latest`` and a later ``docker.io/library/busybox:latest``
+    both print as ``busybox:latest``.
 
     Raises:
-        ManifestError: a RepoTags entry is not a tagged reference (code ``archive-manifest-invalid``).
+        ManifestError: a RepoTags entry is not a tagged reference, or has a digest
+            (code ``archive-manifest-invalid``).
     """
-    tags: list[str] = []
+    first: dict[str, str] = {}  # normalized NAME:TAG → its first spelling in manifest.json
+    names: list[list[str]] = []
     for i, item in enumerate(items):
+        names.append([])
         for t in item.repo_tags:
-            if _parse_repo_tag(t, i, what).tag is None:
+            ref = _parse_repo_tag(t, i, what)
+            if ref.tag is None:
                 raise ManifestError(f"{what}: invalid tag {t!r} in {MANIFEST_FILE} item @{i}: it has no tag",
                                     code="archive-manifest-invalid")
-        tags.extend(item.repo_tags or (f"@{i}",))
+            if ref.digest is not None:
+                raise ManifestError(f"{what}: invalid tag {t!r} in {MANIFEST_FILE} item @{i}: docker-archive "
+                                    "doesn't support digest references", code="archive-manifest-invalid")
+            names[-1].append(str(ref))
+            first.setdefault(str(ref), t)
+    tags: list[str] = []
+    for i, normalized in enumerate(names):
+        tags.extend([first[n] for n in normalized] or [f"@{i}"])
     return tags
 
 
@@ -436,7 +450,10 @@ class DockerTarWriter:
     def finish(self) -> None:
         """manifest.json and repositories, then the end of the archive."""
         self.tar.add_bytes(MANIFEST_FILE, go_marshal(self.items) if self.items else b"null")
-        self.tar.add_bytes(REPOSITORIES_FILE, go_marshal(self.repositories))
+        # A Go map[string]map[string]string: both levels marshal with sorted keys, whatever
+        # the order the tags were given in (skopeo's --additional-tag order is not kept).
+        repositories = {name: sorted_map(tags) for name, tags in sorted(self.repositories.items())}
+        self.tar.add_bytes(REPOSITORIES_FILE, go_marshal(repositories))
         self.tar.finish()
 
 

@@ -93,6 +93,8 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
     ('invalid image name "oci:lay:@"', 'invalid image name "oci:lay:@"'),
     ("invalid oci: reference 'lay:@-1': source index", "invalid oci: reference 'lay:@-1': source index"),
     ('"docker-archive:/a.tar:@12"', '"docker-archive:/a.tar:@12"'),
+    ("docker-archive:/a.tar:@3: invalid source index @3", "docker-archive:/a.tar:@3: invalid source index @3"),
+    ("alice:pw@5000:5000/app: refused", "***@5000:5000/app: refused"),
     # ... but a number with more after it may be a host: masked.
     ('"https://alice:pw@10.0.0.1/app"', '"https://***@10.0.0.1/app"'),
 ])
