@@ -89,6 +89,38 @@ def test_encrypt_layer_picks_the_positions_skopeo_picks(run_cli, tmp_path: Path,
     assert _tree(tmp_path / "back") == _tree(tmp_path / "plain")
 
 
+def test_comma_separated_encryption_flags_mean_what_they_mean_to_skopeo(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                      insecure_policy: Path, source: Path) -> None:
+    # skopeo declares these as pflag StringSlice/IntSlice: each occurrence is a comma-separated list.
+    flags = ["--encryption-key", f"jwe:{KEYS}/rsa.pub,jwe:{KEYS}/ec.pub", "--encrypt-layer", "1,-1"]
+    skopeo("copy", "-q", *flags, f"oci:{source}:img", f"oci:{tmp_path}/sk:img")
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", *flags, f"oci:{source}:img", f"oci:{tmp_path}/tc:img")
+    assert r.exit_code == 0, r.stderr
+    assert [t.endswith("+encrypted") for t in _layer_types(tmp_path / "tc")] == [False, True, True]
+    assert _layer_types(tmp_path / "tc") == _layer_types(tmp_path / "sk")
+    # One --decryption-key occurrence holding both keys: two keys, as in skopeo.
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--decryption-key", f"{KEYS}/rsa.pem,{KEYS}/ec.pem",
+                f"oci:{tmp_path}/tc:img", f"dir:{tmp_path}/back")
+    assert r.exit_code == 0, r.stderr
+    assert _tree(tmp_path / "back") == _tree(tmp_path / "plain")
+    # A list naming a key that does not exist is refused by name (it was one path with a comma before).
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--decryption-key", f"{KEYS}/rsa.pem,{KEYS}/none.pem",
+                f"oci:{tmp_path}/tc:img", f"dir:{tmp_path}/back2")
+    assert r.exit_code == 1 and f"cannot read the decryption key {KEYS}/none.pem" in r.stderr
+    assert not (tmp_path / "back2").exists()
+
+
+@pytest.mark.parametrize("value", ["x", "", "1,", "1.5", "٣", "--1"])
+def test_an_encrypt_layer_that_is_not_an_integer_list_is_a_usage_error(run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                       insecure_policy: Path, source: Path,
+                                                                       value: str) -> None:
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", "--encryption-key", f"jwe:{KEYS}/rsa.pub",
+                f"--encrypt-layer={value}", f"oci:{source}:img", f"oci:{tmp_path}/tc:img")
+    assert r.exit_code == 2, r.stderr
+    assert f"invalid argument {value!r} for --encrypt-layer" in r.stderr
+    assert not (tmp_path / "tc").exists()
+
+
 def test_through_a_registry_both_ways(run_cli, tmp_path: Path, insecure_policy: Path, source: Path,  # type: ignore[no-untyped-def]
                                       plain_registry: RegistryServer) -> None:
     reg = plain_registry.host

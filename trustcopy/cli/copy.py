@@ -77,12 +77,14 @@ def _docker_options(func: Any) -> Any:
               help="Compute the digest of a layer (re)compressed on the way before uploading it, so that one "
                    "the registry already has is not uploaded again (docker:// destinations).")
 @click.option("--encryption-key", multiple=True, metavar="jwe:PATH",
-              help="Encrypt layers for the RSA or EC public key at PATH (repeat for several recipients); "
-                   "the manifest becomes OCI.")
-@click.option("--encrypt-layer", multiple=True, type=int, metavar="INDEX",
-              help="Encrypt only this layer (0 the first, -1 the last; repeatable; default: every layer).")
+              help="Encrypt layers for the RSA or EC public key at PATH (repeat or comma-separate for several "
+                   "recipients); the manifest becomes OCI.")
+@click.option("--encrypt-layer", multiple=True, metavar="INDEX",
+              help="Encrypt only this layer (0 the first, -1 the last; repeatable or comma-separated; default: "
+                   "every layer).")
 @click.option("--decryption-key", multiple=True, metavar="PATH[:PASSWORD]",
-              help="Decrypt the source's encrypted layers with the RSA or EC private key at PATH (repeatable).")
+              help="Decrypt the source's encrypted layers with the RSA or EC private key at PATH (repeatable or "
+                   "comma-separated).")
 @_docker_options
 @add_global_options
 @click.pass_context
@@ -99,17 +101,20 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     from trustcopy.transports.alltransports import parse_image_name
 
     refuse_unsupported(**{"--format v2s1 (writing schema1 manifests)": kwargs["format_"] == "v2s1"})
-    if kwargs["encrypt_layer"] and not kwargs["encryption_key"]:
+    encryption_keys = _slice_values(kwargs["encryption_key"])
+    decryption_keys_given = _slice_values(kwargs["decryption_key"])
+    encrypt_layers = _int_slice_values(kwargs["encrypt_layer"], "--encrypt-layer")
+    if encrypt_layers and not encryption_keys:
         raise UsageError("--encrypt-layer requires --encryption-key")
     encryption, decryption_keys = None, ()
-    if kwargs["encryption_key"] or kwargs["decryption_key"]:
+    if encryption_keys or decryption_keys_given:
         from trustcopy import ocicrypt
 
-        if kwargs["encryption_key"]:
+        if encryption_keys:
             encryption = ocicrypt.EncryptionConfig(
-                recipients=tuple(ocicrypt.load_encryption_key(k) for k in kwargs["encryption_key"]),
-                layers=tuple(kwargs["encrypt_layer"]) or None)
-        decryption_keys = tuple(ocicrypt.load_decryption_key(k) for k in kwargs["decryption_key"])
+                recipients=tuple(ocicrypt.load_encryption_key(k) for k in encryption_keys),
+                layers=tuple(encrypt_layers) or None)
+        decryption_keys = tuple(ocicrypt.load_decryption_key(k) for k in decryption_keys_given)
     src_ref = parse_image_name(kwargs["source_image"])
     dest_ref = parse_image_name(kwargs["destination_image"])
     if kwargs["additional_tag"] and dest_ref.transport.name != "docker-archive":
@@ -139,7 +144,7 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     dest_ctx.docker_precompute_digests = kwargs["dest_precompute_digests"]
     if kwargs["additional_tag"]:
         dest_ctx.docker_archive_additional_tags = tuple(
-            _additional_tag(t) for given in kwargs["additional_tag"] for t in _comma_list(given))
+            _additional_tag(t) for t in _slice_values(kwargs["additional_tag"]))
     from trustcopy.cli.docker_options import apply_copy_docker_options
 
     src_ctx, dest_ctx = apply_copy_docker_options(src_ctx, dest_ctx, kwargs)
@@ -201,14 +206,38 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
             raise TransportError(f"cannot write digest file {kwargs['digestfile']}: {exc.strerror}") from exc
 
 
-def _comma_list(text: str) -> list[str]:
-    """The values of one ``--additional-tag`` (a pflag StringSlice in skopeo).
+def _slice_values(given: tuple[str, ...]) -> list[str]:
+    """The values of a repeated option skopeo declares as a pflag StringSlice.
 
-    skopeo splits each occurrence at commas (``--additional-tag a:1,b:2`` is two tags) and
-    takes an empty one as no value at all; a reference never holds a comma or a quote, so
-    a plain split reads every value as pflag's CSV reader does.
+    pflag reads each occurrence as one line of CSV: ``--additional-tag a:1,b:2`` is two
+    values, a quoted value may hold a comma (``--decryption-key '"/k,1.pem"'``), and an
+    empty occurrence adds nothing.
     """
-    return text.split(",") if text else []
+    import csv
+
+    out: list[str] = []
+    for text in given:
+        if text:
+            out.extend(next(csv.reader([text])))
+    return out
+
+
+def _int_slice_values(given: tuple[str, ...], option: str) -> list[int]:
+    """The values of a repeated pflag IntSlice option: comma-separated decimal integers.
+
+    Raises:
+        UsageError: a value is not an integer (pflag: strconv.Atoi), an empty one included.
+    """
+    from trustcopy.errors import UsageError
+
+    out: list[int] = []
+    for text in given:
+        for part in text.split(","):
+            digits = part[1:] if part[:1] in ("+", "-") else part
+            if not (digits.isascii() and digits.isdigit()):
+                raise UsageError(f"invalid argument {text!r} for {option}: {part!r} is not an integer")
+            out.append(int(part))
+    return out
 
 
 def _additional_tag(text: str) -> Any:
