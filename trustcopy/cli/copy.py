@@ -213,11 +213,11 @@ def _slice_values(given: tuple[str, ...]) -> list[str]:
     values, a quoted value may hold a comma (``--decryption-key '"/k,1.pem"'``), and an
     empty occurrence adds nothing.
     """
-    import csv
-
     out: list[str] = []
     for text in given:
         if text:
+            import csv  # (only when the option is given: start-up)
+
             out.extend(next(csv.reader([text])))
     return out
 
