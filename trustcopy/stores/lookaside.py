@@ -16,9 +16,14 @@ Reading (:func:`read_signatures`)
     ``signature-1``, ``signature-2`` … until the first missing one: a missing file, or
     HTTP 404. Every other outcome (403, 500, a redirect to plain HTTP, a TLS or network
     failure, an unreadable file) is an error naming the URL and the index, never "no
-    signatures". At most :data:`MAX_LOOKASIDE_SIGNATURES` signatures of at most
-    ``limits.MAX_SIGNATURE_BODY`` bytes each; an HTTP body must also arrive within a
-    deadline (a server trickling bytes forever is cut). A ``text/html`` answer is logged
+    signatures". A transient failure (a connection dropped or refused, a timeout, a body
+    cut short, 408/429/5xx) is retried ``HTTPOptions.retry_times`` times with backoff
+    (``Retry-After`` honoured): the registry's client passes ``--retry-times``, as a
+    registry GET is retried; only the last failure is reported. At most
+    :data:`MAX_LOOKASIDE_SIGNATURES` signatures of at most ``limits.MAX_SIGNATURE_BODY``
+    bytes each (a ``Content-Encoding`` is undone in bounded steps, so a compressed body
+    cannot inflate past that); an HTTP body must also arrive within a deadline (a server
+    trickling bytes forever is cut). Neither limit is retried. A ``text/html`` answer is logged
     as a warning naming the URL (it is most likely an error page; the blob is then kept
     as an unknown-format signature, which no requirement accepts). A ``file://``
     signature must be a regular file whose real path lies inside the store (a FIFO, a
@@ -51,7 +56,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
-from trustcopy import limits
+from trustcopy import httpretry, limits
 from trustcopy.digest import Digest
 from trustcopy.errors import ConfigError, LimitExceededError, NetworkError, SignatureError, TransportError
 from trustcopy.fsutil import fsync_dir, write_file_atomic
@@ -255,6 +260,11 @@ class HTTPOptions:
     #: Seconds one signature's whole answer may take (a body that never ends is cut).
     deadline: float = 120.0
     max_redirects: int = 10
+    #: How many times a transient failure of one GET is retried (RegistryClient passes --retry-times).
+    retry_times: int = 0
+    #: Seconds before the first retry; each later one waits ``retry_growth`` times longer (at most 60 s).
+    retry_delay: float = 1.0
+    retry_growth: float = 2.0
 
     def new_client(self) -> httpx.Client:
         """An httpx client with these settings (the caller closes it)."""
@@ -307,7 +317,7 @@ def read_signatures(
         digest: the manifest digest (of the instance, for a manifest list's instances).
         http: TLS and timeout settings for http(s) stores (defaults when None).
         client: an httpx client to reuse for http(s) (its TLS settings are then the
-            caller's; ``http`` still sets the deadline and redirects).
+            caller's; ``http`` still sets the timeout, the deadline, retries and redirects).
 
     Returns:
         The typed signatures; a blob of unknown format is an ``UnknownSignature``.
@@ -384,28 +394,56 @@ def _read_file(location: LookasideLocation, digest: Digest, n: int, url: str) ->
 
 
 def _network_error(exc: Exception, what: str) -> NetworkError:
-    """httpx / ssl exceptions → NetworkError (TLS failures are not transient)."""
+    """httpx / ssl exceptions → NetworkError.
+
+    ``context["retryable"]`` says whether the same GET may succeed when sent again
+    (:func:`trustcopy.httpretry.is_retryable_exception`, as for a registry request).
+    """
     import httpx
 
-    chain: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and len(chain) < 20 and all(cur is not e for e in chain):
-        chain.append(cur)
-        cur = cur.__cause__ or cur.__context__
     reason = str(exc) or type(exc).__name__
-    if any(isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in chain):
-        return NetworkError(f"{what}: TLS certificate verification failed: {reason}", code="tls-verification")
-    if any(isinstance(e, ssl.SSLError) or "[SSL:" in str(e) for e in chain):
-        return NetworkError(f"{what}: TLS handshake failed: {reason}", code="tls-handshake")
+    if httpretry.is_tls_verification(exc):
+        return NetworkError(f"{what}: TLS certificate verification failed: {reason}", code="tls-verification",
+                            context={"retryable": False})
+    if httpretry.is_tls_failure(exc):
+        return NetworkError(f"{what}: TLS handshake failed: {reason}", code="tls-handshake",
+                            context={"retryable": False})
     if isinstance(exc, httpx.TimeoutException):
-        return NetworkError(f"{what}: timed out ({type(exc).__name__})", code="network-timeout")
-    return NetworkError(f"{what}: {reason}")
+        return NetworkError(f"{what}: timed out ({type(exc).__name__})", code="network-timeout",
+                            context={"retryable": True})
+    return NetworkError(f"{what}: {reason}", context={"retryable": httpretry.is_retryable_exception(exc)})
+
+
+class _Transient(Exception):
+    """One GET failed in a way that may pass when sent again; ``error`` is what to report if not."""
+
+    def __init__(self, error: TransportError, answer: httpx.Response | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.answer = answer  # an HTTP answer may say when to come back (Retry-After)
 
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
 def _read_http(client: httpx.Client, options: HTTPOptions, url: str, n: int) -> bytes | None:
+    """``signature-n`` over http(s), None for a 404; transient failures retried (see the module docstring)."""
+    delay = options.retry_delay
+    for attempt in range(1, max(0, options.retry_times) + 2):
+        try:
+            return _read_http_once(client, options, url, n)
+        except _Transient as failed:
+            if attempt > options.retry_times:
+                raise failed.error from None
+            wait = delay if failed.answer is None else httpretry.retry_after(failed.answer, delay)
+            wait = min(wait, httpretry.MAX_RETRY_DELAY)
+            log.warning("%s; retrying in %.1fs (%d/%d)", failed.error.message, wait, attempt, options.retry_times)
+            time.sleep(wait)
+            delay = min(delay * options.retry_growth, httpretry.MAX_RETRY_DELAY)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read_http_once(client: httpx.Client, options: HTTPOptions, url: str, n: int) -> bytes | None:
     import httpx
 
     shown = redact_url(url)
@@ -415,8 +453,10 @@ def _read_http(client: httpx.Client, options: HTTPOptions, url: str, n: int) -> 
     for _ in range(options.max_redirects + 1):
         try:
             # Redirects are ours to follow (never HTTPS → HTTP), even with a caller's client.
+            # Our timeout, not the client's: a shared pool's is only a fallback (the registry's
+            # client sets one per request), and the registry's timeout must bound a stalled store too.
             with client.stream("GET", current, headers={"Accept-Encoding": "identity"},
-                               follow_redirects=False) as resp:
+                               follow_redirects=False, timeout=httpx.Timeout(options.timeout)) as resp:
                 if resp.status_code in _REDIRECTS and "location" in resp.headers:
                     target = urljoin(current, resp.headers["location"])
                     if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
@@ -427,15 +467,21 @@ def _read_http(client: httpx.Client, options: HTTPOptions, url: str, n: int) -> 
                 if resp.status_code == 404:
                     return None
                 if resp.status_code != 200:
-                    raise TransportError(f"{what}: status {resp.status_code} ({resp.reason_phrase})",
-                                         code="lookaside-http", context={**context, "status": resp.status_code})
+                    error = TransportError(f"{what}: status {resp.status_code} ({resp.reason_phrase})",
+                                           code="lookaside-http", context={**context, "status": resp.status_code})
+                    if resp.status_code in httpretry.RETRYABLE_STATUSES:
+                        raise _Transient(error, resp)
+                    raise error
                 content_type = resp.headers.get("content-type", "")
                 if content_type.split(";", 1)[0].strip().lower() == "text/html":
                     log.warning("lookaside signature %s has Content-Type %r, unexpected for a signature",
                                 shown, content_type)
                 return _read_body(resp, options, shown, context)
-        except httpx.HTTPError as exc:
-            raise _network_error(exc, what) from exc
+        except (httpx.HTTPError, OSError) as exc:
+            error = _network_error(exc, what)
+            if error.context.get("retryable"):
+                raise _Transient(error) from exc
+            raise error from exc
     raise TransportError(f"{what}: more than {options.max_redirects} redirects", code="too-many-redirects",
                          context=context)
 
@@ -443,14 +489,17 @@ def _read_http(client: httpx.Client, options: HTTPOptions, url: str, n: int) -> 
 def _read_body(resp: httpx.Response, options: HTTPOptions, shown: str, context: dict[str, Any]) -> bytes:
     deadline = time.monotonic() + options.deadline
     declared = resp.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limits.MAX_SIGNATURE_BODY:
+    if declared is not None and declared.isdigit() and int(declared[:20]) > limits.MAX_SIGNATURE_BODY:
         raise LimitExceededError(
             f"lookaside signature {shown} is larger than the {limits.MAX_SIGNATURE_BODY} bytes accepted",
             context={**context, "limit": limits.MAX_SIGNATURE_BODY},
         )
     chunks: list[bytes] = []
     total = 0
-    for chunk in resp.iter_bytes():
+    # Never httpx's iter_bytes: it inflates each network chunk whole ("gzip, gzip": 64 KiB
+    # becomes 64 GiB before the cap below could look); decode_content yields bounded steps.
+    encodings = resp.headers.get_list("content-encoding", split_commas=True)
+    for chunk in limits.decode_content(resp.iter_raw(), encodings, f"lookaside signature {shown}"):
         total += len(chunk)
         if total > limits.MAX_SIGNATURE_BODY:
             raise LimitExceededError(

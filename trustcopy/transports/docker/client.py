@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import httpx
 
 from trustcopy.errors import NetworkError, RegistryError, TransportError, TrustcopyError
+from trustcopy.httpretry import MAX_RETRY_DELAY, RETRYABLE_STATUSES, retry_after
 from trustcopy.redact import redact_url
 from trustcopy.transports.docker import certs
 from trustcopy.transports.docker.auth import (
@@ -51,7 +52,6 @@ from trustcopy.transports.docker.auth import (
 )
 from trustcopy.transports.docker.challenge import Challenge, Scope, parse_challenges, repository_scope
 from trustcopy.transports.docker.errors import (
-    RETRYABLE_STATUSES,
     error_for,
     invalid_url_error,
     is_retryable_exception,
@@ -70,7 +70,6 @@ log = logging.getLogger("trustcopy.docker")
 
 DOCKER_HOSTNAME = "docker.io"
 DOCKER_REGISTRY = "registry-1.docker.io"
-MAX_RETRY_DELAY = 60.0
 DEFAULT_TIMEOUT = 60.0
 MAX_REDIRECTS = 10
 #: Most distinct ``Warning`` texts one client logs (a hostile registry could send a new one per answer).
@@ -122,22 +121,6 @@ def parse_registry_warning(header: bytes) -> str:
 def registry_host(domain: str) -> str:
     """The host[:port] to connect to for a reference's domain."""
     return DOCKER_REGISTRY if domain == DOCKER_HOSTNAME else domain
-
-
-def retry_after(response: httpx.Response, fallback: float) -> float:
-    """Seconds a ``Retry-After`` header asks for (number or HTTP date), else ``fallback``."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return fallback
-    if value.isascii() and value.isdigit():  # (str.isdigit alone takes "²", which int() refuses)
-        return float(int(value[:6]))
-    import email.utils  # only for an HTTP-date Retry-After: email is costly to import
-
-    try:  # (a year of 20 digits overflows a C long in the parser)
-        delta = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-    except (TypeError, ValueError, OverflowError, OSError, IndexError):
-        return fallback
-    return delta if delta > 0 else fallback
 
 
 class RegistryClient:
@@ -467,11 +450,15 @@ class RegistryClient:
         """How to read an http(s) lookaside store for this registry: its TLS settings and pool.
 
         containers/image reads a lookaside with the registry's own HTTP client, so the
-        registry's certs.d CAs, client certificate and ``insecure`` apply to the store too.
+        registry's certs.d CAs, client certificate and ``insecure`` apply to the store too;
+        and a transient failure of a signature GET is retried as a registry GET is
+        (``--retry-times``, ``--retry-delay``), not reported as the copy's failure at once.
         """
         from trustcopy.stores.lookaside import HTTPOptions
 
-        return HTTPOptions(verify=self.verify, ssl_context=self._tls_context, timeout=self.timeout), self._http
+        return HTTPOptions(verify=self.verify, ssl_context=self._tls_context, timeout=self.timeout,
+                           retry_times=self.retry_times, retry_delay=self.retry_delay,
+                           retry_growth=self._retry_growth), self._http
 
     # -- responses -----------------------------------------------------------------
 
@@ -548,6 +535,13 @@ class RegistryClient:
     def next_delay(self, delay: float) -> float:
         """The wait before the retry after one that waited ``delay``: doubled, or fixed."""
         return min(delay * self._retry_growth, MAX_RETRY_DELAY)
+
+    def backoff(self, seconds: float, what: str, reason: str, attempt: int) -> None:
+        """Wait before retry ``attempt`` of ``what`` (logged; never past --command-timeout).
+
+        For callers that retry more than one request (a body cut short after a good status).
+        """
+        self._backoff(seconds, what, reason, attempt)
 
     def _backoff(self, seconds: float, what: str, reason: str, attempt: int) -> None:
         if self._deadline is not None:

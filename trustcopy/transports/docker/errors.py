@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 from typing import TYPE_CHECKING
 
 from trustcopy.errors import (
@@ -52,6 +51,13 @@ from trustcopy.errors import (
     RegistryHTTPError,
     TrustcopyError,
 )
+from trustcopy.httpretry import (
+    RETRYABLE_STATUSES,
+    is_malformed_http,
+    is_retryable_exception,
+    is_tls_failure,
+    is_tls_verification,
+)
 from trustcopy.lazy import dataclass
 from trustcopy.redact import redact_text, redact_url
 
@@ -60,8 +66,6 @@ if TYPE_CHECKING:
 
     import httpx
 
-#: Statuses worth retrying: the registry (or a proxy in front of it) is overloaded or restarting.
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: Longest piece of registry-provided text we quote in a message.
 MAX_QUOTED = 300
 
@@ -315,37 +319,6 @@ def _plain_detail(response: httpx.Response, body: bytes, secrets: tuple[str, ...
     return f"unexpected HTTP status {text}"
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and all(cur is not e for e in out) and len(out) < 20:
-        out.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return out
-
-
-def _is_tls_verification(exc: BaseException) -> bool:
-    return any(isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e)
-               for e in _chain(exc))
-
-
-def _is_tls_failure(exc: BaseException) -> bool:
-    """Any TLS handshake/protocol failure (not worth retrying: it will fail the same way)."""
-    return any(isinstance(e, ssl.SSLError) or "[SSL:" in str(e) for e in _chain(exc))
-
-
-def _is_malformed_http(exc: BaseException) -> bool:
-    """The server's answer broke HTTP/1.1 itself (h11 refused it): garbage in a header,
-    a header block over httpcore's size cap. Sending the request again gets the same answer.
-
-    A connection closed early is also an httpx ``RemoteProtocolError`` and stays retryable:
-    httpcore raises it itself before any answer, and h11 raises it (with "closed
-    connection" in its text, the only mark h11 gives) for a body cut short.
-    """
-    return any(type(e).__module__.split(".")[0] == "h11" and type(e).__name__ == "RemoteProtocolError"
-               and "closed connection" not in str(e) for e in _chain(exc))
-
-
 def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -> RegistryError:
     """The NetworkError for an httpx (or socket/ssl) exception raised while ``what``.
 
@@ -356,10 +329,10 @@ def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -
     import httpx
 
     reason = clean_text(str(exc) or type(exc).__name__, secrets)
-    if _is_tls_verification(exc):
+    if is_tls_verification(exc):
         return NetworkError(f"{what}: TLS certificate verification failed: {reason}", code="tls-verification",
                             hint=TLS_HINT)
-    if _is_tls_failure(exc):
+    if is_tls_failure(exc):
         hint = TLS_HINT
         if "WRONG_VERSION_NUMBER" in reason or "wrong version number" in reason:
             hint = "the server does not speak HTTPS; for a plain-HTTP registry use --tls-verify=false"
@@ -370,7 +343,7 @@ def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -
                             context={"retryable": True})
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return RegistryError(f"{what}: {reason}", code="registry")
-    if _is_malformed_http(exc):
+    if is_malformed_http(exc):
         return RegistryError(f"{what}: the server's answer is not valid HTTP ({reason})", code="registry",
                              context={"retryable": False})
     return NetworkError(f"{what}: {reason}", context={"retryable": is_retryable_exception(exc)})
@@ -384,14 +357,3 @@ def invalid_url_error(exc: Exception, what: str) -> RegistryError:
     """
     return RegistryError(f"{what}: the registry answered with an invalid URL ({clean_text(str(exc))})",
                          code="registry", context={"retryable": False})
-
-
-def is_retryable_exception(exc: BaseException) -> bool:
-    """Whether a failed request may succeed when simply sent again."""
-    import httpx
-
-    if _is_tls_failure(exc) or _is_malformed_http(exc):
-        return False
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL | httpx.DecodingError | httpx.TooManyRedirects):
-        return False
-    return isinstance(exc, httpx.TransportError | OSError)

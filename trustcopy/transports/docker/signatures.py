@@ -10,6 +10,9 @@ simple-signing signatures live in one of two places:
   version or type are skipped, as containers/image skips them. Writing PUTs each new
   signature (one not already listed, byte for byte) as such an entry with a fresh random
   name (``DIGEST@32 hex digits``) and expects ``201 Created``; the API cannot remove one.
+  A PUT is retried like any replayable request; a ``409`` after a retry is success only
+  when the list now holds that signature under that very name (the first attempt's
+  answer was lost after the registry stored it).
 - **Otherwise, a lookaside store** (stores/lookaside.py) chosen by registries.d: for
   reading, the store of the *physical* reference pulled from (a mirror's own store when
   the pull went through a mirror), over ``file://`` or ``http(s)://`` with the registry's
@@ -283,9 +286,22 @@ def _put_extension(client: RegistryClient, digest: Digest, signatures: Sequence[
                            "content": base64.b64encode(blob).decode("ascii")}, separators=(",", ":")).encode()
         doing = f"uploading a signature of {client.domain}/{client.path}@{digest} to the registry's signature API"
         response = client.send("PUT", path, what=doing, content=body)
-        client.check(response, doing, ok=(201,))
+        try:
+            client.check(response, doing, ok=(201,))
+        except RegistryError as exc:
+            if not (exc.context.get("status") == 409 and _landed(client, digest, name, blob)):
+                raise
+            # The client retried a PUT whose answer was lost after the registry stored it:
+            # the "exists" is our own signature under our own (random) name, so it is stored.
+            log.debug("%s: stored by an earlier attempt whose answer was lost", doing)
         response.close()
         have.add(blob)
+
+
+def _landed(client: RegistryClient, digest: Digest, name: str, blob: bytes) -> bool:
+    """Whether the API lists ``blob`` under ``name`` (a random name only this PUT used)."""
+    entries, _, _ = _extension_entries(client, digest)
+    return any(entry["name"] == name and entry["content"] == blob for entry in entries)
 
 
 # -- deleting ------------------------------------------------------------------------------
