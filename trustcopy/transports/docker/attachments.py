@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from trustcopy import limits
-from trustcopy.errors import NetworkError, SignatureError, TrustcopyError
+from trustcopy.errors import SignatureError, TrustcopyError
 from trustcopy.redact import redact_url
 from trustcopy.stores.attachments import (
     BUNDLE_ARTIFACT_TYPE,
@@ -111,33 +111,32 @@ def _optional_manifest(client: RegistryClient, tag: str, what: str) -> tuple[byt
     from trustcopy.manifest.mediatypes import manifest_accept_header, simplify_content_type
     from trustcopy.transports.docker.errors import parse_error_body, read_body, response_error
 
-    attempt, delay = 0, client.retry_delay
-    while True:
+    def request() -> httpx.Response:
         response = client.send("GET", f"/v2/{client.path}/manifests/{tag}", what=what,
                                headers={"Accept": manifest_accept_header()})
-        if response.status_code != 200:
-            try:
-                body = read_body(response, limits.MAX_ERROR_BODY, what, secrets=client.auth.secrets())
-            except TrustcopyError:
-                body = b""
-            errors = parse_error_body(body, client.auth.secrets())
-            if attachment_not_found(response.status_code, [(e.code, e.message) for e in errors]):
-                log.debug("%s: none (HTTP %d)", what, response.status_code)
-                return None
-            raise response_error(response, body, what, secrets=client.auth.secrets())
+        if response.status_code == 200:
+            return response
         try:
-            body = client.read_body(response, limits.MAX_MANIFEST_BODY, what)
-        except NetworkError as exc:
-            # A body cut short (or stalled past the timeout) is read again, as client.get_whole
-            # does for every small GET: a transient fault must not fail the read (nor, when
-            # signing, the append to what is there).
-            if not exc.context.get("retryable") or attempt >= client.retry_times:
-                raise
-            attempt += 1
-            client.backoff(delay, what, "the answer was cut short", attempt)
-            delay = client.next_delay(delay)
-            continue
-        return body, simplify_content_type(response.headers.get("content-type"))
+            body = read_body(response, limits.MAX_ERROR_BODY, what, secrets=client.auth.secrets())
+        except TrustcopyError:
+            body = b""
+        errors = parse_error_body(body, client.auth.secrets())
+        if attachment_not_found(response.status_code, [(e.code, e.message) for e in errors]):
+            log.debug("%s: none (HTTP %d)", what, response.status_code)
+            raise _Absent
+        raise response_error(response, body, what, secrets=client.auth.secrets())
+
+    try:
+        # A body cut short is read again, as for every small GET: a transient fault must not
+        # fail the read (nor, when signing, the append to what is there).
+        response, body = client.read_whole(request, limits.MAX_MANIFEST_BODY, what)
+    except _Absent:
+        return None
+    return body, simplify_content_type(response.headers.get("content-type"))
+
+
+class _Absent(Exception):
+    """The attachment manifest does not exist (raised inside :func:`_optional_manifest` only)."""
 
 
 def _blob_fetcher(client: RegistryClient, where: str) -> Callable[[Descriptor, int], bytes]:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
@@ -489,9 +489,18 @@ class RegistryClient:
             NetworkError: still cut short after the retries.
             LimitExceededError / RegistryError: as :meth:`read_body` and :meth:`check`.
         """
+        return self.read_whole(lambda: self.check(self.send("GET", target, what=what, headers=headers), what),
+                               limit, what)
+
+    def read_whole(self, request: Callable[[], httpx.Response], limit: int,
+                   what: str) -> tuple[httpx.Response, bytes]:
+        """``request()``'s answer and its whole body (at most ``limit`` bytes), ``request()`` made
+        again when the body is cut short (see :meth:`get_whole`, which is this for a GET whose
+        answer must be 200; ``request`` decides what to do with other answers: raise).
+        """
         attempt, delay = 0, self.retry_delay
         while True:
-            response = self.check(self.send("GET", target, what=what, headers=headers), what)
+            response = request()
             try:
                 return response, self.read_body(response, limit, what)
             except NetworkError as exc:
@@ -535,13 +544,6 @@ class RegistryClient:
     def next_delay(self, delay: float) -> float:
         """The wait before the retry after one that waited ``delay``: doubled, or fixed."""
         return min(delay * self._retry_growth, MAX_RETRY_DELAY)
-
-    def backoff(self, seconds: float, what: str, reason: str, attempt: int) -> None:
-        """Wait before retry ``attempt`` of ``what`` (logged; never past --command-timeout).
-
-        For callers that retry more than one request (a body cut short after a good status).
-        """
-        self._backoff(seconds, what, reason, attempt)
 
     def _backoff(self, seconds: float, what: str, reason: str, attempt: int) -> None:
         if self._deadline is not None:
