@@ -290,8 +290,11 @@ def logout_cmd(ctx: click.Context, **kwargs: Any) -> None:
     from trustcopy.transports.docker.authfile import erase_all_credentials, erase_credentials, get_credentials
 
     for given in (kwargs["authfile"], kwargs["compat_auth_file"]):
-        if given and not os.path.exists(given):
-            raise UsageError(f"credential file is not accessible: {given} does not exist")
+        if given:
+            try:  # as containers/common's CheckAuthFile: the reason is os.Stat's (a loop is not "missing")
+                os.stat(given)
+            except OSError as exc:
+                raise UsageError(f"credential file is not accessible: {given}: {exc.strerror or exc}") from None
     sys_ctx = _login_context(opts, kwargs)
     if kwargs["all_"]:
         if kwargs["registry"]:

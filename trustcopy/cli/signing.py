@@ -117,7 +117,9 @@ def standalone_verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise SignatureVerificationError(f"Error verifying signature: {exc.message}", reason=exc.reason,
                                          code=exc.code, hint=hint) from exc
     except SignatureError as exc:
-        raise SignatureError(f"Error verifying signature: {exc.message}", code=exc.code, hint=exc.hint) from exc
+        where = f" (public key file {key_file})" if key_file and exc.code == "no-public-keys" else ""
+        raise SignatureError(f"Error verifying signature: {exc.message}{where}", code=exc.code,
+                             hint=exc.hint) from exc
     click.echo(f"Signature verified using fingerprint {verified.key_fingerprint}, "
                f"digest {verified.docker_manifest_digest}")
 

@@ -16,9 +16,9 @@ import contextlib
 
 from trustcopy.copy.evaluate import PolicyEvaluator, VerdictGate, evaluate_plan, plan_images
 from trustcopy.copy.options import CopyOptions, ImageListSelection
-from trustcopy.copy.single import CopyResult, copy_single_image
+from trustcopy.copy.single import CopyResult, copy_single_image, signing_identity
 from trustcopy.fsutil import deferred_signals
-from trustcopy.transports.base import ImageReference
+from trustcopy.transports.base import ImageDestination, ImageReference
 from trustcopy.types import SystemContext
 
 
@@ -60,6 +60,8 @@ def copy_image(
             with deferred_signals():
                 dest = dest_ref.new_image_destination(dest_ctx)
                 stack.enter_context(dest)
+            if options.sign_by_sigstore_private_key:
+                _check_sigstore_signer(dest, options)
             if plan.manifest_list is None or options.image_list_selection is ImageListSelection.SYSTEM:
                 result = copy_single_image(gate, src, dest, plan.images[0], options)
             else:
@@ -68,3 +70,20 @@ def copy_image(
                 result = copy_all(gate, src, dest, plan.toplevel, plan.manifest_list, list(plan.images), options)
             dest.commit(result.manifest)
     return result
+
+
+def _check_sigstore_signer(dest: ImageDestination, options: CopyOptions) -> None:
+    """Read and decrypt ``--sign-by-sigstore-private-key`` before anything is written.
+
+    The key was otherwise first read when the manifest was signed, after the blobs were
+    pushed and (in a registry) the manifest tagged: a key file that is unreadable, a pipe
+    nobody writes, or a wrong passphrase left an unsigned image at the destination.
+    containers/image makes its signer before copying; the identity is checked first, as
+    copy_single_image checks it, so that a missing identity keeps its own error.
+
+    Raises:
+        UsageError: no identity to sign, or no passphrase.
+        SignatureError / LimitExceededError: the key cannot be read or decrypted.
+    """
+    signing_identity(dest, options)
+    options.sigstore_private_key()

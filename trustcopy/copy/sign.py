@@ -12,7 +12,7 @@ source; the destination writes them in its storage form.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trustcopy.errors import UsageError
 
@@ -69,8 +69,7 @@ def create_sigstore_signatures(
     manifest: bytes,
     identity: DockerReference | None,
     *,
-    private_key_path: str,
-    passphrase: str | None,
+    key: Any,
     bundle: bool = False,
 ) -> list[Signature]:
     """Sign the destination manifest with a cosign private key (``--sign-by-sigstore-private-key``).
@@ -85,28 +84,26 @@ def create_sigstore_signatures(
     Args:
         manifest: the manifest bytes as written to the destination.
         identity: the reference to claim; it must have a tag or a digest (as in c/i).
-        private_key_path: the encrypted cosign private key file.
-        passphrase: its passphrase (may be empty: cosign allows empty passphrases).
+        key: the private key (:func:`load_sigstore_private_key`, once per copy: CopyOptions.sigstore_private_key).
         bundle: create a Sigstore bundle instead of a cosign attachment.
 
     Returns:
         One signature.
 
     Raises:
-        UsageError: no identity, a name-only identity, or no passphrase.
-        SignatureError: the key cannot be read, decrypted (wrong passphrase) or used.
+        UsageError: no identity, or a name-only identity.
+        SignatureError: the key cannot be used.
     """
     import base64
     import time
 
     from trustcopy import __version__
-    from trustcopy.errors import SignatureError
     from trustcopy.manifest.digest import manifest_digest
     from trustcopy.signature.formats import SigstoreSignature
     from trustcopy.signature.payload import build_simple_payload
     from trustcopy.signature.sigstore import SIGNATURE_ANNOTATION, SIGNATURE_MIME_TYPE, SIGNATURE_TYPE
     from trustcopy.signature.sigstore_bundle import BUNDLE_MEDIA_TYPE, build_bundle
-    from trustcopy.signature.sigstore_keys import load_private_key, sign_message
+    from trustcopy.signature.sigstore_keys import sign_message
 
     if identity is None:
         raise UsageError("cannot determine the identity to sign: the destination has no Docker reference",
@@ -114,6 +111,31 @@ def create_sigstore_signatures(
     if identity.is_name_only:
         raise UsageError(f"reference {identity} can't be signed, it has neither a tag nor a digest",
                          code="sign-identity-required")
+    digest = manifest_digest(manifest)
+    if bundle:
+        return [SigstoreSignature(BUNDLE_MEDIA_TYPE, build_bundle(key, digest, str(identity)), {})]
+    payload = build_simple_payload(digest, str(identity), creator=f"trustcopy {__version__}",
+                                   timestamp=int(time.time()), signature_type=SIGNATURE_TYPE)
+    signature = base64.b64encode(sign_message(key, payload)).decode("ascii")
+    return [SigstoreSignature(SIGNATURE_MIME_TYPE, payload, {SIGNATURE_ANNOTATION: signature})]
+
+
+def load_sigstore_private_key(private_key_path: str, passphrase: str | None) -> Any:
+    """Read and decrypt ``--sign-by-sigstore-private-key``: the key object.
+
+    copy_image calls it (through CopyOptions.sigstore_private_key) before anything is
+    written, as containers/image makes its signer first: an unreadable key, a pipe nobody
+    writes or a wrong passphrase then fails the copy before a blob is pushed or a manifest
+    tagged, not after.
+
+    Raises:
+        UsageError: no passphrase.
+        SignatureError: the key cannot be read (code ``sigstore-key-invalid``) or decrypted.
+        LimitExceededError: it is too large, not a regular file, or a pipe without a writer.
+    """
+    from trustcopy.errors import SignatureError
+    from trustcopy.signature.sigstore_keys import load_private_key
+
     if passphrase is None:
         raise UsageError(f"no passphrase for the sigstore private key {private_key_path}",
                          code="passphrase-file", hint="give --sign-passphrase-file, or run on a terminal")
@@ -122,14 +144,7 @@ def create_sigstore_signatures(
     except OSError as exc:
         raise SignatureError(f"cannot read the sigstore private key {private_key_path}: {exc.strerror or exc}",
                              code="sigstore-key-invalid") from exc
-    key = load_private_key(pem, passphrase.encode("utf-8"), private_key_path)
-    digest = manifest_digest(manifest)
-    if bundle:
-        return [SigstoreSignature(BUNDLE_MEDIA_TYPE, build_bundle(key, digest, str(identity)), {})]
-    payload = build_simple_payload(digest, str(identity), creator=f"trustcopy {__version__}",
-                                   timestamp=int(time.time()), signature_type=SIGNATURE_TYPE)
-    signature = base64.b64encode(sign_message(key, payload)).decode("ascii")
-    return [SigstoreSignature(SIGNATURE_MIME_TYPE, payload, {SIGNATURE_ANNOTATION: signature})]
+    return load_private_key(pem, passphrase.encode("utf-8"), private_key_path)
 
 
 def create_param_file_signatures(manifest: bytes, identity: DockerReference, signer: PreparedSigner) -> list[Signature]:
@@ -216,11 +231,14 @@ def read_passphrase_file(path: str) -> str:
     Raises:
         UsageError: the file cannot be read or its first line is unreasonably long.
     """
+    from trustcopy.errors import LimitExceededError
+
     try:
-        with open(path, "rb") as f:
-            line = f.readline(_MAX_PASSPHRASE_LINE + 1)
+        line = _first_line(path, _MAX_PASSPHRASE_LINE + 1)
     except OSError as exc:
         raise UsageError(f"cannot read the passphrase file {path}: {exc.strerror}", code="passphrase-file") from exc
+    except LimitExceededError as exc:  # a pipe nobody writes (or whose writer went silent)
+        raise UsageError(f"cannot read the passphrase file {path}: {exc.message}", code="passphrase-file") from exc
     if len(line) > _MAX_PASSPHRASE_LINE:
         raise UsageError(f"the first line of the passphrase file {path} is too long", code="passphrase-file")
     if line.endswith(b"\n"):
@@ -233,3 +251,36 @@ def read_passphrase_file(path: str) -> str:
 
     register_secret(passphrase)
     return passphrase
+
+
+def _first_line(path: str, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``path``'s first line (with its newline, if within the limit).
+
+    Opened without blocking: ``open()`` of a named pipe that no process writes waits for
+    ever, and ``--passphrase-file <(pass show key)`` must keep working. A pipe is read as
+    limits.fifo_chunks reads one (a writer that never comes fails after a few seconds);
+    anything else is read as a normal file (a directory fails with EISDIR).
+
+    Raises:
+        OSError: the file cannot be opened or read.
+        LimitExceededError: a pipe without a writer, or whose writer went silent.
+    """
+    import contextlib
+    import os
+    import stat
+
+    from trustcopy.limits import fifo_chunks
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    if stat.S_ISFIFO(os.fstat(fd).st_mode):
+        line = b""
+        with contextlib.closing(fifo_chunks(fd, f"the passphrase file {path}")) as pieces:  # closes fd
+            for piece in pieces:
+                line += piece
+                if b"\n" in line or len(line) >= limit:
+                    break
+        end = line.find(b"\n")
+        return line[: end + 1] if end >= 0 else line[:limit]
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as f:
+        return f.readline(limit)

@@ -549,8 +549,8 @@ def new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions
 
         what = "a Sigstore bundle" if options.sigstore_bundle else "a sigstore signature"
         options.say(f"Signing manifest using {what} with key {options.sign_by_sigstore_private_key}")
-        out += create_sigstore_signatures(manifest, identity, private_key_path=options.sign_by_sigstore_private_key,
-                                          passphrase=options.sign_passphrase, bundle=options.sigstore_bundle)
+        out += create_sigstore_signatures(manifest, identity, key=options.sigstore_private_key(),
+                                          bundle=options.sigstore_bundle)
     if options.sign_by_sigstore is not None:
         from trustcopy.copy.sign import create_param_file_signatures
 

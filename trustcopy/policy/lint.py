@@ -3,10 +3,12 @@
 Errors come from the parser (the authority) and from the JSON Schema shipped as
 ``trustcopy/data/policy.schema.json`` (identical to ``policies/policy.schema.json``); a
 policy with any error is unusable. Warnings flag policies that load but probably do not
-do what their author meant: key files that are missing or hold no keys, scopes that can
-never match, a default that accepts anything, ``reject`` mixed with other requirements,
-identity rules that cannot work for the transport, requirements that always reject in
-this build. Keep in sync with docs/policy.md ("policy lint").
+do what their author meant: key files that are missing or hold no keys (GPG keys imported
+into a throw-away keyring; sigstore keys, Rekor keys and Fulcio/PKI CA certificates, files
+or inline data, parsed as verification parses them), scopes that can never match, a
+default that accepts anything, ``reject`` mixed with other requirements, identity rules
+that cannot work for the transport, requirements that always reject in this build. Keep
+in sync with docs/policy.md ("policy lint").
 """
 
 from __future__ import annotations
@@ -239,13 +241,8 @@ def _requirement_findings(
         if not sigstore.VERIFICATION_IMPLEMENTED:
             warn("always-rejects", "sigstore signature verification is not available in this build: "
                  "sigstoreSigned rejects every image")
-        for attr, name in (("key_path", "keyPath"), ("rekor_public_key_path", "rekorPublicKeyPath")):
-            value = getattr(req, attr)
-            if value is not None:
-                out.extend(_file_findings(value, (*parts, name)))
-        for attr, name in (("key_paths", "keyPaths"), ("rekor_public_key_paths", "rekorPublicKeyPaths")):
-            for i, value in enumerate(getattr(req, attr) or ()):
-                out.extend(_file_findings(value, (*parts, name, i)))
+        else:
+            out.extend(_sigstore_findings(req, parts))
     return out
 
 
@@ -253,17 +250,98 @@ def _under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + "/")
 
 
-def _file_findings(path: str, parts: tuple[PathPart, ...]) -> list[Finding]:
+def _file_findings(path: str, parts: tuple[PathPart, ...]) -> tuple[list[Finding], bytes | None]:
+    """Read a key file named by the policy as verification reads it: (warnings, its bytes or None).
+
+    Bounded, and never blocking: a FIFO, a device or a directory is refused without being
+    opened for reading (read_file_at_most), as evaluation refuses it, so lint cannot hang
+    on a key path however hostile; a 10 GB file is refused by its size.
+    """
     where = format_path(parts)
     out = []
     if not os.path.isabs(path):
         out.append(Finding("warning", "relative-key-path", where,
                            f"{path!r} is relative: it is resolved against the current directory at run time"))
-    if not os.path.exists(path):
+    try:
+        return out, read_file_at_most(path, MAX_KEY_FILE, f"key file {path}")
+    except FileNotFoundError:
         out.append(Finding("warning", "key-file-missing", where, f"{path!r} does not exist: every signature will be "
                            "rejected"))
-    elif not os.access(path, os.R_OK) or not os.path.isfile(path):
-        out.append(Finding("warning", "key-file-unreadable", where, f"{path!r} is not a readable file"))
+    except OSError as exc:
+        out.append(Finding("warning", "key-file-unreadable", where,
+                           f"{path!r} cannot be read ({exc.strerror or exc}): every signature will be rejected"))
+    except LimitExceededError as exc:
+        out.append(Finding("warning", "key-file-unreadable", where,
+                           f"{exc.message}: every signature will be rejected"))
+    return out, None
+
+
+def _sigstore_sources(req: SigstoreSigned) -> Iterator[tuple[str, tuple[PathPart, ...], str | None, bytes | None]]:
+    """Every key or certificate file/data of a sigstoreSigned requirement: (kind, field path, path, data).
+
+    ``kind`` says how verification parses it: ``key`` (a PEM public key), ``rekor`` (an
+    ECDSA PEM public key) or ``certs`` (PEM certificates).
+    """
+    if req.key_path is not None:
+        yield "key", ("keyPath",), req.key_path, None
+    for i, path in enumerate(req.key_paths or ()):
+        yield "key", ("keyPaths", i), path, None
+    if req.key_data is not None:
+        yield "key", ("keyData",), None, req.key_data
+    for i, data in enumerate(req.key_datas or ()):
+        yield "key", ("keyDatas", i), None, data
+    if req.rekor_public_key_path is not None:
+        yield "rekor", ("rekorPublicKeyPath",), req.rekor_public_key_path, None
+    for i, path in enumerate(req.rekor_public_key_paths or ()):
+        yield "rekor", ("rekorPublicKeyPaths", i), path, None
+    if req.rekor_public_key_data is not None:
+        yield "rekor", ("rekorPublicKeyData",), None, req.rekor_public_key_data
+    for i, data in enumerate(req.rekor_public_key_datas or ()):
+        yield "rekor", ("rekorPublicKeyDatas", i), None, data
+    if (fulcio := req.fulcio) is not None:
+        if fulcio.ca_path is not None:
+            yield "certs", ("fulcio", "caPath"), fulcio.ca_path, None
+        if fulcio.ca_data is not None:
+            yield "certs", ("fulcio", "caData"), None, fulcio.ca_data
+    if (pki := req.pki) is not None:
+        pki_sources: tuple[tuple[str, str | None, bytes | None], ...] = (
+            ("caRoots", pki.ca_roots_path, pki.ca_roots_data),
+            ("caIntermediates", pki.ca_intermediates_path, pki.ca_intermediates_data))
+        for name, pki_path, pki_data in pki_sources:
+            if pki_path is not None:
+                yield "certs", ("pki", f"{name}Path"), pki_path, None
+            if pki_data is not None:
+                yield "certs", ("pki", f"{name}Data"), None, pki_data
+
+
+def _sigstore_findings(req: SigstoreSigned, parts: tuple[PathPart, ...]) -> list[Finding]:
+    """Each key, Rekor key and CA file or data parsed as verification parses it (PolicyContext)."""
+    from trustcopy.errors import SignatureError
+    from trustcopy.signature.sigstore_keys import load_public_key
+    from trustcopy.signature.sigstore_rekor import load_rekor_keys
+    from trustcopy.signature.sigstore_x509 import load_roots
+
+    out: list[Finding] = []
+    for kind, sub, path, inline in _sigstore_sources(req):
+        where = (*parts, *sub)
+        data = inline
+        if path is not None:
+            problems, data = _file_findings(path, where)
+            out.extend(problems)
+        if data is None:
+            continue
+        name = path or format_path(sub)
+        try:
+            if kind == "key":
+                load_public_key(data, name)
+            elif kind == "rekor":
+                load_rekor_keys([data], [name])
+            else:
+                load_roots(data, name)
+        except SignatureError as exc:
+            expected = "PEM certificates" if kind == "certs" else "a PEM public key"
+            out.append(Finding("warning", "key-invalid", format_path(where),
+                               f"{exc.message} (expected {expected}): every signature will be rejected"))
     return out
 
 
@@ -279,18 +357,14 @@ def _key_findings(req: SignedBy, parts: tuple[PathPart, ...]) -> list[Finding]:
     for sub, key_file, inline in sources:
         data = inline
         if key_file is not None:
-            problems = _file_findings(key_file, sub)
+            problems, data = _file_findings(key_file, sub)
             out.extend(problems)
-            if problems and any(f.code != "relative-key-path" for f in problems):
-                continue
-            try:
-                data = read_file_at_most(key_file, MAX_KEY_FILE, f"key file {key_file}")
-            except Exception as exc:  # noqa: BLE001 - any failure is worth one warning
-                out.append(Finding("warning", "key-file-unreadable", format_path(sub), str(exc)))
+            if data is None:
                 continue
         message = _gpg_key_problem(data or b"")
         if message:
-            out.append(Finding("warning", "no-public-keys", format_path(sub), message))
+            out.append(Finding("warning", "no-public-keys", format_path(sub),
+                               f"{key_file!r} {message}" if key_file is not None else message))
     return out
 
 

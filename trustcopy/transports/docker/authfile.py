@@ -151,8 +151,8 @@ def _read_json(path: str, legacy: bool, *, strict: bool = False) -> dict[str, An
         reason = exc.strerror if isinstance(exc, OSError) else exc.message
         raise ConfigError(f"cannot read credential file {path}: {reason}", context={"path": path}) from exc
     try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):
+        doc = limits.load_json(raw, path)
+    except (ValueError, RecursionError, LimitExceededError):
         raise ConfigError(f"credential file {path} is not valid JSON", context={"path": path}) from None
     if not isinstance(doc, dict):
         raise ConfigError(f"credential file {path} must hold a JSON object", context={"path": path})
@@ -212,33 +212,116 @@ class _HelperMissingError(ConfigError):
     """``docker-credential-NAME`` is not on $PATH (``logout --all`` skips such a helper, as c/i)."""
 
 
+#: Most bytes of a helper's stdout kept: its answer is one small JSON object (``list`` names
+#: every registry, still far below this). More is refused, the helper killed: a helper printing
+#: without end (``cat /dev/zero``) must not fill memory for the whole timeout.
+_HELPER_STDOUT_LIMIT = limits.MAX_AUTH_FILE
+#: Most bytes of its stderr kept: only searched for "credentials not found".
+_HELPER_STDERR_LIMIT = 64 * 1024
+#: How long the pipes may stay open after the helper exited: a child it left behind (a
+#: daemon it started) may hold them for ever; what the helper itself printed is there already.
+_HELPER_EXIT_GRACE = 1.0
+
+
+def _communicate(program: str, action: str, data: bytes) -> tuple[int, bytes, bytes]:
+    """Run ``program action`` with ``data`` on stdin; (exit status, stdout, stderr), all bounded.
+
+    ``subprocess.run(capture_output=True)`` keeps everything a helper prints until it exits
+    or times out (gigabytes from a runaway helper) and waits for EOF on its pipes, which a
+    grandchild may hold open. Here stdout over _HELPER_STDOUT_LIMIT kills the helper at once,
+    stderr is truncated, and pipes still open _HELPER_EXIT_GRACE after the exit are abandoned.
+
+    Raises:
+        OSError: the program cannot be started (missing, not executable, ...).
+        ConfigError: it printed too much, or did not finish within _CRED_HELPER_TIMEOUT.
+    """
+    import selectors
+    import subprocess  # only for credential helpers: a costly import every copy would pay
+    import time
+
+    proc = subprocess.Popen([program, action], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    out, err = bytearray(), bytearray()
+    pending = memoryview(data)
+    deadline = time.monotonic() + _CRED_HELPER_TIMEOUT
+    exited_at: float | None = None
+    try:
+        with selectors.DefaultSelector() as selector:
+            os.set_blocking(proc.stdin.fileno(), False)
+            if pending:
+                selector.register(proc.stdin, selectors.EVENT_WRITE)
+            else:
+                proc.stdin.close()
+            selector.register(proc.stdout, selectors.EVENT_READ, out)
+            selector.register(proc.stderr, selectors.EVENT_READ, err)
+            while selector.get_map():
+                now = time.monotonic()
+                if now >= deadline:
+                    raise ConfigError(f"credential helper {program} did not answer in time")
+                if exited_at is None and proc.poll() is not None:
+                    exited_at = now
+                if exited_at is not None and now - exited_at > _HELPER_EXIT_GRACE:
+                    break  # the helper is gone; whoever still holds its pipes is not answering for it
+                for key, _ in selector.select(min(deadline - now, 0.1)):
+                    if key.fileobj is proc.stdin:
+                        try:
+                            pending = pending[os.write(proc.stdin.fileno(), pending[:65536]):]
+                        except BlockingIOError:
+                            continue
+                        except BrokenPipeError:  # it does not read its input: its answer will say so
+                            pending = pending[:0]
+                        if not pending:
+                            selector.unregister(proc.stdin)
+                            proc.stdin.close()
+                        continue
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        continue
+                    buffer: bytearray = key.data
+                    if buffer is out and len(out) + len(chunk) > _HELPER_STDOUT_LIMIT:
+                        raise ConfigError(f"credential helper {program} printed more than "
+                                          f"{_HELPER_STDOUT_LIMIT} bytes")
+                    if buffer is err:
+                        chunk = chunk[: max(0, _HELPER_STDERR_LIMIT - len(err))]
+                    buffer += chunk
+        try:
+            status = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            raise ConfigError(f"credential helper {program} did not answer in time") from None
+        return status, bytes(out), bytes(err)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
 def _run_helper(helper: str, action: str, data: bytes) -> bytes | None:
     """``docker-credential-HELPER ACTION`` with ``data`` on stdin: its output, or None for "not found".
 
     Raises:
-        ConfigError: a bad name, a helper missing, stalled or failing (never quoting what it
-            printed: it may echo a secret).
+        ConfigError: a bad name, a helper missing, not executable, stalled, printing without
+            end or failing (never quoting what it printed: it may echo a secret).
     """
     from trustcopy.sysregistries.load import is_valid_helper_name
 
     if not is_valid_helper_name(helper):
         raise ConfigError(f"invalid credential helper name {helper!r}")
     program = f"docker-credential-{helper}"
-    import subprocess  # only for credential helpers: a costly import every copy would pay
-
     try:
-        proc = subprocess.run(
-            [program, action], input=data, capture_output=True, timeout=_CRED_HELPER_TIMEOUT, check=False,
-        )
+        status, out, err = _communicate(program, action, data)
     except FileNotFoundError:
         raise _HelperMissingError(f"credential helper {program} is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"credential helper {program} did not answer in time") from None
-    out = proc.stdout[: limits.MAX_AUTH_FILE]
-    if proc.returncode != 0:
-        if b"credentials not found" in out.lower() or b"credentials not found" in proc.stderr.lower():
+    except OSError as exc:  # found on $PATH but not runnable (not executable, bad interpreter...)
+        raise ConfigError(f"cannot run credential helper {program}: {exc.strerror or exc}") from None
+    if status != 0:
+        if b"credentials not found" in out.lower() or b"credentials not found" in err.lower():
             return None
-        raise ConfigError(f"credential helper {program} failed (exit status {proc.returncode})")
+        raise ConfigError(f"credential helper {program} failed (exit status {status})")
     return out
 
 
@@ -249,8 +332,8 @@ def _from_helper(helper: str, registry: str) -> Credentials | None:
     if out is None:
         return None
     try:
-        doc = json.loads(out)
-    except (ValueError, RecursionError):
+        doc = limits.load_json(out, program)
+    except (ValueError, RecursionError, LimitExceededError):
         raise ConfigError(f"credential helper {program} returned malformed output") from None
     # As docker-credential-helpers' client.Get: missing fields (``{}``, ``null``) are empty,
     # and empty credentials are "not found" (containers/image then asks the next source).
@@ -575,8 +658,8 @@ def erase_all_credentials(sys: SystemContext | None, helpers: tuple[str, ...] = 
                 log.debug("credential helper docker-credential-%s is not installed: nothing to erase", helper)
                 continue  # as c/i's RemoveAllAuthentication: a helper that does not exist holds nothing
             try:
-                servers = json.loads(listed)
-            except ValueError:
+                servers = limits.load_json(listed, f"docker-credential-{helper} list")
+            except (ValueError, RecursionError, LimitExceededError):
                 servers = None
             if not isinstance(servers, dict):
                 raise ConfigError(f"credential helper docker-credential-{helper} listed malformed output")

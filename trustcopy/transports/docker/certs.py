@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
+from collections.abc import Callable
 
 from trustcopy import limits
 from trustcopy.errors import ConfigError, LimitExceededError
@@ -80,7 +81,19 @@ def _dir_fingerprint(cert_dir: str | None) -> tuple[tuple[str, int, int], ...]:
         if e.name.endswith((".crt", ".cert", ".key")):
             try:
                 st = e.stat()
+            except FileNotFoundError:
+                if e.name.endswith(".crt"):
+                    # A dangling symbolic link (or a file removed since the listing): containers/image
+                    # warns and goes on for a CA file; a half pair is refused below, by name.
+                    log.warning("cannot read CA certificate %s: it does not exist (a dangling symbolic link?)",
+                                os.path.join(cert_dir, e.name))
+                    continue
+                out.append((e.name, -1, -1))
+                continue
             except OSError:
+                # A symbolic link loop, a permission problem: _build reads it and names the reason.
+                # Skipping it would trust fewer CAs, or present no client certificate, in silence.
+                out.append((e.name, -1, -1))
                 continue
             out.append((e.name, st.st_size, st.st_mtime_ns))
     return tuple(out)
@@ -142,19 +155,36 @@ def _build(cert_dir: str | None, verify: bool, files: tuple[tuple[str, int, int]
                     hint="CA certificates must use the .crt extension", context={"path": path},
                 )
             log.debug("using client certificate %s", path)
+            key_path = os.path.join(cert_dir or "", key)
             # ssl only loads a key pair from paths: check that both are small regular files.
             _read_regular(path, "client certificate")
-            _read_regular(os.path.join(cert_dir or "", key), "client key")
+            _read_regular(key_path, "client key")
             try:
-                ctx.load_cert_chain(certfile=path, keyfile=os.path.join(cert_dir or "", key))
+                # An encrypted key would make OpenSSL prompt on the terminal (and wait there);
+                # containers/image cannot use one either.
+                ctx.load_cert_chain(certfile=path, keyfile=key_path, password=_encrypted_key(key_path))
+            except ConfigError:
+                raise
             except (ssl.SSLError, OSError) as exc:
-                raise ConfigError(f"cannot load client certificate {path}: {exc}", context={"path": path}) from exc
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise ConfigError(f"cannot load client certificate {path} with key {key_path}: {reason}",
+                                  context={"path": path}) from exc
         elif name.endswith(".key") and name[: -len(".key")] + ".cert" not in names:
             raise ConfigError(f"missing client certificate {name[:-4]}.cert for key {path}", context={"path": path})
     if not verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def _encrypted_key(key_path: str) -> Callable[[], bytes]:
+    """The ``password`` callback of load_cert_chain: refuse an encrypted client key by name."""
+
+    def refuse() -> bytes:
+        raise ConfigError(f"client key {key_path} is encrypted; certs.d keys must be unencrypted",
+                          context={"path": key_path})
+
+    return refuse
 
 
 def _read_regular(path: str, what: str) -> bytes:
