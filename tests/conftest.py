@@ -24,8 +24,19 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 pytest_plugins = ["ci_skips", "registry_fixtures", "gpghelpers", "pytester"]
 
+# Property tests (hypothesis): the same examples on every run by default, so that CI is
+# deterministic and a failure reproduces; HYPOTHESIS_PROFILE=explore draws new ones (and
+# keeps failures in .hypothesis/ to replay them).
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("default", derandomize=True, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None, max_examples=2000,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
 # The ``daemon`` tests run against podman's Docker-compatible API (tests/integration/daemon_fixtures.py).
-_TOOLS = {"registry": "docker-registry", "gpg": "gpg", "skopeo": "skopeo", "daemon": "podman"}
+_TOOLS = {"registry": "docker-registry", "gpg": "gpg", "skopeo": "skopeo", "daemon": "podman", "goracle": "go"}
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
