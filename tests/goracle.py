@@ -66,11 +66,10 @@ def build(name: str) -> Path:
             return binary
         # GOPATH mode: the program must sit inside a GOPATH for containers/image's own
         # ".../image/v5/..." imports to resolve (minimal module compatibility).
-        gopath = root / "gopath"
+        # One GOPATH per checkout (several clones may share the cache, and build at once).
+        gopath = root / "gopath" / hashlib.sha256(str(SOURCES).encode()).hexdigest()[:12]
         link = gopath / "src" / "tcoracle"
         link.parent.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink() and link.resolve() != SOURCES:
-            link.unlink()
         if not link.is_symlink():
             link.symlink_to(SOURCES)
         env = {**os.environ, "GOPATH": f"{gopath}:{GOCODE}", "GO111MODULE": "off", "GOFLAGS": "",
