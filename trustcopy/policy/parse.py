@@ -3,7 +3,8 @@
 The one way in (DESIGN rule 2). Anything unexpected refuses the *whole* file with a
 :class:`~trustcopy.errors.PolicyError` that names the file and the JSON path of the fault
 (``transports.docker["example.com/x"][1].keyPath``; ``context`` also has the RFC 6901
-pointer): unknown or duplicated keys at any depth, wrong JSON types (``null`` included),
+pointer): unknown or duplicated keys at any depth, wrong JSON types (``null`` included:
+Go reads it as "not set", so containers/image loads ``"keyPaths": [null]``),
 a missing or empty ``default``, empty lists, unknown ``type`` values, invalid scopes,
 identities, prefixes or base64, ``NaN``/``Infinity``, invalid UTF-8, a byte-order mark,
 and trailing data after the JSON value. A scope its transport accepts but that can never
@@ -106,7 +107,12 @@ def _strings(value: Any, path: Path) -> tuple[str, ...]:
 
 
 def _base64(value: Any, path: Path) -> bytes:
-    """Go ``[]byte`` JSON: standard base64 with padding (CR/LF ignored, as Go does)."""
+    """Go ``[]byte`` JSON: standard base64 with padding (CR/LF ignored, as Go does).
+
+    Only the string form: Go's decoder also reads a JSON array of numbers 0-255 (``[]``
+    included) into a ``[]byte``, so containers/image loads ``"keyData": []``; nobody writes
+    key material that way, and refusing it is one of the "refuses more" differences.
+    """
     text = _string(value, path).replace("\r", "").replace("\n", "")
     try:
         return base64.b64decode(text, validate=True)
