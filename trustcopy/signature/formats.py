@@ -159,9 +159,14 @@ def signature_from_blob(blob: bytes) -> SimpleSigning | SigstoreSignature:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """object_pairs_hook refusing duplicated members."""
+    """object_pairs_hook refusing duplicated members.
+
+    NOTE(go-diff): Go's decoder lets the last of two equal keys win, in the chunk and in its
+    annotations; we refuse such a blob, so that no two readers can see different annotations.
+    """
     out: dict[str, Any] = {}
-    for key, value in pairs:
+    for raw_key, value in pairs:
+        key = go_string(raw_key)  # as Go decodes keys: "a\xff" and "a\xfe" are one key
         if key in out:
             raise ValueError(f"duplicate key {key!r}")
         out[key] = value
@@ -214,28 +219,58 @@ def _member(data: dict[str, Any], key: str, zero: Any) -> Any:
     return zero if value is None else value
 
 
+def _go_uint_literal(text: str) -> int | float:
+    """A JSON integer literal; ``-0`` stays a float, since Go's decoding into a uint8 refuses it."""
+    return -0.0 if text == "-0" else int(text)
+
+
+def _byte_array(items: list[Any]) -> bytes:
+    """``payload`` written as a JSON array of byte values, which Go's ``[]byte`` decoding accepts.
+
+    Each element is an integer literal 0-255 (null reads as 0, as Go leaves the element zero);
+    anything else is refused, as Go refuses it.
+    """
+    out = bytearray()
+    for item in items:
+        if item is None:
+            out.append(0)
+        elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item <= 255:
+            out.append(item)
+        else:
+            raise _unsupported("invalid sigstore signature: payload array elements must be byte values 0-255")
+    return bytes(out)
+
+
 def _sigstore_from_chunk(chunk: bytes) -> SigstoreSignature:
     """Parse the sigstore-json chunk as Go's ``json.Unmarshal`` would (zero values for missing or null members)."""
     from trustcopy.signature.sigstore_keys import go_b64decode
 
     try:
-        data = load_json(chunk.decode("utf-8"), "sigstore signature", object_pairs_hook=_no_duplicates)
+        # Go reads each invalid UTF-8 byte inside a string as U+FFFD: surrogateescape keeps
+        # them as lone surrogates, which go_string replaces (elsewhere they are syntax errors).
+        data = load_json(chunk.decode("utf-8", errors="surrogateescape"), "sigstore signature",
+                         object_pairs_hook=_no_duplicates, parse_int=_go_uint_literal)
     except (UnicodeDecodeError, ValueError, LimitExceededError) as exc:
         raise _unsupported(f"invalid sigstore signature: {exc}") from None
+    if data is None:  # Go's json.Unmarshal of null into the struct: every member zero
+        data = {}
     if not isinstance(data, dict):
         raise _unsupported("invalid sigstore signature: JSON object expected")
     members = _sigstore_members(data)
     mime = _member(members, "mimeType", "")
     payload_b64 = _member(members, "payload", "")
     annotations = _member(members, "annotations", {})
-    if not isinstance(mime, str) or not isinstance(payload_b64, str) or not isinstance(annotations, dict):
+    if not isinstance(mime, str) or not isinstance(payload_b64, str | list) or not isinstance(annotations, dict):
         raise _unsupported("invalid sigstore signature: mimeType, payload or annotations has the wrong type")
     if not all(v is None or isinstance(v, str) for v in annotations.values()):
         raise _unsupported("invalid sigstore signature: annotation values must be strings")
-    try:
-        payload = go_b64decode(payload_b64)  # Go's []byte decoding: standard alphabet, CR and LF skipped
-    except ValueError as exc:
-        raise _unsupported(f"invalid sigstore signature: payload is not base64: {exc}") from None
+    if isinstance(payload_b64, list):  # Go decodes a JSON array into []byte element by element
+        payload = _byte_array(payload_b64)
+    else:
+        try:
+            payload = go_b64decode(payload_b64)  # Go's []byte decoding: standard alphabet, CR and LF skipped
+        except ValueError as exc:
+            raise _unsupported(f"invalid sigstore signature: payload is not base64: {exc}") from None
     # Go stores "" for a null map value; its decoder turns lone surrogate escapes into U+FFFD.
     clean = {go_string(k): go_string(v or "") for k, v in annotations.items()}
     if len(clean) != len(annotations):

@@ -15,8 +15,9 @@ Invariants:
   ``image`` and ``identity``, each with exactly its one member; no duplicated key in any
   of these objects nor in ``optional``; wrong JSON types refused; unknown ``optional``
   members ignored (their contents are never looked at); ``optional.timestamp`` must be
-  an integral number. Strings decode as Go decodes them (a lone surrogate escape reads
-  as U+FFFD), so that a creator string stays printable. The digest is validated here; the reference must at least parse
+  an integral number. Strings and keys decode as Go decodes them (a lone surrogate escape,
+  and each byte of invalid UTF-8 inside a string, reads as U+FFFD; keys are compared so
+  decoded), so that a creator string stays printable. The digest is validated here; the reference must at least parse
   as a Docker reference (the caller's identity rules decide whether it is acceptable).
   c/i leaves the reference's syntax to those rules; refusing it here changes only the
   rejection reason (INVALID_PAYLOAD), never the outcome, since every rule parses it.
@@ -126,7 +127,8 @@ def _fields(value: Any, where: str, *, exact: tuple[str, ...] | None) -> dict[st
     if not isinstance(value, _Object):
         raise _Invalid(f"{where}: JSON object expected, got {_json_type(value)}")
     out: dict[str, Any] = {}
-    for key, item in value:
+    for raw_key, item in value:
+        key = go_string(raw_key)  # Go compares keys as decoded: "a\xff" and "a\xfe" are one key
         if key in out:
             raise _Invalid(f"{where}: duplicate key {key!r}")
         if exact is not None and key not in exact:
@@ -180,7 +182,10 @@ def _decode(data: bytes) -> Any:
     if len(data) > MAX_PAYLOAD_SIZE:
         raise _Invalid(f"payload of {len(data)} bytes is larger than {MAX_PAYLOAD_SIZE}")
     try:
-        text = data.decode("utf-8")
+        # Go's decoder reads each invalid UTF-8 byte inside a string as U+FFFD (outside one it
+        # is a syntax error); surrogateescape keeps such bytes as lone surrogates, which
+        # go_string then replaces, so that both programs accept the same payloads.
+        text = data.decode("utf-8", errors="surrogateescape")
         return load_json(
             text, "signature payload", object_pairs_hook=_Object, parse_constant=_reject_constant,
             parse_float=_parse_number, parse_int=_parse_number,

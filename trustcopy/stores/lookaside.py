@@ -186,6 +186,12 @@ class LookasideLocation:
                 )
         elif not parts.hostname:
             raise self._bad(f"lookaside URL {redact_url(self.base_url)!r}{origin} has no host")
+        elif not parts.netloc.rpartition("@")[2].isascii() or "%" in parts.netloc.rpartition("@")[2]:
+            # NOTE(go-diff): Go's url.Parse takes a non-ASCII (or %-escaped) host, but then
+            # writes it %-escaped and its resolver looks the raw bytes up, which fails; we
+            # would have contacted the IDNA form instead. Refused here, naming the remedy.
+            raise self._bad(f"lookaside URL {redact_url(self.base_url)!r}{origin} has a non-ASCII host name, "
+                            "which containers/image cannot reach: write it in its ASCII (xn--…) form")
 
     def _bad(self, message: str) -> ConfigError:
         return ConfigError(message, code="lookaside-url-invalid",

@@ -26,6 +26,12 @@ Keys
     with podman and buildah, and containers/image ignores unknown keys); a value of the
     wrong type is an error naming the file and key; ``null`` means "not set".
 
+    NOTE(go-diff): a URL written as a YAML scalar that is not a string (``lookaside: yes``,
+    ``lookaside: 123``; YAML 1.1 types, as PyYAML reads them) is refused when the file is
+    loaded. The newest containers/image (yaml.v3) reads the scalar's text into its string
+    field and fails only when an image uses that section, since such a text is never a
+    URL with a scheme; we refuse more, never accept more (tests/unit/stores/test_lookaside_goracle.py).
+
 Lookup (:meth:`RegistriesD.lookaside_choice`, :meth:`RegistriesD.attachments_choice`)
     Sections are consulted most specific first: the image itself (``host/repo:tag`` or
     ``host/repo@digest``), its repository, each parent namespace, ``host[:port]``, the
