@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -123,7 +124,9 @@ def test_mount_asks_for_the_source_scope(token_registry: TokenRegistry) -> None:
 def test_identity_token_from_auth_file(token_registry: TokenRegistry, authfile: Path) -> None:
     token_registry.issuer.refresh_tokens["refresh-abc"] = "alice"
     authfile.parent.mkdir(parents=True)
-    authfile.write_text(json.dumps({"auths": {token_registry.host: {"identitytoken": "refresh-abc"}}}))
+    # As Docker writes it: "auth" holds "user:" (an entry without it is ignored, as by containers/image).
+    authfile.write_text(json.dumps({"auths": {token_registry.host: {"auth": base64.b64encode(b"alice:").decode(),
+                                                                    "identitytoken": "refresh-abc"}}}))
     push_image(token_registry.host, "app:1", example_image(), fast_sys())
     assert token_registry.issuer.requests[-1].grant_type == "refresh_token"
 

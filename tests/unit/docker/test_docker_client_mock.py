@@ -362,8 +362,9 @@ def test_upload_location_downgrade_refused(router: respx.MockRouter) -> None:
     assert not plain.called
 
 
-@pytest.mark.parametrize("expires_in", [b"NaN", b"1e308", b"60.5", b'"60"', b"true", b"1" + b"0" * 30],
-                         ids=["nan", "float-huge", "float", "string", "bool", "beyond-int64"])
+# (NaN is not JSON to Go at all: tests/unit/docker/test_auth_goracle.py.)
+@pytest.mark.parametrize("expires_in", [b"1e308", b"60.5", b'"60"', b"true", b"1" + b"0" * 30],
+                         ids=["float-huge", "float", "string", "bool", "beyond-int64"])
 def test_token_lifetime_that_is_not_an_int64_is_refused(router: respx.MockRouter, expires_in: bytes) -> None:
     # containers/image reads expires_in into a Go int: anything else fails the token request.
     router.get(f"{REG}/v2/").respond(401, headers={"WWW-Authenticate": BEARER})

@@ -27,16 +27,15 @@ Invariants:
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import time
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from trustcopy import limits
-from trustcopy.errors import RegistryAuthError
+from trustcopy.errors import LimitExceededError, RegistryAuthError
 from trustcopy.lazy import dataclass
 from trustcopy.redact import MASK, basic_forms, redact_url, register_basic, register_secret, secret_forms
 from trustcopy.transports.docker.challenge import Challenge, Scope
@@ -106,13 +105,71 @@ class _Token:
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
+class GoPairs(list[tuple[str, Any]]):
+    """A JSON object as its key/value pairs in order, duplicates kept (``object_pairs_hook``):
+    what is needed to decode it as Go's encoding/json decodes it into a struct."""
+
+
+#: Go's encoding/json matches object keys to struct fields case-insensitively; besides ASCII
+#: case, U+017F (long s) folds to "s" and U+212A (Kelvin sign) to "k" (its equalFoldRight).
+_GO_FOLD = str.maketrans({"\u017f": "s", "\u212a": "k"})
+
+
+def go_field(name: str, fields: tuple[str, ...]) -> str | None:
+    """The struct field (its lower-case JSON name, one of ``fields``) that Go's encoding/json
+    stores object key ``name`` in, if any: ``"Token"`` and ``"TOKEN"`` are ``token`` there."""
+    folded = name.translate(_GO_FOLD)
+    if not folded.isascii():
+        return None
+    folded = folded.lower()
+    return folded if folded in fields else None
+
+
+def go_json_loads(data: bytes, what: str) -> Any:
+    """Parse JSON as Go's encoding/json accepts it, objects as :class:`GoPairs`: UTF-8 only (a BOM
+    or UTF-16 is not JSON, invalid bytes inside strings become U+FFFD), no NaN or Infinity.
+
+    Raises:
+        ValueError: not JSON. LimitExceededError: nested too deeply.
+    """
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(name)
+
+    return limits.load_json(data.decode("utf-8", errors="replace"), what, object_pairs_hook=GoPairs,
+                            parse_constant=no_constants)
+
+
+_TOKEN_FIELDS = ("token", "access_token", "expires_in", "issued_at", "refresh_token")
+
+
 def _parse_token_response(body: bytes, what: str) -> _Token:
+    """A token server's answer, decoded as containers/image decodes it into its bearerToken.
+
+    NOTE(go-diff): containers/image accepts an empty token (and sends ``Bearer `` with nothing
+    after it) or one with characters a header cannot carry; we refuse the answer. And it refuses
+    an answer whose ``issued_at`` is not an RFC 3339 time, which we never read (see below).
+    """
     try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError) as exc:
+        pairs = go_json_loads(body, what)
+    except (ValueError, RecursionError, LimitExceededError) as exc:
         raise RegistryAuthError(f"{what}: the token server's answer is not JSON", code="registry-token") from exc
-    if not isinstance(doc, dict):
+    if not isinstance(pairs, GoPairs):
         raise RegistryAuthError(f"{what}: the token server's answer is not a JSON object", code="registry-token")
+    doc: dict[str, Any] = {}
+    for key, value in pairs:  # later keys win; null leaves a field as it was (Go)
+        name = go_field(key, _TOKEN_FIELDS)
+        if name is None or value is None:
+            continue
+        # A value of the wrong type fails the answer even when a later key replaces it (Go).
+        if name in ("token", "access_token") and not isinstance(value, str):
+            raise RegistryAuthError(f"{what}: the token server's {name} is not a string", code="registry-token")
+        # As containers/image (Go ``int``): an integer literal within int64, or the answer is refused.
+        if name == "expires_in" and (not isinstance(value, int) or isinstance(value, bool)
+                                     or not _INT64_MIN <= value <= _INT64_MAX):
+            raise RegistryAuthError(f"{what}: the token server's expires_in is not an integer",
+                                    code="registry-token")
+        doc[name] = value
     token = doc.get("token") or doc.get("access_token")
     if not isinstance(token, str) or not token or any(not (33 <= ord(c) < 127) for c in token):
         raise RegistryAuthError(f"{what}: the token server returned no usable token", code="registry-token")
@@ -120,14 +177,7 @@ def _parse_token_response(body: bytes, what: str) -> _Token:
     refresh = doc.get("refresh_token")
     if isinstance(refresh, str):
         register_secret(refresh)
-    expires_in = doc.get("expires_in")
-    if expires_in is None:
-        expires_in = 0
-    # As containers/image (Go ``int``): an integer literal within int64, or the answer is refused.
-    if not isinstance(expires_in, int) or isinstance(expires_in, bool) or not _INT64_MIN <= expires_in <= _INT64_MAX:
-        raise RegistryAuthError(f"{what}: the token server's expires_in is not an integer",
-                                code="registry-token")
-    lifetime = float(expires_in)
+    lifetime = float(doc.get("expires_in", 0))
     # issued_at is ignored on purpose: a skewed clock on either side must not make every
     # token look expired (or immortal); our own monotonic clock measures the lifetime.
     lifetime = max(lifetime, MIN_TOKEN_LIFETIME)

@@ -40,7 +40,7 @@ from typing import Any
 from trustcopy import limits
 from trustcopy.errors import ConfigError, LimitExceededError, UsageError
 from trustcopy.lazy import dataclass
-from trustcopy.transports.docker.auth import Credentials
+from trustcopy.transports.docker.auth import Credentials, GoPairs, go_field, go_json_loads
 from trustcopy.types import SystemContext
 
 log = logging.getLogger("trustcopy.docker")
@@ -128,6 +128,8 @@ def validate_key(key: str) -> bool:
         raise UsageError(f"credential key {key!r} must not contain '@'")
     host, slash, rest = key.partition("/")
     if not host:
+        # NOTE(go-diff): containers/image looks an empty host up as the key "" (or "/ns");
+        # every key we are given comes from a reference or the login argument, which has one.
         raise UsageError(f"credential key {key!r} has no registry host")
     if slash and ":" in rest:
         raise UsageError(f"credential key {key!r} must not contain a tag (':' after host[:port])")
@@ -164,6 +166,92 @@ def _read_json(path: str, legacy: bool, *, strict: bool = False) -> dict[str, An
     return doc
 
 
+class _GoTypeError(Exception):
+    """A value of the wrong JSON type for its Go field: containers/image's Unmarshal fails."""
+
+
+def _go_map(value: Any, into: dict[str, Any] | None, element: Any) -> dict[str, Any] | None:
+    """Decode a JSON object into a Go map as encoding/json does: ``null`` sets it to nil, an
+    object adds its entries to the map already there (a repeated field merges), last key wins."""
+    if value is None:
+        return None
+    if not isinstance(value, GoPairs):
+        raise _GoTypeError
+    out = into if into is not None else {}
+    for k, v in value:
+        out[k] = element(v)
+    return out
+
+
+def _go_string(value: Any, default: str) -> str:
+    if value is None:
+        return default  # null leaves a Go string as it was
+    if not isinstance(value, str):
+        raise _GoTypeError
+    return value
+
+
+def _go_entry(value: Any) -> dict[str, str]:
+    """One ``auths`` entry as containers/image's dockerAuthConfig (other fields ignored)."""
+    out = {"auth": "", "identitytoken": ""}
+    if value is None:
+        return out
+    if not isinstance(value, GoPairs):
+        raise _GoTypeError
+    for k, v in value:
+        f = go_field(k, ("auth", "identitytoken"))
+        if f is not None:
+            out[f] = _go_string(v, out[f])
+    return out
+
+
+def _lookup_doc(path: str, legacy: bool) -> tuple[dict[str, dict[str, str]], dict[str, str]] | None:
+    """The ``auths`` and ``credHelpers`` of a file, read exactly as containers/image reads them
+    (json.Unmarshal into its dockerConfigFile); None when the file does not exist.
+
+    Go's decoder differs from a plain ``json.loads`` in ways a hand-edited file reaches:
+    field names match case-insensitively (``"Auths"``), a repeated field merges, ``null``
+    anywhere means "empty", a value of the wrong type anywhere fails the whole file (even an
+    entry for another registry), a top-level ``null`` is an empty file, a BOM or a UTF-16
+    file is not JSON, and invalid UTF-8 inside strings is replaced rather than refused.
+
+    Raises:
+        ConfigError: unreadable, too large, not JSON, or of the wrong shape.
+    """
+    try:
+        raw = limits.read_file_at_most(path, limits.MAX_AUTH_FILE, path)
+    except FileNotFoundError:
+        return None
+    except (OSError, LimitExceededError) as exc:
+        if isinstance(exc, PermissionError):
+            log.debug("skipping unreadable credential file %s", path)
+            return None
+        reason = exc.strerror if isinstance(exc, OSError) else exc.message
+        raise ConfigError(f"cannot read credential file {path}: {reason}", context={"path": path}) from exc
+
+    try:
+        doc = go_json_loads(raw, path)
+    except (ValueError, RecursionError, LimitExceededError):
+        raise ConfigError(f"credential file {path} is not valid JSON", context={"path": path}) from None
+    try:
+        if legacy:
+            return _go_map(doc, None, _go_entry) or {}, {}
+        if doc is not None and not isinstance(doc, GoPairs):
+            raise _GoTypeError
+        auths: dict[str, Any] | None = None
+        helpers: dict[str, Any] | None = None
+        for k, v in doc or ():
+            field = go_field(k, ("auths", "credhelpers"))
+            if field == "auths":
+                auths = _go_map(v, auths, _go_entry)
+            elif field == "credhelpers":
+                helpers = _go_map(v, helpers, lambda h: _go_string(h, ""))
+    except _GoTypeError:
+        raise ConfigError(f"credential file {path}: a value has the wrong JSON type (auths must map keys to "
+                          f"objects of strings, credHelpers keys to helper names)", context={"path": path}) from None
+    return auths or {}, helpers or {}
+
+
 def keys_for(key: str) -> list[str]:
     """``reg/a/b`` → ``[reg/a/b, reg/a, reg]``: most specific first."""
     out = [key]
@@ -185,27 +273,35 @@ def _normalize_entry_key(key: str, legacy: bool) -> str:
     return normalize_registry(stripped)
 
 
-def _decode_entry(path: str, key: str, entry: Any) -> Credentials | None:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"credential file {path}: the entry for {key!r} must be an object", context={"path": path})
-    auth = entry.get("auth") or ""
-    identity = entry.get("identitytoken") or ""
-    if not isinstance(auth, str) or not isinstance(identity, str):
-        raise ConfigError(f"credential file {path}: the entry for {key!r} is malformed", context={"path": path})
+def _decode_entry(path: str, key: str, entry: dict[str, str]) -> Credentials | None:
+    """containers/image's decodeDockerAuth: ``auth`` is base64 of ``user:password``.
+
+    An entry whose ``auth`` is empty or has no ``:`` holds nothing, its ``identitytoken``
+    included (Docker writes ``{}`` entries for registries of a credential helper), and
+    credentials that are all empty are "not found": the search goes on in the next file.
+    """
+    auth, identity = entry["auth"], entry["identitytoken"]
     try:
         # Go's base64.StdEncoding (containers/image) skips "\r" and "\n"; nothing else is lenient.
-        auth = auth.replace("\r", "").replace("\n", "")
-        decoded = base64.b64decode(auth, validate=True).decode("utf-8") if auth else ""
-    except (binascii.Error, UnicodeDecodeError):
+        decoded = base64.b64decode(auth.replace("\r", "").replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError):
         # Never quote the value: it is a secret, even when broken.
         raise ConfigError(f"credential file {path}: the \"auth\" value for {key!r} is not valid base64",
                           context={"path": path}) from None
-    user, sep, password = decoded.partition(":")
+    user_b, sep, password_b = decoded.partition(b":")
     if not sep:
         if decoded:
             log.warning('credential file %s: the "auth" value for %r has no ":"; ignoring it', path, key)
-        return Credentials(identity_token=identity) if identity else None
-    return Credentials(username=user, password=password.strip("\x00"), identity_token=identity)
+        return None
+    try:
+        user, password = user_b.decode("utf-8"), password_b.decode("utf-8")
+    except UnicodeDecodeError:
+        # NOTE(go-diff): Go strings are bytes and containers/image sends whatever the file
+        # holds; we refuse credentials that are not UTF-8 text rather than guess an encoding.
+        raise ConfigError(f"credential file {path}: the \"auth\" value for {key!r} is not UTF-8 text",
+                          context={"path": path}) from None
+    creds = Credentials(username=user, password=password.strip("\x00"), identity_token=identity)
+    return None if creds.anonymous else creds
 
 
 class _HelperMissingError(ConfigError):
@@ -348,21 +444,22 @@ def _from_helper(helper: str, registry: str) -> Credentials | None:
 
 
 def find_in_file(auth_path: AuthPath, key: str) -> Credentials | None:
-    """The credentials for ``key`` in one file, or None."""
-    doc = _read_json(auth_path.path, auth_path.legacy)
+    """The credentials for ``key`` in one file, or None (containers/image findCredentialsInFile)."""
+    doc = _lookup_doc(auth_path.path, auth_path.legacy)
     if doc is None:
         return None
+    auths, helpers = doc
     registry = key.split("/", 1)[0]
-    helpers = doc.get("credHelpers") or {}
     if registry in helpers:
         log.debug("looking up %s with credential helper %s (from %s)", registry, helpers[registry], auth_path.path)
-        return _from_helper(str(helpers[registry]), registry)
-    auths = doc.get("auths") or {}
+        return _from_helper(helpers[registry], registry)
     candidates = [registry] if auth_path.legacy else keys_for(key)
     for k in candidates:
         if k in auths:
             return _decode_entry(auth_path.path, k, auths[k])
     wanted = normalize_registry(registry)
+    # Several keys may normalize to the registry; containers/image then takes any one of them
+    # (Go map order), we take the first in the file.
     for k, entry in auths.items():
         if _normalize_entry_key(k, auth_path.legacy) == wanted:
             return _decode_entry(auth_path.path, k, entry)
