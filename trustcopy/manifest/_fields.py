@@ -8,8 +8,9 @@ Two rules keep us from reading a manifest differently than skopeo does:
 - Keys are exact. A key that Go would also map onto a known field because it differs
   only in letter case (``"Layers"``, ``"LAYERS"``) is refused: Go would read it,
   possibly instead of the real one, and two readers disagreeing is an attack surface.
-- Repeated identical keys are *not* refused: Go and Python both keep the last one,
-  so they agree (and rejecting them would refuse manifests skopeo accepts).
+- Repeated keys are read as their last occurrence; :mod:`._goview` then refuses the
+  documents where Go would read the earlier occurrences into something else (or fail
+  on them), so the two readings agree wherever a manifest is accepted.
 """
 
 from __future__ import annotations

@@ -153,7 +153,8 @@ def decode(value: Any, spec: Spec, current: Any = None, path: str = "") -> Any:
 
     Specs: ``"string"``, ``"bool"``, ``"int"`` (int64), ``"bytes"`` (base64 string),
     ``"time"`` (RFC 3339 string, returned re-formatted as Go marshals it), ``"any"``,
-    ``("list", elem)``, ``("map", elem)`` (string keys), ``("struct", {name: spec})``.
+    ``("list", elem)``, ``("map", elem)`` (string keys), ``("struct", {name: spec})``,
+    ``("ptr", spec)`` (a pointer: null sets it to None, a value merges into what it points to).
     A struct decodes to a dict keyed by the Go names; null leaves scalars and structs
     unchanged and sets lists, maps, byte slices, pointers and interfaces to None, like Go.
 
@@ -196,6 +197,8 @@ def decode(value: Any, spec: Spec, current: Any = None, path: str = "") -> Any:
     elif kind == "struct":
         if isinstance(value, GoObject):
             return _decode_struct(value, spec[1], current, path)
+    elif kind == "ptr":  # a pointer: null makes it nil (above); a value decodes into what it points to
+        return decode(value, spec[1], current, path)
     else:  # pragma: no cover - programming error in a spec
         raise ValueError(f"unknown spec {spec!r}")
     raise GoTypeError(path, f"cannot unmarshal {_json_kind(value)} into a Go {kind}")

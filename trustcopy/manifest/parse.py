@@ -10,8 +10,11 @@ missing sizes, negative sizes, wrong JSON types) or what it reads ambiguously:
   that also carries another kind's essential fields (``manifests`` in an image,
   ``layers`` in an index …) is refused, as Go's validateUnambiguousManifestFormat does.
 - Keys that differ from a known field only by letter case are refused (Go would read
-  them as that field). Repeated identical keys are accepted, last one wins, exactly as
-  in Go; refusing them would reject manifests skopeo accepts.
+  them as that field). Repeated keys are accepted where Go reads the document as the
+  last occurrences say (the same value again, or a later value that overrides all of
+  an earlier one); refusing them would reject manifests skopeo accepts. Where Go would
+  fail on an earlier occurrence, or merge it into a different reading, the manifest is
+  refused (:mod:`._goview`).
 - Bodies over :data:`trustcopy.limits.MAX_MANIFEST_BODY` are refused before parsing.
 
 Unknown fields are ignored, as the OCI and Docker specs require.
@@ -22,7 +25,7 @@ from __future__ import annotations
 from trustcopy import limits
 from trustcopy.errors import LimitExceededError, ManifestError
 from trustcopy.manifest import _fields as f
-from trustcopy.manifest import _gojson
+from trustcopy.manifest import _gojson, _goview
 from trustcopy.manifest import mediatypes as mt
 from trustcopy.manifest.lists import DockerManifestList, ListUpdate, ManifestList, OCIIndex
 from trustcopy.manifest.model import Descriptor, ImageManifest, OCIManifest, Platform, Schema2Manifest
@@ -192,15 +195,19 @@ def _parse(raw: bytes, media_type: str | None) -> ImageManifest | ManifestList:
                             hint="supported types: " + ", ".join(mt.DEFAULT_REQUEST_TYPES))
     if not isinstance(value, _gojson.GoObject):
         f.fail("", f"expected a JSON object, got {f.kind(value)}")
+    parsed: ImageManifest | ManifestList
     if kind in (mt.DOCKER_V2S1, mt.DOCKER_V2S1_SIGNED):
-        return parse_schema1(value, raw, kind)
-    if kind == mt.DOCKER_V2S2:
-        return _schema2(value, raw)
-    if kind == mt.OCI_MANIFEST:
-        return _oci(value, raw)
-    if kind == mt.DOCKER_V2_LIST:
-        return _docker_list(value, raw)
-    return _oci_index(value, raw)
+        parsed = parse_schema1(value, raw, kind)
+    elif kind == mt.DOCKER_V2S2:
+        parsed = _schema2(value, raw)
+    elif kind == mt.OCI_MANIFEST:
+        parsed = _oci(value, raw)
+    elif kind == mt.DOCKER_V2_LIST:
+        parsed = _docker_list(value, raw)
+    else:
+        parsed = _oci_index(value, raw)
+    _goview.check(value, kind)  # repeated keys: Go must read what we read
+    return parsed
 
 
 def parse_image_manifest(raw: bytes, media_type: str | None = None) -> ImageManifest:
