@@ -27,106 +27,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
-import json
 import math
 import re
 from typing import Any
 
-from trustcopy import limits
-from trustcopy.gojson import go_marshal
+from trustcopy.gojson import (  # noqa: F401 - re-exported: manifest code reads Go JSON through this module
+    GoObject,
+    TooDeepError,
+    field,
+    fold,
+    go_marshal,
+    loads,
+)
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-
-def _go_replace(exc: UnicodeError) -> tuple[str, int]:
-    """Decode error handler: one U+FFFD per invalid byte, like Go's utf8.DecodeRune loop."""
-    if not isinstance(exc, UnicodeDecodeError):
-        raise exc
-    return "\ufffd", exc.start + 1
-
-
-codecs.register_error("trustcopy-go-replace", _go_replace)
-
-
-class GoObject(dict[str, Any]):
-    """A decoded JSON object: a last-wins dict plus its pairs in document order."""
-
-    pairs: list[tuple[str, Any]]
-
-
-def _object_hook(pairs: list[tuple[str, Any]]) -> GoObject:
-    """Build a GoObject from the decoder's pairs."""
-    obj = GoObject(pairs)
-    obj.pairs = pairs
-    return obj
-
-
-def _parse_int(text: str) -> int | float:
-    """An integer literal; one too long for Python's int() is out of range for Go as well
-    (where Go decodes it at all), so it becomes ±inf, which every typed decode refuses."""
-    if len(text) > 4000:
-        return float("-inf") if text.startswith("-") else float("inf")
-    return int(text)
-
-
-def _refuse_constant(name: str) -> Any:
-    """Refuse NaN/Infinity, which Go's decoder does not accept."""
-    raise ValueError(f"invalid JSON value {name}")
-
-
-_SURROGATE = "[\ud800-\udfff]"  # compiled on first use (re's cache), as _TIME
-
-
-def _fix_surrogates(value: Any) -> Any:
-    """Replace lone surrogates (from ``\\ud800``-style escapes) with U+FFFD, as Go does."""
-    if isinstance(value, str):
-        return re.sub(_SURROGATE, "\ufffd", value)
-    if isinstance(value, GoObject):
-        pairs = [(_fix_surrogates(k), _fix_surrogates(v)) for k, v in value.pairs]
-        return _object_hook(pairs)
-    if isinstance(value, list):
-        return [_fix_surrogates(v) for v in value]
-    return value
-
-
-def loads(data: bytes) -> Any:
-    """Parse ``data`` as Go's json.Unmarshal would see it (objects are :class:`GoObject`).
-
-    Raises:
-        ValueError: the bytes are not valid JSON for Go (message says where).
-    """
-    if limits.json_depth_exceeds(data):
-        raise TooDeepError(f"JSON nested more than {limits.MAX_JSON_DEPTH} levels deep")
-    text = data.decode("utf-8", errors="trustcopy-go-replace")
-    value = json.loads(text, object_pairs_hook=_object_hook, parse_constant=_refuse_constant,
-                       parse_int=_parse_int)
-    if "\\u" in text or "\\U" in text:
-        value = _fix_surrogates(value)
-    return value
-
-
-class TooDeepError(ValueError):
-    """Valid JSON we refuse to walk (limits.MAX_JSON_DEPTH; Go allows 10000 levels): callers
-    must not treat it as "not JSON"."""
-
-
-# Unicode code points whose simple case folding reaches an ASCII letter.
-_SPECIAL_FOLD = {"\u212a": "k", "\u017f": "s"}
-
-
-def fold(key: str) -> str:
-    """The key as Go's struct-field matching compares it (ASCII case-insensitive, plus Kelvin sign and long s)."""
-    return "".join(_SPECIAL_FOLD.get(c, c.lower() if c.isascii() else c) for c in key)
-
-
-def field(obj: GoObject, name: str) -> tuple[bool, Any]:
-    """Go's view of struct field ``name`` in ``obj``: (present, value of the last match)."""
-    want = fold(name)
-    for key, value in reversed(obj.pairs):
-        if key == name or fold(key) == want:
-            return True, value
-    return False, None
 
 
 def case_variants(obj: GoObject, names: frozenset[str]) -> list[tuple[str, str]]:

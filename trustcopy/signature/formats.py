@@ -35,7 +35,7 @@ from dataclasses import field
 from typing import Any
 
 from trustcopy.errors import LimitExceededError, SignatureVerificationError
-from trustcopy.gojson import go_marshal
+from trustcopy.gojson import fold, go_marshal, go_string
 from trustcopy.lazy import dataclass
 from trustcopy.limits import load_json
 from trustcopy.reasons import Reason
@@ -173,28 +173,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-# Non-ASCII runes that Go's encoding/json field matching folds onto ASCII letters
-# (unicode.ToUpper(unicode.ToLower(r))): dotted and dotless I, long s, Kelvin sign.
-_GO_FOLD = {"\u0130": "I", "\u0131": "I", "\u017f": "S", "\u212a": "K"}
-
-
-def go_string(value: str) -> str:
-    """A decoded JSON string as Go's decoder returns it: each lone surrogate escape becomes U+FFFD.
-
-    Python keeps ``"\\ud800"`` as an unencodable lone surrogate; Go replaces it. Doing the
-    same keeps such strings printable and re-marshalable.
-    """
-    if value.isascii():
-        return value
-    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
-
-
-def _go_field_name(key: str) -> str:
-    """Go's case-insensitive struct-field key folding (encoding/json ``foldName``), for ASCII names."""
-    return "".join(_GO_FOLD.get(c, c.upper() if c.isascii() else c) for c in key)
-
-
-_SIGSTORE_FIELDS = {"MIMETYPE": "mimeType", "PAYLOAD": "payload", "ANNOTATIONS": "annotations"}
+_SIGSTORE_FIELDS = {"mimetype": "mimeType", "payload": "payload", "annotations": "annotations"}
 
 
 def _sigstore_members(data: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +183,7 @@ def _sigstore_members(data: dict[str, Any]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for key, value in data.items():
-        field_name = _SIGSTORE_FIELDS.get(_go_field_name(key))
+        field_name = _SIGSTORE_FIELDS.get(fold(key))
         if field_name is None:
             continue
         if field_name in out:

@@ -32,11 +32,10 @@ from typing import Any
 
 from trustcopy.digest import Digest
 from trustcopy.errors import LimitExceededError, SignatureError, SignatureVerificationError
-from trustcopy.gojson import go_marshal
+from trustcopy.gojson import go_marshal, go_string
 from trustcopy.lazy import dataclass
 from trustcopy.limits import load_json
 from trustcopy.reasons import Reason
-from trustcopy.signature.formats import go_string
 
 SIGNATURE_TYPE = "atomic container signature"
 #: The largest payload we parse; c/i reads signatures of at most 4 MiB, so no more can be signed.

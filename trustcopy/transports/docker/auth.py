@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from trustcopy import limits
-from trustcopy.errors import LimitExceededError, RegistryAuthError
+from trustcopy.errors import RegistryAuthError
+from trustcopy.gojson import GoObject, fold, loads
 from trustcopy.lazy import dataclass
 from trustcopy.redact import MASK, basic_forms, redact_url, register_basic, register_secret, secret_forms
 from trustcopy.transports.docker.challenge import Challenge, Scope
@@ -105,39 +106,11 @@ class _Token:
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
-class GoPairs(list[tuple[str, Any]]):
-    """A JSON object as its key/value pairs in order, duplicates kept (``object_pairs_hook``):
-    what is needed to decode it as Go's encoding/json decodes it into a struct."""
-
-
-#: Go's encoding/json matches object keys to struct fields case-insensitively; besides ASCII
-#: case, U+017F (long s) folds to "s" and U+212A (Kelvin sign) to "k" (its equalFoldRight).
-_GO_FOLD = str.maketrans({"\u017f": "s", "\u212a": "k"})
-
-
 def go_field(name: str, fields: tuple[str, ...]) -> str | None:
     """The struct field (its lower-case JSON name, one of ``fields``) that Go's encoding/json
     stores object key ``name`` in, if any: ``"Token"`` and ``"TOKEN"`` are ``token`` there."""
-    folded = name.translate(_GO_FOLD)
-    if not folded.isascii():
-        return None
-    folded = folded.lower()
+    folded = fold(name)
     return folded if folded in fields else None
-
-
-def go_json_loads(data: bytes, what: str) -> Any:
-    """Parse JSON as Go's encoding/json accepts it, objects as :class:`GoPairs`: UTF-8 only (a BOM
-    or UTF-16 is not JSON, invalid bytes inside strings become U+FFFD), no NaN or Infinity.
-
-    Raises:
-        ValueError: not JSON. LimitExceededError: nested too deeply.
-    """
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(name)
-
-    return limits.load_json(data.decode("utf-8", errors="replace"), what, object_pairs_hook=GoPairs,
-                            parse_constant=no_constants)
 
 
 _TOKEN_FIELDS = ("token", "access_token", "expires_in", "issued_at", "refresh_token")
@@ -151,13 +124,13 @@ def _parse_token_response(body: bytes, what: str) -> _Token:
     an answer whose ``issued_at`` is not an RFC 3339 time, which we never read (see below).
     """
     try:
-        pairs = go_json_loads(body, what)
-    except (ValueError, RecursionError, LimitExceededError) as exc:
+        answer = loads(body)
+    except ValueError as exc:  # (TooDeepError included)
         raise RegistryAuthError(f"{what}: the token server's answer is not JSON", code="registry-token") from exc
-    if not isinstance(pairs, GoPairs):
+    if not isinstance(answer, GoObject):
         raise RegistryAuthError(f"{what}: the token server's answer is not a JSON object", code="registry-token")
     doc: dict[str, Any] = {}
-    for key, value in pairs:  # later keys win; null leaves a field as it was (Go)
+    for key, value in answer.pairs:  # later keys win; null leaves a field as it was (Go)
         name = go_field(key, _TOKEN_FIELDS)
         if name is None or value is None:
             continue

@@ -39,8 +39,9 @@ from typing import Any
 
 from trustcopy import limits
 from trustcopy.errors import ConfigError, LimitExceededError, UsageError
+from trustcopy.gojson import GoObject, loads
 from trustcopy.lazy import dataclass
-from trustcopy.transports.docker.auth import Credentials, GoPairs, go_field, go_json_loads
+from trustcopy.transports.docker.auth import Credentials, go_field
 from trustcopy.types import SystemContext
 
 log = logging.getLogger("trustcopy.docker")
@@ -175,10 +176,10 @@ def _go_map(value: Any, into: dict[str, Any] | None, element: Any) -> dict[str, 
     object adds its entries to the map already there (a repeated field merges), last key wins."""
     if value is None:
         return None
-    if not isinstance(value, GoPairs):
+    if not isinstance(value, GoObject):
         raise _GoTypeError
     out = into if into is not None else {}
-    for k, v in value:
+    for k, v in value.pairs:
         out[k] = element(v)
     return out
 
@@ -196,9 +197,9 @@ def _go_entry(value: Any) -> dict[str, str]:
     out = {"auth": "", "identitytoken": ""}
     if value is None:
         return out
-    if not isinstance(value, GoPairs):
+    if not isinstance(value, GoObject):
         raise _GoTypeError
-    for k, v in value:
+    for k, v in value.pairs:
         f = go_field(k, ("auth", "identitytoken"))
         if f is not None:
             out[f] = _go_string(v, out[f])
@@ -230,17 +231,17 @@ def _lookup_doc(path: str, legacy: bool) -> tuple[dict[str, dict[str, str]], dic
         raise ConfigError(f"cannot read credential file {path}: {reason}", context={"path": path}) from exc
 
     try:
-        doc = go_json_loads(raw, path)
-    except (ValueError, RecursionError, LimitExceededError):
+        doc = loads(raw)
+    except ValueError:  # (TooDeepError included)
         raise ConfigError(f"credential file {path} is not valid JSON", context={"path": path}) from None
     try:
         if legacy:
             return _go_map(doc, None, _go_entry) or {}, {}
-        if doc is not None and not isinstance(doc, GoPairs):
+        if doc is not None and not isinstance(doc, GoObject):
             raise _GoTypeError
         auths: dict[str, Any] | None = None
         helpers: dict[str, Any] | None = None
-        for k, v in doc or ():
+        for k, v in doc.pairs if doc is not None else ():
             field = go_field(k, ("auths", "credhelpers"))
             if field == "auths":
                 auths = _go_map(v, auths, _go_entry)

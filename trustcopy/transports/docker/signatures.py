@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from trustcopy import limits
 from trustcopy.errors import RegistryError, SignatureError
+from trustcopy.gojson import fold
 from trustcopy.redact import redact_url
 
 if TYPE_CHECKING:
@@ -125,8 +126,6 @@ class _JSONObject(list):  # type: ignore[type-arg]
     """A JSON object as its (key, value) pairs, in document order (Go's decoder sees every one)."""
 
 
-#: Non-ASCII runes Go's case-insensitive field matching folds onto ASCII letters.
-_GO_FOLD = {"\u0130": "I", "\u0131": "I", "\u017f": "S", "\u212a": "K"}
 _INT64 = range(-(1 << 63), 1 << 63)
 
 
@@ -138,14 +137,14 @@ def _go_members(obj: _JSONObject, fields: dict[str, str]) -> list[tuple[str, Any
     """
     out = []
     for key, value in obj:
-        folded = "".join(_GO_FOLD.get(c, c.upper() if c.isascii() else c) for c in key)
+        folded = fold(key)
         if folded in fields:
             out.append((fields[folded], value))
     return out
 
 
-_LIST_FIELDS = {"SIGNATURES": "signatures"}
-_ENTRY_FIELDS = {"SCHEMAVERSION": "schemaVersion", "NAME": "name", "TYPE": "type", "CONTENT": "content"}
+_LIST_FIELDS = {"signatures": "signatures"}
+_ENTRY_FIELDS = {"schemaversion": "schemaVersion", "name": "name", "type": "type", "content": "content"}
 
 
 def parse_signature_list(body: bytes, what: str) -> list[dict[str, Any]]:
