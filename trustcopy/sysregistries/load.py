@@ -108,7 +108,9 @@ def _dropin_files(directory: str) -> list[str]:
     out = []
     for name in names:
         path = os.path.join(directory, name)
-        if name.endswith(".conf") and not os.path.isdir(path):
+        # As containers/image (filepath.WalkDir): only a directory itself is skipped; a symbolic
+        # link to one is a drop-in, and reading it fails.
+        if name.endswith(".conf") and not (os.path.isdir(path) and not os.path.islink(path)):
             out.append(path)
     return out
 
@@ -157,6 +159,8 @@ def load_registries_conf(
         for path in _dropin_files(directory):
             data = _read(path, must_exist=False)
             if data is None:
+                # NOTE(go-diff): gone since the listing, or a dangling symbolic link: skipped, as the
+                # newest containers/image does (5.23 fails on it).
                 continue
             files.append(path)
             registries, file_helpers = _parse_file(path, data, warnings, dropin=True)
@@ -293,7 +297,9 @@ def _check_location(value: str, file: str, where: str, key: str) -> str:
         if any(c in domain for c in "/@:") or not is_valid_domain(domain) or "*" in domain:
             raise _invalid(file, where, f"wildcarded prefix should be in the format *.example.com, not {value!r}")
         return trimmed
-    for candidate in (trimmed, trimmed + "/x"):
+    # "/x/x": "docker.io" (and "docker.io/x") begin only references of two or more path
+    # components ("docker.io/x" is not canonical: it means docker.io/library/x).
+    for candidate in (trimmed, trimmed + "/x", trimmed + "/x/x"):
         try:
             parse_named(candidate)
             return trimmed
@@ -308,6 +314,9 @@ def _parse_mirror(raw: Any, file: str, where: str, reg_digest_only: bool, prefix
     if not isinstance(raw, dict):
         raise _invalid(file, where, f"must be a table, not {_type_name(raw)}")
     raw = _canonical_keys(raw, _MIRROR_KEYS, file, where, warnings)
+    # NOTE(go-diff): the mirror's location without its trailing slashes, as the newest
+    # containers/image keeps it; 5.23 (skopeo 1.9) checks the trimmed value but keeps the
+    # original, so "mirror.example.com/" rewrites to an invalid "mirror.example.com//ns/repo".
     location = _check_location(_get(raw, "location", str, file, where, ""), file, where, "location")
     if not location:
         raise _invalid(file, where, "invalid condition: mirror location is unset")
@@ -456,13 +465,21 @@ def _v1_to_registries(v1: Mapping[str, list[str]], file: str) -> list[Registry]:
     """containers/image ``ConvertToV2``: one entry per location, blocked and insecure flags merged."""
     order: list[str] = []
     flags: dict[str, dict[str, bool]] = {}
+    empty: tuple[str, str] | None = None
     for section, flag in (("block", "blocked"), ("insecure", "insecure")):
         for value in v1.get(section, []):
             location = _check_location(value, file, f"registries.{section}", "location")
+            if not location and empty is None:
+                empty = (section, value)
             if location not in flags:
                 order.append(location)
                 flags[location] = {"blocked": False, "insecure": False}
             flags[location][flag] = True
+    if empty is not None:
+        # "" or "/": containers/image refuses the entry it converts this to (after checking every
+        # location of both lists, as we do).
+        raise _invalid(file, f"registries.{empty[0]}", "invalid condition: both location and prefix are unset "
+                                                       f"(entry {_q(empty[1])})")
     # The search list becomes unqualified-search-registries, checked as such (hosts only), last.
     _check_search(v1.get("search", []), file, "registries.search")
     return [Registry(prefix=loc, location=loc, insecure=flags[loc]["insecure"], blocked=flags[loc]["blocked"],

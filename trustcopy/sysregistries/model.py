@@ -233,10 +233,14 @@ class RegistriesConf:
     credential_helpers: tuple[str, ...] = ()
 
     def find_registry(self, name: str) -> Registry | None:
-        """The entry with the longest prefix matching ``name`` (first in prefix order on ties)."""
+        """The entry with the longest prefix matching ``name`` (first in prefix order on ties).
+
+        As containers/image, an entry whose prefix is empty (``prefix = "/"`` trims to "") is never
+        the answer: only a match longer than the best so far, starting from 0, counts.
+        """
         best: Registry | None = None
         for reg in self.registries:
-            if ref_matching_prefix(name, reg.prefix) != -1 and (best is None or len(reg.prefix) > len(best.prefix)):
+            if ref_matching_prefix(name, reg.prefix) != -1 and len(reg.prefix) > (len(best.prefix) if best else 0):
                 best = reg
         return best
 

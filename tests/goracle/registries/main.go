@@ -1,0 +1,245 @@
+// The registries oracle: containers/image's pkg/sysregistriesv2 loading registries.conf files,
+// one JSON request per line.
+//
+// Request: {"dir": "/tmp/x", "conf": "TOML text" | null, "dropins": [["name.conf", "TOML text"], ...],
+//
+//	"names": ["example.com/ns/repo", ...], "refs": ["example.com/ns/repo:tag", ...],
+//	"locations": ["Example.com", ...]}
+//
+// The program writes conf to DIR/registries.conf (not at all when null: a missing file) and each
+// drop-in to DIR/registries.conf.d/NAME, then loads them with a SystemContext naming exactly those
+// (SystemRegistriesConfPath, SystemRegistriesConfDirPath), the cache invalidated first.
+//
+// Answer: {"error": "...", "invalidRegistries": bool} when loading fails, else
+//
+//	{"registries": [registry...], "search": [...], "searchOrigin": "...", "shortNameMode": "...",
+//	 "credentialHelpers": [...],
+//	 "find": {name: registry | null},
+//	 "pulls": {ref: {"registry": prefix | null, "sources": [source...]} | {"error": "..."}},
+//	 "parsable": {location: bool}}  (also beside "error")
+//
+// registry: {"prefix", "location", "insecure", "blocked", "mirrorByDigestOnly", "mirrors": [endpoint...]}
+// source:   {"reference", "location", "insecure", "pullFromMirror", "blockedBy": prefix | null}
+// where blockedBy is what docker.newDockerClient decides for the physical reference: the entry
+// FindRegistry returns for its name, when that entry is blocked.
+package main
+
+import (
+	"bufio"
+	_ "crypto/sha256" // go-digest accepts only algorithms whose hash is linked in
+	_ "crypto/sha512"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/containers/image/docker/reference"
+	"github.com/containers/image/pkg/sysregistriesv2"
+	"github.com/containers/image/types"
+)
+
+type request struct {
+	Dir     string      `json:"dir"`
+	Conf    *string     `json:"conf"`
+	Dropins [][2]string `json:"dropins"`
+	Names   []string    `json:"names"`
+	Refs    []string    `json:"refs"`
+	// Values a location may start a reference with: answered in "parsable".
+	Locations []string `json:"locations"`
+}
+
+type endpoint struct {
+	Location       string `json:"location"`
+	Insecure       bool   `json:"insecure"`
+	PullFromMirror string `json:"pullFromMirror"`
+}
+
+type registry struct {
+	Prefix             string     `json:"prefix"`
+	Location           string     `json:"location"`
+	Insecure           bool       `json:"insecure"`
+	Blocked            bool       `json:"blocked"`
+	MirrorByDigestOnly bool       `json:"mirrorByDigestOnly"`
+	Mirrors            []endpoint `json:"mirrors"`
+}
+
+type source struct {
+	Reference      string  `json:"reference"`
+	Location       string  `json:"location"`
+	Insecure       bool    `json:"insecure"`
+	PullFromMirror string  `json:"pullFromMirror"`
+	BlockedBy      *string `json:"blockedBy"`
+}
+
+type pull struct {
+	Error    *string  `json:"error,omitempty"`
+	Registry *string  `json:"registry"`
+	Sources  []source `json:"sources"`
+}
+
+type answer struct {
+	Error             *string              `json:"error,omitempty"`
+	InvalidRegistries bool                 `json:"invalidRegistries,omitempty"`
+	Registries        []registry           `json:"registries"`
+	Search            []string             `json:"search"`
+	SearchOrigin      string               `json:"searchOrigin"`
+	ShortNameMode     string               `json:"shortNameMode"`
+	CredentialHelpers []string             `json:"credentialHelpers"`
+	Find              map[string]*registry `json:"find"`
+	Pulls             map[string]pull      `json:"pulls"`
+	Parsable          map[string]bool      `json:"parsable"`
+}
+
+func describe(r *sysregistriesv2.Registry) *registry {
+	if r == nil {
+		return nil
+	}
+	out := &registry{Prefix: r.Prefix, Location: r.Location, Insecure: r.Insecure, Blocked: r.Blocked,
+		MirrorByDigestOnly: r.MirrorByDigestOnly, Mirrors: []endpoint{}}
+	for _, m := range r.Mirrors {
+		out.Mirrors = append(out.Mirrors, endpoint{m.Location, m.Insecure, m.PullFromMirror})
+	}
+	return out
+}
+
+func write(req request) error {
+	if err := os.MkdirAll(filepath.Join(req.Dir, "registries.conf.d"), 0o700); err != nil {
+		return err
+	}
+	if req.Conf != nil {
+		if err := os.WriteFile(filepath.Join(req.Dir, "registries.conf"), []byte(*req.Conf), 0o600); err != nil {
+			return err
+		}
+	}
+	for _, d := range req.Dropins {
+		if err := os.WriteFile(filepath.Join(req.Dir, "registries.conf.d", d[0]), []byte(d[1]), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fail(err error) answer {
+	msg := err.Error()
+	var invalid *sysregistriesv2.InvalidRegistries
+	return answer{Error: &msg, InvalidRegistries: errors.As(err, &invalid)}
+}
+
+func pullSources(ctx *types.SystemContext, text string) pull {
+	ref, err := reference.ParseNamed(text)
+	if err != nil {
+		msg := "parsing the reference: " + err.Error()
+		return pull{Error: &msg}
+	}
+	reg, err := sysregistriesv2.FindRegistry(ctx, ref.Name())
+	if err != nil {
+		msg := err.Error()
+		return pull{Error: &msg}
+	}
+	res := pull{Sources: []source{}}
+	if reg != nil {
+		res.Registry = &reg.Prefix
+	} else {
+		// What docker.newImageSource uses when no entry matches.
+		reg = &sysregistriesv2.Registry{Endpoint: sysregistriesv2.Endpoint{Location: ref.String()}, Prefix: ref.String()}
+	}
+	sources, err := reg.PullSourcesFromReference(ref)
+	if err != nil {
+		msg := err.Error()
+		res.Error = &msg
+		return res
+	}
+	for _, s := range sources {
+		out := source{Reference: s.Reference.String(), Location: s.Endpoint.Location, Insecure: s.Endpoint.Insecure,
+			PullFromMirror: s.Endpoint.PullFromMirror}
+		blocking, err := sysregistriesv2.FindRegistry(ctx, s.Reference.Name())
+		if err != nil {
+			msg := err.Error()
+			res.Error = &msg
+			return res
+		}
+		if blocking != nil && blocking.Blocked {
+			out.BlockedBy = &blocking.Prefix
+		}
+		res.Sources = append(res.Sources, out)
+	}
+	return res
+}
+
+// parsable says whether reference.ParseNamed accepts text, or text followed by one or two path
+// components, as a reference naming a registry: whether text, as a location, can begin a
+// reference at all ("docker.io" begins only references of two components or more).
+func parsable(texts []string) map[string]bool {
+	out := map[string]bool{}
+	for _, t := range texts {
+		out[t] = false
+		for _, candidate := range []string{t, t + "/x", t + "/x/x"} {
+			if named, err := reference.ParseNamed(candidate); err == nil && reference.Domain(named) != "" {
+				out[t] = true
+			}
+		}
+	}
+	return out
+}
+
+func handle(req request) answer {
+	if err := write(req); err != nil {
+		msg := "oracle: writing the files: " + err.Error()
+		return answer{Error: &msg}
+	}
+	sysregistriesv2.InvalidateCache()
+	ctx := &types.SystemContext{
+		SystemRegistriesConfPath:    filepath.Join(req.Dir, "registries.conf"),
+		SystemRegistriesConfDirPath: filepath.Join(req.Dir, "registries.conf.d"),
+	}
+	regs, err := sysregistriesv2.GetRegistries(ctx)
+	if err != nil {
+		a := fail(err)
+		a.Parsable = parsable(req.Locations)
+		return a
+	}
+	a := answer{Registries: []registry{}, Find: map[string]*registry{}, Pulls: map[string]pull{},
+		Parsable: parsable(req.Locations)}
+	for i := range regs {
+		a.Registries = append(a.Registries, *describe(&regs[i]))
+	}
+	if a.Search, a.SearchOrigin, err = sysregistriesv2.UnqualifiedSearchRegistriesWithOrigin(ctx); err != nil {
+		return fail(err)
+	}
+	mode, err := sysregistriesv2.GetShortNameMode(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	a.ShortNameMode = map[types.ShortNameMode]string{types.ShortNameModeDisabled: "disabled",
+		types.ShortNameModePermissive: "permissive", types.ShortNameModeEnforcing: "enforcing"}[mode]
+	if a.CredentialHelpers, err = sysregistriesv2.CredentialHelpers(ctx); err != nil {
+		return fail(err)
+	}
+	for _, name := range req.Names {
+		reg, err := sysregistriesv2.FindRegistry(ctx, name)
+		if err != nil {
+			return fail(err)
+		}
+		a.Find[name] = describe(reg)
+	}
+	for _, ref := range req.Refs {
+		a.Pulls[ref] = pullSources(ctx, ref)
+	}
+	return a
+}
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<20), 64<<20)
+	out := json.NewEncoder(os.Stdout)
+	for in.Scan() {
+		var req request
+		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
+			msg := fmt.Sprintf("oracle: bad request: %v", err)
+			_ = out.Encode(answer{Error: &msg})
+			continue
+		}
+		_ = out.Encode(handle(req))
+	}
+}
