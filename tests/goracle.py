@@ -15,8 +15,9 @@ changing anything, through ``go build -overlay``: ``tests/goracle/<name>/overlay
 path>/<file>.go`` is compiled as if it were in that package's directory, and can export
 a thin wrapper (``func OracleMatches(...)``) for the program to call.
 
-Each program answers one JSON request per line of stdin with one JSON line on stdout, so
-one process serves a whole test module. Builds are cached per source hash under
+Each program answers one JSON request per line of stdin with one JSON line on stdout
+(the loop is tests/goracle/lineserver, a package every program imports), so one process
+serves a whole test module. Builds are cached per source hash under
 ``$XDG_CACHE_HOME/trustcopy-tests`` (with Go's build cache beside it), and serialized with
 a file lock, since pytest-xdist workers may ask for the same oracle at once.
 
@@ -52,9 +53,9 @@ def build(name: str) -> Path:
     """The oracle binary for ``tests/goracle/<name>``, built if its source changed."""
     source = SOURCES / name
     overlay = {GOCODE / "src" / p.relative_to(source / "overlay"): p for p in sorted(source.glob("overlay/**/*.go"))}
-    files = sorted(source.glob("*.go")) + list(overlay.values())
+    files = sorted(source.glob("*.go")) + list(overlay.values()) + sorted((SOURCES / "lineserver").glob("*.go"))
     digest = hashlib.sha256(" ".join(BUILD_FLAGS).encode() + b"".join(
-        str(p.relative_to(source)).encode() + b"\0" + p.read_bytes() for p in files)).hexdigest()[:16]
+        str(p.relative_to(SOURCES)).encode() + b"\0" + p.read_bytes() for p in files)).hexdigest()[:16]
     root = _cache_root()
     binary = root / "bin" / f"{name}-{digest}"
     if binary.exists():

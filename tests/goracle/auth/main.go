@@ -13,11 +13,10 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"tcoracle/lineserver"
 
 	"github.com/containers/image/docker"
 	"github.com/containers/image/pkg/docker/config"
@@ -122,16 +121,6 @@ func main() {
 			panic(err)
 		}
 	}
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 1<<20), 64<<20)
-	out := json.NewEncoder(os.Stdout)
-	for in.Scan() {
-		var req request
-		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
-			msg := "bad request: " + err.Error()
-			_ = out.Encode(answer{Error: &msg})
-			continue
-		}
-		_ = out.Encode(handle(req))
-	}
+	lineserver.Serve(func(req request) any { return handle(req) },
+		func(err error) any { msg := err.Error(); return answer{Error: &msg} })
 }

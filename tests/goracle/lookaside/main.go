@@ -2,13 +2,16 @@
 // one JSON request per line.
 //
 // Request: {"files": {"name.yaml": "contents", ...}, "yaml": "5.23" | "newest",
-//           "queries": [{"ref": "...", "digest": "sha256:...", "index": 0}, ...]}
+//
+//	"queries": [{"ref": "...", "digest": "sha256:...", "index": 0}, ...]}
+//
 // Answer:  {"error": "..."} (loading failed) or {"results": [{"error": "..."} or
-//           {"read": side, "write": side, "attachments": bool}, ...]}
-//           side: {"top": configured URL or "", "error": "...", "base": URL, "base_path": decoded path,
-//                  "sig": URL of signature index, "sig_path": its decoded path,
-//                  "scheme", "host": of the base URL, "old_base": 5.23's base URL, or "old_error": its error}
-//           "base" … "sig_path" are the newest containers/image's (see OracleNewestBaseURL in the overlay).
+//
+//	{"read": side, "write": side, "attachments": bool}, ...]}
+//	side: {"top": configured URL or "", "error": "...", "base": URL, "base_path": decoded path,
+//	       "sig": URL of signature index, "sig_path": its decoded path,
+//	       "scheme", "host": of the base URL, "old_base": 5.23's base URL, or "old_error": its error}
+//	"base" … "sig_path" are the newest containers/image's (see OracleNewestBaseURL in the overlay).
 //
 // "yaml": "5.23" loads the files as containers/image 5.23 does (github.com/ghodss/yaml);
 // "newest" decodes each file as the newest containers/image does (gopkg.in/yaml.v3, exact
@@ -17,7 +20,6 @@
 package main
 
 import (
-	"bufio"
 	_ "crypto/sha256" // go-digest accepts only algorithms whose hash is linked in
 	_ "crypto/sha512"
 	"encoding/json"
@@ -25,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"tcoracle/lineserver"
 
 	"github.com/containers/image/docker"
 	digest "github.com/opencontainers/go-digest"
@@ -41,7 +44,7 @@ type newestNamespace struct {
 }
 
 type newestConfig struct {
-	DefaultDocker *newestNamespace          `yaml:"default-docker" json:"default-docker"`
+	DefaultDocker *newestNamespace           `yaml:"default-docker" json:"default-docker"`
 	Docker        map[string]newestNamespace `yaml:"docker" json:"docker"`
 }
 
@@ -152,15 +155,6 @@ func handle(req request) answer {
 }
 
 func main() {
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 1<<20), 64<<20)
-	out := json.NewEncoder(os.Stdout)
-	for in.Scan() {
-		var req request
-		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
-			_ = out.Encode(answer{Error: message(fmt.Errorf("bad request: %w", err))})
-			continue
-		}
-		_ = out.Encode(handle(req))
-	}
+	lineserver.Serve(func(req request) any { return handle(req) },
+		func(err error) any { return answer{Error: message(err)} })
 }

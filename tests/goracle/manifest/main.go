@@ -21,12 +21,10 @@
 package main
 
 import (
-	"bufio"
 	_ "crypto/sha256" // go-digest accepts only algorithms whose hash is linked in
 	_ "crypto/sha512"
-	"encoding/json"
 	"fmt"
-	"os"
+	"tcoracle/lineserver"
 
 	"github.com/containers/image/manifest"
 	"github.com/containers/image/types"
@@ -176,16 +174,6 @@ func handle(req request) (a answer) {
 }
 
 func main() {
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 1<<20), 64<<20)
-	out := json.NewEncoder(os.Stdout)
-	for in.Scan() {
-		var req request
-		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
-			msg := "bad request: " + err.Error()
-			_ = out.Encode(answer{Error: &msg})
-			continue
-		}
-		_ = out.Encode(handle(req))
-	}
+	lineserver.Serve(func(req request) any { return handle(req) },
+		func(err error) any { msg := err.Error(); return answer{Error: &msg} })
 }

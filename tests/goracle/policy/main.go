@@ -11,12 +11,11 @@
 package main
 
 import (
-	"bufio"
 	_ "crypto/sha256" // go-digest accepts only algorithms whose hash is linked in
 	_ "crypto/sha512"
 	"encoding/json"
 	"fmt"
-	"os"
+	"tcoracle/lineserver"
 
 	"github.com/containers/image/docker/reference"
 	"github.com/containers/image/signature"
@@ -97,15 +96,6 @@ func handle(req request) answer {
 }
 
 func main() {
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 1<<20), 64<<20)
-	out := json.NewEncoder(os.Stdout)
-	for in.Scan() {
-		var req request
-		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
-			_ = out.Encode(fail(fmt.Errorf("bad request: %w", err)))
-			continue
-		}
-		_ = out.Encode(handle(req))
-	}
+	lineserver.Serve(func(req request) any { return handle(req) },
+		func(err error) any { return fail(err) })
 }

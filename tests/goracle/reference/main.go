@@ -2,16 +2,15 @@
 //
 // Request:  {"op": "ParseNormalizedNamed" | "ParseNamed" | "ParseAnyReference" | "ParseDockerRef", "input": "..."}
 // Answer:   {"error": "..."} or {"string": ..., "name": ..., "familiar": ..., "domain": ..., "path": ...,
-//            "tag": ..., "digest": ..., "tagged": bool, "digested": bool}
+//
+//	"tag": ..., "digest": ..., "tagged": bool, "digested": bool}
 package main
 
 import (
-	"bufio"
 	_ "crypto/sha256" // go-digest accepts only algorithms whose hash is linked in
 	_ "crypto/sha512"
-	"encoding/json"
 	"fmt"
-	"os"
+	"tcoracle/lineserver"
 
 	"github.com/containers/image/docker/reference"
 )
@@ -74,16 +73,6 @@ func handle(req request) answer {
 }
 
 func main() {
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 1<<20), 64<<20)
-	out := json.NewEncoder(os.Stdout)
-	for in.Scan() {
-		var req request
-		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
-			msg := "bad request: " + err.Error()
-			_ = out.Encode(answer{Error: &msg})
-			continue
-		}
-		_ = out.Encode(handle(req))
-	}
+	lineserver.Serve(func(req request) any { return handle(req) },
+		func(err error) any { msg := err.Error(); return answer{Error: &msg} })
 }

@@ -25,14 +25,12 @@
 package main
 
 import (
-	"bufio"
 	_ "crypto/sha256" // go-digest accepts only algorithms whose hash is linked in
 	_ "crypto/sha512"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
+	"tcoracle/lineserver"
 
 	"github.com/containers/image/docker/reference"
 	"github.com/containers/image/pkg/sysregistriesv2"
@@ -230,16 +228,6 @@ func handle(req request) answer {
 }
 
 func main() {
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 1<<20), 64<<20)
-	out := json.NewEncoder(os.Stdout)
-	for in.Scan() {
-		var req request
-		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
-			msg := fmt.Sprintf("oracle: bad request: %v", err)
-			_ = out.Encode(answer{Error: &msg})
-			continue
-		}
-		_ = out.Encode(handle(req))
-	}
+	lineserver.Serve(func(req request) any { return handle(req) },
+		func(err error) any { msg := "oracle: " + err.Error(); return answer{Error: &msg} })
 }

@@ -3,8 +3,9 @@
 //
 // Request: {"op": "simple" | "sigstore" | "blob", "data": base64 bytes}
 // Answer:  {"error": "..."} or, for "simple"/"sigstore", {"digest", "reference", "creator"?, "timestamp"?,
-//          "digest_parses": bool, "reference_parses": bool}; for "blob", {"format", "mime", "payload" (base64),
-//          "annotations"}.
+//
+//	"digest_parses": bool, "reference_parses": bool}; for "blob", {"format", "mime", "payload" (base64),
+//	"annotations"}.
 //
 // "digest_parses" is go-digest's digest.Parse of the digest (the newest containers/image
 // refuses the payload when it fails; 5.23 leaves the check to the caller), and
@@ -12,12 +13,10 @@
 package main
 
 import (
-	"bufio"
 	_ "crypto/sha256" // go-digest accepts only algorithms whose hash is linked in
 	_ "crypto/sha512"
-	"encoding/json"
 	"fmt"
-	"os"
+	"tcoracle/lineserver"
 
 	"github.com/containers/image/docker/reference"
 	"github.com/containers/image/signature"
@@ -74,15 +73,6 @@ func handle(req request) answer {
 }
 
 func main() {
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 1<<20), 64<<20)
-	out := json.NewEncoder(os.Stdout)
-	for in.Scan() {
-		var req request
-		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
-			_ = out.Encode(failed(fmt.Errorf("bad request: %w", err)))
-			continue
-		}
-		_ = out.Encode(handle(req))
-	}
+	lineserver.Serve(func(req request) any { return handle(req) },
+		func(err error) any { return failed(err) })
 }
