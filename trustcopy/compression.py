@@ -12,8 +12,12 @@ Invariants:
   dictionaries are capped (:data:`MAX_ZSTD_WINDOW`, :data:`MAX_XZ_MEMORY`), so a
   hostile header cannot make a decompressor allocate gigabytes.
 - Corrupt, truncated or trailing-garbage compressed data raises
-  :class:`CorruptDataError` naming the stream, never returns short data silently:
-  Go's readers (and so skopeo) refuse the same inputs.
+  :class:`CorruptDataError` naming the stream, never returns short data silently.
+  Go's readers (and so skopeo) refuse the same corrupt and trailing data (xz stream
+  padding, groups of four NUL bytes, is not garbage: both skip it), but deliberately
+  not all truncations: containers/image's gzip (pgzip) and xz readers end some streams
+  cut short without an error (part of the data, or all of it without the gzip trailer
+  or the xz index); trustcopy refuses them (tests/unit/copy/test_copy_decisions_goracle.py).
 - Heavy or optional modules (``zstandard``, ``isal``, ``bz2``, ``lzma``) are imported
   only when a stream needs them, so commands that never compress do not pay for them.
 
@@ -62,6 +66,7 @@ _MAGIC: tuple[tuple[bytes, Algorithm], ...] = (
     (b"\xfd7zXZ\x00", Algorithm.XZ),
 )
 PEEK_SIZE = 6
+_XZ_PADDING = b"\x00" * 4
 
 #: Algorithms trustcopy can write (``--dest-compress-format``).
 WRITABLE = (Algorithm.GZIP, Algorithm.ZSTD)
@@ -323,6 +328,11 @@ class DecompressingStream:
             if self._dec is None:
                 while len(self._pending) < len(self._magic) and self._fill():
                     pass
+                if self._algorithm is Algorithm.XZ and self._members and self._pending.startswith(_XZ_PADDING):
+                    # xz stream padding: groups of four NUL bytes after a stream (the xz file
+                    # format, section 2.2), which Go's xz reader, and so skopeo, skips.
+                    self._pending = self._pending[len(_XZ_PADDING):]
+                    continue
                 if not self._pending:
                     if self._members == 0:
                         raise self.corrupt("is empty")

@@ -57,11 +57,15 @@ def choose_manifest_type(
     """Pick the destination manifest type, as containers/image's determineManifestConversion.
 
     Keep the source's type when the destination takes it (and no --format forces
-    another); otherwise the destination's first supported type.
+    another); otherwise the destination's first supported type. An empty ``supported``
+    means "anything", as None (containers/image tests ``len(...) == 0``).
 
     Raises:
         ManifestError: the destination cannot store the forced type.
     """
+    from trustcopy.manifest.mediatypes import IMAGE_TYPES
+
+    supported = supported or None
     if forced is not None:
         if supported is not None and forced not in supported:
             raise ManifestError(
@@ -73,12 +77,75 @@ def choose_manifest_type(
         return source_type
     # As containers/image's preferredManifestMIMETypes: schema2 (then signed schema1) before
     # the destination's own order (TestDetermineManifestConversion "special→s2"/"special→s1").
+    # Deliberately the first type trustcopy can write (containers/image takes the first
+    # candidate, fails to convert to a type it does not know, and stops there).
     for candidate in [t for t in (FORMATS["v2s2"], FORMATS["v2s1"]) if t in supported] + list(supported):
-        if candidate in FORMATS.values() or candidate.endswith("manifest.v1+json"):
+        if candidate in IMAGE_TYPES:
             return candidate
     raise ManifestError(
         f"{what} supports no image manifest type trustcopy can produce", code="manifest-type-unsupported"
     )
+
+
+def plan_manifest_type(
+    source_type: str, supported: Sequence[str] | None, forced: str | None, *,
+    cannot_modify: str | None, zstd: bool, encrypt: bool, what: str,
+) -> str:
+    """The manifest type a copy writes, decided before anything is written.
+
+    containers/image's determineManifestConversion, as the newest containers/image has it:
+    an explicitly requested zstd (``requestedCompressionFormat``) or encryption
+    (``requiresOCIEncryption``) restricts every candidate to OCI, an empty destination list
+    included, and no OCI candidate left is an error even when the manifest may not change.
+    (containers/image 5.23 knows nothing of zstd there, and keeps the unfiltered destination
+    types as candidates, or fails with "no candidate MIME types" for a schema2 image to an
+    unrestricted destination.)
+
+    Deliberate differences (fail-closed; tests/unit/copy/test_copy_decisions_goracle.py):
+    - a manifest that may not change (``cannot_modify``) but would need converting, because
+      the destination does not list its type or --format names another, is refused here;
+      containers/image keeps the source type, ignoring --format, and "hopes for the best";
+    - a --format the destination does not list, or a destination listing no type trustcopy
+      can write, is refused (:func:`choose_manifest_type`).
+
+    Raises:
+        ManifestError: ``manifest-type-unsupported``, ``manifest-layer-compression-unsupported``,
+            ``manifest-conversion-refused``.
+        EncryptionError: ``encryption-needs-oci``.
+    """
+    from trustcopy.manifest.mediatypes import OCI_MANIFEST
+
+    supported = supported or None  # empty: anything, as containers/image
+    target = choose_manifest_type(source_type, supported, forced, what=what)
+    if zstd:
+        # Restricted to OCI; none left (--format v2s2, a schema2-only destination) fails even
+        # when the manifest may not change; otherwise an image that may not change keeps its
+        # type, and any other becomes OCI (a schema1 source then fails in the conversion
+        # rather than silently ignoring the request).
+        candidates = [forced] if forced is not None else supported
+        if candidates is not None and OCI_MANIFEST not in candidates:
+            raise ManifestError(f"{what}: zstd-compressed layers need an OCI manifest, and only "
+                                f"{', '.join(candidates)} may be written there",
+                                code="manifest-layer-compression-unsupported",
+                                hint="use --dest-compress-format gzip, or an OCI destination / --format oci")
+        if cannot_modify is None:
+            target = OCI_MANIFEST
+    if encrypt and target != OCI_MANIFEST:
+        if forced is not None or (supported is not None and OCI_MANIFEST not in supported):
+            from trustcopy.errors import EncryptionError
+
+            raise EncryptionError(f"{what}: encrypted layers need an OCI manifest, which this "
+                                  f"destination cannot store as {target}", code="encryption-needs-oci",
+                                  hint="use an OCI-capable destination (dir:, oci:, a registry), without --format v2s2")
+        target = OCI_MANIFEST  # as containers/image: encryption converts to OCI
+    if target != source_type and cannot_modify:
+        raise ManifestError(
+            f"{what} needs the manifest converted from {source_type} to {target}, "
+            f"which is not allowed: {cannot_modify}",
+            code="manifest-conversion-refused",
+            hint="use --remove-signatures to drop the signatures" if cannot_modify == _SIGNED_FORMATS_NOTE else None,
+        )
+    return target
 
 
 def _layer_changed(before: BlobInfo, after: BlobInfo) -> bool:
@@ -146,47 +213,19 @@ def copy_single_image(
         cannot_modify = "--preserve-digests was given"
 
     manifest: ImageManifest = parse_manifest(raw, mime, source=str(src.reference))  # type: ignore[assignment]
-    target_type = choose_manifest_type(
+    plan = compression_plan(dest, options, manifest.media_type)
+    target_type = plan_manifest_type(
         manifest.media_type,
         dest.supported_manifest_mime_types(),
         options.force_manifest_type,
+        cannot_modify=cannot_modify,
+        zstd=plan.algorithm is not None and plan.algorithm.value == "zstd",
+        encrypt=options.encryption is not None,
         what=str(dest.reference),
     )
-    plan = compression_plan(dest, options, target_type)
-    if plan.algorithm is not None and plan.algorithm.value == "zstd":
-        # As containers/image's determineManifestConversion: an explicitly requested zstd
-        # restricts the candidates to OCI; none left (--format v2s2, a schema2-only
-        # destination) fails even when the manifest may not change; otherwise an image that
-        # may not change keeps its type, and any other becomes OCI (a schema1 source then
-        # fails in the conversion rather than silently ignoring the request).
-        supported = dest.supported_manifest_mime_types()
-        candidates = [options.force_manifest_type] if options.force_manifest_type is not None else supported
-        if candidates is not None and OCI_MANIFEST not in candidates:
-            raise ManifestError(f"{dest.reference}: zstd-compressed layers need an OCI manifest, and only "
-                                f"{', '.join(candidates)} may be written there",
-                                code="manifest-layer-compression-unsupported",
-                                hint="use --dest-compress-format gzip, or an OCI destination / --format oci")
-        if cannot_modify is None and target_type != OCI_MANIFEST:
-            target_type = OCI_MANIFEST
-            plan = compression_plan(dest, options, target_type)
-    crypt_manifest, transforms_for = _layer_crypto(manifest, src, dest, options, cannot_modify, sigs)
-    if options.encryption is not None and target_type != OCI_MANIFEST:
-        supported = dest.supported_manifest_mime_types()
-        if options.force_manifest_type is not None or (supported is not None and OCI_MANIFEST not in supported):
-            from trustcopy.errors import EncryptionError
-
-            raise EncryptionError(f"{dest.reference}: encrypted layers need an OCI manifest, which this "
-                                  f"destination cannot store as {target_type}", code="encryption-needs-oci",
-                                  hint="use an OCI-capable destination (dir:, oci:, a registry), without --format v2s2")
-        target_type = OCI_MANIFEST  # as containers/image: encryption converts to OCI
+    if target_type != manifest.media_type:
         plan = compression_plan(dest, options, target_type)
-    if target_type != manifest.media_type and cannot_modify:
-        raise ManifestError(
-            f"{dest.reference} needs the manifest converted from {manifest.media_type} to {target_type}, "
-            f"which is not allowed: {cannot_modify}",
-            code="manifest-conversion-refused",
-            hint="use --remove-signatures to drop the signatures" if sigs else None,
-        )
+    crypt_manifest, transforms_for = _layer_crypto(manifest, src, dest, options, cannot_modify, sigs)
 
     # Convert a first time before copying anything, so an impossible conversion (zstd
     # layers to schema2, schema1 sources …) fails fast, and so that we learn whether the
