@@ -135,8 +135,10 @@ def matches_digest(raw: bytes, expected: Digest | str) -> bool:
 
     ``expected`` may be a string; one that is not a valid, supported digest never
     matches (as in Go, where an md5 or mangled digest compares unequal). Unlike
-    containers/image 5.23, which always hashes with sha256, the hash used is the
-    expected digest's own algorithm, so a sha512 reference can match.
+    containers/image (5.23 and the newest), which always hash with sha256, the hash used
+    is the expected digest's own algorithm, so an image pulled by a sha512 digest
+    reference can be verified. NOT for signatures: a signature's claimed digest must be
+    the sha256 one, as c/image checks it (policy/requirements.validate_signed_digest).
 
     Raises:
         ManifestError: as :func:`manifest_digest` (a signed schema1 manifest whose

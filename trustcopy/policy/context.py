@@ -267,6 +267,11 @@ class PolicyContext:
 
         WARNING: an accepted signature does not mean the image is allowed; use
         :meth:`check` for that.
+
+        A blob of no known format (UnknownSignature) is skipped, as c/image's lookaside
+        reading (which takes every blob for simple signing) rejects it alone; c/image's
+        ``dir:`` reading fails the whole call instead (NOTE(go-diff); only the image-level
+        :meth:`evaluate` rejects the image for it, as both do).
         """
         from trustcopy.signature.formats import SimpleSigning
 

@@ -247,6 +247,11 @@ class SignedBy(Requirement):
 def validate_signed_digest(image: UnparsedImage, digest: Digest) -> None:
     """The callback both signature kinds use: the signed digest must match the manifest.
 
+    Only the manifest's sha256 digest matches: containers/image (5.23 and the newest)
+    compares the claim with ``manifest.Digest``, always sha256, so a signature claiming the
+    manifest's sha512 digest is rejected there, and so it is here (skopeo and podman would
+    refuse the image we let through otherwise).
+
     A manifest whose digest cannot be computed (a signed schema1 manifest with malformed
     signatures) matches no signature: this signature is rejected, as containers/image's
     ``sarRejected`` for "Error computing manifest digest". Errors *reading* the manifest
@@ -256,11 +261,11 @@ def validate_signed_digest(image: UnparsedImage, digest: Digest) -> None:
         SignatureVerificationError: reason DIGEST_MISMATCH, naming both digests.
     """
     from trustcopy.errors import ManifestError
-    from trustcopy.manifest.digest import matches_digest
+    from trustcopy.manifest.digest import manifest_digest
 
     raw, _mime = image.manifest()
     try:
-        matches = matches_digest(raw, digest)
+        matches = manifest_digest(raw) == digest
     except ManifestError as exc:
         raise SignatureVerificationError(
             f"Signature for digest {digest} cannot be checked: the digest of the manifest of "

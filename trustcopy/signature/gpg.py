@@ -18,6 +18,16 @@ Verification (:class:`GPGKeyring`):
   stream (which gpg silently ignores) is refused before gpg runs.
 - Decompressed output is capped with ``--max-output`` (a small signature may inflate).
 
+NOTE(go-diff): containers/image has two mechanisms: gpgme (skopeo's, driving gpg as we do)
+and a pure-Go one (build tag ``containers_image_openpgp``, x/crypto/openpgp). Where they differ
+we side with gpg(me): (1) a signature by an *expired key* is refused (EXPKEYSIG); the openpgp
+mechanism never looks at key expiry and accepts it. (2) The 16-bit hash tag of a signature
+packet, which nothing signs, is not checked by gpg; the openpgp mechanism refuses a signature
+whose tag was altered ("hash tag doesn't match"), we accept it (the payload is still verified).
+(3) A GOODSIG key ID that is not the VALIDSIG key (an altered, unsigned issuer subpacket) is
+refused here (:func:`_check_good`); the openpgp mechanism accepts it. tests/integration/
+test_policy_evaluation_goracle.py holds these against the openpgp mechanism.
+
 Signing (:func:`sign`) uses the user's GNUPGHOME (or gpg's default home), selects the key
 with ``--local-user`` (``--default-key`` silently falls back to another key), always in
 batch mode with loopback pinentry: a missing passphrase fails, it never prompts.

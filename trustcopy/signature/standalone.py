@@ -105,11 +105,15 @@ def _reference_check(expected_text: str) -> Callable[[str], None]:
 
 
 def _digest_check(manifest: bytes) -> Callable[[Digest], None]:
-    """The claimed digest must be the manifest's (schema1 signatures stripped)."""
-    from trustcopy.manifest.digest import matches_digest
+    """The claimed digest must be the manifest's sha256 digest (schema1 signatures stripped).
+
+    As containers/image's ``manifest.MatchesDigest`` (5.23 and newest): a claim of the
+    manifest's digest in another algorithm (sha512) does not match.
+    """
+    from trustcopy.manifest.digest import manifest_digest
 
     def check(signed_digest: Digest) -> None:
-        if not matches_digest(manifest, signed_digest):
+        if manifest_digest(manifest) != signed_digest:
             raise SignatureVerificationError(f"Signature for docker digest {signed_digest} does not match",
                                              reason=Reason.DIGEST_MISMATCH)
 
