@@ -24,11 +24,30 @@ from trustcopy.errors import InvalidReferenceError, TransportError
 STAGING_PREFIX = ".trustcopy-staging-"
 
 
+def _resolve_existing(path: str, shown: str, what: str = "") -> str:
+    """containers/image's resolveExistingPathToFullyExplicit: clean lexically, then resolve links.
+
+    The path must exist (after the lexical clean, as Go's ``filepath.Abs``): a dangling or
+    looping symbolic link has no resolved form, and a non-strict resolution would name the
+    link's missing target, a place the image is not written to. NOTE(go-diff): unlike Go's EvalSymlinks, a
+    /proc "magic" link the kernel can open (``/dev/stdin`` to a pipe, whose text is
+    ``pipe:[N]``) is kept: archives are read from pipes.
+    """
+    absolute = os.path.abspath(path)
+    try:
+        os.stat(absolute)
+    except OSError as exc:
+        raise InvalidReferenceError(f"cannot resolve path {shown!r}: {what}{exc.strerror}",
+                                    code="invalid-path") from exc
+    return os.path.realpath(absolute)
+
+
 def resolve_path_to_fully_explicit(path: str) -> str:
-    """Absolute, symlink-free form of ``path`` (which may not exist yet).
+    """Absolute, symlink-free form of ``path`` (which may not exist yet), as containers/image's explicitfilepath.
 
     A missing path is allowed only when its parent exists, like containers/image;
-    this keeps a typo in a parent from silently creating a tree elsewhere.
+    this keeps a typo in a parent from silently creating a tree elsewhere. As there, the
+    parent is the text before the last ``/``, cleaned lexically before it is resolved.
 
     Raises:
         InvalidReferenceError: the path (or, for a new path, its parent) cannot be resolved.
@@ -38,19 +57,17 @@ def resolve_path_to_fully_explicit(path: str) -> str:
     try:
         os.lstat(path)
     except FileNotFoundError:
-        parent, name = os.path.split(path)
-        if name in ("", ".", ".."):
+        cut = path.rfind("/") + 1
+        parent, name = path[:cut], path[cut:]
+        resolved_parent = _resolve_existing(parent, path, f"parent directory {parent or '.'!r}: ")
+        if name in (".", ".."):
             raise InvalidReferenceError(f"cannot resolve path {path!r}", code="invalid-path") from None
-        parent = parent or "."
-        if not os.path.isdir(parent):
-            raise InvalidReferenceError(
-                f"cannot resolve path {path!r}: parent directory {parent!r} does not exist",
-                code="invalid-path",
-            ) from None
-        return os.path.join(os.path.realpath(os.path.abspath(parent)), name)
+        return os.path.join(resolved_parent, name) if name else resolved_parent
     except OSError as exc:
         raise InvalidReferenceError(f"cannot resolve path {path!r}: {exc.strerror}", code="invalid-path") from exc
-    return os.path.realpath(os.path.abspath(path))
+    except ValueError as exc:  # a NUL byte: the kernel's EINVAL, as containers/image gets it
+        raise InvalidReferenceError(f"cannot resolve path {path!r}: invalid argument", code="invalid-path") from exc
+    return _resolve_existing(path, path)
 
 
 def parent_namespaces(resolved: str, *, include_self: bool) -> list[str]:

@@ -103,7 +103,12 @@ class DirTransport(ImageTransport):
     syntax = "dir:PATH"
 
     def parse_reference(self, reference: str) -> DirReference:
-        """Any path; a missing final component is allowed if its parent exists."""
+        """Any path; a missing final component is allowed if its parent exists.
+
+        NOTE(go-diff): an empty path is refused; containers/image resolves ``dir:`` to the
+        working directory (as it does ``oci::NAME`` and ``docker-archive::NAME``). A name
+        typed without its path is a mistake far more often than a wish to use ``.``.
+        """
         return DirReference(path=reference, resolved=resolve_path_to_fully_explicit(reference))
 
     def validate_policy_configuration_scope(self, scope: str) -> None:

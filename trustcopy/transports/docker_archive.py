@@ -83,7 +83,7 @@ class DockerArchiveTransport(ImageTransport):
         elif sep:
             # As containers/image: after a ":" comes a reference or "@N"; "PATH:" names neither.
             tag = parse_tagged(rest, f"docker-archive:{reference}")
-        if not path:
+        if not path:  # NOTE(go-diff): containers/image takes "" (as dir: does, see DirTransport.parse_reference)
             raise InvalidReferenceError("docker-archive: empty path", code="invalid-path")
         return DockerArchiveReference(path=path, tag=tag, source_index=index)
 

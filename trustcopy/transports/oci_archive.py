@@ -29,7 +29,7 @@ from trustcopy.errors import (
     ManifestError,
     TransportError,
 )
-from trustcopy.fsutil import resolve_path_to_fully_explicit, validate_path_scope
+from trustcopy.fsutil import validate_path_scope
 from trustcopy.gojson import go_marshal
 from trustcopy.lazy import dataclass
 from trustcopy.transports.archivereader import ArchiveReader, open_archive_file
@@ -42,7 +42,7 @@ from trustcopy.transports.oci_layout import (
     OCIFormatDestination,
     PathAndImageReference,
     parse_index,
-    split_path_and_image,
+    parse_path_and_image,
 )
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures
 from trustcopy.types import BlobInfo, SystemContext
@@ -56,9 +56,8 @@ class OCIArchiveTransport(ImageTransport):
 
     def parse_reference(self, reference: str) -> OCIArchiveReference:
         """Split ``PATH[:REF]`` at the first colon, as ``oci:``."""
-        path, image, index = split_path_and_image(reference, "oci-archive")
-        return OCIArchiveReference(path=path, resolved=resolve_path_to_fully_explicit(path), image=image,
-                                   source_index=index)
+        path, resolved, image, index = parse_path_and_image(reference, "oci-archive")
+        return OCIArchiveReference(path=path, resolved=resolved, image=image, source_index=index)
 
     def validate_policy_configuration_scope(self, scope: str) -> None:
         """Absolute, canonical path; not "/"."""

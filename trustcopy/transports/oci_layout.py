@@ -80,10 +80,8 @@ class OCILayoutTransport(ImageTransport):
 
     def parse_reference(self, reference: str) -> OCIReference:
         """Split ``PATH[:REF]`` at the first colon; ``@N`` selects a source by position."""
-        path, image, index = split_path_and_image(reference, "oci")
-        return OCIReference(
-            path=path, resolved=resolve_path_to_fully_explicit(path), image=image, source_index=index
-        )
+        path, resolved, image, index = parse_path_and_image(reference, "oci")
+        return OCIReference(path=path, resolved=resolved, image=image, source_index=index)
 
     def validate_policy_configuration_scope(self, scope: str) -> None:
         """Absolute, canonical directory path; not "/"."""
@@ -117,11 +115,24 @@ def parse_source_index(text: str) -> int:
     return value
 
 
-def split_path_and_image(reference: str, transport: str) -> tuple[str, str, int]:
-    """``PATH[:REF|:@N]`` → (path, image name, source index or -1), for oci: and oci-archive:.
+def parse_path_and_image(reference: str, transport: str) -> tuple[str, str, str, int]:
+    """``PATH[:REF|:@N]`` → (path, resolved path, image name, source index or -1), for oci: and oci-archive:.
+
+    Checked in the newest containers/image's order (ParseReferenceIntoElements, then
+    newReference): the index, then the path, then the image name, so that a name with
+    several faults is refused for the same one.
+
+    NOTE(go-diff): ``oci:PATH:@N`` selects an image by position as the newest
+    containers/image does; 5.23 (skopeo 1.9.3) refuses ``@N`` as an invalid image name.
+    ``oci-archive:PATH:@N`` is trustcopy's own: every containers/image refuses it (its
+    oci-archive has no index), trustcopy reads it as ``oci:`` does. Neither changes the
+    policy identity (the resolved path), which never contains the image's name or position.
+
+    NOTE(go-diff): an empty PATH is refused; containers/image resolves it to the working
+    directory (see fsutil.resolve_path_to_fully_explicit).
 
     Raises:
-        InvalidReferenceError: an invalid image name or index, or an empty path.
+        InvalidReferenceError: an invalid index, path or image name.
     """
     path, _, image = reference.partition(":")
     index = -1
@@ -134,14 +145,13 @@ def split_path_and_image(reference: str, transport: str) -> tuple[str, str, int]
                 code="invalid-oci-reference",
             )
         image = ""
-    elif image and not re.fullmatch(_REF_NAME, image):
+    resolved = resolve_path_to_fully_explicit(path)
+    if image and not re.fullmatch(_REF_NAME, image):
         raise InvalidReferenceError(
             f"invalid {transport}: reference {reference!r}: invalid image name {image!r}",
             code="invalid-oci-reference",
         )
-    if not path:
-        raise InvalidReferenceError(f"invalid {transport}: reference {reference!r}: empty path", code="invalid-path")
-    return path, image, index
+    return path, resolved, image, index
 
 
 @dataclass(frozen=True, repr=False)

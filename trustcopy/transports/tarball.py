@@ -63,6 +63,8 @@ class TarballTransport(ImageTransport):
             if name != "-" and not os.path.exists(name):
                 raise InvalidReferenceError(f"tarball:{reference}: error opening {name!r}: no such file",
                                             code="invalid-path")
+        # NOTE(go-diff): containers/image reads standard input once per "-" and keeps the last
+        # reading (empty), so a second "-" silently empties every stdin layer; refused here.
         if names.count("-") > 1:
             raise InvalidReferenceError(f"tarball:{reference}: standard input can be used only once",
                                         code="invalid-path")
