@@ -37,17 +37,18 @@ MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json, "
 
 
 def connect(host: str) -> httpx.Client:
-    """A client for ``host``: HTTPS when it answers TLS, else plain HTTP (as ``--tls-verify=false``)."""
+    """One client for ``host``: HTTPS when it answers TLS, else plain HTTP (as ``--tls-verify=false``)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    client = httpx.Client(verify=context, follow_redirects=False)
     for scheme in ("https", "http"):
-        client = httpx.Client(base_url=f"{scheme}://{host}", verify=context, follow_redirects=False)
         try:
-            client.get("/v2/")
-            return client
+            client.get(f"{scheme}://{host}/v2/")
         except httpx.TransportError:
-            client.close()
+            continue
+        client.base_url = httpx.URL(f"{scheme}://{host}")
+        return client
     raise SystemExit(f"{host} answers neither HTTPS nor HTTP")
 
 
