@@ -32,8 +32,11 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "goracle"
@@ -118,3 +121,19 @@ class Oracle:
             self._proc.wait()
         if self._proc.stdout is not None:
             self._proc.stdout.close()
+
+
+def oracle_fixture(name: str, what: str) -> Any:
+    """A module-scoped ``oracle`` fixture running ``tests/goracle/<name>`` (``what``: the c/image code it asks).
+
+    In a test module: ``oracle = oracle_fixture("reference", "containers/image's docker/reference package")``.
+    """
+
+    @pytest.fixture(scope="module")
+    def oracle() -> Iterator[Oracle]:
+        running = Oracle(name)
+        yield running
+        running.close()
+
+    oracle.__doc__ = f"{what}, running."
+    return oracle

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from goracle import Oracle
+from goracle import Oracle, oracle_fixture
 from gpghelpers import GPGHome
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -173,12 +173,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    """containers/image's policy evaluation, running."""
-    o = Oracle("evaluate")
-    yield o
-    o.close()
+oracle = oracle_fixture("evaluate", "containers/image's policy evaluation")
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,11 @@ import bz2
 import gzip
 import io
 import lzma
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import zstandard
-from goracle import Oracle
+from goracle import Oracle, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -42,12 +41,7 @@ OCI, S2, S1S, S1 = mt.OCI_MANIFEST, mt.DOCKER_V2S2, mt.DOCKER_V2S1_SIGNED, mt.DO
 ALL_IMAGE_TYPES = [OCI, S2, S1S, S1]  # the newest containers/image's allManifestMIMETypes
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    """containers/image's copy and pkg/compression packages, running."""
-    o = Oracle("copy")
-    yield o
-    o.close()
+oracle = oracle_fixture("copy", "containers/image's copy and pkg/compression packages")
 
 
 def _b64(data: bytes) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from goracle import Oracle
+from goracle import Oracle, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -54,12 +54,7 @@ esac
 """
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    """containers/image's pkg/docker/config and docker packages, running."""
-    o = Oracle("auth")
-    yield o
-    o.close()
+oracle = oracle_fixture("auth", "containers/image's pkg/docker/config and docker packages")
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,10 @@ import base64
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from goracle import Oracle
+from goracle import Oracle, oracle_fixture
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -43,12 +42,7 @@ HEX = "0123456789abcdef"
 ZSTD = "io.github.containers.compression.zstd"
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    """containers/image's manifest package, running."""
-    o = Oracle("manifest")
-    yield o
-    o.close()
+oracle = oracle_fixture("manifest", "containers/image's manifest package")
 
 
 def _ask(oracle: Oracle, op: str, blob: bytes, **more: Any) -> Any:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from goracle import Oracle
+from goracle import Oracle, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
 from policy_fakes import FakeRef
@@ -42,12 +42,7 @@ D2 = "sha256:" + "a" * 64
 KEY = base64.b64encode(b"-----BEGIN PGP PUBLIC KEY BLOCK-----").decode()
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    """containers/image's signature package, running."""
-    o = Oracle("policy")
-    yield o
-    o.close()
+oracle = oracle_fixture("policy", "containers/image's signature package")
 
 
 # --- JSON documents with duplicate keys ----------------------------------------------------

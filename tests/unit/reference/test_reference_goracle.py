@@ -10,10 +10,8 @@ normalized, familiar and component forms, and refuse the rest for the same reaso
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from goracle import Oracle
+from goracle import Oracle, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -25,12 +23,7 @@ pytestmark = pytest.mark.goracle
 HEX = "0123456789abcdef"
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    """containers/image's docker/reference package, running."""
-    o = Oracle("reference")
-    yield o
-    o.close()
+oracle = oracle_fixture("reference", "containers/image's docker/reference package")
 
 
 def _go_class(message: str) -> str:

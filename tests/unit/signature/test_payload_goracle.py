@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from goracle import Oracle
+from goracle import Oracle, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -41,12 +40,7 @@ HEX = "0123456789abcdef"
 D0 = "sha256:" + "0" * 64
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    """containers/image's signature package, running."""
-    o = Oracle("signature")
-    yield o
-    o.close()
+oracle = oracle_fixture("signature", "containers/image's signature package")
 
 
 # -- JSON text with duplicates, raw numbers and raw bytes ------------------------------------------

@@ -36,13 +36,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from goracle import Oracle
+from goracle import Oracle, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -57,12 +56,7 @@ HEX = "0123456789abcdef"
 D0 = "sha256:" + "0" * 64
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    """containers/image's docker package (registries.d), running."""
-    o = Oracle("lookaside")
-    yield o
-    o.close()
+oracle = oracle_fixture("lookaside", "containers/image's docker package (registries.d)")
 
 
 # -- generated configurations ---------------------------------------------------------------------

@@ -35,12 +35,11 @@ import json
 import re
 import tempfile
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from goracle import Oracle
+from goracle import Oracle, oracle_fixture
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
@@ -54,12 +53,7 @@ A64 = "a" * 64
 DIGEST = "@sha256:" + A64
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    """containers/image's sysregistriesv2, running."""
-    o = Oracle("registries")
-    yield o
-    o.close()
+oracle = oracle_fixture("registries", "containers/image's sysregistriesv2")
 
 
 # -- a small TOML model: tables keep their keys as written (several spellings of one key) --------

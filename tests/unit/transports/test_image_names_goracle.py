@@ -36,12 +36,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from goracle import Oracle
+from goracle import Oracle, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -57,12 +56,7 @@ HEX = "0123456789abcdef"
 _ROOT: dict[str, str] = {}
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    """containers/image's transports, running."""
-    o = Oracle("transports")
-    yield o
-    o.close()
+oracle = oracle_fixture("transports", "containers/image's transports")
 
 
 @pytest.fixture(scope="module")
