@@ -26,12 +26,13 @@ import http.client
 import json
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from imagefactory import Layer as ImageLayer
-from imagefactory import example_image, make_image, make_index, make_tar
+from imagefactory import example_image, make_image, make_index, make_tar, write_oci
 from registry_fixtures import RegistryServer
 from registry_signing import write_oci_list
 from registry_sigstore import (
@@ -620,3 +621,42 @@ def test_not_found_means_none_and_anything_else_fails(site: Site, proxied: Scrip
     else:
         assert r.exit_code == 2, r.stdout + r.stderr
         assert "NO_SIGNATURES" not in r.stdout + r.stderr
+
+
+def _push_unsigned(site: Site, repo: str, n: int) -> None:
+    for i in range(n):
+        image = make_image([ImageLayer(make_tar([(f"f{i}", f"{repo} {i}".encode())]))])
+        src = site.tmp / f"plain-{repo}-{i}"
+        write_oci({"t": image}, str(src))
+        r = site.run("copy", "-q", "--dest-tls-verify=false", f"oci:{src}:t", f"docker://{site.host}/{repo}:{i}")
+        assert r.exit_code == 0, r.stderr
+
+
+def test_sync_decrypts_the_sigstore_key_once_and_signs_every_image(site: Site,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from trustcopy.copy import sign
+
+    _push_unsigned(site, "syncsrc/app", 3)
+    loads: list[str] = []
+    real = sign.load_sigstore_private_key
+    monkeypatch.setattr(sign, "load_sigstore_private_key", lambda *a: (loads.append(a[0]), real(*a))[1])
+    r = site.run("sync", "--src", "docker", "--dest", "docker", "--src-tls-verify=false", "--dest-tls-verify=false",
+                 "--sign-by-sigstore-private-key", str(site.tmp / "key.private"),
+                 "--sign-passphrase-file", str(site.tmp / "pass"), f"{site.host}/syncsrc/app", f"{site.host}/mirror")
+    assert r.exit_code == 0, r.stderr
+    assert loads == [str(site.tmp / "key.private")]  # once for the sync, not once per image
+    for i in range(3):
+        assert site.verify(f"mirror/app:{i}").exit_code == 0
+
+
+def test_sync_with_a_wrong_passphrase_fails_before_any_image_is_copied(site: Site) -> None:
+    _push_unsigned(site, "syncsrc/other", 2)
+    (site.tmp / "wrong").write_text("not-the-passphrase\n")
+    r = site.run("sync", "--src", "docker", "--dest", "docker", "--src-tls-verify=false", "--dest-tls-verify=false",
+                 "--sign-by-sigstore-private-key", str(site.tmp / "key.private"),
+                 "--sign-passphrase-file", str(site.tmp / "wrong"), f"{site.host}/syncsrc/other",
+                 f"{site.host}/mirror2")
+    assert r.exit_code == 1
+    assert "key.private" in r.stderr
+    with urllib.request.urlopen(f"http://{site.host}/v2/_catalog") as answer:  # (loopback registry)
+        assert not [repo for repo in json.load(answer)["repositories"] if repo.startswith("mirror2")]

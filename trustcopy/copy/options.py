@@ -93,7 +93,9 @@ class CopyOptions:
     skip_identical: bool = True
     encryption: EncryptionConfig | None = None
     decryption_keys: tuple[Any, ...] = ()
-    _sigstore_key: Any = field(default=None, init=False, repr=False, compare=False)
+    #: The decrypted key, once read (an init field, so that dataclasses.replace, as sync uses
+    #: for each image, carries it instead of decrypting the key again).
+    _sigstore_key: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_parallel < 1:

@@ -134,10 +134,16 @@ def sync(policy: PolicyEvaluator, source: str, destination: str, options: SyncOp
         UsageError / ConfigError / InvalidReferenceError / TransportError: the source as a
             whole cannot be read (a YAML that is not YAML, a missing directory). Failures of
             single entries and images are in the report instead.
+        SignatureError / UsageError / LimitExceededError: the ``--sign-by-sigstore-private-key``
+            key cannot be read or decrypted (before any image is copied).
     """
     from trustcopy.transports.docker.session import RegistrySession, session_from
 
     copy = options.copy
+    if copy.sign_by_sigstore_private_key:
+        # Read and decrypted once, before any image (as skopeo makes its signers first): a bad
+        # key or passphrase fails the sync before anything is written, and no image pays for it.
+        copy.sigstore_private_key()
     src_ctx, dest_ctx = copy.source_ctx or SystemContext(), copy.dest_ctx or SystemContext()
     own_session = None
     if session_from(src_ctx) is None or session_from(dest_ctx) is None:
