@@ -101,6 +101,23 @@ def _new_media_type(media_type: str | None, manifest_type: str, target: Algorith
     return layer_media_type_for(manifest_type, name, foreign)
 
 
+def compression_step(plan: CompressionPlan, media_type: str | None,
+                     detected: Algorithm) -> tuple[Algorithm, str] | None:
+    """A layer's new compression and media type, or None to keep its bytes as they are.
+
+    Pure (copy_blob calls it once the bytes' compression is ``detected``), so that it can
+    be compared with containers/image's blobPipelineCompressionStep on its own
+    (tests/unit/copy/test_layer_compression_goracle.py). None also when the layer's media
+    type is one whose compression we cannot express (containers/image's
+    CanChangeLayerCompression: unknown and encrypted types are left alone).
+    """
+    target = plan.target_for(media_type, detected)
+    if target is None:
+        return None
+    new_type = _new_media_type(media_type, plan.manifest_type, target)
+    return None if new_type is None else (target, new_type)
+
+
 class _SourceStream:
     """The source's blob stream: stops once the copy was cancelled, marks its failures as
     the source's (see the module invariants), and reports how far it got."""
@@ -331,8 +348,8 @@ def copy_blob(
             peek = PeekableStream(source_stream)
             source_stream = peek
             before = peek.algorithm
-            target = plan.target_for(stored_as.media_type, before)
-            new_type = _new_media_type(stored_as.media_type, plan.manifest_type, target) if target is not None else None
+            step = compression_step(plan, stored_as.media_type, before)
+            target, new_type = step if step is not None else (None, None)
             if target is not None and new_type is not None:
                 if before is not Algorithm.NONE:
                     source_stream = DecompressingStream(peek, before, what=f"{src.reference}: blob {info.digest}")

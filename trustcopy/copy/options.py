@@ -190,6 +190,9 @@ class CompressionPlan:
         rewrite / rewrite_to: layer media types (zstd, going into a schema2 manifest) that
             must be recompressed to ``rewrite_to`` whatever ``desired`` says, and whose blobs
             at the destination are never reused.
+        unchangeable: layer media types whose compression the source manifest does not let
+            a copy change (an artifact's layers, another format's layer types:
+            manifest.convert.can_change_layer_compression); such layers keep their bytes.
     """
 
     desired: LayerCompression = LayerCompression.PRESERVE
@@ -199,6 +202,7 @@ class CompressionPlan:
     force: bool = False
     rewrite: frozenset[str] = frozenset()
     rewrite_to: Algorithm | None = None
+    unchangeable: frozenset[str] = frozenset()
 
     def may_reuse(self, media_type: str | None) -> bool:
         """Whether a destination blob stored as ``media_type`` may stand for a layer.
@@ -221,7 +225,9 @@ class CompressionPlan:
         return compression == self.algorithm.value
 
     def target_for(self, media_type: str | None, detected: Algorithm) -> Algorithm | None:
-        """:meth:`target` for a layer of ``media_type``, honouring ``rewrite``."""
+        """:meth:`target` for a layer of ``media_type``, honouring ``unchangeable`` and ``rewrite``."""
+        if media_type in self.unchangeable:
+            return None
         if self.rewrite_to is not None and media_type in self.rewrite:
             return None if detected is self.rewrite_to else self.rewrite_to
         return self.target(detected)

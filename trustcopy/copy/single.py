@@ -10,6 +10,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -213,7 +214,7 @@ def copy_single_image(
         cannot_modify = "--preserve-digests was given"
 
     manifest: ImageManifest = parse_manifest(raw, mime, source=str(src.reference))  # type: ignore[assignment]
-    plan = compression_plan(dest, options, manifest.media_type)
+    plan = compression_plan(dest, options, manifest.media_type, manifest)
     target_type = plan_manifest_type(
         manifest.media_type,
         dest.supported_manifest_mime_types(),
@@ -224,7 +225,7 @@ def copy_single_image(
         what=str(dest.reference),
     )
     if target_type != manifest.media_type:
-        plan = compression_plan(dest, options, target_type)
+        plan = compression_plan(dest, options, target_type, manifest)
     crypt_manifest, transforms_for = _layer_crypto(manifest, src, dest, options, cannot_modify, sigs)
 
     # Convert a first time before copying anything, so an impossible conversion (zstd
@@ -440,9 +441,7 @@ def _zstd_layers_for_schema2(manifest: ImageManifest, plan: CompressionPlan) -> 
                               annotations=info.annotations))
     if not rewritten:
         return manifest, plan
-    return manifest.with_layer_infos(infos), CompressionPlan(
-        desired=plan.desired, algorithm=plan.algorithm, level=plan.level, manifest_type=plan.manifest_type,
-        force=plan.force, rewrite=frozenset(rewritten), rewrite_to=target)
+    return manifest.with_layer_infos(infos), dataclasses.replace(plan, rewrite=frozenset(rewritten), rewrite_to=target)
 
 
 def _check_forced_compression(manifest: ImageManifest, plan: CompressionPlan, cannot_modify: str | None,
@@ -484,8 +483,12 @@ def check_forced_compression_format(options: CopyOptions) -> None:
                          hint="give --dest-compress-format with --dest-force-compress-format")
 
 
-def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type: str) -> CompressionPlan:
+def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type: str,
+                     source: ImageManifest | None = None) -> CompressionPlan:
     """What may happen to layer compression, from the destination and --dest-compress-* flags.
+
+    ``source``: the manifest copied, whose layers of types it does not let a copy change
+    keep their bytes (CompressionPlan.unchangeable).
 
     Raises:
         UsageError: an unknown --dest-compress-format or a level out of range.
@@ -508,9 +511,16 @@ def compression_plan(dest: ImageDestination, options: CopyOptions, manifest_type
             validate_level(algorithm or Algorithm.GZIP, level)
         except ValueError as exc:
             raise UsageError(f"--dest-compress-level: {exc}", code="invalid-compression") from exc
+    unchangeable: frozenset[str] = frozenset()
+    if source is not None:
+        from trustcopy.manifest.convert import can_change_layer_compression
+
+        unchangeable = frozenset(d.media_type for d in source.layers
+                                 if d.media_type and not can_change_layer_compression(source, d.media_type))
     return CompressionPlan(desired=dest.desired_layer_compression, algorithm=algorithm, level=level,
                            manifest_type=manifest_type,
-                           force=ctx is not None and ctx.force_compression_format and algorithm is not None)
+                           force=ctx is not None and ctx.force_compression_format and algorithm is not None,
+                           unchangeable=unchangeable)
 
 
 def check_signatures_storable(dest: ImageDestination, carried: Sequence[Signature], options: CopyOptions) -> None:

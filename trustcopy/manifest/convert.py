@@ -89,6 +89,24 @@ def layer_compression(media_type: str) -> tuple[str | None, bool]:
     raise ManifestError(f"unknown layer media type {media_type!r}", code="manifest-unsupported")
 
 
+def can_change_layer_compression(manifest: ImageManifest, media_type: str | None) -> bool:
+    """Whether a copy may change the compression of ``manifest``'s layer of ``media_type``
+    (containers/image's CanChangeLayerCompression, asked of the *source* manifest).
+
+    Not for an OCI manifest whose config is not an image config (an artifact: its layers
+    are whatever the artifact says, not tar streams to recompress), nor for a layer type
+    the manifest's own format does not list (an OCI type in a schema2 manifest, or the
+    reverse, or an unknown one); always for schema1, which names no types.
+    """
+    if manifest.media_type in (mt.DOCKER_V2S1, mt.DOCKER_V2S1_SIGNED):
+        return True
+    is_artifact = manifest.config is None or manifest.config.media_type != mt.OCI_CONFIG
+    if manifest.media_type == mt.OCI_MANIFEST and is_artifact:
+        return False
+    table = _LAYER_TYPES.get(manifest.media_type)
+    return table is not None and media_type is not None and media_type in table.values()
+
+
 @dataclass(frozen=True)
 class Conversion:
     """A converted manifest and, when the conversion rewrote it, the new config blob."""
