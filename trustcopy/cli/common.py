@@ -284,10 +284,14 @@ def open_policy_context(opts: GlobalOptions) -> Any:
 
 def echo_json(value: Any) -> None:
     """Print JSON as skopeo does (Go MarshalIndent, 4 spaces, trailing newline; Go's escapes of
-    ``<``, ``>``, ``&``, U+2028 and U+2029)."""
+    ``<``, ``>``, ``&``, U+2028 and U+2029, and ``\\u0008``/``\\u000c`` where Python writes ``\\b``/``\\f``)."""
     import json
+    import re
 
     text = json.dumps(value, indent=4, ensure_ascii=False)
+    # Whole escape sequences are matched, so an escaped backslash followed by "b" stays as it is.
+    text = re.sub(r'\\(["\\/bfnrt]|u[0-9a-fA-F]{4})',
+                  lambda m: {"b": "\\u0008", "f": "\\u000c"}.get(m.group(1), m.group(0)), text)
     for raw, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
                      ("\u2029", "\\u2029")):
         text = text.replace(raw, esc)

@@ -74,20 +74,12 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
         # skopeo (newest) hashes with the config digest's algorithm unless --manifest-digest says otherwise.
         digest = _top_digest(raw, kwargs["digest_algorithm"] or (config_desc.digest.algorithm if config_desc else None))
         data = image.inspect(digest)
-        inner_raw, inner_mime = unparsed.manifest()
-        if data.get("Created") is None and (inner_mime or guess_mime_type(inner_raw)) in _ZERO_CREATED_TYPES:
-            # schema1/schema2 configs hold a time.Time, not a pointer: an absent "created" is Go's zero time.
-            data["Created"] = "0001-01-01T00:00:00Z"
         if not kwargs["no_tags"] and ref.transport.name == "docker":
             from trustcopy.transports.docker.source import repository_tags
 
             data["RepoTags"] = repository_tags(ref, sys_ctx)  # type: ignore[arg-type]
     _output(data, kwargs["format_"], config=False)
 
-
-_ZERO_CREATED_TYPES = ("application/vnd.docker.distribution.manifest.v1+json",
-                       "application/vnd.docker.distribution.manifest.v1+prettyjws",
-                       "application/vnd.docker.distribution.manifest.v2+json")
 
 # v1.ImageConfig's fields, and the JSON value each has when Go leaves it at its zero value.
 _IMAGE_CONFIG_ZERO: dict[str, Any] = {"User": "", "ExposedPorts": None, "Env": None, "Entrypoint": None, "Cmd": None,

@@ -149,11 +149,42 @@ class Image:
         return value
 
     def inspect(self, digest: Digest) -> dict[str, Any]:
-        """``skopeo inspect`` output data (field order as skopeo's inspect.Output)."""
-        config = self.config_json()
-        cfg = config.get("config") or {}
-        if not isinstance(cfg, dict):
-            cfg = {}
+        """``skopeo inspect`` output data (field order as skopeo's inspect.Output).
+
+        containers/image decodes the config with Go's json.Unmarshal into typed structs
+        (schema1/schema2: ``Schema2V1Image``/``Schema2Image``; OCI: ``imgspecv1.Image`` and then
+        ``Schema2V1Image`` too, for ``docker_version``): keys match case-insensitively, the last
+        repeat wins, and a value of the wrong JSON type anywhere in those structs fails inspect.
+        An OCI manifest whose config is not an image config is a non-image artifact: refused.
+        """
+        from trustcopy.manifest import _gojson
+        from trustcopy.manifest.mediatypes import guess_mime_type
+
+        raw, mime = self.unparsed.manifest()
+        mime = mime or guess_mime_type(raw)
+        desc = self.manifest.config
+        if mime == OCI_MANIFEST and desc is not None and desc.media_type != OCI_IMAGE_CONFIG:
+            raise ManifestError(f"{self.unparsed.reference}: unsupported image-specific operation on artifact with "
+                                f"type {desc.media_type!r}", code="manifest-unsupported")
+        blob = self.config_blob()
+        what = f"{self.unparsed.reference}: image config"
+        try:
+            value = _gojson.loads(blob)
+            docker = _gojson.decode(value, _SCHEMA2_IMAGE if desc is not None else _SCHEMA2_V1_IMAGE, {}, "") or {}
+            for struct in (docker.get("config"), docker.get("container_config")):
+                _check_strslices(struct)
+            if mime == OCI_MANIFEST:
+                from trustcopy.manifest.ociconfig import OCI_IMAGE_SPEC
+
+                image = _gojson.decode(value, OCI_IMAGE_SPEC, {}, "") or {}
+                created = image.get("created")
+                cfg = image.get("config") or {}
+            else:
+                image = docker
+                created = _last_time(value) or _GO_ZERO_TIME  # time.Time, not a pointer
+                cfg = docker.get("config") or {}
+        except ValueError as exc:  # GoTypeError included
+            raise ManifestError(f"{what} does not decode: {exc}", code="image-config-invalid") from exc
         out: dict[str, Any] = {}
         named = self.unparsed.reference.docker_reference()
         if named is not None:
@@ -163,12 +194,12 @@ class Image:
             out["Tag"] = tag
         out["Digest"] = str(digest)
         out["RepoTags"] = []
-        out["Created"] = go_time(config.get("created"))
-        out["DockerVersion"] = config.get("docker_version") or ""
+        out["Created"] = created
+        out["DockerVersion"] = docker.get("docker_version") or ""
         labels = cfg.get("Labels")
-        out["Labels"] = {k: labels[k] for k in sorted(labels)} if isinstance(labels, dict) else None
-        out["Architecture"] = config.get("architecture") or ""
-        out["Os"] = config.get("os") or ""
+        out["Labels"] = _gojson.sorted_map(labels) if labels is not None else None
+        out["Architecture"] = image.get("architecture") or ""
+        out["Os"] = image.get("os") or ""
         layers = self.manifest.layer_infos()
         out["Layers"] = [str(layer.digest) for layer in layers]
         out["LayersData"] = [
@@ -180,6 +211,67 @@ class Image:
             }
             for layer in layers
         ]
-        env = cfg.get("Env")
-        out["Env"] = env if isinstance(env, list) else None
+        out["Env"] = cfg.get("Env")
         return out
+
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
+_GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+#: docker's strslice.StrSlice (Cmd, Entrypoint, Shell): a JSON string or a list of strings.
+_STRSLICE = "any"
+_HEALTH = ("ptr", ("struct", {"Test": ("list", "string"), "StartPeriod": "int", "Interval": "int", "Timeout": "int",
+                              "Retries": "int"}))
+_PORTS: tuple[str, Any] = ("map", ("struct", {}))
+#: containers/image's manifest.Schema2Config, field by field, with Go's types.
+_SCHEMA2_CONFIG = ("struct", {
+    "Hostname": "string", "Domainname": "string", "User": "string", "AttachStdin": "bool", "AttachStdout": "bool",
+    "AttachStderr": "bool", "ExposedPorts": _PORTS, "Tty": "bool", "OpenStdin": "bool", "StdinOnce": "bool",
+    "Env": ("list", "string"), "Cmd": _STRSLICE, "Healthcheck": _HEALTH, "ArgsEscaped": "bool", "Image": "string",
+    "Volumes": _PORTS, "WorkingDir": "string", "Entrypoint": _STRSLICE, "NetworkDisabled": "bool",
+    "MacAddress": "string", "OnBuild": ("list", "string"), "Labels": ("map", "string"), "StopSignal": "string",
+    "StopTimeout": ("ptr", "int"), "Shell": _STRSLICE,
+})
+#: manifest.Schema2V1Image (schema1's v1Compatibility; embedded in Schema2Image).
+_SCHEMA2_V1_FIELDS: dict[str, Any] = {
+    "id": "string", "parent": "string", "comment": "string", "created": "time", "container": "string",
+    "container_config": _SCHEMA2_CONFIG, "docker_version": "string", "author": "string",
+    "config": ("ptr", _SCHEMA2_CONFIG), "architecture": "string", "variant": "string", "os": "string", "Size": "int",
+}
+_SCHEMA2_V1_IMAGE = ("struct", _SCHEMA2_V1_FIELDS)
+#: manifest.Schema2Image.
+_SCHEMA2_IMAGE = ("struct", {
+    **_SCHEMA2_V1_FIELDS,
+    "rootfs": ("ptr", ("struct", {"type": "string", "diff_ids": ("list", "string")})),
+    "history": ("list", ("struct", {"created": "time", "author": "string", "created_by": "string",
+                                    "comment": "string", "empty_layer": "bool"})),
+    "os.version": "string", "os.features": ("list", "string"),
+})
+
+
+def _check_strslices(struct: Any) -> None:
+    """StrSlice's UnmarshalJSON: a list of strings (null elements are ""), else a string, else an error."""
+    if not isinstance(struct, dict):
+        return
+    for name in ("Cmd", "Entrypoint", "Shell"):
+        value = struct.get(name)
+        if value is None or isinstance(value, str):
+            continue
+        if isinstance(value, list) and all(v is None or isinstance(v, str) for v in value):
+            continue
+        from trustcopy.manifest._gojson import GoTypeError
+
+        raise GoTypeError(name, "cannot unmarshal into a string or a list of strings")
+
+
+def _last_time(value: Any) -> str | None:
+    """A non-pointer time.Time ``created``: Go's UnmarshalJSON ignores null, so the last non-null key wins."""
+    from trustcopy.manifest import _gojson
+
+    if not isinstance(value, _gojson.GoObject):
+        return None
+    found: str | None = None
+    for key, v in value.pairs:  # Go matches each key on its own, exactly or case-folded
+        if _gojson.fold(key) == _gojson.fold("created") and isinstance(v, str):
+            found = _gojson.reformat_time(v, "created")
+    return found

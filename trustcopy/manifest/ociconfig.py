@@ -33,6 +33,8 @@ _IMAGE = ("struct", {
     "os.version": "string", "os.features": ("list", "string"), "config": _IMAGE_CONFIG,
     "rootfs": ("struct", {"type": "string", "diff_ids": ("list", "string")}), "history": ("list", _HISTORY),
 })
+#: imgspecv1.Image as containers/image 5.23 decodes it (trustcopy.image.sourced's inspect reads it too).
+OCI_IMAGE_SPEC = _IMAGE
 
 
 def _omit_empty(source: dict[str, Any], out: dict[str, Any], *names: str) -> None:
