@@ -158,12 +158,12 @@ class Image:
         An OCI manifest whose config is not an image config is a non-image artifact: refused.
         """
         from trustcopy.manifest import _gojson
-        from trustcopy.manifest.mediatypes import guess_mime_type
+        from trustcopy.manifest.mediatypes import OCI_CONFIG, OCI_MANIFEST, guess_mime_type
 
         raw, mime = self.unparsed.manifest()
         mime = mime or guess_mime_type(raw)
         desc = self.manifest.config
-        if mime == OCI_MANIFEST and desc is not None and desc.media_type != OCI_IMAGE_CONFIG:
+        if mime == OCI_MANIFEST and desc is not None and desc.media_type != OCI_CONFIG:
             raise ManifestError(f"{self.unparsed.reference}: unsupported image-specific operation on artifact with "
                                 f"type {desc.media_type!r}", code="manifest-unsupported")
         blob = self.config_blob()
@@ -215,8 +215,6 @@ class Image:
         return out
 
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
 _GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 #: docker's strslice.StrSlice (Cmd, Entrypoint, Shell): a JSON string or a list of strings.
 _STRSLICE = "any"
