@@ -137,3 +137,18 @@ def oracle_fixture(name: str, what: str) -> Any:
 
     oracle.__doc__ = f"{what}, running."
     return oracle
+
+
+def reference_error_class(message: str) -> str:
+    """trustcopy's error code for a docker/reference error message of containers/image (its reason, not its wording)."""
+    if "must be lowercase" in message:
+        return "reference-name-uppercase"
+    if "64-byte hexadecimal" in message:
+        return "reference-hex-identifier"
+    if "must not be more than" in message:
+        return "reference-name-too-long"
+    if "digest" in message:
+        return "reference-digest-invalid"
+    if "must be canonical" in message:
+        return "reference-not-canonical"
+    return "invalid-reference"

@@ -186,14 +186,19 @@ def image_bodies(draw: st.DrawFn, noisy: bool = True) -> dict[str, Any]:
     layer_types = LAYER_TYPES if noisy or oci else sorted(mt.SCHEMA2_ACCEPTED_LAYER_TYPES)
     body["layers"] = draw(st.lists(descriptors(layer_types, noisy=noisy), max_size=3))
     if oci:
-        if draw(st.integers(0, 4)) == 0:
-            body["annotations"] = draw(annotation_maps)
-        if draw(st.integers(0, 5)) == 0:
-            body["subject"] = draw(descriptors([mt.OCI_MANIFEST], noisy=noisy))
-        if draw(st.integers(0, 5)) == 0:
-            body["artifactType"] = draw(st.sampled_from(["application/vnd.example+json", "", 3] if noisy
-                                                        else ["application/vnd.example+json"]))
+        _oci_extras(draw, body, noisy)
     return body
+
+
+def _oci_extras(draw: st.DrawFn, body: dict[str, Any], noisy: bool) -> None:
+    """Sometimes the image-spec 1.1 fields an OCI manifest or index may carry."""
+    if draw(st.integers(0, 4)) == 0:
+        body["annotations"] = draw(annotation_maps)
+    if draw(st.integers(0, 5)) == 0:
+        body["subject"] = draw(descriptors([mt.OCI_MANIFEST], noisy=noisy))
+    if draw(st.integers(0, 5)) == 0:
+        body["artifactType"] = draw(st.sampled_from(["application/vnd.example+json", "", 3] if noisy
+                                                    else ["application/vnd.example+json"]))
 
 
 @st.composite
@@ -206,13 +211,7 @@ def list_bodies(draw: st.DrawFn, noisy: bool = True) -> dict[str, Any]:
     body["manifests"] = draw(st.lists(descriptors([mt.OCI_MANIFEST, mt.DOCKER_V2S2, mt.OCI_INDEX, "x/y"],
                                                   platform=True, noisy=noisy), max_size=5))
     if oci:
-        if draw(st.integers(0, 4)) == 0:
-            body["annotations"] = draw(annotation_maps)
-        if draw(st.integers(0, 5)) == 0:
-            body["subject"] = draw(descriptors([mt.OCI_MANIFEST], noisy=noisy))
-        if draw(st.integers(0, 5)) == 0:
-            body["artifactType"] = draw(st.sampled_from(["application/vnd.example+json", "", 3] if noisy
-                                                        else ["application/vnd.example+json"]))
+        _oci_extras(draw, body, noisy)
     return body
 
 

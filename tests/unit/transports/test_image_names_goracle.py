@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from goracle import Oracle, oracle_fixture
+from goracle import Oracle, oracle_fixture, reference_error_class
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -182,19 +182,6 @@ noise = st.builds(
 # --- comparison --------------------------------------------------------------------------
 
 
-def _reference_class(message: str) -> str:
-    """Our code for a docker/reference grammar error (the reason, not its wording)."""
-    if "must be lowercase" in message:
-        return "reference-name-uppercase"
-    if "64-byte hexadecimal" in message:
-        return "reference-hex-identifier"
-    if "must not be more than" in message:
-        return "reference-name-too-long"
-    if "digest" in message:
-        return "reference-digest-invalid"
-    return "invalid-reference"
-
-
 def _go_class(transport: str, message: str) -> str:
     """Our error code for the oracle's error message on a name for ``transport``."""
     if "expected colon-separated" in message:
@@ -207,17 +194,17 @@ def _go_class(transport: str, message: str) -> str:
         return "invalid-oci-reference"
     if transport == "docker-archive":
         if message.startswith("docker-archive parsing reference: "):
-            return _reference_class(message.removeprefix("docker-archive parsing reference: "))
+            return reference_error_class(message.removeprefix("docker-archive parsing reference: "))
         return "invalid-archive-reference"
     if transport == "docker-daemon":
         if any(s in message for s in ("only digest algorithm", "is reserved for", "neither a tag nor a digest",
                                       "both a tag and digest")):
             return "invalid-daemon-reference"
-        return _reference_class(message)
+        return reference_error_class(message)
     # docker: the reference's own reasons; "//", tag-and-digest and unknown-digest refusals are generic
     if "does not start with //" in message or "unknown digest" in message or "both a tag and digest" in message:
         return "invalid-reference"
-    return _reference_class(message)
+    return reference_error_class(message)
 
 
 def _parts(ref: object) -> dict[str, object] | None:
