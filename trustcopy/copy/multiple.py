@@ -4,14 +4,16 @@ Which instances are copied is planned by ``copy/evaluate.py`` (the one evaluatio
 with ``--multi-arch system`` (the default) one instance, chosen for the (overridden)
 platform, is copied as a plain image. With ``all`` every instance goes through
 :func:`copy_single_image` (so each passes the policy gate, as in containers/image) and
-the list is rewritten for any instance whose manifest changed, converted to the list
-type the destination takes, and written last. With ``--sign-by`` or
+the list is rewritten for any instance whose manifest changed (and, in an OCI index
+that may change, to mark instances with zstd layers, as the newest containers/image
+does), converted to the list type the destination takes, and written last. With ``--sign-by`` or
 ``--sign-by-sigstore-private-key`` every instance and the list are signed (as
 containers/image's copyMultipleImages and skopeo 1.9.3 do), all claiming the same identity.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 from trustcopy.copy.options import CopyOptions
@@ -31,6 +33,7 @@ from trustcopy.image.unparsed import UnparsedImage
 from trustcopy.transports.base import ImageDestination, ImageSource
 
 if TYPE_CHECKING:
+    from trustcopy.manifest.model import ImageManifest
     from trustcopy.manifest.parse import ManifestList
 
 def copy_all(
@@ -43,7 +46,6 @@ def copy_all(
     options: CopyOptions,
 ) -> CopyResult:
     """Copy every instance (already planned), then the list, rewritten if needed."""
-    from trustcopy.manifest.convert import convert_list
     from trustcopy.manifest.digest import manifest_digest
 
     if not dest.supports_manifest_lists:
@@ -95,27 +97,28 @@ def copy_all(
             return CopyResult(manifest=raw, media_type=list_type, digest=held)
 
     updates: dict[Digest, CopyResult] = {}
+    instances_by_digest = {i.instance_digest: i for i in instances}
     for i, instance in enumerate(instances, start=1):
         assert instance.instance_digest is not None
         options.say(f"Copying image {instance.instance_digest} ({i}/{len(instances)})")
         result = copy_single_image(policy, src, dest, instance, options, target_instance=True)
         updates[instance.instance_digest] = result
 
-    # As skopeo: the list is rewritten only if re-encoding the updated list differs from
-    # re-encoding the original one; otherwise the original bytes (and digest) are kept.
-    new_list = manifest_list.with_instances(
-        {d: (r.digest, len(r.manifest), r.media_type) for d, r in updates.items()}
-    )
-    if list_type != new_list.media_type:
-        new_list = convert_list(new_list, list_type)
-    changed = new_list.serialize() != manifest_list.clone().serialize()
-    if changed and cannot_modify is not None:
+    # As newest containers/image: an OCI index marks each instance whose layers are now
+    # zstd-compressed, unless the list may not change (then the mark is not added, so a
+    # signed index or --preserve-digests copy keeps its bytes).
+    zstd = set() if cannot_modify is not None else {d for d, r in updates.items() if wrote_zstd_layers(
+        _parsed(instances_by_digest[d]), r)}
+    out = rewritten_list(manifest_list, {d: (r.digest, len(r.manifest), r.media_type) for d, r in updates.items()},
+                         list_type, zstd=zstd)
+    if out is not None and cannot_modify is not None:
         raise ManifestError(
             f"{dest.reference}: the manifest list must change, which is not allowed: {cannot_modify}",
             code="manifest-conversion-refused",
             hint="use --remove-signatures to drop the signatures" if list_sigs else None,
         )
-    out = new_list.serialize() if changed else toplevel.manifest()[0]
+    if out is None:
+        out = toplevel.manifest()[0]
     options.say("Writing manifest list to image destination")
     dest.put_manifest(out, None)
     # As skopeo (containers/image copyMultipleImages): each instance was signed by
@@ -125,6 +128,61 @@ def copy_all(
         options.say("Storing list signatures")
         dest.put_signatures([*list_sigs, *new_sigs], None)
     return CopyResult(manifest=out, media_type=list_type, digest=manifest_digest(out))
+
+
+def rewritten_list(manifest_list: ManifestList, updates: Mapping[Digest, tuple[Digest, int, str]],
+                   list_type: str, *, zstd: Collection[Digest] = ()) -> bytes | None:
+    """The list to write after its instances were copied, or None to write the original bytes.
+
+    As containers/image's copyMultipleImages: the updated list (converted to ``list_type``
+    if that differs) is compared with the original list re-encoded; only a difference
+    makes a new list, otherwise the original bytes (and digest) are kept. ``zstd``: see
+    :meth:`ManifestList.with_instances`.
+    """
+    from trustcopy.manifest.convert import convert_list
+
+    new_list = manifest_list.with_instances(updates, zstd=zstd)
+    if list_type != new_list.media_type:
+        new_list = convert_list(new_list, list_type)
+    new = new_list.serialize()
+    return new if new != manifest_list.clone().serialize() else None
+
+
+def wrote_zstd_layers(source: ImageManifest | None, result: CopyResult) -> bool:
+    """Whether the instance copied from ``source`` as ``result`` has zstd-compressed layers.
+
+    What newest containers/image records as the copy's compression algorithms (and marks in
+    an OCI index): the compression of each written layer whose compression the source
+    manifest lets a copy change (``can_change_layer_compression``); an artifact's layers
+    and layers kept encrypted count as unknown, as there. NOTE(go-diff): containers/image
+    learns the compression of a layer it keeps from the bytes, we from the media type; and
+    it counts a layer decrypted on the way by its decrypted bytes, which we do not.
+    """
+    from trustcopy.manifest.convert import can_change_layer_compression
+    from trustcopy.manifest.mediatypes import OCI_LAYER_ZSTD, OCI_MANIFEST, OCI_NONDISTRIBUTABLE_LAYER_ZSTD
+    from trustcopy.manifest.model import ImageManifest
+    from trustcopy.manifest.parse import parse_manifest
+
+    if source is None or result.media_type != OCI_MANIFEST:
+        return False
+    written = parse_manifest(result.manifest, result.media_type)
+    if not isinstance(written, ImageManifest):
+        return False
+    zstd_types = (OCI_LAYER_ZSTD, OCI_NONDISTRIBUTABLE_LAYER_ZSTD)
+    return any(
+        can_change_layer_compression(source, s.media_type)
+        and (w.media_type or "").removesuffix("+encrypted") in zstd_types
+        for s, w in zip(source.layer_infos(), written.layer_infos(), strict=False))
+
+
+def _parsed(instance: UnparsedImage) -> ImageManifest | None:
+    """The instance's source manifest, parsed (it was read, judged and copied already); None for a list."""
+    from trustcopy.manifest.model import ImageManifest
+    from trustcopy.manifest.parse import parse_manifest
+
+    raw, mime = instance.manifest()
+    parsed = parse_manifest(raw, mime, source=str(instance.source.reference))
+    return parsed if isinstance(parsed, ImageManifest) else None
 
 
 def _list_type_for(source_type: str, dest: ImageDestination, forced: str | None) -> str:

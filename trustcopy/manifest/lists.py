@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import field
 from typing import NamedTuple, TypeVar
 
@@ -142,14 +142,22 @@ class ManifestList(abc.ABC):
         """The list as containers/image's ``Clone`` rebuilds it (re-encoded)."""
         return _rebuilt(self)
 
-    def with_instances(self: L, updates: Mapping[Digest, ListUpdate | tuple[Digest, int, str]]) -> L:
+    def with_instances(self: L, updates: Mapping[Digest, ListUpdate | tuple[Digest, int, str]], *,
+                       zstd: Collection[Digest] = ()) -> L:
         """A clone with the entries for each key of ``updates`` replaced (digest, size, type).
+
+        Args:
+            zstd: keys of ``updates`` whose new instance has zstd-compressed layers: an OCI
+                index marks those entries with ``io.github.containers.compression.zstd:
+                "true"`` (newest containers/image's ``ListEdit.UpdateCompressionAlgorithms``;
+                5.23 has no such mark). Other annotations are kept, the order is not changed;
+                a Docker list has no place for the mark and ignores it.
 
         Raises:
             ValueError: an update names an instance the list does not have, a negative
                 size or an empty media type (callers' bugs, not bad input).
         """
-        unknown = set(updates) - set(self.instances())
+        unknown = (set(updates) | set(zstd)) - set(self.instances())
         if unknown:
             raise ValueError(f"updates for instances not in the list: {sorted(map(str, unknown))}")
         base = self.clone()
@@ -161,8 +169,14 @@ class ManifestList(abc.ABC):
             new = ListUpdate(*updates[d.digest])
             if new.size < 0 or not new.media_type:
                 raise ValueError(f"invalid update for {d.digest}: {new}")
-            entries.append(dataclasses.replace(d, digest=new.digest, size=new.size, media_type=new.media_type))
+            changes: dict[str, object] = {"digest": new.digest, "size": new.size, "media_type": new.media_type}
+            if d.digest in zstd and self._marks_zstd:
+                changes["annotations"] = {**(d.annotations or {}), ZSTD_INSTANCE_ANNOTATION: "true"}
+            entries.append(dataclasses.replace(d, **changes))  # type: ignore[arg-type]
         return _rebuilt(base, manifests=tuple(entries))
+
+    #: Whether entries can carry the zstd mark (annotations): OCI indexes only.
+    _marks_zstd = False
 
 
 def _rebuilt(lst: L, **changes: object) -> L:
@@ -221,6 +235,7 @@ class OCIIndex(ManifestList):
         return marshal(out)
 
     _platformless_matches = True
+    _marks_zstd = True
 
     def _is_zstd(self, d: Descriptor) -> bool:
         """Whether the entry carries ``io.github.containers.compression.zstd: "true"``."""

@@ -13,6 +13,14 @@
 //	{"op": "choose", "blob": ..., "mime": ..., "os": ..., "arch": ..., "variant": ...}
 //	    → {"chosen": digest} or {"chooseError": ...} (ListFromBlob, then ChooseInstance with a
 //	       SystemContext carrying the three choices) or {"error": ...} when the list does not parse
+//	{"op": "listcopy", "blob": ..., "mime": ..., "listUpdates": [{"digest", "size", "mediaType"}...]?, "target"?: ...}
+//	    the list steps of 5.23's copyMultipleImages: ListFromBlob, Clone, UpdateInstances (positional; only
+//	    when "listUpdates" is given), ConvertToMIMEType(target) when target is set and differs from MIMEType()
+//	    → {"mime": the result's MIMEType(), "updated": its Serialize(), "serialized": the parsed list's
+//	       Serialize() (what copyMultipleImages compares with)} or {"updateError"|"convertError": ...},
+//	       or {"error": ...} when the list does not parse
+//	{"op": "instance", "blob": ..., "mime": ..., "expected": digest}
+//	    → {"listUpdate": {"digest", "size", "mediaType"}} or {"instanceError": ...} (Instance)
 //
 // An info is {"digest", "size", "mediaType", "urls", "annotations", "digestValid"}; "digestValid"
 // says whether go-digest's Validate accepts the digest (containers/image never checks it here).
@@ -50,23 +58,36 @@ type request struct {
 	Arch     string  `json:"arch"`
 	Variant  string  `json:"variant"`
 	Update   *[]info `json:"update"`
+	Target   string  `json:"target"`
+	// Updates for a list's instances, positional.
+	ListUpdates *[]listUpdate `json:"listUpdates"`
+}
+
+type listUpdate struct {
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	MediaType string `json:"mediaType"`
 }
 
 type answer struct {
-	Error       *string  `json:"error,omitempty"`
-	Panic       string   `json:"panic,omitempty"`
-	Mime        *string  `json:"mime,omitempty"`
-	Digest      string   `json:"digest,omitempty"`
-	Matches     *bool    `json:"matches,omitempty"`
-	Kind        string   `json:"kind,omitempty"`
-	Config      *info    `json:"config,omitempty"`
-	Layers      []info   `json:"layers,omitempty"`
-	Instances   []string `json:"instances,omitempty"`
-	Serialized  []byte   `json:"serialized,omitempty"`
-	Updated     []byte   `json:"updated,omitempty"`
-	UpdateError *string  `json:"updateError,omitempty"`
-	Chosen      string   `json:"chosen,omitempty"`
-	ChooseError *string  `json:"chooseError,omitempty"`
+	Error       *string     `json:"error,omitempty"`
+	Panic       string      `json:"panic,omitempty"`
+	Mime        *string     `json:"mime,omitempty"`
+	Digest      string      `json:"digest,omitempty"`
+	Matches     *bool       `json:"matches,omitempty"`
+	Kind        string      `json:"kind,omitempty"`
+	Config      *info       `json:"config,omitempty"`
+	Layers      []info      `json:"layers,omitempty"`
+	Instances   []string    `json:"instances,omitempty"`
+	Serialized  []byte      `json:"serialized,omitempty"`
+	Updated     []byte      `json:"updated,omitempty"`
+	UpdateError *string     `json:"updateError,omitempty"`
+	Chosen      string      `json:"chosen,omitempty"`
+	ChooseError *string     `json:"chooseError,omitempty"`
+	Converted   []byte      `json:"converted,omitempty"`
+	ConvertErr  *string     `json:"convertError,omitempty"`
+	ListUpdate  *listUpdate `json:"listUpdate,omitempty"`
+	InstanceErr *string     `json:"instanceError,omitempty"`
 }
 
 func errText(err error) *string {
@@ -128,6 +149,45 @@ func parseList(req request) (manifest.List, answer) {
 	return l, a
 }
 
+// listOp answers the list ops on a parsed list.
+func listOp(l manifest.List, req request) answer {
+	switch req.Op {
+	case "listcopy":
+		original, err := l.Serialize()
+		if err != nil {
+			return answer{Error: errText(err)}
+		}
+		updated := l.Clone()
+		if req.ListUpdates != nil {
+			updates := []manifest.ListUpdate{}
+			for _, u := range *req.ListUpdates {
+				updates = append(updates, manifest.ListUpdate{Digest: digest.Digest(u.Digest), Size: u.Size,
+					MediaType: u.MediaType})
+			}
+			if err := updated.UpdateInstances(updates); err != nil {
+				return answer{UpdateError: errText(err)}
+			}
+		}
+		if req.Target != "" && req.Target != updated.MIMEType() {
+			if updated, err = updated.ConvertToMIMEType(req.Target); err != nil {
+				return answer{ConvertErr: errText(err)}
+			}
+		}
+		out, err := updated.Serialize()
+		if err != nil {
+			return answer{ConvertErr: errText(err)}
+		}
+		mime := updated.MIMEType()
+		return answer{Mime: &mime, Updated: out, Serialized: original}
+	default: // "instance"
+		u, err := l.Instance(digest.Digest(req.Expected))
+		if err != nil {
+			return answer{InstanceErr: errText(err)}
+		}
+		return answer{ListUpdate: &listUpdate{Digest: u.Digest.String(), Size: u.Size, MediaType: u.MediaType}}
+	}
+}
+
 func handle(req request) (a answer) {
 	// libtrust panics on some hostile signature blocks (a negative formatLength): report it.
 	defer func() {
@@ -169,6 +229,12 @@ func handle(req request) (a answer) {
 			return answer{ChooseError: errText(err)}
 		}
 		return answer{Chosen: chosen.String()}
+	case "listcopy", "instance":
+		l, a := parseList(req)
+		if l == nil {
+			return a
+		}
+		return listOp(l, req)
 	}
 	return answer{Error: errText(fmt.Errorf("unknown op %q", req.Op))}
 }
