@@ -44,6 +44,9 @@ Invariants
       known, aliases map short names to registry/repository names), then ignored; unknown
       keys become :class:`ConfigWarning` values naming the file (logged
       unless the caller asks for them only), as containers/image ignores them.
+    - TOML is read as containers/image's decoder (BurntSushi/toml) reads it; where Python's
+      ``tomllib`` differs, ``load.parse_toml`` says which way we go (a byte order mark is
+      skipped; numbers beyond Go's ranges and ambiguous redefinitions are refused).
     - Keys are matched as containers/image's TOML decoder matches them: exactly, else
       ignoring case (``Blocked = true`` blocks; warned); two spellings of one key with
       different values are a :class:`ConfigError`.

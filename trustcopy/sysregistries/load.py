@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import errno
 import json
+import math
 import os
 import stat
 import tomllib
@@ -502,13 +504,18 @@ _TOML_MAX_DOTS_PER_LINE = 64
 _TOML_DOT_BUDGET = 1 << 20
 
 
+def _outside_strings(text: str) -> str:
+    """``text`` with every string replaced by ``""`` and every comment removed (roughly: for counting)."""
+    import re
+
+    return re.sub(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*', '""', text)
+
+
 def _toml_too_complex(text: str) -> str | None:
     """Why ``text`` is refused before tomllib sees it (dotted keys too long), or None."""
     if text.count(".") <= _TOML_MAX_DOTS_PER_LINE:
         return None  # the common, cheap case
-    import re
-
-    outside = re.sub(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*', '""', text)
+    outside = _outside_strings(text)
     budget = 0
     for number, line in enumerate(outside.splitlines(), 1):
         dots = line.count(".")
@@ -520,10 +527,34 @@ def _toml_too_complex(text: str) -> str | None:
     return None
 
 
-def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *,
-                dropin: bool) -> tuple[list[Registry], tuple[str, ...] | None]:
-    """One file → its entries (deduplicated by prefix, first wins, as containers/image) and its
-    ``credential-helpers`` (None when it does not set the key; an empty list is set)."""
+def parse_toml(file: str, data: bytes) -> dict[str, Any]:
+    """The TOML document ``data`` (the contents of ``file``), read as containers/image's decoder
+    (BurntSushi/toml) reads it, or a :class:`ConfigError` naming ``file``.
+
+    Python's ``tomllib`` and BurntSushi/toml implement the same TOML 1.0; where they differ,
+    the newest containers/image's (BurntSushi/toml 1.5) behaviour is followed, or refusing is
+    documented here (tests/unit/sysregistries/test_registries_toml_goracle.py compares them):
+
+    - A leading byte order mark is skipped: UTF-8's, and (as BurntSushi/toml does) the two
+      bytes of a UTF-16 one in either order. The rest must be UTF-8.
+    - As BurntSushi/toml, and unlike ``tomllib``: integers outside the signed 64-bit range,
+      floats too large for a double (``1e400``; ``inf`` is written as such) and times with
+      more than nine fractional digits of a second are refused.
+    - NOTE(go-diff): refused, fail closed, though BurntSushi/toml (1.2 and 1.5) reads them:
+      text that is not TOML 1.0, where a key is defined a second time and either value is an
+      array (``a = []`` then ``a = "x"``, or ``[a]``; the last one wins in Go), or a table
+      defined inline is extended later (``a = {}`` then ``a.b = 1`` or ``[a.b]``). Which
+      definition the author meant is ambiguous.
+    - Refused, fail closed (BurntSushi/toml reads them): a dotted key or table name of more
+      than 64 parts (tomllib's memory grows with the square of its length), arrays or inline
+      tables nested past the interpreter's recursion limit, files over 4 MiB (see
+      :func:`load_registries_conf`), a time zone offset of 24 hours or more (Go before 1.20
+      reads any).
+    """
+    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+        if data.startswith(bom):
+            data = data[len(bom):]
+            break
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -534,7 +565,7 @@ def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *,
         raise ConfigError(f"{file}: invalid TOML: {problem}", code="registries-conf-invalid",
                           context={"file": file})
     try:
-        doc = tomllib.loads(text)
+        doc = tomllib.loads(text, parse_float=_parse_toml_float)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: invalid TOML: {exc}", code="registries-conf-invalid",
                           context={"file": file}) from None
@@ -544,6 +575,48 @@ def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *,
     except ValueError as exc:  # e.g. an integer of more than sys.get_int_max_str_digits() digits
         raise ConfigError(f"{file}: invalid TOML: {str(exc).split(';')[0]}", code="registries-conf-invalid",
                           context={"file": file}) from None
+    problem = _beyond_go_ranges(doc, text)
+    if problem is not None:
+        raise ConfigError(f"{file}: invalid TOML: {problem}", code="registries-conf-invalid", context={"file": file})
+    return doc
+
+
+def _parse_toml_float(text: str) -> float:
+    """A TOML float, refused (as BurntSushi/toml refuses it) when it is too large for a double."""
+    value = float(text)
+    if math.isinf(value) and "inf" not in text:
+        raise ValueError(f"{text} is out of range for float64")
+    return value
+
+
+def _beyond_go_ranges(doc: Any, text: str) -> str | None:
+    """What in ``doc`` Go's decoder cannot hold: an integer beyond int64, a time beyond nanoseconds."""
+    stack = [doc]
+    has_time = False
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < 1 << 63:
+            return f"{value} is out of range for int64"
+        elif isinstance(value, datetime.date | datetime.time):
+            has_time = True
+    if has_time:
+        import re
+
+        match = re.search(r"\d:\d\d\.\d{10,}", _outside_strings(text))
+        if match is not None:
+            return f"a time with more than nine fractional digits of a second ({match[0]})"
+    return None
+
+
+def _parse_file(file: str, data: bytes, warnings: list[ConfigWarning], *,
+                dropin: bool) -> tuple[list[Registry], tuple[str, ...] | None]:
+    """One file → its entries (deduplicated by prefix, first wins, as containers/image) and its
+    ``credential-helpers`` (None when it does not set the key; an empty list is set)."""
+    doc = parse_toml(file, data)
     doc = _canonical_keys(doc, _REGISTRY_TOP_KEYS, file, "", warnings)
     _check_ignored(doc, file)
     v1 = _v1_registries(doc, file, warnings)

@@ -18,6 +18,12 @@
 //	 "pulls": {ref: {"registry": prefix | null, "sources": [source...]} | {"error": "..."}},
 //	 "parsable": {location: bool}}  (also beside "error")
 //
+// A request {"toml": base64 bytes} instead asks only BurntSushi/toml (the decoder c/image reads
+// every registries.conf file with) to decode those bytes into a generic document: the answer is
+// {"doc": value} or {"error": "..."}, each value tagged with its TOML type: {"s": string},
+// {"i": "decimal"}, {"f": "strconv 'g' text"}, {"b": bool}, {"t": "datetime kind"}, {"a": [values]},
+// {"m": {key: value}}.
+//
 // registry: {"prefix", "location", "insecure", "blocked", "mirrorByDigestOnly", "mirrors": [endpoint...]}
 // source:   {"reference", "location", "insecure", "pullFromMirror", "blockedBy": prefix | null}
 // where blockedBy is what docker.newDockerClient decides for the physical reference: the entry
@@ -28,9 +34,14 @@ import (
 	_ "crypto/sha256" // go-digest accepts only algorithms whose hash is linked in
 	_ "crypto/sha512"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"tcoracle/lineserver"
+	"time"
+
+	"github.com/BurntSushi/toml"
 
 	"github.com/containers/image/docker/reference"
 	"github.com/containers/image/pkg/sysregistriesv2"
@@ -45,6 +56,13 @@ type request struct {
 	Refs    []string    `json:"refs"`
 	// Values a location may start a reference with: answered in "parsable".
 	Locations []string `json:"locations"`
+	// The user's short-name-aliases.conf (written to DIR/short-name-aliases.conf, named by
+	// UserShortNameAliasConfPath; not at all when null), and short names to resolve with
+	// ResolveShortNameAlias after loading: answered in "aliases".
+	ShortNames *string  `json:"shortnames"`
+	Resolve    []string `json:"resolve"`
+	// Bytes to decode as TOML only (see above).
+	Toml *[]byte `json:"toml"`
 }
 
 type endpoint struct {
@@ -87,6 +105,15 @@ type answer struct {
 	Find              map[string]*registry `json:"find"`
 	Pulls             map[string]pull      `json:"pulls"`
 	Parsable          map[string]bool      `json:"parsable"`
+	Aliases           map[string]resolved  `json:"aliases"`
+}
+
+// resolved is ResolveShortNameAlias's answer: the alias (null: none, or reset by an empty value),
+// the file it comes from, or the error.
+type resolved struct {
+	Value  *string `json:"value"`
+	Origin string  `json:"origin"`
+	Error  *string `json:"error,omitempty"`
 }
 
 func describe(r *sysregistriesv2.Registry) *registry {
@@ -107,6 +134,11 @@ func write(req request) error {
 	}
 	if req.Conf != nil {
 		if err := os.WriteFile(filepath.Join(req.Dir, "registries.conf"), []byte(*req.Conf), 0o600); err != nil {
+			return err
+		}
+	}
+	if req.ShortNames != nil {
+		if err := os.WriteFile(filepath.Join(req.Dir, "short-name-aliases.conf"), []byte(*req.ShortNames), 0o600); err != nil {
 			return err
 		}
 	}
@@ -181,6 +213,56 @@ func parsable(texts []string) map[string]bool {
 	return out
 }
 
+// typed is a decoded TOML value with its type made explicit (JSON alone would mix integers and
+// floats, and cannot hold NaN).
+func typed(v any) any {
+	switch v := v.(type) {
+	case string:
+		return map[string]any{"s": v}
+	case int64:
+		return map[string]any{"i": strconv.FormatInt(v, 10)}
+	case float64:
+		return map[string]any{"f": strconv.FormatFloat(v, 'g', -1, 64)}
+	case bool:
+		return map[string]any{"b": v}
+	case time.Time:
+		return map[string]any{"t": v.Location().String()}
+	case []map[string]any:
+		out := []any{}
+		for _, e := range v {
+			out = append(out, typed(e))
+		}
+		return map[string]any{"a": out}
+	case []any:
+		out := []any{}
+		for _, e := range v {
+			out = append(out, typed(e))
+		}
+		return map[string]any{"a": out}
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = typed(e)
+		}
+		return map[string]any{"m": out}
+	}
+	return map[string]any{"?": fmt.Sprintf("%T", v)}
+}
+
+type tomlAnswer struct {
+	Doc   any     `json:"doc,omitempty"`
+	Error *string `json:"error,omitempty"`
+}
+
+func decodeTOML(data []byte) tomlAnswer {
+	doc := map[string]any{}
+	if _, err := toml.Decode(string(data), &doc); err != nil {
+		msg := err.Error()
+		return tomlAnswer{Error: &msg}
+	}
+	return tomlAnswer{Doc: typed(doc)}
+}
+
 func handle(req request) answer {
 	if err := write(req); err != nil {
 		msg := "oracle: writing the files: " + err.Error()
@@ -190,6 +272,7 @@ func handle(req request) answer {
 	ctx := &types.SystemContext{
 		SystemRegistriesConfPath:    filepath.Join(req.Dir, "registries.conf"),
 		SystemRegistriesConfDirPath: filepath.Join(req.Dir, "registries.conf.d"),
+		UserShortNameAliasConfPath:  filepath.Join(req.Dir, "short-name-aliases.conf"),
 	}
 	regs, err := sysregistriesv2.GetRegistries(ctx)
 	if err != nil {
@@ -224,10 +307,28 @@ func handle(req request) answer {
 	for _, ref := range req.Refs {
 		a.Pulls[ref] = pullSources(ctx, ref)
 	}
+	a.Aliases = map[string]resolved{}
+	for _, name := range req.Resolve {
+		value, origin, err := sysregistriesv2.ResolveShortNameAlias(ctx, name)
+		r := resolved{Origin: origin}
+		if err != nil {
+			msg := err.Error()
+			r.Error = &msg
+		} else if value != nil {
+			text := value.String()
+			r.Value = &text
+		}
+		a.Aliases[name] = r
+	}
 	return a
 }
 
 func main() {
-	lineserver.Serve(func(req request) any { return handle(req) },
+	lineserver.Serve(func(req request) any {
+		if req.Toml != nil {
+			return decodeTOML(*req.Toml)
+		}
+		return handle(req)
+	},
 		func(err error) any { msg := "oracle: " + err.Error(); return answer{Error: &msg} })
 }
