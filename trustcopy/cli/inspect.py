@@ -59,9 +59,17 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
             unparsed = UnparsedImage(src, choose_instance(parse_manifest(raw, mime, source=str(ref)), sys_ctx,  # type: ignore[arg-type]
                                                           str(ref)))
         image = Image(unparsed)
+        schema1 = image.manifest.config is None
         if kwargs["config_"] and kwargs["raw"]:
-            sys.stdout.buffer.write(image.config_blob())
+            # A schema1 image has no config blob: skopeo (ConfigBlob) prints nothing.
+            sys.stdout.buffer.write(b"" if schema1 else image.config_blob())
             sys.stdout.flush()
+            return
+        if kwargs["config_"] and schema1:
+            from trustcopy.image.sourced import oci_config_newest, schema1_oci_config
+
+            history: tuple[str, ...] = image.manifest.history  # type: ignore[attr-defined]
+            _output(oci_config_newest(schema1_oci_config(history, str(ref))), kwargs["format_"], config=True)
             return
         if kwargs["config_"]:
             config = image.config_json()

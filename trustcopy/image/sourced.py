@@ -273,3 +273,156 @@ def _last_time(value: Any) -> str | None:
         if _gojson.fold(key) == _gojson.fold("created") and isinstance(v, str):
             found = _gojson.reformat_time(v, "created")
     return found
+
+
+def oci_config_newest(image: dict[str, Any]) -> dict[str, Any]:
+    """The newest image-spec ``v1.Image`` as Go marshals it, from a value Go-decoded with ``OCI_IMAGE_SPEC``.
+
+    Field order and omissions are the newest image-spec's (``Platform`` embedded, so ``variant``
+    follows ``os.features``; ``config`` is ``omitzero``: dropped only when every field is Go's zero
+    value, so an empty but present list keeps it), as ``trustcopy inspect --config`` prints them.
+    """
+    from trustcopy.manifest import _gojson
+
+    out: dict[str, Any] = {}
+    if image.get("created") is not None:
+        out["created"] = image["created"]
+    if image.get("author"):
+        out["author"] = image["author"]
+    out["architecture"] = image.get("architecture", "")
+    out["os"] = image.get("os", "")
+    for name in ("os.version", "os.features", "variant"):
+        if image.get(name):
+            out[name] = image[name]
+    cfg: dict[str, Any] = image.get("config") or {}
+    if any(value not in (None, "", False) for value in cfg.values()):
+        out["config"] = {name: _gojson.sorted_map(value) if isinstance(value, dict) else value
+                         for name in ("User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir",
+                                      "Labels", "StopSignal", "ArgsEscaped") if (value := cfg.get(name))}
+    rootfs: dict[str, Any] = image.get("rootfs") or {}
+    out["rootfs"] = {"type": rootfs.get("type", ""), "diff_ids": rootfs.get("diff_ids")}
+    if image.get("history"):
+        out["history"] = [{name: h[name] for name in ("created", "created_by", "author", "comment", "empty_layer")
+                           if h.get(name)} for h in image["history"]]
+    return out
+
+
+#: What containers/image's Schema1V1Compatibility reads of each history entry, besides ``id``/``parent``.
+_SCHEMA1_HISTORY = ("struct", {"comment": "string", "container_config": ("struct", {"Cmd": ("list", "string")}),
+                               "author": "string", "throwaway": "bool"})
+#: Keys containers/image's ToSchema2Config drops from the newest v1Compatibility entry (exact, case-sensitive).
+_SCHEMA1_DROPPED = ("id", "parent", "parent_id", "layer_id", "throwaway", "Size")
+
+
+def schema1_oci_config(history: tuple[str, ...], what: str) -> dict[str, Any]:
+    """``OCIConfig()`` of a schema1 image: the OCI ``v1.Image`` Go decodes from the converted config.
+
+    containers/image converts the image to schema2 first (``ToSchema2Config`` with no diff IDs): the
+    newest v1Compatibility entry, decoded as ``Schema2V1Image`` (and re-encoded from that struct when
+    its ``docker_version`` is older than 1.8.3), goes through a Go map of raw values (the last copy
+    of each exact key wins; ``id``, ``parent``, ``Size``… dropped), gains ``rootfs`` (type "layers",
+    an empty diff ID per non-throwaway layer) and a ``history`` built from every entry (base first),
+    and is written back with sorted keys, which is the order the OCI decoding then sees them in.
+
+    Raises:
+        ManifestError: ``image-config-invalid`` where one of Go's decodings fails.
+    """
+    from trustcopy.manifest import _gojson
+    from trustcopy.manifest.ociconfig import OCI_IMAGE_SPEC
+
+    try:
+        value = _gojson.loads(history[0].encode("utf-8", "surrogatepass"))
+        s1 = _gojson.decode(value, _SCHEMA2_V1_IMAGE, {}, "") or {}
+        for struct in (s1.get("config"), s1.get("container_config")):
+            _check_strslices(struct)
+        created = _last_time(value) or _GO_ZERO_TIME
+        entries: list[dict[str, Any]] = []
+        for text in reversed(history):
+            entry = _gojson.loads(text.encode("utf-8", "surrogatepass"))
+            compat = _gojson.decode(entry, _SCHEMA1_HISTORY, {}, "") or {}
+            converted = {"created": _last_time(entry) or _GO_ZERO_TIME, "author": compat.get("author") or "",
+                         "created_by": " ".join((compat.get("container_config") or {}).get("Cmd") or []),
+                         "comment": compat.get("comment") or "", "empty_layer": bool(compat.get("throwaway"))}
+            entries.append(converted)
+        version = s1.get("docker_version") or ""
+        raw: dict[str, Any] = {}
+        if version and _docker_version_less(version, "1.8.3"):
+            raw = _schema2_v1_reencoded(s1, created)
+        elif isinstance(value, _gojson.GoObject):
+            raw = dict(value.pairs)  # a Go map: the last copy of each key wins
+        for key in _SCHEMA1_DROPPED:
+            raw.pop(key, None)
+        diff_ids = ["" for entry in entries if not entry["empty_layer"]]
+        raw["rootfs"] = _go_object([("type", "layers")] + ([("diff_ids", diff_ids)] if diff_ids else []))
+        raw["history"] = [_go_object([(k, v) for k, v in entry.items() if v or k == "created"]) for entry in entries]
+        image = _gojson.decode(_go_object(sorted(raw.items())), OCI_IMAGE_SPEC, {}, "") or {}
+    except ValueError as exc:  # GoTypeError included
+        raise ManifestError(f"{what}: converting the schema1 history to an image config: {exc}",
+                            code="image-config-invalid") from exc
+    return image
+
+
+def _go_object(pairs: list[tuple[str, Any]]) -> Any:
+    """A GoObject holding ``pairs`` in this order (what Go's decoder would see)."""
+    from trustcopy.manifest import _gojson
+
+    obj = _gojson.GoObject(pairs)
+    obj.pairs = pairs
+    return obj
+
+
+def _schema2_v1_reencoded(s1: dict[str, Any], created: str) -> dict[str, Any]:
+    """The members of ``json.Marshal(Schema2V1Image)`` that the OCI decoding reads (tags and omitempty as Go's)."""
+    out: dict[str, Any] = {"created": created}
+    for name in ("author", "architecture", "variant", "os"):
+        if s1.get(name):
+            out[name] = s1[name]
+    cfg = s1.get("config")
+    if cfg is not None:  # *Schema2Config: User, Env, Cmd, Volumes, WorkingDir, Entrypoint, Labels always written
+        written: list[tuple[str, Any]] = [("User", cfg.get("User", ""))]
+        if cfg.get("ExposedPorts"):
+            written.append(("ExposedPorts", _go_object([(k, _go_object([])) for k in sorted(cfg["ExposedPorts"])])))
+        written += [("Env", cfg.get("Env")), ("Cmd", _strslice(cfg.get("Cmd"))),
+                    ("Volumes", _go_map(cfg.get("Volumes"), lambda _v: _go_object([]))),
+                    ("WorkingDir", cfg.get("WorkingDir", "")), ("Entrypoint", _strslice(cfg.get("Entrypoint"))),
+                    ("Labels", _go_map(cfg.get("Labels"), lambda v: v))]
+        if cfg.get("StopSignal"):
+            written.append(("StopSignal", cfg["StopSignal"]))
+        if cfg.get("ArgsEscaped"):
+            written.append(("ArgsEscaped", True))
+        out["config"] = _go_object(written)
+    return out
+
+
+def _go_map(value: dict[str, Any] | None, element: Any) -> Any:
+    """A Go map as json.Marshal writes it (sorted keys; nil is null)."""
+    return None if value is None else _go_object([(k, element(v)) for k, v in sorted(value.items())])
+
+
+def _strslice(value: Any) -> list[str] | None:
+    """docker's StrSlice as decoded: a string is a one-element list; null elements are ""."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return [v or "" for v in value]
+
+
+def _docker_version_less(version: str, other: str) -> bool:
+    """docker's ``versions.LessThan``: dot-separated parts compared as ``strconv.Atoi`` reads them (0 if not)."""
+    mine, theirs = version.split("."), other.split(".")
+    for i in range(max(len(mine), len(theirs))):
+        a = _atoi(mine[i]) if i < len(mine) else 0
+        b = _atoi(theirs[i]) if i < len(theirs) else 0
+        if a != b:
+            return a < b
+    return False
+
+
+def _atoi(text: str) -> int:
+    """Go's ``strconv.Atoi`` value, ignoring its error: 0 unless [+-]digits; out of range clamps to int64."""
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits or not all("0" <= c <= "9" for c in digits):
+        return 0
+    n = int(text)
+    return max(-(1 << 63), min(n, (1 << 63) - 1))

@@ -101,7 +101,7 @@ def decode(value: Any, spec: Spec, current: Any = None, path: str = "") -> Any:
         return value
     elif kind == "list":
         if isinstance(value, list):
-            return [decode(v, spec[1], zero(spec[1]), f"{path}[{i}]") for i, v in enumerate(value)]
+            return _decode_list(value, spec[1], current, path)
     elif kind == "map":
         if isinstance(value, GoObject):
             out = dict(current) if isinstance(current, dict) else {}
@@ -116,6 +116,37 @@ def decode(value: Any, spec: Spec, current: Any = None, path: str = "") -> Any:
     else:  # pragma: no cover - programming error in a spec
         raise ValueError(f"unknown spec {spec!r}")
     raise GoTypeError(path, f"cannot unmarshal {_json_kind(value)} into a Go {kind}")
+
+
+class GoSlice(list[Any]):
+    """A decoded Go slice: its elements, plus the whole backing array (``cap`` long) they live in.
+
+    Go decodes a JSON array into the slice already there (a repeated or case-folded key): element
+    ``i`` is decoded *onto* what the backing array holds at ``i``, so a struct element merges and a
+    null element keeps the earlier value; a shorter array truncates the length but keeps the
+    backing array, whose elements the next longer array then reuses.
+    """
+
+    backing: list[Any]
+
+
+def _decode_list(value: list[Any], elem: Spec, current: Any, path: str) -> GoSlice:
+    """Go's ``decodeState.array`` into the slice ``current`` (growth as reflect's: cap*1.5, at least 4)."""
+    out = GoSlice()
+    if not value:  # Go allocates a new, empty slice
+        out.backing = []
+        return out
+    if isinstance(current, GoSlice):
+        backing = list(current.backing)
+    else:
+        backing = list(current) if isinstance(current, list) else []
+    for i, v in enumerate(value):
+        if i >= len(backing):  # grow: the first ``i`` elements are copied, the rest are zero
+            backing = backing[:i] + [zero(elem)] * (max(len(backing) + len(backing) // 2, 4) - i)
+        backing[i] = decode(v, elem, backing[i], f"{path}[{i}]")
+    out.extend(backing[:len(value)])
+    out.backing = backing
+    return out
 
 
 def zero(spec: Spec) -> Any:

@@ -214,6 +214,11 @@ def compare(oracle: Oracle, manifest: bytes, config: bytes) -> None:
 @example(OCI, Pairs([("config", Pairs([("Env", [None, "A=1"])]))]), True, 0)
 @example(OCI, Pairs([("Size", Raw("9e18"))]), True, 0)  # Schema2V1Image's int64 Size: OCI inspect fails too
 @example(OCI, Pairs([]), True, 1)
+# A repeated list decodes onto the slice already there (null keeps an element; a shorter list keeps the rest of
+# the backing array for the next one): Go prints ["a", "b", "c"]; we printed ["", "", ""].
+@example(SCHEMA2, Pairs([("config", Pairs([("Env", ["a", "b", "c"]), ("ENV", [None]), ("env", [None, None, None])]))]),
+         True, 0)
+@example(OCI, Pairs([("config", Pairs([("Env", ["a", "b"]), ("env", [None])]))]), True, 0)
 def test_inspect_agrees_with_skopeo(oracle: Oracle, kind: str, config: Any, ascii_only: bool, layers: int) -> None:
     blob = encode(config, ascii_only)
     compare(oracle, manifest_for(kind, blob, layers), blob)
