@@ -116,6 +116,29 @@ def loads(data: bytes) -> Any:
     return value
 
 
+def loads_first(data: bytes) -> Any:
+    """The first JSON value of ``data``, as Go's ``json.NewDecoder(r).Decode`` reads it.
+
+    containers/image reads some files (an OCI layout's index.json) with a Decoder, which
+    skips leading whitespace, decodes one value and never looks at what follows it: a
+    file with bytes after its value is read as the value alone. Otherwise as :func:`loads`
+    (same depth bound, same U+FFFD replacements).
+
+    Raises:
+        ValueError: no JSON value at the start of ``data`` (an empty file is one).
+    """
+    if limits.json_depth_exceeds(data):
+        raise TooDeepError(f"JSON nested more than {limits.MAX_JSON_DEPTH} levels deep")
+    text = data.decode("utf-8", errors="trustcopy-go-replace")
+    start = len(text) - len(text.lstrip(" \t\r\n"))  # Go's JSON whitespace only
+    decoder = json.JSONDecoder(object_pairs_hook=_object_hook, parse_constant=_refuse_constant,
+                               parse_int=_parse_int)
+    value, _end = decoder.raw_decode(text, start)
+    if "\\u" in text or "\\U" in text:
+        value = _fix_surrogates(value)
+    return value
+
+
 class TooDeepError(ValueError):
     """Valid JSON we refuse to walk (limits.MAX_JSON_DEPTH; Go allows 10000 levels): callers
     must not treat it as "not JSON"."""

@@ -52,6 +52,7 @@ from trustcopy.gojson import go_marshal
 from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import StagingBlobWriter, open_inside
+from trustcopy.transports.oci_index import parse_index
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists, NoSignatures, NoSourceSignatures
 from trustcopy.types import BlobInfo, LayerCompression, SystemContext
 
@@ -353,34 +354,6 @@ def _read_index(layout: str, what: str) -> dict[str, Any]:
     return parse_index(raw, path, what)
 
 
-def parse_index(raw: bytes, path: str, what: str) -> dict[str, Any]:
-    """Parse an OCI layout's index.json (bounded by the caller), checking its shape.
-
-    Raises:
-        ManifestError: not JSON, or not an image index.
-    """
-    try:
-        index = limits.load_json(raw, path)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{what}: {path} is not valid JSON: {exc}", code="oci-index-invalid") from exc
-    if not isinstance(index, dict) or not isinstance(index.get("manifests", []), list):
-        raise ManifestError(f"{what}: {path} is not an OCI image index", code="oci-index-invalid")
-    index.setdefault("manifests", [])
-    for i, desc in enumerate(index["manifests"]):
-        if not isinstance(desc, dict):
-            raise ManifestError(f"{what}: {path}: manifests[{i}] is not an object", code="oci-index-invalid")
-        size = desc.get("size")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-            raise ManifestError(f"{what}: {path}: manifests[{i}].size is not a non-negative integer",
-                                code="oci-index-invalid")
-        ann = desc.get("annotations")
-        if ann is not None and not isinstance(ann, dict):
-            raise ManifestError(
-                f"{what}: {path}: manifests[{i}].annotations is not an object", code="oci-index-invalid"
-            )
-    return index
-
-
 def _descriptor_digest(desc: dict[str, Any], where: str) -> Digest:
     try:
         return Digest.parse(desc.get("digest", ""))
@@ -410,6 +383,12 @@ class IndexedImageSource(NoSourceSignatures, ImageSource):
         self._index = index
         self._descriptor = choose_descriptor(index["manifests"], ref.image, ref.source_index, str(ref))
         self._digest = _descriptor_digest(self._descriptor, f"{ref}: index.json")
+        size = self._descriptor.get("size")
+        if isinstance(size, int) and size < 0:
+            # containers/image reads a negative size (and never checks it); the chosen entry's
+            # size is checked against its blob here, which no negative size can match: say why.
+            raise ManifestError(f"{ref}: index.json: the chosen entry's size {size} is negative",
+                                code="oci-index-invalid", context={"field": "size"})
 
     @abc.abstractmethod
     def _manifest_bytes(self, digest: Digest) -> bytes:

@@ -1,12 +1,20 @@
-// The ocilayout oracle: which index.json entry containers/image's oci: transport chooses.
+// The ocilayout oracle: how containers/image's oci: transport reads an OCI layout's index.json.
 //
-// Request:  {"index": "<index.json text>", "image": "NAME or empty"}
-// Answer:   {"digest": "..."} or {"error": "...", "class": "more-than-one" | "not-found" | "decode"}
+// Request:  {"op": "", "index": "<index.json text>", "image": "NAME or empty"}
+// (or "index_b64" instead of "index", for bytes that are not UTF-8), plus per op:
+//   - "" (choice): which entry getManifestDescriptor chooses → {"digest": "..."}
+//   - "index": the index as getIndex reads it, marshalled again → {"text": "..."}
+//   - "source": open an oci: source and read its manifest (GetManifest) → {"text": manifest};
+//     "blobs" maps layout-relative paths to file contents
+//   - "add": open an oci: destination, add a descriptor ("mediaType", "digest", "size")
+//     as PutManifest does → {"text": the index.json Commit would write}
+// Errors: {"error": "...", "class": "more-than-one" | "not-found" | "decode" | "digest" | "read"}
 //
-// The index is written to a fresh temporary layout directory for each request.
+// Each request gets a fresh temporary layout directory.
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -17,12 +25,19 @@ import (
 )
 
 type request struct {
-	Index string `json:"index"`
-	Image string `json:"image"`
+	Op        string            `json:"op"`
+	Index     string            `json:"index"`
+	IndexB64  string            `json:"index_b64"`
+	Image     string            `json:"image"`
+	Blobs     map[string]string `json:"blobs"`
+	MediaType string            `json:"mediaType"`
+	Digest    string            `json:"digest"`
+	Size      int64             `json:"size"`
 }
 
 type answer struct {
 	Digest string  `json:"digest,omitempty"`
+	Text   *string `json:"text,omitempty"`
 	Error  *string `json:"error,omitempty"`
 	Class  string  `json:"class,omitempty"`
 }
@@ -32,19 +47,13 @@ func fail(err error, class string) answer {
 	return answer{Error: &msg, Class: class}
 }
 
-func handle(req request) answer {
-	dir, err := os.MkdirTemp("", "ocilayout-oracle-")
-	if err != nil {
-		return fail(err, "internal")
-	}
-	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, "index.json"), []byte(req.Index), 0o600); err != nil {
-		return fail(err, "internal")
-	}
-	digest, err := layout.OracleManifestDescriptor(dir, req.Image)
+func text(s string) answer {
+	return answer{Text: &s}
+}
+
+// classify names an error of the index reading and image choice.
+func classify(err error) answer {
 	switch {
-	case err == nil:
-		return answer{Digest: digest}
 	case errors.Is(err, layout.ErrMoreThanOneImage):
 		return fail(err, "more-than-one")
 	case strings.HasPrefix(err.Error(), "no descriptor found for reference"):
@@ -52,6 +61,65 @@ func handle(req request) answer {
 	default:
 		return fail(err, "decode")
 	}
+}
+
+func handle(req request) answer {
+	dir, err := os.MkdirTemp("", "ocilayout-oracle-")
+	if err != nil {
+		return fail(err, "internal")
+	}
+	defer os.RemoveAll(dir)
+	index := []byte(req.Index)
+	if req.IndexB64 != "" {
+		if index, err = base64.StdEncoding.DecodeString(req.IndexB64); err != nil {
+			return fail(err, "internal")
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), index, 0o600); err != nil {
+		return fail(err, "internal")
+	}
+	for name, content := range req.Blobs {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return fail(err, "internal")
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			return fail(err, "internal")
+		}
+	}
+	switch req.Op {
+	case "":
+		digest, err := layout.OracleManifestDescriptor(dir, req.Image)
+		if err != nil {
+			return classify(err)
+		}
+		return answer{Digest: digest}
+	case "index":
+		out, err := layout.OracleIndex(dir)
+		if err != nil {
+			return fail(err, "decode")
+		}
+		return text(out)
+	case "source":
+		m, step, err := layout.OracleSource(dir, req.Image)
+		switch {
+		case err == nil:
+			return text(m)
+		case step == "open":
+			return classify(err)
+		case strings.HasPrefix(err.Error(), "unexpected digest reference"):
+			return fail(err, "digest")
+		default:
+			return fail(err, "read")
+		}
+	case "add":
+		out, err := layout.OracleAdd(dir, req.Image, req.MediaType, req.Digest, req.Size)
+		if err != nil {
+			return fail(err, "decode")
+		}
+		return text(out)
+	}
+	return fail(errors.New("unknown op "+req.Op), "internal")
 }
 
 func main() {
