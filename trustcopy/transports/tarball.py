@@ -4,15 +4,21 @@ Each file (optionally gzip- or zstd-compressed; ``-`` reads standard input) beco
 layer; the config and manifest are built as containers/image's ``tarball`` transport
 builds them, byte for byte, so skopeo and trustcopy give the same config digest for the
 same files: an OCI config with ``created`` = the newest file's modification time (now,
-for stdin), this machine's architecture and OS, the layers' diff IDs, and one history
+for stdin) in local time as Go writes it (``+02:00``, or ``Z`` where the zone is UTC: Go's
+``time.Local``, from ``$TZ`` or /etc/localtime, so skopeo on the same machine writes the same
+bytes), this machine's architecture and OS, the layers' diff IDs, and one history
 entry per layer (``/bin/sh -c #(nop) ADD file:<diff ID hex> in /``, comment
 ``imported from tarball``); an OCI manifest without ``mediaType``.
 
-Differences from containers/image: a zstd-compressed file becomes a ``tar+zstd`` layer
-with the diff ID of its content (containers/image treats it as an uncompressed tar and
-produces an image whose diff ID is wrong); bzip2/xz files are refused. Standard input
-is spooled to a temporary file (containers/image holds it in memory): the layer must be
-read twice, once for its digests and once to copy it.
+Differences from containers/image 5.23 (each a NOTE(go-diff) below): a zstd-compressed
+file becomes a ``tar+zstd`` layer with the diff ID of its content, as in the newest
+containers/image (5.23 treats it as an uncompressed tar, so its diff ID is wrong); a file
+starting with gzip's magic that is not gzip is refused, as in the newest (5.23 takes it as
+an uncompressed tar); bzip2/xz files are refused (the newest labels them ``tar+gzip``, an
+image nothing can read; 5.23 takes them as uncompressed tars); only regular files are read
+(containers/image reads a device such as /dev/zero until it ends, and blocks on a FIFO).
+Standard input is spooled to a temporary file (containers/image holds it in memory): the
+layer must be read twice, once for its digests and once to copy it.
 
 Policy: the only scope is the default ``""`` (a file name says nothing about its content).
 """
@@ -24,8 +30,10 @@ import hashlib
 import io
 import os
 import shutil
+import stat
 import sys
 import tempfile
+import time
 from typing import BinaryIO
 
 from trustcopy import hostplatform
@@ -44,6 +52,8 @@ _OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 _LAYER_TYPES = {
     Algorithm.NONE: "application/vnd.oci.image.layer.v1.tar",
     Algorithm.GZIP: "application/vnd.oci.image.layer.v1.tar+gzip",
+    # NOTE(go-diff): as the newest containers/image; 5.23 knows no zstd here and labels the
+    # file an uncompressed tar whose diff ID is the compressed file's digest.
     Algorithm.ZSTD: "application/vnd.oci.image.layer.v1.tar+zstd",
 }
 
@@ -60,9 +70,8 @@ class TarballTransport(ImageTransport):
         for name in names:
             if not name:
                 raise InvalidReferenceError(f"tarball:{reference}: empty file name", code="invalid-path")
-            if name != "-" and not os.path.exists(name):
-                raise InvalidReferenceError(f"tarball:{reference}: error opening {name!r}: no such file",
-                                            code="invalid-path")
+            if name != "-":
+                _check_openable(reference, name)
         # NOTE(go-diff): containers/image reads standard input once per "-" and keeps the last
         # reading (empty), so a second "-" silently empties every stdin layer; refused here.
         if names.count("-") > 1:
@@ -76,6 +85,29 @@ class TarballTransport(ImageTransport):
 
 
 TRANSPORT = TarballTransport()
+
+
+def _check_openable(reference: str, name: str) -> None:
+    """Refuse the name as containers/image's ParseReference does: a file it cannot open.
+
+    containers/image opens (and closes) each file while parsing, so a file that exists but
+    cannot be read (EACCES) is an invalid name, not a failure of the copy. Regular files
+    and directories are opened here too (without blocking: ``O_NONBLOCK``); a FIFO or
+    device is only looked up, since opening a FIFO would release (and then break) a writer
+    waiting on it; the source refuses it (NOTE(go-diff): containers/image blocks in open
+    until a writer comes).
+    """
+    def refuse(why: str) -> InvalidReferenceError:
+        return InvalidReferenceError(f"tarball:{reference}: error opening {name!r}: {why}", code="invalid-path")
+
+    try:
+        st = os.stat(name)
+        if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+            os.close(os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY))
+    except OSError as exc:
+        raise refuse(exc.strerror or str(exc)) from exc
+    except ValueError as exc:  # an embedded NUL (Go: "invalid argument")
+        raise refuse("invalid argument") from exc
 
 
 @dataclass(frozen=True, repr=False)
@@ -109,6 +141,9 @@ class TarballReference(ImageReference):
         """Read every file once (digests, diff IDs), build the config and manifest."""
         return TarballSource(self, sys)
 
+    # NOTE(go-diff): no delete_image (the base refuses): containers/image's DeleteImage
+    # removes the layer files themselves, the user's inputs rather than an image.
+
     def new_image_destination(self, sys: SystemContext) -> ImageDestination:
         """Refused: tarball: is a source only."""
         raise TransportError('"tarball:" locations can only be read from, not written to',
@@ -116,12 +151,66 @@ class TarballReference(ImageReference):
 
 
 def go_time(ns: int) -> str:
-    """A UTC time as Go's time.Time marshals (RFC 3339 with trimmed nanoseconds)."""
+    """A time (ns since the epoch) as Go's time.Time marshals a local time (RFC 3339, trimmed nanoseconds).
+
+    containers/image's times come from ``os.Stat``/``time.Now``, which are in Go's
+    ``time.Local``: the clock time and offset of this machine's zone at that instant,
+    ``Z`` when the offset is zero. An offset with seconds (local mean time, before a zone's
+    first transition) shifts the clock time by all of it, while the suffix shows hours and
+    minutes only (Go's integer division, towards zero).
+
+    Raises:
+        ManifestError: a year outside [0, 9999], which Go refuses to marshal (it fails
+            to build the config then) and Python's datetime cannot hold.
+    """
     secs, frac = divmod(ns, 1_000_000_000)
-    stamp = datetime.datetime.fromtimestamp(secs, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        offset = 0 if _go_local_is_utc() else time.localtime(secs).tm_gmtoff
+        local = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=secs + offset)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ManifestError(f"time {ns} ns after the epoch: year outside of range [0,9999]",
+                            code="image-config-invalid") from exc
+    stamp = (f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
+             f"T{local.hour:02d}:{local.minute:02d}:{local.second:02d}")
     if frac:
         stamp += "." + f"{frac:09d}".rstrip("0")
-    return stamp + "Z"
+    if offset == 0:
+        return stamp + "Z"
+    minutes = abs(offset) // 60  # Go: offset / 60, towards zero, so -30 s is "+00:00"
+    return stamp + ("-" if minutes and offset < 0 else "+") + f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+#: Where Go looks up a $TZ zone name (time.platformZoneSources on Unix).
+_GO_ZONE_SOURCES = ("/usr/share/zoneinfo/", "/usr/share/lib/zoneinfo/", "/usr/lib/locale/TZ/")
+
+
+def _go_local_is_utc() -> bool:
+    """Whether Go's time.Local is UTC where the C library's local time is not necessarily.
+
+    Go reads $TZ only as a zone file (a name under /usr/share/zoneinfo or an absolute
+    path) and falls back to UTC for anything else; the C library also takes POSIX rules
+    such as ``JST-9`` or ``CET-1CEST,M3.5.0,M10.5.0/3``. Unset and empty $TZ, and
+    loadable zone files, mean the same local time in both.
+    """
+    tz = os.environ.get("TZ")
+    if not tz:
+        return tz == ""
+    tz = tz.removeprefix(":")
+    if not tz or tz == "UTC":
+        return True
+    for path in [tz] if tz.startswith("/") else [base + tz for base in _GO_ZONE_SOURCES]:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except (OSError, ValueError):
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode) and os.read(fd, 4) == b"TZif":
+                return False
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return True
 
 
 @dataclass
@@ -148,6 +237,12 @@ def _measure(f: BinaryIO, what: str) -> tuple[Digest, int, Digest, Algorithm]:
             return data
 
     peek = PeekableStream(_Tee())
+    # Compression by magic prefix, as the newest containers/image detects it: a file that
+    # starts like gzip (or zstd) but does not decompress is refused, where 5.23 (which asks
+    # pgzip for a whole gzip header and knows no zstd) takes it as an uncompressed tar.
+    # NOTE(go-diff): bzip2 and xz are refused; the newest decompresses them but labels the
+    # layer tar+gzip (its "historical" default), an image no consumer can read, and 5.23
+    # takes them as uncompressed tars (diff ID = the compressed file's digest).
     algo = peek.algorithm
     if algo not in _LAYER_TYPES:
         raise ManifestError(f"{what}: {algo.value}-compressed tarballs are not supported (use gzip or zstd)",
@@ -177,9 +272,10 @@ class TarballSource(NoSourceSignatures, ImageSource):
                     shutil.copyfileobj(sys_stdin(), self._spool, CHUNK)
                     self._spool.seek(0)
                     blob, size, diff_id, algo = _measure(self._spool, f"{ref}: standard input")
-                    mtime = datetime.datetime.now(datetime.UTC).timestamp()
-                    layers.append(_Layer(name, blob, size, diff_id, _LAYER_TYPES[algo], int(mtime * 1e9)))
+                    layers.append(_Layer(name, blob, size, diff_id, _LAYER_TYPES[algo], time.time_ns()))
                     continue
+                # NOTE(go-diff): regular files only; containers/image reads whatever opens
+                # (/dev/zero forever; a FIFO blocks in open until a writer comes).
                 with open_regular_file(name, "tarball") as f:
                     blob, size, diff_id, algo = _measure(f, f"{ref}: {name}")
                     mtime_ns = os.fstat(f.fileno()).st_mtime_ns

@@ -8,6 +8,8 @@ import io
 import json
 import os
 import tarfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -118,8 +120,19 @@ def _rootfs(tmp_path: Path, compress: str | None = None) -> Path:
     return path
 
 
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is UTC (times are written in the local zone, as Go's time.Local)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.parametrize("compress", [None, "gzip", "zstd"])
-def test_tarball_builds_config_and_manifest_as_containers_image(tmp_path: Path, compress: str | None) -> None:
+def test_tarball_builds_config_and_manifest_as_containers_image(tmp_path: Path, compress: str | None,
+                                                                utc: None) -> None:
     path = _rootfs(tmp_path, compress)
     with parse_image_name(f"tarball:{path}").new_image_source(SystemContext()) as src:
         raw, mime = src.get_manifest()
