@@ -8,9 +8,12 @@ Directory (:func:`registries_d_dir`)
 
 Files
     Only ``*.yaml`` files, read in name order; each is at most 1 MiB, must be a regular
-    file, and is parsed with PyYAML's safe loader, refusing duplicate keys, multiple
-    documents, recursive aliases and alias expansions beyond 100,000 nodes (a
-    "billion laughs" file is refused before anything is built from it).
+    file, and is decoded as the newest containers/image decodes it (gopkg.in/yaml.v3 into
+    its Go schema: keys are their text, YAML 1.2 scalars, duplicate keys refused, merge keys,
+    UTF-8 or UTF-16 with a BOM) by :mod:`trustcopy.stores.registries_d_yaml`, which also
+    refuses, anywhere in the file, several documents, recursive aliases, non-standard tags,
+    and alias expansions beyond 100,000 nodes or nesting beyond 200 levels (a "billion
+    laughs" file is refused, code ``registries-d-too-complex``, before anything walks it).
 
 Merging
     ``default-docker`` may appear in one file only, and a ``docker:`` namespace in one
@@ -27,10 +30,13 @@ Keys
     wrong type is an error naming the file and key; ``null`` means "not set".
 
     NOTE(go-diff): a URL written as a YAML scalar that is not a string (``lookaside: yes``,
-    ``lookaside: 123``; YAML 1.1 types, as PyYAML reads them) is refused when the file is
-    loaded. The newest containers/image (yaml.v3) reads the scalar's text into its string
-    field and fails only when an image uses that section, since such a text is never a
-    URL with a scheme; we refuse more, never accept more (tests/unit/stores/test_lookaside_goracle.py).
+    ``lookaside: 123``, ``lookaside: 0o17``: a boolean, number or date in YAML 1.1 or in
+    yaml.v3) is refused when the file is loaded: a team decision, kept because it is safe.
+    The newest containers/image (yaml.v3) reads the scalar's text into its string field and
+    fails only when an image uses that section, since such a text never has a scheme and so
+    is never a usable URL; we refuse more, never accept more, and name the file and key
+    (``_url`` in trustcopy/stores/registries_d_yaml.py; tests/unit/stores/test_lookaside_goracle.py,
+    tests/unit/stores/test_registries_d_yaml_goracle.py).
 
 Lookup (:meth:`RegistriesD.lookaside_choice`, :meth:`RegistriesD.attachments_choice`)
     Sections are consulted most specific first: the image itself (``host/repo:tag`` or
@@ -84,7 +90,7 @@ USER_REGISTRIES_D = os.path.join(".config", "containers", "registries.d")
 ROOT_DEFAULT_LOOKASIDE_DIR = "/var/lib/containers/sigstore"
 USER_DEFAULT_LOOKASIDE_DIR = os.path.join(".local", "share", "containers", "sigstore")
 MAX_REGISTRIES_D_FILE = 1 * MiB
-#: Nodes a YAML document may have once every alias is expanded.
+#: Nodes a YAML document may have once every alias is expanded (here and in registries_d_yaml).
 MAX_YAML_NODES = 100_000
 
 READ_KEYS = ("lookaside", "sigstore")
@@ -93,12 +99,6 @@ URL_KEYS = ("lookaside", "lookaside-staging", "sigstore", "sigstore-staging")
 ATTACHMENTS_KEY = "use-sigstore-attachments"
 SECTION_KEYS = (*URL_KEYS, ATTACHMENTS_KEY)
 TOP_KEYS = ("default-docker", "docker")
-#: Strings containers/image's YAML decoder (yaml.v3) accepts for a boolean field, quoted or not
-#: (YAML 1.1 compatibility); PyYAML already reads the unquoted yes/no/on/off forms as booleans.
-YAML11_BOOLS = {
-    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON"), True),
-    **dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF"), False),
-}
 DEFAULT_DOCKER = "default-docker"
 
 
@@ -352,17 +352,6 @@ def load_registries_d(
 # -- one file --------------------------------------------------------------------------------
 
 
-def _invalid(file: str, key: str, message: str) -> ConfigError:
-    return ConfigError(f"{file}: {key}: {message}", code="registries-d-invalid", context={"file": file, "key": key})
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    return {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}.get(
-        type(value), type(value).__name__)
-
-
 def _unknown(file: str, key: str, name: str, known: tuple[str, ...]) -> ConfigWarning:
     hint = next((k for k in known if k == name.lower().replace("_", "-")), None)
     message = "unknown key, ignored (containers/image ignores it too)"
@@ -399,38 +388,13 @@ def _scope_problem(scope: str) -> str | None:
     return f"not a fully expanded repository, namespace or image{expanded}"
 
 
-def _section(file: str, name: str, raw: Any, key: str, warnings: list[ConfigWarning], *,
-             is_default: bool) -> Section:
-    if raw is None:
-        return Section(name, file, is_default=is_default)
-    if not isinstance(raw, dict):
-        raise _invalid(file, key, f"must be a mapping, not {_kind(raw)}")
-    urls: dict[str, str] = {}
-    attachments: bool | None = None
-    for field_name, value in raw.items():
-        if not isinstance(field_name, str):
-            raise _invalid(file, key, f"keys must be strings, not {_kind(field_name)} {field_name!r}")
-        field_key = f"{key}.{field_name}"
-        if field_name in URL_KEYS:
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise _invalid(file, field_key, f"must be a string (a URL), not {_kind(value)}")
-            if value:
-                urls[field_name] = value
-        elif field_name == ATTACHMENTS_KEY:
-            flag = YAML11_BOOLS.get(value, value) if isinstance(value, str) else value
-            if flag is not None and not isinstance(flag, bool):
-                raise _invalid(file, field_key, f"must be true or false, not {_kind(flag)}")
-            attachments = flag
-        else:
-            warnings.append(_unknown(file, field_key, field_name, SECTION_KEYS))
-    return Section(name, file, urls, attachments, is_default)
-
-
 def parse_registries_d_file(file: str, data: bytes,
                             warnings: list[ConfigWarning]) -> tuple[Section | None, dict[str, Section]]:
     """One registries.d file → its ``default-docker`` section (or None) and ``docker:`` sections.
+
+    The YAML is decoded as the newest containers/image decodes it (gopkg.in/yaml.v3 into its
+    Go schema; deliberate differences, each refusing more, are the NOTE(go-diff) items of
+    :mod:`trustcopy.stores.registries_d_yaml`).
 
     Args:
         file: the path, for messages.
@@ -440,34 +404,22 @@ def parse_registries_d_file(file: str, data: bytes,
     Raises:
         ConfigError: invalid YAML or a value of the wrong type, naming the file and key.
     """
-    doc = load_yaml(file, data)
-    if doc is None:
-        return None, {}
-    if not isinstance(doc, dict):
-        raise _invalid(file, "(top level)", f"must be a mapping, not {_kind(doc)}")
+    from trustcopy.stores.registries_d_yaml import decode_registries_d
+
+    def unknown(key: str, name: str, known: tuple[str, ...]) -> None:
+        warnings.append(_unknown(file, key, name, known))
+
+    decoded = decode_registries_d(file, data, unknown)
     default: Section | None = None
+    if decoded.default_docker is not None:
+        default = Section(DEFAULT_DOCKER, file, decoded.default_docker.urls,
+                          decoded.default_docker.use_sigstore_attachments, is_default=True)
     docker: dict[str, Section] = {}
-    for key, value in doc.items():
-        if not isinstance(key, str):
-            raise _invalid(file, "(top level)", f"keys must be strings, not {_kind(key)} {key!r}")
-        if key == DEFAULT_DOCKER:
-            if value is not None:  # as in Go, "default-docker: null" defines nothing
-                default = _section(file, DEFAULT_DOCKER, value, key, warnings, is_default=True)
-        elif key == "docker":
-            if value is None:
-                continue
-            if not isinstance(value, dict):
-                raise _invalid(file, key, f"must be a mapping of namespaces, not {_kind(value)}")
-            for ns, raw in value.items():
-                if not isinstance(ns, str):
-                    raise _invalid(file, key, f"namespaces must be strings, not {_kind(ns)} {ns!r}")
-                ns_key = f'docker."{ns}"'
-                problem = _scope_problem(ns)
-                if problem is not None:
-                    warnings.append(ConfigWarning(file, ns_key, f"this namespace never matches an image: {problem}"))
-                docker[ns] = _section(file, ns, raw, ns_key, warnings, is_default=False)
-        else:
-            warnings.append(_unknown(file, key, key, TOP_KEYS))
+    for ns, raw in decoded.docker.items():
+        problem = _scope_problem(ns)
+        if problem is not None:
+            warnings.append(ConfigWarning(file, f'docker."{ns}"', f"this namespace never matches an image: {problem}"))
+        docker[ns] = Section(ns, file, raw.urls, raw.use_sigstore_attachments, is_default=False)
     return default, docker
 
 

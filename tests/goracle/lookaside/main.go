@@ -1,13 +1,13 @@
 // The lookaside oracle: containers/image's registries.d loading and lookaside URL lookups,
 // one JSON request per line.
 //
-// Request: {"files": {"name.yaml": "contents", ...}, "yaml": "5.23" | "newest",
+// Request: {"files": {"name.yaml": "contents", ...}, "raw_files": {"name.yaml": base64 bytes, ...},
 //
-//	"queries": [{"ref": "...", "digest": "sha256:...", "index": 0}, ...]}
+//	"yaml": "5.23" | "newest", "queries": [{"ref": "...", "digest": "sha256:...", "index": 0}, ...]}
 //
-// Answer:  {"error": "..."} (loading failed) or {"results": [{"error": "..."} or
+// Answer:  {"error": "..."} (loading failed) or {"config": the merged configuration as JSON,
 //
-//	{"read": side, "write": side, "attachments": bool}, ...]}
+//	"results": [{"error": "..."} or {"read": side, "write": side, "attachments": bool}, ...]}
 //	side: {"top": configured URL or "", "error": "...", "base": URL, "base_path": decoded path,
 //	       "sig": URL of signature index, "sig_path": its decoded path,
 //	       "scheme", "host": of the base URL, "old_base": 5.23's base URL, or "old_error": its error}
@@ -56,6 +56,7 @@ type query struct {
 
 type request struct {
 	Files   map[string]string `json:"files"`
+	Raw     map[string][]byte `json:"raw_files"` // bytes that are not UTF-8 text (UTF-16, invalid UTF-8)
 	YAML    string            `json:"yaml"`
 	Queries []query           `json:"queries"`
 }
@@ -81,8 +82,9 @@ type result struct {
 }
 
 type answer struct {
-	Error   *string  `json:"error,omitempty"`
-	Results []result `json:"results,omitempty"`
+	Error   *string              `json:"error,omitempty"`
+	Config  *docker.OracleConfig `json:"config,omitempty"`
+	Results []result             `json:"results,omitempty"`
 }
 
 func message(err error) *string {
@@ -90,12 +92,30 @@ func message(err error) *string {
 	return &msg
 }
 
+// unmarshalNewest is yaml.v3's Unmarshal; a runtime panic inside it (a merge key beside a
+// mapping used as a key hashes that mapping) is returned as an error: containers/image
+// would crash, which refuses the file too.
+func unmarshalNewest(data []byte, config *newestConfig) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return yaml.Unmarshal(data, config)
+}
+
 func writeFiles(dir string, req request) error {
+	files := map[string][]byte{}
 	for name, contents := range req.Files {
-		data := []byte(contents)
+		files[name] = []byte(contents)
+	}
+	for name, contents := range req.Raw {
+		files[name] = contents
+	}
+	for name, data := range files {
 		if req.YAML == "newest" && strings.HasSuffix(name, ".yaml") { // other files are never read
 			var config newestConfig
-			if err := yaml.Unmarshal(data, &config); err != nil {
+			if err := unmarshalNewest(data, &config); err != nil {
 				return fmt.Errorf("parsing %s: %w", name, err)
 			}
 			var err error
@@ -151,7 +171,7 @@ func handle(req request) answer {
 		results = append(results, result{Read: lookup(config, ref, q, false), Write: lookup(config, ref, q, true),
 			Attachments: docker.OracleUseAttachments(config, ref)})
 	}
-	return answer{Results: results}
+	return answer{Config: config, Results: results}
 }
 
 func main() {
