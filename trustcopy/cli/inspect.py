@@ -32,7 +32,7 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
     """Return low-level information about IMAGE-NAME (skopeo's JSON shape)."""
     opts = global_options(ctx, kwargs)
     from trustcopy.errors import TransportError
-    from trustcopy.image.sourced import Image, oci_config_view
+    from trustcopy.image.sourced import Image, oci_config_newest
     from trustcopy.image.unparsed import UnparsedImage
     from trustcopy.manifest.mediatypes import guess_mime_type, is_list
     from trustcopy.transports.alltransports import parse_image_name
@@ -65,18 +65,8 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
             sys.stdout.buffer.write(b"" if schema1 else image.config_blob())
             sys.stdout.flush()
             return
-        if kwargs["config_"] and schema1:
-            from trustcopy.image.sourced import oci_config_newest, schema1_oci_config
-
-            history: tuple[str, ...] = image.manifest.history  # type: ignore[attr-defined]
-            _output(oci_config_newest(schema1_oci_config(history, str(ref))), kwargs["format_"], config=True)
-            return
         if kwargs["config_"]:
-            config = image.config_json()
-            view = oci_config_view(config)
-            if _config_is_zero(config.get("config")):
-                view.pop("config", None)  # newest image-spec: `json:"config,omitzero"`
-            _output(view, kwargs["format_"], config=True)
+            _output(oci_config_newest(image.oci_config()), kwargs["format_"], config=True)
             return
         config_desc = image.manifest.config
         # skopeo (newest) hashes with the config digest's algorithm unless --manifest-digest says otherwise.
@@ -87,23 +77,6 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
 
             data["RepoTags"] = repository_tags(ref, sys_ctx)  # type: ignore[arg-type]
     _output(data, kwargs["format_"], config=False)
-
-
-# v1.ImageConfig's fields, and the JSON value each has when Go leaves it at its zero value.
-_IMAGE_CONFIG_ZERO: dict[str, Any] = {"User": "", "ExposedPorts": None, "Env": None, "Entrypoint": None, "Cmd": None,
-                                      "Volumes": None, "WorkingDir": "", "Labels": None, "StopSignal": "",
-                                      "ArgsEscaped": False}
-
-
-def _config_is_zero(value: Any) -> bool:
-    """Whether the config's ``config`` object unmarshals to a zero ``v1.ImageConfig``.
-
-    An empty list or map is not zero (Go allocates it); an unknown key is ignored.
-    """
-    if not isinstance(value, dict):
-        return True
-    return all(value.get(key, zero) == zero and (zero is not None or value.get(key) is None)
-               for key, zero in _IMAGE_CONFIG_ZERO.items())
 
 
 def _output(data: Any, template: str | None, *, config: bool) -> None:

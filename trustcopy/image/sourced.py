@@ -1,98 +1,23 @@
 """Image: a parsed image built from an UnparsedImage, for inspect and conversions.
 
 It reads the config blob (bounded, digest-verified) and produces the data of
-``skopeo inspect`` (``ImageInspectInfo``) and of ``skopeo inspect --config`` (the OCI
-config view), with Go's field order and formatting so that scripts comparing outputs
-keep working.
+``skopeo inspect`` (``ImageInspectInfo``) and of ``skopeo inspect --config`` (``OCIConfig()``,
+printed in the newest image-spec's layout), decoding the config with Go's rules and printing
+Go's field order and formatting, so that scripts comparing outputs keep working.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from trustcopy import limits
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import ManifestError
-from trustcopy.limits import load_json
 
 if TYPE_CHECKING:
     from trustcopy.image.unparsed import UnparsedImage
     from trustcopy.manifest.parse import Descriptor, ImageManifest
     from trustcopy.transports.base import ImageSource
-
-
-_RFC3339 = r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"  # compiled on first use
-
-
-def go_time(value: Any) -> str | None:
-    """Re-format an RFC 3339 timestamp as Go's time.Time JSON marshalling does.
-
-    Go prints RFC3339Nano: fractional seconds without trailing zeros, "Z" for a
-    zero offset. Unparseable values are refused, as Go's Unmarshal refuses them.
-    """
-    if value is None:
-        return None
-    m = re.fullmatch(_RFC3339, value) if isinstance(value, str) else None
-    if m is None:
-        raise ManifestError(f"invalid timestamp {value!r} in image config", code="image-config-invalid")
-    main, frac, zone = m.group(1), (m.group(2) or "")[:9].rstrip("0"), m.group(3)
-    if zone in ("z", "+00:00"):
-        zone = "Z"
-    return main + (f".{frac}" if frac else "") + zone
-
-
-def _omit_empty(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v not in (None, "", [], {}, False)}
-
-
-def oci_config_view(config: dict[str, Any]) -> dict[str, Any]:
-    """The config as Go's ``v1.Image`` marshals it (``skopeo inspect --config``)."""
-    cfg = config.get("config") or {}
-    if not isinstance(cfg, dict):
-        cfg = {}
-    image_config = _omit_empty({
-        "User": cfg.get("User"),
-        "ExposedPorts": {k: {} for k in sorted(cfg.get("ExposedPorts") or {})} or None,
-        "Env": cfg.get("Env"),
-        "Entrypoint": cfg.get("Entrypoint"),
-        "Cmd": cfg.get("Cmd"),
-        "Volumes": {k: {} for k in sorted(cfg.get("Volumes") or {})} or None,
-        "WorkingDir": cfg.get("WorkingDir"),
-        "Labels": dict(sorted((cfg.get("Labels") or {}).items())) or None,
-        "StopSignal": cfg.get("StopSignal"),
-        "ArgsEscaped": cfg.get("ArgsEscaped"),
-    })
-    rootfs = config.get("rootfs") or {}
-    history = [
-        _omit_empty({
-            "created": go_time(h.get("created")),
-            "created_by": h.get("created_by"),
-            "author": h.get("author"),
-            "comment": h.get("comment"),
-            "empty_layer": h.get("empty_layer"),
-        })
-        for h in (config.get("history") or [])
-        if isinstance(h, dict)
-    ]
-    out: dict[str, Any] = {}
-    if config.get("created") is not None:
-        out["created"] = go_time(config.get("created"))
-    if config.get("author"):
-        out["author"] = config["author"]
-    out["architecture"] = config.get("architecture") or ""
-    out["os"] = config.get("os") or ""
-    if config.get("os.version"):
-        out["os.version"] = config["os.version"]
-    if config.get("os.features"):
-        out["os.features"] = config["os.features"]
-    if config.get("variant"):
-        out["variant"] = config["variant"]
-    out["config"] = image_config
-    out["rootfs"] = {"type": rootfs.get("type") or "", "diff_ids": rootfs.get("diff_ids")}
-    if history:
-        out["history"] = history
-    return out
 
 
 def read_config_blob(source: ImageSource, desc: Descriptor, what: str) -> bytes:
@@ -136,17 +61,45 @@ class Image:
         self._config = read_config_blob(self.unparsed.source, desc, str(self.unparsed.reference))
         return self._config
 
-    def config_json(self) -> dict[str, Any]:
-        """The config parsed as a JSON object."""
+    def oci_config(self) -> dict[str, Any]:
+        """``OCIConfig()`` (``skopeo inspect --config``): the config Go-decoded into image-spec's ``v1.Image``.
+
+        For schema2 and OCI alike containers/image only ``json.Unmarshal``s the blob into ``v1.Image``:
+        Docker-only fields (``container_config``, ``docker_version``, ``Healthcheck``, ``OnBuild``,
+        ``Shell``…) vanish, keys match case-insensitively, the last repeat wins (merging into what
+        was decoded before), and a value of the wrong type (a string ``Cmd``) fails. A schema1 image is
+        converted first (:func:`schema1_oci_config`). An OCI manifest whose config is not an image
+        config is a non-image artifact: refused before its blob is read. Print the result with
+        :func:`oci_config_newest`. NOTE(go-diff): a config nested deeper than ``limits.MAX_JSON_DEPTH``
+        is refused even where the depth is in a field ``v1.Image`` ignores (Go allows 10000 levels).
+
+        Raises:
+            ManifestError: ``manifest-unsupported`` for an artifact, ``image-config-invalid`` where
+                Go's decoding fails.
+        """
+        from trustcopy.manifest import _gojson
+        from trustcopy.manifest.ociconfig import OCI_IMAGE_SPEC
+
+        what = f"{self.unparsed.reference}: image config"
+        if self.manifest.config is None:
+            history: tuple[str, ...] = self.manifest.history  # type: ignore[attr-defined]
+            return schema1_oci_config(history, str(self.unparsed.reference))
+        self._refuse_artifact()
         try:
-            value = load_json(self.config_blob(), f"{self.unparsed.reference}: image config")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"{self.unparsed.reference}: image config is not valid JSON: {exc}",
-                                code="image-config-invalid") from exc
-        if not isinstance(value, dict):
-            raise ManifestError(f"{self.unparsed.reference}: image config is not a JSON object",
-                                code="image-config-invalid")
-        return value
+            return _gojson.decode(_gojson.loads(self.config_blob()), OCI_IMAGE_SPEC, {}, "") or {}
+        except ValueError as exc:  # GoTypeError and TooDeepError included
+            raise ManifestError(f"{what} does not decode: {exc}", code="image-config-invalid") from exc
+
+    def _refuse_artifact(self) -> None:
+        """containers/image's image-specific operations refuse an OCI manifest whose config is not an image's."""
+        from trustcopy.manifest.mediatypes import OCI_CONFIG, OCI_MANIFEST, guess_mime_type
+
+        raw, mime = self.unparsed.manifest()
+        mime = mime or guess_mime_type(raw)
+        desc = self.manifest.config
+        if mime == OCI_MANIFEST and desc is not None and desc.media_type != OCI_CONFIG:
+            raise ManifestError(f"{self.unparsed.reference}: unsupported image-specific operation on artifact with "
+                                f"type {desc.media_type!r}", code="manifest-unsupported")
 
     def inspect(self, digest: Digest) -> dict[str, Any]:
         """``skopeo inspect`` output data (field order as skopeo's inspect.Output).
@@ -158,14 +111,12 @@ class Image:
         An OCI manifest whose config is not an image config is a non-image artifact: refused.
         """
         from trustcopy.manifest import _gojson
-        from trustcopy.manifest.mediatypes import OCI_CONFIG, OCI_MANIFEST, guess_mime_type
+        from trustcopy.manifest.mediatypes import OCI_MANIFEST, guess_mime_type
 
         raw, mime = self.unparsed.manifest()
         mime = mime or guess_mime_type(raw)
         desc = self.manifest.config
-        if mime == OCI_MANIFEST and desc is not None and desc.media_type != OCI_CONFIG:
-            raise ManifestError(f"{self.unparsed.reference}: unsupported image-specific operation on artifact with "
-                                f"type {desc.media_type!r}", code="manifest-unsupported")
+        self._refuse_artifact()
         blob = self.config_blob()
         what = f"{self.unparsed.reference}: image config"
         try:
@@ -289,8 +240,9 @@ def oci_config_newest(image: dict[str, Any]) -> dict[str, Any]:
         out["created"] = image["created"]
     if image.get("author"):
         out["author"] = image["author"]
-    out["architecture"] = image.get("architecture", "")
-    out["os"] = image.get("os", "")
+    # A null scalar leaves Go's zero value (decode gives None for a field never set): "".
+    out["architecture"] = image.get("architecture") or ""
+    out["os"] = image.get("os") or ""
     for name in ("os.version", "os.features", "variant"):
         if image.get(name):
             out[name] = image[name]
@@ -300,7 +252,7 @@ def oci_config_newest(image: dict[str, Any]) -> dict[str, Any]:
                          for name in ("User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir",
                                       "Labels", "StopSignal", "ArgsEscaped") if (value := cfg.get(name))}
     rootfs: dict[str, Any] = image.get("rootfs") or {}
-    out["rootfs"] = {"type": rootfs.get("type", ""), "diff_ids": rootfs.get("diff_ids")}
+    out["rootfs"] = {"type": rootfs.get("type") or "", "diff_ids": rootfs.get("diff_ids")}
     if image.get("history"):
         out["history"] = [{name: h[name] for name in ("created", "created_by", "author", "comment", "empty_layer")
                            if h.get(name)} for h in image["history"]]
