@@ -7,6 +7,14 @@
 //	{"op": "GetCredentials", "doc": "<file bytes, base64>", "legacy": bool, "key": "...", "path": "<dir for $PATH>"}
 //	  → {"error": "..."} or {"username": b64, "password": b64, "identitytoken": b64}
 //	    (base64 of the bytes: Go strings need not be UTF-8)
+//	{"op": "Chain", "home": "<dir>", "env": {"XDG_RUNTIME_DIR": "..." or null, ...}, "authFile": "...",
+//	 "key": "...", "path": "<dir for $PATH>"}
+//	  → as GetCredentials: the whole lookup chain, in an environment the test built (env values
+//	    null are unset; authFile is SystemContext.AuthFilePath, "" for none)
+//	{"op": "Set"|"Remove"|"RemoveAll", "authFile": "<file>", "key": ..., "username": ..., "password": ...,
+//	 "env": {...}, "path": ...}
+//	  → {"desc": "..."} or {"error": "..."}: SetCredentials / RemoveAuthentication /
+//	    RemoveAllAuthentication on that file (the test reads what it became)
 //	{"op": "ParseValueAndParams", "header": "..."} → {"scheme": ..., "params": {...}}
 //	{"op": "ParseAuthHeader", "headers": [...]}     → {"schemes": [...], "paramsList": [{...}]}
 //	{"op": "BearerToken", "doc": "<bytes, base64>"} → {"error": ...} or {"token": ..., "expiresIn": n}
@@ -31,6 +39,12 @@ type request struct {
 	Path    string   `json:"path"`
 	Header  string   `json:"header"`
 	Headers []string `json:"headers"`
+
+	Home     string             `json:"home"`
+	Env      map[string]*string `json:"env"`
+	AuthFile string             `json:"authFile"`
+	Username string             `json:"username"`
+	Password string             `json:"password"`
 }
 
 type answer struct {
@@ -44,6 +58,7 @@ type answer struct {
 	ParamsList    []map[string]string `json:"paramsList,omitempty"`
 	Token         []byte              `json:"token,omitempty"`
 	ExpiresIn     int                 `json:"expiresIn,omitempty"`
+	Desc          string              `json:"desc,omitempty"`
 }
 
 // scratch holds the auth file of each request and an empty registries.conf: nothing of the
@@ -76,10 +91,72 @@ func getCredentials(req request) answer {
 		IdentityToken: []byte(creds.IdentityToken)}
 }
 
+// environ sets (or, for null, unsets) the variables the request names, and $PATH.
+func environ(req request) {
+	for k, v := range req.Env {
+		var err error
+		if v == nil {
+			err = os.Unsetenv(k)
+		} else {
+			err = os.Setenv(k, *v)
+		}
+		if err != nil {
+			panic(err)
+		}
+	}
+	if err := os.Setenv("PATH", req.Path); err != nil {
+		panic(err)
+	}
+}
+
+// systemContext names the request's auth file, and an empty registries.conf (no helpers but the files).
+func systemContext(req request) *types.SystemContext {
+	return &types.SystemContext{
+		AuthFilePath:                req.AuthFile,
+		SystemRegistriesConfPath:    filepath.Join(scratch, "registries.conf"),
+		SystemRegistriesConfDirPath: filepath.Join(scratch, "registries.conf.d"),
+	}
+}
+
+func chain(req request) answer {
+	environ(req)
+	creds, err := config.OracleGetCredentialsWithHomeDir(systemContext(req), req.Key, req.Home)
+	if err != nil {
+		msg := err.Error()
+		return answer{Error: &msg}
+	}
+	return answer{Username: []byte(creds.Username), Password: []byte(creds.Password),
+		IdentityToken: []byte(creds.IdentityToken)}
+}
+
+func modify(req request) answer {
+	environ(req)
+	sys := systemContext(req)
+	var desc string
+	var err error
+	switch req.Op {
+	case "Set":
+		desc, err = config.SetCredentials(sys, req.Key, req.Username, req.Password)
+	case "Remove":
+		err = config.RemoveAuthentication(sys, req.Key)
+	default:
+		err = config.RemoveAllAuthentication(sys)
+	}
+	if err != nil {
+		msg := err.Error()
+		return answer{Error: &msg}
+	}
+	return answer{Desc: desc}
+}
+
 func handle(req request) answer {
 	switch req.Op {
 	case "GetCredentials":
 		return getCredentials(req)
+	case "Chain":
+		return chain(req)
+	case "Set", "Remove", "RemoveAll":
+		return modify(req)
 	case "ParseValueAndParams":
 		scheme, params := docker.OracleParseValueAndParams(req.Header)
 		return answer{Scheme: scheme, Params: params}

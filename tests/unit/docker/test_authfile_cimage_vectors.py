@@ -291,14 +291,15 @@ def test_set_credentials(home: Path, tmp_path: Path, keys: list[str]) -> None:
 
 
 def test_set_credentials_file_format(home: Path, tmp_path: Path) -> None:
-    """modifyJSON: json.MarshalIndent(…, "", "\\t"): tab-indented, "auths" keys sorted as Go's maps are."""
+    """modifyJSON: json.MarshalIndent(…, "", "\\t"): tab-indented, "auths" keys sorted as Go's maps are,
+    no final newline (compared byte for byte with c/image in test_auth_chain_goracle.py)."""
     path = tmp_path / "auth.json"
     sys = SystemContext(auth_file=str(path))
     for key in ("z.example", "a.example/ns", "a.example"):
         authfile.set_credentials(sys, key, "u", "p")
     assert path.read_text() == ('{\n\t"auths": {\n\t\t"a.example": {\n\t\t\t"auth": "dTpw"\n\t\t},\n'
                                 '\t\t"a.example/ns": {\n\t\t\t"auth": "dTpw"\n\t\t},\n'
-                                '\t\t"z.example": {\n\t\t\t"auth": "dTpw"\n\t\t}\n\t}\n}\n')
+                                '\t\t"z.example": {\n\t\t\t"auth": "dTpw"\n\t\t}\n\t}\n}')  # no final newline
 
 
 def test_get_all_credentials_docker_io_normalization(home: Path, tmp_path: Path, ci_helper: None) -> None:

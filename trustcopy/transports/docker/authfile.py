@@ -23,8 +23,9 @@ in / erase from that helper instead of the file). registries.conf's
 Invariants:
 - Files are read with a size cap; a malformed file is a ConfigError naming the path,
   never quoting its content.
-- Writes replace the file atomically with mode 0600 (directory 0700), keep every other
-  key of the file, and never touch the read-only fallbacks (2-4).
+- Writes replace the file atomically with mode 0600 (directory 0700), in containers/image's
+  bytes (json.MarshalIndent with tabs), keep every other top-level field of the file
+  (NOTE(go-diff) in _modify), and never touch the read-only fallbacks (2-4).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any
 
 from trustcopy import limits
 from trustcopy.errors import ConfigError, LimitExceededError, UsageError
-from trustcopy.gojson import GoObject, loads
+from trustcopy.gojson import GoObject, go_marshal, loads
 from trustcopy.lazy import dataclass
 from trustcopy.transports.docker.auth import Credentials, go_field
 from trustcopy.types import SystemContext
@@ -108,7 +109,9 @@ def auth_file_paths(sys: SystemContext | None) -> list[AuthPath]:
     home = _home()
     from trustcopy.paths import user_config_dir
 
-    config_dir = user_config_dir()  # ignores a relative $XDG_CONFIG_HOME, as for policy.json
+    # NOTE(go-diff): a relative $XDG_CONFIG_HOME is ignored (as for policy.json, and as the XDG
+    # spec says); containers/image would read credentials relative to the working directory.
+    config_dir = user_config_dir()
     if config_dir is not None:
         paths.append(AuthPath(os.path.join(config_dir, "auth.json")))
     docker_config = os.environ.get("DOCKER_CONFIG")
@@ -206,9 +209,15 @@ def _go_entry(value: Any) -> dict[str, str]:
     return out
 
 
-def _lookup_doc(path: str, legacy: bool) -> tuple[dict[str, dict[str, str]], dict[str, str]] | None:
+#: A file's contents as containers/image decodes them: ``auths`` (entries of ``auth`` and
+#: ``identitytoken``), ``credHelpers``, and the other top-level fields in file order.
+_GoDoc = tuple[dict[str, dict[str, str]], dict[str, str], list[tuple[str, Any]]]
+
+
+def _go_doc(path: str, legacy: bool, *, strict: bool = False) -> _GoDoc | None:
     """The ``auths`` and ``credHelpers`` of a file, read exactly as containers/image reads them
-    (json.Unmarshal into its dockerConfigFile); None when the file does not exist.
+    (json.Unmarshal into its dockerConfigFile), and the fields it does not read; None when the
+    file does not exist (or, unless ``strict``, cannot be read for lack of permission).
 
     Go's decoder differs from a plain ``json.loads`` in ways a hand-edited file reaches:
     field names match case-insensitively (``"Auths"``), a repeated field merges, ``null``
@@ -224,7 +233,9 @@ def _lookup_doc(path: str, legacy: bool) -> tuple[dict[str, dict[str, str]], dic
     except FileNotFoundError:
         return None
     except (OSError, LimitExceededError) as exc:
-        if isinstance(exc, PermissionError):
+        if isinstance(exc, PermissionError) and not strict:
+            # NOTE(go-diff): containers/image fails the lookup on a file it may not read; a
+            # file we cannot read holds no credentials for us, and the next one is asked.
             log.debug("skipping unreadable credential file %s", path)
             return None
         reason = exc.strerror if isinstance(exc, OSError) else exc.message
@@ -234,9 +245,10 @@ def _lookup_doc(path: str, legacy: bool) -> tuple[dict[str, dict[str, str]], dic
         doc = loads(raw)
     except ValueError:  # (TooDeepError included)
         raise ConfigError(f"credential file {path} is not valid JSON", context={"path": path}) from None
+    extras: dict[str, Any] = {}
     try:
         if legacy:
-            return _go_map(doc, None, _go_entry) or {}, {}
+            return _go_map(doc, None, _go_entry) or {}, {}, []
         if doc is not None and not isinstance(doc, GoObject):
             raise _GoTypeError
         auths: dict[str, Any] | None = None
@@ -247,10 +259,60 @@ def _lookup_doc(path: str, legacy: bool) -> tuple[dict[str, dict[str, str]], dic
                 auths = _go_map(v, auths, _go_entry)
             elif field == "credhelpers":
                 helpers = _go_map(v, helpers, lambda h: _go_string(h, ""))
+            else:
+                extras[k] = v
     except _GoTypeError:
         raise ConfigError(f"credential file {path}: a value has the wrong JSON type (auths must map keys to "
                           f"objects of strings, credHelpers keys to helper names)", context={"path": path}) from None
-    return auths or {}, helpers or {}
+    return auths or {}, helpers or {}, list(extras.items())
+
+
+def _lookup_doc(path: str, legacy: bool) -> tuple[dict[str, dict[str, str]], dict[str, str]] | None:
+    """The ``auths`` and ``credHelpers`` of a file as containers/image reads them (:func:`_go_doc`)."""
+    doc = _go_doc(path, legacy)
+    return None if doc is None else (doc[0], doc[1])
+
+
+def _go_indent(compact: bytes) -> bytes:
+    """Go's ``json.Indent(…, "", "\t")`` of compact JSON: what ``json.MarshalIndent`` writes
+    (no final newline; ``{}`` and ``[]`` stay on one line)."""
+    out = bytearray()
+    depth = 0
+    need_indent = in_string = escaped = False
+    for c in compact:
+        if in_string:
+            out.append(c)
+            if escaped:
+                escaped = False
+            elif c == 0x5C:  # backslash
+                escaped = True
+            elif c == 0x22:
+                in_string = False
+            continue
+        if need_indent and c not in b"}]":
+            need_indent = False
+            out += b"\n" + b"\t" * depth
+        if c == 0x22:
+            in_string = True
+            out.append(c)
+        elif c in b"{[":
+            out.append(c)
+            depth += 1
+            need_indent = True
+        elif c == 0x2C:  # ,
+            out += b",\n" + b"\t" * depth
+        elif c == 0x3A:  # :
+            out += b": "
+        elif c in b"}]":
+            depth -= 1
+            if need_indent:
+                need_indent = False
+            else:
+                out += b"\n" + b"\t" * depth
+            out.append(c)
+        else:
+            out.append(c)
+    return bytes(out)
 
 
 def keys_for(key: str) -> list[str]:
@@ -549,8 +611,20 @@ def compat_key(sys: SystemContext | None, key: str) -> str:
     return "https://index.docker.io/v1/" if key == "docker.io" else key
 
 
+def _entry_out(entry: dict[str, Any]) -> dict[str, Any]:
+    """An ``auths`` entry as containers/image writes its dockerAuthConfig: ``auth`` and
+    ``identitytoken`` only, each omitted when empty (Docker's ``email`` and the like are dropped)."""
+    return {f: entry[f] for f in ("auth", "identitytoken") if isinstance(entry.get(f), str) and entry[f]}
+
+
 def _modify(sys: SystemContext | None, edit: Any) -> str:
     """Read the primary file, apply ``edit(doc) -> bool``, write it back atomically if True.
+
+    The file is read as containers/image's modifyJSON reads it (:func:`_go_doc`: ``"Auths"``
+    is ``auths``, a repeated field merges, a wrongly typed value fails) and written as it
+    writes it: ``json.MarshalIndent(…, "", "\t")`` of ``auths`` (keys sorted, entries of
+    ``auth``/``identitytoken``) then ``credHelpers`` (omitted when empty), no final newline:
+    skopeo's bytes.
 
     With ``--compat-auth-file`` the file is Docker's ``config.json``: every top-level field
     but ``auths`` is written back as it was (Docker may add fields we do not know), and
@@ -562,25 +636,37 @@ def _modify(sys: SystemContext | None, edit: Any) -> str:
         os.makedirs(directory, mode=0o700, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {directory}: {exc.strerror}", context={"path": path}) from exc
-    raw = _read_json(path, legacy=False, strict=True) or {}
-    doc = dict(raw)
-    doc.setdefault("auths", {})
-    if doc["auths"] is None:
-        doc["auths"] = {}
+    extras: list[tuple[str, Any]] = []
+    if _compat(sys):
+        raw = _read_json(path, legacy=False, strict=True) or {}
+        doc = dict(raw)
+        doc.setdefault("auths", {})
+        if doc["auths"] is None:
+            doc["auths"] = {}
+    else:
+        auths, helpers, extras = _go_doc(path, legacy=False, strict=True) or ({}, {}, [])
+        doc = {"auths": auths, "credHelpers": helpers}
     try:
         changed = edit(doc)
     except ConfigError as exc:  # as c/i's modifyJSON: name the file being updated
         raise exc.rewrapped(f"updating {path}: {exc.message}") from exc
     if not changed:
         return path
-    doc["auths"] = dict(sorted(doc["auths"].items()))  # Go writes maps sorted by key: same output as skopeo
+    # Go writes maps sorted by key (code points of UTF-8: Python's str order).
+    entries = {k: _entry_out(e) for k, e in sorted(doc["auths"].items())}
     if _compat(sys):
-        # Go's json.MarshalIndent of the raw map: keys sorted, no final newline; only auths changed.
-        out = {**raw, "auths": {k: {f: v for f, v in e.items() if f in ("auth", "identitytoken") and v}
-                                for k, e in doc["auths"].items()}}
-        data = json.dumps(dict(sorted(out.items())), indent="\t").encode()
+        # Go's json.MarshalIndent of the raw map: keys sorted; only auths changed.
+        out = dict(sorted({**raw, "auths": entries}.items()))
     else:
-        data = json.dumps(doc, indent="\t").encode() + b"\n"
+        out = {"auths": entries}
+        helpers = _file_helpers(doc)
+        if helpers:
+            out["credHelpers"] = dict(sorted(helpers.items()))
+        # NOTE(go-diff): containers/image's modifyJSON drops every other top-level field of the
+        # file (its struct has only these two); we keep them, after its own, as its newer
+        # modifyDockerConfigJSON keeps Docker's: a login must not lose what another tool wrote.
+        out.update(extras)
+    data = _go_indent(go_marshal(out))
     import tempfile  # only login/logout write
 
     fd, tmp = tempfile.mkstemp(prefix=".auth-", suffix=".json", dir=directory)
@@ -607,6 +693,17 @@ def _store_payload(key: str, username: str, password: str) -> bytes:
     return json.dumps({"ServerURL": key, "Username": username, "Secret": password}).encode()
 
 
+def _store_in_helper(helper: str, key: str, username: str, password: str) -> None:
+    """``docker-credential-HELPER store``; any failure, "credentials not found" included, is one
+    (docker-credential-helpers' client.Store, as containers/image uses it).
+
+    Raises:
+        ConfigError: the helper failed.
+    """
+    if _run_helper(helper, "store", _store_payload(key, username, password)) is None:
+        raise ConfigError(f"credential helper docker-credential-{helper} failed to store credentials for {key}")
+
+
 def set_credentials(sys: SystemContext | None, key: str, username: str, password: str) -> str:
     """Store ``username:password`` for ``key`` in the primary auth file; return where they went.
 
@@ -626,7 +723,7 @@ def set_credentials(sys: SystemContext | None, key: str, username: str, password
             helper = str(helpers[key])
             if namespaced:
                 raise ConfigError(f"namespaced key is not supported for credential helper {helper}")
-            _run_helper(helper, "store", _store_payload(key, username, password))
+            _store_in_helper(helper, key, username, password)
             where = f"credential helper: {helper}"
             return False
         token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
@@ -649,16 +746,20 @@ def remove_credentials(sys: SystemContext | None, key: str) -> bool:
     removed = False
 
     def edit(doc: dict[str, Any]) -> bool:
-        """Drop the entry; write only if it was there."""
+        """Drop the entry; the file is written back even without it, as containers/image does
+        (a missing file is created, a hand-edited one rewritten as it writes auth files)."""
         nonlocal removed
         helpers = _file_helpers(doc)
-        # c/i never asks a helper about a namespace; "not found" there is not logged in
+        # c/i never asks a helper about a namespace; "not found" there is not logged in.
+        # NOTE(go-diff): that is what containers/image's RemoveAuthentication means, but its
+        # check never matches the error docker-credential-helpers' client wraps the answer in,
+        # so it fails (writing nothing); we do what it means.
         if key in helpers and not namespaced and _run_helper(str(helpers[key]), "erase", key.encode()) is not None:
             removed = True
         if key in doc["auths"]:
             del doc["auths"][key]
-            return (removed := True)
-        return False
+            removed = True
+        return True
 
     _modify(sys, edit)
     return removed
@@ -675,6 +776,9 @@ def remove_all_credentials(sys: SystemContext | None) -> str:
     def edit(doc: dict[str, Any]) -> bool:
         """Empty the file's credentials."""
         for registry, helper in _file_helpers(doc).items():
+            # NOTE(go-diff): a helper answering "credentials not found" holds nothing to erase.
+            # containers/image fails then (and leaves every credential in the file): its check
+            # for that answer never matches the error docker-credential-helpers' client wraps it in.
             _run_helper(str(helper), "erase", str(registry).encode())
         doc["auths"] = {}
         doc.pop("credHelpers", None)
@@ -708,7 +812,7 @@ def store_credentials(sys: SystemContext | None, key: str, username: str, passwo
         try:
             if helper == AUTH_FILES_HELPER:
                 return set_credentials(sys, key, username, password)
-            _run_helper(helper, "store", _store_payload(_external_key(helper, key), username, password))
+            _store_in_helper(helper, _external_key(helper, key), username, password)
             return f"credential helper: {helper}"
         except ConfigError as exc:
             failures.append(exc)
