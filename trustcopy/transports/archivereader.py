@@ -37,7 +37,15 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from trustcopy import limits
-from trustcopy.compression import PEEK_SIZE, Algorithm, DecompressingStream, PeekableStream, Readable, detect
+from trustcopy.compression import (
+    PEEK_SIZE,
+    Algorithm,
+    CorruptDataError,
+    DecompressingStream,
+    PeekableStream,
+    Readable,
+    detect,
+)
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError, LimitExceededError, TransportError
 from trustcopy.lazy import dataclass
@@ -74,23 +82,33 @@ class ArchiveReader(abc.ABC):
         self.members = {}
         for m in members:
             prev = self.members.get(m.name)
+            # NOTE(go-diff): containers/image's tarfile reader takes the *first* member of a name
+            # (extracting takes the last): a name used twice is ambiguous, so it is refused.
             if prev is not None and not (prev.type is MemberType.DIR and m.type is MemberType.DIR):
                 raise ArchiveFormatError(f"{self.what}: member {m.name!r} appears more than once",
                                          code="archive-duplicate-member")
             self.members[m.name] = m
 
-    def lookup(self, name: str) -> Member:
+    def lookup(self, name: str, *, symlink_hops: int = MAX_LINK_HOPS, hard_links: bool = True) -> Member:
         """The regular file ``name`` (cleaned) refers to, following links inside the archive.
+
+        Args:
+            symlink_hops: symbolic links followed at most (docker archives: 1, as
+                containers/image's tarfile reader follows one).
+            hard_links: whether a hard link is followed to its target; if not, it is
+                refused (containers/image's tarfile reader reads a hard link's own, empty,
+                data instead).
 
         Raises:
             ImageNotFoundError: no such member.
-            ArchiveFormatError: a link leaves the archive or loops, or the member is not
-                a regular file.
+            ArchiveFormatError: a link leaves the archive, loops or goes on longer than
+                ``symlink_hops``, a hard link where they are not followed, or the member
+                is not a regular file.
         """
         from trustcopy.transports.tario import clean_name
 
         current = clean_name(name, what=self.what)
-        for _ in range(MAX_LINK_HOPS + 1):
+        for hop in range(symlink_hops + 1):
             member = self.members.get(current)
             if member is None:
                 raise ImageNotFoundError(f"{self.what}: the archive has no member {current!r}",
@@ -104,16 +122,23 @@ class ArchiveReader(abc.ABC):
             if target is None:
                 raise ArchiveFormatError(f"{self.what}: link {member.name!r} → {member.link!r} points outside "
                                          "the archive", code="archive-unsafe-link")
+            if member.type is MemberType.HARDLINK and not hard_links:
+                raise ArchiveFormatError(f"{self.what}: member {member.name!r} is a hard link to {member.link!r}, "
+                                         "which is not followed here", code="archive-not-a-file")
+            if hop == symlink_hops:
+                break
             current = target
-        raise ArchiveFormatError(f"{self.what}: too many links resolving {name!r}", code="archive-unsafe-link")
+        raise ArchiveFormatError(f"{self.what}: too many links resolving {name!r} (at most {symlink_hops} "
+                                 "followed)", code="archive-unsafe-link")
 
-    def read_member(self, name: str, limit: int) -> bytes:
-        """The whole content of member ``name``, refusing more than ``limit`` bytes.
+    def read_member(self, name: str, limit: int, *, symlink_hops: int = MAX_LINK_HOPS,
+                    hard_links: bool = True) -> bytes:
+        """The whole content of member ``name``, refusing more than ``limit`` bytes (links as :meth:`lookup`).
 
         Raises:
             LimitExceededError: the member is larger than ``limit``.
         """
-        member = self.lookup(name)
+        member = self.lookup(name, symlink_hops=symlink_hops, hard_links=hard_links)
         if member.size > limit:
             raise LimitExceededError(f"{self.what}: member {member.name!r} ({member.size} bytes) is larger "
                                      f"than the {limit} bytes accepted",
@@ -251,14 +276,19 @@ class _ScanWatcher:
 
     def visit(self, member: Member, data: Readable) -> None:
         what = f"{self._what}/{member.name}"
+        # A member that looks compressed but does not decompress is not measured: it fails
+        # only if an image uses it (measured again then), as it would in an uncompressed
+        # archive; an archive that ends early (ArchiveFormatError) still fails the scan.
         if member.size <= min(SMALL_MEMBER, self.budget):
             self.budget -= member.size
             content = limits.read_at_most(data, member.size, what)
             self.cached[member.name] = content
             if self._measure:
-                self.measured[member.name] = measure(io.BytesIO(content), what)
+                with contextlib.suppress(CorruptDataError):
+                    self.measured[member.name] = measure(io.BytesIO(content), what)
         elif self._measure:
-            self.measured[member.name] = measure(data, what)
+            with contextlib.suppress(CorruptDataError):
+                self.measured[member.name] = measure(data, what)
 
 
 class _Cursor:

@@ -8,9 +8,13 @@ Layout (containers/image ``docker/internal/tarfile``)::
     <hex>.tar              a layer (uncompressed, or compressed: readers detect it)
     <legacy id>/layer.tar  symlink to ../<hex>.tar, with <legacy id>/VERSION and /json (legacy)
 
-Reading (:class:`DockerTarSource`): ``manifest.json`` is read bounded (1 MiB) and parsed
-strictly; the config bounded (4 MiB); its ``rootfs.diff_ids`` must be as many as the
-layers. As in containers/image, the image is presented as a Docker schema2 manifest
+Reading (:class:`DockerTarSource`): ``manifest.json`` is read bounded (1 MiB), the config
+bounded (4 MiB), both decoded as containers/image's ``json.Unmarshal`` decodes them (into
+``[]ManifestItem`` and ``manifest.Schema2Image``: folded keys, the last repeat winning, a
+wrong type anywhere refused); paths in manifest.json are compared after Go's ``path.Clean``
+and follow one symlink (:data:`DOCKER_LINKS`); the config's ``rootfs.diff_ids`` must be as
+many as the layers (tests/unit/transports/test_docker_archive_goracle.py compares all this
+with containers/image). As in containers/image, the image is presented as a Docker schema2 manifest
 whose layers are the diff IDs with their uncompressed sizes, so every layer is verified
 against its diff ID while it streams; a compressed layer is decompressed on the way,
 and its diff ID and size were checked once before anything is copied (containers/image
@@ -43,11 +47,11 @@ from trustcopy.errors import (
 )
 from trustcopy.gojson import go_marshal, sorted_map
 from trustcopy.lazy import dataclass
-from trustcopy.transports.archivereader import ArchiveReader
+from trustcopy.transports.archivereader import ArchiveReader, Uncompressed
 from trustcopy.transports.archivewriter import TarWriter
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource
 from trustcopy.transports.stubs import NoManifestLists, NoSignatures, NoSourceSignatures
-from trustcopy.transports.tario import Member
+from trustcopy.transports.tario import Member, MemberType
 from trustcopy.types import BlobInfo, LayerCompression
 
 if TYPE_CHECKING:
@@ -59,6 +63,13 @@ REPOSITORIES_FILE = "repositories"
 MAX_TAR_MANIFEST = 1 << 20
 #: JSON nesting accepted in manifest.json and configs (no real file comes near it).
 MAX_JSON_DEPTH = 64
+#: How members named by manifest.json are looked up: as containers/image's tarfile reader, one
+#: symbolic link is followed (a link to a link is refused). NOTE(go-diff): a hard link is refused
+#: (``archive-not-a-file``): c/image reads its own, empty, data, so its copy fails later on the
+#: digest (a config or manifest.json on the JSON). Links out of the archive (absolute, or
+#: through ``..``) are refused (``archive-unsafe-link``) where c/image compares the joined name
+#: with the members' (an absolute target then names a member inside).
+DOCKER_LINKS: dict[str, Any] = {"symlink_hops": 1, "hard_links": False}
 
 DOCKER_V2S2 = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -101,31 +112,45 @@ class ManifestItem:
     layers: tuple[str, ...]
 
 
+#: containers/image's tarfile.ManifestItem with Go's types (Parent: imageID; LayerSources:
+#: map[digest.Digest]manifest.Schema2Descriptor): a wrong type in any of them fails Unmarshal.
+_SCHEMA2_DESCRIPTOR = ("struct", {"mediaType": "string", "size": "int", "digest": "string",
+                                  "urls": ("list", "string")})
+_MANIFEST_ITEMS = ("list", ("struct", {"Config": "string", "RepoTags": ("list", "string"),
+                                       "Layers": ("list", "string"), "Parent": "string",
+                                       "LayerSources": ("map", _SCHEMA2_DESCRIPTOR)}))
+
+
+def _go_json(data: bytes, spec: Any, where: str, kind: str) -> Any:
+    """``data`` as Go's json.Unmarshal decodes it into ``spec`` (trustcopy.manifest._gojson):
+    keys matched case-insensitively, the last repeat winning, invalid UTF-8 as U+FFFD, a BOM
+    or NaN refused, and a value of the wrong type anywhere in the struct an error.
+
+    Raises:
+        ManifestError: not JSON for Go (``archive-json-invalid``), or a type error (``kind``).
+    """
+    from trustcopy.manifest import _gojson
+
+    try:
+        value = _gojson.loads(data)
+    except (ValueError, RecursionError) as exc:  # TooDeepError included
+        raise ManifestError(f"{where}: invalid JSON: {exc}", code="archive-json-invalid") from exc
+    try:
+        return _gojson.decode(value, spec, None, "")
+    except _gojson.GoTypeError as exc:
+        raise ManifestError(f"{where}: {exc}", code=kind) from exc
+
+
 def parse_tar_manifest(data: bytes, what: str) -> list[ManifestItem]:
-    """manifest.json → items, strictly: a list of objects with string Config, Layers and RepoTags.
+    """manifest.json → items, as containers/image's ``json.Unmarshal`` into ``[]ManifestItem``
+    reads it (see :func:`_go_json`): ``null`` is no item, a ``null`` item has empty fields.
 
     Raises:
         ManifestError: naming the item and field at fault.
     """
-    value = load_json(data, f"{what}: {MANIFEST_FILE}")
-    if not isinstance(value, list):
-        raise ManifestError(f"{what}: {MANIFEST_FILE} is not a list", code="archive-manifest-invalid")
-    items = []
-    for i, obj in enumerate(value):
-        where = f"{what}: {MANIFEST_FILE} item @{i}"
-        if not isinstance(obj, dict):
-            raise ManifestError(f"{where} is not an object", code="archive-manifest-invalid")
-        config = obj.get("Config")
-        tags = obj.get("RepoTags") or []
-        layers = obj.get("Layers") or []
-        if not isinstance(config, str) or not config:
-            raise ManifestError(f"{where}: Config is not a file name", code="archive-manifest-invalid")
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise ManifestError(f"{where}: RepoTags is not a list of strings", code="archive-manifest-invalid")
-        if not isinstance(layers, list) or not all(isinstance(t, str) and t for t in layers):
-            raise ManifestError(f"{where}: Layers is not a list of file names", code="archive-manifest-invalid")
-        items.append(ManifestItem(config, tuple(tags), tuple(layers)))
-    return items
+    decoded = _go_json(data, _MANIFEST_ITEMS, f"{what}: {MANIFEST_FILE}", "archive-manifest-invalid") or []
+    return [ManifestItem(obj.get("Config") or "", tuple(obj.get("RepoTags") or ()), tuple(obj.get("Layers") or ()))
+            for obj in decoded]
 
 
 def read_tar_manifest(archive: ArchiveReader, what: str) -> list[ManifestItem]:
@@ -135,7 +160,7 @@ def read_tar_manifest(archive: ArchiveReader, what: str) -> list[ManifestItem]:
         ManifestError: there is none (not a docker-archive, or a legacy one), or it is invalid.
     """
     try:
-        raw = archive.read_member(MANIFEST_FILE, MAX_TAR_MANIFEST)
+        raw = archive.read_member(MANIFEST_FILE, MAX_TAR_MANIFEST, **DOCKER_LINKS)
     except ImageNotFoundError as exc:
         raise ManifestError(f"{what}: the archive has no {MANIFEST_FILE}: not a docker-archive, or a legacy "
                             "(pre-1.10) one, which is not supported", code="archive-manifest-missing") from exc
@@ -226,22 +251,90 @@ class _Layer:
     compressed: Algorithm | None
 
 
-def _diff_ids(config: Any, where: str) -> list[Digest]:
-    if not isinstance(config, dict):
-        raise ManifestError(f"{where} is not a JSON object", code="archive-config-invalid")
-    rootfs = config.get("rootfs")
-    if not isinstance(rootfs, dict):
+#: docker's strslice.StrSlice (Cmd, Entrypoint, Shell): a string or a list of strings (checked below).
+_STRSLICE = "any"
+_SCHEMA2_CONFIG = ("struct", {
+    "Hostname": "string", "Domainname": "string", "User": "string", "AttachStdin": "bool", "AttachStdout": "bool",
+    "AttachStderr": "bool", "ExposedPorts": ("map", ("struct", {})), "Tty": "bool", "OpenStdin": "bool",
+    "StdinOnce": "bool", "Env": ("list", "string"), "Cmd": _STRSLICE,
+    "Healthcheck": ("ptr", ("struct", {"Test": ("list", "string"), "StartPeriod": "int", "Interval": "int",
+                                       "Timeout": "int", "Retries": "int"})),
+    "ArgsEscaped": "bool", "Image": "string", "Volumes": ("map", ("struct", {})), "WorkingDir": "string",
+    "Entrypoint": _STRSLICE, "NetworkDisabled": "bool", "MacAddress": "string", "OnBuild": ("list", "string"),
+    "Labels": ("map", "string"), "StopSignal": "string", "StopTimeout": ("ptr", "int"), "Shell": _STRSLICE,
+})
+#: containers/image's manifest.Schema2Image, which its tarfile source decodes every config into
+#: (the same spec as trustcopy/image/sourced.py's, which the transports layer cannot import).
+_SCHEMA2_IMAGE = ("struct", {
+    "id": "string", "parent": "string", "comment": "string", "created": "time", "container": "string",
+    "container_config": _SCHEMA2_CONFIG, "docker_version": "string", "author": "string",
+    "config": ("ptr", _SCHEMA2_CONFIG), "architecture": "string", "variant": "string", "os": "string", "Size": "int",
+    "rootfs": ("ptr", ("struct", {"type": "string", "diff_ids": ("list", "string")})),
+    "history": ("list", ("struct", {"created": "time", "author": "string", "created_by": "string",
+                                    "comment": "string", "empty_layer": "bool"})),
+    "os.version": "string", "os.features": ("list", "string"),
+})
+
+
+def _diff_ids(config: bytes, where: str) -> list[Digest]:
+    """The config's ``rootfs.diff_ids``, after decoding it as containers/image does (:data:`_SCHEMA2_IMAGE`).
+
+    Raises:
+        ManifestError: not JSON, a type error anywhere, no ``rootfs``, or an invalid digest.
+    """
+    decoded = _go_json(config, _SCHEMA2_IMAGE, where, "archive-config-invalid") or {}
+    for name in ("config", "container_config"):
+        struct = decoded.get(name) or {}
+        for key in ("Cmd", "Entrypoint", "Shell"):  # StrSlice's UnmarshalJSON
+            value = struct.get(key)
+            if not (value is None or isinstance(value, str)
+                    or (isinstance(value, list) and all(v is None or isinstance(v, str) for v in value))):
+                raise ManifestError(f"{where}: {name}.{key} is neither a string nor a list of strings",
+                                    code="archive-config-invalid")
+    rootfs = decoded.get("rootfs")
+    if rootfs is None:
         raise ManifestError(f"invalid image config (rootfs is not set): {where}", code="archive-config-invalid")
-    ids = rootfs.get("diff_ids") or []
-    if not isinstance(ids, list):
-        raise ManifestError(f"{where}: rootfs.diff_ids is not a list", code="archive-config-invalid")
     out = []
-    for i, d in enumerate(ids):
+    for i, d in enumerate(rootfs.get("diff_ids") or []):
         try:
             out.append(Digest.parse(d))
         except (ValueError, TypeError) as exc:
+            # NOTE(go-diff): containers/image puts any string into the generated manifest (its copy
+            # then fails on it); an invalid digest is refused here, as in every manifest we read.
             raise ManifestError(f"{where}: rootfs.diff_ids[{i}]: {exc}", code="archive-config-invalid") from exc
     return out
+
+
+def go_clean(path: str) -> str:
+    """Go's ``path.Clean``: how containers/image compares manifest.json's paths with member names."""
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(part)
+    text = "/".join(parts)
+    return "/" + text if rooted else text or "."
+
+
+def _archive_path(text: str, what: str, role: str) -> str:
+    """A path manifest.json names, cleaned as containers/image cleans it (``./a``, ``x/../a`` → ``a``).
+
+    Raises:
+        ImageNotFoundError: it leaves the archive (absolute, or above it through ``..``): no
+            member can have that name (such members are refused), as c/image finds none.
+    """
+    cleaned = go_clean(text)
+    if cleaned.startswith("/") or cleaned == ".." or cleaned.startswith("../"):
+        raise ImageNotFoundError(f"{what}: {MANIFEST_FILE} names {role} {text!r}, which is outside the archive",
+                                 code="archive-member-missing", context={"member": text})
+    return cleaned
 
 
 class DockerTarSource(NoSourceSignatures, ImageSource):
@@ -253,38 +346,60 @@ class DockerTarSource(NoSourceSignatures, ImageSource):
     _archive: ArchiveReader
 
     def _load(self, tag: Any, index: int) -> None:
+        """Choose the image and check it in containers/image's order (tarfile Source's
+        ensureCachedDataIsPresent): config, diff IDs against layers, paths, then the members."""
         what = str(self.reference)
         archive = self._archive
         item = choose_item(read_tar_manifest(archive, what), tag, index, what)
         try:
-            self._config = archive.read_member(item.config, limits.MAX_CONFIG_BODY)
+            self._config = archive.read_member(_archive_path(item.config, what, "config"), limits.MAX_CONFIG_BODY,
+                                               **DOCKER_LINKS)
         except ImageNotFoundError as exc:
             raise ManifestError(f"{what}: config {item.config!r} is missing from the archive",
                                 code="archive-member-missing") from exc
         self._config_digest = Digest.from_bytes(self._config)
-        diff_ids = _diff_ids(load_json(self._config, f"{what}: config {item.config}"), f"{what}: config {item.config}")
+        diff_ids = _diff_ids(self._config, f"{what}: config {item.config}")
         if len(item.layers) != len(diff_ids):
             raise ManifestError(f"{what}: inconsistent layer count: {len(item.layers)} in {MANIFEST_FILE}, "
                                 f"{len(diff_ids)} in the config", code="archive-config-invalid")
-        self._layers: dict[Digest, _Layer] = {}
-        paths: dict[str, Digest] = {}
+        wanted: dict[Digest, tuple[str, str]] = {}  # diff ID → (path as written, cleaned)
+        paths: set[str] = set()
         for diff_id, path in zip(diff_ids, item.layers, strict=True):
-            if diff_id in self._layers:
+            if diff_id in wanted:
                 continue  # the same layer twice: docker save links the second to the first
-            member = archive.lookup(path)
-            if member.name in paths and paths[member.name] != diff_id:
-                raise ManifestError(f"{what}: layer file {member.name!r} is used for two different diff IDs",
+            cleaned = go_clean(path)
+            if cleaned in paths:
+                raise ManifestError(f"{what}: layer file {path!r} is used for two different diff IDs",
                                     code="archive-config-invalid")
-            paths[member.name] = diff_id
-            measured = archive.uncompressed(member)
-            if measured is None:
+            paths.add(cleaned)
+            wanted[diff_id] = (path, cleaned)
+        # In containers/image's order: layers stored as files are measured in archive order (a
+        # corrupt one fails first), then missing paths fail, then links are resolved.
+        cleaned_paths = {cleaned for _path, cleaned in wanted.values()}
+        measured: dict[str, Uncompressed | None] = {}
+        for member in archive.order:
+            if member.type is MemberType.FILE and member.name in cleaned_paths and member.name not in measured:
+                measured[member.name] = archive.uncompressed(member)
+        for path, _cleaned in wanted.values():
+            if _archive_path(path, what, "layer") not in archive.members:
+                raise ImageNotFoundError(f"{what}: layer {path!r} is missing from the archive",
+                                         code="archive-member-missing", context={"member": path})
+        # NOTE(go-diff): a layer reached through a symbolic link has the size of its target;
+        # containers/image reports the link's own header size (0) in the manifest it makes.
+        members = {diff_id: archive.lookup(cleaned, **DOCKER_LINKS) for diff_id, (_path, cleaned) in wanted.items()}
+        self._layers: dict[Digest, _Layer] = {}
+        for diff_id, member in members.items():
+            if member.name not in measured:
+                measured[member.name] = archive.uncompressed(member)
+            found = measured[member.name]
+            if found is None:
                 self._layers[diff_id] = _Layer(member, member.size, None)
                 continue
-            if measured.digest != diff_id:  # checked now, before anything is written anywhere
-                raise DigestMismatchError(f"{what}: layer {member.name!r} decompresses to {measured.digest}, "
+            if found.digest != diff_id:  # checked now, before anything is written anywhere
+                raise DigestMismatchError(f"{what}: layer {member.name!r} decompresses to {found.digest}, "
                                           f"the config says {diff_id}",
-                                          context={"expected": str(diff_id), "actual": str(measured.digest)})
-            self._layers[diff_id] = _Layer(member, measured.size, measured.algorithm)
+                                          context={"expected": str(diff_id), "actual": str(found.digest)})
+            self._layers[diff_id] = _Layer(member, found.size, found.algorithm)
         layers = [{"mediaType": DOCKER_LAYER, "size": self._layers[d].size, "digest": str(d)} for d in diff_ids]
         self._manifest = go_marshal({
             "schemaVersion": 2,
