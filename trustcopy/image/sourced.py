@@ -110,7 +110,7 @@ class Image:
         repeat wins, and a value of the wrong JSON type anywhere in those structs fails inspect.
         An OCI manifest whose config is not an image config is a non-image artifact: refused.
         """
-        from trustcopy.manifest import _gojson
+        from trustcopy.manifest import _gojson, dockerconfig
         from trustcopy.manifest.mediatypes import OCI_MANIFEST, guess_mime_type
 
         raw, mime = self.unparsed.manifest()
@@ -121,7 +121,8 @@ class Image:
         what = f"{self.unparsed.reference}: image config"
         try:
             value = _gojson.loads(blob)
-            docker = _gojson.decode(value, _SCHEMA2_IMAGE if desc is not None else _SCHEMA2_V1_IMAGE, {}, "") or {}
+            spec = dockerconfig.SCHEMA2_IMAGE if desc is not None else dockerconfig.SCHEMA2_V1_IMAGE
+            docker = _gojson.decode(value, spec, {}, "") or {}
             for struct in (docker.get("config"), docker.get("container_config")):
                 _check_strslices(struct)
             if mime == OCI_MANIFEST:
@@ -167,49 +168,13 @@ class Image:
 
 
 _GO_ZERO_TIME = "0001-01-01T00:00:00Z"
-#: docker's strslice.StrSlice (Cmd, Entrypoint, Shell): a JSON string or a list of strings.
-_STRSLICE = "any"
-_HEALTH = ("ptr", ("struct", {"Test": ("list", "string"), "StartPeriod": "int", "Interval": "int", "Timeout": "int",
-                              "Retries": "int"}))
-_PORTS: tuple[str, Any] = ("map", ("struct", {}))
-#: containers/image's manifest.Schema2Config, field by field, with Go's types.
-_SCHEMA2_CONFIG = ("struct", {
-    "Hostname": "string", "Domainname": "string", "User": "string", "AttachStdin": "bool", "AttachStdout": "bool",
-    "AttachStderr": "bool", "ExposedPorts": _PORTS, "Tty": "bool", "OpenStdin": "bool", "StdinOnce": "bool",
-    "Env": ("list", "string"), "Cmd": _STRSLICE, "Healthcheck": _HEALTH, "ArgsEscaped": "bool", "Image": "string",
-    "Volumes": _PORTS, "WorkingDir": "string", "Entrypoint": _STRSLICE, "NetworkDisabled": "bool",
-    "MacAddress": "string", "OnBuild": ("list", "string"), "Labels": ("map", "string"), "StopSignal": "string",
-    "StopTimeout": ("ptr", "int"), "Shell": _STRSLICE,
-})
-#: manifest.Schema2V1Image (schema1's v1Compatibility; embedded in Schema2Image).
-_SCHEMA2_V1_FIELDS: dict[str, Any] = {
-    "id": "string", "parent": "string", "comment": "string", "created": "time", "container": "string",
-    "container_config": _SCHEMA2_CONFIG, "docker_version": "string", "author": "string",
-    "config": ("ptr", _SCHEMA2_CONFIG), "architecture": "string", "variant": "string", "os": "string", "Size": "int",
-}
-_SCHEMA2_V1_IMAGE = ("struct", _SCHEMA2_V1_FIELDS)
-#: manifest.Schema2Image.
-_SCHEMA2_IMAGE = ("struct", {
-    **_SCHEMA2_V1_FIELDS,
-    "rootfs": ("ptr", ("struct", {"type": "string", "diff_ids": ("list", "string")})),
-    "history": ("list", ("struct", {"created": "time", "author": "string", "created_by": "string",
-                                    "comment": "string", "empty_layer": "bool"})),
-    "os.version": "string", "os.features": ("list", "string"),
-})
-
-
 def _check_strslices(struct: Any) -> None:
-    """StrSlice's UnmarshalJSON: a list of strings (null elements are ""), else a string, else an error."""
-    if not isinstance(struct, dict):
-        return
-    for name in ("Cmd", "Entrypoint", "Shell"):
-        value = struct.get(name)
-        if value is None or isinstance(value, str):
-            continue
-        if isinstance(value, list) and all(v is None or isinstance(v, str) for v in value):
-            continue
-        from trustcopy.manifest._gojson import GoTypeError
+    """StrSlice's UnmarshalJSON on the decoded struct: a type error where it would fail."""
+    from trustcopy.manifest._gojson import GoTypeError
+    from trustcopy.manifest.dockerconfig import strslice_problem
 
+    name = strslice_problem(struct)
+    if name is not None:
         raise GoTypeError(name, "cannot unmarshal into a string or a list of strings")
 
 
@@ -279,12 +244,12 @@ def schema1_oci_config(history: tuple[str, ...], what: str) -> dict[str, Any]:
     Raises:
         ManifestError: ``image-config-invalid`` where one of Go's decodings fails.
     """
-    from trustcopy.manifest import _gojson
+    from trustcopy.manifest import _gojson, dockerconfig
     from trustcopy.manifest.ociconfig import OCI_IMAGE_SPEC
 
     try:
         value = _gojson.loads(history[0].encode("utf-8", "surrogatepass"))
-        s1 = _gojson.decode(value, _SCHEMA2_V1_IMAGE, {}, "") or {}
+        s1 = _gojson.decode(value, dockerconfig.SCHEMA2_V1_IMAGE, {}, "") or {}
         for struct in (s1.get("config"), s1.get("container_config")):
             _check_strslices(struct)
         created = _last_time(value) or _GO_ZERO_TIME

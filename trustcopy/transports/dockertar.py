@@ -251,46 +251,20 @@ class _Layer:
     compressed: Algorithm | None
 
 
-#: docker's strslice.StrSlice (Cmd, Entrypoint, Shell): a string or a list of strings (checked below).
-_STRSLICE = "any"
-_SCHEMA2_CONFIG = ("struct", {
-    "Hostname": "string", "Domainname": "string", "User": "string", "AttachStdin": "bool", "AttachStdout": "bool",
-    "AttachStderr": "bool", "ExposedPorts": ("map", ("struct", {})), "Tty": "bool", "OpenStdin": "bool",
-    "StdinOnce": "bool", "Env": ("list", "string"), "Cmd": _STRSLICE,
-    "Healthcheck": ("ptr", ("struct", {"Test": ("list", "string"), "StartPeriod": "int", "Interval": "int",
-                                       "Timeout": "int", "Retries": "int"})),
-    "ArgsEscaped": "bool", "Image": "string", "Volumes": ("map", ("struct", {})), "WorkingDir": "string",
-    "Entrypoint": _STRSLICE, "NetworkDisabled": "bool", "MacAddress": "string", "OnBuild": ("list", "string"),
-    "Labels": ("map", "string"), "StopSignal": "string", "StopTimeout": ("ptr", "int"), "Shell": _STRSLICE,
-})
-#: containers/image's manifest.Schema2Image, which its tarfile source decodes every config into
-#: (the same spec as trustcopy/image/sourced.py's, which the transports layer cannot import).
-_SCHEMA2_IMAGE = ("struct", {
-    "id": "string", "parent": "string", "comment": "string", "created": "time", "container": "string",
-    "container_config": _SCHEMA2_CONFIG, "docker_version": "string", "author": "string",
-    "config": ("ptr", _SCHEMA2_CONFIG), "architecture": "string", "variant": "string", "os": "string", "Size": "int",
-    "rootfs": ("ptr", ("struct", {"type": "string", "diff_ids": ("list", "string")})),
-    "history": ("list", ("struct", {"created": "time", "author": "string", "created_by": "string",
-                                    "comment": "string", "empty_layer": "bool"})),
-    "os.version": "string", "os.features": ("list", "string"),
-})
-
-
 def _diff_ids(config: bytes, where: str) -> list[Digest]:
-    """The config's ``rootfs.diff_ids``, after decoding it as containers/image does (:data:`_SCHEMA2_IMAGE`).
+    """The config's ``rootfs.diff_ids``, after decoding it as containers/image does (manifest.Schema2Image).
 
     Raises:
         ManifestError: not JSON, a type error anywhere, no ``rootfs``, or an invalid digest.
     """
-    decoded = _go_json(config, _SCHEMA2_IMAGE, where, "archive-config-invalid") or {}
+    from trustcopy.manifest.dockerconfig import SCHEMA2_IMAGE, strslice_problem
+
+    decoded = _go_json(config, SCHEMA2_IMAGE, where, "archive-config-invalid") or {}
     for name in ("config", "container_config"):
-        struct = decoded.get(name) or {}
-        for key in ("Cmd", "Entrypoint", "Shell"):  # StrSlice's UnmarshalJSON
-            value = struct.get(key)
-            if not (value is None or isinstance(value, str)
-                    or (isinstance(value, list) and all(v is None or isinstance(v, str) for v in value))):
-                raise ManifestError(f"{where}: {name}.{key} is neither a string nor a list of strings",
-                                    code="archive-config-invalid")
+        key = strslice_problem(decoded.get(name))  # StrSlice's UnmarshalJSON
+        if key is not None:
+            raise ManifestError(f"{where}: {name}.{key} is neither a string nor a list of strings",
+                                code="archive-config-invalid")
     rootfs = decoded.get("rootfs")
     if rootfs is None:
         raise ManifestError(f"invalid image config (rootfs is not set): {where}", code="archive-config-invalid")
