@@ -56,25 +56,25 @@ SPECS: dict[str, Any] = {
 SPECS[mt.DOCKER_V2S1_SIGNED] = SPECS[mt.DOCKER_V2S1]
 
 
-def _identical(a: Any, b: Any) -> bool:
+def identical(a: Any, b: Any) -> bool:
     """Same JSON, key order and repeats included (``1`` is not ``1.0`` nor ``true``)."""
     if isinstance(a, _gojson.GoObject) and isinstance(b, _gojson.GoObject):
         return len(a.pairs) == len(b.pairs) and all(
-            ka == kb and _identical(va, vb) for (ka, va), (kb, vb) in zip(a.pairs, b.pairs, strict=True))
+            ka == kb and identical(va, vb) for (ka, va), (kb, vb) in zip(a.pairs, b.pairs, strict=True))
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
-def _last_wins(value: Any) -> Any:
+def last_wins(value: Any) -> Any:
     """``value`` with every object reduced to the last occurrence of each key."""
     if isinstance(value, _gojson.GoObject):
-        kept = {k: _last_wins(v) for k, v in value.pairs}
+        kept = {k: last_wins(v) for k, v in value.pairs}
         out = _gojson.GoObject(kept)
         out.pairs = list(kept.items())
         return out
     if isinstance(value, list):
-        return [_last_wins(v) for v in value]
+        return [last_wins(v) for v in value]
     return value
 
 
@@ -100,7 +100,7 @@ def _repeated_arrays(value: Any, spec: Any, path: str) -> None:
         for name, items in seen.items():
             sub = fields[name]
             if (sub if isinstance(sub, str) else sub[0]) == "list" and len(items) > 1 and any(
-                    isinstance(v, list) and v and not _identical(v, items[-1]) for v in items[:-1]):
+                    isinstance(v, list) and v and not identical(v, items[-1]) for v in items[:-1]):
                 f.fail(f.join(path, name), "repeated with different arrays, which Go merges element by element; "
                                            "the manifest is ambiguous", code="manifest-ambiguous")
             for item in items:
@@ -115,7 +115,7 @@ def check(value: _gojson.GoObject, media_type: str) -> None:
             of a repeated key has the wrong type), ``manifest-ambiguous`` where repeated keys
             make Go see something else than the last occurrences.
     """
-    if not any(len(o.pairs) != len(o) for o in _objects(value)):
+    if not any(len(o.pairs) != len(o) for o in objects(value)):
         return  # no repeated key anywhere: the typed readers already read it as Go does
     spec = SPECS[media_type]
     try:
@@ -123,14 +123,14 @@ def check(value: _gojson.GoObject, media_type: str) -> None:
     except _gojson.GoTypeError as exc:
         f.fail(exc.path, f"a repeated key's earlier value cannot be read by Go: {exc.problem}")
     _repeated_arrays(value, spec, "")
-    last = _gojson.decode(_last_wins(value), spec, {})
+    last = _gojson.decode(last_wins(value), spec, {})
     if go != last:
         where = next((k for k in spec[1] if go.get(k) != last.get(k)), "")
         f.fail(where, "repeated keys whose values Go merges into a different reading than the last one; "
                       "the manifest is ambiguous", code="manifest-ambiguous")
 
 
-def _objects(value: Any) -> list[_gojson.GoObject]:
+def objects(value: Any) -> list[_gojson.GoObject]:
     """Every object in ``value``, itself included."""
     out: list[_gojson.GoObject] = []
     stack = [value]

@@ -137,12 +137,12 @@ def _refuse_ambiguous(value: gojson.GoObject, path: str, what: str) -> None:
     Raises:
         ManifestError: ``oci-index-ambiguous``, naming the field.
     """
-    if not any(_has_repeats(o) for o in _objects(value)):
+    if not any(_has_repeats(o) for o in _goview.objects(value)):
         return  # nothing repeated, in any letter case: the decoded value is Go's reading
     where = _repeated_lists(value, _INDEX, "")
     if where is None:
         go = _gojson.decode(value, _INDEX, {})
-        last = _gojson.decode(_last_wins(value), _INDEX, {})
+        last = _gojson.decode(_goview.last_wins(value), _INDEX, {})
         if go == last:
             return
         where = next((k for k in _INDEX[1] if go.get(k) != last.get(k)), "")
@@ -155,38 +155,10 @@ def _has_repeats(obj: gojson.GoObject) -> bool:
     return len({gojson.fold(k) for k, _ in obj.pairs}) != len(obj.pairs)
 
 
-def _objects(value: Any) -> list[gojson.GoObject]:
-    """Every object in ``value``, itself included (iteratively: depth is bounded, but cheaply)."""
-    out: list[gojson.GoObject] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, gojson.GoObject):
-            out.append(item)
-            stack.extend(v for _, v in item.pairs)
-        elif isinstance(item, list):
-            stack.extend(item)
-    return out
 
 
-def _identical(a: Any, b: Any) -> bool:
-    """Same JSON, key order and repeats included (``1`` is not ``1.0`` nor ``true``)."""
-    if isinstance(a, gojson.GoObject) and isinstance(b, gojson.GoObject):
-        return len(a.pairs) == len(b.pairs) and all(
-            ka == kb and _identical(va, vb) for (ka, va), (kb, vb) in zip(a.pairs, b.pairs, strict=True))
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
 
 
-def _last_wins(value: Any) -> Any:
-    """``value`` with every object reduced to the last occurrence of each (exact) key."""
-    if isinstance(value, gojson.GoObject):
-        kept = {k: _last_wins(v) for k, v in value.pairs}
-        return _object(list(kept.items()))
-    if isinstance(value, list):
-        return [_last_wins(v) for v in value]
-    return value
 
 
 def _repeated_lists(value: Any, spec: Any, path: str) -> str | None:
@@ -217,7 +189,7 @@ def _repeated_lists(value: Any, spec: Any, path: str) -> str | None:
             sub = fields[name]
             where = f"{path}.{name}" if path else name
             if (sub if isinstance(sub, str) else sub[0]) == "list" and any(
-                    isinstance(v, list) and v and not _identical(v, items[-1]) for v in items[:-1]):
+                    isinstance(v, list) and v and not _goview.identical(v, items[-1]) for v in items[:-1]):
                 return where
             for item in items:
                 if (found := _repeated_lists(item, sub, where)) is not None:
