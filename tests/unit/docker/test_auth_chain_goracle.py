@@ -45,6 +45,7 @@ import pytest
 from goracle import Oracle, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
+from test_auth_goracle import Obj, dump
 
 from trustcopy.errors import ConfigError, UsageError
 from trustcopy.transports.docker import authfile
@@ -90,18 +91,6 @@ def bindir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-class Obj(list[tuple[str, Any]]):
-    """A JSON object to write, as pairs: keys may repeat, as in a hand-edited file."""
-
-
-def dump(value: Any) -> str:
-    if isinstance(value, Obj):
-        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + dump(v) for k, v in value) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(dump(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _path_env(bindir: Path) -> str:
