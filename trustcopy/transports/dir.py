@@ -19,12 +19,16 @@ Invariants:
   image directory (as containers/image), never an arbitrary directory of the user's.
 - A ``version`` newer than 1.2 is refused, as a source and as a destination to replace:
   its files may be named in ways this code does not know.
+- As containers/image: a PATH that is a symlink to a directory is written where it leads;
+  modes are its modes (directory 0755, version/manifests/signatures 0644, both less the
+  umask; blobs 0644; an existing directory keeps its mode).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -86,6 +90,21 @@ def parse_version(content: bytes) -> tuple[int, int] | None:
     if not (-_INT64 <= major < _INT64 and -_INT64 <= minor < _INT64):
         return None
     return major, minor
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``os.umask`` sets it
+    while reading, a race with threads creating files)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _unsupported_version(ref: object, path: str, content: bytes) -> TransportError:
@@ -195,9 +214,11 @@ class DirImageSource(ImageSource):
     def _check_version(self) -> None:
         """A missing ``version`` is accepted (as containers/image); an invalid or newer one is not."""
         path = os.path.join(self._path, "version")
-        if not os.path.lexists(path):
-            return
-        with open_inside(path, self._path, "version file", self.reference) as f:
+        try:
+            f = open_inside(path, self._path, "version file", self.reference)
+        except ImageNotFoundError:
+            return  # missing, or a dangling symlink: os.IsNotExist in containers/image
+        with f:
             content = limits.read_at_most(f, 4096, path)
         parsed = parse_version(content)
         if parsed is None:
@@ -256,13 +277,30 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
 
     def __init__(self, ref: DirReference, sys: SystemContext | None = None) -> None:
         self.reference = ref
-        self._target = os.path.abspath(ref.path)  # "DIR/." and "DIR/" name DIR, which is renamed as a whole
+        target = os.path.abspath(ref.path)  # "DIR/." and "DIR/" name DIR, which is renamed as a whole
+        if os.path.islink(target) and os.path.isdir(target):
+            # containers/image writes through a symlink to a directory (it checks with Stat and
+            # writes PATH/<file>): the image goes where the link leads. So we stage beside that
+            # directory and swap it there; the link itself stays as the user made it.
+            target = os.path.realpath(target)
+        self._target = target
         self._compression = LayerCompression.PRESERVE
         if sys is not None and sys.dest_compress:
             self._compression = LayerCompression.COMPRESS
         elif sys is not None and sys.dest_decompress:
             self._compression = LayerCompression.DECOMPRESS
         self._check_target()
+        umask = _current_umask()
+        #: containers/image writes version, manifests and signatures 0644 less the umask
+        #: (os.WriteFile) and fchmods blobs to 0644 (localblobs.store_blob does the same).
+        self._file_mode = 0o644 & ~umask
+        #: It empties an existing directory in place, keeping its mode, and makes a new one
+        #: 0755 less the umask (MkdirAll). NOTE(go-diff): we replace the directory by a new one,
+        #: so its mode is copied, but not its owner, group or ACL (a user cannot chown).
+        try:
+            self._dir_mode = stat.S_IMODE(os.stat(self._target).st_mode)
+        except FileNotFoundError:
+            self._dir_mode = 0o755 & ~umask
         # A mount point (or another filesystem) cannot be swapped: stage inside, replace contents.
         self._inside = stages_inside(self._target)
         self._stage = make_staging_dir(self._target, inside=self._inside)
@@ -333,7 +371,7 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
     def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
         """Write (instance) manifest into staging."""
         self._note_digest(instance_digest)
-        write_file_atomic(os.path.join(self._staging, _manifest_name(instance_digest)), manifest)
+        write_file_atomic(os.path.join(self._staging, _manifest_name(instance_digest)), manifest, self._file_mode)
 
     def put_signatures(self, signatures: Sequence[Signature], instance_digest: Digest | None = None) -> None:
         """signature-1 … signature-N in storage form, replacing any staged earlier."""
@@ -341,7 +379,8 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
 
         self._note_digest(instance_digest)
         for i, sig in enumerate(signatures):
-            write_file_atomic(os.path.join(self._staging, _signature_name(i, instance_digest)), signature_to_blob(sig))
+            write_file_atomic(os.path.join(self._staging, _signature_name(i, instance_digest)), signature_to_blob(sig),
+                              self._file_mode)
         i = len(signatures)
         while True:
             stale = os.path.join(self._staging, _signature_name(i, instance_digest))
@@ -357,9 +396,9 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         if not os.path.exists(os.path.join(self._staging, "manifest.json")):
             raise ManifestError(f"{self.reference}: internal error: committing without a manifest")
         version = VERSION_1_2 if self._uses_non_sha256 else VERSION
-        write_file_atomic(os.path.join(self._staging, "version"), version.encode())
+        write_file_atomic(os.path.join(self._staging, "version"), version.encode(), self._file_mode)
         if not self._inside:
-            os.chmod(self._staging, 0o755)  # noqa: S103 (an image dir, like skopeo)  # mkdtemp makes 0700; match skopeo's 0755 (umask applies there)
+            os.chmod(self._staging, self._dir_mode)  # mkdtemp makes 0700; c/image's mode (see __init__)
         fsync_dir(self._staging)
         try:
             self._check_target()  # it may have changed since we opened it
