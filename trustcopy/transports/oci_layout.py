@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from trustcopy import limits
+from trustcopy import gojson, limits
 from trustcopy.digest import Digest
 from trustcopy.errors import (
     DigestMismatchError,
@@ -50,6 +50,7 @@ from trustcopy.fsutil import (
 )
 from trustcopy.gojson import go_marshal
 from trustcopy.lazy import dataclass
+from trustcopy.manifest import _gojson, _goview
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
 from trustcopy.transports.localblobs import StagingBlobWriter, open_inside
 from trustcopy.transports.oci_index import parse_index
@@ -239,7 +240,9 @@ class OCIReference(PathAndImageReference):
         Raises:
             ImageNotFoundError: no layout, or no such image.
             ManifestError: an entry (or a nested one) with a media type that is neither an OCI
-                manifest nor an OCI index, or a manifest blob that does not match its digest.
+                manifest nor an OCI index; a nested manifest or index that Go cannot decode or
+                reads ambiguously (see _BlobUseCounter); a blob to delete named by an invalid digest.
+            DigestMismatchError: a manifest blob that does not match its digest.
         """
         if not os.path.isdir(self.path) or os.path.islink(self.path):
             raise ImageNotFoundError(f"{self}: layout directory {self.path} does not exist")
@@ -250,12 +253,13 @@ class OCIReference(PathAndImageReference):
             chosen = choose_descriptor(manifests, self.image, self.source_index, str(self))
             position = next(i for i, d in enumerate(manifests) if d is chosen)
             counter = _BlobUseCounter(self, shared)
-            used_by_image: dict[Digest, int] = {}
+            used_by_image: dict[str, int] = {}
             counter.count_descriptor(used_by_image, chosen)
-            used_by_all: dict[Digest, int] = {}
+            used_by_all: dict[str, int] = {}
             for desc in manifests:
                 counter.count_descriptor(used_by_all, desc)
-            doomed = [d for d, n in used_by_all.items() if n - used_by_image.get(d, 0) == 0]
+            doomed = [_doomed_digest(d, str(self)) for d, n in used_by_all.items()
+                      if n - used_by_image.get(d, 0) == 0]
             out = dict(index)
             out["manifests"] = manifests[:position] + manifests[position + 1:]
             index_path = os.path.join(self.path, "index.json")
@@ -275,17 +279,41 @@ _MAX_DELETE_NESTING = 32
 
 
 class _BlobUseCounter:
-    """containers/image's countBlobsForDescriptor: how often each blob is used by a descriptor."""
+    """containers/image's countBlobsForDescriptor: how often each blob is used by a descriptor.
+
+    Counts are keyed by the digest *string*, as Go's ``map[digest.Digest]int``: a config or
+    layer digest is counted as written (Go validates it only when it deletes that blob),
+    while a descriptor of index.json or of a nested index must be a valid digest (Go's
+    blobPath checks it before anything else).
+
+    Nested manifests and indices are read as the newest containers/image reads them
+    (``json.NewDecoder(f).Decode`` into image-spec's ``Manifest``/``Index``): keys in any
+    letter case, ``null`` as the zero value, bytes after the value ignored, and a value of
+    the wrong type anywhere in a known field an error. Reading them with plain JSON
+    missed ``"Layers"``/``"Config"``/``"Manifests"`` (which Go reads), so a blob another
+    image used was counted unused and deleted.
+
+    Fail closed: whatever Go cannot decode, or whose repeated keys make Go's reading differ
+    from their last occurrences (``manifest-ambiguous``/``oci-index-ambiguous``), or which
+    does not match its digest, refuses the whole delete before anything changes: counting
+    on a guess could delete a blob another image uses. containers/image fails too where
+    it cannot decode, also before changing anything (it counts first); where a blob to
+    delete has an invalid digest it fails only after deleting others (_doomed_digest).
+
+    NOTE(go-diff): this is the newest containers/image's delete, with image-spec 1.1's
+    fields (a wrongly typed ``artifactType``, or an index's ``subject``, fails to decode);
+    5.23 (skopeo 1.9.3) has no oci: delete at all and refuses every one.
+    """
 
     def __init__(self, ref: OCIReference, shared: str | None) -> None:
         self._ref = ref
         self._shared = shared
         self._visited = 0
-        self._parsed: dict[Digest, dict[str, Any]] = {}
+        self._manifests: dict[Digest, list[str]] = {}
+        self._indices: dict[Digest, list[dict[str, Any]]] = {}
 
-    def _read_json(self, digest: Digest) -> dict[str, Any]:
-        if digest in self._parsed:
-            return self._parsed[digest]
+    def _read_blob(self, digest: Digest) -> tuple[bytes, str]:
+        """The blob ``digest`` (bounded, verified) and its path."""
         root = self._shared if self._shared is not None else self._ref.path
         if self._shared is not None:
             path = os.path.join(self._shared, digest.algorithm, digest.hex)
@@ -299,52 +327,83 @@ class _BlobUseCounter:
                 f"{self._ref}: manifest {digest} does not match its blob (digest {actual})",
                 context={"expected": str(digest), "actual": str(actual)},
             )
-        try:
-            value = limits.load_json(raw, path)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"{self._ref}: {path} is not valid JSON: {exc}") from exc
-        if not isinstance(value, dict):
-            raise ManifestError(f"{self._ref}: {path} is not a JSON object")
-        self._parsed[digest] = value
-        return value
+        return raw, path
 
-    def _add(self, dest: dict[Digest, int], desc: Any, where: str) -> Digest:
-        if not isinstance(desc, dict):
-            raise ManifestError(f"{self._ref}: {where} is not a descriptor")
+    def _manifest_digests(self, digest: Digest) -> list[str]:
+        """The config digest, then each layer's, of the OCI manifest ``digest``, as Go decodes it."""
+        if digest in self._manifests:
+            return self._manifests[digest]
+        raw, path = self._read_blob(digest)
+        limits.check_json_depth(raw, path)
+        try:
+            value = gojson.loads_first(raw)
+        except ValueError as exc:
+            raise ManifestError(f"{self._ref}: manifest {digest} ({path}) is not valid JSON: {exc}") from exc
+        try:
+            go = _gojson.decode(value, _goview.SPECS[_OCI_MANIFEST], {})
+            if isinstance(value, gojson.GoObject):
+                _goview.check(value, _OCI_MANIFEST)
+        except _gojson.GoTypeError as exc:
+            raise ManifestError(f"{self._ref}: manifest {digest} ({path}): {exc.path or 'the manifest'}: "
+                                f"{exc.problem}", context={"field": exc.path}) from exc
+        except ManifestError as exc:
+            raise ManifestError(f"{self._ref}: manifest {digest} ({path}): {exc}", code=exc.code,
+                                context=exc.context) from exc
+        if not isinstance(go, dict):  # a null document: Go's zero Manifest
+            go = {}
+        config = go.get("config") or {}
+        out = [config.get("digest", "")] + [layer.get("digest", "") for layer in go.get("layers") or []]
+        self._manifests[digest] = out
+        return out
+
+    def _index_entries(self, digest: Digest) -> list[dict[str, Any]]:
+        """The descriptors of the nested OCI index ``digest``, read as index.json is (Go's Index)."""
+        if digest not in self._indices:
+            raw, path = self._read_blob(digest)
+            self._indices[digest] = parse_index(raw, path, f"{self._ref}: index {digest}")["manifests"]
+        return self._indices[digest]
+
+    def _count(self, dest: dict[str, int], value: str) -> None:
         self._visited += 1
         if self._visited > _MAX_DELETE_DESCRIPTORS:
             raise TransportError(f"{self._ref}: more than {_MAX_DELETE_DESCRIPTORS} descriptors",
                                  code="limit-exceeded")
-        digest = _descriptor_digest(desc, f"{self._ref}: {where}")
-        dest[digest] = dest.get(digest, 0) + 1
-        return digest
+        dest[value] = dest.get(value, 0) + 1
 
-    def count_descriptor(self, dest: dict[Digest, int], desc: dict[str, Any], where: str = "index.json",
+    def count_descriptor(self, dest: dict[str, int], desc: dict[str, Any], where: str = "index.json",
                          depth: int = 0) -> None:
         """Count ``desc`` itself and, for a manifest its config and layers, for an index its entries."""
         if depth > _MAX_DELETE_NESTING:
             raise ManifestError(f"{self._ref}: indices nested more than {_MAX_DELETE_NESTING} deep")
-        digest = self._add(dest, desc, where)
+        digest = _descriptor_digest(desc, f"{self._ref}: {where}")
+        self._count(dest, str(digest))
         media_type = desc.get("mediaType")
         if media_type == _OCI_MANIFEST:
-            manifest = self._read_json(digest)
-            self._add(dest, manifest.get("config") or {}, f"{digest} config")
-            layers = manifest.get("layers") or []
-            if not isinstance(layers, list):
-                raise ManifestError(f"{self._ref}: manifest {digest}: layers is not a list")
-            for i, layer in enumerate(layers):
-                self._add(dest, layer, f"{digest} layers[{i}]")
+            for used in self._manifest_digests(digest):
+                self._count(dest, used)
         elif media_type == _OCI_INDEX:
-            nested = self._read_json(digest).get("manifests") or []
-            if not isinstance(nested, list):
-                raise ManifestError(f"{self._ref}: index {digest}: manifests is not a list")
-            for i, entry in enumerate(nested):
-                if not isinstance(entry, dict):
-                    raise ManifestError(f"{self._ref}: index {digest}: manifests[{i}] is not a descriptor")
+            for i, entry in enumerate(self._index_entries(digest)):
                 self.count_descriptor(dest, entry, f"{digest} manifests[{i}]", depth + 1)
         else:
             raise ManifestError(f"{self._ref}: unsupported mediaType in index: {media_type!r}",
                                 code="manifest-unsupported")
+
+
+def _doomed_digest(text: str, what: str) -> Digest:
+    """A config or layer digest that a delete would remove, which must be valid.
+
+    containers/image counts such digests as written and fails only when it comes to delete
+    an invalid one (after deleting others, and before rewriting index.json); trustcopy
+    refuses before changing anything.
+
+    Raises:
+        ManifestError: ``text`` is not a valid digest.
+    """
+    try:
+        return Digest.parse(text)
+    except ValueError as exc:
+        raise ManifestError(f"{what}: the image uses blob {text!r}, which is not a valid digest: {exc}",
+                            context={"digest": text}) from exc
 
 
 def _read_index(layout: str, what: str) -> dict[str, Any]:

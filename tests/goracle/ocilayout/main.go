@@ -8,13 +8,20 @@
 //     "blobs" maps layout-relative paths to file contents
 //   - "add": open an oci: destination, add a descriptor ("mediaType", "digest", "size")
 //     as PutManifest does → {"text": the index.json Commit would write}
+//   - "decode-manifest" / "decode-index": decode "blob_b64" as containers/image's oci: delete reads a
+//     nested manifest or index (json.NewDecoder(f).Decode into image-spec's Manifest / Index) →
+//     {"digests": [config digest, layer digests...]} / {"entries": [{"mediaType", "digest"}...]}
+//     (5.23 has no oci: delete; its vendored image-spec lacks the 1.1 artifactType/subject fields)
+//
 // Errors: {"error": "...", "class": "more-than-one" | "not-found" | "decode" | "digest" | "read"}
 //
 // Each request gets a fresh temporary layout directory.
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -22,6 +29,7 @@ import (
 	"tcoracle/lineserver"
 
 	"github.com/containers/image/oci/layout"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 type request struct {
@@ -33,13 +41,21 @@ type request struct {
 	MediaType string            `json:"mediaType"`
 	Digest    string            `json:"digest"`
 	Size      int64             `json:"size"`
+	BlobB64   string            `json:"blob_b64"`
+}
+
+type entry struct {
+	MediaType string `json:"mediaType"`
+	Digest    string `json:"digest"`
 }
 
 type answer struct {
-	Digest string  `json:"digest,omitempty"`
-	Text   *string `json:"text,omitempty"`
-	Error  *string `json:"error,omitempty"`
-	Class  string  `json:"class,omitempty"`
+	Digest  string   `json:"digest,omitempty"`
+	Text    *string  `json:"text,omitempty"`
+	Digests []string `json:"digests,omitempty"`
+	Entries *[]entry `json:"entries,omitempty"`
+	Error   *string  `json:"error,omitempty"`
+	Class   string   `json:"class,omitempty"`
 }
 
 func fail(err error, class string) answer {
@@ -63,7 +79,40 @@ func classify(err error) answer {
 	}
 }
 
+// decode reads blob as the oci: delete reads a nested manifest or index (a Decoder: bytes after
+// the first value are never looked at) and reports the digests it would count.
+func decode(op string, blob []byte) answer {
+	dec := json.NewDecoder(bytes.NewReader(blob))
+	if op == "decode-manifest" {
+		m := new(imgspecv1.Manifest)
+		if err := dec.Decode(m); err != nil {
+			return fail(err, "decode")
+		}
+		out := []string{m.Config.Digest.String()}
+		for _, l := range m.Layers {
+			out = append(out, l.Digest.String())
+		}
+		return answer{Digests: out}
+	}
+	index := new(imgspecv1.Index)
+	if err := dec.Decode(index); err != nil {
+		return fail(err, "decode")
+	}
+	out := []entry{}
+	for _, d := range index.Manifests {
+		out = append(out, entry{MediaType: d.MediaType, Digest: d.Digest.String()})
+	}
+	return answer{Entries: &out}
+}
+
 func handle(req request) answer {
+	if req.Op == "decode-manifest" || req.Op == "decode-index" {
+		blob, err := base64.StdEncoding.DecodeString(req.BlobB64)
+		if err != nil {
+			return fail(err, "internal")
+		}
+		return decode(req.Op, blob)
+	}
 	dir, err := os.MkdirTemp("", "ocilayout-oracle-")
 	if err != nil {
 		return fail(err, "internal")
