@@ -7,7 +7,9 @@ fail): building a schema2 config from v1Compatibility needs the layers' diff IDs
 Invariants (containers/image 5.23 ``internal/image``):
 - Layer media types map one to one (gzip ⇄ gzip, uncompressed ⇄ uncompressed,
   Docker foreign ⇄ OCI non-distributable), URLs are kept; zstd layers have no schema2
-  form, so an OCI manifest with one cannot become schema2.
+  form, so an OCI manifest with one cannot become schema2. As the newest containers/image,
+  a schema2 manifest may carry the off-spec ``…rootfs.diff.tar.zstd`` layer type, which
+  becomes OCI ``tar+zstd`` (one way only).
 - OCI → schema2 keeps the config bytes (only its media type changes) and drops every
   annotation. An OCI *artifact* (config not ``application/vnd.oci.image.config.v1+json``)
   is not an image and is refused.
@@ -36,6 +38,10 @@ _SCHEMA2_TO_OCI = {
     mt.DOCKER_LAYER_GZIP: mt.OCI_LAYER_GZIP,
 }
 _OCI_TO_SCHEMA2 = {oci: docker for docker, oci in _SCHEMA2_TO_OCI.items()}
+# Added after the inversion: the newest containers/image reads a schema2 zstd layer (a type
+# outside the Docker spec) into OCI ``tar+zstd``, but never writes one (OCI zstd → schema2 is
+# still refused). 5.23 refuses the schema2 manifest outright.
+_SCHEMA2_TO_OCI[mt.DOCKER_LAYER_ZSTD] = mt.OCI_LAYER_ZSTD
 _ZSTD_LAYERS = frozenset({mt.OCI_LAYER_ZSTD, mt.OCI_NONDISTRIBUTABLE_LAYER_ZSTD})
 
 # (compression, foreign) → layer media type, per manifest format. None = not representable.
@@ -145,7 +151,7 @@ def _oci_to_schema2(m: OCIManifest) -> Schema2Manifest:
     for i, layer in enumerate(m.layers):
         if layer.media_type in _ZSTD_LAYERS:
             raise ManifestError(f"layers[{i}] ({layer.digest}): {layer.media_type!r}: zstd compression is not "
-                                "supported for docker images", code="manifest-layer-compression-unsupported",
+                                "officially supported for docker images", code="manifest-layer-compression-unsupported",
                                 hint="keep the OCI format (--format oci), or recompress with gzip")
         new_type = _OCI_TO_SCHEMA2.get(layer.media_type)
         if new_type is None:

@@ -25,6 +25,10 @@ DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar"
 DOCKER_FOREIGN_LAYER_GZIP = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+#: Not in the Docker schema2 spec, but some images use it. The newest containers/image (since
+#: September 2025) accepts it in schema2 manifests and converts it to OCI ``tar+zstd``; it never
+#: produces it, and 5.23 refuses such manifests ("unsupported docker v2s2 media type").
+DOCKER_LAYER_ZSTD = "application/vnd.docker.image.rootfs.diff.tar.zstd"
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -53,10 +57,11 @@ LIST_TYPES: frozenset[str] = frozenset({DOCKER_V2_LIST, OCI_INDEX})
 IMAGE_TYPES: frozenset[str] = SUPPORTED_TYPES - LIST_TYPES
 
 #: Layer types schema2 manifests may use (containers/image's SupportedSchema2MediaType,
-#: which, oddly but harmlessly, also admits the manifest and config types).
+#: which, oddly but harmlessly, also admits the manifest and config types). NOTE(go-diff):
+#: DOCKER_LAYER_ZSTD as the newest containers/image; 5.23 refuses it.
 SCHEMA2_ACCEPTED_LAYER_TYPES: frozenset[str] = frozenset({
     DOCKER_V2_LIST, DOCKER_V2S1, DOCKER_V2S1_SIGNED, DOCKER_CONFIG, DOCKER_FOREIGN_LAYER,
-    DOCKER_FOREIGN_LAYER_GZIP, DOCKER_LAYER_GZIP, DOCKER_V2S2, DOCKER_LAYER,
+    DOCKER_FOREIGN_LAYER_GZIP, DOCKER_LAYER_GZIP, DOCKER_V2S2, DOCKER_LAYER, DOCKER_LAYER_ZSTD,
 })
 
 

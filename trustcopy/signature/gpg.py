@@ -25,8 +25,12 @@ mechanism never looks at key expiry and accepts it. (2) The 16-bit hash tag of a
 packet, which nothing signs, is not checked by gpg; the openpgp mechanism refuses a signature
 whose tag was altered ("hash tag doesn't match"), we accept it (the payload is still verified).
 (3) A GOODSIG key ID that is not the VALIDSIG key (an altered, unsigned issuer subpacket) is
-refused here (:func:`_check_good`); the openpgp mechanism accepts it. tests/integration/
-test_policy_evaluation_goracle.py holds these against the openpgp mechanism.
+refused here (:func:`_check_good`); the openpgp mechanism accepts it. (4) A cleartext-signed
+message (``-----BEGIN PGP SIGNED MESSAGE-----``) is verified like a binary one, as gpgme and
+sequoia verify it (the newest containers/image pins that in its tests; Fedora signs so); the
+openpgp mechanism refuses it. More than one signature packet is refused in either form (the
+newest containers-signature(5) forbids it). tests/integration/test_policy_evaluation_goracle.py
+holds (1)-(3) against the openpgp mechanism; tests/unit/signature/test_gpg_newest_cleartext.py (4).
 
 Signing (:func:`sign`) uses the user's GNUPGHOME (or gpg's default home), selects the key
 with ``--local-user`` (``--default-key`` silently falls back to another key), always in

@@ -110,7 +110,7 @@ def test_zstd_layer_cannot_become_schema2_and_the_error_names_it(source: str, in
         convert_image(image(source), mt.DOCKER_V2S2, None)
     assert info.value.code == "manifest-layer-compression-unsupported"
     assert f"layers[{index}]" in str(info.value)
-    assert "zstd compression is not supported for docker images" in str(info.value)
+    assert "zstd compression is not officially supported for docker images" in str(info.value)
 
 
 def test_oci_artifact_is_not_converted_to_a_docker_image() -> None:
