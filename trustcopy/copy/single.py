@@ -380,13 +380,23 @@ def already_held(dest: ImageDestination, raw: bytes) -> Digest | None:
     registry stores a manifest only once all its blobs are there (a list: once all its
     instances are). The policy has already allowed the image; nothing is signed, so
     nothing new would be written at all.
+
+    A signed schema1 manifest is never skipped: its digest leaves out its signatures, so
+    the destination may hold other bytes under the same digest. The newest containers/image
+    compares the whole manifest bytes (container-libs 4a479f3606); a digest of the bytes
+    as they are is what we can compare here, and for every other manifest that digest is
+    the one ``held`` names.
     """
+    from trustcopy.digest import Digest
     from trustcopy.manifest.digest import manifest_digest, matches_digest
 
     held = dest.held_manifest_digest()
     if held is None or not matches_digest(raw, held):
         return None
-    return manifest_digest(raw)
+    digest = manifest_digest(raw)
+    if digest != Digest.from_bytes(raw, digest.algorithm):
+        return None  # a signed schema1 manifest (see above)
+    return digest
 
 
 def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions) -> None:
