@@ -96,15 +96,15 @@ def _pattern(name: str) -> re.Pattern[str]:
 
 
 @dataclass(eq=False)
-class _Node:
+class YamlNode:
     kind: str  # "scalar", "seq", "map", "alias"
     line: int
     tag: str = ""  # short form: "!!str", "!foo"; "" for none or "!"
     value: str = ""  # a scalar's text; an alias's anchor name
     quoted: bool = False  # single/double quoted, literal or folded (yaml.v3: a string whatever it says)
     yaml11: str = ""  # PyYAML's (YAML 1.1) tag for a plain untagged scalar
-    items: list[_Node] = field(default_factory=list)  # seq items; map keys and values alternating
-    target: _Node | None = None  # an alias's node
+    items: list[YamlNode] = field(default_factory=list)  # seq items; map keys and values alternating
+    target: YamlNode | None = None  # an alias's node
     size: int = 0  # nodes with every alias expanded (0: not complete yet)
 
 
@@ -138,7 +138,7 @@ def _text(file: str, data: bytes) -> str:
         raise _bad_yaml(file, f"not {what} text ({exc.reason} at byte {exc.start})") from None
 
 
-def _compose(file: str, text: str) -> _Node | None:
+def _compose(file: str, text: str) -> YamlNode | None:
     """The first and only document's node graph, built without recursion and bounded."""
     import yaml
 
@@ -190,12 +190,12 @@ def _loader_class() -> type:
     return _loader[0]
 
 
-def _compose_events(file: str, loader: Any) -> _Node | None:
+def _compose_events(file: str, loader: Any) -> YamlNode | None:
     import yaml
 
-    anchors: dict[str, _Node] = {}
-    stack: list[_Node] = []
-    root: _Node | None = None
+    anchors: dict[str, YamlNode] = {}
+    stack: list[YamlNode] = []
+    root: YamlNode | None = None
     documents = 0
 
     def tag_of(event: Any) -> str:
@@ -205,7 +205,7 @@ def _compose_events(file: str, loader: Any) -> _Node | None:
                                   f"{event.tag!r} (only YAML's standard tags are accepted)")
         return tag
 
-    def add(node: _Node, anchor: str | None) -> None:
+    def add(node: YamlNode, anchor: str | None) -> None:
         nonlocal root
         if anchor is not None:
             anchors[anchor] = node  # a redefined anchor replaces the earlier one (YAML 1.2, yaml.v3)
@@ -214,7 +214,7 @@ def _compose_events(file: str, loader: Any) -> _Node | None:
         else:
             root = node
 
-    def complete(node: _Node) -> None:
+    def complete(node: YamlNode) -> None:
         if node.kind == "alias":
             assert node.target is not None
             if not node.target.size:  # its anchor is still open: the alias is inside its own node
@@ -240,18 +240,18 @@ def _compose_events(file: str, loader: Any) -> _Node | None:
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor not in anchors:
                 raise _bad_yaml(file, f"line {line}: unknown anchor '{event.anchor}' referenced")
-            node = _Node("alias", line, value=event.anchor, target=anchors[event.anchor])
+            node = YamlNode("alias", line, value=event.anchor, target=anchors[event.anchor])
             add(node, None)
             complete(node)
         elif isinstance(event, yaml.ScalarEvent):
-            node = _Node("scalar", line, tag=tag_of(event), value=event.value, quoted=event.style is not None)
+            node = YamlNode("scalar", line, tag=tag_of(event), value=event.value, quoted=event.style is not None)
             if not node.quoted and event.tag is None:
                 node.yaml11 = _short_tag(loader.resolve(yaml.ScalarNode, event.value, (True, False)))
             add(node, event.anchor)
             complete(node)
         elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             kind = "seq" if isinstance(event, yaml.SequenceStartEvent) else "map"
-            node = _Node(kind, line, tag=tag_of(event))
+            node = YamlNode(kind, line, tag=tag_of(event))
             add(node, event.anchor)
             stack.append(node)
             if len(stack) > MAX_YAML_DEPTH:
@@ -300,7 +300,7 @@ def _go_timestamp(text: str) -> bool:
     return hour < 24 and minute < 60 and second < 60
 
 
-def _v3_resolve(file: str, node: _Node) -> str:
+def resolve_tag(file: str, node: YamlNode) -> str:
     """yaml.v3's tag for a scalar ("!!str", "!!int", "!!null" …); an explicit tag must fit the text."""
     if node.tag == "!!str" or (node.quoted and node.tag == ""):
         return "!!str"
@@ -327,7 +327,7 @@ def _v3_resolve(file: str, node: _Node) -> str:
     raise _invalid(file, f"line {node.line}", f"cannot decode {resolved} `{text}` as a {tag}")
 
 
-def _binary(file: str, node: _Node) -> str:
+def binary_text(file: str, node: YamlNode) -> str:
     try:
         data = base64.b64decode(node.value.replace("\n", "").replace("\r", ""), validate=True)
     except binascii.Error:
@@ -341,41 +341,41 @@ def _binary(file: str, node: _Node) -> str:
 # -- decoding the schema ---------------------------------------------------------------------------------
 
 
-def _follow(node: _Node) -> _Node:
+def follow(node: YamlNode) -> YamlNode:
     while node.kind == "alias":
         assert node.target is not None
         node = node.target
     return node
 
 
-def _is_null(file: str, node: _Node) -> bool:
-    return node.kind == "scalar" and _v3_resolve(file, node) == "!!null"
+def _is_null(file: str, node: YamlNode) -> bool:
+    return node.kind == "scalar" and resolve_tag(file, node) == "!!null"
 
 
-def _kind(file: str, node: _Node) -> str:
+def kind_name(file: str, node: YamlNode) -> str:
     if node.kind != "scalar":
         return {"seq": "a list", "map": "a mapping"}[node.kind]
-    tag = _v3_resolve(file, node)
+    tag = resolve_tag(file, node)
     return {"!!bool": "a boolean", "!!int": "an integer", "!!float": "a number", "!!timestamp": "a date",
             "!!null": "null"}.get(tag, "a string")
 
 
-def _key_text(file: str, where: str, node: _Node) -> str | None:
+def _key_text(file: str, where: str, node: YamlNode) -> str | None:
     """A key as yaml.v3 decodes it into a Go string: its text; None for a null key (skipped)."""
-    node = _follow(node)
+    node = follow(node)
     if node.kind != "scalar":
-        raise _invalid(file, where, f"a key must be a scalar, not {_kind(file, node)} (line {node.line})")
-    tag = _v3_resolve(file, node)
+        raise _invalid(file, where, f"a key must be a scalar, not {kind_name(file, node)} (line {node.line})")
+    tag = resolve_tag(file, node)
     if tag == "!!null":
         return None
-    return _binary(file, node) if tag == "!!binary" else node.value
+    return binary_text(file, node) if tag == "!!binary" else node.value
 
 
-def _is_merge(node: _Node) -> bool:
+def _is_merge(node: YamlNode) -> bool:
     return node.kind == "scalar" and node.value == "<<" and not node.quoted and node.tag in ("", "!!merge")
 
 
-def _pairs(file: str, where: str, node: _Node) -> Iterator[tuple[str, _Node]]:
+def mapping_pairs(file: str, where: str, node: YamlNode) -> Iterator[tuple[str, YamlNode]]:
     """A decoded mapping's (key text, value) pairs, as yaml.v3 applies them: explicit keys, then merged ones.
 
     Duplicate keys (same kind and text) are errors; a null key is skipped; merged mappings add
@@ -389,7 +389,7 @@ def _pairs(file: str, where: str, node: _Node) -> Iterator[tuple[str, _Node]]:
                               f"{seen_raw[ident]}, in {where})", code="registries-d-invalid",
                               context={"file": file, "key": key.value})
         seen_raw[ident] = key.line
-    merge: _Node | None = None
+    merge: YamlNode | None = None
     present: set[str] = set()
     for key, value in zip(node.items[0::2], node.items[1::2], strict=True):
         if _is_merge(key):
@@ -403,10 +403,10 @@ def _pairs(file: str, where: str, node: _Node) -> Iterator[tuple[str, _Node]]:
         return
     merged = [merge] if merge.kind in ("map", "alias") else merge.items if merge.kind == "seq" else [merge]
     for item in merged:
-        part = _follow(item)
+        part = follow(item)
         if part.kind != "map":
             raise _invalid(file, where, f"line {part.line}: map merge requires map or sequence of maps as the value")
-        for text, value in _pairs(file, where, part):
+        for text, value in mapping_pairs(file, where, part):
             if text not in present:
                 present.add(text)
                 yield text, value
@@ -431,15 +431,15 @@ class DecodedFile:
 Unknown = Callable[[str, str, tuple[str, ...]], None]
 
 
-def _url(file: str, where: str, node: _Node) -> str | None:
-    node = _follow(node)
+def _url(file: str, where: str, node: YamlNode) -> str | None:
+    node = follow(node)
     if node.kind != "scalar":
-        raise _invalid(file, where, f"must be a string (a URL), not {_kind(file, node)}")
-    tag = _v3_resolve(file, node)
+        raise _invalid(file, where, f"must be a string (a URL), not {kind_name(file, node)}")
+    tag = resolve_tag(file, node)
     if tag == "!!null":
         return None
     if tag == "!!binary":
-        return _binary(file, node)
+        return binary_text(file, node)
     # NOTE(go-diff): the team decision in the module docstring: a scalar YAML reads as a
     # boolean, number or date is refused here; yaml.v3 keeps its text, which is never a URL.
     yaml11 = {"!!bool": "a boolean", "!!int": "an integer", "!!float": "a number", "!!timestamp": "a date",
@@ -450,30 +450,30 @@ def _url(file: str, where: str, node: _Node) -> str | None:
     return node.value
 
 
-def _flag(file: str, where: str, node: _Node) -> bool | None:
-    node = _follow(node)
+def _flag(file: str, where: str, node: YamlNode) -> bool | None:
+    node = follow(node)
     if node.kind != "scalar":
-        raise _invalid(file, where, f"must be true or false, not {_kind(file, node)}")
-    tag = _v3_resolve(file, node)
+        raise _invalid(file, where, f"must be true or false, not {kind_name(file, node)}")
+    tag = resolve_tag(file, node)
     if tag == "!!null":
         return None
     if tag == "!!bool":
         return _V3_BOOLS[node.value]
-    text = _binary(file, node) if tag == "!!binary" else node.value
+    text = binary_text(file, node) if tag == "!!binary" else node.value
     if tag in ("!!str", "!!binary", "!!map", "!!seq", "!!merge") and text in YAML11_BOOL_WORDS:
         return YAML11_BOOL_WORDS[text]
-    raise _invalid(file, where, f"must be true or false, not {_kind(file, node)}")
+    raise _invalid(file, where, f"must be true or false, not {kind_name(file, node)}")
 
 
-def _section(file: str, where: str, node: _Node, unknown: Unknown) -> DecodedSection:
-    node = _follow(node)
+def _section(file: str, where: str, node: YamlNode, unknown: Unknown) -> DecodedSection:
+    node = follow(node)
     section = DecodedSection()
     if _is_null(file, node):
         return section
     if node.kind != "map":
-        raise _invalid(file, where, f"must be a mapping, not {_kind(file, node)}")
+        raise _invalid(file, where, f"must be a mapping, not {kind_name(file, node)}")
     done: set[str] = set()
-    for name, value in _pairs(file, where, node):
+    for name, value in mapping_pairs(file, where, node):
         field_where = f"{where}.{name}"
         if name not in SECTION_FIELDS:
             unknown(field_where, name, SECTION_FIELDS)
@@ -506,20 +506,20 @@ def decode_registries_d(file: str, data: bytes, unknown: Unknown) -> DecodedFile
     decoded = DecodedFile()
     if root is None:
         return decoded
-    root = _follow(root)
+    root = follow(root)
     if _is_null(file, root):
         return decoded
     if root.kind != "map":
-        raise _invalid(file, "(top level)", f"must be a mapping, not {_kind(file, root)}")
+        raise _invalid(file, "(top level)", f"must be a mapping, not {kind_name(file, root)}")
     done: set[str] = set()
-    for name, value in _pairs(file, "(top level)", root):
+    for name, value in mapping_pairs(file, "(top level)", root):
         if name not in TOP_FIELDS:
             unknown(name, name, TOP_FIELDS)
             continue
         if name in done:
             raise _invalid(file, name, "set twice")
         done.add(name)
-        target = _follow(value)
+        target = follow(value)
         if name == "default-docker":
             if target.kind != "scalar" and target.tag == "!!null":
                 raise _invalid(file, name, "a !!null tag on a mapping")
@@ -530,7 +530,15 @@ def decode_registries_d(file: str, data: bytes, unknown: Unknown) -> DecodedFile
         if _is_null(file, target):
             continue
         if target.kind != "map":
-            raise _invalid(file, name, f"must be a mapping of namespaces, not {_kind(file, target)}")
-        for ns, raw in _pairs(file, name, target):
+            raise _invalid(file, name, f"must be a mapping of namespaces, not {kind_name(file, target)}")
+        for ns, raw in mapping_pairs(file, name, target):
             decoded.docker[ns] = _section(file, f'docker."{ns}"', raw, unknown)
     return decoded
+
+
+# -- the same yaml.v3 rules for other Go schemas (sync's YAML: trustcopy/sync/config.py) -------------------
+
+
+def compose_document(file: str, data: bytes) -> YamlNode | None:
+    """The file's single document as a bounded node graph (None for an empty stream), as :func:`_compose`."""
+    return _compose(file, _text(file, data))

@@ -217,3 +217,73 @@ def test_a_sync_file_from_a_pipe(tmp_path: Path) -> None:
     assert not loaded.problems
     assert [(r.name, [(s.repository, s.refs) for s in r.selectors]) for r in loaded.registries] == [
         ("registry.example.com", [("busybox", ("1.36",))])]
+
+
+# -- yaml.v3's reading (the newest skopeo), where the old yaml.v2-like reading differed ----------------------
+
+
+@pytest.mark.parametrize(("listed", "refs"), [
+    ("[~]", ()),  # yaml.v3 drops null items: [] is every tag (it was the invalid tag "~")
+    ("[a, ~, null]", ("a",)),
+    ("['~', b]", ("b",)),  # a quoted ~ is the text "~": an invalid tag, reported; b is kept
+    ("[!!binary djEuMg==]", ("v1.2",)),
+])
+def test_tag_lists_as_yaml_v3_decodes_them(tmp_path: Path, listed: str, refs: tuple[str, ...]) -> None:
+    f = load(tmp_path, f"reg.example.com:\n  images:\n    app: {listed}\n")
+    assert [s.refs for s in f.registries[0].selectors] == [refs]
+
+
+def test_null_regex_is_the_empty_regex_that_matches_every_tag(tmp_path: Path) -> None:
+    """A Go map[string]string sets "" for a null value (the old reading kept the text "~")."""
+    f = load(tmp_path, "reg.example.com:\n  images-by-tag-regex:\n    a: ~\n    b:\n    c: '~'\n")
+    assert [(s.repository, s.pattern) for s in f.registries[0].selectors] == [("a", ""), ("b", ""), ("c", "~")]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("'no'", False), ('"ON"', True), ("!!binary eWVz", True),
+    ('"true"', "problem"), ('"null"', "problem"), ("!!str false", "problem"), ("{a: b}", "problem")])
+def test_tls_verify_as_a_go_bool_through_yaml_v3(tmp_path: Path, value: str, expected: object) -> None:
+    f = load(tmp_path, f"reg.example.com:\n  tls-verify: {value}\n  images: {{app: [a]}}\n")
+    if expected == "problem":
+        assert [p.label for p in f.problems] == ["reg.example.com"] and not f.registries
+    else:
+        assert f.registries[0].settings.tls_verify is expected
+
+
+@pytest.mark.parametrize("text", [
+    "reg.example.com:\n  images: {app: [!!int abc]}\n",  # an explicit tag that does not fit its text
+    "reg.example.com:\n  images: {app: [a]}\n  images: {b: [c]}\n",
+    "reg.example.com:\n  images: {app: [a], 'app': [b]}\n",  # the same key, quoted or not
+    "reg.example.com:\n  credentials: {username: u}\n  images: {UPPER: [a], UPPER: [b]}\n",
+    "[a]: {images: {}}\n",
+])
+def test_what_yaml_v3_refuses_fails_the_file(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    assert info.value.code == "sync-yaml-invalid"
+
+
+def test_a_password_never_appears_in_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, "reg.example.com:\n  credentials: {username: u, password: !!int hunter2}\n")
+    assert "hunter2" not in str(info.value) and "not shown" in info.value.message
+
+
+def test_utf16_and_merge_keys(tmp_path: Path) -> None:
+    text = "base: &b {tls-verify: no}\nreg.example.com:\n  <<: *b\n  images: {app: [a]}\n"
+    path = tmp_path / "sync.yaml"
+    path.write_bytes(text.encode("utf-16"))
+    f = load_sync_file(str(path))
+    reg = next(r for r in f.registries if r.name == "reg.example.com")
+    assert reg.settings.tls_verify is False and reg.selectors[0].refs == ("a",)
+
+
+def test_empty_identitytoken_is_no_token(tmp_path: Path) -> None:
+    f = load(tmp_path, "reg.example.com:\n  credentials: {username: u, password: p, identitytoken: ''}\n"
+                       "  images: {app: [a]}\n")
+    assert not f.problems and f.registries[0].settings.username == "u"
+
+
+def test_an_empty_images_section_warns_as_skopeo(tmp_path: Path) -> None:
+    f = load(tmp_path, "reg.example.com:\n  images: {}\n  tls-verify: false\n")
+    assert any("no images specified" in w for w in f.warnings)
