@@ -44,6 +44,8 @@ _HTPASSWD = (
 )
 TOKEN_SERVICE = "trustcopy-test-registry"
 TOKEN_ISSUER = "trustcopy-test-issuer"
+#: Distribution accepts a token this long after its ``exp`` claim (registry/auth/token Leeway).
+_REGISTRY_TOKEN_LEEWAY = 60
 
 
 def free_port() -> int:
@@ -248,6 +250,12 @@ class TokenIssuer:
     #: identitytoken → user, for the OAuth2 refresh-token grant.
     refresh_tokens: dict[str, str] = field(default_factory=dict)
     requests: list[TokenRequest] = field(default_factory=list)
+    #: Seconds the registry accepts a token for (its ``exp`` claim is set so, counting the
+    #: registry's 60 s leeway), whatever ``expires_in`` tells the client: a token that expires
+    #: (clock skew, revocation) while the client still believes it valid. None: ``expires_in``.
+    registry_validity: float | None = None
+    #: (user, repository) pairs granted nothing, whatever is asked (None: anonymous).
+    refused: set[tuple[str | None, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         from cryptography import x509
@@ -302,7 +310,7 @@ class TokenIssuer:
         for scope in scopes:
             for one in scope.split(" "):
                 parts = one.split(":")
-                if len(parts) != 3 or parts[0] != "repository":
+                if len(parts) != 3 or parts[0] != "repository" or (user, parts[1]) in self.refused:
                     continue
                 wanted = set(parts[2].split(","))
                 allowed = {"pull", "push", "delete", "*"} if user else ({"pull"} if self.anonymous_pull else set())
@@ -337,7 +345,10 @@ class TokenIssuer:
             if bad:
                 self.bad_tokens -= 1
         now = int(time.time())
-        claims = {"iss": TOKEN_ISSUER, "sub": user or "", "aud": TOKEN_SERVICE, "exp": now + self.expires_in,
+        exp = now + self.expires_in
+        if self.registry_validity is not None:  # Distribution accepts a token until exp + 60 s
+            exp = int(time.time() + self.registry_validity) - _REGISTRY_TOKEN_LEEWAY
+        claims = {"iss": TOKEN_ISSUER, "sub": user or "", "aud": TOKEN_SERVICE, "exp": exp,
                   "nbf": now - 10, "iat": now, "jti": os.urandom(8).hex(), "access": self._grant(user, scopes)}
         token = self._sign(claims, bad)
         field_name = "access_token" if grant_type else "token"

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
 
-from trustcopy.errors import NetworkError, RegistryError, TransportError, TrustcopyError
+from trustcopy.errors import NetworkError, RegistryAuthError, RegistryError, TransportError, TrustcopyError
 from trustcopy.httpretry import MAX_RETRY_DELAY, RETRYABLE_STATUSES, retry_after
 from trustcopy.redact import redact_url
 from trustcopy.transports.docker import certs
@@ -52,6 +52,7 @@ from trustcopy.transports.docker.auth import (
 )
 from trustcopy.transports.docker.challenge import Challenge, Scope, parse_challenges, repository_scope
 from trustcopy.transports.docker.errors import (
+    RefusedTokenError,
     error_for,
     invalid_url_error,
     is_retryable_exception,
@@ -76,6 +77,8 @@ MAX_REDIRECTS = 10
 MAX_REGISTRY_WARNINGS = 16
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ORIGIN_BOUND_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+#: Marks a response (its ``extensions``) whose 401 made the client drop a token it could not retry with.
+_REFUSED_MARK = "trustcopy.refused_after_401"
 
 Content = bytes | Iterable[bytes] | None
 
@@ -342,6 +345,17 @@ class RegistryClient:
                     continue
                 raise network_error(exc, what, secrets=self.auth.secrets()) from exc
             status = response.status_code
+            if status == 401 and scopes is not None and not self._from_registry(response):
+                # A redirect target (a blob store's signed URL that expired) refused: its challenges
+                # and scopes say nothing about the registry's, and its realm must never see our
+                # credentials. Asking the registry once more may get a fresh URL; nothing else changes.
+                if replayable and not refreshed:
+                    refreshed = True
+                    log.debug("%s: 401 from the redirect target %s; asking the registry again", what,
+                              _Redacted(response.request.url.copy_with(query=None)))
+                    response.close()
+                    continue
+                return response
             if status == 401 and scopes is not None and replayable and not refreshed:
                 refreshed = True
                 wider = _insufficient_scope(response)
@@ -363,6 +377,13 @@ class RegistryClient:
                         response.close()
                         self.auth.challenges = late
                         continue
+            if status == 401 and scopes is not None and not replayable and self.auth.uses_refreshable_tokens():
+                # A streamed body cannot be sent again here: drop the token the registry refused
+                # (it expired early, or was revoked) and say so (error_for: RefusedTokenError), so
+                # the blob copy started again (copy/blobs.py) asks the token server anew.
+                log.debug("%s: 401 on a streamed request; dropping the cached token", what)
+                self.auth.invalidate(scopes)
+                response.extensions[_REFUSED_MARK] = True
             if status in RETRYABLE_STATUSES and retry and replayable and attempt < self.retry_times:
                 wait = min(retry_after(response, delay), MAX_RETRY_DELAY)
                 response.close()
@@ -422,6 +443,14 @@ class RegistryClient:
                 method, content = "GET", None
             url = target
         raise RegistryError(f"{what}: more than {MAX_REDIRECTS} redirects", code="too-many-redirects")
+
+    def _from_registry(self, response: httpx.Response) -> bool:
+        """Whether ``response`` came from the registry's own origin (not from a redirect target)."""
+        try:
+            url = response.request.url
+        except RuntimeError:  # a response built by hand (tests): nothing says it was redirected
+            return True
+        return self.auth.origin is None or (url.scheme, url.host, url.port) == self.auth.origin
 
     def _log_warnings(self, response: httpx.Response) -> None:
         """Log a registry's ``Warning: 299 - "TEXT"`` headers, each text once per client (as containers/image)."""
@@ -511,8 +540,28 @@ class RegistryClient:
                 delay = self.next_delay(delay)
 
     def error_for(self, response: httpx.Response, what: str) -> TrustcopyError:
-        """The error for an unexpected response (reads a bounded body, closes it)."""
-        return error_for(response, what, secrets=self.auth.secrets())
+        """The error for an unexpected response (reads a bounded body, closes it).
+
+        A 401/403 from a redirect target (another origin) names that target, and its hint does
+        not send the user to check credentials that were never sent there. A 401 to a streamed
+        request whose bearer token the client then dropped (_execute) is a RefusedTokenError:
+        transient, so the blob is copied again with a new token.
+        """
+        err = error_for(response, what, secrets=self.auth.secrets())
+        if response.status_code in (401, 403) and isinstance(err, RegistryAuthError) \
+                and not self._from_registry(response):
+            where = redact_url(str(response.request.url.copy_with(query=None)))
+            return RegistryAuthError(
+                f"{err.message} (answered by {where}, where the registry redirected)", code=err.code,
+                context={**err.context, "redirected": True},
+                hint="the registry's redirect target refused the request (a signed URL may have expired); "
+                     "no credentials are sent there, so retrying later is the remedy, not other credentials")
+        if response.extensions.get(_REFUSED_MARK) and type(err) is RegistryAuthError:
+            return RefusedTokenError(
+                err.message, code=err.code, context=err.context,
+                hint="the registry refused its own bearer token (expired or revoked) while a blob was sent; "
+                     "a new token was asked for each time the blob was copied again")
+        return err
 
     def check(self, response: httpx.Response, what: str, ok: Iterable[int] = (200,)) -> httpx.Response:
         """Return ``response`` if its status is in ``ok``; else close it and raise its error."""

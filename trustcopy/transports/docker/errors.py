@@ -84,6 +84,21 @@ TLS_HINT = (
 )
 
 
+class RefusedTokenError(RegistryAuthError):
+    """The registry refused a cached bearer token (expired early, revoked) on a streamed request.
+
+    The client cannot send a streamed body again, so it drops the token and reports this
+    error as transient: the blob copy is started again (copy/blobs.py), and its first,
+    replayable request fetches a new token. A registry that refuses the new token too fails
+    that request with an ordinary (not transient) RegistryAuthError, so this never loops.
+    """
+
+    @property
+    def transient(self) -> bool:
+        """A new token may be accepted (see the class docstring)."""
+        return True
+
+
 @dataclass(frozen=True)
 class DistributionError:
     """One entry of a registry's ``{"errors": [...]}`` body (already sanitized)."""
