@@ -262,12 +262,20 @@ def test_endless_error_body_is_bounded(router: respx.MockRouter) -> None:
         client.check(client.send("GET", "/v2/team/app/manifests/1", what="m"), "m")
 
 
-def test_pagination_to_another_host_refused(router: respx.MockRouter) -> None:
+def test_pagination_to_another_host_stays_on_the_registry(router: respx.MockRouter) -> None:
+    # As containers/image: only the Link's path and query are followed, on the registry.
     router.get(f"{REG}/v2/").respond(200)
-    router.get(f"{REG}/v2/team/app/tags/list").respond(
-        200, json={"tags": ["a"]}, headers={"Link": '<https://evil.example/v2/x?last=a>; rel="next"'})
-    with pytest.raises(RegistryError, match="another host"):
-        list_tags(_client(), "reg.example/team/app")
+    evil = router.get(url__startswith="https://evil.example/").respond(200, json={"tags": ["evil"]})
+
+    def page(req: httpx.Request) -> httpx.Response:
+        if req.url.params.get("last") is None:
+            return httpx.Response(200, json={"tags": ["a"]},
+                                  headers={"Link": '<https://evil.example/v2/team/app/tags/list?last=a>; rel="next"'})
+        return httpx.Response(200, json={"tags": ["b"]})
+
+    router.get(f"{REG}/v2/team/app/tags/list").mock(side_effect=page)
+    assert list_tags(_client(), "reg.example/team/app") == ["a", "b"]
+    assert not evil.called
 
 
 def test_pagination_follows_relative_links(router: respx.MockRouter) -> None:

@@ -389,11 +389,11 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
     Everything is bounded in total, not per page: at most MAX_TAG_PAGES round trips and
     limits.MAX_TAG_LIST_BODY bytes over all pages together (a registry sending page after
     page of 8 MiB tags must not fill the memory), MAX_TAGS tags, and a ``Link`` target is
-    followed only within the same origin and only once.
+    followed once, by its path and query on the registry (as containers/image), never elsewhere.
 
     Raises:
         ImageNotFoundError: the repository does not exist.
-        RegistryError: a page is malformed, or a Link points to another origin or loops.
+        RegistryError: a page is malformed, or the Links loop.
         LimitExceededError: too many pages, tags or bytes.
     """
     from trustcopy.errors import LimitExceededError
@@ -401,7 +401,7 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
     what = f"listing tags of {name}"
     tags: list[str] = []
     target: str | httpx.URL = f"/v2/{client.path}/tags/list"
-    seen: set[str] = set()
+    seen: set[str] = {target}
     budget = limits.MAX_TAG_LIST_BODY
     for _page in range(MAX_TAG_PAGES):
         try:
@@ -431,12 +431,14 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
             nxt = url.join(link)
         except httpx.InvalidURL:
             raise RegistryError(f"{what}: the registry's Link header names an invalid URL") from None
-        if (nxt.scheme, nxt.host, nxt.port) != (url.scheme, url.host, url.port):
-            raise RegistryError(f"{what}: the registry paginates to another host ({redact_url(str(nxt))})")
-        if str(nxt) in seen:
+        # As containers/image: only the Link's path and query are followed, always on the
+        # registry itself. A TLS-terminating proxy may write an http:// or internal host name
+        # there; no request ever leaves the registry (nor do its credentials).
+        nxt_path = nxt.raw_path.decode("ascii")
+        if nxt_path in seen:
             raise RegistryError(f"{what}: the registry's pagination loops")
-        seen.add(str(nxt))
-        target = nxt
+        seen.add(nxt_path)
+        target = nxt_path
     raise LimitExceededError(f"{what}: more than {MAX_TAG_PAGES} pages", context={"what": what, "limit": MAX_TAG_PAGES})
 
 
