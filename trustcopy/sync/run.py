@@ -33,7 +33,8 @@ Session and concurrency
     waiting for a free connection.
 
 Failures
-    An entry or image failure is recorded and, with ``keep_going``, the rest goes on;
+    An entry or image failure (a TrustcopyError, or an OSError no transport wrapped: a
+    full disk) is recorded and, with ``keep_going``, the rest goes on;
     without it, no new image starts after the first rejection or failure (those running
     finish: nothing is ever left half written), and a failed entry stops the sync before
     anything is copied. An interruption (Ctrl-C, SIGTERM, ``--command-timeout``) starts
@@ -255,7 +256,7 @@ class _Run:
         return src, dest
 
     def _sync_one(self, item: WorkItem) -> ImageResult:
-        """One image, as the module docstring numbers the steps; never raises a TrustcopyError."""
+        """One image, as the module docstring numbers the steps; never raises a TrustcopyError or an OSError."""
         start = time.monotonic()
         source = str(item.source)
 
@@ -286,6 +287,14 @@ class _Run:
 
                 evaluation = evaluate_image(self.policy, item.source, copy)
                 evaluation.raise_if_rejected()
+                if item.kind is DestinationKind.DIR and os.path.lexists(item.target):
+                    # What the copy would refuse at its destination (a file, a directory that is not an
+                    # image) is a failure a dry run predicts; skopeo's dry run refuses it too.
+                    from trustcopy.transports.dir import DirReference, check_destination
+
+                    dir_ref = item.destination_reference()
+                    assert isinstance(dir_ref, DirReference)
+                    check_destination(dir_ref)
                 return result(Outcome.WOULD_COPY, evaluation.digest)
             if item.kind is DestinationKind.DIR:
                 _make_parent(item.target)
@@ -298,6 +307,10 @@ class _Run:
             return result(Outcome.REJECTED, error=exc)
         except TrustcopyError as exc:
             return result(Outcome.FAILED, error=exc)
+        except OSError as exc:
+            # A local file the transports did not wrap (a full disk, EIO): this image's failure.
+            # Raised on, it would end the whole run, --keep-going or not, and lose the report.
+            return result(Outcome.FAILED, error=_os_failure(exc))
 
     def _identical(self, item: WorkItem, src_ctx: SystemContext, dest_ctx: SystemContext) -> Digest | None:
         """The digest both sides hold, when the destination already has what a copy would write."""
@@ -322,6 +335,14 @@ def _resolve(entry: Entry) -> list[ImageReference] | TrustcopyError:
         return entry.resolve()
     except TrustcopyError as exc:
         return exc
+
+
+def _os_failure(exc: OSError) -> TrustcopyError:
+    """An OSError of one image as a TransportError naming the file (when the error does)."""
+    from trustcopy.errors import TransportError
+
+    where = f"{exc.filename}: " if exc.filename else ""
+    return TransportError(f"{where}{exc.strerror or exc}", code="transport")
 
 
 def _is_list(media_type: str) -> bool:

@@ -277,13 +277,10 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
 
     def __init__(self, ref: DirReference, sys: SystemContext | None = None) -> None:
         self.reference = ref
-        target = os.path.abspath(ref.path)  # "DIR/." and "DIR/" name DIR, which is renamed as a whole
-        if os.path.islink(target) and os.path.isdir(target):
-            # containers/image writes through a symlink to a directory (it checks with Stat and
-            # writes PATH/<file>): the image goes where the link leads. So we stage beside that
-            # directory and swap it there; the link itself stays as the user made it.
-            target = os.path.realpath(target)
-        self._target = target
+        # containers/image writes through a symlink to a directory (it checks with Stat and
+        # writes PATH/<file>): the image goes where the link leads. So we stage beside that
+        # directory and swap it there; the link itself stays as the user made it.
+        self._target = destination_target(ref.path)
         self._compression = LayerCompression.PRESERVE
         if sys is not None and sys.dest_compress:
             self._compression = LayerCompression.COMPRESS
@@ -315,31 +312,7 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
             self._uses_non_sha256 = True
 
     def _check_target(self) -> None:
-        t = self._target
-        if not os.path.lexists(t):
-            return
-        if not os.path.isdir(t) or os.path.islink(t):
-            raise TransportError(
-                f"{self.reference}: {t} exists and is not a directory", code="destination-not-a-directory"
-            )
-        if all(is_staging_name(name) for name in os.listdir(t)):
-            return  # empty, but for hidden staging (ours, or one a killed copy left)
-        version = os.path.join(t, "version")
-        try:
-            with open_regular_file(version, "version file") as f:
-                content = limits.read_at_most(f, 4096, version)
-        except (ImageNotFoundError, TransportError):
-            content = b""
-        parsed = parse_version(content)
-        if parsed is not None and parsed > MAX_SUPPORTED_VERSION:
-            raise _unsupported_version(self.reference, t, content)
-        if parsed is None:
-            raise TransportError(
-                f"{self.reference}: {t} is not empty and not a containers image directory, "
-                "refusing to overwrite it",
-                code="destination-not-image-dir",
-                hint="choose an empty or new directory",
-            )
+        _check_destination(self.reference, self._target)
 
     @property
     def has_thread_safe_put_blob(self) -> bool:
@@ -368,10 +341,24 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
             return None
         return BlobInfo(digest=info.digest, size=size, media_type=info.media_type)
 
+    def _write_staged(self, name: str, data: bytes) -> None:
+        """Write ``name`` in staging; a full disk (any OSError) is this destination's TransportError.
+
+        Raises:
+            TransportError: ``destination-unwritable``, naming the file (not a bare OSError,
+                which a ``sync`` could not attribute to one image).
+        """
+        path = os.path.join(self._staging, name)
+        try:
+            write_file_atomic(path, data, self._file_mode)
+        except OSError as exc:
+            raise TransportError(f"{self.reference}: cannot write {path}: {exc.strerror or exc}",
+                                 code="destination-unwritable", context={"path": path}) from exc
+
     def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
         """Write (instance) manifest into staging."""
         self._note_digest(instance_digest)
-        write_file_atomic(os.path.join(self._staging, _manifest_name(instance_digest)), manifest, self._file_mode)
+        self._write_staged(_manifest_name(instance_digest), manifest)
 
     def put_signatures(self, signatures: Sequence[Signature], instance_digest: Digest | None = None) -> None:
         """signature-1 … signature-N in storage form, replacing any staged earlier."""
@@ -379,8 +366,7 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
 
         self._note_digest(instance_digest)
         for i, sig in enumerate(signatures):
-            write_file_atomic(os.path.join(self._staging, _signature_name(i, instance_digest)), signature_to_blob(sig),
-                              self._file_mode)
+            self._write_staged(_signature_name(i, instance_digest), signature_to_blob(sig))
         i = len(signatures)
         while True:
             stale = os.path.join(self._staging, _signature_name(i, instance_digest))
@@ -396,7 +382,7 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         if not os.path.exists(os.path.join(self._staging, "manifest.json")):
             raise ManifestError(f"{self.reference}: internal error: committing without a manifest")
         version = VERSION_1_2 if self._uses_non_sha256 else VERSION
-        write_file_atomic(os.path.join(self._staging, "version"), version.encode(), self._file_mode)
+        self._write_staged("version", version.encode())
         if not self._inside:
             os.chmod(self._staging, self._dir_mode)  # mkdtemp makes 0700; c/image's mode (see __init__)
         fsync_dir(self._staging)
@@ -423,3 +409,55 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         if not self._committed:
             remove_tree(self._staging)
         self._stage.release()
+
+
+def destination_target(path: str) -> str:
+    """Where a ``dir:`` destination at ``path`` writes: its absolute path, or, for a symlink to a
+    directory, where the link leads (containers/image writes through it; see DirImageDestination)."""
+    target = os.path.abspath(path)  # "DIR/." and "DIR/" name DIR, which is renamed as a whole
+    if os.path.islink(target) and os.path.isdir(target):
+        target = os.path.realpath(target)
+    return target
+
+
+def check_destination(ref: DirReference) -> None:
+    """Whether a copy to ``ref`` could write there, asked without writing anything (``sync --dry-run``).
+
+    Raises:
+        TransportError: what opening or committing the destination would raise for what is at
+            its path now (not a directory, a directory that is not an image, a newer version).
+    """
+    _check_destination(ref, destination_target(ref.path))
+
+
+def _check_destination(reference: object, t: str) -> None:
+    """Refuse a destination path ``t`` that is not absent, empty (but for staging) or an image directory.
+
+    Raises:
+        TransportError: ``destination-not-a-directory``, ``destination-not-image-dir``,
+            ``dir-version-unsupported``.
+    """
+    if not os.path.lexists(t):
+        return
+    if not os.path.isdir(t) or os.path.islink(t):
+        raise TransportError(
+            f"{reference}: {t} exists and is not a directory", code="destination-not-a-directory"
+        )
+    if all(is_staging_name(name) for name in os.listdir(t)):
+        return  # empty, but for hidden staging (ours, or one a killed copy left)
+    version = os.path.join(t, "version")
+    try:
+        with open_regular_file(version, "version file") as f:
+            content = limits.read_at_most(f, 4096, version)
+    except (ImageNotFoundError, TransportError):
+        content = b""
+    parsed = parse_version(content)
+    if parsed is not None and parsed > MAX_SUPPORTED_VERSION:
+        raise _unsupported_version(reference, t, content)
+    if parsed is None:
+        raise TransportError(
+            f"{reference}: {t} is not empty and not a containers image directory, "
+            "refusing to overwrite it",
+            code="destination-not-image-dir",
+            hint="choose an empty or new directory",
+        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from typing import BinaryIO
@@ -108,6 +107,8 @@ def store_blob(
 
     Raises:
         DigestMismatchError: the bytes do not match ``expected``/``expected_size``.
+        TransportError: the staging directory cannot be written (``destination-unwritable``:
+            a full disk, a quota, EIO), naming it. The stream's own failures propagate as they are.
     """
     what = f"blob {expected}" if expected is not None else "new blob"
     reader: DigestingReader
@@ -118,21 +119,48 @@ def store_blob(
             reader.expected_size = expected_size
     else:
         reader = DigestingReader(stream, expected, expected_size=expected_size, what=what)
-    fd, tmp = tempfile.mkstemp(prefix=".put-", dir=staging_dir)
+    # Why the writes are told apart from the reads: a full disk (ENOSPC) is the destination's
+    # failure, reported as such (a TransportError naming the directory, which a ``sync`` records
+    # for that image and goes on), while the reader's errors keep their own kind.
     try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(reader, out, _COPY_CHUNK)  # type: ignore[misc]
+        fd, tmp = tempfile.mkstemp(prefix=".put-", dir=staging_dir)
+    except OSError as exc:
+        raise _unwritable(staging_dir, what, exc) from exc
+    try:
+        out = os.fdopen(fd, "wb")
+        try:
+            while chunk := reader.read(_COPY_CHUNK):
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise _unwritable(staging_dir, what, exc) from exc
             digest = reader.verify()
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
+            try:
+                out.flush()
+                os.fsync(out.fileno())
+            except OSError as exc:
+                raise _unwritable(staging_dir, what, exc) from exc
+        finally:
+            # Not ``with``: after a failed write, close() flushes the rest again and its OSError
+            # would replace the error above. The file is discarded then; after fsync, close writes nothing.
+            with contextlib.suppress(OSError):
+                out.close()
         final = final_path(digest)
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        os.replace(tmp, final)
+        try:
+            os.chmod(tmp, 0o644)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise _unwritable(staging_dir, what, exc) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     return BlobInfo(digest=digest, size=reader.bytes_read, media_type=media_type)
+
+
+def _unwritable(staging_dir: str, what: str, exc: OSError) -> TransportError:
+    return TransportError(f"cannot write {what} in {staging_dir}: {exc.strerror or exc}",
+                          code="destination-unwritable", context={"path": staging_dir})
 
 
 class StagingBlobWriter(abc.ABC):

@@ -400,7 +400,7 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
 
     what = f"listing tags of {name}"
     tags: list[str] = []
-    target: str | httpx.URL = f"/v2/{client.path}/tags/list"
+    target = f"/v2/{client.path}/tags/list"
     seen: set[str] = {target}
     budget = limits.MAX_TAG_LIST_BODY
     for _page in range(MAX_TAG_PAGES):
