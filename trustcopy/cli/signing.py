@@ -74,11 +74,38 @@ def standalone_sign_cmd(ctx: click.Context, **kwargs: Any) -> None:
         signature = standalone_sign(manifest, reference_text, fingerprint, passphrase=passphrase)
     except SignatureError as exc:
         raise SignatureError(f"Error creating signature: {exc.message}", code=exc.code, hint=exc.hint) from exc
+    _write_output(output, signature)
+
+
+def _write_output(output: str, data: bytes) -> None:
+    """Write the signature to ``output`` so that a failure (a full disk) leaves the file as it was.
+
+    A regular file (or a new one) is replaced atomically, through a symlink to where it leads,
+    keeping its mode; skopeo's ``os.WriteFile`` truncates it first, so a failed write there
+    loses the previous signature. A device or pipe (``-o /dev/stdout``) is written directly.
+
+    Raises:
+        SignatureError: ``file-unwritable``, naming ``output``.
+    """
+    import os
+    import stat
+
+    from trustcopy.errors import SignatureError
+    from trustcopy.fsutil import write_file_atomic
+
     try:
-        with open(output, "wb") as f:
-            f.write(signature)
+        try:
+            st = os.stat(output)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            with open(output, "wb") as f:
+                f.write(data)
+        else:
+            write_file_atomic(os.path.realpath(output), data, 0o644 if st is None else stat.S_IMODE(st.st_mode))
     except OSError as exc:
-        raise SignatureError(f"Error writing signature to {output}: {exc.strerror}", code="file-unwritable") from exc
+        raise SignatureError(f"Error writing signature to {output}: {exc.strerror or exc}",
+                             code="file-unwritable") from exc
 
 
 @click.command("standalone-verify", cls=_SkopeoStatusCommand, context_settings=_CONTEXT)

@@ -333,18 +333,23 @@ def write_key_pair(prefix: str, passphrase: bytes) -> tuple[str, str]:
     private_path, public_path = key_pair_paths(prefix)
     pair = generate_key_pair(passphrase)
     written: list[str] = []
+    current = private_path
     try:
         for path, data, mode in ((private_path, pair.private_pem, 0o600), (public_path, pair.public_pem, 0o644)):
+            current = path
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
             written.append(path)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+                f.flush()
+                os.fsync(f.fileno())  # a full disk seen now, not after a "written" pair was reported
     except OSError as exc:
         for path in written:
             with contextlib.suppress(OSError):
                 os.unlink(path)
-        what = "private" if len(written) <= 1 and exc.filename != public_path else "public"
-        raise SignatureError(f'Error writing {what} key to "{exc.filename}": {exc.strerror}',
+        # (a failed write names no file: the one being written is named, not exc.filename)
+        what = "private" if current == private_path else "public"
+        raise SignatureError(f'Error writing {what} key to "{current}": {exc.strerror or exc}',
                              code="file-unwritable") from exc
     return private_path, public_path
 

@@ -206,7 +206,11 @@ class _PreadStream(io.RawIOBase):
         if self._left <= 0:
             return b""
         n = self._left if size < 0 else min(size, self._left)
-        data = os.pread(self._fd, min(n, 8 << 20), self._pos)
+        try:
+            data = os.pread(self._fd, min(n, 8 << 20), self._pos)
+        except OSError as exc:  # EIO of a failing disk: this archive's error, named (not a traceback)
+            raise TransportError(f"{self._what}: cannot read the archive: {exc.strerror or exc}",
+                                 code="file-unreadable") from exc
         if not data:
             raise ArchiveFormatError(f"{self._what}: the archive is truncated", code="archive-truncated")
         self._pos += len(data)
@@ -415,15 +419,20 @@ def open_archive_file(path: str, what: str, *, measure_compressed: bool = False,
         ArchiveFormatError: not a tar archive we accept (corrupt, truncated, hostile).
     """
     from trustcopy.fsutil import open_regular_file
+    from trustcopy.transports.localblobs import reading_named
 
     spool = _spool_pipe(path, what, tmp_dir)
-    f = spool if spool is not None else open_regular_file(path, "archive")
+    # Read errors of the file (EIO) name it, wherever a later read meets them (scan, members).
+    f = spool if spool is not None else reading_named(open_regular_file(path, "archive"), path, "archive", what)
     try:
         head = f.read(PEEK_SIZE)
         f.seek(0)
     except OSError as exc:
         f.close()
-        raise TransportError(f"{what}: cannot read {path}: {exc.strerror}") from exc
+        raise TransportError(f"{what}: cannot read {path}: {exc.strerror}", code="file-unreadable") from exc
+    except BaseException:
+        f.close()
+        raise
     algo = detect(head)
     if algo is Algorithm.NONE:
         return SeekableArchive(f, what)
@@ -432,7 +441,7 @@ def open_archive_file(path: str, what: str, *, measure_compressed: bool = False,
     f.close()
 
     def opener() -> tuple[Readable, Callable[[], None]]:
-        g = open_regular_file(path, "archive")
+        g = reading_named(open_regular_file(path, "archive"), path, "archive", what)
         return DecompressingStream(g, algo, what=what), g.close
 
     return SequentialArchive(opener, what, measure_compressed=measure_compressed)
@@ -540,7 +549,10 @@ def _spool_pipe(path: str, what: str, tmp_dir: str | None) -> BinaryIO | None:
             dropped = 0
             while dropped <= MAX_PIPE_TRAILER and (chunk := tar.read(_CHUNK)):
                 dropped += len(chunk)
-        spool.flush()
+        try:
+            spool.flush()
+        except OSError as exc:  # the last buffered piece meets the full disk
+            raise _spool_error(what, directory, exc) from exc
         spool.seek(0)
         return spool
     except BaseException:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
 import tempfile
 from collections.abc import Callable
@@ -228,20 +227,39 @@ class TarWriter:
         seekable_file: the file behind ``out`` when headers may be rewritten in place.
         spool_dir: where a member of unknown size is spooled when ``out`` cannot seek.
         what: names the destination in errors.
+        target: the file the archive becomes, named when writing fails (a full disk).
     """
 
-    def __init__(self, out: _Writable, *, seekable_file: BinaryIO | None, spool_dir: str, what: str) -> None:
+    def __init__(self, out: _Writable, *, seekable_file: BinaryIO | None, spool_dir: str, what: str,
+                 target: str | None = None) -> None:
         self._out = out
         self._file = seekable_file
         self._spool_dir = spool_dir
         self.what = what
+        self._target = target
         self.offset = 0
         self.broken: str | None = None
         self.closed = False
 
     def _write(self, data: bytes) -> None:
-        self._out.write(data)
+        try:
+            self._out.write(data)
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
         self.offset += len(data)
+
+    def _unwritable(self, exc: OSError) -> TransportError:
+        """A write that failed (ENOSPC, EDQUOT, EIO): the destination's error, naming the file.
+
+        The writer is broken from then on, seekable or not: the bytes of a failed buffered
+        write are neither on disk nor dropped (a truncate would flush them again), so nothing
+        may be added and the archive is never committed; closing the output removes it.
+        """
+        why = exc.strerror or str(exc)
+        self.broken = f"writing failed: {why}"
+        where = self._target if self._target is not None else "the archive"
+        return TransportError(f"{self.what}: cannot write {where}: {why}", code="destination-unwritable",
+                              context={"path": where})
 
     def _check(self) -> None:
         if self.closed:
@@ -256,14 +274,18 @@ class TarWriter:
 
     def rollback(self, offset: int, why: str) -> None:
         """Forget everything written after ``offset``; on outputs that cannot, mark the writer broken."""
-        if self.offset == offset:
-            return
+        if self.offset == offset or self.broken is not None:
+            return  # (a broken writer is never committed: nothing to undo)
         if self._file is None:
             self.broken = why
             return
-        self._file.flush()
-        self._file.truncate(offset)
-        self._file.seek(offset)
+        try:
+            self._file.flush()
+            self._file.truncate(offset)
+            self._file.seek(offset)
+        except OSError as exc:
+            self._unwritable(exc)  # broken now; the error being handled propagates, not this one
+            return
         self.offset = offset
 
     def add_bytes(self, name: str, data: bytes) -> None:
@@ -333,22 +355,43 @@ class TarWriter:
                 self.rollback(start, "duplicate member")
                 return size
             self._write(bytes(padding(size)))
-            self._file.flush()
-            os.pwrite(self._file.fileno(), fixed_file_header(name, size), start)
+            try:
+                self._file.flush()
+                os.pwrite(self._file.fileno(), fixed_file_header(name, size), start)
+            except OSError as exc:
+                raise self._unwritable(exc) from exc
         except BaseException as exc:
             self.rollback(start, f"writing a member failed: {exc}")
             raise
         return size
 
     def _spooled(self, stream: Readable, name_for: Callable[[], str | None]) -> int:
-        with tempfile.TemporaryFile(prefix=f"{STAGING_PREFIX}spool-", dir=self._spool_dir) as spool:
-            shutil.copyfileobj(stream, spool, CHUNK)  # type: ignore[misc]
+        try:
+            spool = tempfile.TemporaryFile(prefix=f"{STAGING_PREFIX}spool-", dir=self._spool_dir)  # noqa: SIM115
+        except OSError as exc:
+            raise self._spool_failed(exc) from exc
+        with spool:
+            while chunk := stream.read(CHUNK):  # (the stream's own errors are not the spool's)
+                try:
+                    spool.write(chunk)
+                except OSError as exc:
+                    raise self._spool_failed(exc) from exc
+            try:
+                spool.flush()
+            except OSError as exc:
+                raise self._spool_failed(exc) from exc
             size = spool.tell()
             spool.seek(0)
             name = name_for()
             if name is not None:
                 self.add_stream(name, spool, size)
         return size
+
+    def _spool_failed(self, exc: OSError) -> TransportError:
+        return TransportError(f"{self.what}: cannot write a temporary copy of a layer in {self._spool_dir}: "
+                              f"{exc.strerror or exc}", code="destination-unwritable",
+                              context={"path": self._spool_dir},
+                              hint=None if self._target is not None else "--tmpdir (or TMPDIR) chooses another one")
 
     def finish(self) -> None:
         """Write the end-of-archive marker."""

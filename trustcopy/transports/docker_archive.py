@@ -205,7 +205,7 @@ class DockerArchiveWriter:
         try:
             seekable = self._output.file if self._output.seekable else None
             tar = TarWriter(self._output.stream, seekable_file=seekable, spool_dir=self._output.spool_dir,
-                            what=f"docker-archive:{path}")
+                            what=f"docker-archive:{path}", target=path)
             self.docker = DockerTarWriter(tar)
         except BaseException:
             self._output.close()  # even on SIGTERM/Ctrl-C here: no staging file left behind

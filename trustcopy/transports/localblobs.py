@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import TransportError
@@ -29,6 +30,61 @@ def _opened_path(f: BinaryIO, path: str) -> str:
         return os.readlink(f"/proc/self/fd/{f.fileno()}")
     except OSError:
         return os.path.realpath(path)
+
+
+class _NamedReadErrors(io.RawIOBase):
+    """A file whose read failures (EIO of a failing disk, ESTALE, …) are TransportErrors naming it.
+
+    Why: a bare OSError from deep inside a copy names no file (``read(2)`` has no path), ends a
+    CLI command with a traceback and cannot be attributed by ``sync`` to the image it belongs
+    to. It stays a file: ``fileno`` (``fstat``, ``pread`` by others), ``seek`` and ``tell`` are
+    the wrapped file's.
+    """
+
+    def __init__(self, raw: Any, path: str, what: str, owner: object) -> None:
+        super().__init__()
+        self._raw = raw
+        self._where = (path, what, owner)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return bool(self._raw.seekable())
+
+    def fileno(self) -> int:
+        return int(self._raw.fileno())
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
+        return int(self._raw.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._raw.tell())
+
+    def readinto(self, buffer: Any, /) -> int | None:
+        try:
+            return self._raw.readinto(buffer)  # type: ignore[no-any-return]
+        except OSError as exc:
+            raise read_failure(*self._where, exc) from exc
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+def read_failure(path: str, what: str, owner: object, exc: OSError) -> TransportError:
+    """The error for a local source file that cannot be read (``file-unreadable``), naming it."""
+    return TransportError(f"{owner}: cannot read {what} {path}: {exc.strerror or exc}", code="file-unreadable",
+                          context={"path": path})
+
+
+def reading_named(f: BinaryIO, path: str, what: str, owner: object) -> BinaryIO:
+    """``f`` (a buffered file just opened for reading, nothing read yet) as a file whose read
+    errors are TransportErrors naming ``path`` (:class:`_NamedReadErrors`)."""
+    raw = f.detach() if isinstance(f, io.BufferedReader) else f
+    return io.BufferedReader(_NamedReadErrors(raw, path, what, owner))  # type: ignore[return-value]
 
 
 def open_inside(path: str, root: str, what: str, owner: object, *, digest: Digest | None = None,
@@ -51,7 +107,7 @@ def open_inside(path: str, root: str, what: str, owner: object, *, digest: Diges
             without matching ``digest`` (code ``archive-unsafe-link``, naming the file and
             where it leads).
     """
-    f = open_regular_file(path, what)
+    f = reading_named(open_regular_file(path, what), path, what, owner)
     try:
         real = _opened_path(f, path)
         top = os.path.realpath(root)

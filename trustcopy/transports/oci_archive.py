@@ -164,7 +164,7 @@ class OCIArchiveDestination(NoSignatures, AlwaysSupportsManifestLists, OCIFormat
         try:
             seekable = self._output.file if self._output.seekable else None
             self._tar = TarWriter(self._output.stream, seekable_file=seekable, spool_dir=self._output.spool_dir,
-                                  what=str(ref))
+                                  what=str(ref), target=ref.path)
             self._tar.add_bytes("oci-layout", OCI_LAYOUT_CONTENT)
             self._tar.add_dir("blobs")
         except BaseException:

@@ -660,8 +660,13 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
 
             digest = manifest_digest(manifest)
         path = self.reference.blob_path(digest, self._staging)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_file_atomic(path, manifest)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            write_file_atomic(path, manifest)
+        except OSError as exc:  # a full disk: this destination's error, naming the file (not a traceback)
+            raise TransportError(f"{self.reference}: cannot write manifest {digest} in {self._staging}: "
+                                 f"{exc.strerror or exc}", code="destination-unwritable",
+                                 context={"path": path}) from exc
         self._pending[digest] = path
         if instance_digest is None:
             self._manifest = (digest, manifest)
@@ -683,8 +688,10 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
             else:
                 self._commit_existing()
         except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
             raise TransportError(
-                f"{self.reference}: cannot write the layout: {exc.strerror or exc}", code="destination-unwritable"
+                f"{self.reference}: cannot write the layout {self._target}{where}: {exc.strerror or exc}",
+                code="destination-unwritable", context={"path": self._target},
             ) from exc
         self._committed = True
 

@@ -29,7 +29,6 @@ import datetime
 import hashlib
 import io
 import os
-import shutil
 import stat
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from trustcopy.fsutil import big_files_dir, open_regular_file
 from trustcopy.gojson import go_marshal
 from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageReference, ImageSource, ImageTransport
+from trustcopy.transports.localblobs import reading_named
 from trustcopy.transports.stubs import NoSourceSignatures
 from trustcopy.types import BlobInfo, SystemContext
 
@@ -256,6 +256,47 @@ def _measure(f: BinaryIO, what: str) -> tuple[Digest, int, Digest, Algorithm]:
     return blob, size, Digest("sha256", diff_hash.hexdigest()) if diff_hash is not blob_hash else blob, algo
 
 
+def _spool_stdin(what: str, directory: str) -> BinaryIO:
+    """Standard input in an unnamed temporary file in ``directory`` (``--tmpdir``), at its start.
+
+    Raises:
+        TransportError: the file cannot be made or written (``spool-failed``, a full disk:
+            naming the directory), or standard input cannot be read (``file-unreadable``).
+    """
+    def failed(exc: OSError) -> TransportError:
+        return TransportError(f"{what}: cannot keep a copy of standard input in {directory}: "
+                              f"{exc.strerror or exc}", code="spool-failed", context={"directory": directory},
+                              hint="--tmpdir (or TMPDIR) chooses another directory")
+
+    try:
+        spool = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - returned, or closed below
+    except OSError as exc:
+        raise failed(exc) from exc
+    try:
+        stdin = sys_stdin()
+        while True:
+            try:
+                data = stdin.read(CHUNK)
+            except OSError as exc:
+                raise TransportError(f"{what}: cannot read standard input: {exc.strerror or exc}",
+                                     code="file-unreadable") from exc
+            if not data:
+                break
+            try:
+                spool.write(data)
+            except OSError as exc:
+                raise failed(exc) from exc
+        try:
+            spool.flush()
+        except OSError as exc:
+            raise failed(exc) from exc
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
 class TarballSource(NoSourceSignatures, ImageSource):
     """The image built from the files (see the module docstring)."""
 
@@ -268,15 +309,13 @@ class TarballSource(NoSourceSignatures, ImageSource):
         try:
             for name in ref.filenames:
                 if name == "-":
-                    self._spool = tempfile.TemporaryFile(dir=big_files_dir(sys.tmp_dir))  # noqa: SIM115 - closed in close()
-                    shutil.copyfileobj(sys_stdin(), self._spool, CHUNK)
-                    self._spool.seek(0)
+                    self._spool = _spool_stdin(str(ref), big_files_dir(sys.tmp_dir))
                     blob, size, diff_id, algo = _measure(self._spool, f"{ref}: standard input")
                     layers.append(_Layer(name, blob, size, diff_id, _LAYER_TYPES[algo], time.time_ns()))
                     continue
                 # NOTE(go-diff): regular files only; containers/image reads whatever opens
                 # (/dev/zero forever; a FIFO blocks in open until a writer comes).
-                with open_regular_file(name, "tarball") as f:
+                with reading_named(open_regular_file(name, "tarball"), name, "tarball", ref) as f:
                     blob, size, diff_id, algo = _measure(f, f"{ref}: {name}")
                     mtime_ns = os.fstat(f.fileno()).st_mtime_ns
                 layers.append(_Layer(name, blob, size, diff_id, _LAYER_TYPES[algo], mtime_ns))
@@ -321,7 +360,8 @@ class TarballSource(NoSourceSignatures, ImageSource):
                     self._spool.seek(0)
                     data = os.dup(self._spool.fileno())
                     return os.fdopen(data, "rb"), layer.size
-                return open_regular_file(layer.path, "tarball"), layer.size
+                return reading_named(open_regular_file(layer.path, "tarball"), layer.path, "tarball",
+                                     self.reference), layer.size
         raise ImageNotFoundError(f"{self.reference}: no blob with digest {info.digest}")
 
     @property

@@ -669,8 +669,9 @@ def _modify(sys: SystemContext | None, edit: Any) -> str:
     data = _go_indent(go_marshal(out))
     import tempfile  # only login/logout write
 
-    fd, tmp = tempfile.mkstemp(prefix=".auth-", suffix=".json", dir=directory)
+    tmp = ""
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".auth-", suffix=".json", dir=directory)
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o600)
             f.write(data)
@@ -678,9 +679,11 @@ def _modify(sys: SystemContext | None, edit: Any) -> str:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise ConfigError(f"cannot write credential file {path}: {exc.strerror}", context={"path": path}) from exc
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise ConfigError(f"cannot write credential file {path}: {exc.strerror or exc}", code="file-unwritable",
+                          context={"path": path}) from exc
     return path
 
 
