@@ -360,15 +360,21 @@ def kind_name(file: str, node: YamlNode) -> str:
             "!!null": "null"}.get(tag, "a string")
 
 
+def string_value(file: str, node: YamlNode) -> str | None:
+    """A scalar (already followed) as yaml.v3 decodes it into a Go string: its text, a ``!!binary``
+    one decoded; None for null (the Go zero value, which callers tell apart)."""
+    tag = resolve_tag(file, node)
+    if tag == "!!null":
+        return None
+    return binary_text(file, node) if tag == "!!binary" else node.value
+
+
 def _key_text(file: str, where: str, node: YamlNode) -> str | None:
     """A key as yaml.v3 decodes it into a Go string: its text; None for a null key (skipped)."""
     node = follow(node)
     if node.kind != "scalar":
         raise _invalid(file, where, f"a key must be a scalar, not {kind_name(file, node)} (line {node.line})")
-    tag = resolve_tag(file, node)
-    if tag == "!!null":
-        return None
-    return binary_text(file, node) if tag == "!!binary" else node.value
+    return string_value(file, node)
 
 
 def _is_merge(node: YamlNode) -> bool:

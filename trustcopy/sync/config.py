@@ -211,15 +211,12 @@ def _text(path: str, node: YamlNode) -> str | None:
         _WrongType: a list or a mapping.
         ConfigError: an explicit tag that does not fit the text (``!!int abc``), as yaml.v3's resolver.
     """
-    from trustcopy.stores.registries_d_yaml import binary_text, follow, kind_name, resolve_tag
+    from trustcopy.stores.registries_d_yaml import follow, kind_name, string_value
 
     node = follow(node)
     if node.kind != "scalar":
         raise _WrongType(kind_name(path, node))
-    tag = resolve_tag(path, node)
-    if tag == "!!null":
-        return None
-    return binary_text(path, node) if tag == "!!binary" else node.value
+    return string_value(path, node)
 
 
 def _secret_text(path: str, where: str, node: YamlNode) -> str | None:
