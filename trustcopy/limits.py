@@ -214,33 +214,44 @@ def fifo_chunks(fd: int, label: str, *, piece: int = 1 << 16) -> Generator[bytes
 MAX_JSON_DEPTH = 200
 
 _NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # deleting these leaves only brackets
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # opening +1, closing -1 (signed)
 
 
 @functools.cache
-def _json_patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    """(a JSON string, an innermost bracket pair): compiled on first use, for start-up time."""
+def _json_string_pattern() -> re.Pattern[bytes]:
+    """A JSON string, or an unterminated one up to the end: compiled on first use, for start-up time.
+
+    The pattern can never fail once it has seen a quote (the loop is possessive and stops only
+    at an unescaped quote or at the end), so each byte is read once: a pattern that had to find
+    the closing quote backtracked from every quote of an unterminated ``"\\"\\"\\"…`` to the
+    end (minutes for 100 KiB). An unterminated string is not JSON anyway.
+    """
     import re
 
-    return re.compile(rb'"(?:[^"\\]|\\.)*"', re.S), re.compile(rb"[\[{][\]}]")
+    return re.compile(rb'"(?:[^"\\]|\\.?)*+(?:"|\Z)', re.S)
 
 
 def json_depth_exceeds(data: bytes | str) -> bool:
     """Whether ``data`` nests arrays/objects deeper than MAX_JSON_DEPTH, without parsing it.
 
-    Strings are removed, then every innermost bracket pair, one level per pass (each pass
-    runs in C): a document of depth d empties after d passes. Unbalanced brackets never
-    empty and count as too deep (such a document is not JSON anyway).
+    Strings are removed, then the brackets left are read as steps of +1 (opening) and -1
+    (closing): the depth is the highest running sum, computed in C (``accumulate``). One
+    linear pass whatever the shape: removing innermost pairs one level per pass cost
+    MAX_JSON_DEPTH passes over a document of many deep arrays (seconds at 4 MiB).
+    Unbalanced brackets (the sum dips below zero or does not end at zero) count as too
+    deep (such a document is not JSON anyway).
     """
+    import array
+    import itertools
+
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
         return False  # cannot be too deep: the common, cheap case
-    json_string, innermost_pair = _json_patterns()
-    brackets = json_string.sub(b"", raw).translate(None, _NOT_BRACKETS)
-    for _ in range(MAX_JSON_DEPTH):
-        if not brackets:
-            return False
-        brackets = innermost_pair.sub(b"", brackets)
-    return bool(brackets)
+    brackets = _json_string_pattern().sub(b"", raw).translate(None, _NOT_BRACKETS)
+    steps = array.array("b", brackets.translate(_BRACKET_STEPS))  # b"\xff" is -1 as a signed byte
+    if sum(steps) != 0 or min(itertools.accumulate(steps), default=0) < 0:
+        return True
+    return max(itertools.accumulate(steps), default=0) > MAX_JSON_DEPTH
 
 
 def check_json_depth(data: bytes | str, what: str) -> None:

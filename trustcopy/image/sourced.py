@@ -341,5 +341,8 @@ def _atoi(text: str) -> int:
     digits = text[1:] if text[:1] in "+-" else text
     if not digits or not all("0" <= c <= "9" for c in digits):
         return 0
-    n = int(text)
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > 19:  # beyond int64 (and int() refuses more than 4300 digits)
+        return -(1 << 63) if text.startswith("-") else (1 << 63) - 1
+    n = -int(significant) if text.startswith("-") else int(significant)
     return max(-(1 << 63), min(n, (1 << 63) - 1))

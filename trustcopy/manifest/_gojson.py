@@ -104,7 +104,9 @@ def decode(value: Any, spec: Spec, current: Any = None, path: str = "") -> Any:
             return _decode_list(value, spec[1], current, path)
     elif kind == "map":
         if isinstance(value, GoObject):
-            out = dict(current) if isinstance(current, dict) else {}
+            # Go decodes into the map already there, in place (a map is a reference): copying
+            # it for each repeat of the key made a big map followed by many ``{}`` quadratic.
+            out = current if isinstance(current, GoMap) else GoMap(current or {})
             for k, v in value.pairs:
                 out[k] = decode(v, spec[1], zero(spec[1]), f"{path}.{k}" if path else k)
             return out
@@ -116,6 +118,14 @@ def decode(value: Any, spec: Spec, current: Any = None, path: str = "") -> Any:
     else:  # pragma: no cover - programming error in a spec
         raise ValueError(f"unknown spec {spec!r}")
     raise GoTypeError(path, f"cannot unmarshal {_json_kind(value)} into a Go {kind}")
+
+
+class GoMap(dict[str, Any]):
+    """A decoded Go map: decoding a repeated key merges into it *in place*, as Go's map (a reference) does.
+
+    Only maps :func:`decode` made itself are reused that way; a plain dict passed in as
+    ``current`` is copied first, so a caller's dict is never changed.
+    """
 
 
 class GoSlice(list[Any]):
@@ -137,7 +147,10 @@ def _decode_list(value: list[Any], elem: Spec, current: Any, path: str) -> GoSli
         out.backing = []
         return out
     if isinstance(current, GoSlice):
-        backing = list(current.backing)
+        # Decoded in place, as Go does: copying the backing array for each repeat of the key
+        # made a long array followed by many short ones quadratic. The slice ``current``
+        # itself (its visible elements) is never changed, only the backing it hands on.
+        backing = current.backing
     else:
         backing = list(current) if isinstance(current, list) else []
     for i, v in enumerate(value):
@@ -158,7 +171,7 @@ def zero(spec: Spec) -> Any:
 def _decode_struct(value: GoObject, fields: dict[str, Spec], current: Any, path: str) -> dict[str, Any]:
     """Decode an object into a struct: fold-matched keys, in order, merging repeats."""
     out: dict[str, Any] = dict(current) if isinstance(current, dict) else {}
-    by_fold = {fold(n): n for n in fields}
+    by_fold = folded_fields(fields)
     for key, v in value.pairs:
         name = key if key in fields else by_fold.get(fold(key))
         if name is None:
@@ -166,6 +179,22 @@ def _decode_struct(value: GoObject, fields: dict[str, Spec], current: Any, path:
         sub = f"{path}.{name}" if path else name
         out[name] = decode(v, fields[name], out.get(name), sub)
     return out
+
+
+_FOLDED: dict[int, tuple[dict[str, Spec], dict[str, str]]] = {}
+
+
+def folded_fields(fields: dict[str, Spec]) -> dict[str, str]:
+    """``{fold(name): name}`` for a struct spec's fields, computed once per spec (specs are
+    module constants): folding every field name again for each of a million small objects
+    was most of the decoding time of a hostile 4 MiB document."""
+    cached = _FOLDED.get(id(fields))
+    if cached is not None and cached[0] is fields:
+        return cached[1]
+    by_fold = {fold(n): n for n in fields}
+    if len(_FOLDED) < 256:  # the spec keeps its id valid while it is held here
+        _FOLDED[id(fields)] = (fields, by_fold)
+    return by_fold
 
 
 def _check_numbers(value: Any, path: str) -> None:

@@ -95,8 +95,7 @@ def _field_name(key: str, fields: dict[str, Any]) -> str | None:
     """The struct field Go decodes ``key`` into (exact name first, then folded), or None."""
     if key in fields:
         return key
-    want = gojson.fold(key)
-    return next((n for n in fields if gojson.fold(n) == want), None)
+    return _gojson.folded_fields(fields).get(gojson.fold(key))  # field names fold apart: one match at most
 
 
 def _last_field(value: gojson.GoObject, name: str, fields: dict[str, Any]) -> Any:
