@@ -666,7 +666,12 @@ def _modify(sys: SystemContext | None, edit: Any) -> str:
         # file (its struct has only these two); we keep them, after its own, as its newer
         # modifyDockerConfigJSON keeps Docker's: a login must not lose what another tool wrote.
         out.update(extras)
-    data = _go_indent(go_marshal(out))
+    try:
+        compact = go_marshal(out)
+    except ValueError:  # a number beyond a double (1e400) read as infinity: JSON cannot hold it
+        raise ConfigError(f"cannot update credential file {path}: a field holds a number too large to write "
+                          f"back (beyond a double); edit the file", context={"path": path}) from None
+    data = _go_indent(compact)
     import tempfile  # only login/logout write
 
     tmp = ""

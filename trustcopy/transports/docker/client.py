@@ -330,7 +330,7 @@ class RegistryClient:
         retry: bool = True,
     ) -> httpx.Response:
         replayable = content is None or isinstance(content, bytes)
-        attempt, delay, refreshed = 0, self.retry_delay, False
+        attempt, delay, refreshed, asked_again = 0, self.retry_delay, False, False
         while True:
             self._check_deadline(what)
             try:
@@ -349,8 +349,8 @@ class RegistryClient:
                 # A redirect target (a blob store's signed URL that expired) refused: its challenges
                 # and scopes say nothing about the registry's, and its realm must never see our
                 # credentials. Asking the registry once more may get a fresh URL; nothing else changes.
-                if replayable and not refreshed:
-                    refreshed = True
+                if replayable and not asked_again:  # its own budget: the registry's token may still expire
+                    asked_again = True
                     log.debug("%s: 401 from the redirect target %s; asking the registry again", what,
                               _Redacted(response.request.url.copy_with(query=None)))
                     response.close()

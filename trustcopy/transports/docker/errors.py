@@ -89,8 +89,10 @@ class RefusedTokenError(RegistryAuthError):
 
     The client cannot send a streamed body again, so it drops the token and reports this
     error as transient: the blob copy is started again (copy/blobs.py), and its first,
-    replayable request fetches a new token. A registry that refuses the new token too fails
-    that request with an ordinary (not transient) RegistryAuthError, so this never loops.
+    replayable request fetches a new token. A registry that refuses the new token on that
+    request fails it with an ordinary (not transient) RegistryAuthError; one that accepts it
+    there but refuses it on the streamed request again raises this again, at most
+    ``--retry-times`` times (copy/blobs.py's retries of a blob): bounded either way.
     """
 
     @property

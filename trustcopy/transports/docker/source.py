@@ -435,6 +435,10 @@ def list_tags(client: RegistryClient, name: str) -> list[str]:
         # registry itself. A TLS-terminating proxy may write an http:// or internal host name
         # there; no request ever leaves the registry (nor do its credentials).
         nxt_path = nxt.raw_path.decode("ascii")
+        if not nxt_path.startswith("/"):
+            # An opaque URL (``x:https://elsewhere/...``) has no path on the registry; sent
+            # as it stands it would be an absolute URL to another origin.
+            raise RegistryError(f"{what}: the registry's Link header names an invalid URL")
         if nxt_path in seen:
             raise RegistryError(f"{what}: the registry's pagination loops")
         seen.add(nxt_path)
