@@ -295,7 +295,10 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         #: 0755 less the umask (MkdirAll). NOTE(go-diff): we replace the directory by a new one,
         #: so its mode is copied, but not its owner, group or ACL (a user cannot chown).
         try:
-            self._dir_mode = stat.S_IMODE(os.stat(self._target).st_mode)
+            # Always with the owner's rwx: containers/image could not write into a directory
+            # without them (it refuses), and copied as it is, the mode would make the new image
+            # one that no later copy (nor a failed commit's clean-up) can empty again.
+            self._dir_mode = stat.S_IMODE(os.stat(self._target).st_mode) | stat.S_IRWXU
         except FileNotFoundError:
             self._dir_mode = 0o755 & ~umask
         # A mount point (or another filesystem) cannot be swapped: stage inside, replace contents.

@@ -573,3 +573,18 @@ def test_scope_validation_agrees_with_containers_image(oracle: Oracle, scope: st
     except ValueError as exc:
         ours = str(exc)
     assert (ours is None) == ("error" not in go), (scope, ours, go)
+
+
+def test_an_existing_directory_without_owner_write_gives_an_image_the_owner_can_replace(tmp_path: Path) -> None:
+    """The existing directory's mode is kept, but never without the owner's rwx (a later copy must empty it)."""
+    from trustcopy.transports.alltransports import parse_image_name
+
+    target = tmp_path / "img"
+    target.mkdir()
+    target.chmod(0o555)
+    dest = parse_image_name(f"dir:{target}").new_image_destination(SystemContext())
+    try:
+        assert dest._dir_mode == 0o755
+    finally:
+        dest.close()
+        target.chmod(0o755)
