@@ -82,7 +82,8 @@ def _write_output(output: str, data: bytes) -> None:
 
     A regular file (or a new one) is replaced atomically, through a symlink to where it leads,
     keeping its mode; skopeo's ``os.WriteFile`` truncates it first, so a failed write there
-    loses the previous signature. A device or pipe (``-o /dev/stdout``) is written directly.
+    loses the previous signature. A device or pipe (``-o /dev/stdout``) is written directly,
+    and so is an existing file whose directory we may not write (no staging file fits there).
 
     Raises:
         SignatureError: ``file-unwritable``, naming ``output``.
@@ -102,7 +103,15 @@ def _write_output(output: str, data: bytes) -> None:
             with open(output, "wb") as f:
                 f.write(data)
         else:
-            write_file_atomic(os.path.realpath(output), data, 0o644 if st is None else stat.S_IMODE(st.st_mode))
+            try:
+                write_file_atomic(os.path.realpath(output), data, 0o644 if st is None else stat.S_IMODE(st.st_mode))
+            except PermissionError:
+                if st is None:
+                    raise
+                # The file is writable but its directory is not (no room for a staging file):
+                # written in place, as skopeo and earlier trustcopy write it.
+                with open(output, "wb") as f:
+                    f.write(data)
     except OSError as exc:
         raise SignatureError(f"Error writing signature to {output}: {exc.strerror or exc}",
                              code="file-unwritable") from exc

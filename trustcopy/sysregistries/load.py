@@ -600,6 +600,10 @@ def _beyond_go_ranges(doc: Any, text: str) -> str | None:
         elif isinstance(value, list):
             stack.extend(value)
         elif isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < 1 << 63:
+            # A hex, octal or binary literal has no digit limit in tomllib, but printing it in
+            # decimal does (sys.get_int_max_str_digits): name a long one by its size instead.
+            if value.bit_length() > 256:
+                return f"an integer of {value.bit_length()} bits is out of range for int64"
             return f"{value} is out of range for int64"
         elif isinstance(value, datetime.date | datetime.time):
             has_time = True
