@@ -237,7 +237,15 @@ def _text_list(path: str, node: YamlNode) -> list[str] | None:
         return None
     if node.kind != "seq":
         raise _WrongType(kind_name(path, node))
-    return [text for text in (_text(path, item) for item in node.items) if text is not None]
+    out: list[str] = []
+    for item in node.items:
+        try:
+            text = _text(path, item)
+        except _WrongType as exc:  # the item is at fault, not the list: say so
+            raise _WrongType(f"a list holding {exc}") from None
+        if text is not None:
+            out.append(text)
+    return out
 
 
 def _flag(path: str, node: YamlNode) -> bool | None:

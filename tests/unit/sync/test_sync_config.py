@@ -287,3 +287,12 @@ def test_empty_identitytoken_is_no_token(tmp_path: Path) -> None:
 def test_an_empty_images_section_warns_as_skopeo(tmp_path: Path) -> None:
     f = load(tmp_path, "reg.example.com:\n  images: {}\n  tls-verify: false\n")
     assert any("no images specified" in w for w in f.warnings)
+
+
+def test_a_list_item_of_the_wrong_type_is_named_as_the_item(tmp_path: Path) -> None:
+    """``images: {a/b: [[x]]}``: the list is fine, its item is not; the problem says which."""
+    path = tmp_path / "sync.yaml"
+    path.write_text("reg.example:\n  images:\n    a/b: [[x]]\n")
+    f = load_sync_file(str(path))
+    assert [p.label for p in f.problems] == ["reg.example/a/b (images)"]
+    assert "not a list holding a list" in f.problems[0].error.message
