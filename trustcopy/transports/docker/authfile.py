@@ -140,22 +140,35 @@ def validate_key(key: str) -> bool:
     return bool(slash)
 
 
+def _read_bytes(path: str, *, strict: bool) -> bytes | None:
+    """The file's bytes (bounded), or None when it does not exist (or, unless ``strict``, is unreadable).
+
+    Raises:
+        ConfigError: unreadable (``strict``, or another error than EACCES), or too large.
+    """
+    try:
+        return limits.read_file_at_most(path, limits.MAX_AUTH_FILE, path)
+    except FileNotFoundError:
+        return None
+    except (OSError, LimitExceededError) as exc:
+        if isinstance(exc, PermissionError) and not strict:
+            # NOTE(go-diff): the newest containers/image fails the lookup on a file it may not
+            # read; a file we cannot read holds no credentials for us, and the next one is asked.
+            log.debug("skipping unreadable credential file %s", path)
+            return None
+        reason = exc.strerror if isinstance(exc, OSError) else exc.message
+        raise ConfigError(f"cannot read credential file {path}: {reason}", context={"path": path}) from exc
+
+
 def _read_json(path: str, legacy: bool, *, strict: bool = False) -> dict[str, Any] | None:
     """The parsed file, or None when it does not exist (or, unless ``strict``, is unreadable).
 
     Raises:
         ConfigError: unreadable, too large, not JSON, or of the wrong shape.
     """
-    try:
-        raw = limits.read_file_at_most(path, limits.MAX_AUTH_FILE, path)
-    except FileNotFoundError:
+    raw = _read_bytes(path, strict=strict)
+    if raw is None:
         return None
-    except (OSError, LimitExceededError) as exc:
-        if isinstance(exc, PermissionError) and not strict:
-            log.debug("skipping unreadable credential file %s", path)
-            return None
-        reason = exc.strerror if isinstance(exc, OSError) else exc.message
-        raise ConfigError(f"cannot read credential file {path}: {reason}", context={"path": path}) from exc
     try:
         doc = limits.load_json(raw, path)
     except (ValueError, RecursionError, LimitExceededError):
@@ -228,19 +241,9 @@ def _go_doc(path: str, legacy: bool, *, strict: bool = False) -> _GoDoc | None:
     Raises:
         ConfigError: unreadable, too large, not JSON, or of the wrong shape.
     """
-    try:
-        raw = limits.read_file_at_most(path, limits.MAX_AUTH_FILE, path)
-    except FileNotFoundError:
+    raw = _read_bytes(path, strict=strict)
+    if raw is None:
         return None
-    except (OSError, LimitExceededError) as exc:
-        if isinstance(exc, PermissionError) and not strict:
-            # NOTE(go-diff): containers/image fails the lookup on a file it may not read; a
-            # file we cannot read holds no credentials for us, and the next one is asked.
-            log.debug("skipping unreadable credential file %s", path)
-            return None
-        reason = exc.strerror if isinstance(exc, OSError) else exc.message
-        raise ConfigError(f"cannot read credential file {path}: {reason}", context={"path": path}) from exc
-
     try:
         doc = loads(raw)
     except ValueError:  # (TooDeepError included)
