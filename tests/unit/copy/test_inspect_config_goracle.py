@@ -15,13 +15,9 @@ refuse the same images (by class) and print the same bytes otherwise.
 from __future__ import annotations
 
 import base64
-import hashlib
-import os
-import tempfile
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from goracle import Oracle, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -35,14 +31,13 @@ from test_inspect_goracle import (
     Raw,
     configs,
     encode,
+    expected_code,
+    inspect_dir,
     manifest_for,
     strings,
 )
 from test_inspect_schema1_goracle import GOOD_TIMES, good_inner_configs, s1
 from test_inspect_schema1_goracle import compare as schema1_compare
-
-from trustcopy.cli.app import cli
-from trustcopy.errors import TrustcopyError
 
 pytestmark = pytest.mark.goracle
 
@@ -80,35 +75,15 @@ def good_configs(draw: st.DrawFn) -> Any:
     return Pairs([(_key(draw, name), draw(strategy)) for name, strategy in chosen])
 
 
-def trustcopy_inspect(manifest: bytes, config: bytes, args: list[str]) -> tuple[bytes | None, TrustcopyError | None]:
-    """What ``trustcopy inspect [args] dir:…`` prints for the image, or the error it raises."""
-    with tempfile.TemporaryDirectory() as tmp:
-        with open(os.path.join(tmp, "manifest.json"), "wb") as f:
-            f.write(manifest)
-        with open(os.path.join(tmp, hashlib.sha256(config).hexdigest()), "wb") as f:
-            f.write(config)
-        with open(os.path.join(tmp, "version"), "w") as f:
-            f.write("Directory Transport Version: 1.1\n")
-        result = CliRunner().invoke(cli, ["inspect", *args, f"dir:{tmp}"])
-    if result.exception is not None:
-        if not isinstance(result.exception, TrustcopyError):
-            raise result.exception
-        return None, result.exception
-    assert result.exit_code == 0, result.output
-    return result.stdout_bytes, None
-
 
 def compare(oracle: Oracle, manifest: bytes, config: bytes, mode: str) -> None:
     go = oracle.ask({"manifest": base64.b64encode(manifest).decode(), "config": base64.b64encode(config).decode(),
                      "mode": mode})
-    ours, error = trustcopy_inspect(manifest, config, MODES[mode])
+    ours, error = inspect_dir(manifest, config, MODES[mode])
     what = f"mode {mode!r}, manifest {manifest!r}, config {config!r}"
     if error is not None:
         assert "error" in go, f"{what}: skopeo prints\n{go.get('output')}\nwe fail: {error.code}: {error.message}"
-        # OCIConfig's json.Unmarshal fails as an invalid config; an OCI artifact is not an image.
-        expected = "image-config-invalid" if go["stage"] == "config" else error.code
-        if "non-image artifact" in go["error"] or "unsupported image-specific operation" in go["error"]:
-            expected = "manifest-unsupported"
+        expected = expected_code(go, error, "config")  # OCIConfig's json.Unmarshal
         assert error.code == expected, f"{what}: skopeo fails with {go['error']!r}, we {error.code}: {error.message}"
         return
     assert "error" not in go, f"{what}: we print\n{ours!r}\nskopeo fails: {go['stage']}: {go['error']}"

@@ -25,14 +25,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from goracle import Oracle, oracle_fixture
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_inspect_config_goracle import good_configs
-from test_inspect_goracle import OCI, SCHEMA2, Pairs, Raw, configs, encode, manifest_for
+from test_inspect_goracle import (
+    MODES,
+    OCI,
+    SCHEMA2,
+    Pairs,
+    Raw,
+    configs,
+    encode,
+    expected_code,
+    manifest_for,
+    run_cli,
+)
 
-from trustcopy.cli.app import cli
 from trustcopy.errors import TrustcopyError
 
 pytestmark = pytest.mark.goracle
@@ -41,8 +50,6 @@ oracle = oracle_fixture("inspect", "containers/image's Inspect()/OCIConfig()/Con
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-#: Oracle modes and the trustcopy arguments asking the same.
-MODES = {"": [], "config": ["--config"], "rawconfig": ["--config", "--raw"]}
 #: Platforms that linux/amd64 must not choose.
 OTHERS = [{"architecture": "arm64", "os": "linux", "variant": "v8"},
           {"architecture": "arm", "os": "linux", "variant": "v7"},
@@ -75,14 +82,7 @@ def _layout(root: Path, list_type: str, instances: list[tuple[bytes, bytes, dict
 
 
 def _ours(root: Path, args: list[str]) -> tuple[bytes | None, TrustcopyError | None]:
-    result = CliRunner().invoke(cli, [*PLATFORM, "inspect", *args, f"oci:{root}"])
-    if result.exception is not None:
-        if not isinstance(result.exception, TrustcopyError):
-            raise result.exception
-        return None, result.exception
-    assert result.exit_code == 0, result.output
-    return result.stdout_bytes, None
-
+    return run_cli([*PLATFORM, "inspect", *args, f"oci:{root}"])
 
 def _compare(oracle: Oracle, tmp: Path, list_type: str, kind: str, config: bytes, layers: int, others: int,
              position: int, mode: str) -> None:
@@ -96,9 +96,7 @@ def _compare(oracle: Oracle, tmp: Path, list_type: str, kind: str, config: bytes
     what = f"mode {mode!r}, list {listed!r}, instance {manifest!r}, config {config!r}"
     if error is not None:
         assert "error" in go, f"{what}: skopeo prints\n{go.get('output')}\nwe fail: {error.code}: {error.message}"
-        expected = "image-config-invalid" if go["stage"] == "config" else error.code
-        if "non-image artifact" in go["error"] or "unsupported image-specific operation" in go["error"]:
-            expected = "manifest-unsupported"
+        expected = expected_code(go, error, "config")
         assert error.code == expected, f"{what}: skopeo fails with {go['error']!r}, we {error.code}: {error.message}"
         return
     assert "error" not in go, f"{what}: we print\n{ours!r}\nskopeo fails: {go['stage']}: {go['error']}"

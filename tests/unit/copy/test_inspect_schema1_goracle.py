@@ -16,19 +16,26 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from goracle import Oracle, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
-from test_inspect_goracle import BAD_UTF8, Pairs, Raw, dump, encode, inner_configs, odd, scalars, strings, times
-
-from trustcopy.cli.app import cli
-from trustcopy.errors import TrustcopyError
+from test_inspect_goracle import (
+    BAD_UTF8,
+    MODES,
+    Pairs,
+    Raw,
+    dump,
+    encode,
+    inner_configs,
+    inspect_dir,
+    odd,
+    scalars,
+    strings,
+    times,
+)
 
 pytestmark = pytest.mark.goracle
 
@@ -36,8 +43,6 @@ oracle = oracle_fixture("inspect", "containers/image's schema1 Inspect/OCIConfig
 
 IDS = ["1" * 64, "2" * 64, "3" * 64, "4" * 64, "5" * 64]
 LAYERS = ["sha256:" + c * 64 for c in "abcdef"]
-#: Modes of the oracle and the trustcopy arguments that ask the same.
-MODES = {"": [], "config": ["--config"], "rawconfig": ["--config", "--raw"]}
 
 
 GOOD_TIMES = st.sampled_from(["2020-01-02T03:04:05Z", "2020-01-02T03:04:05.120000000Z", "2020-01-02T03:04:05+01:00",
@@ -160,25 +165,10 @@ def schema1_manifests(draw: st.DrawFn) -> bytes:
     return blob.replace(BAD_UTF8.encode(), b"\xfe\x80")
 
 
-def trustcopy_inspect(manifest: bytes, args: list[str]) -> tuple[bytes | None, TrustcopyError | None]:
-    """What ``trustcopy inspect [args] dir:…`` prints for a directory holding only the manifest."""
-    with tempfile.TemporaryDirectory() as tmp:
-        with open(os.path.join(tmp, "manifest.json"), "wb") as f:
-            f.write(manifest)
-        with open(os.path.join(tmp, "version"), "w") as f:
-            f.write("Directory Transport Version: 1.1\n")
-        result = CliRunner().invoke(cli, ["inspect", *args, f"dir:{tmp}"])
-    if result.exception is not None:
-        if not isinstance(result.exception, TrustcopyError):
-            raise result.exception
-        return None, result.exception
-    assert result.exit_code == 0, result.output
-    return result.stdout_bytes, None
-
 
 def compare(oracle: Oracle, manifest: bytes, mode: str) -> None:
     go = oracle.ask({"manifest": base64.b64encode(manifest).decode(), "mode": mode})
-    ours, error = trustcopy_inspect(manifest, MODES[mode])
+    ours, error = inspect_dir(manifest, None, MODES[mode])
     what = f"mode {mode!r}, manifest {manifest!r}"
     if error is not None:
         assert "error" in go, f"{what}: skopeo prints\n{go.get('output')}\nwe fail: {error.code}: {error.message}"
