@@ -39,7 +39,6 @@ output or make us echo a token.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING
 
@@ -125,36 +124,50 @@ def clean_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     return text
 
 
+#: Go's struct of one Distribution error (errcode.Error: code, message, detail), and of the body.
+_ERROR_SPEC = ("struct", {"code": "string", "message": "string", "detail": "any"})
+_ERRORS_SPEC = ("struct", {"errors": ("list", _ERROR_SPEC)})
+_DETAILS_SPEC = ("struct", {"details": "string"})
+#: At most this many entries of ``errors`` are quoted (a hostile body may hold millions).
+MAX_ERRORS = 10
+
+
 def parse_error_body(body: bytes, secrets: tuple[str, ...] = ()) -> list[DistributionError]:
     """The Distribution ``errors`` of a response body; [] when it has none or is not JSON.
 
-    Accepts the standard ``{"errors": [{"code", "message", "detail"}]}`` and the legacy
-    ``{"details": "..."}`` form. ``detail`` is not quoted: it is free-form and may be
-    large; ``message`` is what registries put for humans.
+    Read as containers/image reads it (parseHTTPErrorResponse, with Go's encoding/json): keys
+    in any letter case, the last of a repeated key winning, ``null`` as nothing, and a value of
+    the wrong type anywhere (a numeric ``code``, an entry that is not an object) making the
+    whole body unreadable, not only that entry. The legacy ``{"details": "..."}`` form wins
+    when present, as there. ``detail`` is not quoted: it is free-form and may be large;
+    ``message`` is what registries put for humans.
     """
+    from trustcopy.gojson import GoObject, go_string, loads
+    from trustcopy.manifest._gojson import decode
+
     try:
-        doc = json.loads(body.decode("utf-8", errors="replace"))
-    except (ValueError, RecursionError):  # deeply nested JSON exhausts the recursion limit
+        doc = loads(body)
+    except ValueError:  # not JSON to Go (TooDeepError included: nested beyond what we walk)
         return []
-    if not isinstance(doc, dict):
+    if not isinstance(doc, GoObject):
+        return []
+    try:
+        details = decode(doc, _DETAILS_SPEC).get("details", "")
+    except ValueError:  # GoTypeError: c/image's Unmarshal of the legacy form failed
+        details = ""
+    if details:
+        return [DistributionError(code="", message=clean_text(go_string(details), secrets))]
+    try:
+        entries = decode(doc, _ERRORS_SPEC).get("errors") or []
+    except ValueError:
         return []
     out: list[DistributionError] = []
-    errs = doc.get("errors")
-    if isinstance(errs, list):
-        for item in errs[:10]:
-            if not isinstance(item, dict):
-                continue
-            code = item.get("code")
-            message = item.get("message")
-            out.append(
-                DistributionError(
-                    code=clean_text(code, secrets)[:64] if isinstance(code, str) else "",
-                    message=clean_text(message, secrets) if isinstance(message, str) else "",
-                )
-            )
-    details = doc.get("details")
-    if not out and isinstance(details, str) and details:
-        out.append(DistributionError(code="", message=clean_text(details, secrets)))
+    for item in entries[:MAX_ERRORS]:
+        code, message = item.get("code") or "", item.get("message") or ""
+        if code and not (len(code) <= 64 and code.isascii() and code.replace("_", "").isalnum()):
+            code = "UNKNOWN"  # what c/image makes of any code it does not know (" DENIED" too)
+        out.append(DistributionError(code=code,
+                                     message=clean_text(go_string(message), secrets) if message else ""))
     return out
 
 
