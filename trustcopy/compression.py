@@ -37,7 +37,10 @@ from trustcopy.errors import TransportError
 
 CHUNK = 1 << 20
 
-#: Largest zstd window a decompressor accepts (zstd's own default limit, 2^27).
+#: Largest zstd window a decompressor accepts (zstd's own default limit, 2^27). Go's zstd
+#: reader, as containers/image uses it, accepts up to 512 MiB: frames made with ``zstd --long=28``
+#: or ``--long=29`` copy with skopeo and are refused here (each such window would be held per
+#: layer, several layers at once).
 MAX_ZSTD_WINDOW = 1 << 27
 #: Largest dictionary an xz decoder may allocate.
 MAX_XZ_MEMORY = 128 << 20
@@ -183,51 +186,72 @@ class _ZstdFrames:
     def feed(self, data: bytes) -> None:
         """Account for the next compressed bytes.
 
+        Skippable frames (up to 4 GiB each) and block payloads are counted, never kept, and
+        headers are read by offset: buffering a skippable frame held all of it in memory, and
+        slicing the buffer once per structure made a chunk of empty blocks cost quadratic time.
+
         Raises:
             ValueError: something that is not a zstd frame where one must start.
         """
-        self._buf += data
-        while len(self._buf) >= self._need:
-            head, self._buf = self._buf[: self._need], self._buf[self._need:]
-            state = self._state
-            if state == "magic":
-                magic = int.from_bytes(head, "little")
-                if magic == 0xFD2FB528:
-                    self._state, self._need = "fhd", 1
-                elif magic & 0xFFFFFFF0 == self._SKIPPABLE:
-                    self._state, self._need = "skip-size", 4
-                else:
-                    raise ValueError("not a zstd frame")
-            elif state == "skip-size":
-                self._state, self._need = "skip", int.from_bytes(head, "little")
-                if self._need == 0:
+        pos, end = 0, len(data)
+        while pos < end:
+            if self._state in ("skip", "payload"):
+                take = min(self._need, end - pos)
+                pos += take
+                self._need -= take
+                if self._need:
+                    return
+                if self._state == "skip":
                     self._state, self._need = "magic", 4
-            elif state == "skip":
-                self._state, self._need = "magic", 4
-            elif state == "fhd":
-                fhd = head[0]
-                fcs_flag, single, self._checksum, did_flag = fhd >> 6, (fhd >> 5) & 1, (fhd >> 2) & 1, fhd & 3
-                fcs = (1 if single else 0) if fcs_flag == 0 else (2, 4, 8)[fcs_flag - 1]
-                rest = (0 if single else 1) + (0, 1, 2, 4)[did_flag] + fcs
-                self._state, self._need = ("frame-header", rest) if rest else ("block", 3)
-            elif state == "frame-header":
-                self._state, self._need = "block", 3
-            elif state == "block":
-                header = int.from_bytes(head, "little")
-                last, kind, size = header & 1, (header >> 1) & 3, header >> 3
-                if kind == 3:
-                    raise ValueError("reserved zstd block type")
-                payload = 1 if kind == 1 else size
-                self._last = bool(last)
-                if payload:
-                    self._state, self._need = "payload", payload
                 else:
                     self._after_block()
-            elif state == "payload":
-                self._after_block()
-            elif state == "checksum":
-                self.frames += 1
+                continue
+            want = self._need - len(self._buf)
+            if end - pos < want:
+                self._buf += data[pos:]
+                return
+            head = self._buf + data[pos:pos + want] if self._buf else data[pos:pos + want]
+            pos += want
+            self._buf = b""
+            self._header(head)
+
+    def _header(self, head: bytes) -> None:
+        """The next header (``self._need`` bytes of it) in state ``self._state``."""
+        state = self._state
+        if state == "magic":
+            magic = int.from_bytes(head, "little")
+            if magic == 0xFD2FB528:
+                self._state, self._need = "fhd", 1
+            elif magic & 0xFFFFFFF0 == self._SKIPPABLE:
+                self._state, self._need = "skip-size", 4
+            else:
+                raise ValueError("not a zstd frame")
+        elif state == "skip-size":
+            self._state, self._need = "skip", int.from_bytes(head, "little")
+            if self._need == 0:
                 self._state, self._need = "magic", 4
+        elif state == "fhd":
+            fhd = head[0]
+            fcs_flag, single, self._checksum, did_flag = fhd >> 6, (fhd >> 5) & 1, (fhd >> 2) & 1, fhd & 3
+            fcs = (1 if single else 0) if fcs_flag == 0 else (2, 4, 8)[fcs_flag - 1]
+            rest = (0 if single else 1) + (0, 1, 2, 4)[did_flag] + fcs
+            self._state, self._need = ("frame-header", rest) if rest else ("block", 3)
+        elif state == "frame-header":
+            self._state, self._need = "block", 3
+        elif state == "block":
+            header = int.from_bytes(head, "little")
+            last, kind, size = header & 1, (header >> 1) & 3, header >> 3
+            if kind == 3:
+                raise ValueError("reserved zstd block type")
+            payload = 1 if kind == 1 else size
+            self._last = bool(last)
+            if payload:
+                self._state, self._need = "payload", payload
+            else:
+                self._after_block()
+        elif state == "checksum":
+            self.frames += 1
+            self._state, self._need = "magic", 4
 
     def _after_block(self) -> None:
         if not self._last:
@@ -305,6 +329,9 @@ class DecompressingStream:
         except CorruptDataError:
             raise
         except Exception as exc:
+            if "too much memory" in str(exc):  # a window (or single-segment size) above the cap
+                raise self.corrupt(f"is corrupt: a frame declares a window needing more memory than the "
+                                   f"{MAX_ZSTD_WINDOW >> 20} MiB accepted ({exc})", exc) from exc
             raise self.corrupt(f"is corrupt ({exc})", exc) from exc
         if not out:
             self._eof = True
@@ -342,7 +369,10 @@ class DecompressingStream:
                     what = "is not valid" if self._members == 0 else "is followed by data that is not another member"
                     raise self.corrupt(what)
                 self._dec = _new_decompressor(self._algorithm)
-            if not self._pending and not self._fill() and self._dec_needs_input():
+            # More input only when the decompressor has used what it was given: bz2 and lzma
+            # keep unused input inside (zlib hands it back as unconsumed_tail), so feeding
+            # them on every read would pull the whole compressed stream into memory.
+            if not self._pending and self._dec_needs_input() and not self._fill():
                 raise self.corrupt("ends early (truncated)")
             data, self._pending = self._pending, b""
             try:
