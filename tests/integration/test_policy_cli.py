@@ -208,7 +208,8 @@ def test_rejected_copy_leaves_nothing_at_destination(run_cli: Callable[..., Any]
     r = run_cli("--policy", str(policy), "copy", f"dir:{src}", f"dir:{out}/dest")
     assert r.exit_code == 1
     assert r.stderr.startswith(f"error[policy-rejected]: Source image rejected: Running image dir:{src} is "
-                               "rejected by policy. (scope default; requirement default[0]: reject")
+                               "rejected by policy. (scope default (the policy has no transports.dir section); "
+                               "requirement default[0]: reject")
     assert sorted(os.listdir(out)) == before
 
 

@@ -76,6 +76,10 @@ class UnparsedImage:
                     raise exc.rewrapped(f"{self.reference}: {exc.message}") from exc
         return self._digest
 
+    def signature_search(self) -> str:
+        """Where the source looked for this image's signatures, in words ("" if it cannot say)."""
+        return self.source.signature_search(self.instance_digest)
+
     def signatures(self) -> list[Signature]:
         """The source's signatures, read (and parsed, by the transport) once."""
         if self._signatures is None:

@@ -338,7 +338,9 @@ class RemapIdentity(IdentityMatcher):
         result = repo_digest_or_exact_match(remapped, parsed)
         if remapped is not intended:
             return Match(result.ok, f"{intended} remapped to {remapped}: {result.reason}")
-        return result
+        # Not covered: say so, a prefix that misses the image is the usual remapIdentity mistake.
+        return Match(result.ok, f"prefix {self.prefix} does not cover {intended.name}, so {intended} is not "
+                                f"remapped: {result.reason}")
 
     def expected(self, image: ImageReference) -> str:
         """See IdentityMatcher."""
@@ -349,6 +351,8 @@ class RemapIdentity(IdentityMatcher):
             remapped = self.remap(ref)
         except InvalidReferenceError:
             return f"nothing: {ref} cannot be remapped (remapIdentity)"
+        if remapped is ref:
+            return f"{ref} (remapIdentity: prefix {self.prefix} does not cover it, so matchRepoDigestOrExact)"
         return f"{remapped} (remapIdentity {self.prefix} -> {self.signed_prefix}, then matchRepoDigestOrExact)"
 
     def to_json(self) -> dict[str, Any]:

@@ -338,8 +338,11 @@ def parse_policy(data: bytes | str, *, source: str | None = None, transports: Tr
     except ValueError as exc:  # NaN, or an integer of more than sys.get_int_max_str_digits() digits
         raise PolicyError(f"{where}: {str(exc).split(';')[0]}", context={"file": source}) from None
     try:
+        # A warning, not an error: the policy loads (as in containers/image). It must not
+        # read "invalid policy", which a user would take for the reason of a later rejection.
         policy = _document(root, transports, lambda message, path: log.warning(
-            "%s: at %s: %s", where, format_path(path), message))
+            "warning: policy %s: at %s: %s", json.dumps(source) if source else "(inline)", format_path(path),
+            message))
     except _Fault as fault:
         at = _clip(format_path(fault.path))
         raise PolicyError(

@@ -15,6 +15,7 @@ sigstore ones by ``sigstoreSigned`` (policy/sigstore_requirement.py).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import json
 from collections.abc import Callable, Sequence
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 #: keyType values containers/image recognizes; only GPGKeys is implemented anywhere.
 KNOWN_KEY_TYPES = ("GPGKeys", "signedByGPGKeys", "X509Certificates", "signedByX509CAs")
 NO_SIGNATURE_MESSAGE = "A signature was required, but no signature exists"
+#: How many trusted fingerprints an "unknown key" rejection lists.
+_SHOWN_KEYS = 8
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,15 @@ class SignedBy(Requirement):
             return SigResult(SigStatus.REJECTED, Reason.KEY_LOAD_FAILED, str(exc), info=check.info())
         if not keyring.fingerprints:
             return SigResult(SigStatus.REJECTED, Reason.KEY_LOAD_FAILED, "No public keys imported", info=check.info())
-        return check.run(functools.partial(verify_simple_signing, sig, keyring))
+        result = check.run(functools.partial(verify_simple_signing, sig, keyring))
+        if result.reason is Reason.UNKNOWN_KEY:
+            # Which keys *were* trusted: the usual fix is a keyPath naming the wrong file.
+            trusted = ", ".join(sorted(keyring.fingerprints)[:_SHOWN_KEYS])
+            more = f" and {len(keyring.fingerprints) - _SHOWN_KEYS} more" if len(
+                keyring.fingerprints) > _SHOWN_KEYS else ""
+            result = dataclasses.replace(
+                result, message=f"{result.message}; trusted: {trusted}{more} (from {', '.join(self.key_sources())})")
+        return result
 
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
         """Allowed when at least one simple-signing signature is accepted."""
@@ -241,7 +252,11 @@ class SignedBy(Requirement):
             for index, sig in parsed
             if isinstance(sig, SimpleSigning)
         ]
-        return summarize(results, NO_SIGNATURE_MESSAGE)
+        others = len(parsed) - len(results)
+        none_message = NO_SIGNATURE_MESSAGE
+        if others:
+            none_message += f" ({others} sigstore signatures, which only sigstoreSigned verifies)"
+        return summarize(results, none_message if results else no_signature_message(image, none_message))
 
 
 def validate_signed_digest(image: UnparsedImage, digest: Digest) -> None:
@@ -369,6 +384,25 @@ def indexed_signatures(image: UnparsedImage) -> list[tuple[int, SimpleSigning | 
                                f"signature {index}{where} cannot be parsed: {sig.reason}", (result,))
         out.append((index, sig))
     return out
+
+
+def no_signature_message(image: UnparsedImage, base: str) -> str:
+    """``base`` (c/i's "no signature exists" sentence), then the digest and where the source looked.
+
+    An unsigned image is the commonest CI rejection, and its usual cause is not the image
+    but the configuration: a registries.d section that sends the lookup to another store,
+    signatures made for another digest (a tag moved after signing). Naming the manifest
+    digest and the place searched makes that visible. Decoration only: a failure to work
+    it out leaves ``base`` alone.
+    """
+    from trustcopy.errors import TrustcopyError
+
+    try:
+        digest = image.manifest_digest()
+        where = image.signature_search()
+    except TrustcopyError:
+        return base
+    return f"{base} for manifest {digest}" + (f"; {where}" if where else "")
 
 
 def summarize(results: Sequence[SigResult], none_message: str) -> ImageResult:

@@ -214,6 +214,8 @@ class ScopeMatch:
         requirements: the requirement list that applies.
         overridden: labels of more general sections that also exist and were ignored.
         tried: every scope string looked up, in order (for explanations).
+        section_scopes: the scopes of the policy's section for this transport, or None when
+            the policy has no such section (to explain a fall-through to the global default).
     """
 
     transport: str
@@ -223,6 +225,7 @@ class ScopeMatch:
     requirements: tuple[Requirement, ...]
     overridden: tuple[str, ...]
     tried: tuple[str, ...]
+    section_scopes: tuple[str, ...] | None = None
 
     @property
     def label(self) -> str:
@@ -247,6 +250,7 @@ def requirements_for(policy: Policy, ref: ImageReference) -> ScopeMatch:
     candidates.append(("", "transport-default"))
     tried = tuple(c for c, _ in candidates)
     scopes = policy.transports.get(name)
+    section = tuple(scopes) if scopes is not None else None
     if scopes is not None:
         for i, (candidate, kind) in enumerate(candidates):
             reqs = scopes.get(candidate)
@@ -257,5 +261,5 @@ def requirements_for(policy: Policy, ref: ImageReference) -> ScopeMatch:
             ]
             overridden = (*dict.fromkeys(later), "default")
             found = "transport-default" if candidate == "" else kind
-            return ScopeMatch(name, identity, candidate, found, reqs, overridden, tried)
-    return ScopeMatch(name, identity, None, "global-default", policy.default, (), tried)
+            return ScopeMatch(name, identity, candidate, found, reqs, overridden, tried, section)
+    return ScopeMatch(name, identity, None, "global-default", policy.default, (), tried, section)

@@ -41,6 +41,7 @@ from trustcopy.policy.requirements import (
     check_paths,
     count_given,
     indexed_signatures,
+    no_signature_message,
     summarize,
 )
 from trustcopy.reasons import Reason
@@ -315,7 +316,7 @@ class SigstoreSigned(Requirement):
             none_message += (f" ({other_formats} non-sigstore signatures, "
                              f"{non_attachments} sigstore non-signature attachments)")
         if not results:
-            none_message += _only_the_list_is_signed(image)
+            none_message = no_signature_message(image, none_message) + _only_the_list_is_signed(image)
         return summarize(results, none_message)
 
 

@@ -13,6 +13,7 @@ there is at least one requirement, all of them allowed the image, and (with
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 #: Bumped when a field of the JSON form changes meaning or disappears (additions keep it).
 VERDICT_SCHEMA_VERSION = 1
+#: How many of a transport's scopes a fall-through to the global default lists.
+_SHOWN_SCOPES = 8
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,8 @@ class Verdict:
     require_signed: bool
     signature_verified: bool
     failed_requirement: int | None = None
+    #: The scopes of the policy's section for this transport (None: no such section).
+    section_scopes: tuple[str, ...] | None = None
 
     @classmethod
     def build(
@@ -167,16 +172,35 @@ class Verdict:
             identity=scope.identity, scope=scope.scope, scope_kind=scope.kind, scope_label=scope.label,
             overridden=scope.overridden, tried=scope.tried, requirements=requirements,
             require_signed=require_signed, signature_verified=verified, failed_requirement=failed_index,
+            section_scopes=scope.section_scopes,
         )
 
     def summary(self) -> str:
         """One line for errors and logs: the c/i-style message plus scope, requirement and reason."""
-        where = [f"scope {self.scope_label}"]
+        where = [f"scope {self.scope_label}{self._why_scope()}"]
         if self.failed_requirement is not None:
             req = self.requirements[self.failed_requirement]
             where.append(f"requirement {req.path}: {req.description}")
         where.append(f"reason {self.reason}")
         return f"{self.message} ({'; '.join(where)})"
+
+    def _why_scope(self) -> str:
+        """Why this scope applies, when that is the likely mistake: a fall-through to the
+        global default (a scope typo, a transport missing from the policy) or a more specific
+        scope that shadows a broader one."""
+        if self.scope is None:
+            if self.section_scopes is None:
+                return f" (the policy has no transports.{self.transport} section)"
+            shown = ", ".join(json.dumps(s) for s in self.section_scopes[:_SHOWN_SCOPES])
+            more = f", and {len(self.section_scopes) - _SHOWN_SCOPES} more" if len(
+                self.section_scopes) > _SHOWN_SCOPES else ""
+            what = self.identity or "this image"
+            return (f" (no scope of transports.{self.transport} matches {what} or its namespaces, "
+                    f"nor is there a \"\" scope; its scopes: {shown or 'none'}{more})")
+        shadowed = [label for label in self.overridden if label != "default"]
+        if shadowed:
+            return f" (most specific match for {self.identity}; overrides {', '.join(shadowed)})"
+        return ""
 
     def rejection(self, where: str = "") -> PolicyRejected:
         """The error a refused copy raises: skopeo's "Source image rejected: …", this trace attached.

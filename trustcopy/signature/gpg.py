@@ -121,9 +121,10 @@ def judge_status(statuses: Sequence[Status], returncode: int | None, payload_siz
         raise _reject("not an OpenPGP signed message", Reason.INVALID_SIGNATURE)
     kind, value = results[0]
     key_id = value.split(" ", 1)[0]
+    signer = _signer_name(kind, value, statuses)
     if kind == "ERRSIG":
         if "NO_PUBKEY" in keywords:
-            raise _reject(f"signed by key ID {key_id}, which is not among the trusted keys", Reason.UNKNOWN_KEY,
+            raise _reject(f"signed by {signer}, which is not among the trusted keys", Reason.UNKNOWN_KEY,
                           key_id=key_id)
         raise _reject(f"gpg could not check the signature by key ID {key_id} (ERRSIG {value})",
                       Reason.INVALID_SIGNATURE, key_id=key_id)
@@ -131,15 +132,38 @@ def judge_status(statuses: Sequence[Status], returncode: int | None, payload_siz
         raise _reject(f"bad signature by key ID {key_id}: the signed data or the signature was altered",
                       Reason.INVALID_SIGNATURE, key_id=key_id)
     if kind in _EXPIRY:
-        raise _reject(f"{_EXPIRY[kind]} (key ID {key_id})", Reason.EXPIRED, key_id=key_id)
+        raise _reject(f"{_EXPIRY[kind]} ({signer})", Reason.EXPIRED, key_id=key_id)
     if kind == "REVKEYSIG":
-        raise _reject(f"the signing key has been revoked (key ID {key_id})", Reason.INVALID_SIGNATURE, key_id=key_id)
+        raise _reject(f"the signing key has been revoked ({signer})", Reason.INVALID_SIGNATURE, key_id=key_id)
     for keyword in keywords:  # kind == GOODSIG from here on
         if keyword in _EXPIRY:
             raise _reject(f"{_EXPIRY[keyword]} (key ID {key_id})", Reason.EXPIRED, key_id=key_id)
         if keyword not in _BENIGN:
             raise _reject(f"gpg reported {keyword} while verifying; refusing the signature", Reason.INVALID_SIGNATURE)
     return _check_good(statuses, key_id, returncode, payload_size)
+
+
+def _signer_name(kind: str, value: str, statuses: Sequence[Status]) -> str:
+    """``key FINGERPRINT (key ID …)`` when gpg reported the full fingerprint, else ``key ID …``.
+
+    A key ID alone cannot be searched for reliably (and skopeo's message names the
+    fingerprint): ERRSIG carries the issuer fingerprint as its 7th field (gpg 2.2.7+, "-"
+    when the signature has none); for a checked signature, VALIDSIG names the signing key.
+    Only shown, never trusted: an unknown key's fingerprint is what the signature claims.
+    """
+    key_id = value.split(" ", 1)[0]
+    fingerprint = ""
+    if kind == "ERRSIG":
+        fields = value.split()
+        fingerprint = fields[6].upper() if len(fields) > 6 else ""
+    else:
+        valid = [v.split() for k, v in statuses if k == "VALIDSIG"]
+        fingerprint = valid[0][0].upper() if len(valid) == 1 and valid[0] else ""
+    if _FINGERPRINT.fullmatch(fingerprint) and fingerprint.endswith(key_id.upper()) and fingerprint != key_id.upper():
+        return f"key {fingerprint} (key ID {key_id})"
+    if _FINGERPRINT.fullmatch(key_id.upper()):
+        return f"key {key_id.upper()}"
+    return f"key ID {key_id}"
 
 
 def _check_good(statuses: Sequence[Status], key_id: str, returncode: int | None, size: int) -> tuple[str, str]:

@@ -155,6 +155,16 @@ class ImageSource(_Closing):
         copy can carry it; transports without signatures mix in NoSourceSignatures.
         """
 
+    def signature_search(self, instance_digest: Digest | None = None) -> str:
+        """Where :meth:`get_signatures` looks, as a clause ("looked in …"; "" when the transport cannot say).
+
+        Called only after ``get_signatures`` found none, for the "no signature exists"
+        rejection: a CI user whose signatures are elsewhere (another lookaside store, a
+        missing registries.d section) needs the place that was searched, not just "none".
+        Must not do network I/O beyond what ``get_signatures`` already did.
+        """
+        return ""
+
     def layer_infos_for_copy(self, instance_digest: Digest | None = None) -> list[BlobInfo] | None:
         """Updated layer infos, or ``None`` when the manifest's own are right."""
         return None

@@ -249,6 +249,10 @@ class DirImageSource(ImageSource):
         """Each call opens its own file."""
         return True
 
+    def signature_search(self, instance_digest: Digest | None = None) -> str:
+        """The first signature file read (the files are read from there until one is missing)."""
+        return f"looked for the file {os.path.join(self._path, _signature_name(0, instance_digest))}"
+
     def get_signatures(self, instance_digest: Digest | None = None) -> list[Signature]:
         """signature-1 … until the first missing file (bounded count and size), each parsed once."""
         from trustcopy.signature.formats import stored_signature  # only when signatures are read

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from trustcopy.digest import Digest
     from trustcopy.signature.formats import Signature
+    from trustcopy.transports.base import ImageReference
 
 
 class NoSignatures:
@@ -56,9 +57,16 @@ class AlwaysSupportsSignatures:
 class NoSourceSignatures:
     """Source mixin: this transport has no place for signatures, so an image has none."""
 
+    reference: ImageReference
+
     def get_signatures(self, instance_digest: Digest | None = None) -> list[Signature]:
         """Always empty."""
         return []
+
+    def signature_search(self, instance_digest: Digest | None = None) -> str:
+        """Say that this transport has no place for signatures (so none can ever be found)."""
+        return (f"{self.reference.transport.name}: images cannot carry GPG or sigstore signatures "
+                "(keep signed images in a registry or in dir:)")
 
 
 class NoManifestLists:

@@ -229,6 +229,10 @@ class FakeImage:
         self.reads.append("signatures")
         return [stored_signature(blob, f"fake/signature-{i}") for i, blob in enumerate(self._signatures, start=1)]
 
+    def signature_search(self) -> str:
+        """Where the fake source "looked" (for the no-signature message)."""
+        return "looked in fake/signature-1"
+
 
 def docker_image(ref: str, signatures: Sequence[bytes] = (), **kwargs: Any) -> FakeImage:
     """A FakeImage for ``docker://ref`` (the real docker: reference)."""

@@ -201,7 +201,8 @@ def test_default_reject_message_matches_skopeo() -> None:
     with FakeKeysContext(Policy(default=(REJECT,))) as pc, pytest.raises(PolicyRejected) as exc:
         pc.check(docker_image("busybox"))
     assert str(exc.value).startswith(
-        "Source image rejected: Running image docker://busybox:latest is rejected by policy. (scope default;"
+        "Source image rejected: Running image docker://busybox:latest is rejected by policy. (scope default "
+        "(the policy has no transports.docker section);"
     )
 
 

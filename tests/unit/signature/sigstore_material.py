@@ -193,3 +193,7 @@ class FakeImage:
     def signatures(self) -> list[Signature]:
         """The blobs as a transport parses them."""
         return [stored_signature(b, f"test/signature-{i}") for i, b in enumerate(self._signatures, start=1)]
+
+    def signature_search(self) -> str:
+        """Where the fake source "looked" (for the no-signature message)."""
+        return "looked in test/signature-1"

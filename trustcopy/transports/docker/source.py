@@ -319,6 +319,30 @@ class DockerImageSource(ImageSource):
             log.debug("not looking for sigstore attachments of %s: disabled by registries.d", self._ref)
         return signatures
 
+    def signature_search(self, instance_digest: Digest | None = None) -> str:
+        """Where :meth:`get_signatures` looked: the signature API or the lookaside URL of
+        ``signature-1`` and the registries.d entry that chose it, and whether sigstore
+        attachments were read (and if not, why). No request is made."""
+        from trustcopy.redact import redact_url
+
+        digest = self.manifest_digest(instance_digest)
+        if self._client.supports_signatures_extension:
+            from trustcopy.transports.docker.signatures import extension_path
+
+            url = redact_url(str(self._client.url(extension_path(self._client.path, digest))))
+            where = f"looked in the registry's signature API {url}"
+        else:
+            location = self.registry_config.lookaside(self._ref, write=False)
+            url = redact_url(location.signature_url(digest, 1))
+            where = (f"looked in lookaside {url} (store from {location.origin}; "
+                     f"`trustcopy lookaside where docker://{self._ref.name}` explains the choice)")
+        if self.registry_config.use_sigstore_attachments(self._ref):
+            where += f" and the sigstore attachments of {self._ref.name}"
+        else:
+            where += (f"; sigstore attachments not read: no registries.d section sets use-sigstore-attachments "
+                      f"for {self._ref.name}")
+        return where
+
     def manifest_digest(self, instance_digest: Digest | None = None) -> Digest:
         """The digest signatures are stored under (c/i ``manifestDigest``)."""
         if instance_digest is not None:
