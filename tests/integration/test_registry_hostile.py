@@ -703,3 +703,40 @@ def test_malformed_challenge_is_a_clean_error(run_cli: Any, hostile: HostileRegi
     assert time.monotonic() - start < 10
     assert_no_secret(r.stdout, r.stderr)
     assert "root:" not in r.stdout
+
+
+# -- bytes nobody asked for on a kept-alive connection ------------------------------------------------
+
+#: A whole second answer, sent right after the manifest's announced Content-Length.
+STRAY_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!"
+
+
+def test_bytes_after_an_answer_never_answer_the_next_request(hostile: HostileRegistry, tmp_path: Path,
+                                                             insecure_policy: Path, run_cli: Any) -> None:
+    """The manifest answer is followed, in the same write, by a second answer nobody asked for.
+
+    httpcore kept those bytes and read them as the answer to the next request on the
+    connection (a blob GET: "the registry sends 5 bytes, the manifest says …"); Go's
+    transport drops such a connection. The copy must go on over a fresh connection.
+    """
+    image = example_image()
+    hostile.serve_image(image)
+
+    def manifest(h: Handler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", OCI_MANIFEST)
+        h.send_header("Content-Length", str(len(image.manifest)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(image.manifest + STRAY_ANSWER)
+            h.wfile.flush()
+
+    hostile.routes["/v2/app/manifests/1"] = manifest
+    dest = tmp_path / "out"
+    r = run_cli("--policy", str(insecure_policy), "copy", "--src-tls-verify=false", "--retry-times=0",
+                f"docker://{hostile.host}/app:1", f"dir:{dest}")
+    assert r.exit_code == 0, r.stderr
+    assert (dest / "manifest.json").read_bytes() == image.manifest
+    for digest, blob in image.blobs.items():
+        assert (dest / digest.removeprefix("sha256:")).read_bytes() == blob
+

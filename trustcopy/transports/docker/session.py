@@ -408,12 +408,15 @@ def _new_http_client(context: ssl.SSLContext, read_size: int, user_agent: str) -
     import httpx
 
     from trustcopy.proxies import routing_transport
+    from trustcopy.transports.docker.keepalive import StrayBytesGuard
 
     _set_socket_read_size(read_size)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
     return httpx.Client(
-        # The proxy variables apply as Go applies them (trustcopy.proxies), to each request.
-        transport=routing_transport(lambda proxy: httpx.HTTPTransport(verify=context, limits=limits, proxy=proxy)),
+        # The proxy variables apply as Go applies them (trustcopy.proxies), to each request;
+        # a connection that received more than it was answered is never reused (keepalive.py).
+        transport=routing_transport(lambda proxy: StrayBytesGuard(
+            httpx.HTTPTransport(verify=context, limits=limits, proxy=proxy))),
         timeout=httpx.Timeout(60.0),  # a fallback only: every request carries the client's own timeout
         follow_redirects=False,
         headers={"User-Agent": user_agent, "Docker-Distribution-API-Version": "registry/2.0"},
