@@ -423,3 +423,20 @@ def test_head_claiming_another_size_is_not_reuse(router: respx.MockRouter) -> No
     assert dest.try_reusing_blob(BlobInfo(digest=digest, size=10)) is None
     reused = dest.try_reusing_blob(BlobInfo(digest=digest))
     assert reused is not None and reused.size == 5
+
+
+@pytest.mark.parametrize(("user", "password", "basic"), [("alice", PASSWORD, True), ("alice", "", False),
+                                                          ("", PASSWORD, False)])
+def test_token_request_sends_basic_only_with_both_username_and_password(
+        router: respx.MockRouter, user: str, password: str, basic: bool) -> None:
+    """As containers/image (getBearerToken): Basic to the token server only when both are set;
+    ``account`` whenever there is a username."""
+    router.get(f"{REG}/v2/").respond(401, headers={"WWW-Authenticate": BEARER})
+    token = router.get(REALM).respond(200, json={"token": "t", "expires_in": 60})
+    router.get(f"{REG}/v2/team/app/tags/list").respond(200, json={"tags": []})
+    _client(Credentials(user, password)).send("GET", "/v2/team/app/tags/list", what="t").close()
+    sent = token.calls.last.request
+    assert ("authorization" in sent.headers) is basic
+    if basic:
+        assert sent.headers["authorization"] == _basic(user, password)
+    assert sent.url.params.get("account") == (user or None)

@@ -310,7 +310,7 @@ class AuthSession:
             if service:
                 params.append(("service", service))
             params.extend(scope_params)
-            if creds.username or creds.password:
+            if creds.username and creds.password:  # as c/image: a username alone sends no Basic
                 raw = f"{creds.username}:{creds.password}".encode()
                 headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
             request = httpx.Request("GET", url.copy_merge_params(params), headers=headers)
