@@ -416,6 +416,114 @@ def _replace_atomically(path: str, write: Callable[[BinaryIO], object], mode: in
             staging.release()
 
 
+def _names_a_device_or_proc_file(path: str) -> bool:
+    """Whether ``path`` is in ``/dev`` or ``/proc`` (``/dev/stdout``, ``/dev/fd/63`` of ``>(cmd)``).
+
+    No staging file can be made beside such a name (and none must be: as root, renaming one over
+    ``/dev/stdout`` would replace the system's link for every process), so it is written in place.
+    """
+    special = ("/dev/", "/proc/")
+    absolute = os.path.abspath(path)
+    return absolute.startswith(special) or os.path.realpath(os.path.dirname(absolute)).startswith(special)
+
+
+def _write_in_place(path: str, data: bytes, *, truncate: bool, fifo: bool) -> None:
+    """Write ``data`` into the existing ``path`` (a pipe, a device, ``/dev/stdout``) through one open.
+
+    A named pipe is opened without blocking: with no reader yet, ``open`` fails (``ENXIO``)
+    and is retried until one comes, at most :data:`~trustcopy.limits.FIFO_WRITER_WAIT_SECONDS`;
+    a reader that stops reading gets :data:`~trustcopy.limits.FIFO_STALL_SECONDS`. So a pipe
+    that nobody reads fails in seconds, where ``os.WriteFile`` (skopeo) waits for ever.
+
+    Raises:
+        OSError: cannot open or write; ``TimeoutError`` when no reader came or it stalled.
+    """
+    import select
+    import time
+
+    from trustcopy.limits import FIFO_STALL_SECONDS, FIFO_WRITER_WAIT_SECONDS
+
+    flags = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (os.O_TRUNC if truncate else 0)
+    deadline = time.monotonic() + FIFO_WRITER_WAIT_SECONDS
+    while True:
+        try:
+            fd = os.open(path, flags)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or not fifo:
+                raise
+            if time.monotonic() > deadline:
+                raise TimeoutError(errno.ETIMEDOUT, f"no process opened the pipe for reading within "
+                                                    f"{FIFO_WRITER_WAIT_SECONDS:g} seconds") from None
+            time.sleep(0.05)
+    try:
+        view = memoryview(data)
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        while view:
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                if not poller.poll(int(FIFO_STALL_SECONDS * 1000)):
+                    raise TimeoutError(errno.ETIMEDOUT, f"the reader of the pipe took nothing for "
+                                                        f"{FIFO_STALL_SECONDS:g} seconds") from None
+    finally:
+        os.close(fd)
+
+
+def write_user_file(path: str, data: bytes) -> None:
+    """Write an output file the user named (``--digestfile``, ``standalone-sign -o``) as skopeo
+    writes it, but never leaving half a file.
+
+    A regular file (or a new one) is replaced atomically (:func:`write_file_atomic`), through a
+    symlink to where it leads, keeping its mode; an existing file whose directory we may not
+    write (no staging file fits there) is written in place. A pipe or device (``>(cmd)``, a
+    ``mkfifo`` a reader waits on, ``/dev/stdout``, ``/dev/null``) and anything in ``/dev`` or
+    ``/proc`` is written directly (:func:`_write_in_place`, bounded for a pipe nobody reads):
+    replacing it would break the user's pipe, or, as root, ``/dev/stdout`` itself.
+
+    Raises:
+        OSError: cannot be written (callers name ``path`` in their own error); ``TimeoutError``
+            for a pipe that nobody reads.
+    """
+    try:
+        st: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and (not stat.S_ISREG(st.st_mode) or _names_a_device_or_proc_file(path)):
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        _write_in_place(path, data, truncate=stat.S_ISREG(st.st_mode), fifo=stat.S_ISFIFO(st.st_mode))
+        return
+    try:
+        write_file_atomic(os.path.realpath(path), data, 0o644 if st is None else stat.S_IMODE(st.st_mode))
+    except PermissionError:
+        if st is None:
+            raise
+        _write_in_place(path, data, truncate=True, fifo=False)
+
+
+def user_file_problem(path: str) -> str | None:
+    """Why :func:`write_user_file` cannot write ``path`` at all, found before any work is done.
+
+    A ``--digestfile`` that is a directory, or in a directory that does not exist, is refused
+    before the copy (skopeo finds out after copying, and exits non-zero with the image copied);
+    only what is certain now is reported: permissions and space may change until the write.
+    """
+    absolute = os.path.abspath(path)
+    try:
+        if stat.S_ISDIR(os.stat(absolute).st_mode):
+            return f"{path} is a directory"
+    except FileNotFoundError:
+        pass  # a new file, or a dangling symlink: created where it leads, as skopeo does
+    except OSError as exc:
+        return exc.strerror or str(exc)  # a symlink loop, a path through a file
+    parent = os.path.dirname(absolute)
+    if not os.path.isdir(parent):
+        return f"{parent} is not a directory" if os.path.lexists(parent) else f"its directory {parent} does not exist"
+    return None
+
+
 def big_files_dir(explicit: str | None = None) -> str:
     """Where a large temporary file goes: ``explicit`` (``--tmpdir``), else ``$TMPDIR``, else
     ``/var/tmp``, as containers/image chooses (``/tmp`` is often a small tmpfs); a system

@@ -106,12 +106,16 @@ def read_file_at_most(path: str, limit: int, what: str | None = None, *, allow_f
 
     Raises:
         LimitExceededError: the file is too large.
-        OSError: the file cannot be opened (callers wrap it with their own context).
+        OSError: the file cannot be opened, or its name has a NUL byte (EINVAL) (callers wrap
+            it with their own context).
     """
+    import errno
     import os
     import stat
 
     label = what or path
+    if "\0" in path:  # from a JSON or YAML string; os.open would raise ValueError, which callers do not expect
+        raise OSError(errno.EINVAL, "the file name contains a NUL byte", path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     try:
         st = os.fstat(fd)

@@ -209,13 +209,15 @@ def _proxy_url(value: str, variable: str) -> str | None:
 
 def shown(proxy: str) -> str:
     """A proxy URL fit for a message: its credentials (``user:password@``) masked, however malformed."""
-    from trustcopy.redact import MASK
+    from trustcopy.redact import MASK, redact_url
 
     head, at, tail = proxy.rpartition("@")
-    if not at:
-        return proxy
-    scheme = head.partition("://")[0] + "://" if "://" in head else ""
-    return f"{scheme}{MASK}@{tail}"
+    if at:
+        scheme = head.partition("://")[0] + "://" if "://" in head else ""
+        proxy = f"{scheme}{MASK}@{tail}"
+    if "?" in proxy:  # a query (Go ignores it) may carry a token=: masked as in any URL we print
+        proxy = redact_url(proxy)
+    return proxy
 
 
 class ProxyRouter(httpx.BaseTransport):

@@ -127,6 +127,27 @@ def register_basic(username: str | None, password: str | None) -> None:
         _KNOWN.update(v for v in basic_forms(username or "", password) if len(v) >= MIN_SCRUBBED_SECRET)
 
 
+def register_url_secrets(url: str) -> None:
+    """Remember what :func:`redact_url` masks in ``url`` (its password, its secret query values).
+
+    A pre-signed blob-store URL a registry redirects to carries its signature in the query;
+    a store refusing it may echo the URL (a JSON error, a ``Warning`` header), and that echo
+    must be masked like any credential of the command.
+    """
+    from urllib.parse import unquote
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return
+    if password:
+        register_secret(unquote(password))
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() in _SECRET_QUERY_KEYS:
+            register_secret(value)
+
+
 def forget_secrets() -> None:
     """Start a new command: no secret known."""
     _KNOWN.clear()

@@ -190,20 +190,39 @@ def copy_cmd(ctx: click.Context, **kwargs: Any) -> None:
     session = session_from(src_ctx)
     if session is not None:  # registry reads are sized for that many streams (memory)
         session.expect_blob_streams(options.max_parallel)
+    if kwargs["digestfile"]:
+        _check_digestfile(kwargs["digestfile"])
     with contextlib.ExitStack() as stack:
         policy = stack.enter_context(open_policy_context(opts))
         if renderer is not None:
             stack.enter_context(renderer)
         result = copy_image(policy, dest_ref, src_ref, options)
     if kwargs["digestfile"]:
-        from trustcopy.fsutil import write_file_atomic
+        from trustcopy.fsutil import write_user_file
 
         try:
-            write_file_atomic(kwargs["digestfile"], str(result.digest).encode())
+            write_user_file(kwargs["digestfile"], str(result.digest).encode())
         except OSError as exc:
             from trustcopy.errors import TransportError
 
-            raise TransportError(f"cannot write digest file {kwargs['digestfile']}: {exc.strerror}") from exc
+            raise TransportError(f"cannot write digest file {kwargs['digestfile']}: {exc.strerror or exc}",
+                                 code="file-unwritable", context={"path": kwargs["digestfile"]}) from exc
+
+
+def _check_digestfile(path: str) -> None:
+    """Refuse a ``--digestfile`` that can never be written before anything is copied (skopeo
+    finds out after copying; the exit status is the same, 1).
+
+    Raises:
+        TransportError: ``file-unwritable``: it is a directory, or its directory does not exist.
+    """
+    from trustcopy.errors import TransportError
+    from trustcopy.fsutil import user_file_problem
+
+    problem = user_file_problem(path)
+    if problem is not None:
+        raise TransportError(f"cannot write digest file {path}: {problem}", code="file-unwritable",
+                             context={"path": path})
 
 
 def _slice_values(given: tuple[str, ...]) -> list[str]:

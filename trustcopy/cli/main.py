@@ -84,8 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     redact = sys.modules.get("trustcopy.redact")  # (not imported for it: a local copy never loads it)
     if redact is not None:
         redact.forget_secrets()  # secrets of an earlier in-process command are not this one's
-    if debug:
-        _install_scrubbing_excepthook()
+    # Always: without --debug an unexpected exception (a bug) still prints Python's traceback,
+    # and its message may quote a secret (a library's exception chained under it, a URL).
+    _install_scrubbing_excepthook()
     previous = _install_sigterm_handler()
     try:
         return _run(args, debug)
@@ -134,7 +135,7 @@ def _run(args: list[str], debug: bool) -> int:
 
 
 def _install_scrubbing_excepthook() -> None:
-    """``--debug`` lets the error's traceback through: print it with every known secret masked.
+    """Print a traceback that reaches the top (``--debug``'s, or a bug's) with every known secret masked.
 
     The traceback shows the exceptions chained under ours (httpx's, a proxy's 407 reason,
     a library's message) verbatim; Python's own hook would print them as they are.

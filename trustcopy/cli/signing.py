@@ -80,38 +80,19 @@ def standalone_sign_cmd(ctx: click.Context, **kwargs: Any) -> None:
 def _write_output(output: str, data: bytes) -> None:
     """Write the signature to ``output`` so that a failure (a full disk) leaves the file as it was.
 
-    A regular file (or a new one) is replaced atomically, through a symlink to where it leads,
-    keeping its mode; skopeo's ``os.WriteFile`` truncates it first, so a failed write there
-    loses the previous signature. A device or pipe (``-o /dev/stdout``) is written directly,
-    and so is an existing file whose directory we may not write (no staging file fits there).
+    :func:`~trustcopy.fsutil.write_user_file`: a regular file is replaced atomically (skopeo's
+    ``os.WriteFile`` truncates it first, so a failed write there loses the previous signature);
+    a device or pipe (``-o /dev/stdout``, ``-o >(cmd)``) is written directly, and a pipe that
+    nobody reads fails in seconds instead of hanging.
 
     Raises:
         SignatureError: ``file-unwritable``, naming ``output``.
     """
-    import os
-    import stat
-
     from trustcopy.errors import SignatureError
-    from trustcopy.fsutil import write_file_atomic
+    from trustcopy.fsutil import write_user_file
 
     try:
-        try:
-            st = os.stat(output)
-        except FileNotFoundError:
-            st = None
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            with open(output, "wb") as f:
-                f.write(data)
-        else:
-            try:
-                write_file_atomic(os.path.realpath(output), data, 0o644 if st is None else stat.S_IMODE(st.st_mode))
-            except PermissionError:
-                if st is None:
-                    raise
-                # The file is writable but its directory is not (no room for a staging file):
-                # written in place, as skopeo and earlier trustcopy write it.
-                with open(output, "wb") as f:
-                    f.write(data)
+        write_user_file(output, data)
     except OSError as exc:
         raise SignatureError(f"Error writing signature to {output}: {exc.strerror or exc}",
                              code="file-unwritable") from exc

@@ -86,6 +86,15 @@ def sync_cmd(ctx: click.Context, **kwargs: Any) -> None:
             raise UsageError(f"{what} {value!r} must not name the transport: --src/--dest say it",
                              hint=f"write {value.split(':', 1)[1].lstrip('/')!r}")
     refuse_unsupported(**{"--format v2s1 (writing schema1 manifests)": kwargs["format_"] == "v2s1"})
+    if kwargs["digestfile"] and not kwargs["dry_run"]:
+        from trustcopy.fsutil import user_file_problem
+
+        problem = user_file_problem(kwargs["digestfile"])  # refused before any image is copied
+        if problem is not None:
+            from trustcopy.errors import TransportError
+
+            raise TransportError(f"cannot write digest file {kwargs['digestfile']}: {problem}",
+                                 code="file-unwritable", context={"path": kwargs["digestfile"]})
     options = SyncOptions(
         source_kind=src, destination_kind=dest, scoped=kwargs["scoped"], append_suffix=kwargs["append_suffix"],
         dry_run=kwargs["dry_run"], keep_going=kwargs["keep_going"], parallel_images=kwargs["parallel_images"],
@@ -96,7 +105,7 @@ def sync_cmd(ctx: click.Context, **kwargs: Any) -> None:
         report = sync(policy, kwargs["source"], kwargs["destination"], options)
     if kwargs["digestfile"] and not options.dry_run:
         report.write_digestfile(kwargs["digestfile"])
-    click.echo(report.summary(), err=True)
+    click.echo(_scrub(report.summary()), err=True)
     ctx.exit(report.exit_status)
 
 
@@ -121,10 +130,21 @@ def _copy_options(opts: Any, kwargs: dict[str, Any]) -> Any:
     )
 
 
+def _scrub(text: str) -> str:
+    """``text`` with every known secret and ``user:pass@`` masked (redact.scrub), as error lines are.
+
+    A YAML registry key or a SOURCE written ``user:token@registry`` is the label of its
+    images' lines and of the summary; an error chained from a library may quote a secret.
+    """
+    from trustcopy.redact import scrub
+
+    return scrub(text)
+
+
 def _print_result(result: Any) -> None:
     """One line per image on stdout: the outcome, source → destination, the digest or the error."""
-    click.echo(f"{result.outcome.upper():<13} {result.line()}")
+    click.echo(_scrub(f"{result.outcome.upper():<13} {result.line()}"))
 
 
 def _print_warning(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    click.echo(_scrub(f"warning: {message}"), err=True)

@@ -88,17 +88,32 @@ def _print(report: Any, output: str) -> None:
     if output == "text":
         _print_text(report)
         return
+    from trustcopy.redact import scrub
+
     if output == "json":
-        echo_json(report.to_json())
+        echo_json(_scrubbed(report.to_json()))
     else:
-        sys.stdout.buffer.write(report.to_junit())
+        sys.stdout.buffer.write(report.to_junit())  # (junit_xml masks every known secret)
         sys.stdout.flush()
     for image in report.images:
         if image.error is not None and image.error is not report.error:
-            click.echo(f"{image.name}: {image.error.diagnostics()}", err=True)
+            click.echo(scrub(f"{image.name}: {image.error.diagnostics()}"), err=True)
     if report.error is not None:
-        click.echo(report.error.diagnostics(), err=True)
+        click.echo(scrub(report.error.diagnostics()), err=True)
     click.echo(report.summary(), err=True)
+
+
+def _scrubbed(value: Any) -> Any:
+    """A JSON value with every string's known secrets masked (redact.scrub), as the error line is."""
+    from trustcopy.redact import scrub
+
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 def _print_text(report: Any) -> None:
@@ -109,18 +124,19 @@ def _print_text(report: Any) -> None:
     from trustcopy.cli.policy import print_trace
     from trustcopy.copy.trace import evaluation_trace
     from trustcopy.copy.verify import Status
+    from trustcopy.redact import scrub
 
     out = Console(highlight=False, soft_wrap=True)
     err = Console(highlight=False, soft_wrap=True, stderr=True)
     styles = {Status.ACCEPTED: "bold green", Status.REJECTED: "bold red", Status.ERROR: "bold red"}
     for image in report.images:
-        out.print(f"[{styles[image.status]}]{image.status.upper():<8}[/] {escape(image.line())}")
+        out.print(f"[{styles[image.status]}]{image.status.upper():<8}[/] {escape(scrub(image.line()))}")
     for image in report.images:
         if image.status is Status.REJECTED:
             err.print(f"why {escape(image.name)} was rejected:")
             print_trace(err, evaluation_trace(image.evaluation, "  "))
         elif image.status is Status.ERROR and image.error is not report.error:
-            err.print(escape(f"{image.name}: {image.error.diagnostics()}"))
+            err.print(escape(scrub(f"{image.name}: {image.error.diagnostics()}")))
     if report.error is not None:
-        err.print(escape(report.error.diagnostics()))
+        err.print(escape(scrub(report.error.diagnostics())))
     err.print(escape(report.summary()))

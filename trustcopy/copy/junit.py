@@ -65,6 +65,12 @@ def junit_xml(suite: str, cases: Iterable[JUnitCase], *, properties: Mapping[str
     """
     import xml.etree.ElementTree as ET
 
+    from trustcopy.redact import scrub
+
+    def safe(text: str) -> str:
+        # Every known secret masked before XML escaping (a password with "&" is "&amp;" afterwards).
+        return xml_safe(scrub(text))
+
     cases = list(cases)
     failures = sum(1 for c in cases if c.outcome is Outcome.FAILURE)
     errors = sum(1 for c in cases if c.outcome is Outcome.ERROR)
@@ -80,13 +86,13 @@ def junit_xml(suite: str, cases: Iterable[JUnitCase], *, properties: Mapping[str
         for name, value in properties.items():
             ET.SubElement(props, "property", {"name": xml_safe(name), "value": xml_safe(value)})
     for case in cases:
-        el = ET.SubElement(suite_el, "testcase", {"name": xml_safe(case.name), "classname": xml_safe(case.classname),
+        el = ET.SubElement(suite_el, "testcase", {"name": safe(case.name), "classname": xml_safe(case.classname),
                                                   "time": f"{case.seconds:.3f}"})
         if case.outcome is not Outcome.PASSED:
-            detail = ET.SubElement(el, case.outcome.value, {"message": xml_safe(case.message),
+            detail = ET.SubElement(el, case.outcome.value, {"message": safe(case.message),
                                                             "type": xml_safe(case.type)})
-            detail.text = xml_safe(case.text)
+            detail.text = safe(case.text)
         if case.system_out:
-            ET.SubElement(el, "system-out").text = xml_safe(case.system_out)
+            ET.SubElement(el, "system-out").text = safe(case.system_out)
     ET.indent(root)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode").encode("utf-8") + b"\n"

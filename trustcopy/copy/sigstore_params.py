@@ -118,6 +118,9 @@ def load_signing_params(path: str) -> SigningParams:
     if top.get("fulcio") is not None:
         section = _known(top["fulcio"], FULCIO_KEYS, path, "fulcio.")
         fulcio = _fulcio(section, path)
+    for key in ("privateKeyFile", "privateKeyPassphraseFile"):
+        if "\0" in _string(top, key, path, ""):  # no file has such a name (os.open: ValueError)
+            raise _error(path, f"{key} contains a NUL byte")
     params = SigningParams(
         path=path,
         private_key_file=_string(top, "privateKeyFile", path, ""),

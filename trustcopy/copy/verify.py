@@ -212,12 +212,12 @@ class VerifyReport:
         Returns:
             This report, recording ``path`` (and the error, if the file could not be written).
         """
-        from trustcopy.fsutil import write_file_atomic
+        from trustcopy.fsutil import write_user_file
 
         try:
-            write_file_atomic(path, self.digestfile_text().encode("utf-8"))
+            write_user_file(path, self.digestfile_text().encode("utf-8"))
         except OSError as exc:
-            error = TransportError(f"cannot write digest file {path}: {exc.strerror}", code="file-unwritable",
+            error = TransportError(f"cannot write digest file {path}: {exc.strerror or exc}", code="file-unwritable",
                                    context={"path": path})
             return replace(self, digestfile=path, error=self.error or error)
         return replace(self, digestfile=path)
@@ -256,7 +256,7 @@ def failed_report(names: Sequence[str], error: TrustcopyError, *, policy: str | 
     Fail closed in every form: the JSON says ``allowed: false`` for each image, and the
     JUnit report has an error per image rather than zero test cases (which CI shows as green).
     """
-    return VerifyReport(tuple(ImageResult(name, Status.ERROR, error=error) for name in names), policy,
+    return VerifyReport(tuple(ImageResult(shown_name(name), Status.ERROR, error=error) for name in names), policy,
                         insecure_policy, require_signed, error=error, started=_now())
 
 
@@ -295,18 +295,30 @@ def verify_images(names: Sequence[str], *, policy_path: str | None = None, insec
     with PolicyContext(policy, require_signed=require_signed) as pc:
         for name in names:
             if results and results[-1].error is not None and results[-1].error.code in _FATAL_CODES:
-                results.append(replace(results[-1], name=name, seconds=0.0))
+                results.append(replace(results[-1], name=shown_name(name), seconds=0.0))
                 continue
             results.append(_verify_one(pc, name, options))
     return VerifyReport(tuple(results), path, insecure_policy, require_signed, started=started)
+
+
+def shown_name(name: str) -> str:
+    """An image name as the report carries it: ``user:password@`` masked (redact.mask_userinfo).
+
+    Users paste ``docker://user:token@registry/app`` into image names; the name is refused,
+    and every form of the report (lines, JSON, JUnit test case names) says so without the token.
+    """
+    from trustcopy.redact import mask_userinfo
+
+    return mask_userinfo(name)
 
 
 def _verify_one(pc: Any, name: str, options: CopyOptions) -> ImageResult:
     from trustcopy.transports.alltransports import parse_image_name
 
     t0 = time.monotonic()
+    ref_name, name = name, shown_name(name)
     try:
-        ref = parse_image_name(name)
+        ref = parse_image_name(ref_name)
         evaluation = evaluate_image(pc, ref, options)
     except TrustcopyError as exc:
         return ImageResult(name, Status.ERROR, error=exc, seconds=time.monotonic() - t0)

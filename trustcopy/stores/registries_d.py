@@ -481,6 +481,8 @@ def _yaml_problem(exc: Exception) -> str:
     if problem and mark is not None:
         context = getattr(exc, "context", None)
         text = f"{context}, {problem}" if context else problem
+        if problem.startswith("found undefined tag handle"):  # its handle may be a password: ``password: !s3cret!x``
+            text = f"{context}, found undefined tag handle" if context else "found undefined tag handle"
         return f"{text} (line {mark.line + 1}, column {mark.column + 1})"
     return " ".join(str(exc).split())
 

@@ -201,8 +201,10 @@ def _compose_events(file: str, loader: Any) -> YamlNode | None:
     def tag_of(event: Any) -> str:
         tag = _short_tag(event.tag)
         if tag not in _STANDARD_TAGS:
-            raise _bad_yaml(file, f"line {event.start_mark.line + 1}: could not determine a constructor for the tag "
-                                  f"{event.tag!r} (only YAML's standard tags are accepted)")
+            # The tag is not quoted: an unquoted value starting with "!" is a tag, and in a sync
+            # file that value may be a password (``password: !s3cret``).
+            raise _bad_yaml(file, f"line {event.start_mark.line + 1}: could not determine a constructor for a tag "
+                                  "(only YAML's standard tags are accepted; quote a value starting with '!')")
         return tag
 
     def add(node: YamlNode, anchor: str | None) -> None:
@@ -239,7 +241,8 @@ def _compose_events(file: str, loader: Any) -> YamlNode | None:
                 raise _bad_yaml(file, f"line {line}: expected a single document in the stream")
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor not in anchors:
-                raise _bad_yaml(file, f"line {line}: unknown anchor '{event.anchor}' referenced")
+                # Not quoted, as a tag above: ``password: *s3cret`` is an alias of an unknown anchor.
+                raise _bad_yaml(file, f"line {line}: unknown anchor referenced (quote a value starting with '*')")
             node = YamlNode("alias", line, value=event.anchor, target=anchors[event.anchor])
             add(node, None)
             complete(node)
@@ -324,7 +327,10 @@ def resolve_tag(file: str, node: YamlNode) -> str:
                 resolved = "!!float"
     if tag in ("", resolved) or (tag == "!!float" and resolved == "!!int"):
         return resolved
-    raise _invalid(file, f"line {node.line}", f"cannot decode {resolved} `{text}` as a {tag}")
+    from trustcopy.redact import redact_url
+
+    shown = redact_url(text) if "://" in text else text  # a lookaside URL's token= (userinfo: errors.py)
+    raise _invalid(file, f"line {node.line}", f"cannot decode {resolved} `{shown}` as a {tag}")
 
 
 def binary_text(file: str, node: YamlNode) -> str:

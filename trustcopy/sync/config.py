@@ -336,6 +336,9 @@ class _RegistryReader:
             except _WrongType as exc:
                 self.problem(self.name, f"cert-dir must be a path, not {exc}")
                 ok = False
+            if cert_dir is not None and "\0" in cert_dir:  # no directory has such a name (os.scandir: ValueError)
+                self.problem(self.name, "cert-dir contains a NUL byte")
+                ok = False
         username = password = None
         if "credentials" in fields:
             where = f"{self.name}.credentials"
@@ -344,6 +347,13 @@ class _RegistryReader:
             except _WrongType as exc:
                 self.problem(self.name, f"credentials must be a mapping with username and password, not {exc}")
                 return None
+            except ConfigError:  # an ill-tagged scalar (``credentials: !!int user:pass``): never quoted
+                from trustcopy.stores.registries_d_yaml import follow
+
+                if follow(fields["credentials"]).kind != "scalar":
+                    raise  # a repeated key: the message names the key, not a value
+                raise ConfigError(f"{self.path}: {where}: the value does not fit its YAML tag (value not shown)",
+                                  code=_CODE, context={"file": self.path, "key": where}) from None
             creds = self.fields(where, pairs, CREDENTIAL_KEYS, "credentials: ")
             try:
                 values = {k: _secret_text(self.path, f"{where}.{k}", v) for k, v in creds.items()}

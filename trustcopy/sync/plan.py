@@ -34,7 +34,7 @@ import hashlib
 import logging
 import os
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -216,6 +216,40 @@ def docker_entries(source: str, ctx: SystemContext) -> list[Entry]:
     return [Entry(source, ctx, every_tag)]
 
 
+def _image_dirs(base: str, fail: Callable[[OSError], None]) -> Iterator[str]:
+    """The directories below ``base`` (itself included) holding a ``manifest.json`` file, in
+    lexical depth-first order, as skopeo's ``filepath.WalkDir``; nothing below an image is
+    searched (skopeo: ``SkipDir``) and symbolic links to directories are not followed.
+
+    Iterative: ``os.walk`` recurses once per level (before Python 3.12), so a source tree
+    nested a thousand levels deep ended the command with a RecursionError traceback.
+    """
+    stack = [base]
+    while stack:
+        dirpath = stack.pop()
+        try:
+            with os.scandir(dirpath) as it:
+                entries = list(it)
+        except OSError as exc:
+            fail(exc)
+            continue
+        subdirs: list[str] = []
+        has_manifest = False
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows a link, as os.walk sorts entries
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                has_manifest = has_manifest or entry.name == "manifest.json"
+            elif not entry.is_symlink():
+                subdirs.append(entry.name)
+        if has_manifest:
+            yield dirpath
+            continue
+        stack.extend(os.path.join(dirpath, name) for name in sorted(subdirs, reverse=True))
+
+
 def dir_entries(source: str, ctx: SystemContext) -> list[Entry]:
     """``--src dir SOURCE``: every image directory below SOURCE (one entry).
 
@@ -236,11 +270,8 @@ def dir_entries(source: str, ctx: SystemContext) -> list[Entry]:
         def fail(exc: OSError) -> None:
             raise TransportError(f"reading {source}: {exc.filename}: {exc.strerror}", code="sync-source-invalid")
 
-        for dirpath, dirnames, filenames in os.walk(base, onerror=fail, followlinks=False):
-            dirnames.sort()
-            if "manifest.json" in filenames:
-                found.append(TRANSPORT.parse_reference(dirpath))
-                dirnames.clear()  # nothing below an image is searched (skopeo: SkipDir)
+        for dirpath in _image_dirs(base, fail):
+            found.append(TRANSPORT.parse_reference(dirpath))
         if not found:
             raise TransportError(f"no images to sync found in {source!r}", code="sync-nothing-found")
         return found

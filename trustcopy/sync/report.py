@@ -120,11 +120,11 @@ class SyncReport:
             TransportError: the file cannot be written.
         """
         from trustcopy.errors import TransportError
-        from trustcopy.fsutil import write_file_atomic
+        from trustcopy.fsutil import write_user_file
 
         text = "".join(f"{line}\n" for line in self.digest_lines())
         try:
-            write_file_atomic(path, text.encode())
+            write_user_file(path, text.encode())
         except OSError as exc:
             raise TransportError(f"cannot write digest file {path}: {exc.strerror or exc}",
                                  code="file-unwritable") from exc

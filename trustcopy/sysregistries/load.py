@@ -413,8 +413,9 @@ def _check_search(entries: Sequence[str], file: str, where: str) -> None:
 
 
 def is_valid_helper_name(name: str) -> bool:
-    """A NAME that runs ``docker-credential-NAME`` from PATH, never a path (``../x``, ``.hidden``)."""
-    return bool(name) and "/" not in name and not name.startswith(".")
+    """A NAME that runs ``docker-credential-NAME`` from PATH, never a path (``../x``, ``.hidden``)
+    nor a name no program can have (a NUL byte: ``exec`` would raise ValueError)."""
+    return bool(name) and "/" not in name and "\0" not in name and not name.startswith(".")
 
 
 #: ``short-name-mode`` values (``""``: the default, ``enforcing``).

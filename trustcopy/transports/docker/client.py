@@ -42,7 +42,7 @@ import httpx
 
 from trustcopy.errors import NetworkError, RegistryAuthError, RegistryError, TransportError, TrustcopyError
 from trustcopy.httpretry import MAX_RETRY_DELAY, RETRYABLE_STATUSES, retry_after
-from trustcopy.redact import redact_url
+from trustcopy.redact import redact_url, register_url_secrets
 from trustcopy.transports.docker import certs
 from trustcopy.transports.docker.auth import (
     AuthSession,
@@ -436,6 +436,8 @@ class RegistryClient:
                     code="insecure-redirect",
                 )
             log.debug("%s: redirected to %s", what, _Redacted(target))
+            if target.query:  # a pre-signed URL's signature: masked wherever an echo of it turns up
+                register_url_secrets(str(target))
             if headers and (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port):
                 # Whatever the caller put in headers was meant for the first origin only.
                 headers = {k: v for k, v in headers.items() if k.lower() not in _ORIGIN_BOUND_HEADERS}
