@@ -37,7 +37,13 @@ DATA = {
     ('{{printf "%s-%d" .Os 5}}', "linux-5\n"),
     ("{{(index .Layers 1)}}", "l2\n"),
     ("{{with .Labels}}{{.a}}{{end}}", "1\n"),
-    ("{{$.Os}}\\t{{.Architecture}}", "linux\tamd64\n"),
+    ("{{.Os}}\\t{{.Architecture}}", "linux\tamd64\n"),
+    ("{{$x := .Os}}{{$x}}{{range $i, $e := .RepoTags}} {{$i}}={{$e}}{{end}}", "linux 0=1 1=2\n"),
+    ("{{range .RepoTags}}{{if eq . \"1\"}}{{continue}}{{end}}{{.}}{{break}}{{end}}", "2\n"),
+    ('{{printf "%q|%5.2f|%-4s|%x|%T|%d" .Os 3.14159 "ab" "hi" .Created 07}}', '"linux"| 3.14|ab  |6869|*time.Time|7\n'),
+    ("{{.Digest.Algorithm}} {{len .Os}} {{index .Os 0}} {{slice .Os 1 3}}", "sha256 5 108 in\n"),
+    ("{{range .}}{{.Os}}{{end}}", "linux\n"),  # EnforceRange: the format ranges over the items itself
+    ('{{printf "\\n"}}', "\n"),  # the escape breaks the normalized template: parsed as written
     ("{{range .LayersData}}{{.Annotations}}{{end}}", "map[]\n"),
     ("{{.Tag}}|{{.DockerVersion}}|", "||\n"),  # fields the data leaves out are Go zero values
     ('{{json .}}', '{"Name":"reg.example/app","Digest":"sha256:abc","RepoTags":["1","2"],'
@@ -50,16 +56,20 @@ def test_render(template: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(("template", "message"), [
-    ("{{.Nope}}", 'executing "skopeo inspect" at <.Nope>: can\'t evaluate field Nope in type inspect.Output'),
+    ("{{.Nope}}", 'executing "skopeo inspect": can\'t evaluate field Nope in type inspect.Output'),
+    ("{{$.Os}}", "can't evaluate field Os in type []interface {}"),  # $ is the list of items, as in skopeo
     ("{{foo .}}", 'function "foo" not defined'),
-    ("{{if .Os}}", "without {{end}}"),
-    ("{{.Os", "unclosed action"),
-    ("{{$x := 1}}", "unexpected ':='"),
-    ("{{$x}}", "template variables other than $"),
+    ("{{if .Os}}", "unexpected EOF"),
+    ("{{.Os", "template: skopeo inspect:"),
+    ("{{$x}}", "undefined variable '$x'"),
+    ("{{eq .Os 1}}", "incompatible types for comparison"),
+    ("{{lt .RepoTags .Layers}}", "invalid type for comparison"),
+    ("{{nil}}", "nil is not a command"),
     ("table {{.Os}}", "table formats are not supported"),
     ("{{range .Os}}{{end}}", "range can't iterate over linux"),
     ("{{index .Layers 5}}", "index out of range: 5"),
-    ("{{template \"x\"}}", "not supported"),
+    ('{{template "x"}}', "no such template 'x'"),
+    ('{{define "x"}}{{end}}', "{{define}} is not supported"),
 ])
 def test_errors_name_the_construct(template: str, message: str) -> None:
     with pytest.raises(g.TemplateError) as info:
