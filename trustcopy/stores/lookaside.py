@@ -278,10 +278,12 @@ class HTTPOptions:
         """An httpx client with these settings (the caller closes it)."""
         import httpx
 
+        from trustcopy.keepalive import StrayBytesGuard
         from trustcopy.proxies import routing_transport
 
         context = self.context()
-        transport = routing_transport(lambda proxy: httpx.HTTPTransport(verify=context, proxy=proxy))
+        # A connection that received more than it was answered is never reused (keepalive.py).
+        transport = routing_transport(lambda proxy: StrayBytesGuard(httpx.HTTPTransport(verify=context, proxy=proxy)))
         return httpx.Client(transport=transport, timeout=httpx.Timeout(self.timeout), follow_redirects=False)
 
     def context(self) -> ssl.SSLContext:

@@ -407,8 +407,8 @@ def _new_http_client(context: ssl.SSLContext, read_size: int, user_agent: str) -
     """One pool: requests carry their own timeouts, redirects are followed by hand, no cookies."""
     import httpx
 
+    from trustcopy.keepalive import StrayBytesGuard
     from trustcopy.proxies import routing_transport
-    from trustcopy.transports.docker.keepalive import StrayBytesGuard
 
     _set_socket_read_size(read_size)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)

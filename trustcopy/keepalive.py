@@ -14,8 +14,8 @@ How: the answer's stream is wrapped; when it is closed after the whole answer wa
 h11 holds bytes past its end, h11 is told the connection failed (``send_failed``, public h11
 API), and httpcore closes the connection instead of returning it to the pool. Reaching the
 h11 state walks httpcore's private attributes: where they are missing (HTTP/2, another
-httpcore) nothing is done, and tests/integration/test_registry_hostile.py fails if the walk
-no longer finds them.
+httpcore) nothing is done, and tests/unit/core/test_keepalive.py fails if the walk no
+longer finds them.
 """
 
 from __future__ import annotations
