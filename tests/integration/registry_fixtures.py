@@ -208,6 +208,25 @@ def _libtrust_key_id(public_key: Any) -> str:
     return ":".join(b32[i : i + 4] for i in range(0, len(b32), 4))
 
 
+class AnswerHandler(http.server.BaseHTTPRequestHandler):
+    """A quiet HTTP/1.1 handler for the tests' small fake servers, with one way to answer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def send_answer(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        """``status`` with ``headers``, a true Content-Length, and ``body`` (none for a HEAD)."""
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
 def serve_in_thread(port: int, handler: type[http.server.BaseHTTPRequestHandler]) -> http.server.ThreadingHTTPServer:
     """A threading HTTP server on 127.0.0.1:port, serving from a daemon thread."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)

@@ -9,7 +9,6 @@ password …) and asserts that nothing reaches stdout, stderr or the log.
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import socket
 import subprocess
@@ -21,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from registry_fixtures import free_port, serve_in_thread, stop_server
+from registry_fixtures import AnswerHandler, free_port, serve_in_thread, stop_server
 
 from trustcopy import redact
 from trustcopy.transports.docker.auth import Credentials
@@ -53,37 +52,23 @@ def _echoing_registry(mode: str) -> tuple[Any, str]:
     """A Basic-auth registry answering every authenticated request with what it was sent."""
     port = free_port()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
+    class Handler(AnswerHandler):
         def do_GET(self) -> None:
             auth = self.headers.get("Authorization", "")
             if not auth:
-                self._send(401, b"{}", {"WWW-Authenticate": 'Basic realm="r"'})
+                self.send_answer(401, b"{}", {"WWW-Authenticate": 'Basic realm="r"'})
                 return
             raw = auth.partition(" ")[2]
             decoded = base64.b64decode(raw).decode()
             echo = f"you sent {raw} ({raw.rstrip('=')}), that is {decoded}, escaped {quote(decoded, safe='')}"
             if mode == "body":
                 body = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": echo}]}).encode()
-                self._send(401, body, {"Content-Type": "application/json"})
+                self.send_answer(401, body, {"Content-Type": "application/json"})
             elif mode == "plain":
-                self._send(400, echo.encode(), {"Content-Type": "text/plain"})
+                self.send_answer(400, echo.encode(), {"Content-Type": "text/plain"})
             else:  # a Warning header on a 404
                 body = b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no"}]}'
-                self._send(404, body, {"Content-Type": "application/json", "Warning": f'299 - "{echo}"'})
+                self.send_answer(404, body, {"Content-Type": "application/json", "Warning": f'299 - "{echo}"'})
 
         do_HEAD = do_GET
 

@@ -13,7 +13,6 @@ traceback of an unexpected exception without ``--debug``.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import secrets
@@ -26,7 +25,7 @@ from typing import Any
 
 import pytest
 from imagefactory import example_image
-from registry_fixtures import free_port, serve_in_thread, stop_server
+from registry_fixtures import AnswerHandler, free_port, serve_in_thread, stop_server
 
 #: Random per run, so that no fixed string in the code could make a test pass by accident.
 SECRET = "Lk9" + secrets.token_hex(10)
@@ -182,37 +181,23 @@ def echoing_blob_store() -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
     mode = {"answer": "json"}
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
+    class Handler(AnswerHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/v2/":
-                self._send(200, b"{}")
+                self.send_answer(200, b"{}")
             elif path == "/v2/app/manifests/1":
-                self._send(200, image.manifest, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+                self.send_answer(200, image.manifest, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
             elif path.startswith("/v2/app/blobs/"):
                 target = f"http://127.0.0.1:{port}/store{path[len('/v2/app/blobs'):]}?X-Amz-Signature={SECRET}"
-                self._send(307, headers={"Location": target})
+                self.send_answer(307, headers={"Location": target})
             elif path.startswith("/store/") and mode["answer"] == "json":
                 body = {"errors": [{"code": "DENIED", "message": f"signature {SECRET} refused for {self.path}"}]}
-                self._send(403, json.dumps(body).encode(), {"Content-Type": "application/json"})
+                self.send_answer(403, json.dumps(body).encode(), {"Content-Type": "application/json"})
             elif path.startswith("/store/"):
-                self._send(404, b"", {"Warning": f'299 - "no such object at {self.path}"'})
+                self.send_answer(404, b"", {"Warning": f'299 - "no such object at {self.path}"'})
             else:
-                self._send(404, b'{"errors":[{"code":"NOT_FOUND","message":"no"}]}')
+                self.send_answer(404, b'{"errors":[{"code":"NOT_FOUND","message":"no"}]}')
 
         do_HEAD = do_GET
 

@@ -6,7 +6,6 @@ a URL is a credential for that blob, so it must not reach a terminal or a CI log
 
 from __future__ import annotations
 
-import http.server
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from imagefactory import example_image
-from registry_fixtures import free_port, serve_in_thread, stop_server
+from registry_fixtures import AnswerHandler, free_port, serve_in_thread, stop_server
 
 SIGNATURE = "S3cr3t-S1gnature-0f-the-blob-store"
 CREDENTIAL = "AKIA-credential-of-the-blob-store"
@@ -26,37 +25,24 @@ def redirecting_registry() -> Iterator[str]:
     image = example_image()
     port = free_port()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
+    class Handler(AnswerHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/v2/":
-                self._send(200, b"{}")
+                self.send_answer(200, b"{}")
             elif path == "/v2/app/manifests/1":
-                self._send(200, image.manifest, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+                self.send_answer(200, image.manifest, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
             elif path.startswith("/v2/app/blobs/"):
                 digest = path.rsplit("/", 1)[1]
-                self._send(307, headers={"Location": f"http://127.0.0.1:{port}/store/{digest}?X-Amz-Credential="
+                self.send_answer(307, headers={"Location": f"http://127.0.0.1:{port}/store/{digest}?X-Amz-Credential="
                                                      f"{CREDENTIAL}&X-Amz-Signature={SIGNATURE}&X-Amz-Expires=60"})
             elif path.startswith("/store/") and SIGNATURE in self.path:
-                self._send(200, image.blobs[path.rsplit("/", 1)[1]])
+                self.send_answer(200, image.blobs[path.rsplit("/", 1)[1]])
             else:
-                self._send(404, b'{"errors":[{"code":"NOT_FOUND","message":"no"}]}')
+                self.send_answer(404, b'{"errors":[{"code":"NOT_FOUND","message":"no"}]}')
 
         do_HEAD = do_GET
 
-        def log_message(self, *args: object) -> None:
-            pass
 
     server = serve_in_thread(port, Handler)
     try:
