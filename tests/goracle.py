@@ -152,3 +152,16 @@ def reference_error_class(message: str) -> str:
     if "must be canonical" in message:
         return "reference-not-canonical"
     return "invalid-reference"
+
+
+class Obj(list[tuple[str, Any]]):
+    """A JSON object to write as its (key, value) pairs: keys may repeat, as in a hand-edited file."""
+
+
+def dump(value: Any) -> str:
+    """The JSON text of ``value`` (Obj, list or a JSON scalar), repeated keys kept, non-ASCII as is."""
+    if isinstance(value, Obj):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + dump(v) for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(dump(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)

@@ -42,10 +42,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from goracle import Oracle, oracle_fixture
+from goracle import Obj, Oracle, dump, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
-from test_auth_goracle import Obj, dump
 
 from trustcopy.errors import ConfigError, UsageError
 from trustcopy.transports.docker import authfile

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from goracle import Oracle, oracle_fixture
+from goracle import Obj, Oracle, dump, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -72,18 +72,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 # -- generated auth files --------------------------------------------------------------------------
-
-
-class Obj(list[tuple[str, Any]]):
-    """A JSON object to write, as pairs: keys may repeat, as in a hand-edited file."""
-
-
-def dump(value: Any) -> str:
-    if isinstance(value, Obj):
-        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + dump(v) for k, v in value) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(dump(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
 
 
 def b64(data: bytes) -> str:

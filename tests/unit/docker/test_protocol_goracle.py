@@ -23,12 +23,11 @@ Known differences, each narrow below:
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import httpx
 import pytest
-from goracle import Oracle, oracle_fixture
+from goracle import Obj, Oracle, dump, oracle_fixture
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -48,18 +47,6 @@ NOT_FOUND = {"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "BLOB_UPLOAD_UN
 REJECTED = {"MANIFEST_INVALID", "TAG_INVALID", "MANIFEST_BLOB_UNKNOWN", "MANIFEST_UNVERIFIED", "NAME_INVALID",
             "SIZE_INVALID", "DIGEST_INVALID"}
 
-
-
-class Obj(list[tuple[str, Any]]):
-    """A JSON object to write, as pairs: keys may repeat."""
-
-
-def dump(value: Any) -> str:
-    if isinstance(value, Obj):
-        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + dump(v) for k, v in value) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(dump(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
 
 
 codes: st.SearchStrategy[Any] = st.sampled_from(
