@@ -258,3 +258,30 @@ def test_traceback_of_an_unexpected_exception_is_masked_without_debug() -> None:
     assert "Traceback" in r.stderr
     assert "OSError: a library quoted ***" in r.stderr  # the chained exception is printed, masked
     _assert_clean(r.stdout, r.stderr)
+
+
+def test_uncaught_exception_in_a_thread_is_masked() -> None:
+    """A thread's uncaught exception is printed by threading.excepthook, not sys.excepthook:
+    it is masked the same way (the source is replaced before any registry is reached)."""
+    script = textwrap.dedent(f"""
+        import sys, threading
+        from trustcopy.transports.docker import source
+
+        def buggy(*args, **kwargs):
+            def work():
+                raise OSError("a thread quoted {SECRET}")
+            t = threading.Thread(target=work, name="reader")
+            t.start()
+            t.join()
+            raise RuntimeError("unexpected")
+
+        source.DockerImageSource.__init__ = buggy
+        from trustcopy.cli.main import entrypoint
+        sys.argv = ["trustcopy", "inspect", "--raw", "--tls-verify=false", "--creds", "u:{SECRET}",
+                    "docker://registry.example.invalid/app:1"]
+        entrypoint()
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
+    assert r.returncode != 0
+    assert "Exception in thread reader" in r.stderr and "OSError: a thread quoted ***" in r.stderr
+    _assert_clean(r.stdout, r.stderr)

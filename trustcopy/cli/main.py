@@ -138,14 +138,17 @@ def _install_scrubbing_excepthook() -> None:
     """Print a traceback that reaches the top (``--debug``'s, or a bug's) with every known secret masked.
 
     The traceback shows the exceptions chained under ours (httpx's, a proxy's 407 reason,
-    a library's message) verbatim; Python's own hook would print them as they are.
+    a library's message) verbatim; Python's own hooks (``sys.excepthook``, and
+    ``threading.excepthook`` for a thread's uncaught exception) would print them as they are.
     """
+    import contextlib
+    import threading
+
     hook = sys.excepthook
     if getattr(hook, "_trustcopy_scrubbing", False):
         return
 
     def scrubbing_hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
-        import contextlib
         import traceback
 
         from trustcopy.redact import scrub
@@ -155,8 +158,18 @@ def _install_scrubbing_excepthook() -> None:
             sys.stderr.write(scrub(text, headers=True))
             sys.stderr.flush()
 
+    def scrubbing_thread_hook(args: Any) -> None:
+        # A thread's uncaught exception goes to threading.excepthook, which prints it unmasked.
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"Exception in thread {name}:\n")
+        scrubbing_hook(args.exc_type, args.exc_value, args.exc_traceback)
+
     scrubbing_hook._trustcopy_scrubbing = True  # type: ignore[attr-defined]
     sys.excepthook = scrubbing_hook
+    threading.excepthook = scrubbing_thread_hook
 
 
 class _Terminated(BaseException):
