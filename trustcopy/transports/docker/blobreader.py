@@ -63,7 +63,9 @@ def parse_content_range(value: str) -> tuple[int, int, int]:
     return first, last, total
 
 
-def _encoded(response: httpx.Response) -> bool:
+def content_encoded(response: httpx.Response) -> bool:
+    """Whether the answer's body is content-encoded: its Content-Length then counts the encoded
+    bytes, not the blob's (Go's transport drops that header when it decodes a body itself)."""
     return response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
 
 
@@ -96,7 +98,7 @@ class BlobReader:
         self._what = what
         self._size = size
         # A server that compressed the transfer: we decode, but cannot resume by offset.
-        self._decoding = _encoded(response)
+        self._decoding = content_encoded(response)
         self._iter: Iterator[bytes] = body_chunks(response, what) if self._decoding else response.iter_raw()
         self._buf = b""
         self._pos = 0
@@ -187,7 +189,7 @@ class BlobReader:
                 raise ValueError(f"range {first}-{last}/{total} does not continue at {self.received}")
             if self._size >= 0 and total not in (-1, self._size):
                 raise ValueError(f"the blob now has {total} bytes instead of {self._size}")
-            if _encoded(response):
+            if content_encoded(response):
                 raise ValueError("the resumed response is content-encoded")
         except ValueError as err:
             self.close()
@@ -197,7 +199,7 @@ class BlobReader:
 
     def _skip_prefix(self, response: httpx.Response, cause: Exception) -> None:
         """The server ignored Range: read past what we already have."""
-        self._decoding = _encoded(response)
+        self._decoding = content_encoded(response)
         self._iter = body_chunks(response, self._what) if self._decoding else response.iter_raw()
         remaining = self.received
         while remaining > 0:

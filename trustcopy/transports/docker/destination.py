@@ -44,6 +44,7 @@ from trustcopy import limits
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import ManifestError, NetworkError, RegistryHTTPError, TrustcopyError
 from trustcopy.transports.base import ImageDestination
+from trustcopy.transports.docker.blobreader import content_encoded
 from trustcopy.transports.docker.challenge import Scope, repository_scope
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists
@@ -187,7 +188,8 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         what = f"checking whether blob {digest} exists in {self._ref.domain}/{repo}"
         response = self._client.send("HEAD", f"/v2/{repo}/blobs/{digest}", what=what, extra_scopes=extra)
         if response.status_code == 200:
-            size = response.headers.get("content-length", "")
+            # A content-encoded answer's length counts the encoded bytes: not the blob's size.
+            size = "" if content_encoded(response) else response.headers.get("content-length", "")
             response.close()
             return True, int(size) if size.isdigit() and len(size) < 19 else -1
         if response.status_code == 404:

@@ -419,7 +419,12 @@ def _new_http_client(context: ssl.SSLContext, read_size: int, user_agent: str) -
             httpx.HTTPTransport(verify=context, limits=limits, proxy=proxy))),
         timeout=httpx.Timeout(60.0),  # a fallback only: every request carries the client's own timeout
         follow_redirects=False,
-        headers={"User-Agent": user_agent, "Docker-Distribution-API-Version": "registry/2.0"},
+        # Accept-Encoding: only what Go's transport asks for (gzip), not httpx's default, which
+        # names zstd (and br) whenever their modules are installed: limits.decode_content undoes
+        # gzip and deflate only, so a CDN answering a manifest in zstd handed over the compressed
+        # bytes as the manifest. Blob GETs and resumes ask for identity themselves.
+        headers={"User-Agent": user_agent, "Docker-Distribution-API-Version": "registry/2.0",
+                 "Accept-Encoding": "gzip"},
         cookies=_no_cookie_jar(),
     )
 

@@ -55,7 +55,7 @@ from trustcopy.errors import (
 from trustcopy.manifest.mediatypes import manifest_accept_header, simplify_content_type
 from trustcopy.redact import redact_url
 from trustcopy.transports.base import ImageSource
-from trustcopy.transports.docker.blobreader import BlobReader
+from trustcopy.transports.docker.blobreader import BlobReader, content_encoded
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.docker.session import RegistrySession, session_from
 from trustcopy.types import BlobInfo, SystemContext
@@ -361,6 +361,11 @@ class DockerImageSource(ImageSource):
 
 
 def _content_length(response: httpx.Response) -> int:
+    """The blob's size the answer announces, or -1: none, or the size of a content-encoded body
+    (a CDN gzipping a layer anyway; BlobReader decodes it, the digest is checked on the decoded
+    bytes). As containers/image, whose Go transport decodes such a body and drops its length."""
+    if content_encoded(response):
+        return -1
     value = response.headers.get("content-length", "")
     return int(value) if value.isdigit() and len(value) < 19 else -1
 
