@@ -131,7 +131,9 @@ def standalone_verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
         hint = exc.hint
         if exc.reason == "UNTRUSTED_KEY" and fingerprint_list != fingerprint_list.upper():
             hint = "fingerprints are compared as upper-case hex; write them in upper case"
-        raise SignatureVerificationError(f"Error verifying signature: {exc.message}", reason=exc.reason,
+        detail = _verify_failure_detail(str(exc.reason), fingerprint_list, key_file, signature_path,
+                                        manifest_path, manifest)
+        raise SignatureVerificationError(f"Error verifying signature: {exc.message}{detail}", reason=exc.reason,
                                          code=exc.code, hint=hint) from exc
     except SignatureError as exc:
         where = f" (public key file {key_file})" if key_file and exc.code == "no-public-keys" else ""
@@ -139,6 +141,32 @@ def standalone_verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
                              hint=exc.hint) from exc
     click.echo(f"Signature verified using fingerprint {verified.key_fingerprint}, "
                f"digest {verified.docker_manifest_digest}")
+
+
+def _verify_failure_detail(reason: str, fingerprint_list: str, key_file: str | None, signature_path: str,
+                           manifest_path: str, manifest: bytes) -> str:
+    """What a ``standalone-verify`` rejection adds to the verifier's sentence, so it alone shows the fix.
+
+    skopeo names the expected fingerprints for a wrong signer; we do too, and the key file
+    they were looked up in; a signature that is not one names its file; a digest mismatch
+    names the manifest's real digest (skopeo names only the claimed one).
+    """
+    from trustcopy.errors import ManifestError
+    from trustcopy.manifest.digest import manifest_digest
+
+    if reason in ("UNKNOWN_KEY", "UNTRUSTED_KEY"):
+        source = f"the public key file {key_file}" if key_file else "the local GPG keyring"
+        if fingerprint_list == "any":
+            return f"; expected any key of {source}"
+        return f"; expected fingerprint {fingerprint_list} (looked up in {source})"
+    if reason == "DIGEST_MISMATCH":
+        try:
+            return f"; the manifest {manifest_path} has digest {manifest_digest(manifest)}"
+        except ManifestError:
+            return ""
+    if reason in ("INVALID_SIGNATURE", "MULTIPLE_SIGNATURES", "NOT_SIGNED", "INVALID_PAYLOAD"):
+        return f" (signature file {signature_path})"
+    return ""
 
 
 def prompt_passphrase(key_file: str, *, confirm: bool) -> str:

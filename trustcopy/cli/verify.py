@@ -132,7 +132,12 @@ def _print_text(report: Any) -> None:
     for image in report.images:
         out.print(f"[{styles[image.status]}]{image.status.upper():<8}[/] {escape(scrub(image.line()))}")
     for image in report.images:
-        if image.status is Status.REJECTED:
+        if image.status is Status.ACCEPTED:
+            # One line naming the requirement, signature and key (or insecureAcceptAnything)
+            # that let the image through: a CI log must show why a gate passed, too.
+            _reason, message = image.outcome()
+            err.print(escape(scrub(f"why {image.name} was accepted: {message}")))
+        elif image.status is Status.REJECTED:
             err.print(f"why {escape(image.name)} was rejected:")
             print_trace(err, evaluation_trace(image.evaluation, "  "))
         elif image.status is Status.ERROR and image.error is not report.error:

@@ -340,9 +340,23 @@ def _sigstore_findings(req: SigstoreSigned, parts: tuple[PathPart, ...]) -> list
                 load_roots(data, name)
         except SignatureError as exc:
             expected = "PEM certificates" if kind == "certs" else "a PEM public key"
+            hint = ("; it looks like an OpenPGP key, which signedBy uses" if kind == "key" and _looks_like_openpgp(data)
+                    else "")
             out.append(Finding("warning", "key-invalid", format_path(where),
-                               f"{exc.message} (expected {expected}): every signature will be rejected"))
+                               f"{exc.message} (expected {expected}){hint}: every signature will be rejected"))
     return out
+
+
+def _looks_like_openpgp(data: bytes) -> bool:
+    """An armored or binary OpenPGP public key (its first packet a public key: tag 6), for a hint only."""
+    head = data.lstrip()[:64]
+    return head.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----") or (
+        bool(head) and head[0] in (0x99, 0x98, 0xC6))
+
+
+def _looks_like_pem_public_key(data: bytes) -> bool:
+    """A PEM public key (a cosign/sigstore key), for a hint only."""
+    return data.lstrip().startswith(b"-----BEGIN PUBLIC KEY-----")
 
 
 def _key_findings(req: SignedBy, parts: tuple[PathPart, ...]) -> list[Finding]:
@@ -362,6 +376,8 @@ def _key_findings(req: SignedBy, parts: tuple[PathPart, ...]) -> list[Finding]:
             if data is None:
                 continue
         message = _gpg_key_problem(data or b"")
+        if message and _looks_like_pem_public_key(data or b""):
+            message += "; it is a PEM public key (a sigstore/cosign key), which sigstoreSigned uses"
         if message:
             out.append(Finding("warning", "no-public-keys", format_path(sub),
                                f"{key_file!r} {message}" if key_file is not None else message))

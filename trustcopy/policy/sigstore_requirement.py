@@ -49,6 +49,7 @@ from trustcopy.reasons import Reason
 if TYPE_CHECKING:
     from trustcopy.image.unparsed import UnparsedImage
     from trustcopy.signature.formats import Signature, SigstoreSignature
+    from trustcopy.signature.sigstore import SigstoreTrustRoot
 
 #: The MIME type of a cosign signature attachment; other sigstore attachments are skipped.
 SIGSTORE_SIGNATURE_MIME_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -252,7 +253,89 @@ class SigstoreSigned(Requirement):
             return SigResult(SigStatus.REJECTED, Reason.KEY_LOAD_FAILED, str(exc), info=check.info())
         result = check.run(functools.partial(sigstore.verify_sigstore, sig, trust_root,
                                              validate_unsigned_identity=functools.partial(self._unsigned, image)))
-        return self._with_repository_hint(result)
+        return self._explained(self._with_repository_hint(result), sig, trust_root)
+
+    def _explained(self, result: SigResult, sig: SigstoreSignature, root: SigstoreTrustRoot) -> SigResult:
+        """Add what a CI log needs to the verifier's (containers/image-worded) sentence.
+
+        Which key or certificate accepted a signature; for a rejection, the trusted keys
+        (fingerprints and files) or roots (subjects and file) it was checked against, the
+        signature's own certificate, and what a missing or mismatched Rekor SET means.
+        Decoration only: reason codes and the leading sentence stay as they are.
+        """
+        extra = ""
+        cert = _attached_certificate(sig)
+        if result.status is SigStatus.ACCEPTED and result.signature is not None:
+            fpr = result.signature.key_fingerprint
+            source = (self._key_source(root, fpr) if root.kind == "keys"
+                      else f"of the {cert} under the {root.kind} requirement's roots" if cert else "")
+            if source:
+                return dataclasses.replace(result, message=result.message.replace(
+                    f"signed by key {fpr}", f"signed by key {fpr} ({source})", 1))
+            return result
+        message = result.message or ""
+        if result.reason is Reason.INVALID_SIGNATURE and "does not verify with" in message and root.kind == "keys":
+            extra = f"; trusted: {self._trusted_keys(root)}"
+            if cert:
+                extra += (f"; the signature carries a {cert}: it was made keyless (Fulcio) or with a PKI "
+                          "certificate, which only a fulcio or pki requirement verifies")
+            else:
+                extra += ("; sigstore signatures do not name their key: it was made with another private key, "
+                          "or the signature or its payload was altered")
+        elif result.reason is Reason.CERTIFICATE_INVALID and "does not chain to a trusted root" in message:
+            extra = f"; {cert or 'the certificate'}; trusted roots: {self._trusted_roots(root)}"
+        elif result.reason is Reason.CERTIFICATE_INVALID and "certificate annotation" in message:
+            extra = (f"; {self.key_sources()[0]} verifies only signatures that carry a certificate: this one was "
+                     "made with a key, which keyPath/keyPaths/keyData verify")
+        elif result.reason is Reason.REKOR_SET_INVALID:
+            if message.startswith("missing "):
+                extra = (f"; this requirement ({self._rekor_source()}) needs the Rekor SET cosign attaches when it "
+                         "uploads the signature to a transparency log: sign with the upload on"
+                         + ("" if self.fulcio is not None else ", or drop the rekorPublicKey field to trust the key "
+                            "without a log entry"))
+            elif "does not match" in message:
+                extra = ("; the SET records another signature, key or payload than this signature's "
+                         "(a SET copied from another signature, or a signature re-made after the upload)")
+            elif "verification of Rekor SET failed" in message:
+                extra = f"; the SET was not signed by the Rekor key(s) of {self._rekor_source()}"
+        elif result.reason is Reason.CERTIFICATE_IDENTITY_MISMATCH and cert:
+            extra = f"; {cert}"
+        if not extra:
+            return result
+        return dataclasses.replace(result, message=message + extra)
+
+    def _key_source(self, root: SigstoreTrustRoot, fingerprint: str) -> str:
+        from trustcopy.signature.sigstore_keys import key_fingerprint
+
+        for key, name in zip(root.public_keys, root.key_names, strict=False):
+            if key_fingerprint(key) == fingerprint:
+                return f"from {name}"
+        return ""
+
+    def _trusted_keys(self, root: SigstoreTrustRoot) -> str:
+        from trustcopy.signature.sigstore_keys import key_fingerprint
+
+        names = root.key_names or tuple(self.key_sources()) * len(root.public_keys)
+        return ", ".join(f"{key_fingerprint(k)} (from {n})" for k, n in zip(root.public_keys, names, strict=False))
+
+    def _trusted_roots(self, root: SigstoreTrustRoot) -> str:
+        certs = root.fulcio.roots if root.fulcio is not None else root.pki.roots if root.pki is not None else ()
+        if self.fulcio is not None:
+            where = f"caPath {self.fulcio.ca_path}" if self.fulcio.ca_path else "fulcio.caData"
+        elif self.pki is not None:
+            where = f"caRootsPath {self.pki.ca_roots_path}" if self.pki.ca_roots_path else "pki.caRootsData"
+        else:
+            where = "?"
+        shown = ", ".join(repr(c.subject.rfc4514_string()) for c in certs[:4])
+        more = f" and {len(certs) - 4} more" if len(certs) > 4 else ""
+        return f"{shown}{more} (from {where})"
+
+    def _rekor_source(self) -> str:
+        if self.rekor_public_key_path is not None:
+            return f"rekorPublicKeyPath {self.rekor_public_key_path}"
+        if self.rekor_public_key_paths is not None:
+            return f"rekorPublicKeyPaths {', '.join(self.rekor_public_key_paths)}"
+        return "rekorPublicKeyData" if self.rekor_public_key_data is not None else "rekorPublicKeyDatas"
 
     def _unsigned(self, image: UnparsedImage) -> None:
         """The identity rule for a Sigstore bundle naming only a digest (docs/policy.md, "Sigstore bundles").
@@ -283,7 +366,7 @@ class SigstoreSigned(Requirement):
 
         claimed = result.info.claimed_identity if result.info else None
         if result.reason is not Reason.IDENTITY_MISMATCH or not claimed or self.signed_identity.type_name not in (
-                "matchRepoDigestOrExact", "matchExact", "remapIdentity"):
+                "matchRepoDigestOrExact", "matchExact", "remapIdentity", "exactReference"):
             return result
         try:
             ref = parse_normalized_named(claimed)
@@ -303,21 +386,57 @@ class SigstoreSigned(Requirement):
         if isinstance(parsed, ImageResult):
             return parsed
         results: list[SigResult] = []
-        other_formats = non_attachments = 0
+        other_formats = 0
+        skipped: list[str] = []
         for index, sig in parsed:
             if not isinstance(sig, SigstoreSignature):
                 other_formats += 1
             elif sig.untrusted_mime_type not in SIGNATURE_MIME_TYPES:
-                non_attachments += 1
+                where = f" at {sig.location}" if sig.location else ""
+                skipped.append(f"{index}{where}: {sig.untrusted_mime_type[:100]!r}")
             else:
                 results.append(self.verify(image, sig, index, env))
         none_message = NO_SIGNATURE_MESSAGE
-        if other_formats or non_attachments:
+        if other_formats or skipped:
+            # Name each skipped attachment's type: an attestation or SBOM where a signature
+            # was expected is the usual cause (cosign attest instead of cosign sign).
             none_message += (f" ({other_formats} non-sigstore signatures, "
-                             f"{non_attachments} sigstore non-signature attachments)")
+                             f"{len(skipped)} sigstore non-signature attachments)")
+            if skipped:
+                none_message += (f" (not signatures: {'; '.join(skipped[:4])}{' …' if len(skipped) > 4 else ''}; "
+                                 f"only {SIGSTORE_SIGNATURE_MIME_TYPE} and Sigstore bundles are signatures)")
         if not results:
             none_message = no_signature_message(image, none_message) + _only_the_list_is_signed(image)
         return summarize(results, none_message)
+
+
+def _attached_certificate(sig: SigstoreSignature) -> str:
+    """``certificate for EMAILS/HOSTS (OIDC issuer I) issued by 'DN'`` of a cosign attachment, or "".
+
+    Read from the (untrusted) annotation only to name it in a message; a certificate that
+    does not parse is named by nothing.
+    """
+    from trustcopy.errors import SignatureError
+    from trustcopy.signature.sigstore_x509 import CERTIFICATE_ANNOTATION, OID_ISSUER_V1, OID_ISSUER_V2, emails
+
+    pem = sig.untrusted_annotations.get(CERTIFICATE_ANNOTATION) if sig.untrusted_annotations else None
+    if not pem:
+        return ""
+    try:
+        from cryptography import x509
+
+        from trustcopy.signature.sigstore_x509 import attached_certificates, fulcio_issuer
+
+        leaf, _ = attached_certificates(pem.encode("utf-8"), None)
+        san = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier("2.5.29.17")).value if any(
+            e.oid.dotted_string == "2.5.29.17" for e in leaf.extensions) else None
+        names = emails(leaf) + ([] if san is None else list(san.get_values_for_type(x509.DNSName)))
+        has_issuer = any(e.oid.dotted_string in (OID_ISSUER_V1, OID_ISSUER_V2) for e in leaf.extensions)
+        issuer = f", OIDC issuer {fulcio_issuer(leaf)!r}" if has_issuer else ""
+        return (f"certificate for {', '.join(names) or 'no e-mail or host name'}{issuer}, issued by "
+                f"{leaf.issuer.rfc4514_string()!r}")
+    except (SignatureError, ValueError, UnicodeError):
+        return ""
 
 
 def _only_the_list_is_signed(image: UnparsedImage) -> str:

@@ -70,6 +70,8 @@ class SigstoreTrustRoot:
     rekor_keys: tuple[Any, ...] = field(default=(), repr=False)
     fulcio: FulcioRoot | None = None
     pki: PKIRoot | None = None
+    #: Where each of ``public_keys`` came from (its file, or ``keyDatas[i]``), for messages.
+    key_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         consistent = {
@@ -98,7 +100,7 @@ def load_public_keys(materials: list[bytes], names: list[str],
     keys = tuple(load_public_key(material, name) for material, name in zip(materials, names, strict=True))
     if not keys:
         raise SignatureError("no public keys given", code="key-invalid")
-    return SigstoreTrustRoot("keys", keys, rekor)
+    return SigstoreTrustRoot("keys", keys, rekor, key_names=tuple(names))
 
 
 def _reject(message: str, reason: Reason = Reason.INVALID_SIGNATURE) -> SignatureVerificationError:

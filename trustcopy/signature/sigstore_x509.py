@@ -74,8 +74,10 @@ def parse_certificates(pem: bytes, what: str, *, limit: int) -> list[Any]:
             raise SignatureError(f"{what}: unexpected PEM block {kind!r}", code="certificate-invalid")
         try:
             cert = x509.load_der_x509_certificate(der)
-            _ = cert.extensions  # duplicate or malformed extensions fail here, not later
-        except ValueError as exc:
+            # Duplicate (Go: "certificate contains duplicate extensions") or malformed extensions
+            # fail here, not later; two of cryptography's errors for them are no ValueError.
+            _ = cert.extensions
+        except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
             raise SignatureError(f"{what}: invalid certificate: {exc}", code="certificate-invalid") from None
         certs.append(cert)
     return certs
@@ -96,7 +98,7 @@ def load_der_certificates(ders: tuple[bytes, ...]) -> list[Any]:
         try:
             cert = x509.load_der_x509_certificate(der)
             _ = cert.extensions
-        except ValueError as exc:
+        except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
             raise _bad(f"invalid certificate in the bundle: {exc}") from None
         certs.append(cert)
     return certs
@@ -243,8 +245,19 @@ def verify_chain(leaf: Any, intermediates: list[Any], roots: tuple[Any, ...], wh
     return chain
 
 
+def _printable(char: int) -> bool:
+    """Go's ``asn1.isPrintable`` as ``parsePrintableString`` calls it (``*`` and ``&`` allowed)."""
+    return chr(char).isascii() and (chr(char).isalnum() or chr(char) in " '()+,-./:=?*&")
+
+
 def _der_string(value: bytes) -> str:
-    """A DER UTF8String/PrintableString/IA5String with nothing after it (Go asn1.Unmarshal into string)."""
+    """A DER UTF8String/PrintableString/IA5String with nothing after it (Go asn1.Unmarshal into string).
+
+    As Go: lengths must be minimal (DER), a PrintableString holds only its character set
+    (plus ``*`` and ``&``), an IA5String only ASCII, a UTF8String valid UTF-8. Go also reads
+    T61String, NumericString, GeneralString and BMPString into a string; those are refused
+    here (Fulcio writes a UTF8String; refusing them rejects more, never accepts more).
+    """
     if len(value) < 2 or value[0] not in (0x0C, 0x13, 0x16):
         raise ValueError("not an ASN.1 string")
     length, pos = value[1], 2
@@ -252,10 +265,19 @@ def _der_string(value: bytes) -> str:
         count = length & 0x7F
         if count == 0 or count > 4 or len(value) < 2 + count:
             raise ValueError("invalid ASN.1 length")
+        if value[2] == 0:
+            raise ValueError("superfluous leading zeros in ASN.1 length")
         length, pos = int.from_bytes(value[2:2 + count], "big"), 2 + count
+        if length < 0x80:
+            raise ValueError("non-minimal ASN.1 length")
     if len(value) != pos + length:
         raise ValueError("trailing data" if len(value) > pos + length else "truncated")
-    return value[pos:].decode("utf-8")
+    body = value[pos:]
+    if value[0] == 0x13 and not all(_printable(c) for c in body):
+        raise ValueError("PrintableString contains invalid character")
+    if value[0] == 0x16 and not body.isascii():
+        raise ValueError("IA5String contains invalid character")
+    return body.decode("utf-8")
 
 
 def fulcio_issuer(cert: Any) -> str:
@@ -297,7 +319,7 @@ def check_email(cert: Any, wanted: str) -> None:
     """The wanted e-mail must be among the SANs (exact match, as containers/image)."""
     found = emails(cert)
     if wanted not in found:
-        raise _subject_bad(f"Required email {wanted!r} not found (got {found!r})")
+        raise _subject_bad(f"Required email {wanted!r} not found (got {found!r}; the policy's subjectEmail)")
 
 
 def check_hostname(cert: Any, wanted: str) -> None:
@@ -321,7 +343,8 @@ def check_hostname(cert: Any, wanted: str) -> None:
                 return
             if pattern.startswith("*.") and "." in host and host.split(".", 1)[1] == pattern[2:] and host.split(".")[0]:
                 return
-    raise _subject_bad(f"Unexpected subject hostname: certificate is valid for {dns!r}, not {wanted!r}")
+    raise _subject_bad(f"Unexpected subject hostname: certificate is valid for {dns!r}, not {wanted!r} "
+                       "(the policy's subjectHostname)")
 
 
 def attached_certificates(cert_pem: bytes, chain_pem: bytes | None) -> tuple[Any, list[Any]]:
@@ -355,9 +378,29 @@ def verify_fulcio(root: FulcioRoot, when: int, leaf: Any, intermediates: list[An
     verify_chain(leaf, intermediates, root.roots, at)
     issuer = fulcio_issuer(leaf)
     if issuer != root.oidc_issuer:
-        raise _subject_bad(f"Unexpected Fulcio OIDC issuer {issuer!r}")
+        raise _subject_bad(f"Unexpected Fulcio OIDC issuer {issuer!r}: the policy's oidcIssuer is {root.oidc_issuer!r}")
     check_email(leaf, root.subject_email)
     return leaf
+
+
+def _check_pki_san(leaf: Any) -> None:
+    """Go's x509 leaves a critical SAN holding no DNS, e-mail, IP or URI name "unhandled".
+
+    containers/image's PKI verification then fails as for any unhandled critical extension
+    (its Fulcio verification forgives the SAN, as :func:`verify_chain` does for both), so a
+    PKI leaf whose critical SAN holds only, say, an otherName is CERTIFICATE_INVALID, not a
+    subject mismatch.
+    """
+    from cryptography import x509
+
+    try:
+        san = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier("2.5.29.17"))
+    except x509.ExtensionNotFound:
+        return
+    kinds = (x509.DNSName, x509.RFC822Name, x509.IPAddress, x509.UniformResourceIdentifier)
+    if san.critical and not any(isinstance(name, kinds) for name in san.value):
+        raise _bad("the signing certificate has an unhandled critical extension 2.5.29.17 "
+                   "(a subject alternative name without DNS, e-mail, IP or URI names)")
 
 
 def verify_pki(root: PKIRoot, leaf: Any, intermediates: list[Any], now: datetime.datetime | None = None) -> Any:
@@ -366,6 +409,7 @@ def verify_pki(root: PKIRoot, leaf: Any, intermediates: list[Any], now: datetime
     Raises:
         SignatureVerificationError: as :func:`verify_fulcio`, with the hostname checked too.
     """
+    _check_pki_san(leaf)
     verify_chain(leaf, [*root.intermediates, *intermediates], root.roots, now or datetime.datetime.now(datetime.UTC))
     if root.subject_email is not None:
         check_email(leaf, root.subject_email)
