@@ -342,9 +342,15 @@ def test_sync_from_a_directory_nested_deeper_than_the_recursion_limit(tmp_path: 
         os.close(current)
     finally:
         os.close(fd)
-    write_dir(IMAGE, str(top / "app"))  # one image beside the deep branch ("app" < "d": found first)
-    status, out, err, seconds = trustcopy("--policy", str(policy), "sync", "--dry-run", "--retry-times=0", "--src",
-                                          "dir", "--dest", "docker", str(top), "127.0.0.1:9/mirror", timeout=120)
+    try:
+        write_dir(IMAGE, str(top / "app"))  # one image beside the deep branch ("app" < "d": found first)
+        status, out, err, seconds = trustcopy("--policy", str(policy), "sync", "--dry-run", "--retry-times=0",
+                                              "--src", "dir", "--dest", "docker", str(top), "127.0.0.1:9/mirror",
+                                              timeout=120)
+    finally:
+        # shutil.rmtree recurses once per level too: pytest's clean-up of old temporary
+        # directories would end a later session with a RecursionError. rm(1) does not recurse.
+        subprocess.run(["rm", "-rf", str(top)], check=True)
     assert "Traceback" not in err and "RecursionError" not in err, err[-800:]
     # The whole tree was walked and its one image planned (the registry there is unreachable).
     assert status == 1 and seconds < 60, err[-800:]
