@@ -27,9 +27,12 @@ differs in ways the generator knows and avoids, asserted instead on trustcopy al
 from __future__ import annotations
 
 import io
+import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,7 +41,7 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from imagefactory import Layer, make_image, make_tar
+from imagefactory import Image, Layer, make_image, make_tar, sha256
 from registry_fixtures import RegistryServer, _require_registry, fast_sys, push_image, running
 
 pytestmark = [pytest.mark.registry, pytest.mark.skopeo]
@@ -47,6 +50,25 @@ pytestmark = [pytest.mark.registry, pytest.mark.skopeo]
 @dataclass
 class Target:
     ref: str
+    #: The same image with other ``created`` times (for the time.Time vectors), by tag.
+    dated: dict[str, str]
+
+
+#: ``created`` times as Go writes and reads them: fractions, a zone offset, year 1, a leap day.
+CREATED = {"frac": "2023-03-05T14:07:09.0123456Z", "offset": "2021-12-31T23:59:59.999999999+05:30",
+           "west": "1999-07-04T01:02:03.1-08:00", "zero": "0001-01-01T00:00:00Z", "leap": "2024-02-29T12:00:00Z"}
+
+
+def _with_created(image: Image, created: str) -> Image:
+    """The image with its config's ``created`` replaced (a new config blob, the manifest pointing at it)."""
+    config_obj = json.loads(image.config)
+    config_obj["created"] = created
+    config = json.dumps(config_obj).encode()
+    manifest = json.loads(image.manifest)
+    manifest["config"].update(digest=sha256(config), size=len(config))
+    blobs = {d: b for d, b in image.blobs.items() if b != image.config}
+    blobs[sha256(config)] = config
+    return Image(manifest=json.dumps(manifest).encode(), config=config, blobs=blobs)
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +81,16 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
                            env=["A=1", "B=two words", "C="])
         for tag in ("1", "latest"):
             push_image(reg.host, f"app:{tag}", image, fast_sys())
-        yield Target(f"docker://{reg.host}/app:1")
+        for tag, created in CREATED.items():
+            push_image(reg.host, f"app:{tag}", _with_created(image, created), fast_sys())
+        yield Target(f"docker://{reg.host}/app:1", {tag: f"docker://{reg.host}/app:{tag}" for tag in CREATED})
 
 
 def _skopeo(target: Target, template: str, config: bool) -> tuple[bool, bytes]:
     args = ["skopeo", "inspect", "--tls-verify=false", *(["--config"] if config else []), "--format", template,
             target.ref]
-    done = subprocess.run(args, capture_output=True, check=False, timeout=60)
+    # The machine zone is UTC for both programs (``.Created.Local``; see test_time_vectors_agree_with_skopeo).
+    done = subprocess.run(args, capture_output=True, check=False, timeout=60, env={**os.environ, "TZ": "UTC"})
     return done.returncode == 0, done.stdout if done.returncode == 0 else b""
 
 
@@ -153,6 +178,18 @@ VECTORS = [
     '{{printf .Os}}', '{{printf 1}}', '{{printf}}',
     '{{printf "%s" .Labels.missing}}', '{{printf "%.2s|%5.1s|%-5d|%#x|%#o" "abc" "xyz" 7 255 8}}',
     '{{printf "%v %v %v" 1e6 1e-5 123456789.0}}', '{{printf "%6.2f%%" 99.5}}', '{{printf "%q" 65}}',
+    # printf: argument indexes, * widths and precisions, flags as fmt applies them (element by element)
+    '{{printf "%[2]s %[1]s|%[3]d|%[0]d|%[x]d|%[2]*[1]d|%-*d|%.*f|%*s|%[1]s %s" "a" "b" 5}}',
+    '{{printf "%*d|%.*d|%[1]*d" "x" 1 2}}', '{{printf "%[1]d %[1]x %[1]o" 42 7}}', '{{printf "%[3]v" 1 2}}',
+    '{{printf "%*d|%-*d|%.*f|%*.*f" 5 42 -5 42 2 3.14159 8 3 2.5}}', '{{printf "%[2]*[1]d|%.[2]d" 7 4}}',
+    '{{printf "%[1]*d" 3}}', '{{printf "%[2]" 1 2}}', '{{printf "%[" 1}}', '{{printf "%[1" 1}}', '{{printf "%5." 1}}',
+    '{{printf "%05s|%-05d|%+v|% v|%5s|%-4v|%3d|%x" "ab" 3 5 5 .RepoTags .Env .Env .Labels}}',
+    '{{printf "%+q|%#q|%#q|% x|%# x|%#X|%.1x|%5.1q" "é" "a" "a`b" "hi" "hi" "hi" "hi" "abc"}}',
+    '{{printf "%08.3f|%+.2e|%-8.1f|% f|%+d|% d|%+05d|%x|%#o|%O|%#b" 3.14159 12345.678 2.5 1.5 3 3 -3 -255 8 8 5}}',
+    '{{printf "%c|%q|%U|%#U|%5c|%-4q|" 65 233 233 9731 66 67}}', '{{printf "%.0d|%.3d|%5.0d|" 0 7 0}}',
+    '{{printf "%t|%5t|%d" true false true}}', '{{printf "%5T|%-6v|" 1 nil}}', '{{printf "%!" 1}}',
+    '{{printf "%5d|%-6t|%x|%q" "x" "y" "\\xff" "\\xff"}}',
+    '{{printf "%8.3v|%+.1v|%08v|%-08d|% 06.1f|%+08.2e|%6.2g|%G" 3.14159 2.0 -1.5 -3 2.25 -12.5 1234.5 1e-7}}',
     # control structures
     "{{if .Os}}y{{end}}", "{{if .Env}}y{{else}}n{{end}}", "{{if .Labels.missing}}y{{else if .Os}}o{{else}}n{{end}}",
     "{{if}}{{end}}", "{{if .Os}}", "{{end}}", "{{else}}", "{{if .Os}}a{{else}}b{{else}}c{{end}}",
@@ -188,15 +225,60 @@ def test_vectors_agree_with_skopeo(target: Target) -> None:
     assert _differences(target, cases) == []
 
 
+#: ``*time.Time`` (``.Created``) and the time.Time, time.Month and time.Weekday values its methods give.
+TIME_VECTORS = [
+    "{{.Created}}|{{.Created.String}}|{{.Created.UTC}}|{{.Created.Local}}|{{.Created.IsZero}}|{{.Created.UTC.IsZero}}",
+    '{{.Created.Format "2006-01-02"}}|{{.Created.Format "2006-01-02T15:04:05Z07:00"}}|'
+    '{{.Created.Format "2006-01-02T15:04:05.999999999Z07:00"}}|{{.Created.Format "Jan 2, 2006 at 3:04pm (MST)"}}',
+    '{{.Created.Format "Monday Mon January Jan 01/02/06 _2 __2 002 03 PM pm -0700 -07:00 -07 Z0700 Z07 MST"}}',
+    '{{.Created.Format ".000 .999 ,00 .000000000 .9999999999 15:04:05.000000 2006_2 _2006 Z070000 -07:00:00"}}',
+    '{{.Created.Format "Janx Monx Mont Mond 1504 0x 5.0001 .9x 2 1 3 4 5 PMpm"}}|{{.Created.Format ""}}|'
+    '{{.Created.UTC.Format "Mon Jan _2 15:04:05 MST 2006"}}|{{.Created.Local.Format "2006 MST -0700"}}',
+    "{{.Created.Year}} {{.Created.Month}} {{.Created.Day}} {{.Created.Hour}} {{.Created.Minute}} {{.Created.Second}} "
+    "{{.Created.Nanosecond}} {{.Created.YearDay}} {{.Created.Weekday}}",
+    "{{.Created.Unix}} {{.Created.UnixNano}} {{.Created.UnixMilli}} {{.Created.UnixMicro}} {{.Created.UTC.Unix}}",
+    '{{printf "%d %v %q %x %s|%d %v|%T %T %T %T %T" .Created.Month .Created.Month .Created.Month .Created.Month '
+    ".Created.Weekday .Created.Weekday .Created.Weekday .Created .Created.UTC .Created.Month .Created.Weekday "
+    ".Created.Unix}}",
+    '{{eq .Created.Month 3}} {{lt .Created.Weekday 1}} {{eq .Created.Year 2023}} {{len (.Created.Format "Jan")}}',
+    '{{printf "%#v|%v|%30s|%-5v|%.4s" .Created .Created.UTC .Created .Created.Month .Created}}',
+    '{{printf "%d|%5d|%x|%t" .Created.UTC .Created.UTC .Created.UTC .Created.UTC}}',
+    "{{.Created.Format}}", "{{.Created.Format 1}}", "{{.Created.Year 1}}", "{{.Created.Nope}}",
+    "{{.Created.Month.String}}", "{{.Created.UTC.UTC.Local.Hour}}", "{{if .Created.IsZero}}zero{{else}}set{{end}}",
+    "{{with .Created}}{{.Day}}{{end}}", '{{.Created.Weekday | printf "%d"}}',
+]
+#: Templates valid only when the time is UTC (Go prints a time zone's address for the others).
+UTC_TIME_VECTORS = ['{{printf "%d|%5d|%-3o" .Created .Created .Created}}', '{{printf "%t %v" .Created .Created}}']
+
+
+def test_time_vectors_agree_with_skopeo(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``.Created`` as Go's time.Time prints it; ``Local`` is the machine zone, UTC for both programs here."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        found = []
+        for tag, ref in target.dated.items():
+            utc = CREATED[tag].endswith("Z")
+            cases = [(t, False) for t in TIME_VECTORS + (UTC_TIME_VECTORS if utc else [])]
+            found += _differences(Target(ref, {}), cases)
+        assert found == []
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 # -- generated templates -------------------------------------------------------------------------------
 
+#: Not "." itself: the whole Output prints LayersData, which 1.9.3's Output lacks (newest-only vectors cover it).
 FIELDS = [".Name", ".Tag", ".Digest", ".RepoTags", ".Created", ".DockerVersion", ".Labels", ".Architecture", ".Os",
-          ".Layers", ".Env", ".Labels.a", ".Labels.k", ".Labels.missing", ".Digest.Algorithm", ".Nope", "."]
+          ".Layers", ".Env", ".Labels.a", ".Labels.k", ".Labels.missing", ".Digest.Algorithm", ".Nope",
+          ".Created.Month", ".Created.Unix"]
 LITERALS = ['"linux"', '"a"', '""', '"é<&>"', "`raw`", "'a'", "0", "1", "2", "-1", "0x10", "010", "1.5", "2.0",
             "1e2", "true", "false", "nil"]
 BUILTINS = ["len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt", "le", "gt", "ge", "and", "or",
             "not", "html", "js", "urlquery"]
-FORMATS = ['"%s"', '"%v"', '"%q"', '"%d"', '"%x"', '"%+v"', '"%T"', '"%5.2f"', '"%-8s|"', '"%%"', '"%v-%v"', '"%d %s"']
+FORMATS = ['"%s"', '"%v"', '"%q"', '"%d"', '"%x"', '"%+v"', '"%T"', '"%5.2f"', '"%-8s|"', '"%%"', '"%v-%v"', '"%d %s"',
+           '"%[2]v %[1]q"', '"%*d"', '"%-*.*s|"', '"%05v"']
 
 
 @st.composite

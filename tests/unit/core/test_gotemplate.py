@@ -90,3 +90,31 @@ def test_config_fields_have_go_names_and_zero_values() -> None:
     out = g.render("{{.OS}}/{{.Architecture}} {{.Config.Env}} {{.Config.Cmd}} {{.RootFS.DiffIDs}} {{.Author}}|",
                    g.config_value(config), "skopeo inspect")
     assert out == "linux/arm64 [A=1] [] [sha256:1] |\n"
+
+
+@pytest.mark.parametrize(("created", "template", "message"), [
+    ("2024-01-02T03:04:05+05:30", '{{printf "%d" .Created}}', "%d of a *time.Time that is not in UTC"),  # Go: address
+    ("2024-01-02T03:04:05Z", '{{printf "%d" .Created.Local}}', "%d of a time.Time that is not in UTC"),
+    ("2024-01-02T03:04:05Z", "{{.Created.Zone}}", "method Zone of *time.Time is not supported"),
+    ("2024-01-02T03:04:05Z", "{{.Created.UTC.AddDate 1 0 0}}", "method AddDate of time.Time is not supported"),
+    ("2024-01-02T03:04:05Z", '{{printf "%p" .Created}}', "%p of *time.Time is not supported"),
+    ("2024-01-02T03:04:05Z", '{{printf "%#g" 1.5}}', "%#g of a float64 is not supported"),
+    ("0000-01-01T00:00:00Z", "{{.Created.Year}}", "error calling Year: cannot compute with the time"),
+])
+def test_what_go_would_print_differently_is_refused(created: str, template: str, message: str) -> None:
+    """Never a text other than Go's: a time's address, an unrestated method or verb is a named error."""
+    with pytest.raises(g.TemplateError) as info:
+        g.render(template, g.inspect_value({**DATA, "Created": created}), "skopeo inspect")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("created", "template", "expected"), [
+    ("2024-01-02T03:04:05.5Z", '{{.Created.Format "Mon Jan _2 15:04:05.000 MST 2006"}}',
+     "Tue Jan  2 03:04:05.500 UTC 2024"),
+    ("2024-01-02T03:04:05-07:00", '{{.Created.Format "3:04PM Z07:00 MST"}} {{.Created.UTC.Hour}}',
+     "3:04AM -07:00 -0700 10"),
+    ("0001-01-01T00:00:00.5Z", "{{.Created.IsZero}} {{.Created.Month}} {{.Created.Weekday}}", "false January Monday"),
+    ("2024-01-02T03:04:05Z", '{{json .Created}} {{printf "%[2]d-%[1]*d" 4 7}}', '"2024-01-02T03:04:05Z" 7-   7'),
+])
+def test_time_methods_and_printf_indexes(created: str, template: str, expected: str) -> None:
+    assert g.render(template, g.inspect_value({**DATA, "Created": created}), "skopeo inspect") == expected + "\n"

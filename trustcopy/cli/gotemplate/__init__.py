@@ -1,0 +1,34 @@
+"""Go's ``text/template``, as ``skopeo inspect --format`` runs it.
+
+Why: CI scripts written for skopeo run ``skopeo inspect --format '{{.Digest}}' …``; they
+must keep working. skopeo formats through containers/common's ``report`` package, whose
+behaviour this package follows (the newest skopeo): ``json`` (alone, or ``{{json}}``) means
+indented JSON; otherwise the text gets ``\\t``/``\\n`` escapes expanded and a final newline
+(or, when that breaks the template, is parsed as written), runs once per item
+(``{{range .}}…{{end -}}`` unless it ranges over ``.`` itself) with ``$`` the list of items,
+and gets report's functions (json join lower upper title split truncate pad) besides Go's.
+
+One module a job, in the order a format goes through them: report.py (containers/common's
+wrapping), lex.py, literals.py and parse.py (Go's text/template/parse), execute.py (exec.go),
+funcs.py (builtins, report's functions, methods), values.py and gotime.py (Go's types, and
+``time.Time``), fmt.py (Go's fmt printing), skopeo.py (the structs skopeo formats).
+tests/integration/test_gotemplate_skopeo_differential.py compares it with the real skopeo.
+Refused with an error naming the construct: ``table`` formats, ``{{define}}``, and the
+``time.Time`` methods gotime.py does not restate.
+"""
+
+from __future__ import annotations
+
+from trustcopy.cli.gotemplate.errors import TemplateError
+from trustcopy.cli.gotemplate.fmt import go_float, go_json, go_quote, go_sprintf, go_str
+from trustcopy.cli.gotemplate.funcs import FUNCS
+from trustcopy.cli.gotemplate.gotime import GoTime
+from trustcopy.cli.gotemplate.report import is_json_format, render
+from trustcopy.cli.gotemplate.skopeo import config_value, inspect_value
+from trustcopy.cli.gotemplate.values import Digest, Int64, Map, NilList, NilMap, Slice, Struct, Uint8, go_type
+
+__all__ = [
+    "FUNCS", "Digest", "GoTime", "Int64", "Map", "NilList", "NilMap", "Slice", "Struct", "TemplateError", "Uint8",
+    "config_value", "go_float", "go_json", "go_quote", "go_sprintf", "go_str", "go_type", "inspect_value",
+    "is_json_format", "render",
+]
