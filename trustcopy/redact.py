@@ -134,7 +134,7 @@ def register_url_secrets(url: str) -> None:
     a store refusing it may echo the URL (a JSON error, a ``Warning`` header), and that echo
     must be masked like any credential of the command.
     """
-    from urllib.parse import unquote
+    from urllib.parse import unquote, unquote_plus
 
     try:
         parts = urlsplit(url)
@@ -146,6 +146,13 @@ def register_url_secrets(url: str) -> None:
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key.lower() in _SECRET_QUERY_KEYS:
             register_secret(value)
+    # And each value as the URL itself spells it: an echo of the URL carries that text, which
+    # neither the decoded value nor our (upper-case, all-escaping) re-encoding of it matches
+    # when the URL escaped in lower case or left "/" or "=" raw.
+    for pair in parts.query.split("&"):
+        key, _, value = pair.partition("=")
+        if unquote_plus(key).lower() in _SECRET_QUERY_KEYS and len(value) >= MIN_SCRUBBED_SECRET:
+            _KNOWN.add(value)
 
 
 def forget_secrets() -> None:

@@ -58,7 +58,7 @@ from trustcopy.httpretry import (
     is_tls_verification,
 )
 from trustcopy.lazy import dataclass
-from trustcopy.redact import redact_text, redact_url
+from trustcopy.redact import known_secrets, redact_text, redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -114,11 +114,18 @@ class DistributionError:
 
 
 def clean_text(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Untrusted text made safe to print: no control characters, no credentials, bounded."""
+    """Untrusted text made safe to print: no control characters, no credentials, bounded.
+
+    Besides ``secrets``, every secret the command registered (redact.py: a pre-signed URL's
+    signature a redirect carried) is masked here, *before* the text is cut to MAX_QUOTED: a
+    secret the cut ends inside no longer matches at the CLI's output and its head was printed.
+    """
     if not text.isprintable():  # (every character _CONTROL matches is unprintable: most text skips the regex)
         text = re.sub(_CONTROL, " ", text)
     text = text.strip()
-    text = redact_text(text, secrets)
+    known = known_secrets()
+    # Longest first: a shorter secret inside a longer one must not leave the longer one's rest.
+    text = redact_text(text, tuple(sorted({*secrets, *known}, key=len, reverse=True)) if known else secrets)
     if len(text) > MAX_QUOTED:
         text = text[:MAX_QUOTED] + "…"
     return text
@@ -339,11 +346,18 @@ def _has_request(response: httpx.Response) -> bool:
     return True
 
 
+#: How much of a non-JSON error body is cleaned (masked) before its start is quoted.
+_SNIPPET_WINDOW = 64 * 1024
+
+
 def _plain_detail(response: httpx.Response, body: bytes, secrets: tuple[str, ...]) -> str:
     """Status line plus the start of a non-JSON body (as c/image: shortened)."""
-    reason = response.reason_phrase or ""
+    reason = clean_text(response.reason_phrase or "", secrets)  # the server's text, as the body's
     text = f"{response.status_code} {reason}".strip()
-    snippet = clean_text(body[:200].decode("utf-8", errors="replace"), secrets) if body else ""
+    # Masked before it is cut to 80 characters: a window of 200 bytes ended inside a long secret
+    # (a pre-signed URL's security token) quoted early in the body, and the cut-off head, no longer
+    # matching the secret, was printed. The window holds any secret starting in the first 80.
+    snippet = clean_text(body[:_SNIPPET_WINDOW].decode("utf-8", errors="replace"), secrets) if body else ""
     if snippet and response.headers.get("content-type", "").startswith(("text/plain", "application/json")):
         text += f" ({snippet[:80]})"
     return f"unexpected HTTP status {text}"
