@@ -417,14 +417,26 @@ def _replace_atomically(path: str, write: Callable[[BinaryIO], object], mode: in
 
 
 def _names_a_device_or_proc_file(path: str) -> bool:
-    """Whether ``path`` is in ``/dev`` or ``/proc`` (``/dev/stdout``, ``/dev/fd/63`` of ``>(cmd)``).
+    """Whether ``path`` leads through ``/proc`` (``/dev/stdout``, ``/dev/fd/63`` of ``>(cmd)``,
+    ``/proc/self/fd/1``): a descriptor's link, which must be written in place.
 
-    No staging file can be made beside such a name (and none must be: as root, renaming one over
-    ``/dev/stdout`` would replace the system's link for every process), so it is written in place.
+    No staging file can be made beside such a name, and replacing what it leads to (a file the
+    shell opened for ``> out``) would leave the descriptor on the unlinked old file. A plain
+    regular file elsewhere in ``/dev`` (``/dev/shm``, a tmpfs) is replaced atomically as anywhere.
+    Symlinks are followed as the kernel follows them (``link/..`` is the target's parent).
     """
-    special = ("/dev/", "/proc/")
-    absolute = os.path.abspath(path)
-    return absolute.startswith(special) or os.path.realpath(os.path.dirname(absolute)).startswith(special)
+    special = "/proc/"
+    current = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+    for _ in range(40):  # the kernel's limit on links followed
+        parent = os.path.realpath(os.path.dirname(current))
+        if (parent + "/").startswith(special):
+            return True
+        try:
+            target = os.readlink(os.path.join(parent, os.path.basename(current)))
+        except OSError:
+            return False
+        current = target if os.path.isabs(target) else os.path.join(parent, target)
+    return False
 
 
 def _write_in_place(path: str, data: bytes, *, truncate: bool, fifo: bool) -> None:
@@ -476,11 +488,12 @@ def write_user_file(path: str, data: bytes) -> None:
     writes it, but never leaving half a file.
 
     A regular file (or a new one) is replaced atomically (:func:`write_file_atomic`), through a
-    symlink to where it leads, keeping its mode; an existing file whose directory we may not
-    write (no staging file fits there) is written in place. A pipe or device (``>(cmd)``, a
-    ``mkfifo`` a reader waits on, ``/dev/stdout``, ``/dev/null``) and anything in ``/dev`` or
-    ``/proc`` is written directly (:func:`_write_in_place`, bounded for a pipe nobody reads):
-    replacing it would break the user's pipe, or, as root, ``/dev/stdout`` itself.
+    symlink to where it leads, keeping its mode (``/dev/shm`` too); an existing file whose directory
+    we may not write (no staging file fits there) is written in place, and one the user may not
+    write is refused (as skopeo refuses it). A pipe or device (``>(cmd)``, a ``mkfifo`` a reader
+    waits on, ``/dev/stdout``, ``/dev/null``) and anything reached through ``/proc`` (a descriptor's
+    link) is written directly (:func:`_write_in_place`, bounded for a pipe nobody reads):
+    replacing it would break the user's pipe or redirection.
 
     Raises:
         OSError: cannot be written (callers name ``path`` in their own error); ``TimeoutError``
@@ -495,6 +508,11 @@ def write_user_file(path: str, data: bytes) -> None:
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
         _write_in_place(path, data, truncate=stat.S_ISREG(st.st_mode), fifo=stat.S_ISFIFO(st.st_mode))
         return
+    if st is not None:
+        # A file the user made read-only is refused as os.WriteFile (skopeo), cp and ">" refuse
+        # it (a rename in its writable directory would replace it all the same): the kernel is
+        # asked by an open for writing that changes nothing (no O_TRUNC), so the error is its own.
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC))
     try:
         write_file_atomic(os.path.realpath(path), data, 0o644 if st is None else stat.S_IMODE(st.st_mode))
     except PermissionError:
@@ -510,17 +528,19 @@ def user_file_problem(path: str) -> str | None:
     before the copy (skopeo finds out after copying, and exits non-zero with the image copied);
     only what is certain now is reported: permissions and space may change until the write.
     """
-    absolute = os.path.abspath(path)
+    # The path as given, never normalised first: the kernel resolves ``link/..`` to the
+    # link target's parent, where os.path.abspath would drop both.
     try:
-        if stat.S_ISDIR(os.stat(absolute).st_mode):
+        if stat.S_ISDIR(os.stat(path).st_mode):
             return f"{path} is a directory"
     except FileNotFoundError:
         pass  # a new file, or a dangling symlink: created where it leads, as skopeo does
     except OSError as exc:
         return exc.strerror or str(exc)  # a symlink loop, a path through a file
-    parent = os.path.dirname(absolute)
+    parent = os.path.dirname(path) or "."
     if not os.path.isdir(parent):
-        return f"{parent} is not a directory" if os.path.lexists(parent) else f"its directory {parent} does not exist"
+        shown = parent if os.path.isabs(parent) else os.path.join(os.getcwd(), parent)
+        return f"{shown} is not a directory" if os.path.lexists(parent) else f"its directory {shown} does not exist"
     return None
 
 

@@ -285,3 +285,29 @@ def test_uncaught_exception_in_a_thread_is_masked() -> None:
     assert r.returncode != 0
     assert "Exception in thread reader" in r.stderr and "OSError: a thread quoted ***" in r.stderr
     _assert_clean(r.stdout, r.stderr)
+
+
+def test_console_script_masks_over_a_hook_a_sitecustomize_installed() -> None:
+    """A hook installed before trustcopy starts (Ubuntu's apport does so in sitecustomize) prints
+    tracebacks unmasked; the console script's process is trustcopy's, so its hooks replace it."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.excepthook = lambda *exc: sys.__excepthook__(*exc)  # as a sitecustomize would
+        from trustcopy.transports.docker import source
+
+        def buggy(*args, **kwargs):
+            try:
+                raise OSError("a library quoted {SECRET}")
+            except OSError as exc:
+                raise RuntimeError("unexpected") from exc
+
+        source.DockerImageSource.__init__ = buggy
+        from trustcopy.cli.main import entrypoint
+        sys.argv = ["trustcopy", "inspect", "--raw", "--tls-verify=false", "--creds", "u:{SECRET}",
+                    "docker://registry.example.invalid/app:1"]
+        entrypoint()
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
+    assert r.returncode != 0
+    assert "OSError: a library quoted ***" in r.stderr
+    _assert_clean(r.stdout, r.stderr)

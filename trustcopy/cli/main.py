@@ -134,7 +134,7 @@ def _run(args: list[str], debug: bool) -> int:
     return rv if isinstance(rv, int) else 0
 
 
-def _install_scrubbing_excepthook() -> None:
+def _install_scrubbing_excepthook(*, ours: bool = False) -> None:
     """Print a traceback that reaches the top (``--debug``'s, or a bug's) with every known secret masked.
 
     The traceback shows the exceptions chained under ours (httpx's, a proxy's 407 reason,
@@ -144,8 +144,15 @@ def _install_scrubbing_excepthook() -> None:
     import contextlib
     import threading
 
-    hook = sys.excepthook
-    if getattr(hook, "_trustcopy_scrubbing", False):
+    # Only over Python's own hooks when main() runs in a host program: it keeps its hooks
+    # (error reporting, pytest's thread-exception capture). The console script's process is
+    # ours (``ours``): there the hooks are replaced whatever a sitecustomize installed
+    # (Ubuntu's apport hook prints tracebacks too).
+    replace_sys = sys.excepthook is sys.__excepthook__ or (
+        ours and not getattr(sys.excepthook, "_trustcopy_scrubbing", False))
+    replace_threading = threading.excepthook is threading.__excepthook__ or (
+        ours and not getattr(threading.excepthook, "_trustcopy_scrubbing", False))
+    if not (replace_sys or replace_threading):
         return
 
     def scrubbing_hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
@@ -168,8 +175,11 @@ def _install_scrubbing_excepthook() -> None:
         scrubbing_hook(args.exc_type, args.exc_value, args.exc_traceback)
 
     scrubbing_hook._trustcopy_scrubbing = True  # type: ignore[attr-defined]
-    sys.excepthook = scrubbing_hook
-    threading.excepthook = scrubbing_thread_hook
+    scrubbing_thread_hook._trustcopy_scrubbing = True  # type: ignore[attr-defined]
+    if replace_sys:
+        sys.excepthook = scrubbing_hook
+    if replace_threading:
+        threading.excepthook = scrubbing_thread_hook
 
 
 class _Terminated(BaseException):
@@ -270,6 +280,7 @@ def entrypoint() -> None:
     """
     defer_first_collection()
     record_status = skip_teardown_at_exit()
+    _install_scrubbing_excepthook(ours=True)
     status = main()
     if status in (130, 143):
         import os
