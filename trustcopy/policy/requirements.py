@@ -236,8 +236,10 @@ class SignedBy(Requirement):
             trusted = ", ".join(sorted(keyring.fingerprints)[:_SHOWN_KEYS])
             more = f" and {len(keyring.fingerprints) - _SHOWN_KEYS} more" if len(
                 keyring.fingerprints) > _SHOWN_KEYS else ""
-            result = dataclasses.replace(
-                result, message=f"{result.message}; trusted: {trusted}{more} (from {', '.join(self.key_sources())})")
+            sources = self.key_sources()
+            files = ", ".join(sources[:_SHOWN_KEYS]) + (
+                f" and {len(sources) - _SHOWN_KEYS} more" if len(sources) > _SHOWN_KEYS else "")
+            result = dataclasses.replace(result, message=f"{result.message}; trusted: {trusted}{more} (from {files})")
         return result
 
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:

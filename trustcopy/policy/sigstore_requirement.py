@@ -17,11 +17,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
+import json
 from dataclasses import field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from trustcopy.lazy import dataclass
-from trustcopy.policy.identity import IdentityMatcher, MatchRepoDigestOrExact
+from trustcopy.policy.identity import ExactReference, IdentityMatcher, MatchRepoDigestOrExact
 from trustcopy.policy.model import (
     EvalResources,
     ImageResult,
@@ -56,6 +57,11 @@ SIGSTORE_SIGNATURE_MIME_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json
 #: What this requirement verifies: cosign attachments and Sigstore bundles (cosign v3).
 SIGNATURE_MIME_TYPES = (SIGSTORE_SIGNATURE_MIME_TYPE, "application/vnd.dev.sigstore.bundle.v0.3+json",
                         "application/vnd.dev.sigstore.bundle+json;version=0.3")
+#: How many trusted keys (and key or Rekor key files) a rejection lists; the rest are counted.
+_SHOWN_KEYS = 8
+#: How many of an attached certificate's names a message shows, and how much of each.
+_SHOWN_NAMES = 4
+_NAME_CHARS = 100
 
 
 def check_datas(value: object, name: str) -> tuple[bytes, ...]:
@@ -293,6 +299,13 @@ class SigstoreSigned(Requirement):
                          "uploads the signature to a transparency log: sign with the upload on"
                          + ("" if self.fulcio is not None else ", or drop the rekorPublicKey field to trust the key "
                             "without a log entry"))
+            elif root.kind == "keys" and "publicKey in Rekor SET does not match" in message and not (
+                    "signature in Rekor SET" in message or "payload in Rekor SET" in message):
+                # The SET logs a key, and it is none of the trusted ones: the usual cause is a
+                # signature made (and uploaded) with another key, not a copied SET.
+                extra = (f"; the SET logs a public key that is not one of the trusted keys: the signature was "
+                         f"made with another key (or carries another signature's SET); trusted: "
+                         f"{self._trusted_keys(root)}")
             elif "does not match" in message:
                 extra = ("; the SET records another signature, key or payload than this signature's "
                          "(a SET copied from another signature, or a signature re-made after the upload)")
@@ -315,8 +328,14 @@ class SigstoreSigned(Requirement):
     def _trusted_keys(self, root: SigstoreTrustRoot) -> str:
         from trustcopy.signature.sigstore_keys import key_fingerprint
 
-        names = root.key_names or tuple(self.key_sources()) * len(root.public_keys)
-        return ", ".join(f"{key_fingerprint(k)} (from {n})" for k, n in zip(root.public_keys, names, strict=False))
+        # Every key is counted, even with fewer names than keys (a root built through the API).
+        fallback = ", ".join(self.key_sources()[:_SHOWN_KEYS])
+        names = [*root.key_names[:len(root.public_keys)]]
+        names += [fallback] * (len(root.public_keys) - len(names))
+        shown = ", ".join(f"{key_fingerprint(k)} (from {n})"
+                          for k, n in zip(root.public_keys[:_SHOWN_KEYS], names, strict=False))
+        more = len(root.public_keys) - _SHOWN_KEYS
+        return shown + (f" and {more} more" if more > 0 else "")
 
     def _trusted_roots(self, root: SigstoreTrustRoot) -> str:
         certs = root.fulcio.roots if root.fulcio is not None else root.pki.roots if root.pki is not None else ()
@@ -334,7 +353,9 @@ class SigstoreSigned(Requirement):
         if self.rekor_public_key_path is not None:
             return f"rekorPublicKeyPath {self.rekor_public_key_path}"
         if self.rekor_public_key_paths is not None:
-            return f"rekorPublicKeyPaths {', '.join(self.rekor_public_key_paths)}"
+            paths = self.rekor_public_key_paths
+            more = f" and {len(paths) - _SHOWN_KEYS} more" if len(paths) > _SHOWN_KEYS else ""
+            return f"rekorPublicKeyPaths {', '.join(paths[:_SHOWN_KEYS])}{more}"
         return "rekorPublicKeyData" if self.rekor_public_key_data is not None else "rekorPublicKeyDatas"
 
     def _unsigned(self, image: UnparsedImage) -> None:
@@ -374,8 +395,14 @@ class SigstoreSigned(Requirement):
             return result
         if not ref.is_name_only:
             return result
+        # exactReference pins a name whatever the image is called (a mirror, a dir:): its
+        # repository-only counterpart is exactRepository; matchRepository would compare the
+        # image's own name instead.
+        use = ('{"type": "matchRepository"}' if not isinstance(self.signed_identity, ExactReference) else
+               json.dumps({"type": "exactRepository",
+                           "dockerRepository": parse_normalized_named(self.signed_identity.docker_reference).name}))
         hint = (f" (the signature names only a repository, as cosign writes it; {self.signed_identity.type_name} "
-                'needs a tag or digest: use "signedIdentity": {"type": "matchRepository"} for cosign signatures)')
+                f'needs a tag or digest: use "signedIdentity": {use} for cosign signatures)')
         return dataclasses.replace(result, message=result.message + hint)
 
     def is_image_allowed(self, image: UnparsedImage, env: EvalResources) -> ImageResult:
@@ -432,11 +459,21 @@ def _attached_certificate(sig: SigstoreSignature) -> str:
             e.oid.dotted_string == "2.5.29.17" for e in leaf.extensions) else None
         names = emails(leaf) + ([] if san is None else list(san.get_values_for_type(x509.DNSName)))
         has_issuer = any(e.oid.dotted_string in (OID_ISSUER_V1, OID_ISSUER_V2) for e in leaf.extensions)
-        issuer = f", OIDC issuer {fulcio_issuer(leaf)!r}" if has_issuer else ""
-        return (f"certificate for {', '.join(names) or 'no e-mail or host name'}{issuer}, issued by "
-                f"{leaf.issuer.rfc4514_string()!r}")
+        issuer = f", OIDC issuer {_shown(fulcio_issuer(leaf))}" if has_issuer else ""
+        # Untrusted text: each name quoted (repr escapes newlines and terminal escapes, which
+        # would otherwise forge lines in a CI log), a few names shown, each clipped.
+        shown = ", ".join(_shown(n) for n in names[:_SHOWN_NAMES])
+        if len(names) > _SHOWN_NAMES:
+            shown += f" and {len(names) - _SHOWN_NAMES} more"
+        return (f"certificate for {shown or 'no e-mail or host name'}{issuer}, issued by "
+                f"{_shown(leaf.issuer.rfc4514_string())}")
     except (SignatureError, ValueError, UnicodeError):
         return ""
+
+
+def _shown(text: str) -> str:
+    """Untrusted text for a message: quoted with repr (control characters escaped), clipped."""
+    return repr(text[:_NAME_CHARS] + ("…" if len(text) > _NAME_CHARS else ""))
 
 
 def _only_the_list_is_signed(image: UnparsedImage) -> str:

@@ -124,8 +124,9 @@ def judge_status(statuses: Sequence[Status], returncode: int | None, payload_siz
     signer = _signer_name(kind, value, statuses)
     if kind == "ERRSIG":
         if "NO_PUBKEY" in keywords:
-            raise _reject(f"signed by {signer}, which is not among the trusted keys", Reason.UNKNOWN_KEY,
-                          key_id=key_id)
+            # Unchecked (no key): the fingerprint and key ID are what the signature claims.
+            raise _reject(f"the signature claims to be signed by {signer}, which is not among the trusted keys",
+                          Reason.UNKNOWN_KEY, key_id=key_id)
         raise _reject(f"gpg could not check the signature by key ID {key_id} (ERRSIG {value})",
                       Reason.INVALID_SIGNATURE, key_id=key_id)
     if kind == "BADSIG":

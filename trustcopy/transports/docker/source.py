@@ -336,8 +336,12 @@ class DockerImageSource(ImageSource):
             url = redact_url(location.signature_url(digest, 1))
             where = (f"looked in lookaside {url} (store from {location.origin}; "
                      f"`trustcopy lookaside where docker://{self._ref.name}` explains the choice)")
-        if self.registry_config.use_sigstore_attachments(self._ref):
+        choice = self.registry_config.registries_d.attachments_choice(self._ref)
+        if choice.value:
             where += f" and the sigstore attachments of {self._ref.name}"
+        elif choice.section is not None:  # a section turned them off: name it, not "no section"
+            where += (f"; sigstore attachments not read: use-sigstore-attachments is false in "
+                      f"{choice.section.label} of {choice.section.file}")
         else:
             where += (f"; sigstore attachments not read: no registries.d section sets use-sigstore-attachments "
                       f"for {self._ref.name}")
