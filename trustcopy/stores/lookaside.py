@@ -181,11 +181,12 @@ class LookasideLocation:
         if parts.scheme == "file":
             if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
                 raise self._bad(
-                    f"lookaside URL {self.base_url!r}{origin} is not an absolute file URL "
+                    f"lookaside URL {redact_url(self.base_url)!r}{origin} is not an absolute file URL "
                     f"(file:///absolute/path; the host part must be empty)"
                 )
             if "\0" in unquote(parts.path):  # "%00": no file can have that name (os.lstat: ValueError)
-                raise self._bad(f"lookaside URL {self.base_url!r}{origin} names a path with a NUL byte (%00)")
+                raise self._bad(f"lookaside URL {redact_url(self.base_url)!r}{origin} names a path with a NUL "
+                                "byte (%00)")
         elif not parts.hostname:
             raise self._bad(f"lookaside URL {redact_url(self.base_url)!r}{origin} has no host")
         elif not parts.netloc.rpartition("@")[2].isascii() or "%" in parts.netloc.rpartition("@")[2]:

@@ -204,6 +204,17 @@ def test_unusable_url_is_an_error_naming_file_section_and_key(tmp_path: Path, ba
     assert f'lookaside of docker: "localhost/invalid/url/test" in {tmp_path}/registries.d/a.yaml' in exc.value.message
 
 
+
+@pytest.mark.parametrize("bad", ["file://user:S3cret-Pw0rd@host/sigs", "file:///sigs%00x?token=S3cret-Pw0rd",
+                                 "file://h/sigs?token=S3cret-Pw0rd"])
+def test_a_refused_file_url_never_shows_its_secrets(tmp_path: Path, bad: str) -> None:
+    config = load_dir(tmp_path, ("a.yaml", f'docker:\n  localhost/app:\n    lookaside: "{bad}"\n'))
+    with pytest.raises(ConfigError) as exc:
+        config.lookaside(ref("localhost/app"), write=False)
+    assert exc.value.code == "lookaside-url-invalid"
+    assert "S3cret-Pw0rd" not in exc.value.message and "***" in exc.value.message
+
+
 # -- merging ------------------------------------------------------------------------------------------------
 
 
