@@ -367,6 +367,22 @@ def replace_contents(staged: str, target: str, *, last: str) -> None:
     os.rmdir(staged)
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``os.umask`` sets it
+    while reading, a race with threads creating files). Files renamed into place are created
+    0600 by tempfile; their final mode must still honour the umask, as containers/image's do."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, temp_dir: str | None = None) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename.
 

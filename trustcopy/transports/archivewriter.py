@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, Protocol
 
 from trustcopy.compression import CHUNK, Algorithm, Readable
 from trustcopy.errors import TransportError
-from trustcopy.fsutil import STAGING_PREFIX, Staging, fsync_dir, make_staging_file
+from trustcopy.fsutil import STAGING_PREFIX, Staging, current_umask, fsync_dir, make_staging_file
 from trustcopy.transports.tario import (
     END_OF_ARCHIVE,
     MemberType,
@@ -149,12 +149,13 @@ class ArchiveOutput:
         if self._stage is not None:
             self._stage.release()
 
-    def _check_target(self) -> None:
+    def _check_target(self) -> os.stat_result | None:
+        """Refuse what must not be replaced; the target's lstat (None: there is none)."""
         path = self.path
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            return
+            return None
         if stat.S_ISDIR(st.st_mode):
             raise TransportError(f"{self.what}: {path} is a directory", code="destination-not-a-file")
         if not stat.S_ISREG(st.st_mode):
@@ -164,6 +165,7 @@ class ArchiveOutput:
             raise TransportError(f"{self.what}: {path} already exists and is not empty; docker-archive does not "
                                  "modify existing archives", code="archive-exists",
                                  hint="remove it first, or choose another path")
+        return st
 
     @property
     def seekable(self) -> bool:
@@ -191,8 +193,10 @@ class ArchiveOutput:
             if self._staging is not None:
                 os.fsync(self._raw.fileno())
                 self._raw.close()
-                self._check_target()  # it may have appeared since we opened it
-                os.chmod(self._staging, 0o644)
+                st = self._check_target()  # it may have appeared since we opened it
+                # skopeo writes into the file it opens (O_CREATE, 0644): a new archive is 0644 less the
+                # umask, an existing one keeps its mode (never widen a file the user made private).
+                os.chmod(self._staging, stat.S_IMODE(st.st_mode) if st is not None else 0o644 & ~current_umask())
                 os.replace(self._staging, self.path)
                 self._release()
                 fsync_dir(os.path.dirname(os.path.abspath(self.path)))
@@ -370,7 +374,10 @@ class TarWriter:
             spool = tempfile.TemporaryFile(prefix=f"{STAGING_PREFIX}spool-", dir=self._spool_dir)  # noqa: SIM115
         except OSError as exc:
             raise self._spool_failed(exc) from exc
-        with spool:
+        # Not ``with spool``: after a failed write (a full disk) closing flushes the rest of the
+        # buffer, fails again, and that bare OSError would replace the named error.
+        failed = True
+        try:
             while chunk := stream.read(CHUNK):  # (the stream's own errors are not the spool's)
                 try:
                     spool.write(chunk)
@@ -385,6 +392,13 @@ class TarWriter:
             name = name_for()
             if name is not None:
                 self.add_stream(name, spool, size)
+            failed = False
+        finally:
+            try:
+                spool.close()  # an unnamed file: nothing is left behind either way
+            except OSError as exc:
+                if not failed:
+                    raise self._spool_failed(exc) from exc
         return size
 
     def _spool_failed(self, exc: OSError) -> TransportError:

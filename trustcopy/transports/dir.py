@@ -36,6 +36,7 @@ from trustcopy import limits
 from trustcopy.digest import Digest
 from trustcopy.errors import ImageNotFoundError, ManifestError, TransportError
 from trustcopy.fsutil import (
+    current_umask,
     fsync_dir,
     is_staging_name,
     make_staging_dir,
@@ -90,21 +91,6 @@ def parse_version(content: bytes) -> tuple[int, int] | None:
     if not (-_INT64 <= major < _INT64 and -_INT64 <= minor < _INT64):
         return None
     return major, minor
-
-
-def _current_umask() -> int:
-    """The process umask, read without changing it where Linux shows it (``os.umask`` sets it
-    while reading, a race with threads creating files)."""
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _unsupported_version(ref: object, path: str, content: bytes) -> TransportError:
@@ -291,7 +277,7 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         elif sys is not None and sys.dest_decompress:
             self._compression = LayerCompression.DECOMPRESS
         self._check_target()
-        umask = _current_umask()
+        umask = current_umask()
         #: containers/image writes version, manifests and signatures 0644 less the umask
         #: (os.WriteFile) and fchmods blobs to 0644 (localblobs.store_blob does the same).
         self._file_mode = 0o644 & ~umask

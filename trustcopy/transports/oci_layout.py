@@ -25,6 +25,7 @@ import errno
 import fcntl
 import os
 import re
+import stat
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -39,6 +40,7 @@ from trustcopy.errors import (
 )
 from trustcopy.fsutil import (
     copy_file_atomic,
+    current_umask,
     fsync_dir,
     make_staging_dir,
     parent_namespaces,
@@ -761,12 +763,15 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                 with contextlib.suppress(OSError):  # emptied: the layout keeps an empty blobs/, as skopeo's
                     os.rmdir(os.path.join(staged_blobs, algorithm))
         index = self._updated_index({"schemaVersion": 2, "manifests": []})
-        write_file_atomic(os.path.join(self._staging, "oci-layout"), OCI_LAYOUT_CONTENT)
-        write_file_atomic(os.path.join(self._staging, "index.json"), go_marshal(index))
-        os.chmod(self._staging, 0o755)  # noqa: S103 (a layout, like skopeo)
+        # containers/image: MkdirAll(0755) and WriteFile(0644), both less the umask (a private
+        # layout under umask 077 stays private); our staging directory was made 0700.
+        umask = current_umask()
+        write_file_atomic(os.path.join(self._staging, "oci-layout"), OCI_LAYOUT_CONTENT, 0o644 & ~umask)
+        write_file_atomic(os.path.join(self._staging, "index.json"), go_marshal(index), 0o644 & ~umask)
+        os.chmod(self._staging, 0o755 & ~umask)
         for root, dirs, _files in os.walk(self._staging):
             for d in dirs:
-                os.chmod(os.path.join(root, d), 0o755)  # noqa: S103
+                os.chmod(os.path.join(root, d), 0o755 & ~umask)
         fsync_dir(self._staging)
         os.rename(self._staging, self._target)
         self._stage.release()  # that lock is now on the layout, which commits of others lock too
@@ -782,9 +787,14 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
             self._move_pending_blobs()
             layout = os.path.join(self._target, "oci-layout")
             # Temporaries in staging: an interrupted write leaves nothing in the layout itself.
+            umask = current_umask()
             if not os.path.exists(layout):
-                write_file_atomic(layout, OCI_LAYOUT_CONTENT, temp_dir=self._staging)
-            write_file_atomic(index_path, go_marshal(self._updated_index(index)), temp_dir=self._staging)
+                write_file_atomic(layout, OCI_LAYOUT_CONTENT, 0o644 & ~umask, temp_dir=self._staging)
+            try:  # c/i rewrites index.json in place: its mode stays
+                mode = stat.S_IMODE(os.stat(index_path).st_mode)
+            except FileNotFoundError:
+                mode = 0o644 & ~umask
+            write_file_atomic(index_path, go_marshal(self._updated_index(index)), mode, temp_dir=self._staging)
             fsync_dir(self._target)
 
     def close(self) -> None:
