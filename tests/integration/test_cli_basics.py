@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from imagefactory import example_image, write_dir, write_oci
@@ -148,6 +149,28 @@ def test_command_timeout_aborts_and_cleans_up(tmp_path: Path, insecure_policy: P
     assert r.returncode == 1, r.stderr
     assert "error[command-timeout]" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["insecure-policy.json", "src"]
+
+
+def test_command_timeout_passes_through_except_exception(run_cli: Any, tmp_path: Path, insecure_policy: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The alarm may land inside any ``except Exception`` (threading.Thread.start has one: the
+    command once ended in its KeyError traceback): it must still end as command-timeout."""
+    import time
+
+    import trustcopy.copy.pipeline as pipeline
+
+    def busy(*_args: object, **_kwargs: object) -> None:
+        try:
+            time.sleep(5)
+        except Exception as exc:  # what a library's own handler would do with it
+            raise RuntimeError("swallowed by a library") from exc
+
+    monkeypatch.setattr(pipeline, "copy_image", busy)
+    r = run_cli("--command-timeout", "50ms", "--policy", str(insecure_policy), "copy", "-q",
+                f"oci:{tmp_path}/src:x", f"dir:{tmp_path}/out")
+    assert r.exit_code == 1, r.stderr
+    assert r.stderr.startswith("error[command-timeout]:"), r.stderr
+    assert "swallowed" not in r.stderr
 
 
 @pytest.mark.parametrize("command", [["inspect"], ["delete"], ["list-tags"], ["verify"], ["policy", "explain"],

@@ -170,9 +170,20 @@ def global_options(
 
 
 class CommandTimeoutError(TrustcopyError):
-    """--command-timeout expired; raised in the main thread so staging is cleaned up."""
+    """--command-timeout expired: what the user sees (cli.main turns :class:`CommandTimedOut` into it)."""
 
     default_code = "command-timeout"
+
+
+class CommandTimedOut(BaseException):
+    """The --command-timeout alarm, raised in the main thread wherever it is, so staging is cleaned up.
+
+    Not an ``Exception``: the alarm lands between any two bytecodes, also inside an
+    ``except Exception`` a library keeps for its own failures. ``threading.Thread.start``
+    caught it there just after the new thread had started, undid its bookkeeping a second
+    time, and the command ended in a ``KeyError`` traceback. Like SIGTERM's interruption,
+    it passes through every such handler to cli.main.
+    """
 
 
 def _apply_process_options(opts: GlobalOptions) -> None:
@@ -191,7 +202,7 @@ def _apply_process_options(opts: GlobalOptions) -> None:
         timeout = opts.command_timeout
 
         def _expired(_signum: int, _frame: object) -> None:
-            raise CommandTimeoutError(f"the command did not finish within --command-timeout ({timeout:g}s)")
+            raise CommandTimedOut(f"the command did not finish within --command-timeout ({timeout:g}s)")
 
         signal.signal(signal.SIGALRM, _expired)
         signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
