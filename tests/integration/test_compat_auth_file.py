@@ -33,7 +33,7 @@ def test_login_and_logout_keep_dockers_other_fields(run_cli: Any, htpasswd_regis
     host = htpasswd_registry.host
     r = _login(run_cli, host, "--compat-auth-file", str(config), "-v")
     assert r.exit_code == 0, r.stderr
-    assert f"Used: {config}" in r.stdout
+    assert f"Used:  {config}\n" in r.stdout  # two spaces, as skopeo's Println("Used: ", desc)
     doc = json.loads(config.read_text())
     # every field Docker wrote is kept; only auths gained the entry (keys sorted, as Go writes maps)
     assert {k: v for k, v in doc.items() if k != "auths"} == {k: v for k, v in docker_fields.items() if k != "auths"}

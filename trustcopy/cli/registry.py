@@ -116,11 +116,13 @@ def _registry_key(arg: str) -> tuple[str, str]:
         raise UsageError(f"invalid registry {arg!r}")
     registry = key.split("/", 1)[0]
     if key != registry:
+        # A malformed key is a malformed reference (exit 1, as skopeo and as an upper-case
+        # repository already was here), not a misused command line.
         ref = parse_normalized_named(key)
         if not ref.is_name_only:
-            raise UsageError(f"reference {ref} contains tag or digest")
+            raise InvalidReferenceError(f'reference "{ref}" contains tag or digest', context={"reference": key})
         if ref.domain != registry:
-            raise UsageError(f"{key!r} does not start with a registry host")
+            raise InvalidReferenceError(f'"{key}" does not start with a registry host', context={"reference": key})
     return key, registry
 
 
@@ -189,18 +191,56 @@ def check_auth(sys_ctx: Any, registry: str, username: str, password: str) -> Non
         client.close()
 
 
-def _prompt(text: str, *, secret: bool) -> str:
-    if sys.stdin.isatty():
-        if secret:
-            import getpass
+class _PromptError(UsageError):
+    """A prompt that cannot be answered, reported with skopeo's exit status (1)."""
 
-            return getpass.getpass(text)
-        return input(text)
+    exit_status = 1
+
+
+def _prompt_username(text: str) -> str:
+    """Read the user name as containers/common: a whole line from stdin, a terminal or not.
+
+    Raises:
+        _PromptError: stdin ended before a line did (Go's ``ReadString('\\n')`` fails on EOF).
+    """
     click.echo(text, nl=False)
     line = sys.stdin.readline()
-    if secret:
-        click.echo()
-    return line.rstrip("\r\n")
+    if not line.endswith("\n"):
+        raise _PromptError("getting username and password: reading username: EOF",
+                           hint="pass the user name with --username")
+    return line
+
+
+def _prompt_password() -> str:
+    """Read the password from the terminal without echo; never from a pipe or a file.
+
+    containers/common reads it with ``term.ReadPassword``, which fails when stdin is not a
+    terminal: a password piped in without ``--password-stdin`` is refused, not read.
+
+    Raises:
+        _PromptError: stdin is not a terminal.
+    """
+    if not sys.stdin.isatty():
+        click.echo("Password: ", nl=False)
+        raise _PromptError("getting username and password: reading password: standard input is not a terminal",
+                           hint="use --password-stdin to read the password from a pipe")
+    import getpass
+
+    return getpass.getpass("Password: ", stream=sys.stdout)
+
+
+def _read_password_stdin() -> str:
+    """Every line of stdin joined without its line ending, as Go's ``bufio.Scanner`` (ScanLines).
+
+    Each line loses its ``\\n`` and then one ``\\r``; nothing else is stripped, so a password
+    ending in a space or holding a lone ``\\r`` is kept as given (text-mode stdin would turn
+    that ``\\r`` into a line break).
+    """
+    raw = sys.stdin.buffer.read().decode() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    lines = raw.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return "".join(line[:-1] if line.endswith("\r") else line for line in lines)
 
 
 @click.command("login", context_settings=_CTX)
@@ -242,7 +282,7 @@ def login_cmd(ctx: click.Context, **kwargs: Any) -> None:
             raise UsageError("can't specify both --password-stdin and --password")
         if not username:
             raise UsageError("must provide --username with --password-stdin")
-        password = "".join(line.rstrip("\r\n") for line in sys.stdin)
+        password = _read_password_stdin()
     if not username and not password and existing.username and existing.password:
         click.echo(f"Authenticating with existing credentials for {key}")
         try:
@@ -254,9 +294,9 @@ def login_cmd(ctx: click.Context, **kwargs: Any) -> None:
             return
     if not username:
         prompt = f"Username ({existing.username}): " if existing.username else "Username: "
-        username = _prompt(prompt, secret=False).strip() or existing.username
+        username = _prompt_username(prompt).strip() or existing.username
     if not password:
-        password = _prompt("Password: ", secret=True)
+        password = _prompt_password()
     try:
         check_auth(sys_ctx, registry, username, password)
     except RegistryAuthError as exc:
@@ -266,7 +306,8 @@ def login_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise exc.rewrapped(f'authenticating creds for "{key}": {exc.message}') from exc
     path = store_credentials(sys_ctx, key, username, password, _credential_helpers(sys_ctx, writing=True))
     if kwargs["verbose"]:
-        click.echo(f"Used: {path or primary_auth_file(sys_ctx)}")
+        # Two spaces, as skopeo: containers/common prints it with Println("Used: ", desc).
+        click.echo(f"Used:  {path or primary_auth_file(sys_ctx)}")
     click.echo("Login Succeeded!")
 
 

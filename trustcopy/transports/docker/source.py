@@ -48,6 +48,7 @@ from trustcopy.errors import (
     DigestMismatchError,
     ImageNotFoundError,
     RegistryError,
+    RegistryHTTPError,
     SignatureError,
     TransportError,
     TrustcopyError,
@@ -533,7 +534,19 @@ def delete_image(reference: DockerImageReference, sys: SystemContext | None) -> 
         what = f"deleting {ref.name}@{digest}"
         response = client.send("DELETE", f"/v2/{client.path}/manifests/{digest}", what=what,
                                headers={"Accept": manifest_accept_header()})
-        client.check(response, what, ok=(202, 200))
+        try:
+            client.check(response, what, ok=(202, 200))
+        except RegistryHTTPError as exc:
+            if exc.status != 405:
+                raise
+            # Distribution answers 405 UNSUPPORTED when deletes are off (the default): say so,
+            # with the status skopeo prints, instead of only "the operation is unsupported".
+            raise RegistryHTTPError(
+                f"{exc.message} (HTTP 405 Method Not Allowed: the registry does not allow deleting images)",
+                status=405, code=exc.code, context=exc.context,
+                hint="the registry has deletes disabled; Distribution enables them with storage.delete.enabled: "
+                     "true (REGISTRY_STORAGE_DELETE_ENABLED=true)",
+            ) from exc
         response.close()
         removed = delete_signatures(client, ref, digest)
         log.debug("%s: removed %d signature(s) from %s", what, removed, redact_url(store.repository_url))
