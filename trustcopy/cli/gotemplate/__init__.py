@@ -15,6 +15,16 @@ funcs.py (builtins, report's functions, methods), values.py and gotime.py (Go's 
 tests/integration/test_gotemplate_skopeo_differential.py compares it with the real skopeo.
 Refused with an error naming the construct: ``table`` formats, ``{{define}}``, and the
 ``time.Time`` methods gotime.py does not restate.
+
+Bounds (errors.py), where Go has none and skopeo would take the memory or the time, or where
+Python's stack is shallower than Go's: a TemplateError naming the bound, never a traceback or an
+out-of-memory kill. A text (one value, or the whole output) of at most 64 Mi characters
+(``{{pad .Os 1000000000 0}}``, ``printf "%1000000[1]d%1000000[1]d…"``, ``print $big $big``: refused
+before the text is built); ``split`` into at most a million parts; parentheses, ``if``/``with``/
+``range`` and ``block`` nested at most 100 deep (Go: 10,000 and more); ``{{template}}`` calls at
+most 100 deep (Go: 100,000), and a template calling itself from deep inside control structures
+refused when Python's stack runs out; at most 10 million actions and range iterations per run
+(nested ``{{range}}`` over the same list multiply).
 """
 
 from __future__ import annotations

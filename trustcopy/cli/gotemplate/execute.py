@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trustcopy.cli.gotemplate.errors import GoError, TemplateError
+from trustcopy.cli.gotemplate.errors import (
+    MAX_STEPS,
+    MAX_TEMPLATE_DEPTH,
+    MAX_TEXT,
+    GoError,
+    TemplateError,
+    check_text_size,
+)
 from trustcopy.cli.gotemplate.fmt import go_quote, go_str
 from trustcopy.cli.gotemplate.funcs import FUNCS, METHODS, Func, truth
 from trustcopy.cli.gotemplate.gotime import UNSUPPORTED_METHODS, GoTime
@@ -40,6 +47,8 @@ class Executor:
         self.vars: list[list[Any]] = [["$", root]]
         self.templates = templates
         self.depth = 0
+        self.steps = 0  # nodes walked and range iterations (bounded: MAX_STEPS)
+        self.size = 0  # characters written to the output (bounded: MAX_TEXT)
 
     def _fail(self, message: str) -> TemplateError:
         return TemplateError(f'template: {self.name}: executing "{self.name}": {message}')
@@ -52,9 +61,22 @@ class Executor:
         finally:
             del self.vars[mark:]
 
+    def _step(self) -> None:
+        """One more node or iteration: a template that would run (nearly) forever fails instead."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise self._fail(f"more than {MAX_STEPS} actions and range iterations (trustcopy's limit)")
+
+    def _write(self, text: str, out: list[str]) -> None:
+        self.size += len(text)
+        if self.size > MAX_TEXT:
+            raise self._fail(f"the output would be longer than {MAX_TEXT} characters (trustcopy's limit)")
+        out.append(text)
+
     def _walk(self, node: Node, dot: Any, out: list[str]) -> None:
+        self._step()
         if node.kind == "text":
-            out.append(node.text)
+            self._write(node.text, out)
             return
         if node.kind == "break":
             raise Break
@@ -68,7 +90,7 @@ class Executor:
             value = self._pipeline(node.pipe, dot)
             if not node.pipe.decl:
                 try:
-                    out.append(go_str_or_no_value(value))
+                    self._write(go_str_or_no_value(value), out)
                 except GoError as exc:  # a time gotime.py cannot print as Go would
                     raise self._fail(str(exc)) from exc
             return
@@ -87,8 +109,9 @@ class Executor:
 
     def _template(self, node: Node, dot: Any, out: list[str]) -> None:
         body = self.templates.get(node.text)
-        if body is None or self.depth >= 1000:  # the main template calling itself never ends: Go fails too
-            raise self._fail(f"no such template {node.text!r}" if body is None else "exceeded maximum template depth")
+        if body is None or self.depth >= MAX_TEMPLATE_DEPTH:  # a template calling itself never ends: Go fails too
+            raise self._fail(f"no such template {node.text!r}" if body is None else
+                             f"exceeded maximum template depth ({MAX_TEMPLATE_DEPTH}, trustcopy's limit)")
         value = self._pipeline(node.pipe, dot) if node.pipe is not None else None
         saved = self.vars
         self.vars = [["$", value]]
@@ -121,6 +144,7 @@ class Executor:
             return
         mark = len(self.vars)
         for key, elem in pairs:
+            self._step()
             if node.pipe.decl:
                 self.vars[-1][1] = elem
             if len(node.pipe.decl) > 1:
@@ -257,7 +281,10 @@ class Executor:
             kind = fn.params[count - 1] if count - 1 < len(fn.params) else fn.variadic
             values.append(self._check(final, kind))
         try:
-            return fn.call(*values) if receiver is MISSING else fn.call(receiver, *values)
+            result = fn.call(*values) if receiver is MISSING else fn.call(receiver, *values)
+            if isinstance(result, str):
+                check_text_size(len(result))
+            return result
         except GoError as exc:
             raise self._fail(f"error calling {name}: {exc}") from exc
 

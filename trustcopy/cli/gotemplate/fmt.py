@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from trustcopy.cli.gotemplate.errors import GoError
+from trustcopy.cli.gotemplate.errors import GoError, check_text_size
 from trustcopy.cli.gotemplate.gotime import GoMonth, GoTime, GoWeekday
 from trustcopy.cli.gotemplate.values import Digest, Int64, NilList, NilMap, Struct, Uint8, go_type
 
@@ -149,11 +149,16 @@ def _print(value: Any, verb: str, spec: _Spec, depth: int) -> str:
         return _integer(value, verb, spec)
     if isinstance(value, float):
         return _float(value, verb, spec)
-    if isinstance(value, complex):
-        text = f"({go_float(value.real)}{'+' if value.imag >= 0 else ''}{go_float(value.imag)}i)"
-        if spec.width is not None or spec.prec is not None or spec.plus or spec.space:
-            raise _unsupported("flags, width or precision with a complex number")
-        return text if verb in "vg" else f"%!{verb}(complex128={text})"
+    if isinstance(value, complex):  # fmtComplex: both parts as floats, the imaginary one always signed
+        if verb not in "vbgGxXfFeE":
+            return _bad_verb(value, verb, spec)
+        saved_plus = spec.plus
+        real = _float(value.real, verb, spec)
+        spec.plus = True
+        try:
+            return f"({real}{_float(value.imag, verb, spec)}i)"
+        finally:
+            spec.plus = saved_plus
     if isinstance(value, str):
         return _string(value, verb, spec)
     if isinstance(value, Struct):
@@ -214,8 +219,9 @@ def _integer(value: int, verb: str, spec: _Spec) -> str:
     if verb == "q":
         return _pad("'" + go_quote(char, ascii_only=spec.plus)[1:-1].replace("'", "\\'").replace('\\"', '"') + "'",
                     spec)
-    if verb == "U":
-        text = f"U+{number:04X}" if number >= 0 else f"U+{number & 0xFFFFFFFFFFFFFFFF:X}"
+    if verb == "U":  # fmtUnicode: at least 4 hex digits, more with a larger precision
+        digits = format(number & 0xFFFFFFFFFFFFFFFF, "X").rjust(max(4, spec.prec or 0), "0")
+        text = "U+" + digits
         if spec.sharp and 0 <= number <= 0x10FFFF and chr(number).isprintable():
             text += f" '{chr(number)}'"
         return _pad(text, spec, zero=False)
@@ -288,6 +294,8 @@ def _go_syntax(value: Any) -> str:
         return str(int(value))
     if isinstance(value, float):
         return go_float(value)
+    if isinstance(value, complex):  # fmt prints a complex the same way with %#v
+        return _print(value, "v", _Spec(), 0)
     if isinstance(value, str):
         return go_quote(value)
     if isinstance(value, Struct):
@@ -356,15 +364,23 @@ class _Printf:
 
     def run(self) -> str:
         fmt, args, out = self.fmt, self.args, []
+        size = 0
+
+        def emit(piece: str) -> None:  # bounded: '%[1]1000000d' repeated would build gigabytes
+            nonlocal size
+            size += len(piece)
+            check_text_size(size)
+            out.append(piece)
+
         i, end = 0, len(self.fmt)
         after_index = False
         while i < end:
             self.good = True
             j = fmt.find("%", i)
             if j < 0:
-                out.append(fmt[i:])
+                emit(fmt[i:])
                 break
-            out.append(fmt[i:j])
+            emit(fmt[i:j])
             i = j + 1
             spec = _Spec()
             while i < end and fmt[i] in "#0+- ":
@@ -385,7 +401,7 @@ class _Printf:
                 i += 1
                 spec.width, self.arg = _number_arg(args, self.arg)
                 if spec.width is None:
-                    out.append("%!(BADWIDTH)")
+                    emit("%!(BADWIDTH)")
                 elif spec.width < 0:
                     spec.width, spec.minus, spec.zero = -spec.width, True, False
                 after_index = False
@@ -404,7 +420,7 @@ class _Printf:
                     if spec.prec is not None and spec.prec < 0:
                         spec.prec = None
                     elif spec.prec is None:
-                        out.append("%!(BADPREC)")
+                        emit("%!(BADPREC)")
                     after_index = False
                 else:
                     spec.prec, i = _parse_number(fmt, i)
@@ -413,24 +429,24 @@ class _Printf:
             if not after_index:
                 i, after_index = self.arg_index(i)
             if i >= end:
-                out.append("%!(NOVERB)")
+                emit("%!(NOVERB)")
                 break
             verb = fmt[i]
             i += 1
             if verb == "%":
-                out.append("%")
+                emit("%")
             elif not self.good:
-                out.append(f"%!{verb}(BADINDEX)")
+                emit(f"%!{verb}(BADINDEX)")
             elif self.arg >= len(args):
-                out.append(f"%!{verb}(MISSING)")
+                emit(f"%!{verb}(MISSING)")
             else:
                 if verb == "v":
                     spec.sharp_v, spec.sharp = spec.sharp, False
                     spec.plus_v, spec.plus = spec.plus, False
-                out.append(_print(args[self.arg], verb, spec, 0))
+                emit(_print(args[self.arg], verb, spec, 0))
                 self.arg += 1
         if not self.reordered and self.arg < len(args):
-            out.append("%!(EXTRA " + ", ".join("<nil>" if a is None else f"{go_type(a)}={go_str(a)}"
+            emit("%!(EXTRA " + ", ".join("<nil>" if a is None else f"{go_type(a)}={go_str(a)}"
                                                for a in args[self.arg:]) + ")")
         return "".join(out)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from trustcopy.cli.gotemplate.errors import GoError
+from trustcopy.cli.gotemplate.errors import MAX_SPLIT_PARTS, GoError, check_text_size
 from trustcopy.cli.gotemplate.fmt import go_json, go_sprintf, go_str
 from trustcopy.cli.gotemplate.gotime import TIME_METHODS, GoTime
 from trustcopy.cli.gotemplate.values import NO_VALUE, NilList, NilMap, Slice, Struct, Uint8, go_kind, go_type
@@ -48,11 +48,24 @@ class Func:
 
 def _sprint(*args: Any) -> str:
     out = []
+    size = 0
     for n, arg in enumerate(args):
         if n and not isinstance(arg, str) and not isinstance(args[n - 1], str):
             out.append(" ")
         out.append(go_str(arg))
+        size += len(out[-1]) + 1
+        check_text_size(size)  # ({{print $big $big …}}: each argument within the bound, not their sum)
     return "".join(out)
+
+
+def _sprintln(*args: Any) -> str:
+    out = []
+    size = 0
+    for arg in args:
+        out.append(go_str(arg))
+        size += len(out[-1]) + 1
+        check_text_size(size)
+    return " ".join(out) + "\n"
 
 
 def _printable(*args: Any) -> str:
@@ -64,27 +77,39 @@ def _printable(*args: Any) -> str:
 
 def _html(*args: Any) -> str:
     text = _printable(*args)
+    check_text_size(len(text) + 4 * sum(text.count(c) for c in "&'\"") + 3 * sum(text.count(c) for c in "<>"))
     for raw, esc in (("&", "&amp;"), ("'", "&#39;"), ('"', "&#34;"), ("<", "&lt;"), (">", "&gt;"), ("\0", "\ufffd")):
         text = text.replace(raw, esc)
     return text
 
 
+def _js_escape(ch: str) -> str:
+    """JSEscape of one character (itself when it needs none)."""
+    if ch in "\\'\"":
+        return "\\" + ch
+    if 0xDC80 <= ord(ch) < 0xDD00:  # a raw byte (not UTF-8): Go decodes U+FFFD, printable, and keeps the byte
+        return ch
+    if ch in "<>&=" or ord(ch) < 0x20 or (ord(ch) >= 0x80 and not ch.isprintable()):
+        return f"\\u{ord(ch):04X}"
+    return ch
+
+
 def _js(*args: Any) -> str:
-    out = []
-    for ch in _printable(*args):
-        if ch in "\\'\"":
-            out.append("\\" + ch)
-        elif ch in "<>&=" or ord(ch) < 0x20 or (ord(ch) >= 0x80 and not ch.isprintable()):
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    text = _printable(*args)
+    escapes = {ord(ch): esc for ch in set(text) if (esc := _js_escape(ch)) != ch}
+    check_text_size(len(text) + sum(text.count(chr(code)) * (len(esc) - 1) for code, esc in escapes.items()))
+    return text.translate(escapes)
 
 
 def _urlquery(*args: Any) -> str:
     from urllib.parse import quote_plus
 
-    return quote_plus(_printable(*args), safe="-_.~")
+    data = _bytes(_printable(*args))  # bytes: a raw byte (not UTF-8) is escaped as itself
+    check_text_size(len(data) + 2 * len(data.translate(None, _URL_KEPT)))  # (each other byte becomes %XX)
+    return quote_plus(data, safe="-_.~")
+
+
+_URL_KEPT = b"-_.~ 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # (a space becomes +)
 
 
 def _length(item: Any) -> int:
@@ -178,8 +203,8 @@ def _eq(a: Any, *others: Any) -> bool:
             if (complex(a) == complex(b)) if k1 == "complex" else (a == b if k1 != "string" else str(a) == str(b)):
                 return True
             continue
-        if a is NO_VALUE or b is NO_VALUE:
-            if a is b:
+        if a is NO_VALUE or b is NO_VALUE:  # a missing map key equals a nil slice, map or pointer (Go's isNil)
+            if (a is NO_VALUE or is_nil(a)) and (b is NO_VALUE or is_nil(b)):
                 return True
             continue
         if go_type(a) != go_type(b):
@@ -227,6 +252,9 @@ def _title(text: str) -> str:
 
 
 def _split(text: str, sep: str) -> Slice:
+    count = len(text) if sep == "" else text.count(sep) + 1
+    if count > MAX_SPLIT_PARTS:  # each part costs some 60 bytes: {{split $big ""}} would take gigabytes
+        raise GoError(f"the result would have {count} parts, more than trustcopy's limit of {MAX_SPLIT_PARTS}")
     if sep == "":
         parts = list(_bytes(text).decode("utf-8", "surrogateescape"))
     else:
@@ -248,7 +276,13 @@ def _pad(text: str, prefix: int, suffix: int) -> str:
         return text
     if prefix < 0 or suffix < 0:
         raise GoError("strings: negative Repeat count")
+    check_text_size(prefix + len(text) + suffix)
     return " " * prefix + text + " " * suffix
+
+
+def _join(items: list[str], sep: str) -> str:
+    check_text_size(sum(len(item) for item in items) + len(sep) * max(len(items) - 1, 0))
+    return sep.join(items)
 
 
 FUNCS: dict[str, Func] = {
@@ -261,7 +295,7 @@ FUNCS: dict[str, Func] = {
     "slice": Func(_slice, ("value",), "value"),
     "print": Func(_sprint, (), "any"),
     "printf": Func(lambda f, *a: go_sprintf(f, a), ("string",), "any"),
-    "println": Func(lambda *a: " ".join(go_str(x) for x in a) + "\n", (), "any"),
+    "println": Func(_sprintln, (), "any"),
     "html": Func(_html, (), "any"),
     "js": Func(_js, (), "any"),
     "urlquery": Func(_urlquery, (), "any"),
@@ -273,7 +307,7 @@ FUNCS: dict[str, Func] = {
     "ge": Func(lambda a, b: not _lt(a, b), ("value", "value")),
     # containers/common's report.DefaultFuncs (the newest skopeo; skopeo 1.9.3 has none of them)
     "json": Func(go_json, ("any",)),
-    "join": Func(lambda items, sep: sep.join(items), ("strings", "string")),
+    "join": Func(_join, ("strings", "string")),
     "lower": Func(lambda s: s.lower(), ("string",)),
     "upper": Func(lambda s: s.upper(), ("string",)),
     "title": Func(_title, ("string",)),

@@ -175,60 +175,61 @@ def _in_zone(value: GoTime, zone_kind: str) -> GoTime:
 _ZONES = ("Z070000", "Z07:00:00", "Z0700", "Z07:00", "Z07", "-070000", "-07:00:00", "-0700", "-07:00", "-07")
 
 
-def _next_chunk(layout: str) -> tuple[str, str, str]:
-    """(text before, the layout element, the rest); element "" when there is none."""
+def _next_chunk(layout: str, start: int) -> tuple[int, str, int]:
+    """From ``start``: (where the text before ends, the layout element, where the rest begins); element ""
+    when there is none. Positions, not slices: a long layout is read once, not copied at every character."""
     n = len(layout)
-    for i, c in enumerate(layout):
-        rest = layout[i:]
-        if c == "J" and rest.startswith("Jan"):
-            if rest.startswith("January"):
-                return layout[:i], "January", layout[i + 7:]
+    for i in range(start, n):
+        c = layout[i]
+        if c == "J" and layout.startswith("Jan", i):
+            if layout.startswith("January", i):
+                return i, "January", i + 7
             if not ("a" <= layout[i + 3:i + 4] <= "z"):
-                return layout[:i], "Jan", layout[i + 3:]
-        elif c == "M" and rest.startswith("Mon"):
-            if rest.startswith("Monday"):
-                return layout[:i], "Monday", layout[i + 6:]
+                return i, "Jan", i + 3
+        elif c == "M" and layout.startswith("Mon", i):
+            if layout.startswith("Monday", i):
+                return i, "Monday", i + 6
             if not ("a" <= layout[i + 3:i + 4] <= "z"):
-                return layout[:i], "Mon", layout[i + 3:]
-        elif c == "M" and rest.startswith("MST"):
-            return layout[:i], "MST", layout[i + 3:]
+                return i, "Mon", i + 3
+        elif c == "M" and layout.startswith("MST", i):
+            return i, "MST", i + 3
         elif c == "0":
             if i + 1 < n and "1" <= layout[i + 1] <= "6":
-                return layout[:i], layout[i:i + 2], layout[i + 2:]
-            if rest.startswith("002"):
-                return layout[:i], "002", layout[i + 3:]
+                return i, layout[i:i + 2], i + 2
+            if layout.startswith("002", i):
+                return i, "002", i + 3
         elif c == "1":
-            if rest.startswith("15"):
-                return layout[:i], "15", layout[i + 2:]
-            return layout[:i], "1", layout[i + 1:]
+            if layout.startswith("15", i):
+                return i, "15", i + 2
+            return i, "1", i + 1
         elif c == "2":
-            if rest.startswith("2006"):
-                return layout[:i], "2006", layout[i + 4:]
-            return layout[:i], "2", layout[i + 1:]
+            if layout.startswith("2006", i):
+                return i, "2006", i + 4
+            return i, "2", i + 1
         elif c == "_":
-            if rest.startswith("_2"):
-                if rest.startswith("_2006"):  # a literal _ and the year
-                    return layout[:i + 1], "2006", layout[i + 5:]
-                return layout[:i], "_2", layout[i + 2:]
-            if rest.startswith("__2"):
-                return layout[:i], "__2", layout[i + 3:]
+            if layout.startswith("_2", i):
+                if layout.startswith("_2006", i):  # a literal _ and the year
+                    return i + 1, "2006", i + 5
+                return i, "_2", i + 2
+            if layout.startswith("__2", i):
+                return i, "__2", i + 3
         elif c in "345":
-            return layout[:i], c, layout[i + 1:]
-        elif c == "P" and rest.startswith("PM"):
-            return layout[:i], "PM", layout[i + 2:]
-        elif c == "p" and rest.startswith("pm"):
-            return layout[:i], "pm", layout[i + 2:]
+            return i, c, i + 1
+        elif c == "P" and layout.startswith("PM", i):
+            return i, "PM", i + 2
+        elif c == "p" and layout.startswith("pm", i):
+            return i, "pm", i + 2
         elif c in "-Z":
             for zone in _ZONES:
-                if rest.startswith(zone):
-                    return layout[:i], zone, layout[i + len(zone):]
+                if layout.startswith(zone, i):
+                    return i, zone, i + len(zone)
         elif c in ".," and i + 1 < n and layout[i + 1] in "09":
             j = i + 1
             while j < n and layout[j] == layout[i + 1]:
                 j += 1
             if not (j < n and layout[j].isdigit() and layout[j].isascii()):
-                return layout[:i], layout[i:j], layout[j:]
-    return layout, "", ""
+                return i, layout[i:j], j
+    return n, "", n
 
 
 def _pad(number: int, width: int) -> str:
@@ -254,9 +255,11 @@ def go_format(value: GoTime, layout: str) -> str:
         "PM": lambda: "PM" if wall.hour >= 12 else "AM", "pm": lambda: "pm" if wall.hour >= 12 else "am",
     }
     out: list[str] = []
-    while layout:
-        prefix, std, layout = _next_chunk(layout)
-        out.append(prefix)
+    pos = 0
+    while pos < len(layout):
+        end, std, after = _next_chunk(layout, pos)
+        out.append(layout[pos:end])
+        pos = after
         if not std:
             break
         if std in simple:

@@ -20,7 +20,15 @@ def number_value(text: str, kind: str) -> Any:
     as_int = _parse_int(text)
     floaty = any(c in text for c in ".eEpP") and not text.lower().lstrip("+-").startswith("0x")
     if as_int is not None and not floaty:
-        return as_int if -2**63 <= as_int < 2**63 else Overflow(text)
+        if -2**63 <= as_int < 2**63:
+            return as_int
+        if 0 <= as_int < 2**64:  # Go: a uint64 constant, "overflows int" only where it is evaluated
+            return Overflow(text)
+        # Beyond uint64 Go's parser tries ParseFloat: a decimal integer parses (then "integer overflow"),
+        # a hex/octal/binary one without a 'p' exponent does not (then "illegal number syntax").
+        if _parse_float(text) is None:
+            return ValueError(f"illegal number syntax: {text!r}")
+        return ValueError(f"integer overflow: {text!r}")
     as_float = _parse_float(text)
     if as_float is None:
         return ValueError(f"illegal number syntax: {text!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any
 
-from trustcopy.cli.gotemplate.errors import TemplateError
+from trustcopy.cli.gotemplate.errors import MAX_NESTING, TemplateError
 from trustcopy.cli.gotemplate.funcs import FUNCS
 from trustcopy.cli.gotemplate.lex import Lexer
 from trustcopy.cli.gotemplate.literals import number_value, unquote
@@ -42,10 +42,18 @@ class Parser:
         self.pos = 0
         self.vars: list[str] = ["$"]
         self.range_depth = 0
+        self.nesting = 0  # open parentheses, control structures and blocks (bounded: MAX_NESTING)
         self.templates: dict[str, list[Node]] = {}
 
     def _fail(self, message: str) -> TemplateError:
         return TemplateError(f"template: {self.name}: {message}")
+
+    def _nest(self) -> None:
+        """One more level of nesting: past MAX_NESTING, an error (Go recurses on; Python would overflow its stack)."""
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise self._fail(f"parentheses, control structures and blocks nested more than {MAX_NESTING} deep "
+                             "(trustcopy's limit)")
 
     # token access; "space" items are skipped by the *_non_space forms
     def _next(self) -> tuple[str, str]:
@@ -142,7 +150,9 @@ class Parser:
         if kind == "block":  # a new tree: its own variables, outside any {{range}}
             saved = self.vars, self.range_depth
             self.vars, self.range_depth = ["$"], 0
+            self._nest()
             body, stop = self._item_list()
+            self.nesting -= 1
             self.vars, self.range_depth = saved
             if stop.kind != "end":
                 raise self._fail(f"unexpected {{{{{stop.kind}}}}} in block")
@@ -151,6 +161,7 @@ class Parser:
 
     def _control(self, kind: str) -> Node:
         saved = len(self.vars)
+        self._nest()
         try:
             node = Node(kind, pipe=self._pipeline(kind, "}}"))
             if kind == "range":
@@ -169,6 +180,7 @@ class Parser:
             return node
         finally:
             del self.vars[saved:]
+            self.nesting -= 1
 
     def _pipeline(self, context: str, end: str) -> Pipe:
         pipe = Pipe([], False, [])
@@ -284,7 +296,10 @@ class Parser:
                 raise self._fail(str(number))
             return ("number", number)
         if kind == "(":
-            return ("pipe", self._pipeline("parenthesized pipeline", ")"))
+            self._nest()
+            pipe = self._pipeline("parenthesized pipeline", ")")
+            self.nesting -= 1
+            return ("pipe", pipe)
         if kind == "string":
             text = unquote(value[1:-1], '"')
             if text is None:

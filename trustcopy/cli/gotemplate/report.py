@@ -45,15 +45,21 @@ def render(text: str, data: Any, name: str) -> str:
     if not normalized.endswith("\n"):
         normalized += "\n"
     try:
-        parser = Parser(_enforce_range(normalized), name)
-        nodes = parser.parse()
-    except TemplateError:
-        # report.Formatter.Parse: when the expanded escapes break the template ('{{printf "\\n"}}'),
-        # the format is parsed as written.
-        parser = Parser(_enforce_range(text), name)
-        nodes = parser.parse()
-    out: list[str] = []
-    root = Slice([data])
-    root.type_name = "[]interface {}"
-    Executor(name, root, parser.templates).run(nodes, root, out)
+        try:
+            parser = Parser(_enforce_range(normalized), name)
+            nodes = parser.parse()
+        except TemplateError:
+            # report.Formatter.Parse: when the expanded escapes break the template ('{{printf "\\n"}}'),
+            # the format is parsed as written.
+            parser = Parser(_enforce_range(text), name)
+            nodes = parser.parse()
+        out: list[str] = []
+        root = Slice([data])
+        root.type_name = "[]interface {}"
+        Executor(name, root, parser.templates).run(nodes, root, out)
+    except RecursionError:
+        # The nesting bounds (MAX_NESTING, MAX_TEMPLATE_DEPTH) multiply: a template nested 100 deep calling
+        # itself 100 times is deeper than Python's stack. Go would run it; we refuse it, by name.
+        raise TemplateError(f"template: {name}: nested too deeply for trustcopy (templates calling templates "
+                            "inside nested control structures)") from None
     return "".join(out)
