@@ -45,7 +45,7 @@ from typing import Any
 from trustcopy import limits
 from trustcopy.compression import Algorithm, DecompressingStream, PeekableStream, Readable
 from trustcopy.digest import Digest
-from trustcopy.errors import ImageNotFoundError, InvalidReferenceError, TransportError
+from trustcopy.errors import ImageNotFoundError, InvalidReferenceError, TransportError, TrustcopyError
 from trustcopy.lazy import dataclass
 from trustcopy.reference import DockerReference
 from trustcopy.transports.archivereader import SequentialArchive
@@ -320,7 +320,9 @@ def api_prefix(client: Any, sys: SystemContext, what: str) -> str:
     import httpx
 
     try:
-        response = client.get("/_ping")
+        # Streamed and closed unread: only the headers matter, and a body may never end.
+        with client.stream("GET", "/_ping") as response:
+            pass
     except httpx.HTTPError as exc:
         raise _connect_error(exc, sys, what) from exc
     announced = _api_version(response.headers.get("API-Version"))
@@ -329,10 +331,31 @@ def api_prefix(client: Any, sys: SystemContext, what: str) -> str:
     return f"/v{version[0]}.{version[1]}"
 
 
+def _body(response: Any, what: str) -> Any:
+    """The response's body chunks, its ``Content-Encoding`` undone in bounded steps.
+
+    httpx's ``iter_bytes`` inflates a whole network read at once ("gzip, gzip": 64 KiB
+    become 64 GiB before any limit looks at it); see ``docker.errors.body_chunks``.
+    """
+    from trustcopy.transports.docker.errors import body_chunks
+
+    return body_chunks(response, what)
+
+
+def _read_answer(response: Any, limit: int, what: str) -> bytes:
+    """A whole (small) answer of the daemon, bounded once decoded; mid-body failures named."""
+    import httpx
+
+    try:
+        return limits.read_iter_at_most(_body(response, what), limit, what)
+    except httpx.HTTPError as exc:
+        raise DaemonError(f"{what}: reading the daemon's answer failed: {exc}", code="daemon-stream-failed") from exc
+
+
 def _error_message(body: bytes) -> str:
     try:
-        value = json.loads(body)
-    except ValueError:
+        value = limits.load_json(body, "daemon answer")
+    except (ValueError, TrustcopyError):  # not JSON, or nested too deep: quoted as text
         return body.decode(errors="replace").strip()[:500]
     if isinstance(value, dict) and isinstance(value.get("message"), str):
         return value["message"]
@@ -349,18 +372,28 @@ def _connect_error(exc: Exception, sys: SystemContext, what: str) -> TransportEr
 
 
 class _HTTPBody:
-    """A streamed response body as a readable."""
+    """A streamed response body as a readable (content encodings undone in bounded steps).
 
-    def __init__(self, response: Any) -> None:
-        self._it = response.iter_bytes(1 << 20)
+    httpx failures (a body cut short, a read timeout) become DaemonError here, at the
+    source: the first reads happen while peeking for compression, before any wrapper.
+    """
+
+    def __init__(self, response: Any, what: str) -> None:
+        self._it = _body(response, what)
+        self._what = what
         self._buf = b""
 
     def read(self, size: int = -1, /) -> bytes:
+        import httpx
+
         while not self._buf:
             try:
                 self._buf = next(self._it)
             except StopIteration:
                 return b""
+            except httpx.HTTPError as exc:
+                raise DaemonError(f"{self._what}: the daemon's stream failed: {exc}",
+                                  code="daemon-stream-failed") from exc
         if size < 0 or size >= len(self._buf):
             out, self._buf = self._buf, b""
         else:
@@ -396,19 +429,21 @@ class DaemonImageSource(DockerTarSource):
         except httpx.HTTPError as exc:
             raise _connect_error(exc, self._sys, what) from exc
         if response.status_code != 200:
-            answer = limits.read_iter_at_most(response.iter_bytes(), limits.MAX_ERROR_BODY, f"{what}: daemon answer")
-            response.close()
+            try:
+                answer = _read_answer(response, limits.MAX_ERROR_BODY, f"{what}: daemon answer")
+            finally:
+                response.close()
             message = _error_message(answer)
             if response.status_code == 404:
                 raise ImageNotFoundError(f"{what}: the daemon has no such image: {message}")
             raise DaemonError(f"{what}: the daemon refused to export the image (HTTP {response.status_code}): "
                               f"{message}")
-        peeked = PeekableStream(_HTTPBody(response))
+        peeked = PeekableStream(_HTTPBody(response, what))
         stream: Readable = peeked
         algo = peeked.algorithm
         if algo is not Algorithm.NONE:
             stream = DecompressingStream(stream, algo, what=what)
-        return _Wrapped(stream, what), response.close
+        return stream, response.close
 
     def close(self) -> None:
         """End any pass and close the connection."""
@@ -416,21 +451,6 @@ class DaemonImageSource(DockerTarSource):
             super().close()
         finally:
             self._client.close()
-
-
-class _Wrapped:
-    """Turns httpx failures in the middle of a body into our errors."""
-
-    def __init__(self, stream: Readable, what: str) -> None:
-        self._stream, self._what = stream, what
-
-    def read(self, size: int = -1, /) -> bytes:
-        import httpx
-
-        try:
-            return self._stream.read(size)
-        except httpx.HTTPError as exc:
-            raise DaemonError(f"{self._what}: the daemon's stream failed: {exc}", code="daemon-stream-failed") from exc
 
 
 # -- destination ---------------------------------------------------------------------
@@ -468,7 +488,7 @@ class _Upload:
             with self._client.stream("POST", f"{self._prefix}/images/load", params={"quiet": "1"},
                                      content=self._chunks(), headers={"Content-Type": "application/x-tar"}) as response:
                 self.status = response.status_code
-                self.body = limits.read_iter_at_most(response.iter_bytes(), limits.MAX_ERROR_BODY,
+                self.body = limits.read_iter_at_most(_body(response, self._what), limits.MAX_ERROR_BODY,
                                                      f"{self._what}: daemon answer")
         except BaseException as exc:  # noqa: BLE001 - reported to the copy thread at commit
             self.error = exc
@@ -498,6 +518,14 @@ class _Upload:
                 continue
 
     def _failure(self, why: str) -> TransportError:
+        if self.status == 200 and self.body:
+            # Docker answers 200 at once and reports a load that fails mid-archive inside the
+            # stream, then stops reading: quote that error, not only that the upload broke.
+            with contextlib.suppress(TrustcopyError):
+                for msg in _json_messages(self.body, self._what):
+                    text = _load_error(msg, self._what)
+                    if text is not None:
+                        return DaemonError(f"{self._what}: the daemon failed to load the image: {text!r}")
         if self.error is not None and not isinstance(self.error, TransportError):
             return DaemonError(f"{self._what}: {why}: {self.error}", code="daemon-stream-failed")
         if self.status is not None and self.status != 200:
@@ -519,11 +547,8 @@ class _Upload:
         if self.error is not None or self.status != 200:
             raise self._failure("loading the image failed")
         for msg in _json_messages(self.body, self._what):
-            detail = msg.get("errorDetail")
-            if detail or msg.get("error"):
-                text = detail.get("message") if isinstance(detail, dict) else None
-                if not isinstance(text, str) or not text:
-                    text = str(msg.get("error") or detail)
+            text = _load_error(msg, self._what)
+            if text is not None:
                 raise DaemonError(f"{self._what}: the daemon failed to load the image: {text!r}")
 
     def abort(self) -> None:
@@ -541,6 +566,28 @@ class _Upload:
         self._done.wait(timeout=30)
 
 
+def _load_error(msg: dict[str, Any], what: str) -> str | None:
+    """The error one load progress message reports, or None.
+
+    containers/image decodes each message into ``{ErrorDetail *struct{Message string}}``
+    (Go: keys matched in any letter case) and fails when the field is present and not null,
+    even with no message; a value that is not an object fails its decoding. A key that
+    differs only in case is therefore an error too (a repeated key is not resolved as Go
+    would, last wins: any non-null occurrence fails, which refuses more, never less). A
+    non-empty ``error`` string (Docker sets it beside ``errorDetail``) fails as well.
+    """
+    details = [v for k, v in msg.items() if k.lower() == "errordetail" and v is not None]
+    error = msg.get("error")
+    if not details:
+        return str(error) if error else None
+    for detail in details:
+        if not isinstance(detail, dict):
+            raise DaemonError(f"{what}: parsing the daemon's load progress: errorDetail is not an object: "
+                              f"{json.dumps(detail)[:200]}", code="daemon-load-unverified")
+    texts = [v for d in details for k, v in d.items() if k.casefold() == "message" and isinstance(v, str) and v]
+    return texts[-1] if texts else str(error or "(no message)")
+
+
 def _json_messages(body: bytes, what: str) -> list[dict[str, Any]]:
     """The JSON messages of a ``docker load`` answer (concatenated, with or without newlines).
 
@@ -548,6 +595,9 @@ def _json_messages(body: bytes, what: str) -> list[dict[str, Any]]:
     we cannot read is not a load we can report done.
     """
     text = body.decode("utf-8", errors="replace")
+    if limits.json_depth_exceeds(text):
+        raise DaemonError(f"{what}: parsing the daemon's load progress: JSON nested more than "
+                          f"{limits.MAX_JSON_DEPTH} levels deep", code="daemon-load-unverified")
     decoder = json.JSONDecoder()
     out: list[dict[str, Any]] = []
     pos = 0
@@ -597,14 +647,18 @@ class _DaemonLoad:
         self._committed = True
         name = urllib.parse.quote(self._ref.loaded_name(), safe="")
         try:
-            response = self._client.get(f"{self._prefix}/images/{name}/json")
+            with self._client.stream("GET", f"{self._prefix}/images/{name}/json") as response:
+                status = response.status_code
+                # Only a 200's body is read (bounded: an image's inspect is a few KiB).
+                body = _read_answer(response, limits.MAX_CONFIG_BODY, f"{self._what}: daemon image inspect") \
+                    if status == 200 else b""
         except httpx.HTTPError as exc:
             raise _connect_error(exc, self._sys, self._what) from exc
-        if response.status_code != 200:
+        if status != 200:
             raise DaemonError(f"{self._what}: the daemon reported success but has no image {self._ref.loaded_name()} "
-                              f"(HTTP {response.status_code})", code="daemon-load-unverified")
+                              f"(HTTP {status})", code="daemon-load-unverified")
         try:
-            inspect = response.json()
+            inspect = limits.load_json(body, f"{self._what}: daemon image inspect")
         except ValueError:
             inspect = None
         image_id = inspect.get("Id") if isinstance(inspect, dict) else None
