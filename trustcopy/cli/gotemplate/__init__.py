@@ -13,8 +13,9 @@ wrapping), lex.py, literals.py and parse.py (Go's text/template/parse), execute.
 funcs.py (builtins, report's functions, methods), values.py and gotime.py (Go's types, and
 ``time.Time``), fmt.py (Go's fmt printing), skopeo.py (the structs skopeo formats).
 tests/integration/test_gotemplate_skopeo_differential.py compares it with the real skopeo.
-Refused with an error naming the construct: ``table`` formats, ``{{define}}``, and the
-``time.Time`` methods gotime.py does not restate.
+Refused with an error naming the construct: ``table`` formats, ``{{define}}``, the
+``time.Time`` methods gotime.py does not restate, and the ``digest.Digest``/``digest.Algorithm``
+methods funcs.py does not (``Validate``, ``Verifier``, ``Available``…: UNSUPPORTED_DIGEST_METHODS).
 
 Bounds (errors.py), where Go has none and skopeo would take the memory or the time, or where
 Python's stack is shallower than Go's: a TemplateError naming the bound, never a traceback or an

@@ -19,7 +19,7 @@ from trustcopy.cli.gotemplate.errors import (
     check_text_size,
 )
 from trustcopy.cli.gotemplate.fmt import go_quote, go_str
-from trustcopy.cli.gotemplate.funcs import FUNCS, METHODS, Func, truth
+from trustcopy.cli.gotemplate.funcs import FUNCS, METHODS, UNSUPPORTED_DIGEST_METHODS, Func, truth
 from trustcopy.cli.gotemplate.gotime import UNSUPPORTED_METHODS, GoTime
 from trustcopy.cli.gotemplate.literals import Overflow
 from trustcopy.cli.gotemplate.parse import Node, Pipe
@@ -125,15 +125,13 @@ class Executor:
     def _range(self, node: Node, dot: Any, out: list[str]) -> None:
         assert node.pipe is not None
         value = self._pipeline(node.pipe, dot)
-        if isinstance(value, GoTime):
-            if value.rfc3339 is not None:
-                raise self._fail(f"range can't iterate over {go_str(value)}")
-            value = None
+        if isinstance(value, GoTime) or value is None:  # a time, or a nil pointer (nil *time.Time): Go fails
+            raise self._fail(f"range can't iterate over {go_str(value)}")
         if isinstance(value, Mapping) and not isinstance(value, Struct):
             pairs: list[tuple[Any, Any]] = [(k, value[k]) for k in sorted(value)]
         elif isinstance(value, list | tuple):
             pairs = list(enumerate(value))
-        elif value is NO_VALUE or value is None:
+        elif value is NO_VALUE:
             pairs = []
         elif isinstance(value, int) and not isinstance(value, bool):
             raise self._fail(f"range can't iterate over {go_str(value)}")
@@ -234,7 +232,8 @@ class Executor:
             if isinstance(receiver, GoTime) and receiver.rfc3339 is None:
                 raise self._fail(f"error calling {name}: nil pointer")  # a nil *time.Time
             return self._call_fn(name, method, args, dot, final, receiver=receiver)
-        if isinstance(receiver, GoTime) and name in UNSUPPORTED_METHODS:
+        if (isinstance(receiver, GoTime) and name in UNSUPPORTED_METHODS) or \
+                (go_type(receiver) in ("digest.Digest", "digest.Algorithm") and name in UNSUPPORTED_DIGEST_METHODS):
             raise self._fail(f"method {name} of {go_type(receiver)} is not supported by trustcopy")
         has_args = bool(args) or final is not MISSING
         if isinstance(receiver, Struct):
@@ -340,7 +339,7 @@ class Executor:
             if kind in ("any", "value"):
                 return None if kind == "any" else NO_VALUE
             raise self._fail(f"invalid value; expected {_KIND_NAMES[kind]}")
-        if kind == "string" and not isinstance(value, str):
+        if kind == "string" and (not isinstance(value, str) or go_type(value) != "string"):  # digest.Digest too
             raise self._fail(f"wrong type for value; expected string; got {go_type(value)}")
         if kind == "int" and (not isinstance(value, int) or isinstance(value, bool) or type(value) not in (int,)):
             raise self._fail(f"wrong type for value; expected int; got {go_type(value)}")

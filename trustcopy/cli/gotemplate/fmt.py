@@ -14,7 +14,7 @@ from typing import Any
 
 from trustcopy.cli.gotemplate.errors import GoError, check_text_size
 from trustcopy.cli.gotemplate.gotime import GoMonth, GoTime, GoWeekday
-from trustcopy.cli.gotemplate.values import Digest, Int64, NilList, NilMap, Struct, Uint8, go_type
+from trustcopy.cli.gotemplate.values import Digest, DigestAlgorithm, Int64, NilList, NilMap, Struct, Uint8, go_type
 
 
 def go_float(value: float, verb: str = "g", prec: int = -1) -> str:
@@ -141,7 +141,7 @@ def _print(value: Any, verb: str, spec: _Spec, depth: int) -> str:
         return _pad(_go_syntax(value), spec)
     if isinstance(value, GoTime):
         return _time(value, verb, spec, depth)
-    if isinstance(value, GoMonth | GoWeekday | Digest) and verb in "vsxXq":  # fmt.Stringer
+    if isinstance(value, GoMonth | GoWeekday | Digest | DigestAlgorithm) and verb in "vsxXq":  # fmt.Stringer
         return _string(str(value), verb, spec)
     if isinstance(value, bool):
         return _pad("true" if value else "false", spec) if verb in "tv" else _bad_verb(value, verb, spec)
@@ -457,13 +457,21 @@ def go_sprintf(fmt: str, args: tuple[Any, ...]) -> str:
     return _Printf(fmt, args).run()
 
 
+def _json_empty(value: Any) -> bool:
+    """encoding/json's isEmptyValue (what ``omitempty`` leaves out): a struct never is, a nil pointer is."""
+    if isinstance(value, GoTime):
+        return value.rfc3339 is None
+    return not isinstance(value, Struct) and not value
+
+
 def _to_json(value: Any) -> Any:
     if isinstance(value, GoTime):
         return value.rfc3339_nano() if value.rfc3339 is not None else None
     if isinstance(value, NilList | NilMap):
         return None
     if isinstance(value, Struct):
-        return {k: _to_json(v) for k, v in value.items() if not (k in value.omit_empty and not v)}
+        return {value.json_names.get(k, k): _to_json(v) for k, v in value.items()
+                if not (k in value.omit_empty and _json_empty(v))}
     if isinstance(value, Mapping):  # Go sorts map keys; struct fields keep their order
         return {k: _to_json(value[k]) for k in sorted(value)}
     if isinstance(value, list | tuple):
@@ -471,7 +479,47 @@ def _to_json(value: Any) -> Any:
     return value
 
 
+def _json_float(value: float) -> str:
+    """encoding/json's float64: shortest digits, %f unless below 1e-6 or from 1e21 on (then e-7, not e-07)."""
+    if math.isnan(value) or math.isinf(value):
+        raise GoError(f"json: unsupported value: {go_float(value)}")  # (the caller writes nothing, as Go)
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    if value == 0:
+        return sign + "0"
+    digits, exp = _shortest(value)
+    if abs(value) < 1e-6 or abs(value) >= 1e21:
+        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp) if exp < 0 else f'{exp:02d}'}"
+    if exp < 0:
+        return f"{sign}0.{'0' * (-exp - 1)}{digits}"
+    if len(digits) <= exp + 1:
+        return sign + digits + "0" * (exp + 1 - len(digits))
+    return f"{sign}{digits[:exp + 1]}.{digits[exp + 1:]}"
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, float):
+        return _json_float(value)
+    if isinstance(value, Mapping):
+        return "{" + ",".join(_json_text(str(k)) + ":" + _json_text(v) for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_json_text(v) for v in value) + "]"
+    if isinstance(value, complex):
+        raise GoError(f"json: unsupported type: {go_type(value)}")
+    text = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and not value.isascii():  # an invalid byte (a surrogate escape): Go writes \ufffd
+        text = "".join("\\ufffd" if "\udc80" <= ch <= "\udcff" else ch for ch in text)
+    return text
+
+
 def go_json(value: Any) -> str:
-    """``json`` of containers/common: compact, HTML characters not escaped."""
-    text = json.dumps(_to_json(value), ensure_ascii=False, separators=(",", ":"))
+    """``json`` of containers/common: compact, HTML characters not escaped.
+
+    NOTE(go-diff): ``\b`` and ``\f`` are written so, as the newest skopeo's Go (1.22 and later) writes
+    them; Go 1.19's encoding/json wrote ``\u0008`` and ``\u000c``.
+    """
+    try:
+        text = _json_text(_to_json(value))
+    except GoError:
+        return ""  # report's json ignores the encoder's error: nothing was written
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")  # Go escapes these always

@@ -13,9 +13,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from trustcopy.cli.gotemplate.errors import MAX_SPLIT_PARTS, GoError, check_text_size
-from trustcopy.cli.gotemplate.fmt import go_json, go_sprintf, go_str
+from trustcopy.cli.gotemplate.fmt import go_json, go_quote, go_sprintf, go_str
 from trustcopy.cli.gotemplate.gotime import TIME_METHODS, GoTime
-from trustcopy.cli.gotemplate.values import NO_VALUE, NilList, NilMap, Slice, Struct, Uint8, go_kind, go_type
+from trustcopy.cli.gotemplate.values import (
+    NO_VALUE,
+    DigestAlgorithm,
+    NilList,
+    NilMap,
+    Slice,
+    Struct,
+    Uint8,
+    go_kind,
+    go_type,
+)
 from trustcopy.lazy import dataclass
 
 
@@ -44,6 +54,13 @@ class Func:
     call: Callable[..., Any]
     params: tuple[str, ...]
     variadic: str = ""
+
+
+def _call(fn: Any, *args: Any) -> Any:
+    """Go's ``call``: nothing a --format reaches is a function, so every call fails, when run (as in Go)."""
+    if fn is NO_VALUE or fn is None:
+        raise GoError("call of nil")
+    raise GoError(f"non-function of type {go_type(fn)}")
 
 
 def _sprint(*args: Any) -> str:
@@ -239,6 +256,29 @@ def _le(a: Any, b: Any) -> bool:
     return _lt(a, b) or _eq(a, b)
 
 
+#: Go's simple case mappings where Python's full mapping of the character is longer than one character.
+_SIMPLE_UPPER = {chr(c): chr(c + 8) for base in (0x1F80, 0x1F90, 0x1FA0) for c in range(base, base + 8)} | {
+    "\u1fb3": "\u1fbc", "\u1fc3": "\u1fcc", "\u1ff3": "\u1ffc"}
+_SIMPLE_LOWER = {"\u0130": "i"}
+
+
+def go_case(text: str, how: str) -> str:
+    """strings.ToUpper/ToLower: each character alone, by its simple mapping (Go: ``ß`` stays, sigma never final).
+
+    Python's own str.upper/lower use the full mappings (``ß`` → ``SS``) and a final-sigma rule; Go's
+    strings.Map also writes an invalid byte (here a surrogate escape) as U+FFFD.
+    """
+    out = []
+    table = _SIMPLE_UPPER if how == "upper" else _SIMPLE_LOWER if how == "lower" else {}
+    for ch in text:
+        if "\udc80" <= ch <= "\udcff":
+            out.append("\ufffd")
+            continue
+        mapped = getattr(ch, how)()
+        out.append(mapped if len(mapped) == 1 else table.get(ch, _SIMPLE_UPPER.get(ch, ch) if how == "title" else ch))
+    return "".join(out)
+
+
 def _title(text: str) -> str:
     """strings.Title: the first letter of each word upper-cased (words split at non-letters)."""
     out, prev = [], " "
@@ -246,7 +286,7 @@ def _title(text: str) -> str:
         # Go's isSeparator: ASCII other than letters, digits and _; beyond ASCII, spaces
         boundary = not (prev.isalnum() or prev == "_") if prev.isascii() else \
             not (prev.isalpha() or prev.isdigit()) and prev.isspace()
-        out.append(ch.upper() if boundary else ch)
+        out.append(go_case(ch, "title") if boundary else "\ufffd" if "\udc80" <= ch <= "\udcff" else ch)
         prev = ch
     return "".join(out)
 
@@ -288,6 +328,7 @@ def _join(items: list[str], sep: str) -> str:
 FUNCS: dict[str, Func] = {
     # Go's builtins
     "and": Func(lambda *a: a[-1], ("value",), "value"),
+    "call": Func(_call, ("value",), "value"),
     "or": Func(lambda *a: a[-1], ("value",), "value"),
     "not": Func(lambda v: not truth(v), ("value",)),
     "len": Func(_length, ("value",)),
@@ -308,20 +349,33 @@ FUNCS: dict[str, Func] = {
     # containers/common's report.DefaultFuncs (the newest skopeo; skopeo 1.9.3 has none of them)
     "json": Func(go_json, ("any",)),
     "join": Func(_join, ("strings", "string")),
-    "lower": Func(lambda s: s.lower(), ("string",)),
-    "upper": Func(lambda s: s.upper(), ("string",)),
+    "lower": Func(lambda s: go_case(s, "lower") if not s.isascii() else s.lower(), ("string",)),
+    "upper": Func(lambda s: go_case(s, "upper") if not s.isascii() else s.upper(), ("string",)),
     "title": Func(_title, ("string",)),
     "split": Func(_split, ("string", "string")),
     "truncate": Func(_truncate, ("string", "int")),
     "pad": Func(_pad, ("string", "int", "int")),
 }
 
+def _digest_parts(digest: str) -> tuple[str, str]:
+    """go-digest's split at the first ``:``; without one, Algorithm and Encoded panic (a template error)."""
+    if ":" not in digest:
+        raise GoError(f"no ':' separator in digest {go_quote(digest)}")
+    algorithm, _, encoded = digest.partition(":")
+    return algorithm, encoded
+
+
+#: Methods of digest.Digest and digest.Algorithm that trustcopy does not restate (refused by name).
+UNSUPPORTED_DIGEST_METHODS = frozenset({"Validate", "Verifier", "Available", "Size", "Hash", "Digester", "Encode",
+                                        "FromBytes", "FromReader", "FromString", "Set"})
+
 # Methods of the Go types a template reaches: digest.Digest, and *time.Time / time.Time (gotime.py).
 METHODS: dict[tuple[str, str], Func] = {
-    ("digest.Digest", "Algorithm"): Func(lambda d: d.partition(":")[0], ()),
-    ("digest.Digest", "Encoded"): Func(lambda d: d.partition(":")[2], ()),
-    ("digest.Digest", "Hex"): Func(lambda d: d.partition(":")[2], ()),
+    ("digest.Digest", "Algorithm"): Func(lambda d: DigestAlgorithm(_digest_parts(d)[0]), ()),
+    ("digest.Digest", "Encoded"): Func(lambda d: _digest_parts(d)[1], ()),
+    ("digest.Digest", "Hex"): Func(lambda d: _digest_parts(d)[1], ()),
     ("digest.Digest", "String"): Func(str, ()),
+    ("digest.Algorithm", "String"): Func(str, ()),
     ("time.Month", "String"): Func(str, ()),
     ("time.Weekday", "String"): Func(str, ()),
 }

@@ -15,7 +15,7 @@ _KEYWORDS = {"block", "break", "continue", "define", "else", "end", "if", "range
 
 
 def _alnum(ch: str) -> bool:
-    return ch == "_" or ch.isalpha() or ch.isdigit()
+    return ch == "_" or ch.isalpha() or ch.isdecimal()  # Go: unicode.IsLetter, IsDigit (Nd: not "²")
 
 
 class Lexer:
@@ -125,9 +125,9 @@ class Lexer:
             elif ch == "'":
                 self._quoted("'", "unterminated character constant")
                 self._emit("char", start)
-            elif ch in "$" or (ch == "." and not text[self.pos:self.pos + 1].isdigit()):
+            elif ch in "$" or (ch == "." and not "0" <= text[self.pos:self.pos + 1] <= "9"):
                 self._field_or_variable(start, "variable" if ch == "$" else "field")
-            elif ch in "+-." or ch.isdigit():
+            elif ch in "+-." or "0" <= ch <= "9":
                 self.pos = start
                 self._number()
                 self._emit("number", start)

@@ -214,9 +214,8 @@ class Parser:
             kind, value = self._next_non_space()
             if kind == end:
                 self._check_pipeline(pipe, context)
-                for name in pipe.decl:
-                    if pipe.is_assign and name not in self.vars[:-len(pipe.decl)]:
-                        raise self._fail(f"undefined variable {name!r}")
+                # An assignment to an undeclared variable parses (Go's parser declares it, for the rest
+                # of the scope); it fails only when run: "{{if false}}{{$x = 2}}{{end}}" prints nothing.
                 return pipe
             if kind in ("bool", "char", "dot", "field", "ident", "number", "nil", "rawstring", "string",
                         "variable", "("):

@@ -15,15 +15,14 @@ from trustcopy.cli.gotemplate.execute import Executor
 from trustcopy.cli.gotemplate.parse import Parser
 from trustcopy.cli.gotemplate.values import Slice
 
-_JSON_FORMAT = r"^\s*(json|\{\{\s*json\.?\s*\}\})\s*$"  # (compiled on use: start-up time)
+_GO_SPACE = "[\t\n\f\r ]*"  # Go's \s (Python's also matches \v and Unicode spaces such as U+2028)
+# (compiled on use: start-up time; \Z, as Go's $ matches only at the very end)
+_JSON_FORMAT = f"{_GO_SPACE}(json|\\{{\\{{{_GO_SPACE}json\\.?{_GO_SPACE}\\}}\\}}){_GO_SPACE}\\Z"
 
 
 def is_json_format(text: str) -> bool:
     """Whether the format asks for indented JSON (containers/common's ``IsJSON``)."""
     return re.match(_JSON_FORMAT, text) is not None
-
-
-_GO_SPACE = "[\t\n\f\r ]*"  # Go's \s
 
 
 def _enforce_range(text: str) -> str:

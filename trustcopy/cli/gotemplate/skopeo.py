@@ -42,19 +42,41 @@ _CONFIG_STRUCT: dict[str, Callable[[], Any]] = {
     "User": str, "ExposedPorts": NilMap, "Env": NilList, "Entrypoint": NilList, "Cmd": NilList, "Volumes": NilMap,
     "WorkingDir": str, "Labels": NilMap, "StopSignal": str, "ArgsEscaped": bool,
 }
-_ROOTFS_STRUCT: dict[str, Callable[[], Any]] = {"Type": str, "DiffIDs": NilList}
+def _nil_list(type_name: str) -> Callable[[], NilList]:
+    """A nil slice of a given Go type (``%T`` of an absent ``.RootFS.DiffIDs`` says ``[]digest.Digest``)."""
+
+    def make() -> NilList:
+        nil = NilList()
+        nil.type_name = type_name
+        return nil
+
+    return make
+
+
+_ROOTFS_STRUCT: dict[str, Callable[[], Any]] = {"Type": str, "DiffIDs": _nil_list("[]digest.Digest")}
 _HISTORY_STRUCT: dict[str, Callable[[], Any]] = {
     "Created": lambda: None, "CreatedBy": str, "Author": str, "Comment": str, "EmptyLayer": bool,
 }
 _IMAGE_FIELDS: dict[str, Callable[[], Any]] = {
     "Created": lambda: None, "Author": str, "Architecture": str, "Variant": str, "OS": str, "OSVersion": str,
     "OSFeatures": NilList, "Config": lambda: _struct("v1.ImageConfig", {}, _CONFIG_STRUCT),
-    "RootFS": lambda: _struct("v1.RootFS", {}, _ROOTFS_STRUCT), "History": NilList,
+    "RootFS": lambda: _struct("v1.RootFS", {}, _ROOTFS_STRUCT), "History": _nil_list("[]v1.History"),
 }
 
 
+# The structs' JSON tags (what ``{{json .}}`` writes): a key other than the field name, and omitempty.
+_JSON_KEYS = {name: key for key, name in _CONFIG_FIELDS.items()} | {
+    "Created": "created", "Author": "author", "Architecture": "architecture", "Variant": "variant",
+    "Config": "config", "History": "history", "Type": "type", "Comment": "comment"}
+_OMIT_EMPTY: dict[str, tuple[str, ...]] = {
+    "v1.Image": ("Created", "Author", "Variant", "OSVersion", "OSFeatures", "Config", "History"),
+    "v1.ImageConfig": tuple(_CONFIG_STRUCT), "v1.RootFS": (), "v1.History": tuple(_HISTORY_STRUCT)}
+
+
 def _struct(type_name: str, value: Mapping[str, Any], fields: Mapping[str, Callable[[], Any]]) -> Struct:
-    out = Struct(type_name, {name: make() for name, make in fields.items()})
+    names = {} if type_name == "v1.ImageConfig" else {f: _JSON_KEYS[f] for f in fields}
+    out = Struct(type_name, {name: make() for name, make in fields.items()}, omit_empty=_OMIT_EMPTY[type_name],
+                 json_names=names)
     for key, item in value.items():
         name = _CONFIG_FIELDS.get(key, key[:1].upper() + key[1:])
         if name == "Config" and isinstance(item, Mapping):
@@ -66,11 +88,16 @@ def _struct(type_name: str, value: Mapping[str, Any], fields: Mapping[str, Calla
         elif name == "History" and isinstance(item, list):
             out[name] = Slice(_struct("v1.History", h, _HISTORY_STRUCT) if isinstance(h, Mapping) else h for h in item)
             out[name].type_name = "[]v1.History"
+        elif name == "DiffIDs" and isinstance(item, list):
+            out[name] = Slice(Digest(d) if isinstance(d, str) else d for d in item)
+            out[name].type_name = "[]digest.Digest"
         elif isinstance(item, list):
             out[name] = Slice(item)
         elif isinstance(item, Mapping) and name in ("Labels", "ExposedPorts", "Volumes"):
-            out[name] = Map(item)
-            if name != "Labels":
+            if name == "Labels":
+                out[name] = Map(item)
+            else:  # map[string]struct{}: each value an empty struct (prints {}, not map[])
+                out[name] = Map({k: Struct("struct {}") for k in item})
                 out[name].type_name = "map[string]struct {}"
         elif item is None and name in fields:
             out[name] = fields[name]()  # JSON null leaves Go's zero value (a nil slice prints [])

@@ -14,11 +14,14 @@ from typing import Any
 class Struct(dict[str, Any]):
     """A Go struct seen as a dict: a missing field is an error, not ``<no value>``."""
 
-    def __init__(self, type_name: str, *args: Any, omit_empty: tuple[str, ...] = (), **kwargs: Any) -> None:
+    def __init__(self, type_name: str, *args: Any, omit_empty: tuple[str, ...] = (),
+                 json_names: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.type_name = type_name
         #: Fields tagged ``json:",omitempty"``: left out of ``json`` when empty.
         self.omit_empty = omit_empty
+        #: Fields whose ``json`` tag names another key (v1.Image's ``os.version``): ``json`` writes that key.
+        self.json_names: Mapping[str, str] = json_names or {}
 
 
 class Slice(list[Any]):
@@ -57,6 +60,12 @@ class Digest(str):
     """A ``digest.Digest``: a string with methods (``.Digest.Algorithm``, ``.Digest.Encoded``)."""
 
     type_name = "digest.Digest"
+
+
+class DigestAlgorithm(str):
+    """A ``digest.Algorithm`` (what ``.Digest.Algorithm`` returns): ``%T`` names it, string parameters refuse it."""
+
+    type_name = "digest.Algorithm"
 
 
 def go_type(value: Any) -> str:
