@@ -343,7 +343,10 @@ class DirImageDestination(AlwaysSupportsSignatures, AlwaysSupportsManifestLists,
         """
         path = os.path.join(self._staging, name)
         try:
-            write_file_atomic(path, data, self._file_mode)
+            # Temporary in the staging directory itself (ours, reclaimed whole): a staging file
+            # beside ``path`` would rescan the directory, every blob in it, for each manifest
+            # and signature written (quadratic in a list's instances).
+            write_file_atomic(path, data, self._file_mode, temp_dir=self._staging)
         except OSError as exc:
             raise TransportError(f"{self.reference}: cannot write {path}: {exc.strerror or exc}",
                                  code="destination-unwritable", context={"path": path}) from exc
