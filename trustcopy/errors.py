@@ -117,6 +117,28 @@ class UsageError(TrustcopyError):
     exit_status = 2
 
 
+class CommandTimeoutError(TrustcopyError):
+    """--command-timeout expired: what the user (and a verify report) sees of :class:`CommandTimedOut`."""
+
+    default_code = "command-timeout"
+
+
+class CommandTimedOut(BaseException):
+    """The --command-timeout alarm, raised in the main thread wherever it is, so staging is cleaned up.
+
+    Not an ``Exception``: the alarm lands between any two bytecodes, also inside an
+    ``except Exception`` a library keeps for its own failures. ``threading.Thread.start``
+    caught it there just after the new thread had started, undid its bookkeeping a second
+    time, and the command ended in a ``KeyError`` traceback. Like SIGTERM's interruption,
+    it passes through every such handler; the CLI (and ``verify``, per image) report it
+    as :class:`CommandTimeoutError` (:meth:`as_error`).
+    """
+
+    def as_error(self) -> CommandTimeoutError:
+        """The error to report."""
+        return CommandTimeoutError(str(self))
+
+
 class InvalidReferenceError(TrustcopyError):
     """An image reference or ``transport:name`` string is malformed.
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from trustcopy.errors import TrustcopyError, UsageError
+from trustcopy.errors import CommandTimedOut, UsageError
 from trustcopy.lazy import dataclass, resolve_dataclass
 
 if TYPE_CHECKING:
@@ -167,23 +167,6 @@ def global_options(
     _configure_logging(opts)
     _apply_process_options(opts)
     return opts
-
-
-class CommandTimeoutError(TrustcopyError):
-    """--command-timeout expired: what the user sees (cli.main turns :class:`CommandTimedOut` into it)."""
-
-    default_code = "command-timeout"
-
-
-class CommandTimedOut(BaseException):
-    """The --command-timeout alarm, raised in the main thread wherever it is, so staging is cleaned up.
-
-    Not an ``Exception``: the alarm lands between any two bytecodes, also inside an
-    ``except Exception`` a library keeps for its own failures. ``threading.Thread.start``
-    caught it there just after the new thread had started, undid its bookkeeping a second
-    time, and the command ended in a ``KeyError`` traceback. Like SIGTERM's interruption,
-    it passes through every such handler to cli.main.
-    """
 
 
 def _apply_process_options(opts: GlobalOptions) -> None:

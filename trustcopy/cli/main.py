@@ -102,15 +102,14 @@ def _run(args: list[str], debug: bool) -> int:
     import click
 
     from trustcopy.cli.app import cli
-    from trustcopy.cli.common import CommandTimedOut, CommandTimeoutError
-    from trustcopy.errors import TrustcopyError
+    from trustcopy.errors import CommandTimedOut, TrustcopyError
 
     try:
         rv = cli.main(args=args, prog_name="trustcopy", standalone_mode=False)
     except TrustcopyError as exc:
         return _handle(exc, debug)
     except CommandTimedOut as exc:
-        return _handle(CommandTimeoutError(str(exc)), debug)
+        return _handle(exc.as_error(), debug)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.ClickException as exc:

@@ -41,7 +41,7 @@ from trustcopy.copy.evaluate import Evaluation, evaluate_image
 from trustcopy.copy.junit import JUnitCase, Outcome, junit_xml
 from trustcopy.copy.options import CopyOptions
 from trustcopy.copy.trace import evaluation_trace, trace_text
-from trustcopy.errors import TransportError, TrustcopyError, UsageError
+from trustcopy.errors import CommandTimedOut, TransportError, TrustcopyError, UsageError
 from trustcopy.lazy import dataclass
 from trustcopy.reasons import Reason
 
@@ -322,6 +322,8 @@ def _verify_one(pc: Any, name: str, options: CopyOptions) -> ImageResult:
         evaluation = evaluate_image(pc, ref, options)
     except TrustcopyError as exc:
         return ImageResult(name, Status.ERROR, error=exc, seconds=time.monotonic() - t0)
+    except CommandTimedOut as exc:  # the run stops here; this image and the rest are reported (_FATAL_CODES)
+        return ImageResult(name, Status.ERROR, error=exc.as_error(), seconds=time.monotonic() - t0)
     seconds = time.monotonic() - t0
     if not evaluation.allowed:
         return ImageResult(name, Status.REJECTED, evaluation, seconds=seconds)
