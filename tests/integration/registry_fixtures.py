@@ -48,10 +48,11 @@ TOKEN_ISSUER = "trustcopy-test-issuer"
 _REGISTRY_TOKEN_LEEWAY = 60
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(address: str = "127.0.0.1") -> int:
+    """A TCP port free on ``address`` (127.0.0.1, or ::1) right now."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((address, 0))
         return int(s.getsockname()[1])
 
 
@@ -67,8 +68,9 @@ class TLSMaterial:
     server_key: Path
 
 
-def make_tls_material(directory: Path) -> TLSMaterial:
-    """Generate a CA and a server certificate signed by it (EC P-256)."""
+def make_tls_material(directory: Path, *, ips: tuple[str, ...] = ("127.0.0.1",),
+                       dns: tuple[str, ...] = ("localhost",)) -> TLSMaterial:
+    """Generate a CA and a server certificate signed by it (EC P-256) for ``ips`` and ``dns`` names."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -90,11 +92,11 @@ def make_tls_material(directory: Path) -> TLSMaterial:
 
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (ips or dns)[0])]))
         .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            *(x509.DNSName(d) for d in dns), *(x509.IPAddress(ipaddress.ip_address(i)) for i in ips)]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -125,13 +127,14 @@ class RegistryServer:
     """One ``docker-registry serve`` process with its own config and storage."""
 
     def __init__(self, workdir: Path, *, tls: TLSMaterial | None = None, auth: dict[str, Any] | None = None,
-                 headers: dict[str, list[str]] | None = None) -> None:
+                 headers: dict[str, list[str]] | None = None, listen: str = "127.0.0.1") -> None:
         self.workdir = workdir
-        self.port = free_port()
+        self.listen = listen  # 127.0.0.1, or ::1 for a registry reached as [::1]:PORT
+        self.port = free_port(listen)
         self.tls = tls
         storage = workdir / "storage"
         storage.mkdir(parents=True, exist_ok=True)
-        http_cfg: dict[str, Any] = {"addr": f"127.0.0.1:{self.port}", "secret": "trustcopy-test-secret"}
+        http_cfg: dict[str, Any] = {"addr": f"{self.host}", "secret": "trustcopy-test-secret"}
         if tls is not None:
             http_cfg["tls"] = {"certificate": str(tls.server_cert), "key": str(tls.server_key)}
         if headers:  # added to every answer (OpenShift's registry advertises X-Registry-Supports-Signatures so)
@@ -154,8 +157,8 @@ class RegistryServer:
 
     @property
     def host(self) -> str:
-        """``127.0.0.1:PORT``, as used in references."""
-        return f"127.0.0.1:{self.port}"
+        """``127.0.0.1:PORT`` (or ``[::1]:PORT``), as used in references."""
+        return f"[{self.listen}]:{self.port}" if ":" in self.listen else f"{self.listen}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -172,7 +175,7 @@ class RegistryServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"docker-registry exited: {self.log_path.read_text()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+            with contextlib.suppress(OSError), socket.create_connection((self.listen, self.port), timeout=0.5):
                 return self
             time.sleep(0.05)
         self.stop()

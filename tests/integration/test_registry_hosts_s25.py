@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
-import ipaddress
 import json
 import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +38,11 @@ import pytest
 from imagefactory import Image, example_image, write_dir
 from registry_fixtures import (
     _HTPASSWD,
-    REGISTRY_BINARY,
     USERS,
     RegistryServer,
     TLSMaterial,
     fast_sys,
+    make_tls_material,
     push_image,
     running,
 )
@@ -72,73 +69,14 @@ PASSWORD = USERS["alice"]
 # -- registries on [::1] -------------------------------------------------------------------------
 
 
-class IPv6Registry(RegistryServer):
+def ipv6_registry(workdir: Path, **kwargs: Any) -> RegistryServer:
     """The fixtures' registry, listening on ``[::1]`` instead of 127.0.0.1."""
-
-    def __init__(self, workdir: Path, **kwargs: Any) -> None:
-        super().__init__(workdir, **kwargs)
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-            self.port = int(s.getsockname()[1])
-        config = json.loads(self.config_path.read_text())
-        config["http"]["addr"] = f"[::1]:{self.port}"
-        self.config_path.write_text(json.dumps(config))
-
-    @property
-    def host(self) -> str:
-        """``[::1]:PORT``, as in references."""
-        return f"[::1]:{self.port}"
-
-    def start(self) -> IPv6Registry:
-        """Start the process and wait until it accepts connections on [::1]."""
-        with open(self.log_path, "wb") as logf:
-            self.proc = subprocess.Popen([REGISTRY_BINARY, "serve", str(self.config_path)], stdout=logf,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"docker-registry exited: {self.log_path.read_text()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("::1", self.port), timeout=0.5):
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("docker-registry did not start in time on [::1]")
+    return RegistryServer(workdir, listen="::1", **kwargs)
 
 
 def _ipv6_tls_material(directory: Path) -> TLSMaterial:
     """A CA and a server certificate whose only name is the IP address ::1."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hosts test CA")])
-    ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "::1")]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    out = TLSMaterial(directory / "ca.crt", directory / "server.crt", directory / "server.key")
-    out.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    out.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    out.server_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                 serialization.NoEncryption()))
-    return out
+    return make_tls_material(directory, ips=("::1",), dns=())
 
 
 @dataclass
@@ -147,9 +85,9 @@ class Registries:
 
     v4: RegistryServer  # plain HTTP on 127.0.0.1 (also reached as localhost)
     v4_auth: RegistryServer  # plain HTTP + htpasswd on 127.0.0.1, empty
-    v6: IPv6Registry  # plain HTTP on [::1] (these three: None without IPv6 loopback)
-    v6_tls: IPv6Registry  # HTTPS on [::1], certificate for IP ::1
-    v6_auth: IPv6Registry  # plain HTTP + htpasswd on [::1], empty
+    v6: RegistryServer  # plain HTTP on [::1] (these three: None without IPv6 loopback)
+    v6_tls: RegistryServer  # HTTPS on [::1], certificate for IP ::1
+    v6_auth: RegistryServer  # plain HTTP + htpasswd on [::1], empty
     ca_cert: bytes
     image: Image
     source: Path  # dir: copy of the image
@@ -174,9 +112,9 @@ def regs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registries]:
         v4a = stack.enter_context(running(RegistryServer(work / "v4a", auth=auth)))
         v6 = v6t = v6a = None
         if _has_ipv6_loopback():
-            v6 = stack.enter_context(running(IPv6Registry(work / "v6")))
-            v6t = stack.enter_context(running(IPv6Registry(work / "v6t", tls=tls)))
-            v6a = stack.enter_context(running(IPv6Registry(work / "v6a", auth=auth)))
+            v6 = stack.enter_context(running(ipv6_registry(work / "v6")))
+            v6t = stack.enter_context(running(ipv6_registry(work / "v6t", tls=tls)))
+            v6a = stack.enter_context(running(ipv6_registry(work / "v6a", auth=auth)))
         for server in (v4, v6, v6t):
             if server is None:
                 continue
