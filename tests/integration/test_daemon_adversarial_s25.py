@@ -34,6 +34,7 @@ from trustcopy.types import SystemContext
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "archives"))
 import contextlib
 
+from hostile import EXPECTED_CODES as HOSTILE_SAVE  # the daemon source fails as a docker-archive: file
 from hostile import HOSTILE, valid
 
 CONFIG = json.loads(example_image().manifest)["config"]["digest"]
@@ -204,29 +205,6 @@ class _Memory:
 
 # -- docker save: hostile archives ---------------------------------------------------------------------
 
-#: failure mode → the error code the daemon source must produce (as for a docker-archive: file)
-HOSTILE_SAVE = {
-    "escape-by-name": "archive-unsafe-name",
-    "absolute-name": "archive-unsafe-name",
-    "symlink-out": "archive-unsafe-link",
-    "hardlink-out": "archive-unsafe-link",
-    "symlink-loop": "archive-unsafe-link",
-    "duplicate-member": "archive-duplicate-member",
-    "device-layer": "archive-not-a-file",
-    "huge-manifest": "limit-exceeded",
-    "deep-json": "archive-json-invalid",
-    "deep-config": "archive-json-invalid",
-    "gzip-bomb-layer": "digest-mismatch",
-    "gzip-bomb-archive": "archive-manifest-missing",
-    "truncated": "archive-truncated",
-    "truncated-header": "archive-truncated",
-    "random-bytes": "archive-invalid",
-    "no-manifest": "archive-manifest-missing",
-    "layer-count-mismatch": "archive-config-invalid",
-    "wrong-diff-id": "digest-mismatch",
-    "member-flood": "archive-too-many-members",
-    "long-name": "archive-unsafe-name",
-}
 
 
 def test_every_hostile_archive_is_tried_through_the_daemon() -> None:
