@@ -232,28 +232,34 @@ def test_blob_store_echoing_its_presigned_url(echoing_blob_store: tuple[str, dic
 # -- an unexpected exception ---------------------------------------------------------------------
 
 
+#: A source that fails as a bug would: an unexpected exception chained on a library's quoting the secret.
+_CHAINED_BUG = f"""
+    try:
+        raise OSError("a library quoted {SECRET}")
+    except OSError as exc:
+        raise RuntimeError("unexpected") from exc
+"""
+
+
+def _run_with_a_buggy_source(body: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    """``trustcopy inspect`` through the console script's entry point, with --creds holding the
+    secret and DockerImageSource.__init__ replaced by ``body`` (before any registry is reached)."""
+    script = "\n".join([
+        "import sys, threading", prelude,
+        "from trustcopy.transports.docker import source",
+        "def buggy(*args, **kwargs):", textwrap.indent(textwrap.dedent(body).strip(), "    "),
+        "source.DockerImageSource.__init__ = buggy",
+        "from trustcopy.cli.main import entrypoint",
+        f"sys.argv = ['trustcopy', 'inspect', '--raw', '--tls-verify=false', '--creds', 'u:{SECRET}',"
+        " 'docker://registry.example.invalid/app:1']",
+        "entrypoint()",
+    ])
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
+
+
 def test_traceback_of_an_unexpected_exception_is_masked_without_debug() -> None:
-    """Only --debug installed the masking hook: a bug's traceback printed what its message quoted.
-
-    (The source is replaced before it would reach any registry, so none is started.)
-    """
-    script = textwrap.dedent(f"""
-        import sys
-        from trustcopy.transports.docker import source
-
-        def buggy(*args, **kwargs):
-            try:
-                raise OSError("a library quoted {SECRET}")
-            except OSError as exc:
-                raise RuntimeError("unexpected") from exc
-
-        source.DockerImageSource.__init__ = buggy
-        from trustcopy.cli.main import entrypoint
-        sys.argv = ["trustcopy", "inspect", "--raw", "--tls-verify=false", "--creds", "u:{SECRET}",
-                    "docker://registry.example.invalid/app:1"]
-        entrypoint()
-    """)
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
+    """Only --debug installed the masking hook: a bug's traceback printed what its message quoted."""
+    r = _run_with_a_buggy_source(_CHAINED_BUG)
     assert r.returncode != 0
     assert "Traceback" in r.stderr
     assert "OSError: a library quoted ***" in r.stderr  # the chained exception is printed, masked
@@ -262,26 +268,15 @@ def test_traceback_of_an_unexpected_exception_is_masked_without_debug() -> None:
 
 def test_uncaught_exception_in_a_thread_is_masked() -> None:
     """A thread's uncaught exception is printed by threading.excepthook, not sys.excepthook:
-    it is masked the same way (the source is replaced before any registry is reached)."""
-    script = textwrap.dedent(f"""
-        import sys, threading
-        from trustcopy.transports.docker import source
-
-        def buggy(*args, **kwargs):
-            def work():
-                raise OSError("a thread quoted {SECRET}")
-            t = threading.Thread(target=work, name="reader")
-            t.start()
-            t.join()
-            raise RuntimeError("unexpected")
-
-        source.DockerImageSource.__init__ = buggy
-        from trustcopy.cli.main import entrypoint
-        sys.argv = ["trustcopy", "inspect", "--raw", "--tls-verify=false", "--creds", "u:{SECRET}",
-                    "docker://registry.example.invalid/app:1"]
-        entrypoint()
+    it is masked the same way."""
+    r = _run_with_a_buggy_source(f"""
+        def work():
+            raise OSError("a thread quoted {SECRET}")
+        t = threading.Thread(target=work, name="reader")
+        t.start()
+        t.join()
+        raise RuntimeError("unexpected")
     """)
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
     assert r.returncode != 0
     assert "Exception in thread reader" in r.stderr and "OSError: a thread quoted ***" in r.stderr
     _assert_clean(r.stdout, r.stderr)
@@ -290,24 +285,7 @@ def test_uncaught_exception_in_a_thread_is_masked() -> None:
 def test_console_script_masks_over_a_hook_a_sitecustomize_installed() -> None:
     """A hook installed before trustcopy starts (Ubuntu's apport does so in sitecustomize) prints
     tracebacks unmasked; the console script's process is trustcopy's, so its hooks replace it."""
-    script = textwrap.dedent(f"""
-        import sys
-        sys.excepthook = lambda *exc: sys.__excepthook__(*exc)  # as a sitecustomize would
-        from trustcopy.transports.docker import source
-
-        def buggy(*args, **kwargs):
-            try:
-                raise OSError("a library quoted {SECRET}")
-            except OSError as exc:
-                raise RuntimeError("unexpected") from exc
-
-        source.DockerImageSource.__init__ = buggy
-        from trustcopy.cli.main import entrypoint
-        sys.argv = ["trustcopy", "inspect", "--raw", "--tls-verify=false", "--creds", "u:{SECRET}",
-                    "docker://registry.example.invalid/app:1"]
-        entrypoint()
-    """)
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
+    r = _run_with_a_buggy_source(_CHAINED_BUG, prelude="sys.excepthook = lambda *exc: sys.__excepthook__(*exc)")
     assert r.returncode != 0
     assert "OSError: a library quoted ***" in r.stderr
     _assert_clean(r.stdout, r.stderr)
