@@ -26,13 +26,18 @@ import io
 import os
 import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from imagefactory import example_image
 from registry_fixtures import docker_ref, fast_sys, pull_blob
-from test_registry_hostile import OCI_MANIFEST, Handler, HostileRegistry
+from test_registry_hostile import (  # the fixtures as well: no ambient credentials, the registry
+    OCI_MANIFEST,
+    Handler,
+    HostileRegistry,
+    _no_ambient_credentials,  # noqa: F401
+    hostile,  # noqa: F401
+)
 
 from trustcopy.digest import Digest
 from trustcopy.errors import DigestMismatchError, NetworkError, RegistryAuthError
@@ -45,22 +50,10 @@ USER, PASSWORD = "edge-user", "edge-pa55word-n3ver-sent-elsewhere"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Never read the developer's own auth files."""
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "no-auth.json"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
-
-
 @pytest.fixture
-def reg() -> Iterator[HostileRegistry]:
-    """A HostileRegistry serving nothing yet, stopped after the test."""
-    r = HostileRegistry()
-    try:
-        yield r
-    finally:
-        r.stop()
+def reg(hostile: HostileRegistry) -> HostileRegistry:  # noqa: F811 (the imported fixture, requested)
+    """test_registry_hostile's registry (serving nothing yet, stopped after the test), by this file's name."""
+    return hostile
 
 
 @pytest.fixture
