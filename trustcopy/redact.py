@@ -142,7 +142,10 @@ def register_url_secrets(url: str) -> None:
     except ValueError:
         return
     if password:
+        # Decoded, and as the URL spells it (``%2f`` in lower case is none of our encodings).
         register_secret(unquote(password))
+        if len(password) >= MIN_SCRUBBED_SECRET:
+            _KNOWN.add(password)
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key.lower() in _SECRET_QUERY_KEYS:
             register_secret(value)

@@ -61,7 +61,7 @@ from trustcopy.digest import Digest
 from trustcopy.errors import ConfigError, LimitExceededError, NetworkError, SignatureError, TransportError
 from trustcopy.fsutil import fsync_dir, write_file_atomic
 from trustcopy.lazy import dataclass
-from trustcopy.redact import redact_url
+from trustcopy.redact import redact_url, register_url_secrets
 from trustcopy.signature.formats import Signature, signature_to_blob, stored_signature
 
 if TYPE_CHECKING:
@@ -473,6 +473,7 @@ def _read_http_once(client: httpx.Client, options: HTTPOptions, url: str, n: int
                     if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
                         raise TransportError(f"{what}: refusing a redirect from HTTPS to {redact_url(target)}",
                                              code="insecure-redirect", context=context)
+                    register_url_secrets(target)  # user:pass@ or a signed query: masked wherever echoed
                     current = target
                     continue
                 if resp.status_code == 404:

@@ -38,7 +38,15 @@ from trustcopy import limits
 from trustcopy.errors import RegistryAuthError
 from trustcopy.gojson import GoObject, fold, loads
 from trustcopy.lazy import dataclass
-from trustcopy.redact import MASK, basic_forms, redact_url, register_basic, register_secret, secret_forms
+from trustcopy.redact import (
+    MASK,
+    basic_forms,
+    redact_url,
+    register_basic,
+    register_secret,
+    register_url_secrets,
+    secret_forms,
+)
 from trustcopy.transports.docker.challenge import Challenge, Scope
 
 if TYPE_CHECKING:
@@ -278,6 +286,8 @@ class AuthSession:
             raise RegistryAuthError(f"{what}: unsupported token realm {shown!r}", code="registry-token")
         # Every later error names the token server: it, not the registry, is at fault.
         what = token_request_what(url)
+        if url.userinfo or url.query:  # the realm's own ``user:pass@`` or ``?token=``: masked wherever echoed
+            register_url_secrets(realm)
         creds = self.credentials
         plain_ok = url.scheme == "https" or (self.origin is not None and self.origin[0] == "http") or _is_loopback(
             url.host

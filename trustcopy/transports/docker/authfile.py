@@ -339,6 +339,13 @@ def _normalize_entry_key(key: str, legacy: bool) -> str:
     return normalize_registry(stripped)
 
 
+def _shown_key(key: str) -> str:
+    """An ``auths`` key fit for a message: a URL-shaped key may carry ``?token=…`` or ``user:pass@``."""
+    from trustcopy.redact import mask_userinfo, redact_url
+
+    return redact_url(key) if "://" in key or "?" in key else mask_userinfo(key)
+
+
 def _decode_entry(path: str, key: str, entry: dict[str, str]) -> Credentials | None:
     """containers/image's decodeDockerAuth: ``auth`` is base64 of ``user:password``.
 
@@ -352,19 +359,19 @@ def _decode_entry(path: str, key: str, entry: dict[str, str]) -> Credentials | N
         decoded = base64.b64decode(auth.replace("\r", "").replace("\n", ""), validate=True)
     except (binascii.Error, ValueError):
         # Never quote the value: it is a secret, even when broken.
-        raise ConfigError(f"credential file {path}: the \"auth\" value for {key!r} is not valid base64",
+        raise ConfigError(f"credential file {path}: the \"auth\" value for {_shown_key(key)!r} is not valid base64",
                           context={"path": path}) from None
     user_b, sep, password_b = decoded.partition(b":")
     if not sep:
         if decoded:
-            log.warning('credential file %s: the "auth" value for %r has no ":"; ignoring it', path, key)
+            log.warning('credential file %s: the "auth" value for %r has no ":"; ignoring it', path, _shown_key(key))
         return None
     try:
         user, password = user_b.decode("utf-8"), password_b.decode("utf-8")
     except UnicodeDecodeError:
         # NOTE(go-diff): Go strings are bytes and containers/image sends whatever the file
         # holds; we refuse credentials that are not UTF-8 text rather than guess an encoding.
-        raise ConfigError(f"credential file {path}: the \"auth\" value for {key!r} is not UTF-8 text",
+        raise ConfigError(f"credential file {path}: the \"auth\" value for {_shown_key(key)!r} is not UTF-8 text",
                           context={"path": path}) from None
     creds = Credentials(username=user, password=password.strip("\x00"), identity_token=identity)
     return None if creds.anonymous else creds

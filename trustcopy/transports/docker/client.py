@@ -436,7 +436,9 @@ class RegistryClient:
                     code="insecure-redirect",
                 )
             log.debug("%s: redirected to %s", what, _Redacted(target))
-            if target.query:  # a pre-signed URL's signature: masked wherever an echo of it turns up
+            if target.query or target.userinfo:
+                # A pre-signed URL's signature, or a password in ``user:pass@``: masked
+                # wherever an echo of it turns up (the store's error, a Warning header).
                 register_url_secrets(str(target))
             if headers and (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port):
                 # Whatever the caller put in headers was meant for the first origin only.

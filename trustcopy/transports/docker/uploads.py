@@ -24,7 +24,7 @@ import httpx
 
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, NetworkError, RegistryHTTPError, TrustcopyError
-from trustcopy.redact import redact_url
+from trustcopy.redact import redact_url, register_url_secrets
 from trustcopy.transports.docker.client import RegistryClient
 
 log = logging.getLogger("trustcopy.docker")
@@ -74,6 +74,8 @@ class Uploader:
                 self._client.verify and response.request.url.scheme == "https" and target.scheme != "https"):
             raise RegistryHTTPError(f"{what}: refusing the upload location {redact_url(str(target))}",
                                     status=response.status_code, code="insecure-redirect")
+        if target.query or target.userinfo:  # a session token or user:pass@: masked wherever echoed
+            register_url_secrets(str(target))
         return target
 
     def monolithic(self, data: bytes, digest: Digest, what: str) -> None:
