@@ -137,7 +137,9 @@ def standalone_verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
                                          code=exc.code, hint=hint) from exc
     except SignatureError as exc:
         where = f" (public key file {key_file})" if key_file and exc.code == "no-public-keys" else ""
-        raise SignatureError(f"Error verifying signature: {exc.message}{where}", code=exc.code,
+        claim = str(exc.context.get("claim", ""))  # the signer the signature names comes last
+        head = exc.message.removesuffix(claim) if claim else exc.message
+        raise SignatureError(f"Error verifying signature: {head}{where}{claim}", code=exc.code,
                              hint=exc.hint) from exc
     click.echo(f"Signature verified using fingerprint {verified.key_fingerprint}, "
                f"digest {verified.docker_manifest_digest}")

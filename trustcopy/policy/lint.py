@@ -88,15 +88,55 @@ def schema_findings(data: bytes) -> list[Finding]:
     import jsonschema
 
     try:
-        document = load_json(data, "policy")
+        document = _json_document(data)
     except (ValueError, LimitExceededError):
-        return []  # the parser reports the syntax error, or the depth
+        return []  # not JSON by the parser's rules: its one error says why, the schema adds nothing
     validator = jsonschema.Draft202012Validator(load_schema())
     out = []
     for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
         best = jsonschema.exceptions.best_match([error])
         out.append(Finding("error", "schema", format_path(list(best.absolute_path)), best.message))
     return out
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def _json_document(data: bytes) -> Any:
+    """``data`` read with the parser's JSON rules (parse.py), so the schema judges only what the parser read.
+
+    Python's reader is more lenient: it turns ``NaN``/``Infinity`` into floats, keeps lone
+    surrogate escapes, keeps the last of duplicated keys and skips a byte-order mark. The
+    schema would then report the parser's one JSON fault a second time, about a value that
+    is not in the file (``nan is not of type 'array'``).
+
+    Raises:
+        ValueError: not JSON by those rules. LimitExceededError: nested too deeply.
+    """
+    text = data.decode("utf-8")
+    if text.startswith("\ufeff"):
+        raise ValueError("byte-order mark")
+    document = load_json(text, "policy", object_pairs_hook=_unique_pairs, parse_constant=_refuse_constant)
+    json.dumps(document, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError: a lone surrogate somewhere
+    return document
+
+
+def _implicit_identities(data: bytes) -> frozenset[tuple[PathPart, ...]]:
+    """Paths of the ``sigstoreSigned`` requirements that do not set ``signedIdentity`` (of a parsed policy)."""
+    document = _json_document(data)
+    sections: list[tuple[tuple[PathPart, ...], Any]] = [(("default",), document.get("default"))]
+    for name, scopes in (document.get("transports") or {}).items():
+        sections += [(("transports", name, scope), reqs) for scope, reqs in scopes.items()]
+    return frozenset((*base, index) for base, reqs in sections for index, req in enumerate(reqs or ())
+                     if req.get("type") == "sigstoreSigned" and "signedIdentity" not in req)
 
 
 def lint_policy_bytes(data: bytes, source: str) -> LintReport:
@@ -111,7 +151,7 @@ def lint_policy_bytes(data: bytes, source: str) -> LintReport:
         report.findings.append(Finding("error", "parse", where, detail))
     report.findings.extend(schema_findings(data))
     if policy is not None:
-        report.findings.extend(semantic_findings(policy))
+        report.findings.extend(semantic_findings(policy, implicit_identity=_implicit_identities(data)))
     return report
 
 
@@ -142,15 +182,22 @@ def _base(transport: str | None, scope: str | None) -> tuple[PathPart, ...]:
     return ("default",) if transport is None or scope is None else ("transports", transport, scope)
 
 
-def semantic_findings(policy: Policy) -> list[Finding]:
-    """Warnings about a policy that parsed; see the module docstring."""
+def semantic_findings(policy: Policy, *,
+                      implicit_identity: frozenset[tuple[PathPart, ...]] | None = None) -> list[Finding]:
+    """Warnings about a policy that parsed; see the module docstring.
+
+    Args:
+        implicit_identity: the paths of the ``sigstoreSigned`` requirements whose
+            ``signedIdentity`` the file leaves to its default; None (no file text) counts every
+            ``matchRepoDigestOrExact`` as the default.
+    """
     out: list[Finding] = []
 
     def warn(code: str, parts: tuple[PathPart, ...], message: str) -> None:
         out.append(Finding("warning", code, format_path(parts), message))
 
     if any(isinstance(r, InsecureAcceptAnything) for r in policy.default) and not any(
-        r.verifies_signatures for r in policy.default
+        r.verifies_signatures or isinstance(r, Reject) for r in policy.default  # reject-mixed says that one
     ):
         warn("default-accepts-anything", ("default",),
              "the global default accepts any image without verification; prefer [{\"type\": \"reject\"}] "
@@ -170,7 +217,43 @@ def semantic_findings(policy: Policy) -> list[Finding]:
             warn("reject-mixed", base, "reject refuses every image, so the other requirements here have no effect")
         for index, req in enumerate(reqs):
             out.extend(_requirement_findings(transport, scope, req, (*base, index)))
+            if _cosign_signatures_rejected(policy, transport, scope, req, (*base, index), implicit_identity):
+                warn("identity-rejects-cosign", (*base, index), COSIGN_IDENTITY_WARNING)
     return out
+
+
+#: The ``identity-rejects-cosign`` warning (docs/policy.md, "sigstoreSigned").
+COSIGN_IDENTITY_WARNING = (
+    "signedIdentity is not set, so the default matchRepoDigestOrExact applies: it needs a signature naming the "
+    "image's tag (only an image named by digest accepts a repository), and cosign's signatures name only the "
+    "repository, so cosign-signed images copied by tag will be rejected; for cosign signatures use "
+    '"signedIdentity": {"type": "matchRepository"} (or {"type": "exactRepository", "dockerRepository": "…"} '
+    "to accept one repository's signatures); if your signatures name the tag (skopeo or trustcopy "
+    '--sign-by-sigstore-private-key), write "signedIdentity": {"type": "matchRepoDigestOrExact"} to say so'
+)
+
+
+def _cosign_signatures_rejected(policy: Policy, transport: str | None, scope: str | None, req: Requirement,
+                                parts: tuple[PathPart, ...],
+                                implicit_identity: frozenset[tuple[PathPart, ...]] | None) -> bool:
+    """A ``sigstoreSigned`` left at the default identity where registry images named by tag are judged.
+
+    Only ``docker:`` images carry cosign attachments (archives and the daemon hold no
+    signatures; ``dir:``/``oci:`` get ``identity-needs-docker-reference``): a ``docker`` scope
+    that is not a digest, or the global default unless the ``docker`` transport has its own.
+    """
+    from trustcopy.policy.identity import MatchRepoDigestOrExact
+    from trustcopy.signature import sigstore
+
+    if not (isinstance(req, SigstoreSigned) and isinstance(req.signed_identity, MatchRepoDigestOrExact)
+            and sigstore.VERIFICATION_IMPLEMENTED):
+        return False
+    if implicit_identity is not None and parts not in implicit_identity:
+        return False  # the author wrote matchRepoDigestOrExact: a choice, not an oversight
+    if transport is None:
+        docker = policy.transports.get("docker")
+        return docker is None or "" not in docker.scopes
+    return transport == "docker" and "@" not in (scope or "")
 
 
 def _scope_findings(transport: str, scope: str, base: tuple[PathPart, ...]) -> list[Finding]:

@@ -383,6 +383,36 @@ def _close_all(keyrings: dict[tuple[str, ...], GPGKeyring]) -> None:
     keyrings.clear()
 
 
+def claimed_signer(message: bytes) -> str | None:
+    """Who ``message`` says signed it, *unverified*: ``key FINGERPRINT (key ID …)``, ``key ID …`` or None.
+
+    For error messages only, when verification cannot even start (none of the expected keys
+    exists): gpg reads the issuer from the signature packet without checking anything, so
+    the answer is a claim, never a fact. gpg runs in an empty private home (no key can
+    match: ERRSIG + NO_PUBKEY); anything else (not a signed message, several signatures,
+    gpg missing or failing) is None, so no signer is ever invented.
+    """
+    if not isinstance(message, bytes) or len(message) > MAX_SIGNATURE_BODY:
+        return None
+    home = tempfile.mkdtemp(prefix="trustcopy-gpg-")
+    try:
+        os.chmod(home, 0o700)
+        result = _new_gpg(home, _VERIFY_OPTIONS).decrypt(bytes(message))
+        statuses: list[Status] = list(result.status_lines)
+    except (OSError, ValueError, SignatureError):
+        return None
+    finally:
+        _remove_home(home)
+    keywords = [k for k, _ in statuses]
+    results = [(k, v) for k, v in statuses if k in _RESULTS]
+    if len(results) != 1 or results[0][0] != "ERRSIG" or "NO_PUBKEY" not in keywords:
+        return None
+    key_id = results[0][1].split(" ", 1)[0]
+    if not _KEY_ID.fullmatch(key_id):
+        return None
+    return _signer_name("ERRSIG", results[0][1], statuses)
+
+
 def _check_key_id(key: str) -> str:
     """Accept only hex key IDs/fingerprints, so nothing else reaches gpg's argv."""
     if not isinstance(key, str) or not _KEY_ID.fullmatch(key):

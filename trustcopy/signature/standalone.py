@@ -70,9 +70,13 @@ def standalone_verify(manifest: bytes, expected_reference: str, fingerprints: Se
     if use_any and public_keys is None:
         raise ValueError("Cannot use any fingerprint without a public key file")
     check_reference = _reference_check(expected_reference)
-    if public_keys is None:
-        public_keys = gpg.export_public_keys([f for f in fingerprints if f], gnupg_home=gnupg_home)
-    with gpg.GPGKeyring([public_keys]) as keyring:
+    try:
+        if public_keys is None:
+            public_keys = gpg.export_public_keys([f for f in fingerprints if f], gnupg_home=gnupg_home)
+        keyring = gpg.GPGKeyring([public_keys])
+    except SignatureError as exc:
+        raise _with_claimed_signer(exc, signature) from exc
+    with keyring:
         return verify_simple_signing(
             SimpleSigning(signature),
             keyring,
@@ -80,6 +84,32 @@ def standalone_verify(manifest: bytes, expected_reference: str, fingerprints: Se
             validate_signed_docker_manifest_digest=_digest_check(manifest),
             accepted_fingerprints=keyring.fingerprints if use_any else fingerprints,
         )
+
+
+def claim_clause(signer: str) -> str:
+    """The words added to a ``no-public-keys`` error naming the signer the signature claims (``context["claim"]``)."""
+    return f"; unverified, the signature claims to be signed by {signer}"
+
+
+def _with_claimed_signer(exc: SignatureError, signature: bytes) -> SignatureError:
+    """``exc``, naming who the signature claims as signer when no expected key could be loaded.
+
+    Without any key there is nothing to verify with, yet the signer a signature names is what
+    tells the user whether KEY-FINGERPRINTS or the keyring is wrong (skopeo, which verifies
+    with the whole keyring first, names it too). gpg reads it without checking it, hence
+    "claims"; a blob that is no signed message adds nothing.
+    """
+    from trustcopy.signature import gpg
+
+    if exc.code != "no-public-keys":
+        return exc
+    signer = gpg.claimed_signer(signature)
+    if signer is None:
+        return exc
+    clause = claim_clause(signer)
+    new = exc.rewrapped(message=exc.message + clause)
+    new.context["claim"] = clause
+    return new
 
 
 def _reference_check(expected_text: str) -> Callable[[str], None]:
