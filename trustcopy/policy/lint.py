@@ -24,7 +24,7 @@ from trustcopy.lazy import dataclass
 from trustcopy.limits import MAX_KEY_FILE, MAX_POLICY_FILE, load_json, read_file_at_most
 from trustcopy.policy.identity import IdentityMatcher, RemapIdentity
 from trustcopy.policy.model import PathPart, Policy, Requirement
-from trustcopy.policy.parse import parse_policy
+from trustcopy.policy.parse import parse_policy, refuse_json_constant
 from trustcopy.policy.requirements import InsecureAcceptAnything, Reject, SignedBaseLayer, SignedBy
 from trustcopy.policy.scopes import format_path, transport_for_scopes
 from trustcopy.policy.sigstore_requirement import SigstoreSigned
@@ -99,10 +99,6 @@ def schema_findings(data: bytes) -> list[Finding]:
     return out
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [key for key, _ in pairs]
     if len(set(keys)) != len(keys):
@@ -124,7 +120,7 @@ def _json_document(data: bytes) -> Any:
     text = data.decode("utf-8")
     if text.startswith("\ufeff"):
         raise ValueError("byte-order mark")
-    document = load_json(text, "policy", object_pairs_hook=_unique_pairs, parse_constant=_refuse_constant)
+    document = load_json(text, "policy", object_pairs_hook=_unique_pairs, parse_constant=refuse_json_constant)
     json.dumps(document, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError: a lone surrogate somewhere
     return document
 
@@ -144,7 +140,7 @@ def lint_policy_bytes(data: bytes, source: str) -> LintReport:
     report = LintReport(source)
     policy: Policy | None = None
     try:
-        policy = parse_policy(data, source=source)
+        policy = parse_policy(data, source=source, quiet=True)  # its warnings are findings here
     except PolicyError as exc:
         where = str(exc.context.get("path", "(top level)"))
         detail = exc.message.split(f": at {where}: ", 1)[-1] if "path" in exc.context else exc.message

@@ -297,11 +297,13 @@ def _clip(text: str) -> str:
     return f"{text[:half]}…({len(text) - 2 * half} characters elided)…{text[-half:]}"
 
 
-def _refuse_constant(name: str) -> Any:
+def refuse_json_constant(name: str) -> Any:
+    """``NaN``/``Infinity``: Python's reader takes them, JSON (and Go) does not."""
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_policy(data: bytes | str, *, source: str | None = None, transports: TransportLookup | None = None) -> Policy:
+def parse_policy(data: bytes | str, *, source: str | None = None, transports: TransportLookup | None = None,
+                 quiet: bool = False) -> Policy:
     """Parse policy.json contents.
 
     Args:
@@ -309,6 +311,8 @@ def parse_policy(data: bytes | str, *, source: str | None = None, transports: Tr
         source: the file name, used in messages and kept as ``Policy.source``.
         transports: finds the transport whose rules check each scope; this build's
             transport table when None.
+        quiet: do not log the warnings about a policy that loads (a scope that never
+            matches): ``policy lint`` reports them as findings of its own, once.
 
     Returns:
         The validated policy.
@@ -326,7 +330,7 @@ def parse_policy(data: bytes | str, *, source: str | None = None, transports: Tr
             f"{where}: starts with a byte-order mark, which JSON does not allow", context={"file": source}
         )
     try:
-        root = load_json(text, where, object_pairs_hook=_Pairs, parse_constant=_refuse_constant)
+        root = load_json(text, where, object_pairs_hook=_Pairs, parse_constant=refuse_json_constant)
     except LimitExceededError as exc:
         raise PolicyError(exc.message, context={"file": source}) from None
     except json.JSONDecodeError as exc:
@@ -340,7 +344,7 @@ def parse_policy(data: bytes | str, *, source: str | None = None, transports: Tr
     try:
         # A warning, not an error: the policy loads (as in containers/image). It must not
         # read "invalid policy", which a user would take for the reason of a later rejection.
-        policy = _document(root, transports, lambda message, path: log.warning(
+        policy = _document(root, transports, lambda message, path: None if quiet else log.warning(
             "warning: policy %s: at %s: %s", json.dumps(source) if source else "(inline)", format_path(path),
             message))
     except _Fault as fault:

@@ -140,3 +140,23 @@ def test_a_default_that_also_rejects_is_not_said_to_accept_anything() -> None:
     assert [c for c, _ in _codes(mixed)] == ["reject-mixed"]
     alone = json.dumps({"default": [{"type": "insecureAcceptAnything"}]}).encode()
     assert [c for c, _ in _codes(alone)] == ["default-accepts-anything"]
+
+
+def test_a_scope_that_never_matches_is_reported_once_by_lint_but_still_logged_by_other_commands(
+        tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    """Lint's finding is the report; the load-time log line would say the same thing a second time."""
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps({"default": [{"type": "reject"}],
+                                  "transports": {"docker": {"Foo/Bar": [{"type": "insecureAcceptAnything"}]}}}))
+    result = run_cli("policy", "lint", "--policy", str(policy))
+    assert result.exit_code == 0
+    assert (result.stdout + result.stderr).count("this scope never matches any image") == 1
+    assert "warning[scope-never-matches]" in result.stdout
+    import subprocess
+    import sys
+
+    other = subprocess.run([sys.executable, "-m", "trustcopy", "--policy", str(policy), "copy",
+                            f"oci:{tmp_path}/missing:t", f"dir:{tmp_path / 'out'}"],
+                           capture_output=True, text=True, check=False)
+    assert other.returncode == 1
+    assert other.stderr.count("this scope never matches any image") == 1, other.stderr
