@@ -158,6 +158,13 @@ class ArchiveOutput:
             return None
         if stat.S_ISDIR(st.st_mode):
             raise TransportError(f"{self.what}: {path} is a directory", code="destination-not-a-file")
+        if stat.S_ISLNK(st.st_mode):
+            # NOTE(go-diff): containers/image opens PATH with O_CREATE and so writes where a link leads
+            # (creating a dangling link's target; oci-archive: truncating any file it names). We stage
+            # beside PATH and rename over it, which would replace the link itself; following it in
+            # user space would bypass the kernel's protected_symlinks in a shared /tmp. So: refused.
+            raise TransportError(f"{self.what}: {path} is a symbolic link; an archive is not written through one",
+                                 code="destination-not-a-file", hint="name the file the link leads to")
         if not stat.S_ISREG(st.st_mode):
             raise TransportError(f"{self.what}: {path} exists and is not a regular file",
                                  code="destination-not-a-file")

@@ -246,7 +246,7 @@ class OCIReference(PathAndImageReference):
                 reads ambiguously (see _BlobUseCounter); a blob to delete named by an invalid digest.
             DigestMismatchError: a manifest blob that does not match its digest.
         """
-        if not os.path.isdir(self.path) or os.path.islink(self.path):
+        if not os.path.isdir(self.path):  # a symlink to a layout deletes in it, as containers/image
             raise ImageNotFoundError(f"{self}: layout directory {self.path} does not exist")
         shared = sys.oci_shared_blob_dirs[0] if sys.oci_shared_blob_dirs else None
         with _locked(self.path):
@@ -604,6 +604,10 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         self.reference = ref
         self._init_no_signatures(f"{ref}: pushing signatures for OCI images is not supported")
         self._target = os.path.abspath(ref.path)  # "DIR/." and "DIR/" name DIR, which is renamed as a whole
+        if os.path.islink(self._target) and os.path.isdir(self._target):
+            # containers/image writes through a symlink to a layout (ref.dir, opened as given): the
+            # image goes where the link leads, staged beside that directory (as dir: does).
+            self._target = os.path.realpath(self._target)
         self._exists = os.path.lexists(self._target)
         if self._exists and (not os.path.isdir(self._target) or os.path.islink(self._target)):
             raise TransportError(f"{ref}: {self._target} exists and is not a directory",
@@ -626,7 +630,7 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         """Where a blob lives once committed: the shared blob directory's ``ALG/HEX``, or blobs/."""
         if self._shared is not None:
             return os.path.join(self._shared, digest.algorithm, digest.hex)
-        return self.reference.blob_path(digest)
+        return self.reference.blob_path(digest, self._target)
 
     def _existing_blob(self, digest: Digest) -> str | None:
         if digest in self._pending:

@@ -287,11 +287,20 @@ def scan(stream: _Readable, what: str, *, watcher: Watcher | None = None,
                 long_name = _cstr(data)
             elif typeflag == b"K":
                 long_link = _cstr(data)
-            continue  # global headers ("g") do not apply to members, as in Go
+            else:
+                # A global header ("g") applies to no member; Go's reader returns it as an entry
+                # of its own, which also drops the "x", "L" and "K" headers read before it.
+                pax, long_name, long_link = {}, None, None
+            continue
         if typeflag == b"S":
             raise ArchiveFormatError(f"{what}: GNU sparse member {raw_name!r} is not supported")
-        name = pax.get("path", long_name if long_name is not None else raw_name)
-        link = pax.get("linkpath", long_link if long_link is not None else _cstr(block[157:257]))
+        # As Go's archive/tar: PAX path/linkpath replace the header's, and a non-empty GNU long
+        # name/link replaces both (whatever order the "x" and "L"/"K" headers came in). Another
+        # precedence would read a different member name than containers/image does.
+        # An empty PAX path/linkpath keeps the header's own (Go's mergePAX skips empty values).
+        merged = {key: value for key, value in pax.items() if value} if pax else pax
+        name = long_name or merged.get("path", raw_name)
+        link = long_link or merged.get("linkpath", _cstr(block[157:257]))
         for text, kind_of in ((name, "name"), (link, "link target")):
             if len(text) > MAX_NAME:
                 raise ArchiveFormatError(f"{what}: a member {kind_of} of {len(text)} characters is longer than "
@@ -302,7 +311,7 @@ def scan(stream: _Readable, what: str, *, watcher: Watcher | None = None,
                                      f"hold far fewer", code="archive-too-many-members")
         if any(key.startswith(_SPARSE_KEY_PREFIX) for key in pax):
             raise ArchiveFormatError(f"{what}: GNU sparse member {name[:200]!r} is not supported")
-        if "size" in pax:
+        if "size" in pax:  # an empty one too: Go keeps the header's size then; we refuse the oddity
             if not _DECIMAL.fullmatch(pax["size"]) or int(pax["size"]) > _MAX_SIZE:
                 raise ArchiveFormatError(f"{what}: invalid PAX size {pax['size'][:40]!r} for {name[:200]!r}")
             size = int(pax["size"])
