@@ -547,8 +547,9 @@ class FaultProxy:
             def handle(self) -> None:
                 with proxy._lock:
                     proxy.connections += 1
-                # A client probing for TLS (skopeo, trustcopy with --tls-verify=false) resets.
-                with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                # A client probing for TLS (skopeo, trustcopy with --tls-verify=false) resets; a
+                # registry killed under the proxy refuses: the client's connection closes unanswered.
+                with contextlib.suppress(ConnectionResetError, BrokenPipeError, ConnectionRefusedError):
                     super().handle()
 
             def log_message(self, *args: Any) -> None:

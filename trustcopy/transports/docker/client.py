@@ -79,6 +79,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ORIGIN_BOUND_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 #: Marks a response (its ``extensions``) whose 401 made the client drop a token it could not retry with.
 _REFUSED_MARK = "trustcopy.refused_after_401"
+#: Marks a response to a request sent again after an earlier attempt's connection failed once the
+#: request was out (not a refused connect): the registry may have acted on that attempt already.
+RESENT_AFTER_LOSS = "trustcopy.resent_after_loss"
 
 Content = bytes | Iterable[bytes] | None
 
@@ -330,7 +333,7 @@ class RegistryClient:
         retry: bool = True,
     ) -> httpx.Response:
         replayable = content is None or isinstance(content, bytes)
-        attempt, delay, refreshed, asked_again = 0, self.retry_delay, False, False
+        attempt, delay, refreshed, asked_again, lost = 0, self.retry_delay, False, False, False
         while True:
             self._check_deadline(what)
             try:
@@ -339,11 +342,14 @@ class RegistryClient:
                 raise
             except (httpx.HTTPError, OSError) as exc:
                 if retry and replayable and attempt < self.retry_times and is_retryable_exception(exc):
+                    lost = lost or not isinstance(exc, httpx.ConnectError | ConnectionRefusedError)
                     attempt += 1
                     self._backoff(delay, what, f"{type(exc).__name__}", attempt)
                     delay = self.next_delay(delay)
                     continue
                 raise network_error(exc, what, secrets=self.auth.secrets()) from exc
+            if lost:
+                response.extensions[RESENT_AFTER_LOSS] = True
             status = response.status_code
             if status == 401 and scopes is not None and not self._from_registry(response):
                 # A redirect target (a blob store's signed URL that expired) refused: its challenges

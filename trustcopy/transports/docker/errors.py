@@ -254,6 +254,11 @@ def response_error(
     registry_codes = sorted({e.code for e in errs if e.code})
     if registry_codes:
         context["registry_codes"] = registry_codes
+    if "retry-after" in response.headers and status in RETRYABLE_STATUSES:
+        # For callers retrying a whole step (a monolithic upload's POST+PUT): the wait the registry asked for.
+        from trustcopy.httpretry import retry_after
+
+        context["retry_after"] = retry_after(response, 0.0)
     if status == 401 or codes & _UNAUTHORIZED_CODES or oauth == "invalid_token":
         return RegistryAuthError(
             message, code="registry-auth", context=context,

@@ -57,7 +57,7 @@ from trustcopy.manifest.mediatypes import manifest_accept_header, simplify_conte
 from trustcopy.redact import redact_url
 from trustcopy.transports.base import ImageSource
 from trustcopy.transports.docker.blobreader import BlobReader, content_encoded
-from trustcopy.transports.docker.client import RegistryClient
+from trustcopy.transports.docker.client import RESENT_AFTER_LOSS, RegistryClient
 from trustcopy.transports.docker.session import RegistrySession, session_from
 from trustcopy.types import BlobInfo, SystemContext
 
@@ -534,8 +534,13 @@ def delete_image(reference: DockerImageReference, sys: SystemContext | None) -> 
         what = f"deleting {ref.name}@{digest}"
         response = client.send("DELETE", f"/v2/{client.path}/manifests/{digest}", what=what,
                                headers={"Accept": manifest_accept_header()})
+        # A 404 to a DELETE sent again after the first one's answer was lost on its way back:
+        # that first DELETE reached the registry and deleted the manifest (not "image not found").
+        deleted_unanswered = response.status_code == 404 and bool(response.extensions.get(RESENT_AFTER_LOSS))
+        if deleted_unanswered:
+            log.debug("%s: the answer to the DELETE was lost and the manifest is gone now", what)
         try:
-            client.check(response, what, ok=(202, 200))
+            client.check(response, what, ok=(202, 200, 404) if deleted_unanswered else (202, 200))
         except RegistryHTTPError as exc:
             if exc.status != 405:
                 raise

@@ -24,6 +24,7 @@ import httpx
 
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import DigestMismatchError, ImageNotFoundError, NetworkError, RegistryHTTPError, TrustcopyError
+from trustcopy.httpretry import MAX_RETRY_DELAY
 from trustcopy.redact import redact_url, register_url_secrets
 from trustcopy.transports.docker.client import RegistryClient
 
@@ -153,8 +154,11 @@ class Uploader:
             except (NetworkError, RegistryHTTPError) as exc:
                 if not exc.transient or attempt >= self._client.retry_times:
                     raise
-                log.warning("%s failed (%s); retrying in %.1fs", what, exc.message, delay)
-                time.sleep(delay)
+                # A 429/503's Retry-After is honoured here as the client honours it per request.
+                asked = exc.context.get("retry_after")
+                wait = min(asked, MAX_RETRY_DELAY) if isinstance(asked, float) and asked > 0 else delay
+                log.warning("%s failed (%s); retrying in %.1fs", what, exc.message, wait)
+                time.sleep(wait)
                 delay = self._client.next_delay(delay)
         raise AssertionError("unreachable")
 
