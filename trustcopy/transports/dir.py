@@ -185,6 +185,15 @@ def _signature_name(index: int, instance: Digest | None) -> str:
     return f"signature-{index + 1}" if instance is None else f"{_digest_id(instance)}.signature-{index + 1}"
 
 
+def _directory_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the directory ``path`` names now, or None: a replaced image directory has another."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class DirImageSource(ImageSource):
     """Reads a ``dir:`` image. Nothing here trusts file sizes or types, nor symlinks leading out of it."""
 
@@ -196,6 +205,7 @@ class DirImageSource(ImageSource):
                 f"{ref}: directory {self._path} does not exist", context={"path": self._path}
             )
         self._check_version()
+        self._identity = _directory_identity(self._path)
 
     def _check_version(self) -> None:
         """A missing ``version`` is accepted (as containers/image); an invalid or newer one is not."""
@@ -227,7 +237,17 @@ class DirImageSource(ImageSource):
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
         """Open PATH/<hex>; its size is what the file system says."""
         path = os.path.join(self._path, _blob_name(info.digest))
-        f = open_inside(path, self._path, f"blob {info.digest}", self.reference, digest=info.digest, size=info.size)
+        try:
+            f = open_inside(path, self._path, f"blob {info.digest}", self.reference, digest=info.digest,
+                            size=info.size)
+        except ImageNotFoundError as exc:
+            if _directory_identity(self._path) == self._identity:
+                raise
+            # A copy into this directory swapped its new image in (fsutil.replace_directory) while we
+            # read the old one: say so, rather than leave "blob not found" in an intact image unexplained.
+            raise ImageNotFoundError(f"{exc} (the directory was replaced by another image while it was read)",
+                                     context=exc.context,
+                                     hint="a concurrent copy wrote to it; run the command again") from exc
         return f, os.fstat(f.fileno()).st_size
 
     @property

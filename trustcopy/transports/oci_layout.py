@@ -625,6 +625,7 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         self._init_oci_format(sys)
         self._committed = False
         self._closed = False
+        self._reused: set[Digest] = set()  # reused from blobs/ without a hard link held (_hold_reused)
 
     def _final_blob_path(self, digest: Digest) -> str:
         """Where a blob lives once committed: the shared blob directory's ``ALG/HEX``, or blobs/."""
@@ -649,14 +650,63 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         self._pending[info.digest] = self._staged_blob_path(info.digest)
 
     def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
-        """A blob already in the layout (or staged) is not copied again."""
+        """A blob already in the layout (or staged) is not copied again.
+
+        A blob reused from the layout's own ``blobs/`` is held (:meth:`_hold_reused`): a
+        concurrent ``delete`` of the image that alone used it (until our commit) removes it,
+        and the image committed here would name a missing blob.
+        """
         path = self._existing_blob(info.digest)
         if path is None:
             return None
-        size = os.stat(path).st_size
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            return None  # removed meanwhile (a concurrent delete): copy it
         if info.size >= 0 and size != info.size:
             return None
+        if info.digest not in self._pending and self._shared is None and not self._hold_reused(info.digest, path):
+            return None
         return BlobInfo(digest=info.digest, size=size, media_type=info.media_type)
+
+    def _hold_reused(self, digest: Digest, path: str) -> bool:
+        """Keep the layout's blob ``path`` for our commit; False if it is gone (copy it instead).
+
+        A hard link in staging is a staged blob like any other: commit puts it back if a
+        ``delete`` removed the original meanwhile (the delete and our commit hold the same
+        lock, so the index never names a blob that is missing). Where no link can be made
+        (``fs.protected_hardlinks``, a filesystem without links), commit checks under that
+        lock that the blob is still there (:meth:`_check_reused`). containers/image holds
+        nothing: its commit can name a blob a concurrent delete removed.
+        """
+        staged = self._staged_blob_path(digest)
+        try:
+            os.makedirs(os.path.dirname(staged), exist_ok=True)
+            os.link(path, staged, follow_symlinks=False)
+        except FileExistsError:
+            pass  # already staged under that name: it is ours
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError) and not os.path.lexists(path):
+                return False
+            self._reused.add(digest)
+            return True
+        self._pending[digest] = staged
+        return True
+
+    def _check_reused(self) -> None:
+        """Under the layout's lock: every reused blob we could not hold is still in ``blobs/``.
+
+        Raises:
+            TransportError: one was removed meanwhile (a concurrent ``delete``); nothing is committed.
+        """
+        for digest in sorted(self._reused - self._pending.keys(), key=str):
+            path = self._final_blob_path(digest)
+            if not os.path.isfile(path):
+                raise TransportError(
+                    f"{self.reference}: blob {digest}, already in the layout when this copy began, was removed "
+                    f"meanwhile (a concurrent delete?); the image was not added", code="transport",
+                    context={"path": path}, hint="copy the image again",
+                )
 
     def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
         """Store the manifest as a blob; the top-level one is indexed at commit."""
@@ -758,11 +808,17 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                     if exc.errno != errno.EXDEV:
                         raise
                     copy_file_atomic(staged, final)
+            else:
+                # A concurrent copy put it there first. Drop ours now: a new layout is its staging
+                # directory renamed, which must not carry a second copy of a shared blob in blobs/.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staged)
         self._pending.clear()
         for directory in directories:
             fsync_dir(directory)
 
     def _commit_new(self) -> None:
+        self._check_reused()  # the layout this copy began with was removed as a whole meanwhile
         if self._shared is not None:  # else the blobs move in with the staging directory
             self._move_pending_blobs()
             staged_blobs = os.path.join(self._staging, "blobs")
@@ -791,6 +847,7 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                 index = _read_index(self._target, str(self.reference))  # re-read: others may have written
             else:
                 index = {"schemaVersion": 2, "manifests": []}
+            self._check_reused()
             self._move_pending_blobs()
             layout = os.path.join(self._target, "oci-layout")
             # Temporaries in staging: an interrupted write leaves nothing in the layout itself.
