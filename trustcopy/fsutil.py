@@ -231,6 +231,15 @@ def reclaim_abandoned_staging(target: str, *, inside: bool = False) -> list[str]
     return removed
 
 
+def _still_named(fd: int, path: str) -> bool:
+    """Whether ``path`` still names the file open on ``fd`` (not removed or replaced since it was opened)."""
+    try:
+        held, now = os.fstat(fd), os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+
+
 def _create_staging(target: str, make: Callable[[str, str], str], *, directory: bool,
                     inside: bool = False) -> Staging:
     """Reclaim abandoned entries, then make and lock a fresh one (see :class:`Staging`)."""
@@ -245,7 +254,12 @@ def _create_staging(target: str, make: Callable[[str, str], str], *, directory: 
         except OSError:
             return Staging(path, None)  # no locks here (nor for anyone who would reclaim it)
         if fd is not None:
-            return Staging(path, fd)
+            if _still_named(fd, path):
+                return Staging(path, fd)
+            # We opened it just before a concurrent reclaim unlinked it, and locked it once that
+            # reclaim let go: the lock is on an inode no name leads to any more. Take a new name.
+            os.close(fd)
+            continue
         # Another process's reclaim locked it between its creation and our lock: it is
         # removing it. Take a new name.
 

@@ -5,6 +5,9 @@ Invariants:
   (``POST …/uploads/?mount=&from=``) straight away: one round trip per blob, where
   containers/image spends two (``HEAD`` here, then the mount). A mount the registry
   declines (``202``: it opened an upload instead) is cancelled and costs nothing else.
+  A repository is mounted into at most once per blob and session (under the session's
+  upload claim; a mount rewrites the repository's link, which another image's manifest
+  PUT may be reading: see :meth:`DockerImageDestination.try_reusing_blob`).
   Otherwise blobs already in the repository are detected with ``HEAD`` and not uploaded.
 - Uploads: a blob of known size up to MONOLITHIC_MAX is read into memory and sent with
   ``POST`` + ``PUT ?digest=`` (the pair is retried as a whole); larger or unknown-size
@@ -200,9 +203,46 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
     def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
         """The blob's info if it could be mounted or the repository has it; else None.
 
+        Mounts happen under the session's claim of (registry, repository, digest), and
+        never into a repository the session already put the blob in: Docker Distribution
+        rewrites the repository's link to the blob in place on every mount, and a manifest
+        PUT of another image of the same ``sync`` that reads the link meanwhile is refused
+        ("digest invalid", "blob unknown"). So two images with a shared layer (two tags of
+        one image) mount it once; the second finds it with ``HEAD``.
+
         Raises:
             RegistryError: the existence check in this repository failed (not a mount).
         """
+        key = (self._client.host, self._client.path, str(info.digest))
+        while True:
+            with self._lock:
+                held = key in self._claims  # ours already (a retry, or a second look before put_blob)
+            # Otherwise claim it, waiting while another destination of the session mounts or uploads it.
+            if held or self._client.session.uploads.claim(key):
+                with self._lock:
+                    self._claims.add(key)
+                claimed = True
+            else:
+                claimed = False
+            try:
+                if claimed and not self._client.session.locations.holds(*key):
+                    mounted = self._mount_from_candidates(info)
+                    if mounted is not None:
+                        self._release_claim(info.digest)
+                        return mounted
+                exists, size = self._blob_exists(self._client.path, info.digest)
+            except BaseException:
+                self._release_claim(info.digest)
+                raise
+            if exists and self._plausible(info, size):
+                self._release_claim(info.digest)
+                self._mark(info.digest)
+                return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
+            if claimed:  # ours to upload: put_blob (or close) releases the claim
+                return None
+
+    def _mount_from_candidates(self, info: BlobInfo) -> BlobInfo | None:
+        """Mount the blob from a repository the session saw it in; its info, or None if none would."""
         for repo in self._client.session.locations.candidates(self._client.host, str(info.digest),
                                                                self._client.path):
             extra = (repository_scope(repo, "pull"),)
@@ -220,28 +260,7 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
                     continue
             self._mark(info.digest)
             return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
-        key = (self._client.host, self._client.path, str(info.digest))
-        while True:
-            with self._lock:
-                held = key in self._claims  # ours already (a retry, or a second look before put_blob)
-            # Otherwise claim it, waiting while another destination of the session uploads it.
-            if held or self._client.session.uploads.claim(key):
-                with self._lock:
-                    self._claims.add(key)
-                claimed = True
-            else:
-                claimed = False
-            try:
-                exists, size = self._blob_exists(self._client.path, info.digest)
-            except BaseException:
-                self._release_claim(info.digest)
-                raise
-            if exists and self._plausible(info, size):
-                self._release_claim(info.digest)
-                self._mark(info.digest)
-                return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
-            if claimed:  # ours to upload: put_blob (or close) releases the claim
-                return None
+        return None
 
     def _release_claim(self, digest: Digest | str) -> None:
         key = (self._client.host, self._client.path, str(digest))

@@ -97,6 +97,11 @@ class BlobLocations:
             repos = list(self._known.get(digest, ()))
         return [repo for reg, repo in repos if reg == registry and repo != exclude_repository]
 
+    def holds(self, registry: str, repository: str, digest: str) -> bool:
+        """Whether ``digest`` was recorded in ``repository`` of ``registry`` (a hint, as every location)."""
+        with self._lock:
+            return (registry, repository) in self._known.get(digest, ())
+
     def record_manifest_blobs(self, registry: str, repository: str, manifest: bytes) -> None:
         """Record the config and layer digests an image manifest names (lists name none)."""
         import json
