@@ -49,8 +49,10 @@ ZERO_BLOCK = bytes(BLOCK)
 #: Member types whose size field is ignored: links, devices, directories, FIFOs.
 _HEADER_ONLY = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
 _OCTAL = re.compile(rb"[0-7]+")
-#: A PAX size: decimal digits only (Go's ParseInt, then a negative size is an error).
-_DECIMAL = re.compile(r"[0-9]{1,19}")
+#: A PAX size as Go's strconv.ParseInt(…, 10, 64) reads it: an optional sign, then decimal digits
+#: (any number of leading zeros); group 1 holds the significant ones (int() of a megabyte of
+#: zeros would fail on Python's digit limit).
+_DECIMAL = re.compile(r"[+-]?0*([0-9]{1,19})")
 _MAX_SIZE = 2**63 - 1
 #: PAX keys of GNU sparse members (formats 0.0, 0.1 and 1.0): their data is a sparse map
 #: plus fragments, and GNU.sparse.name renames them; refused like the old GNU 'S' members.
@@ -116,16 +118,24 @@ def clean_name(raw: str, *, what: str) -> str:
     return "/".join(parts)
 
 
-def _parse_number(field: bytes, what: str, name: str) -> int:
-    """An octal (space/NUL padded) or base-256 numeric header field."""
+def _parse_number(field: bytes, what: str, name: str, *, negative_ok: bool = False) -> int:
+    """An octal (space/NUL padded) or base-256 numeric header field.
+
+    Base-256 as Go's parseNumeric: bit 0x40 of the first byte makes it a negative number in
+    two's complement, which only a member without data may carry (``negative_ok``: Go's
+    reader ignores the size of links and directories, whatever it is); beyond int64: refused.
+    """
     if field and field[0] & 0x80:
-        if field[0] == 0xFF:
-            raise ArchiveFormatError(f"{what}: negative number in the header of {name!r}")
-        value = field[0] & 0x7F
+        invert = 0xFF if field[0] & 0x40 else 0
+        value = (field[0] ^ invert) & 0x7F
         for b in field[1:]:
-            value = (value << 8) | b
+            value = (value << 8) | (b ^ invert)
         if value > _MAX_SIZE:
             raise ArchiveFormatError(f"{what}: number out of range in the header of {name!r}")
+        if invert:
+            if not negative_ok:
+                raise ArchiveFormatError(f"{what}: negative number in the header of {name!r}")
+            return ~value
         return value
     text = field.strip(b" \x00").split(b"\x00", 1)[0]
     if not text:
@@ -275,7 +285,7 @@ def scan(stream: _Readable, what: str, *, watcher: Watcher | None = None,
         magic = block[257:263]
         if magic == b"ustar\x00" and block[345]:
             raw_name = _cstr(block[345:500]) + "/" + raw_name
-        size = _parse_number(block[124:136], what, raw_name)
+        size = _parse_number(block[124:136], what, raw_name, negative_ok=typeflag in _HEADER_ONLY)
         if typeflag in (b"x", b"g", b"L", b"K"):
             if size > MAX_META_HEADER:
                 raise ArchiveFormatError(f"{what}: a {typeflag.decode()} header of {size} bytes is larger than "
@@ -312,9 +322,13 @@ def scan(stream: _Readable, what: str, *, watcher: Watcher | None = None,
         if any(key.startswith(_SPARSE_KEY_PREFIX) for key in pax):
             raise ArchiveFormatError(f"{what}: GNU sparse member {name[:200]!r} is not supported")
         if "size" in pax:  # an empty one too: Go keeps the header's size then; we refuse the oddity
-            if not _DECIMAL.fullmatch(pax["size"]) or int(pax["size"]) > _MAX_SIZE:
+            # Go takes "+5", "-0" and "000…5" as ParseInt does; a negative size only on a member
+            # without data (a link, a directory: their size is ignored below), as Go's reader.
+            number = _DECIMAL.fullmatch(pax["size"])
+            size = int(number.group(1)) * (-1 if pax["size"].startswith("-") else 1) if number else -1
+            if (number is None or not -_MAX_SIZE - 1 <= size <= _MAX_SIZE
+                    or (size < 0 and typeflag not in _HEADER_ONLY)):
                 raise ArchiveFormatError(f"{what}: invalid PAX size {pax['size'][:40]!r} for {name[:200]!r}")
-            size = int(pax["size"])
         pax, long_name, long_link = {}, None, None
         kind = {b"0": MemberType.FILE, b"\x00": MemberType.FILE, b"7": MemberType.FILE, b"5": MemberType.DIR,
                 b"2": MemberType.SYMLINK, b"1": MemberType.HARDLINK}.get(typeflag, MemberType.OTHER)
@@ -359,10 +373,22 @@ def _size_field(size: int) -> bytes:
     return bytes(out)
 
 
-def _header(name: str, size: int, typeflag: bytes, *, mode: int, link: str = "") -> bytes:
-    """One ustar header block (callers ensure name and link fit)."""
+def _put(b: bytearray, start: int, width: int, text: bytes) -> None:
+    """Go's formatString: as much of ``text`` as fits, NUL-terminated when shorter than the field."""
+    b[start:start + min(len(text), width)] = text[:width]
+    if len(text) > width and text[width - 1:width] == b"/":
+        # Go: a cut name must not end in "/" (old readers would take the file for a directory).
+        b[start + len(text[:width - 1].rstrip(b"/"))] = 0
+
+
+def _header(name: str, size: int, typeflag: bytes, *, mode: int, link: str = "", prefix: str = "",
+            devices: bool = True) -> bytes:
+    """One ustar-magic header block; fields too long are cut, as Go's archive/tar cuts them.
+
+    ``devices=False`` leaves devmajor/devminor empty, as Go leaves them in its PAX header blocks.
+    """
     b = bytearray(BLOCK)
-    b[0:len(name)] = name.encode()
+    _put(b, 0, 100, name.encode())
     b[100:108] = _octal(mode, 8)
     b[108:116] = _octal(0, 8)
     b[116:124] = _octal(0, 8)
@@ -370,14 +396,45 @@ def _header(name: str, size: int, typeflag: bytes, *, mode: int, link: str = "")
     b[136:148] = _octal(0, 12)
     b[148:156] = b" " * 8
     b[156:157] = typeflag
-    b[157:157 + len(link)] = link.encode()
+    _put(b, 157, 100, link.encode())
     b[257:263] = b"ustar\x00"
     b[263:265] = b"00"
-    b[329:337] = _octal(0, 8)  # devmajor, devminor: Go's archive/tar fills them for every member
-    b[337:345] = _octal(0, 8)
+    if devices:
+        b[329:337] = _octal(0, 8)  # devmajor, devminor: Go's archive/tar fills them for every member
+        b[337:345] = _octal(0, 8)
+    _put(b, 345, 155, prefix.encode())
     checksum = sum(b)
     b[148:156] = b"%06o\x00 " % checksum
     return bytes(b)
+
+
+def _split_ustar_path(name: str) -> tuple[str, str] | None:
+    """A long ASCII name as ustar's (prefix, name) fields, if it splits at a "/" (Go's splitUSTARPath)."""
+    length = len(name)
+    if length <= 100 or not name.isascii():
+        return None
+    if length > 156:
+        length = 156
+    elif name[length - 1] == "/":
+        length -= 1
+    i = name.rfind("/", 0, length)
+    suffix = len(name) - i - 1
+    if i <= 0 or suffix > 100 or suffix == 0 or i > 155:
+        return None
+    return name[:i], name[i + 1:]
+
+
+def _to_ascii(text: str) -> str:
+    """Go's toASCII: the string without its non-ASCII characters and NULs (for header fields)."""
+    return "".join(c for c in text if c < "\x80" and c != "\x00")
+
+
+def _pax_header_name(name: str) -> str:
+    """The name Go's archive/tar gives a member's PAX header: ``path.Join(dir, "PaxHeaders.0", file)``."""
+    head, _, tail = name.rpartition("/")
+    joined = posixpath.normpath("/".join(part for part in (head if head or not name.startswith("/") else "/",
+                                                              "PaxHeaders.0", tail) if part))
+    return joined[1:] if joined.startswith("//") else joined
 
 
 def _pax_record(key: str, value: str) -> bytes:
@@ -392,10 +449,13 @@ def _pax_record(key: str, value: str) -> bytes:
 
 
 def member_header(name: str, size: int, kind: MemberType = MemberType.FILE, link: str = "") -> bytes:
-    """Header block(s) for one member, as containers/image writes them.
+    """Header block(s) for one member, as containers/image's archive/tar writes them.
 
-    Names or links that do not fit ustar's 100 bytes (or are not ASCII) get a PAX
-    extended header first.
+    Go's rules (``Header.allowedFormats``, then USTAR before PAX): a ustar header when every
+    field fits (a name of over 100 bytes split into ustar's prefix and name fields at a "/");
+    otherwise a PAX header first, named ``<dir>/PaxHeaders.0/<file>`` with mode 0, holding
+    the sorted ``linkpath``, ``path`` and ``size`` records (a size from 8 GiB up does not
+    fit the 11 octal digits), then a main header whose overflowing fields are cut, or zero.
     """
     typeflag = {MemberType.FILE: b"0", MemberType.DIR: b"5", MemberType.SYMLINK: b"2",
                 MemberType.HARDLINK: b"1"}[kind]
@@ -403,22 +463,34 @@ def member_header(name: str, size: int, kind: MemberType = MemberType.FILE, link
             MemberType.HARDLINK: 0o444}[kind]
     if kind is MemberType.DIR and not name.endswith("/"):
         name += "/"
-    records = b""
+    records: dict[str, str] = {}
+    ustar = True
     if len(name.encode()) > 100 or not name.isascii():
-        records += _pax_record("path", name)
-        name = name.encode()[:99].decode("ascii", errors="ignore") or "pax-name"
+        records["path"] = name
+        ustar = _split_ustar_path(name) is not None
     if len(link.encode()) > 100 or not link.isascii():
-        records += _pax_record("linkpath", link)
-        link = ""
-    out = b""
-    if records:
-        out = _header("PaxHeaders/" + name[:80], len(records), b"x", mode=0o644) + records + bytes(
-            padding(len(records)))
-    return out + _header(name, size, typeflag, mode=mode, link=link)
+        records["linkpath"] = link
+        ustar = False
+    if size > _MAX_OCTAL_SIZE:
+        records["size"] = str(size)
+        ustar = False
+    if ustar:
+        prefix, short = _split_ustar_path(name) or ("", name)
+        return _header(short, size, typeflag, mode=mode, link=link, prefix=prefix)
+    body = b"".join(_pax_record(key, records[key]) for key in sorted(records))
+    pax_name = _to_ascii(_pax_header_name(name))[:100].rstrip("/")
+    main = _header(_to_ascii(name), size if size <= _MAX_OCTAL_SIZE else 0, typeflag, mode=mode,
+                   link=_to_ascii(link))
+    return _header(pax_name, len(body), b"x", mode=0, devices=False) + body + bytes(padding(len(body))) + main
 
 
 def fixed_file_header(name: str, size: int) -> bytes:
     """A single-block header for a regular file (no PAX), for headers patched in place.
+
+    NOTE(go-diff): a size from 8 GiB up is written base-256 (GNU's form) into this one block,
+    where Go's archive/tar (which knows the size first: containers/image spools such a layer)
+    puts a PAX ``size`` record in a header of its own before it. Go, GNU and Docker read both;
+    a reserved block cannot grow into three once the data follows it.
 
     Raises:
         ValueError: the name does not fit a ustar header.

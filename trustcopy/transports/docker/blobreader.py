@@ -63,6 +63,20 @@ def parse_content_range(value: str) -> tuple[int, int, int]:
     return first, last, total
 
 
+def declared_length(value: str) -> int:
+    """A Content-Length value as Go's net/http takes it (``ParseUint(…, 10, 63)``), or -1.
+
+    ASCII digits only (``str.isdigit`` also takes "٣" and "²", and int() refuses the
+    latter), any up to 2**63 - 1: a length of 19 digits is still a size, not "unknown".
+    """
+    value = value.strip(" \t")
+    significant = value.lstrip("0") or "0"
+    if not value or not (value.isascii() and value.isdigit()) or len(significant) > 19:
+        return -1
+    size = int(significant)
+    return size if size <= _INT64_MAX else -1
+
+
 def content_encoded(response: httpx.Response) -> bool:
     """Whether the answer's body is content-encoded: its Content-Length then counts the encoded
     bytes, not the blob's (Go's transport drops that header when it decodes a body itself)."""

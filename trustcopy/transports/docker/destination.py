@@ -47,7 +47,7 @@ from trustcopy import limits
 from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import ManifestError, NetworkError, RegistryHTTPError, TrustcopyError
 from trustcopy.transports.base import ImageDestination
-from trustcopy.transports.docker.blobreader import content_encoded
+from trustcopy.transports.docker.blobreader import content_encoded, declared_length
 from trustcopy.transports.docker.challenge import Scope, repository_scope
 from trustcopy.transports.docker.client import RegistryClient
 from trustcopy.transports.stubs import AlwaysSupportsManifestLists
@@ -194,7 +194,7 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             # A content-encoded answer's length counts the encoded bytes: not the blob's size.
             size = "" if content_encoded(response) else response.headers.get("content-length", "")
             response.close()
-            return True, int(size) if size.isdigit() and len(size) < 19 else -1
+            return True, declared_length(size)
         if response.status_code == 404:
             response.close()
             return False, -1

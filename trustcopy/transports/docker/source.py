@@ -56,7 +56,7 @@ from trustcopy.errors import (
 from trustcopy.manifest.mediatypes import manifest_accept_header, simplify_content_type
 from trustcopy.redact import redact_url
 from trustcopy.transports.base import ImageSource
-from trustcopy.transports.docker.blobreader import BlobReader, content_encoded
+from trustcopy.transports.docker.blobreader import BlobReader, content_encoded, declared_length
 from trustcopy.transports.docker.client import RESENT_AFTER_LOSS, RegistryClient
 from trustcopy.transports.docker.session import RegistrySession, session_from
 from trustcopy.types import BlobInfo, SystemContext
@@ -371,8 +371,7 @@ def _content_length(response: httpx.Response) -> int:
     bytes). As containers/image, whose Go transport decodes such a body and drops its length."""
     if content_encoded(response):
         return -1
-    value = response.headers.get("content-length", "")
-    return int(value) if value.isdigit() and len(value) < 19 else -1
+    return declared_length(response.headers.get("content-length", ""))
 
 
 def link_next(link_header: str) -> str | None:
