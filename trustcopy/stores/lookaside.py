@@ -501,7 +501,9 @@ def _read_http_once(client: httpx.Client, options: HTTPOptions, url: str, n: int
 def _read_body(resp: httpx.Response, options: HTTPOptions, shown: str, context: dict[str, Any]) -> bytes:
     deadline = time.monotonic() + options.deadline
     declared = resp.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared[:20]) > limits.MAX_SIGNATURE_BODY:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses (a traceback, not an error).
+    if (declared is not None and declared.isascii() and declared.isdigit()
+            and int(declared[:20]) > limits.MAX_SIGNATURE_BODY):
         raise LimitExceededError(
             f"lookaside signature {shown} is larger than the {limits.MAX_SIGNATURE_BODY} bytes accepted",
             context={**context, "limit": limits.MAX_SIGNATURE_BODY},

@@ -273,3 +273,14 @@ def test_credentials_in_a_store_url_never_reach_messages() -> None:
         write_signatures(remote, DIGEST, [sig(1)])
     assert "s3cr3t" not in str(exc.value) and "s3cr3t" not in repr(exc.value.context)
     assert "s3cr3t" not in str(remote.to_json())
+
+
+def test_a_non_ascii_content_length_is_not_a_traceback() -> None:
+    """``"²".isdigit()`` is true and ``int("²")`` raises: only ASCII digits are a declared length."""
+    import httpx
+
+    from trustcopy.stores.lookaside import HTTPOptions, _read_body
+
+    response = httpx.Response(200, headers=[(b"content-length", "\u00b2".encode())],
+                              stream=httpx.ByteStream(b"sig"))
+    assert _read_body(response, HTTPOptions(), "https://example.test/s", {}) == b"sig"
