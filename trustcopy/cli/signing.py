@@ -30,13 +30,26 @@ class _ArgumentError(UsageError):
 
 
 class _SkopeoStatusCommand(click.Command):
-    """A click command whose parse errors exit 1, as skopeo's do."""
+    """A click command whose usage errors exit 1, as skopeo's do.
+
+    Not only click's parse errors: a usage error raised while the command runs (an
+    unreadable ``--passphrase-file``, ``--insecure-policy`` with ``--require-signed``)
+    exited 2, though these pages promise, as skopeo does, 1 on every failure.
+    """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
             raise _ArgumentError(exc.format_message()) from exc
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            if exc.exit_status == 1:
+                raise
+            raise exc.rewrapped(exit_status=1) from exc
 
 
 def _read(path: str, limit: int, prefix: str) -> bytes:
