@@ -92,21 +92,29 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+#: The blob of a throwaway ("empty") schema1 layer: an empty tar (1024 NUL bytes), gzipped.
+EMPTY_GZIP_LAYER = gzip.compress(b"\0" * 1024, mtime=0)
+
+
 def _schema1(path: Path, *, signed: bool) -> None:
-    """A dir: image with a schema1 manifest; signed: a libtrust-style JWS by a fixed P-256 key."""
-    layers = _layers()
-    ids = [hashlib.sha256(f"layer-{i}".encode()).hexdigest() for i in range(len(layers))]
+    """A dir: image with a schema1 manifest; signed: a libtrust-style JWS by a fixed P-256 key.
+
+    Two layers and, newest, a throwaway entry (an ENV step: the empty gzip layer) carrying the
+    config, its ``throwaway`` flag and a key ToSchema2Config drops (``Size``)."""
+    blobs = [la.blob for la in _layers()] + [EMPTY_GZIP_LAYER]
+    ids = [hashlib.sha256(f"layer-{i}".encode()).hexdigest() for i in range(len(blobs))]
     history = []
-    for i in range(len(layers)):
-        v1: dict[str, object] = {"id": ids[i], "created": "2024-01-01T00:00:00Z",
-                                 "container_config": {"Cmd": [f"/bin/sh -c #(nop) layer {i}"]}}
+    for i in range(len(blobs)):
+        v1: dict[str, object] = {"id": ids[i], "created": f"2024-01-01T00:00:0{i}.5+02:00",
+                                 "container_config": {"Cmd": [f"/bin/sh -c #(nop) layer {i} <&>"]}}
         if i:
             v1["parent"] = ids[i - 1]
-        if i == len(layers) - 1:
-            v1.update({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"], "Env": ["A=1"]}})
-        history.append({"v1Compatibility": json.dumps(v1, separators=(",", ":"))})
+        if i == len(blobs) - 1:
+            v1.update({"architecture": "amd64", "os": "linux", "throwaway": True, "Size": 0, "author": "é",
+                       "config": {"Cmd": ["/bin/sh"], "Env": ["A=1"], "Labels": {"b": "2", "a": "1"}}})
+        history.append({"v1Compatibility": json.dumps(v1, indent=1)})
     doc = {"schemaVersion": 1, "name": "example/app", "tag": "1", "architecture": "amd64",
-           "fsLayers": [{"blobSum": sha256(la.blob)} for la in reversed(layers)], "history": list(reversed(history))}
+           "fsLayers": [{"blobSum": sha256(b)} for b in reversed(blobs)], "history": list(reversed(history))}
     body = json.dumps(doc, indent=3).encode()
     if signed:
         from cryptography.hazmat.primitives import hashes
@@ -125,8 +133,8 @@ def _schema1(path: Path, *, signed: bool) -> None:
                             "signature": _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))}], indent=3)
         body = body[:cut] + b',\n   "signatures": ' + sigs.replace("\n", "\n   ").encode() + body[cut:]
     path.mkdir(parents=True)
-    for layer in layers:
-        (path / hashlib.sha256(layer.blob).hexdigest()).write_bytes(layer.blob)
+    for blob in blobs:
+        (path / hashlib.sha256(blob).hexdigest()).write_bytes(blob)
     (path / "manifest.json").write_bytes(body)
     (path / "version").write_text("Directory Transport Version: 1.1\n")
 
@@ -263,6 +271,10 @@ def _both(run_cli: Any, tmp_path: Path, host: str, source: str, kind: str, optio
 
 
 SAME, MODULO = "same", "same modulo compression"
+#: As SAME, except that skopeo's rewritten schema1 manifest carries a JWS signature by a throw-away key
+#: and trustcopy's is skopeo's payload alone, unsigned (docs/from-skopeo.md, "Conversions and layer
+#: compression"): the same manifest digest.
+UNSIGNED_SCHEMA1 = "same but for skopeo's throw-away schema1 signature"
 #: (source, destination kind, options, expectation). An expectation is SAME (byte for byte), MODULO
 #: (byte for byte but for the bytes of layers either tool compressed: docs/ARCHITECTURE.md, "gzip output
 #: comes from ISA-L"), or (skopeo's exit, trustcopy's exit, trustcopy's error code or "", why).
@@ -315,9 +327,17 @@ CASES: list[tuple[str, str, list[str], Any]] = [
     ("oci-zstd", "docker-archive", [], (1, 0, "", "zstd layers become schema2 as in newer skopeo")),
     ("oci-gzip", "docker-archive", ["--dest-compress-format", "zstd"],
      (0, 1, "manifest-layer-compression-unsupported", "skopeo ignores the zstd request")),
-    ("dir-v2s1", "oci", [], (0, 1, "manifest-conversion-unsupported", "schema1 is never converted")),
-    ("dir-v2s1-signed", "dir", ["--format", "v2s2"],
-     (0, 1, "manifest-conversion-unsupported", "schema1 is never converted")),
+    # schema1 sources: converted (config, manifest, the throwaway layer's blob, file names) as skopeo
+    ("dir-v2s1", "oci", [], SAME), ("dir-v2s1-signed", "oci", [], SAME),
+    ("dir-v2s1-signed", "dir", ["--format", "v2s2"], SAME), ("dir-v2s1", "dir", ["--format", "oci"], SAME),
+    ("dir-v2s1", "docker-archive", [], SAME), ("dir-v2s1-signed", "docker-archive", ["--format", "v2s2"], SAME),
+    ("dir-v2s1", "oci", ["--dest-decompress"], SAME),
+    ("dir-v2s1", "dir", ["--format", "v2s2", "--dest-decompress"], SAME),
+    ("dir-v2s1", "dir", ["--dest-compress"], SAME),  # (its layers are gzip already: nothing changes)
+    ("dir-v2s1", "dir", ["--dest-decompress"], UNSIGNED_SCHEMA1),
+    ("dir-v2s1-signed", "dir", ["--dest-decompress"], UNSIGNED_SCHEMA1),
+    ("dir-v2s1", "oci", ["--preserve-digests"],
+     (0, 1, "manifest-conversion-refused", "skopeo writes a schema1 manifest into the layout")),
 ]
 
 
@@ -326,8 +346,23 @@ def _ids(case: tuple[Any, ...]) -> str:
     return f"{case[0]}->{case[1] if len(case) > 2 else ''}{''.join(' ' + o for o in options)}"
 
 
+def _schema1_payload(manifest: bytes) -> bytes:
+    """A signed schema1 manifest without its signatures: the payload its JWS signs (libtrust's
+    ``formatLength`` bytes, then ``formatTail``)."""
+    protected = json.loads(manifest)["signatures"][0]["protected"]
+    header = json.loads(base64.urlsafe_b64decode(protected + "=" * (-len(protected) % 4)))
+    tail = base64.urlsafe_b64decode(header["formatTail"] + "=" * (-len(header["formatTail"]) % 4))
+    return manifest[:header["formatLength"]] + tail
+
+
 def _check(expect: Any, kind: str, results: tuple[Any, Any], sk: Any, tc: Any) -> None:
     (sk_exit, sk_err), (tc_exit, tc_err) = results
+    if expect == UNSIGNED_SCHEMA1:
+        assert (sk_exit, tc_exit) == (0, 0), (sk_err, tc_err)
+        assert b'"signatures"' in sk["manifest.json"] and b'"signatures"' not in tc["manifest.json"]
+        assert tc["manifest.json"] == _schema1_payload(sk["manifest.json"])
+        assert {**tc, "manifest.json": b""} == {**sk, "manifest.json": b""}
+        return
     if expect in (SAME, MODULO):
         assert (sk_exit, tc_exit) == (0, 0), (sk_err, tc_err)
         if isinstance(sk, bytes):  # an archive: members, their order and headers
@@ -363,7 +398,8 @@ def test_local_destinations_match_skopeo(run_cli: Any, tmp_path: Path, sources: 
 
 
 @pytest.mark.parametrize("case", [("oci-gzip", []), ("dir-v2s2", []), ("oci-index", ["--all"]),
-                                  ("oci-zstd", ["--dest-compress-format", "gzip"])], ids=_ids)
+                                  ("oci-zstd", ["--dest-compress-format", "gzip"]), ("dir-v2s1", []),
+                                  ("dir-v2s1-signed", ["--dest-decompress"])], ids=_ids)
 def test_oci_archives_hold_what_skopeos_hold(run_cli: Any, tmp_path: Path, sources: dict[str, str],
                                              case: tuple[str, list[str]]) -> None:
     """Same members with the same contents; their order and modes differ on purpose (docs/archives.md,

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from trustcopy.compression import Algorithm, CompressingStream, CorruptDataError, DecompressingStream, PeekableStream
 from trustcopy.copy.options import CompressionPlan
 from trustcopy.copy.progress import BlobDone, BlobProgress, BlobStarted, ProgressSink, Status
-from trustcopy.digest import DigestingReader
+from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import ManifestError, TransportError, TrustcopyError
 from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageSource
@@ -221,11 +221,134 @@ class _ReadAhead:
 
 @dataclass(frozen=True)
 class CopiedBlob:
-    """A blob as it now exists at the destination, and how it got there."""
+    """A blob as it now exists at the destination, and how it got there.
+
+    ``diff_id``: the digest of the source layer's uncompressed bytes, when the copy was
+    asked to compute it (a schema1 image being converted needs its layers' diff IDs).
+    """
 
     info: BlobInfo
     reused: bool = False
     compressed: bool = False
+    diff_id: Digest | None = None
+
+
+class _DiffIDTap:
+    """Passes a verified source stream through while a helper thread decompresses and hashes
+    a copy of it: the layer's diff ID, computed as it streams (containers/image's
+    diffIDComputationGoroutine). The layer is read once; memory is a few chunks.
+
+    The compression is the bytes' own (magic numbers), whatever the layer claims; corrupt,
+    truncated or hostile compressed data (a zstd window above the cap) fails the copy of
+    this blob with the decompressor's CorruptDataError, raised by the next ``read`` and by
+    :meth:`result`.
+    """
+
+    _END = b""
+
+    def __init__(self, stream: Any, what: str, depth: int = 4) -> None:
+        import queue
+
+        self._stream, self._what = stream, what
+        self._queue: queue.Queue[bytes | None] = queue.Queue(depth)
+        self._ended = False
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._digest: Digest | None = None
+        self._buffer = b""
+        self._source_ended = False  # (the helper thread's view)
+        self._thread = threading.Thread(target=self._run, name="blob-diff-id", daemon=True)
+        self._thread.start()
+
+    # -- the copying side
+    def read(self, size: int = -1, /) -> bytes:
+        """Read from the source, handing a copy to the diff ID thread."""
+        if self._error is not None:
+            raise self._error
+        data = self._stream.read(size)
+        if not self._ended:
+            self._ended = not data
+            self._put(data)
+        return data
+
+    def _put(self, item: bytes | None) -> None:
+        import queue
+
+        while self._error is None and not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        if self._error is not None and item is not None:
+            raise self._error
+
+    def result(self) -> Digest:
+        """The diff ID, once the whole source was read (what the copy did not read is read here)."""
+        while not self._ended:
+            self.read(1 << 20)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._digest is not None
+        return self._digest
+
+    def close(self) -> None:
+        """Stop the helper thread (an abandoned copy)."""
+        self._stop.set()
+        import queue
+
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
+        self._thread.join(timeout=5)
+
+    # -- the helper thread
+    def _next(self, size: int = -1, /) -> bytes:
+        while not self._buffer:
+            if self._source_ended:
+                return b""
+            if self._stop.is_set():
+                raise CopyCancelled
+            item = self._queue.get()
+            if item is None:
+                raise CopyCancelled
+            if not item:
+                self._source_ended = True
+                return b""
+            self._buffer = item
+        if size < 0 or size >= len(self._buffer):
+            out, self._buffer = self._buffer, b""
+        else:
+            out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+    def _run(self) -> None:
+        import hashlib
+
+        class _Reader:
+            read = self._next
+
+        try:
+            peek = PeekableStream(_Reader())
+            stream: Any = peek
+            if peek.algorithm is not Algorithm.NONE:
+                stream = DecompressingStream(peek, peek.algorithm, what=f"{self._what} (computing its diff ID)")
+            hasher = hashlib.sha256()
+            while chunk := stream.read(1 << 20):
+                hasher.update(chunk)
+            self._digest = Digest("sha256", hasher.hexdigest())
+        except CopyCancelled:
+            return
+        except BaseException as exc:  # noqa: BLE001 - handed to the copying thread
+            if isinstance(exc, TrustcopyError):
+                _mark_source(exc)
+            self._error = exc
+            # Keep the copying side from blocking on a full queue.
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except Exception:  # noqa: BLE001 - queue.Empty
+                    return
 
 
 @dataclass(frozen=True)
@@ -273,6 +396,7 @@ def copy_blob(
     plan: CompressionPlan | None = None,
     cpu_slots: threading.Semaphore | None = None,
     transform: LayerTransform | None = None,
+    diff_id: bool = False,
 ) -> CopiedBlob:
     """Copy one blob, once; see the module invariants (copy_blobs adds the retries).
 
@@ -290,6 +414,9 @@ def copy_blob(
         cpu_slots: bounds how many blobs are (de)compressed or encrypted at once
             (CPU-bound work: more threads than cores only add memory).
         transform: decrypt this layer before its compression step, or encrypt it after.
+        diff_id: also compute the layer's diff ID as it streams (CopiedBlob.diff_id). The
+            layer is then always read, never reused from the destination (containers/image
+            reuses one only when its blob-info cache knows the diff ID; trustcopy keeps none).
 
     Raises:
         DigestMismatchError: the source's bytes do not match ``info``, or (decrypting) the
@@ -308,7 +435,7 @@ def copy_blob(
     stored_as = info if decryption is None else _plaintext_info(info, transform)  # type: ignore[arg-type]
     if plan is None:
         plan = CompressionPlan(desired=dest.desired_layer_compression)
-    if transform is None:
+    if transform is None and not diff_id:
         # Under --dest-force-compress-format a blob the destination holds in another
         # compression is not reused: the layer is read and recompressed below.
         reusable = is_config or plan.may_reuse(stored_as.media_type)
@@ -326,14 +453,17 @@ def copy_blob(
         raise
     stream = _SourceStream(raw_stream, cancelled, lambda n: say(BlobProgress(kind, info, n)))
     ahead: _ReadAhead | None = None
+    tap: _DiffIDTap | None = None
     try:
         expected_size = info.size if info.size >= 0 else size
         verified = DigestingReader(
             stream, info.digest, expected_size=expected_size, what=f"{src.reference}: blob {info.digest}"
         )
         source_stream: Any = verified
+        if diff_id and transform is None and not is_config:
+            source_stream = tap = _DiffIDTap(verified, f"{src.reference}: blob {info.digest}")
         if not dest.has_thread_safe_put_blob and not is_config:
-            ahead = _ReadAhead(verified)
+            ahead = _ReadAhead(source_stream)
             source_stream = ahead
         # 1. Decrypt: the stream fails at its end unless the layer's HMAC matches.
         decrypting: Any = None
@@ -367,9 +497,10 @@ def copy_blob(
             media_type = (media_type or "") + ENCRYPTED_SUFFIX
         if target is None and transform is None:
             stored = dest.put_blob(source_stream, stored_as, is_config=is_config)
+            layer_diff_id = _diff_id_of(tap, ahead)
             verified.verify()
             say(BlobDone(kind, info, "done", stored, stream.done))
-            return CopiedBlob(info=replace(stored_as, size=stored.size))
+            return CopiedBlob(info=replace(stored_as, size=stored.size), diff_id=layer_diff_id)
         # New bytes: the destination learns their digest as it stores them (a decrypted
         # layer's too: the digest sealed in its key is not trusted to name it).
         already = False  # with --dest-precompute-digests: the destination had it
@@ -384,6 +515,7 @@ def copy_blob(
                 # A digest mismatch, or an HMAC that fails, is the real fault: read to the end.
                 _drain(decrypting if decrypting is not None else ahead if ahead is not None else verified)
                 raise
+        layer_diff_id = _diff_id_of(tap, ahead)
         verified.verify()
         if encrypting is not None:
             annotations = {**(annotations or {}), **encryption.annotations(encrypting)}  # type: ignore[union-attr]
@@ -395,12 +527,24 @@ def copy_blob(
         stream.close()  # first: a read blocked in the helper thread ends with it
         if ahead is not None:
             ahead.join()
+        if tap is not None:
+            tap.close()
     if already:
         say(BlobDone(kind, info, "skipped: already exists (digest precomputed)", new_info, stream.done))
-        return CopiedBlob(info=new_info, reused=True, compressed=True)
+        return CopiedBlob(info=new_info, reused=True, compressed=True, diff_id=layer_diff_id)
     outcome = _outcome(before, target, decrypted=decryption is not None, encrypted=encryption is not None)
     say(BlobDone(kind, info, outcome, new_info, stream.done))
-    return CopiedBlob(info=new_info, compressed=True)
+    return CopiedBlob(info=new_info, compressed=True, diff_id=layer_diff_id)
+
+
+def _diff_id_of(tap: _DiffIDTap | None, ahead: _ReadAhead | None) -> Digest | None:
+    """The tapped layer's diff ID, once the source was read to its end (through the read-ahead
+    thread when there is one: the tap has one reader at a time)."""
+    if tap is None:
+        return None
+    if ahead is not None:
+        _drain(ahead)
+    return tap.result()
 
 
 def _plaintext_info(info: BlobInfo, transform: LayerTransform) -> BlobInfo:
@@ -492,6 +636,7 @@ def copy_blobs(
     retry: BlobRetry = NO_RETRY,
     plan: CompressionPlan | None = None,
     transforms: Sequence[LayerTransform | None] | None = None,
+    diff_ids: bool = False,
 ) -> tuple[list[CopiedBlob], CopiedBlob | None]:
     """Copy layers and the config (concurrently when both ends allow it).
 
@@ -501,7 +646,8 @@ def copy_blobs(
     after the layers. The first failure cancels what has not started and waits for
     what has, so the destination is not written to after this returns or raises.
     ``transforms`` (one per layer, or None) encrypts or decrypts layers; a layer to transform
-    is its own job, even when its digest appears elsewhere unchanged.
+    is its own job, even when its digest appears elsewhere unchanged. ``diff_ids``: compute
+    each layer's diff ID while copying it (copy_blob), for a schema1 image being converted.
     """
     lock = threading.Lock()
     changes: Sequence[LayerTransform | None] = transforms or [None] * len(layers)
@@ -528,7 +674,8 @@ def copy_blobs(
         for key, (info, change) in jobs.items():
             results[key] = _with_retries(
                 functools.partial(copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                                  say=locked_say, plan=plan, transform=change),
+                                  say=locked_say, plan=plan, transform=change,
+                                  diff_id=diff_ids and not key[0]),
                 info, retry, None, locked_say)
     else:
         import concurrent.futures  # only with two blobs or more (an image already there needs none)
@@ -541,7 +688,8 @@ def copy_blobs(
             futures = {
                 pool.submit(_with_retries, functools.partial(
                     copy_blob, src, dest, info, is_config=key[0], can_modify=can_modify and not key[0],
-                    say=locked_say, cancelled=cancelled, plan=plan, cpu_slots=cpu_slots, transform=change),
+                    say=locked_say, cancelled=cancelled, plan=plan, cpu_slots=cpu_slots, transform=change,
+                    diff_id=diff_ids and not key[0]),
                     info, retry, cancelled, locked_say): key
                 for key, (info, change) in jobs.items()
             }

@@ -149,6 +149,14 @@ def plan_manifest_type(
     return target
 
 
+def _plan_type(manifest_type: str) -> str:
+    """The manifest type whose layer media types a compression plan uses: schema1 has none, and
+    its layers are (de/re)compressed as schema2 ones (containers/image's fakeSchema1MIMEType)."""
+    from trustcopy.manifest.mediatypes import DOCKER_V2S1, DOCKER_V2S1_SIGNED, DOCKER_V2S2
+
+    return DOCKER_V2S2 if manifest_type in (DOCKER_V2S1, DOCKER_V2S1_SIGNED) else manifest_type
+
+
 def _layer_changed(before: BlobInfo, after: BlobInfo) -> bool:
     return before.digest != after.digest or before.media_type != after.media_type
 
@@ -175,7 +183,16 @@ def copy_single_image(
     """
     from trustcopy.image.sourced import read_config_blob
     from trustcopy.manifest.digest import manifest_digest
-    from trustcopy.manifest.mediatypes import DOCKER_V2S2, OCI_MANIFEST, guess_mime_type, is_list
+    from trustcopy.manifest.mediatypes import (
+        DOCKER_CONFIG,
+        DOCKER_V2S1,
+        DOCKER_V2S1_SIGNED,
+        DOCKER_V2S2,
+        OCI_CONFIG,
+        OCI_MANIFEST,
+        guess_mime_type,
+        is_list,
+    )
     from trustcopy.manifest.parse import parse_manifest
 
     # Please keep the policy check BEFORE reading anything else about the image.
@@ -214,7 +231,8 @@ def copy_single_image(
         cannot_modify = "--preserve-digests was given"
 
     manifest: ImageManifest = parse_manifest(raw, mime, source=str(src.reference))  # type: ignore[assignment]
-    plan = compression_plan(dest, options, manifest.media_type, manifest)
+    schema1 = manifest.media_type in (DOCKER_V2S1, DOCKER_V2S1_SIGNED)
+    plan = compression_plan(dest, options, _plan_type(manifest.media_type), manifest)
     target_type = plan_manifest_type(
         manifest.media_type,
         dest.supported_manifest_mime_types(),
@@ -225,7 +243,13 @@ def copy_single_image(
         what=str(dest.reference),
     )
     if target_type != manifest.media_type:
-        plan = compression_plan(dest, options, target_type, manifest)
+        plan = compression_plan(dest, options, _plan_type(target_type), manifest)
+    # A schema1 image becoming schema2/OCI needs its layers' diff IDs (computed while copying).
+    schema1_converts = schema1 and target_type in (DOCKER_V2S2, OCI_MANIFEST)
+    if schema1 and (options.encryption is not None or options.decryption_keys):
+        raise ManifestError(f"{src.reference}: encrypting or decrypting the layers of a schema1 image is not "
+                            "supported", code="manifest-conversion-unsupported",
+                            hint="copy it to an OCI image first, then encrypt that copy")
     crypt_manifest, transforms_for = _layer_crypto(manifest, src, dest, options, cannot_modify, sigs)
 
     # Convert a first time before copying anything, so an impossible conversion (zstd
@@ -237,7 +261,11 @@ def copy_single_image(
     if target_type == DOCKER_V2S2 and manifest.media_type == OCI_MANIFEST and cannot_modify is None \
             and options.encryption is None and not options.decryption_keys:
         crypt_manifest, plan = _zstd_layers_for_schema2(crypt_manifest, plan)
-    if target_type != manifest.media_type:
+    if schema1_converts:
+        from trustcopy.manifest.schema1convert import check_convertible
+
+        check_convertible(manifest, what=str(src.reference))  # type: ignore[arg-type]
+    elif target_type != manifest.media_type:
         from trustcopy.manifest.convert import convert_image  # only when converting: start-up time
 
         if manifest.config is not None and target_type == OCI_MANIFEST:
@@ -258,6 +286,12 @@ def copy_single_image(
     from trustcopy.copy.blobs import BlobRetry, copy_blobs  # (not for an image the destination holds)
 
     layers = manifest.layer_infos()
+    if schema1:
+        # Schema1 names no layer types: containers/image decides a layer's compression as if
+        # it were a schema2 gzip layer (fakeSchema1MIMEType), and so do we.
+        from trustcopy.manifest.schema1convert import LAYER_TYPE
+
+        layers = [dataclasses.replace(info, media_type=LAYER_TYPE) for info in layers]
     config = manifest.config.blob_info() if manifest.config is not None and new_config is None else None
     copied_layers, _ = copy_blobs(
         src, dest, layers, config,
@@ -267,12 +301,27 @@ def copy_single_image(
         retry=BlobRetry.for_destination(options.dest_ctx),
         plan=plan,
         transforms=transforms,
+        diff_ids=schema1_converts,
     )
+    if schema1_converts:
+        from trustcopy.manifest.schema1convert import convert_schema1
+
+        converted, new_config = convert_schema1(
+            manifest, target_type, [c.info for c in copied_layers],  # type: ignore[arg-type]
+            [c.compressed for c in copied_layers], [c.diff_id for c in copied_layers], what=str(src.reference))
     if new_config is not None:
-        _put_new_config(dest, new_config, options)
+        _put_new_config(dest, new_config, options, DOCKER_CONFIG if target_type == DOCKER_V2S2 else OCI_CONFIG)
 
     layers_changed = any(_layer_changed(b, a.info) for b, a in zip(layers, copied_layers, strict=True))
-    if not layers_changed and target_type == manifest.media_type:
+    if schema1_converts:
+        out, out_type = converted.raw, target_type
+    elif schema1 and layers_changed:
+        from trustcopy.manifest.schema1convert import updated_schema1
+
+        # Written unsigned: containers/image's bytes but for its throw-away-key signature.
+        out, out_type = updated_schema1(manifest, [c.info for c in copied_layers],  # type: ignore[arg-type]
+                                        what=str(src.reference)), DOCKER_V2S1
+    elif not layers_changed and target_type == manifest.media_type:
         out, out_type = raw, mime
     else:
         updated = converted
@@ -399,14 +448,13 @@ def already_held(dest: ImageDestination, raw: bytes) -> Digest | None:
     return digest
 
 
-def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions) -> None:
-    """Store a config the conversion rewrote (unless the destination already has it)."""
+def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions, media_type: str) -> None:
+    """Store a config the conversion wrote (unless the destination already has it)."""
     import io
 
     from trustcopy.copy.progress import BlobDone
-    from trustcopy.manifest.mediatypes import OCI_CONFIG
 
-    info = BlobInfo(digest=Digest.from_bytes(config), size=len(config), media_type=OCI_CONFIG)
+    info = BlobInfo(digest=Digest.from_bytes(config), size=len(config), media_type=media_type)
     if dest.try_reusing_blob(info) is not None:
         options.emit(BlobDone("config", info, "skipped: already exists", info))
         return

@@ -1,8 +1,9 @@
 """Manifest format conversion, as containers/image (and so skopeo) converts.
 
 Supported: Docker schema2 ⇄ OCI image manifests, and Docker list ⇄ OCI index. Schema1
-is never produced, and a schema1 source is not converted (the copy must keep it, or
-fail): building a schema2 config from v1Compatibility needs the layers' diff IDs.
+is never produced from another format; a schema1 source is converted by
+:mod:`trustcopy.manifest.schema1convert` once its layers are copied (building a schema2
+config from v1Compatibility needs the layers' diff IDs), not here.
 
 Invariants (containers/image 5.23 ``internal/image``):
 - Layer media types map one to one (gzip ⇄ gzip, uncompressed ⇄ uncompressed,
@@ -180,8 +181,8 @@ def convert_image(m: ImageManifest, target_media_type: str, config_blob: bytes |
         DigestMismatchError: ``config_blob`` is not the config ``m`` names.
     """
     if isinstance(m, Schema1Manifest) or not isinstance(m, Schema2Manifest | OCIManifest):
-        raise ManifestError(f"converting a {m.media_type} manifest is not supported", code=_UNSUPPORTED,
-                            hint="copy it in its own format (do not pass --format)")
+        raise ManifestError(f"converting a {m.media_type} manifest is not supported here", code=_UNSUPPORTED,
+                            hint="a schema1 image is converted while it is copied (trustcopy.manifest.schema1convert)")
     if target_media_type == m.media_type:
         return Conversion(m)
     if target_media_type == mt.OCI_MANIFEST and isinstance(m, Schema2Manifest):

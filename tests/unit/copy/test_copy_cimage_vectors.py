@@ -211,14 +211,26 @@ def _schema1_dir(path: Path) -> None:
 
 
 @pytest.mark.parametrize("dest_compress", [False, True])
-def test_zstd_from_schema1_needs_a_conversion_trustcopy_refuses(tmp_path: Path, dest_compress: bool) -> None:
-    # containers/image plans schema1 → OCI for zstd ("s1→anything" under the zstd restriction);
-    # trustcopy does not convert schema1, and no longer silently ignores the request.
+def test_zstd_from_schema1_converts_to_oci(tmp_path: Path, dest_compress: bool) -> None:
+    # containers/image plans schema1 → OCI for zstd ("s1→anything" under the zstd restriction),
+    # and so does trustcopy now that it converts schema1 (trustcopy/manifest/schema1convert.py).
+    import gzip
+    import hashlib
+
+    import zstandard
+
     _schema1_dir(tmp_path / "s1")
-    with pytest.raises(ManifestError) as info:
-        _copy(f"dir:{tmp_path}/s1", f"dir:{tmp_path}/out", {**ZSTD, "dest_compress": dest_compress})
-    assert info.value.code == "manifest-conversion-unsupported"
-    assert not (tmp_path / "out").exists()
+    result = _copy(f"dir:{tmp_path}/s1", f"dir:{tmp_path}/out", {**ZSTD, "dest_compress": dest_compress})
+    doc = json.loads(result.manifest)
+    assert result.media_type == OCI and doc["mediaType"] == OCI
+    # dir: recompresses only with --dest-compress; otherwise the layer keeps its gzip bytes.
+    compression = "zstd" if dest_compress else "gzip"
+    assert [la["mediaType"] for la in doc["layers"]] == [f"application/vnd.oci.image.layer.v1.tar+{compression}"]
+    blob = (tmp_path / "out" / doc["layers"][0]["digest"][7:]).read_bytes()
+    unpack = zstandard.ZstdDecompressor().decompressobj().decompress if dest_compress else gzip.decompress
+    assert unpack(blob) == TARS[0]
+    config = json.loads((tmp_path / "out" / doc["config"]["digest"][7:]).read_bytes())
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(TARS[0]).hexdigest()]
     # Without zstd the schema1 image is copied unchanged (main table "s1→anything").
     result = _copy(f"dir:{tmp_path}/s1", f"dir:{tmp_path}/plain")
     assert result.manifest == (tmp_path / "s1" / "manifest.json").read_bytes()
