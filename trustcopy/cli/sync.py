@@ -42,8 +42,8 @@ def _docker_options(func: Any) -> Any:
 @click.option("--remove-signatures", is_flag=True, help="Do not copy signatures from the source images.")
 @click.option("--sign-by", metavar="FINGERPRINT", help="Sign each copied image with the GPG key FINGERPRINT.")
 @click.option("--sign-by-sigstore", metavar="PARAM-FILE",
-              help="Sign the image with a sigstore key or a Fulcio certificate, and maybe log it in Rekor, as the "
-                   "containers-sigstore-signing-params.yaml file at PARAM-FILE says.")
+              help="Sign each copied image with a sigstore key or a Fulcio certificate, and maybe log it in Rekor, "
+                   "as the containers-sigstore-signing-params.yaml file at PARAM-FILE says.")
 @click.option("--sign-by-sigstore-private-key", metavar="PATH", help="Sign each copied image with a sigstore key.")
 @click.option("--sign-passphrase-file", metavar="PATH", help="Read the signing key's passphrase from PATH.")
 @click.option("--preserve-digests", is_flag=True, help="Fail rather than change the digest of an image or list.")
