@@ -66,7 +66,7 @@ def _read(path: str, limit: int, prefix: str) -> bytes:
 @click.argument("args", nargs=-1, metavar="MANIFEST DOCKER-REFERENCE KEY-FINGERPRINT")
 @click.option("-o", "--output", metavar="SIGNATURE", default=None, help="output the signature to SIGNATURE")
 @click.option("--passphrase-file", metavar="PATH", default=None,
-              help="file that contains a passphrase for the --sign-by key")
+              help="file that contains a passphrase for the KEY-FINGERPRINT key")
 @add_global_options
 @click.pass_context
 def standalone_sign_cmd(ctx: click.Context, **kwargs: Any) -> None:
