@@ -266,7 +266,7 @@ class _DiffIDTap:
         if self._error is not None:
             raise self._error
         data = self._stream.read(size)
-        if not self._ended:
+        if not self._ended and (data or size != 0):  # (read(0) returns b"" mid-stream: not the end)
             self._ended = not data
             self._put(data)
         return data
@@ -448,8 +448,10 @@ def copy_blob(
     say(BlobStarted(kind, info))
     try:
         raw_stream, size = src.get_blob(info)
-    except TrustcopyError as exc:
-        _mark_source(exc)
+    except BaseException as exc:
+        dest.blob_copy_ended(info)  # (a claim try_reusing_blob took must not wait for dest.close)
+        if isinstance(exc, TrustcopyError):
+            _mark_source(exc)
         raise
     stream = _SourceStream(raw_stream, cancelled, lambda n: say(BlobProgress(kind, info, n)))
     ahead: _ReadAhead | None = None
@@ -529,6 +531,8 @@ def copy_blob(
             ahead.join()
         if tap is not None:
             tap.close()
+        # put_new_blob stores the layer under another digest: the claim on ``info`` ends here too.
+        dest.blob_copy_ended(info)
     if already:
         say(BlobDone(kind, info, "skipped: already exists (digest precomputed)", new_info, stream.done))
         return CopiedBlob(info=new_info, reused=True, compressed=True, diff_id=layer_diff_id)

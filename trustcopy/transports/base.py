@@ -298,6 +298,15 @@ class ImageDestination(_Closing):
         """If the destination already has the blob, return its info; else None."""
         return None
 
+    def blob_copy_ended(self, info: BlobInfo) -> None:
+        """The copy of ``info`` ended (stored, stored under another digest, or failed).
+
+        Why: a destination may reserve a blob in :meth:`try_reusing_blob` for the copy
+        that follows (a registry session's upload claim); that copy does not always end
+        in ``put_blob`` (a recompressed layer goes to ``put_new_blob``; a source can fail
+        first), and a reservation kept until ``close`` holds up everyone else waiting for it.
+        """
+
     @abc.abstractmethod
     def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
         """Store a manifest (an instance of a list when ``instance_digest`` is set)."""

@@ -262,6 +262,10 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             return BlobInfo(digest=info.digest, size=size if size >= 0 else info.size, media_type=info.media_type)
         return None
 
+    def blob_copy_ended(self, info: BlobInfo) -> None:
+        """End this destination's claim on ``info`` (taken by try_reusing_blob), however its copy ended."""
+        self._release_claim(info.digest)
+
     def _release_claim(self, digest: Digest | str) -> None:
         key = (self._client.host, self._client.path, str(digest))
         with self._lock:
