@@ -246,6 +246,7 @@ def schema1_oci_config(history: tuple[str, ...], what: str) -> dict[str, Any]:
     """
     from trustcopy.manifest import _gojson, dockerconfig
     from trustcopy.manifest.ociconfig import OCI_IMAGE_SPEC
+    from trustcopy.manifest.schema1convert import docker_version_less
 
     try:
         value = _gojson.loads(history[0].encode("utf-8", "surrogatepass"))
@@ -263,7 +264,7 @@ def schema1_oci_config(history: tuple[str, ...], what: str) -> dict[str, Any]:
             entries.append(converted)
         version = s1.get("docker_version") or ""
         raw: dict[str, Any] = {}
-        if version and _docker_version_less(version, "1.8.3"):
+        if version and docker_version_less(version, "1.8.3"):
             raw = _schema2_v1_reencoded(s1, created)
         elif isinstance(value, _gojson.GoObject):
             raw = dict(value.pairs)  # a Go map: the last copy of each key wins
@@ -290,6 +291,8 @@ def _go_object(pairs: list[tuple[str, Any]]) -> Any:
 
 def _schema2_v1_reencoded(s1: dict[str, Any], created: str) -> dict[str, Any]:
     """The members of ``json.Marshal(Schema2V1Image)`` that the OCI decoding reads (tags and omitempty as Go's)."""
+    from trustcopy.manifest.schema1convert import strslice
+
     out: dict[str, Any] = {"created": created}
     for name in ("author", "architecture", "variant", "os"):
         if s1.get(name):
@@ -299,9 +302,9 @@ def _schema2_v1_reencoded(s1: dict[str, Any], created: str) -> dict[str, Any]:
         written: list[tuple[str, Any]] = [("User", cfg.get("User", ""))]
         if cfg.get("ExposedPorts"):
             written.append(("ExposedPorts", _go_object([(k, _go_object([])) for k in sorted(cfg["ExposedPorts"])])))
-        written += [("Env", cfg.get("Env")), ("Cmd", _strslice(cfg.get("Cmd"))),
+        written += [("Env", cfg.get("Env")), ("Cmd", strslice(cfg.get("Cmd"))),
                     ("Volumes", _go_map(cfg.get("Volumes"), lambda _v: _go_object([]))),
-                    ("WorkingDir", cfg.get("WorkingDir", "")), ("Entrypoint", _strslice(cfg.get("Entrypoint"))),
+                    ("WorkingDir", cfg.get("WorkingDir", "")), ("Entrypoint", strslice(cfg.get("Entrypoint"))),
                     ("Labels", _go_map(cfg.get("Labels"), lambda v: v))]
         if cfg.get("StopSignal"):
             written.append(("StopSignal", cfg["StopSignal"]))
@@ -314,35 +317,3 @@ def _schema2_v1_reencoded(s1: dict[str, Any], created: str) -> dict[str, Any]:
 def _go_map(value: dict[str, Any] | None, element: Any) -> Any:
     """A Go map as json.Marshal writes it (sorted keys; nil is null)."""
     return None if value is None else _go_object([(k, element(v)) for k, v in sorted(value.items())])
-
-
-def _strslice(value: Any) -> list[str] | None:
-    """docker's StrSlice as decoded: a string is a one-element list; null elements are ""."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return [v or "" for v in value]
-
-
-def _docker_version_less(version: str, other: str) -> bool:
-    """docker's ``versions.LessThan``: dot-separated parts compared as ``strconv.Atoi`` reads them (0 if not)."""
-    mine, theirs = version.split("."), other.split(".")
-    for i in range(max(len(mine), len(theirs))):
-        a = _atoi(mine[i]) if i < len(mine) else 0
-        b = _atoi(theirs[i]) if i < len(theirs) else 0
-        if a != b:
-            return a < b
-    return False
-
-
-def _atoi(text: str) -> int:
-    """Go's ``strconv.Atoi`` value, ignoring its error: 0 unless [+-]digits; out of range clamps to int64."""
-    digits = text[1:] if text[:1] in "+-" else text
-    if not digits or not all("0" <= c <= "9" for c in digits):
-        return 0
-    significant = digits.lstrip("0") or "0"
-    if len(significant) > 19:  # beyond int64 (and int() refuses more than 4300 digits)
-        return -(1 << 63) if text.startswith("-") else (1 << 63) - 1
-    n = -int(significant) if text.startswith("-") else int(significant)
-    return max(-(1 << 63), min(n, (1 << 63) - 1))

@@ -133,7 +133,7 @@ def _last_time(value: Any) -> str:
     return found
 
 
-def _strslice(value: Any) -> list[str] | None:
+def strslice(value: Any) -> list[str] | None:
     """docker's StrSlice as decoded: a string is a one-element list; null elements are ""."""
     if value is None:
         return None
@@ -158,7 +158,7 @@ def _marshal_config(c: dict[str, Any]) -> dict[str, Any]:
     if c.get("ExposedPorts"):
         out["ExposedPorts"] = _sorted(c["ExposedPorts"], {})
     out.update({"Tty": c.get("Tty", False), "OpenStdin": c.get("OpenStdin", False),
-                "StdinOnce": c.get("StdinOnce", False), "Env": c.get("Env"), "Cmd": _strslice(c.get("Cmd"))})
+                "StdinOnce": c.get("StdinOnce", False), "Env": c.get("Env"), "Cmd": strslice(c.get("Cmd"))})
     health = c.get("Healthcheck")
     if health is not None:
         h: dict[str, Any] = {}
@@ -172,7 +172,7 @@ def _marshal_config(c: dict[str, Any]) -> dict[str, Any]:
         out["ArgsEscaped"] = True
     volumes = c.get("Volumes")
     out.update({"Image": c.get("Image", ""), "Volumes": None if volumes is None else _sorted(volumes, {}),
-                "WorkingDir": c.get("WorkingDir", ""), "Entrypoint": _strslice(c.get("Entrypoint"))})
+                "WorkingDir": c.get("WorkingDir", ""), "Entrypoint": strslice(c.get("Entrypoint"))})
     if c.get("NetworkDisabled"):
         out["NetworkDisabled"] = True
     if c.get("MacAddress"):
@@ -182,7 +182,7 @@ def _marshal_config(c: dict[str, Any]) -> dict[str, Any]:
         out["StopSignal"] = c["StopSignal"]
     if c.get("StopTimeout") is not None:
         out["StopTimeout"] = c["StopTimeout"]
-    shell = _strslice(c.get("Shell"))
+    shell = strslice(c.get("Shell"))
     if shell:
         out["Shell"] = shell
     return out

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from trustcopy import limits
 from trustcopy.errors import ManifestError
-from trustcopy.image.sourced import _atoi, _docker_version_less
 from trustcopy.manifest import _gojson
 from trustcopy.manifest.parse import parse_manifest
+from trustcopy.manifest.schema1convert import _atoi
+from trustcopy.manifest.schema1convert import docker_version_less as _docker_version_less
 from trustcopy.transports.oci_index import parse_index
 
 _OCI = "application/vnd.oci.image.manifest.v1+json"
