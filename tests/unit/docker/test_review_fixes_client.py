@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import respx
 
@@ -57,3 +58,29 @@ def test_a_number_beyond_a_double_in_the_auth_file_is_a_named_error(tmp_path: Pa
     assert str(path) in info.value.message
     assert path.read_bytes() == original
     assert [p.name for p in tmp_path.iterdir()] == ["auth.json"]
+
+
+@pytest.mark.parametrize("never_sent", [httpx.ConnectTimeout("connect timed out"), httpx.PoolTimeout("no connection"),
+                                        httpx.ConnectError("refused")], ids=type)
+def test_a_resend_after_a_request_that_never_went_out_is_not_marked_as_lost(
+        router: respx.MockRouter, never_sent: Exception) -> None:
+    # A DELETE answered 404 after such a resend must stay "not found" (source.delete_image reads
+    # a 404 as "deleted" only when an earlier attempt may have reached the registry).
+    from trustcopy.transports.docker.client import RESENT_AFTER_LOSS
+
+    router.get(f"{REG}/v2/").respond(200)
+    router.delete(f"{REG}/v2/team/app/manifests/sha256:{'a' * 64}").mock(
+        side_effect=[never_sent, httpx.Response(404)])
+    response = _client().send("DELETE", f"/v2/team/app/manifests/sha256:{'a' * 64}", what="deleting")
+    assert response.status_code == 404
+    assert not response.extensions.get(RESENT_AFTER_LOSS)
+
+
+def test_a_resend_after_a_read_failure_is_marked_as_lost(router: respx.MockRouter) -> None:
+    from trustcopy.transports.docker.client import RESENT_AFTER_LOSS
+
+    router.get(f"{REG}/v2/").respond(200)
+    router.delete(f"{REG}/v2/team/app/manifests/sha256:{'a' * 64}").mock(
+        side_effect=[httpx.ReadError("connection reset"), httpx.Response(404)])
+    response = _client().send("DELETE", f"/v2/team/app/manifests/sha256:{'a' * 64}", what="deleting")
+    assert response.extensions.get(RESENT_AFTER_LOSS)

@@ -185,6 +185,9 @@ class AuthSession:
         credentials: what the user gave or auth.json held (may be anonymous).
         registry_token: ``--registry-token``: used as the bearer token verbatim.
         send: sends a token request (retried like any other, never given registry auth).
+        fetch: sends a token request and reads its whole answer (at most the given number of
+            bytes, named by the given text), sending it again when the answer is cut short or
+            stalls (the client's ``read_whole``); without it, ``send`` and one bounded read.
         tokens: the token cache to use (the RegistrySession's, shared by the clients of
             one command); a private one when None. Its keys hold the origin, realm,
             service, credentials and scopes, so only identical token requests share.
@@ -197,6 +200,7 @@ class AuthSession:
         send: Callable[[httpx.Request], httpx.Response],
         *,
         tokens: TokenCache | None = None,
+        fetch: Callable[[httpx.Request, int, str], tuple[httpx.Response, bytes]] | None = None,
     ) -> None:
         from trustcopy.transports.docker.session import TokenCache
 
@@ -204,6 +208,7 @@ class AuthSession:
         self.registry_token = registry_token or None
         register_secret(self.registry_token)
         self._send = send
+        self._fetch = fetch
         self.origin: tuple[str, str, int | None] | None = None
         self.challenges: list[Challenge] = []
         self._tokens = tokens if tokens is not None else TokenCache()
@@ -224,6 +229,16 @@ class AuthSession:
     def bearer_challenge(self) -> Challenge | None:
         """The first Bearer challenge of the ping, if any."""
         return next((c for c in self.challenges if c.scheme == "bearer"), None)
+
+    def token_server(self) -> str:
+        """The bearer challenge's token realm for messages (redacted, no query), or ""."""
+        challenge = self.bearer_challenge()
+        realm = challenge.params.get("realm", "") if challenge is not None else ""
+        try:
+            url = httpx.URL(realm)
+        except (httpx.InvalidURL, TypeError):
+            return ""
+        return redact_url(str(url.copy_with(query=None, fragment=None))) if url.host else ""
 
     def uses_refreshable_tokens(self) -> bool:
         """Whether a 401 may be cured by fetching a fresh token."""
@@ -325,11 +340,17 @@ class AuthSession:
                 headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
             request = httpx.Request("GET", url.copy_merge_params(params), headers=headers)
         log.debug("%s %s", request.method, redact_url(str(request.url)))
-        response = self._send(request)
-        try:
-            body = _read_bounded(response, limits.MAX_AUTH_TOKEN_BODY, f"token response from {redact_url(realm)}")
-        finally:
-            response.close()
+        if self._fetch is not None:
+            # A token answer cut short or stalled mid-body is asked for again like a manifest
+            # (before, the cut escaped as the registry request's failure, naming only the registry).
+            response, body = self._fetch(request, limits.MAX_AUTH_TOKEN_BODY, what)
+        else:
+            response = self._send(request)
+            try:
+                body = _read_bounded(response, limits.MAX_AUTH_TOKEN_BODY,
+                                     f"token response from {redact_url(realm)}")
+            finally:
+                response.close()
         if response.status_code != 200:
             from trustcopy.transports.docker.errors import response_error
 

@@ -18,7 +18,9 @@ Invariants:
   connection errors and 408/429/5xx, ``retry_times`` times with exponential backoff
   from ``retry_delay`` (capped at 60 s), honouring ``Retry-After``; never past the
   command deadline. A 401 is retried once after dropping the cached token (or widening
-  the scope on ``insufficient_scope``).
+  the scope on ``insufficient_scope``). A failed token exchange is the failure of the request
+  that needed the token: its message names that request (so the image) and the token server;
+  a token answer cut short or stalled mid-body is asked for again like any idempotent GET.
 - Redirects are followed by hand (at most 10) for GET/HEAD (and 307/308 with a
   replayable body); an HTTPS → HTTP downgrade is refused while TLS is verified, and
   ``Authorization`` is only ever attached for the registry's own origin (RegistryAuth).
@@ -79,6 +81,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ORIGIN_BOUND_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 #: Marks a response (its ``extensions``) whose 401 made the client drop a token it could not retry with.
 _REFUSED_MARK = "trustcopy.refused_after_401"
+#: Marks a 401 to a request sent with a bearer token fetched anew for it: the token server's URL.
+_FRESH_TOKEN_REFUSED = "trustcopy.fresh_token_refused"  # noqa: S105 (a key, not a secret)
 #: Marks a response to a request sent again after an earlier attempt's connection failed once the
 #: request was out (not a refused connect): the registry may have acted on that attempt already.
 RESENT_AFTER_LOSS = "trustcopy.resent_after_loss"
@@ -208,7 +212,7 @@ class RegistryClient:
         self._ping_key = (self.host, tls_key)
         self._http = self.session.http_client(tls_key, context, self.host)
         self.auth = AuthSession(credentials, sys.docker_bearer_token, self._send_token_request,
-                                tokens=self.session.tokens)
+                                tokens=self.session.tokens, fetch=self._fetch_token_answer)
         self.scheme: str | None = None
         self.supports_signatures_extension = False
         self._ping_lock = threading.Lock()
@@ -342,7 +346,10 @@ class RegistryClient:
                 raise
             except (httpx.HTTPError, OSError) as exc:
                 if retry and replayable and attempt < self.retry_times and is_retryable_exception(exc):
-                    lost = lost or not isinstance(exc, httpx.ConnectError | ConnectionRefusedError)
+                    # Only a request that may have gone out counts as lost (a connect that failed
+                    # or timed out, or a pool that had no connection to give, sent nothing).
+                    lost = lost or not isinstance(
+                        exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | ConnectionRefusedError)
                     attempt += 1
                     self._backoff(delay, what, f"{type(exc).__name__}", attempt)
                     delay = self.next_delay(delay)
@@ -383,6 +390,11 @@ class RegistryClient:
                         response.close()
                         self.auth.challenges = late
                         continue
+            if status == 401 and scopes is not None and refreshed and self.auth.uses_refreshable_tokens():
+                # A token just fetched for this very request was refused: the token server's tokens are
+                # not accepted here (no access for these credentials, or a registry that does not trust
+                # that server). The error names the token server as well as the registry.
+                response.extensions[_FRESH_TOKEN_REFUSED] = self.auth.token_server()
             if status == 401 and scopes is not None and not replayable and self.auth.uses_refreshable_tokens():
                 # A streamed body cannot be sent again here: drop the token the registry refused
                 # (it expired early, or was revoked) and say so (error_for: RefusedTokenError), so
@@ -418,6 +430,13 @@ class RegistryClient:
                 response = self._http.send(request, auth=auth, stream=True, follow_redirects=False)
             except httpx.InvalidURL as exc:  # httpx parses every Location, even one not followed
                 raise invalid_url_error(exc, what) from exc
+            except TrustcopyError as exc:
+                if auth is None:
+                    raise
+                # The token exchange (RegistryAuth) failed: its message names the token server;
+                # say which request (and so which image) needed the token, as containers/image's
+                # error chain does.
+                raise exc.rewrapped(f"{what}: {exc.message}") from exc
             status = response.status_code
             log.debug("%s %s: %d", method, _Redacted(url), status)
             if "warning" in response.headers:
@@ -484,6 +503,10 @@ class RegistryClient:
         """Token requests: retried like registry requests, never given registry auth."""
         return self._execute(request.method, request.url, what=token_request_what(request.url), scopes=None,
                              headers=dict(request.headers), content=request.content or None)
+
+    def _fetch_token_answer(self, request: httpx.Request, limit: int, what: str) -> tuple[httpx.Response, bytes]:
+        """A token request's answer, read whole: sent again when cut short or stalled (read_whole)."""
+        return self.read_whole(lambda: self._send_token_request(request), limit, what)
 
     def lookaside_http(self) -> tuple[HTTPOptions, httpx.Client]:
         """How to read an http(s) lookaside store for this registry: its TLS settings and pool.
@@ -566,6 +589,14 @@ class RegistryClient:
                 context={**err.context, "redirected": True},
                 hint="the registry's redirect target refused the request (a signed URL may have expired); "
                      "no credentials are sent there, so retrying later is the remedy, not other credentials")
+        server = response.extensions.get(_FRESH_TOKEN_REFUSED)
+        if server and type(err) is RegistryAuthError:
+            return RegistryAuthError(
+                f"{err.message} (the registry refused a new bearer token from {server})", code=err.code,
+                context={**err.context, "token_server": server},
+                hint="the registry refuses the token server's tokens for this request: they grant no such "
+                     "access (log in, or check what the credentials may do), or the registry does not trust "
+                     "that token server")
         if response.extensions.get(_REFUSED_MARK) and type(err) is RegistryAuthError:
             return RefusedTokenError(
                 err.message, code=err.code, context=err.context,
