@@ -483,8 +483,11 @@ def put_tags(reg: RegistryServer, repo: str, img: Image, tags: list[str]) -> Non
 
 def peak_rss_kib(env: Env, *args: str) -> tuple[int, subprocess.CompletedProcess[str]]:
     """Run ``trustcopy ARGS`` in a child and return its peak RSS (KiB) with the completed process."""
-    script = ("import resource, sys\nfrom trustcopy.cli.main import main\ncode = main(sys.argv[1:])\n"
-              "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\nsys.exit(code)\n")
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over an exec, and a child started
+    # with vfork (as subprocess does) inherits the test process's own peak (hundreds of MB late in a run).
+    script = ("import sys\nfrom trustcopy.cli.main import main\ncode = main(sys.argv[1:])\n"
+              "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+              "print('PEAK', hwm, file=sys.stderr)\nsys.exit(code)\n")
     done = subprocess.run([sys.executable, "-c", script, *args], env=env.environ(), capture_output=True, text=True,
                           timeout=120, check=False)
     peaks = [int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK ")]
@@ -529,7 +532,7 @@ def test_two_hundred_tags_signed_in_bounded_time_and_memory(world: World) -> Non
     assert standalone_verify(world.env, img.manifest, identity, sigdir / "signature-2")
     assert not [p for p in world.dest_store("trustcopy").rglob("*") if ".trustcopy-staging" in p.name]
     assert took < 60, took
-    assert peak < 160 * 1024, peak  # KiB; about 60 MiB for 10 tags or 200
+    assert peak < 60 * 1024, peak  # KiB (issue 14: under 60 MB everywhere); about 42 MiB for 10 tags or 200
 
 
 def test_tags_of_one_image_share_one_set_of_signatures_and_mount_each_blob_once(world: World) -> None:
@@ -599,3 +602,4 @@ def test_a_staging_file_a_concurrent_reclaim_unlinked_is_not_used(tmp_path: Path
     fsutil.write_file_atomic(str(target), b"signature bytes")
     assert raced and target.read_bytes() == b"signature bytes"
     assert sorted(p.name for p in target.parent.iterdir()) == ["signature-1"]
+
