@@ -1,8 +1,13 @@
 """A real Docker-API engine for the docker-daemon tests: Debian's podman serving the compat API.
 
 ``podman system service --time 0 unix://DIR/podman.sock`` with its own ``--root`` and
-``--runroot`` in a temporary directory and the ``vfs`` storage driver runs as root without
-any container; it is started once per test session (per xdist worker) and stopped by its PID.
+``--runroot`` in a temporary directory and the ``vfs`` storage driver runs without any
+container; it is started once per test session (per xdist worker) and stopped by its PID.
+As an ordinary user podman runs rootless: it needs ``newuidmap``/``newgidmap`` (Debian's
+``uidmap``, which ./run installs) for the user's /etc/subuid and /etc/subgid ranges, and it
+starts a "pause" process (holding its user namespace) whose PID it keeps in ``--tmpdir``;
+the fixture stops that process too, and removes the storage from inside the namespace
+(files owned by sub-IDs cannot be removed from outside it).
 Its API is Docker's (``/images/NAME/get``, ``/images/load``), so trustcopy's docker-daemon
 transport, skopeo's ``--src-daemon-host``/``--dest-daemon-host`` and ``podman --url`` all
 talk to the same engine.
@@ -65,24 +70,41 @@ def _ping(sock: Path) -> bool:
         return False
 
 
+def _global_options(base: Path) -> list[str]:
+    """podman's options naming the storage and temporary directories under ``base``."""
+    return ["--root", str(base / "root"), "--runroot", str(base / "runroot"), "--storage-driver", "vfs",
+            "--tmpdir", str(base / "tmp")]
+
+
+def _rootless_hint() -> str:
+    """What an ordinary user needs for rootless podman (empty for root), added to a start failure."""
+    if os.geteuid() == 0:
+        return ""
+    return ("\n(running as a non-root user, podman is rootless: it needs newuidmap and newgidmap (Debian "
+            "package uidmap; `./run test` run once as root installs it) and ranges for this user in "
+            "/etc/subuid and /etc/subgid (useradd adds them))")
+
+
 def start_podman(base: Path) -> Podman:
     """Start the service in ``base`` and wait until it answers."""
     base.mkdir(parents=True, exist_ok=True)
     sock = base / "podman.sock"
     log = (base / "podman.log").open("wb")
     proc = subprocess.Popen(
-        [PODMAN, "--root", str(base / "root"), "--runroot", str(base / "runroot"), "--storage-driver", "vfs",
-         "--tmpdir", str(base / "tmp"), "system", "service", "--time", "0", f"unix://{sock}"],
+        [PODMAN, *_global_options(base), "system", "service", "--time", "0", f"unix://{sock}"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"podman system service exited: {(base / 'podman.log').read_text()[-2000:]}")
+            stop_rootless_pause(base)
+            raise RuntimeError(f"podman system service exited: {(base / 'podman.log').read_text()[-2000:]}"
+                               f"{_rootless_hint()}")
         if sock.exists() and _ping(sock):
             return Podman(base, sock, proc)
         time.sleep(0.1)
     stop_podman(proc)
-    raise RuntimeError("podman system service did not start within 30s")
+    stop_rootless_pause(base)
+    raise RuntimeError(f"podman system service did not start within 30s{_rootless_hint()}")
 
 
 def stop_podman(proc: subprocess.Popen[bytes]) -> None:
@@ -113,5 +135,49 @@ def podman_service() -> Iterator[Podman]:
             yield service
         finally:
             stop_podman(service.process)
+            remove_rootless_storage(base)
+            stop_rootless_pause(base)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def remove_rootless_storage(base: Path) -> None:
+    """Remove ``base``'s storage from inside the rootless user namespace (a no-op as root).
+
+    Rootless, a loaded image's files belong to the user's sub-IDs: outside the namespace
+    the user cannot delete them, and ``shutil.rmtree`` would leave them in /tmp.
+    """
+    if os.geteuid() == 0:
+        return
+    subprocess.run([PODMAN, *_global_options(base), "unshare", "rm", "-rf", str(base / "root"),
+                    str(base / "runroot")], capture_output=True, timeout=120, check=False)
+
+
+def stop_rootless_pause(base: Path) -> None:
+    """Stop the pause process rootless podman started for ``base`` (its PID is in ``--tmpdir``).
+
+    It runs in a session of its own, outside the service's process group, and would
+    otherwise outlive the test session. Only the PID podman recorded under ``base`` is
+    signalled, and only when that process is podman's.
+    """
+    try:
+        pid = int((base / "tmp" / "pause.pid").read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except (OSError, ValueError):
+        return
+    if Path(command.decode(errors="replace")).name != "podman":
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is running (a zombie waiting for its parent counts as stopped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

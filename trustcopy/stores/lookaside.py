@@ -100,6 +100,16 @@ def _shown_url(url: str) -> str:
     return redact_url(visible)
 
 
+def _raw_netloc(url: str) -> str:
+    """The authority of ``url`` as urlsplit delimits it ("scheme://AUTHORITY/..."), for a URL
+    urlsplit itself refuses."""
+    _, colon, rest = url.partition(":")
+    if not colon or not rest.startswith("//"):
+        return ""
+    rest = rest[2:]
+    return rest[:min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))]
+
+
 def _go_valid_optional_port(colon_port: str) -> bool:
     return colon_port == "" or (colon_port.startswith(":") and all(c in "0123456789" for c in colon_port[1:]))
 
@@ -165,7 +175,10 @@ class LookasideLocation:
         try:
             parts = urlsplit(self.base_url)
         except ValueError as exc:
-            raise self._bad(f"invalid lookaside URL {redact_url(self.base_url)!r}{origin}: {exc}") from None
+            # Go's reason first: which URLs urlsplit refuses differs between Python patch
+            # releases (3.11.2 refuses "https://[::1]x/x", which 3.11.7 splits).
+            problem = _go_url_problem(self.base_url, _raw_netloc(self.base_url))
+            raise self._bad(f"invalid lookaside URL {redact_url(self.base_url)!r}{origin}: {problem or exc}") from None
         problem = _go_url_problem(self.base_url, parts.netloc)
         if problem is not None:  # as containers/image, which cannot parse it
             raise self._bad(f"invalid lookaside URL {_shown_url(self.base_url)!r}{origin}: {problem}")
