@@ -1,7 +1,8 @@
 """trustcopy: copy container images, letting nothing through that the trust policy does not allow.
 
 The public API is what ``__all__`` lists (a test keeps it curated). Names are imported
-lazily so that ``import trustcopy`` and ``trustcopy --version`` stay fast.
+lazily so that ``import trustcopy`` and ``trustcopy --version`` stay fast; ``__init__.pyi``
+gives a type checker their real types (docs/library.md).
 """
 
 from __future__ import annotations

@@ -69,7 +69,10 @@ class TrustcopyError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
-        self.context: dict[str, Any] = dict(context or {})
+        # The same for the structured facts: a library caller logs ``context`` as it is (the
+        # CLI's JSON output scrubs it, a caller does not), and it quoted the rejected name,
+        # ``docker://user:token@host/app``, whole.
+        self.context: dict[str, Any] = {key: _masked(value) for key, value in (context or {}).items()}
         self.hint = mask_userinfo(hint) if hint else hint
 
     def rewrapped(self, message: str | None = None, *, exit_status: int | None = None) -> Self:
@@ -108,6 +111,17 @@ class TrustcopyError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with ``user:password@`` masked in it, if it is text or a list/tuple of texts."""
+    from trustcopy.redact import mask_userinfo
+
+    if isinstance(value, str):
+        return mask_userinfo(value)
+    if isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value):
+        return type(value)(mask_userinfo(v) if isinstance(v, str) else v for v in value)
+    return value
 
 
 class UsageError(TrustcopyError):

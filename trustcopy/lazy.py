@@ -150,7 +150,7 @@ def _deferred_dataclass(cls: type[_T] | None = None, /, **params: Any) -> Any:
             _resolve_bases(cls)
             import dataclasses
 
-            return dataclasses.dataclass(cls, **params)  # type: ignore[no-any-return,call-overload]
+            return dataclasses.dataclass(cls, **params)
 
         def __new__(new_cls: type[_T], *_args: Any, **_kwargs: Any) -> _T:
             if _PENDING in cls.__dict__:

@@ -231,6 +231,17 @@ def _configure_logging(opts: GlobalOptions) -> None:
     last_resort = logging.lastResort
     if last_resort is not None and not any(isinstance(f, _ScrubbingFilter) for f in last_resort.filters):
         last_resort.addFilter(_ScrubbingFilter())
+    # trustcopy's own loggers have a NullHandler (trustcopy/liblog.py: a library prints
+    # nothing on its own), so the last-resort handler never sees their records: the CLI
+    # prints their warnings itself, as that handler did (the message alone, to the current
+    # stderr). One per process: an in-process caller's next command replaces it.
+    import trustcopy.liblog
+
+    library = logging.getLogger(trustcopy.liblog.ROOT_LOGGER)
+    for handler in [h for h in library.handlers if getattr(h, "trustcopy_cli", False)]:
+        library.removeHandler(handler)
+    if not opts.debug:  # with --debug the root handler prints them (propagation)
+        library.addHandler(_warnings_to_stderr())
     if opts.debug:
         logging.basicConfig(level=logging.DEBUG, format="DEBU %(name)s: %(message)s")
         for handler in logging.getLogger().handlers:
@@ -241,6 +252,25 @@ def _configure_logging(opts: GlobalOptions) -> None:
         # request and answer itself, with secrets masked.
         for name in ("httpx", "httpcore"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _warnings_to_stderr() -> Any:
+    """A handler printing WARNING and above to whatever ``sys.stderr`` is when a record comes."""
+    import logging
+
+    class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+        trustcopy_cli = True
+
+        def __init__(self) -> None:
+            logging.Handler.__init__(self, logging.WARNING)
+
+        @property  # type: ignore[override]
+        def stream(self) -> Any:
+            return sys.stderr
+
+    handler = _Stderr()
+    handler.addFilter(_ScrubbingFilter())
+    return handler
 
 
 def refuse_unsupported(**features: bool) -> None:

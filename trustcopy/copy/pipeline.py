@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 
+import trustcopy.liblog  # noqa: F401 (a NullHandler: the library prints nothing on its own)
 from trustcopy.copy.evaluate import PolicyEvaluator, VerdictGate, evaluate_plan, plan_images
 from trustcopy.copy.options import CopyOptions, ImageListSelection
 from trustcopy.copy.single import CopyResult, copy_single_image, signing_identity

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import trustcopy.liblog  # noqa: F401 (a NullHandler: the library prints nothing on its own)
 from trustcopy.errors import LimitExceededError, SignatureError
 from trustcopy.limits import MAX_KEY_FILE, read_file_at_most
 from trustcopy.policy.model import KeyLoadError, Policy, Requirement, SigStatus

@@ -146,17 +146,26 @@ def test_socket_read_size_shares_a_budget_between_streams() -> None:
 
 
 def test_a_session_told_of_more_streams_after_its_first_pool_reads_less_at_once() -> None:
+    """Its pools read the session's size at each read; httpcore's class attribute is never set.
+
+    (It was: HTTP11Connection.READ_NUM_BYTES, process-wide, also for a library caller's own
+    httpx clients and for every other session.)
+    """
     from httpcore._sync.http11 import HTTP11Connection
 
+    shipped = HTTP11Connection.READ_NUM_BYTES
     s = RegistrySession()
     try:
-        s.http_client(*s.tls(None, False), "127.0.0.1:1")
-        assert HTTP11Connection.READ_NUM_BYTES == 512 << 10
+        pool = s.http_client(*s.tls(None, False), "127.0.0.1:1")
+        transport = pool._transport._inner  # StrayBytesGuard around the HTTPTransport (no proxy set)
+        backend = transport._pool._network_backend
+        assert s.read_size() == 512 << 10
         s.expect_blob_streams(48)
-        assert HTTP11Connection.READ_NUM_BYTES == 64 << 10
+        assert s.read_size() == 64 << 10
+        assert backend.__class__.__name__ == "Backend"
+        assert HTTP11Connection.READ_NUM_BYTES == shipped == 64 << 10
     finally:
         s.close()
-        session_module._set_socket_read_size(512 << 10)
 
 
 @pytest.mark.parametrize(("parallel_images", "size"), [(8, 64 << 10), (1, 512 << 10), (2, 256 << 10), (16, 64 << 10)])

@@ -280,9 +280,7 @@ class RegistrySession:
         size, so more streams read smaller pieces.
         """
         with self._lock:
-            self._read_size = socket_read_size(streams)
-            if self._clients:  # httpcore is imported by then
-                _set_socket_read_size(self._read_size)
+            self._read_size = socket_read_size(streams)  # the session's pools read it per read
 
     # -- pings -----------------------------------------------------------------------
 
@@ -395,8 +393,12 @@ class RegistrySession:
                 raise RuntimeError("this RegistrySession is closed")
             client = self._clients.get((key, host))
             if client is None:
-                client = self._clients[(key, host)] = _new_http_client(context, self._read_size, self.user_agent)
+                client = self._clients[(key, host)] = _new_http_client(context, self.read_size, self.user_agent)
             return client
+
+    def read_size(self) -> int:
+        """Bytes the session's pools ask of the socket per read (:meth:`expect_blob_streams`)."""
+        return self._read_size
 
     def close(self) -> None:
         """Close every connection pool; the session cannot open new ones afterwards."""
@@ -408,20 +410,27 @@ class RegistrySession:
             client.close()
 
 
-def _new_http_client(context: ssl.SSLContext, read_size: int, user_agent: str) -> httpx.Client:
-    """One pool: requests carry their own timeouts, redirects are followed by hand, no cookies."""
+def _new_http_client(context: ssl.SSLContext, read_size: Callable[[], int], user_agent: str) -> httpx.Client:
+    """One pool: requests carry their own timeouts, redirects are followed by hand, no cookies.
+
+    ``read_size``: the bytes to ask of the socket per read, asked at each read.
+    """
     import httpx
 
     from trustcopy.keepalive import StrayBytesGuard
     from trustcopy.proxies import routing_transport
 
-    _set_socket_read_size(read_size)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
+
+    def transport(proxy: Any) -> httpx.BaseTransport:
+        inner = httpx.HTTPTransport(verify=context, limits=limits, proxy=proxy)
+        _read_in_pieces(inner, read_size)
+        return StrayBytesGuard(inner)
+
     return httpx.Client(
         # The proxy variables apply as Go applies them (trustcopy.proxies), to each request;
         # a connection that received more than it was answered is never reused (keepalive.py).
-        transport=routing_transport(lambda proxy: StrayBytesGuard(
-            httpx.HTTPTransport(verify=context, limits=limits, proxy=proxy))),
+        transport=routing_transport(transport),
         timeout=httpx.Timeout(60.0),  # a fallback only: every request carries the client's own timeout
         follow_redirects=False,
         # Accept-Encoding: only what Go's transport asks for (gzip), not httpx's default, which
@@ -464,16 +473,58 @@ def socket_read_size(streams: int) -> int:
     return max(MIN_SOCKET_READ, min(MAX_SOCKET_READ, size - size % MIN_SOCKET_READ))
 
 
-def _set_socket_read_size(size: int) -> None:
-    """Have httpcore read ``size`` bytes per ``recv`` (never less than its own 64 KiB).
+def _read_in_pieces(transport: Any, read_size: Callable[[], int]) -> None:
+    """Have one pool's connections read ``read_size()`` bytes per ``recv`` (never less than httpcore asks).
 
-    httpcore has no per-pool setting for this, so its class attribute is set: one command
-    has one session; the session tests check that the attribute is still the one httpcore
-    reads.
+    httpcore has no per-pool setting for this. Its class attribute
+    (``HTTP11Connection.READ_NUM_BYTES``) was set instead: a process-wide change that a
+    library caller's own httpx clients, and every other session, then read with. The pool's
+    network backend is wrapped instead, so that only this pool's streams read larger pieces.
+    Reaching the backend walks httpx's private ``_pool``: where it is missing (another httpx),
+    reads stay httpcore's size, and test_docker_session.py fails.
     """
-    from httpcore._sync.http11 import HTTP11Connection
+    pool = getattr(transport, "_pool", None)
+    found = getattr(pool, "_network_backend", None)
+    if pool is None or found is None:
+        return
+    backend: Any = found
+    from httpcore import NetworkBackend, NetworkStream
 
-    HTTP11Connection.READ_NUM_BYTES = max(MIN_SOCKET_READ, size)
+    class Stream(NetworkStream):
+        """A connection's socket, read ``read_size()`` bytes at a time."""
+
+        def __init__(self, inner: NetworkStream) -> None:
+            self.inner = inner
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self.inner.read(max(max_bytes, read_size()), timeout)
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self.inner.write(buffer, timeout)
+
+        def close(self) -> None:
+            self.inner.close()
+
+        def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                      timeout: float | None = None) -> NetworkStream:
+            return Stream(self.inner.start_tls(ssl_context, server_hostname, timeout))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self.inner.get_extra_info(info)
+
+    class Backend(NetworkBackend):
+        """The pool's own backend, its streams wrapped."""
+
+        def connect_tcp(self, *args: Any, **kwargs: Any) -> NetworkStream:
+            return Stream(backend.connect_tcp(*args, **kwargs))
+
+        def connect_unix_socket(self, *args: Any, **kwargs: Any) -> NetworkStream:
+            return Stream(backend.connect_unix_socket(*args, **kwargs))
+
+        def sleep(self, seconds: float) -> None:
+            backend.sleep(seconds)
+
+    pool._network_backend = Backend()
 
 
 def _no_cookie_jar() -> Any:
