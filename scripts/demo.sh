@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main job: a policy-checked, signed copy of the bundled example image,
 # oci: → dir: (signed with the DEMO-ONLY example key) → back to oci: (signature verified).
-# Everything happens under out/demo; the user's own GnuPG keyring is never touched.
+# Everything happens under out/demo, but for a temporary private GnuPG keyring (removed at the
+# end); the user's own keyring is never touched.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -14,10 +15,14 @@ step "1/6 build the example image (deterministic, see examples/imagefactory.py) 
 python examples/imagefactory.py "oci:$WORK/layout:1.0"
 
 step "2/6 import the DEMO-ONLY example key (keys-example/) into a private GNUPGHOME"
-export GNUPGHOME="$ROOT/$WORK/gnupg"
-mkdir -m 700 "$GNUPGHOME"
-# gpg starts an agent for this keyring; the demo stops it when it ends, however it ends.
-trap 'gpgconf --homedir "$GNUPGHOME" --kill gpg-agent >/dev/null 2>&1 || true' EXIT
+# A short path of its own, not under out/demo: gpg-agent's socket lives in GNUPGHOME, and a
+# socket path may not exceed 107 bytes (a checkout a few directories deep did, and the agent
+# would not start where /run/user does not exist, as in most containers).
+GNUPGHOME="$(mktemp -d "${TMPDIR:-/tmp}/trustcopy-demo-gpg.XXXXXX")"
+export GNUPGHOME
+# gpg starts an agent for this keyring; the demo stops it and removes the keyring when it
+# ends, however it ends.
+trap 'gpgconf --homedir "$GNUPGHOME" --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$GNUPGHOME"' EXIT
 gpg --batch --quiet --import keys-example/secret-key.asc
 FINGERPRINT="$(tr -d '[:space:]' < keys-example/FINGERPRINT)"
 echo "key $FINGERPRINT"
