@@ -329,7 +329,9 @@ def test_ping_error_body_decompression_bomb_is_bounded(hostile: HostileRegistry)
                   memory=1536 << 20)
     assert r.returncode == 1
     assert "MemoryError" not in r.stderr
-    assert one_error_line(r.stderr).startswith(f"error[registry-http]: pinging container registry {hostile.host}:")
+    # The request that needed the ping names the image, then the ping's own failure.
+    assert one_error_line(r.stderr).startswith(
+        f"error[registry-http]: reading manifest 1 in {hostile.host}/app: pinging container registry {hostile.host}:")
 
 
 def test_endless_blob_stops_at_the_manifest_size(hostile: HostileRegistry, tmp_path: Path,

@@ -84,3 +84,17 @@ def test_a_resend_after_a_read_failure_is_marked_as_lost(router: respx.MockRoute
         side_effect=[httpx.ReadError("connection reset"), httpx.Response(404)])
     response = _client().send("DELETE", f"/v2/team/app/manifests/sha256:{'a' * 64}", what="deleting")
     assert response.extensions.get(RESENT_AFTER_LOSS)
+
+
+def test_a_failed_ping_names_the_request_that_needed_it(router: respx.MockRouter) -> None:
+    # It named only the registry: "pinging container registry reg.example: …", whatever image was asked for.
+    router.get(f"{REG}/v2/").respond(503, text="down")
+    client = RegistryClient(SystemContext(docker_retry_delay=0.01, retry_times=0), "reg.example", "team/app",
+                            "pull", credentials=Credentials("alice", "pw"))
+    with pytest.raises(RegistryError) as info:
+        client.send("GET", "/v2/team/app/manifests/1", what="reading manifest 1 in reg.example/team/app")
+    assert info.value.message.startswith(
+        "reading manifest 1 in reg.example/team/app: pinging container registry reg.example: ")
+    with pytest.raises(RegistryError) as again:  # login's own request to /v2/ is the ping: named once
+        client.send("GET", "/v2/", what="authenticating to reg.example")
+    assert again.value.message.startswith("pinging container registry reg.example: ")

@@ -320,8 +320,18 @@ class RegistryClient:
         """
         if isinstance(target, httpx.URL):
             url = target  # already parsed (an upload location, a Link): httpx parses a string char by char
+        elif target.startswith("/"):
+            try:
+                url = self.url(target)
+            except TrustcopyError as exc:
+                # The ping (the first request to this registry) failed: say which request needed it,
+                # and so which image, as skopeo's "initializing source docker://…: pinging …" does
+                # (not for a request to /v2/ itself, login's: the ping is all it asks).
+                if target == "/v2/":
+                    raise
+                raise exc.rewrapped(f"{what}: {exc.message}") from exc
         else:
-            url = self.url(target) if target.startswith("/") else httpx.URL(target)
+            url = httpx.URL(target)
         scopes = tuple(s for s in (self.scope, *extra_scopes) if s is not None) if authenticate else None
         return self._execute(method, url, what=what, headers=headers, content=content, scopes=scopes, retry=retry)
 
