@@ -712,3 +712,29 @@ def fast_sys(**kwargs: Any) -> Any:
     base: dict[str, Any] = {"docker_tls_verify": False, "docker_retry_delay": 0.05, "docker_timeout": 10.0}
     base.update(kwargs)
     return SystemContext(**base)
+
+
+# -- isolation from the developer's machine --------------------------------------------------------
+
+
+def isolate_credentials(monkeypatch: Any, home: Path, *, proxies: bool = True) -> None:
+    """Never read the developer's own auth files (nor, with ``proxies``, go through their proxy):
+    the auth-file variables point into ``home``, where nothing exists."""
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(home / "no-auth.json"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(home / "no-docker"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "no-config"))
+    if proxies:
+        for name in list(os.environ):
+            if "proxy" in name.lower():
+                monkeypatch.delenv(name)
+
+
+def assert_no_secret(*texts: str, secret: str) -> None:
+    """None of ``texts`` (output, logs, files written) holds ``secret``."""
+    for text in texts:
+        assert secret not in text, f"secret leaked in: {text[:3000]}"
+
+
+def files_text(directory: Path) -> str:
+    """Everything under ``directory`` as text (reports and digest files written by a command)."""
+    return "".join(p.read_text(errors="replace") for p in directory.rglob("*") if p.is_file())

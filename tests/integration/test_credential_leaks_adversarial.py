@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from registry_fixtures import AnswerHandler, free_port, serve_in_thread, stop_server
+from registry_fixtures import AnswerHandler, free_port, isolate_credentials, serve_in_thread, stop_server
 
 from trustcopy import redact
 from trustcopy.transports.docker.auth import Credentials
@@ -41,11 +41,7 @@ def assert_no_secret(*texts: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "no-auth.json"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    isolate_credentials(monkeypatch, tmp_path)
 
 
 def _echoing_registry(mode: str) -> tuple[Any, str]:

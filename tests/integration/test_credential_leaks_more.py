@@ -25,30 +25,27 @@ from typing import Any
 
 import pytest
 from imagefactory import example_image
-from registry_fixtures import AnswerHandler, free_port, serve_in_thread, stop_server
+from registry_fixtures import (
+    AnswerHandler,
+    assert_no_secret,
+    files_text,
+    free_port,
+    isolate_credentials,
+    serve_in_thread,
+    stop_server,
+)
 
 #: Random per run, so that no fixed string in the code could make a test pass by accident.
 SECRET = "Lk9" + secrets.token_hex(10)
 
 
 def _assert_clean(*texts: str, secret: str = SECRET) -> None:
-    for text in texts:
-        assert secret not in text, f"secret leaked in: {text[:3000]}"
-
-
-def _files_text(directory: Path) -> str:
-    """Everything under ``directory`` as text (reports and digest files written by the command)."""
-    return "".join(p.read_text(errors="replace") for p in directory.rglob("*") if p.is_file())
+    assert_no_secret(*texts, secret=secret)
 
 
 @pytest.fixture(autouse=True)
 def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "no-auth.json"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
-    for name in list(os.environ):
-        if "proxy" in name.lower():
-            monkeypatch.delenv(name)
+    isolate_credentials(monkeypatch, tmp_path)
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -70,7 +67,7 @@ def test_verify_report_of_a_name_holding_a_password(tmp_path: Path, insecure_pol
     assert "***@127.0.0.1:1/app:1" in r.stdout
     if output == "json":
         assert json.loads(r.stdout)["images"][0]["image"].endswith("***@127.0.0.1:1/app:1")
-    _assert_clean(r.stdout, r.stderr, _files_text(tmp_path))
+    _assert_clean(r.stdout, r.stderr, files_text(tmp_path))
 
 
 @pytest.mark.parametrize("output", ["text", "json", "junit"])
@@ -119,7 +116,7 @@ def test_sync_yaml_registry_key_holding_a_password(tmp_path: Path, insecure_poli
              str(tmp_path / "out"))
     assert r.returncode == 1
     assert "***@127.0.0.1:1/app (images)" in r.stdout
-    _assert_clean(r.stdout, r.stderr, _files_text(tmp_path / "out") if (tmp_path / "out").exists() else "")
+    _assert_clean(r.stdout, r.stderr, files_text(tmp_path / "out") if (tmp_path / "out").exists() else "")
 
 
 @pytest.mark.parametrize("credentials", [

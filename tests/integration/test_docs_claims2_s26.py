@@ -12,7 +12,6 @@ that cannot be reached proves that no request was made).
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -21,8 +20,6 @@ from typing import Any
 
 import pytest
 import yaml
-from imagefactory import Layer as FactoryLayer
-from imagefactory import example_image, make_image, make_index, make_tar, write_oci
 
 from trustcopy.cli.main import main
 
@@ -52,18 +49,9 @@ def _keys(doc: dict[str, Any]) -> set[str]:
 @pytest.fixture
 def layout(tmp_path: Path) -> Path:
     """An OCI layout with one image (`app`) and one two-platform list (`multi`)."""
-    amd = make_image([FactoryLayer(make_tar([("a", b"amd64\n")]))], arch="amd64")
-    arm = make_image([FactoryLayer(make_tar([("a", b"arm64\n")]))], arch="arm64")
-    index, blobs = make_index([(amd, {"architecture": "amd64", "os": "linux"}),
-                               (arm, {"architecture": "arm64", "os": "linux"})])
-    index_digest = "sha256:" + hashlib.sha256(index).hexdigest()
-    path = tmp_path / "layout"
-    write_oci({"app": example_image()}, str(path), index_entries=[{
-        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": len(index),
-        "annotations": {"org.opencontainers.image.ref.name": "multi"}}])
-    for digest, data in {**blobs, index_digest: index}.items():
-        (path / "blobs" / "sha256" / digest.split(":")[1]).write_bytes(data)
-    return path
+    from test_docs_claims_s26 import build_two_image_layout
+
+    return build_two_image_layout(tmp_path / "layout")
 
 
 def _policy(tmp_path: Path, name: str, doc: dict[str, Any]) -> str:

@@ -190,23 +190,27 @@ def test_documented_single_value_defaults() -> None:
 # --- exit statuses and codes, run ------------------------------------------------------------------
 
 
-@pytest.fixture
-def layout(tmp_path: Path) -> Path:
-    """An OCI layout with one image (`app`) and one two-platform list (`multi`)."""
+def build_two_image_layout(path: Path) -> Path:
+    """An OCI layout at ``path`` with one image (`app`) and one two-platform list (`multi`)."""
+    import hashlib
+
     amd = make_image([FactoryLayer(make_tar([("a", b"amd64\n")]))], arch="amd64")
     arm = make_image([FactoryLayer(make_tar([("a", b"arm64\n")]))], arch="arm64")
     index, blobs = make_index([(amd, {"architecture": "amd64", "os": "linux"}),
                                (arm, {"architecture": "arm64", "os": "linux"})])
-    import hashlib
-
     index_digest = "sha256:" + hashlib.sha256(index).hexdigest()
-    path = tmp_path / "layout"
     write_oci({"app": example_image()}, str(path), index_entries=[{
         "mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": len(index),
         "annotations": {"org.opencontainers.image.ref.name": "multi"}}])
     for digest, data in {**blobs, index_digest: index}.items():
         (path / "blobs" / "sha256" / digest.split(":")[1]).write_bytes(data)
     return path
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Path:
+    """An OCI layout with one image (`app`) and one two-platform list (`multi`)."""
+    return build_two_image_layout(tmp_path / "layout")
 
 
 @pytest.fixture

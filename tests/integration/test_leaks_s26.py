@@ -13,7 +13,6 @@ with a ``?token=`` query, quoted verbatim when its ``auth`` value is broken.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -22,7 +21,14 @@ from pathlib import Path
 
 import pytest
 from imagefactory import example_image, write_dir
-from registry_fixtures import AnswerHandler, free_port, serve_in_thread, stop_server
+from registry_fixtures import (
+    AnswerHandler,
+    assert_no_secret,
+    free_port,
+    isolate_credentials,
+    serve_in_thread,
+    stop_server,
+)
 
 #: Random per run (and URL-safe, so a Location can carry it raw): no fixed string can make a test pass.
 KEYS_EXAMPLE = Path(__file__).resolve().parents[2] / "keys-example"
@@ -30,22 +36,12 @@ SECRET = "Qz7" + secrets.token_hex(10)
 
 
 def _assert_clean(*texts: str, secret: str = SECRET) -> None:
-    for text in texts:
-        assert secret not in text, f"secret leaked in: {text[:3000]}"
-
-
-def _files_text(directory: Path) -> str:
-    return "".join(p.read_text(errors="replace") for p in directory.rglob("*") if p.is_file())
+    assert_no_secret(*texts, secret=secret)
 
 
 @pytest.fixture(autouse=True)
 def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "no-auth.json"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
-    for name in list(os.environ):
-        if "proxy" in name.lower():
-            monkeypatch.delenv(name)
+    isolate_credentials(monkeypatch, tmp_path)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -40,7 +40,15 @@ from typing import Any
 
 import pytest
 from imagefactory import example_image, make_image, random_layer, write_dir
-from registry_fixtures import USERS, AnswerHandler, RegistryServer, free_port, serve_in_thread, stop_server
+from registry_fixtures import (
+    USERS,
+    AnswerHandler,
+    RegistryServer,
+    free_port,
+    isolate_credentials,
+    serve_in_thread,
+    stop_server,
+)
 
 import trustcopy
 from trustcopy import (
@@ -117,12 +125,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
     monkeypatch.setattr(tempfile, "tempdir", None)  # re-read $TMPDIR
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "no-auth.json"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
-    for name in list(os.environ):
-        if "proxy" in name.lower():
-            monkeypatch.delenv(name)
+    isolate_credentials(monkeypatch, tmp_path)
     (tmp_path / "policy.json").write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
     (tmp_path / "reject.json").write_text(json.dumps({"default": [{"type": "reject"}]}))
     write_dir(example_image(), str(tmp_path / "build" / "app"))

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 from imagefactory import example_image, make_image, random_layer
-from registry_fixtures import free_port, serve_in_thread, stop_server
+from registry_fixtures import free_port, isolate_credentials, serve_in_thread, stop_server
 
 #: Credentials the tests hand to trustcopy; none may ever be printed or logged.
 USER = "hostile-user"
@@ -231,9 +231,7 @@ def gzip(data: bytes) -> bytes:
 @pytest.fixture(autouse=True)
 def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Never read the developer's own auth files."""
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "no-auth.json"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    isolate_credentials(monkeypatch, tmp_path, proxies=False)
 
 
 # -- bodies: huge, endless, lying, compressed ------------------------------------------------------
