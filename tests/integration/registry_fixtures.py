@@ -127,7 +127,8 @@ class RegistryServer:
     """One ``docker-registry serve`` process with its own config and storage."""
 
     def __init__(self, workdir: Path, *, tls: TLSMaterial | None = None, auth: dict[str, Any] | None = None,
-                 headers: dict[str, list[str]] | None = None, listen: str = "127.0.0.1") -> None:
+                 headers: dict[str, list[str]] | None = None, listen: str = "127.0.0.1",
+                 schema1: bool = False) -> None:
         self.workdir = workdir
         self.listen = listen  # 127.0.0.1, or ::1 for a registry reached as [::1]:PORT
         self.port = free_port(listen)
@@ -149,6 +150,8 @@ class RegistryServer:
         }
         if auth is not None:
             config["auth"] = auth
+        if schema1:  # accept (signed) schema1 manifests, as Distribution 2.x could
+            config["compatibility"] = {"schema1": {"enabled": True}}
         self.config_path = workdir / "config.yml"
         # JSON is YAML: no PyYAML needed to write it.
         self.config_path.write_text(json.dumps(config))
@@ -738,3 +741,21 @@ def assert_no_secret(*texts: str, secret: str) -> None:
 def files_text(directory: Path) -> str:
     """Everything under ``directory`` as text (reports and digest files written by a command)."""
     return "".join(p.read_text(errors="replace") for p in directory.rglob("*") if p.is_file())
+
+
+def registry_request(base_url: str, path: str, method: str = "GET", token: str | None = None) -> tuple[int, bytes]:
+    """A request straight to a registry's ``/v2/PATH`` (reading back what a test's command wrote):
+    status and body ("" for an error status), manifests asked for as OCI or schema2."""
+    import urllib.error
+    import urllib.request
+
+    headers = {"Accept": "application/vnd.oci.image.manifest.v1+json, "
+                         "application/vnd.docker.distribution.manifest.v2+json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(f"{base_url}/v2/{path}", method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), b""

@@ -43,6 +43,7 @@ from registry_fixtures import (
     _require_registry,
     fast_sys,
     push_image,
+    registry_request,
     running,
 )
 
@@ -215,16 +216,7 @@ def cell(registry: RegistryServer, tmp_path: Path, run_cli: Any, insecure_policy
 
 
 def _direct(reg: RegistryServer, path: str, method: str = "GET") -> tuple[int, bytes]:
-    import urllib.error
-    import urllib.request
-
-    req = urllib.request.Request(f"{reg.url}/v2/{path}", method=method, headers={
-        "Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return int(resp.status), resp.read()
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), b""
+    return registry_request(reg.url, path, method)
 
 
 def assert_image_in_registry(reg: RegistryServer, repo: str) -> None:

@@ -50,6 +50,7 @@ from registry_fixtures import (
     _require_registry,
     fast_sys,
     push_image,
+    registry_request,
     running,
     serve_in_thread,
     stop_server,
@@ -267,22 +268,12 @@ def cell(world: World, tmp_path: Path, run_cli: Any, insecure_policy: Path,
 
 def _direct(world: World, path: str, method: str = "GET") -> tuple[int, bytes]:
     """A request straight to the registry with a token straight from the issuer (no front)."""
-    import urllib.error
-    import urllib.request
-
     repo = path.rsplit("/manifests/", 1)[0].rsplit("/blobs/", 1)[0]
     raw = base64.b64encode(ALICE.encode()).decode()
     query = {"scope": [f"repository:{repo}:pull"], "service": ["trustcopy-test-registry"]}
     _, answer = world.issuer.handle("GET", query, {"Authorization": f"Basic {raw}"}, b"")
     token = json.loads(answer)["token"]
-    req = urllib.request.Request(f"{world.registry.url}/v2/{path}", method=method, headers={
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return int(resp.status), resp.read()
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), b""
+    return registry_request(world.registry.url, path, method, token)
 
 
 def assert_image_in_registry(world: World, repo: str) -> None:
