@@ -18,7 +18,11 @@ step "2/6 import the DEMO-ONLY example key (keys-example/) into a private GNUPGH
 # A short path of its own, not under out/demo: gpg-agent's socket lives in GNUPGHOME, and a
 # socket path may not exceed 107 bytes (a checkout a few directories deep did, and the agent
 # would not start where /run/user does not exist, as in most containers).
-GNUPGHOME="$(mktemp -d "${TMPDIR:-/tmp}/trustcopy-demo-gpg.XXXXXX")"
+# $TMPDIR only while its longest socket (.../trustcopy-demo-gpg.XXXXXX/S.gpg-agent.browser,
+# 46 bytes below it) fits: a deep $TMPDIR failed exactly as the deep checkout did.
+GPG_TMP="${TMPDIR:-/tmp}"
+if (( $(printf %s "$GPG_TMP" | wc -c) > 60 )); then GPG_TMP=/tmp; fi  # bytes, not characters
+GNUPGHOME="$(mktemp -d "$GPG_TMP/trustcopy-demo-gpg.XXXXXX")"
 export GNUPGHOME
 # gpg starts an agent for this keyring; the demo stops it and removes the keyring when it
 # ends, however it ends.

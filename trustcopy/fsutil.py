@@ -645,7 +645,11 @@ def deferred_signals() -> Iterator[None]:
     def record(signum: int, _frame: object) -> None:
         pending.append(signum)
 
-    previous = {sig: signal.signal(sig, record) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # A handler installed outside Python (an embedding program's; getsignal answers None)
+    # cannot be put back by signal.signal: such a signal is left alone, not deferred (it was
+    # replaced, and restoring None raised TypeError, leaving ``record`` swallowing it for good).
+    previous = {sig: signal.signal(sig, record) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not None}
     try:
         yield
     finally:

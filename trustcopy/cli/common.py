@@ -268,9 +268,31 @@ def _warnings_to_stderr() -> Any:
         def stream(self) -> Any:
             return sys.stderr
 
+        def handle(self, record: logging.LogRecord) -> bool:
+            # As the last-resort handler it stands in for: not when another handler prints the
+            # record on this stderr already (a sitecustomize's logging.basicConfig(), an
+            # in-process caller's earlier --debug command), which printed it twice.
+            if _printed_on_stderr(record):
+                return False
+            return bool(super().handle(record))
+
     handler = _Stderr()
     handler.addFilter(_ScrubbingFilter())
     return handler
+
+
+def _printed_on_stderr(record: Any) -> bool:
+    """Whether a handler other than the CLI's, on ``record``'s way to the root, writes it to ``sys.stderr``."""
+    import logging
+
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        for handler in logger.handlers:
+            if (isinstance(handler, logging.StreamHandler) and not getattr(handler, "trustcopy_cli", False)
+                    and record.levelno >= handler.level and handler.stream is sys.stderr):
+                return True
+        logger = logger.parent if logger.propagate else None
+    return False
 
 
 def refuse_unsupported(**features: bool) -> None:
