@@ -25,6 +25,7 @@ from trustcopy.types import BlobInfo, LayerCompression
 if TYPE_CHECKING:
     from trustcopy.copy.blobs import LayerTransform
     from trustcopy.manifest.parse import ImageManifest
+    from trustcopy.manifest.schema1 import Schema1Manifest
     from trustcopy.reference import DockerReference
     from trustcopy.signature.formats import Signature
 
@@ -232,6 +233,8 @@ def copy_single_image(
 
     manifest: ImageManifest = parse_manifest(raw, mime, source=str(src.reference))  # type: ignore[assignment]
     schema1 = manifest.media_type in (DOCKER_V2S1, DOCKER_V2S1_SIGNED)
+    # (Decided before the manifest type, as containers/image does: a refusal names the reference.)
+    embedded = _embedded_reference_update(manifest, dest, cannot_modify) if schema1 else None  # type: ignore[arg-type]
     plan = compression_plan(dest, options, _plan_type(manifest.media_type), manifest)
     target_type = plan_manifest_type(
         manifest.media_type,
@@ -277,7 +280,8 @@ def copy_single_image(
     if plan.force:
         _check_forced_compression(converted, plan, cannot_modify, dest)
     if (options.skip_identical and not target_instance and not sigs and not wants_new_sigs
-            and target_type == manifest.media_type and not any(transforms) and not plan.force):
+            and target_type == manifest.media_type and not any(transforms) and not plan.force
+            and embedded is None):
         held = already_held(dest, raw)
         if held is not None:
             options.say("Skipping: image already present at destination")
@@ -315,12 +319,16 @@ def copy_single_image(
     layers_changed = any(_layer_changed(b, a.info) for b, a in zip(layers, copied_layers, strict=True))
     if schema1_converts:
         out, out_type = converted.raw, target_type
-    elif schema1 and layers_changed:
+    elif schema1 and (layers_changed or embedded is not None):
         from trustcopy.manifest.schema1convert import updated_schema1
+        from trustcopy.manifest.schema1sign import add_dummy_signature
 
-        # Written unsigned: containers/image's bytes but for its throw-away-key signature.
-        out, out_type = updated_schema1(manifest, [c.info for c in copied_layers],  # type: ignore[arg-type]
-                                        what=str(src.reference)), DOCKER_V2S1
+        # containers/image's Serialize: the new payload signed by a throw-away key (a registry
+        # refuses an unsigned schema1 manifest); its digest is the payload's.
+        stored = [c.info for c in copied_layers] if layers_changed else layers
+        out = add_dummy_signature(updated_schema1(manifest, stored, what=str(src.reference),  # type: ignore[arg-type]
+                                                  embedded=embedded))
+        out_type = DOCKER_V2S1_SIGNED
     elif not layers_changed and target_type == manifest.media_type:
         out, out_type = raw, mime
     else:
@@ -342,6 +350,33 @@ def copy_single_image(
         options.say("Storing signatures")
         dest.put_signatures([*sigs, *new_sigs], digest if target_instance else None)
     return CopyResult(manifest=out, media_type=out_type, digest=digest)
+
+
+def _embedded_reference_update(manifest: Schema1Manifest, dest: ImageDestination,
+                               cannot_modify: str | None) -> tuple[str, str] | None:
+    """The repository path and tag a schema1 manifest must name at ``dest``, when they are not
+    its own ``name`` and ``tag`` (containers/image's ``updateEmbeddedDockerReference``).
+
+    Why: older registries refuse a schema1 manifest naming another repository, so a copy to
+    another name rewrites it (and re-signs it). Only a destination with a Docker reference
+    cares (``docker:``, and ``docker-archive:``/``docker-daemon:`` with a name, where the
+    schema1 image is converted anyway); the path is the reference's without its registry, the
+    tag "" for an untagged reference.
+
+    Raises:
+        ManifestError: ``manifest-conversion-refused`` when the manifest would change but may not.
+    """
+    named = dest.reference.docker_reference()
+    if named is None:
+        return None
+    wanted = (named.path, named.tag or "")
+    if wanted == (manifest.name, manifest.tag):
+        return None
+    if cannot_modify is not None:
+        raise ManifestError(f"copying a schema1 image with an embedded Docker reference to {dest.reference} "
+                            f"(Docker reference {named}) would change the manifest, which we cannot do: "
+                            f"{cannot_modify}", code="manifest-conversion-refused")
+    return wanted
 
 
 def _layer_crypto(manifest: ImageManifest, src: ImageSource, dest: ImageDestination, options: CopyOptions,

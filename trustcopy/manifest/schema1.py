@@ -1,9 +1,9 @@
 """Docker schema1 manifests (signed and unsigned): read (never re-encoded).
 
 Schema1 is deprecated; trustcopy reads it (to copy such images, to compute digests, to
-inspect them). Converting it to schema2/OCI, and rewriting one whose layers a copy
-changed (unsigned: containers/image re-signs with a throw-away key, which only adds
-noise), is :mod:`trustcopy.manifest.schema1convert`'s work.
+inspect them). Converting it to schema2/OCI, and rewriting one whose layers or embedded
+name a copy changed (signed by a throw-away key, as containers/image does), is
+:mod:`trustcopy.manifest.schema1convert`'s and :mod:`trustcopy.manifest.schema1sign`'s work.
 
 Invariants (those of containers/image's ``Schema1FromManifest``):
 - ``fsLayers`` and ``history`` have the same, non-zero length; every history entry's

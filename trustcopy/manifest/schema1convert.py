@@ -24,9 +24,10 @@ Invariants (containers/image ``internal/image/docker_schema1.go`` and
   with the source's digest and the size stored at the destination, unless the copy changed
   its bytes: then its new digest, size and media type.
 - Converting drops the schema1 JWS signatures (a schema2/OCI manifest has none). A schema1
-  manifest with changed layers is written *unsigned*: containers/image's payload bytes
-  (``json.Marshal`` of the struct), without the signature by a throw-away key it appends.
-  The manifest digest is the same (a signed schema1 digest covers its payload only).
+  manifest rewritten for its destination (changed layers, or the destination's repository
+  path and tag as its ``name``/``tag``: :func:`updated_schema1`) is containers/image's payload
+  (``json.Marshal`` of the struct), which the copy signs by a throw-away key
+  (:mod:`trustcopy.manifest.schema1sign`); its digest is the payload's.
 """
 
 from __future__ import annotations
@@ -353,9 +354,15 @@ def _with_raw(m: ImageManifest, raw: bytes) -> ImageManifest:
     return dataclasses.replace(m, raw=raw)
 
 
-def updated_schema1(m: Schema1Manifest, stored: Sequence[BlobInfo], *, what: str = "schema1 image") -> bytes:
+def updated_schema1(m: Schema1Manifest, stored: Sequence[BlobInfo], *, what: str = "schema1 image",
+                    embedded: tuple[str, str] | None = None) -> bytes:
     """The schema1 manifest with its layers replaced by ``stored`` (base first, throwaway ones
-    included): Go ``UpdateLayerInfos`` then ``json.Marshal``, unsigned (see module doc).
+    included): Go ``UpdateLayerInfos`` then ``json.Marshal``, unsigned (the payload
+    :func:`trustcopy.manifest.schema1sign.add_dummy_signature` signs; see module doc).
+
+    Args:
+        embedded: the destination's repository path (without registry) and tag, which replace
+            ``name`` and ``tag`` (containers/image's ``EmbeddedDockerReference`` update).
 
     Raises:
         ManifestError: ``manifest-layer-compression-unsupported`` for a zstd layer, which
@@ -367,19 +374,8 @@ def updated_schema1(m: Schema1Manifest, stored: Sequence[BlobInfo], *, what: str
         if info.media_type in (mt.DOCKER_LAYER_ZSTD, mt.OCI_LAYER_ZSTD):
             raise ManifestError(f"{what}: preparing updated manifest, layer {info.digest}: zstd compression "
                                 "is not supported in a schema1 manifest", code="manifest-layer-compression-unsupported")
-    doc = {"name": m.name, "tag": m.tag, "architecture": m.architecture,
+    name, tag = embedded if embedded is not None else (m.name, m.tag)
+    doc = {"name": name, "tag": tag, "architecture": m.architecture,
            "fsLayers": [{"blobSum": str(info.digest)} for info in reversed(stored)],
            "history": [{"v1Compatibility": h} for h in m.history], "schemaVersion": 1}
     return _gojson.marshal(doc)
-
-
-def updated_schema1_manifest(m: Schema1Manifest, stored: Sequence[BlobInfo], *, what: str) -> Schema1Manifest:
-    """:func:`updated_schema1`, parsed back (an unsigned ``application/vnd.docker.distribution.manifest.v1+json``)."""
-    from trustcopy.manifest.parse import parse_manifest
-
-    raw = updated_schema1(m, stored, what=what)
-    parsed = parse_manifest(raw, mt.DOCKER_V2S1, source=what)
-    assert isinstance(parsed, Schema1Manifest)
-    return parsed
-
-

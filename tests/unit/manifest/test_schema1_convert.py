@@ -182,8 +182,10 @@ def test_bad_manifests_are_refused_when_parsed() -> None:
 
 # -- the diff ID tap ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("data", [TAR, gzip.compress(TAR, mtime=0), gzip.compress(TAR[:9]) + gzip.compress(TAR[9:]),
-                                  b""])
+# (mtime=0 and ids: xdist's workers must collect the same test names; a timestamp differed.)
+@pytest.mark.parametrize("data", [TAR, gzip.compress(TAR, mtime=0),
+                                  gzip.compress(TAR[:9], mtime=0) + gzip.compress(TAR[9:], mtime=0), b""],
+                         ids=["uncompressed", "gzip", "gzip-two-members", "empty"])
 def test_tap_passes_bytes_through_and_computes_the_diff_id(data: bytes) -> None:
     tap = _DiffIDTap(io.BytesIO(data), "blob")
     got = b""
@@ -205,7 +207,8 @@ def _hostile_zstd() -> bytes:
     return bytes.fromhex("28b52ffd") + bytes([0x00, 20 << 3]) + ((100 << 3) | 1).to_bytes(3, "little") + b"x" * 100
 
 
-@pytest.mark.parametrize("data", [b"\x1f\x8b\x08\x00garbage-not-deflate" * 3, LAYER[:-6], _hostile_zstd()])
+@pytest.mark.parametrize("data", [b"\x1f\x8b\x08\x00garbage-not-deflate" * 3, LAYER[:-6], _hostile_zstd()],
+                         ids=["not-deflate", "truncated-gzip", "zstd-1gib-window"])
 def test_tap_refuses_layers_whose_diff_id_cannot_be_computed(data: bytes) -> None:
     tap = _DiffIDTap(io.BytesIO(data), "blob X")
     with pytest.raises(TransportError) as info:
@@ -243,10 +246,18 @@ def test_copy_to_oci_writes_the_converted_image_and_every_layer_blob(tmp_path: P
     assert config["rootfs"]["diff_ids"] == [_sha(TAR)]
 
 
-def test_copy_with_dest_decompress_rewrites_schema1_unsigned(tmp_path: Path) -> None:
+def test_copy_with_dest_decompress_rewrites_schema1_signed_by_a_throwaway_key(tmp_path: Path) -> None:
+    from trustcopy.manifest.digest import jws_payload
+
     src = _dir(tmp_path / "s", _manifest(ENTRIES, BLOBS), BLOBS)
     result = _copy(src, f"dir:{tmp_path}/d", {"dest_decompress": True})
-    assert result.media_type == mt.DOCKER_V2S1
+    assert result.media_type == mt.DOCKER_V2S1_SIGNED  # (test_schema1_sign.py verifies such signatures)
+    assert (tmp_path / "d" / "manifest.json").read_bytes() == result.manifest
+    m = _parse(result.manifest)
+    payload = jws_payload(result.manifest)
+    assert result.digest == Digest.from_bytes(payload)
+    assert payload == updated_schema1(m, [BlobInfo(digest=Digest.parse(_sha(TAR)), size=1),
+                                          BlobInfo(digest=Digest.parse(_sha(b"\0" * 1024)), size=1)])
     doc = json.loads(result.manifest)
     assert [f["blobSum"] for f in doc["fsLayers"]] == [_sha(b"\0" * 1024), _sha(TAR)]
     assert (tmp_path / "d" / hashlib.sha256(TAR).hexdigest()).read_bytes() == TAR
