@@ -419,6 +419,8 @@ def _check_key_id(key: str) -> str:
         raise SignatureError(
             f"invalid key fingerprint {str(key)[:80]!r}: expected 40 or 64 hex digits (or a 16-digit key ID)",
             code="invalid-fingerprint",
+            hint="`gpg --list-keys --with-colons USER-ID` prints a key's fingerprint (its fpr line); a user ID "
+                 "or e-mail address, which skopeo hands to gpg, is not taken",
         )
     return key
 
@@ -452,7 +454,10 @@ def sign(payload: bytes, fingerprint: str, *, gnupg_home: str | None = None, pas
     found = gpg.list_keys(secret=True, keys=[key])
     if len(found) != 1:
         problem = "no secret key" if not found else "more than one secret key"
-        raise SignatureError(f"{problem} for {key} in {where}", code="signing-key-missing")
+        raise SignatureError(f"{problem} for {key} in {where}", code="signing-key-missing",
+                             hint="`gpg --list-secret-keys --with-colons` lists the secret keys there (fpr lines); "
+                                  "set GNUPGHOME to the home that holds the key" if not found else
+                                  "name the key by its full 40- or 64-digit fingerprint")
     allowed = {found[0]["fingerprint"], *(sub[2] for sub in found[0].get("subkeys", []) if sub[2])}
     # python-gnupg writes the passphrase as latin-1; this round-trip makes it send UTF-8 bytes.
     wire = passphrase.encode("utf-8").decode("latin-1") if passphrase else None
@@ -464,24 +469,52 @@ def sign(payload: bytes, fingerprint: str, *, gnupg_home: str | None = None, pas
         raise SignatureError(f"signing with key {key} failed: {exc}", code="signature-create") from exc
     created = [v.split() for k, v in result.status_lines if k == "SIG_CREATED"]
     if result.returncode != 0 or len(created) != 1 or not result.data:
-        raise SignatureError(f"signing with key {key} from {where} failed: {_sign_failure(result)}",
-                             code="signature-create",
-                             hint="give the key's passphrase with --passphrase-file" if wire is None else None)
+        reason, hint = _sign_failure(result, found[0], wire is None)
+        raise SignatureError(f"signing with key {key} from {where} failed: {reason}", code="signature-create",
+                             hint=hint)
     if created[0][0] != "S" or created[0][-1] not in allowed:
         raise SignatureError(f"gpg signed with an unexpected key or mode ({' '.join(created[0])})",
                              code="signature-create")
     return bytes(result.data)
 
 
-def _sign_failure(result: Any) -> str:
-    """The most specific reason gpg gave for a failed signing (never the passphrase)."""
+def _sign_failure(result: Any, listed: dict[str, Any], no_passphrase: bool) -> tuple[str, str | None]:
+    """The most specific reason gpg gave for a failed signing (never the passphrase), and a hint.
+
+    Why the key listing: gpg reports an expired or revoked secret key only as ``INV_SGNR 9``
+    ("Unusable secret key"), the same as a key that cannot sign, while its listing's
+    validity field says which (``e``, ``r``). The passphrase hint is given only when gpg
+    asked for one: for an expired key it sent users looking for a passphrase problem.
+    """
     keywords = {k for k, _ in result.status_lines}
-    for status, text in (("BAD_PASSPHRASE", "bad passphrase"), ("KEYEXPIRED", "the key has expired"),
-                         ("KEYREVOKED", "the key has been revoked"), ("INV_SGNR", "the key cannot sign")):
-        if status in keywords:
-            return text
+    asked = bool(keywords & {"NEED_PASSPHRASE", "MISSING_PASSPHRASE", "BAD_PASSPHRASE"})
+    hint = ("give the key's passphrase with --sign-passphrase-file (copy, sync) or --passphrase-file "
+            "(standalone-sign)") if no_passphrase and asked else None
+    if "BAD_PASSPHRASE" in keywords:
+        return "bad passphrase", hint
+    if hint is not None:
+        return "the key needs a passphrase, and none was given", hint
+    if "KEYEXPIRED" in keywords or ("INV_SGNR" in keywords and listed.get("trust") == "e"):
+        return f"the key has expired{_on_date(listed.get('expires'))}", (
+            "extend it (gpg --quick-set-expire FINGERPRINT 1y), then publish the updated public key, "
+            "or sign with a current key")
+    if "KEYREVOKED" in keywords or ("INV_SGNR" in keywords and listed.get("trust") == "r"):
+        return "the key has been revoked", "sign with another key; a revoked key cannot be used again"
+    if "INV_SGNR" in keywords:
+        return "the key cannot sign", hint
     lines = [ln for ln in (result.stderr or "").splitlines() if ln.startswith("gpg: ")]
-    return lines[-1][5:] if lines else f"gpg exited with status {result.returncode}"
+    return (lines[-1][5:] if lines else f"gpg exited with status {result.returncode}"), hint
+
+
+def _on_date(expires: Any) -> str:
+    """`` on YYYY-MM-DD`` for gpg's expiry field (seconds since the epoch), or "" when absent."""
+    import datetime
+
+    try:
+        when = datetime.datetime.fromtimestamp(int(expires), datetime.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+    return f" on {when:%Y-%m-%d}"
 
 
 def export_public_keys(fingerprints: Sequence[str], *, gnupg_home: str | None = None) -> bytes:
