@@ -13,7 +13,8 @@ The format (libtrust's "pretty signature"), restated:
 - The payload is the JSON object being signed. Its ``formatLength`` is the length up to and
   including its last non-whitespace byte before the closing ``}``; ``formatTail`` is the rest
   (``}`` and any whitespace). The payload must be an object whose last member is not
-  followed by a comma.
+  followed by a comma, as Go's ``json.Unmarshal`` into a map reads it (:mod:`_gojson`: no
+  ``NaN``, BOM or out-of-range number; invalid UTF-8 inside a string is signed as it is).
 - The protected header is ``json.Marshal`` of ``{"formatLength", "formatTail" (base64url),
   "time" (UTC, RFC 3339, seconds)}``, keys sorted; the signed bytes are
   ``base64url(protected) + "." + base64url(payload)`` (base64url without padding throughout).
@@ -23,9 +24,9 @@ The format (libtrust's "pretty signature"), restated:
   the point's 32-byte coordinates.
 - The output is the payload's first ``formatLength`` bytes, ``,``, the member
   ``"signatures": [...]`` and ``}``. A payload that starts with ``{`` and a newline is
-  "indented": the indentation before its first key is used for the new member and for
-  ``json.MarshalIndent`` of the block list (each line prefixed by it); otherwise everything
-  is compact. The manifest's digest stays that of the payload (trustcopy.manifest.digest).
+  "indented": the indentation before its first key (whitespace, newlines included) is used
+  for the new member and as both prefix and indent of ``json.MarshalIndent`` of the block
+  list; otherwise everything is compact. The manifest's digest stays that of the payload (trustcopy.manifest.digest).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ import base64
 import datetime
 import json
 from typing import Any
+
+from trustcopy.manifest import _gojson
 
 _JSON_SPACE = b" \t\n\r"
 
@@ -50,6 +53,23 @@ def _indent(payload: bytes) -> str:
         if quote > 1:
             return payload[2:quote].decode("utf-8", "replace")
     return ""
+
+
+def _marshal_indent(blocks: list[dict[str, Any]], indent: str) -> str:
+    """Go's ``json.MarshalIndent(blocks, indent, indent)``: every line after the first is the
+    prefix, then the indent once per level (both ``indent``, which may itself hold newlines).
+
+    Why not ``json.dumps(indent=…)`` plus a replace: an indent such as ``"  \\n  "`` (a blank
+    line before the first key) holds a newline, which the replace would prefix as well.
+    json.dumps lays the structure out with tabs (its strings escape tabs and newlines), then
+    each line gets its depth in ``indent``.
+    """
+    lines = json.dumps(blocks, indent="\t").split("\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        text = line.lstrip("\t")
+        out.append(indent * (len(line) - len(text) + 1) + text)
+    return "\n".join(out)
 
 
 def _format_length(payload: bytes) -> int:
@@ -83,10 +103,12 @@ def add_dummy_signature(payload: bytes, *, now: datetime.datetime | None = None)
 
     from trustcopy.manifest._jwk import key_id
 
+    # Go's json.Unmarshal into a map: NaN, a UTF-8 BOM and out-of-range numbers are refused,
+    # invalid UTF-8 inside strings is not (Python's json module answers each the other way).
     try:
-        decoded = json.loads(payload)
-    except UnicodeDecodeError as exc:  # (a JSONDecodeError is a ValueError already)
-        raise ValueError("schema1 signing: the payload is not UTF-8") from exc
+        decoded = _gojson.decode(_gojson.loads(payload), ("map", "any"), None, "payload")
+    except ValueError as exc:  # (JSONDecodeError and GoTypeError included)
+        raise ValueError(f"schema1 signing: the payload is not a JSON object: {exc}") from exc
     length = _format_length(payload) if isinstance(decoded, dict) else 0
     if not length:
         raise ValueError("schema1 signing: the payload is not a JSON object")
@@ -107,8 +129,7 @@ def add_dummy_signature(payload: bytes, *, now: datetime.datetime | None = None)
                                      "protected": protected}]
     indent = _indent(payload)
     if indent:
-        listed = json.dumps(blocks, indent=indent).replace("\n", "\n" + indent)
-        member = f',\n{indent}"signatures": {listed}\n'
+        member = f',\n{indent}"signatures": {_marshal_indent(blocks, indent)}\n'
     else:
         member = ',"signatures":' + json.dumps(blocks, separators=(",", ":"))
     return payload[:length] + member.encode("ascii") + b"}"
