@@ -96,6 +96,7 @@ class CopyOptions:
     #: The decrypted key, once read (an init field, so that dataclasses.replace, as sync uses
     #: for each image, carries it instead of decrypting the key again).
     _sigstore_key: Any = field(default=None, repr=False, compare=False)
+    _gpg_key_checked: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_parallel < 1:
@@ -129,6 +130,18 @@ class CopyOptions:
             self._sigstore_key = load_sigstore_private_key(self.sign_by_sigstore_private_key or "",
                                                            self.sign_passphrase)
         return self._sigstore_key
+
+    def check_gpg_signing_key(self) -> None:
+        """Check the ``sign_by`` key once for every image these options copy (before anything is written).
+
+        Raises:
+            SignatureError: as :func:`trustcopy.signature.gpg.check_signing_key`.
+        """
+        if self.sign_by and not self._gpg_key_checked:
+            from trustcopy.signature import gpg
+
+            gpg.check_signing_key(self.sign_by)
+            object.__setattr__(self, "_gpg_key_checked", True)
 
     @property
     def signs(self) -> bool:

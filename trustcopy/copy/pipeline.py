@@ -63,6 +63,8 @@ def copy_image(
                 stack.enter_context(dest)
             if options.sign_by_sigstore_private_key:
                 _check_sigstore_signer(dest, options)
+            if options.sign_by:
+                _check_gpg_signer(dest, options)
             if plan.manifest_list is None or options.image_list_selection is ImageListSelection.SYSTEM:
                 result = copy_single_image(gate, src, dest, plan.images[0], options)
             else:
@@ -71,6 +73,18 @@ def copy_image(
                 result = copy_all(gate, src, dest, plan.toplevel, plan.manifest_list, list(plan.images), options)
             dest.commit(result.manifest)
     return result
+
+
+def _check_gpg_signer(dest: ImageDestination, options: CopyOptions) -> None:
+    """Check the ``--sign-by`` key before anything is written (gpg.check_signing_key says why).
+
+    The identity is checked first, as for sigstore, so that a missing identity keeps its own error.
+
+    Raises:
+        UsageError: no identity to sign. SignatureError: the key cannot sign.
+    """
+    signing_identity(dest, options)
+    options.check_gpg_signing_key()
 
 
 def _check_sigstore_signer(dest: ImageDestination, options: CopyOptions) -> None:

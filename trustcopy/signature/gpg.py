@@ -451,13 +451,7 @@ def sign(payload: bytes, fingerprint: str, *, gnupg_home: str | None = None, pas
         raise SignatureError("invalid passphrase: must not contain a line break", code="signature-create")
     gpg = _new_gpg(gnupg_home, [])
     where = _describe_home(gnupg_home)
-    found = gpg.list_keys(secret=True, keys=[key])
-    if len(found) != 1:
-        problem = "no secret key" if not found else "more than one secret key"
-        raise SignatureError(f"{problem} for {key} in {where}", code="signing-key-missing",
-                             hint="`gpg --list-secret-keys --with-colons` lists the secret keys there (fpr lines); "
-                                  "set GNUPGHOME to the home that holds the key" if not found else
-                                  "name the key by its full 40- or 64-digit fingerprint")
+    found = [_secret_key(gpg, key, where)]
     allowed = {found[0]["fingerprint"], *(sub[2] for sub in found[0].get("subkeys", []) if sub[2])}
     # python-gnupg writes the passphrase as latin-1; this round-trip makes it send UTF-8 bytes.
     wire = passphrase.encode("utf-8").decode("latin-1") if passphrase else None
@@ -476,6 +470,50 @@ def sign(payload: bytes, fingerprint: str, *, gnupg_home: str | None = None, pas
         raise SignatureError(f"gpg signed with an unexpected key or mode ({' '.join(created[0])})",
                              code="signature-create")
     return bytes(result.data)
+
+
+def _secret_key(gpg: Any, key: str, where: str) -> dict[str, Any]:
+    """The one secret key ``key`` names in the home ``gpg`` uses (its listing).
+
+    Raises:
+        SignatureError: none or several (``signing-key-missing``).
+    """
+    found = gpg.list_keys(secret=True, keys=[key])
+    if len(found) != 1:
+        problem = "no secret key" if not found else "more than one secret key"
+        raise SignatureError(f"{problem} for {key} in {where}", code="signing-key-missing",
+                             hint="`gpg --list-secret-keys --with-colons` lists the secret keys there (fpr lines); "
+                                  "set GNUPGHOME to the home that holds the key" if not found else
+                                  "name the key by its full 40- or 64-digit fingerprint")
+    listed: dict[str, Any] = found[0]
+    return listed
+
+
+def check_signing_key(fingerprint: str, *, gnupg_home: str | None = None) -> None:
+    """Refuse, before anything is copied, a ``--sign-by`` key that cannot sign at all.
+
+    Why: the signature is made after the image is written; in a registry the manifest PUT has
+    moved the tag by then, so a key that is missing, named by a user ID, expired or revoked
+    left the tag on an unsigned image (skopeo 1.9.3 does the same). Only what needs no
+    signing is checked: a wrong passphrase is still found when signing (a test signature
+    would cost a second touch of a hardware key).
+
+    Raises:
+        SignatureError: ``invalid-fingerprint``, ``signing-key-missing``, or
+            ``signature-create`` for an expired or revoked key.
+    """
+    key = _check_key_id(fingerprint)
+    where = _describe_home(gnupg_home)
+    listed = _secret_key(_new_gpg(gnupg_home, []), key, where)
+    validity = listed.get("trust")
+    if validity == "e":
+        raise SignatureError(f"signing with key {key} from {where} failed: the key has expired"
+                             f"{_on_date(listed.get('expires'))}", code="signature-create",
+                             hint="extend it (gpg --quick-set-expire FINGERPRINT 1y), then publish the updated "
+                                  "public key, or sign with a current key")
+    if validity == "r":
+        raise SignatureError(f"signing with key {key} from {where} failed: the key has been revoked",
+                             code="signature-create", hint="sign with another key; a revoked key cannot be used again")
 
 
 def _sign_failure(result: Any, listed: dict[str, Any], no_passphrase: bool) -> tuple[str, str | None]:

@@ -136,7 +136,8 @@ def sync(policy: PolicyEvaluator, source: str, destination: str, options: SyncOp
             whole cannot be read (a YAML that is not YAML, a missing directory). Failures of
             single entries and images are in the report instead.
         SignatureError / UsageError / LimitExceededError: the ``--sign-by-sigstore-private-key``
-            key cannot be read or decrypted (before any image is copied).
+            key cannot be read or decrypted, or the ``--sign-by`` key cannot sign (before any
+            image is copied).
     """
     from trustcopy.transports.docker.session import RegistrySession, session_from
 
@@ -145,6 +146,8 @@ def sync(policy: PolicyEvaluator, source: str, destination: str, options: SyncOp
         # Read and decrypted once, before any image (as skopeo makes its signers first): a bad
         # key or passphrase fails the sync before anything is written, and no image pays for it.
         copy.sigstore_private_key()
+    # The --sign-by key too (missing, a user ID, expired, revoked): once, before any image.
+    copy.check_gpg_signing_key()
     src_ctx, dest_ctx = copy.source_ctx or SystemContext(), copy.dest_ctx or SystemContext()
     own_session = None
     if session_from(src_ctx) is None or session_from(dest_ctx) is None:

@@ -75,6 +75,8 @@ class _StubSigner:
 def stub_signer(monkeypatch: pytest.MonkeyPatch) -> _StubSigner:
     stub = _StubSigner()
     monkeypatch.setattr("trustcopy.signature.simple.sign_simple_signing", stub)
+    # The stub has no key to check before copying (copy/pipeline.py checks a real one first).
+    monkeypatch.setattr("trustcopy.signature.gpg.check_signing_key", lambda *_a, **_k: None)
     return stub
 
 
