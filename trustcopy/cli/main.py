@@ -122,7 +122,11 @@ def _run(args: list[str], debug: bool) -> int:
         sys.stderr.write(mask_userinfo(shown.getvalue()))
         sys.stderr.flush()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            # click turns Ctrl-C into Abort (its own "Aborted!", status 1): it is an interruption, 130.
+            click.echo("interrupted", err=True)
+            return 130
         click.echo("Aborted!", err=True)
         return 1
     except KeyboardInterrupt:

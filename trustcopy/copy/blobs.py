@@ -214,9 +214,10 @@ class _ReadAhead:
         """Tell the helper thread to stop (a blocked read ends when the caller closes the source)."""
         self._stop.set()
 
-    def join(self) -> None:
-        """Wait for the helper thread."""
-        self._thread.join()
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the helper thread (at most ``timeout`` seconds; a daemon thread left behind
+        only reads, and its stopped reader neither resumes nor queues anything more)."""
+        self._thread.join(timeout)
 
 
 @dataclass(frozen=True)
@@ -528,7 +529,9 @@ def copy_blob(
             ahead.stop()
         stream.close()  # first: a read blocked in the helper thread ends with it
         if ahead is not None:
-            ahead.join()
+            # A read stalled in the socket may not end with the close: after a failure or an
+            # interruption, wait no longer than the copy waits for any stalled worker.
+            ahead.join(INTERRUPT_GRACE)
         if tap is not None:
             tap.close()
         # put_new_blob stores the layer under another digest: the claim on ``info`` ends here too.

@@ -629,12 +629,22 @@ def check_signatures_storable(dest: ImageDestination, carried: Sequence[Signatur
     """
     from trustcopy.signature.formats import SIGSTORE_FORMAT, SIMPLE_SIGNING_FORMAT
 
+    def unsupported(reason: str) -> str:
+        # Transports' reasons already name the destination ("oci-archive:x.tar: pushing
+        # signatures …"): name it once.
+        prefix = f"{dest.reference}: "
+        return f"cannot copy signatures to {dest.reference}: {reason.removeprefix(prefix)}"
+
     carried_formats = {sig.format_id for sig in carried}
     if carried_formats and (reason := dest.supports_signature_formats(carried_formats)) is not None:
-        raise SignatureError(f"cannot copy signatures to {dest.reference}: {reason}", code="signatures-unsupported",
-                             hint="use --remove-signatures to copy the image without its signatures")
+        # Archives and layouts hold no signatures: an air-gap transfer that must keep them
+        # goes through dir:, which stores them as signature-N files.
+        keep = "" if dest.reference.transport.name in ("docker", "dir") else \
+            ", or copy to dir: (which keeps signatures) to carry them"
+        raise SignatureError(unsupported(reason), code="signatures-unsupported",
+                             hint=f"use --remove-signatures to copy the image without its signatures{keep}")
     if options.sign_by and (reason := dest.supports_signature_formats({SIMPLE_SIGNING_FORMAT})) is not None:
-        raise SignatureError(f"cannot copy signatures to {dest.reference}: {reason}", code="signatures-unsupported")
+        raise SignatureError(unsupported(reason), code="signatures-unsupported")
     if options.signs_sigstore and (reason := dest.supports_signature_formats({SIGSTORE_FORMAT})) is not None:
         raise SignatureError(f"cannot store sigstore signatures in {dest.reference}: {reason}",
                              code="sigstore-signing-unsupported",

@@ -14,6 +14,9 @@ Resume rules (after a read error, a reset, a truncated body or a stall mid-body)
   server that keeps failing ends the copy instead of looping; as containers/image
   (bodyReader), a resume a minute or more after the previous one starts a new count (a
   slow link dropping now and then is not a server failing in a loop).
+- never after :meth:`BlobReader.close`: the copy closes the stream to end a read blocked in
+  its read-ahead thread (a destination that failed, Ctrl-C, ``--command-timeout``); the
+  read that fails then is that ending, not a lost connection.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ class BlobReader:
         self._last_resume_at = 0
         self._last_resume_time: float | None = None
         self._eof = False
+        self._closed = False  # by the caller (close()): a failing read is then no cause to resume
 
     def read(self, size: int = -1, /) -> bytes:
         """Up to ``size`` bytes (all remaining when negative); b"" at the end."""
@@ -144,6 +148,8 @@ class BlobReader:
             try:
                 chunk = next(self._iter, b"")
             except _RESUMABLE as exc:
+                if self._closed:
+                    raise NetworkError(f"{self._what}: the download was stopped after {self.received} bytes") from exc
                 self._resume(exc)
                 continue
             except (httpx.HTTPError, OSError) as exc:
@@ -152,7 +158,7 @@ class BlobReader:
                 self.received += len(chunk)
                 return chunk
             self._eof = True
-            self.close()
+            self._release()
         return b""
 
     def _resume(self, exc: Exception) -> None:
@@ -160,7 +166,7 @@ class BlobReader:
         if self._size >= 0 and self.received == self._size:
             log.debug("%s: connection lost after the last byte; finishing", self._what)
             self._eof = True
-            self.close()
+            self._release()
             return
         now = time.monotonic()
         if self.received - self._last_resume_at >= RESUME_PROGRESS or (
@@ -171,10 +177,12 @@ class BlobReader:
         self._resumes_in_a_row += 1
         self._last_resume_at = self.received
         self._last_resume_time = now
-        self.close()
+        self._release()
         log.warning("%s: connection lost after %d bytes (%s); resuming", self._what, self.received,
                     type(exc).__name__)
         time.sleep(min(self._client.retry_delay, 5.0))
+        if self._closed:  # stopped during the pause: no new request
+            raise NetworkError(f"{self._what}: the download was stopped after {self.received} bytes") from exc
         try:
             response = self._client.send(
                 "GET", self._path, what=self._what,
@@ -206,7 +214,7 @@ class BlobReader:
             if content_encoded(response):
                 raise ValueError("the resumed response is content-encoded")
         except ValueError as err:
-            self.close()
+            self._release()
             raise NetworkError(f"{self._what}: cannot resume after {self.received} bytes: {err}") from cause
         self._iter = response.iter_raw()
         log.debug("%s: resumed at byte %d", self._what, self.received)
@@ -222,7 +230,7 @@ class BlobReader:
             except (httpx.HTTPError, OSError) as exc:
                 raise network_error(exc, self._what, secrets=self._client.auth.secrets()) from exc
             if not chunk:
-                self.close()
+                self._release()
                 raise NetworkError(f"{self._what}: the blob became shorter while resuming") from cause
             if len(chunk) > remaining:
                 self._iter = _prepend(chunk[remaining:], self._iter)
@@ -231,7 +239,12 @@ class BlobReader:
         log.debug("%s: server ignored Range; skipped %d bytes", self._what, self.received)
 
     def close(self) -> None:
-        """Release the connection."""
+        """Stop the download for good: release the connection, and resume no more."""
+        self._closed = True
+        self._release()
+
+    def _release(self) -> None:
+        """Release the current connection (a resume may open another)."""
         if self._response is not None:
             self._response.close()
             self._response = None
