@@ -35,12 +35,22 @@ def _wait_for_staging(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", list(DESTS))
 def test_sigterm_removes_the_staging_archive(tmp_path: Path, insecure_policy: Path, kind: str) -> None:
-    proc = _start(tmp_path, insecure_policy, DESTS[kind])
-    _wait_for_staging(tmp_path)
-    proc.send_signal(signal.SIGTERM)
-    rc = proc.wait(timeout=30)
-    if rc == 0:
-        pytest.skip("the copy finished before SIGTERM arrived")
+    # The copy is stopped (SIGSTOP) while its staging file exists, so that SIGTERM lands mid-copy
+    # however fast the machine: it is delivered on SIGCONT. (It was a skip when the copy won the
+    # race, and a skip fails the suite under CI=1.) A copy done before the stop is tried again.
+    for _ in range(3):
+        proc = _start(tmp_path, insecure_policy, DESTS[kind])
+        _wait_for_staging(tmp_path)
+        proc.send_signal(signal.SIGSTOP)
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGCONT)
+        rc = proc.wait(timeout=30)
+        if rc != 0:
+            break
+        for name in os.listdir(tmp_path):
+            if name not in ("src", "insecure-policy.json"):
+                os.unlink(tmp_path / name)
+    assert rc != 0, "the copy finished before SIGTERM three times"
     assert sorted(os.listdir(tmp_path)) == ["insecure-policy.json", "src"]
 
 
