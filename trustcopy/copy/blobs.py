@@ -126,6 +126,7 @@ class _SourceStream:
                  progress: Callable[[int], None] | None = None) -> None:
         self._stream, self._cancelled, self._progress = stream, cancelled, progress
         self.done = 0
+        self._closed = False
 
     def read(self, size: int = -1, /) -> bytes:
         if self._cancelled is not None and self._cancelled.is_set():
@@ -135,12 +136,15 @@ class _SourceStream:
         except TrustcopyError as exc:
             _mark_source(exc)
             raise
-        if data and self._progress is not None:
+        # A read-ahead thread left blocked past close() (copy_blob waits for it only so long)
+        # may still get bytes: the copy of this blob is over, and reported, by then.
+        if data and self._progress is not None and not self._closed:
             self.done += len(data)
             self._progress(self.done)
         return data
 
     def close(self) -> None:
+        self._closed = True
         self._stream.close()
 
 

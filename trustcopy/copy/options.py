@@ -93,10 +93,13 @@ class CopyOptions:
     skip_identical: bool = True
     encryption: EncryptionConfig | None = None
     decryption_keys: tuple[Any, ...] = ()
-    #: The decrypted key, once read (an init field, so that dataclasses.replace, as sync uses
-    #: for each image, carries it instead of decrypting the key again).
+    #: The decrypted key, once read, with the (path, passphrase) it was read from (an init field,
+    #: so that dataclasses.replace, as sync uses for each image, carries it instead of decrypting
+    #: the key again; a replace that names another key or passphrase reads that one).
     _sigstore_key: Any = field(default=None, repr=False, compare=False)
-    _gpg_key_checked: bool = field(default=False, repr=False, compare=False)
+    _sigstore_key_from: tuple[str | None, str | None] | None = field(default=None, repr=False, compare=False)
+    #: The ``sign_by`` key already checked (carried by replace as the key above; another key is checked again).
+    _gpg_key_checked: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_parallel < 1:
@@ -124,11 +127,13 @@ class CopyOptions:
             UsageError / SignatureError / LimitExceededError: as
                 :func:`trustcopy.copy.sign.load_sigstore_private_key`.
         """
-        if self._sigstore_key is None:
+        source = (self.sign_by_sigstore_private_key, self.sign_passphrase)
+        if self._sigstore_key is None or self._sigstore_key_from != source:
             from trustcopy.copy.sign import load_sigstore_private_key
 
             self._sigstore_key = load_sigstore_private_key(self.sign_by_sigstore_private_key or "",
                                                            self.sign_passphrase)
+            self._sigstore_key_from = source
         return self._sigstore_key
 
     def check_gpg_signing_key(self) -> None:
@@ -137,11 +142,11 @@ class CopyOptions:
         Raises:
             SignatureError: as :func:`trustcopy.signature.gpg.check_signing_key`.
         """
-        if self.sign_by and not self._gpg_key_checked:
+        if self.sign_by and self._gpg_key_checked != self.sign_by:
             from trustcopy.signature import gpg
 
             gpg.check_signing_key(self.sign_by)
-            object.__setattr__(self, "_gpg_key_checked", True)
+            self._gpg_key_checked = self.sign_by
 
     @property
     def signs(self) -> bool:

@@ -500,20 +500,53 @@ def check_signing_key(fingerprint: str, *, gnupg_home: str | None = None) -> Non
 
     Raises:
         SignatureError: ``invalid-fingerprint``, ``signing-key-missing``, or
-            ``signature-create`` for an expired or revoked key.
+            ``signature-create`` for a key gpg would not sign with (expired, revoked, no signing
+            subkey that is current and has its secret part here: _signing_key_problem).
     """
     key = _check_key_id(fingerprint)
     where = _describe_home(gnupg_home)
     listed = _secret_key(_new_gpg(gnupg_home, []), key, where)
+    problem = _signing_key_problem(listed)
+    if problem is not None:
+        raise SignatureError(f"signing with key {key} from {where} failed: {problem[0]}", code="signature-create",
+                             hint=problem[1])
+
+
+def _signing_key_problem(listed: dict[str, Any]) -> tuple[str, str] | None:
+    """Why gpg will not sign with the key ``listed`` describes (its secret-key listing), and a hint; None if it can.
+
+    gpg signs with the key's newest usable signing key: the primary key when it may sign,
+    or a signing subkey (also when ``--local-user`` names another subkey by its key ID).
+    The whole key is unusable when its primary key expired or was revoked; otherwise one
+    signing (sub)key that is neither expired nor revoked, and whose secret part is in the
+    home (not a ``#`` stub: an offline primary key), is enough. The checks stop there: an
+    ``i``nvalid or otherwise odd key is left for gpg to judge when signing.
+    """
     validity = listed.get("trust")
     if validity == "e":
-        raise SignatureError(f"signing with key {key} from {where} failed: the key has expired"
-                             f"{_on_date(listed.get('expires'))}", code="signature-create",
-                             hint="extend it (gpg --quick-set-expire FINGERPRINT 1y), then publish the updated "
-                                  "public key, or sign with a current key")
+        return (f"the key has expired{_on_date(listed.get('expires'))}",
+                "extend it (gpg --quick-set-expire FINGERPRINT 1y), then publish the updated public key, "
+                "or sign with a current key")
     if validity == "r":
-        raise SignatureError(f"signing with key {key} from {where} failed: the key has been revoked",
-                             code="signature-create", hint="sign with another key; a revoked key cannot be used again")
+        return "the key has been revoked", "sign with another key; a revoked key cannot be used again"
+    subkeys = [sub for sub in (listed.get("subkey_info") or {}).values() if isinstance(sub, dict)]
+    # "cap": the key's own usage in lower case (the primary's upper-case letters are the whole key's).
+    signing = [k for k in (listed, *subkeys) if "s" in str(k.get("cap") or "")]
+    if any(k.get("trust") not in ("e", "r") and k.get("token") != "#" for k in signing):
+        return None
+    add = "add a signing subkey (gpg --quick-add-key FINGERPRINT ed25519 sign) and publish the updated public key"
+    if not signing:
+        return "the key has no key or subkey that may sign", f"{add}, or sign with another key"
+    expired = sorted((k for k in signing if k.get("trust") == "e"), key=lambda k: str(k.get("expires") or ""))
+    if expired:
+        return (f"its signing subkey {expired[-1].get('keyid')} has expired{_on_date(expired[-1].get('expires'))}",
+                "extend it (gpg --quick-set-expire FINGERPRINT 1y SUBKEY-FINGERPRINT), then publish the updated "
+                f"public key; or {add}")
+    revoked = [k for k in signing if k.get("trust") == "r"]
+    if revoked:
+        return f"its signing subkey {revoked[-1].get('keyid')} has been revoked", add
+    return (f"the secret part of its signing key {signing[-1].get('keyid')} is not in this GnuPG home (a stub)",
+            "import that secret key or subkey here (gpg --import), or set GNUPGHOME to the home that holds it")
 
 
 def _sign_failure(result: Any, listed: dict[str, Any], no_passphrase: bool) -> tuple[str, str | None]:
@@ -532,6 +565,8 @@ def _sign_failure(result: Any, listed: dict[str, Any], no_passphrase: bool) -> t
         return "bad passphrase", hint
     if hint is not None:
         return "the key needs a passphrase, and none was given", hint
+    if keywords & {"INV_SGNR", "KEYEXPIRED", "KEYREVOKED"} and (problem := _signing_key_problem(listed)) is not None:
+        return problem
     if "KEYEXPIRED" in keywords or ("INV_SGNR" in keywords and listed.get("trust") == "e"):
         return f"the key has expired{_on_date(listed.get('expires'))}", (
             "extend it (gpg --quick-set-expire FINGERPRINT 1y), then publish the updated public key, "

@@ -145,6 +145,8 @@ class BlobReader:
 
     def _next_chunk(self) -> bytes:
         while not self._eof:
+            if self._closed:  # (httpx would raise its StreamClosed, a RuntimeError, for the closed response)
+                raise NetworkError(f"{self._what}: the download was stopped after {self.received} bytes")
             try:
                 chunk = next(self._iter, b"")
             except _RESUMABLE as exc:
@@ -192,6 +194,9 @@ class BlobReader:
             raise NetworkError(f"{self._what}: connection lost after {self.received} bytes and resuming failed: "
                                f"{failed.message}", code=failed.code) from exc
         self._response = response
+        if self._closed:  # stopped while the request was under way (close() found no response to release)
+            self._release()
+            raise NetworkError(f"{self._what}: the download was stopped after {self.received} bytes") from exc
         if response.status_code == 206:
             self._accept_partial(response, exc)
         elif response.status_code == 200:
