@@ -46,9 +46,13 @@ def test_repeated_push_skips_every_blob(run_cli, plain_registry: RegistryServer,
     write_oci({"t": example_image()}, str(tmp_path / "src"))
     ref = f"docker://{plain_registry.host}/app:t"
     assert _copy(run_cli, insecure_policy, f"oci:{tmp_path}/src:t", ref).exit_code == 0
-    r = _copy(run_cli, insecure_policy, "--no-skip-identical", f"oci:{tmp_path}/src:t", ref)
-    assert r.exit_code == 0, r.stderr
-    assert r.stdout.count("already exists") == len(example_image().blobs)
+    with running(FaultProxy(plain_registry.port)) as proxy:
+        r = _copy(run_cli, insecure_policy, "--no-skip-identical", f"oci:{tmp_path}/src:t",
+                  f"docker://{proxy.host}/app:t")
+        assert r.exit_code == 0, r.stderr
+        # Every blob was found there: none uploaded (the plain lines, skopeo's, name no outcome).
+        assert proxy.count("POST", "/blobs/uploads/") == 0 and proxy.count("PUT", "/manifests/") == 1
+    assert r.stdout.count("Copying ") == len(example_image().blobs)
 
 
 def test_registry_to_registry_mount(run_cli, plain_registry: RegistryServer, tmp_path: Path,  # type: ignore[no-untyped-def]

@@ -5,8 +5,10 @@ greppable. Kept free of heavy imports: it runs on every failing command.
 
 Progress (:class:`ProgressRenderer`) follows skopeo: when stdout is a terminal, one live
 line per blob with a bar, size and speed (rich), and a summary line at the end; when it
-is not (CI logs, pipes), skopeo's plain lines (``Copying blob sha256:… done``) and
-nothing that redraws. ``--quiet`` builds no renderer at all. Statuses of long waits
+is not (CI logs, pipes), skopeo 1.9.3's plain lines (``Copying blob sha256:…`` for each
+layer in the manifest's order, ``Copying config sha256:…``, ``Writing manifest to image
+destination``, ``Storing signatures``: trustcopy.copy.progress.plain_line), each written
+whole under one lock, and nothing that redraws. ``--quiet`` builds no renderer at all. Statuses of long waits
 (retries, a daemon preparing an image) are logged with ``--debug`` only.
 """
 

@@ -52,7 +52,12 @@ def copy_all(
         raise ManifestError(f"{dest.reference} cannot store manifest lists; copy one instance instead",
                             code="manifest-list-unsupported")
     check_forced_compression_format(options)  # before a skip, as before the first instance
+    # skopeo 1.9.3's lines (containers/image 5.23's sourceSignatures for the list).
+    if not options.remove_signatures:
+        options.say("Getting image list signatures")
     list_sigs = [] if options.remove_signatures else toplevel.signatures()
+    if list_sigs:
+        options.say("Checking if image list destination supports signatures")
     signing = options.signs
     # The instances' signatures too (read once, cached): a refusal must come before the
     # first instance is pushed, not between two of them.
@@ -98,6 +103,7 @@ def copy_all(
 
     updates: dict[Digest, CopyResult] = {}
     instances_by_digest = {i.instance_digest: i for i in instances}
+    options.say(f"Copying {len(instances)} of {len(manifest_list.manifests)} images in list")
     for i, instance in enumerate(instances, start=1):
         assert instance.instance_digest is not None
         options.say(f"Copying image {instance.instance_digest} ({i}/{len(instances)})")
@@ -124,8 +130,8 @@ def copy_all(
     # As skopeo (containers/image copyMultipleImages): each instance was signed by
     # copy_single_image, and the list is signed as written, with the same identity.
     new_sigs = new_signatures(out, dest, options) if signing else []
+    options.say("Storing list signatures")  # (skopeo 1.9.3 says so also when there are none)
     if list_sigs or new_sigs:
-        options.say("Storing list signatures")
         dest.put_signatures([*list_sigs, *new_sigs], None)
     return CopyResult(manifest=out, media_type=list_type, digest=manifest_digest(out))
 

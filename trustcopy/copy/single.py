@@ -204,11 +204,12 @@ def copy_single_image(
     if is_list(mime):
         raise ManifestError(f"{src.reference}: a manifest list inside a manifest list is not supported")
 
-    sigs = [] if options.remove_signatures else unparsed.signatures()
-    if options.remove_signatures:
-        options.say("Skipping signatures (--remove-signatures)")
-    else:
+    # skopeo 1.9.3's lines (containers/image 5.23's sourceSignatures): none with --remove-signatures.
+    if not options.remove_signatures:
         options.say("Getting image source signatures")
+    sigs = [] if options.remove_signatures else unparsed.signatures()
+    if sigs:
+        options.say("Checking if image destination supports signatures")
     wants_new_sigs = options.signs
     if sigs or wants_new_sigs:
         check_signatures_storable(dest, sigs, options)
@@ -297,11 +298,15 @@ def copy_single_image(
 
         layers = [dataclasses.replace(info, media_type=LAYER_TYPE) for info in layers]
     config = manifest.config.blob_info() if manifest.config is not None and new_config is None else None
+    from trustcopy.copy.progress import ManifestOrder
+
+    listened = options.progress is not None or options.report is not None
     copied_layers, _ = copy_blobs(
         src, dest, layers, config,
         can_modify=cannot_modify is None,
         max_parallel=options.max_parallel,
-        say=options.emit,
+        # skopeo's "Copying blob" lines, in the manifest's order
+        say=ManifestOrder(layers, config, options.emit) if listened else options.emit,
         retry=BlobRetry.for_destination(options.dest_ctx),
         plan=plan,
         transforms=transforms,
@@ -346,8 +351,8 @@ def copy_single_image(
     dest.put_manifest(out, digest if target_instance else None)
 
     new_sigs = new_signatures(out, dest, options) if wants_new_sigs else []
+    options.say("Storing signatures")  # (skopeo 1.9.3 says so also when there are none)
     if sigs or new_sigs:
-        options.say("Storing signatures")
         dest.put_signatures([*sigs, *new_sigs], digest if target_instance else None)
     return CopyResult(manifest=out, media_type=out_type, digest=digest)
 
@@ -487,9 +492,10 @@ def _put_new_config(dest: ImageDestination, config: bytes, options: CopyOptions,
     """Store a config the conversion wrote (unless the destination already has it)."""
     import io
 
-    from trustcopy.copy.progress import BlobDone
+    from trustcopy.copy.progress import BlobAnnounced, BlobDone
 
     info = BlobInfo(digest=Digest.from_bytes(config), size=len(config), media_type=media_type)
+    options.emit(BlobAnnounced("config", info))  # skopeo names the config it writes, after the layers
     if dest.try_reusing_blob(info) is not None:
         options.emit(BlobDone("config", info, "skipped: already exists", info))
         return
@@ -689,25 +695,32 @@ def new_signatures(manifest: bytes, dest: ImageDestination, options: CopyOptions
     """
     if not options.signs:  # as createSignatures: no signer, no identity needed (dir: has none)
         return []
+    from trustcopy.copy.progress import Status
+
     identity = signing_identity(dest, options)
     out: list[Signature] = []
     if options.sign_by:
         from trustcopy.copy.sign import create_signatures
 
-        options.say(f"Signing manifest using simple signing with key {options.sign_by}")
+        options.say("Signing manifest using simple signing")  # skopeo 1.9.3's words
+        options.emit(Status(f"signing with GPG key {options.sign_by}"))  # (shown with --debug)
         out += create_signatures(manifest, identity, sign_by=options.sign_by, passphrase=options.sign_passphrase)
     if options.sign_by_sigstore_private_key:
         from trustcopy.copy.sign import create_sigstore_signatures
 
         what = "a Sigstore bundle" if options.sigstore_bundle else "a sigstore signature"
-        options.say(f"Signing manifest using {what} with key {options.sign_by_sigstore_private_key}")
+        options.say(f"Signing manifest using {what}")  # skopeo 1.9.3's words (a bundle: trustcopy's own)
+        options.emit(Status(f"signing with sigstore key {options.sign_by_sigstore_private_key}"))
         out += create_sigstore_signatures(manifest, identity, key=options.sigstore_private_key(),
                                           bundle=options.sigstore_bundle)
     if options.sign_by_sigstore is not None:
         from trustcopy.copy.sign import create_param_file_signatures
 
         signer = options.sign_by_sigstore
+        # skopeo 1.9.3's words for a sigstore signature (skopeo 1.11+, which has this option,
+        # prints "Creating signature: Signing image using a sigstore signature").
+        options.say("Signing manifest using a sigstore signature")
         rekor = f", logged in Rekor at {signer.rekor_url}" if signer.rekor_url else ""
-        options.say(f"Signing manifest using a sigstore signature with {signer.describe}{rekor}")
+        options.emit(Status(f"signing with {signer.describe}{rekor}"))  # (shown with --debug)
         out += create_param_file_signatures(manifest, identity, signer)
     return out
