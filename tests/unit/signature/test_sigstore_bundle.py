@@ -156,10 +156,10 @@ def test_statements_that_are_not_cosign_signatures_rejected(payload: bytes) -> N
 
 def test_hundred_megabyte_bundle_fails_fast() -> None:
     key = ec_key()
-    start = time.monotonic()
+    start = time.process_time()  # CPU, not wall: a busy machine stretched the wall time past the bound
     verdict = evaluate(key_req(key), b'{"mediaType":"' + BUNDLE.encode() + b'","pad":"' + b"x" * (100 << 20) + b'"}')
     assert verdict.reason == "BUNDLE_INVALID" and "more than" in verdict.message
-    assert time.monotonic() - start < 10
+    assert time.process_time() - start < 10
 
 
 def test_keyless_bundle_with_rekor_dsse_entry() -> None:
