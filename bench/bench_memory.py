@@ -67,7 +67,15 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(ROOT / "examples"))
 sys.path.insert(0, str(HERE))
-from benchutil import DATA, INSECURE_POLICY, _layer, _put, build_layout, installed_trustcopy, vm_hwm_kb  # noqa: E402
+from benchutil import (  # noqa: E402
+    DATA,
+    INSECURE_POLICY,
+    _layer,
+    _put,
+    build_layout,
+    installed_trustcopy,
+    wait_polling_peak,
+)
 from registry_fixtures import RegistryServer  # noqa: E402
 
 MAX_RSS_MB = 60.0
@@ -84,13 +92,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, f
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        peak = 0
-        while True:
-            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            peak = max(peak, vm_hwm_kb(proc.pid))
-            time.sleep(0.002)
+        status, _usage, peak = wait_polling_peak(proc.pid)
         err.seek(0)
         tail = err.read().decode(errors="replace")[-600:]
     return time.perf_counter() - start, peak / 1024, os.waitstatus_to_exitcode(status), tail

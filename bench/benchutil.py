@@ -33,6 +33,19 @@ def vm_hwm_kb(pid: int) -> int:
     return 0
 
 
+def wait_polling_peak(pid: int) -> tuple[int, object, int]:
+    """Wait for the child ``pid``, polling its VmHWM; return (wait status, rusage, peak RSS in KiB)."""
+    import os
+
+    peak = 0
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            return status, usage, peak
+        peak = max(peak, vm_hwm_kb(pid))
+        time.sleep(0.002)
+
+
 def run_measured(cmd: list[str]) -> tuple[float, float]:
     """Run ``cmd``; return (seconds, peak RSS in MB) of that child alone."""
     seconds, _cpu, peak = run_timed(cmd)
@@ -50,13 +63,7 @@ def run_timed(cmd: list[str]) -> tuple[float, float, float]:
 
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        peak = max(peak, vm_hwm_kb(proc.pid))
-        time.sleep(0.002)
+    status, usage, peak = wait_polling_peak(proc.pid)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
