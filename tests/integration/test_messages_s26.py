@@ -143,3 +143,22 @@ def test_garbage_signature_with_no_expected_key_adds_no_claim(keys: _Keys, signe
     first = result.stderr.splitlines()[0]
     assert first.startswith("error[no-public-keys]: Error verifying signature: none of the keys "), first
     assert "claims" not in first
+
+
+def test_verify_explains_a_one_requirement_rejection_without_repeating_its_reason(tmp_path: Path) -> None:
+    """The explanation printed the deciding requirement's long reason twice (as the verdict's reason, and
+    again under the requirement); the second time it now points to the first."""
+    import json
+
+    from imagefactory import example_image, write_dir
+
+    write_dir(example_image(), str(tmp_path / "img"))
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": [{"type": "reject"}], "transports": {"dir": {"": [
+        {"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(FIXTURES / "public-key.gpg")}]}}}))
+    done = subprocess.run([sys.executable, "-m", "trustcopy", "--policy", str(policy), "verify",
+                           f"dir:{tmp_path / 'img'}"], capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert done.stderr.count("A signature was required, but no signature exists") == 1, done.stderr
+    assert "(the reason above)" in done.stderr
+    assert "FAIL transports.dir[\"\"][0]: signedBy" in done.stderr

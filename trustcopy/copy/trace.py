@@ -75,7 +75,11 @@ def verdict_trace(verdict: Any, indent: str = "") -> list[TraceLine]:
     lines.append(TraceLine(indent, "", f"  reason:  {verdict.reason}: {verdict.message}"))
     for req in verdict.requirements:
         lines.append(TraceLine(indent + "  ", "ok  " if req.allowed else "FAIL", f"{req.path}: {req.description}"))
-        lines.append(TraceLine(indent, "", f"         {req.reason}: {req.message}"))
+        # The deciding requirement's reason is the verdict's, printed just above: not again
+        # (a one-requirement rejection printed the same long sentence twice here).
+        same = (req.reason, req.message) == (verdict.reason, verdict.message)
+        lines.append(TraceLine(indent, "", "         (the reason above)" if same else
+                               f"         {req.reason}: {req.message}"))
         for sig in req.signatures:
             lines.extend(_signature_lines(sig, indent))
     return lines
