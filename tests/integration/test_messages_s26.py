@@ -162,3 +162,25 @@ def test_verify_explains_a_one_requirement_rejection_without_repeating_its_reaso
     assert done.stderr.count("A signature was required, but no signature exists") == 1, done.stderr
     assert "(the reason above)" in done.stderr
     assert "FAIL transports.dir[\"\"][0]: signedBy" in done.stderr
+
+
+def test_copy_refused_by_a_reject_scope_sends_no_request(tmp_path: Path) -> None:
+    """A scope of ``reject`` only refuses from the reference alone, as sync already did: copy read the
+    source manifest first (a registry nobody can reach cost three retries, then a network error
+    instead of the policy's refusal)."""
+    import json
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: any request would fail as a network error
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": [{"type": "reject"}]}))
+    done = subprocess.run([sys.executable, "-m", "trustcopy", "--policy", str(policy), "copy",
+                           f"docker://127.0.0.1:{port}/team/app:1", f"dir:{tmp_path / 'out'}"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error[policy-rejected]: Source image rejected: Running image "
+                                  f"docker://127.0.0.1:{port}/team/app:1 is rejected by policy."), done.stderr
+    assert "SCOPE_REJECT" in done.stderr and "pinging" not in done.stderr
+    assert not (tmp_path / "out").exists()

@@ -15,7 +15,13 @@ from __future__ import annotations
 import contextlib
 
 import trustcopy.liblog  # noqa: F401 (a NullHandler: the library prints nothing on its own)
-from trustcopy.copy.evaluate import PolicyEvaluator, VerdictGate, evaluate_plan, plan_images
+from trustcopy.copy.evaluate import (
+    PolicyEvaluator,
+    VerdictGate,
+    evaluate_plan,
+    plan_images,
+    rejection_without_reading,
+)
 from trustcopy.copy.options import CopyOptions, ImageListSelection
 from trustcopy.copy.single import CopyResult, copy_single_image, signing_identity
 from trustcopy.fsutil import deferred_signals
@@ -49,6 +55,12 @@ def copy_image(
     options = options or CopyOptions()
     src_ctx = options.source_ctx or SystemContext()
     dest_ctx = options.dest_ctx or SystemContext()
+    # A scope whose every requirement is ``reject`` refuses from the reference alone: no request
+    # to the source (a CI gate's default reject costs no registry round trip, nor its retries),
+    # the same verdict evaluate_plan would reach (copy/evaluate.py; sync does the same).
+    refused = rejection_without_reading(policy, src_ref)
+    if refused is not None:
+        raise refused
     with src_ref.new_image_source(src_ctx) as src:
         # The one evaluation step (copy/evaluate.py), shared with explain and verify:
         # every policy decision is made before the destination exists.
