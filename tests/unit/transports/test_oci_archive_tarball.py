@@ -181,8 +181,13 @@ def _copy_with(src: object, dest: Path) -> None:
     import trustcopy.copy.pipeline as pipeline
 
     class _Ref:
+        """The source's own reference (its transport and names, which the policy reads), opening ``source``."""
+
         def __init__(self, source: object) -> None:
             self._source = source
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._source.reference, name)  # type: ignore[attr-defined]
 
         def new_image_source(self, sys: SystemContext) -> object:
             class _NoClose:
