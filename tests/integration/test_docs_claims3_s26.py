@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -112,22 +113,34 @@ def test_readme_set_up_packages_are_the_run_scripts() -> None:
     assert ci == ["export CI=1", "./run lint", 'exec ./run test --durations=15 "$@"']
 
 
+def make_demo_tree(path: Path) -> Path:
+    """scripts/demo.sh in ``path`` with links to the checkout's demo inputs, so that out/demo lands there."""
+    (path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "demo.sh", path / "scripts" / "demo.sh")
+    for name in ("examples", "keys-example", "policies"):
+        (path / name).symlink_to(ROOT / name)
+    return path
+
+
 @pytest.fixture
 def demo_tree(tmp_path: Path) -> Path:
     """scripts/demo.sh in a copy of the checkout's demo inputs, so that out/demo lands in tmp_path."""
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "demo.sh", tmp_path / "scripts" / "demo.sh")
-    for name in ("examples", "keys-example", "policies"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    return tmp_path
+    return make_demo_tree(tmp_path)
 
 
 def test_demo_does_the_six_steps_the_readme_lists(demo_tree: Path) -> None:
     """Each numbered step of "What the demo does" is the demo's step of that number, with its files."""
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(["bash", str(demo_tree / "scripts" / "demo.sh")], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    # A short private TMPDIR: the demo's keyring goes there (not straight into /tmp, where
+    # test_review2_s26 looks for keyrings the demo failed to remove while this runs beside it).
+    short_tmp = tempfile.mkdtemp(prefix="tcd", dir="/tmp")
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "TMPDIR": short_tmp}
+    try:
+        done = subprocess.run(["bash", str(demo_tree / "scripts" / "demo.sh")], env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert os.listdir(short_tmp) == []  # and the keyring it made there is gone
+    finally:
+        shutil.rmtree(short_tmp, ignore_errors=True)
     assert done.returncode == 0, done.stdout + done.stderr
     section = _page("README.md").split("## What the demo does")[1].split("\n## ")[0]
     steps = re.findall(r"^(\d+)\. (.*(?:\n   .*)*)", section, re.M)

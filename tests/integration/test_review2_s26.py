@@ -218,11 +218,9 @@ def test_a_pool_behind_an_https_proxy_reads_the_sessions_size_inside_the_tunnel(
 @pytest.fixture
 def demo_tree(tmp_path: Path) -> Path:
     """scripts/demo.sh with the checkout's demo inputs, so that out/demo lands in tmp_path."""
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "demo.sh", tmp_path / "scripts" / "demo.sh")
-    for name in ("examples", "keys-example", "policies"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    return tmp_path
+    from test_docs_claims3_s26 import make_demo_tree
+
+    return make_demo_tree(tmp_path)
 
 
 def test_demo_runs_with_a_deep_tmpdir_and_removes_its_keyring(demo_tree: Path) -> None:
