@@ -649,9 +649,12 @@ def write_signatures(location: LookasideLocation, digest: Digest, signatures: Se
         _remove_from(location, digest, len(signatures) + 1)
         fsync_dir(directory)
     except OSError as exc:
+        # The file at fault (a rename names its target second): "signature-1 is a directory".
+        culprit = os.fsdecode(exc.filename2 or exc.filename or directory)
+        at = "" if culprit == directory else f" ({culprit})"
         raise SignatureError(
-            f"cannot write signatures to the lookaside {directory}: {exc.strerror or exc}",
-            code="lookaside-unwritable", context={"path": directory},
+            f"cannot write signatures to the lookaside {directory}{at}: {exc.strerror or exc}",
+            code="lookaside-unwritable", context={"path": directory, "file": culprit},
         ) from None
 
 

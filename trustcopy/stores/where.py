@@ -16,7 +16,9 @@ the built-in default), or another registry's section names the same store,
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from trustcopy.lazy import dataclass
 from trustcopy.redact import redact_url
@@ -58,7 +60,9 @@ class Where:
         """``signature-1``'s URL when the digest is known, else a template."""
         if ref.digest is not None:
             return redact_url(choice.location.signature_url(ref.digest, 1))
-        return redact_url(choice.location.repository_url) + "@ALGO=HEX/signature-N"
+        # Into the path, not after the URL: a base's query (kept for http(s)) comes last.
+        parts = urlsplit(choice.location.repository_url)
+        return redact_url(urlunsplit(parts._replace(path=parts.path + "@ALGO=HEX/signature-N")))
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON form (docs/registries.md, ``lookaside where --output json``)."""
@@ -140,6 +144,18 @@ def where(ref: DockerReference, registries_d: RegistriesD, registries_conf: Regi
                  registries_d.attachments_choice(push.reference), tuple(sharing))
 
 
+def _same_store(url: str, base_url: str) -> bool:
+    """Whether ``url`` names the store ``base_url``: for file:// the same directory, however
+    spelt ("file:///s/", "file://localhost/s": containers/image opens the same files)."""
+    if url == base_url:
+        return True
+    a, b = urlsplit(url), urlsplit(base_url)
+    if a.scheme != "file" or b.scheme != "file" or a.netloc not in ("", "localhost") \
+            or b.netloc not in ("", "localhost"):
+        return False
+    return posixpath.normpath(unquote(a.path)) == posixpath.normpath(unquote(b.path))
+
+
 def _section_host(section: Section) -> str:
     return section.name.split("/", 1)[0]
 
@@ -171,7 +187,7 @@ def sharing_warnings(registries_d: RegistriesD, choice: LookasideChoice, ref: Do
         if other is section or other.name.startswith("*.") or _section_host(other) == ref.domain:
             continue
         answer = other.url_for(choice.write)
-        if answer is not None and answer[1] == choice.location.base_url:
+        if answer is not None and _same_store(answer[1], choice.location.base_url):
             out.append(
                 f"{direction} {ref.name}: {other.label} in {other.file} names the same store "
                 f"{redact_url(choice.location.base_url)}: {_section_host(other)}/{ref.path} would use the same "
