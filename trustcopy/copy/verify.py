@@ -83,7 +83,10 @@ def verified_reference(ref: ImageReference, digest: Digest) -> str:
     docker = ref.docker_reference() if ref.transport.name == "docker" else None
     if docker is not None:
         return f"{docker.name}@{digest}"
-    return f"{ref}@{digest}"
+    # A local path may hold a newline: written raw it would split one accepted image into two
+    # lines, the first naming no digest (a line a later step could take as verified). Control
+    # characters are written as \xNN, so each accepted image stays exactly one line.
+    return "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in str(ref)) + f"@{digest}"
 
 
 def error_json(error: TrustcopyError) -> dict[str, Any]:

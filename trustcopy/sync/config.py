@@ -471,9 +471,34 @@ def check_pattern(kind: SelectorKind, pattern: str) -> ConfigError | None:
 
     try:
         compile_re2(pattern)
+        if _has_any_byte_escape(pattern):  # RE2 takes \C (any byte); Go's regexp, skopeo's, refuses it
+            raise ValueError("invalid escape sequence: `\\C` (Go's regexp has no any-byte escape)")
     except Exception as exc:  # noqa: BLE001 (re2.error; the module is imported lazily)
         detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         return ConfigError(f"invalid regular expression {pattern!r}: {detail}", code="sync-regex-invalid",
                            hint="the syntax is Go's (RE2): no backreferences or lookaround")
     return None
 
+
+def _has_any_byte_escape(pattern: str) -> bool:
+    """Whether ``pattern`` uses ``\\C`` outside ``\\Q…\\E``: the one escape RE2 has and Go's regexp refuses.
+
+    (Inside a character class RE2 refuses it too.) Escaped backslashes (``\\\\C``) are a
+    literal backslash then ``C``, so the scan steps over each escape pair.
+    """
+    i, n = 0, len(pattern)
+    while i < n - 1:
+        if pattern[i] != "\\":
+            i += 1
+            continue
+        following = pattern[i + 1]
+        if following == "C":
+            return True
+        if following == "Q":  # literal text up to \E (or the end)
+            end = pattern.find("\\E", i + 2)
+            if end < 0:
+                return False
+            i = end + 2
+            continue
+        i += 2
+    return False

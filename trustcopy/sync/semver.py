@@ -36,8 +36,12 @@ from trustcopy.lazy import dataclass
 _MAX_UINT64 = (1 << 64) - 1
 _NUM = frozenset("0123456789")
 _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789")
-#: Longest constraint accepted (Masterminds has no cap; a constraint is one line of YAML).
-MAX_CONSTRAINT_LENGTH = 4096
+#: Longest constraint accepted, in bytes (Masterminds v3.5 ``MaxConstraintLen``, what the newest skopeo links).
+MAX_CONSTRAINT_LENGTH = 512
+#: Most ``||`` groups in one constraint (Masterminds v3.5 ``MaxConstraintGroups``).
+MAX_CONSTRAINT_GROUPS = 32
+#: Longest version, in bytes, tag or constraint part (Masterminds v3.5 ``MaxVersionLen``).
+MAX_VERSION_LENGTH = 256
 
 # Masterminds/semver v3, constraints.go and version.go (verbatim).
 _CV = (r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?"
@@ -162,7 +166,7 @@ def parse_version(text: str) -> Version | None:
 
     Accepts ``v1``, ``1.2``, ``01.2.3`` (leading zeros coerced), pre-releases and metadata.
     """
-    if len(text) > MAX_CONSTRAINT_LENGTH:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_VERSION_LENGTH:
         return None
     m = _patterns()["loose"].search(text)
     if m is None:
@@ -265,13 +269,17 @@ def parse_constraint(text: str) -> Constraints:
     Raises:
         ConfigError: ``semver-constraint-invalid``, naming the part Masterminds refuses.
     """
-    if len(text) > MAX_CONSTRAINT_LENGTH:
-        raise ConfigError(f"semver constraint longer than {MAX_CONSTRAINT_LENGTH} characters",
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_CONSTRAINT_LENGTH:
+        raise ConfigError(f"semver constraint longer than {MAX_CONSTRAINT_LENGTH} bytes",
                           code="semver-constraint-invalid")
     rewritten = _rewrite_ranges(text)
+    ors = rewritten.split("||")
+    if len(ors) > MAX_CONSTRAINT_GROUPS:
+        raise ConfigError(f"semver constraint {text!r}: more than {MAX_CONSTRAINT_GROUPS} groups joined by \"||\"",
+                          code="semver-constraint-invalid")
     groups: list[tuple[_Constraint, ...]] = []
     has_pre: list[bool] = []
-    for part in rewritten.split("||"):
+    for part in ors:
         if _patterns()["valid"].search(part) is None:
             raise _constraint_error(part, text)
         found = [m.group(0) for m in _patterns()["find"].finditer(part)] or [part]

@@ -151,6 +151,6 @@ def test_hostile_input_is_linear() -> None:
     """A constraint that backtracking engines take exponential time over, and a long tag."""
     start = time.monotonic()
     with pytest.raises(ConfigError):
-        parse_constraint(">1  " * 600 + "!")
-    assert parse_version("1" + "-a" * 1000) is not None
+        parse_constraint(">1  " * 127 + "!")  # 509 bytes: under Masterminds v3.5's 512-byte cap
+    assert parse_version("1" + "-a" * 127) is not None  # 255 bytes: under its 256-byte version cap
     assert time.monotonic() - start < 2.0
