@@ -112,8 +112,13 @@ def _base64(value: Any, path: Path) -> bytes:
     Only the string form: Go's decoder also reads a JSON array of numbers 0-255 (``[]``
     included) into a ``[]byte``, so containers/image loads ``"keyData": []``; nobody writes
     key material that way, and refusing it is one of the "refuses more" differences.
+    Padding is checked first: ``b64decode`` takes ``=`` after a complete 4-character quantum
+    (``YWJj=``, ``AAAA====``), which Go's decoder refuses.
     """
     text = _string(value, path).replace("\r", "").replace("\n", "")
+    data = text.rstrip("=")
+    if len(text) % 4 or len(text) - len(data) > 2 or "=" in data:
+        raise _Fault("invalid base64 data", path)
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

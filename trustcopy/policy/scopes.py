@@ -248,7 +248,8 @@ def requirements_for(policy: Policy, ref: ImageReference) -> ScopeMatch:
     candidates: list[tuple[str, str]] = [(identity, "identity")]
     candidates += [(ns, "namespace") for ns in ref.policy_configuration_namespaces()]
     candidates.append(("", "transport-default"))
-    tried = tuple(c for c, _ in candidates)
+    # Once each: oci:/oci-archive: namespaces start with the identity itself (as in c/i).
+    tried = tuple(dict.fromkeys(c for c, _ in candidates))
     scopes = policy.transports.get(name)
     section = tuple(scopes) if scopes is not None else None
     if scopes is not None:
