@@ -133,6 +133,9 @@ def standalone_verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
         raise _ArgumentError(_VERIFY_USAGE)
     manifest_path, expected_reference, fingerprint_list, signature_path = args
     fingerprints = fingerprint_list.split(",")
+    if not any(fingerprints):  # skopeo fails too (no key matches ""), naming only the signer
+        raise _ArgumentError("KEY-FINGERPRINTS is empty: give one or more comma-separated fingerprints, or "
+                             f"{ANY_FINGERPRINT} with --public-key-file")
     if fingerprints == [ANY_FINGERPRINT] and not key_file:
         raise _ArgumentError("Cannot use any fingerprint without a public key file")
     manifest = _read(manifest_path, MAX_MANIFEST_BODY, "Error reading manifest from")
@@ -144,6 +147,8 @@ def standalone_verify_cmd(ctx: click.Context, **kwargs: Any) -> None:
         hint = exc.hint
         if exc.reason == "UNTRUSTED_KEY" and fingerprint_list != fingerprint_list.upper():
             hint = "fingerprints are compared as upper-case hex; write them in upper case"
+        elif exc.reason == "UNTRUSTED_KEY" and any(f != f.strip() for f in fingerprints):
+            hint = "fingerprints are compared exactly, and KEY-FINGERPRINTS holds a space: write FPR1,FPR2"
         detail = _verify_failure_detail(str(exc.reason), fingerprint_list, key_file, signature_path,
                                         manifest_path, manifest)
         raise SignatureVerificationError(f"Error verifying signature: {exc.message}{detail}", reason=exc.reason,

@@ -61,6 +61,14 @@ def _image_identity(matcher: IdentityMatcher, image: ImageReference) -> DockerRe
     return ref
 
 
+def _nothing_expected(matcher: IdentityMatcher) -> str:
+    """``expected`` of a rule comparing with the image's own Docker reference, for an image without one.
+
+    (A ``dir:`` or ``oci:`` image: every claim is refused, and the trace said "exactly None".)
+    """
+    return f"nothing: the image has no Docker reference ({matcher.type_name})"
+
+
 def _signed_identity(signed: str) -> DockerReference | Match:
     try:
         return parse_identity(signed)
@@ -137,7 +145,8 @@ class MatchExact(IdentityMatcher):
 
     def expected(self, image: ImageReference) -> str:
         """See IdentityMatcher."""
-        return f"exactly {image.docker_reference()} (matchExact)"
+        ref = image.docker_reference()
+        return _nothing_expected(self) if ref is None else f"exactly {ref} (matchExact)"
 
 
 @dataclass(frozen=True)
@@ -157,7 +166,9 @@ class MatchRepoDigestOrExact(IdentityMatcher):
     def expected(self, image: ImageReference) -> str:
         """See IdentityMatcher."""
         ref = image.docker_reference()
-        if ref is not None and ref.tag is None and ref.digest is not None:
+        if ref is None:
+            return _nothing_expected(self)
+        if ref.tag is None and ref.digest is not None:
             return f"any tag of {ref.name} (matchRepoDigestOrExact, digest reference)"
         return f"exactly {ref} (matchRepoDigestOrExact)"
 
@@ -179,7 +190,7 @@ class MatchRepository(IdentityMatcher):
     def expected(self, image: ImageReference) -> str:
         """See IdentityMatcher."""
         ref = image.docker_reference()
-        return f"any identity in repository {ref.name if ref is not None else None} (matchRepository)"
+        return _nothing_expected(self) if ref is None else f"any identity in repository {ref.name} (matchRepository)"
 
 
 @dataclass(frozen=True)
