@@ -564,7 +564,12 @@ def user_file_problem(path: str) -> str | None:
         if stat.S_ISDIR(os.stat(path).st_mode):
             return f"{path} is a directory"
     except FileNotFoundError:
-        pass  # a new file, or a dangling symlink: created where it leads, as skopeo does
+        # A new file, or a dangling symlink: created where it leads, as skopeo does, so it is
+        # the link target's directory that must exist (else the image is copied, then the
+        # write fails).
+        if os.path.islink(path):
+            target = os.readlink(path)
+            return user_file_problem(os.path.join(os.path.dirname(path), target))
     except OSError as exc:
         return exc.strerror or str(exc)  # a symlink loop, a path through a file
     parent = os.path.dirname(path) or "."

@@ -91,25 +91,42 @@ class GlobalOptions:
 GLOBAL_OPTION_NAMES = frozenset(f.name for f in fields(resolve_dataclass(GlobalOptions)))
 
 
+#: Go's time.Duration is int64 nanoseconds: ParseDuration refuses anything longer (2562047h47m16.854775807s).
+_MAX_DURATION_NS = (1 << 63) - 1
+#: Go's unit table, both micro signs included (U+00B5 and U+03BC), as time.ParseDuration.
+_DURATION_UNITS_NS = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, "ms": 10**6, "s": 10**9,
+                      "m": 60 * 10**9, "h": 3600 * 10**9}
+
+
 def parse_duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
-    """Go-style durations as skopeo takes them: 90s, 1m30s, 1h, 500ms; a bare number is seconds."""
+    """Go-style durations as skopeo takes them (time.ParseDuration): 90s, 1m30s, 1h, 500ms, .5s.
+
+    Two deliberate differences: a bare number is seconds (Go accepts only "0"), and a negative
+    duration is refused (skopeo treats it as no timeout). A value Go refuses as too long
+    (over 2562047h) is refused here too, as a usage error rather than an overflow later.
+    """
     if value is None:
         return None
     import re
+    from fractions import Fraction
 
     text = value.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    total, pos = 0.0, 0
-    for m in re.finditer(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * units[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise click.BadParameter(f"invalid duration {value!r} (use e.g. 90s, 2m, 1h30m)")
-    return total
+        total = Fraction(text) * 10**9
+    else:
+        body = text[1:] if text.startswith("+") else text
+        total, pos, valid = Fraction(0), 0, bool(body)
+        for m in re.finditer(r"(\d*)(?:\.(\d*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h)", body):
+            if m.start() != pos or not (m.group(1) or m.group(2)):  # a gap, or "." / a unit alone
+                valid = False
+                break
+            total += Fraction(f"{m.group(1) or '0'}.{m.group(2) or '0'}") * _DURATION_UNITS_NS[m.group(3)]
+            pos = m.end()
+        if not valid or pos != len(body):
+            raise click.BadParameter(f"invalid duration {value!r} (use e.g. 90s, 2m, 1h30m)")
+    if total > _MAX_DURATION_NS:
+        raise click.BadParameter(f"invalid duration {value!r}: longer than Go's maximum duration (2562047h)")
+    return float(total) / 10**9
 
 
 _GLOBAL_OPTIONS: list[Callable[[F], F]] = [
@@ -181,14 +198,16 @@ def _apply_process_options(opts: GlobalOptions) -> None:
         import tempfile
 
         tempfile.tempdir = opts.tmpdir
-    if opts.command_timeout is not None and threading.current_thread() is threading.main_thread():
+    # 0 means no timeout, as skopeo's commandTimeoutContext (it arms one only when > 0).
+    if opts.command_timeout and threading.current_thread() is threading.main_thread():
         timeout = opts.command_timeout
 
         def _expired(_signum: int, _frame: object) -> None:
             raise CommandTimedOut(f"the command did not finish within --command-timeout ({timeout:g}s)")
 
         signal.signal(signal.SIGALRM, _expired)
-        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+        # Python keeps the interval as int64 nanoseconds too: Go's very maximum rounds past it
+        signal.setitimer(signal.ITIMER_REAL, min(max(timeout, 0.001), 9e9))
 
 
 class _ScrubbingFilter:
