@@ -7,7 +7,8 @@ seekable, uncompressed output needs no spool at all: the header is written with 
 placeholder, the data streams straight into the archive, and the header (size, and a
 name that depends on the digest just computed) is rewritten in place afterwards. Only
 outputs that cannot seek back (a compressed archive, a pipe, a daemon) spool such a
-member, into the staging directory (never /var/tmp), and only when its size is unknown.
+member, into the staging directory (never /var/tmp), and only when its size is unknown;
+the spool holds it zstd-compressed, never as an uncompressed copy.
 
 Invariants:
 - Nothing appears at the target path before :meth:`ArchiveOutput.commit`, which
@@ -377,28 +378,40 @@ class TarWriter:
         return size
 
     def _spooled(self, stream: Readable, name_for: Callable[[], str | None]) -> int:
+        """Spool ``stream`` (its size is needed before its header), then add it.
+
+        The spool holds the data zstd-compressed (fast level): such a member is almost always
+        a layer decompressed on the way, and the issue asks for a compressed archive written
+        without an uncompressed copy on disk (an 8 MiB layer spooled as-is next to a 10 KiB
+        archive, before). The spool is our own unnamed file, read back once.
+        """
+        import zstandard
+
         try:
             spool = tempfile.TemporaryFile(prefix=f"{STAGING_PREFIX}spool-", dir=self._spool_dir)  # noqa: SIM115
         except OSError as exc:
             raise self._spool_failed(exc) from exc
+        packer = zstandard.ZstdCompressor(level=1).compressobj()
         # Not ``with spool``: after a failed write (a full disk) closing flushes the rest of the
         # buffer, fails again, and that bare OSError would replace the named error.
         failed = True
         try:
+            size = 0
             while chunk := stream.read(CHUNK):  # (the stream's own errors are not the spool's)
+                size += len(chunk)
                 try:
-                    spool.write(chunk)
+                    spool.write(packer.compress(chunk))
                 except OSError as exc:
                     raise self._spool_failed(exc) from exc
             try:
+                spool.write(packer.flush())
                 spool.flush()
             except OSError as exc:
                 raise self._spool_failed(exc) from exc
-            size = spool.tell()
             spool.seek(0)
             name = name_for()
             if name is not None:
-                self.add_stream(name, spool, size)
+                self.add_stream(name, zstandard.ZstdDecompressor().stream_reader(spool, closefd=False), size)
             failed = False
         finally:
             try:

@@ -238,6 +238,9 @@ def choose_item(items: Sequence[ManifestItem], tag: Any, index: int, what: str) 
             raise ImageNotFoundError(f"{what}: invalid source index @{index}, only {len(items)} manifest items "
                                      "available")
         return items[index]
+    if not items:  # (no selector can help: "choose one" would be advice nobody can follow)
+        raise TransportError(f"{what}: the archive holds no image: its manifest.json lists none",
+                             code="archive-ambiguous-image")
     if len(items) != 1:
         raise TransportError(f"{what}: the archive holds {len(items)} images, choose one with :NAME:TAG or :@INDEX",
                              code="archive-ambiguous-image")
