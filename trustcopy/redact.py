@@ -76,7 +76,22 @@ def mask_userinfo(text: str) -> str:
     """
     if "@" not in text:
         return text
-    return re.sub(_USERINFO, MASK + "@", text)
+    return re.sub(_USERINFO, lambda m: m.group(0) if _in_local_reference(text, m.start()) else MASK + "@", text)
+
+
+# A local transport's reference is a path (and a tag): "oci:/srv/lay:v1@beta" is a layout and its
+# tag, never pasted credentials, and masking it would hide the path an error is about.
+_LOCAL_PREFIXES = ("dir:", "oci:", "oci-archive:", "docker-archive:", "tarball:")
+_WORD_STARTS = " \t\n\r\"'(=,"
+
+
+def _in_local_reference(text: str, at: int) -> bool:
+    """Whether position ``at`` lies in a word that starts with a local transport's name.
+
+    (Not when a URL follows the name, as in a mistyped ``oci:https://user:token@host/x``.)
+    """
+    start = max(text.rfind(c, 0, at) for c in _WORD_STARTS) + 1
+    return text.startswith(_LOCAL_PREFIXES, start) and "://" not in text[start:at]
 
 
 # -- secrets known to this command -------------------------------------------------------------

@@ -203,3 +203,20 @@ def test_public_api_is_curated_and_importable() -> None:
     assert "copy_image" in trustcopy.__all__ and "load_policy" in trustcopy.__all__
     with pytest.raises(AttributeError):
         trustcopy.not_a_thing  # noqa: B018
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # A local transport's reference is a path and a tag: shown whole, so the error names the path.
+    ("oci:/srv/lay:v1@beta: no image named 'v1@beta'", "oci:/srv/lay:v1@beta: no image named 'v1@beta'"),
+    ('invalid reference "oci:src:a@b"', 'invalid reference "oci:src:a@b"'),
+    ("docker-archive:/x.tar:@1a: invalid source index", "docker-archive:/x.tar:@1a: invalid source index"),
+    ("dir:/tmp/u:p@h", "dir:/tmp/u:p@h"),
+    # ... each word for itself: credentials beside it are still masked,
+    ("copy oci:/a:b@c to docker://u:pw@reg/x", "copy oci:/a:b@c to docker://***@reg/x"),
+    # and a URL typed after a local transport's name is a URL.
+    ("oci:https://alice:hunter2@reg/x", "oci:https://***@reg/x"),
+])
+def test_mask_userinfo_leaves_local_references_whole(text: str, expected: str) -> None:
+    from trustcopy.redact import mask_userinfo
+
+    assert mask_userinfo(text) == expected
