@@ -42,7 +42,14 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
 
-from trustcopy.errors import NetworkError, RegistryAuthError, RegistryError, TransportError, TrustcopyError
+from trustcopy.errors import (
+    NetworkError,
+    RegistryAuthError,
+    RegistryError,
+    RegistryHTTPError,
+    TransportError,
+    TrustcopyError,
+)
 from trustcopy.httpretry import MAX_RETRY_DELAY, RETRYABLE_STATUSES, retry_after
 from trustcopy.redact import redact_url, register_url_secrets
 from trustcopy.transports.docker import certs
@@ -260,7 +267,28 @@ class RegistryClient:
         self.session.remember_ping(self._ping_key, ping)
 
     def _ping(self) -> _Ping:
-        schemes = ["https"] if self.verify else ["https", "http"]
+        if self.verify:
+            return self._ping_round(["https"], retry=True)
+        # With TLS off each round tries HTTPS then HTTP, and the pair is what is retried (as
+        # containers/image's ping under skopeo's retry): retrying each scheme on its own would
+        # make --retry-times N cost 2N retries (and twice the wait) on an unreachable registry.
+        attempt, delay = 0, self.retry_delay
+        while True:
+            self._check_deadline(f"pinging container registry {self.host}")
+            try:
+                return self._ping_round(["https", "http"], retry=False)
+            except TrustcopyError as exc:
+                if not exc.transient or attempt >= self.retry_times:
+                    raise
+                attempt += 1
+                asked = exc.context.get("retry_after")  # a 429/503's Retry-After, as _execute honours it
+                wait = min(asked, MAX_RETRY_DELAY) if isinstance(asked, float) and asked > 0 else delay
+                reason = f"HTTP {exc.status}" if isinstance(exc, RegistryHTTPError) else \
+                    type(exc.__cause__ or exc).__name__
+                self._backoff(wait, f"pinging container registry {self.host}", reason, attempt)
+                delay = self.next_delay(delay)
+
+    def _ping_round(self, schemes: list[str], *, retry: bool) -> _Ping:
         # As containers/image: when HTTP is tried after HTTPS, its error is the one reported
         # (HTTPS failing is expected of a plain-HTTP registry; why HTTP failed is the news).
         last_error: TrustcopyError | None = None

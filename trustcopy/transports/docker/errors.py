@@ -77,9 +77,11 @@ _MANIFEST_REJECTED_CODES = frozenset(
 )
 _CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+"  # compiled on first use (re's cache)
 
+#: copy and sync have no --tls-verify/--cert-dir: each side has its own (--src-..., --dest-...).
+_SIDE_FLAGS = "with copy and sync, the --src- or --dest- form"
 TLS_HINT = (
     "add the registry's CA certificate to the system trust store or to a --cert-dir directory "
-    "(or /etc/containers/certs.d/HOST:PORT/ca.crt); --tls-verify=false disables verification"
+    f"(or /etc/containers/certs.d/HOST:PORT/ca.crt); --tls-verify=false disables verification ({_SIDE_FLAGS} of each)"
 )
 
 
@@ -368,6 +370,15 @@ def _plain_detail(response: httpx.Response, body: bytes, secrets: tuple[str, ...
     return f"unexpected HTTP status {text}"
 
 
+#: OpenSSL's names for alerts a server sends about the client certificate it required (none sent,
+#: or one it does not accept: unknown issuer, expired, wrong usage).
+_CLIENT_CERT_ALERTS = ("ALERT_BAD_CERTIFICATE", "ALERT_CERTIFICATE_REQUIRED", "ALERT_UNKNOWN_CA",
+                       "ALERT_CERTIFICATE_UNKNOWN", "ALERT_UNSUPPORTED_CERTIFICATE", "ALERT_CERTIFICATE_EXPIRED",
+                       "ALERT_CERTIFICATE_REVOKED")
+CLIENT_CERT_HINT = ("the registry refused our client certificate (or wants one): put a NAME.cert and NAME.key "
+                    f"pair it accepts in a --cert-dir directory (or /etc/containers/certs.d/HOST:PORT/; {_SIDE_FLAGS})")
+
+
 def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -> RegistryError:
     """The NetworkError for an httpx (or socket/ssl) exception raised while ``what``.
 
@@ -384,7 +395,11 @@ def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -
     if is_tls_failure(exc):
         hint = TLS_HINT
         if "WRONG_VERSION_NUMBER" in reason or "wrong version number" in reason:
-            hint = "the server does not speak HTTPS; for a plain-HTTP registry use --tls-verify=false"
+            hint = f"the server does not speak HTTPS; for a plain-HTTP registry use --tls-verify=false ({_SIDE_FLAGS})"
+        elif any(alert in reason for alert in _CLIENT_CERT_ALERTS):
+            # The registry's alert about the certificate *we* sent (or did not send): adding CAs
+            # or turning verification off on our side cannot help.
+            hint = CLIENT_CERT_HINT
         return NetworkError(f"{what}: TLS handshake failed: {reason}", code="tls-handshake", hint=hint)
     if isinstance(exc, httpx.TimeoutException):
         return NetworkError(f"{what}: timed out ({type(exc).__name__})", code="network-timeout",
