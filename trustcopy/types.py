@@ -47,6 +47,14 @@ class BlobInfo:
 DEFAULT_RETRY_TIMES = 3
 #: First wait before such a retry, in seconds; it doubles each time unless --retry-delay was given.
 DEFAULT_RETRY_DELAY = 1.0
+#: The longest --retry-delay slept as given (about three years): Go's durations reach 292
+#: years, which ``time.sleep`` cannot take (an OverflowError or EINVAL instead of a wait).
+MAX_FIXED_RETRY_DELAY = 1e8
+
+
+def retry_delay_of(asked: float | None) -> float:
+    """The first wait before a retry: ``--retry-delay`` as asked (bounded), else the default."""
+    return DEFAULT_RETRY_DELAY if asked is None else min(max(0.0, asked), MAX_FIXED_RETRY_DELAY)
 
 
 @dataclass

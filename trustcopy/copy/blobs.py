@@ -41,7 +41,7 @@ from trustcopy.digest import Digest, DigestingReader
 from trustcopy.errors import ManifestError, TransportError, TrustcopyError
 from trustcopy.lazy import dataclass
 from trustcopy.transports.base import ImageDestination, ImageSource
-from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, BlobInfo, LayerCompression, SystemContext
+from trustcopy.types import DEFAULT_RETRY_TIMES, BlobInfo, LayerCompression, SystemContext, retry_delay_of
 
 if TYPE_CHECKING:
     from trustcopy.ocicrypt import LayerDecryption, LayerEncryption
@@ -75,7 +75,7 @@ class BlobRetry:
         ctx = ctx or SystemContext()
         return cls(
             times=DEFAULT_RETRY_TIMES if ctx.retry_times is None else max(0, ctx.retry_times),
-            delay=DEFAULT_RETRY_DELAY if ctx.docker_retry_delay is None else max(0.0, ctx.docker_retry_delay),
+            delay=retry_delay_of(ctx.docker_retry_delay),
             fixed=ctx.docker_retry_delay_fixed,
         )
 

@@ -69,7 +69,7 @@ from trustcopy.transports.docker.errors import (
     read_body,
 )
 from trustcopy.transports.docker.session import RegistrySession, session_from
-from trustcopy.types import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMES, SystemContext
+from trustcopy.types import DEFAULT_RETRY_TIMES, SystemContext, retry_delay_of
 
 if TYPE_CHECKING:
     from trustcopy.stores.lookaside import HTTPOptions
@@ -180,7 +180,7 @@ class RegistryClient:
         # No repository (login's "GET /v2/"): the token is requested without a scope.
         self.scope: Scope | None = repository_scope(path, actions) if path else None
         self.retry_times = DEFAULT_RETRY_TIMES if sys.retry_times is None else max(0, sys.retry_times)
-        self.retry_delay = DEFAULT_RETRY_DELAY if sys.docker_retry_delay is None else max(0.0, sys.docker_retry_delay)
+        self.retry_delay = retry_delay_of(sys.docker_retry_delay)
         self._retry_growth = 1.0 if sys.docker_retry_delay_fixed else 2.0
         self.timeout = sys.docker_timeout or DEFAULT_TIMEOUT
         self.upload_chunk_size = sys.docker_upload_chunk_size
@@ -296,7 +296,7 @@ class RegistryClient:
             url = httpx.URL(f"{scheme}://{self.host}/v2/")
             what = f"pinging container registry {self.host}"
             try:
-                response = self._execute("GET", url, what=what, scopes=None)
+                response = self._execute("GET", url, what=what, scopes=None, retry=retry)
             except TrustcopyError as exc:
                 log.debug("ping %s failed: %s", _Redacted(url), exc)
                 last_error = exc
