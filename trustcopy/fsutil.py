@@ -469,6 +469,34 @@ def _names_a_device_or_proc_file(path: str) -> bool:
     return False
 
 
+def open_for_writing_in_place(path: str, *, truncate: bool, fifo: bool) -> int:
+    """A non-blocking descriptor open for writing on the existing ``path`` (a pipe, a device).
+
+    A named pipe with no reader yet fails ``open`` (``ENXIO``) and is retried until one comes,
+    at most :data:`~trustcopy.limits.FIFO_WRITER_WAIT_SECONDS`; a blocking ``open`` (skopeo's)
+    would wait for ever for a reader that never comes.
+
+    Raises:
+        OSError: cannot open; ``TimeoutError`` when no reader came.
+    """
+    import time
+
+    from trustcopy.limits import FIFO_WRITER_WAIT_SECONDS
+
+    flags = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (os.O_TRUNC if truncate else 0)
+    deadline = time.monotonic() + FIFO_WRITER_WAIT_SECONDS
+    while True:
+        try:
+            return os.open(path, flags)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or not fifo:
+                raise
+            if time.monotonic() > deadline:
+                raise TimeoutError(errno.ETIMEDOUT, f"no process opened the pipe for reading within "
+                                                    f"{FIFO_WRITER_WAIT_SECONDS:g} seconds") from None
+            time.sleep(0.05)
+
+
 def _write_in_place(path: str, data: bytes, *, truncate: bool, fifo: bool) -> None:
     """Write ``data`` into the existing ``path`` (a pipe, a device, ``/dev/stdout``) through one open.
 
@@ -481,23 +509,10 @@ def _write_in_place(path: str, data: bytes, *, truncate: bool, fifo: bool) -> No
         OSError: cannot open or write; ``TimeoutError`` when no reader came or it stalled.
     """
     import select
-    import time
 
-    from trustcopy.limits import FIFO_STALL_SECONDS, FIFO_WRITER_WAIT_SECONDS
+    from trustcopy.limits import FIFO_STALL_SECONDS
 
-    flags = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (os.O_TRUNC if truncate else 0)
-    deadline = time.monotonic() + FIFO_WRITER_WAIT_SECONDS
-    while True:
-        try:
-            fd = os.open(path, flags)
-            break
-        except OSError as exc:
-            if exc.errno != errno.ENXIO or not fifo:
-                raise
-            if time.monotonic() > deadline:
-                raise TimeoutError(errno.ETIMEDOUT, f"no process opened the pipe for reading within "
-                                                    f"{FIFO_WRITER_WAIT_SECONDS:g} seconds") from None
-            time.sleep(0.05)
+    fd = open_for_writing_in_place(path, truncate=truncate, fifo=fifo)
     try:
         view = memoryview(data)
         poller = select.poll()

@@ -33,7 +33,14 @@ from typing import Any, BinaryIO, Protocol
 
 from trustcopy.compression import CHUNK, Algorithm, Readable
 from trustcopy.errors import TransportError
-from trustcopy.fsutil import STAGING_PREFIX, Staging, current_umask, fsync_dir, make_staging_file
+from trustcopy.fsutil import (
+    STAGING_PREFIX,
+    Staging,
+    current_umask,
+    fsync_dir,
+    make_staging_file,
+    open_for_writing_in_place,
+)
 from trustcopy.transports.tario import (
     END_OF_ARCHIVE,
     MemberType,
@@ -111,7 +118,11 @@ class ArchiveOutput:
             raise TransportError(f"{what}: cannot use {path}: {exc.strerror}", code="destination-unwritable") from exc
         if st is not None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
             try:
-                self._raw: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
+                # A pipe nobody reads fails in seconds (skopeo's open blocks for ever); then the
+                # descriptor blocks again, as the stream's writes expect.
+                fd = open_for_writing_in_place(path, truncate=False, fifo=stat.S_ISFIFO(st.st_mode))
+                os.set_blocking(fd, True)
+                self._raw: BinaryIO = os.fdopen(fd, "wb")
             except OSError as exc:
                 raise TransportError(f"{what}: cannot open {path}: {exc.strerror}",
                                      code="destination-unwritable") from exc

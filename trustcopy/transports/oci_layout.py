@@ -249,7 +249,7 @@ class OCIReference(PathAndImageReference):
         if not os.path.isdir(self.path):  # a symlink to a layout deletes in it, as containers/image
             raise ImageNotFoundError(f"{self}: layout directory {self.path} does not exist")
         shared = sys.oci_shared_blob_dirs[0] if sys.oci_shared_blob_dirs else None
-        with _locked(self.path):
+        with _locked(self.path, str(self)):
             index = _read_index(self.path, str(self))
             manifests = index["manifests"]
             chosen = choose_descriptor(manifests, self.image, self.source_index, str(self))
@@ -564,8 +564,15 @@ def choose_descriptor(manifests: list[dict[str, Any]], image: str, source_index:
 
 
 @contextlib.contextmanager
-def _locked(path: str) -> Iterator[None]:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _locked(path: str, what: str | None = None) -> Iterator[None]:
+    """Hold ``flock`` on the layout directory; with ``what``, a directory that cannot be opened
+    (EACCES) is a TransportError naming it (else the caller wraps the OSError itself)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        if what is None:
+            raise
+        raise TransportError(f"{what}: cannot open the layout {path}: {exc.strerror}") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

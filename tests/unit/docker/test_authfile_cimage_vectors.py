@@ -84,7 +84,7 @@ def test_get_path_to_auth_user_specified_is_the_only_file(home: Path, monkeypatc
     if how == "env":
         monkeypatch.setenv("REGISTRY_AUTH_FILE", "/absolute/path")
     assert authfile.primary_auth_file(sys) == "/absolute/path"
-    assert authfile.auth_file_paths(sys) == [authfile.AuthPath("/absolute/path")]
+    assert authfile.auth_file_paths(sys) == [authfile.AuthPath("/absolute/path", named=True)]  # userSpecified
     # ... so credentials in the default fallbacks are not used
     (home / ".docker").mkdir()
     (home / ".docker" / "config.json").write_text(json.dumps({"auths": {"example.org": {"auth": EXAMPLE_ORG}}}))

@@ -52,10 +52,13 @@ _CRED_HELPER_TIMEOUT = 30.0
 
 @dataclass(frozen=True)
 class AuthPath:
-    """One candidate auth file; ``legacy`` is the ~/.dockercfg format (no "auths" wrapper)."""
+    """One candidate auth file; ``legacy`` is the ~/.dockercfg format (no "auths" wrapper);
+    ``named`` when the user named it (--authfile, $REGISTRY_AUTH_FILE): then a file we may not
+    read is an error, as in containers/image, never silently no credentials."""
 
     path: str
     legacy: bool = False
+    named: bool = False
 
 
 def _home() -> str:
@@ -100,7 +103,7 @@ def auth_file_paths(sys: SystemContext | None) -> list[AuthPath]:
     """
     explicit = user_specified_auth_file(sys)
     if explicit:
-        return [AuthPath(explicit)]
+        return [AuthPath(explicit, named=True)]
     paths: list[AuthPath] = []
     try:
         paths.append(AuthPath(primary_auth_file(sys)))
@@ -153,7 +156,8 @@ def _read_bytes(path: str, *, strict: bool) -> bytes | None:
     except (OSError, LimitExceededError) as exc:
         if isinstance(exc, PermissionError) and not strict:
             # NOTE(go-diff): the newest containers/image fails the lookup on a file it may not
-            # read; a file we cannot read holds no credentials for us, and the next one is asked.
+            # read; a default location we cannot read holds no credentials for us, and the next
+            # one is asked. A file the user named is read ``strict`` (AuthPath.named).
             log.debug("skipping unreadable credential file %s", path)
             return None
         reason = exc.strerror if isinstance(exc, OSError) else exc.message
@@ -270,9 +274,10 @@ def _go_doc(path: str, legacy: bool, *, strict: bool = False) -> _GoDoc | None:
     return auths or {}, helpers or {}, list(extras.items())
 
 
-def _lookup_doc(path: str, legacy: bool) -> tuple[dict[str, dict[str, str]], dict[str, str]] | None:
+def _lookup_doc(path: str, legacy: bool, *, strict: bool = False
+                ) -> tuple[dict[str, dict[str, str]], dict[str, str]] | None:
     """The ``auths`` and ``credHelpers`` of a file as containers/image reads them (:func:`_go_doc`)."""
-    doc = _go_doc(path, legacy)
+    doc = _go_doc(path, legacy, strict=strict)
     return None if doc is None else (doc[0], doc[1])
 
 
@@ -518,7 +523,7 @@ def _from_helper(helper: str, registry: str) -> Credentials | None:
 
 def find_in_file(auth_path: AuthPath, key: str) -> Credentials | None:
     """The credentials for ``key`` in one file, or None (containers/image findCredentialsInFile)."""
-    doc = _lookup_doc(auth_path.path, auth_path.legacy)
+    doc = _lookup_doc(auth_path.path, auth_path.legacy, strict=auth_path.named)
     if doc is None:
         return None
     auths, helpers = doc
