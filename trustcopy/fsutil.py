@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -217,6 +215,8 @@ def reclaim_abandoned_staging(target: str, *, inside: bool = False) -> list[str]
                 if (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
                     continue  # renamed or replaced meanwhile: not the entry we locked
                 if is_dir:
+                    import shutil
+
                     shutil.rmtree(path)
                 else:
                     os.unlink(path)
@@ -266,6 +266,8 @@ def _create_staging(target: str, make: Callable[[str, str], str], *, directory: 
 
 def make_staging_dir(target: str, *, inside: bool = False) -> Staging:
     """Create a hidden, locked staging directory beside ``target``, or ``inside`` it (same filesystem)."""
+    import tempfile  # (here, as shutil below: a command that writes nothing never loads them, issue 14)
+
     try:
         return _create_staging(target, lambda prefix, parent: tempfile.mkdtemp(prefix=prefix, dir=parent),
                                directory=True, inside=inside)
@@ -278,6 +280,8 @@ def make_staging_dir(target: str, *, inside: bool = False) -> Staging:
 
 def make_staging_file(target: str) -> tuple[Staging, int]:
     """Create a hidden, locked staging file beside ``target``; return it and a read-write fd on it."""
+    import tempfile
+
     fds: list[int] = []
 
     def make(prefix: str, parent: str) -> str:
@@ -302,6 +306,8 @@ def remove_tree(path: str) -> None:
         if os.path.islink(path) or not os.path.isdir(path):
             os.unlink(path)
         else:
+            import shutil
+
             shutil.rmtree(path)
 
 
@@ -413,6 +419,8 @@ def copy_file_atomic(source: str, path: str, mode: int = 0o644) -> None:
     """Copy the file ``source`` to ``path`` (another filesystem, say) as :func:`write_file_atomic`
     writes: streamed into a locked staging file beside ``path``, renamed over it once flushed,
     so that no reader ever sees part of it."""
+    import shutil
+
     with open(source, "rb") as src:
         _replace_atomically(path, lambda f: shutil.copyfileobj(src, f, 1 << 20), mode, None)
 
@@ -420,6 +428,8 @@ def copy_file_atomic(source: str, path: str, mode: int = 0o644) -> None:
 def _replace_atomically(path: str, write: Callable[[BinaryIO], object], mode: int, temp_dir: str | None) -> None:
     staging: Staging | None = None
     if temp_dir is not None:
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=temp_dir)
     else:
         staging, fd = make_staging_file(path)
@@ -598,6 +608,8 @@ def big_files_dir(explicit: str | None = None) -> str:
     """Where a large temporary file goes: ``explicit`` (``--tmpdir``), else ``$TMPDIR``, else
     ``/var/tmp``, as containers/image chooses (``/tmp`` is often a small tmpfs); a system
     without ``/var/tmp`` (a minimal container) gets Python's usual temporary directory."""
+    import tempfile
+
     chosen = explicit or tempfile.tempdir or os.environ.get("TMPDIR")
     if chosen:
         return chosen

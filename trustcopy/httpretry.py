@@ -9,7 +9,6 @@ server text, parsed here once (a superscript digit or a 20-digit year once crash
 
 from __future__ import annotations
 
-import ssl
 import time
 from typing import TYPE_CHECKING
 
@@ -34,12 +33,16 @@ def exception_chain(exc: BaseException) -> list[BaseException]:
 
 def is_tls_verification(exc: BaseException) -> bool:
     """The server's certificate was refused."""
+    import ssl  # here: a command that reads only file: stores never loads TLS (start-up, issue 14)
+
     return any(isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e)
                for e in exception_chain(exc))
 
 
 def is_tls_failure(exc: BaseException) -> bool:
     """Any TLS handshake/protocol failure (not worth retrying: it will fail the same way)."""
+    import ssl
+
     return any(isinstance(e, ssl.SSLError) or "[SSL:" in str(e) for e in exception_chain(exc))
 
 

@@ -198,8 +198,6 @@ def test_an_image_the_policy_rejects_after_reading_it_leaves_nothing(
 
 def _full_disk_for(monkeypatch: pytest.MonkeyPatch, marker: str) -> None:
     """Blob files staged for a destination whose name holds ``marker`` write to /dev/full (ENOSPC)."""
-    from trustcopy.transports import localblobs
-
     real = tempfile.mkstemp
 
     def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
@@ -210,7 +208,7 @@ def _full_disk_for(monkeypatch: pytest.MonkeyPatch, marker: str) -> None:
             os.close(full)
         return fd, path
 
-    monkeypatch.setattr(localblobs.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)  # trustcopy.transports.localblobs imports it where used
 
 
 @pytest.mark.parametrize("keep_going", [True, False], ids=["keep-going", "stop"])

@@ -14,6 +14,7 @@ surrogates, U+FFFE/U+FFFF) are replaced by ``\\uXXXX`` escapes rather than emitt
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
@@ -45,12 +46,15 @@ class JUnitCase:
 
 
 # XML 1.0 Char production, minus what we never want to see (kept: TAB, LF, CR).
-_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    """Characters XML 1.0 cannot hold (compiled on first use, start-up: issue 14)."""
+    return re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_safe(text: str) -> str:
     """``text`` with every character XML 1.0 cannot carry written as ``\\uXXXX``."""
-    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _not_xml().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def junit_xml(suite: str, cases: Iterable[JUnitCase], *, properties: Mapping[str, str] | None = None,

@@ -27,7 +27,6 @@ even when it expected a rejection: "could not read it" is not "the policy refuse
 
 from __future__ import annotations
 
-import difflib
 import os
 import time
 from collections.abc import Mapping
@@ -111,6 +110,8 @@ def _invalid(file: str, where: str, message: str, **context: Any) -> ConfigError
 
 
 def _unknown_key(file: str, where: str, key: Any, known: tuple[str, ...]) -> ConfigError:
+    import difflib  # here and below: only a mistyped file needs it (start-up, issue 14)
+
     near = difflib.get_close_matches(str(key), known, n=1)
     hint = f'; did you mean "{near[0]}"?' if near else f" (known keys: {', '.join(known)})"
     return _invalid(file, where, f"unknown key {str(key)!r}{hint}", key=str(key))
@@ -174,6 +175,8 @@ def _parse_case(file: str, index: int, raw: Any) -> PolicyCase:
         try:
             reason = Reason(code)
         except ValueError:
+            import difflib
+
             near = difflib.get_close_matches(code.upper(), [r.value for r in Reason], n=1)
             hint = f'; did you mean "{near[0]}"?' if near else " (docs/policy.md lists the codes)"
             raise _invalid(file, where, f"`reason`: unknown reason code {code!r}{hint}", key="reason") from None

@@ -26,7 +26,6 @@ Invariants:
 from __future__ import annotations
 
 import base64
-import bz2
 import dataclasses
 import types
 import zlib
@@ -384,6 +383,8 @@ def data_hidden_after_compressed_message(blob: bytes, max_output: int) -> bytes:
     if algorithm in (1, 2):  # ZIP (raw deflate), ZLIB
         decompressor = zlib.decompressobj(-15 if algorithm == 1 else 15)
     elif algorithm == 3:
+        import bz2  # here: rare in signatures, and every registry read loads this module (start-up, issue 14)
+
         decompressor = bz2.BZ2Decompressor()
     else:
         return b""

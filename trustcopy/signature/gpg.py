@@ -39,6 +39,7 @@ batch mode with loopback pinentry: a missing passphrase fails, it never prompts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -62,8 +63,19 @@ _VERIFY_OPTIONS = [
     "--no-options", "--no-autostart", "--trust-model", "always", "--no-auto-key-retrieve",
     "--no-auto-check-trustdb", "--logger-file", os.devnull, "--max-output", str(MAX_PAYLOAD_SIZE),
 ]
-_KEY_ID = re.compile(r"(?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})")
-_FINGERPRINT = re.compile(r"(?:[0-9A-F]{40}|[0-9A-F]{64})")
+
+
+@functools.cache
+def _key_id() -> re.Pattern[str]:
+    """A key ID or fingerprint as gpg accepts one (compiled on first use, start-up: issue 14)."""
+    return re.compile(r"(?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})")
+
+
+@functools.cache
+def _fingerprint() -> re.Pattern[str]:
+    """A full fingerprint as gpg prints one (v4 or v5)."""
+    return re.compile(r"(?:[0-9A-F]{40}|[0-9A-F]{64})")
+
 
 _RESULTS = frozenset({"GOODSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "BADSIG", "ERRSIG"})
 _ENCRYPTION = frozenset({
@@ -160,9 +172,9 @@ def _signer_name(kind: str, value: str, statuses: Sequence[Status]) -> str:
     else:
         valid = [v.split() for k, v in statuses if k == "VALIDSIG"]
         fingerprint = valid[0][0].upper() if len(valid) == 1 and valid[0] else ""
-    if _FINGERPRINT.fullmatch(fingerprint) and fingerprint.endswith(key_id.upper()) and fingerprint != key_id.upper():
+    if _fingerprint().fullmatch(fingerprint) and fingerprint.endswith(key_id.upper()) and fingerprint != key_id.upper():
         return f"key {fingerprint} (key ID {key_id})"
-    if _FINGERPRINT.fullmatch(key_id.upper()):
+    if _fingerprint().fullmatch(key_id.upper()):
         return f"key {key_id.upper()}"
     return f"key ID {key_id}"
 
@@ -174,7 +186,7 @@ def _check_good(statuses: Sequence[Status], key_id: str, returncode: int | None,
         raise _reject("gpg did not report exactly one complete VALIDSIG", Reason.INVALID_SIGNATURE)
     fields = validsigs[0]
     signing, sig_class, primary = fields[0], fields[8], fields[9]
-    if not (_FINGERPRINT.fullmatch(signing) and _FINGERPRINT.fullmatch(primary)):
+    if not (_fingerprint().fullmatch(signing) and _fingerprint().fullmatch(primary)):
         raise _reject("gpg reported a malformed fingerprint", Reason.INVALID_SIGNATURE)
     if not (signing.endswith(key_id) or signing.startswith(key_id)):
         raise _reject("GOODSIG and VALIDSIG name different keys", Reason.INVALID_SIGNATURE)
@@ -408,14 +420,14 @@ def claimed_signer(message: bytes) -> str | None:
     if len(results) != 1 or results[0][0] != "ERRSIG" or "NO_PUBKEY" not in keywords:
         return None
     key_id = results[0][1].split(" ", 1)[0]
-    if not _KEY_ID.fullmatch(key_id):
+    if not _key_id().fullmatch(key_id):
         return None
     return _signer_name("ERRSIG", results[0][1], statuses)
 
 
 def _check_key_id(key: str) -> str:
     """Accept only hex key IDs/fingerprints, so nothing else reaches gpg's argv."""
-    if not isinstance(key, str) or not _KEY_ID.fullmatch(key):
+    if not isinstance(key, str) or not _key_id().fullmatch(key):
         raise SignatureError(
             f"invalid key fingerprint {str(key)[:80]!r}: expected 40 or 64 hex digits (or a 16-digit key ID)",
             code="invalid-fingerprint",

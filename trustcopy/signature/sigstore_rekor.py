@@ -22,6 +22,7 @@ Nothing here fetches anything: SETs are verified offline.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any
@@ -33,7 +34,10 @@ from trustcopy.reasons import Reason
 SET_ANNOTATION = "dev.sigstore.cosign/bundle"
 HASHEDREKORD_VERSION = "0.0.1"
 _MAX_SET = 4 << 20
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+@functools.cache
+def _hex() -> re.Pattern[str]:
+    """Whole bytes in hexadecimal (compiled on first use, start-up: issue 14)."""
+    return re.compile(r"(?:[0-9a-fA-F]{2})*")
 
 
 def _bad(message: str) -> SignatureVerificationError:
@@ -229,7 +233,7 @@ def match_hashedrekord(body: Any, key_or_cert_der: bytes, signature: bytes, payl
         raise _bad(f'Unexpected "data.hash.algorithm" value {str(algorithm)[:40]!r}')
     value = _get(spec, "data", "hash", "value")
     # Go's hex.DecodeString: hex digits only (bytes.fromhex would also skip whitespace).
-    logged_hash = bytes.fromhex(value) if isinstance(value, str) and _HEX.fullmatch(value) else None
+    logged_hash = bytes.fromhex(value) if isinstance(value, str) and _hex().fullmatch(value) else None
     if logged_hash is None:
         raise _bad('Invalid "data.hash.value" field in hashedrekord')
     if logged_hash != hashlib.sha256(payload).digest():

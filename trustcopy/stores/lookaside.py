@@ -50,7 +50,6 @@ import contextlib
 import logging
 import os
 import posixpath
-import ssl
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -65,6 +64,8 @@ from trustcopy.redact import redact_url, register_url_secrets
 from trustcopy.signature.formats import Signature, signature_to_blob, stored_signature
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 log = logging.getLogger("trustcopy.stores")
@@ -308,6 +309,8 @@ class HTTPOptions:
         """
         if self.ssl_context is not None:
             return self.ssl_context
+        import ssl  # here: `lookaside where` and file: stores never touch TLS (start-up, issue 14)
+
         try:
             ctx = ssl.create_default_context()
             if self.ca_file:

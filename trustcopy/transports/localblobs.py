@@ -11,7 +11,6 @@ import abc
 import contextlib
 import io
 import os
-import tempfile
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -178,6 +177,8 @@ def store_blob(
     # Why the writes are told apart from the reads: a full disk (ENOSPC) is the destination's
     # failure, reported as such (a TransportError naming the directory, which a ``sync`` records
     # for that image and goes on), while the reader's errors keep their own kind.
+    import tempfile  # here: a command that only reads a layout never loads it (start-up, issue 14)
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=".put-", dir=staging_dir)
     except OSError as exc:

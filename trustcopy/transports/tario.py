@@ -24,6 +24,7 @@ Invariants:
 from __future__ import annotations
 
 import enum
+import functools
 import posixpath
 import re
 from collections.abc import Iterator
@@ -48,11 +49,22 @@ _MAX_OCTAL_SIZE = 8**11 - 1
 ZERO_BLOCK = bytes(BLOCK)
 #: Member types whose size field is ignored: links, devices, directories, FIFOs.
 _HEADER_ONLY = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
-_OCTAL = re.compile(rb"[0-7]+")
-#: A PAX size as Go's strconv.ParseInt(…, 10, 64) reads it: an optional sign, then decimal digits
-#: (any number of leading zeros); group 1 holds the significant ones (int() of a megabyte of
-#: zeros would fail on Python's digit limit).
-_DECIMAL = re.compile(r"[+-]?0*([0-9]{1,19})")
+
+
+@functools.cache
+def _octal_digits() -> re.Pattern[bytes]:
+    """A tar header's octal number field (compiled on first use, start-up: issue 14)."""
+    return re.compile(rb"[0-7]+")
+
+
+@functools.cache
+def _pax_decimal() -> re.Pattern[str]:
+    """A PAX size as Go's strconv.ParseInt(…, 10, 64) reads it: an optional sign, then decimal digits
+    (any number of leading zeros); group 1 holds the significant ones (int() of a megabyte of
+    zeros would fail on Python's digit limit)."""
+    return re.compile(r"[+-]?0*([0-9]{1,19})")
+
+
 _MAX_SIZE = 2**63 - 1
 #: PAX keys of GNU sparse members (formats 0.0, 0.1 and 1.0): their data is a sparse map
 #: plus fragments, and GNU.sparse.name renames them; refused like the old GNU 'S' members.
@@ -142,7 +154,7 @@ def _parse_number(field: bytes, what: str, name: str, *, negative_ok: bool = Fal
         return 0
     # Octal digits only, as Go's strconv.ParseUint(…, 8, 64): Python's int() would also take a
     # sign, "_" and inner blanks, and a negative size would desynchronise the whole scan.
-    if not _OCTAL.fullmatch(text):
+    if not _octal_digits().fullmatch(text):
         raise ArchiveFormatError(f"{what}: invalid numeric field {field!r} in the header of {name!r}")
     return int(text, 8)
 
@@ -324,7 +336,7 @@ def scan(stream: _Readable, what: str, *, watcher: Watcher | None = None,
         if "size" in pax:  # an empty one too: Go keeps the header's size then; we refuse the oddity
             # Go takes "+5", "-0" and "000…5" as ParseInt does; a negative size only on a member
             # without data (a link, a directory: their size is ignored below), as Go's reader.
-            number = _DECIMAL.fullmatch(pax["size"])
+            number = _pax_decimal().fullmatch(pax["size"])
             size = int(number.group(1)) * (-1 if pax["size"].startswith("-") else 1) if number else -1
             if (number is None or not -_MAX_SIZE - 1 <= size <= _MAX_SIZE
                     or (size < 0 and typeflag not in _HEADER_ONLY)):

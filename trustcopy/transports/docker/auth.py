@@ -36,21 +36,18 @@ import httpx
 
 from trustcopy import limits
 from trustcopy.errors import RegistryAuthError
-from trustcopy.gojson import GoObject, fold, loads
+from trustcopy.gojson import GoObject, loads
 from trustcopy.lazy import dataclass
-from trustcopy.redact import (
-    MASK,
-    basic_forms,
-    redact_url,
-    register_basic,
-    register_secret,
-    register_url_secrets,
-    secret_forms,
-)
+from trustcopy.redact import redact_url, register_secret, register_url_secrets
 from trustcopy.transports.docker.challenge import Challenge, Scope
+from trustcopy.transports.docker.credentials import Credentials, go_field
 
 if TYPE_CHECKING:
     from trustcopy.transports.docker.session import TokenCache
+
+# Credentials and go_field live in transports/docker/credentials.py, so that what only reads
+# auth files (``logout``, ``login --get-login``) does not import httpx (start-up, issue 14);
+# they are re-exported here, where callers have always imported them from.
 
 log = logging.getLogger("trustcopy.docker")
 
@@ -58,48 +55,6 @@ log = logging.getLogger("trustcopy.docker")
 MIN_TOKEN_LIFETIME = 60.0
 #: Stop using a token this long before it expires, so it does not expire in flight.
 TOKEN_EXPIRY_MARGIN = 10.0
-
-
-@dataclass(frozen=True, repr=False)
-class Credentials:
-    """Username and password (or an OAuth2 identity token) for one registry.
-
-    WARNING: never format ``password``/``identity_token``; ``repr`` masks them.
-    """
-
-    username: str = ""
-    password: str = ""
-    identity_token: str = ""
-
-    @property
-    def anonymous(self) -> bool:
-        """No credentials at all."""
-        return not (self.username or self.password or self.identity_token)
-
-    def __post_init__(self) -> None:
-        # Whatever found them (flags, auth.json, a credential helper), the CLI's output
-        # points mask them from now on (trustcopy.redact.scrub).
-        register_basic(self.username, self.password)
-        register_secret(self.identity_token)
-
-    def secrets(self) -> tuple[str, ...]:
-        """Values that must never appear in output (for redact_text), longest first.
-
-        The password and identity token, their percent-/form-encoded forms, and the Basic
-        credential (base64 of ``user:password``): a hostile server may echo the
-        ``Authorization`` header's value without its ``Basic`` prefix.
-        """
-        forms = [*secret_forms(self.password), *secret_forms(self.identity_token)]
-        if self.password:
-            forms += basic_forms(self.username, self.password)
-        return tuple(sorted(dict.fromkeys(f for f in forms if f), key=len, reverse=True))
-
-    def __repr__(self) -> str:
-        pw = MASK if self.password else ""
-        tok = MASK if self.identity_token else ""
-        return f"Credentials(username={self.username!r}, password={pw!r}, identity_token={tok!r})"
-
-    __str__ = __repr__
 
 
 @dataclass
@@ -112,13 +67,6 @@ class _Token:
 
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-
-def go_field(name: str, fields: tuple[str, ...]) -> str | None:
-    """The struct field (its lower-case JSON name, one of ``fields``) that Go's encoding/json
-    stores object key ``name`` in, if any: ``"Token"`` and ``"TOKEN"`` are ``token`` there."""
-    folded = fold(name)
-    return folded if folded in fields else None
 
 
 _TOKEN_FIELDS = ("token", "access_token", "expires_in", "issued_at", "refresh_token")

@@ -42,7 +42,7 @@ from trustcopy import limits
 from trustcopy.errors import ConfigError, LimitExceededError, UsageError
 from trustcopy.gojson import GoObject, go_marshal, loads
 from trustcopy.lazy import dataclass
-from trustcopy.transports.docker.auth import Credentials, go_field
+from trustcopy.transports.docker.credentials import Credentials, go_field
 from trustcopy.types import SystemContext
 
 log = logging.getLogger("trustcopy.docker")
