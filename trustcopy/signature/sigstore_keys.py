@@ -310,18 +310,50 @@ def key_pair_paths(prefix: str) -> tuple[str, str]:
     Raises:
         SignatureError: code ``sigstore-key-exists``, with skopeo's message.
     """
+    from trustcopy.fsutil import reclaim_abandoned_staging
+
     private_path, public_path = prefix + ".private", prefix + ".pub"
+    for path in (public_path, private_path):
+        reclaim_abandoned_staging(path)  # what a killed write_key_pair left, also when this run refuses
     for path in (public_path, private_path):
         if os.path.lexists(path):
             raise SignatureError(f'Refusing to overwrite existing "{path}"', code="sigstore-key-exists")
     return private_path, public_path
 
 
+def _link_new(staged: str, path: str, mode: int) -> None:
+    """Give the written file ``staged`` the new name ``path``; FileExistsError if it exists.
+
+    A filesystem without hard links (vfat, some FUSE) gets a copy written in place instead,
+    created exclusively as skopeo creates it.
+    """
+    import errno
+
+    try:
+        os.link(staged, path)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+            raise
+    with open(staged, "rb") as src:
+        data = src.read()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def write_key_pair(prefix: str, passphrase: bytes) -> tuple[str, str]:
     """Generate a key pair into ``PREFIX.private`` (mode 0600) and ``PREFIX.pub`` (0644).
 
-    Neither file may exist already (as skopeo). If writing the public key fails, the
-    private key just written is removed again: no half-written pair is left behind.
+    Neither file may exist already (as skopeo). Each key is written whole into a locked
+    staging file beside its name (:func:`~trustcopy.fsutil.make_staging_file`, reclaimed by a
+    later run if a ``kill -9`` leaves one) and only then hard-linked to its name, which fails if
+    the name exists (as ``O_EXCL`` would): no reader ever sees half a key, and a killed run
+    leaves no key (or, killed between the two links, the whole private key alone, from which
+    the public key can be derived). If linking the public key fails, the private key just
+    linked is removed again: no half pair is left behind.
 
     Returns:
         The paths of the private and the public key.
@@ -330,27 +362,46 @@ def write_key_pair(prefix: str, passphrase: bytes) -> tuple[str, str]:
         SignatureError: code ``sigstore-key-exists`` (refusing to overwrite) or
             ``file-unwritable``.
     """
+    from trustcopy.fsutil import Staging, current_umask, make_staging_file
+
+    umask = current_umask()  # the modes os.open would give the files
     private_path, public_path = key_pair_paths(prefix)
     pair = generate_key_pair(passphrase)
-    written: list[str] = []
+    staged: list[Staging] = []
+    linked: list[str] = []
     current = private_path
     try:
         for path, data, mode in ((private_path, pair.private_pem, 0o600), (public_path, pair.public_pem, 0o644)):
             current = path
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-            written.append(path)
+            staging, fd = make_staging_file(path)
+            staged.append(staging)
             with os.fdopen(fd, "wb") as f:
+                os.fchmod(f.fileno(), mode & ~umask)
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())  # a full disk seen now, not after a "written" pair was reported
-    except OSError as exc:
-        for path in written:
+        for path, staging, mode in zip((private_path, public_path), staged, (0o600, 0o644), strict=True):
+            current = path
+            try:
+                _link_new(staging.path, path, mode & ~umask)
+            except FileExistsError:  # created since key_pair_paths looked: skopeo's O_EXCL refuses it too
+                raise SignatureError(f'Refusing to overwrite existing "{path}"', code="sigstore-key-exists") from None
+            linked.append(path)
+    except (OSError, SignatureError) as exc:
+        for path in linked:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+        if isinstance(exc, SignatureError):
+            raise
         # (a failed write names no file: the one being written is named, not exc.filename)
         what = "private" if current == private_path else "public"
         raise SignatureError(f'Error writing {what} key to "{current}": {exc.strerror or exc}',
                              code="file-unwritable") from exc
+    finally:
+        for staging in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(staging.path)
+            staging.release()
     return private_path, public_path
 
 

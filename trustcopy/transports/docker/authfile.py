@@ -687,23 +687,29 @@ def _modify(sys: SystemContext | None, edit: Any) -> str:
         raise ConfigError(f"cannot update credential file {path}: a field holds a number too large to write "
                           f"back (beyond a double); edit the file", context={"path": path}) from None
     data = _go_indent(compact)
-    import tempfile  # only login/logout write
+    # The temporary file is a locked staging file beside the auth file (fsutil.Staging): one that a
+    # kill -9 left, holding credentials, is removed by the next login or logout instead of staying
+    # for good (it would outlive a logout). It is created 0600, as the auth file is written.
+    from trustcopy.fsutil import make_staging_file  # only login/logout write
 
-    tmp = ""
+    staging = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".auth-", suffix=".json", dir=directory)
+        staging, fd = make_staging_file(path)
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o600)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(staging.path, path)
     except OSError as exc:
-        if tmp:
+        if staging is not None:
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
+                os.unlink(staging.path)
         raise ConfigError(f"cannot write credential file {path}: {exc.strerror or exc}", code="file-unwritable",
                           context={"path": path}) from exc
+    finally:
+        if staging is not None:
+            staging.release()
     return path
 
 
