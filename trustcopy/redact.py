@@ -90,7 +90,11 @@ def _in_local_reference(text: str, at: int) -> bool:
 
     (Not when a URL follows the name, as in a mistyped ``oci:https://user:token@host/x``.)
     """
-    start = max(text.rfind(c, 0, at) for c in _WORD_STARTS) + 1
+    # Any whitespace ends a word, as ``\s`` in _USERINFO does (a vertical tab, a no-break space):
+    # a narrower set let "oci:/a\u00a0user:token@host" pass as one local word, unmasked.
+    start = at
+    while start > 0 and not (text[start - 1].isspace() or text[start - 1] in _WORD_STARTS):
+        start -= 1
     return text.startswith(_LOCAL_PREFIXES, start) and "://" not in text[start:at]
 
 

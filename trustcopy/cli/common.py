@@ -98,35 +98,88 @@ _DURATION_UNITS_NS = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, 
                       "m": 60 * 10**9, "h": 3600 * 10**9}
 
 
+def _go_fraction(digits: str) -> tuple[int, float]:
+    """The digits after a duration's ``.`` as Go's time package keeps them: an integer and its
+    scale (a float), digits past int64's range dropped rather than refused."""
+    x, scale = 0, 1.0
+    for c in digits:
+        if x > _MAX_DURATION_NS // 10:
+            break
+        y = x * 10 + int(c)
+        if y > 1 << 63:
+            break
+        x, scale = y, scale * 10
+    return x, scale
+
+
+def go_duration_ns(text: str) -> int | None:
+    """Nanoseconds as Go's ``time.ParseDuration`` reads ``text``, or None where Go refuses it.
+
+    Go's arithmetic exactly: a fraction is scaled in float64 and truncated to whole nanoseconds
+    (``0.5ns`` is 0), ASCII digits only, ``+0`` and ``-0`` are zero, and the total must fit int64.
+    """
+    import re
+
+    s, negative = text, False
+    if s[:1] in ("+", "-"):
+        s, negative = s[1:], s[0] == "-"
+    if s == "0":
+        return 0
+    if not s:
+        return None
+    total, pos = 0, 0
+    while pos < len(s):
+        m = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)").match(s, pos)
+        assert m is not None  # (every part is optional)
+        whole, frac, unit = m.group(1), m.group(2), m.group(3)
+        pos = m.end()
+        if not whole and not frac:  # no digits (".s"), or no number at all ("s")
+            return None
+        significant = whole.lstrip("0")
+        if len(significant) > 19 or int(significant or "0") > 1 << 63:
+            return None
+        if unit not in _DURATION_UNITS_NS:  # a missing or an unknown unit
+            return None
+        scale_ns = _DURATION_UNITS_NS[unit]
+        value = int(significant or "0")
+        if value > (1 << 63) // scale_ns:
+            return None
+        value *= scale_ns
+        f, scale = _go_fraction(frac or "")
+        if f > 0:
+            value += int(float(f) * (float(scale_ns) / scale))
+            if value > 1 << 63:
+                return None
+        total += value
+        if total > 1 << 63:
+            return None
+    if negative:
+        return -total
+    return None if total > _MAX_DURATION_NS else total
+
+
 def parse_duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
     """Go-style durations as skopeo takes them (time.ParseDuration): 90s, 1m30s, 1h, 500ms, .5s.
 
-    Two deliberate differences: a bare number is seconds (Go accepts only "0"), and a negative
-    duration is refused (skopeo treats it as no timeout). A value Go refuses as too long
+    Read as Go reads them (:func:`go_duration_ns`), with three deliberate differences: a bare
+    number is seconds (Go accepts only "0"), a negative duration is refused (skopeo treats it
+    as no timeout), and blanks around the value are ignored. A value Go refuses as too long
     (over 2562047h) is refused here too, as a usage error rather than an overflow later.
     """
     if value is None:
         return None
     import re
-    from fractions import Fraction
 
     text = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        total = Fraction(text) * 10**9
-    else:
-        body = text[1:] if text.startswith("+") else text
-        total, pos, valid = Fraction(0), 0, bool(body)
-        for m in re.finditer(r"(\d*)(?:\.(\d*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h)", body):
-            if m.start() != pos or not (m.group(1) or m.group(2)):  # a gap, or "." / a unit alone
-                valid = False
-                break
-            total += Fraction(f"{m.group(1) or '0'}.{m.group(2) or '0'}") * _DURATION_UNITS_NS[m.group(3)]
-            pos = m.end()
-        if not valid or pos != len(body):
-            raise click.BadParameter(f"invalid duration {value!r} (use e.g. 90s, 2m, 1h30m)")
-    if total > _MAX_DURATION_NS:
-        raise click.BadParameter(f"invalid duration {value!r}: longer than Go's maximum duration (2562047h)")
-    return float(total) / 10**9
+    go_form = text + "s" if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text) else text
+    ns = go_duration_ns(go_form)
+    if ns is None:
+        if go_duration_ns(re.sub(r"[0-9]", "0", go_form)) is not None:  # well formed: only too long
+            raise click.BadParameter(f"invalid duration {value!r}: longer than Go's maximum duration (2562047h)")
+        raise click.BadParameter(f"invalid duration {value!r} (use e.g. 90s, 2m, 1h30m)")
+    if ns < 0:
+        raise click.BadParameter(f"invalid duration {value!r}: a negative duration (use 0 for none)")
+    return ns / 10**9
 
 
 _GLOBAL_OPTIONS: list[Callable[[F], F]] = [

@@ -85,8 +85,22 @@ def verified_reference(ref: ImageReference, digest: Digest) -> str:
         return f"{docker.name}@{digest}"
     # A local path may hold a newline: written raw it would split one accepted image into two
     # lines, the first naming no digest (a line a later step could take as verified). Control
-    # characters are written as \xNN, so each accepted image stays exactly one line.
-    return "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in str(ref)) + f"@{digest}"
+    # characters (C0 and C1) are written as \xNN, the Unicode line and paragraph separators as
+    # \uNNNN, and a byte that is not UTF-8 (a surrogate escape of argv) as \xNN of that byte, so
+    # each accepted image stays exactly one line, and the file can be written as UTF-8.
+    return "".join(map(_escaped, str(ref))) + f"@{digest}"
+
+
+def _escaped(c: str) -> str:
+    """One character of a verified reference as the digest file holds it (see verified_reference)."""
+    code = ord(c)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"\\x{code:02x}"
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape of the byte code - 0xDC00
+        return f"\\x{code - 0xDC00:02x}"
+    if c in "\u2028\u2029" or 0xD800 <= code <= 0xDFFF:
+        return f"\\u{code:04x}"
+    return c
 
 
 def error_json(error: TrustcopyError) -> dict[str, Any]:
