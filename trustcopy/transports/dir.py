@@ -255,9 +255,29 @@ class DirImageSource(ImageSource):
         """Each call opens its own file."""
         return True
 
+    def close(self) -> None:
+        """Let go of the directory held open since the source was opened."""
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
+
     def signature_search(self, instance_digest: Digest | None = None) -> str:
-        """The first signature file read (the files are read from there until one is missing)."""
-        return f"looked for the file {os.path.join(self._path, _signature_name(0, instance_digest))}"
+        """The signature files read: they are read from ``signature-1`` until one is missing.
+
+        A requirement finds none of *its* kind also when files of another kind exist (a
+        sigstoreSigned requirement and only a GPG ``signature-1``): then the missing file is
+        the one to name, not ``signature-1``, which is there (an air-gapped transfer that lost
+        ``signature-2`` said "looked for the file …/signature-1"). Local stats only.
+        """
+        first = os.path.join(self._path, _signature_name(0, instance_digest))
+        present = 0
+        while present < limits.MAX_DIR_SIGNATURES and os.path.exists(
+                os.path.join(self._path, _signature_name(present, instance_digest))):
+            present += 1
+        if present == 0:
+            return f"looked for the file {first}"
+        missing = os.path.join(self._path, _signature_name(present, instance_digest))
+        return f"read {present} signature file(s) from {first} on; the next, {missing}, does not exist"
 
     def get_signatures(self, instance_digest: Digest | None = None) -> list[Signature]:
         """signature-1 … until the first missing file (bounded count and size), each parsed once."""
