@@ -185,6 +185,11 @@ def _signature_name(index: int, instance: Digest | None) -> str:
     return f"signature-{index + 1}" if instance is None else f"{_digest_id(instance)}.signature-{index + 1}"
 
 
+def _fd_identity(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
 def _directory_identity(path: str) -> tuple[int, int] | None:
     """(device, inode) of the directory ``path`` names now, or None: a replaced image directory has another."""
     try:
@@ -204,8 +209,19 @@ class DirImageSource(ImageSource):
             raise ImageNotFoundError(
                 f"{ref}: directory {self._path} does not exist", context={"path": self._path}
             )
-        self._check_version()
-        self._identity = _directory_identity(self._path)
+        # The directory stays open while it is read: its inode cannot be freed and given to the
+        # directory a concurrent copy swaps in, so "replaced while read" (get_blob) is told apart
+        # from a missing blob even when a file system reuses inode numbers at once.
+        try:
+            self._held: int | None = os.open(self._path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            self._held = None  # (unreadable: open_inside reports it when a file is read)
+        self._identity = _directory_identity(self._path) if self._held is None else _fd_identity(self._held)
+        try:
+            self._check_version()
+        except BaseException:
+            self.close()
+            raise
 
     def _check_version(self) -> None:
         """A missing ``version`` is accepted (as containers/image); an invalid or newer one is not."""
