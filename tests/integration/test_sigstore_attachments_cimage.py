@@ -174,6 +174,9 @@ def test_uploads_are_signature_blobs_then_config_then_the_tag(site: Site, proxie
     assert site.sign_push(image, "team/app:1").exit_code == 0
     manifest = json.loads(get_manifest(proxied.host, "team/app", sig_tag(image.digest)).content)
     writes = [s for s in proxied.requests() if s.method in ("PUT", "POST")]
+    # The image's own tag moves last, after its signatures (destination.py commit).
+    assert writes[-1].method == "PUT" and writes[-1].path == "/v2/team/app/manifests/1"
+    writes = writes[:-1]
     tag_put = [i for i, s in enumerate(writes) if s.path.endswith(f"/manifests/{sig_tag(image.digest)}")]
     assert len(tag_put) == 1 and tag_put[0] == len(writes) - 1
     assert writes[-1].headers["content-type"] == OCI_MANIFEST

@@ -17,11 +17,19 @@ Invariants:
   DigestingReader accepted the bytes. The registry verifies the digest again.
 - A manifest is PUT only after every blob it names is known to be in the repository
   (uploaded, reused or mounted by this destination, or confirmed with ``HEAD``): a
-  failed push never leaves a tag pointing at a partial image. The top-level manifest
-  goes to the tag (or to the digest the reference names), list instances by digest.
-- Signatures are written after the manifests, in :meth:`commit`: ``put_signatures``
-  only checks and records them, so a copy that fails before its end (an instance or
-  the list refused) leaves no signature behind. Simple-signing ones go to the
+  failed push never leaves a tag pointing at a partial image. List instances are PUT by
+  digest at once (no tag moves); the top-level manifest, which goes to the tag (or to
+  the digest the reference names), is checked by ``put_manifest`` but PUT by
+  :meth:`commit`, last, after the signatures are stored.
+- A tag never moves to an image whose signatures were not stored: ``put_signatures``
+  only checks and records them, and :meth:`commit` writes them, then PUTs the top-level
+  manifest (containers/image PUTs it first, so a failure or kill in between left the
+  tag on an unsigned image, which a later sync skipped as identical). A copy failing
+  before commit leaves no signature behind; one failing while writing them leaves the
+  tag as it was, and what was written names a digest nothing points to (harmless: the
+  next copy rewrites it). The registry's signature API keeps signatures on an image the
+  registry must know: for it the top-level manifest is first PUT by digest (no tag
+  moves), then the signatures, then the tag. Simple-signing ones go to the
   registry's signature API, or else to the registries.d write store of the reference
   pushed to (signatures.py; ``file://`` only). Sigstore ones never go there: as
   containers/image, they become registry attachments (``sha256-HEX.sig``), and Sigstore
@@ -31,8 +39,8 @@ Invariants:
   which the copy asks before pushing anything.
 - Pushing to a registry that registries.conf blocks is refused before anything is sent;
   registries.conf's ``insecure`` for the destination applies (client.py).
-- Nothing is staged, so ``commit`` only writes the signatures; pushed blobs of an
-  aborted copy stay unreferenced (registries garbage-collect them).
+- Nothing else is staged: pushed blobs (and instances) of an aborted copy stay
+  unreferenced (registries garbage-collect them).
 """
 
 from __future__ import annotations
@@ -103,6 +111,8 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         #: Signatures recorded by put_signatures, written by commit: (instance digest or None, signatures).
         self._pending_signatures: list[tuple[Digest | None, list[Signature]]] = []
         self._toplevel_digest: Digest | None = None
+        #: The top-level manifest checked by put_manifest and PUT by commit: (bytes, tail, digest, type).
+        self._pending_manifest: tuple[bytes, str, Digest, str] | None = None
         #: (media type, size) of each manifest pushed, by digest: the subject of a bundle referrer.
         self._manifest_info: dict[str, tuple[str, int]] = {}
         self._precompute = sys is not None and sys.docker_precompute_digests
@@ -338,12 +348,16 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
     # -- manifests -----------------------------------------------------------------
 
     def put_manifest(self, manifest: bytes, instance_digest: Digest | None = None) -> None:
-        """PUT a manifest by tag/digest (top level) or by ``instance_digest``.
+        """Check a manifest; PUT it by ``instance_digest`` now, or record the top-level one for :meth:`commit`.
+
+        The top-level manifest moves the tag, so it is PUT only after the signatures are
+        stored (see the module docstring): a copy failing in between (or killed) leaves
+        the tag where it was. Everything that can refuse it before then is checked here.
 
         Raises:
             ManifestError: the bytes do not match the digest they are to be stored under,
                 or a blob they name is not in the repository.
-            RegistryError: the registry refused (``manifest-rejected`` for invalid ones).
+            RegistryError: the registry refused an instance (``manifest-rejected`` for invalid ones).
         """
         from trustcopy.manifest.digest import manifest_digest, matches_digest
         from trustcopy.manifest.mediatypes import guess_mime_type
@@ -363,8 +377,23 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         else:
             tail = str(self._ref.tag)
         self._ensure_blobs_present(manifest)
+        mime = guess_mime_type(manifest) or "application/vnd.oci.image.manifest.v1+json"
+        with self._lock:
+            self._manifest_info[str(digest)] = (mime, len(manifest))
+            if instance_digest is None:
+                self._toplevel_digest = digest
+                self._pending_manifest = (manifest, tail, digest, mime)
+                return
+        self._send_manifest(manifest, tail, digest, mime)
+
+    def _send_manifest(self, manifest: bytes, tail: str, digest: Digest, mime: str) -> None:
+        """PUT ``manifest`` to ``/v2/PATH/manifests/TAIL``, accepting a PUT whose answer was lost.
+
+        Raises:
+            RegistryError / NetworkError: the registry refused (``manifest-rejected`` for invalid ones).
+        """
         what = f"uploading manifest {tail} to {self._ref.name}"
-        headers = {"Content-Type": guess_mime_type(manifest) or "application/vnd.oci.image.manifest.v1+json"}
+        headers = {"Content-Type": mime}
         echoed: str | None = str(digest)
         try:
             response = self._client.send("PUT", f"/v2/{self._client.path}/manifests/{tail}", what=what,
@@ -376,16 +405,13 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             # The registry may have stored the manifest (and moved the tag) with its answer
             # lost on the way: failing then would leave a tag behind a "failed" copy. If the
             # tag now names exactly these bytes, the PUT happened; otherwise report the failure.
-            if not exc.context.get("retryable") or not self._manifest_is(tail, digest, headers["Content-Type"]):
+            if not exc.context.get("retryable") or not self._manifest_is(tail, digest, mime):
                 raise
             log.warning("%s; but the registry holds the manifest now", exc.message)
         if echoed and echoed != str(digest):
             log.warning("%s: the registry reports digest %s, expected %s", what, echoed[:80], digest)
         with self._lock:
             self._manifests.add(str(digest))
-            self._manifest_info[str(digest)] = (headers["Content-Type"], len(manifest))
-            if instance_digest is None:
-                self._toplevel_digest = digest
 
     def _manifest_is(self, tail: str, digest: Digest, mime: str) -> bool:
         """Whether ``/v2/PATH/manifests/TAIL`` is the manifest with ``digest`` (False when unsure)."""
@@ -474,7 +500,8 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
     def put_signatures(self, signatures: Sequence[Signature], instance_digest: Digest | None = None) -> None:
         """Record the signatures of the top-level image (after its put_manifest) or of an instance.
 
-        They are written by :meth:`commit`, after every manifest (see the module docstring):
+        They are written by :meth:`commit`, after the instances and before the top-level
+        manifest (see the module docstring):
         simple-signing ones replace what the lookaside store held for that digest; sigstore
         ones are added to the attachments (bundles to the referrers).
 
@@ -495,18 +522,44 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             self._pending_signatures.append((instance_digest, list(signatures)))
 
     def commit(self, toplevel_manifest: bytes) -> None:
-        """Write the recorded signatures; the manifest PUTs already made the image visible.
+        """Write the recorded signatures, then PUT the top-level manifest (which moves the tag).
 
         For each image, sigstore signatures first (attachments, then bundle referrers), then
-        the others, as containers/image writes them.
+        the others, as containers/image writes them. containers/image PUTs the manifest
+        first, so a failure in between leaves the tag on an image without its signatures;
+        here the tag moves last. Signatures written for a digest whose manifest then never
+        arrives are inert (nothing names that digest; the next copy rewrites them). The
+        registry's signature API (OpenShift) stores signatures on an image it must already
+        know: for it the manifest is first PUT by digest, which moves no tag.
 
         Raises:
-            SignatureError / RegistryError: a signature could not be stored (the image
-                itself is pushed by then, as with containers/image).
+            SignatureError / RegistryError: a signature could not be stored; the top-level
+                manifest was not PUT, so the tag is as it was.
+            RegistryError / NetworkError: the top-level manifest PUT failed.
         """
         if self._committed:
             raise RuntimeError("commit() called twice")
         self._committed = True
+        pending = self._pending_manifest
+        try:
+            self._write_pending_signatures(pending)
+        except TrustcopyError as exc:
+            if pending is None:
+                raise
+            tagged = self._ref.digest is None and not self.reference.is_unknown_digest
+            left = (f"the tag {self._ref.name}:{pending[1]} was left as it was" if tagged
+                    else f"the manifest {pending[2]} was not pushed")
+            raise exc.rewrapped(f"{exc.message} (so {left}: the manifest is pushed only after its "
+                                "signatures are stored)") from exc
+        if pending is not None:
+            manifest, tail, digest, mime = pending
+            with self._lock:
+                sent = str(digest) in self._manifests  # the signature API's by-digest PUT
+            if tail != str(digest) or not sent:
+                self._send_manifest(manifest, tail, digest, mime)
+
+    def _write_pending_signatures(self, pending: tuple[bytes, str, Digest, str] | None) -> None:
+        """Write what put_signatures recorded (the top-level manifest is not PUT yet)."""
         if not self._pending_signatures:
             return
         from trustcopy.signature.formats import SigstoreSignature
@@ -520,7 +573,15 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
                 self._write_sigstore(digest, sigstore)
             others = [sig for sig in signatures if not isinstance(sig, SigstoreSignature)]
             if others:
+                if instance_digest is None and pending is not None and self._api_needs_image():
+                    manifest, _, top, mime = pending
+                    self._send_manifest(manifest, str(top), top, mime)  # by digest: no tag moves
                 write_signatures(self._client, self._signature_reference(), digest, others)
+
+    def _api_needs_image(self) -> bool:
+        """Whether signatures go to the registry's signature API (which needs the image stored first)."""
+        self._client.ensure_ping()
+        return self._client.supports_signatures_extension
 
     def _write_sigstore(self, digest: Digest, signatures: list[SigstoreSignature]) -> None:
         """Attachments for cosign signatures, referrers for bundles (attachments.py)."""
