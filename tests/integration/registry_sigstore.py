@@ -252,3 +252,11 @@ def use_proxy(site: Site, proxy: Any) -> None:
     """Point ``site`` at a proxy in front of its registry, with sigstore attachments on for it."""
     site.host = proxy.host
     site.attachments({proxy.host: True})
+
+
+def isolated_site(tmp_path: Path, host: str, run_cli: Any, monkeypatch: Any) -> Site:
+    """A Site whose commands see no credentials of the machine (HOME, XDG_RUNTIME_DIR, REGISTRY_AUTH_FILE)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    return Site(tmp_path, host, run_cli)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from imagefactory import example_image, write_oci
 from registry_fixtures import RegistryServer
-from registry_sigstore import COSIGN_MIME, OCI_MANIFEST, SIG_ANN, Site, get_blob, get_manifest, sig_tag
+from registry_sigstore import COSIGN_MIME, OCI_MANIFEST, SIG_ANN, Site, get_blob, get_manifest, isolated_site, sig_tag
 
 from trustcopy.digest import Digest
 
@@ -32,10 +32,7 @@ IDENTITY_REPO = "team/app"
 
 @pytest.fixture
 def site(tmp_path: Path, plain_registry: RegistryServer, run_cli: Any, monkeypatch: pytest.MonkeyPatch) -> Site:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
-    return Site(tmp_path, plain_registry.host, run_cli)
+    return isolated_site(tmp_path, plain_registry.host, run_cli, monkeypatch)
 
 
 def skopeo(site: Site, *args: str) -> subprocess.CompletedProcess[str]:

@@ -48,6 +48,7 @@ from registry_sigstore import (
     get_blob,
     get_manifest,
     index_of,
+    isolated_site,
     locations,
     push_attachment,
     push_bundle_referrer,
@@ -85,10 +86,7 @@ OTHER = make_image([ImageLayer(make_tar([("other.txt", b"another image\n")]))])
 
 @pytest.fixture
 def site(tmp_path: Path, plain_registry: RegistryServer, run_cli: Any, monkeypatch: pytest.MonkeyPatch) -> Site:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
-    return Site(tmp_path, plain_registry.host, run_cli)
+    return isolated_site(tmp_path, plain_registry.host, run_cli, monkeypatch)
 
 
 def attachment(site: Site, repo: str, digest: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from registry_sigstore import (
     Site,
     get_blob,
     get_manifest,
+    isolated_site,
     push_attachment,
     push_blob,
     push_image,
@@ -50,10 +51,7 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 
 @pytest.fixture
 def site(tmp_path: Path, plain_registry: RegistryServer, run_cli: Any, monkeypatch: pytest.MonkeyPatch) -> Site:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
-    return Site(tmp_path, plain_registry.host, run_cli)
+    return isolated_site(tmp_path, plain_registry.host, run_cli, monkeypatch)
 
 
 def raw_attachment(site: Site, repo: str, digest: str) -> tuple[bytes, bytes]:
