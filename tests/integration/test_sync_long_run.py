@@ -106,10 +106,11 @@ def test_descriptors_sockets_and_threads_do_not_grow_with_images_and_are_release
 
         run_sync(src, dest, kinds, on_result=sample)
         at10, at_end = marks[10], marks[N]
-        # Bounded by the pools and the image workers, not by the images done: no growth from 10 to 30
-        # (a little slack for a connection being opened or a blob worker starting at that moment).
-        assert at_end["sockets"] <= at10["sockets"] + 2, (name, at10, at_end)
-        assert at_end["fds"] <= at10["fds"] + 4, (name, at10, at_end)
+        # Bounded by the pools and the image workers, not by the images done: no growth from 10 to 30.
+        # The slack is what the pools may still open after image 10 on a loaded machine (4 more
+        # sockets in a CI run with the workers slowed down); a socket kept per image would be 20.
+        assert at_end["sockets"] <= at10["sockets"] + 8, (name, at10, at_end)
+        assert at_end["fds"] <= at10["fds"] + 10, (name, at10, at_end)
         assert at_end["threads"] <= at10["threads"] + 2, (name, at10, at_end)
         assert at_end["threads"] <= before["threads"] + PARALLEL * 7, (name, at_end)
         after = settle(before)
