@@ -242,8 +242,9 @@ class AnswerHandler(http.server.BaseHTTPRequestHandler):
         """Quiet."""
 
 
-class _QuietServer(http.server.ThreadingHTTPServer):
-    """A client hanging up (or a registry killed under a proxy) is what fault tests do: say nothing.
+class QuietHangups:
+    """Mixin for a test's socketserver: a client hanging up (or a registry killed under a proxy)
+    is what fault tests do, so say nothing about it.
 
     socketserver prints such errors' tracebacks to sys.stderr, and the CLI runner of the test
     running at that moment captures sys.stderr: the traceback landed in the command's own output
@@ -254,12 +255,16 @@ class _QuietServer(http.server.ThreadingHTTPServer):
         import sys
 
         if not isinstance(sys.exc_info()[1], OSError | http.client.HTTPException):
-            super().handle_error(request, client_address)
+            super().handle_error(request, client_address)  # type: ignore[misc]
+
+
+class QuietHTTPServer(QuietHangups, http.server.ThreadingHTTPServer):
+    """The threading HTTP server the tests start (see :class:`QuietHangups`)."""
 
 
 def serve_in_thread(port: int, handler: type[http.server.BaseHTTPRequestHandler]) -> http.server.ThreadingHTTPServer:
     """A threading HTTP server on 127.0.0.1:port, serving from a daemon thread."""
-    server = _QuietServer(("127.0.0.1", port), handler)
+    server = QuietHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry_fixtures import TLSMaterial, free_port, read_request_body
+from registry_fixtures import QuietHTTPServer, TLSMaterial, free_port, read_request_body
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Hold:
     used: bool = False
 
 
-class _Server(http.server.ThreadingHTTPServer):
+class _Server(QuietHTTPServer):
     daemon_threads = True
     ssl_context: ssl.SSLContext | None = None
 

@@ -25,7 +25,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from registry_fixtures import free_port
+from registry_fixtures import QuietHTTPServer, free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "signature"))
 from sigstore_material import Issued, canonical, cert_pem, ec_key, make_cert, pub_pem, sign
@@ -168,7 +168,7 @@ class SigstoreServices:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -36,6 +36,7 @@ import contextlib
 
 from hostile import EXPECTED_CODES as HOSTILE_SAVE  # the daemon source fails as a docker-archive: file
 from hostile import HOSTILE, valid
+from registry_fixtures import QuietHangups
 
 CONFIG = json.loads(example_image().manifest)["config"]["digest"]
 
@@ -140,7 +141,7 @@ def _inspect_ok(h: _Engine) -> None:
     h.answer(200, json.dumps({"Id": CONFIG}).encode())
 
 
-class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class _Server(QuietHangups, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
 

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import pytest
 from daemon_fixtures import Podman, podman_service
 from imagefactory import example_image, write_oci
+from registry_fixtures import QuietHangups
 
 from trustcopy.errors import ConfigError, TransportError
 from trustcopy.transports.docker_daemon import daemon_tls_context, parse_daemon_host
@@ -93,7 +94,7 @@ class _Engine(http.server.BaseHTTPRequestHandler):
             self._answer(404, b'{"message":"no such image"}')
 
 
-class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class _UnixServer(QuietHangups, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 

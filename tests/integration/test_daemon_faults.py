@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from imagefactory import example_image, write_oci
+from registry_fixtures import QuietHangups
 
 CONFIG = json.loads(example_image().manifest)["config"]["digest"]
 
@@ -82,7 +83,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._answer(404, b'{"message":"no such image: x"}')
 
 
-class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class _Server(QuietHangups, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 

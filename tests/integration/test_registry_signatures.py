@@ -28,7 +28,7 @@ import httpx
 import pytest
 from gpghelpers import GPGHome
 from imagefactory import Layer, example_image, make_image, make_index, make_tar
-from registry_fixtures import RegistryServer, free_port
+from registry_fixtures import QuietHTTPServer, RegistryServer, free_port
 from registry_signing import FPR, KEYS, TOOLS, Env, oci_source, signature_files, signed_by_policy, write_oci_list
 
 from trustcopy.digest import Digest
@@ -282,7 +282,7 @@ def static_server(root: Path, fail: dict[str, int] | None = None) -> Iterator[st
             pass
 
     port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), partial(Handler, directory=str(root)))
+    server = QuietHTTPServer(("127.0.0.1", port), partial(Handler, directory=str(root)))
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{port}"

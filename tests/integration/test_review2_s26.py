@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from registry_fixtures import TLSMaterial, make_tls_material
+from registry_fixtures import QuietHangups, QuietHTTPServer, TLSMaterial, make_tls_material
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,7 +84,7 @@ def test_in_process_main_after_a_debug_command_prints_a_warning_once(tmp_path: P
 # -- TLS in TLS through an HTTPS proxy -----------------------------------------------------
 
 
-class _Tunnel(socketserver.ThreadingTCPServer):
+class _Tunnel(QuietHangups, socketserver.ThreadingTCPServer):
     """An HTTPS proxy: TLS to the client, CONNECT answered by a tunnel to ``target`` (whatever is asked)."""
 
     daemon_threads = True
@@ -153,7 +153,7 @@ def tls_in_tls(tmp_path: Path) -> Iterator[tuple[TLSMaterial, _Tunnel, bytes]]:
         def log_message(self, *args: object) -> None:
             """Quiet."""
 
-    origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    origin = QuietHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(material.server_cert, material.server_key)
     origin.socket = context.wrap_socket(origin.socket, server_side=True)
