@@ -245,7 +245,7 @@ def load_private_key(pem_data: bytes, passphrase: bytes, name: str) -> Any:
 
 
 def load_public_key(pem_data: bytes, name: str) -> Any:
-    """Parse one PEM ``PUBLIC KEY`` (or RSA/EC specific) block; the key object.
+    """Parse one PEM ``PUBLIC KEY`` (or PKCS#1 ``RSA PUBLIC KEY``) block; the key object.
 
     Raises:
         SignatureError: code ``key-invalid``: not exactly one PEM block, not a public
@@ -261,8 +261,11 @@ def load_public_key(pem_data: bytes, name: str) -> Any:
         raise SignatureError(f"{name} is not a PEM public key: found {len(blocks)} PEM blocks, expected 1",
                              code="key-invalid")
     kind, der = blocks[0]
-    if kind not in ("PUBLIC KEY", "RSA PUBLIC KEY", "EC PUBLIC KEY"):
-        raise SignatureError(f"{name} is not a PEM public key (PEM type {kind!r})", code="key-invalid")
+    # sigstore's cryptoutils.UnmarshalPEMToPublicKey, which containers/image loads keys with,
+    # knows these two types only: an "EC PUBLIC KEY" file makes it refuse every signature.
+    if kind not in ("PUBLIC KEY", "RSA PUBLIC KEY"):
+        raise SignatureError(f"{name} is not a PEM public key: unknown Public key PEM file type {kind!r} "
+                             "(expected 'PUBLIC KEY' or 'RSA PUBLIC KEY')", code="key-invalid")
     try:
         if kind == "RSA PUBLIC KEY":
             from cryptography.hazmat.primitives.serialization import load_pem_public_key

@@ -11,11 +11,16 @@ with hard bounds because every certificate but the roots comes from the signatur
    verifies the child's signature; a certificate already on the path is never reused;
 3. every certificate on the path (root included) is valid at the verification time
    (for Fulcio: the Rekor SET's integrated time; for PKI: now);
-4. every non-root CA certificate has basicConstraints CA=true, its path length is
-   respected, and a CA with keyUsage must allow keyCertSign;
-5. extended key usage: a certificate with an EKU extension must allow code signing
+4. every non-root CA certificate has basicConstraints CA=true and, if it has key usage,
+   keyCertSign; every CA on the path, the root included, has its path length respected
+   (Go checks a root's ``MaxPathLen`` too);
+5. an issuer's key must be one Go can verify a certificate with: RSA of at least 1024
+   bits (Go 1.24 refuses smaller ones, and newest containers/image is built with a later
+   Go), ECDSA or Ed25519. DSA and Ed448 issuers, which ``cryptography`` would verify, make
+   no link: Go answers "algorithm unimplemented";
+6. extended key usage: a certificate with an EKU extension must allow code signing
    (or any usage), as Go checks along the chain;
-6. unknown critical extensions are refused (Fulcio's critical SAN without e-mail
+7. unknown critical extensions are refused (Fulcio's critical SAN without e-mail
    names is handled by us), and so is any name-constraints extension: we do not
    evaluate them, so we do not trust chains that rely on them.
 
@@ -172,6 +177,34 @@ def _valid_at(cert: Any, when: datetime.datetime, where: str) -> None:
                    f"to {cert.not_valid_after_utc.isoformat()})")
 
 
+#: The smallest RSA issuer key Go (1.24 and later) verifies a signature with.
+MIN_RSA_ISSUER_BITS = 1024
+
+
+_RSA_KEY, _EC_KEY, _ED25519_KEY = "1.2.840.113549.1.1.1", "1.2.840.10045.2.1", "1.3.101.112"
+_KEY_ALGORITHMS = {"1.2.840.10040.4.1": "a DSA key", "1.3.101.113": "an Ed448 key",
+                   "1.2.840.113549.1.1.10": "an RSA-PSS key"}
+
+
+def _unusable_issuer_key(issuer: Any) -> str:
+    """What makes ``issuer``'s key one Go's ``checkSignature`` cannot use (item 5), or ``""``.
+
+    Asked before the signature check, from the key's algorithm identifier: ``cryptography``
+    would verify with a DSA key, and print a deprecation warning on the user's terminal
+    when the key is merely loaded.
+    """
+    algorithm = issuer.public_key_algorithm_oid.dotted_string
+    if algorithm in (_EC_KEY, _ED25519_KEY):
+        return ""
+    if algorithm != _RSA_KEY:
+        return _KEY_ALGORITHMS.get(algorithm, f"a key of algorithm {algorithm}")
+    try:
+        bits = issuer.public_key().key_size
+    except (ValueError, TypeError):
+        return "an RSA key that does not parse"
+    return "" if bits >= MIN_RSA_ISSUER_BITS else f"an RSA key of {bits} bits"
+
+
 def _issued_by(child: Any, issuer: Any) -> bool:
     try:
         child.verify_directly_issued_by(issuer)
@@ -180,13 +213,19 @@ def _issued_by(child: Any, issuer: Any) -> bool:
     return True
 
 
+def _check_path_length(cert: Any, below: int, where: str) -> None:
+    """Any CA on the path, root included (``below``: intermediates under it): Go's ``TooManyIntermediates``."""
+    constraints = _ext(cert, "2.5.29.19")
+    if constraints is not None and constraints.path_length is not None and below > constraints.path_length:
+        raise _bad(f"{where} allows {constraints.path_length} intermediates below it, the chain has {below}")
+
+
 def _check_ca(cert: Any, below: int, where: str) -> None:
-    """A non-leaf certificate: CA, path length, key usage (``below``: intermediates under it)."""
+    """A non-root issuer: CA, path length, key usage (``below``: intermediates under it)."""
     constraints = _ext(cert, "2.5.29.19")
     if constraints is None or not constraints.ca:
         raise _bad(f"{where} is not a CA certificate, so it may not issue certificates")
-    if constraints.path_length is not None and below > constraints.path_length:
-        raise _bad(f"{where} allows {constraints.path_length} intermediates below it, the chain has {below}")
+    _check_path_length(cert, below, where)
     usage = _ext(cert, "2.5.29.15")
     if usage is not None and not usage.key_cert_sign:
         raise _bad(f"{where} may not sign certificates (key usage)")
@@ -215,15 +254,21 @@ def verify_chain(leaf: Any, intermediates: list[Any], roots: tuple[Any, ...], wh
             if budget[0] <= 0:
                 raise _bad(f"certificate chain search gave up after {MAX_SIGNATURE_CHECKS} signature checks")
             budget[0] -= 1
-            if not _issued_by(current, candidate):
-                continue
             is_root = id(candidate) in root_ids
             name = candidate.subject.rfc4514_string()
             where = "the root certificate" if is_root else f"intermediate certificate {name!r}"
+            unusable = _unusable_issuer_key(candidate)
+            if unusable:
+                failures.append(f"{where} has {unusable}, which cannot verify certificates")
+                continue
+            if not _issued_by(current, candidate):
+                continue
             try:
                 _valid_at(candidate, when, where)
                 _check_extensions(candidate, where)
-                if not is_root:
+                if is_root:
+                    _check_path_length(candidate, len(path) - 1, where)
+                else:
                     _check_ca(candidate, len(path) - 1, where)
             except SignatureVerificationError as exc:
                 failures.append(exc.message)
@@ -322,26 +367,75 @@ def check_email(cert: Any, wanted: str) -> None:
         raise _subject_bad(f"Required email {wanted!r} not found (got {found!r}; the policy's subjectEmail)")
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _valid_hostname(host: str, *, pattern: bool) -> bool:
+    """Go's ``validHostname``: non-empty labels of letters, digits, ``_`` and inner ``-``."""
+    if not pattern:
+        host = host.removesuffix(".")
+    if not host or host == "*":
+        return False
+    for i, part in enumerate(host.split(".")):
+        if not part:
+            return False
+        if pattern and i == 0 and part == "*":
+            continue
+        if not all(c.isascii() and (c.isalnum() or c == "_" or (c == "-" and j)) for j, c in enumerate(part)):
+            return False
+    return True
+
+
+def _match_hostnames(pattern: str, host: str) -> bool:
+    """Go's ``matchHostnames``: label by label, a leftmost ``*`` label matching any one label."""
+    pattern_parts = pattern.translate(_ASCII_LOWER).split(".")
+    host_parts = host.removesuffix(".").translate(_ASCII_LOWER).split(".")
+    if not pattern or not host.removesuffix(".") or len(pattern_parts) != len(host_parts):
+        return False
+    return all((i == 0 and part == "*") or part == host_parts[i] for i, part in enumerate(pattern_parts))
+
+
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Go's ``net.ParseIP`` (no IPv6 zone; leading zeros refused as by Python)."""
+    if "%" in text:
+        return None
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _ip16(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bytes:
+    """The 16-byte form Go's ``IP.Equal`` compares (an IPv4 address as IPv4-mapped IPv6)."""
+    return ip.packed if ip.version == 6 else b"\0" * 10 + b"\xff\xff" + ip.packed
+
+
 def check_hostname(cert: Any, wanted: str) -> None:
-    """Go's ``VerifyHostname``: DNS SANs (leftmost-label wildcards) or IP SANs; no CN fallback."""
+    """Go's ``Certificate.VerifyHostname``, which containers/image calls for ``subjectHostname``.
+
+    As Go: a bracketed or bare IP address matches an equal IP SAN (IPv4 equal to its
+    IPv4-mapped IPv6 form); otherwise DNS SANs match case-insensitively (ASCII only),
+    with wildcard and trailing-dot handling only when both the wanted name and the SAN
+    are valid host names, and exact matching otherwise. No fallback to the subject's CN.
+    """
     from cryptography import x509
 
     san = _san(cert)
     dns = [] if san is None else list(san.get_values_for_type(x509.DNSName))
-    host = wanted.rstrip(".").lower()
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        ip = None
+    candidate_ip = wanted[1:-1] if len(wanted) >= 3 and wanted[0] == "[" and wanted[-1] == "]" else wanted
+    ip = _parse_ip(candidate_ip)
     if ip is not None:
-        if san is not None and ip in san.get_values_for_type(x509.IPAddress):
+        ips = [] if san is None else san.get_values_for_type(x509.IPAddress)
+        if any(_ip16(ip) == _ip16(other) for other in ips):
             return
     else:
-        for name in dns:
-            pattern = name.rstrip(".").lower()
-            if pattern == host:
-                return
-            if pattern.startswith("*.") and "." in host and host.split(".", 1)[1] == pattern[2:] and host.split(".")[0]:
+        name = wanted.translate(_ASCII_LOWER)
+        valid_name = _valid_hostname(name, pattern=False)
+        for pattern in dns:
+            if valid_name and _valid_hostname(pattern, pattern=True):
+                if _match_hostnames(pattern, name):
+                    return
+            elif pattern not in ("", ".") and name not in ("", ".") and pattern.translate(_ASCII_LOWER) == name:
                 return
     raise _subject_bad(f"Unexpected subject hostname: certificate is valid for {dns!r}, not {wanted!r} "
                        "(the policy's subjectHostname)")

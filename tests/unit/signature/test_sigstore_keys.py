@@ -156,10 +156,16 @@ def test_ecdsa_signature_verifies_with_openssl(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("pem", "fragment"), [
     (lambda: ec.generate_private_key(ec.SECP192R1()).public_key(), "unsupported elliptic curve"),
     (lambda: rsa.generate_private_key(65537, 1024).public_key(), "too small"),
-    (lambda: b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "PEM type"),
+    (lambda: b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "PEM file type 'CERTIFICATE'"),
     (lambda: b"-----BEGIN PUBLIC KEY-----\nAA!A\n-----END PUBLIC KEY-----\n", "base64"),
     (lambda: b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "not a PEM public key"),
-], ids=["p192", "rsa1024", "certificate", "mangled-base64", "not-a-key"])
+    # A valid P-256 key under the label sigstore's UnmarshalPEMToPublicKey does not know (so
+    # containers/image refuses the key file, and with it every signature).
+    (lambda: ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo,
+    ).replace(b"PUBLIC KEY", b"EC PUBLIC KEY"),
+     "unknown Public key PEM file type 'EC PUBLIC KEY'"),
+], ids=["p192", "rsa1024", "certificate", "mangled-base64", "not-a-key", "ec-public-key-label"])
 def test_public_keys_the_policy_does_not_allow(pem: Any, fragment: str) -> None:
     value = pem()
     if not isinstance(value, bytes):
