@@ -1,21 +1,23 @@
 """Default locations of configuration files, found the way containers/image finds them.
 
-Policy (newest containers/image, ``signature.DefaultPolicy`` with ``configfile``):
+Policy (containers/image ``signature.DefaultPolicy``, skopeo 1.9.3 and newest alike; the
+order issue 3 and containers-policy.json(5) state):
 
 1. ``--policy`` (handled by the caller) wins.
-2. ``$CONTAINERS_POLICY_JSON``, when set and not empty: that file, which must exist.
-3. Otherwise the first that exists of ``$XDG_CONFIG_HOME/containers/policy.json`` (or
-   ``$HOME/.config/containers/policy.json``), ``/etc/containers/policy.json`` and
-   ``/usr/share/containers/policy.json``.
+2. Otherwise ``$HOME/.config/containers/policy.json`` if it exists, else
+   ``/etc/containers/policy.json``.
 
 No policy found is an error, never acceptance. A candidate that exists but cannot be
 examined (e.g. permission denied on its directory) is an error too, rather than silently
-falling through to a more permissive system-wide policy.
+falling through to a more permissive system-wide policy (containers/image falls through).
 
-Deliberate difference: an empty or relative ``$XDG_CONFIG_HOME`` is ignored (the XDG
-specification says to), where containers/image would resolve ``containers/policy.json``
-against the current directory, which lets whoever controls that directory choose the
-policy.
+``$XDG_CONFIG_HOME`` does not move the user's policy (it does move ``auth.json``:
+:func:`user_config_dir`), and neither ``$CONTAINERS_POLICY_JSON`` nor
+``/usr/share/containers/policy.json`` is read: those exist only in an unmerged
+containers/image pull request (#711), so a user's file there would be one skopeo and podman
+never read. Deliberate difference: a relative ``$HOME`` is ignored (containers/image would
+resolve it against the current directory, which lets whoever controls that directory choose
+the policy).
 """
 
 from __future__ import annotations
@@ -25,25 +27,39 @@ import os
 
 from trustcopy.errors import PolicyError
 
-POLICY_ENV = "CONTAINERS_POLICY_JSON"
-SYSTEM_POLICY_PATHS = ("/etc/containers/policy.json", "/usr/share/containers/policy.json")
+SYSTEM_POLICY_PATHS = ("/etc/containers/policy.json",)
+
+
+def home_dir() -> str | None:
+    """containers' ``homedir.Get``: ``$HOME``, else the account's home directory (None if neither is absolute)."""
+    home = os.environ.get("HOME", "")
+    if not home:
+        try:
+            import pwd
+
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except (KeyError, ImportError):
+            return None
+    return home if os.path.isabs(home) else None
 
 
 def user_config_dir() -> str | None:
-    """``$XDG_CONFIG_HOME/containers`` or ``$HOME/.config/containers`` (None without a home)."""
+    """``$XDG_CONFIG_HOME/containers`` or ``$HOME/.config/containers`` (None without a home).
+
+    Where ``auth.json`` is looked for (containers-auth.json(5)); not the policy's directory.
+    """
     xdg = os.environ.get("XDG_CONFIG_HOME", "")
     if xdg and os.path.isabs(xdg):
         return os.path.join(xdg, "containers")
-    home = os.path.expanduser("~")
-    if not home or home == "~" or not os.path.isabs(home):
-        return None
-    return os.path.join(home, ".config", "containers")
+    home = home_dir()
+    return os.path.join(home, ".config", "containers") if home else None
 
 
 def policy_search_paths() -> list[str]:
-    """The candidate policy files, most preferred first (without the environment override)."""
-    user = user_config_dir()
-    return ([os.path.join(user, "policy.json")] if user else []) + list(SYSTEM_POLICY_PATHS)
+    """The candidate policy files, most preferred first."""
+    home = home_dir()
+    user = [os.path.join(home, ".config", "containers", "policy.json")] if home else []
+    return user + list(SYSTEM_POLICY_PATHS)
 
 
 def _exists(path: str) -> bool:
@@ -61,16 +77,9 @@ def _exists(path: str) -> bool:
 def default_policy_path() -> str:
     """The policy file to use when ``--policy`` is not given.
 
-    Returns:
-        A path; for ``$CONTAINERS_POLICY_JSON`` it is returned even if missing, so that
-        loading it fails loudly instead of falling back.
-
     Raises:
         PolicyError: no policy file exists at any default location, or one cannot be examined.
     """
-    override = os.environ.get(POLICY_ENV, "")
-    if override:
-        return override
     candidates = policy_search_paths()
     for path in candidates:
         if _exists(path):
@@ -79,5 +88,5 @@ def default_policy_path() -> str:
         "no policy.json file found at any of the following: " + ", ".join(repr(p) for p in candidates),
         code="policy-not-found",
         context={"searched": candidates},
-        hint=f"use --policy FILE, set ${POLICY_ENV}, or --insecure-policy to accept everything",
+        hint="use --policy FILE, or --insecure-policy to accept everything",
     )

@@ -302,8 +302,6 @@ _EMPTY_IS_CONTENT = frozenset({"empty"})
 INPUTS: dict[str, Input] = {
     # global options (and their environment variables)
     "--policy": Input(lambda w, c, h: ["--policy", h, "copy", "-q", f"dir:{w.src}", f"dir:{c.dest}"]),
-    "$CONTAINERS_POLICY_JSON": Input(lambda w, c, h: ["copy", "-q", f"dir:{w.src}", f"dir:{c.dest}"],
-                                     env="CONTAINERS_POLICY_JSON"),
     "policy lint --policy": Input(lambda w, c, h: ["policy", "lint", "--policy", h]),
     "policy explain --policy": Input(lambda w, c, h: ["--policy", h, "policy", "explain", f"dir:{w.src}"]),
     "--registries.d": Input(lambda w, c, h: [*_p(w), "--registries.d", h, "lookaside", "where",

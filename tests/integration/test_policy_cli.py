@@ -114,7 +114,6 @@ def test_lint_without_any_policy_is_an_error(run_cli: Callable[..., Any], tmp_pa
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    monkeypatch.delenv(paths.POLICY_ENV, raising=False)
     monkeypatch.setattr(paths, "SYSTEM_POLICY_PATHS", (str(tmp_path / "none.json"),))
     r = run_cli("policy", "lint")
     assert r.exit_code == 1

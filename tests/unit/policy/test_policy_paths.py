@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    monkeypatch.delenv(paths.POLICY_ENV, raising=False)
-    system = (str(tmp_path / "etc" / "policy.json"), str(tmp_path / "usr" / "policy.json"))
-    monkeypatch.setattr(paths, "SYSTEM_POLICY_PATHS", system)
+    monkeypatch.setattr(paths, "SYSTEM_POLICY_PATHS", (str(tmp_path / "etc" / "policy.json"),))
     return tmp_path
 
 
@@ -44,39 +43,56 @@ def test_user_policy_wins_over_system(env: Path) -> None:
     assert default_policy_path() == user
 
 
-def test_system_policies_in_order(env: Path) -> None:
-    usr = _write(env / "usr" / "policy.json")
-    assert default_policy_path() == usr
+def test_the_system_policy_when_the_user_has_none(env: Path) -> None:
+    etc = _write(env / "etc" / "policy.json")
+    assert default_policy_path() == etc
+    assert paths.policy_search_paths() == [str(env / "home" / ".config" / "containers" / "policy.json"), etc]
+
+
+def test_the_real_system_path_is_containers_policy_jsons() -> None:
+    """containers-policy.json(5) and containers/image's ``systemDefaultPolicyPath``: one file."""
+    assert paths.SYSTEM_POLICY_PATHS == ("/etc/containers/policy.json",)
+
+
+def test_xdg_config_home_does_not_move_the_policy(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """containers/image reads ``homedir.Get()/.config/containers/policy.json``, whatever $XDG_CONFIG_HOME says.
+
+    A reject-all policy in ~/.config must not lose to an accept-anything one under
+    $XDG_CONFIG_HOME, which skopeo would never read.
+    """
+    user = _write(env / "home" / ".config" / "containers" / "policy.json")
+    _write(env / "xdg" / "containers" / "policy.json")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(env / "xdg"))
+    assert default_policy_path() == user
+    (env / "home" / ".config" / "containers" / "policy.json").unlink()
     etc = _write(env / "etc" / "policy.json")
     assert default_policy_path() == etc
 
 
-def test_xdg_config_home_replaces_dot_config(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write(env / "home" / ".config" / "containers" / "policy.json")
-    xdg = _write(env / "xdg" / "containers" / "policy.json")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(env / "xdg"))
-    assert default_policy_path() == xdg
+@pytest.mark.parametrize("variable", ["CONTAINERS_POLICY_JSON"])
+def test_no_environment_variable_chooses_the_policy(env: Path, monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    """The variable of an unmerged containers/image pull request: skopeo ignores it, so must we."""
+    etc = _write(env / "etc" / "policy.json")
+    monkeypatch.setenv(variable, _write(env / "elsewhere.json"))
+    assert default_policy_path() == etc
 
 
-def test_relative_xdg_config_home_is_ignored(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_home_is_ignored(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Otherwise whoever controls the current directory would choose the policy.
     monkeypatch.chdir(env)
-    _write(env / "rel" / "containers" / "policy.json")
-    monkeypatch.setenv("XDG_CONFIG_HOME", "rel")
+    _write(env / "rel" / ".config" / "containers" / "policy.json")
+    monkeypatch.setenv("HOME", "rel")
     with pytest.raises(PolicyError):
         default_policy_path()
 
 
-def test_environment_override_is_used_even_if_missing(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write(env / "etc" / "policy.json")
-    monkeypatch.setenv(paths.POLICY_ENV, str(env / "missing.json"))
-    assert default_policy_path() == str(env / "missing.json")  # loading it then fails loudly
+def test_empty_home_means_the_accounts_home(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """containers' homedir.Get: an empty $HOME falls back to the user database."""
+    import pwd
 
-
-def test_empty_environment_override_is_ignored(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    etc = _write(env / "etc" / "policy.json")
-    monkeypatch.setenv(paths.POLICY_ENV, "")
-    assert default_policy_path() == etc
+    monkeypatch.setenv("HOME", "")
+    account = pwd.getpwuid(os.getuid()).pw_dir
+    assert paths.policy_search_paths()[0] == os.path.join(account, ".config", "containers", "policy.json")
 
 
 def test_dangling_user_symlink_falls_through(env: Path) -> None:
