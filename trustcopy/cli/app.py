@@ -15,6 +15,7 @@ import click
 from trustcopy import __version__
 from trustcopy.cli.common import GLOBAL_OPTION_NAMES, GlobalOptions, add_global_options
 from trustcopy.cli.docker_options import OptionalBoolOption
+from trustcopy.cli.pflag import PflagGroup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,7 +38,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class _LazyGroup(click.Group):
+class _LazyGroup(PflagGroup):
     """Imports a command's module only when that command is used or listed."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -15,6 +15,7 @@ from trustcopy.cli.common import (
     signing_passphrase,
     sigstore_param_signer,
 )
+from trustcopy.cli.pflag import PflagCommand
 
 
 def _docker_options(func: Any) -> Any:
@@ -23,7 +24,7 @@ def _docker_options(func: Any) -> Any:
     return copy_docker_options(func)
 
 
-@click.command("copy", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("copy", cls=PflagCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("source_image", metavar="SOURCE-IMAGE")
 @click.argument("destination_image", metavar="DESTINATION-IMAGE")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress output information when copying images.")

@@ -24,64 +24,39 @@ from typing import Any, TypeVar
 import click
 
 from trustcopy.cli.common import parse_duration
+from trustcopy.cli.pflag import GO_FALSE, GO_TRUE, parse_go_int
 from trustcopy.errors import UsageError
 from trustcopy.types import SystemContext
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_TRUE = frozenset({"1", "t", "true"})
-_FALSE = frozenset({"0", "f", "false"})
-
-
 def _parse_bool(_ctx: click.Context, param: click.Parameter, value: str | None) -> bool | None:
+    """``strconv.ParseBool``, exactly (:mod:`trustcopy.cli.pflag`): ``=fAlse`` is refused, not false."""
     if value is None:
         return None
-    text = value.strip().lower()
-    if text in _TRUE:
+    if value in GO_TRUE:
         return True
-    if text in _FALSE:
+    if value in GO_FALSE:
         return False
-    raise click.BadParameter(f"invalid boolean {value!r} (use --{param.name}=true or =false)")
+    flag = param.opts[0] if param.opts else param.name
+    raise click.BadParameter(f"invalid boolean {value!r} (use {flag}=true or {flag}=false)")
 
 
 class OptionalBoolOption(click.Option):
     """``--flag`` = true, ``--flag=VALUE`` = VALUE, never consuming the next argument.
 
-    click would take ``--flag docker://x`` as ``--flag=docker://x``; pflag does not. We
-    hook the parser instance this option is added to, so that a bare ``--flag`` is read
-    as ``--flag=true`` before click looks for a value.
+    click would take ``--flag docker://x`` as ``--flag=docker://x``; pflag does not. The
+    parser of every trustcopy command (:func:`trustcopy.cli.pflag.install`) reads a bare
+    option marked ``pflag_optional_bool`` as ``--flag=true`` before click looks for a value.
     """
+
+    pflag_optional_bool = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("default", None)
         kwargs.setdefault("metavar", "[=BOOL]")
         kwargs.setdefault("callback", _parse_bool)
         super().__init__(*args, **kwargs)
-
-    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
-        """Register the option, and make its bare form mean ``=true`` in this parser."""
-        super().add_to_parser(parser, ctx)
-        names: set[str] = getattr(parser, "_trustcopy_optional_bools", set())
-        names.update(o for o in self.opts if o.startswith("--"))
-        if not hasattr(parser, "_trustcopy_optional_bools"):
-            parser._trustcopy_optional_bools = names
-            original = parser._match_long_opt
-
-            def match_long_opt(opt: str, explicit_value: str | None, state: Any) -> None:
-                """Read a bare optional-bool flag as ``--flag=true``.
-
-                click tries every argument as a long option first, and its NoSuchOption
-                runs difflib over all option names before click falls back to the short
-                options: ``-q`` cost an import and a fuzzy search in every copy. A
-                single-dash name that is no long option goes straight to that fallback.
-                """
-                if explicit_value is None and opt in parser._trustcopy_optional_bools:
-                    explicit_value = "true"
-                if not opt.startswith("--") and opt not in parser._long_opt:
-                    raise click.NoSuchOption(opt, ctx=parser.ctx)
-                return original(opt, explicit_value, state)
-
-            parser._match_long_opt = match_long_opt
 
 
 def _docker_flag_options(prefix: str, hidden_creds_alias: str | None, *,
@@ -115,12 +90,19 @@ def _docker_flag_options(prefix: str, hidden_creds_alias: str | None, *,
     return opts
 
 
+def _retry_times(_ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """pflag's ``IntVar`` (``0x10``, ``017``, ``-1``); a negative count means no retries, as in skopeo."""
+    if value is None:
+        return None
+    return max(0, parse_go_int(value, "--retry-times"))
+
+
 def _shared_options(with_deprecated_tls_verify: bool) -> list[Callable[[F], F]]:
     opts: list[Callable[[F], F]] = [
         click.option("--authfile", "authfile", metavar="PATH", default=None,
                      help="Path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json "
                           "($REGISTRY_AUTH_FILE overrides it)."),
-        click.option("--retry-times", "retry_times", type=click.IntRange(0, 100), default=None,
+        click.option("--retry-times", "retry_times", metavar="INTEGER", default=None, callback=_retry_times,
                      help="The number of times to retry failed registry requests (default 3)."),
         click.option("--retry-delay", "retry_delay", metavar="DURATION", default=None, callback=parse_duration,
                      help="Fixed delay between retries (e.g. 2s). Default: exponential backoff from 1s."),

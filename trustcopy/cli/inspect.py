@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from trustcopy.cli.common import add_global_options, echo_json, global_options
+from trustcopy.cli.pflag import PflagCommand
 
 
 def _docker_options(func: Any) -> Any:
@@ -16,7 +17,7 @@ def _docker_options(func: Any) -> Any:
     return shared_blob_dir_option(image_docker_options(func))
 
 
-@click.command("inspect", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("inspect", cls=PflagCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("image_name", metavar="IMAGE-NAME")
 @click.option("--raw", is_flag=True, help="Output the raw manifest or configuration.")
 @click.option("--config", "config_", is_flag=True, help="Output the configuration.")
@@ -105,7 +106,7 @@ def _top_digest(raw: bytes, algorithm: str | None) -> Any:
     return manifest_digest(raw, algorithm)
 
 
-@click.command("manifest-digest", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("manifest-digest", cls=PflagCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("manifest_path", metavar="MANIFEST")
 @click.option("--manifest-digest", "digest_algorithm", type=click.Choice(["sha256", "sha512"]), default=None,
               help="Algorithm for the digest (default sha256).")

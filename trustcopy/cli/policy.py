@@ -16,12 +16,13 @@ from typing import Any
 import click
 
 from trustcopy.cli.common import add_global_options, echo_json, global_options
+from trustcopy.cli.pflag import PflagGroup
 
 _OUTPUT = click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
                        help="Output format.")
 
 
-@click.group("policy", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("policy", cls=PflagGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @add_global_options
 @click.pass_context
 def policy_group(ctx: click.Context, **kwargs: Any) -> None:

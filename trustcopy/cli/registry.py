@@ -25,6 +25,7 @@ from trustcopy.cli.docker_options import (
     image_docker_options,
     shared_blob_dir_option,
 )
+from trustcopy.cli.pflag import PflagCommand
 from trustcopy.errors import (
     ImageNotFoundError,
     InvalidReferenceError,
@@ -38,7 +39,7 @@ _CTX = {"help_option_names": ["-h", "--help"]}
 log = logging.getLogger("trustcopy.cli")
 
 
-@click.command("list-tags", context_settings=_CTX)
+@click.command("list-tags", cls=PflagCommand, context_settings=_CTX)
 @click.argument("source_image", metavar="SOURCE-IMAGE")
 @image_docker_options
 @add_global_options
@@ -80,7 +81,7 @@ def list_tags_cmd(ctx: click.Context, **kwargs: Any) -> None:
     echo_json({"Repository": ref.name, "Tags": tags})
 
 
-@click.command("delete", context_settings=_CTX)
+@click.command("delete", cls=PflagCommand, context_settings=_CTX)
 @click.argument("image_name", metavar="IMAGE-NAME")
 @shared_blob_dir_option
 @image_docker_options
@@ -243,7 +244,7 @@ def _read_password_stdin() -> str:
     return "".join(line[:-1] if line.endswith("\r") else line for line in lines)
 
 
-@click.command("login", context_settings=_CTX)
+@click.command("login", cls=PflagCommand, context_settings=_CTX)
 @click.argument("registry", metavar="REGISTRY")
 @click.option("--authfile", metavar="PATH", default=None,
               help="Path of the authentication file ($REGISTRY_AUTH_FILE overrides the default).")
@@ -311,7 +312,7 @@ def login_cmd(ctx: click.Context, **kwargs: Any) -> None:
     click.echo("Login Succeeded!")
 
 
-@click.command("logout", context_settings=_CTX)
+@click.command("logout", cls=PflagCommand, context_settings=_CTX)
 @click.argument("registry", metavar="REGISTRY", required=False)
 @click.option("-a", "--all", "all_", is_flag=True,
               help="Remove the cached credentials for all registries in the auth file.")

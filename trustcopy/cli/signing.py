@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from trustcopy.cli.common import add_global_options, global_options
+from trustcopy.cli.pflag import PflagCommand
 from trustcopy.errors import UsageError
 
 _SIGN_USAGE = "Usage: trustcopy standalone-sign manifest docker-reference key-fingerprint -o signature"
@@ -29,7 +30,7 @@ class _ArgumentError(UsageError):
     exit_status = 1
 
 
-class _SkopeoStatusCommand(click.Command):
+class _SkopeoStatusCommand(PflagCommand):
     """A click command whose usage errors exit 1, as skopeo's do.
 
     Not only click's parse errors: a usage error raised while the command runs (an

@@ -20,6 +20,7 @@ from trustcopy.cli.common import (
     signing_passphrase,
     sigstore_param_signer,
 )
+from trustcopy.cli.pflag import PflagCommand
 
 
 def _docker_options(func: Any) -> Any:
@@ -28,7 +29,7 @@ def _docker_options(func: Any) -> Any:
     return sync_docker_options(func)
 
 
-@click.command("sync", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("sync", cls=PflagCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("source", metavar="SOURCE")
 @click.argument("destination", metavar="DESTINATION")
 @click.option("-s", "--src", "src", metavar="TRANSPORT", help="SOURCE transport: docker, dir or yaml.")

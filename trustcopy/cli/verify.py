@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from trustcopy.cli.common import add_global_options, echo_json, global_options
+from trustcopy.cli.pflag import PflagCommand
 
 
 def _docker_options(func: Any) -> Any:
@@ -22,7 +23,7 @@ def _docker_options(func: Any) -> Any:
     return image_docker_options(func)
 
 
-@click.command("verify", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("verify", cls=PflagCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("image_names", metavar="IMAGE-NAME...", nargs=-1, required=True)
 @click.option("-a", "--all", "all_", is_flag=True,
               help="For a manifest list, verify every instance (as copy --all would copy them).")

@@ -15,13 +15,14 @@ from trustcopy.cli.docker_options import (
     image_docker_options,
     parse_creds,
 )
+from trustcopy.cli.pflag import PflagCommand
 from trustcopy.errors import UsageError
 from trustcopy.types import SystemContext
 
 captured: dict[str, Any] = {}
 
 
-@click.command()
+@click.command(cls=PflagCommand)
 @click.argument("src")
 @click.argument("dest")
 @copy_docker_options
@@ -30,7 +31,7 @@ def fake_copy(src: str, dest: str, **kwargs: Any) -> None:
     captured.update(kwargs, src=src, dest=dest)
 
 
-@click.command()
+@click.command(cls=PflagCommand)
 @click.argument("image")
 @image_docker_options
 def fake_inspect(image: str, **kwargs: Any) -> None:
@@ -48,6 +49,8 @@ BOOLS = [
     (["--src-tls-verify", "docker://a", "dir:b"], True),
     (["--src-tls-verify=false", "docker://a", "dir:b"], False),
     (["--src-tls-verify=FALSE", "docker://a", "dir:b"], False),
+    (["--src-tls-verify=False", "docker://a", "dir:b"], False),
+    (["--src-tls-verify=F", "docker://a", "dir:b"], False),
     (["--src-tls-verify=0", "docker://a", "dir:b"], False),
     (["--src-tls-verify=true", "docker://a", "dir:b"], True),
     (["docker://a", "dir:b", "--src-tls-verify"], True),
@@ -62,10 +65,12 @@ def test_optional_bool_never_swallows_the_next_argument(args: list[str], expecte
     assert (got["src"], got["dest"]) == ("docker://a", "dir:b")
 
 
-def test_optional_bool_rejects_junk() -> None:
-    result = CliRunner().invoke(fake_copy, ["--dest-tls-verify=maybe", "a", "b"])
+@pytest.mark.parametrize("junk", ["maybe", "fAlse", " false", "false ", "no", "off", ""])
+def test_optional_bool_rejects_what_strconv_parsebool_rejects(junk: str) -> None:
+    """skopeo refuses these (strconv.ParseBool); none of them may turn TLS verification off."""
+    result = CliRunner().invoke(fake_copy, [f"--dest-tls-verify={junk}", "a", "b"])
     assert result.exit_code == 2
-    assert "invalid boolean" in result.output
+    assert f"invalid boolean {junk!r} (use --dest-tls-verify=true or --dest-tls-verify=false)" in result.output
 
 
 def test_hidden_creds_aliases() -> None:
