@@ -56,12 +56,13 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     return out
 
 
-# "user:password@" at the start of something reference-like, unless what follows the "@"
+# "user:password@" at the start of something reference-like (the password up to the word's last
+# "@" that is not a digest's: tokens hold "/", and passwords "@"), unless what follows the "@"
 # is a digest ("name:tag@sha256:…" is a valid reference, not credentials) or no host at
 # all: nothing, or a number ("oci:layout:@0", an archive's ":@-1" typo: a source index),
 # also when a message goes on after it ("docker-archive:a.tar:@3: invalid source index").
 _USERINFO = (
-    r"(?<![^\s\"'/=(])[^\s\"'/@:=\[\]]+:[^\s\"'/@]*@"
+    r"(?<![^\s\"'/=(])[^\s\"'/@:=\[\]]+:(?!//)[^\s\"']*@"
     r"(?![A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32})"
     r"(?!-?[0-9]*(?:$|[\s\"']|:(?:$|\s)))"
 )
@@ -76,7 +77,25 @@ def mask_userinfo(text: str) -> str:
     """
     if "@" not in text:
         return text
-    return re.sub(_USERINFO, lambda m: m.group(0) if _in_local_reference(text, m.start()) else MASK + "@", text)
+    pattern = re.compile(_USERINFO)  # re's cache: compiled once per process
+    passwords: list[str] = []
+    pieces: list[str] = []
+    done = search_from = 0
+    while (match := pattern.search(text, search_from)) is not None:
+        if _in_local_reference(text, match.start()):
+            # A path, not credentials; a later start may still be ("oci:https://user:token@host").
+            search_from = match.start() + 1
+            continue
+        pieces += [text[done:match.start()], MASK + "@"]
+        passwords.append(match.group(0)[:-1].partition(":")[2])
+        done = search_from = match.end()
+    out = "".join(pieces) + text[done:]
+    # The same message may quote the password again on its own: a reference parser reads
+    # "user:password@host/x" as name "user", tag "password", and may explain the tag.
+    for password in passwords:
+        if len(password) >= MIN_SCRUBBED_SECRET:
+            out = out.replace(password, MASK)
+    return out
 
 
 # A local transport's reference is a path (and a tag): "oci:/srv/lay:v1@beta" is a layout and its

@@ -339,7 +339,14 @@ def _explain_format_error(s: str, full: str) -> str:
     form; tag and digest are the same suffix in ``s`` and ``full``, so names are shown
     as the user typed them.
     """
+    from trustcopy.redact import mask_userinfo
+
     head, at, digest = full.partition("@")
+    if mask_userinfo(s) != s and not re.match(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:", digest):
+        # "user:password@host/x" reads as name "user", tag "password": never quote its parts.
+        # (After the "@", an "algorithm:" is a malformed digest, explained below.)
+        return ("invalid reference format: it holds a user name and password before the registry host; "
+                "give credentials with --creds or an auth file (login), not in the image name")
     colon = head.rfind(":")
     if colon > head.rfind("/"):
         name, tag = head[:colon], head[colon + 1 :]
