@@ -252,8 +252,9 @@ class NetworkError(RegistryError):
 
     @property
     def transient(self) -> bool:
-        """Everything but TLS failures: a certificate does not get better by asking again."""
-        return self.code not in ("tls-verification", "tls-handshake")
+        """Everything but TLS failures (a certificate does not get better by asking again) and
+        the end of ``--command-timeout`` (the command has failed: nothing may start again)."""
+        return self.code not in ("tls-verification", "tls-handshake", "command-timeout")
 
 
 class RegistryAuthError(RegistryError):

@@ -280,19 +280,27 @@ def entrypoint() -> None:
     It keeps the collector out of start-up and skips interpreter teardown at the end
     (:func:`defer_first_collection`, :func:`skip_teardown_at_exit`).
 
-    After an interruption (130, 143) the destination has already been cleaned up; a blob
-    worker may still sit in a stalled network read, which interpreter shutdown would wait
-    for (up to the read timeout). The process ends at once instead.
+    After a failure (an interruption, 130 or 143, an expired ``--command-timeout``, any
+    error) the destination has already been cleaned up; a blob worker may still sit in a
+    stalled network read or a retry's wait, which interpreter shutdown would wait for (up to
+    the read timeout, or a minute of ``Retry-After``). The process ends at once instead.
     """
     defer_first_collection()
     record_status = skip_teardown_at_exit()
     _install_scrubbing_excepthook(ours=True)
     status = main()
-    if status in (130, 143):
+    if status != 0:
         import os
         import threading
 
         if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+            # The exit handlers still run (a temporary GNUPGHOME's removal, logging's flush);
+            # only the join of the straggling threads, which interpreter shutdown does first, is skipped.
+            import atexit
+
+            run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+            if run_exit_handlers is not None:
+                run_exit_handlers()
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(status)

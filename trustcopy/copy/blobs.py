@@ -624,14 +624,18 @@ def _with_retries(attempt: Callable[[], CopiedBlob], info: BlobInfo, retry: Blob
                     or (cancelled is not None and cancelled.is_set())):
                 raise
             tries += 1
-            log.warning("%s; copying blob %s again in %.1fs (%d/%d)", exc.message, info.digest, delay, tries,
+            # A 429/503's Retry-After (up to a minute) is honoured here too: the registry asked
+            # for less traffic, and the whole blob is about to be sent again.
+            asked = exc.context.get("retry_after")
+            wait = min(asked, MAX_BLOB_RETRY_DELAY) if isinstance(asked, float) and asked > delay else delay
+            log.warning("%s; copying blob %s again in %.1fs (%d/%d)", exc.message, info.digest, wait, tries,
                         retry.times)
             if say is not None:
-                say(Status(f"waiting {delay:.1f}s before copying blob {info.digest} again ({tries}/{retry.times})"))
-            if cancelled is not None and cancelled.wait(delay):
+                say(Status(f"waiting {wait:.1f}s before copying blob {info.digest} again ({tries}/{retry.times})"))
+            if cancelled is not None and cancelled.wait(wait):
                 raise
             if cancelled is None:
-                time.sleep(delay)
+                time.sleep(wait)
             delay = delay if retry.fixed else min(delay * 2, MAX_BLOB_RETRY_DELAY)
 
 

@@ -13,7 +13,9 @@ Resume rules (after a read error, a reset, a truncated body or a stall mid-body)
 - at most ``retry_times`` resumes in a row without 1 MiB of progress between them, so a
   server that keeps failing ends the copy instead of looping; as containers/image
   (bodyReader), a resume a minute or more after the previous one starts a new count (a
-  slow link dropping now and then is not a server failing in a loop).
+  slow link dropping now and then is not a server failing in a loop), unless the body
+  stalled: a read timeout always comes a minute after the previous resume, so only 1 MiB
+  of progress resets the count after one;
 - never after :meth:`BlobReader.close`: the copy closes the stream to end a read blocked in
   its read-ahead thread (a destination that failed, Ctrl-C, ``--command-timeout``); the
   read that fails then is that ending, not a lost connection.
@@ -171,8 +173,13 @@ class BlobReader:
             self._release()
             return
         now = time.monotonic()
+        # A stall ends in the read timeout, never sooner than RESUME_INTERVAL after the previous
+        # resume (both 60 s): only progress resets the count after one, or a server that sends a
+        # few bytes and stalls would be resumed forever (containers/image has no read timeout).
+        stalled = isinstance(exc, httpx.ReadTimeout)
         if self.received - self._last_resume_at >= RESUME_PROGRESS or (
-                self._last_resume_time is not None and now - self._last_resume_time >= RESUME_INTERVAL):
+                not stalled and self._last_resume_time is not None
+                and now - self._last_resume_time >= RESUME_INTERVAL):
             self._resumes_in_a_row = 0
         if not self._resumable or self._decoding or self._resumes_in_a_row >= self._client.retry_times:
             raise network_error(exc, f"{self._what} (after {self.received} bytes)", secrets=secrets) from exc

@@ -81,6 +81,10 @@ log = logging.getLogger("trustcopy.docker")
 DOCKER_HOSTNAME = "docker.io"
 DOCKER_REGISTRY = "registry-1.docker.io"
 DEFAULT_TIMEOUT = 60.0
+#: Connecting, TLS handshake included: containers/image bounds the handshake at 10 s
+#: (tlsclientconfig's TLSHandshakeTimeout); a server that accepts and never answers the
+#: ClientHello cost 60 s per attempt under the general timeout.
+CONNECT_TIMEOUT = 10.0
 MAX_REDIRECTS = 10
 #: Most distinct ``Warning`` texts one client logs (a hostile registry could send a new one per answer).
 MAX_REGISTRY_WARNINGS = 16
@@ -185,7 +189,7 @@ class RegistryClient:
         self.timeout = sys.docker_timeout or DEFAULT_TIMEOUT
         self.upload_chunk_size = sys.docker_upload_chunk_size
         self._deadline = time.monotonic() + sys.command_timeout if sys.command_timeout else None
-        self._timeout = httpx.Timeout(self.timeout)
+        self._timeout = httpx.Timeout(self.timeout, connect=min(CONNECT_TIMEOUT, self.timeout))
         shared = session or session_from(sys)
         self._own_session: RegistrySession | None = None
         if shared is None:  # nobody handed one down: a private session, closed with this client
@@ -468,6 +472,12 @@ class RegistryClient:
                 response = self._http.send(request, auth=auth, stream=True, follow_redirects=False)
             except httpx.InvalidURL as exc:  # httpx parses every Location, even one not followed
                 raise invalid_url_error(exc, what) from exc
+            except httpx.RemoteProtocolError as exc:
+                # A Location httpx cannot parse at all (a bad port, an unclosed "[") comes as a
+                # protocol error, which would be retried: the same answer would come again.
+                if str(exc).startswith("Invalid URL in location header"):
+                    raise invalid_url_error(exc, what) from exc
+                raise
             except TrustcopyError as exc:
                 if auth is None:
                     raise
@@ -659,25 +669,31 @@ class RegistryClient:
 
     def _check_deadline(self, what: str) -> None:
         if self._deadline is not None and time.monotonic() >= self._deadline:
-            raise NetworkError(f"{what}: --command-timeout reached", code="network-timeout")
+            raise NetworkError(f"{what}: --command-timeout reached", code="command-timeout")
 
     def _request_timeout(self, what: str) -> httpx.Timeout:
         if self._deadline is None:
             return self._timeout
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
-            raise NetworkError(f"{what}: --command-timeout reached", code="network-timeout")
-        return httpx.Timeout(min(self.timeout, remaining))
+            raise NetworkError(f"{what}: --command-timeout reached", code="command-timeout")
+        limit = min(self.timeout, remaining)
+        return httpx.Timeout(limit, connect=min(CONNECT_TIMEOUT, limit))
 
     def next_delay(self, delay: float) -> float:
         """The wait before the retry after one that waited ``delay``: doubled, or fixed."""
         return min(delay * self._retry_growth, MAX_RETRY_DELAY)
 
     def _backoff(self, seconds: float, what: str, reason: str, attempt: int) -> None:
-        if self._deadline is not None:
-            seconds = min(seconds, max(0.0, self._deadline - time.monotonic()))
+        seconds = self.until_deadline(seconds)
         log.warning("%s failed (%s); retrying in %.1fs (%d/%d)", what, reason, seconds, attempt, self.retry_times)
         time.sleep(seconds)
+
+    def until_deadline(self, seconds: float) -> float:
+        """``seconds``, cut to what is left of ``--command-timeout``: no retry waits past it."""
+        if self._deadline is not None:
+            seconds = min(seconds, max(0.0, self._deadline - time.monotonic()))
+        return seconds
 
     def close(self) -> None:
         """Close the private session's pool, if this client made one (a shared session stays open)."""

@@ -157,6 +157,7 @@ class Uploader:
                 # A 429/503's Retry-After is honoured here as the client honours it per request.
                 asked = exc.context.get("retry_after")
                 wait = min(asked, MAX_RETRY_DELAY) if isinstance(asked, float) and asked > 0 else delay
+                wait = self._client.until_deadline(wait)
                 log.warning("%s failed (%s); retrying in %.1fs", what, exc.message, wait)
                 time.sleep(wait)
                 delay = self._client.next_delay(delay)
