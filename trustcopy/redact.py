@@ -56,13 +56,18 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     return out
 
 
-# "user:password@" at the start of something reference-like (the password up to the word's last
-# "@" that is not a digest's: tokens hold "/", and passwords "@"), unless what follows the "@"
+# "user:password@" at the start of something reference-like, unless what follows the "@"
 # is a digest ("name:tag@sha256:…" is a valid reference, not credentials) or no host at
 # all: nothing, or a number ("oci:layout:@0", an archive's ":@-1" typo: a source index),
 # also when a message goes on after it ("docker-archive:a.tar:@3: invalid source index").
+# A password holding "/" or "@" (base64 tokens, AWS keys) is taken up to the "@" that a host
+# name follows (then "/", ":", the end, a space or a quote): a URL's path with an "@" in it
+# ("…/app@sha256=…/signature-1", a lookaside store's) is no credentials.
+_HOST = (r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+         r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?(?:[/:\s\"']|$)")
 _USERINFO = (
-    r"(?<![^\s\"'/=(])[^\s\"'/@:=\[\]]+:(?!//)[^\s\"']*@"
+    r"(?<![^\s\"'/=(])[^\s\"'/@:=\[\]]+:"
+    r"(?:(?!//)[^\s\"']*@(?=" + _HOST + r")|[^\s\"'/@]*@)"
     r"(?![A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32})"
     r"(?!-?[0-9]*(?:$|[\s\"']|:(?:$|\s)))"
 )

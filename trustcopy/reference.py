@@ -123,8 +123,28 @@ def _quote(text: str) -> str:
     return json.dumps(text).replace("\x7f", "\\u007f")
 
 
+_CREDENTIALS_RULE = ("invalid reference format: it holds a user name and password before the registry host; "
+                     "give credentials with --creds or an auth file (login), not in the image name")
+
+
+def _holds_credentials(s: str) -> bool:
+    """``user:password@host/…`` pasted as a reference (a malformed digest after the "@" is not).
+
+    Its parts must never be quoted: the grammar reads it as name ``user``, tag ``password``
+    (or, with a "/" in the password, a repository holding the rest of it), and an error
+    explaining that part would print the secret.
+    """
+    from trustcopy.redact import mask_userinfo
+
+    after = s.partition("@")[2]
+    return (bool(after) and mask_userinfo(s) != s
+            and re.match(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:", after) is None)
+
+
 def _fail(s: str, rule: str, code: str, hint: str | None = None) -> NoReturn:
     """Raise the one error type every malformed input gets, naming the input and the rule."""
+    if "@" in s and _holds_credentials(s):
+        rule, code, hint = _CREDENTIALS_RULE, "invalid-reference", None
     raise InvalidReferenceError(
         f"invalid reference {_quote(s)}: {rule}", code=code, context={"reference": s}, hint=hint
     )
@@ -339,14 +359,7 @@ def _explain_format_error(s: str, full: str) -> str:
     form; tag and digest are the same suffix in ``s`` and ``full``, so names are shown
     as the user typed them.
     """
-    from trustcopy.redact import mask_userinfo
-
     head, at, digest = full.partition("@")
-    if mask_userinfo(s) != s and not re.match(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:", digest):
-        # "user:password@host/x" reads as name "user", tag "password": never quote its parts.
-        # (After the "@", an "algorithm:" is a malformed digest, explained below.)
-        return ("invalid reference format: it holds a user name and password before the registry host; "
-                "give credentials with --creds or an auth file (login), not in the image name")
     colon = head.rfind(":")
     if colon > head.rfind("/"):
         name, tag = head[:colon], head[colon + 1 :]
