@@ -25,6 +25,7 @@ import errno
 import fcntl
 import os
 import re
+import shutil
 import stat
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -799,8 +800,12 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         """Move the staged blobs to their final place (blobs/, or the shared blob directory),
         before any index names them.
 
-        A blob already there is kept (same digest, same bytes). Across filesystems (a shared
-        blob directory elsewhere), a blob is copied through a temporary beside its final name
+        A blob already there is kept when it is a regular file of the staged blob's size (a
+        concurrent copy put it there: same digest, same bytes). Anything else there (a
+        truncated file, a symlink, a directory) is what :meth:`try_reusing_blob` refused, which
+        is why the blob was copied: the verified copy replaces it, or the image committed
+        here would name a blob that cannot be read. Across filesystems (a shared blob
+        directory elsewhere), a blob is copied through a temporary beside its final name
         (:func:`~trustcopy.fsutil.copy_file_atomic`), so no reader ever sees part of one.
         """
         directories = set()
@@ -808,9 +813,11 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
             final = self._final_blob_path(digest)
             directories.add(os.path.dirname(final))
             os.makedirs(os.path.dirname(final), mode=0o755, exist_ok=True)
-            if not os.path.exists(final):
+            if not _holds_blob_like(final, staged):
+                if os.path.isdir(final) and not os.path.islink(final):
+                    shutil.rmtree(final)  # no blob; os.replace cannot put a file over a directory
                 try:
-                    os.replace(staged, final)
+                    os.replace(staged, final)  # over a symlink: replaces the link, never its target
                 except OSError as exc:
                     if exc.errno != errno.EXDEV:
                         raise
@@ -876,3 +883,12 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
         if os.path.isdir(self._staging):
             remove_tree(self._staging)
         self._stage.release()
+
+
+def _holds_blob_like(final: str, staged: str) -> bool:
+    """Whether ``final`` is a regular file (not a symlink) of ``staged``'s size."""
+    try:
+        found = os.lstat(final)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(found.st_mode) and found.st_size == os.stat(staged).st_size
