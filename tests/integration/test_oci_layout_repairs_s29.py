@@ -68,3 +68,25 @@ def test_a_good_entry_is_kept_and_not_rewritten(run_cli: Callable[..., Any], tmp
                 f"oci:{tmp_path / 'dst'}:v2")
     assert r.exit_code == 0, r.stderr
     assert entry.stat().st_ino == before.st_ino
+
+
+def test_an_index_trustcopy_could_not_read_again_is_never_written(run_cli: Callable[..., Any], tmp_path: Path,
+                                                                   insecure_policy: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in session 29: about 19,000 tags made index.json larger than limits.MAX_OCI_INDEX, and then
+    no copy, inspect or delete could read the layout. The cap is lowered here to keep the test small."""
+    from trustcopy import limits
+
+    write_oci({f"t{i}": example_image() for i in range(3)}, str(tmp_path / "dst"))
+    index = tmp_path / "dst" / "index.json"
+    before = index.read_bytes()
+    blobs_before = sorted(p.name for p in (tmp_path / "dst" / "blobs" / "sha256").iterdir())
+    monkeypatch.setattr(limits, "MAX_OCI_INDEX", len(before) + 100)
+    write_oci({"v1": make_image([random_layer(5000, 9)])}, str(tmp_path / "src"))
+    r = run_cli("--policy", str(insecure_policy), "copy", "-q", f"oci:{tmp_path / 'src'}:v1",
+                f"oci:{tmp_path / 'dst'}:a-rather-long-tag-name-that-does-not-fit")
+    assert r.exit_code == 1
+    assert "error[limit-exceeded]" in r.stderr and str(index) in r.stderr and "left as it was" in r.stderr
+    assert index.read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "dst" / "blobs" / "sha256").iterdir()) == blobs_before
+    assert run_cli("inspect", "--raw", f"oci:{tmp_path / 'dst'}:t1").exit_code == 0

@@ -36,6 +36,7 @@ from trustcopy.errors import (
     DigestMismatchError,
     ImageNotFoundError,
     InvalidReferenceError,
+    LimitExceededError,
     ManifestError,
     TransportError,
 )
@@ -862,6 +863,13 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
             else:
                 index = {"schemaVersion": 2, "manifests": []}
             self._check_reused()
+            new_index = go_marshal(self._updated_index(index))
+            if len(new_index) > limits.MAX_OCI_INDEX:
+                # Never write a layout that trustcopy (copy, inspect, delete) could not read again.
+                raise LimitExceededError(
+                    f"{self.reference}: adding this image would make {index_path} {len(new_index)} bytes, more than "
+                    f"the {limits.MAX_OCI_INDEX} bytes trustcopy reads; the layout was left as it was",
+                    context={"file": index_path}, hint="copy into another layout, or delete images from this one")
             self._move_pending_blobs()
             layout = os.path.join(self._target, "oci-layout")
             # Temporaries in staging: an interrupted write leaves nothing in the layout itself.
@@ -872,7 +880,7 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
                 mode = stat.S_IMODE(os.stat(index_path).st_mode)
             except FileNotFoundError:
                 mode = 0o644 & ~umask
-            write_file_atomic(index_path, go_marshal(self._updated_index(index)), mode, temp_dir=self._staging)
+            write_file_atomic(index_path, new_index, mode, temp_dir=self._staging)
             fsync_dir(self._target)
 
     def close(self) -> None:
