@@ -107,7 +107,22 @@ def sync_cmd(ctx: click.Context, **kwargs: Any) -> None:
     if kwargs["digestfile"] and not options.dry_run:
         report.write_digestfile(kwargs["digestfile"])
     click.echo(_scrub(report.summary()), err=True)
-    ctx.exit(report.exit_status)
+    ctx.exit(_exit_status(report, keep_going=kwargs["keep_going"]))
+
+
+def _exit_status(report: Any, *, keep_going: bool) -> int:
+    """The report's status, and newest skopeo's 2 when the failure that stopped the sync is an
+    image that does not exist (its sync returns that error, which main maps to 2); with
+    ``--keep-going`` skopeo returns a summary error instead, so 1."""
+    from trustcopy.cli.main import is_not_found_image_error
+    from trustcopy.sync.report import Outcome
+
+    status: int = report.exit_status
+    if status == 1 and not keep_going:
+        stopper = next((r for r in report.results if r.outcome in (Outcome.FAILED, Outcome.REJECTED)), None)
+        if stopper is not None and stopper.error is not None and is_not_found_image_error(stopper.error):
+            return 2
+    return status
 
 
 def _copy_options(opts: Any, kwargs: dict[str, Any]) -> Any:
