@@ -149,3 +149,16 @@ def test_skopeo_reads_these_command_lines_the_same(run_cli: Callable[..., Any], 
     ours = run_cli(*args, layout)
     assert (ours.exit_code == 0) == (theirs.returncode == 0), (theirs.stderr, ours.stderr)
     assert ours.stdout == theirs.stdout
+
+
+@pytest.mark.parametrize("path", [[], ["inspect"], ["policy", "lint"], ["copy"]])
+def test_help_subcommand_as_skopeos(run_cli: Callable[..., Any], path: list[str]) -> None:
+    """cobra's ``skopeo help inspect``: the command's help, exit 0 (found missing in session 29)."""
+    ours = run_cli("help", *path)
+    assert ours.exit_code == 0, ours.stderr
+    assert ours.stdout == run_cli(*path, "--help").stdout
+
+
+def test_help_of_an_unknown_command_is_a_usage_error(run_cli: Callable[..., Any]) -> None:
+    r = run_cli("help", "nope")
+    assert r.exit_code == 2 and "unknown help topic 'nope'" in r.stderr
