@@ -136,9 +136,12 @@ def _holds_credentials(s: str) -> bool:
     """
     from trustcopy.redact import mask_userinfo
 
-    after = s.partition("@")[2]
-    return (bool(after) and mask_userinfo(s) != s
-            and re.match(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:", after) is None)
+    # A registry host after an "@" (a password may hold "@" too): followed by "/", or alone but
+    # dotted ("user:pw@quay.io").
+    hosts = (re.match(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?/", after)
+             or re.fullmatch(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::[0-9]+)?", after)
+             for after in s.split("@")[1:])
+    return any(hosts) and mask_userinfo(s) != s
 
 
 def _fail(s: str, rule: str, code: str, hint: str | None = None) -> NoReturn:
