@@ -154,6 +154,19 @@ def test_cli_login_verifies_then_writes_0600(run_cli, htpasswd_registry: Registr
     _no_secrets(r.stdout, r.stderr)
 
 
+def test_cli_login_makes_every_missing_directory_private(run_cli, htpasswd_registry: RegistryServer,  # type: ignore[no-untyped-def]
+                                                         tmp_path: Path) -> None:
+    """skopeo's os.MkdirAll(dir, 0700): the parents it creates are 0700 too, not only the last (session 29)."""
+    target = tmp_path / "new" / "sub" / "auth.json"
+    existing = stat.S_IMODE(os.stat(tmp_path).st_mode)
+    r = run_cli("login", "--tls-verify=false", "--authfile", str(target), "-u", "alice", "-p", USERS["alice"],
+                htpasswd_registry.host)
+    assert r.exit_code == 0, r.stderr
+    assert [stat.S_IMODE(os.stat(d).st_mode) for d in (tmp_path / "new", tmp_path / "new" / "sub")] == [0o700, 0o700]
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == existing  # an existing parent is left as it was
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+
+
 def test_cli_login_password_stdin(run_cli, token_registry: TokenRegistry, authfile: Path,  # type: ignore[no-untyped-def]
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import io

@@ -648,7 +648,7 @@ def _modify(sys: SystemContext | None, edit: Any) -> str:
     path = primary_auth_file(sys)
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        _make_private_dirs(directory)
     except OSError as exc:
         raise ConfigError(f"cannot create {directory}: {exc.strerror}", context={"path": path}) from exc
     extras: list[tuple[str, Any]] = []
@@ -903,3 +903,18 @@ def erase_all_credentials(sys: SystemContext | None, helpers: tuple[str, ...] = 
         raise _combined(failures, "removing", "all registries")
     return ", ".join(places)
 
+
+def _make_private_dirs(directory: str) -> None:
+    """Go's ``os.MkdirAll(dir, 0o700)``: every directory created, not only the last, is 0700.
+
+    (``os.makedirs(mode=)`` gives the mode to the leaf only; the others got the umask's
+    default, 0755, where skopeo makes them private.)
+    """
+    parent = os.path.dirname(directory)
+    if parent != directory and not os.path.isdir(parent):
+        _make_private_dirs(parent)
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(directory):
+            raise
