@@ -17,6 +17,9 @@ def _docker_options(func: Any) -> Any:
     return shared_blob_dir_option(image_docker_options(func))
 
 
+#: Lists inside lists followed by inspect (containers/image has no bound; a list naming itself would loop).
+MAX_NESTED_LISTS = 8
+
 @click.command("inspect", cls=PflagCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("image_name", metavar="IMAGE-NAME")
 @click.option("--raw", is_flag=True, help="Output the raw manifest or configuration.")
@@ -53,12 +56,22 @@ def inspect_cmd(ctx: click.Context, **kwargs: Any) -> None:
             sys.stdout.flush()
             return
         unparsed = toplevel
-        if is_list(mime or guess_mime_type(raw)):
+        # A list's chosen instance may be a list again: containers/image's manifestInstanceFromBlob
+        # recurses (skopeo inspect shows the image at the end); a bounded number of levels here.
+        level_raw, level_mime = raw, mime
+        for _level in range(MAX_NESTED_LISTS):
+            if not is_list(level_mime or guess_mime_type(level_raw)):
+                break
             from trustcopy.copy.evaluate import choose_instance
             from trustcopy.manifest.parse import parse_manifest
 
-            unparsed = UnparsedImage(src, choose_instance(parse_manifest(raw, mime, source=str(ref)), sys_ctx,  # type: ignore[arg-type]
-                                                          str(ref)))
+            listed = parse_manifest(level_raw, level_mime, source=str(ref))
+            unparsed = UnparsedImage(src, choose_instance(listed, sys_ctx, str(ref)))  # type: ignore[arg-type]
+            level_raw, level_mime = unparsed.manifest()
+        else:
+            from trustcopy.errors import ManifestError
+
+            raise ManifestError(f"{ref}: manifest lists nested more than {MAX_NESTED_LISTS} deep")
         image = Image(unparsed)
         schema1 = image.manifest.config is None
         if kwargs["config_"] and kwargs["raw"]:

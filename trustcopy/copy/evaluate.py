@@ -181,7 +181,16 @@ def evaluate_plan(policy: PolicyEvaluator, plan: Plan) -> Evaluation:
         for image, platform in zip(plan.images, plan.platforms, strict=True)
     )
     raw, mime = plan.toplevel.manifest()
-    from trustcopy.manifest.mediatypes import guess_mime_type
+    from trustcopy.manifest.mediatypes import guess_mime_type, is_list
+
+    for planned in verdicts:
+        # copy cannot take a list inside a list (copy/single.py, as containers/image): an
+        # instance the policy accepts must not be reported accepted by verify either.
+        if planned.instance_digest is not None and planned.verdict.allowed:
+            inner_raw, inner_mime = planned.image.manifest()
+            if is_list(inner_mime or guess_mime_type(inner_raw)):
+                raise ManifestError(
+                    f"{plan.toplevel.reference}: a manifest list inside a manifest list is not supported")
 
     return Evaluation(image=str(plan.toplevel.reference), digest=plan.toplevel.manifest_digest(),
                       media_type=mime or guess_mime_type(raw), is_list=plan.is_list, verdicts=verdicts)
