@@ -276,7 +276,8 @@ DESCRIPTORS: dict[str, tuple[dict[str, Any], str]] = {
     "size -1": ({"size": -1}, "oci-index-invalid"),
     "size 2^63": ({"size": 2**63}, "oci-index-invalid"),
     "size 1e400": ({"size": 10**400}, "oci-index-invalid"),
-    "size 0": ({"size": 0}, "digest-mismatch"),
+    "size 0": ({"size": 0}, "size-mismatch"),
+    "size 1000": ({"size": 1000}, "size-mismatch"),  # session 29: the message names the size, not the digest twice
 }
 
 
@@ -293,5 +294,7 @@ def test_index_descriptor_of_another_form_is_a_named_error(tmp_path: Path, insec
     r = run_cli("--policy", str(insecure_policy), "copy", f"oci:{layout}:1", f"dir:{tmp_path / 'out'}")
     assert r.exit_code == 1 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.startswith(f"error[{code}]"), r.stderr
+    if code == "size-mismatch":
+        assert f"the chosen entry's size is {changes['size']}, its manifest" in r.stderr
     assert not (tmp_path / "out").exists()
     assert sorted(p.name for p in (layout / "blobs" / "sha256").iterdir()) == before

@@ -460,7 +460,13 @@ class IndexedImageSource(NoSourceSignatures, ImageSource):
     def _read_manifest_blob(self, digest: Digest, size: int | None) -> bytes:
         data = self._manifest_bytes(digest)
         actual = Digest.from_bytes(data, digest.algorithm)
-        if actual != digest or (size is not None and size != len(data)):
+        if actual == digest and size is not None and size != len(data):
+            raise DigestMismatchError(
+                f"{self.reference}: index.json: the chosen entry's size is {size}, its manifest {digest} "
+                f"has {len(data)} bytes",
+                code="size-mismatch", context={"field": "size", "expected": size, "actual": len(data)},
+            )
+        if actual != digest:
             raise DigestMismatchError(
                 f"{self.reference}: manifest {digest} does not match its blob (digest {actual}, {len(data)} bytes)",
                 context={"expected": str(digest), "actual": str(actual)},
