@@ -89,6 +89,16 @@ class ArchiveReader(abc.ABC):
                                          code="archive-duplicate-member")
             self.members[m.name] = m
 
+    def _via_link(self, name: str) -> str:
+        """Why a missing member may be missing: a directory above it is a link, which is never followed."""
+        parts = name.split("/")
+        for end in range(1, len(parts)):
+            above = self.members.get("/".join(parts[:end]))
+            if above is not None and above.type in (MemberType.SYMLINK, MemberType.HARDLINK):
+                return (f" ({'/'.join(parts[:end])!r} is a link to {above.link!r}: links are followed only "
+                        "as the last part of a member's name, never as a directory)")
+        return ""
+
     def lookup(self, name: str, *, symlink_hops: int = MAX_LINK_HOPS, hard_links: bool = True) -> Member:
         """The regular file ``name`` (cleaned) refers to, following links inside the archive.
 
@@ -111,7 +121,7 @@ class ArchiveReader(abc.ABC):
         for hop in range(symlink_hops + 1):
             member = self.members.get(current)
             if member is None:
-                raise ImageNotFoundError(f"{self.what}: the archive has no member {current!r}",
+                raise ImageNotFoundError(f"{self.what}: the archive has no member {current!r}{self._via_link(current)}",
                                          code="archive-member-missing", context={"member": current})
             if member.type is MemberType.FILE:
                 return member
