@@ -19,8 +19,8 @@ import pytest
 
 from trustcopy.redact import MASK, mask_userinfo
 
-PASSWORDS = ["p@ssw0rd", "pa$$w0rd#X", "Sup3rSecret", "x" * 200, "tok!en%41+/=", "ghp_" + "A1b2" * 9, "pw", "p@ss//w0rd",
-             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
+PASSWORDS = ["p@ssw0rd", "pa$$w0rd#X", "Sup3rSecret", "x" * 200, "tok!en%41+/=", "ghp_" + "A1b2" * 9, "pw",
+             "p@ss//w0rd", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
 
 
 def _commands(password: str, tmp_path: Path) -> list[list[str]]:
@@ -37,8 +37,8 @@ def _commands(password: str, tmp_path: Path) -> list[list[str]]:
     ]
 
 
-@pytest.mark.parametrize("password", PASSWORDS, ids=["at-sign", "tag-illegal", "tag-legal", "200-chars", "symbols", "token",
-                                                     "short", "at-and-slashes", "aws-secret-key"])
+@pytest.mark.parametrize("password", PASSWORDS, ids=["at-sign", "tag-illegal", "tag-legal", "200-chars", "symbols",
+                                                     "token", "short", "at-and-slashes", "aws-secret-key"])
 def test_a_password_in_an_image_name_is_never_printed(run_cli: Callable[..., Any], tmp_path: Path,
                                                       password: str) -> None:
     for args in _commands(password, tmp_path):
