@@ -68,8 +68,9 @@ class _LazyGroup(PflagGroup):
 @click.command("help", cls=PflagCommand, short_help="Help about any command.",
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("command", nargs=-1)
+@add_global_options
 @click.pass_context
-def help_cmd(ctx: click.Context, command: tuple[str, ...]) -> None:
+def help_cmd(ctx: click.Context, command: tuple[str, ...], **_global: Any) -> None:
     """Help about any command (``trustcopy help inspect``, as ``skopeo help inspect``)."""
     target_ctx = ctx.parent or ctx
     target: click.Command = target_ctx.command

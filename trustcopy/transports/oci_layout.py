@@ -25,7 +25,6 @@ import errno
 import fcntl
 import os
 import re
-import shutil
 import stat
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -822,6 +821,8 @@ class OCIImageDestination(NoSignatures, AlwaysSupportsManifestLists, StagingBlob
             os.makedirs(os.path.dirname(final), mode=0o755, exist_ok=True)
             if not _holds_blob_like(final, staged):
                 if os.path.isdir(final) and not os.path.islink(final):
+                    import shutil  # here: shutil imports bz2 and lzma, which reading a layout never needs
+
                     shutil.rmtree(final)  # no blob; os.replace cannot put a file over a directory
                 try:
                     os.replace(staged, final)  # over a symlink: replaces the link, never its target
