@@ -195,7 +195,13 @@ def docker_system_context(base: SystemContext, values: dict[str, Any], prefix: s
         sys.docker_no_creds = True
         sys.docker_username = sys.docker_password = None
     if get("registry_token") is not None:
-        sys.docker_bearer_token = get("registry_token")
+        token = get("registry_token")
+        if not token.isprintable() or token != token.strip():
+            # It travels as a header value: a line break (``"$(cat file)"`` of a two-line file)
+            # would make the HTTP library refuse it, quoting the value in its error.
+            raise UsageError(f"{flag}registry-token holds a line break, a control character or surrounding "
+                             "spaces; give the token alone")
+        sys.docker_bearer_token = token
     if sys.docker_password or sys.docker_bearer_token:  # (a local copy never loads trustcopy.redact)
         from trustcopy.redact import register_basic, register_secret
 

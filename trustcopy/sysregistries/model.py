@@ -125,6 +125,10 @@ class PullPlan:
             TransportError: every source is blocked (code ``registry-blocked``, naming the rule).
         """
         allowed = [s for s in self.sources if s.blocked_by is None]
+        for skipped in self.sources:
+            if skipped.blocked_by is not None and allowed:
+                log.debug("not trying %s%s: blocked by %s", skipped.reference, " (mirror)" if skipped.mirror else "",
+                          skipped.blocked_by.describe())
         if not allowed:
             rule = self.sources[-1].blocked_by
             assert rule is not None

@@ -286,6 +286,9 @@ class AuthSession:
             if creds.username and creds.password:  # as c/image: a username alone sends no Basic
                 raw = f"{creds.username}:{creds.password}".encode()
                 headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+                # The user's credentials win over a realm's own "user:pass@", as in Go (an explicit
+                # Authorization header); httpx would replace the header with the URL's userinfo.
+                url = url.copy_with(username=None, password=None)
             request = httpx.Request("GET", url.copy_merge_params(params), headers=headers)
         log.debug("%s %s", request.method, redact_url(str(request.url)))
         if self._fetch is not None:

@@ -388,7 +388,11 @@ def network_error(exc: Exception, what: str, *, secrets: tuple[str, ...] = ()) -
     """
     import httpx
 
-    reason = clean_text(str(exc) or type(exc).__name__, secrets)
+    text = str(exc) or type(exc).__name__
+    if "Illegal header value" in text or "Illegal header name" in text:
+        # h11 quotes the refused header (an Authorization value among them): never its text.
+        text = "a request header value the HTTP library refused (a control character in a credential?)"
+    reason = clean_text(text, secrets)
     if is_tls_verification(exc):
         return NetworkError(f"{what}: TLS certificate verification failed: {reason}", code="tls-verification",
                             hint=TLS_HINT)
