@@ -79,7 +79,9 @@ def test_short_password_is_masked_in_what_the_server_sent(password: str) -> None
 
     creds = Credentials(username="leaker", password=password)
     shown = clean_text(f"registry: bad password {password}!", creds.secrets())
-    assert shown.endswith(" ***!") and password not in shown.removeprefix("registry:").replace("***", "")
+    # Masked where the server echoed it; not inside other words (session 29: "o" turned every
+    # "nope" into "n***pe", which showed where the password's letters are).
+    assert shown == "registry: bad password ***!"
 
 
 def test_six_characters_are_masked_everywhere() -> None:

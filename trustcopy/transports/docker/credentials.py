@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from trustcopy.gojson import fold
 from trustcopy.lazy import dataclass
-from trustcopy.redact import MASK, MIN_SCRUBBED_SECRET, basic_forms, register_basic, register_secret, secret_forms
+from trustcopy.redact import MASK, basic_forms, register_basic, register_secret, secret_forms
 
 
 @dataclass(frozen=True, repr=False)
@@ -41,10 +41,7 @@ class Credentials:
         credential (base64 of ``user:password``): a hostile server may echo the
         ``Authorization`` header's value without its ``Basic`` prefix.
         """
-        # Short values are not masked in free text (redact.MIN_SCRUBBED_SECRET): "o" masked in every
-        # "nope" a registry says would garble it and show where the password's letters are.
-        forms = [f for f in (*secret_forms(self.password), *secret_forms(self.identity_token))
-                 if len(f) >= MIN_SCRUBBED_SECRET]
+        forms = [*secret_forms(self.password), *secret_forms(self.identity_token)]
         if self.password:
             forms += basic_forms(self.username, self.password)
         return tuple(sorted(dict.fromkeys(f for f in forms if f), key=len, reverse=True))
