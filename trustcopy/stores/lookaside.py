@@ -50,6 +50,7 @@ import contextlib
 import logging
 import os
 import posixpath
+import stat
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -57,7 +58,14 @@ from urllib.parse import quote, unquote, unquote_to_bytes, urljoin, urlsplit, ur
 
 from trustcopy import httpretry, limits
 from trustcopy.digest import Digest
-from trustcopy.errors import ConfigError, LimitExceededError, NetworkError, SignatureError, TransportError
+from trustcopy.errors import (
+    ConfigError,
+    LimitExceededError,
+    NetworkError,
+    SignatureError,
+    TransportError,
+    TrustcopyError,
+)
 from trustcopy.fsutil import fsync_dir, write_file_atomic
 from trustcopy.lazy import dataclass
 from trustcopy.redact import redact_url, register_url_secrets
@@ -627,7 +635,7 @@ def writable_problem(location: LookasideLocation) -> str | None:
     return None
 
 
-def write_signatures(location: LookasideLocation, digest: Digest, signatures: Sequence[Signature]) -> None:
+def write_signatures(location: LookasideLocation, digest: Digest, signatures: Sequence[Signature]) -> list[bytes]:
     """Store ``signatures`` as ``signature-1..N`` of ``digest``, removing later ones.
 
     Args:
@@ -635,22 +643,44 @@ def write_signatures(location: LookasideLocation, digest: Digest, signatures: Se
         digest: the manifest digest the signatures are for.
         signatures: typed signatures, stored with ``signature_to_blob``.
 
+    Returns:
+        The signature files the digest had before, in order: what :func:`restore_signatures`
+        puts back when the copy that wrote these fails (its manifest never arrived).
+
     Raises:
         SignatureError: the store is not ``file://`` (code ``lookaside-not-writable``),
             a directory leads out of the store, or writing failed (``lookaside-unwritable``).
     """
     if not signatures:
-        return
+        return []
+    return _write_blobs(location, digest, [signature_to_blob(sig) for sig in signatures])
+
+
+def restore_signatures(location: LookasideLocation, digest: Digest, blobs: Sequence[bytes]) -> None:
+    """Put back the signature files ``write_signatures`` replaced (none: remove what it wrote).
+
+    Raises:
+        SignatureError: as :func:`write_signatures`.
+    """
+    if blobs:
+        _write_blobs(location, digest, list(blobs))
+    else:
+        delete_signatures(location, digest)
+
+
+def _write_blobs(location: LookasideLocation, digest: Digest, blobs: list[bytes]) -> list[bytes]:
     _writable(location, "writing to")
     directory = location.signature_dir(digest)
     try:
         _check_inside(location, _nearest_existing(directory))
         _makedirs(directory)
         _check_inside(location, directory)
-        for n, sig in enumerate(signatures, 1):
-            write_file_atomic(location.signature_path(digest, n), signature_to_blob(sig), 0o644)
-        _remove_from(location, digest, len(signatures) + 1)
+        before = _read_existing(location, digest)
+        for n, blob in enumerate(blobs, 1):
+            write_file_atomic(location.signature_path(digest, n), blob, 0o644)
+        _remove_from(location, digest, len(blobs) + 1)
         fsync_dir(directory)
+        return before
     except OSError as exc:
         # The file at fault (a rename names its target second): "signature-1 is a directory".
         culprit = os.fsdecode(exc.filename2 or exc.filename or directory)
@@ -659,6 +689,20 @@ def write_signatures(location: LookasideLocation, digest: Digest, signatures: Se
             f"cannot write signatures to the lookaside {directory}{at}: {exc.strerror or exc}",
             code="lookaside-unwritable", context={"path": directory, "file": culprit},
         ) from None
+
+
+def _read_existing(location: LookasideLocation, digest: Digest) -> list[bytes]:
+    """The regular ``signature-1…`` files of ``digest``, up to the first missing (or odd) one."""
+    blobs: list[bytes] = []
+    for n in range(1, limits.MAX_DIR_SIGNATURES + 1):
+        path = location.signature_path(digest, n)
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                break
+            blobs.append(limits.read_file_at_most(path, limits.MAX_SIGNATURE_BODY, path))
+        except (OSError, TrustcopyError):
+            break
+    return blobs
 
 
 def _remove_from(location: LookasideLocation, digest: Digest, first: int) -> int:

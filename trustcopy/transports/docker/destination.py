@@ -48,7 +48,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
 from trustcopy import limits
@@ -527,8 +527,10 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
         For each image, sigstore signatures first (attachments, then bundle referrers), then
         the others, as containers/image writes them. containers/image PUTs the manifest
         first, so a failure in between leaves the tag on an image without its signatures;
-        here the tag moves last. Signatures written for a digest whose manifest then never
-        arrives are inert (nothing names that digest; the next copy rewrites them). The
+        here the tag moves last. When the manifest PUT (or a later signature write) fails, a
+        lookaside store gets back the signature files it held for those digests before this
+        copy: an image already published under the same digest (another tag, an earlier push)
+        keeps its signatures. The
         registry's signature API (OpenShift) stores signatures on an image it must already
         know: for it the manifest is first PUT by digest, which moves no tag.
 
@@ -541,9 +543,11 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             raise RuntimeError("commit() called twice")
         self._committed = True
         pending = self._pending_manifest
+        undo: list[Callable[[], None]] = []
         try:
-            self._write_pending_signatures(pending)
+            self._write_pending_signatures(pending, undo)
         except TrustcopyError as exc:
+            _restore(undo)
             if pending is None:
                 raise
             tagged = self._ref.digest is None and not self.reference.is_unknown_digest
@@ -556,10 +560,16 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
             with self._lock:
                 sent = str(digest) in self._manifests  # the signature API's by-digest PUT
             if tail != str(digest) or not sent:
-                self._send_manifest(manifest, tail, digest, mime)
+                try:
+                    self._send_manifest(manifest, tail, digest, mime)
+                except BaseException:
+                    _restore(undo)  # a failed copy leaves the store's signatures as they were
+                    raise
 
-    def _write_pending_signatures(self, pending: tuple[bytes, str, Digest, str] | None) -> None:
-        """Write what put_signatures recorded (the top-level manifest is not PUT yet)."""
+    def _write_pending_signatures(self, pending: tuple[bytes, str, Digest, str] | None,
+                                  undo: list[Callable[[], None]]) -> None:
+        """Write what put_signatures recorded (the top-level manifest is not PUT yet); ``undo``
+        collects what puts a lookaside store's previous signatures back."""
         if not self._pending_signatures:
             return
         from trustcopy.signature.formats import SigstoreSignature
@@ -576,7 +586,9 @@ class DockerImageDestination(AlwaysSupportsManifestLists, ImageDestination):
                 if instance_digest is None and pending is not None and self._api_needs_image():
                     manifest, _, top, mime = pending
                     self._send_manifest(manifest, str(top), top, mime)  # by digest: no tag moves
-                write_signatures(self._client, self._signature_reference(), digest, others)
+                restore = write_signatures(self._client, self._signature_reference(), digest, others)
+                if restore is not None:
+                    undo.append(restore)
 
     def _api_needs_image(self) -> bool:
         """Whether signatures go to the registry's signature API (which needs the image stored first)."""
@@ -634,3 +646,12 @@ def _blob_digests(doc: dict[str, object]) -> list[str]:
         if isinstance(layer, dict) and isinstance(layer.get("blobSum"), str):
             out.append(layer["blobSum"])
     return list(dict.fromkeys(out))
+
+
+def _restore(undo: list[Callable[[], None]]) -> None:
+    """Put a lookaside store's signatures back as they were before this copy (best effort, logged)."""
+    for restore in reversed(undo):
+        try:
+            restore()
+        except TrustcopyError as exc:
+            log.warning("could not restore the previous lookaside signatures: %s", exc.message)

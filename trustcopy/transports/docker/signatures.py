@@ -36,7 +36,7 @@ import base64
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from trustcopy import limits
@@ -227,7 +227,7 @@ def write_problem(client: RegistryClient, ref: DockerReference) -> str | None:
 
 
 def write_signatures(client: RegistryClient, ref: DockerReference, digest: Digest,
-                     signatures: Sequence[Signature]) -> None:
+                     signatures: Sequence[Signature]) -> Callable[[], None] | None:
     """Store simple-signing (and carried unknown-format) signatures for ``digest``.
 
     Args:
@@ -240,19 +240,26 @@ def write_signatures(client: RegistryClient, ref: DockerReference, digest: Diges
         SignatureError: the store cannot be written (``lookaside-not-writable``,
             ``lookaside-unwritable``), or the API cannot take a signature's format.
         RegistryError / NetworkError: the signature API refused or failed.
+
+    Returns:
+        For a lookaside store, what puts its previous signature files of ``digest`` back
+        (the copy failed after writing them: its manifest never arrived, and an image already
+        published under that digest must keep its signatures); None for the API, which only adds.
     """
     if not signatures:
-        return
+        return None
     client.ensure_ping()
     if client.supports_signatures_extension:
         _put_extension(client, digest, signatures)
-        return
+        return None
+    from trustcopy.stores.lookaside import restore_signatures
     from trustcopy.stores.lookaside import write_signatures as write_lookaside
 
     location = client.config.lookaside(ref, write=True)
     log.debug("writing %d signature(s) of %s@%s to the lookaside %s", len(signatures), ref.name, digest,
               redact_url(location.repository_url))
-    write_lookaside(location, digest, signatures)
+    before = write_lookaside(location, digest, signatures)
+    return lambda: restore_signatures(location, digest, before)
 
 
 def _put_extension(client: RegistryClient, digest: Digest, signatures: Sequence[Signature]) -> None:
