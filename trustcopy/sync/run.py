@@ -216,9 +216,59 @@ class _Run:
                                      error=failure.error))
         if failures and not self.options.keep_going:
             self.stop.set()  # a bad entry stops the sync before anything is copied
-        self._wait_all(pool, [pool.submit(self._sync_one, item) for item in items], record=True)
+        after = self._signing_order(pool, items)
+        done = [threading.Event() for _ in items]
+        self._wait_all(pool, [pool.submit(self._sync_in_turn, item, done[k], done[after[k]] if after[k] >= 0 else None)
+                              for k, item in enumerate(items)], record=True)
         pool.shutdown(wait=True)
         return self.report
+
+    def _signing_order(self, pool: concurrent.futures.ThreadPoolExecutor, items: list[WorkItem]) -> list[int]:
+        """For each image, the earlier image it must wait for (-1: none).
+
+        A sync that signs into a registry runs the images whose source manifest is the same
+        (several tags of one image) one after the other, in source order, as skopeo's sequential
+        sync does: their signatures go to the same places (a lookaside ``@sha256=…`` directory,
+        whose set a copy replaces; a ``sha256-….sig`` attachment, read, extended and written
+        back), and copies of them at once lost signatures, or signed each instance of a list for
+        a different tag. Images with different manifests still run in parallel. It costs one
+        ``HEAD`` per source image (none for one named by digest).
+        """
+        from trustcopy.sync.probe import source_head
+
+        if not self.options.copy.signs or self.options.dry_run or self.options.destination_kind is not \
+                DestinationKind.DOCKER or len(items) < 2:
+            return [-1] * len(items)
+
+        def digest_of(item: WorkItem) -> str | None:
+            if self.stop.is_set():
+                return None
+            try:
+                return str(source_head(item.source, item.source_ctx)[0] or "") or None
+            except TrustcopyError:
+                return None  # the copy will meet the failure and report it
+
+        digests = self._wait_all(pool, [pool.submit(digest_of, item) for item in items])
+        last: dict[str, int] = {}
+        after = []
+        for k, digest in enumerate(digests):
+            after.append(last.get(digest, -1) if digest is not None else -1)
+            if digest is not None:
+                last[digest] = k
+        return after
+
+    def _sync_in_turn(self, item: WorkItem, done: threading.Event, previous: threading.Event | None) -> ImageResult:
+        """:meth:`_sync_one`, after the image it must follow (:meth:`_signing_order`) has finished.
+
+        No deadlock: the pool takes images in submission order, so the earlier image is
+        running or finished by the time this one waits for it.
+        """
+        try:
+            if previous is not None:
+                previous.wait()
+            return self._sync_one(item)
+        finally:
+            done.set()
 
     def _wait_all(self, pool: concurrent.futures.ThreadPoolExecutor, futures: list[concurrent.futures.Future[Any]],
                   *, record: bool = False) -> list[Any]:
