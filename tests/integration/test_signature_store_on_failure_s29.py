@@ -60,3 +60,22 @@ def test_a_failed_first_push_leaves_no_signature(tmp_path: Path, fault_proxy: Fa
                      oci_source(tmp_path, example_image()), f"docker://{host}/ns/app:v1")
     assert failed.returncode == 1, failed.stderr
     assert [p for p in store.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("carried", [False, True], ids=["unsigned-source", "signed-source"])
+def test_signing_into_a_layout_says_where_signing_works(tmp_path: Path, example_home: GPGHome, carried: bool) -> None:
+    """The hint no longer offers --remove-signatures where --sign-by would still fail (session 29)."""
+    from imagefactory import write_dir
+
+    env = Env(tmp_path, example_home)
+    src = tmp_path / "src-dir"
+    write_dir(example_image(), str(src))
+    if carried:
+        (src / "signature-1").write_bytes(b"not a real signature, carried as it is")
+    r = env.run("trustcopy", "copy", "-q", "--sign-by", FPR, "--sign-identity", "registry.example.com/a:1",
+                f"dir:{src}", f"oci:{tmp_path / 'layout'}:1")
+    assert r.returncode == 1
+    assert "error[signatures-unsupported]" in r.stderr
+    assert "--remove-signatures" not in r.stderr
+    assert "dir: or a registry" in r.stderr
+    assert not (tmp_path / "layout").exists()

@@ -647,10 +647,13 @@ def check_signatures_storable(dest: ImageDestination, carried: Sequence[Signatur
         # goes through dir:, which stores them as signature-N files.
         keep = "" if dest.reference.transport.name in ("docker", "dir") else \
             ", or copy to dir: (which keeps signatures) to carry them"
-        raise SignatureError(unsupported(reason), code="signatures-unsupported",
-                             hint=f"use --remove-signatures to copy the image without its signatures{keep}")
+        # With --sign-by too, --remove-signatures alone would only fail on the new signature.
+        hint = (f"copy to dir: or a registry to sign (this destination holds no signatures){keep}"
+                if options.signs else f"use --remove-signatures to copy the image without its signatures{keep}")
+        raise SignatureError(unsupported(reason), code="signatures-unsupported", hint=hint)
     if options.sign_by and (reason := dest.supports_signature_formats({SIMPLE_SIGNING_FORMAT})) is not None:
-        raise SignatureError(unsupported(reason), code="signatures-unsupported")
+        raise SignatureError(unsupported(reason), code="signatures-unsupported",
+                             hint="sign into dir: or a registry; this destination holds no signatures")
     if options.signs_sigstore and (reason := dest.supports_signature_formats({SIGSTORE_FORMAT})) is not None:
         raise SignatureError(f"cannot store sigstore signatures in {dest.reference}: {reason}",
                              code="sigstore-signing-unsupported",
