@@ -456,7 +456,7 @@ def _replace_atomically(path: str, write: Callable[[BinaryIO], object], mode: in
             staging.release()
 
 
-def _names_a_device_or_proc_file(path: str) -> bool:
+def names_a_device_or_proc_file(path: str) -> bool:
     """Whether ``path`` leads through ``/proc`` (``/dev/stdout``, ``/dev/fd/63`` of ``>(cmd)``,
     ``/proc/self/fd/1``): a descriptor's link, which must be written in place.
 
@@ -558,7 +558,7 @@ def write_user_file(path: str, data: bytes) -> None:
         st: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
         st = None
-    if st is not None and (not stat.S_ISREG(st.st_mode) or _names_a_device_or_proc_file(path)):
+    if st is not None and (not stat.S_ISREG(st.st_mode) or names_a_device_or_proc_file(path)):
         if stat.S_ISDIR(st.st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
         _write_in_place(path, data, truncate=stat.S_ISREG(st.st_mode), fifo=stat.S_ISFIFO(st.st_mode))

@@ -39,6 +39,7 @@ from trustcopy.fsutil import (
     current_umask,
     fsync_dir,
     make_staging_file,
+    names_a_device_or_proc_file,
     open_for_writing_in_place,
 )
 from trustcopy.transports.tario import (
@@ -116,11 +117,18 @@ class ArchiveOutput:
             st = None
         except OSError as exc:
             raise TransportError(f"{what}: cannot use {path}: {exc.strerror}", code="destination-unwritable") from exc
-        if st is not None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+        # ``> image.tar`` and ``docker-archive:/dev/stdout``: a regular file reached through a
+        # descriptor's link is written into, as skopeo writes it (no staging file fits beside
+        # /dev/stdout, and replacing the file would leave the shell's descriptor on the old one).
+        through_descriptor = st is not None and stat.S_ISREG(st.st_mode) and names_a_device_or_proc_file(path)
+        if through_descriptor and refuse_non_empty and st is not None and st.st_size:
+            raise TransportError(f"{what}: {path} already exists and is not empty; docker-archive does not "
+                                 "modify existing archives", code="archive-exists")
+        if st is not None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or through_descriptor):
             try:
                 # A pipe nobody reads fails in seconds (skopeo's open blocks for ever); then the
                 # descriptor blocks again, as the stream's writes expect.
-                fd = open_for_writing_in_place(path, truncate=False, fifo=stat.S_ISFIFO(st.st_mode))
+                fd = open_for_writing_in_place(path, truncate=through_descriptor, fifo=stat.S_ISFIFO(st.st_mode))
                 os.set_blocking(fd, True)
                 self._raw: BinaryIO = os.fdopen(fd, "wb")
             except OSError as exc:
