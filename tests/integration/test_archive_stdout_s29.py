@@ -16,8 +16,8 @@ import pytest
 from imagefactory import example_image, write_oci
 
 
-@pytest.mark.parametrize("transport", ["docker-archive", "oci-archive"])
-@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+@pytest.mark.parametrize(("transport", "name"), [("docker-archive", "/dev/stdout"), ("oci-archive", "/dev/stdout"),
+                                                ("docker-archive", "/dev/fd/1"), ("oci-archive", "/proc/self/fd/1")])
 def test_an_archive_written_to_redirected_stdout(tmp_path: Path, transport: str, name: str) -> None:
     write_oci({"v1": example_image()}, str(tmp_path / "src"))
     out = tmp_path / "image.tar"
