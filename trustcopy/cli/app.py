@@ -15,7 +15,7 @@ import click
 from trustcopy import __version__
 from trustcopy.cli.common import GLOBAL_OPTION_NAMES, GlobalOptions, add_global_options
 from trustcopy.cli.docker_options import OptionalBoolOption
-from trustcopy.cli.pflag import PflagCommand, PflagGroup
+from trustcopy.cli.pflag import PflagGroup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +35,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("trustcopy.cli.sync", "sync_cmd"),
     "policy": ("trustcopy.cli.policy", "policy_group"),
     "lookaside": ("trustcopy.cli.lookaside", "lookaside_group"),
+    "help": ("trustcopy.cli.helpcmd", "help_cmd"),
 }
 
 
@@ -42,13 +43,11 @@ class _LazyGroup(PflagGroup):
     """Imports a command's module only when that command is used or listed."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [*_COMMANDS, "help"]
+        return list(_COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         import importlib
 
-        if cmd_name == "help":
-            return help_cmd
         entry = _COMMANDS.get(cmd_name)
         if entry is None:
             return None
@@ -63,24 +62,6 @@ class _LazyGroup(PflagGroup):
         with formatter.indentation():
             for line in transport_syntax_lines():
                 formatter.write_text(line)
-
-
-@click.command("help", cls=PflagCommand, short_help="Help about any command.",
-               context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("command", nargs=-1)
-@add_global_options
-@click.pass_context
-def help_cmd(ctx: click.Context, command: tuple[str, ...], **_global: Any) -> None:
-    """Help about any command (``trustcopy help inspect``, as ``skopeo help inspect``)."""
-    target_ctx = ctx.parent or ctx
-    target: click.Command = target_ctx.command
-    for name in command:
-        sub = target.get_command(target_ctx, name) if isinstance(target, click.Group) else None
-        if sub is None:
-            raise click.UsageError(f"unknown help topic {name!r}; run 'trustcopy --help' for the commands")
-        target_ctx = click.Context(sub, parent=target_ctx, info_name=name)
-        target = sub
-    click.echo(target.get_help(target_ctx))
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
