@@ -39,6 +39,7 @@ batch mode with loopback pinentry: a missing passphrase fails, it never prompts.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -228,15 +229,42 @@ def _new_gpg(home: str | None, options: list[str]) -> Any:
         raise SignatureError("gpg is not installed (needed for GPG signatures)", code="gpg-missing",
                              hint="install GnuPG 2.2 or later")
     try:
-        gpg = gnupg.GPG(gpgbinary=binary, gnupghome=home, options=options)
+        gpg = _tracked_gpg_class()(gpgbinary=binary, gnupghome=home, options=options)
     except (OSError, ValueError) as exc:
         raise SignatureError(f"cannot run gpg: {exc}", code="gpg-failed") from exc
     gpg.result_map = {**gpg.result_map, "crypt": _recording(gnupg.Crypt), "sign": _recording(gnupg.Sign)}
     return gpg
 
 
+#: The gpg processes started on each home, so that removing the home ends them first.
+_CHILDREN: dict[str, weakref.WeakSet[Any]] = {}
+
+
+@functools.cache
+def _tracked_gpg_class() -> type:
+    """python-gnupg's GPG, remembering the gpg processes it starts (per home)."""
+
+    class TrackedGPG(gnupg.GPG):  # type: ignore[misc]
+        def _open_subprocess(self, args: Any, passphrase: bool = False) -> Any:
+            process = super()._open_subprocess(args, passphrase)
+            _CHILDREN.setdefault(str(self.gnupghome), weakref.WeakSet()).add(process)
+            return process
+
+    return TrackedGPG
+
+
 def _remove_home(home: str) -> None:
-    """Delete a private home (finalizer; also runs at interpreter exit)."""
+    """Delete a private home (finalizer; also runs at interpreter exit, SIGTERM included).
+
+    A gpg still running on it (the command was stopped mid-verification) is ended first: it
+    would otherwise outlive us and recreate files in the home just removed.
+    """
+    for process in list(_CHILDREN.pop(home, ())):
+        if process.poll() is None:
+            with contextlib.suppress(OSError):
+                process.kill()
+            with contextlib.suppress(Exception):
+                process.wait(timeout=2)
     shutil.rmtree(home, ignore_errors=True)
 
 
