@@ -7,6 +7,7 @@ token query parameters; headers carry ``Authorization``.
 
 from __future__ import annotations
 
+import bisect
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -167,8 +168,6 @@ class _LocalWords:
         self._urls = [m.start() for m in re.finditer("://", text)]
 
     def __call__(self, at: int) -> bool:
-        import bisect
-
         start = self._starts[bisect.bisect_right(self._starts, at) - 1]
         if not self._text.startswith(_LOCAL_PREFIXES, start):
             return False

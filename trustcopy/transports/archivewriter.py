@@ -122,8 +122,7 @@ class ArchiveOutput:
         # /dev/stdout, and replacing the file would leave the shell's descriptor on the old one).
         through_descriptor = st is not None and stat.S_ISREG(st.st_mode) and names_a_device_or_proc_file(path)
         if through_descriptor and refuse_non_empty and st is not None and st.st_size:
-            raise TransportError(f"{what}: {path} already exists and is not empty; docker-archive does not "
-                                 "modify existing archives", code="archive-exists")
+            raise self._exists_error()
         if st is not None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or through_descriptor):
             try:
                 # A pipe nobody reads fails in seconds (skopeo's open blocks for ever); then the
@@ -189,10 +188,14 @@ class ArchiveOutput:
             raise TransportError(f"{self.what}: {path} exists and is not a regular file",
                                  code="destination-not-a-file")
         if self._refuse_non_empty and st.st_size:
-            raise TransportError(f"{self.what}: {path} already exists and is not empty; docker-archive does not "
-                                 "modify existing archives", code="archive-exists",
-                                 hint="remove it first, or choose another path")
+            raise self._exists_error()
         return st
+
+    def _exists_error(self) -> TransportError:
+        """A non-empty archive where docker-archive would write (containers/image refuses to modify one)."""
+        return TransportError(f"{self.what}: {self.path} already exists and is not empty; docker-archive does not "
+                              "modify existing archives", code="archive-exists",
+                              hint="remove it first, or choose another path")
 
     @property
     def seekable(self) -> bool:
